@@ -1,0 +1,96 @@
+"""Lazy imports of optional libraries, with one clear message when they are missing or broken.
+
+A framework is imported only when the user asks for it. MXNet 1.9.1 fails on NumPy >= 1.24 with
+an ``AttributeError`` (``np.bool`` was removed), not an ``ImportError``; that case gets its own hint.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from softreg.errors import FrameworkUnavailableError
+
+# module name -> (extra to install, human name)
+_EXTRAS: dict[str, tuple[str, str]] = {
+    "torch": ("torch", "PyTorch"),
+    "tensorflow": ("tensorflow", "TensorFlow"),
+    "mxnet": ("mxnet", "MXNet"),
+    "matplotlib": ("plot", "matplotlib"),
+    "pooch": ("download", "pooch"),
+    "tqdm": ("progress", "tqdm"),
+    "safetensors": ("torch", "safetensors"),
+    "PIL": ("all", "Pillow"),
+}
+
+FRAMEWORK_ALIASES: dict[str, str] = {
+    "torch": "torch",
+    "pytorch": "torch",
+    "tensorflow": "tensorflow",
+    "tf": "tensorflow",
+    "keras": "tensorflow",
+    "mxnet": "mxnet",
+    "gluon": "mxnet",
+    "mx": "mxnet",
+    "numpy": "numpy",
+    "np": "numpy",
+}
+
+FRAMEWORKS: tuple[str, ...] = ("torch", "tensorflow", "mxnet", "numpy")
+
+
+def install_hint(module: str) -> str:
+    """Return the exact pip command that installs ``module`` for softreg."""
+    extra, _ = _EXTRAS.get(module, (module, module))
+    if module == "safetensors" or module == "PIL":
+        return f"pip install {'pillow' if module == 'PIL' else 'safetensors'}"
+    return f"pip install 'softreg[{extra}]'"
+
+
+def require(module: str) -> ModuleType:
+    """Import ``module`` or raise :class:`FrameworkUnavailableError` saying what to install.
+
+    Args:
+        module: top-level module name, e.g. ``"torch"`` or ``"matplotlib"``.
+
+    Returns:
+        The imported module.
+
+    Raises:
+        FrameworkUnavailableError: the module is not installed, or fails while importing.
+    """
+    _, human = _EXTRAS.get(module, (module, module))
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise FrameworkUnavailableError(
+            f"{human} is not installed ({exc}); install it with: {install_hint(module)}"
+        ) from exc
+    except AttributeError as exc:
+        if module == "mxnet" and "bool" in str(exc):
+            import numpy
+
+            raise FrameworkUnavailableError(
+                f"MXNet 1.9.1 cannot import with numpy {numpy.__version__} ({exc}): it needs "
+                "numpy < 1.24. Use a separate environment: python -m venv .venv-mxnet && "
+                ".venv-mxnet/bin/pip install 'numpy==1.23.5' 'softreg[mxnet]'"
+            ) from exc
+        raise FrameworkUnavailableError(
+            f"{human} is installed but broken: importing it raised {exc!r}; "
+            f"reinstall it with: {install_hint(module)}"
+        ) from exc
+
+
+def canonical_framework(name: str) -> str:
+    """Map a framework name or alias (``tf``, ``gluon``, ``pytorch``...) to its canonical name.
+
+    Raises:
+        ConfigError: the name is not a known framework.
+    """
+    from softreg.errors import ConfigError
+
+    key = name.strip().lower()
+    if key not in FRAMEWORK_ALIASES:
+        known = ", ".join(sorted(FRAMEWORK_ALIASES))
+        raise ConfigError(f"unknown framework {name!r}; choose one of: {known}")
+    return FRAMEWORK_ALIASES[key]

@@ -1,0 +1,124 @@
+"""The contract between the framework-neutral core and each framework.
+
+Two Protocols:
+
+* :class:`LinearBackend`: trains softreg's own model, ``logits = X @ W.T + b`` with
+  ``W`` (10, 784) and ``b`` (10,), by minibatch SGD on the mean cross-entropy computed from the
+  logits. Used by ``softreg train``/``evaluate``/``predict``/``sweep``. The core chooses the
+  initial weights and the example order of every epoch (NumPy, seeded), so all frameworks see the
+  same numbers and can be compared against the NumPy reference.
+* :class:`EpochTrainer`: one epoch of training and one evaluation pass, returning plain totals.
+  :func:`softreg.loop.run_epochs` drives any EpochTrainer; the d2l-compatible ``train_ch3`` of
+  each framework wraps the user's net, loss and updater in one.
+
+Neither Protocol names a framework type: arrays cross the boundary as NumPy arrays, and
+framework-side data stays behind the opaque :class:`DeviceData` handle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+NUM_CLASSES = 10
+NUM_FEATURES = 784
+
+
+@dataclass(frozen=True)
+class EpochTotals:
+    """Sums over one pass: total per-example loss, number correct, number of examples.
+
+    ``loss_sum / count`` is the true mean per-example cross-entropy; ``correct / count`` the
+    accuracy. Backends accumulate on the device and convert once per pass (one host sync).
+    """
+
+    loss_sum: float
+    correct: int
+    count: int
+
+    @property
+    def mean_loss(self) -> float:
+        return self.loss_sum / self.count if self.count else float("nan")
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.count if self.count else float("nan")
+
+
+class DeviceData(Protocol):
+    """Opaque handle to a split held by a backend (e.g. tensors on the GPU)."""
+
+    num_examples: int
+
+
+@runtime_checkable
+class LinearBackend(Protocol):
+    """What a framework provides to train softreg's linear model.
+
+    Attributes:
+        name: canonical framework name (``"torch"``, ``"tensorflow"``, ``"mxnet"``, ``"numpy"``).
+        device: the resolved device, e.g. ``"cpu"`` or ``"cuda"``.
+    """
+
+    name: str
+    device: str
+
+    def put_data(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> DeviceData:
+        """Move a whole split to the backend once. X is (N, 784) float32, y is (N,) int64."""
+        ...
+
+    def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
+        """Replace the weights: W (10, 784), b (10,), float32."""
+        ...
+
+    def get_params(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Return copies of (W (10, 784), b (10,)) as float32 NumPy arrays."""
+        ...
+
+    def train_epoch(
+        self,
+        data: DeviceData,
+        order: npt.NDArray[np.int64],
+        batch_size: int,
+        lr: float,
+        weight_decay: float = 0.0,
+    ) -> EpochTotals:
+        """Run one epoch of minibatch SGD over ``data`` in the given example order.
+
+        Batches are consecutive slices of ``order`` (the last one may be partial). Each step
+        computes the mean cross-entropy of the batch from the logits and updates
+        ``W -= lr * (dL/dW + weight_decay * W)`` and ``b -= lr * dL/db`` (no decay on the bias).
+        The returned totals are accumulated during the epoch with the weights of each step.
+        """
+        ...
+
+    def evaluate(self, data: DeviceData, batch_size: int = 10000) -> EpochTotals:
+        """Loss and accuracy of the current weights over a whole split (no update)."""
+        ...
+
+    def logits(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Logits (N, 10) of the current weights for X (N, 784), as a NumPy array."""
+        ...
+
+
+class EpochTrainer(Protocol):
+    """What :func:`softreg.loop.run_epochs` drives: any model, any framework."""
+
+    def train_epoch(self, epoch: int) -> EpochTotals:
+        """Train one epoch (``epoch`` counts from 0) and return its totals."""
+        ...
+
+    def evaluate(self, split: str) -> EpochTotals:
+        """Evaluate the current model on ``split`` (``"test"`` or ``"val"``)."""
+        ...
+
+    def snapshot(self) -> Any:
+        """Return a copy of the learned state, to restore after a divergence."""
+        ...
+
+    def restore(self, state: Any) -> None:
+        """Put back a state returned by :meth:`snapshot`."""
+        ...

@@ -1,0 +1,66 @@
+"""The ``softreg`` command. Each subcommand lives in its own module of this package.
+
+A subcommand module defines ``register(subparsers)`` (adds its parser, cheap: no framework
+imports) and ``run(args) -> int``. A :class:`~softreg.errors.SoftregError` becomes one line on
+stderr and exit code 2; Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from softreg import __version__
+from softreg.errors import SoftregError
+
+# Subcommand modules, in the order ``softreg --help`` lists them.
+COMMANDS: tuple[str, ...] = (
+    "train", "evaluate", "predict", "data", "numerics", "sweep", "study",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits with code 2 on usage errors; keep that, with a one-line hint."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="softreg",
+        description="Train, evaluate, explain and sweep softmax-regression classifiers "
+        "on Fashion-MNIST (PyTorch, TensorFlow, MXNet or NumPy).",
+    )
+    parser.add_argument("--version", action="version", version=f"softreg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"softreg.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"softreg.cli.{name}":
+                continue  # subcommand not part of this build
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``softreg`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 0
+    try:
+        code: int = args.run(args)
+        return code
+    except SoftregError as exc:
+        print(f"softreg {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"softreg {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

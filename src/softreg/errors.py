@@ -1,0 +1,46 @@
+"""Exception types. Every error softreg raises on purpose derives from :class:`SoftregError`.
+
+The CLI turns a ``SoftregError`` into a one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+
+class SoftregError(Exception):
+    """Base class of softreg's own errors: the message says what went wrong and what to do."""
+
+
+class ConfigError(SoftregError, ValueError):
+    """A setting (learning rate, batch size, framework name, ...) is out of its allowed range."""
+
+
+class DataError(SoftregError):
+    """Dataset files are missing, corrupt or inconsistent."""
+
+
+class IDXFormatError(DataError):
+    """A file is not a well-formed IDX file (wrong magic, dimensions, length, gzip damage...)."""
+
+
+class ChecksumError(DataError):
+    """A file's decompressed content does not have the expected sha256."""
+
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    """No source could provide the dataset; the message lists every place tried."""
+
+
+class FrameworkUnavailableError(SoftregError, ImportError):
+    """A framework (or optional library) is missing or broken; the message says what to install."""
+
+
+class CheckpointError(SoftregError):
+    """A file is not a softreg checkpoint, or its arrays have the wrong shapes."""
+
+
+class DivergenceError(SoftregError, FloatingPointError):
+    """Training produced a non-finite loss; the last good weights were kept."""
+
+
+class InputImageError(SoftregError):
+    """An image given to ``softreg predict`` cannot be used (wrong size, unreadable)."""

@@ -1,0 +1,93 @@
+"""Per-epoch training history and its files (metrics.csv, history.json)."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from softreg import fileio
+
+# Column order of metrics.csv; val_* stay empty when no validation split is used.
+COLUMNS = (
+    "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr",
+    "seconds",
+)
+
+
+@dataclass
+class EpochRecord:
+    """Metrics of one finished epoch (``epoch`` counts from 1)."""
+
+    epoch: int
+    train_loss: float
+    train_acc: float
+    test_loss: float = math.nan
+    test_acc: float = math.nan
+    val_loss: float = math.nan
+    val_acc: float = math.nan
+    lr: float = math.nan
+    seconds: float = 0.0
+
+
+@dataclass
+class History:
+    """All epoch records of a run, plus how the run ended.
+
+    ``status`` is ``"completed"``, ``"diverged"``, ``"interrupted"`` or ``"early_stopped"``;
+    ``message`` explains anything but a normal end.
+    """
+
+    records: list[EpochRecord] = field(default_factory=list)
+    status: str = "completed"
+    message: str = ""
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def column(self, name: str) -> list[float]:
+        """Values of one metric over the epochs, e.g. ``history.column("test_acc")``."""
+        return [float(getattr(r, name)) for r in self.records]
+
+    @property
+    def last(self) -> EpochRecord | None:
+        return self.records[-1] if self.records else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "message": self.message,
+            "epochs": [asdict(r) for r in self.records],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        records = [
+            EpochRecord(**{k: (math.nan if v is None else v) for k, v in rec.items()})
+            for rec in data.get("epochs", [])
+        ]
+        return cls(records, data.get("status", "completed"), data.get("message", ""))
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        buf.write(",".join(COLUMNS) + "\n")
+        for rec in self.records:
+            row = []
+            for col in COLUMNS:
+                value = getattr(rec, col)
+                if isinstance(value, float):
+                    row.append("" if math.isnan(value) else f"{value:.6g}")
+                else:
+                    row.append(str(value))
+            buf.write(",".join(row) + "\n")
+        return buf.getvalue()
+
+    def write(self, folder: str | os.PathLike[str]) -> tuple[Path, Path]:
+        """Atomically write ``metrics.csv`` and ``history.json`` into ``folder``."""
+        folder = Path(folder)
+        csv_path = fileio.write_text(folder / "metrics.csv", self.to_csv())
+        json_path = fileio.write_json(folder / "history.json", self.to_dict())
+        return csv_path, json_path

@@ -1,0 +1,97 @@
+"""The one epoch loop every framework shares.
+
+:func:`run_epochs` drives an :class:`~softreg.backends.base.EpochTrainer`: it times epochs, turns
+totals into an :class:`~softreg.history.EpochRecord`, calls callbacks, and handles the two ways a
+run can go wrong:
+
+* a non-finite training loss: the weights of the last good epoch are put back, the history is
+  marked ``"diverged"`` with a message, and the loop stops;
+* Ctrl-C (``KeyboardInterrupt``): the weights of the last finished epoch are put back, the
+  history is marked ``"interrupted"``; callers save a checkpoint from there.
+
+The loop never raises for these: callers decide (the CLI exits non-zero, ``train_ch3`` warns).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from softreg.backends.base import EpochTrainer
+from softreg.history import EpochRecord, History
+
+# A callback gets the record just made and the history so far; returning True stops training.
+EpochCallback = Callable[[EpochRecord, History], "bool | None"]
+
+
+def run_epochs(
+    trainer: EpochTrainer,
+    num_epochs: int,
+    *,
+    start_epoch: int = 0,
+    eval_splits: Sequence[str] = ("test",),
+    callbacks: Sequence[EpochCallback] = (),
+    history: History | None = None,
+    lr_for_epoch: Callable[[int], float] | None = None,
+) -> History:
+    """Train from epoch ``start_epoch`` up to ``num_epochs`` (exclusive), evaluating each epoch.
+
+    Args:
+        trainer: the model, data and update rule behind the EpochTrainer Protocol.
+        num_epochs: total number of epochs of the run (not the number still to do).
+        start_epoch: epochs already done (a resumed run).
+        eval_splits: splits evaluated after every epoch, e.g. ``("val", "test")``.
+        callbacks: called after every epoch, in order; one returning True stops the run.
+        history: an existing history to extend (resume); a new one otherwise.
+        lr_for_epoch: only recorded in the history (the trainer applies the rate itself).
+
+    Returns:
+        The history, whose ``status`` says how the run ended.
+    """
+    hist = history if history is not None else History()
+    hist.status, hist.message = "completed", ""
+    last_good: Any = None
+    try:
+        for epoch in range(start_epoch, num_epochs):
+            last_good = trainer.snapshot()
+            t0 = time.perf_counter()
+            totals = trainer.train_epoch(epoch)
+            if not math.isfinite(totals.mean_loss):
+                trainer.restore(last_good)
+                hist.status = "diverged"
+                hist.message = (
+                    f"training diverged in epoch {epoch + 1}: the mean loss is "
+                    f"{totals.mean_loss}; the weights of epoch {epoch} were kept. "
+                    "Lower the learning rate (or the batch size) and try again."
+                )
+                break
+            rec = EpochRecord(
+                epoch=epoch + 1,
+                train_loss=totals.mean_loss,
+                train_acc=totals.accuracy,
+                lr=lr_for_epoch(epoch) if lr_for_epoch is not None else math.nan,
+            )
+            for split in eval_splits:
+                ev = trainer.evaluate(split)
+                setattr(rec, f"{split}_loss", ev.mean_loss)
+                setattr(rec, f"{split}_acc", ev.accuracy)
+            rec.seconds = time.perf_counter() - t0
+            hist.records.append(rec)
+            stop = False
+            for cb in callbacks:
+                stop = bool(cb(rec, hist)) or stop
+            if stop:
+                if hist.status == "completed":
+                    hist.status = "early_stopped"
+                break
+    except KeyboardInterrupt:
+        if last_good is not None:
+            trainer.restore(last_good)
+        hist.status = "interrupted"
+        hist.message = (
+            f"interrupted by the user after {len(hist.records)} finished epoch(s); "
+            "the weights of the last finished epoch were kept"
+        )
+    return hist

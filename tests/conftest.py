@@ -1,0 +1,55 @@
+"""Shared fixtures.
+
+Environment switches used by CI:
+* ``SOFTREG_REQUIRE=torch,tensorflow,data`` turns "not installed" skips for those names into
+  failures, so a missing framework or missing dataset fails CI instead of silently skipping.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import numpy as np
+import pytest
+
+
+def _required() -> set[str]:
+    return {s.strip() for s in os.environ.get("SOFTREG_REQUIRE", "").split(",") if s.strip()}
+
+
+def need(name: str, module: str | None = None):
+    """Import a framework for a test, skipping (or failing under SOFTREG_REQUIRE) if absent."""
+    try:
+        return importlib.import_module(module or name)
+    except Exception as exc:  # MXNet raises AttributeError on new numpy
+        if name in _required():
+            pytest.fail(f"{name} is required here (SOFTREG_REQUIRE) but cannot be imported: {exc}")
+        pytest.skip(f"{name} not available: {exc}")
+
+
+@pytest.fixture(scope="session")
+def real_data():
+    """The real Fashion-MNIST splits as (Xtr, ytr, Xte, yte) uint8 arrays, or skip."""
+    from softreg.data import load_fashion_mnist
+
+    try:
+        xtr, ytr = load_fashion_mnist("train", offline=True)
+        xte, yte = load_fashion_mnist("test", offline=True)
+    except Exception as exc:
+        if "data" in _required():
+            pytest.fail(f"real Fashion-MNIST required (SOFTREG_REQUIRE=data) but not loadable: {exc}")
+        pytest.skip(f"real Fashion-MNIST not available: {exc}")
+    return xtr, ytr, xte, yte
+
+
+@pytest.fixture()
+def tiny_data():
+    """A small seeded, learnable dataset shaped like Fashion-MNIST: (X uint8 (N,28,28), y)."""
+    rng = np.random.default_rng(1234)
+    n = 600
+    y = np.arange(n) % 10
+    protos = rng.integers(0, 256, size=(10, 28, 28))
+    noise = rng.integers(-40, 41, size=(n, 28, 28))
+    x = np.clip(protos[y] + noise, 0, 255).astype(np.uint8)
+    return x, y.astype(np.uint8)
