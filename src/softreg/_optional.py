@@ -19,8 +19,8 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "matplotlib": ("plot", "matplotlib"),
     "pooch": ("download", "pooch"),
     "tqdm": ("progress", "tqdm"),
-    "safetensors": ("torch", "safetensors"),
-    "PIL": ("all", "Pillow"),
+    "safetensors": ("checkpoint", "safetensors"),
+    "PIL": ("image", "Pillow"),
 }
 
 FRAMEWORK_ALIASES: dict[str, str] = {
@@ -42,8 +42,6 @@ FRAMEWORKS: tuple[str, ...] = ("torch", "tensorflow", "mxnet", "numpy")
 def install_hint(module: str) -> str:
     """Return the exact pip command that installs ``module`` for softreg."""
     extra, _ = _EXTRAS.get(module, (module, module))
-    if module == "safetensors" or module == "PIL":
-        return f"pip install {'pillow' if module == 'PIL' else 'safetensors'}"
     return f"pip install 'softreg[{extra}]'"
 
 

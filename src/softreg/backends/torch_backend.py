@@ -1,0 +1,112 @@
+"""PyTorch implementation of :class:`~softreg.backends.base.LinearBackend`.
+
+The whole split lives on the device as one tensor; each step gathers its rows by index, so no
+per-example Python and no DataLoader. Loss and correct counts are summed on the device and read
+back once per epoch: on a GPU no step waits for the host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from softreg._optional import require
+from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals
+from softreg.backends.devices import check_device
+
+
+@dataclass
+class TorchData:
+    """A split on the device: X (N, 784) float32, y (N,) int64."""
+
+    X: Any
+    y: Any
+    num_examples: int
+
+
+class TorchBackend:
+    """Softmax regression with parameters ``W`` (10, 784) and ``b`` (10,) as torch tensors."""
+
+    name = "torch"
+
+    def __init__(self, device: str = "auto") -> None:
+        self.torch = require("torch")
+        self.F = self.torch.nn.functional
+        self.device = check_device(device, "PyTorch", self.torch.cuda.is_available())
+        zeros = self.torch.zeros
+        self.W = zeros((NUM_CLASSES, NUM_FEATURES), device=self.device, requires_grad=True)
+        self.b = zeros((NUM_CLASSES,), device=self.device, requires_grad=True)
+
+    def put_data(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> TorchData:
+        tx = self.torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(self.device)
+        ty = self.torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64)).to(self.device)
+        return TorchData(tx, ty, int(X.shape[0]))
+
+    def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
+        with self.torch.no_grad():
+            self.W.copy_(self.torch.from_numpy(np.asarray(W, dtype=np.float32)))
+            self.b.copy_(self.torch.from_numpy(np.asarray(b, dtype=np.float32)))
+
+    def get_params(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        return (
+            self.W.detach().cpu().numpy().copy(),
+            self.b.detach().cpu().numpy().copy(),
+        )
+
+    def train_epoch(
+        self,
+        data: TorchData,
+        order: npt.NDArray[np.int64],
+        batch_size: int,
+        lr: float,
+        weight_decay: float = 0.0,
+    ) -> EpochTotals:
+        torch = self.torch
+        idx = torch.from_numpy(np.ascontiguousarray(order, dtype=np.int64)).to(self.device)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        W, b = self.W, self.b
+        for start in range(0, idx.shape[0], batch_size):
+            rows = idx[start : start + batch_size]
+            xb = data.X.index_select(0, rows)  # (batch, 784)
+            yb = data.y.index_select(0, rows)  # (batch,)
+            logits = torch.addmm(b, xb, W.t())  # (batch, 10)
+            loss = self.F.cross_entropy(logits, yb)  # batch mean, fused log-softmax
+            gW, gb = torch.autograd.grad(loss, (W, b))
+            with torch.no_grad():
+                if weight_decay:
+                    gW.add_(W, alpha=weight_decay)
+                W.sub_(gW, alpha=lr)
+                b.sub_(gb, alpha=lr)
+                loss_sum += loss.detach() * yb.shape[0]
+                correct += (logits.argmax(dim=1) == yb).sum()
+        return EpochTotals(float(loss_sum), int(correct), int(idx.shape[0]))
+
+    def evaluate(self, data: TorchData, batch_size: int = 10000) -> EpochTotals:
+        torch = self.torch
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        with torch.no_grad():
+            for start in range(0, data.num_examples, batch_size):
+                xb = data.X[start : start + batch_size]
+                yb = data.y[start : start + batch_size]
+                logits = torch.addmm(self.b, xb, self.W.t())  # (batch, 10)
+                loss_sum += self.F.cross_entropy(logits, yb, reduction="sum")
+                correct += (logits.argmax(dim=1) == yb).sum()
+        return EpochTotals(float(loss_sum), int(correct), data.num_examples)
+
+    def logits(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        torch = self.torch
+        tx = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(self.device)
+        with torch.no_grad():
+            out = torch.addmm(self.b, tx, self.W.t())  # (N, 10)
+        result: npt.NDArray[np.float32] = out.cpu().numpy()
+        return result
+
+
+def create_backend(device: str = "auto") -> TorchBackend:
+    """Return a PyTorch backend on ``device`` (``auto``, ``cpu`` or ``cuda``)."""
+    return TorchBackend(device)

@@ -1,0 +1,63 @@
+"""``softreg evaluate CKPT``: accuracy, per-class accuracy and confusion matrix of a checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from softreg.cli.train import add_data_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint on the test (or train) split",
+                       description="Evaluate a softreg checkpoint with any framework.")
+    p.add_argument("checkpoint", help="a .safetensors checkpoint or a run folder")
+    p.add_argument("--framework", default="numpy",
+                   help="framework that runs the evaluation [%(default)s]")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda [%(default)s]")
+    p.add_argument("--split", default="test", choices=("test", "train"), help="[%(default)s]")
+    p.add_argument("--png", help="confusion-matrix PNG [next to the checkpoint]")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG")
+    add_data_args(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from softreg import checkpoint
+    from softreg.backends import get_backend
+    from softreg.data import CLASS_NAMES, load_fashion_mnist
+    from softreg.metrics import (
+        confusion_matrix,
+        format_confusion,
+        format_per_class,
+        per_class_accuracy,
+    )
+    from softreg.training import to_features
+
+    ck = checkpoint.load(args.checkpoint)
+    backend = get_backend(args.framework, args.device)
+    images, labels = load_fashion_mnist(args.split, data_dir=args.data_dir, offline=args.offline)
+    y = np.asarray(labels, dtype=np.int64)
+    backend.set_params(ck.W, ck.b)
+    totals = backend.evaluate(backend.put_data(to_features(images), y))
+    pred = backend.logits(to_features(images)).argmax(axis=1)  # (N,)
+    cm = confusion_matrix(y, pred)
+    print(f"checkpoint: {args.checkpoint} (trained with {ck.meta.get('framework', '?')}, "
+          f"epoch {ck.meta.get('epoch', '?')}); evaluated with {backend.name} on {backend.device}")
+    print(f"{args.split}: accuracy {totals.accuracy:.4f}  loss {totals.mean_loss:.4f}  "
+          f"({totals.count} images)")
+    print("per-class accuracy:")
+    print(format_per_class(per_class_accuracy(cm), CLASS_NAMES))
+    print("confusion matrix (rows: true class, columns: predicted):")
+    print(format_confusion(cm, CLASS_NAMES))
+    if not args.no_figures:
+        from softreg.plots.confusion import plot_confusion
+
+        where = Path(args.checkpoint)
+        folder = where if where.is_dir() else where.parent
+        png = Path(args.png) if args.png else folder / f"evaluate-{args.split}-confusion.png"
+        plot_confusion(cm, CLASS_NAMES, png, title=f"{args.split} confusion matrix")
+        print(f"confusion matrix figure: {png}")
+    return 0

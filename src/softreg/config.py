@@ -1,0 +1,108 @@
+"""Training configuration: a frozen, validated dataclass. Defaults are the chapter's settings."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from softreg._optional import canonical_framework
+from softreg.errors import ConfigError
+
+DEVICES = ("auto", "cpu", "cuda")
+LR_SCHEDULES = ("constant", "cosine", "step")
+MONITORS = ("val_loss", "val_acc")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run; validated on creation.
+
+    Attributes:
+        framework: ``torch``, ``tensorflow``, ``mxnet`` or ``numpy`` (aliases accepted).
+        epochs: number of epochs (0 is allowed: evaluate the initial weights).
+        batch_size: minibatch size; the last batch of an epoch may be smaller.
+        lr: SGD learning rate (> 0, finite).
+        seed: seeds the initial weights, the validation split and every epoch's order.
+        device: ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
+        init_std: standard deviation of the N(0, std) initial weights (biases start at 0).
+        weight_decay: L2 penalty on the weights (not the bias), added to the gradient.
+        lr_schedule: ``constant``, ``cosine`` (to 0 at the last epoch) or ``step`` (x0.1 at 50%
+            and 75% of the epochs).
+        val_split: fraction of the training set held out, stratified, for validation (0 = none).
+        patience: stop after this many epochs without improving ``monitor`` and restore the
+            best weights (0 = no early stopping; needs ``val_split``).
+        monitor: ``val_loss`` or ``val_acc``, used by early stopping and best checkpoints.
+    """
+
+    framework: str = "torch"
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+    init_std: float = 0.01
+    weight_decay: float = 0.0
+    lr_schedule: str = "constant"
+    val_split: float = 0.0
+    patience: int = 0
+    monitor: str = "val_loss"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "framework", canonical_framework(self.framework))
+        _int(self.epochs, "epochs", 0, "use 0 or more epochs, e.g. --epochs 10")
+        _int(self.batch_size, "batch_size", 1, "use a batch size of at least 1, e.g. 256")
+        _int(self.seed, "seed", 0, "use a non-negative seed")
+        _int(self.patience, "patience", 0, "use 0 (off) or a positive number of epochs")
+        _positive(self.lr, "lr", "use a positive learning rate such as 0.1")
+        _positive(self.init_std, "init_std", "use a positive standard deviation such as 0.01")
+        if not math.isfinite(self.weight_decay) or self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be finite and >= 0, got {self.weight_decay}")
+        if not (0.0 <= self.val_split < 1.0) or not math.isfinite(self.val_split):
+            raise ConfigError(
+                f"val_split must be in [0, 1), got {self.val_split}; e.g. 0.1 holds out 10%"
+            )
+        _choice(self.device, "device", DEVICES)
+        _choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
+        _choice(self.monitor, "monitor", MONITORS)
+        if self.patience and not self.val_split:
+            raise ConfigError(
+                "early stopping (patience > 0) needs a validation split; add e.g. --val-split 0.1"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Rebuild a config from ``to_dict`` output; unknown keys are rejected."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown configuration keys {unknown}; known keys: {sorted(names)}")
+        return cls(**data)
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of epoch ``epoch`` (from 0) under ``lr_schedule``."""
+        if self.lr_schedule == "cosine" and self.epochs > 0:
+            return self.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / self.epochs))
+        if self.lr_schedule == "step" and self.epochs > 0:
+            frac = epoch / self.epochs
+            return self.lr * (0.01 if frac >= 0.75 else 0.1 if frac >= 0.5 else 1.0)
+        return self.lr
+
+
+def _int(value: Any, name: str, minimum: int, hint: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}; {hint}")
+
+
+def _positive(value: Any, name: str, hint: str) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name} must be a finite number > 0, got {value!r}; {hint}")
+
+
+def _choice(value: str, name: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")

@@ -1,0 +1,6 @@
+"""Framework-neutral parts of the d2l-compatible facades (``softreg.torch`` and friends).
+
+``common``: Accumulator, Timer, labels, figure-size helpers. ``animator``: live curves in
+Jupyter, PNG files elsewhere. ``ch3``: the glue that runs ``train_ch3`` through softreg's one
+epoch loop. ``images``: image grids and prediction grids from NumPy arrays.
+"""

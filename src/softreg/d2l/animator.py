@@ -1,0 +1,83 @@
+"""Animator: curves that grow point by point; live in Jupyter, a PNG file elsewhere."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from softreg.plots._mpl import figure_path, in_notebook, pyplot, save_figure
+from softreg.plots.curves import curve_limits
+
+
+class Animator:
+    """Plot data incrementally with ``add(x, ys)``.
+
+    In Jupyter the figure is redrawn in place after every ``add``. Elsewhere nothing is drawn
+    until :meth:`save`, which writes a PNG and returns its path. Without ``ylim`` the y-axis fits
+    the data.
+    """
+
+    def __init__(self, xlabel: str | None = None, ylabel: str | None = None,
+                 legend: Sequence[str] | None = None, xlim: tuple[float, float] | None = None,
+                 ylim: tuple[float, float] | None = None, xscale: str = "linear",
+                 yscale: str = "linear", fmts: Sequence[str] = ("-", "m--", "g-.", "r:"),
+                 nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (3.5, 2.5)):
+        self.xlabel, self.ylabel = xlabel, ylabel
+        self.legend = list(legend) if legend else []
+        self.xlim, self.ylim = xlim, ylim
+        self.xscale, self.yscale = xscale, yscale
+        self.fmts = list(fmts)
+        self.shape, self.figsize = (nrows, ncols), figsize
+        self.X: list[list[float]] = []
+        self.Y: list[list[float]] = []
+        self.live = in_notebook()
+        self.fig: Any = None
+        self.axes: Any = None
+
+    def add(self, x: float | Sequence[float], y: float | Sequence[float]) -> None:
+        ys = list(y) if isinstance(y, Sequence) else [y]
+        xs = list(x) if isinstance(x, Sequence) else [x] * len(ys)
+        while len(self.X) < len(ys):
+            self.X.append([])
+            self.Y.append([])
+        for i, (a, b) in enumerate(zip(xs, ys, strict=True)):
+            if a is not None and b is not None:
+                self.X[i].append(float(a))
+                self.Y[i].append(float(b))
+        if self.live:
+            from IPython import display
+
+            self._draw()
+            display.display(self.fig)
+            display.clear_output(wait=True)
+
+    def _draw(self) -> None:
+        plt = pyplot()
+        if self.fig is None:
+            self.fig, axes = plt.subplots(*self.shape, figsize=self.figsize)
+            self.axes = axes if self.shape != (1, 1) else [axes]
+        ax = self.axes[0]
+        ax.cla()
+        for i, (xs, ys) in enumerate(zip(self.X, self.Y, strict=True)):
+            ax.plot(xs, ys, self.fmts[i % len(self.fmts)])
+        ax.set_xlabel(self.xlabel or "")
+        ax.set_ylabel(self.ylabel or "")
+        ax.set_xscale(self.xscale)
+        ax.set_yscale(self.yscale)
+        if self.xlim:
+            ax.set_xlim(*self.xlim)
+        values = [v for ys in self.Y for v in ys if math.isfinite(v)]
+        ax.set_ylim(*(self.ylim or curve_limits(values)))
+        if self.legend:
+            ax.legend(self.legend[: len(self.Y)])
+        ax.grid(True, alpha=0.3)
+
+    def save(self, path: str | Path | None = None, stem: str = "animator") -> Path:
+        """Draw and write the figure as PNG (a fresh ``softreg-figures/`` path by default)."""
+        self._draw()
+        dest = Path(path) if path is not None else figure_path(stem)
+        out = save_figure(self.fig, dest)
+        self.fig = None
+        return out

@@ -1,0 +1,80 @@
+"""Small d2l-style helpers with no framework inside."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+
+class Accumulator:
+    """Running sums of ``n`` quantities (e.g. loss sum, correct count, example count)."""
+
+    def __init__(self, n: int) -> None:
+        self.data = [0.0] * n
+
+    def add(self, *args: Any) -> None:
+        if len(args) != len(self.data):
+            raise ValueError(f"Accumulator.add expects {len(self.data)} values, got {len(args)}")
+        self.data = [a + float(b) for a, b in zip(self.data, args, strict=True)]
+
+    def reset(self) -> None:
+        self.data = [0.0] * len(self.data)
+
+    def __getitem__(self, idx: int) -> float:
+        return self.data[idx]
+
+
+class Timer:
+    """Records the durations between ``start()`` and ``stop()`` calls."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.start()
+
+    def start(self) -> None:
+        self.tik = time.perf_counter()
+
+    def stop(self) -> float:
+        self.times.append(time.perf_counter() - self.tik)
+        return self.times[-1]
+
+    def avg(self) -> float:
+        return sum(self.times) / len(self.times) if self.times else 0.0
+
+    def sum(self) -> float:
+        return sum(self.times)
+
+    def cumsum(self) -> list[float]:
+        return np.cumsum(self.times).tolist()
+
+
+def get_fashion_mnist_labels(labels: Iterable[Any]) -> list[str]:
+    """Class names for numeric labels (any iterable of ints or 0-d tensors)."""
+    from softreg.data import CLASS_NAMES
+
+    return [CLASS_NAMES[int(i)] for i in labels]
+
+
+def get_dataloader_workers() -> int:
+    """softreg slices whole-split tensors: no worker processes are needed."""
+    return 0
+
+
+def use_svg_display() -> None:
+    """Ask Jupyter for SVG figures; does nothing outside a notebook."""
+    from softreg.plots._mpl import in_notebook
+
+    if in_notebook():
+        from matplotlib_inline import backend_inline
+
+        backend_inline.set_matplotlib_formats("svg")
+
+
+def set_figsize(figsize: tuple[float, float] = (3.5, 2.5)) -> None:
+    """Set matplotlib's default figure size."""
+    from softreg.plots._mpl import pyplot
+
+    pyplot().rcParams["figure.figsize"] = figsize

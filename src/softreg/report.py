@@ -1,0 +1,84 @@
+"""The files a finished run leaves for a person: metrics, figures and a Markdown report."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from softreg import __version__, fileio
+from softreg.backends.base import LinearBackend
+from softreg.config import TrainConfig
+from softreg.history import History
+from softreg.metrics import confusion_matrix, format_confusion, per_class_accuracy
+
+
+def write_outputs(out: Path, config: TrainConfig, history: History, backend: LinearBackend,
+                  test: Any, figures: bool = True) -> dict[str, Path]:
+    """Write metrics.csv, history.json, the figures and report.md; return their paths."""
+    from softreg.data import CLASS_NAMES
+
+    files: dict[str, Path] = {}
+    files["metrics"], files["history"] = history.write(out)
+    pred = backend.logits(test.X).argmax(axis=1)  # (N,)
+    cm = confusion_matrix(test.y, pred)
+    if figures:
+        files.update(_figures(out, config, history, cm, test, pred))
+    files["report"] = fileio.write_text(
+        out / "report.md", render_report(config, history, cm, list(CLASS_NAMES), files)
+    )
+    return files
+
+
+def _figures(out: Path, config: TrainConfig, history: History, cm: Any, test: Any,
+             pred: Any) -> dict[str, Path]:
+    from softreg.data import CLASS_NAMES
+    from softreg.plots.confusion import plot_confusion
+    from softreg.plots.curves import plot_curves
+    from softreg.plots.images import image_grid
+
+    title = f"{config.framework}, batch {config.batch_size}, lr {config.lr}"
+    files = {"curves": plot_curves(history, out / "curves.png", title=title)}
+    n = 12
+    images = test.X[:n].reshape(n, 28, 28)  # (n, 28, 28)
+    titles = [f"{CLASS_NAMES[int(t)]}\n{CLASS_NAMES[int(p)]}" for t, p in zip(test.y[:n], pred[:n],
+                                                                            strict=True)]
+    files["predictions"] = Path(image_grid(images, titles, path=out / "predictions.png", ncols=6))
+    files["confusion"] = plot_confusion(cm, CLASS_NAMES, out / "confusion.png",
+                                        title="test set confusion matrix")
+    return files
+
+
+def render_report(config: TrainConfig, history: History, cm: Any, names: list[str],
+                  files: dict[str, Path]) -> str:
+    """The Markdown report, written from the run's own numbers."""
+    last = history.last
+    acc = per_class_accuracy(cm)
+    lines = [f"# softreg run: {config.framework}", "",
+             f"softreg {__version__}. Status: **{history.status}**. {history.message}".rstrip(), "",
+             "## Configuration", "", "| setting | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in config.to_dict().items()]
+    lines += ["", "## Result", ""]
+    if last is not None:
+        total_s = sum(r.seconds for r in history.records)
+        lines += [f"After {last.epoch} epochs ({total_s:.2f} s of training): train loss "
+                  f"{last.train_loss:.4f}, train accuracy {last.train_acc:.4f}, test accuracy "
+                  f"{float(np.trace(cm)) / max(int(cm.sum()), 1):.4f}.", ""]
+        if not math.isnan(last.val_acc):
+            lines += [f"Validation accuracy {last.val_acc:.4f}.", ""]
+    lines += ["| epoch | train loss | train acc | val acc | test acc | seconds |",
+              "|---|---|---|---|---|---|"]
+    for r in history.records:
+        val = "" if math.isnan(r.val_acc) else f"{r.val_acc:.4f}"
+        lines.append(f"| {r.epoch} | {r.train_loss:.4f} | {r.train_acc:.4f} | {val} | "
+                     f"{r.test_acc:.4f} | {r.seconds:.3f} |")
+    lines += ["", "## Per-class test accuracy", "", "| class | accuracy |", "|---|---|"]
+    lines += [f"| {n} | {a:.4f} |" for n, a in zip(names, acc, strict=True)]
+    lines += ["", "## Confusion matrix (rows: true, columns: predicted)", "", "```",
+              format_confusion(cm, names), "```", ""]
+    for key in ("curves", "predictions", "confusion"):
+        if key in files:
+            lines.append(f"![{key}]({files[key].name})")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,262 @@
+"""d2l-compatible helpers for PyTorch: ``from softreg import torch as d2l``.
+
+The d2l 0.17 chapters on softmax regression (concise and from scratch) and the MLP chapters run
+unchanged on these functions. Differences from d2l 0.17.6, all fixes:
+
+* data come from softreg's verified Fashion-MNIST layer as whole-split tensors sliced per batch
+  (no per-example transforms, no worker processes);
+* ``train_ch3`` reports the true mean per-example train loss whatever the loss reduction,
+  draws curves whose y-axis fits the data, writes a PNG outside Jupyter, warns instead of
+  asserting, keeps the last good weights if training diverges, and returns the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from softreg._optional import require
+from softreg.d2l.animator import Animator
+from softreg.d2l.ch3 import check_num_batches, run_train_ch3, totals
+from softreg.d2l.common import (
+    Accumulator,
+    Timer,
+    get_dataloader_workers,
+    get_fashion_mnist_labels,
+    set_figsize,
+    use_svg_display,
+)
+from softreg.d2l.images import prediction_titles, show_images
+from softreg.history import History
+
+torch = require("torch")
+nn = torch.nn
+
+__all__ = [
+    "Accumulator", "Animator", "Timer", "accuracy", "evaluate_accuracy",
+    "get_dataloader_workers", "get_fashion_mnist_labels", "load_data_fashion_mnist",
+    "predict_ch3", "set_figsize", "sgd", "show_images", "train_ch3", "train_epoch_ch3",
+    "use_svg_display",
+]
+
+
+class FashionMNISTBatches:
+    """A re-iterable batch iterator over one split held as whole tensors.
+
+    Args:
+        X: (N, 1, 28, 28) float32 images in [0, 1]. y: (N,) int64 labels.
+        batch_size: examples per batch; the last batch may be smaller.
+        shuffle: draw a new example order (from torch's global RNG) at every ``iter()``.
+        resize: if given, each batch is resized to (resize, resize) with bilinear interpolation.
+    """
+
+    def __init__(self, X: Any, y: Any, batch_size: int, shuffle: bool,
+                 resize: int | tuple[int, int] | None = None) -> None:
+        self.X, self.y = X, y
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.resize = (resize, resize) if isinstance(resize, int) else resize
+
+    def __len__(self) -> int:
+        return -(-self.X.shape[0] // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        n = self.X.shape[0]
+        order = torch.randperm(n) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                xb, yb = self.X[start:start + self.batch_size], self.y[start:start + self.batch_size]
+            else:
+                rows = order[start:start + self.batch_size]
+                xb, yb = self.X.index_select(0, rows), self.y.index_select(0, rows)
+            if self.resize is not None:
+                xb = nn.functional.interpolate(xb, size=self.resize, mode="bilinear",
+                                               antialias=True, align_corners=False)
+            yield xb, yb
+
+
+def load_data_fashion_mnist(batch_size: int, resize: int | tuple[int, int] | None = None,
+                            data_dir: str | None = None) -> tuple[FashionMNISTBatches,
+                                                                   FashionMNISTBatches]:
+    """Fashion-MNIST as (train_iter, test_iter): train reshuffled every epoch, test in order.
+
+    Batches are X float32 (B, 1, 28, 28) in [0, 1] (or (B, 1, r, r) with ``resize``) and y int64.
+    """
+    from softreg.config import TrainConfig
+    from softreg.data import load_fashion_mnist
+
+    TrainConfig(batch_size=batch_size)  # validates batch_size with a clear message
+    iters = []
+    for split in ("train", "test"):
+        images, labels = load_fashion_mnist(split, data_dir=data_dir)
+        X = torch.from_numpy(np.asarray(images, dtype=np.float32) / np.float32(255.0))
+        X = X.unsqueeze(1).contiguous()  # (N, 1, 28, 28)
+        y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        iters.append(FashionMNISTBatches(X, y, batch_size, split == "train", resize))
+    return iters[0], iters[1]
+
+
+def _device_of(net: Any) -> Any:
+    if isinstance(net, nn.Module):
+        for p in net.parameters():
+            return p.device
+    return torch.device("cpu")
+
+
+def accuracy(y_hat: Any, y: Any) -> float:
+    """Number of correct predictions (a count, not a fraction, as in d2l)."""
+    return float(_correct(y_hat, y))
+
+
+def _correct(y_hat: Any, y: Any) -> Any:
+    pred = y_hat.argmax(dim=1) if y_hat.ndim > 1 and y_hat.shape[1] > 1 else y_hat
+    return (pred.type(y.dtype) == y).sum()
+
+
+def _eval_totals(net: Any, data_iter: Any, loss: Any = None) -> tuple[Any, Any, int]:
+    """Loss sum, correct count (device tensors) and count over ``data_iter``, no grad."""
+    if isinstance(net, nn.Module):
+        net.eval()
+    device = _device_of(net)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    count = 0
+    with torch.no_grad():
+        for X, y in data_iter:
+            X, y = X.to(device), y.to(device)
+            y_hat = net(X)
+            correct += _correct(y_hat, y)
+            if loss is not None:
+                loss_sum += _loss_sum(loss, y_hat, y)
+            count += y.numel()
+    check_num_batches(count, "the evaluation iterator")
+    return loss_sum, correct, count
+
+
+def evaluate_accuracy(net: Any, data_iter: Any) -> float:
+    """Accuracy of ``net`` over ``data_iter`` (one host sync at the end)."""
+    _, correct, count = _eval_totals(net, data_iter)
+    return int(correct) / count
+
+
+def _reduction(loss: Any) -> str:
+    return str(getattr(loss, "reduction", "mean"))
+
+
+def _loss_sum(loss: Any, y_hat: Any, y: Any) -> Any:
+    """Sum of per-example losses whatever the loss's reduction (0-d outputs count as a mean
+    unless the loss object says ``reduction='sum'``)."""
+    value = loss(y_hat, y)
+    if value.ndim > 0:
+        return value.sum()
+    return value if _reduction(loss) == "sum" else value * y.shape[0]
+
+
+class _Ch3Trainer:
+    """EpochTrainer around the user's net, loss, updater and iterators."""
+
+    def __init__(self, net: Any, train_iter: Any, test_iter: Any, loss: Any,
+                 updater: Any) -> None:
+        self.net, self.train_iter, self.test_iter = net, train_iter, test_iter
+        self.loss, self.updater = loss, updater
+        self.params = _params_of(net, updater)
+
+    def train_epoch(self, epoch: int) -> Any:
+        loss_sum, correct, count = train_epoch_ch3_totals(
+            self.net, self.train_iter, self.loss, self.updater)
+        return totals(loss_sum, correct, count)
+
+    def evaluate(self, split: str) -> Any:
+        return totals(*_eval_totals(self.net, self.test_iter, self.loss))
+
+    def snapshot(self) -> list[Any]:
+        return [p.detach().clone() for p in self.params]
+
+    def restore(self, state: list[Any]) -> None:
+        with torch.no_grad():
+            for p, saved in zip(self.params, state, strict=True):
+                p.copy_(saved)
+
+
+def _params_of(net: Any, updater: Any) -> list[Any]:
+    if isinstance(updater, torch.optim.Optimizer):
+        return [p for g in updater.param_groups for p in g["params"]]
+    if isinstance(net, nn.Module):
+        return list(net.parameters())
+    return []  # a from-scratch net function: its parameters are not reachable from here
+
+
+def train_epoch_ch3_totals(net: Any, train_iter: Any, loss: Any,
+                           updater: Any) -> tuple[Any, Any, int]:
+    """One training epoch; returns (loss sum, correct) as device tensors and the count."""
+    if isinstance(net, nn.Module):
+        net.train()
+    device = _device_of(net)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    count = 0
+    is_optimizer = isinstance(updater, torch.optim.Optimizer)
+    for X, y in train_iter:
+        X, y = X.to(device), y.to(device)
+        y_hat = net(X)
+        l_sum = _loss_sum(loss, y_hat, y)
+        if is_optimizer:
+            updater.zero_grad()
+            (l_sum / y.shape[0]).backward()  # gradient of the batch mean
+            updater.step()
+        else:
+            l_sum.backward()  # d2l's from-scratch updaters divide by the batch size
+            updater(y.shape[0])
+        loss_sum += l_sum.detach()
+        correct += _correct(y_hat.detach(), y)
+        count += y.numel()
+    check_num_batches(count, "the training iterator")
+    return loss_sum, correct, count
+
+
+def train_epoch_ch3(net: Any, train_iter: Any, loss: Any, updater: Any) -> tuple[float, float]:
+    """One epoch; returns (mean per-example train loss, train accuracy) like d2l."""
+    loss_sum, correct, count = train_epoch_ch3_totals(net, train_iter, loss, updater)
+    return float(loss_sum) / count, int(correct) / count
+
+
+def train_ch3(net: Any, train_iter: Any, test_iter: Any, loss: Any, num_epochs: int,
+              updater: Any) -> History:
+    """Train and plot train loss, train accuracy and test accuracy per epoch.
+
+    Args:
+        net: an ``nn.Module`` or any callable mapping X to logits.
+        train_iter, test_iter: iterables of (X, y) batches.
+        loss: a loss with reduction 'mean', 'sum' or 'none', or a function returning per-example
+            losses; the reported train loss is the true per-example mean in every case.
+        num_epochs: number of epochs.
+        updater: a ``torch.optim.Optimizer`` (stepped on the batch-mean loss) or a callable
+            ``updater(batch_size)`` that steps on the gradients of the summed loss.
+
+    Returns:
+        The per-epoch :class:`~softreg.history.History`.
+    """
+    trainer = _Ch3Trainer(net, train_iter, test_iter, loss, updater)
+    return run_train_ch3(trainer, num_epochs)
+
+
+def sgd(params: Any, lr: float, batch_size: int) -> None:
+    """Minibatch SGD on gradients of a summed loss: ``p -= lr * p.grad / batch_size``."""
+    with torch.no_grad():
+        for param in params:
+            param -= lr * param.grad / batch_size
+            param.grad.zero_()
+
+
+def predict_ch3(net: Any, test_iter: Any, n: int = 6) -> tuple[list[str], list[str]]:
+    """Show the first ``n`` test images titled true/predicted; returns both label lists."""
+    X, y = next(iter(test_iter))
+    with torch.no_grad():
+        pred = net(X.to(_device_of(net))).argmax(dim=1).cpu()
+    trues, preds = y[:n].tolist(), pred[:n].tolist()
+    show_images(X[:n].reshape((n, 28, 28)).numpy(), 1, n,
+                titles=prediction_titles(trues, preds), stem="predict_ch3")
+    return get_fashion_mnist_labels(trues), get_fashion_mnist_labels(preds)
+
+

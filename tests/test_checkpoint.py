@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from softreg import checkpoint
+from softreg.errors import CheckpointError
+
+st = pytest.importorskip("safetensors.numpy")
+
+
+def _ckpt():
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((10, 784)).astype(np.float32)
+    b = rng.standard_normal(10).astype(np.float32)
+    return checkpoint.Checkpoint(W, b, {"framework": "torch", "epoch": 3, "config": {"lr": 0.1}})
+
+
+def test_roundtrip_is_exact_and_has_no_pickle(tmp_path):
+    p = checkpoint.save(tmp_path / "c.safetensors", _ckpt())
+    back = checkpoint.load(p)
+    np.testing.assert_array_equal(back.W, _ckpt().W)
+    np.testing.assert_array_equal(back.b, _ckpt().b)
+    assert back.meta["framework"] == "torch" and back.meta["epoch"] == 3
+    assert back.meta["config"] == {"lr": 0.1}
+    assert back.meta["format"] == "softreg-checkpoint"
+    assert b"pickle" not in p.read_bytes()
+
+
+def test_run_folder_is_accepted(tmp_path):
+    checkpoint.save(tmp_path / "checkpoint.safetensors", _ckpt())
+    assert checkpoint.load(tmp_path).meta["epoch"] == 3
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        checkpoint.load(tmp_path / "nope.safetensors")
+
+
+def test_not_safetensors(tmp_path):
+    p = tmp_path / "x.safetensors"
+    p.write_bytes(b"\x80\x04pickle data, not a checkpoint")
+    with pytest.raises(CheckpointError, match="is not a softreg checkpoint: it cannot be read"):
+        checkpoint.load(p)
+
+
+def test_foreign_safetensors(tmp_path):
+    p = tmp_path / "x.safetensors"
+    st.save_file({"W": np.zeros((10, 784), np.float32)}, str(p))
+    with pytest.raises(CheckpointError, match="safetensors file but not a softreg checkpoint"):
+        checkpoint.load(p)
+
+
+@pytest.mark.parametrize(("name", "shape"), [("W", (10, 28, 28)), ("b", (11,))])
+def test_wrong_shapes(tmp_path, name, shape):
+    arrays = {"W": np.zeros((10, 784), np.float32), "b": np.zeros(10, np.float32)}
+    arrays[name] = np.zeros(shape, np.float32)
+    p = tmp_path / "x.safetensors"
+    st.save_file(arrays, str(p), metadata={"format": "softreg-checkpoint"})
+    with pytest.raises(CheckpointError, match=rf"array '{name}' has shape .* expected"):
+        checkpoint.load(p)
+
+
+def test_non_finite_weights_are_refused(tmp_path):
+    c = _ckpt()
+    c.W[0, 0] = np.nan
+    with pytest.raises(CheckpointError, match="holds NaN or inf"):
+        checkpoint.save(tmp_path / "c.safetensors", c)
+    assert not (tmp_path / "c.safetensors").exists()
