@@ -38,7 +38,7 @@ def real_data():
         xte, yte = load_fashion_mnist("test", offline=True)
     except Exception as exc:
         if "data" in _required():
-            pytest.fail(f"real Fashion-MNIST required (SOFTREG_REQUIRE=data) but not loadable: {exc}")
+            pytest.fail(f"real Fashion-MNIST required (SOFTREG_REQUIRE=data), not loadable: {exc}")
         pytest.skip(f"real Fashion-MNIST not available: {exc}")
     return xtr, ytr, xte, yte
 
@@ -53,3 +53,18 @@ def tiny_data():
     noise = rng.integers(-40, 41, size=(n, 28, 28))
     x = np.clip(protos[y] + noise, 0, 255).astype(np.uint8)
     return x, y.astype(np.uint8)
+
+
+@pytest.fixture()
+def fake_fashion(monkeypatch, tiny_data):
+    """Make ``softreg.data.load_fashion_mnist`` return synthetic splits (600 train, 200 test)."""
+    import softreg.data
+
+    x, y = tiny_data
+    splits = {"train": (x, y), "test": (x[:200], y[:200])}
+
+    def fake_load(split="train", data_dir=None, offline=False):
+        return splits[split]
+
+    monkeypatch.setattr(softreg.data, "load_fashion_mnist", fake_load)
+    return splits

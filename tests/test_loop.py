@@ -48,8 +48,16 @@ def test_divergence_keeps_last_good_weights_and_says_so():
     assert h.status == "diverged"
     assert len(h) == 2
     assert t.weights == 2
-    assert "training diverged in epoch 3" in h.message
+    assert "training diverged in epoch 3: the mean train loss is nan, not finite" in h.message
     assert "Lower the learning rate" in h.message
+
+
+def test_exploding_finite_loss_counts_as_divergence():
+    t = FakeTrainer([1.0, 3.7e6, 0.5])
+    h = run_epochs(t, 3)
+    assert h.status == "diverged" and t.weights == 1
+    assert "the mean train loss is 3.7e+06, above the limit 230.3" in h.message
+    assert run_epochs(FakeTrainer([1.0, 3.7e6]), 2, max_loss=1e7).status == "completed"
 
 
 def test_interrupt_restores_last_finished_epoch():

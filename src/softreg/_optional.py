@@ -1,7 +1,8 @@
 """Lazy imports of optional libraries, with one clear message when they are missing or broken.
 
 A framework is imported only when the user asks for it. MXNet 1.9.1 fails on NumPy >= 1.24 with
-an ``AttributeError`` (``np.bool`` was removed), not an ``ImportError``; that case gets its own hint.
+an ``AttributeError`` (``np.bool`` was removed), not an ``ImportError``; that case gets its
+own hint.
 """
 
 from __future__ import annotations

@@ -33,6 +33,8 @@ class TrainConfig:
         patience: stop after this many epochs without improving ``monitor`` and restore the
             best weights (0 = no early stopping; needs ``val_split``).
         monitor: ``val_loss`` or ``val_acc``, used by early stopping and best checkpoints.
+        max_loss: a mean train loss above this counts as divergence (default: 100 times the
+            loss of uniform guessing, 100 ln 10); the run stops and keeps its last good weights.
     """
 
     framework: str = "torch"
@@ -47,6 +49,7 @@ class TrainConfig:
     val_split: float = 0.0
     patience: int = 0
     monitor: str = "val_loss"
+    max_loss: float = 100 * math.log(10)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "framework", canonical_framework(self.framework))
@@ -55,6 +58,7 @@ class TrainConfig:
         _int(self.seed, "seed", 0, "use a non-negative seed")
         _int(self.patience, "patience", 0, "use 0 (off) or a positive number of epochs")
         _positive(self.lr, "lr", "use a positive learning rate such as 0.1")
+        _positive(self.max_loss, "max_loss", "use a positive loss limit such as 230")
         _positive(self.init_std, "init_std", "use a positive standard deviation such as 0.01")
         if not math.isfinite(self.weight_decay) or self.weight_decay < 0:
             raise ConfigError(f"weight_decay must be finite and >= 0, got {self.weight_decay}")

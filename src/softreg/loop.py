@@ -4,7 +4,8 @@
 totals into an :class:`~softreg.history.EpochRecord`, calls callbacks, and handles the two ways a
 run can go wrong:
 
-* a non-finite training loss: the weights of the last good epoch are put back, the history is
+* a diverged training loss (non-finite, or above ``max_loss``): the weights of the last good
+  epoch are put back, the history is
   marked ``"diverged"`` with a message, and the loop stops;
 * Ctrl-C (``KeyboardInterrupt``): the weights of the last finished epoch are put back, the
   history is marked ``"interrupted"``; callers save a checkpoint from there.
@@ -22,6 +23,11 @@ from typing import Any
 from softreg.backends.base import EpochTrainer
 from softreg.history import EpochRecord, History
 
+# A mean cross-entropy 100 times that of uniform guessing over 10 classes (ln 10 nats). A linear
+# softmax model rarely reaches inf or NaN (cross-entropy from logits grows linearly with the
+# logits), so a blown-up learning rate shows as an enormous but finite loss instead.
+DEFAULT_MAX_LOSS = 100 * math.log(10)
+
 # A callback gets the record just made and the history so far; returning True stops training.
 EpochCallback = Callable[[EpochRecord, History], "bool | None"]
 
@@ -35,6 +41,7 @@ def run_epochs(
     callbacks: Sequence[EpochCallback] = (),
     history: History | None = None,
     lr_for_epoch: Callable[[int], float] | None = None,
+    max_loss: float = DEFAULT_MAX_LOSS,
 ) -> History:
     """Train from epoch ``start_epoch`` up to ``num_epochs`` (exclusive), evaluating each epoch.
 
@@ -46,6 +53,7 @@ def run_epochs(
         callbacks: called after every epoch, in order; one returning True stops the run.
         history: an existing history to extend (resume); a new one otherwise.
         lr_for_epoch: only recorded in the history (the trainer applies the rate itself).
+        max_loss: a mean train loss above this (or non-finite) counts as divergence.
 
     Returns:
         The history, whose ``status`` says how the run ended.
@@ -58,13 +66,15 @@ def run_epochs(
             last_good = trainer.snapshot()
             t0 = time.perf_counter()
             totals = trainer.train_epoch(epoch)
-            if not math.isfinite(totals.mean_loss):
+            loss = totals.mean_loss
+            if not math.isfinite(loss) or loss > max_loss:
                 trainer.restore(last_good)
                 hist.status = "diverged"
+                why = "not finite" if not math.isfinite(loss) else f"above the limit {max_loss:.4g}"
                 hist.message = (
-                    f"training diverged in epoch {epoch + 1}: the mean loss is "
-                    f"{totals.mean_loss}; the weights of epoch {epoch} were kept. "
-                    "Lower the learning rate (or the batch size) and try again."
+                    f"training diverged in epoch {epoch + 1}: the mean train loss is {loss:.4g}, "
+                    f"{why}; the weights of epoch {epoch} were kept. "
+                    "Lower the learning rate and try again."
                 )
                 break
             rec = EpochRecord(

@@ -119,7 +119,8 @@ def train_run(
     """Train (or resume) a run into ``out_dir`` and write all its files.
 
     With ``resume`` the run's own config is read from its checkpoint (``config`` is ignored and
-    may be None); ``resume_epochs`` changes its total number of epochs. Bad settings are refused before any data is read. A diverged or interrupted run still
+    may be None); ``resume_epochs`` changes its total number of epochs. Bad settings are
+    refused before any data is read. A diverged or interrupted run still
     writes its files and keeps the last good weights in ``checkpoint.safetensors``.
     """
     import time
@@ -158,6 +159,7 @@ def train_run(
             trainer, config.epochs, start_epoch=start,
             eval_splits=("val", "test") if with_val else ("test",),
             callbacks=[after_epoch], history=history, lr_for_epoch=config.lr_at,
+            max_loss=config.max_loss,
         )
     finally:
         progress.close()

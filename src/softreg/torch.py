@@ -19,7 +19,7 @@ import numpy as np
 
 from softreg._optional import require
 from softreg.d2l.animator import Animator
-from softreg.d2l.ch3 import check_num_batches, run_train_ch3, totals
+from softreg.d2l.ch3 import TrainCh3Warning, check_num_batches, run_train_ch3, totals
 from softreg.d2l.common import (
     Accumulator,
     Timer,
@@ -35,9 +35,22 @@ torch = require("torch")
 nn = torch.nn
 
 __all__ = [
-    "Accumulator", "Animator", "Timer", "accuracy", "evaluate_accuracy",
-    "get_dataloader_workers", "get_fashion_mnist_labels", "load_data_fashion_mnist",
-    "predict_ch3", "set_figsize", "sgd", "show_images", "train_ch3", "train_epoch_ch3",
+    "Accumulator",
+    "Animator",
+    "FashionMNISTBatches",
+    "Timer",
+    "TrainCh3Warning",
+    "accuracy",
+    "evaluate_accuracy",
+    "get_dataloader_workers",
+    "get_fashion_mnist_labels",
+    "load_data_fashion_mnist",
+    "predict_ch3",
+    "set_figsize",
+    "sgd",
+    "show_images",
+    "train_ch3",
+    "train_epoch_ch3",
     "use_svg_display",
 ]
 
@@ -66,7 +79,8 @@ class FashionMNISTBatches:
         order = torch.randperm(n) if self.shuffle else None
         for start in range(0, n, self.batch_size):
             if order is None:
-                xb, yb = self.X[start:start + self.batch_size], self.y[start:start + self.batch_size]
+                stop = start + self.batch_size
+                xb, yb = self.X[start:stop], self.y[start:stop]
             else:
                 rows = order[start:start + self.batch_size]
                 xb, yb = self.X.index_select(0, rows), self.y.index_select(0, rows)

@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--patience", type=int, default=d.patience,
                    help="early stopping after N epochs without progress (needs --val-split)")
     p.add_argument("--monitor", default=d.monitor, help=f"{' | '.join(MONITORS)}")
+    p.add_argument("--max-loss", type=float, default=d.max_loss,
+                   help="a mean train loss above this stops the run as diverged [%(default).4g]")
     p.add_argument("--out", help="run folder [runs/<framework>-<time>]")
     p.add_argument("--resume", metavar="DIR",
                    help="continue the run in DIR (its own settings; --epochs may extend it)")
@@ -59,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
             weight_decay=args.weight_decay, lr_schedule=args.lr_schedule,
             val_split=args.val_split, patience=args.patience, monitor=args.monitor,
+            max_loss=args.max_loss,
         )
         out = Path(args.out) if args.out else default_out_dir(config)
         result = train_run(config, out, data_dir=args.data_dir, offline=args.offline,

@@ -16,7 +16,8 @@ def show_images(imgs: Any, num_rows: int, num_cols: int, titles: Sequence[str] |
     """Show a grid of grayscale images; returns the axes (like d2l).
 
     In Jupyter the figure is displayed inline; elsewhere it is written to a PNG whose path is
-    printed. ``imgs`` is anything ``np.asarray`` turns into (n, H, W) or (n, 1, H, W) / (n, H, W, 1).
+    printed. ``imgs`` is anything ``np.asarray`` turns into (n, H, W), (n, 1, H, W) or
+    (n, H, W, 1).
     """
     arr = np.asarray(imgs, dtype=np.float32)
     if arr.ndim == 4:

@@ -1,0 +1,146 @@
+"""`softreg train / evaluate / predict`: behaviour and every refusal (exit 2, one line)."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from conftest import need
+from softreg.cli import main
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--lr", "0"], "lr must be a finite number > 0, got 0.0"),
+        (["--lr", "-1"], "lr must be a finite number > 0, got -1.0"),
+        (["--lr", "nan"], "lr must be a finite number > 0, got nan"),
+        (["--lr", "inf"], "lr must be a finite number > 0, got inf"),
+        (["--batch-size", "0"], "batch_size must be an integer >= 1, got 0"),
+        (["--epochs", "-1"], "epochs must be an integer >= 0, got -1"),
+        (["--framework", "caffe"], "unknown framework 'caffe'"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+    ],
+)
+def test_bad_settings_exit_2_before_any_work(capsys, tmp_path, argv, message):
+    code, _, err = _run(capsys, "train", "--out", str(tmp_path / "r"), *argv)
+    assert code == 2
+    assert err.strip() == f"softreg train: error: {err.split('error: ', 1)[1].strip()}"
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_cuda_absent_is_refused(capsys, tmp_path):
+    torch = need("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code, _, err = _run(capsys, "train", "--device", "cuda", "--out", str(tmp_path / "r"))
+    assert code == 2 and "CUDA was requested but PyTorch sees no CUDA GPU" in err
+
+
+@pytest.fixture()
+def trained(tmp_path, fake_fashion, capsys):
+    code, out, _ = _run(capsys, "train", "--framework", "numpy", "--epochs", "2",
+                        "--batch-size", "32", "--out", str(tmp_path / "run"), "--no-figures")
+    assert code == 0, out
+    return tmp_path / "run", out
+
+
+def test_train_prints_table_and_summary(trained):
+    run, out = trained
+    lines = out.splitlines()
+    assert lines[0].split() == ["epoch", "train_loss", "train_acc", "test_acc", "seconds"]
+    assert lines[1].split()[0] == "1" and lines[2].split()[0] == "2"
+    assert out.count("final: train loss") == 1 and f"run folder: {run}" in out
+
+
+def test_diverging_run_exits_3_and_says_so(capsys, tmp_path, fake_fashion):
+    code, out, _ = _run(capsys, "train", "--framework", "numpy", "--lr", "1e6",
+                        "--out", str(tmp_path / "r"), "--no-figures")
+    assert code == 3
+    assert "training diverged in epoch 1" in out and "Lower the learning rate" in out
+
+
+def test_evaluate_prints_metrics(trained, capsys, fake_fashion):
+    run, _ = trained
+    code, out, _ = _run(capsys, "evaluate", str(run), "--no-figures")
+    assert code == 0
+    assert "test: accuracy" in out and "per-class accuracy:" in out and "ankle boot" in out
+    assert "confusion matrix" in out
+
+
+@pytest.mark.parametrize("cmd", ["evaluate", "predict"])
+def test_not_a_checkpoint(capsys, tmp_path, cmd):
+    bad = tmp_path / "model.safetensors"
+    bad.write_bytes(b"<html>not a model</html>")
+    extra = [str(tmp_path / "x.npy")] if cmd == "predict" else []
+    code, _, err = _run(capsys, cmd, str(bad), *extra)
+    assert code == 2 and "is not a softreg checkpoint" in err and "Traceback" not in err
+
+
+def test_checkpoint_with_wrong_shapes(capsys, tmp_path):
+    st = pytest.importorskip("safetensors.numpy")
+    p = tmp_path / "c.safetensors"
+    st.save_file({"W": np.zeros((10, 100), np.float32), "b": np.zeros(10, np.float32)}, str(p),
+                 metadata={"format": "softreg-checkpoint"})
+    code, _, err = _run(capsys, "evaluate", str(p))
+    assert code == 2 and "array 'W' has shape (10, 100), expected (10, 784)" in err
+
+
+def test_predict_top_k(trained, capsys, tiny_data, tmp_path):
+    run, _ = trained
+    x, _ = tiny_data
+    img = tmp_path / "img.npy"
+    np.save(img, x[3])
+    code, out, _ = _run(capsys, "predict", str(run), str(img), "--top-k", "2", "--json")
+    assert code == 0
+    res = json.loads(out)[0]
+    assert len(res["top"]) == 2 and res["top"][0]["probability"] >= res["top"][1]["probability"]
+    assert 0.0 < sum(t["probability"] for t in res["top"]) <= 1.0 + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: np.save(p.with_suffix(".npy"), np.zeros((32, 32), np.uint8)),
+         r"has shape \(32, 32\); softreg predicts on 28x28 grayscale images"),
+        (lambda p: np.save(p.with_suffix(".npy"), np.full((28, 28), 7.0)),
+         r"float pixel values must be finite and in \[0, 1\]"),
+    ],
+)
+def test_predict_refuses_bad_images(trained, capsys, tmp_path, make, message):
+    run, _ = trained
+    make(tmp_path / "bad")
+    code, _, err = _run(capsys, "predict", str(run), str(tmp_path / "bad.npy"))
+    assert code == 2
+    assert re.search(message, err), err
+
+
+def test_predict_refuses_wrong_size_png(trained, capsys, tmp_path):
+    PIL = pytest.importorskip("PIL.Image")
+    run, _ = trained
+    PIL.new("L", (30, 28)).save(tmp_path / "wide.png")
+    code, _, err = _run(capsys, "predict", str(run), str(tmp_path / "wide.png"))
+    assert code == 2 and "is 30x28 pixels; softreg predicts on 28x28 grayscale images" in err
+
+
+def test_predict_bad_top_k(trained, capsys, tmp_path):
+    run, _ = trained
+    code, _, err = _run(capsys, "predict", str(run), "x.npy", "--top-k", "11")
+    assert code == 2 and "--top-k must be between 1 and 10, got 11" in err
+
+
+def test_help_lists_commands(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for cmd in ("train", "evaluate", "predict"):
+        assert cmd in out

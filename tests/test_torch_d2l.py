@@ -1,0 +1,174 @@
+"""`from softreg import torch as d2l`: the d2l 0.17 chapters' helpers on PyTorch."""
+
+import numpy as np
+import pytest
+
+from conftest import need
+
+torch = need("torch")
+d2l = pytest.importorskip("softreg.torch")
+nn = torch.nn
+
+
+@pytest.fixture(autouse=True)
+def figures_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOFTREG_FIGURE_DIR", str(tmp_path / "figs"))
+    return tmp_path / "figs"
+
+
+@pytest.fixture()
+def tiny_iters(tiny_data):
+    x, y = tiny_data
+    X = torch.from_numpy(x.astype(np.float32) / 255).unsqueeze(1)
+    Y = torch.from_numpy(y.astype(np.int64))
+    return (d2l.FashionMNISTBatches(X, Y, 64, shuffle=True),
+            d2l.FashionMNISTBatches(X[:200], Y[:200], 64, shuffle=False))
+
+
+def _linear_net():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    nn.init.normal_(net[1].weight, std=0.01)
+    nn.init.zeros_(net[1].bias)
+    return net
+
+
+@pytest.mark.realdata
+def test_loader_matches_d2l_shapes(real_data):
+    torch.manual_seed(0)
+    train_iter, test_iter = d2l.load_data_fashion_mnist(256)
+    assert (len(train_iter), len(test_iter)) == (235, 40)
+    X, y = next(iter(train_iter))
+    assert X.shape == (256, 1, 28, 28) and X.dtype == torch.float32 and X.is_contiguous()
+    assert y.shape == (256,) and y.dtype == torch.int64
+    assert float(X.min()) >= 0.0 and float(X.max()) <= 1.0
+    sizes = [len(b[1]) for b in train_iter]
+    assert sizes[-1] == 60000 - 234 * 256 and sum(sizes) == 60000
+    first_a, first_b = next(iter(train_iter))[1], next(iter(train_iter))[1]
+    assert not torch.equal(first_a, first_b)  # reshuffled every epoch
+    t1, t2 = next(iter(test_iter))[1], next(iter(test_iter))[1]
+    assert torch.equal(t1, t2)
+    assert torch.equal(t1, torch.from_numpy(real_data[3][:256].astype(np.int64)))
+    Xr, _ = next(iter(d2l.load_data_fashion_mnist(32, resize=64)[1]))
+    assert Xr.shape == (32, 1, 64, 64)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_chapter_program(real_data, figures_in_tmp, capsys):
+    """The concise chapter's PyTorch program, as a reader types it."""
+    torch.manual_seed(0)
+    batch_size = 256
+    train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+
+    def init_weights(m):
+        if type(m) is nn.Linear:
+            nn.init.normal_(m.weight, std=0.01)
+
+    net.apply(init_weights)
+    loss = nn.CrossEntropyLoss(reduction="none")
+    trainer = torch.optim.SGD(net.parameters(), lr=0.1)
+    history = d2l.train_ch3(net, train_iter, test_iter, loss, 10, trainer)
+    last = history.last
+    assert len(history) == 10 and history.status == "completed"
+    assert 0.825 <= last.test_acc <= 0.845
+    assert 0.42 <= last.train_loss <= 0.48 and 0.83 <= last.train_acc <= 0.87
+    assert (figures_in_tmp / "train_ch3.png").stat().st_size > 1000
+    expected = f"training curves written to {figures_in_tmp / 'train_ch3.png'}"
+    assert expected in capsys.readouterr().out
+    true, pred = d2l.predict_ch3(net, test_iter)
+    assert len(true) == 6 and sum(t == p for t, p in zip(true, pred, strict=True)) >= 4
+    assert (figures_in_tmp / "predict_ch3.png").exists()
+
+
+@pytest.mark.parametrize("kind", ["mean", "sum", "none", "function"])
+def test_reported_loss_is_per_example_mean_for_every_reduction(tiny_iters, kind):
+    train_iter, test_iter = tiny_iters
+    if kind == "function":
+        def loss(y_hat, y):
+            return nn.functional.cross_entropy(y_hat, y, reduction="none")
+    else:
+        loss = nn.CrossEntropyLoss(reduction=kind)
+    torch.manual_seed(1)
+    net = _linear_net()
+    updater = torch.optim.SGD(net.parameters(), lr=0.1 if kind != "sum" else 0.1 / 64)
+    torch.manual_seed(2)
+    h = d2l.train_ch3(net, train_iter, test_iter, loss, 1, updater)
+    # the reported loss is the mean of the per-example losses accumulated during the epoch
+    torch.manual_seed(1)
+    ref_net = _linear_net()
+    ref_opt = torch.optim.SGD(ref_net.parameters(), lr=0.1 if kind != "sum" else 0.1 / 64)
+    torch.manual_seed(2)
+    total, count = 0.0, 0
+    for X, y in train_iter:
+        per_example = nn.functional.cross_entropy(ref_net(X), y, reduction="none")
+        total += float(per_example.sum())
+        count += len(y)
+        ref_opt.zero_grad()
+        (per_example.sum() if kind == "sum" else per_example.mean()).backward()
+        ref_opt.step()
+    assert h.last.train_loss == pytest.approx(total / count, rel=1e-5)
+
+
+def test_from_scratch_chapter_with_updater(tiny_iters):
+    """Chapter 3.6 style: own net function, own cross-entropy, updater(batch_size)."""
+    train_iter, test_iter = tiny_iters
+    torch.manual_seed(0)
+    W = torch.normal(0, 0.01, size=(784, 10), requires_grad=True)
+    b = torch.zeros(10, requires_grad=True)
+
+    def net(X):
+        return torch.log_softmax(X.reshape((-1, 784)) @ W + b, dim=1)  # (batch, 10)
+
+    def cross_entropy(log_probs, y):
+        return -log_probs.gather(1, y.view(-1, 1)).squeeze(1)
+
+    def updater(batch_size):
+        return d2l.sgd([W, b], 0.1, batch_size)
+
+    h = d2l.train_ch3(net, train_iter, test_iter, cross_entropy, 3, updater)
+    assert h.status == "completed" and h.last.train_acc > 0.6
+    assert h.column("train_loss")[0] > h.column("train_loss")[-1]
+    assert d2l.evaluate_accuracy(net, test_iter) == pytest.approx(h.last.test_acc)
+    X, y = next(iter(test_iter))
+    assert d2l.accuracy(net(X), y) == float((net(X).argmax(1) == y).sum())
+
+
+def test_mlp_chapter_runs(tiny_iters):
+    train_iter, test_iter = tiny_iters
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
+    h = d2l.train_ch3(net, train_iter, test_iter, nn.CrossEntropyLoss(reduction="none"), 2,
+                      torch.optim.SGD(net.parameters(), lr=0.1))
+    assert len(h) == 2 and h.status == "completed"
+
+
+def test_divergence_warns_and_keeps_last_good_weights(tiny_iters):
+    train_iter, test_iter = tiny_iters
+    net = _linear_net()
+    before = [p.detach().clone() for p in net.parameters()]
+    with pytest.warns(d2l.TrainCh3Warning, match="training diverged in epoch 1"):
+        h = d2l.train_ch3(net, train_iter, test_iter, nn.CrossEntropyLoss(), 3,
+                          torch.optim.SGD(net.parameters(), lr=1e6))
+    assert h.status == "diverged" and len(h) == 0
+    for p, q in zip(net.parameters(), before, strict=True):
+        assert torch.equal(p, q)
+
+
+def test_empty_iterator_is_refused():
+    from softreg.errors import ConfigError
+
+    net = _linear_net()
+    with pytest.raises(ConfigError, match="the training iterator yielded no batches"):
+        d2l.train_ch3(net, [], [], nn.CrossEntropyLoss(), 1,
+                      torch.optim.SGD(net.parameters(), lr=0.1))
+
+
+def test_accumulator_and_labels():
+    acc = d2l.Accumulator(2)
+    acc.add(1, 2.5)
+    acc.add(torch.tensor(3.0), 1)
+    assert (acc[0], acc[1]) == (4.0, 3.5)
+    with pytest.raises(ValueError, match="expects 2 values, got 1"):
+        acc.add(1)
+    assert d2l.get_fashion_mnist_labels([0, 9, torch.tensor(5)]) == ["t-shirt", "ankle boot",
+                                                                     "sandal"]
