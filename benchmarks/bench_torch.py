@@ -1,0 +1,138 @@
+"""PyTorch: softreg's training path against a d2l-style pipeline, measured side by side.
+
+Prints
+* the chapter configuration's time for 10 epochs (training only, and with the per-epoch test
+  evaluation), final train loss and test accuracy over several seeds;
+* the same epochs through a d2l-style pipeline written here: a per-example ``ToTensor``-like
+  Dataset, ``DataLoader(shuffle=True, num_workers=4)``, ``float()`` host syncs every batch; and
+  the ratio of the two per-epoch times;
+* the wall time and peak RSS of a whole ``softreg train`` process.
+
+Run: ``python benchmarks/bench_torch.py [--seeds 5] [--baseline-epochs 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from softreg.backends import get_backend
+from softreg.config import TrainConfig
+from softreg.data import load_fashion_mnist
+from softreg.loop import run_epochs
+from softreg.training import LinearTrainer, initial_params, prepare_splits
+
+
+def softreg_epochs(splits, seed: int, device: str, evaluate: bool) -> tuple[float, float, float]:
+    cfg = TrainConfig(seed=seed, device=device)
+    trainer = LinearTrainer(get_backend("torch", device), cfg, splits)
+    trainer.restore(initial_params(seed))
+    t0 = time.perf_counter()
+    if evaluate:
+        hist = run_epochs(trainer, cfg.epochs)
+        seconds = time.perf_counter() - t0
+        return seconds, hist.last.train_loss, hist.last.test_acc
+    for epoch in range(cfg.epochs):
+        tot = trainer.train_epoch(epoch)
+    seconds = time.perf_counter() - t0
+    return seconds, tot.mean_loss, trainer.evaluate("test").accuracy
+
+
+class PerExampleDataset(torch.utils.data.Dataset):
+    """What torchvision's FashionMNIST + ToTensor do: one uint8 image -> float tensor per call."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        img = torch.from_numpy(np.array(self.images[i], dtype=np.float32) / 255.0)
+        return img.unsqueeze(0), int(self.labels[i])  # (1, 28, 28), label
+
+
+def d2l_style_epochs(epochs: int) -> tuple[float, float]:
+    xtr, ytr = load_fashion_mnist("train")
+    xte, yte = load_fashion_mnist("test")
+    make = torch.utils.data.DataLoader
+    train = make(PerExampleDataset(xtr, ytr), batch_size=256, shuffle=True, num_workers=4)
+    test = make(PerExampleDataset(xte, yte), batch_size=256, shuffle=False, num_workers=4)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    torch.nn.init.normal_(net[1].weight, std=0.01)
+    loss = torch.nn.CrossEntropyLoss(reduction="none")
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        sums = [0.0, 0.0, 0.0]
+        for X, y in train:
+            out = net(X)
+            per_example = loss(out, y)
+            opt.zero_grad()
+            per_example.mean().backward()
+            opt.step()
+            sums[0] += float(per_example.sum())  # host syncs every batch, as in d2l
+            sums[1] += float((out.argmax(1) == y).sum())
+            sums[2] += y.numel()
+        correct = 0.0
+        with torch.no_grad():
+            for X, y in test:
+                correct += float((net(X).argmax(1) == y).sum())
+    return (time.perf_counter() - t0) / epochs, correct / len(yte)
+
+
+def whole_process() -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "softreg", "train", "--out", tmp + "/run",
+                        "--quiet"], check=True, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - t0
+    rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return wall, rss_mib
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--baseline-epochs", type=int, default=2)
+    args = ap.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{os.cpu_count()} cores")
+    splits = prepare_splits(TrainConfig())
+    softreg_epochs(splits, 0, "cpu", False)  # warm-up (allocator, kernels)
+    runs = [softreg_epochs(splits, s, "cpu", True) for s in range(args.seeds)]
+    train_only = min(softreg_epochs(splits, 0, "cpu", False)[0] for _ in range(3))
+    with_eval = min(r[0] for r in runs)
+    print(f"softreg, 10 epochs: {train_only:.3f} s training only, {with_eval:.3f} s with the "
+          "per-epoch test evaluation (best of runs)")
+    for seed, (_, loss, acc) in enumerate(runs):
+        print(f"  seed {seed}: final train loss {loss:.4f}  test acc {acc:.4f}")
+    accs = [r[2] for r in runs]
+    print(f"  test acc over {len(accs)} seeds: mean {np.mean(accs):.4f}, min {min(accs):.4f}, "
+          f"max {max(accs):.4f}")
+    if torch.cuda.is_available():
+        gpu_splits = splits
+        softreg_epochs(gpu_splits, 0, "cuda", True)
+        t, _, acc = softreg_epochs(gpu_splits, 0, "cuda", True)
+        print(f"softreg on {torch.cuda.get_device_name()}: 10 epochs {t:.3f} s, test acc {acc:.4f}")
+    base_epoch, base_acc = d2l_style_epochs(args.baseline_epochs)
+    ours_epoch = with_eval / 10
+    print(f"d2l-style pipeline (per-example ToTensor, DataLoader 4 workers, float() per batch): "
+          f"{base_epoch:.3f} s/epoch over {args.baseline_epochs} epochs (test acc {base_acc:.4f})")
+    print(f"softreg: {ours_epoch:.4f} s/epoch -> softreg is {base_epoch / ours_epoch:.1f}x faster")
+    wall, rss = whole_process()
+    print(f"whole 'softreg train' process (chapter config, figures included): {wall:.2f} s wall, "
+          f"peak RSS {rss:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
