@@ -102,7 +102,7 @@ def test_reported_loss_is_per_example_mean_for_every_reduction(tiny_iters, kind)
     total, count = 0.0, 0
     for X, y in train_iter:
         per_example = nn.functional.cross_entropy(ref_net(X), y, reduction="none")
-        total += float(per_example.sum())
+        total += float(per_example.detach().sum())
         count += len(y)
         ref_opt.zero_grad()
         (per_example.sum() if kind == "sum" else per_example.mean()).backward()

@@ -35,6 +35,10 @@ class TrainConfig:
         monitor: ``val_loss`` or ``val_acc``, used by early stopping and best checkpoints.
         max_loss: a mean train loss above this counts as divergence (default: 100 times the
             loss of uniform guessing, 100 ln 10); the run stops and keeps its last good weights.
+        standardize: train on per-pixel standardised inputs, ``(x - mean) / std`` with the
+            mean and std of the training part only (never validation or test). The saved
+            weights are folded back to raw ``[0, 1]`` pixel inputs, so checkpoints stay usable
+            by ``evaluate`` and ``predict`` as they are.
     """
 
     framework: str = "torch"
@@ -50,6 +54,7 @@ class TrainConfig:
     patience: int = 0
     monitor: str = "val_loss"
     max_loss: float = 100 * math.log(10)
+    standardize: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "framework", canonical_framework(self.framework))
@@ -66,6 +71,8 @@ class TrainConfig:
             raise ConfigError(
                 f"val_split must be in [0, 1), got {self.val_split}; e.g. 0.1 holds out 10%"
             )
+        if not isinstance(self.standardize, bool):
+            raise ConfigError(f"standardize must be True or False, got {self.standardize!r}")
         _choice(self.device, "device", DEVICES)
         _choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
         _choice(self.monitor, "monitor", MONITORS)

@@ -65,10 +65,10 @@ class History:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
-        records = [
-            EpochRecord(**{k: (math.nan if v is None else v) for k, v in rec.items()})
-            for rec in data.get("epochs", [])
-        ]
+        records = []
+        for rec in data.get("epochs", []):
+            values: dict[str, Any] = {k: (math.nan if v is None else v) for k, v in rec.items()}
+            records.append(EpochRecord(**values))
         return cls(records, data.get("status", "completed"), data.get("message", ""))
 
     def to_csv(self) -> str:

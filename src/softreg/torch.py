@@ -158,13 +158,22 @@ def _reduction(loss: Any) -> str:
     return str(getattr(loss, "reduction", "mean"))
 
 
-def _loss_sum(loss: Any, y_hat: Any, y: Any) -> Any:
-    """Sum of per-example losses whatever the loss's reduction (0-d outputs count as a mean
-    unless the loss object says ``reduction='sum'``)."""
+def _loss_terms(loss: Any, y_hat: Any, y: Any) -> tuple[Any, Any]:
+    """(scalar to backpropagate with an optimizer, sum of the per-example losses).
+
+    Per-example losses are averaged for the optimizer (as d2l does); a 0-d loss is used as it
+    is, and counts as a batch mean unless the loss object says ``reduction='sum'``.
+    """
     value = loss(y_hat, y)
     if value.ndim > 0:
-        return value.sum()
-    return value if _reduction(loss) == "sum" else value * y.shape[0]
+        return value.mean(), value.sum()
+    if _reduction(loss) == "sum":
+        return value, value
+    return value, value * y.shape[0]
+
+
+def _loss_sum(loss: Any, y_hat: Any, y: Any) -> Any:
+    return _loss_terms(loss, y_hat, y)[1]
 
 
 class _Ch3Trainer:
@@ -214,10 +223,10 @@ def train_epoch_ch3_totals(net: Any, train_iter: Any, loss: Any,
     for X, y in train_iter:
         X, y = X.to(device), y.to(device)
         y_hat = net(X)
-        l_sum = _loss_sum(loss, y_hat, y)
+        l_opt, l_sum = _loss_terms(loss, y_hat, y)
         if is_optimizer:
             updater.zero_grad()
-            (l_sum / y.shape[0]).backward()  # gradient of the batch mean
+            l_opt.backward()
             updater.step()
         else:
             l_sum.backward()  # d2l's from-scratch updaters divide by the batch size
@@ -245,8 +254,9 @@ def train_ch3(net: Any, train_iter: Any, test_iter: Any, loss: Any, num_epochs: 
         loss: a loss with reduction 'mean', 'sum' or 'none', or a function returning per-example
             losses; the reported train loss is the true per-example mean in every case.
         num_epochs: number of epochs.
-        updater: a ``torch.optim.Optimizer`` (stepped on the batch-mean loss) or a callable
-            ``updater(batch_size)`` that steps on the gradients of the summed loss.
+        updater: a ``torch.optim.Optimizer`` (stepped on the loss as returned, per-example losses
+            averaged first, as d2l does) or a callable ``updater(batch_size)`` that steps on the
+            gradients of the summed loss.
 
     Returns:
         The per-epoch :class:`~softreg.history.History`.

@@ -1,5 +1,6 @@
-"""Training softreg's own linear model with any backend: data preparation, the EpochTrainer
-adapter, seeded initial weights and epoch orders, and early stopping.
+"""Training softreg's own linear model with any backend: data preparation (optionally
+standardised), the EpochTrainer adapter, seeded initial weights and epoch orders, early
+stopping, and :func:`fit` (one whole run in memory, for sweeps and studies).
 
 Everything random is drawn here with NumPy from the run's seed, never inside a framework, so
 every framework sees the same initial weights and the same example order (parity), and a
@@ -9,6 +10,7 @@ resumed run draws exactly what an uninterrupted one would have.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,16 +20,68 @@ import numpy.typing as npt
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals, LinearBackend
 from softreg.config import TrainConfig
 from softreg.history import EpochRecord, History
+from softreg.loop import EpochCallback, run_epochs
 
 Params = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
+
+# Smallest per-pixel std used for standardising. Border pixels are almost always 0 in the
+# training images; dividing by their tiny std would turn a rare stray test pixel into a huge
+# input. 0.05 is about 13 grey levels.
+STD_FLOOR = 0.05
+
+
+@dataclass(frozen=True)
+class Standardizer:
+    """Per-pixel standardisation ``x' = (x - mean) / scale``, fitted on training images only.
+
+    A linear model on standardised inputs is a linear model on raw inputs:
+    ``W' x' + b' = (W' / scale) x + (b' - (W' / scale) @ mean)``. :meth:`fold` and
+    :meth:`unfold` convert between the two (in float64), so everything outside the trainer
+    (checkpoints, ``evaluate``, ``predict``) sees weights for raw ``[0, 1]`` pixels.
+    """
+
+    mean: npt.NDArray[np.float64]  # (784,)
+    scale: npt.NDArray[np.float64]  # (784,)
+
+    @classmethod
+    def fit(cls, X: npt.NDArray[np.float32]) -> Standardizer:
+        """Mean and std (floored at :data:`STD_FLOOR`) of each feature of X (N, 784)."""
+        mean = np.asarray(X).mean(axis=0, dtype=np.float64)  # (784,)
+        sq = np.zeros_like(mean)
+        for start in range(0, len(X), 8192):  # chunks: no float64 copy of all of X
+            sq += np.square(X[start : start + 8192] - mean).sum(axis=0)
+        std = np.sqrt(sq / max(len(X), 1))
+        return cls(mean, np.maximum(std, STD_FLOOR))
+
+    def apply(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Standardise X (N, 784) in place and return it."""
+        X -= self.mean.astype(np.float32)
+        X /= self.scale.astype(np.float32)
+        return X
+
+    def fold(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> Params:
+        """Weights for standardised inputs -> the same model on raw inputs."""
+        W_raw = np.asarray(W, dtype=np.float64) / self.scale  # (10, 784)
+        b_raw = np.asarray(b, dtype=np.float64) - W_raw @ self.mean  # (10,)
+        return W_raw.astype(np.float32), b_raw.astype(np.float32)
+
+    def unfold(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> Params:
+        """Weights for raw inputs -> the same model on standardised inputs."""
+        W64 = np.asarray(W, dtype=np.float64)
+        b_std = np.asarray(b, dtype=np.float64) + W64 @ self.mean  # (10,)
+        return (W64 * self.scale).astype(np.float32), b_std.astype(np.float32)
 
 
 @dataclass
 class Split:
-    """One split as the backends take it: X (N, 784) float32 in [0, 1], y (N,) int64."""
+    """One split as the backends take it: X (N, 784) float32, y (N,) int64.
+
+    X holds pixels in [0, 1], or standardised pixels when ``standardizer`` is set.
+    """
 
     X: npt.NDArray[np.float32]
     y: npt.NDArray[np.int64]
+    standardizer: Standardizer | None = None
 
 
 def to_features(images: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
@@ -44,7 +98,8 @@ def prepare_splits(
     """Load Fashion-MNIST and return ``train``, ``test`` and (with ``val_split``) ``val``.
 
     The validation set is a seeded, stratified part of the 60k training images; the test set
-    is never used for model selection.
+    is never used for model selection. With ``config.standardize`` every split is standardised
+    with the statistics of the training part (validation and test images are never looked at).
     """
     from softreg.data import load_fashion_mnist, train_val_split
 
@@ -58,6 +113,11 @@ def prepare_splits(
         splits["val"] = Split(to_features(xtr[val_idx]), ytr64[val_idx])
     else:
         splits["train"] = Split(to_features(xtr), ytr64)
+    if config.standardize:
+        standardizer = Standardizer.fit(splits["train"].X)
+        for split in splits.values():
+            split.X = standardizer.apply(split.X)
+            split.standardizer = standardizer
     return splits
 
 
@@ -74,11 +134,16 @@ def epoch_order(seed: int, epoch: int, n: int) -> npt.NDArray[np.int64]:
 
 
 class LinearTrainer:
-    """Adapts a :class:`LinearBackend` and a config to the EpochTrainer Protocol."""
+    """Adapts a :class:`LinearBackend` and a config to the EpochTrainer Protocol.
+
+    :meth:`snapshot` and :meth:`restore` always speak raw-pixel weights: with standardised
+    splits the backend trains the standardised model and the weights are converted on the way.
+    """
 
     def __init__(self, backend: LinearBackend, config: TrainConfig, splits: dict[str, Split]):
         self.backend = backend
         self.config = config
+        self.standardizer = splits["train"].standardizer if "train" in splits else None
         self.data = {name: backend.put_data(s.X, s.y) for name, s in splits.items()}
 
     def train_epoch(self, epoch: int) -> EpochTotals:
@@ -92,10 +157,12 @@ class LinearTrainer:
         return self.backend.evaluate(self.data[split])
 
     def snapshot(self) -> Params:
-        return self.backend.get_params()
+        params = self.backend.get_params()
+        return self.standardizer.fold(*params) if self.standardizer else params
 
     def restore(self, state: Params) -> None:
-        self.backend.set_params(*state)
+        self.backend.set_params(*(self.standardizer.unfold(*state) if self.standardizer
+                                  else state))
 
 
 class EarlyStopping:
@@ -148,3 +215,54 @@ class EarlyStopping:
         self.best_epoch = int(state["best_epoch"])
         self.bad_epochs = int(state["bad_epochs"])
         self.best_params = best_params
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns: the trainer (holding the final model), history, stopper."""
+
+    trainer: LinearTrainer
+    history: History
+    stopper: EarlyStopping | None
+
+
+def fit(
+    config: TrainConfig,
+    splits: dict[str, Split],
+    *,
+    backend: LinearBackend | None = None,
+    eval_splits: Sequence[str] | None = None,
+    callbacks: Sequence[EpochCallback] = (),
+) -> FitResult:
+    """Train ``config`` on prepared ``splits`` in memory (no files): one whole run.
+
+    The model left in ``result.trainer`` is the one a run folder would keep: the best epoch
+    after early stopping, the last epoch otherwise (also after a divergence: the last good one).
+
+    Args:
+        config: the run's settings.
+        splits: from :func:`prepare_splits`; ``val`` enables best-epoch tracking.
+        backend: a backend to reuse; by default a new one for ``config.framework``.
+        eval_splits: splits evaluated after each epoch (default ``val`` if present, and
+            ``test``). Including ``"train"`` replaces the running train loss and accuracy of
+            each record by an evaluation of the whole training part after the epoch.
+        callbacks: extra :func:`softreg.loop.run_epochs` callbacks, after early stopping.
+    """
+    if backend is None:
+        from softreg.backends import get_backend
+
+        backend = get_backend(config.framework, config.device)
+    trainer = LinearTrainer(backend, config, splits)
+    trainer.restore(initial_params(config.seed, config.init_std))
+    with_val = "val" in splits
+    stopper = EarlyStopping(trainer, config.monitor, config.patience) if with_val else None
+    if eval_splits is None:
+        eval_splits = ("val", "test") if with_val else ("test",)
+    history = run_epochs(
+        trainer, config.epochs, eval_splits=eval_splits,
+        callbacks=[*([stopper] if stopper else []), *callbacks],
+        lr_for_epoch=config.lr_at, max_loss=config.max_loss,
+    )
+    if stopper is not None and history.status == "early_stopped":
+        stopper.restore_best()
+    return FitResult(trainer, history, stopper)

@@ -33,7 +33,7 @@ def run_train_ch3(trainer: EpochTrainer, num_epochs: int, *, figure: bool = True
         from softreg.errors import ConfigError
 
         raise ConfigError(f"num_epochs must be an integer >= 0, got {num_epochs!r}")
-    animator = Animator(xlabel="epoch", xlim=(1, max(num_epochs, 1)),
+    animator = Animator(xlabel="epoch", xlim=(1, num_epochs) if num_epochs > 1 else None,
                         legend=["train loss", "train acc", "test acc"]) if figure else None
 
     def on_epoch(rec: EpochRecord, hist: History) -> bool:

@@ -44,5 +44,5 @@ def prediction_titles(true: Sequence[int], pred: Sequence[int]) -> list[str]:
     """Titles "true\\npredicted" with class names."""
     from softreg.d2l.common import get_fashion_mnist_labels
 
-    return [f"{t}\n{p}" for t, p in zip(get_fashion_mnist_labels(true),
+    return [f"{t}\npred: {p}" for t, p in zip(get_fashion_mnist_labels(true),
                                           get_fashion_mnist_labels(pred), strict=True)]

@@ -1,0 +1,90 @@
+"""``softreg data``: find and verify Fashion-MNIST, print counts, optionally draw a sample grid."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from softreg.cli.train import add_data_args
+
+MAX_SAMPLES = 100
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "data", help="find, verify and describe the Fashion-MNIST files",
+        description="Find the four Fashion-MNIST files (--data-dir, $SOFTREG_DATA_DIR, the user "
+        "cache, /usr/share/datasets/fashion-mnist, else download), verify their content "
+        "sha256, cache the decoded arrays and print counts per class.",
+    )
+    add_data_args(p)
+    p.add_argument("--sample", metavar="PNG", help="write a grid of training images to PNG")
+    p.add_argument("--n", type=int, default=24,
+                   help=f"number of images in the --sample grid, 1..{MAX_SAMPLES} [%(default)s]")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from softreg.errors import ConfigError
+
+    if not 1 <= args.n <= MAX_SAMPLES:
+        raise ConfigError(f"--n must be between 1 and {MAX_SAMPLES}, got {args.n}")
+    arrays = _find_and_verify(args.data_dir, args.offline)
+    _print_counts(arrays)
+    if args.sample:
+        from softreg.data import CLASS_NAMES
+        from softreg.plots.images import image_grid
+
+        images, labels = arrays["train"]
+        n = args.n
+        titles = [CLASS_NAMES[int(k)] for k in labels[:n]]
+        path = image_grid(images[:n], titles, path=args.sample, ncols=min(n, 8))
+        print(f"sample: {n} training images written to {path}")
+    return 0
+
+
+def _find_and_verify(data_dir: str | None, offline: bool) -> dict[str, tuple[Any, Any]]:
+    """Locate, fully verify and cache every file; return {split: (images, labels)}."""
+    from softreg.data import cache, check_pair, fashion
+    from softreg.data.sources import find, verify
+
+    print("Fashion-MNIST files:")
+    decoded: dict[tuple[str, str], Any] = {}
+    paths: dict[tuple[str, str], str] = {}
+    for spec in fashion.FILES:  # verify each file as soon as it is found: first problem stops
+        found = find(spec, data_dir=data_dir, offline=offline)
+        data = verify(spec, found.path)  # always re-read and re-hash the source here
+        state = _refresh_cache(spec, found.path, data.array)
+        print(f"  {spec.filename:28s} {found.origin}: {found.path}")
+        print(f"  {'':28s} verified: content sha256 {data.sha256[:16]}... matches, "
+              f"{spec.count} {spec.kind}; {state}")
+        decoded[spec.split, spec.kind] = data.array
+        paths[spec.split, spec.kind] = str(found.path)
+    print(f"decoded cache: {cache.decoded_dir()}")
+    out = {}
+    for split in ("train", "test"):
+        images, labels = decoded[split, "images"], decoded[split, "labels"]
+        check_pair(images, labels, paths[split, "images"], paths[split, "labels"])
+        out[split] = (images, labels)
+    return out
+
+
+def _refresh_cache(spec: Any, path: Any, array: Any) -> str:
+    from softreg.data import cache
+
+    if cache.read_cached(spec, path) is not None:
+        return "decoded cache valid"
+    problem = cache.store(spec, path, array)
+    return "decoded cache rebuilt" if problem is None else f"decoded cache not written: {problem}"
+
+
+def _print_counts(arrays: dict[str, tuple[Any, Any]]) -> None:
+    import numpy as np
+
+    from softreg.data import CLASS_NAMES, NUM_CLASSES
+
+    counts = {s: np.bincount(y, minlength=NUM_CLASSES) for s, (_, y) in arrays.items()}
+    print(f"{'class':>14s} {'train':>7s} {'test':>7s}")
+    for k, name in enumerate(CLASS_NAMES):
+        print(f"{k:>2d} {name:>11s} {counts['train'][k]:7d} {counts['test'][k]:7d}")
+    print(f"{'total':>14s} {len(arrays['train'][1]):7d} {len(arrays['test'][1]):7d}")

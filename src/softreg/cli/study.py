@@ -1,0 +1,62 @@
+"""``softreg study overfit``: long runs without and with regularisation, plotted and explained."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from softreg.cli.train import add_data_args
+from softreg.config import DEVICES, MONITORS, TrainConfig
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    d = TrainConfig()
+    p = sub.add_parser("study", help="guided experiments (overfit)",
+                       description="Guided experiments that answer the chapter's questions.")
+    studies = p.add_subparsers(dest="study", metavar="STUDY", required=True)
+    o = studies.add_parser(
+        "overfit", help="why test accuracy stops improving; weight decay, lr decay, early stop",
+        description="Train for many epochs four times: as is, with weight decay, with cosine "
+        "learning-rate decay and with early stopping; plot train / validation / test accuracy "
+        "and the generalisation gap, and write a summary from the numbers.")
+    o.add_argument("--epochs", type=int, default=100, help="[%(default)s]")
+    o.add_argument("--framework", default=d.framework, help="[%(default)s]")
+    o.add_argument("--lr", type=float, default=d.lr, help="[%(default)s]")
+    o.add_argument("--batch-size", type=int, default=d.batch_size, help="[%(default)s]")
+    o.add_argument("--weight-decay", type=float, default=1e-3,
+                   help="the weight-decay variant's L2 penalty [%(default)s]")
+    o.add_argument("--patience", type=int, default=10,
+                   help="the early-stopping variant's patience in epochs [%(default)s]")
+    o.add_argument("--monitor", default=d.monitor, help=f"{' | '.join(MONITORS)}")
+    o.add_argument("--val-split", type=float, default=0.1, help="[%(default)s]")
+    o.add_argument("--train-size", type=int,
+                   help="train on a stratified subset of this many images (e.g. 1000, to "
+                   "see overfitting clearly) [all]")
+    o.add_argument("--seed", type=int, default=d.seed, help="[%(default)s]")
+    o.add_argument("--device", default=d.device, help=f"{' | '.join(DEVICES)} [%(default)s]")
+    o.add_argument("--out", default="studies/overfit", help="study folder [%(default)s]")
+    o.add_argument("--no-figures", action="store_true", help="skip overfit.png")
+    add_data_args(o)
+    o.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from softreg.study import run_study
+
+    base = TrainConfig(framework=args.framework, epochs=args.epochs, lr=args.lr,
+                       batch_size=args.batch_size, seed=args.seed, device=args.device,
+                       val_split=args.val_split, monitor=args.monitor)
+    if args.weight_decay <= 0 or args.patience < 1:
+        from softreg.errors import ConfigError
+
+        raise ConfigError(f"the study compares with regularisation: --weight-decay must be > 0 "
+                          f"and --patience >= 1, got {args.weight_decay} and {args.patience}")
+    out = Path(args.out)
+    _, text = run_study(base, out, weight_decay=args.weight_decay, patience=args.patience,
+                        train_size=args.train_size, data_dir=args.data_dir,
+                        offline=args.offline, figures=not args.no_figures, stream=sys.stdout)
+    print()
+    print(text)
+    print(f"study folder: {out} (summary.md{', overfit.png' if not args.no_figures else ''})")
+    return 0

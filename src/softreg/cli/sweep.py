@@ -1,0 +1,96 @@
+"""``softreg sweep``: grid or random search, chosen by validation accuracy (never the test set)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from softreg.cli.train import add_data_args
+from softreg.config import DEVICES, MONITORS, TrainConfig
+
+if TYPE_CHECKING:
+    from softreg.search import SearchSpace
+
+# (flag, config field, help)
+_AXIS_FLAGS = (
+    ("--lr", "lr", "learning rates, e.g. 0.01,0.03,0.1,0.3,1"),
+    ("--batch-size", "batch_size", "batch sizes, e.g. 16,64,256,1024"),
+    ("--epochs", "epochs", "numbers of epochs, e.g. 10,30"),
+    ("--weight-decay", "weight_decay", "L2 penalties, e.g. 0,1e-4,1e-3"),
+    ("--seed", "seed", "seeds (initial weights, validation split, order), e.g. 0,1,2"),
+    ("--framework", "framework", "frameworks, e.g. torch,numpy"),
+    ("--lr-schedule", "lr_schedule", "constant, cosine and/or step"),
+    ("--standardize", "standardize", "per-pixel standardisation: off, on or off,on"),
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    d = TrainConfig()
+    p = sub.add_parser(
+        "sweep", help="try many settings; choose by validation accuracy",
+        description="Train every combination of the given values (grid) or a random draw of "
+        "them, in parallel processes; choose the best by validation accuracy and report its "
+        "test accuracy. A list is comma-separated; with --search random a range lo:hi is "
+        "drawn from (log-uniform for --lr and --weight-decay). Rerunning into the same --out "
+        "resumes: finished configurations are skipped.")
+    for flag, name, text in _AXIS_FLAGS:
+        p.add_argument(flag, dest=f"axis_{name}", metavar="LIST",
+                       help=f"{text} [{getattr(d, name)}]")
+    p.add_argument("--search", default="grid", choices=("grid", "random"), help="[%(default)s]")
+    p.add_argument("--trials", type=int, default=20,
+                   help="configurations drawn by --search random [%(default)s]")
+    p.add_argument("--search-seed", type=int, default=0, help="seed of the random draw")
+    p.add_argument("--val-split", type=float, default=0.1,
+                   help="fraction of the training set held out to choose by [%(default)s]")
+    p.add_argument("--patience", type=int, default=d.patience,
+                   help="early stopping after N epochs without progress [%(default)s: off]")
+    p.add_argument("--monitor", default=d.monitor, help=f"{' | '.join(MONITORS)}")
+    p.add_argument("--device", default=d.device, help=f"{' | '.join(DEVICES)} [%(default)s]")
+    p.add_argument("--max-loss", type=float, default=d.max_loss,
+                   help="a mean train loss above this marks a run diverged [%(default).4g]")
+    p.add_argument("--jobs", type=int, default=1, help="parallel processes [%(default)s]")
+    p.add_argument("--refit", action="store_true",
+                   help="retrain the chosen settings on train + validation and report that too")
+    p.add_argument("--out", help="sweep folder [sweeps/<time>]; an existing one is resumed")
+    p.add_argument("--no-figures", action="store_true", help="skip heatmap.png and curves.png")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_data_args(p)
+    p.set_defaults(run=run)
+
+
+def build_space(args: argparse.Namespace) -> SearchSpace:
+    """The :class:`~softreg.search.SearchSpace` described by the parsed arguments."""
+    from softreg.search import SearchSpace, parse_axis
+
+    base = TrainConfig(val_split=args.val_split, patience=args.patience, monitor=args.monitor,
+                       device=args.device, max_loss=args.max_loss)
+    axes = {}
+    for _, name, _ in _AXIS_FLAGS:
+        text = getattr(args, f"axis_{name}")
+        if text is not None:
+            axes[name] = parse_axis(name, text)
+    return SearchSpace(base=base, axes=axes, search=args.search, trials=args.trials,
+                       search_seed=args.search_seed)
+
+
+def run(args: argparse.Namespace) -> int:
+    import datetime
+
+    from softreg.sweep import format_best, run_sweep
+
+    space = build_space(args)
+    out = Path(args.out) if args.out else Path("sweeps") / datetime.datetime.now().strftime(
+        "%Y%m%d-%H%M%S")
+    if not args.quiet:
+        print(f"sweep folder: {out}  (rerun with --out {out} to resume)")
+    result = run_sweep(space, out, jobs=args.jobs, data_dir=args.data_dir, offline=args.offline,
+                       refit=args.refit, figures=not args.no_figures, quiet=args.quiet)
+    counts: dict[str, int] = {}
+    for row in result.rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    print(f"{len(result.rows)} configurations ({', '.join(f'{n} {k}' for k, n in counts.items())}"
+          f"; {result.skipped} from an earlier run); {result.seconds:.1f} s")
+    print(format_best(result))
+    print(f"results: {result.files['results']}")
+    return 0 if result.best is not None else 3

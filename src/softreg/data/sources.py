@@ -1,0 +1,238 @@
+"""Where the Fashion-MNIST files come from, and checking that they are the right ones.
+
+Each file is looked for, in this order, in: an explicit ``data_dir`` (``--data-dir``); the folder
+in ``$SOFTREG_DATA_DIR``; the user cache (``$SOFTREG_CACHE_DIR/fashion-mnist``, else
+``$XDG_CACHE_HOME/softreg/fashion-mnist``, else ``~/.cache/softreg/fashion-mnist``); the
+system folder of the Debian/Ubuntu package ``dataset-fashion-mnist``. A folder may hold the
+``.gz`` archive or the uncompressed IDX file. When none has it, the file is downloaded from the
+official mirrors into the user cache with pooch (unless ``offline``), checked, and only then
+renamed into place, so a failed, interrupted or corrupt download leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from softreg.data import fashion
+from softreg.data.fashion import IDXFile
+from softreg.data.idx import IDXData, read_idx
+from softreg.errors import (
+    ChecksumError,
+    DataError,
+    DataNotFoundError,
+    FrameworkUnavailableError,
+)
+
+ENV_DATA_DIR = "SOFTREG_DATA_DIR"
+ENV_CACHE_DIR = "SOFTREG_CACHE_DIR"
+# Overridable (tests point it at an empty folder); a list so more places can be added.
+SYSTEM_DIRS: list[Path] = [Path(fashion.SYSTEM_DIR)]
+STALE_STAGING_S = 3600.0  # a download folder this old belongs to no running download
+
+
+@dataclass(frozen=True)
+class Found:
+    """Where one dataset file was found: ``origin`` is e.g. ``"system folder"``."""
+
+    spec: IDXFile
+    path: Path
+    origin: str
+
+
+def cache_root() -> Path:
+    """softreg's user cache folder: ``$SOFTREG_CACHE_DIR``, else the XDG cache dir + softreg."""
+    explicit = os.environ.get(ENV_CACHE_DIR)
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "softreg"
+
+
+def download_dir() -> Path:
+    """The folder downloads go to (inside the user cache)."""
+    return cache_root() / "fashion-mnist"
+
+
+def search_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[tuple[str, Path | None]]:
+    """The (origin, folder) pairs searched, in order; folder is None for an unset variable."""
+    env = os.environ.get(ENV_DATA_DIR)
+    places: list[tuple[str, Path | None]] = []
+    if data_dir is not None:
+        places.append(("--data-dir", Path(data_dir).expanduser()))
+    places.append((f"${ENV_DATA_DIR}", Path(env).expanduser() if env else None))
+    places.append(("user cache", download_dir()))
+    places.extend(("system folder", d) for d in SYSTEM_DIRS)
+    return places
+
+
+def _in_folder(spec: IDXFile, folder: Path) -> Path | None:
+    for name in (spec.filename, spec.stem):
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def find(spec: IDXFile, data_dir: str | os.PathLike[str] | None = None, offline: bool = False,
+         mirrors: Sequence[str] | None = None) -> Found:
+    """Find (or download) one dataset file.
+
+    Args:
+        spec: the file, from :data:`softreg.data.fashion.FILES`.
+        data_dir: an explicit folder, searched first.
+        offline: never download (no socket is opened).
+        mirrors: base URLs to download from, in order (default: :data:`fashion.MIRRORS`).
+
+    Returns:
+        The file's path and where it came from.
+
+    Raises:
+        DataNotFoundError: no folder has it and it could not be downloaded; the message lists
+            every place tried and the commands that get the data.
+    """
+    tried: list[str] = []
+    for origin, folder in search_dirs(data_dir):
+        if folder is None:
+            tried.append(f"{origin}: not set")
+            continue
+        path = _in_folder(spec, folder)
+        if path is not None:
+            return Found(spec, path, origin)
+        what = "folder does not exist" if not folder.is_dir() else "file not there"
+        tried.append(f"{origin} {folder}: {what}")
+    if offline:
+        tried.append("download: skipped (offline)")
+    else:
+        try:
+            got = download(spec, download_dir(), fashion.MIRRORS if mirrors is None else mirrors)
+            return Found(spec, got, "download")
+        except (DataError, FrameworkUnavailableError) as exc:
+            tried.append(f"download into {download_dir()}: failed: {exc}")
+    raise DataNotFoundError(_not_found_message(spec, tried))
+
+
+def _not_found_message(spec: IDXFile, tried: list[str]) -> str:
+    names = ", ".join(f.filename for f in fashion.FILES)
+    lines = [f"Fashion-MNIST file {spec.filename} not found. Places tried:"]
+    lines += [f"  - {t}" for t in tried]
+    lines += [
+        "Get the data with one of:",
+        f"  sudo apt-get install {fashion.DEBIAN_PACKAGE}   (Debian/Ubuntu; files go to "
+        f"{fashion.SYSTEM_DIR})",
+        f"  softreg data   (online: downloads and verifies them into {download_dir()})",
+        f"  copy {names} into a folder FOLDER, then pass --data-dir FOLDER "
+        f"(or export {ENV_DATA_DIR}=FOLDER)",
+    ]
+    return "\n".join(lines)
+
+
+def locate(split: str | None = None, data_dir: str | os.PathLike[str] | None = None,
+           offline: bool = False) -> list[Found]:
+    """Find the files of ``split`` (images, labels), or of both splits when ``split`` is None.
+
+    Raises:
+        DataNotFoundError: a file cannot be found nor downloaded.
+        ConfigError: unknown split.
+    """
+    specs = fashion.FILES if split is None else fashion.split_files(split)
+    return [find(spec, data_dir, offline) for spec in specs]
+
+
+def verify(spec: IDXFile, path: str | os.PathLike[str]) -> IDXData:
+    """Read ``path`` strictly and check it against ``spec`` (format, count, content sha256).
+
+    Returns:
+        The decoded array and its content hash.
+
+    Raises:
+        IDXFormatError: the file is damaged or not the expected IDX file.
+        ChecksumError: well-formed, but its decompressed content is not the expected one.
+    """
+    item_shape = fashion.IMAGE_SHAPE if spec.kind == "images" else ()
+    data = read_idx(path, spec.kind, count=spec.count, item_shape=item_shape,
+                    num_classes=fashion.NUM_CLASSES)
+    if data.sha256 != spec.sha256:
+        raise ChecksumError(
+            f"{path}: decompressed content has sha256 {data.sha256}, expected {spec.sha256} "
+            f"for {spec.filename} (corrupt or a different dataset); delete it and get a fresh "
+            "copy (run `softreg data`)"
+        )
+    return data
+
+
+def download(spec: IDXFile, dest_dir: str | os.PathLike[str], mirrors: Sequence[str]) -> Path:
+    """Download ``spec`` from the first mirror that serves a correct copy into ``dest_dir``.
+
+    pooch fetches into a private temporary folder inside ``dest_dir``; the file is verified
+    (:func:`verify`) and only then renamed to its final name. The temporary folder is always
+    removed, so a failure or Ctrl-C leaves nothing behind.
+
+    Raises:
+        DataError: every mirror failed (the message lists each URL and its error).
+        FrameworkUnavailableError: pooch is not installed.
+    """
+    from softreg._optional import require
+
+    pooch = require("pooch")
+    dest = Path(dest_dir)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
+    except OSError as exc:
+        raise DataError(f"cannot write into {dest} ({exc})") from exc
+    _remove_stale_staging(dest)
+    errors: list[str] = []
+    try:
+        for base in mirrors:
+            url = base.rstrip("/") + "/" + spec.filename
+            try:
+                got = _fetch(pooch, url, spec.filename, staging)
+                verify(spec, got)
+            except Exception as exc:  # any network/HTTP/format failure: try the next mirror
+                errors.append(f"{url}: {exc}")
+                continue
+            final = dest / spec.filename
+            os.replace(got, final)
+            return final
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    raise DataError("; ".join(errors) if errors else "no mirror configured")
+
+
+def _remove_stale_staging(dest: Path) -> None:
+    """Remove temporary folders left by a download that was killed (SIGKILL, power loss)."""
+    for old in dest.glob(".download-*"):
+        with contextlib.suppress(OSError):
+            if time.time() - old.stat().st_mtime > STALE_STAGING_S:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def _fetch(pooch: Any, url: str, fname: str, folder: Path) -> Path:
+    print(f"softreg: downloading {url}", file=sys.stderr)
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # pooch's INFO lines suggest pinning the .gz hash: noise
+    try:
+        downloader = pooch.HTTPDownloader(progressbar=_progress_wanted(), timeout=60)
+        path = pooch.retrieve(url, known_hash=None, fname=fname, path=folder,
+                              downloader=downloader)
+    finally:
+        logger.setLevel(level)
+    return Path(path)
+
+
+def _progress_wanted() -> bool:
+    """A progress bar on an interactive terminal, when tqdm (pooch's bar) is installed."""
+    return sys.stderr.isatty() and importlib.util.find_spec("tqdm") is not None

@@ -1,0 +1,80 @@
+"""Grids of grayscale images with titles (samples, predictions)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from softreg.errors import ConfigError
+from softreg.plots._mpl import pyplot, save_figure
+
+
+def image_grid(images: npt.ArrayLike, titles: Sequence[str] | None = None,
+               path: str | os.PathLike[str] | None = None, ncols: int = 8,
+               scale: float = 1.5) -> Any:
+    """Draw images in a grid, each with its title, in grayscale.
+
+    Args:
+        images: (n, H, W) images (a flat (n, 784) is read as 28 x 28, (n, 1, H, W) is
+            accepted). uint8 values are drawn on 0..255; float values on 0..1 when they lie
+            in [0, 1], else on 0..255.
+        titles: one title per image (may contain ``"\\n"``), or None.
+        path: where to write the PNG; None returns the figure instead.
+        ncols: images per row (fewer when there are fewer images).
+        scale: inches per image.
+
+    Returns:
+        The written ``Path`` when ``path`` is given, else the matplotlib ``Figure``.
+
+    Raises:
+        ConfigError: no images, a shape that is not a stack of images, a titles count that
+            differs from the image count, or a bad ``ncols`` / ``scale``.
+        FrameworkUnavailableError: matplotlib is not installed.
+    """
+    arr = _as_stack(images)
+    n = arr.shape[0]
+    if titles is not None and len(titles) != n:
+        raise ConfigError(f"image_grid needs one title per image: {n} images, "
+                          f"{len(titles)} titles")
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise ConfigError(f"ncols must be an integer >= 1, got {ncols!r}")
+    if not (isinstance(scale, int | float) and math.isfinite(scale) and scale > 0):
+        raise ConfigError(f"scale must be a finite number > 0, got {scale!r}")
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    vmax = 1.0 if arr.dtype != np.uint8 and float(np.nanmax(arr, initial=0.0)) <= 1.0 else 255.0
+    plt = pyplot()
+    height = nrows * scale * (1.3 if titles is not None else 1.0)  # room for the titles
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, height), squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(arr[i], cmap="gray", vmin=0.0, vmax=vmax, interpolation="nearest")
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout()
+    if path is None:
+        return fig
+    saved: Path = save_figure(fig, path)
+    return saved
+
+
+def _as_stack(images: npt.ArrayLike) -> npt.NDArray[Any]:
+    arr = np.asarray(images)
+    if arr.dtype != np.uint8:
+        arr = arr.astype(np.float32)
+    if arr.ndim == 4 and arr.shape[1] == 1:
+        arr = arr[:, 0]  # (n, H, W)
+    elif arr.ndim == 2 and arr.shape[1] == 28 * 28:
+        arr = arr.reshape(-1, 28, 28)  # (n, 28, 28)
+    if arr.ndim != 3 or arr.shape[0] == 0:
+        raise ConfigError(f"image_grid needs a non-empty stack of images (n, H, W), got shape "
+                          f"{np.shape(images)}")
+    return arr

@@ -1,0 +1,205 @@
+"""``softreg study overfit``: a long run without and with regularisation, explained.
+
+The chapter asks why test accuracy stops improving, or falls, as the epochs grow. The study
+trains the same model four times for many epochs (the baseline, then with weight decay,
+with cosine learning-rate decay, and with early stopping on the validation loss), evaluates
+the whole training part, the validation part and the test set after every epoch, and writes:
+
+    overfit.png     train / validation / test accuracy of each variant, and the
+                    generalisation gap (train minus test accuracy)
+    summary.md      a short text written from the runs' own numbers
+    <variant>/      metrics.csv and history.json of each variant
+    study.json      every number the summary uses
+
+Early stopping and the closing recommendation use the validation split only; the test curves
+are shown so the reader can see what the choice would have been worth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from softreg import fileio
+from softreg.config import TrainConfig
+from softreg.errors import ConfigError
+from softreg.history import History
+from softreg.training import FitResult, Split, fit, prepare_splits
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One run of the study: a name, a one-line description and its configuration."""
+
+    name: str
+    label: str
+    config: TrainConfig
+
+
+@dataclass
+class VariantResult:
+    """A finished variant: its history (train metrics evaluated after each epoch) and model."""
+
+    variant: Variant
+    history: History
+    model_epoch: int
+    val_acc: float
+    test_acc: float
+
+
+def variants(base: TrainConfig, weight_decay: float, patience: int) -> list[Variant]:
+    """The four runs: baseline, weight decay, cosine learning-rate decay, early stopping."""
+    if not base.val_split:
+        raise ConfigError("the overfitting study needs a validation split, e.g. 0.1")
+    plain = replace(base, weight_decay=0.0, lr_schedule="constant", patience=0)
+    return [
+        Variant("baseline", f"constant lr {base.lr:g}, no weight decay", plain),
+        Variant("weight_decay", f"weight decay {weight_decay:g}",
+                replace(plain, weight_decay=weight_decay)),
+        Variant("cosine", "cosine learning-rate decay", replace(plain, lr_schedule="cosine")),
+        Variant("early_stopping", f"early stopping (patience {patience}, {base.monitor})",
+                replace(plain, patience=patience)),
+    ]
+
+
+def subsample(splits: dict[str, Split], train_size: int, seed: int) -> dict[str, Split]:
+    """Keep a stratified, seeded ``train_size`` images of the training part (val/test kept)."""
+    from softreg.data import train_val_split
+
+    train = splits["train"]
+    n = len(train.y)
+    if not 10 <= train_size < n:
+        raise ConfigError(f"train_size must be between 10 and {n - 1} (the training part), "
+                          f"got {train_size}; leave it out to use every training image")
+    _, keep = train_val_split(train.y, train_size / n, seed)
+    return {**splits, "train": Split(train.X[keep], train.y[keep], train.standardizer)}
+
+
+def run_study(
+    base: TrainConfig,
+    out_dir: str | Path,
+    *,
+    weight_decay: float = 1e-3,
+    patience: int = 10,
+    train_size: int | None = None,
+    data_dir: str | None = None,
+    offline: bool = False,
+    figures: bool = True,
+    stream: TextIO | None = None,
+) -> tuple[list[VariantResult], str]:
+    """Train the four variants of :func:`variants` and write the study folder.
+
+    Returns:
+        The variants' results and the summary text (also written to ``summary.md``).
+    """
+    todo = variants(base, weight_decay, patience)
+    splits = prepare_splits(base, data_dir=data_dir, offline=offline)
+    if train_size is not None:
+        splits = subsample(splits, train_size, base.seed)
+    out = Path(out_dir)
+    results = []
+    for variant in todo:
+        if stream is not None:
+            print(f"training {variant.name}: {variant.label}, {variant.config.epochs} epochs",
+                  file=stream, flush=True)
+        fitted = fit(variant.config, splits, eval_splits=("train", "val", "test"))
+        results.append(_result(variant, fitted))
+        fitted.history.write(out / variant.name)
+    text = summarize(results, n_train=len(splits["train"].y))
+    fileio.write_text(out / "summary.md", text)
+    fileio.write_json(out / "study.json", {
+        "base": base.to_dict(), "train_size": len(splits["train"].y),
+        "variants": [{"name": r.variant.name, "config": r.variant.config.to_dict(),
+                      "model_epoch": r.model_epoch, "val_acc": r.val_acc,
+                      "test_acc": r.test_acc, "history": r.history.to_dict()}
+                     for r in results]})
+    if figures:
+        from softreg.plots.study import plot_overfit
+
+        plot_overfit([(r.variant.label, r.history, r.model_epoch) for r in results],
+                     out / "overfit.png")
+    return results, text
+
+
+def _result(variant: Variant, fitted: FitResult) -> VariantResult:
+    history = fitted.history
+    model_epoch = len(history)
+    if fitted.stopper is not None and history.status == "early_stopped":
+        model_epoch = fitted.stopper.best_epoch
+    val = fitted.trainer.evaluate("val").accuracy
+    test = fitted.trainer.evaluate("test").accuracy
+    return VariantResult(variant, history, model_epoch, val, test)
+
+
+def _gap(history: History) -> list[float]:
+    return [r.train_acc - r.test_acc for r in history.records]
+
+
+def summarize(results: Sequence[VariantResult], n_train: int) -> str:
+    """The study's conclusions, in words, from its own numbers."""
+    base = results[0]
+    h = base.history
+    if not h.records:
+        return f"# Overfitting study\n\nThe baseline did not finish an epoch: {h.message}\n"
+    test = h.column("test_acc")
+    peak = int(np.argmax(test))
+    gap = _gap(h)
+    tail = test[-max(2, len(test) // 5):]
+    lines = [
+        "# Overfitting study", "",
+        f"{len(h)} epochs on {n_train} training images; batch size "
+        f"{base.variant.config.batch_size}, {base.variant.config.framework}. Train accuracy "
+        "is measured on the whole training part after each epoch; the gap is train minus "
+        "test accuracy.", "",
+        f"**Baseline** ({base.variant.label}): train accuracy went from {h.records[0].train_acc:.4f}"
+        f" to {h.records[-1].train_acc:.4f}. Test accuracy was highest, {test[peak]:.4f}, in "
+        f"epoch {peak + 1} and ended at {test[-1]:.4f}; the gap grew from {gap[0]:.4f} to "
+        f"{gap[-1]:.4f}. Over the last {len(tail)} epochs test accuracy moved within "
+        f"{min(tail):.4f}..{max(tail):.4f}.", "",
+        _verdict(test, peak, gap, tail, n_train), "",
+    ]
+    for r in results[1:]:
+        lines.append(_variant_line(r, base))
+    best = max(results, key=lambda r: r.val_acc)
+    lines += ["", f"By validation accuracy (the test set is not used to choose) the best "
+              f"variant is **{best.variant.label}**: validation {best.val_acc:.4f}, test "
+              f"{best.test_acc:.4f} (baseline: validation {base.val_acc:.4f}, test "
+              f"{base.test_acc:.4f}).", ""]
+    return "\n".join(lines)
+
+
+def _verdict(test: list[float], peak: int, gap: list[float], tail: list[float],
+             n_train: int) -> str:
+    drop = test[peak] - test[-1]
+    if drop > 0.005 and gap[-1] > gap[0] + 0.01:
+        return (f"Test accuracy fell by {drop:.4f} after its peak while train accuracy kept "
+                "rising: the model fits details of the training images that do not carry over "
+                "(overfitting). Regularisation or stopping at the peak is the fix.")
+    text = (f"Test accuracy stopped improving rather than falling (peak minus final: "
+            f"{drop:.4f}); what moves it now is the noise of SGD at a constant learning "
+            f"rate: over the last {len(tail)} epochs it spread over {max(tail) - min(tail):.4f}.")
+    if n_train >= 20000:
+        text += (f" A linear model (7,850 parameters) has little room to overfit {n_train} "
+                 "images; --train-size 1000 --batch-size 16 gives it more.")
+    return text
+
+
+def _variant_line(r: VariantResult, base: VariantResult) -> str:
+    h = r.history
+    test = h.column("test_acc")
+    tail = test[-max(2, len(test) // 5):]
+    text = (f"**{r.variant.label}**: final test accuracy {r.test_acc:.4f} (baseline "
+            f"{base.test_acc:.4f}), gap {_gap(h)[-1]:.4f} (baseline {_gap(base.history)[-1]:.4f}),"
+            f" last-epochs spread {max(tail) - min(tail):.4f}.")
+    if h.status == "early_stopped":
+        text += (f" It stopped after epoch {len(h)} and restored epoch {r.model_epoch}: "
+                 f"{len(h) / max(len(base.history), 1):.0%} of the baseline's training time.")
+    elif r.variant.config.patience:
+        text += (f" It never stopped: {r.variant.config.monitor} reached a new best at least "
+                 f"once every {r.variant.config.patience} epochs.")
+    return text
+

@@ -1,0 +1,309 @@
+"""``softreg sweep``: train many configurations, choose the best by validation accuracy.
+
+Layout of a sweep folder::
+
+    sweep.json                    the search space and its configurations
+    results/<key>.json            one finished configuration: settings, metrics, history
+    weights/<key>.safetensors     its model (raw-pixel weights; ``softreg evaluate`` reads it)
+    results.csv                   every finished configuration, best validation accuracy first
+    best.json                     the chosen configuration (and its refit, with ``refit``)
+    heatmap.png curves.png        validation accuracy over lr x batch size; learning curves
+
+A configuration counts as finished once its ``results/<key>.json`` exists (written atomically
+when it ends), so rerunning an interrupted sweep into the same folder skips those. Diverged
+configurations are finished too: they are recorded as ``diverged`` and never chosen.
+
+Model selection looks at validation accuracy only (ties: lower validation loss). Test metrics
+are recorded for every configuration, for the reader, and never used to choose.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from softreg import fileio
+from softreg.config import TrainConfig
+from softreg.errors import ConfigError
+from softreg.search import SearchSpace, config_key, configurations, describe
+from softreg.sweep_worker import SplitCache, init_worker, run_config, run_in_worker
+
+COLUMNS = (
+    "key", "framework", "lr", "batch_size", "epochs", "weight_decay", "seed", "lr_schedule",
+    "standardize", "val_split", "patience", "status", "epochs_run", "model_epoch",
+    "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds",
+)
+SELECTABLE = ("completed", "early_stopped")
+
+
+@dataclass
+class SweepResult:
+    """A finished sweep: its rows (best first), the best row and its refit, if any."""
+
+    out_dir: Path
+    rows: list[dict[str, Any]]
+    best: dict[str, Any] | None
+    refit: dict[str, Any] | None
+    skipped: int
+    seconds: float
+    files: dict[str, Path]
+
+
+def select_best(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The row with the highest validation accuracy (then lowest validation loss).
+
+    Diverged or failed configurations are never chosen; test metrics are never looked at.
+    """
+    ok = [r for r in rows if r["status"] in SELECTABLE and math.isfinite(r["val_acc"])]
+    return max(ok, key=lambda r: (r["val_acc"], -r["val_loss"])) if ok else None
+
+
+def run_sweep(
+    space: SearchSpace,
+    out_dir: str | Path,
+    *,
+    jobs: int = 1,
+    data_dir: str | None = None,
+    offline: bool = False,
+    refit: bool = False,
+    figures: bool = True,
+    quiet: bool = False,
+    stream: TextIO | None = None,
+) -> SweepResult:
+    """Train every configuration of ``space`` not yet finished in ``out_dir``, then report.
+
+    Args:
+        space: the search space; its base config must hold out a validation split.
+        out_dir: the sweep folder (created; an existing one is resumed).
+        jobs: worker processes (1 = train in this process).
+        data_dir, offline: where the Fashion-MNIST files are (see ``softreg.data``).
+        refit: retrain the chosen configuration on the whole training set (train + val).
+        figures: write heatmap.png and curves.png.
+        quiet: no progress lines.
+        stream: where progress goes (default stdout).
+
+    Raises:
+        ConfigError: no validation split, a bad ``jobs``, or an invalid configuration.
+        KeyboardInterrupt: after Ctrl-C, once the finished configurations are saved.
+    """
+    s = stream if stream is not None else sys.stdout
+    if not space.base.val_split:
+        raise ConfigError("a sweep chooses by validation accuracy and needs a validation split; "
+                          "add e.g. --val-split 0.1 (the test set is never used to choose)")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"jobs must be an integer >= 1, got {jobs!r}")
+    configs = configurations(space)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} exists and is not a folder")
+    fileio.write_json(out / "sweep.json", _spec(space, configs))
+    done = {k: v for k, v in _load_rows(out).items() if k in {config_key(c) for c in configs}}
+    todo = sorted((c for c in configs if config_key(c) not in done), key=_data_key)
+    if done and not quiet:
+        print(f"resuming {out}: {len(done)} of {len(configs)} configurations already "
+              "finished, skipped", file=s)
+    t0 = time.perf_counter()
+    names = space.varied()
+    for i, row in enumerate(_train_all(todo, out, jobs, data_dir, offline), start=len(done) + 1):
+        done[row["key"]] = row
+        if not quiet:
+            print(f"[{i}/{len(configs)}] {describe(row, names) or row['key']}: "
+                  f"{_status_text(row)}", file=s, flush=True)
+    return _finish(space, out, list(done.values()), len(configs) - len(todo),
+                   time.perf_counter() - t0, refit=refit, figures=figures, data_dir=data_dir,
+                   offline=offline)
+
+
+def _train_all(todo: list[TrainConfig], out: Path, jobs: int, data_dir: str | None,
+               offline: bool) -> Iterator[dict[str, Any]]:
+    """Train ``todo`` and yield each row as it finishes (its result file already written)."""
+    if jobs == 1 or len(todo) <= 1:
+        cache = SplitCache(data_dir, offline)
+        for config in todo:
+            yield _record(out, run_config(config.to_dict(), out, cache))
+        return
+    yield from _train_parallel(todo, out, jobs, data_dir, offline)
+
+
+def _train_parallel(todo: list[TrainConfig], out: Path, jobs: int, data_dir: str | None,
+                    offline: bool) -> Iterator[dict[str, Any]]:
+    import concurrent.futures as cf
+    import multiprocessing
+
+    # spawn: a fresh interpreter per worker (fork is unsafe with framework threads and CUDA).
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    ctx = multiprocessing.get_context("spawn")
+    with _thread_env(threads):  # children inherit it when spawned (during the submits)
+        pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx,
+                                      initializer=init_worker,
+                                      initargs=(data_dir, offline, threads))
+        futures = [pool.submit(run_in_worker, c.to_dict(), str(out)) for c in todo]
+    try:
+        for fut in cf.as_completed(futures):
+            yield _record(out, fut.result())
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _record(out: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """Save a finished configuration's result file; an interrupted one stops the sweep.
+
+    A failed one (e.g. its framework is not installed) is reported but not saved, so that
+    the next run of the sweep tries it again.
+    """
+    status = result["row"]["status"]
+    if status == "interrupted":
+        raise KeyboardInterrupt
+    if status == "failed":
+        failed: dict[str, Any] = result["row"]
+        return failed
+    fileio.write_json(out / "results" / f"{result['row']['key']}.json", result)
+    row: dict[str, Any] = result["row"]
+    return row
+
+
+class _thread_env:  # noqa: N801  (used as a context manager, reads like one)
+    """Set the BLAS/OpenMP thread counts in os.environ for child processes, then restore."""
+
+    NAMES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.saved: dict[str, str | None] = {}
+
+    def __enter__(self) -> None:
+        for name in self.NAMES:
+            self.saved[name] = os.environ.get(name)
+            os.environ[name] = str(self.threads)
+
+    def __exit__(self, *exc: object) -> None:
+        for name, value in self.saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _data_key(config: TrainConfig) -> tuple[Any, ...]:
+    # Configurations sharing prepared data run one after another (one cached copy per worker).
+    return (config.val_split, config.seed, config.standardize)
+
+
+def _status_text(row: dict[str, Any]) -> str:
+    if row["status"] in SELECTABLE:
+        return f"val_acc {row['val_acc']:.4f}  {row['status']}  ({row['seconds']:.1f} s)"
+    # "training diverged in epoch 3: ..." -> its first clause; a failure keeps its whole text
+    message = str(row.get("message", ""))
+    return message.split(":")[0] if row["status"] == "diverged" else f"failed: {message}"
+
+
+def _spec(space: SearchSpace, configs: list[TrainConfig]) -> dict[str, Any]:
+    axes = {n: (list(v) if isinstance(v, tuple) else {"lo": v.lo, "hi": v.hi})
+            for n, v in space.axes.items()}
+    return {"search": space.search, "trials": space.trials, "search_seed": space.search_seed,
+            "base": space.base.to_dict(), "axes": axes,
+            "configurations": {config_key(c): c.to_dict() for c in configs}}
+
+
+def _load_rows(out: Path) -> dict[str, dict[str, Any]]:
+    rows = {}
+    for path in sorted((out / "results").glob("*.json")):
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+            row = {k: (math.nan if v is None else v) for k, v in result["row"].items()}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # unreadable: train that configuration again
+        rows[row["key"]] = row
+    return rows
+
+
+def _finish(space: SearchSpace, out: Path, rows: list[dict[str, Any]], skipped: int,
+            seconds: float, *, refit: bool, figures: bool, data_dir: str | None,
+            offline: bool) -> SweepResult:
+    rows.sort(key=lambda r: (r["status"] not in SELECTABLE, -_num(r["val_acc"])))
+    files = {"results": write_results_csv(out / "results.csv", rows)}
+    best = select_best(rows)
+    refit_row = None
+    if best is not None and refit:
+        refit_row = _refit(out, best, data_dir, offline)
+    files["best"] = fileio.write_json(out / "best.json", {"best": best, "refit": refit_row})
+    if figures and rows:
+        from softreg.plots.sweep import plot_heatmap, plot_sweep_curves
+
+        histories = {r["key"]: _history(out, r["key"]) for r in rows if r["status"] != "failed"}
+        files["heatmap"] = plot_heatmap(rows, out / "heatmap.png", best=best)
+        files["curves"] = plot_sweep_curves(rows, histories, out / "curves.png", best=best)
+    return SweepResult(out, rows, best, refit_row, skipped, seconds, files)
+
+
+def _refit(out: Path, best: dict[str, Any], data_dir: str | None,
+           offline: bool) -> dict[str, Any]:
+    """Retrain the chosen settings on train + val, for the epochs that the choice used."""
+    config = TrainConfig.from_dict(_stored_config(out, best["key"]))
+    epochs = int(best["model_epoch"]) if best["status"] == "early_stopped" else config.epochs
+    config = replace(config, val_split=0.0, patience=0, epochs=epochs)
+    path = out / "refit" / f"{config_key(config)}.json"
+    if path.is_file():
+        row: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["row"]
+        return row
+    result = run_config(config.to_dict(), out, SplitCache(data_dir, offline), name=f"refit-{best['key']}")
+    fileio.write_json(path, result)
+    refit_row: dict[str, Any] = result["row"]
+    return refit_row
+
+
+def _stored_config(out: Path, key: str) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads(
+        (out / "results" / f"{key}.json").read_text(encoding="utf-8"))["config"]
+    return config
+
+
+def _history(out: Path, key: str) -> dict[str, Any]:
+    history: dict[str, Any] = json.loads(
+        (out / "results" / f"{key}.json").read_text(encoding="utf-8"))["history"]
+    return history
+
+
+def _num(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else -1.0
+
+
+def write_results_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """Atomically write ``rows`` as CSV with :data:`COLUMNS` (NaN as an empty cell)."""
+    lines = [",".join(COLUMNS)]
+    for row in rows:
+        cells = []
+        for col in COLUMNS:
+            value = row.get(col, "")
+            if isinstance(value, float):
+                cells.append("" if math.isnan(value) else f"{value:.6g}")
+            else:
+                cells.append(str(value))
+        lines.append(",".join(cells))
+    return fileio.write_text(path, "\n".join(lines) + "\n")
+
+
+def format_best(result: SweepResult) -> str:
+    """The closing lines: the chosen configuration, its validation and test accuracy."""
+    best = result.best
+    if best is None:
+        return "no configuration finished without diverging; lower the learning rates"
+    settings = " ".join(f"{c}={best[c]}" for c in COLUMNS[1:11])
+    lines = [f"best by validation accuracy: {settings}",
+             f"  val_acc {best['val_acc']:.4f}  test_acc {best['test_acc']:.4f}  "
+             f"(model of epoch {best['model_epoch']}, {best['status']}; "
+             f"weights: {result.out_dir / best['weights']})"]
+    if result.refit is not None:
+        lines.append(f"  refit on train+val ({result.refit['epochs_run']} epochs): test_acc "
+                     f"{result.refit['test_acc']:.4f}  "
+                     f"(weights: {result.out_dir / result.refit['weights']})")
+    return "\n".join(lines)
