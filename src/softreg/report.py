@@ -43,8 +43,8 @@ def _figures(out: Path, config: TrainConfig, history: History, cm: Any, test: An
     files = {"curves": plot_curves(history, out / "curves.png", title=title)}
     n = 12
     images = test.X[:n].reshape(n, 28, 28)  # (n, 28, 28)
-    titles = [f"{CLASS_NAMES[int(t)]}\npred: {CLASS_NAMES[int(p)]}" for t, p in zip(test.y[:n], pred[:n],
-                                                                            strict=True)]
+    titles = [f"{CLASS_NAMES[int(t)]}\npred: {CLASS_NAMES[int(p)]}"
+              for t, p in zip(test.y[:n], pred[:n], strict=True)]
     files["predictions"] = Path(image_grid(images, titles, path=out / "predictions.png", ncols=6))
     files["confusion"] = plot_confusion(cm, CLASS_NAMES, out / "confusion.png",
                                         title="test set confusion matrix")

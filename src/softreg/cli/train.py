@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.verbose:
         os.environ["SOFTREG_VERBOSE"] = "1"
     if args.resume:
-        result = train_run(None, Path(args.resume), resume_epochs=args.epochs,
+        result = train_run(None, Path(args.resume), resume=True, resume_epochs=args.epochs,
                            data_dir=args.data_dir, offline=args.offline,
                            figures=not args.no_figures, quiet=args.quiet)
     else:
