@@ -122,7 +122,8 @@ def configurations(space: SearchSpace) -> list[TrainConfig]:
     """
     if space.search == "grid" or not space.axes:
         names = list(space.axes)
-        combos = itertools.product(*(space.axes[n] for n in names))
+        lists = [v for v in space.axes.values() if not isinstance(v, Range)]  # grids: no ranges
+        combos = itertools.product(*lists)
         settings = [dict(zip(names, combo, strict=True)) for combo in combos]
     else:
         settings = _draw(space)
@@ -149,7 +150,7 @@ def _sample(rng: np.random.Generator, name: str, values: AxisValues) -> Any:
         return values[int(rng.integers(len(values)))]
     lo, hi = values.lo, values.hi
     if AXES[name] is int:
-        return int(rng.integers(int(math.ceil(lo)), int(math.floor(hi)) + 1))
+        return int(rng.integers(math.ceil(lo), math.floor(hi) + 1))
     if lo > 0:  # scale parameters: every decade is equally likely
         return float(np.exp(rng.uniform(math.log(lo), math.log(hi))))
     return float(rng.uniform(lo, hi))

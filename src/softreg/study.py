@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import numpy as np
 
@@ -126,13 +126,9 @@ def run_study(
 
 
 def _result(variant: Variant, fitted: FitResult) -> VariantResult:
-    history = fitted.history
-    model_epoch = len(history)
-    if fitted.stopper is not None and history.status == "early_stopped":
-        model_epoch = fitted.stopper.best_epoch
     val = fitted.trainer.evaluate("val").accuracy
     test = fitted.trainer.evaluate("test").accuracy
-    return VariantResult(variant, history, model_epoch, val, test)
+    return VariantResult(variant, fitted.history, fitted.model_epoch, val, test)
 
 
 def _gap(history: History) -> list[float]:
@@ -155,17 +151,17 @@ def summarize(results: Sequence[VariantResult], n_train: int) -> str:
         f"{base.variant.config.batch_size}, {base.variant.config.framework}. Train accuracy "
         "is measured on the whole training part after each epoch; the gap is train minus "
         "test accuracy.", "",
-        f"**Baseline** ({base.variant.label}): train accuracy went from {h.records[0].train_acc:.4f}"
-        f" to {h.records[-1].train_acc:.4f}. Test accuracy was highest, {test[peak]:.4f}, in "
-        f"epoch {peak + 1} and ended at {test[-1]:.4f}; the gap grew from {gap[0]:.4f} to "
-        f"{gap[-1]:.4f}. Over the last {len(tail)} epochs test accuracy moved within "
-        f"{min(tail):.4f}..{max(tail):.4f}.", "",
+        f"**Baseline** ({base.variant.label}): train accuracy went from "
+        f"{h.records[0].train_acc:.4f} to {h.records[-1].train_acc:.4f}. Test accuracy was "
+        f"highest, {test[peak]:.4f}, in epoch {peak + 1} and ended at {test[-1]:.4f}; the gap "
+        f"grew from {gap[0]:.4f} to {gap[-1]:.4f}. Over the last {len(tail)} epochs test "
+        f"accuracy moved within {min(tail):.4f}..{max(tail):.4f}.", "",
         _verdict(test, peak, gap, tail, n_train), "",
     ]
     for r in results[1:]:
-        lines.append(_variant_line(r, base))
+        lines += [_variant_line(r, base), ""]
     best = max(results, key=lambda r: r.val_acc)
-    lines += ["", f"By validation accuracy (the test set is not used to choose) the best "
+    lines += [f"By validation accuracy (the test set is not used to choose) the best "
               f"variant is **{best.variant.label}**: validation {best.val_acc:.4f}, test "
               f"{best.test_acc:.4f} (baseline: validation {base.val_acc:.4f}, test "
               f"{base.test_acc:.4f}).", ""]

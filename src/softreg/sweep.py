@@ -215,21 +215,27 @@ def _spec(space: SearchSpace, configs: list[TrainConfig]) -> dict[str, Any]:
 
 
 def _load_rows(out: Path) -> dict[str, dict[str, Any]]:
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     for path in sorted((out / "results").glob("*.json")):
         try:
-            result = json.loads(path.read_text(encoding="utf-8"))
-            row = {k: (math.nan if v is None else v) for k, v in result["row"].items()}
+            row = _read_row(path)
         except (OSError, ValueError, KeyError, TypeError):
             continue  # unreadable: train that configuration again
-        rows[row["key"]] = row
+        rows[str(row["key"])] = row
     return rows
+
+
+def _read_row(path: Path) -> dict[str, Any]:
+    """The metrics row of a result file (JSON null, written for NaN, back to NaN)."""
+    row = json.loads(path.read_text(encoding="utf-8"))["row"]
+    return {k: (math.nan if v is None else v) for k, v in row.items()}
 
 
 def _finish(space: SearchSpace, out: Path, rows: list[dict[str, Any]], skipped: int,
             seconds: float, *, refit: bool, figures: bool, data_dir: str | None,
             offline: bool) -> SweepResult:
-    rows.sort(key=lambda r: (r["status"] not in SELECTABLE, -_num(r["val_acc"])))
+    rows.sort(key=lambda r: (r["status"] not in SELECTABLE, -_num(r["val_acc"]),
+                             _num(r["val_loss"])))
     files = {"results": write_results_csv(out / "results.csv", rows)}
     best = select_best(rows)
     refit_row = None
@@ -253,9 +259,9 @@ def _refit(out: Path, best: dict[str, Any], data_dir: str | None,
     config = replace(config, val_split=0.0, patience=0, epochs=epochs)
     path = out / "refit" / f"{config_key(config)}.json"
     if path.is_file():
-        row: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["row"]
-        return row
-    result = run_config(config.to_dict(), out, SplitCache(data_dir, offline), name=f"refit-{best['key']}")
+        return _read_row(path)
+    result = run_config(config.to_dict(), out, SplitCache(data_dir, offline),
+                        name=f"refit-{best['key']}")
     fileio.write_json(path, result)
     refit_row: dict[str, Any] = result["row"]
     return refit_row

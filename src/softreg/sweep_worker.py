@@ -68,7 +68,8 @@ def run_config(config_dict: dict[str, Any], out: Path, cache: SplitCache,
     try:
         splits = cache.get(config)
         t0 = time.perf_counter()
-        result = fit(config, splits)
+        # Only the validation split each epoch: the test set is evaluated once, at the end.
+        result = fit(config, splits, eval_splits=("val",) if "val" in splits else ())
         seconds = time.perf_counter() - t0
     except SoftregError as exc:
         row = _row(config, key, "failed", 0, 0, None, {}, 0.0)
@@ -76,20 +77,13 @@ def run_config(config_dict: dict[str, Any], out: Path, cache: SplitCache,
         return {"row": row, "config": config_dict, "history": History().to_dict()}
     history = result.history
     metrics = {split: result.trainer.evaluate(split) for split in splits if split != "train"}
-    model_epoch = _model_epoch(result)
+    model_epoch = result.model_epoch
     row = _row(config, key, history.status, len(history), model_epoch, history, metrics,
                seconds)
     row["message"] = history.message
     row["weights"] = f"weights/{name or key}.safetensors"
     _save_weights(out / row["weights"], result, config, model_epoch, key)
     return {"row": row, "config": config_dict, "history": history.to_dict()}
-
-
-def _model_epoch(result: FitResult) -> int:
-    """The epoch whose weights the run keeps (the best one after early stopping)."""
-    if result.stopper is not None and result.history.status == "early_stopped":
-        return result.stopper.best_epoch
-    return len(result.history)
 
 
 def _row(config: TrainConfig, key: str, status: str, epochs_run: int, model_epoch: int,

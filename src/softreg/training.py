@@ -225,6 +225,13 @@ class FitResult:
     history: History
     stopper: EarlyStopping | None
 
+    @property
+    def model_epoch(self) -> int:
+        """The epoch whose weights the trainer holds: the best one after early stopping."""
+        if self.stopper is not None and self.history.status == "early_stopped":
+            return self.stopper.best_epoch
+        return len(self.history)
+
 
 def fit(
     config: TrainConfig,

@@ -48,8 +48,8 @@ def plot_heatmap(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str],
     finite = values[np.isfinite(values)]
     lo = float(finite.min()) if finite.size else 0.0
     hi = float(finite.max()) if finite.size else 1.0
-    cmap = pyplot().get_cmap("viridis").copy()
-    cmap.set_bad("0.85")  # no finished configuration in the cell: light grey
+    # a cell without a finished configuration is light grey
+    cmap = pyplot().get_cmap("viridis").with_extremes(bad="0.85")
     im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=lo,
                    vmax=max(hi, lo + 1e-3), aspect="auto")
     ax.set_xticks(range(len(batches)), labels=[str(b) for b in batches])

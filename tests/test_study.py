@@ -1,0 +1,89 @@
+"""The overfitting study on small synthetic data, and its summary logic on made-up curves."""
+
+import json
+
+import numpy as np
+import pytest
+
+from softreg.config import TrainConfig
+from softreg.errors import ConfigError
+from softreg.history import EpochRecord, History
+from softreg.study import Variant, VariantResult, run_study, subsample, summarize, variants
+from softreg.training import prepare_splits
+
+BASE = TrainConfig(framework="numpy", epochs=6, batch_size=32, lr=0.05, val_split=0.2,
+                   device="cpu")
+
+
+def test_study_trains_four_variants_and_writes_its_files(tmp_path, fake_fashion):
+    results, text = run_study(BASE, tmp_path / "study", patience=2)
+    names = [r.variant.name for r in results]
+    assert names == ["baseline", "weight_decay", "cosine", "early_stopping"]
+    folder = tmp_path / "study"
+    assert (folder / "overfit.png").is_file() and (folder / "summary.md").read_text() == text
+    for name in names:
+        assert (folder / name / "metrics.csv").is_file()
+    data = json.loads((folder / "study.json").read_text())
+    assert [v["config"]["weight_decay"] for v in data["variants"]] == [0.0, 1e-3, 0.0, 0.0]
+    assert data["variants"][2]["config"]["lr_schedule"] == "cosine"
+    baseline = results[0].history
+    assert len(baseline) == 6
+    # train metrics are evaluated on the training part after each epoch, not running means
+    assert all(0 <= r.train_acc <= 1 and r.test_acc == r.test_acc for r in baseline.records)
+    # the summary quotes the run's own numbers
+    assert f"ended at {baseline.records[-1].test_acc:.4f}" in text
+    assert f"to {baseline.records[-1].train_acc:.4f}" in text
+
+
+def test_study_on_a_training_subset(tmp_path, fake_fashion):
+    _, text = run_study(BASE, tmp_path / "s", train_size=100, figures=False)
+    assert "on 100 training images" in text
+    assert not (tmp_path / "s" / "overfit.png").exists()
+    assert json.loads((tmp_path / "s" / "study.json").read_text())["train_size"] == 100
+
+
+def test_subsample_is_stratified_and_refuses_bad_sizes(fake_fashion):
+    splits = prepare_splits(TrainConfig(val_split=0.2))
+    small = subsample(splits, 100, seed=0)
+    assert np.bincount(small["train"].y, minlength=10).tolist() == [10] * 10
+    assert small["val"] is splits["val"] and small["test"] is splits["test"]
+    with pytest.raises(ConfigError, match="train_size must be between 10 and 479"):
+        subsample(splits, 480, seed=0)
+
+
+def test_variants_need_a_validation_split():
+    with pytest.raises(ConfigError, match="the overfitting study needs a validation split"):
+        variants(TrainConfig(), 1e-3, 5)
+
+
+def _result(name, test, train, val_loss=None, status="completed", kept=None, patience=0):
+    hist = History(status=status)
+    for i, (te, tr) in enumerate(zip(test, train, strict=True)):
+        loss = val_loss[i] if val_loss else 0.5
+        hist.records.append(EpochRecord(i + 1, 0.4, tr, test_loss=0.5, test_acc=te,
+                                        val_loss=loss, val_acc=te))
+    cfg = BASE if not patience else TrainConfig(**{**BASE.to_dict(), "patience": patience})
+    return VariantResult(Variant(name, name, cfg), hist, kept or len(test), test[-1], test[-1])
+
+
+def test_summary_calls_a_falling_test_curve_overfitting():
+    rising = [0.80, 0.90, 0.95, 0.98, 0.99]
+    falling = [0.70, 0.78, 0.80, 0.77, 0.75]
+    results = [_result("base", falling, rising),
+               _result("stop", falling[:4], rising[:4], status="early_stopped", kept=3,
+                       patience=1)]
+    text = summarize(results, n_train=1000)
+    assert "Test accuracy was highest, 0.8000, in epoch 3 and ended at 0.7500" in text
+    assert "fell by 0.0500 after its peak" in text and "overfitting" in text
+    assert "stopped after epoch 4 and restored epoch 3" in text
+
+
+def test_summary_calls_a_flat_test_curve_a_plateau():
+    test = [0.80, 0.84, 0.845, 0.844, 0.846, 0.845]
+    train = [0.81, 0.85, 0.86, 0.865, 0.868, 0.87]
+    text = summarize([_result("base", test, train), _result("stop", test, train, patience=3)],
+                     n_train=54000)
+    assert "stopped improving rather than falling" in text
+    assert "little room to overfit 54000 images" in text
+    assert "It never stopped: val_loss reached a new best at least once every 3 epochs" in text
+    assert "the best variant is **base**" in text
