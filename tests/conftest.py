@@ -25,7 +25,7 @@ def need(name: str, module: str | None = None):
     except Exception as exc:  # MXNet raises AttributeError on new numpy
         if name in _required():
             pytest.fail(f"{name} is required here (SOFTREG_REQUIRE) but cannot be imported: {exc}")
-        pytest.skip(f"{name} not available: {exc}")
+        pytest.skip(f"{name} not available: {exc}", allow_module_level=True)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import softreg.backends.numpy_backend as nb
 from softreg.backends import get_backend
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, LinearBackend
 from softreg.backends.numpy_backend import NumpyBackend, create_backend, openblas_thread_api
-from softreg.errors import ConfigError
+from softreg.errors import ConfigError, DataError
 from softreg.numerics import cross_entropy
 
 
@@ -193,9 +193,9 @@ def test_train_epoch_errors():
         be.train_epoch(data, np.arange(6), 2, 0.1)
     with pytest.raises(ConfigError, match="order must be a 1-D integer array of example indices"):
         be.train_epoch(data, np.arange(5.0), 2, 0.1)  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match=r"labels must be in \[0, 10\)"):
-        be.train_epoch(be.put_data(np.zeros((2, 784), np.float32), np.array([0, 10])),
-                       np.arange(2), 2, 0.1)
+    with pytest.raises(DataError, match=r"labels in the data given to the backend must be whole "
+                       r"numbers in \[0, 10\) for 10 classes, got 10"):
+        be.put_data(np.zeros((2, 784), np.float32), np.array([0, 10]))
 
 
 @pytest.mark.parametrize(("setting", "expect_one"), [(1, True), (None, False)])

@@ -71,3 +71,23 @@ def test_totals_use_the_weights_of_each_step(backend):
     before.set_params(*initial_params(0))
     ev = before.evaluate(before.put_data(X, y))
     assert tot.loss_sum == pytest.approx(ev.loss_sum, rel=1e-6)
+
+
+def test_bad_input_is_refused_before_torch_sees_it(backend):
+    from softreg.errors import DataError
+
+    X, y = _data(20)
+    with pytest.raises(ConfigError, match=r"data must be X \(N, 784\) and y \(N,\), got X"):
+        backend.put_data(X[:, :100], y)
+    y_bad = y.copy()
+    y_bad[3] = 10
+    with pytest.raises(DataError, match=r"labels in the data given to the backend must be whole "
+                       r"numbers in \[0, 10\) for 10 classes, got 10 \(1 label\(s\)"):
+        backend.put_data(X, y_bad)
+    with pytest.raises(ConfigError, match=r"parameters must be W \(10, 784\) and b \(10,\)"):
+        backend.set_params(np.zeros((10, 100)), np.zeros(10))
+    data = backend.put_data(X, y)
+    with pytest.raises(ConfigError, match="batch_size must be a positive integer, got 0"):
+        backend.train_epoch(data, np.arange(20), 0, 0.1)
+    with pytest.raises(ConfigError, match=r"order must index examples in \[0, 20\), got values"):
+        backend.train_epoch(data, np.arange(21), 8, 0.1)

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals
+from softreg.backends.checks import check_batch_size, check_order, check_params, check_split
 from softreg.config import DEVICES
 from softreg.errors import ConfigError
 from softreg.numerics import cross_entropy, cross_entropy_and_grad
@@ -109,14 +110,9 @@ class NumpyBackend:
 
         Raises:
             ConfigError: X is not (N, 784) or y is not (N,).
+            DataError: a label is not a whole number in [0, 10).
         """
-        Xc = np.ascontiguousarray(X, dtype=np.float32)
-        yc = np.ascontiguousarray(y, dtype=np.int64)
-        if Xc.ndim != 2 or Xc.shape[1] != NUM_FEATURES or yc.shape != (Xc.shape[0],):
-            raise ConfigError(
-                f"data must be X (N, {NUM_FEATURES}) and y (N,), got X {Xc.shape} and "
-                f"y {yc.shape}; flatten 28x28 images to 784 features"
-            )
+        Xc, yc = check_split(X, y)
         return NumpyData(Xc, yc, int(Xc.shape[0]))
 
     def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
@@ -125,13 +121,7 @@ class NumpyBackend:
         Raises:
             ConfigError: wrong shapes.
         """
-        W = np.asarray(W)
-        b = np.asarray(b)
-        if W.shape != (NUM_CLASSES, NUM_FEATURES) or b.shape != (NUM_CLASSES,):
-            raise ConfigError(
-                f"parameters must be W ({NUM_CLASSES}, {NUM_FEATURES}) and b ({NUM_CLASSES},),"
-                f" got W {W.shape} and b {b.shape}"
-            )
+        W, b = check_params(W, b)
         np.copyto(self.W, W, casting="unsafe")
         np.copyto(self.b, b, casting="unsafe")
 
@@ -156,9 +146,8 @@ class NumpyBackend:
         Raises:
             ConfigError: ``batch_size`` < 1.
         """
-        if batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {batch_size}")
-        rows = _check_order(order, data.num_examples)
+        check_batch_size(batch_size)
+        rows = check_order(order, data.num_examples)
         with blas_threads(self.blas_threads):
             return self._sgd_epoch(data, rows, batch_size, lr, weight_decay)
 
@@ -207,21 +196,6 @@ class NumpyBackend:
         with blas_threads(self.blas_threads):
             out: F32 = Xc @ self.W.T + self.b  # (N, 10)
         return out
-
-
-def _check_order(order: npt.ArrayLike, n: int) -> npt.NDArray[np.intp]:
-    """Return ``order`` as a 1-D index array after checking every index is in [0, n)."""
-    idx = np.asarray(order)
-    if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
-        raise ConfigError(
-            f"order must be a 1-D integer array of example indices, got dtype {idx.dtype} "
-            f"and shape {idx.shape}"
-        )
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
-        raise ConfigError(
-            f"order must index examples in [0, {n}), got values from {idx.min()} to {idx.max()}"
-        )
-    return idx.astype(np.intp, copy=False)
 
 
 def create_backend(device: str = "auto") -> NumpyBackend:

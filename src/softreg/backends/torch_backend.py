@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from softreg._optional import require
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals
+from softreg.backends.checks import check_batch_size, check_order, check_params, check_split
 from softreg.backends.devices import check_device
 
 
@@ -41,14 +42,27 @@ class TorchBackend:
         self.b = zeros((NUM_CLASSES,), device=self.device, requires_grad=True)
 
     def put_data(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> TorchData:
-        tx = self.torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(self.device)
-        ty = self.torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64)).to(self.device)
-        return TorchData(tx, ty, int(X.shape[0]))
+        """Copy a split to the device once.
+
+        Raises:
+            ConfigError: X is not (N, 784) or y is not (N,).
+            DataError: a label is not a whole number in [0, 10).
+        """
+        Xc, yc = check_split(X, y)
+        tx = self.torch.from_numpy(Xc).to(self.device)
+        ty = self.torch.from_numpy(yc).to(self.device)
+        return TorchData(tx, ty, int(Xc.shape[0]))
 
     def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
+        """Copy ``W`` (10, 784) and ``b`` (10,) into the model (float32).
+
+        Raises:
+            ConfigError: wrong shapes.
+        """
+        W, b = check_params(W, b)
         with self.torch.no_grad():
-            self.W.copy_(self.torch.from_numpy(np.asarray(W, dtype=np.float32)))
-            self.b.copy_(self.torch.from_numpy(np.asarray(b, dtype=np.float32)))
+            self.W.copy_(self.torch.from_numpy(W))
+            self.b.copy_(self.torch.from_numpy(b))
 
     def get_params(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         return (
@@ -64,8 +78,16 @@ class TorchBackend:
         lr: float,
         weight_decay: float = 0.0,
     ) -> EpochTotals:
+        """One epoch of minibatch SGD; batches are slices of ``order``.
+
+        Raises:
+            ConfigError: ``batch_size`` < 1, or ``order`` is not a 1-D array of indices of
+                ``data`` (checked here: a bad index on a GPU is a device-side assert).
+        """
+        check_batch_size(batch_size)
+        rows = check_order(order, data.num_examples).astype(np.int64, copy=False)
         torch = self.torch
-        idx = torch.from_numpy(np.ascontiguousarray(order, dtype=np.int64)).to(self.device)
+        idx = torch.from_numpy(rows).to(self.device)
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
         W, b = self.W, self.b

@@ -1,0 +1,107 @@
+"""Input checks every backend runs before a framework sees the numbers (NumPy only).
+
+A framework fails late and unclearly on bad input, or not at all: a GPU gather reads zeros for
+an index out of range, and MXNet's loss clips an out-of-range label to a valid class. These
+checks run once per split or per epoch, vectorised, and raise with a message that says what to
+do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from softreg.backends.base import NUM_CLASSES, NUM_FEATURES
+from softreg.errors import ConfigError, DataError
+
+F32 = npt.NDArray[np.float32]
+
+
+def check_split(X: npt.ArrayLike, y: npt.ArrayLike) -> tuple[F32, npt.NDArray[np.int64]]:
+    """Return a split as C-contiguous float32 X (N, 784) and int64 y (N,), copying only if needed.
+
+    Raises:
+        ConfigError: X is not (N, 784) or y is not (N,).
+        DataError: a label is not a whole number in [0, 10).
+    """
+    Xc = np.ascontiguousarray(X, dtype=np.float32)
+    ya = np.asarray(y)
+    if Xc.ndim != 2 or Xc.shape[1] != NUM_FEATURES or ya.shape != (Xc.shape[0],):
+        raise ConfigError(
+            f"data must be X (N, {NUM_FEATURES}) and y (N,), got X {Xc.shape} and "
+            f"y {ya.shape}; flatten 28x28 images to 784 features"
+        )
+    check_labels(ya, NUM_CLASSES, "the data given to the backend")
+    return Xc, np.ascontiguousarray(ya, dtype=np.int64)
+
+
+def check_params(W: npt.ArrayLike, b: npt.ArrayLike) -> tuple[F32, F32]:
+    """Return ``W`` (10, 784) and ``b`` (10,) as float32 arrays.
+
+    Raises:
+        ConfigError: wrong shapes.
+    """
+    Wa, ba = np.asarray(W), np.asarray(b)
+    if Wa.shape != (NUM_CLASSES, NUM_FEATURES) or ba.shape != (NUM_CLASSES,):
+        raise ConfigError(
+            f"parameters must be W ({NUM_CLASSES}, {NUM_FEATURES}) and b ({NUM_CLASSES},),"
+            f" got W {Wa.shape} and b {ba.shape}"
+        )
+    return Wa.astype(np.float32, copy=False), ba.astype(np.float32, copy=False)
+
+
+def check_batch_size(batch_size: int) -> None:
+    """Raises ConfigError unless ``batch_size`` >= 1."""
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size}")
+
+
+def check_order(order: npt.ArrayLike, n: int) -> npt.NDArray[np.intp]:
+    """Return ``order`` as a 1-D index array after checking every index is in [0, n).
+
+    Raises:
+        ConfigError: not a 1-D integer array, or an index outside [0, n).
+    """
+    idx = np.asarray(order)
+    if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+        raise ConfigError(
+            f"order must be a 1-D integer array of example indices, got dtype {idx.dtype} "
+            f"and shape {idx.shape}"
+        )
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise ConfigError(
+            f"order must index examples in [0, {n}), got values from {idx.min()} to {idx.max()}"
+        )
+    return idx.astype(np.intp, copy=False)
+
+
+def check_labels(labels: npt.ArrayLike, num_classes: int, where: str,
+                 consequence: str = "the loss would fail or pick a wrong class") -> None:
+    """Refuse anything but whole-number class indices in [0, C).
+
+    Float labels are accepted when they are whole numbers (MXNet iterators yield float labels).
+
+    Args:
+        labels: class indices as any array.
+        num_classes: number of classes C.
+        where: what holds the labels, for the message (e.g. ``"the training batch"``).
+        consequence: what the framework would do with a bad label, for the message.
+
+    Raises:
+        DataError: a label is negative, too large, not a whole number, or not finite.
+    """
+    y = np.asarray(labels)
+    if y.size == 0:
+        return
+    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+        raise DataError(f"labels in {where} must be class indices (integers), got dtype {y.dtype}")
+    bad = (y < 0) | (y >= num_classes)
+    if np.issubdtype(y.dtype, np.floating):
+        bad |= ~np.isfinite(y) | (y != np.floor(y))
+    if bad.any():
+        values = y[bad]
+        raise DataError(
+            f"labels in {where} must be whole numbers in [0, {num_classes}) for {num_classes} "
+            f"classes, got {values[0]} ({values.size} label(s) out of range); {consequence}. "
+            "Fix the labels, or give the model as many outputs as there are classes"
+        )

@@ -1,0 +1,173 @@
+"""MXNet implementation of :class:`~softreg.backends.base.LinearBackend`.
+
+The whole split lives in the device context as one NDArray; each step gathers its rows by index
+(``take``), computes the logits with the fused ``FullyConnected`` operator and the batch-mean
+cross-entropy from the logits (:func:`_summed_loss`), takes the gradients with autograd and
+updates ``W`` and ``b`` in place with ``sgd_update``, which computes exactly
+``W - lr * (dL/dW + weight_decay * W)``. No per-example Python and no DataLoader.
+
+The loss is ``-pick(log_softmax(logits), y)``, as in Gluon's ``SoftmaxCrossEntropyLoss``. MXNet's
+legacy ``softmax_cross_entropy`` operator is not used: it takes the log of a clipped softmax,
+so a loss above about 18.4 comes out wrong (logits [100, 0, 0] with label 1: 18.4 instead
+of 100), which would hide a diverging run.
+
+MXNet runs operators asynchronously: loss sums and correct counts stay NDArrays (float64) for
+the whole epoch and are read back once at its end, so Python queues the next step while the
+engine is still computing the previous one.
+
+The legacy ``mx.nd`` operators are used on purpose: they behave the same whether or not the
+user switched MXNet to NumPy semantics (``npx.set_np()``), which the d2l chapters do.
+
+MXNet's own loss maps a label outside ``[0, 10)`` silently to a valid class, so every split is
+checked by :func:`softreg.backends.checks.check_split` before MXNet sees it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from softreg._optional import require
+from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals
+from softreg.backends.checks import check_batch_size, check_order, check_params, check_split
+from softreg.backends.devices import check_device
+
+
+@dataclass
+class MxnetData:
+    """A split in the device context: X (N, 784) float32, y (N,) float32 class indices.
+
+    MXNet's ``pick`` and ``argmax`` work with float32 labels; every label
+    below 10 is exact.
+    """
+
+    X: Any
+    y: Any
+    num_examples: int
+
+
+def _summed_loss(nd: Any, logits: Any, y: Any) -> Any:
+    """Cross-entropy of logits (batch, 10) and labels (batch,), summed over the batch: (1,)."""
+    per_example = -nd.pick(nd.log_softmax(logits, axis=1), y, axis=1)  # (batch,)
+    return per_example.sum(axis=0, keepdims=True)  # (1,)
+
+
+def _gpu_available(mx: Any) -> bool:
+    """Whether MXNet sees a CUDA GPU; a CPU-only build or a broken driver counts as none."""
+    try:
+        return int(mx.context.num_gpus()) > 0
+    except Exception:  # MXNetError from a CUDA build without a working driver
+        return False
+
+
+class MxnetBackend:
+    """Softmax regression with parameters ``W`` (10, 784) and ``b`` (10,) as MXNet NDArrays."""
+
+    name = "mxnet"
+
+    def __init__(self, device: str = "auto") -> None:
+        mx = self.mx = require("mxnet")
+        self.nd, self.autograd = mx.nd, mx.autograd
+        self.device = check_device(device, "MXNet", _gpu_available(mx))
+        self.ctx = mx.gpu(0) if self.device == "cuda" else mx.cpu()
+        self.W = self.nd.zeros((NUM_CLASSES, NUM_FEATURES), ctx=self.ctx, dtype="float32")
+        self.b = self.nd.zeros((NUM_CLASSES,), ctx=self.ctx, dtype="float32")
+        self.W.attach_grad()
+        self.b.attach_grad()
+
+    def put_data(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> MxnetData:
+        """Copy a split into the device context once, after checking its labels.
+
+        Raises:
+            ConfigError: X is not (N, 784) or y is not (N,).
+            DataError: a label is outside [0, 10) (MXNet would clip it silently).
+        """
+        Xc, yc = check_split(X, y)
+        tx = self.nd.array(Xc, ctx=self.ctx, dtype="float32")
+        ty = self.nd.array(yc, ctx=self.ctx, dtype="float32")
+        return MxnetData(tx, ty, int(Xc.shape[0]))
+
+    def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
+        """Copy ``W`` (10, 784) and ``b`` (10,) into the model (float32).
+
+        Raises:
+            ConfigError: wrong shapes.
+        """
+        W, b = check_params(W, b)
+        self.W[:] = self.nd.array(W, ctx=self.ctx)
+        self.b[:] = self.nd.array(b, ctx=self.ctx)
+
+    def get_params(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Return copies of ``(W, b)`` as float32 NumPy arrays (a host sync)."""
+        return self.W.asnumpy().copy(), self.b.asnumpy().copy()
+
+    def train_epoch(
+        self,
+        data: MxnetData,
+        order: npt.NDArray[np.int64],
+        batch_size: int,
+        lr: float,
+        weight_decay: float = 0.0,
+    ) -> EpochTotals:
+        """One epoch of minibatch SGD on the mean cross-entropy, batches = slices of ``order``.
+
+        Raises:
+            ConfigError: ``batch_size`` < 1, or ``order`` is not a valid index array.
+        """
+        check_batch_size(batch_size)
+        rows_all = check_order(order, data.num_examples)
+        nd, autograd = self.nd, self.autograd
+        idx = nd.array(rows_all, ctx=self.ctx, dtype="int64")
+        loss_sum = nd.zeros((1,), ctx=self.ctx, dtype="float64")
+        correct = nd.zeros((1,), ctx=self.ctx, dtype="float64")
+        W, b = self.W, self.b
+        lr, weight_decay = float(lr), float(weight_decay)
+        for start in range(0, rows_all.size, batch_size):
+            rows = idx[start : start + batch_size]
+            xb = nd.take(data.X, rows)  # (batch, 784)
+            yb = nd.take(data.y, rows)  # (batch,)
+            with autograd.record():
+                logits = nd.FullyConnected(xb, W, b, num_hidden=NUM_CLASSES)  # (batch, 10)
+                total = _summed_loss(nd, logits, yb)  # (1,)
+                mean = total / yb.shape[0]
+            mean.backward()
+            nd.sgd_update(W, W.grad, lr=lr, wd=weight_decay, out=W)
+            nd.sgd_update(b, b.grad, lr=lr, wd=0.0, out=b)
+            loss_sum += total.astype("float64")
+            correct += (nd.argmax(logits, axis=1) == yb).sum().astype("float64")
+        return EpochTotals(float(loss_sum.asscalar()), int(correct.asscalar()),
+                           int(rows_all.size))
+
+    def evaluate(self, data: MxnetData, batch_size: int = 10000) -> EpochTotals:
+        """Summed loss and correct count of the current weights over ``data``, in chunks."""
+        nd = self.nd
+        loss_sum = nd.zeros((1,), ctx=self.ctx, dtype="float64")
+        correct = nd.zeros((1,), ctx=self.ctx, dtype="float64")
+        for start in range(0, data.num_examples, batch_size):
+            xb = data.X[start : start + batch_size]  # (batch, 784)
+            yb = data.y[start : start + batch_size]
+            logits = nd.FullyConnected(xb, self.W, self.b, num_hidden=NUM_CLASSES)  # (batch, 10)
+            loss_sum += _summed_loss(nd, logits, yb).astype("float64")
+            correct += (nd.argmax(logits, axis=1) == yb).sum().astype("float64")
+        return EpochTotals(float(loss_sum.asscalar()), int(correct.asscalar()),
+                           data.num_examples)
+
+    def logits(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Logits (N, 10) float32 of the current weights for X (N, 784)."""
+        tx = self.nd.array(np.asarray(X, dtype=np.float32), ctx=self.ctx)
+        out = self.nd.FullyConnected(tx, self.W, self.b, num_hidden=NUM_CLASSES)  # (N, 10)
+        result: npt.NDArray[np.float32] = out.asnumpy()
+        return result
+
+
+def create_backend(device: str = "auto") -> MxnetBackend:
+    """Return an MXNet backend on ``device`` (``auto``, ``cpu`` or ``cuda``).
+
+    Raises:
+        ConfigError: unknown device, or ``cuda`` where MXNet sees no GPU.
+        FrameworkUnavailableError: MXNet is missing, or cannot import (numpy >= 1.24).
+    """
+    return MxnetBackend(device)

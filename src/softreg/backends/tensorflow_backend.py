@@ -1,0 +1,164 @@
+"""TensorFlow implementation of :class:`~softreg.backends.base.LinearBackend`.
+
+The whole split lives on the device as one tensor, and a whole epoch is one call of a
+``tf.function``: a graph loop over the batch slices of ``order`` that gathers each batch's rows,
+takes the gradient of the batch-mean cross-entropy (fused
+``tf.nn.sparse_softmax_cross_entropy_with_logits``) and updates ``W`` and ``b`` in place. No
+Python runs per step, and the loss sum and correct count are read back once per epoch.
+
+The graph is traced once per backend: the split, the order, the batch size, the learning rate
+and the weight decay are all tensor arguments with a fixed signature, and the last partial
+batch is just a shorter slice inside the same loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from softreg.backends._tf import gpu_available, import_tensorflow
+from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals
+from softreg.backends.checks import check_batch_size, check_order, check_params, check_split
+from softreg.backends.devices import check_device
+
+
+@dataclass
+class TensorflowData:
+    """A split on the device: X (N, 784) float32, y (N,) int64."""
+
+    X: Any
+    y: Any
+    num_examples: int
+
+
+class TensorflowBackend:
+    """Softmax regression with parameters ``W`` (10, 784) and ``b`` (10,) as ``tf.Variable``."""
+
+    name = "tensorflow"
+
+    def __init__(self, device: str = "auto") -> None:
+        tf = self.tf = import_tensorflow()
+        self.device = check_device(device, "TensorFlow", gpu_available(tf))
+        self.tf_device = "/GPU:0" if self.device == "cuda" else "/CPU:0"
+        with tf.device(self.tf_device):
+            self.W = tf.Variable(tf.zeros((NUM_CLASSES, NUM_FEATURES), tf.float32), name="W")
+            self.b = tf.Variable(tf.zeros((NUM_CLASSES,), tf.float32), name="b")
+        split = [tf.TensorSpec([None, NUM_FEATURES], tf.float32), tf.TensorSpec([None], tf.int64)]
+        scalar = tf.TensorSpec([], tf.int64)
+        self._epoch = tf.function(self._epoch_graph, input_signature=[
+            *split, tf.TensorSpec([None], tf.int64), scalar,
+            tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32)])
+        self._evaluate = tf.function(self._evaluate_graph, input_signature=[*split, scalar])
+
+    def put_data(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> TensorflowData:
+        """Copy a split to the device once.
+
+        Raises:
+            ConfigError: X is not (N, 784) or y is not (N,).
+            DataError: a label is not a whole number in [0, 10).
+        """
+        Xc, yc = check_split(X, y)
+        with self.tf.device(self.tf_device):
+            return TensorflowData(self.tf.constant(Xc), self.tf.constant(yc), int(Xc.shape[0]))
+
+    def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
+        """Copy ``W`` (10, 784) and ``b`` (10,) into the variables (float32).
+
+        Raises:
+            ConfigError: wrong shapes.
+        """
+        W, b = check_params(W, b)
+        self.W.assign(W)
+        self.b.assign(b)
+
+    def get_params(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Return copies of ``(W, b)``; later training does not change them."""
+        return np.array(self.W.numpy(), copy=True), np.array(self.b.numpy(), copy=True)
+
+    def train_epoch(
+        self,
+        data: TensorflowData,
+        order: npt.NDArray[np.int64],
+        batch_size: int,
+        lr: float,
+        weight_decay: float = 0.0,
+    ) -> EpochTotals:
+        """One epoch of minibatch SGD as one graph call; batches are slices of ``order``.
+
+        Raises:
+            ConfigError: ``batch_size`` < 1, or ``order`` is not a 1-D array of indices of
+                ``data`` (checked here: a GPU gather would read zeros for a bad index).
+        """
+        check_batch_size(batch_size)
+        rows = check_order(order, data.num_examples).astype(np.int64, copy=False)
+        tf = self.tf
+        with tf.device(self.tf_device):
+            loss_sum, correct = self._epoch(
+                data.X, data.y, tf.constant(rows), tf.constant(batch_size, tf.int64),
+                tf.constant(lr, tf.float32), tf.constant(weight_decay, tf.float32))
+        return EpochTotals(float(loss_sum), int(correct), int(rows.size))
+
+    def _epoch_graph(self, X: Any, y: Any, order: Any, batch_size: Any, lr: Any,
+                     weight_decay: Any) -> tuple[Any, Any]:
+        tf, W, b = self.tf, self.W, self.b
+        loss_sum = tf.constant(0.0, tf.float64)
+        correct = tf.constant(0, tf.int64)
+        for start in tf.range(0, tf.size(order, out_type=tf.int64), batch_size):
+            rows = order[start : start + batch_size]
+            xb, yb = tf.gather(X, rows), tf.gather(y, rows)  # (batch, 784), (batch,)
+            with tf.GradientTape() as tape:
+                logits = tf.matmul(xb, W, transpose_b=True) + b  # (batch, 10)
+                losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yb, logits=logits)
+                loss = tf.reduce_mean(losses)
+            gW, gb = tape.gradient(loss, [W, b])
+            W.assign_sub(lr * (gW + weight_decay * W))
+            b.assign_sub(lr * gb)
+            loss_sum += tf.reduce_sum(tf.cast(losses, tf.float64))
+            correct += _count_correct(tf, logits, yb)
+        return loss_sum, correct
+
+    def evaluate(self, data: TensorflowData, batch_size: int = 10000) -> EpochTotals:
+        """Summed loss and correct count of the current weights over ``data``, in chunks."""
+        with self.tf.device(self.tf_device):
+            loss_sum, correct = self._evaluate(
+                data.X, data.y, self.tf.constant(max(batch_size, 1), self.tf.int64))
+        return EpochTotals(float(loss_sum), int(correct), data.num_examples)
+
+    def _evaluate_graph(self, X: Any, y: Any, batch_size: Any) -> tuple[Any, Any]:
+        tf = self.tf
+        loss_sum = tf.constant(0.0, tf.float64)
+        correct = tf.constant(0, tf.int64)
+        for start in tf.range(0, tf.size(y, out_type=tf.int64), batch_size):
+            xb, yb = X[start : start + batch_size], y[start : start + batch_size]
+            logits = tf.matmul(xb, self.W, transpose_b=True) + self.b  # (batch, 10)
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yb, logits=logits)
+            loss_sum += tf.reduce_sum(tf.cast(losses, tf.float64))
+            correct += _count_correct(tf, logits, yb)
+        return loss_sum, correct
+
+    def logits(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Logits (N, 10) float32 of the current weights for X (N, 784)."""
+        tf = self.tf
+        with tf.device(self.tf_device):
+            tx = tf.constant(np.asarray(X, dtype=np.float32))
+            out = tf.matmul(tx, self.W, transpose_b=True) + self.b  # (N, 10)
+        result: npt.NDArray[np.float32] = out.numpy()
+        return result
+
+
+def _count_correct(tf: Any, logits: Any, y: Any) -> Any:
+    """Number of rows whose arg-max logit is the label (int64 tensor)."""
+    return tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, axis=1), y), tf.int64))
+
+
+def create_backend(device: str = "auto") -> TensorflowBackend:
+    """Return a TensorFlow backend on ``device`` (``auto``, ``cpu`` or ``cuda``).
+
+    Raises:
+        ConfigError: unknown device, or ``cuda`` where TensorFlow sees no GPU.
+        FrameworkUnavailableError: TensorFlow is not installed or broken.
+    """
+    return TensorflowBackend(device)

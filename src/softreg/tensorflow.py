@@ -1,0 +1,414 @@
+"""d2l-compatible helpers for TensorFlow 2 / Keras 3: ``from softreg import tensorflow as d2l``.
+
+The d2l 0.17 chapters on softmax regression (concise and from scratch) run unchanged on these
+functions. Differences from d2l 0.17.6:
+
+* data come from softreg's verified Fashion-MNIST layer as whole-split tensors sliced per batch;
+  the training split is reshuffled example by example every epoch (d2l shuffled whole batches);
+* ``train_ch3`` with a Keras optimizer runs each step as one compiled ``tf.function`` and sums
+  the loss and correct count on the device (one host read per epoch); Keras nets are called
+  with ``training=True`` while training and ``training=False`` while evaluating;
+* the reported train loss is the true mean per-example loss whatever the loss returns; a
+  Keras optimizer steps on the batch mean (per-example losses are averaged first, as
+  ``softreg.torch`` does), a from-scratch ``updater(batch_size, grads)`` gets the gradients of
+  the summed loss (it divides by the batch size, as the chapter's ``sgd`` does);
+* curves fit the data and are written to a PNG outside Jupyter, a broken run warns instead of
+  asserting, a diverging run keeps its last good weights, and the history is returned.
+
+Importing this module imports TensorFlow quietly (no C++ log lines unless
+``SOFTREG_VERBOSE=1``) and hides Keras 3's warning about ``Flatten(input_shape=...)``, which
+the chapter's program uses on purpose.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from softreg.backends._tf import import_tensorflow, verbose
+from softreg.d2l.animator import Animator
+from softreg.d2l.ch3 import TrainCh3Warning, check_num_batches, run_train_ch3, totals
+from softreg.d2l.common import (
+    Accumulator,
+    Timer,
+    get_dataloader_workers,
+    get_fashion_mnist_labels,
+    set_figsize,
+    use_svg_display,
+)
+from softreg.d2l.images import prediction_titles, show_images
+from softreg.errors import ConfigError
+from softreg.history import History
+
+tf = import_tensorflow()
+keras = tf.keras
+if not verbose():
+    warnings.filterwarnings("ignore", message=r"Do not pass an `input_shape`", category=UserWarning)
+
+__all__ = [
+    "Accumulator",
+    "Animator",
+    "FashionMNISTBatches",
+    "Timer",
+    "TrainCh3Warning",
+    "accuracy",
+    "evaluate_accuracy",
+    "get_dataloader_workers",
+    "get_fashion_mnist_labels",
+    "load_data_fashion_mnist",
+    "predict_ch3",
+    "set_figsize",
+    "sgd",
+    "show_images",
+    "train_ch3",
+    "train_epoch_ch3",
+    "use_svg_display",
+]
+
+
+class FashionMNISTBatches:
+    """A re-iterable batch iterator over one split held as whole tensors.
+
+    Args:
+        X: (N, 28, 28, 1) float32 images in [0, 1]. y: (N,) int32 labels.
+        batch_size: examples per batch; the last batch may be smaller.
+        shuffle: draw a new example order (``tf.random.shuffle``, so ``tf.random.set_seed``
+            makes it repeatable) at every ``iter()``.
+        resize: if given, each batch goes through ``tf.image.resize_with_pad`` to
+            (resize, resize), as d2l 0.17 did: bilinear, no antialiasing, and for the square
+            Fashion-MNIST images no padding.
+    """
+
+    def __init__(self, X: Any, y: Any, batch_size: int, shuffle: bool,
+                 resize: int | tuple[int, int] | None = None) -> None:
+        self.X, self.y = X, y
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.resize = (resize, resize) if isinstance(resize, int) else resize
+
+    def __len__(self) -> int:
+        return -(-int(self.X.shape[0]) // self.batch_size)
+
+    def epoch_order(self) -> np.ndarray | None:
+        """A fresh example order (int32) if shuffling, else None; one draw per epoch."""
+        if not self.shuffle:
+            return None
+        order: np.ndarray = tf.random.shuffle(tf.range(int(self.X.shape[0]))).numpy()
+        return order
+
+    def prepare(self, X: Any) -> Any:
+        """Apply the resize (if any) to a batch of images."""
+        if self.resize is None:
+            return X
+        return tf.image.resize_with_pad(X, *self.resize)  # (batch, h, w, 1)
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        n = int(self.X.shape[0])
+        order = self.epoch_order()
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                stop = start + self.batch_size
+                xb, yb = self.X[start:stop], self.y[start:stop]
+            else:  # NumPy indices: much cheaper to slice than an eager tensor
+                rows = order[start:start + self.batch_size]
+                xb, yb = tf.gather(self.X, rows), tf.gather(self.y, rows)
+            yield self.prepare(xb), yb
+
+
+def load_data_fashion_mnist(batch_size: int, resize: int | tuple[int, int] | None = None,
+                            data_dir: str | None = None) -> tuple[FashionMNISTBatches,
+                                                                   FashionMNISTBatches]:
+    """Fashion-MNIST as (train_iter, test_iter): train reshuffled every epoch, test in order.
+
+    Batches are X float32 (B, 28, 28, 1) in [0, 1] (or (B, r, r, 1) with ``resize``) and
+    y int32, as in d2l 0.17.6.
+    """
+    from softreg.config import TrainConfig
+    from softreg.data import load_fashion_mnist
+
+    TrainConfig(batch_size=batch_size)  # validates batch_size with a clear message
+    iters = []
+    for split in ("train", "test"):
+        images, labels = load_fashion_mnist(split, data_dir=data_dir)
+        X = np.asarray(images, dtype=np.float32)[..., None] / np.float32(255.0)  # (N, 28, 28, 1)
+        y = np.asarray(labels, dtype=np.int32)
+        iters.append(FashionMNISTBatches(tf.constant(X), tf.constant(y), batch_size,
+                                         split == "train", resize))
+    return iters[0], iters[1]
+
+
+def _is_keras(obj: Any) -> bool:
+    return isinstance(obj, keras.layers.Layer)
+
+
+def _forward(net: Any, X: Any, training: bool) -> Any:
+    return net(X, training=training) if _is_keras(net) else net(X)
+
+
+def accuracy(y_hat: Any, y: Any) -> float:
+    """Number of correct predictions (a count, not a fraction, as in d2l)."""
+    return float(_correct(y_hat, y))
+
+
+def _correct(y_hat: Any, y: Any) -> Any:
+    """Correct count as an int64 tensor (works eagerly and inside a ``tf.function``)."""
+    y_hat, y = tf.convert_to_tensor(y_hat), tf.convert_to_tensor(y)
+    if y_hat.shape.rank > 1 and (y_hat.shape[1] or 2) > 1:
+        y_hat = tf.argmax(y_hat, axis=1)
+    return tf.reduce_sum(tf.cast(tf.equal(tf.cast(y_hat, y.dtype), y), tf.int64))
+
+
+def _loss_terms(loss: Any, y_hat: Any, y: Any) -> tuple[Any, Any]:
+    """(scalar for a Keras optimizer, float64 sum of the per-example losses).
+
+    A Keras loss is called labels first, a plain function ``loss(y_hat, y)``. Per-example
+    losses are averaged for the optimizer; a scalar counts as a batch mean unless the Keras
+    loss says ``reduction='sum'``.
+    """
+    value = loss(y, y_hat) if isinstance(loss, keras.losses.Loss) else loss(y_hat, y)
+    value = tf.convert_to_tensor(value)
+    if value.shape.rank:
+        return tf.reduce_mean(value), tf.reduce_sum(tf.cast(value, tf.float64))
+    total = tf.cast(value, tf.float64)
+    if getattr(loss, "reduction", None) == "sum":
+        return value, total
+    return value, total * tf.cast(tf.shape(y)[0], tf.float64)
+
+
+# Compiled functions per (kind, net, loss, updater, resize); the key objects are kept alive
+# with the function so that their ids are never reused for other objects.
+_COMPILED: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
+def _compiled(kind: str, build: Any, *objs: Any) -> Any:
+    key = (kind, *map(id, objs))
+    if key not in _COMPILED:
+        if len(_COMPILED) >= 8:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = (*objs, tf.function(build(*objs), reduce_retracing=True))
+    return _COMPILED[key][-1]
+
+
+def _step_on(step: Callable[..., tuple[Any, Any]]) -> Callable[..., Any]:
+    """``build(*objs)`` returning ``run(X, y) = step(*objs, X, y)``, for :func:`_compiled`."""
+    def build(*objs: Any) -> Callable[[Any, Any], tuple[Any, Any]]:
+        def run(X: Any, y: Any) -> tuple[Any, Any]:
+            return step(*objs, X, y)
+        return run
+    return build
+
+
+def _eval_step(net: Any, loss: Any, X: Any, y: Any) -> tuple[Any, Any]:
+    y_hat = _forward(net, X, training=False)
+    l_sum = _loss_terms(loss, y_hat, y)[1] if loss is not None else tf.zeros((), tf.float64)
+    return l_sum, _correct(y_hat, y)
+
+
+def _optimizer_step(net: Any, loss: Any, updater: Any, X: Any, y: Any) -> tuple[Any, Any]:
+    params = net.trainable_variables
+    with tf.GradientTape() as tape:
+        y_hat = _forward(net, X, training=True)
+        l_opt, l_sum = _loss_terms(loss, y_hat, y)
+    grads = tape.gradient(l_opt, params)
+    updater.apply_gradients(zip(grads, params, strict=True))
+    return l_sum, _correct(y_hat, y)
+
+
+def _whole_pass(step: Any, *objs: Any) -> Any:
+    """Build ``run(X, y, order, batch_size)``: every batch of a split in one graph loop."""
+    *step_objs, batches = objs
+
+    def run(X: Any, y: Any, order: Any, batch_size: Any) -> tuple[Any, Any]:
+        loss_sum, correct = tf.zeros((), tf.float64), tf.zeros((), tf.int64)
+        for start in tf.range(0, tf.size(order), batch_size):
+            rows = order[start:start + batch_size]
+            xb = batches.prepare(tf.gather(X, rows))  # (batch, 28, 28, 1) or resized
+            l_sum, c = step(*step_objs, xb, tf.gather(y, rows))
+            loss_sum += l_sum
+            correct += c
+        return loss_sum, correct
+    return run
+
+
+def _run_whole_pass(kind: str, step: Any, batches: FashionMNISTBatches,
+                    *objs: Any) -> tuple[Any, Any, int]:
+    """One pass over ``batches`` as one compiled call (same order as iterating them)."""
+    order = batches.epoch_order()
+    n = int(batches.X.shape[0])
+    check_num_batches(n, f"the {'training' if kind == 'train' else 'evaluation'} iterator")
+    run = _compiled(kind, lambda *o: _whole_pass(step, *o), *objs, batches)
+    rows = tf.range(n) if order is None else tf.constant(order)
+    loss_sum, correct = run(batches.X, batches.y, rows, tf.constant(batches.batch_size))
+    return loss_sum, correct, n
+
+
+def _sum_steps(step: Any, data_iter: Any, where: str, first: Any = None) -> tuple[Any, Any, int]:
+    """Loop ``step(X, y)`` over the batches; sums stay on the device until the end."""
+    sums, corrects, count = [], [], 0
+    for X, y in data_iter:
+        if not count and first is not None:
+            first(X)
+        l_sum, correct = step(X, y)
+        sums.append(l_sum)
+        corrects.append(correct)
+        count += int(y.shape[0])
+    check_num_batches(count, where)
+    return tf.add_n(sums), tf.add_n(corrects), count
+
+
+def _eval_totals(net: Any, data_iter: Any, loss: Any = None) -> tuple[Any, Any, int]:
+    """Loss sum, correct count (device tensors) and count over ``data_iter``."""
+    if _is_keras(net) and isinstance(data_iter, FashionMNISTBatches):
+        return _run_whole_pass("eval", _eval_step, data_iter, net, loss)
+    if _is_keras(net):
+        step = _compiled("eval-step", _step_on(_eval_step), net, loss)
+    else:  # any Python function: run eagerly
+        step = _step_on(_eval_step)(net, loss)
+    return _sum_steps(step, data_iter, "the evaluation iterator")
+
+
+def evaluate_accuracy(net: Any, data_iter: Any) -> float:
+    """Accuracy of ``net`` over ``data_iter`` (one host read at the end)."""
+    _, correct, count = _eval_totals(net, data_iter)
+    return int(correct) / count
+
+
+def _updater_step(net: Any, loss: Any, updater: Any, params: list[Any], X: Any,
+                  y: Any) -> tuple[Any, Any]:
+    """A from-scratch step, run eagerly: the user's updater may be any Python."""
+    with tf.GradientTape() as tape:
+        y_hat = _forward(net, X, training=True)
+        _, l_sum = _loss_terms(loss, y_hat, y)
+    updater(int(y.shape[0]), tape.gradient(l_sum, params))
+    return l_sum, _correct(y_hat, y)
+
+
+def _params_of(net: Any, updater: Any) -> list[Any]:
+    """The variables to differentiate (and to snapshot): the net's or the updater's.
+
+    Raises:
+        ConfigError: neither the net nor the updater makes them reachable.
+    """
+    if isinstance(updater, keras.optimizers.Optimizer):
+        if not hasattr(net, "trainable_variables"):
+            raise ConfigError(
+                f"a Keras optimizer needs a Keras model as net (got {type(net).__name__}, which"
+                " has no trainable_variables); pass a from-scratch updater(batch_size, grads)"
+                " with a params attribute instead")
+        return list(net.trainable_variables)
+    params = getattr(updater, "params", None)
+    if params is None and _is_keras(net):
+        params = net.trainable_variables
+    if params is None:
+        raise ConfigError(
+            "updater(batch_size, grads) needs to know the parameters: give it a params "
+            "attribute (as the chapter's Updater class does) or pass a Keras model as net")
+    return list(params)
+
+
+def _ensure_built(net: Any, X: Any) -> None:
+    """Create a Keras net's weights (a net without an input shape has none until called)."""
+    if _is_keras(net) and not net.built:
+        net(X, training=False)
+
+
+def train_epoch_ch3_totals(net: Any, train_iter: Any, loss: Any,
+                           updater: Any) -> tuple[Any, Any, int]:
+    """One training epoch; returns (loss sum, correct) as device tensors and the count.
+
+    A Keras optimizer on softreg's own iterator runs the whole epoch as one compiled call;
+    on any other iterator each step is one compiled call. A from-scratch updater runs eagerly.
+    """
+    params: list[Any] = []
+
+    def ready(X: Any) -> None:  # before the first step: weights and optimizer state exist
+        _ensure_built(net, X)
+        params[:] = _params_of(net, updater)
+        if isinstance(updater, keras.optimizers.Optimizer) and not updater.built:
+            updater.build(params)
+
+    if isinstance(updater, keras.optimizers.Optimizer):
+        if isinstance(train_iter, FashionMNISTBatches):
+            ready(train_iter.prepare(train_iter.X[:1]))
+            return _run_whole_pass("train", _optimizer_step, train_iter, net, loss, updater)
+        step = _compiled("train-step", _step_on(_optimizer_step), net, loss, updater)
+    else:
+        step = _step_on(_updater_step)(net, loss, updater, params)
+    return _sum_steps(step, train_iter, "the training iterator", first=ready)
+
+
+def train_epoch_ch3(net: Any, train_iter: Any, loss: Any, updater: Any) -> tuple[float, float]:
+    """One epoch; returns (mean per-example train loss, train accuracy) like d2l."""
+    loss_sum, correct, count = train_epoch_ch3_totals(net, train_iter, loss, updater)
+    return float(loss_sum) / count, int(correct) / count
+
+
+class _Ch3Trainer:
+    """EpochTrainer around the user's net, loss, updater and iterators."""
+
+    def __init__(self, net: Any, train_iter: Any, test_iter: Any, loss: Any,
+                 updater: Any) -> None:
+        self.net, self.train_iter, self.test_iter = net, train_iter, test_iter
+        self.loss, self.updater = loss, updater
+        if _is_keras(net) and not net.built:
+            for X, _ in test_iter:  # the test iterator: no shuffle, no random numbers drawn
+                _ensure_built(net, X)
+                break
+        self.params = _params_of(net, updater)
+
+    def train_epoch(self, epoch: int) -> Any:
+        return totals(*train_epoch_ch3_totals(self.net, self.train_iter, self.loss,
+                                              self.updater))
+
+    def evaluate(self, split: str) -> Any:
+        return totals(*_eval_totals(self.net, self.test_iter, self.loss))
+
+    def snapshot(self) -> list[np.ndarray]:
+        return [np.array(p.numpy(), copy=True) for p in self.params]
+
+    def restore(self, state: list[np.ndarray]) -> None:
+        for p, saved in zip(self.params, state, strict=True):
+            p.assign(saved)
+
+
+def train_ch3(net: Any, train_iter: Any, test_iter: Any, loss: Any, num_epochs: int,
+              updater: Any) -> History:
+    """Train and plot train loss, train accuracy and test accuracy per epoch.
+
+    Args:
+        net: a Keras model (or layer), or any callable mapping X to logits.
+        train_iter, test_iter: iterables of (X, y) batches.
+        loss: a Keras loss (called ``loss(y, y_hat)``; any reduction) or a function
+            ``loss(y_hat, y)`` returning per-example losses; the reported train loss is the
+            true per-example mean in every case.
+        num_epochs: number of epochs.
+        updater: a Keras optimizer (stepped on the batch-mean loss in a compiled step), or a
+            callable ``updater(batch_size, grads)`` given the gradients of the summed loss
+            with respect to ``updater.params`` (or the Keras net's trainable variables).
+
+    Returns:
+        The per-epoch :class:`~softreg.history.History`.
+
+    Raises:
+        ConfigError: the parameters cannot be found (see :func:`_params_of`), an iterator is
+            empty, or ``num_epochs`` is not an integer >= 0.
+    """
+    trainer = _Ch3Trainer(net, train_iter, test_iter, loss, updater)
+    return run_train_ch3(trainer, num_epochs)
+
+
+def sgd(params: Any, grads: Any, lr: float, batch_size: int) -> None:
+    """Minibatch SGD on gradients of a summed loss: ``p -= lr * g / batch_size``."""
+    for param, grad in zip(params, grads, strict=True):
+        param.assign_sub(lr * grad / batch_size)
+
+
+def predict_ch3(net: Any, test_iter: Any, n: int = 6) -> tuple[list[str], list[str]]:
+    """Show the first ``n`` test images titled true/predicted; returns both label lists."""
+    X, y = next(iter(test_iter))
+    pred = tf.argmax(_forward(net, X, training=False), axis=1)
+    trues, preds = y[:n].numpy().tolist(), pred[:n].numpy().tolist()
+    show_images(X[:n].numpy(), 1, n, titles=prediction_titles(trues, preds), stem="predict_ch3")
+    return get_fashion_mnist_labels(trues), get_fashion_mnist_labels(preds)
