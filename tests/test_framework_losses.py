@@ -21,6 +21,9 @@ Differences found (and pinned by the tests below, so a change in a framework sho
   -1.4e-6 (negative); a ``+inf`` logit in a wrong class gives ``+inf`` instead of NaN, and a
   NaN logit in a wrong class gives a finite loss (89.7) instead of NaN; labels outside
   [0, C) are clipped silently instead of raising; an empty batch raises MXNetError.
+  (MXNet's legacy ``nd.softmax_cross_entropy`` operator is worse: it takes the log of a clipped
+  softmax, so a loss above about 18.4 comes out as 18.4; softreg's MXNet backend does not use
+  it, see tests/backends/test_mxnet_backend.py.)
 """
 
 from __future__ import annotations
