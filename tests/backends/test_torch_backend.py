@@ -91,3 +91,17 @@ def test_bad_input_is_refused_before_torch_sees_it(backend):
         backend.train_epoch(data, np.arange(20), 0, 0.1)
     with pytest.raises(ConfigError, match=r"order must index examples in \[0, 20\), got values"):
         backend.train_epoch(data, np.arange(21), 8, 0.1)
+
+
+def test_one_step_matches_numpy_reference(backend):
+    from softreg.backends.numpy_backend import create_backend as numpy_backend
+
+    X, y = _data(n=64)
+    ref = numpy_backend("cpu")
+    for be in (backend, ref):
+        be.set_params(*initial_params(1))
+        be.train_epoch(be.put_data(X, y), np.arange(64), 64, 0.5, 0.01)  # one full batch
+    (Wt, bt), (Wr, br) = backend.get_params(), ref.get_params()
+    np.testing.assert_allclose(Wt, Wr, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(bt, br, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(Wr, initial_params(1)[0], atol=1e-4)  # the step moved the weights
