@@ -156,7 +156,10 @@ def _ctx_of(net: Any) -> Any:
 def _to_ctx(X: Any, y: Any, ctx: Any) -> tuple[Any, Any]:
     if ctx is None:
         return X, y
-    return X.as_in_context(ctx), y.as_in_context(ctx)
+    # mxnet.np arrays spell it as_in_ctx (as_in_context warns there); legacy NDArrays only
+    # have as_in_context.
+    move = "as_in_ctx" if hasattr(X, "as_in_ctx") else "as_in_context"
+    return getattr(X, move)(ctx), getattr(y, move)(ctx)
 
 
 def _guard_labels(y_hat: Any, y: Any, where: str) -> None:
