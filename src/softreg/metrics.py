@@ -29,11 +29,11 @@ def per_class_accuracy(cm: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
 
 def format_confusion(cm: npt.NDArray[np.int64], names: Sequence[str]) -> str:
     """The confusion matrix as an aligned text table (rows: true class, columns: predicted)."""
-    short = [n[:8] for n in names]
-    width = max(6, len(str(int(cm.max()))) + 1)
-    lines = [" " * 12 + "".join(f"{s:>{max(width, 9)}}" for s in short)]
+    col = max(max(len(n) for n in names), len(str(int(cm.max())))) + 1
+    row_head = max(len(n) for n in names) + 2
+    lines = [" " * row_head + "".join(f"{n:>{col}}" for n in names)]
     for name, row in zip(names, cm, strict=True):
-        lines.append(f"{name[:11]:<12}" + "".join(f"{int(v):>{max(width, 9)}}" for v in row))
+        lines.append(f"{name:<{row_head}}" + "".join(f"{int(v):>{col}}" for v in row))
     return "\n".join(lines)
 
 
