@@ -33,7 +33,7 @@ class EpochRecord:
     seconds: float = 0.0
 
 
-@dataclass
+@dataclass(repr=False)
 class History:
     """All epoch records of a run, plus how the run ended.
 
@@ -47,6 +47,17 @@ class History:
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def __repr__(self) -> str:
+        # Short on purpose: train_ch3 returns a History, and a notebook cell that ends with the
+        # call shows this line, not every record.
+        last = self.last
+        if last is None:
+            return f"History(0 epochs, {self.status})"
+        shown = [f"{name.replace('_', ' ')} {getattr(last, name):.4f}" for name in
+                 ("train_loss", "train_acc", "val_acc", "test_acc")
+                 if not math.isnan(getattr(last, name))]
+        return f"History({len(self)} epochs, {self.status}; last: {', '.join(shown)})"
 
     def column(self, name: str) -> list[float]:
         """Values of one metric over the epochs, e.g. ``history.column("test_acc")``."""
