@@ -1,8 +1,9 @@
 """Lazy imports of optional libraries, with one clear message when they are missing or broken.
 
 A framework is imported only when the user asks for it. MXNet 1.9.1 fails on NumPy >= 1.24 with
-an ``AttributeError`` (``np.bool`` was removed), not an ``ImportError``; that case gets its
-own hint.
+an ``AttributeError`` (``np.bool`` was removed in 1.24, ``np.PZERO`` in 2.0), not an
+``ImportError``. Whenever MXNet cannot be imported beside such a NumPy, the hint is a separate
+environment: ``pip install 'softreg[mxnet]'`` there would downgrade NumPy under TensorFlow.
 """
 
 from __future__ import annotations
@@ -61,23 +62,35 @@ def require(module: str) -> ModuleType:
     _, human = _EXTRAS.get(module, (module, module))
     try:
         return importlib.import_module(module)
-    except ImportError as exc:
-        raise FrameworkUnavailableError(
-            f"{human} is not installed ({exc}); install it with: {install_hint(module)}"
-        ) from exc
-    except AttributeError as exc:
-        if module == "mxnet" and "bool" in str(exc):
-            import numpy
-
+    except Exception as exc:  # MXNet on new NumPy raises AttributeError; broken builds OSError
+        hint = _mxnet_numpy_hint(exc) if module == "mxnet" else None
+        if hint is not None:
+            raise FrameworkUnavailableError(hint) from exc
+        if isinstance(exc, ImportError):
             raise FrameworkUnavailableError(
-                f"MXNet 1.9.1 cannot import with numpy {numpy.__version__} ({exc}): it needs "
-                "numpy < 1.24. Use a separate environment: python -m venv .venv-mxnet && "
-                ".venv-mxnet/bin/pip install 'numpy==1.23.5' 'softreg[mxnet]'"
+                f"{human} is not installed ({exc}); install it with: {install_hint(module)}"
             ) from exc
         raise FrameworkUnavailableError(
             f"{human} is installed but broken: importing it raised {exc!r}; "
             f"reinstall it with: {install_hint(module)}"
         ) from exc
+
+
+def _mxnet_numpy_hint(exc: Exception) -> str | None:
+    """The separate-environment fix when NumPy is too new for MXNet 1.9.1, else None."""
+    import numpy
+
+    try:
+        major, minor = (int(part) for part in numpy.__version__.split(".")[:2])
+    except ValueError:
+        return None
+    if (major, minor) < (1, 24) and "bool" not in str(exc):
+        return None
+    return (
+        f"MXNet 1.9.1 cannot import with numpy {numpy.__version__} ({exc}): it needs "
+        "numpy < 1.24. Use a separate environment: python -m venv .venv-mxnet && "
+        ".venv-mxnet/bin/pip install 'numpy==1.23.5' 'softreg[mxnet]'"
+    )
 
 
 def canonical_framework(name: str) -> str:
