@@ -40,10 +40,10 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 test-main: $(BIN)/.installed data
-	SOFTREG_REQUIRE=torch,tensorflow,data $(BIN)/python -m pytest -m "not mxnet" -q
+	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL $(BIN)/python -m pytest -m "not mxnet" -q
 
 test-mxnet: $(MXBIN)/.installed data
-	SOFTREG_REQUIRE=mxnet,data $(MXBIN)/python -m pytest -m mxnet -q
+	SOFTREG_REQUIRE=mxnet,data,mpmath,safetensors,PIL $(MXBIN)/python -m pytest -m mxnet -q
 
 bench: $(BIN)/.installed data
 	for b in benchmarks/bench_*.py; do case $$b in *mxnet*) $(MXBIN)/python $$b ;; *) $(BIN)/python $$b ;; esac || exit 1; done

@@ -1,7 +1,7 @@
 """Shared fixtures.
 
 Environment switches used by CI:
-* ``SOFTREG_REQUIRE=torch,tensorflow,data`` turns "not installed" skips for those names into
+* ``SOFTREG_REQUIRE=torch,tensorflow,data,mpmath`` turns "not installed" skips for those names into
   failures, so a missing framework or missing dataset fails CI instead of silently skipping.
 """
 

@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
+from conftest import need
 from softreg import checkpoint
 from softreg.errors import CheckpointError
 
-st = pytest.importorskip("safetensors.numpy")
+st = need("safetensors", "safetensors.numpy")
 
 
 def _ckpt():

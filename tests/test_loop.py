@@ -48,8 +48,9 @@ def test_divergence_keeps_last_good_weights_and_says_so():
     assert h.status == "diverged"
     assert len(h) == 2
     assert t.weights == 2
-    assert "training diverged in epoch 3: the mean train loss is nan, not finite" in h.message
-    assert "Lower the learning rate" in h.message
+    assert h.message == (
+        "training diverged in epoch 3: the mean train loss is nan, not finite; the weights of "
+        "epoch 2 were kept. Lower the learning rate and try again.")
 
 
 def test_exploding_finite_loss_counts_as_divergence():
@@ -65,7 +66,38 @@ def test_interrupt_restores_last_finished_epoch():
     h = run_epochs(t, 3)
     assert h.status == "interrupted"
     assert len(h) == 2 and t.weights == 2
-    assert "after 2 finished epoch(s)" in h.message
+    assert h.message == ("interrupted by the user after 2 finished epoch(s); the weights of "
+                         "the last finished epoch were kept")
+
+
+class UnreachableState(FakeTrainer):
+    """A from-scratch net: the trainer cannot see (or restore) the weights."""
+
+    def snapshot(self):
+        return None
+
+    def restore(self, state):
+        raise AssertionError("restore must not be called without a snapshot")
+
+
+def test_divergence_without_reachable_weights_says_nothing_was_put_back():
+    t = UnreachableState([1.0, math.inf])
+    h = run_epochs(t, 2)
+    assert h.status == "diverged" and t.weights == -1
+    assert "the weights could not be put back (the trainer cannot reach the parameters of a " \
+           "plain function net): re-initialise them before training again" in h.message
+    assert "were kept" not in h.message
+
+
+def test_interrupt_before_any_epoch_leaves_weights_unchanged():
+    class InterruptFirstSnapshot(FakeTrainer):
+        def snapshot(self):
+            raise KeyboardInterrupt
+
+    t = InterruptFirstSnapshot([1.0])
+    h = run_epochs(t, 1)
+    assert h.status == "interrupted" and t.weights == 0 and len(h) == 0
+    assert h.message.endswith("no epoch had started, so the weights are unchanged")
 
 
 def test_callback_can_stop_and_resume_continues_history():

@@ -38,7 +38,7 @@ INF, NAN = math.inf, math.nan
 
 
 def _mp():
-    mpmath = pytest.importorskip("mpmath")
+    mpmath = need("mpmath")
     mpmath.mp.dps = 60
     return mpmath
 

@@ -1,12 +1,14 @@
 """`from softreg import torch as d2l`: the d2l 0.17 chapters' helpers on PyTorch."""
 
+import importlib
+
 import numpy as np
 import pytest
 
 from conftest import need
 
 torch = need("torch")
-d2l = pytest.importorskip("softreg.torch")
+d2l = importlib.import_module("softreg.torch")  # fails, never skips, once torch imports
 nn = torch.nn
 
 
@@ -152,6 +154,20 @@ def test_divergence_warns_and_keeps_last_good_weights(tiny_iters):
     assert h.status == "diverged" and len(h) == 0
     for p, q in zip(net.parameters(), before, strict=True):
         assert torch.equal(p, q)
+
+
+def test_from_scratch_divergence_says_the_weights_could_not_be_put_back(tiny_iters):
+    train_iter, test_iter = tiny_iters
+    W = torch.normal(0, 0.01, size=(784, 10), requires_grad=True)
+    b = torch.zeros(10, requires_grad=True)
+
+    def net(X):
+        return X.reshape((-1, 784)) @ W + b  # (batch, 10)
+
+    with pytest.warns(d2l.TrainCh3Warning, match="the weights could not be put back"):
+        h = d2l.train_ch3(net, train_iter, test_iter, nn.CrossEntropyLoss(reduction="none"), 2,
+                          lambda batch_size: d2l.sgd([W, b], 1e6, batch_size))
+    assert h.status == "diverged" and "were kept" not in h.message
 
 
 def test_empty_iterator_is_refused():

@@ -28,6 +28,9 @@ from softreg.history import EpochRecord, History
 # logits), so a blown-up learning rate shows as an enormous but finite loss instead.
 DEFAULT_MAX_LOSS = 100 * math.log(10)
 
+# Stands for "no epoch started yet" (a snapshot of None means "state out of reach").
+_NO_SNAPSHOT = object()
+
 # A callback gets the record just made and the history so far; returning True stops training.
 EpochCallback = Callable[[EpochRecord, History], "bool | None"]
 
@@ -60,7 +63,7 @@ def run_epochs(
     """
     hist = history if history is not None else History()
     hist.status, hist.message = "completed", ""
-    last_good: Any = None
+    last_good: Any = _NO_SNAPSHOT
     try:
         for epoch in range(start_epoch, num_epochs):
             last_good = trainer.snapshot()
@@ -68,12 +71,11 @@ def run_epochs(
             totals = trainer.train_epoch(epoch)
             loss = totals.mean_loss
             if not math.isfinite(loss) or loss > max_loss:
-                trainer.restore(last_good)
                 hist.status = "diverged"
                 why = "not finite" if not math.isfinite(loss) else f"above the limit {max_loss:.4g}"
                 hist.message = (
                     f"training diverged in epoch {epoch + 1}: the mean train loss is {loss:.4g}, "
-                    f"{why}; the weights of epoch {epoch} were kept. "
+                    f"{why}; {_put_back(trainer, last_good, f'the weights of epoch {epoch}')}. "
                     "Lower the learning rate and try again."
                 )
                 break
@@ -97,11 +99,22 @@ def run_epochs(
                     hist.status = "early_stopped"
                 break
     except KeyboardInterrupt:
-        if last_good is not None:
-            trainer.restore(last_good)
+        kept = _put_back(trainer, last_good, "the weights of the last finished epoch")
         hist.status = "interrupted"
         hist.message = (
-            f"interrupted by the user after {len(hist.records)} finished epoch(s); "
-            "the weights of the last finished epoch were kept"
+            f"interrupted by the user after {len(hist.records)} finished epoch(s); {kept}"
         )
     return hist
+
+
+def _put_back(trainer: EpochTrainer, state: Any, what: str) -> str:
+    """Restore ``state`` when there is one; say what happened to the weights."""
+    if state is _NO_SNAPSHOT:
+        return "no epoch had started, so the weights are unchanged"
+    if state is None:
+        return (
+            "the weights could not be put back (the trainer cannot reach the parameters of a "
+            "plain function net): re-initialise them before training again"
+        )
+    trainer.restore(state)
+    return f"{what} were kept"

@@ -236,7 +236,9 @@ class _Ch3Trainer:
         loss_sum, correct, count = _eval_totals(self.net, self.test_iter, self.loss)
         return totals(_scalar(loss_sum), round(_scalar(correct)), count)
 
-    def snapshot(self) -> list[Any]:
+    def snapshot(self) -> list[Any] | None:
+        if not self.params:
+            return None  # a from-scratch net: the loop says nothing could be put back
         self._finish_deferred_init()
         return [p.data().copy() if _initialized(p) else None for p in self.params]
 

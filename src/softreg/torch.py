@@ -193,7 +193,9 @@ class _Ch3Trainer:
     def evaluate(self, split: str) -> Any:
         return totals(*_eval_totals(self.net, self.test_iter, self.loss))
 
-    def snapshot(self) -> list[Any]:
+    def snapshot(self) -> list[Any] | None:
+        if not self.params:
+            return None  # a from-scratch net: the loop says nothing could be put back
         return [p.detach().clone() for p in self.params]
 
     def restore(self, state: list[Any]) -> None:

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import need
 from softreg import checkpoint
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
@@ -55,7 +56,7 @@ def test_diverging_lr_stops_safely(real_data, tmp_path):
 
 
 def test_predict_a_known_test_image(real_data, tmp_path):
-    PIL = pytest.importorskip("PIL.Image")
+    PIL = need("PIL", "PIL.Image")
     res = _softreg("train", "--framework", "numpy", "--epochs", "3", "--out", str(tmp_path / "r"),
                    "--no-figures", "--quiet")
     assert res.returncode == 0, res.stderr

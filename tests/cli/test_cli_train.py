@@ -86,7 +86,7 @@ def test_not_a_checkpoint(capsys, tmp_path, cmd):
 
 
 def test_checkpoint_with_wrong_shapes(capsys, tmp_path):
-    st = pytest.importorskip("safetensors.numpy")
+    st = need("safetensors", "safetensors.numpy")
     p = tmp_path / "c.safetensors"
     st.save_file({"W": np.zeros((10, 100), np.float32), "b": np.zeros(10, np.float32)}, str(p),
                  metadata={"format": "softreg-checkpoint"})
@@ -124,7 +124,7 @@ def test_predict_refuses_bad_images(trained, capsys, tmp_path, make, message):
 
 
 def test_predict_refuses_wrong_size_png(trained, capsys, tmp_path):
-    PIL = pytest.importorskip("PIL.Image")
+    PIL = need("PIL", "PIL.Image")
     run, _ = trained
     PIL.new("L", (30, 28)).save(tmp_path / "wide.png")
     code, _, err = _run(capsys, "predict", str(run), str(tmp_path / "wide.png"))

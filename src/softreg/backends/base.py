@@ -116,7 +116,11 @@ class EpochTrainer(Protocol):
         ...
 
     def snapshot(self) -> Any:
-        """Return a copy of the learned state, to restore after a divergence."""
+        """Return a copy of the learned state, to restore after a divergence.
+
+        None means the state is out of reach (a from-scratch net function whose parameters the
+        trainer cannot see): the loop then says that nothing could be put back.
+        """
         ...
 
     def restore(self, state: Any) -> None:
