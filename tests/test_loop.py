@@ -70,6 +70,33 @@ def test_interrupt_restores_last_finished_epoch():
                          "the last finished epoch were kept")
 
 
+def test_interrupt_in_a_callback_keeps_the_finished_epoch_with_its_weights():
+    """A Ctrl-C while a callback writes the checkpoint must not pair epoch 2's record with
+    epoch 1's weights (a resume would then skip an epoch)."""
+
+    def interrupt_after_epoch_2(rec, hist):
+        if rec.epoch == 2:
+            raise KeyboardInterrupt
+
+    t = FakeTrainer([1.0, 0.5, 0.4])
+    h = run_epochs(t, 3, callbacks=[interrupt_after_epoch_2])
+    assert h.status == "interrupted"
+    assert len(h) == 2 and t.weights == 2
+    assert h.message.endswith("the weights of the last finished epoch were kept")
+
+
+def test_interrupt_during_evaluation_rolls_back_the_unrecorded_epoch():
+    class InterruptInEval(FakeTrainer):
+        def evaluate(self, split):
+            if self.weights == 2:
+                raise KeyboardInterrupt
+            return super().evaluate(split)
+
+    t = InterruptInEval([1.0, 0.5, 0.4])
+    h = run_epochs(t, 3)
+    assert h.status == "interrupted" and len(h) == 1 and t.weights == 1
+
+
 class UnreachableState(FakeTrainer):
     """A from-scratch net: the trainer cannot see (or restore) the weights."""
 

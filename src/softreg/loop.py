@@ -64,8 +64,10 @@ def run_epochs(
     hist = history if history is not None else History()
     hist.status, hist.message = "completed", ""
     last_good: Any = _NO_SNAPSHOT
+    committed = False  # the current weights belong to the last record of the history
     try:
         for epoch in range(start_epoch, num_epochs):
+            committed = False
             last_good = trainer.snapshot()
             t0 = time.perf_counter()
             totals = trainer.train_epoch(epoch)
@@ -91,6 +93,7 @@ def run_epochs(
                 setattr(rec, f"{split}_acc", ev.accuracy)
             rec.seconds = time.perf_counter() - t0
             hist.records.append(rec)
+            committed = True  # from here on a Ctrl-C keeps this epoch (record and weights)
             stop = False
             for cb in callbacks:
                 stop = bool(cb(rec, hist)) or stop
@@ -99,7 +102,10 @@ def run_epochs(
                     hist.status = "early_stopped"
                 break
     except KeyboardInterrupt:
-        kept = _put_back(trainer, last_good, "the weights of the last finished epoch")
+        if committed:
+            kept = "the weights of the last finished epoch were kept"
+        else:
+            kept = _put_back(trainer, last_good, "the weights of the last finished epoch")
         hist.status = "interrupted"
         hist.message = (
             f"interrupted by the user after {len(hist.records)} finished epoch(s); {kept}"
