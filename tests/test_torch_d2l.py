@@ -148,9 +148,10 @@ def test_divergence_warns_and_keeps_last_good_weights(tiny_iters):
     train_iter, test_iter = tiny_iters
     net = _linear_net()
     before = [p.detach().clone() for p in net.parameters()]
-    with pytest.warns(d2l.TrainCh3Warning, match="training diverged in epoch 1"):
+    with pytest.warns(d2l.TrainCh3Warning, match="training diverged in epoch 1") as caught:
         h = d2l.train_ch3(net, train_iter, test_iter, nn.CrossEntropyLoss(), 3,
                           torch.optim.SGD(net.parameters(), lr=1e6))
+    assert caught[0].filename == __file__  # the warning points at the user's call
     assert h.status == "diverged" and len(h) == 0
     for p, q in zip(net.parameters(), before, strict=True):
         assert torch.equal(p, q)

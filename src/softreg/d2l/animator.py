@@ -14,16 +14,18 @@ from softreg.plots.curves import curve_limits
 class Animator:
     """Plot data incrementally with ``add(x, ys)``.
 
-    In Jupyter the figure is redrawn in place after every ``add``. Elsewhere nothing is drawn
-    until :meth:`save`, which writes a PNG and returns its path. Without ``ylim`` the y-axis fits
-    the data.
+    In Jupyter the figure is redrawn in place after every ``add``. Elsewhere, with ``autosave``
+    (the default), every ``add`` rewrites one PNG (atomically) whose path is printed once, so a
+    chapter's own training loop run as a script leaves its curves behind; :meth:`save` writes
+    the figure on demand. Without ``ylim`` the y-axis fits the data.
     """
 
     def __init__(self, xlabel: str | None = None, ylabel: str | None = None,
                  legend: Sequence[str] | None = None, xlim: tuple[float, float] | None = None,
                  ylim: tuple[float, float] | None = None, xscale: str = "linear",
                  yscale: str = "linear", fmts: Sequence[str] = ("-", "m--", "g-.", "r:"),
-                 nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (3.5, 2.5)):
+                 nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (3.5, 2.5),
+                 autosave: bool = True):
         self.xlabel, self.ylabel = xlabel, ylabel
         self.legend = list(legend) if legend else []
         self.xlim, self.ylim = xlim, ylim
@@ -33,6 +35,8 @@ class Animator:
         self.X: list[list[float]] = []
         self.Y: list[list[float]] = []
         self.live = in_notebook()
+        self.autosave = autosave and not self.live
+        self.path: Path | None = None  # the PNG that autosave keeps rewriting
         self.fig: Any = None
         self.axes: Any = None
 
@@ -52,6 +56,11 @@ class Animator:
             self._draw()
             display.display(self.fig)
             display.clear_output(wait=True)
+        elif self.autosave:
+            first = self.path is None
+            self.path = self.save(self.path)
+            if first:
+                print(f"Animator: figure written to {self.path} (redrawn after every add)")
 
     def _draw(self) -> None:
         plt = pyplot()

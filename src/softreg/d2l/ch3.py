@@ -34,7 +34,8 @@ def run_train_ch3(trainer: EpochTrainer, num_epochs: int, *, figure: bool = True
 
         raise ConfigError(f"num_epochs must be an integer >= 0, got {num_epochs!r}")
     animator = Animator(xlabel="epoch", xlim=(1, num_epochs) if num_epochs > 1 else None,
-                        legend=["train loss", "train acc", "test acc"]) if figure else None
+                        legend=["train loss", "train acc", "test acc"],
+                        autosave=False) if figure else None  # one PNG at the end, not per epoch
 
     def on_epoch(rec: EpochRecord, hist: History) -> bool:
         if animator is not None:
@@ -50,8 +51,9 @@ def run_train_ch3(trainer: EpochTrainer, num_epochs: int, *, figure: bool = True
 
 
 def _warn_if_broken(history: History) -> None:
+    # stacklevel 4: this function, run_train_ch3, the facade's train_ch3, then the user's line.
     if history.status in ("diverged", "interrupted"):
-        warnings.warn(f"train_ch3: {history.message}", TrainCh3Warning, stacklevel=3)
+        warnings.warn(f"train_ch3: {history.message}", TrainCh3Warning, stacklevel=4)
         return
     last = history.last
     if last is None:
@@ -60,12 +62,12 @@ def _warn_if_broken(history: History) -> None:
         value = getattr(last, name)
         if not 0.0 <= value <= 1.0:
             warnings.warn(f"train_ch3: {name} is {value}, outside [0, 1]: the accuracy or the "
-                          "iterator is wrong", TrainCh3Warning, stacklevel=3)
+                          "iterator is wrong", TrainCh3Warning, stacklevel=4)
     if last.train_acc <= CHANCE_ACCURACY * 1.5 and len(history) >= 2:
         warnings.warn(
             f"train_ch3: train accuracy after {last.epoch} epochs is {last.train_acc:.3f}, no "
             "better than guessing; check the learning rate, the loss and the updater",
-            TrainCh3Warning, stacklevel=3)
+            TrainCh3Warning, stacklevel=4)
 
 
 def totals(loss_sum: Any, correct: Any, count: int) -> EpochTotals:
