@@ -1,12 +1,17 @@
 # Set-up and checks. `make demo` trains the chapter's configuration and writes its report;
 # `make test` runs lint, type checks and the whole test suite (MXNet in its own environment).
 PY ?= python3
+# MXNet's environment: numpy 1.23.5 has wheels for Python 3.8-3.11 only.
+PY_MX ?= $(PY)
 VENV := .venv
 VENV_MX := .venv-mxnet
 BIN := $(VENV)/bin
 MXBIN := $(VENV_MX)/bin
-# The CPU build of PyTorch; an unpinned torch would pull a multi-GB CUDA build.
+# The CPU build of PyTorch; an unpinned torch would pull a multi-GB CUDA build. Where pip does
+# not already find the CPU wheel (it does on the development machines), point it at PyTorch's
+# CPU index: make TORCH_PIP_ARGS='--index-url https://download.pytorch.org/whl/cpu'
 TORCH_PIN := torch==2.13.0
+TORCH_PIP_ARGS ?=
 RUN_DIR := runs/chapter
 
 .PHONY: demo test lint test-main test-mxnet data bench clean
@@ -14,13 +19,16 @@ RUN_DIR := runs/chapter
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(TORCH_PIN)
+	$(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) $(TORCH_PIN)
 	$(BIN)/python -m pip install -q -e '.[dev,torch,tensorflow]'
 	touch $@
 
 # MXNet 1.9.1 imports only with numpy < 1.24, which current TensorFlow cannot use.
 $(MXBIN)/.installed: pyproject.toml
-	$(PY) -m venv $(VENV_MX)
+	@$(PY_MX) -c 'import sys; sys.exit(sys.version_info >= (3, 12))' || { echo "MXNet 1.9.1 \
+	needs numpy 1.23.5, which installs on Python 3.8-3.11 only; $(PY_MX) is newer: run make \
+	with PY_MX=python3.11 (or another Python <= 3.11)" >&2; exit 1; }
+	$(PY_MX) -m venv $(VENV_MX)
 	$(MXBIN)/python -m pip install -q --upgrade pip
 	$(MXBIN)/python -m pip install -q 'numpy==1.23.5'
 	$(MXBIN)/python -m pip install -q -e '.[mxnet,test]'
