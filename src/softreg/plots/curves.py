@@ -39,7 +39,10 @@ def draw_curves(ax: Any, history: History) -> None:
     if epochs:
         ax.set_xlim(0.5, max(epochs) + 0.5)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="best")
+    if shown:
+        ax.legend(loc="best")
+    else:  # no finished epoch (--epochs 0, or a run that diverged in its first epoch)
+        ax.text(0.5, 0.5, "no finished epoch", ha="center", va="center", transform=ax.transAxes)
 
 
 def plot_curves(history: History, path: str | os.PathLike[str], title: str = "") -> Path:
