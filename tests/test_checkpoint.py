@@ -66,3 +66,14 @@ def test_non_finite_weights_are_refused(tmp_path):
     with pytest.raises(CheckpointError, match="holds NaN or inf"):
         checkpoint.save(tmp_path / "c.safetensors", c)
     assert not (tmp_path / "c.safetensors").exists()
+
+
+@pytest.mark.parametrize("missing", ["W", "b"])
+def test_checkpoint_without_an_array(tmp_path, missing):
+    arrays = {"W": np.zeros((10, 784), np.float32), "b": np.zeros(10, np.float32)}
+    del arrays[missing]
+    p = tmp_path / "x.safetensors"
+    st.save_file(arrays, str(p), metadata={"format": "softreg-checkpoint"})
+    with pytest.raises(CheckpointError, match=rf"has no array '{missing}'; a softreg checkpoint "
+                       r"holds W \(10, 784\) and b \(10,\)"):
+        checkpoint.load(p)
