@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -15,7 +17,7 @@ def _ckpt():
     return checkpoint.Checkpoint(W, b, {"framework": "torch", "epoch": 3, "config": {"lr": 0.1}})
 
 
-def test_roundtrip_is_exact_and_has_no_pickle(tmp_path):
+def test_roundtrip_is_exact(tmp_path):
     p = checkpoint.save(tmp_path / "c.safetensors", _ckpt())
     back = checkpoint.load(p)
     np.testing.assert_array_equal(back.W, _ckpt().W)
@@ -23,7 +25,30 @@ def test_roundtrip_is_exact_and_has_no_pickle(tmp_path):
     assert back.meta["framework"] == "torch" and back.meta["epoch"] == 3
     assert back.meta["config"] == {"lr": 0.1}
     assert back.meta["format"] == "softreg-checkpoint"
-    assert b"pickle" not in p.read_bytes()
+
+
+def test_file_is_plain_safetensors_with_only_w_and_b(tmp_path):
+    """Read the bytes by the format's spec, not through a library: no room for a pickle."""
+    raw = checkpoint.save(tmp_path / "c.safetensors", _ckpt()).read_bytes()
+    n = int.from_bytes(raw[:8], "little")  # u64 little-endian: length of the JSON header
+    header = json.loads(raw[8:8 + n].decode("utf-8"))
+    data = raw[8 + n:]
+    assert set(header) == {"__metadata__", "W", "b"}
+    meta = header["__metadata__"]
+    assert meta["format"] == "softreg-checkpoint"
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items())
+    expected = {"W": _ckpt().W, "b": _ckpt().b}
+    spans = []
+    for name, arr in expected.items():
+        entry = header[name]
+        assert set(entry) == {"dtype", "shape", "data_offsets"}
+        assert entry["dtype"] == "F32" and tuple(entry["shape"]) == arr.shape
+        start, end = entry["data_offsets"]
+        assert data[start:end] == arr.astype("<f4").tobytes()
+        spans.append((start, end))
+    spans.sort()
+    # the two tensors tile the data buffer exactly: no bytes outside them
+    assert spans[0][0] == 0 and spans[0][1] == spans[1][0] and spans[1][1] == len(data)
 
 
 def test_run_folder_is_accepted(tmp_path):
@@ -66,3 +91,14 @@ def test_non_finite_weights_are_refused(tmp_path):
     with pytest.raises(CheckpointError, match="holds NaN or inf"):
         checkpoint.save(tmp_path / "c.safetensors", c)
     assert not (tmp_path / "c.safetensors").exists()
+
+
+@pytest.mark.parametrize("missing", ["W", "b"])
+def test_checkpoint_without_an_array(tmp_path, missing):
+    arrays = {"W": np.zeros((10, 784), np.float32), "b": np.zeros(10, np.float32)}
+    del arrays[missing]
+    p = tmp_path / "x.safetensors"
+    st.save_file(arrays, str(p), metadata={"format": "softreg-checkpoint"})
+    with pytest.raises(CheckpointError, match=rf"has no array '{missing}'; a softreg checkpoint "
+                       r"holds W \(10, 784\) and b \(10,\)"):
+        checkpoint.load(p)

@@ -317,6 +317,38 @@ def test_a_failed_configuration_is_reported_but_not_saved(tmp_path, fake_fashion
     assert res.best is None
 
 
+def test_a_framework_error_fails_one_configuration_not_the_sweep(tmp_path, fake_fashion,
+                                                                 monkeypatch):
+    import softreg.sweep_worker
+
+    real = softreg.sweep_worker.fit
+
+    def crash_on_big_lr(config, *args, **kw):
+        if config.lr == 0.5:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return real(config, *args, **kw)
+
+    monkeypatch.setattr(softreg.sweep_worker, "fit", crash_on_big_lr)
+    res = _sweep(tmp_path, _space(lr=[0.01, 0.5, 0.05]))
+    status = {r["lr"]: r["status"] for r in res.rows}
+    assert status == {0.01: "completed", 0.5: "failed", 0.05: "completed"}
+    failed = next(r for r in res.rows if r["status"] == "failed")
+    assert failed["message"] == "RuntimeError: CUDA error: an illegal memory access was encountered"
+    assert res.best is not None and res.best["lr"] != 0.5
+    assert len(list((tmp_path / "sweep" / "results").glob("*.json"))) == 2  # retried next time
+
+
+def test_ctrl_c_inside_a_configuration_is_not_swallowed(tmp_path, fake_fashion, monkeypatch):
+    import softreg.sweep_worker
+
+    def interrupted(config, *args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(softreg.sweep_worker, "fit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _sweep(tmp_path, _space(lr=[0.01, 0.05]))
+
+
 def test_refit_trains_the_choice_on_train_plus_val(tmp_path, fake_fashion):
     res = _sweep(tmp_path, _space(lr=[0.01, 0.1]), refit=True)
     assert res.refit is not None and res.refit["val_split"] == 0.0

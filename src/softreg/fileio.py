@@ -1,6 +1,8 @@
 """Atomic file writing: write to a temporary name in the same folder, fsync, then rename.
 
 A crash or Ctrl-C in the middle of a write leaves the old file (or nothing), never half a file.
+The renamed file gets the permissions a plain ``open(path, "w")`` would give it: those of the
+file it replaces, or ``0o666`` less the umask for a new one (``mkstemp`` alone would leave 0600).
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,15 +22,18 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it onto ``path``.
 
     On any exception (KeyboardInterrupt included) the temporary file is removed and the
-    destination is left untouched.
+    destination is left untouched. The result keeps the mode of the file it replaces, or gets
+    ``0o666 & ~umask`` when it is new.
     """
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    mode = _mode_for(dest)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, mode)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, dest)
@@ -35,6 +41,17 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _mode_for(dest: Path) -> int:
+    """Permission bits for ``dest``: those of the file already there, else 0o666 less the umask."""
+    try:
+        return stat.S_IMODE(os.stat(dest).st_mode)
+    except FileNotFoundError:
+        pass
+    umask = os.umask(0)  # the only portable way to read the umask is to set it and put it back
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:

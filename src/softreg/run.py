@@ -70,8 +70,17 @@ def check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
         )
 
 
-def load_resume(out_dir: Path, epochs: int | None) -> _Resume:
-    """Read the checkpoint of an interrupted run; ``epochs`` may extend its total."""
+# The settings a resumed run may change: the total number of epochs to reach, and the device
+# (a checkpoint holds plain arrays, not tied to where they were computed).
+RESUME_MAY_CHANGE = ("epochs", "device")
+
+
+def load_resume(out_dir: Path, epochs: int | None, device: str | None = None) -> _Resume:
+    """Read the checkpoint of an interrupted run; ``epochs`` may extend its total.
+
+    Raises:
+        ConfigError: the checkpoint holds no resumable state, or ``device`` is unknown.
+    """
     ck = checkpoint.load(out_dir / CKPT)
     try:
         config = TrainConfig.from_dict(ck.meta["config"])
@@ -81,10 +90,24 @@ def load_resume(out_dir: Path, epochs: int | None) -> _Resume:
         raise ConfigError(f"{str(out_dir / CKPT)!r} has no resumable state ({exc})") from exc
     if epochs is not None:
         config = replace(config, epochs=epochs)
+    if device is not None:
+        config = replace(config, device=device)  # validated again: e.g. an unknown device
     best = None
     if "best_W" in ck.extra:
         best = (ck.extra["best_W"], ck.extra["best_b"])
     return _Resume(config, history, (ck.W, ck.b), epoch, ck.meta.get("early_stopping"), best)
+
+
+def saved_config(out_dir: str | Path) -> TrainConfig:
+    """The configuration of the run in ``out_dir``, as its checkpoint saved it.
+
+    Raises:
+        ConfigError: ``out_dir`` holds no resumable run.
+        CheckpointError: its checkpoint cannot be read.
+    """
+    out = Path(out_dir)
+    check_out_dir(out, resume=True, overwrite=False)
+    return load_resume(out, None).config
 
 
 def _save_ckpt(path: Path, params: Params, config: TrainConfig, history: History,
@@ -111,6 +134,7 @@ def train_run(
     offline: bool = False,
     resume: bool = False,
     resume_epochs: int | None = None,
+    resume_device: str | None = None,
     overwrite: bool = False,
     figures: bool = True,
     quiet: bool = False,
@@ -119,15 +143,16 @@ def train_run(
     """Train (or resume) a run into ``out_dir`` and write all its files.
 
     With ``resume`` the run's own config is read from its checkpoint (``config`` is ignored and
-    may be None); ``resume_epochs`` changes its total number of epochs. Bad settings are
-    refused before any data is read. A diverged or interrupted run still
+    may be None); ``resume_epochs`` changes its total number of epochs and ``resume_device``
+    where it trains (see :data:`RESUME_MAY_CHANGE`). Bad settings are refused before any data
+    is read. A diverged or interrupted run still
     writes its files and keeps the last good weights in ``checkpoint.safetensors``.
     """
     import time
 
     out = Path(out_dir)
     check_out_dir(out, resume, overwrite)
-    state = load_resume(out, resume_epochs) if resume else None
+    state = load_resume(out, resume_epochs, resume_device) if resume else None
     if state is not None:
         config = state.config
     elif config is None:

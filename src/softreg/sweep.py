@@ -90,19 +90,14 @@ def run_sweep(
         stream: where progress goes (default stdout).
 
     Raises:
-        ConfigError: no validation split, a bad ``jobs``, or an invalid configuration.
+        ConfigError: no validation split, a bad ``jobs``, an invalid configuration, or
+            ``out_dir`` is a file (checked before anything is written; see
+            :func:`check_sweep`).
         KeyboardInterrupt: after Ctrl-C, once the finished configurations are saved.
     """
     s = stream if stream is not None else sys.stdout
-    if not space.base.val_split:
-        raise ConfigError("a sweep chooses by validation accuracy and needs a validation split; "
-                          "add e.g. --val-split 0.1 (the test set is never used to choose)")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ConfigError(f"jobs must be an integer >= 1, got {jobs!r}")
-    configs = configurations(space)
+    configs = check_sweep(space, out_dir, jobs)
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {str(out)!r} exists and is not a folder")
     fileio.write_json(out / "sweep.json", _spec(space, configs))
     done = {k: v for k, v in _load_rows(out).items() if k in {config_key(c) for c in configs}}
     todo = sorted((c for c in configs if config_key(c) not in done), key=_data_key)
@@ -119,6 +114,28 @@ def run_sweep(
     return _finish(space, out, list(done.values()), len(configs) - len(todo),
                    time.perf_counter() - t0, refit=refit, figures=figures, data_dir=data_dir,
                    offline=offline)
+
+
+def check_sweep(space: SearchSpace, out_dir: str | Path, jobs: int) -> list[TrainConfig]:
+    """Check a sweep's settings without writing anything; return its configurations.
+
+    :func:`run_sweep` calls this first; call it yourself to refuse bad settings before
+    printing anything about the sweep.
+
+    Raises:
+        ConfigError: no validation split, a bad ``jobs``, an invalid configuration, or
+            ``out_dir`` is a file.
+    """
+    if not space.base.val_split:
+        raise ConfigError("a sweep chooses by validation accuracy and needs a validation split; "
+                          "add e.g. --val-split 0.1 (the test set is never used to choose)")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"jobs must be an integer >= 1, got {jobs!r}")
+    configs = configurations(space)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} exists and is not a folder")
+    return configs
 
 
 def _train_all(todo: list[TrainConfig], out: Path, jobs: int, data_dir: str | None,

@@ -60,8 +60,10 @@ def run_config(config_dict: dict[str, Any], out: Path, cache: SplitCache,
     Returns:
         ``{"row": metrics row, "config": settings, "history": history dict}``. The row's
         ``status`` is the run's (``completed``, ``early_stopped``, ``diverged``,
-        ``interrupted``) or ``failed`` (a softreg error, e.g. a framework not installed; its
-        ``message`` says why). Weights go to ``out/weights/<name or key>.safetensors``.
+        ``interrupted``) or ``failed``: a softreg error (e.g. a framework not installed) or
+        any other exception of the framework (e.g. a torch ``RuntimeError``), so that one
+        configuration cannot end the whole sweep; its ``message`` says why. Ctrl-C is not
+        caught. Weights go to ``out/weights/<name or key>.safetensors``.
     """
     config = TrainConfig.from_dict(config_dict)
     key = config_key(config)
@@ -71,12 +73,14 @@ def run_config(config_dict: dict[str, Any], out: Path, cache: SplitCache,
         # Only the validation split each epoch: the test set is evaluated once, at the end.
         result = fit(config, splits, eval_splits=("val",) if "val" in splits else ())
         seconds = time.perf_counter() - t0
-    except SoftregError as exc:
+        metrics = {split: result.trainer.evaluate(split) for split in splits
+                   if split != "train"}
+    except Exception as exc:  # not BaseException: Ctrl-C still stops the sweep
         row = _row(config, key, "failed", 0, 0, None, {}, 0.0)
-        row["message"] = str(exc)
+        row["message"] = (str(exc) if isinstance(exc, SoftregError)
+                          else f"{type(exc).__name__}: {exc}")
         return {"row": row, "config": config_dict, "history": History().to_dict()}
     history = result.history
-    metrics = {split: result.trainer.evaluate(split) for split in splits if split != "train"}
     model_epoch = result.model_epoch
     row = _row(config, key, history.status, len(history), model_epoch, history, metrics,
                seconds)

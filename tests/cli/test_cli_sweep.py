@@ -65,6 +65,29 @@ def test_sweep_refusals_exit_2_before_any_work(capsys, tmp_path, argv, message):
     assert not (tmp_path / "sw" / "results").exists()
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--lr", "0,0.1"], "lr must be a finite number > 0, got 0.0"),
+        (["--val-split", "0"], "needs a validation split; add e.g. --val-split 0.1"),
+        (["--jobs", "0"], "jobs must be an integer >= 1, got 0"),
+    ],
+)
+def test_sweep_refusal_is_the_only_line_printed(capsys, tmp_path, argv, message):
+    code, out, err = _run(capsys, "sweep", "--out", str(tmp_path / "sw"), *argv)
+    assert code == 2 and out == ""
+    assert err.startswith("softreg sweep: error: ") and message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "sw").exists()
+
+
+def test_sweep_out_that_is_a_file_is_refused_first(capsys, tmp_path):
+    (tmp_path / "f").write_text("x")
+    code, out, err = _run(capsys, "sweep", "--out", str(tmp_path / "f"))
+    assert code == 2 and out == ""
+    assert f"--out {str(tmp_path / 'f')!r} exists and is not a folder" in err
+
+
 def test_random_sweep_from_ranges(capsys, tmp_path, fake_fashion):
     code, out, _ = _run(capsys, "sweep", "--search", "random", "--trials", "3", "--lr",
                         "0.01:0.3", "--epochs", "1", "--framework", "numpy", "--out",

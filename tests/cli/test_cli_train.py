@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import need
+from softreg import checkpoint
 from softreg.cli import main
 
 
@@ -144,3 +145,81 @@ def test_help_lists_commands(capsys):
     out = capsys.readouterr().out
     for cmd in ("train", "evaluate", "predict"):
         assert cmd in out
+
+
+def _saved(run):
+    return checkpoint.load(run).meta
+
+
+def test_resume_extends_the_run_and_accepts_its_own_settings(trained, capsys, fake_fashion):
+    run, _ = trained
+    code, out, err = _run(capsys, "train", "--resume", str(run), "--epochs", "3",
+                          "--framework", "numpy", "--batch-size", "32", "--lr", "0.1",
+                          "--no-figures", "--quiet")
+    assert code == 0, err
+    assert "(3 epochs" in out and _saved(run)["epoch"] == 3
+
+
+def test_plain_resume_keeps_every_setting(trained, capsys, fake_fashion):
+    run, _ = trained
+    before = _saved(run)["config"]
+    code, _, err = _run(capsys, "train", "--resume", str(run), "--no-figures", "--quiet")
+    assert code == 0, err
+    assert _saved(run)["config"] == before
+
+
+def test_resume_may_change_the_device(trained, capsys, fake_fashion):
+    run, _ = trained
+    code, _, err = _run(capsys, "train", "--resume", str(run), "--device", "cpu",
+                        "--no-figures", "--quiet")
+    assert code == 0, err
+    assert _saved(run)["config"]["device"] == "cpu"
+    assert json.loads((run / "config.json").read_text())["device"] == "cpu"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--lr", "5"], "--lr 5.0 differs from the resumed run's lr 0.1; a resumed run keeps "
+         "its settings: drop --lr or start a new run with --out"),
+        (["--framework", "torch", "--batch-size", "7"],
+         "--framework torch differs from the resumed run's framework numpy; --batch-size 7 "
+         "differs from the resumed run's batch_size 32; a resumed run keeps its settings: "
+         "drop --framework and --batch-size or start a new run with --out"),
+        (["--seed", "3"], "--seed 3 differs from the resumed run's seed 0"),
+        (["--val-split", "0.2"], "--val-split 0.2 differs from the resumed run's val_split 0.0"),
+        (["--lr-schedule", "cosine"],
+         "--lr-schedule cosine differs from the resumed run's lr_schedule constant"),
+        (["--framework", "caffe"], "unknown framework 'caffe'"),
+        (["--device", "cuda"], "device 'cuda' is not available with the numpy framework"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--overwrite"], "--overwrite cannot be used with --resume"),
+        (["--out", "elsewhere"], "--out elsewhere cannot be used with --resume"),
+    ],
+)
+def test_resume_refuses_what_it_would_ignore(trained, capsys, fake_fashion, argv, message):
+    run, _ = trained
+    before = (run / "checkpoint.safetensors").read_bytes()
+    code, out, err = _run(capsys, "train", "--resume", str(run), "--epochs", "3", *argv)
+    assert code == 2 and out == ""
+    assert err.startswith("softreg train: error: ") and len(err.strip().splitlines()) == 1
+    assert message in err
+    assert (run / "checkpoint.safetensors").read_bytes() == before
+
+
+def test_resume_refuses_cuda_where_there_is_none(capsys, tmp_path, fake_fashion):
+    torch = need("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    run = tmp_path / "run"
+    code, _, err = _run(capsys, "train", "--framework", "torch", "--device", "cpu", "--epochs",
+                        "1", "--batch-size", "64", "--out", str(run), "--no-figures", "--quiet")
+    assert code == 0, err
+    code, _, err = _run(capsys, "train", "--resume", str(run), "--device", "cuda")
+    assert code == 2 and "CUDA was requested but PyTorch sees no CUDA GPU" in err
+    assert _saved(run)["epoch"] == 1
+
+
+def test_resume_of_a_folder_without_a_run(capsys, tmp_path):
+    code, _, err = _run(capsys, "train", "--resume", str(tmp_path), "--lr", "5")
+    assert code == 2 and "cannot resume: " in err and "does not exist" in err

@@ -14,8 +14,15 @@ import numpy as np
 import pytest
 from idxfiles import isolate, tiny_arrays, write, write_tiny
 
+from conftest import need
 from softreg.data import fashion, load_fashion_mnist, locate, sources, verify
-from softreg.errors import ChecksumError, ConfigError, DataNotFoundError, IDXFormatError
+from softreg.errors import (
+    ChecksumError,
+    ConfigError,
+    DataError,
+    DataNotFoundError,
+    IDXFormatError,
+)
 
 
 @pytest.fixture()
@@ -171,3 +178,20 @@ def test_missing_pooch_is_one_more_place_tried(places, monkeypatch):
             f"download into {places['cache'] / 'fashion-mnist'}: failed: pooch is not installed")
             + r".*install it with: pip install 'softreg\[download\]'"):
         locate("train")
+
+
+def test_download_into_a_folder_that_cannot_be_made(tmp_path):
+    need("pooch")
+    (tmp_path / "file").write_text("x")
+    dest = tmp_path / "file" / "fashion-mnist"
+    with pytest.raises(DataError, match=re.escape(f"cannot write into the download folder {dest} (")
+                       + r".*\); make it a writable folder, or set SOFTREG_CACHE_DIR to one"):
+        sources.download(fashion.FILES[0], dest, ["http://127.0.0.1:9/"])
+
+
+def test_download_without_a_mirror(tmp_path, no_network):
+    name = fashion.FILES[0].filename
+    with pytest.raises(DataError, match=f"no download mirror given for {name}; pass at least "
+                       r"one base URL \(softreg.data.fashion.MIRRORS lists the usual ones\)"):
+        sources.download(fashion.FILES[0], tmp_path / "dl", [])
+    assert not (tmp_path / "dl").exists()

@@ -77,11 +77,12 @@ def build_space(args: argparse.Namespace) -> SearchSpace:
 def run(args: argparse.Namespace) -> int:
     import datetime
 
-    from softreg.sweep import format_best, run_sweep
+    from softreg.sweep import check_sweep, format_best, run_sweep
 
     space = build_space(args)
     out = Path(args.out) if args.out else Path("sweeps") / datetime.datetime.now().strftime(
         "%Y%m%d-%H%M%S")
+    check_sweep(space, out, args.jobs)  # a refusal is its one line, with nothing before it
     if not args.quiet:
         print(f"sweep folder: {out}  (rerun with --out {out} to resume)")
     result = run_sweep(space, out, jobs=args.jobs, data_dir=args.data_dir, offline=args.offline,

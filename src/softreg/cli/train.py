@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from softreg._optional import canonical_framework
 from softreg.config import DEVICES, LR_SCHEDULES, MONITORS, TrainConfig
+from softreg.errors import ConfigError
+
+if TYPE_CHECKING:
+    from softreg.run import RunResult
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
@@ -19,25 +26,29 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("train", help="train a model and write a run folder",
                        description="Train softmax regression on Fashion-MNIST. Defaults are the "
                        "d2l chapter's: torch, batch 256, lr 0.1, 10 epochs, N(0, 0.01) weights.")
-    p.add_argument("--framework", default=d.framework,
-                   help="torch | tensorflow (tf) | mxnet (gluon) | numpy  [%(default)s]")
-    p.add_argument("--epochs", type=int, default=None, help=f"[{d.epochs}]")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="[%(default)s]")
-    p.add_argument("--lr", type=float, default=d.lr, help="learning rate [%(default)s]")
-    p.add_argument("--seed", type=int, default=d.seed, help="[%(default)s]")
-    p.add_argument("--device", default=d.device, help=f"{' | '.join(DEVICES)} [%(default)s]")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="[%(default)s]")
-    p.add_argument("--lr-schedule", default=d.lr_schedule, help=f"{' | '.join(LR_SCHEDULES)}")
-    p.add_argument("--val-split", type=float, default=d.val_split,
-                   help="fraction of the training set held out for validation [%(default)s]")
-    p.add_argument("--patience", type=int, default=d.patience,
+    # The settings default to None, not to TrainConfig's values, so that --resume can tell a
+    # flag that was given from one that was not.
+    p.add_argument("--framework",
+                   help=f"torch | tensorflow (tf) | mxnet (gluon) | numpy  [{d.framework}]")
+    p.add_argument("--epochs", type=int, help=f"[{d.epochs}]; with --resume: the total to reach")
+    p.add_argument("--batch-size", type=int, help=f"[{d.batch_size}]")
+    p.add_argument("--lr", type=float, help=f"learning rate [{d.lr}]")
+    p.add_argument("--seed", type=int, help=f"[{d.seed}]")
+    p.add_argument("--device", help=f"{' | '.join(DEVICES)} [{d.device}]")
+    p.add_argument("--weight-decay", type=float, help=f"[{d.weight_decay}]")
+    p.add_argument("--lr-schedule", help=f"{' | '.join(LR_SCHEDULES)} [{d.lr_schedule}]")
+    p.add_argument("--val-split", type=float,
+                   help=f"fraction of the training set held out for validation [{d.val_split}]")
+    p.add_argument("--patience", type=int,
                    help="early stopping after N epochs without progress (needs --val-split)")
-    p.add_argument("--monitor", default=d.monitor, help=f"{' | '.join(MONITORS)}")
-    p.add_argument("--max-loss", type=float, default=d.max_loss,
-                   help="a mean train loss above this stops the run as diverged [%(default).4g]")
+    p.add_argument("--monitor", help=f"{' | '.join(MONITORS)} [{d.monitor}]")
+    p.add_argument("--max-loss", type=float,
+                   help="a mean train loss above this stops the run as diverged "
+                   f"[{d.max_loss:.4g}]")
     p.add_argument("--out", help="run folder [runs/<framework>-<time>]")
     p.add_argument("--resume", metavar="DIR",
-                   help="continue the run in DIR (its own settings; --epochs may extend it)")
+                   help="continue the run in DIR with its own settings; only --epochs and "
+                   "--device may change")
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no per-epoch table")
@@ -46,23 +57,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(run=run)
 
 
+def given_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig settings given on the command line (those left out are not included)."""
+    return {f.name: getattr(args, f.name) for f in fields(TrainConfig)
+            if getattr(args, f.name, None) is not None}
+
+
 def run(args: argparse.Namespace) -> int:
     from softreg.run import default_out_dir, print_summary, train_run
 
     if args.verbose:
         os.environ["SOFTREG_VERBOSE"] = "1"
     if args.resume:
-        result = train_run(None, Path(args.resume), resume=True, resume_epochs=args.epochs,
-                           data_dir=args.data_dir, offline=args.offline,
-                           figures=not args.no_figures, quiet=args.quiet)
+        result = _resume(args)
     else:
-        config = TrainConfig(
-            framework=args.framework, epochs=10 if args.epochs is None else args.epochs,
-            batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
-            weight_decay=args.weight_decay, lr_schedule=args.lr_schedule,
-            val_split=args.val_split, patience=args.patience, monitor=args.monitor,
-            max_loss=args.max_loss,
-        )
+        config = TrainConfig(**given_settings(args))
         out = Path(args.out) if args.out else default_out_dir(config)
         result = train_run(config, out, data_dir=args.data_dir, offline=args.offline,
                            overwrite=args.overwrite, figures=not args.no_figures,
@@ -77,3 +86,52 @@ def run(args: argparse.Namespace) -> int:
         return 130
     return 0
 
+
+def _resume(args: argparse.Namespace) -> RunResult:
+    from softreg.run import saved_config, train_run
+
+    out = Path(args.resume)
+    check_resume_flags(args, saved_config(out))
+    return train_run(None, out, resume=True, resume_epochs=args.epochs,
+                     resume_device=args.device, data_dir=args.data_dir, offline=args.offline,
+                     figures=not args.no_figures, quiet=args.quiet)
+
+
+def check_resume_flags(args: argparse.Namespace, saved: TrainConfig) -> None:
+    """Refuse flags that ``--resume`` would otherwise ignore.
+
+    A resumed run keeps its saved settings except those in
+    :data:`softreg.run.RESUME_MAY_CHANGE`; a setting given with the value it already has is
+    accepted.
+
+    Raises:
+        ConfigError: ``--out`` names another folder, ``--overwrite`` is given, or a setting
+            differs from the resumed run's.
+    """
+    from softreg.run import RESUME_MAY_CHANGE
+
+    if args.out is not None and Path(args.out) != Path(args.resume):
+        raise ConfigError(
+            f"--out {args.out} cannot be used with --resume {args.resume}: a resumed run stays "
+            "in its own folder; drop --out, or drop --resume to start a new run there")
+    if args.overwrite:
+        raise ConfigError(
+            f"--overwrite cannot be used with --resume {args.resume}: it would replace the run "
+            "that --resume continues; drop one of the two")
+    differ = []
+    for name, value in given_settings(args).items():
+        if name in RESUME_MAY_CHANGE:
+            continue
+        mine = canonical_framework(value) if name == "framework" else value
+        if mine != getattr(saved, name):
+            differ.append((_flag(name), value, name, getattr(saved, name)))
+    if differ:
+        what = "; ".join(f"{flag} {value} differs from the resumed run's {name} {old}"
+                         for flag, value, name, old in differ)
+        flags = " and ".join(flag for flag, *_ in differ)
+        raise ConfigError(f"{what}; a resumed run keeps its settings: drop {flags} or start "
+                          "a new run with --out")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")

@@ -17,7 +17,8 @@ class Accumulator:
 
     def add(self, *args: Any) -> None:
         if len(args) != len(self.data):
-            raise ValueError(f"Accumulator.add expects {len(self.data)} values, got {len(args)}")
+            raise ValueError(f"Accumulator.add expects {len(self.data)} values, one per running "
+                             f"sum of Accumulator({len(self.data)}), got {len(args)}: {args!r}")
         self.data = [a + float(b) for a, b in zip(self.data, args, strict=True)]
 
     def reset(self) -> None:

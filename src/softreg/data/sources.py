@@ -180,18 +180,23 @@ def download(spec: IDXFile, dest_dir: str | os.PathLike[str], mirrors: Sequence[
     removed, so a failure or Ctrl-C leaves nothing behind.
 
     Raises:
-        DataError: every mirror failed (the message lists each URL and its error).
+        DataError: every mirror failed (the message lists each URL and its error), none was
+            given, or ``dest_dir`` cannot be written.
         FrameworkUnavailableError: pooch is not installed.
     """
     from softreg._optional import require
 
+    if not mirrors:
+        raise DataError(f"no download mirror given for {spec.filename}; pass at least one base "
+                        "URL (softreg.data.fashion.MIRRORS lists the usual ones)")
     pooch = require("pooch")
     dest = Path(dest_dir)
     try:
         dest.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
     except OSError as exc:
-        raise DataError(f"cannot write into {dest} ({exc})") from exc
+        raise DataError(f"cannot write into the download folder {dest} ({exc}); make it a "
+                        f"writable folder, or set {ENV_CACHE_DIR} to one") from exc
     _remove_stale_staging(dest)
     errors: list[str] = []
     try:
@@ -208,7 +213,7 @@ def download(spec: IDXFile, dest_dir: str | os.PathLike[str], mirrors: Sequence[
             return final
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    raise DataError("; ".join(errors) if errors else "no mirror configured")
+    raise DataError("; ".join(errors))
 
 
 def _remove_stale_staging(dest: Path) -> None:
