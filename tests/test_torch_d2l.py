@@ -185,7 +185,8 @@ def test_accumulator_and_labels():
     acc.add(1, 2.5)
     acc.add(torch.tensor(3.0), 1)
     assert (acc[0], acc[1]) == (4.0, 3.5)
-    with pytest.raises(ValueError, match="expects 2 values, got 1"):
+    with pytest.raises(ValueError, match=r"expects 2 values, one per running sum of "
+                                         r"Accumulator\(2\), got 1"):
         acc.add(1)
     assert d2l.get_fashion_mnist_labels([0, 9, torch.tensor(5)]) == ["t-shirt", "ankle boot",
                                                                      "sandal"]
