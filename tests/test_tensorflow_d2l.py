@@ -205,8 +205,58 @@ def test_whole_epoch_graph_equals_step_by_step(tiny_data):
         results.append(net.layers[-1].get_weights()[0])
         objs.append((net, loss, sgd))
     np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-7)
-    whole_epoch = d2l._COMPILED[("train", *map(id, objs[0]), id(batches))][-1]
+    whole_epoch = d2l._COMPILED.peek("train", (*objs[0], batches))
     assert whole_epoch.experimental_get_tracing_count() == 1
+
+
+def _counting_loss(calls):
+    """A per-example loss function that counts its Python calls: inside a compiled step it
+    runs only while the step is traced, so the count is the number of traces."""
+    def loss(y_hat, y):
+        calls.append(1)
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=y_hat)
+    return loss
+
+
+@pytest.mark.parametrize("as_list", [False, True], ids=["whole-epoch", "step-by-step"])
+def test_second_train_ch3_with_the_same_objects_reuses_the_traced_functions(tiny_iters,
+                                                                             as_list):
+    train_iter, test_iter = tiny_iters
+    if as_list:
+        train_iter, test_iter = list(train_iter), list(test_iter)
+    calls = []
+    net, loss = _chapter_net(*initial_params(0)), _counting_loss(calls)
+    sgd = keras.optimizers.SGD(learning_rate=0.1)
+    d2l.train_ch3(net, train_iter, test_iter, loss, 2, sgd)
+    traced = len(calls)
+    assert traced >= 2  # one training and one evaluation function at least
+    d2l.train_ch3(net, train_iter, test_iter, loss, 2, sgd)
+    assert len(calls) == traced
+    d2l.train_ch3(net, train_iter, test_iter, _counting_loss(calls), 1, sgd)
+    assert len(calls) > traced  # another loss object: traced anew (the count can tell)
+
+
+def test_compiled_functions_do_not_keep_nets_or_iterators_alive(tiny_data):
+    """The compile cache holds its objects weakly: a training iterator holds a whole split,
+    so a cache holding it would keep ~190 MB alive per load_data_fashion_mnist call."""
+    import gc
+    import weakref
+
+    X, Y = _tensors(tiny_data)
+    objs = [_chapter_net(*initial_params(0)), d2l.FashionMNISTBatches(X, Y, 64, shuffle=True),
+            d2l.FashionMNISTBatches(X[:200], Y[:200], 64, shuffle=False), _chapter_loss(),
+            keras.optimizers.SGD(learning_rate=0.1)]
+    d2l.train_ch3(*objs[:4], 1, objs[4])
+    for step_by_step in (list(objs[1]), list(objs[2])):  # the per-step functions, too
+        d2l.train_epoch_ch3(objs[0], step_by_step, objs[3], objs[4])
+        d2l.evaluate_accuracy(objs[0], step_by_step)
+    entries = len(d2l._COMPILED)
+    assert d2l._COMPILED.peek("train", (objs[0], objs[3], objs[4], objs[1])) is not None
+    refs = [weakref.ref(o) for o in objs]
+    del objs
+    gc.collect()
+    assert [r() for r in refs] == [None] * 5
+    assert len(d2l._COMPILED) <= entries - 4  # train, eval, train-step and eval-step forgotten
 
 
 def test_mlp_chapter_without_input_shape_runs(tiny_iters):

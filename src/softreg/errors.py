@@ -44,3 +44,7 @@ class DivergenceError(SoftregError, FloatingPointError):
 
 class InputImageError(SoftregError):
     """An image given to ``softreg predict`` cannot be used (wrong size, unreadable)."""
+
+
+class ObjectGoneError(SoftregError, RuntimeError):
+    """A cached compiled function asked for a net, loss or iterator that has been collected."""

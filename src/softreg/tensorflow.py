@@ -22,6 +22,7 @@ the chapter's program uses on purpose.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -40,6 +41,7 @@ from softreg.d2l.common import (
     use_svg_display,
 )
 from softreg.d2l.images import prediction_titles, show_images
+from softreg.d2l.weakcache import Getter, WeakCache
 from softreg.errors import ConfigError
 from softreg.history import History
 
@@ -177,27 +179,24 @@ def _loss_terms(loss: Any, y_hat: Any, y: Any) -> tuple[Any, Any]:
     return value, total * tf.cast(tf.shape(y)[0], tf.float64)
 
 
-# Compiled functions per (kind, net, loss, updater, resize); the key objects are kept alive
-# with the function so that their ids are never reused for other objects.
-_COMPILED: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+# Compiled functions per (kind, net, loss, updater, iterator), reused by later calls with the
+# same objects; the cache holds those objects weakly (an iterator holds a whole split), and the
+# functions reach them only through the cache's getter, at trace time.
+_COMPILED: WeakCache[Any] = WeakCache(size=8)
 
 
-def _compiled(kind: str, build: Any, *objs: Any) -> Any:
-    key = (kind, *map(id, objs))
-    if key not in _COMPILED:
-        if len(_COMPILED) >= 8:
-            _COMPILED.pop(next(iter(_COMPILED)))
-        _COMPILED[key] = (*objs, tf.function(build(*objs), reduce_retracing=True))
-    return _COMPILED[key][-1]
+def _compiled(kind: str, make_run: Callable[[Getter], Callable[..., Any]], *objs: Any) -> Any:
+    """The ``tf.function`` of ``make_run(getter)`` for these objects, traced once per input type."""
+    return _COMPILED.get(kind, objs, lambda get: tf.function(make_run(get), reduce_retracing=True))
 
 
-def _step_on(step: Callable[..., tuple[Any, Any]]) -> Callable[..., Any]:
-    """``build(*objs)`` returning ``run(X, y) = step(*objs, X, y)``, for :func:`_compiled`."""
-    def build(*objs: Any) -> Callable[[Any, Any], tuple[Any, Any]]:
+def _step_on(step: Callable[..., tuple[Any, Any]]) -> Callable[[Getter], Callable[..., Any]]:
+    """``make_run(getter)`` returning ``run(X, y) = step(*getter(), X, y)``."""
+    def make_run(get: Getter) -> Callable[[Any, Any], tuple[Any, Any]]:
         def run(X: Any, y: Any) -> tuple[Any, Any]:
-            return step(*objs, X, y)
+            return step(*get(), X, y)
         return run
-    return build
+    return make_run
 
 
 def _eval_step(net: Any, loss: Any, X: Any, y: Any) -> tuple[Any, Any]:
@@ -216,11 +215,10 @@ def _optimizer_step(net: Any, loss: Any, updater: Any, X: Any, y: Any) -> tuple[
     return l_sum, _correct(y_hat, y)
 
 
-def _whole_pass(step: Any, *objs: Any) -> Any:
+def _whole_pass(step: Any, get: Getter) -> Any:
     """Build ``run(X, y, order, batch_size)``: every batch of a split in one graph loop."""
-    *step_objs, batches = objs
-
     def run(X: Any, y: Any, order: Any, batch_size: Any) -> tuple[Any, Any]:
+        *step_objs, batches = get()
         loss_sum, correct = tf.zeros((), tf.float64), tf.zeros((), tf.int64)
         for start in tf.range(0, tf.size(order), batch_size):
             rows = order[start:start + batch_size]
@@ -238,7 +236,7 @@ def _run_whole_pass(kind: str, step: Any, batches: FashionMNISTBatches,
     order = batches.epoch_order()
     n = int(batches.X.shape[0])
     check_num_batches(n, f"the {'training' if kind == 'train' else 'evaluation'} iterator")
-    run = _compiled(kind, lambda *o: _whole_pass(step, *o), *objs, batches)
+    run = _compiled(kind, lambda get: _whole_pass(step, get), *objs, batches)
     rows = tf.range(n) if order is None else tf.constant(order)
     loss_sum, correct = run(batches.X, batches.y, rows, tf.constant(batches.batch_size))
     return loss_sum, correct, n
@@ -265,7 +263,7 @@ def _eval_totals(net: Any, data_iter: Any, loss: Any = None) -> tuple[Any, Any, 
     if _is_keras(net):
         step = _compiled("eval-step", _step_on(_eval_step), net, loss)
     else:  # any Python function: run eagerly
-        step = _step_on(_eval_step)(net, loss)
+        step = functools.partial(_eval_step, net, loss)
     return _sum_steps(step, data_iter, "the evaluation iterator")
 
 
@@ -335,7 +333,7 @@ def train_epoch_ch3_totals(net: Any, train_iter: Any, loss: Any,
             return _run_whole_pass("train", _optimizer_step, train_iter, net, loss, updater)
         step = _compiled("train-step", _step_on(_optimizer_step), net, loss, updater)
     else:
-        step = _step_on(_updater_step)(net, loss, updater, params)
+        step = functools.partial(_updater_step, net, loss, updater, params)
     return _sum_steps(step, train_iter, "the training iterator", first=ready)
 
 

@@ -74,6 +74,27 @@ def test_params_are_copies_and_shapes_are_checked(backend):
         backend.set_params(W.T, b)
 
 
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_one_step_matches_numpy_reference(backend, weight_decay):
+    """One full-batch step from the same weights: same loss, same correct count, same weights
+    (tighter tolerances than an epoch, where float32 rounding accumulates over steps)."""
+    from softreg.backends.numpy_backend import create_backend as numpy_backend
+
+    X, y = _data(n=128)
+    ref = numpy_backend("cpu")
+    results = []
+    for be in (backend, ref):
+        be.set_params(*initial_params(5, std=0.1))
+        tot = be.train_epoch(be.put_data(X, y), np.arange(128), 128, 0.3, weight_decay)
+        results.append((tot, *be.get_params()))
+    (tm, Wm, bm), (tr, Wr, br) = results
+    assert tm.count == tr.count == 128 and tm.correct == tr.correct
+    assert tm.loss_sum == pytest.approx(tr.loss_sum, rel=1e-6)
+    np.testing.assert_allclose(Wm, Wr, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(bm, br, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(Wr, initial_params(5, std=0.1)[0], atol=1e-4)  # the step moved W
+
+
 @pytest.mark.parametrize("np_semantics", [False, True])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])
 def test_one_epoch_matches_numpy_reference(backend, weight_decay, np_semantics):

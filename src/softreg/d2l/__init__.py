@@ -2,5 +2,7 @@
 
 ``common``: Accumulator, Timer, labels, figure-size helpers. ``animator``: live curves in
 Jupyter, PNG files elsewhere. ``ch3``: the glue that runs ``train_ch3`` through softreg's one
-epoch loop. ``images``: image grids and prediction grids from NumPy arrays.
+epoch loop. ``images``: image grids and prediction grids from NumPy arrays. ``weakcache``: the
+compiled-function cache that reuses a trace per (net, loss, updater, iterator) without keeping
+them alive.
 """
