@@ -81,9 +81,10 @@ def test_summary_calls_a_falling_test_curve_overfitting():
 def test_summary_calls_a_flat_test_curve_a_plateau():
     test = [0.80, 0.84, 0.845, 0.844, 0.846, 0.845]
     train = [0.81, 0.85, 0.86, 0.865, 0.868, 0.87]
-    text = summarize([_result("base", test, train), _result("stop", test, train, patience=3)],
-                     n_train=54000)
+    text = summarize([_result("base", test, train),
+                      _result("stop", test, train, patience=3, kept=5)], n_train=54000)
     assert "stopped improving rather than falling" in text
     assert "little room to overfit 54000 images" in text
-    assert "It never stopped: val_loss reached a new best at least once every 3 epochs" in text
+    assert ("It never stopped: val_loss reached a new best at least once every 3 epochs; its "
+            "final model is still the best epoch, 5.") in text
     assert "the best variant is **base**" in text

@@ -190,6 +190,56 @@ def test_early_stopping_restores_the_best_epoch(noisy_fashion):
     assert result.trainer.evaluate("val").mean_loss < losses[-1]
 
 
+def test_best_epoch_is_restored_when_the_epochs_run_out(noisy_fashion):
+    # patience longer than the run: the stop never fires, the best epoch still comes back
+    config = TrainConfig(framework="numpy", epochs=12, batch_size=16, lr=0.01, val_split=0.2,
+                         patience=50, device="cpu")
+    result = fit(config, prepare_splits(config))
+    h = result.history
+    losses = h.column("val_loss")
+    best = int(np.argmin(losses)) + 1
+    assert h.status == "completed" and len(h) == 12 and best < 12
+    assert result.model_epoch == best
+    assert result.trainer.evaluate("val").mean_loss == pytest.approx(losses[best - 1], abs=1e-6)
+    assert h.message == (f"Early stopping did not fire; restored the best epoch {best} of 12 "
+                         f"(val_loss {losses[best - 1]:.4f}).")
+
+
+def test_without_patience_the_last_epoch_is_kept(noisy_fashion):
+    config = TrainConfig(framework="numpy", epochs=12, batch_size=16, lr=0.01, val_split=0.2,
+                         device="cpu")
+    result = fit(config, prepare_splits(config))
+    losses = result.history.column("val_loss")
+    assert min(losses) < losses[-1] and result.model_epoch == 12 and not result.history.message
+    assert result.trainer.evaluate("val").mean_loss == pytest.approx(losses[-1], abs=1e-6)
+
+
+def test_restoring_the_best_is_added_to_an_earlier_message():
+    class FakeTrainer:
+        params = "last"
+
+        def snapshot(self):
+            return "best"
+
+        def restore(self, state):
+            self.params = state
+
+    from softreg.history import EpochRecord, History
+
+    trainer = FakeTrainer()
+    stopper = EarlyStopping(trainer, "val_acc", patience=5)
+    hist = History(status="interrupted", message="interrupted by the user; weights kept")
+    stopper(EpochRecord(1, 0.0, 0.0, val_acc=0.5), hist)
+    hist.records.append(EpochRecord(1, 0.0, 0.0, val_acc=0.5))
+    assert stopper.finish(hist) and trainer.params == "best"
+    assert hist.message == ("interrupted by the user; weights kept. Early stopping did not "
+                            "fire; restored the best epoch 1 of 1 (val_acc 0.5000).")
+    off = EarlyStopping(trainer, "val_acc", patience=0)
+    off(EpochRecord(1, 0.0, 0.0, val_acc=0.5), hist)
+    trainer.params = "last"
+    assert not off.finish(hist) and trainer.params == "last"
+
+
 def test_early_stopping_keeps_the_weights_of_the_best_record():
     class FakeTrainer:
         def __init__(self):
@@ -325,6 +375,15 @@ def test_refit_trains_the_choice_on_train_plus_val(tmp_path, fake_fashion):
     again = _sweep(tmp_path, _space(lr=[0.01, 0.1]), refit=True)
     assert again.refit == res.refit  # read back, not retrained
     assert "refit on train+val" in format_best(again)
+
+
+def test_refit_uses_the_best_epoch_when_patience_never_fired(tmp_path, noisy_fashion):
+    base = TrainConfig(framework="numpy", epochs=12, batch_size=16, lr=0.01, device="cpu",
+                       val_split=0.2, patience=50)
+    res = run_sweep(SearchSpace(base=base), tmp_path / "sweep", quiet=True, figures=False,
+                    refit=True)
+    assert res.best["status"] == "completed" and res.best["model_epoch"] < 12
+    assert res.refit["epochs_run"] == res.best["model_epoch"]
 
 
 def test_sweep_refusals(tmp_path):

@@ -194,8 +194,9 @@ def _variant_line(r: VariantResult, base: VariantResult) -> str:
     if h.status == "early_stopped":
         text += (f" It stopped after epoch {len(h)} and restored epoch {r.model_epoch}: "
                  f"{len(h) / max(len(base.history), 1):.0%} of the baseline's training time.")
-    elif r.variant.config.patience:
+    elif r.variant.config.patience and h.status == "completed":
         text += (f" It never stopped: {r.variant.config.monitor} reached a new best at least "
-                 f"once every {r.variant.config.patience} epochs.")
+                 f"once every {r.variant.config.patience} epochs; its final model is still the "
+                 f"best epoch, {r.model_epoch}.")
     return text
 
