@@ -76,6 +76,26 @@ def test_evaluate_prints_metrics(trained, capsys, fake_fashion):
     assert "confusion matrix" in out
 
 
+def test_evaluate_a_run_folder_uses_the_model_the_run_reported(capsys, tmp_path,
+                                                               noisy_fashion):
+    run = tmp_path / "run"
+    code, out, _ = _run(capsys, "train", "--framework", "numpy", "--epochs", "12",
+                        "--batch-size", "16", "--lr", "0.01", "--val-split", "0.2",
+                        "--patience", "50", "--out", str(run), "--no-figures", "--quiet")
+    assert code == 0, out
+    best_epoch = int(re.search(r"weights of the best epoch (\d+) by val_loss", out).group(1))
+    test_acc = re.search(r"test acc (\S+) \(weights", out).group(1)
+    assert best_epoch < 12
+    code, out, _ = _run(capsys, "evaluate", str(run), "--no-figures")
+    assert code == 0
+    assert f"checkpoint: {run / 'best.safetensors'} (trained with numpy, weights of epoch " \
+           f"{best_epoch})" in out
+    assert f"test: accuracy {test_acc}" in out
+    code, out, _ = _run(capsys, "evaluate", str(run / "checkpoint.safetensors"),
+                        "--no-figures")
+    assert code == 0 and "weights of epoch 12)" in out
+
+
 @pytest.mark.parametrize("cmd", ["evaluate", "predict"])
 def test_not_a_checkpoint(capsys, tmp_path, cmd):
     bad = tmp_path / "model.safetensors"
