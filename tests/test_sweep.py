@@ -114,10 +114,10 @@ def test_config_key_is_stable_and_distinguishes_settings():
 # --- validation split and standardisation ------------------------------------------------
 
 
-def test_validation_split_is_stratified_and_stable_for_a_seed(fake_fashion):
-    a = prepare_splits(TrainConfig(val_split=0.1, seed=3))
-    b = prepare_splits(TrainConfig(val_split=0.1, seed=3))
-    c = prepare_splits(TrainConfig(val_split=0.1, seed=4))
+def test_validation_split_is_stratified_and_set_by_val_seed_alone(fake_fashion):
+    a = prepare_splits(TrainConfig(val_split=0.1, seed=3, val_seed=1))
+    b = prepare_splits(TrainConfig(val_split=0.1, seed=4, val_seed=1))  # another training seed
+    c = prepare_splits(TrainConfig(val_split=0.1, seed=3, val_seed=2))
     assert np.bincount(a["val"].y, minlength=10).tolist() == [6] * 10  # 60 per class
     assert np.bincount(a["train"].y, minlength=10).tolist() == [54] * 10
     np.testing.assert_array_equal(a["val"].X, b["val"].X)
@@ -125,6 +125,20 @@ def test_validation_split_is_stratified_and_stable_for_a_seed(fake_fashion):
     # the validation images are not in the training part
     train_rows = {row.tobytes() for row in a["train"].X}
     assert not any(row.tobytes() in train_rows for row in a["val"].X)
+
+
+def test_sweeping_seeds_keeps_one_validation_set(fake_fashion, monkeypatch):
+    import softreg.sweep_worker
+
+    loads = []
+    real = softreg.sweep_worker.prepare_splits
+    monkeypatch.setattr(softreg.sweep_worker, "prepare_splits",
+                        lambda config, **kw: loads.append(config.seed) or real(config, **kw))
+    cache = softreg.sweep_worker.SplitCache()
+    first = cache.get(TrainConfig(val_split=0.2, seed=0))
+    assert cache.get(TrainConfig(val_split=0.2, seed=1)) is first and loads == [0]
+    cache.get(TrainConfig(val_split=0.2, seed=1, val_seed=1))
+    assert loads == [0, 1]
 
 
 def test_standardisation_uses_training_statistics_only(fake_fashion):

@@ -195,7 +195,7 @@ class _thread_env:  # noqa: N801  (used as a context manager, reads like one)
 
 def _data_key(config: TrainConfig) -> tuple[Any, ...]:
     # Configurations sharing prepared data run one after another (one cached copy per worker).
-    return (config.val_split, config.seed, config.standardize)
+    return (config.val_split, config.val_seed, config.standardize)
 
 
 def _status_text(row: dict[str, Any]) -> str:

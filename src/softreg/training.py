@@ -97,7 +97,8 @@ def prepare_splits(
 ) -> dict[str, Split]:
     """Load Fashion-MNIST and return ``train``, ``test`` and (with ``val_split``) ``val``.
 
-    The validation set is a seeded, stratified part of the 60k training images; the test set
+    The validation set is a stratified part of the 60k training images drawn with
+    ``config.val_seed`` (not ``config.seed``: every training seed sees the same one); the test set
     is never used for model selection. With ``config.standardize`` every split is standardised
     with the statistics of the training part (validation and test images are never looked at).
     """
@@ -108,7 +109,7 @@ def prepare_splits(
     splits = {"test": Split(to_features(xte), np.asarray(yte, dtype=np.int64))}
     ytr64 = np.asarray(ytr, dtype=np.int64)
     if config.val_split > 0:
-        tr_idx, val_idx = train_val_split(ytr64, config.val_split, config.seed)
+        tr_idx, val_idx = train_val_split(ytr64, config.val_split, config.val_seed)
         splits["train"] = Split(to_features(xtr[tr_idx]), ytr64[tr_idx])
         splits["val"] = Split(to_features(xtr[val_idx]), ytr64[val_idx])
     else:

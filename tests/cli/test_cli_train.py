@@ -27,6 +27,7 @@ def _run(capsys, *argv):
         (["--epochs", "-1"], "epochs must be an integer >= 0, got -1"),
         (["--framework", "caffe"], "unknown framework 'caffe'"),
         (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--val-seed", "-1"], "val_seed must be an integer >= 0, got -1"),
     ],
 )
 def test_bad_settings_exit_2_before_any_work(capsys, tmp_path, argv, message):
@@ -59,6 +60,15 @@ def test_train_prints_table_and_summary(trained):
     assert lines[0].split() == ["epoch", "train_loss", "train_acc", "test_acc", "seconds"]
     assert lines[1].split()[0] == "1" and lines[2].split()[0] == "2"
     assert out.count("final: train loss") == 1 and f"run folder: {run}" in out
+
+
+def test_val_seed_reaches_the_saved_config(capsys, tmp_path, fake_fashion):
+    code, out, _ = _run(capsys, "train", "--framework", "numpy", "--epochs", "1",
+                        "--val-split", "0.2", "--val-seed", "7", "--seed", "3",
+                        "--out", str(tmp_path / "r"), "--no-figures", "--quiet")
+    assert code == 0, out
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert (saved["val_seed"], saved["seed"]) == (7, 3)
 
 
 def test_diverging_run_exits_3_and_says_so(capsys, tmp_path, fake_fashion):

@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--lr-schedule", default=d.lr_schedule, help=f"{' | '.join(LR_SCHEDULES)}")
     p.add_argument("--val-split", type=float, default=d.val_split,
                    help="fraction of the training set held out for validation [%(default)s]")
+    p.add_argument("--val-seed", type=int, default=d.val_seed,
+                   help="seed of the validation images, apart from --seed [%(default)s]")
     p.add_argument("--patience", type=int, default=d.patience,
                    help="early stopping after N epochs without progress (needs --val-split)")
     p.add_argument("--monitor", default=d.monitor, help=f"{' | '.join(MONITORS)}")
@@ -60,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
             framework=args.framework, epochs=10 if args.epochs is None else args.epochs,
             batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
             weight_decay=args.weight_decay, lr_schedule=args.lr_schedule,
-            val_split=args.val_split, patience=args.patience, monitor=args.monitor,
-            max_loss=args.max_loss,
+            val_split=args.val_split, val_seed=args.val_seed, patience=args.patience,
+            monitor=args.monitor, max_loss=args.max_loss,
         )
         out = Path(args.out) if args.out else default_out_dir(config)
         result = train_run(config, out, data_dir=args.data_dir, offline=args.offline,
