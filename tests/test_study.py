@@ -51,9 +51,23 @@ def test_subsample_is_stratified_and_refuses_bad_sizes(fake_fashion):
         subsample(splits, 480, seed=0)
 
 
-def test_variants_need_a_validation_split():
+def test_variants_need_a_validation_split_and_an_epoch():
     with pytest.raises(ConfigError, match="the overfitting study needs a validation split"):
         variants(TrainConfig(), 1e-3, 5)
+    with pytest.raises(ConfigError, match="the overfitting study needs at least 1 epoch, got "
+                       r"epochs 0; use many, e\.g\. --epochs 100"):
+        variants(TrainConfig(val_split=0.1, epochs=0), 1e-3, 5)
+
+
+def test_summary_of_a_baseline_without_epochs_ends_in_a_sentence():
+    def empty(message):
+        hist = History(status="diverged" if message else "completed", message=message)
+        return VariantResult(Variant("base", "base", BASE), hist, 0, 0.1, 0.1)
+
+    assert summarize([empty("")], n_train=1000).endswith(
+        "The baseline did not finish an epoch.\n")
+    assert summarize([empty("training diverged in epoch 1.")], n_train=1000).endswith(
+        "The baseline did not finish an epoch: training diverged in epoch 1.\n")
 
 
 def _result(name, test, train, val_loss=None, status="completed", kept=None, patience=0):

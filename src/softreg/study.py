@@ -55,6 +55,9 @@ def variants(base: TrainConfig, weight_decay: float, patience: int) -> list[Vari
     """The four runs: baseline, weight decay, cosine learning-rate decay, early stopping."""
     if not base.val_split:
         raise ConfigError("the overfitting study needs a validation split, e.g. 0.1")
+    if base.epochs < 1:
+        raise ConfigError(f"the overfitting study needs at least 1 epoch, got epochs "
+                          f"{base.epochs}; use many, e.g. --epochs 100")
     plain = replace(base, weight_decay=0.0, lr_schedule="constant", patience=0)
     return [
         Variant("baseline", f"constant lr {base.lr:g}, no weight decay", plain),
@@ -140,7 +143,8 @@ def summarize(results: Sequence[VariantResult], n_train: int) -> str:
     base = results[0]
     h = base.history
     if not h.records:
-        return f"# Overfitting study\n\nThe baseline did not finish an epoch: {h.message}\n"
+        why = f": {h.message}" if h.message else "."
+        return f"# Overfitting study\n\nThe baseline did not finish an epoch{why}\n"
     test = h.column("test_acc")
     train = h.column("train_acc")
     peak = int(np.argmax(test))

@@ -90,11 +90,14 @@ def test_study_overfit_prints_its_summary(capsys, tmp_path, fake_fashion):
         (["--val-split", "0"], "the overfitting study needs a validation split"),
         (["--epochs", "-1"], "epochs must be an integer >= 0, got -1"),
         (["--val-seed", "-2"], "val_seed must be an integer >= 0, got -2"),
+        (["--epochs", "0"], "the overfitting study needs at least 1 epoch, got epochs 0; use "
+         "many, e.g. --epochs 100"),
     ],
 )
 def test_study_refusals(capsys, tmp_path, argv, message):
-    code, _, err = _run(capsys, "study", "overfit", "--out", str(tmp_path / "st"), *argv)
+    code, out, err = _run(capsys, "study", "overfit", "--out", str(tmp_path / "st"), *argv)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not out and not (tmp_path / "st").exists()
 
 
 @pytest.mark.realdata
