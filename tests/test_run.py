@@ -42,6 +42,25 @@ def test_run_writes_its_files(tmp_path, fake_fashion, framework):
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_the_device_used_is_recorded_next_to_the_device_asked(tmp_path, fake_fashion,
+                                                              framework):
+    _skip_missing(framework)
+    used = "cpu"
+    if framework == "torch":
+        import torch
+
+        used = "cuda" if torch.cuda.is_available() else "cpu"
+    res = train_run(_cfg(framework, epochs=1, device="auto", val_split=0.2), tmp_path,
+                    quiet=True, figures=False)
+    assert res.device == used
+    assert json.loads((tmp_path / "config.json").read_text())["device"] == "auto"
+    report = (tmp_path / "report.md").read_text()
+    assert f"| device | auto |\n| device used | {used} |\n" in report
+    assert checkpoint.load(tmp_path).meta["device_used"] == used
+    assert checkpoint.load(tmp_path / "best.safetensors").meta["device_used"] == used
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_resume_is_bit_identical(tmp_path, fake_fashion, framework):
     _skip_missing(framework)
     straight = train_run(_cfg(framework), tmp_path / "a", quiet=True, figures=False)

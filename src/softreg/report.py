@@ -34,7 +34,8 @@ def write_outputs(out: Path, config: TrainConfig, history: History, backend: Lin
         files.update(_figures(out, config, history, cm, test, pred))
     files["report"] = fileio.write_text(
         out / "report.md", render_report(config, history, cm, list(CLASS_NAMES), files,
-                                         model_epoch=model_epoch, best_restored=best_restored)
+                                         model_epoch=model_epoch, best_restored=best_restored,
+                                         device_used=backend.device)
     )
     return files
 
@@ -60,18 +61,23 @@ def _figures(out: Path, config: TrainConfig, history: History, cm: Any, test: An
 
 def render_report(config: TrainConfig, history: History, cm: Any, names: list[str],
                   files: dict[str, Path], *, model_epoch: int | None = None,
-                  best_restored: bool = False) -> str:
+                  best_restored: bool = False, device_used: str | None = None) -> str:
     """The Markdown report, written from the run's own numbers.
 
     ``cm`` is the test confusion matrix of the weights of epoch ``model_epoch`` (default: the
     last epoch); ``best_restored`` says they are the best epoch's, put back by early stopping.
+    ``device_used`` is the device the run resolved ``config.device`` to (e.g. ``auto`` ->
+    ``cuda``); it gets its own row under the ``device`` setting.
     """
     last = history.last
     acc = per_class_accuracy(cm)
     lines = [f"# softreg run: {config.framework}", "",
              f"softreg {__version__}. Status: **{history.status}**. {history.message}".rstrip(), "",
              "## Configuration", "", "| setting | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in config.to_dict().items()]
+    for key, value in config.to_dict().items():
+        lines.append(f"| {key} | {value} |")
+        if key == "device" and device_used is not None:
+            lines.append(f"| device used | {device_used} |")
     lines += ["", "## Result", ""]
     if last is not None:
         total_s = sum(r.seconds for r in history.records)

@@ -2,7 +2,8 @@
 
 Layout of a run folder::
 
-    config.json          the resolved configuration
+    config.json          the configuration as given (``device`` as asked, e.g. ``auto``; the
+                         device used is in report.md and the checkpoints' ``device_used``)
     metrics.csv          one row per epoch
     history.json         the same, plus how the run ended
     checkpoint.safetensors  the last epoch's weights with its epoch, resumable (rewritten
@@ -101,12 +102,13 @@ def load_resume(out_dir: Path, epochs: int | None) -> _Resume:
 
 
 def _save_ckpt(path: Path, params: Params, config: TrainConfig, history: History,
-               epoch: int, stopper: EarlyStopping | None, best: bool = False,
+               epoch: int, stopper: EarlyStopping | None, device_used: str, best: bool = False,
                model_file: str | None = None) -> Path:
     from softreg.data import CLASS_NAMES
 
     meta: dict[str, Any] = {
         "framework": config.framework, "epoch": epoch, "config": config.to_dict(),
+        "device_used": device_used,  # what config["device"] (e.g. "auto") resolved to
         "class_names": list(CLASS_NAMES), "history": history.to_dict(),
     }
     if model_file is not None:
@@ -165,7 +167,8 @@ def train_run(
 
     def after_epoch(rec: EpochRecord, hist: History) -> bool:
         stop = stopper(rec, hist) if stopper is not None else False
-        _save_ckpt(out / CKPT, trainer.snapshot(), config, hist, rec.epoch, stopper)
+        _save_ckpt(out / CKPT, trainer.snapshot(), config, hist, rec.epoch, stopper,
+                   backend.device)
         progress.update(rec)
         return stop
 
@@ -194,9 +197,9 @@ def _finish(config: TrainConfig, trainer: LinearTrainer, stopper: EarlyStopping 
     model_epoch = stopper.best_epoch if stopper is not None and restored else done
     if stopper is not None and stopper.best_params is not None:
         _save_ckpt(out / BEST, stopper.best_params, config, history, stopper.best_epoch,
-                   stopper, best=True)
+                   stopper, trainer.backend.device, best=True)
     ckpt_path = _save_ckpt(out / CKPT, last, config, history, done, stopper,
-                           model_file=BEST if restored else CKPT)
+                           trainer.backend.device, model_file=BEST if restored else CKPT)
     test = trainer.evaluate("test")
     # After Ctrl-C the user wants out: keep the checkpoint and metrics, skip the figures.
     figures = figures and history.status != "interrupted"

@@ -98,8 +98,8 @@ def test_evaluate_a_run_folder_uses_the_model_the_run_reported(capsys, tmp_path,
     assert best_epoch < 12
     code, out, _ = _run(capsys, "evaluate", str(run), "--no-figures")
     assert code == 0
-    assert f"checkpoint: {run / 'best.safetensors'} (trained with numpy, weights of epoch " \
-           f"{best_epoch})" in out
+    assert (f"checkpoint: {run / 'best.safetensors'} (trained with numpy on cpu, weights of "
+            f"epoch {best_epoch})") in out
     assert f"test: accuracy {test_acc}" in out
     code, out, _ = _run(capsys, "evaluate", str(run / "checkpoint.safetensors"),
                         "--no-figures")

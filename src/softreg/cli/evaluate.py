@@ -45,8 +45,10 @@ def run(args: argparse.Namespace) -> int:
     totals = backend.evaluate(backend.put_data(to_features(images), y))
     pred = backend.logits(to_features(images)).argmax(axis=1)  # (N,)
     cm = confusion_matrix(y, pred)
-    print(f"checkpoint: {path} (trained with {ck.meta.get('framework', '?')}, weights of "
-          f"epoch {ck.meta.get('epoch', '?')}); evaluated with {backend.name} on {backend.device}")
+    trained_on = f" on {ck.meta['device_used']}" if "device_used" in ck.meta else ""
+    print(f"checkpoint: {path} (trained with {ck.meta.get('framework', '?')}{trained_on}, "
+          f"weights of epoch {ck.meta.get('epoch', '?')}); evaluated with {backend.name} on "
+          f"{backend.device}")
     print(f"{args.split}: accuracy {totals.accuracy:.4f}  loss {totals.mean_loss:.4f}  "
           f"({totals.count} images)")
     print("per-class accuracy:")
