@@ -68,3 +68,20 @@ def fake_fashion(monkeypatch, tiny_data):
 
     monkeypatch.setattr(softreg.data, "load_fashion_mnist", fake_load)
     return splits
+
+
+@pytest.fixture()
+def noisy_fashion(monkeypatch):
+    """Synthetic splits with 40% random training labels: the validation loss soon rises."""
+    import softreg.data
+
+    rng = np.random.default_rng(5)
+    y = np.arange(600) % 10
+    protos = rng.integers(0, 256, size=(10, 28, 28))
+    x = np.clip(protos[y] + rng.integers(-40, 41, size=(600, 28, 28)), 0, 255).astype(np.uint8)
+    noisy = y.copy()
+    flip = rng.random(600) < 0.4
+    noisy[flip] = rng.integers(0, 10, flip.sum())
+    splits = {"train": (x, noisy.astype(np.uint8)), "test": (x[:200], y[:200].astype(np.uint8))}
+    monkeypatch.setattr(softreg.data, "load_fashion_mnist",
+                        lambda split="train", data_dir=None, offline=False: splits[split])

@@ -102,3 +102,18 @@ def test_checkpoint_without_an_array(tmp_path, missing):
     with pytest.raises(CheckpointError, match=rf"has no array '{missing}'; a softreg checkpoint "
                        r"holds W \(10, 784\) and b \(10,\)"):
         checkpoint.load(p)
+
+
+def test_load_model_follows_the_run_folder_to_its_final_model(tmp_path):
+    last = _ckpt()
+    best = checkpoint.Checkpoint(last.W * 0, last.b, {"epoch": 2})
+    checkpoint.save(tmp_path / "best.safetensors", best)
+    checkpoint.save(tmp_path / "checkpoint.safetensors", last)  # no model_file: an older run
+    path, ck = checkpoint.load_model(tmp_path)
+    assert path == tmp_path / "checkpoint.safetensors" and ck.meta["epoch"] == 3
+    last.meta["model_file"] = "best.safetensors"
+    checkpoint.save(tmp_path / "checkpoint.safetensors", last)
+    path, ck = checkpoint.load_model(tmp_path)
+    assert path == tmp_path / "best.safetensors" and ck.meta["epoch"] == 2
+    path, ck = checkpoint.load_model(tmp_path / "checkpoint.safetensors")  # a file: itself
+    assert ck.meta["epoch"] == 3

@@ -28,6 +28,9 @@ def test_defaults_are_the_chapter():
         ({"weight_decay": -1.0}, r"weight_decay must be finite and >= 0, got -1.0"),
         ({"patience": 3}, r"early stopping \(patience > 0\) needs a validation split"),
         ({"monitor": "test_acc"}, r"unknown monitor 'test_acc'"),
+        ({"val_seed": -1}, r"val_seed must be an integer >= 0, got -1; use a non-negative seed"),
+        ({"val_seed": 1.5}, r"val_seed must be an integer >= 0, got 1.5"),
+        ({"val_seed": True}, r"val_seed must be an integer >= 0, got True"),
     ],
 )
 def test_invalid_settings_are_refused(kwargs, message):
@@ -50,3 +53,12 @@ def test_lr_schedules():
     step = TrainConfig(lr=1.0, epochs=8, lr_schedule="step")
     assert [step.lr_at(e) for e in (0, 3, 4, 5, 6, 7)] == [1.0, 1.0, 0.1, 0.1, 0.01, 0.01]
     assert TrainConfig(lr=0.3).lr_at(7) == 0.3
+
+
+def test_val_seed_is_saved_and_older_configs_keep_their_split():
+    c = TrainConfig(seed=4, val_seed=2, val_split=0.1)
+    assert c.to_dict()["val_seed"] == 2 and TrainConfig.from_dict(c.to_dict()) == c
+    # written before val_seed existed: the split was drawn with the training seed
+    old = {k: v for k, v in c.to_dict().items() if k != "val_seed"}
+    assert TrainConfig.from_dict(old).val_seed == 4
+    assert TrainConfig().val_seed == 0

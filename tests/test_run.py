@@ -42,6 +42,25 @@ def test_run_writes_its_files(tmp_path, fake_fashion, framework):
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_the_device_used_is_recorded_next_to_the_device_asked(tmp_path, fake_fashion,
+                                                              framework):
+    _skip_missing(framework)
+    used = "cpu"
+    if framework == "torch":
+        import torch
+
+        used = "cuda" if torch.cuda.is_available() else "cpu"
+    res = train_run(_cfg(framework, epochs=1, device="auto", val_split=0.2), tmp_path,
+                    quiet=True, figures=False)
+    assert res.device == used
+    assert json.loads((tmp_path / "config.json").read_text())["device"] == "auto"
+    report = (tmp_path / "report.md").read_text()
+    assert f"| device | auto |\n| device used | {used} |\n" in report
+    assert checkpoint.load(tmp_path).meta["device_used"] == used
+    assert checkpoint.load(tmp_path / "best.safetensors").meta["device_used"] == used
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_resume_is_bit_identical(tmp_path, fake_fashion, framework):
     _skip_missing(framework)
     straight = train_run(_cfg(framework), tmp_path / "a", quiet=True, figures=False)
@@ -79,17 +98,73 @@ def test_divergence_keeps_last_good_checkpoint(tmp_path, fake_fashion):
     assert np.abs(ck.W).max() < 0.1  # still the N(0, 0.01) initial weights
 
 
-def test_early_stopping_restores_best_epoch(tmp_path, fake_fashion):
-    # lr large enough that validation loss gets worse after a few epochs
-    cfg = _cfg("numpy", epochs=30, lr=2.0, val_split=0.2, patience=2, batch_size=16)
-    res = train_run(cfg, tmp_path, quiet=True, figures=False)
+def _stopping_cfg(**kw):
+    # 40% noisy training labels: the validation loss rises after a few epochs
+    return _cfg("numpy", **{**dict(epochs=40, lr=0.01, val_split=0.2, patience=3,
+                                   batch_size=16), **kw})
+
+
+def test_early_stopping_keeps_last_and_best_checkpoints_apart(tmp_path, noisy_fashion):
+    res = train_run(_stopping_cfg(), tmp_path, quiet=True, figures=False)
     hist = res.history
     assert hist.status == "early_stopped", hist.column("val_loss")
     val = hist.column("val_loss")
     best_epoch = int(np.argmin(val)) + 1
-    assert len(hist) == best_epoch + 2
+    assert len(hist) == best_epoch + 3
     best = checkpoint.load(tmp_path / "best.safetensors")
-    last = checkpoint.load(tmp_path)
-    assert best.meta["epoch"] == best_epoch
-    np.testing.assert_array_equal(best.W, last.W)  # the best weights were restored
+    last = checkpoint.load(tmp_path / "checkpoint.safetensors")
+    assert best.meta["epoch"] == best_epoch and last.meta["epoch"] == len(hist)
+    assert np.abs(best.W - last.W).max() > 1e-3  # the last epoch's own weights, not the best
     assert f"restored the best epoch {best_epoch}" in hist.message
+    # the reported model is the best one
+    assert (res.model_epoch, res.best_restored) == (best_epoch, True)
+    assert res.test_loss == pytest.approx(hist.records[best_epoch - 1].test_loss, rel=1e-9)
+    assert res.test_loss != pytest.approx(hist.records[-1].test_loss, rel=1e-6)
+    assert last.meta["model_file"] == "best.safetensors"
+    report = (tmp_path / "report.md").read_text()
+    assert f"with the weights of epoch {best_epoch}, the best by val_loss" in report
+    assert f"Test accuracy {res.test_acc:.4f}," in report
+
+
+def test_resume_after_early_stopping_continues_the_last_epoch(tmp_path, noisy_fashion):
+    first = train_run(_stopping_cfg(), tmp_path / "a", quiet=True, figures=False)
+    stopped = len(first.history)
+    straight = train_run(_stopping_cfg(patience=0, epochs=stopped + 2), tmp_path / "b",
+                         quiet=True, figures=False)
+    resumed = train_run(None, tmp_path / "a", resume=True, resume_epochs=stopped + 2,
+                        quiet=True, figures=False)
+    # the resumed epoch continues from the last epoch's weights, with its epoch counter
+    # (from the best weights its train loss would differ from the uninterrupted run's)
+    nxt = resumed.history.records[stopped]
+    assert nxt.epoch == stopped + 1
+    assert nxt.train_loss == pytest.approx(straight.history.records[stopped].train_loss,
+                                           rel=1e-9)
+
+
+def test_patience_that_never_fires_still_restores_the_best(tmp_path, noisy_fashion, capsys):
+    from softreg.run import print_summary
+
+    res = train_run(_stopping_cfg(epochs=12, patience=50), tmp_path, quiet=True, figures=False)
+    hist = res.history
+    val = hist.column("val_loss")
+    best_epoch = int(np.argmin(val)) + 1
+    assert hist.status == "completed" and len(hist) == 12 and best_epoch < 12
+    assert (res.model_epoch, res.best_restored) == (best_epoch, True)
+    assert res.test_loss == pytest.approx(hist.records[best_epoch - 1].test_loss, rel=1e-9)
+    assert res.test_loss != pytest.approx(hist.records[-1].test_loss, rel=1e-6)
+    assert f"Early stopping did not fire; restored the best epoch {best_epoch} of 12" \
+        in hist.message
+    assert checkpoint.load(tmp_path).meta["epoch"] == 12
+    print_summary(res)
+    out = capsys.readouterr().out
+    assert f"test acc {res.test_acc:.4f} (weights of the best epoch {best_epoch} by val_loss)" \
+        in out and "Early stopping did not fire" in out
+
+
+def test_without_patience_the_last_epoch_is_reported(tmp_path, noisy_fashion):
+    res = train_run(_stopping_cfg(epochs=12, patience=0), tmp_path, quiet=True, figures=False)
+    assert (res.model_epoch, res.best_restored) == (12, False)
+    assert res.test_loss == pytest.approx(res.history.records[-1].test_loss, rel=1e-9)
+    assert (tmp_path / "best.safetensors").is_file()
+    assert checkpoint.load(tmp_path).meta["model_file"] == "checkpoint.safetensors"
+    assert "with the weights of the last epoch, 12" in (tmp_path / "report.md").read_text()

@@ -114,10 +114,10 @@ def test_config_key_is_stable_and_distinguishes_settings():
 # --- validation split and standardisation ------------------------------------------------
 
 
-def test_validation_split_is_stratified_and_stable_for_a_seed(fake_fashion):
-    a = prepare_splits(TrainConfig(val_split=0.1, seed=3))
-    b = prepare_splits(TrainConfig(val_split=0.1, seed=3))
-    c = prepare_splits(TrainConfig(val_split=0.1, seed=4))
+def test_validation_split_is_stratified_and_set_by_val_seed_alone(fake_fashion):
+    a = prepare_splits(TrainConfig(val_split=0.1, seed=3, val_seed=1))
+    b = prepare_splits(TrainConfig(val_split=0.1, seed=4, val_seed=1))  # another training seed
+    c = prepare_splits(TrainConfig(val_split=0.1, seed=3, val_seed=2))
     assert np.bincount(a["val"].y, minlength=10).tolist() == [6] * 10  # 60 per class
     assert np.bincount(a["train"].y, minlength=10).tolist() == [54] * 10
     np.testing.assert_array_equal(a["val"].X, b["val"].X)
@@ -125,6 +125,20 @@ def test_validation_split_is_stratified_and_stable_for_a_seed(fake_fashion):
     # the validation images are not in the training part
     train_rows = {row.tobytes() for row in a["train"].X}
     assert not any(row.tobytes() in train_rows for row in a["val"].X)
+
+
+def test_sweeping_seeds_keeps_one_validation_set(fake_fashion, monkeypatch):
+    import softreg.sweep_worker
+
+    loads = []
+    real = softreg.sweep_worker.prepare_splits
+    monkeypatch.setattr(softreg.sweep_worker, "prepare_splits",
+                        lambda config, **kw: loads.append(config.seed) or real(config, **kw))
+    cache = softreg.sweep_worker.SplitCache()
+    first = cache.get(TrainConfig(val_split=0.2, seed=0))
+    assert cache.get(TrainConfig(val_split=0.2, seed=1)) is first and loads == [0]
+    cache.get(TrainConfig(val_split=0.2, seed=1, val_seed=1))
+    assert loads == [0, 1]
 
 
 def test_standardisation_uses_training_statistics_only(fake_fashion):
@@ -159,23 +173,6 @@ def test_standardize_must_be_a_bool_and_defaults_off():
         TrainConfig(standardize="yes")
 
 
-@pytest.fixture()
-def noisy_fashion(monkeypatch):
-    """Synthetic splits with 40% random training labels: the validation loss soon rises."""
-    import softreg.data
-
-    rng = np.random.default_rng(5)
-    y = np.arange(600) % 10
-    protos = rng.integers(0, 256, size=(10, 28, 28))
-    x = np.clip(protos[y] + rng.integers(-40, 41, size=(600, 28, 28)), 0, 255).astype(np.uint8)
-    noisy = y.copy()
-    flip = rng.random(600) < 0.4
-    noisy[flip] = rng.integers(0, 10, flip.sum())
-    splits = {"train": (x, noisy.astype(np.uint8)), "test": (x[:200], y[:200].astype(np.uint8))}
-    monkeypatch.setattr(softreg.data, "load_fashion_mnist",
-                        lambda split="train", data_dir=None, offline=False: splits[split])
-
-
 def test_early_stopping_restores_the_best_epoch(noisy_fashion):
     config = TrainConfig(framework="numpy", epochs=40, batch_size=16, lr=0.01, val_split=0.2,
                          patience=3, device="cpu")
@@ -188,6 +185,56 @@ def test_early_stopping_restores_the_best_epoch(noisy_fashion):
     assert losses[best - 1] == min(losses)
     assert result.trainer.evaluate("val").mean_loss == pytest.approx(losses[best - 1], abs=1e-6)
     assert result.trainer.evaluate("val").mean_loss < losses[-1]
+
+
+def test_best_epoch_is_restored_when_the_epochs_run_out(noisy_fashion):
+    # patience longer than the run: the stop never fires, the best epoch still comes back
+    config = TrainConfig(framework="numpy", epochs=12, batch_size=16, lr=0.01, val_split=0.2,
+                         patience=50, device="cpu")
+    result = fit(config, prepare_splits(config))
+    h = result.history
+    losses = h.column("val_loss")
+    best = int(np.argmin(losses)) + 1
+    assert h.status == "completed" and len(h) == 12 and best < 12
+    assert result.model_epoch == best
+    assert result.trainer.evaluate("val").mean_loss == pytest.approx(losses[best - 1], abs=1e-6)
+    assert h.message == (f"Early stopping did not fire; restored the best epoch {best} of 12 "
+                         f"(val_loss {losses[best - 1]:.4f}).")
+
+
+def test_without_patience_the_last_epoch_is_kept(noisy_fashion):
+    config = TrainConfig(framework="numpy", epochs=12, batch_size=16, lr=0.01, val_split=0.2,
+                         device="cpu")
+    result = fit(config, prepare_splits(config))
+    losses = result.history.column("val_loss")
+    assert min(losses) < losses[-1] and result.model_epoch == 12 and not result.history.message
+    assert result.trainer.evaluate("val").mean_loss == pytest.approx(losses[-1], abs=1e-6)
+
+
+def test_restoring_the_best_is_added_to_an_earlier_message():
+    class FakeTrainer:
+        params = "last"
+
+        def snapshot(self):
+            return "best"
+
+        def restore(self, state):
+            self.params = state
+
+    from softreg.history import EpochRecord, History
+
+    trainer = FakeTrainer()
+    stopper = EarlyStopping(trainer, "val_acc", patience=5)
+    hist = History(status="interrupted", message="interrupted by the user; weights kept")
+    stopper(EpochRecord(1, 0.0, 0.0, val_acc=0.5), hist)
+    hist.records.append(EpochRecord(1, 0.0, 0.0, val_acc=0.5))
+    assert stopper.finish(hist) and trainer.params == "best"
+    assert hist.message == ("interrupted by the user; weights kept. Early stopping did not "
+                            "fire; restored the best epoch 1 of 1 (val_acc 0.5000).")
+    off = EarlyStopping(trainer, "val_acc", patience=0)
+    off(EpochRecord(1, 0.0, 0.0, val_acc=0.5), hist)
+    trainer.params = "last"
+    assert not off.finish(hist) and trainer.params == "last"
 
 
 def test_early_stopping_keeps_the_weights_of_the_best_record():
@@ -357,6 +404,15 @@ def test_refit_trains_the_choice_on_train_plus_val(tmp_path, fake_fashion):
     again = _sweep(tmp_path, _space(lr=[0.01, 0.1]), refit=True)
     assert again.refit == res.refit  # read back, not retrained
     assert "refit on train+val" in format_best(again)
+
+
+def test_refit_uses_the_best_epoch_when_patience_never_fired(tmp_path, noisy_fashion):
+    base = TrainConfig(framework="numpy", epochs=12, batch_size=16, lr=0.01, device="cpu",
+                       val_split=0.2, patience=50)
+    res = run_sweep(SearchSpace(base=base), tmp_path / "sweep", quiet=True, figures=False,
+                    refit=True)
+    assert res.best["status"] == "completed" and res.best["model_epoch"] < 12
+    assert res.refit["epochs_run"] == res.best["model_epoch"]
 
 
 def test_sweep_refusals(tmp_path):

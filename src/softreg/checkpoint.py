@@ -23,6 +23,9 @@ from softreg.errors import CheckpointError
 FORMAT = "softreg-checkpoint"
 FORMAT_VERSION = "1"
 SHAPES = {"W": (NUM_CLASSES, NUM_FEATURES), "b": (NUM_CLASSES,)}
+# The two checkpoints of a run folder: the last epoch (resumable) and the best epoch.
+LAST = "checkpoint.safetensors"
+BEST = "best.safetensors"
 
 
 @dataclass
@@ -67,7 +70,7 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
     st = require("safetensors")
     p = Path(path)
     if p.is_dir():
-        p = p / "checkpoint.safetensors"
+        p = p / LAST
     if not p.is_file():
         raise CheckpointError(f"checkpoint {str(p)!r} does not exist; pass a .safetensors file "
                               "written by 'softreg train' (or its run folder)")
@@ -93,6 +96,26 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
             meta[key] = value
     extra = {k: v for k, v in arrays.items() if k not in SHAPES}
     return Checkpoint(arrays["W"].astype(np.float32), arrays["b"].astype(np.float32), meta, extra)
+
+
+def load_model(path: str | os.PathLike[str]) -> tuple[Path, Checkpoint]:
+    """The final model of a run: ``path`` itself for a file; for a run folder, the file its
+    ``checkpoint.safetensors`` names as the model the run evaluated (``best.safetensors`` when
+    early stopping restored the best epoch; ``checkpoint.safetensors`` otherwise).
+
+    Returns:
+        The file read and its checkpoint.
+
+    Raises:
+        CheckpointError: as :func:`load`, for either file.
+    """
+    p = Path(path)
+    if not p.is_dir():
+        return p, load(p)
+    last = load(p / LAST)
+    if last.meta.get("model_file") == BEST:
+        return p / BEST, load(p / BEST)
+    return p / LAST, last
 
 
 def _check_arrays(arrays: dict[str, Any], where: str) -> None:

@@ -23,13 +23,16 @@ class TrainConfig:
         epochs: number of epochs (0 is allowed: evaluate the initial weights).
         batch_size: minibatch size; the last batch of an epoch may be smaller.
         lr: SGD learning rate (> 0, finite).
-        seed: seeds the initial weights, the validation split and every epoch's order.
+        seed: seeds the initial weights and every epoch's order.
         device: ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
         init_std: standard deviation of the N(0, std) initial weights (biases start at 0).
         weight_decay: L2 penalty on the weights (not the bias), added to the gradient.
         lr_schedule: ``constant``, ``cosine`` (to 0 at the last epoch) or ``step`` (x0.1 at 50%
             and 75% of the epochs).
         val_split: fraction of the training set held out, stratified, for validation (0 = none).
+        val_seed: seeds the choice of the validation images, apart from ``seed``, so runs
+            with different seeds are compared on the same validation set. A config saved
+            before this field existed split with its ``seed``; loading it keeps that split.
         patience: stop after this many epochs without improving ``monitor`` and restore the
             best weights (0 = no early stopping; needs ``val_split``).
         monitor: ``val_loss`` or ``val_acc``, used by early stopping and best checkpoints.
@@ -51,6 +54,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     lr_schedule: str = "constant"
     val_split: float = 0.0
+    val_seed: int = 0
     patience: int = 0
     monitor: str = "val_loss"
     max_loss: float = 100 * math.log(10)
@@ -61,6 +65,7 @@ class TrainConfig:
         _int(self.epochs, "epochs", 0, "use 0 or more epochs, e.g. --epochs 10")
         _int(self.batch_size, "batch_size", 1, "use a batch size of at least 1, e.g. 256")
         _int(self.seed, "seed", 0, "use a non-negative seed")
+        _int(self.val_seed, "val_seed", 0, "use a non-negative seed, e.g. --val-seed 0")
         _int(self.patience, "patience", 0, "use 0 (off) or a positive number of epochs")
         _positive(self.lr, "lr", "use a positive learning rate such as 0.1")
         _positive(self.max_loss, "max_loss", "use a positive loss limit such as 230")
@@ -86,11 +91,17 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Rebuild a config from ``to_dict`` output; unknown keys are rejected."""
+        """Rebuild a config from ``to_dict`` output; unknown keys are rejected.
+
+        A config written before ``val_seed`` existed drew its validation split with ``seed``;
+        it gets ``val_seed = seed``, so a resumed run keeps its validation images.
+        """
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"unknown configuration keys {unknown}; known keys: {sorted(names)}")
+        if "val_seed" not in data and "seed" in data:
+            data = {**data, "val_seed": data["seed"]}
         return cls(**data)
 
     def lr_at(self, epoch: int) -> float:

@@ -16,8 +16,14 @@ from softreg.metrics import confusion_matrix, format_confusion, per_class_accura
 
 
 def write_outputs(out: Path, config: TrainConfig, history: History, backend: LinearBackend,
-                  test: Any, figures: bool = True) -> dict[str, Path]:
-    """Write metrics.csv, history.json, the figures and report.md; return their paths."""
+                  test: Any, figures: bool = True, *, model_epoch: int | None = None,
+                  best_restored: bool = False) -> dict[str, Path]:
+    """Write metrics.csv, history.json, the figures and report.md; return their paths.
+
+    The predictions, confusion matrix and test accuracy are those of the weights ``backend``
+    holds: those of epoch ``model_epoch`` (default: the last), the best epoch when
+    ``best_restored``.
+    """
     from softreg.data import CLASS_NAMES
 
     files: dict[str, Path] = {}
@@ -27,7 +33,9 @@ def write_outputs(out: Path, config: TrainConfig, history: History, backend: Lin
     if figures:
         files.update(_figures(out, config, history, cm, test, pred))
     files["report"] = fileio.write_text(
-        out / "report.md", render_report(config, history, cm, list(CLASS_NAMES), files)
+        out / "report.md", render_report(config, history, cm, list(CLASS_NAMES), files,
+                                         model_epoch=model_epoch, best_restored=best_restored,
+                                         device_used=backend.device)
     )
     return files
 
@@ -52,22 +60,32 @@ def _figures(out: Path, config: TrainConfig, history: History, cm: Any, test: An
 
 
 def render_report(config: TrainConfig, history: History, cm: Any, names: list[str],
-                  files: dict[str, Path]) -> str:
-    """The Markdown report, written from the run's own numbers."""
+                  files: dict[str, Path], *, model_epoch: int | None = None,
+                  best_restored: bool = False, device_used: str | None = None) -> str:
+    """The Markdown report, written from the run's own numbers.
+
+    ``cm`` is the test confusion matrix of the weights of epoch ``model_epoch`` (default: the
+    last epoch); ``best_restored`` says they are the best epoch's, put back by early stopping.
+    ``device_used`` is the device the run resolved ``config.device`` to (e.g. ``auto`` ->
+    ``cuda``); it gets its own row under the ``device`` setting.
+    """
     last = history.last
     acc = per_class_accuracy(cm)
     lines = [f"# softreg run: {config.framework}", "",
              f"softreg {__version__}. Status: **{history.status}**. {history.message}".rstrip(), "",
              "## Configuration", "", "| setting | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in config.to_dict().items()]
+    for key, value in config.to_dict().items():
+        lines.append(f"| {key} | {value} |")
+        if key == "device" and device_used is not None:
+            lines.append(f"| device used | {device_used} |")
     lines += ["", "## Result", ""]
     if last is not None:
         total_s = sum(r.seconds for r in history.records)
         lines += [f"After {last.epoch} epochs ({total_s:.2f} s of training): train loss "
-                  f"{last.train_loss:.4f}, train accuracy {last.train_acc:.4f}, test accuracy "
-                  f"{float(np.trace(cm)) / max(int(cm.sum()), 1):.4f}.", ""]
-        if not math.isnan(last.val_acc):
-            lines += [f"Validation accuracy {last.val_acc:.4f}.", ""]
+                  f"{last.train_loss:.4f}, train accuracy {last.train_acc:.4f}"
+                  + ("" if math.isnan(last.val_acc) else
+                     f", validation accuracy {last.val_acc:.4f}") + " in the last epoch.", ""]
+        lines += [_evaluated(config, history, cm, model_epoch, best_restored), ""]
     lines += ["| epoch | train loss | train acc | val acc | test acc | seconds |",
               "|---|---|---|---|---|---|"]
     for r in history.records:
@@ -82,3 +100,19 @@ def render_report(config: TrainConfig, history: History, cm: Any, names: list[st
         if key in files:
             lines.append(f"![{key}]({files[key].name})")
     return "\n".join(lines) + "\n"
+
+
+def _evaluated(config: TrainConfig, history: History, cm: Any, model_epoch: int | None,
+               best_restored: bool) -> str:
+    """Which epoch's weights the test accuracy, tables and figures describe, and where."""
+    epoch = len(history) if model_epoch is None else model_epoch
+    acc = float(np.trace(cm)) / max(int(cm.sum()), 1)
+    if best_restored:
+        return (f"Test accuracy {acc:.4f}, with the weights of epoch {epoch}, the best by "
+                f"{config.monitor} (restored by early stopping; saved in best.safetensors). "
+                "The per-class accuracy, confusion matrix and figures use the same weights; "
+                "checkpoint.safetensors holds the last epoch's weights, which --resume "
+                "continues.")
+    return (f"Test accuracy {acc:.4f}, with the weights of the last epoch, {epoch} (saved in "
+            "checkpoint.safetensors). The per-class accuracy, confusion matrix and figures use "
+            "the same weights.")

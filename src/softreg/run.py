@@ -2,12 +2,19 @@
 
 Layout of a run folder::
 
-    config.json          the resolved configuration
+    config.json          the configuration as given (``device`` as asked, e.g. ``auto``; the
+                         device used is in report.md and the checkpoints' ``device_used``)
     metrics.csv          one row per epoch
     history.json         the same, plus how the run ended
-    checkpoint.safetensors  last good weights, resumable (rewritten after every epoch)
-    best.safetensors     best weights by the validation metric (with --val-split)
+    checkpoint.safetensors  the last epoch's weights with its epoch, resumable (rewritten
+                         after every epoch); what --resume continues
+    best.safetensors     best weights by the validation metric, labelled with the best epoch
+                         (with --val-split)
     curves.png predictions.png confusion.png report.md
+
+The final model (test accuracy, report, figures, and what ``evaluate``/``predict`` use when
+given the folder) is the best epoch's when early stopping is on (``--patience``), however the
+run ended; otherwise the last epoch's.
 """
 
 from __future__ import annotations
@@ -26,13 +33,18 @@ from softreg.loop import run_epochs
 from softreg.progress import EpochProgress
 from softreg.training import EarlyStopping, LinearTrainer, Params, initial_params, prepare_splits
 
-CKPT = "checkpoint.safetensors"
-BEST = "best.safetensors"
+CKPT = checkpoint.LAST
+BEST = checkpoint.BEST
 
 
 @dataclass
 class RunResult:
-    """What a run produced: its config, history, folder and final test metrics."""
+    """What a run produced: its config, history, folder and final test metrics.
+
+    ``test_loss`` and ``test_acc`` are those of the weights of epoch ``model_epoch``: the best
+    epoch when ``best_restored``, the last one otherwise. ``device`` is the device actually
+    used (``cpu`` or ``cuda``), whatever ``config.device`` asked for.
+    """
 
     config: TrainConfig
     history: History
@@ -42,6 +54,8 @@ class RunResult:
     test_loss: float
     test_acc: float
     files: dict[str, Path]
+    model_epoch: int = 0
+    best_restored: bool = False
 
 
 @dataclass
@@ -111,13 +125,17 @@ def saved_config(out_dir: str | Path) -> TrainConfig:
 
 
 def _save_ckpt(path: Path, params: Params, config: TrainConfig, history: History,
-               epoch: int, stopper: EarlyStopping | None, best: bool = False) -> Path:
+               epoch: int, stopper: EarlyStopping | None, device_used: str, best: bool = False,
+               model_file: str | None = None) -> Path:
     from softreg.data import CLASS_NAMES
 
     meta: dict[str, Any] = {
         "framework": config.framework, "epoch": epoch, "config": config.to_dict(),
+        "device_used": device_used,  # what config["device"] (e.g. "auto") resolved to
         "class_names": list(CLASS_NAMES), "history": history.to_dict(),
     }
+    if model_file is not None:
+        meta["model_file"] = model_file  # which file of the folder holds the final model
     extra = {}
     if stopper is not None:
         meta["early_stopping"] = stopper.state()
@@ -174,7 +192,8 @@ def train_run(
 
     def after_epoch(rec: EpochRecord, hist: History) -> bool:
         stop = stopper(rec, hist) if stopper is not None else False
-        _save_ckpt(out / CKPT, trainer.snapshot(), config, hist, rec.epoch, stopper)
+        _save_ckpt(out / CKPT, trainer.snapshot(), config, hist, rec.epoch, stopper,
+                   backend.device)
         progress.update(rec)
         return stop
 
@@ -198,21 +217,24 @@ def _finish(config: TrainConfig, trainer: LinearTrainer, stopper: EarlyStopping 
     from softreg.report import write_outputs
 
     done = history.last.epoch if history.last else 0
+    last = trainer.snapshot()  # the last epoch's weights: what --resume continues from
+    restored = stopper.finish(history) if stopper is not None else False
+    model_epoch = stopper.best_epoch if stopper is not None and restored else done
     if stopper is not None and stopper.best_params is not None:
         _save_ckpt(out / BEST, stopper.best_params, config, history, stopper.best_epoch,
-                   stopper, best=True)
-        if history.status == "early_stopped":
-            stopper.restore_best()
-    ckpt_path = _save_ckpt(out / CKPT, trainer.snapshot(), config, history, done, stopper)
+                   stopper, trainer.backend.device, best=True)
+    ckpt_path = _save_ckpt(out / CKPT, last, config, history, done, stopper,
+                           trainer.backend.device, model_file=BEST if restored else CKPT)
     test = trainer.evaluate("test")
     # After Ctrl-C the user wants out: keep the checkpoint and metrics, skip the figures.
     figures = figures and history.status != "interrupted"
-    files = write_outputs(out, config, history, trainer.backend, splits["test"], figures)
+    files = write_outputs(out, config, history, trainer.backend, splits["test"], figures,
+                          model_epoch=model_epoch, best_restored=restored)
     files["checkpoint"] = ckpt_path
     if (out / BEST).exists():
         files["best"] = out / BEST
     return RunResult(config, history, out, seconds, trainer.backend.device, test.mean_loss,
-                     test.accuracy, files)
+                     test.accuracy, files, model_epoch, restored)
 
 
 def default_out_dir(config: TrainConfig) -> Path:
@@ -228,9 +250,12 @@ def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
     s = stream if stream is not None else sys.stdout
     last = result.history.last
     if last is not None:
-        print(f"final: train loss {last.train_loss:.4f}  train acc {last.train_acc:.4f}  "
-              f"test acc {result.test_acc:.4f}  ({len(result.history)} epochs, "
-              f"{result.seconds:.2f} s, {result.config.framework} on {result.device})", file=s)
+        which = (f"best epoch {result.model_epoch} by {result.config.monitor}"
+                 if result.best_restored else f"last epoch {result.model_epoch}")
+        print(f"final: train loss {last.train_loss:.4f}  train acc {last.train_acc:.4f} (epoch "
+              f"{last.epoch})  test acc {result.test_acc:.4f} (weights of the {which})  "
+              f"({len(result.history)} epochs, {result.seconds:.2f} s, "
+              f"{result.config.framework} on {result.device})", file=s)
     if result.history.message:
         print(result.history.message, file=s)
     print(f"run folder: {result.out_dir}  (report: {result.out_dir / 'report.md'})", file=s)

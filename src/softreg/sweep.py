@@ -212,7 +212,7 @@ class _thread_env:  # noqa: N801  (used as a context manager, reads like one)
 
 def _data_key(config: TrainConfig) -> tuple[Any, ...]:
     # Configurations sharing prepared data run one after another (one cached copy per worker).
-    return (config.val_split, config.seed, config.standardize)
+    return (config.val_split, config.val_seed, config.standardize)
 
 
 def _status_text(row: dict[str, Any]) -> str:
@@ -272,7 +272,8 @@ def _refit(out: Path, best: dict[str, Any], data_dir: str | None,
            offline: bool) -> dict[str, Any]:
     """Retrain the chosen settings on train + val, for the epochs that the choice used."""
     config = TrainConfig.from_dict(_stored_config(out, best["key"]))
-    epochs = int(best["model_epoch"]) if best["status"] == "early_stopped" else config.epochs
+    # With early stopping on, the chosen model is the best epoch's, however the run ended.
+    epochs = int(best["model_epoch"]) if config.patience else config.epochs
     config = replace(config, val_split=0.0, patience=0, epochs=epochs)
     path = out / "refit" / f"{config_key(config)}.json"
     if path.is_file():

@@ -1,7 +1,8 @@
 """One configuration of a sweep, trained in memory: in this process or in a worker process.
 
 Worker processes are started with ``spawn``: each imports softreg afresh, prepares the data
-once per (validation split, seed, standardisation) and keeps it for the next configuration.
+once per (validation split, validation seed, standardisation) and keeps it for the next
+configuration.
 Everything crossing the process boundary is a plain dict (picklable, JSON-able).
 """
 
@@ -33,7 +34,7 @@ class SplitCache:
 
     def get(self, config: TrainConfig) -> dict[str, Split]:
         """Splits for ``config``: reused when its split and standardisation settings match."""
-        key = (config.val_split, config.seed, config.standardize)
+        key = (config.val_split, config.val_seed, config.standardize)
         if key != self.key:
             self.key, self.splits = None, {}  # free the old copy before loading the next
             self.splits = prepare_splits(config, data_dir=self.data_dir, offline=self.offline)

@@ -97,7 +97,8 @@ def prepare_splits(
 ) -> dict[str, Split]:
     """Load Fashion-MNIST and return ``train``, ``test`` and (with ``val_split``) ``val``.
 
-    The validation set is a seeded, stratified part of the 60k training images; the test set
+    The validation set is a stratified part of the 60k training images drawn with
+    ``config.val_seed`` (not ``config.seed``: every training seed sees the same one); the test set
     is never used for model selection. With ``config.standardize`` every split is standardised
     with the statistics of the training part (validation and test images are never looked at).
     """
@@ -108,7 +109,7 @@ def prepare_splits(
     splits = {"test": Split(to_features(xte), np.asarray(yte, dtype=np.int64))}
     ytr64 = np.asarray(ytr, dtype=np.int64)
     if config.val_split > 0:
-        tr_idx, val_idx = train_val_split(ytr64, config.val_split, config.seed)
+        tr_idx, val_idx = train_val_split(ytr64, config.val_split, config.val_seed)
         splits["train"] = Split(to_features(xtr[tr_idx]), ytr64[tr_idx])
         splits["val"] = Split(to_features(xtr[val_idx]), ytr64[val_idx])
     else:
@@ -169,8 +170,8 @@ class EarlyStopping:
     """Tracks the best epoch by ``monitor``; stops after ``patience`` epochs without progress.
 
     Used as a :func:`softreg.loop.run_epochs` callback. It keeps the best weights; call
-    :meth:`restore_best` at the end of a run to put them back. With ``patience == 0`` it only
-    tracks the best epoch (for the best checkpoint) and never stops the run.
+    :meth:`finish` at the end of a run to put them back. With ``patience == 0`` it only
+    tracks the best epoch (for the best checkpoint), never stops the run and never restores.
     """
 
     def __init__(self, trainer: LinearTrainer, monitor: str, patience: int) -> None:
@@ -206,6 +207,33 @@ class EarlyStopping:
         if self.best_params is not None:
             self.trainer.restore(self.best_params)
 
+    @property
+    def restores(self) -> bool:
+        """True when the run's final model is the best epoch: early stopping on, a best kept."""
+        return self.patience > 0 and self.best_params is not None
+
+    def finish(self, history: History) -> bool:
+        """End of a run: with early stopping on, put the best weights back and say so.
+
+        This happens however the run ended (stopped early, epochs used up, diverged or
+        interrupted), so the final model never depends on whether the stop fired. A run that
+        did not stop early gets a sentence in ``history.message``.
+
+        Returns:
+            True when the best weights were restored (see :attr:`restores`).
+        """
+        if not self.restores:
+            return False
+        self.restore_best()
+        if history.status != "early_stopped":
+            note = (f"Early stopping did not fire; restored the best epoch {self.best_epoch} of "
+                    f"{len(history)} ({self.monitor} {self.best_value:.4f}).")
+            before = history.message.rstrip()
+            if before and not before.endswith("."):
+                before += "."
+            history.message = f"{before} {note}".strip()
+        return True
+
     def state(self) -> dict[str, Any]:
         return {"best_value": self.best_value, "best_epoch": self.best_epoch,
                 "bad_epochs": self.bad_epochs}
@@ -227,8 +255,8 @@ class FitResult:
 
     @property
     def model_epoch(self) -> int:
-        """The epoch whose weights the trainer holds: the best one after early stopping."""
-        if self.stopper is not None and self.history.status == "early_stopped":
+        """The epoch whose weights the trainer holds: the best one with early stopping on."""
+        if self.stopper is not None and self.stopper.restores:
             return self.stopper.best_epoch
         return len(self.history)
 
@@ -243,8 +271,9 @@ def fit(
 ) -> FitResult:
     """Train ``config`` on prepared ``splits`` in memory (no files): one whole run.
 
-    The model left in ``result.trainer`` is the one a run folder would keep: the best epoch
-    after early stopping, the last epoch otherwise (also after a divergence: the last good one).
+    The model left in ``result.trainer`` is the one a run folder evaluates: with early stopping
+    on (``patience > 0``) the best epoch by ``monitor``, whether or not the stop fired; the last
+    epoch otherwise (also after a divergence: the last good one).
 
     Args:
         config: the run's settings.
@@ -270,6 +299,6 @@ def fit(
         callbacks=[*([stopper] if stopper else []), *callbacks],
         lr_for_epoch=config.lr_at, max_loss=config.max_loss,
     )
-    if stopper is not None and history.status == "early_stopped":
-        stopper.restore_best()
+    if stopper is not None:
+        stopper.finish(history)
     return FitResult(trainer, history, stopper)

@@ -56,6 +56,7 @@ def test_sweep_with_only_diverging_settings_exits_3(capsys, tmp_path, fake_fashi
         (["--jobs", "0"], "jobs must be an integer >= 1, got 0"),
         (["--framework", "caffe"], "unknown framework 'caffe'"),
         (["--search", "random", "--trials", "0"], "trials must be an integer >= 1, got 0"),
+        (["--val-seed", "-2"], "val_seed must be an integer >= 0, got -2"),
     ],
 )
 def test_sweep_refusals_exit_2_before_any_work(capsys, tmp_path, argv, message):
@@ -111,11 +112,15 @@ def test_study_overfit_prints_its_summary(capsys, tmp_path, fake_fashion):
         (["--weight-decay", "0"], "--weight-decay must be > 0 and --patience >= 1, got 0.0"),
         (["--val-split", "0"], "the overfitting study needs a validation split"),
         (["--epochs", "-1"], "epochs must be an integer >= 0, got -1"),
+        (["--val-seed", "-2"], "val_seed must be an integer >= 0, got -2"),
+        (["--epochs", "0"], "the overfitting study needs at least 1 epoch, got epochs 0; use "
+         "many, e.g. --epochs 100"),
     ],
 )
 def test_study_refusals(capsys, tmp_path, argv, message):
-    code, _, err = _run(capsys, "study", "overfit", "--out", str(tmp_path / "st"), *argv)
+    code, out, err = _run(capsys, "study", "overfit", "--out", str(tmp_path / "st"), *argv)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not out and not (tmp_path / "st").exists()
 
 
 @pytest.mark.realdata

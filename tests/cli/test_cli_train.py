@@ -28,6 +28,7 @@ def _run(capsys, *argv):
         (["--epochs", "-1"], "epochs must be an integer >= 0, got -1"),
         (["--framework", "caffe"], "unknown framework 'caffe'"),
         (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--val-seed", "-1"], "val_seed must be an integer >= 0, got -1"),
     ],
 )
 def test_bad_settings_exit_2_before_any_work(capsys, tmp_path, argv, message):
@@ -62,6 +63,15 @@ def test_train_prints_table_and_summary(trained):
     assert out.count("final: train loss") == 1 and f"run folder: {run}" in out
 
 
+def test_val_seed_reaches_the_saved_config(capsys, tmp_path, fake_fashion):
+    code, out, _ = _run(capsys, "train", "--framework", "numpy", "--epochs", "1",
+                        "--val-split", "0.2", "--val-seed", "7", "--seed", "3",
+                        "--out", str(tmp_path / "r"), "--no-figures", "--quiet")
+    assert code == 0, out
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert (saved["val_seed"], saved["seed"]) == (7, 3)
+
+
 def test_diverging_run_exits_3_and_says_so(capsys, tmp_path, fake_fashion):
     code, out, _ = _run(capsys, "train", "--framework", "numpy", "--lr", "1e6",
                         "--out", str(tmp_path / "r"), "--no-figures")
@@ -75,6 +85,26 @@ def test_evaluate_prints_metrics(trained, capsys, fake_fashion):
     assert code == 0
     assert "test: accuracy" in out and "per-class accuracy:" in out and "ankle boot" in out
     assert "confusion matrix" in out
+
+
+def test_evaluate_a_run_folder_uses_the_model_the_run_reported(capsys, tmp_path,
+                                                               noisy_fashion):
+    run = tmp_path / "run"
+    code, out, _ = _run(capsys, "train", "--framework", "numpy", "--epochs", "12",
+                        "--batch-size", "16", "--lr", "0.01", "--val-split", "0.2",
+                        "--patience", "50", "--out", str(run), "--no-figures", "--quiet")
+    assert code == 0, out
+    best_epoch = int(re.search(r"weights of the best epoch (\d+) by val_loss", out).group(1))
+    test_acc = re.search(r"test acc (\S+) \(weights", out).group(1)
+    assert best_epoch < 12
+    code, out, _ = _run(capsys, "evaluate", str(run), "--no-figures")
+    assert code == 0
+    assert (f"checkpoint: {run / 'best.safetensors'} (trained with numpy on cpu, weights of "
+            f"epoch {best_epoch})") in out
+    assert f"test: accuracy {test_acc}" in out
+    code, out, _ = _run(capsys, "evaluate", str(run / "checkpoint.safetensors"),
+                        "--no-figures")
+    assert code == 0 and "weights of epoch 12)" in out
 
 
 @pytest.mark.parametrize("cmd", ["evaluate", "predict"])

@@ -11,7 +11,8 @@ from softreg.cli.train import add_data_args
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("evaluate", help="evaluate a checkpoint on the test (or train) split",
                        description="Evaluate a softreg checkpoint with any framework.")
-    p.add_argument("checkpoint", help="a .safetensors checkpoint or a run folder")
+    p.add_argument("checkpoint", help="a .safetensors checkpoint, or a run folder (its final "
+                   "model: the best epoch when early stopping restored it)")
     p.add_argument("--framework", default="numpy",
                    help="framework that runs the evaluation [%(default)s]")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda [%(default)s]")
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from softreg.training import to_features
 
-    ck = checkpoint.load(args.checkpoint)
+    path, ck = checkpoint.load_model(args.checkpoint)
     backend = get_backend(args.framework, args.device)
     images, labels = load_fashion_mnist(args.split, data_dir=args.data_dir, offline=args.offline)
     y = np.asarray(labels, dtype=np.int64)
@@ -44,8 +45,10 @@ def run(args: argparse.Namespace) -> int:
     totals = backend.evaluate(backend.put_data(to_features(images), y))
     pred = backend.logits(to_features(images)).argmax(axis=1)  # (N,)
     cm = confusion_matrix(y, pred)
-    print(f"checkpoint: {args.checkpoint} (trained with {ck.meta.get('framework', '?')}, "
-          f"epoch {ck.meta.get('epoch', '?')}); evaluated with {backend.name} on {backend.device}")
+    trained_on = f" on {ck.meta['device_used']}" if "device_used" in ck.meta else ""
+    print(f"checkpoint: {path} (trained with {ck.meta.get('framework', '?')}{trained_on}, "
+          f"weights of epoch {ck.meta.get('epoch', '?')}); evaluated with {backend.name} on "
+          f"{backend.device}")
     print(f"{args.split}: accuracy {totals.accuracy:.4f}  loss {totals.mean_loss:.4f}  "
           f"({totals.count} images)")
     print("per-class accuracy:")

@@ -10,7 +10,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("predict", help="classify 28x28 images with a checkpoint",
                        description="Classify 28x28 grayscale images (PNG, PGM or .npy; light "
                        "object on a dark background, as in Fashion-MNIST).")
-    p.add_argument("checkpoint", help="a .safetensors checkpoint or a run folder")
+    p.add_argument("checkpoint", help="a .safetensors checkpoint, or a run folder (its final "
+                   "model: the best epoch when early stopping restored it)")
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("--top-k", type=int, default=3, help="classes to show per image [%(default)s]")
     p.add_argument("--framework", default="numpy", help="[%(default)s]")
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.top_k <= len(CLASS_NAMES):
         raise ConfigError(f"--top-k must be between 1 and {len(CLASS_NAMES)}, got {args.top_k}")
-    ck = checkpoint.load(args.checkpoint)
+    _, ck = checkpoint.load_model(args.checkpoint)
     X = np.stack([load_image(p) for p in args.images])  # (n, 784); all read before any work
     backend = get_backend(args.framework, args.device)
     backend.set_params(ck.W, ck.b)

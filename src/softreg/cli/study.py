@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="the early-stopping variant's patience in epochs [%(default)s]")
     o.add_argument("--monitor", default=d.monitor, help=f"{' | '.join(MONITORS)}")
     o.add_argument("--val-split", type=float, default=0.1, help="[%(default)s]")
+    o.add_argument("--val-seed", type=int, default=d.val_seed,
+                   help="seed of the validation images [%(default)s]")
     o.add_argument("--train-size", type=int,
                    help="train on a stratified subset of this many images (e.g. 1000, to "
                    "see overfitting clearly) [all]")
@@ -46,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
     base = TrainConfig(framework=args.framework, epochs=args.epochs, lr=args.lr,
                        batch_size=args.batch_size, seed=args.seed, device=args.device,
-                       val_split=args.val_split, monitor=args.monitor)
+                       val_split=args.val_split, val_seed=args.val_seed,
+                       monitor=args.monitor)
     if args.weight_decay <= 0 or args.patience < 1:
         from softreg.errors import ConfigError
 

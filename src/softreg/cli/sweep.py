@@ -18,7 +18,7 @@ _AXIS_FLAGS = (
     ("--batch-size", "batch_size", "batch sizes, e.g. 16,64,256,1024"),
     ("--epochs", "epochs", "numbers of epochs, e.g. 10,30"),
     ("--weight-decay", "weight_decay", "L2 penalties, e.g. 0,1e-4,1e-3"),
-    ("--seed", "seed", "seeds (initial weights, validation split, order), e.g. 0,1,2"),
+    ("--seed", "seed", "seeds (initial weights, example order), e.g. 0,1,2"),
     ("--framework", "framework", "frameworks, e.g. torch,numpy"),
     ("--lr-schedule", "lr_schedule", "constant, cosine and/or step"),
     ("--standardize", "standardize", "per-pixel standardisation: off, on or off,on"),
@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--search-seed", type=int, default=0, help="seed of the random draw")
     p.add_argument("--val-split", type=float, default=0.1,
                    help="fraction of the training set held out to choose by [%(default)s]")
+    p.add_argument("--val-seed", type=int, default=d.val_seed,
+                   help="seed of the validation images, the same for every configuration "
+                   "[%(default)s]")
     p.add_argument("--patience", type=int, default=d.patience,
                    help="early stopping after N epochs without progress [%(default)s: off]")
     p.add_argument("--monitor", default=d.monitor, help=f"{' | '.join(MONITORS)}")
@@ -63,7 +66,8 @@ def build_space(args: argparse.Namespace) -> SearchSpace:
     """The :class:`~softreg.search.SearchSpace` described by the parsed arguments."""
     from softreg.search import SearchSpace, parse_axis
 
-    base = TrainConfig(val_split=args.val_split, patience=args.patience, monitor=args.monitor,
+    base = TrainConfig(val_split=args.val_split, val_seed=args.val_seed,
+                       patience=args.patience, monitor=args.monitor,
                        device=args.device, max_loss=args.max_loss)
     axes = {}
     for _, name, _ in _AXIS_FLAGS:

@@ -39,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--lr-schedule", help=f"{' | '.join(LR_SCHEDULES)} [{d.lr_schedule}]")
     p.add_argument("--val-split", type=float,
                    help=f"fraction of the training set held out for validation [{d.val_split}]")
+    p.add_argument("--val-seed", type=int,
+                   help=f"seed of the validation images, apart from --seed [{d.val_seed}]")
     p.add_argument("--patience", type=int,
                    help="early stopping after N epochs without progress (needs --val-split)")
     p.add_argument("--monitor", help=f"{' | '.join(MONITORS)} [{d.monitor}]")
