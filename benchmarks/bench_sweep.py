@@ -26,9 +26,10 @@ from softreg.sweep import format_best, run_sweep
 from softreg.training import fit, prepare_splits
 
 BUDGET_S = 60.0
-# The grid: chosen from wider exploratory sweeps (lr 0.01-1, batch 32-256, weight decay 0-5e-3,
-# 20-30 epochs; see the README), where every setting outside it did no better on validation.
-GRID = {"lr": (0.3, 1.0), "batch_size": (64,), "weight_decay": (1e-3, 2e-3)}
+# The grid spans a decade around the usual settings on each axis; it was not narrowed by looking
+# at test accuracy. A validation-only study of the L2 path (full-batch L-BFGS to the optimum,
+# lambda 3e-5..1e-2) picked lambda 1e-3 too; see the README for what else was tried.
+GRID = {"lr": (0.1, 0.3, 1.0), "batch_size": (64, 256), "weight_decay": (1e-4, 1e-3, 1e-2)}
 BASE = {"standardize": True, "lr_schedule": "cosine", "epochs": 30, "val_split": 0.1}
 
 
