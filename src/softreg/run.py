@@ -250,12 +250,12 @@ def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
     s = stream if stream is not None else sys.stdout
     last = result.history.last
     if last is not None:
-        which = (f"best epoch {result.model_epoch} by {result.config.monitor}"
-                 if result.best_restored else f"last epoch {result.model_epoch}")
-        print(f"final: train loss {last.train_loss:.4f}  train acc {last.train_acc:.4f} (epoch "
-              f"{last.epoch})  test acc {result.test_acc:.4f} (weights of the {which})  "
-              f"({len(result.history)} epochs, {result.seconds:.2f} s, "
-              f"{result.config.framework} on {result.device})", file=s)
+        # Name the evaluated weights only when they are not the last epoch's.
+        which = (f" (weights of the best epoch {result.model_epoch} by {result.config.monitor})"
+                 if result.best_restored else "")
+        print(f"final: train loss {last.train_loss:.4f}  train acc {last.train_acc:.4f}  "
+              f"test acc {result.test_acc:.4f}{which}  ({len(result.history)} epochs, "
+              f"{result.seconds:.2f} s, {result.config.framework} on {result.device})", file=s)
     if result.history.message:
         print(result.history.message, file=s)
     print(f"run folder: {result.out_dir}  (report: {result.out_dir / 'report.md'})", file=s)

@@ -61,6 +61,7 @@ def test_train_prints_table_and_summary(trained):
     assert lines[0].split() == ["epoch", "train_loss", "train_acc", "test_acc", "seconds"]
     assert lines[1].split()[0] == "1" and lines[2].split()[0] == "2"
     assert out.count("final: train loss") == 1 and f"run folder: {run}" in out
+    assert "(weights of the" not in out  # the last epoch's weights: nothing to point out
 
 
 def test_val_seed_reaches_the_saved_config(capsys, tmp_path, fake_fashion):
