@@ -45,3 +45,31 @@ def test_usage_error_is_one_line_and_exit_2(capsys, argv, line):
     out, err = capsys.readouterr()
     assert out == ""
     assert err == line + "\n"
+
+
+# What must stay unimported by `import softreg` and `softreg --help` (STYLE: import nothing
+# you don't need): every framework, matplotlib, and the optional helpers.
+HEAVY = ("torch", "tensorflow", "keras", "mxnet", "matplotlib", "pooch", "tqdm", "safetensors",
+         "PIL")
+
+
+def test_import_and_help_load_no_framework_and_no_plotting():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, contextlib, io\n"
+        "import softreg\n"
+        "from softreg.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    for argv in (['--help'], ['train', '--help'], ['sweep', '--help']):\n"
+        "        try:\n"
+        "            main(argv)\n"
+        "        except SystemExit as exc:\n"
+        "            assert exc.code == 0, exc.code\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
