@@ -90,7 +90,7 @@ class TorchBackend:
         idx = torch.from_numpy(rows).to(self.device)
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
-        arange = torch.arange(batch_size, device=self.device)
+        minus_one = torch.full((batch_size, 1), -1.0, device=self.device)
         W, b = self.W, self.b
         # The gradient of the mean cross-entropy is written out, (softmax - one_hot) / batch,
         # rather than taken by autograd: on a CPU the step is bound by per-op dispatch, and
@@ -100,13 +100,12 @@ class TorchBackend:
                 rows = idx[start : start + batch_size]
                 m = rows.shape[0]
                 xb = data.X.index_select(0, rows)  # (m, 784)
-                yb = data.y.index_select(0, rows)  # (m,)
+                yb = data.y.index_select(0, rows).unsqueeze(1)  # (m, 1)
                 logits = torch.addmm(b, xb, W.t())  # (m, 10)
                 log_p = self.F.log_softmax(logits, dim=1)  # (m, 10), fused log-sum-exp
-                loss_sum -= log_p.gather(1, yb.unsqueeze(1)).sum()
-                correct += (logits.argmax(dim=1) == yb).sum()
-                grad = log_p.exp_()  # softmax, (m, 10)
-                grad[arange[:m], yb] -= 1.0
+                loss_sum -= log_p.gather(1, yb).sum()
+                correct += (logits.argmax(dim=1, keepdim=True) == yb).sum()
+                grad = log_p.exp_().scatter_add_(1, yb, minus_one[:m])  # softmax - one_hot
                 if weight_decay:
                     W.mul_(1.0 - lr * weight_decay)
                 W.addmm_(grad.t(), xb, alpha=-lr / m)  # (10, 784)
