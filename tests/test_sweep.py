@@ -226,11 +226,19 @@ def test_restoring_the_best_is_added_to_an_earlier_message():
     trainer = FakeTrainer()
     stopper = EarlyStopping(trainer, "val_acc", patience=5)
     hist = History(status="interrupted", message="interrupted by the user; weights kept")
-    stopper(EpochRecord(1, 0.0, 0.0, val_acc=0.5), hist)
-    hist.records.append(EpochRecord(1, 0.0, 0.0, val_acc=0.5))
+    for rec in (EpochRecord(1, 0.0, 0.0, val_acc=0.5), EpochRecord(2, 0.0, 0.0, val_acc=0.4)):
+        stopper(rec, hist)
+        hist.records.append(rec)
     assert stopper.finish(hist) and trainer.params == "best"
     assert hist.message == ("interrupted by the user; weights kept. Early stopping did not "
-                            "fire; restored the best epoch 1 of 1 (val_acc 0.5000).")
+                            "fire; restored the best epoch 1 of 2 (val_acc 0.5000).")
+    hist.message = ""
+    rec = EpochRecord(3, 0.0, 0.0, val_acc=0.6)
+    stopper(rec, hist)
+    hist.records.append(rec)
+    assert stopper.finish(hist)
+    assert hist.message == ("Early stopping did not fire; the last epoch, 3, was also the best "
+                            "(val_acc 0.6000).")
     off = EarlyStopping(trainer, "val_acc", patience=0)
     off(EpochRecord(1, 0.0, 0.0, val_acc=0.5), hist)
     trainer.params = "last"

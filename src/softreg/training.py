@@ -226,8 +226,13 @@ class EarlyStopping:
             return False
         self.restore_best()
         if history.status != "early_stopped":
-            note = (f"Early stopping did not fire; restored the best epoch {self.best_epoch} of "
-                    f"{len(history)} ({self.monitor} {self.best_value:.4f}).")
+            if self.best_epoch == len(history):
+                note = (f"Early stopping did not fire; the last epoch, {self.best_epoch}, was "
+                        f"also the best ({self.monitor} {self.best_value:.4f}).")
+            else:
+                note = (f"Early stopping did not fire; restored the best epoch "
+                        f"{self.best_epoch} of {len(history)} ({self.monitor} "
+                        f"{self.best_value:.4f}).")
             before = history.message.rstrip()
             if before and not before.endswith("."):
                 before += "."
