@@ -105,3 +105,20 @@ def test_one_step_matches_numpy_reference(backend):
     np.testing.assert_allclose(Wt, Wr, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(bt, br, rtol=1e-5, atol=1e-6)
     assert not np.allclose(Wr, initial_params(1)[0], atol=1e-4)  # the step moved the weights
+
+
+def test_tied_logits_count_the_first_maximum_as_numpy_does(backend):
+    """Classes 0 and 3 tie for the largest logit: the prediction is class 0, as NumPy's argmax
+    (the backend takes torch's max(...).indices over the class axis, not argmax)."""
+    from softreg.backends.numpy_backend import create_backend as numpy_backend
+
+    X, y = _data(n=50)
+    y[:15], y[15:20], y[20:] = 0, 3, 5  # 15 of class 0, 5 of class 3
+    W, b = np.zeros((10, 784), np.float32), np.zeros(10, np.float32)
+    b[[0, 3]] = 1.0
+    expected = 15
+    for be in (backend, numpy_backend("cpu")):
+        be.set_params(W, b)
+        data = be.put_data(X, y)
+        assert be.evaluate(data).correct == expected
+        assert be.train_epoch(data, np.arange(50), 50, 0.1).correct == expected  # one batch
