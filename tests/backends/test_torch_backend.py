@@ -122,3 +122,14 @@ def test_tied_logits_count_the_first_maximum_as_numpy_does(backend):
         data = be.put_data(X, y)
         assert be.evaluate(data).correct == expected
         assert be.train_epoch(data, np.arange(50), 50, 0.1).correct == expected  # one batch
+
+
+def test_a_batch_larger_than_the_data_is_one_batch(backend):
+    """The step's buffers are sized by the data, not by batch_size (10**12 rows would not fit)."""
+    X, y = _data(n=20)
+    data = backend.put_data(X, y)
+    backend.set_params(*initial_params(0))
+    huge = backend.train_epoch(data, np.arange(20), 10**12, 0.1)
+    backend.set_params(*initial_params(0))
+    whole = backend.train_epoch(data, np.arange(20), 20, 0.1)
+    assert huge == whole and huge.count == 20

@@ -90,16 +90,17 @@ class TorchBackend:
         idx = torch.from_numpy(rows).to(self.device)
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
-        minus_one = torch.full((1, batch_size), -1.0, device=self.device)
+        rows_per_step = max(1, min(batch_size, idx.shape[0]))  # a batch_size of 10**9 is legal
+        minus_one = torch.full((1, rows_per_step), -1.0, device=self.device)
         W, b = self.W, self.b
         b_col = b.unsqueeze(1)  # (10, 1), a view: updates to b show through
         # one batch buffer for the epoch: a fresh 0.8 MB block per step costs page faults
-        xbuf = torch.empty((batch_size, data.X.shape[1]), device=self.device)
-        # The logits are computed transposed, (10, m): on a CPU, log_softmax and max along a
-        # leading axis of 10 are several times faster than along a trailing one, and so is the
-        # (10, 784) x (784, m) product. The gradient of the mean cross-entropy is written out,
-        # (softmax - one_hot) / m, rather than taken by autograd: the step is short enough that
-        # the graph's bookkeeping would cost about 15% of an epoch.
+        xbuf = torch.empty((rows_per_step, data.X.shape[1]), device=self.device)
+        # The logits are computed transposed, (10, m): on a CPU, log_softmax along a leading
+        # axis of 10 is several times faster than along a trailing one, and the (10, 784) x
+        # (784, m) product is faster than (m, 784) x (784, 10). The gradient of the mean
+        # cross-entropy is written out, (softmax - one_hot) / m, rather than taken by autograd:
+        # the step is short enough that the graph's bookkeeping would cost about 15% of an epoch.
         with torch.no_grad():
             for start in range(0, idx.shape[0], batch_size):
                 rows = idx[start : start + batch_size]
@@ -109,7 +110,7 @@ class TorchBackend:
                 logits = torch.addmm(b_col, W, xb.t())  # (10, m)
                 log_p = self.F.log_softmax(logits, dim=0)  # fused log-sum-exp over classes
                 loss_sum -= log_p.gather(0, yb).sum()
-                # max(...).indices is the first maximum, as argmax (argmax itself is slow here)
+                # max(...).indices: the first maximum, as argmax, which is slow on this axis
                 correct += (logits.max(dim=0, keepdim=True).indices == yb).sum()
                 grad = log_p.exp_().scatter_add_(0, yb, minus_one[:, :m])  # softmax - one_hot
                 if weight_decay:
