@@ -47,17 +47,22 @@ class Checkpoint:
 
 def save(path: str | os.PathLike[str], ckpt: Checkpoint) -> Path:
     """Atomically write ``ckpt`` to ``path`` in safetensors format and return the path."""
+    return fileio.write_bytes(path, encode(ckpt, str(path)))
+
+
+def encode(ckpt: Checkpoint, where: str = "checkpoint") -> bytes:
+    """The bytes of ``ckpt`` as a safetensors file (what :func:`save` writes)."""
     st = require("safetensors")
     import safetensors.numpy  # noqa: F401  (submodule import after the availability check)
 
-    _check_arrays({"W": ckpt.W, "b": ckpt.b}, str(path))
+    _check_arrays({"W": ckpt.W, "b": ckpt.b}, where)
     tensors = {"W": np.ascontiguousarray(ckpt.W, np.float32),
                "b": np.ascontiguousarray(ckpt.b, np.float32)}
     tensors.update({k: np.ascontiguousarray(v, np.float32) for k, v in ckpt.extra.items()})
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "softreg_version": __version__}
     meta.update({k: json.dumps(v) for k, v in ckpt.meta.items()})
     data: bytes = st.numpy.save(tensors, metadata=meta)
-    return fileio.write_bytes(path, data)
+    return data
 
 
 def load(path: str | os.PathLike[str]) -> Checkpoint:

@@ -14,6 +14,10 @@ class ConfigError(SoftregError, ValueError):
     """A setting (learning rate, batch size, framework name, ...) is out of its allowed range."""
 
 
+class FolderError(ConfigError):
+    """A run or sweep folder cannot be written: not softreg's, in use, or of another kind."""
+
+
 class DataError(SoftregError):
     """Dataset files are missing, corrupt or inconsistent."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -54,6 +55,35 @@ def _mode_for(dest: Path) -> int:
     return 0o666 & ~umask
 
 
+def write_together(files: dict[Path, bytes]) -> list[Path]:
+    """Write several files so that they change together, as far as a file system allows.
+
+    Every file is first written and synced under its temporary name; only then are they
+    renamed, in the order given, one right after another. A kill before the first rename
+    leaves all the old files; one between two renames (a window of microseconds) leaves the
+    files renamed so far new. Put the file that the others are checked against last.
+    """
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for dest, data in files.items():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+            temps.append((Path(name), dest))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fchmod(fh.fileno(), _mode_for(dest))
+                os.fsync(fh.fileno())
+        for tmp, dest in temps:
+            os.replace(tmp, dest)
+    except BaseException:
+        for tmp, _ in temps:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        raise
+    return list(files)
+
+
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Atomically write ``data`` to ``path`` and return the path."""
     with atomic_path(path) as tmp:
@@ -68,7 +98,12 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """Atomically write ``obj`` as indented JSON (NaN written as null) and return the path."""
-    return write_text(path, json.dumps(_json_safe(obj), indent=2, sort_keys=False) + "\n")
+    return write_bytes(path, json_bytes(obj))
+
+
+def json_bytes(obj: Any) -> bytes:
+    """``obj`` as indented UTF-8 JSON, NaN written as null: what :func:`write_json` writes."""
+    return (json.dumps(_json_safe(obj), indent=2, sort_keys=False) + "\n").encode("utf-8")
 
 
 def _json_safe(obj: Any) -> Any:
@@ -79,3 +114,12 @@ def _json_safe(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return [_json_safe(v) for v in obj]
     return obj
+
+
+# atomic_path's temporary names: "." + the file's name + "." + mkstemp's 8 characters + ".tmp"
+_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is the temporary name of an atomic write (left behind by a kill)."""
+    return bool(_TEMPORARY.match(name))

@@ -96,9 +96,13 @@ class History:
             buf.write(",".join(row) + "\n")
         return buf.getvalue()
 
-    def write(self, folder: str | os.PathLike[str]) -> tuple[Path, Path]:
-        """Atomically write ``metrics.csv`` and ``history.json`` into ``folder``."""
+    def files(self, folder: str | os.PathLike[str]) -> dict[Path, bytes]:
+        """The contents of ``history.json`` and ``metrics.csv`` in ``folder``, by path."""
         folder = Path(folder)
-        csv_path = fileio.write_text(folder / "metrics.csv", self.to_csv())
-        json_path = fileio.write_json(folder / "history.json", self.to_dict())
+        return {folder / "history.json": fileio.json_bytes(self.to_dict()),
+                folder / "metrics.csv": self.to_csv().encode("utf-8")}
+
+    def write(self, folder: str | os.PathLike[str]) -> tuple[Path, Path]:
+        """Write ``metrics.csv`` and ``history.json`` into ``folder``, together."""
+        json_path, csv_path = fileio.write_together(self.files(folder))
         return csv_path, json_path

@@ -22,6 +22,7 @@ from typing import Any
 
 from softreg.backends.base import EpochTrainer
 from softreg.history import EpochRecord, History
+from softreg.stopsignals import Terminated
 
 # A mean cross-entropy 100 times that of uniform guessing over 10 classes (ln 10 nats). A linear
 # softmax model rarely reaches inf or NaN (cross-entropy from logits grows linearly with the
@@ -101,15 +102,14 @@ def run_epochs(
                 if hist.status == "completed":
                     hist.status = "early_stopped"
                 break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if committed:
             kept = "the weights of the last finished epoch were kept"
         else:
             kept = _put_back(trainer, last_good, "the weights of the last finished epoch")
         hist.status = "interrupted"
-        hist.message = (
-            f"interrupted by the user after {len(hist.records)} finished epoch(s); {kept}"
-        )
+        who = "by SIGTERM" if isinstance(exc, Terminated) else "by the user"
+        hist.message = f"interrupted {who} after {len(hist.records)} finished epoch(s); {kept}"
     return hist
 
 

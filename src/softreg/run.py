@@ -19,18 +19,21 @@ run ended; otherwise the last epoch's.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from softreg import checkpoint, fileio
+from softreg import checkpoint, fileio, runfolder, stopsignals
 from softreg.backends import get_backend
+from softreg.backends.base import LinearBackend
 from softreg.config import TrainConfig
-from softreg.errors import ConfigError
+from softreg.errors import ConfigError, FolderError, SoftregError
 from softreg.history import EpochRecord, History
 from softreg.loop import run_epochs
 from softreg.progress import EpochProgress
+from softreg.textsafe import printable
 from softreg.training import EarlyStopping, LinearTrainer, Params, initial_params, prepare_splits
 
 CKPT = checkpoint.LAST
@@ -56,6 +59,7 @@ class RunResult:
     files: dict[str, Path]
     model_epoch: int = 0
     best_restored: bool = False
+    stop_exit_code: int = stopsignals.EXIT_SIGINT  # an interrupted run's: 143 after SIGTERM
 
 
 @dataclass
@@ -66,10 +70,15 @@ class _Resume:
     epoch: int
     stopper_state: dict[str, Any] | None
     best_params: Params | None
+    saved_config: TrainConfig  # as the checkpoint holds it (before --epochs/--device)
 
 
 def check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
-    """Refuse to mix a new run into a folder that already holds one (nothing is lost)."""
+    """First checks of ``--out`` (or ``--resume``), before anything is read or written.
+
+    The full checks (whose folder it is, whether another process writes in it) are made when
+    the folder is claimed (:func:`softreg.runfolder.claim`).
+    """
     if resume:
         if not (out_dir / CKPT).is_file():
             raise ConfigError(f"cannot resume: {str(out_dir / CKPT)!r} does not exist; "
@@ -77,11 +86,6 @@ def check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
         return
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {str(out_dir)!r} exists and is not a folder")
-    if (out_dir / CKPT).exists() and not overwrite:
-        raise ConfigError(
-            f"run folder {str(out_dir)!r} already holds a run; choose another --out, continue "
-            f"it with --resume {out_dir}, or replace it with --overwrite"
-        )
 
 
 # The settings a resumed run may change: the total number of epochs to reach, and the device
@@ -102,6 +106,7 @@ def load_resume(out_dir: Path, epochs: int | None, device: str | None = None) ->
         epoch = int(ck.meta["epoch"])
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{str(out_dir / CKPT)!r} has no resumable state ({exc})") from exc
+    saved = config
     if epochs is not None:
         config = replace(config, epochs=epochs)
     if device is not None:
@@ -109,7 +114,8 @@ def load_resume(out_dir: Path, epochs: int | None, device: str | None = None) ->
     best = None
     if "best_W" in ck.extra:
         best = (ck.extra["best_W"], ck.extra["best_b"])
-    return _Resume(config, history, (ck.W, ck.b), epoch, ck.meta.get("early_stopping"), best)
+    return _Resume(config, history, (ck.W, ck.b), epoch, ck.meta.get("early_stopping"), best,
+                   saved)
 
 
 def saved_config(out_dir: str | Path) -> TrainConfig:
@@ -127,6 +133,13 @@ def saved_config(out_dir: str | Path) -> TrainConfig:
 def _save_ckpt(path: Path, params: Params, config: TrainConfig, history: History,
                epoch: int, stopper: EarlyStopping | None, device_used: str, best: bool = False,
                model_file: str | None = None) -> Path:
+    return fileio.write_bytes(path, _ckpt_bytes(params, config, history, epoch, stopper,
+                                                device_used, best, model_file))
+
+
+def _ckpt_bytes(params: Params, config: TrainConfig, history: History, epoch: int,
+                stopper: EarlyStopping | None, device_used: str, best: bool = False,
+                model_file: str | None = None) -> bytes:
     from softreg.data import CLASS_NAMES
 
     meta: dict[str, Any] = {
@@ -141,7 +154,7 @@ def _save_ckpt(path: Path, params: Params, config: TrainConfig, history: History
         meta["early_stopping"] = stopper.state()
         if stopper.best_params is not None and not best:
             extra = {"best_W": stopper.best_params[0], "best_b": stopper.best_params[1]}
-    return checkpoint.save(path, checkpoint.Checkpoint(params[0], params[1], meta, extra))
+    return checkpoint.encode(checkpoint.Checkpoint(params[0], params[1], meta, extra))
 
 
 def train_run(
@@ -163,20 +176,42 @@ def train_run(
     With ``resume`` the run's own config is read from its checkpoint (``config`` is ignored and
     may be None); ``resume_epochs`` changes its total number of epochs and ``resume_device``
     where it trains (see :data:`RESUME_MAY_CHANGE`). Bad settings are refused before any data
-    is read. A diverged or interrupted run still
-    writes its files and keeps the last good weights in ``checkpoint.safetensors``.
+    is read. The folder is claimed for the run's life (:mod:`softreg.runfolder`): a new run
+    needs an absent, empty or softreg-made folder, and ``overwrite`` first removes every file
+    of the run it replaces. After every epoch the checkpoint, ``metrics.csv`` and
+    ``history.json`` are written together. A diverged, interrupted or terminated (SIGTERM)
+    run still writes its files and keeps the last good weights in ``checkpoint.safetensors``.
     """
-    import time
-
     out = Path(out_dir)
     check_out_dir(out, resume, overwrite)
-    state = load_resume(out, resume_epochs, resume_device) if resume else None
-    if state is not None:
-        config = state.config
-    elif config is None:
+    if resume:
+        with runfolder.held(out, "train", "resume"):
+            state = load_resume(out, resume_epochs, resume_device)
+            check_agree(out, state)
+            if state.epoch >= state.config.epochs:
+                print(f"softreg: the run in {str(out)!r} has done {state.epoch} of "
+                      f"{state.config.epochs} epochs: nothing left to train (pass --epochs N "
+                      f"with N > {state.epoch} to train further); its files are written again",
+                      file=sys.stderr)
+            backend = get_backend(state.config.framework, state.config.device)
+            splits = prepare_splits(state.config, data_dir=data_dir, offline=offline)
+            fileio.write_json(out / "config.json", state.config.to_dict())
+            return _train(state.config, backend, splits, out, state, figures, quiet, stream)
+    if config is None:
         raise ConfigError("train_run needs a TrainConfig unless resume=True")
     backend = get_backend(config.framework, config.device)  # validates the device first
     splits = prepare_splits(config, data_dir=data_dir, offline=offline)
+    with runfolder.held(out, "train", "overwrite" if overwrite else "new"):
+        fileio.write_json(out / "config.json", config.to_dict())
+        return _train(config, backend, splits, out, None, figures, quiet, stream)
+
+
+def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], out: Path,
+           state: _Resume | None, figures: bool, quiet: bool,
+           stream: TextIO | None) -> RunResult:
+    """The epochs and the files of a run whose folder is held."""
+    import time
+
     trainer = LinearTrainer(backend, config, splits)
     trainer.restore(state.params if state else initial_params(config.seed, config.init_std))
     history = state.history if state else History()
@@ -185,30 +220,83 @@ def train_run(
     stopper = EarlyStopping(trainer, config.monitor, config.patience) if with_val else None
     if stopper is not None and state is not None and state.stopper_state:
         stopper.load_state(state.stopper_state, state.best_params)
-    fileio.write_json(out / "config.json", config.to_dict())
-
     progress = EpochProgress(config.epochs, with_val=with_val, stream=stream, quiet=quiet,
                              initial=start)
 
     def after_epoch(rec: EpochRecord, hist: History) -> bool:
         stop = stopper(rec, hist) if stopper is not None else False
-        _save_ckpt(out / CKPT, trainer.snapshot(), config, hist, rec.epoch, stopper,
-                   backend.device)
+        # The derived files first, the checkpoint (what --resume reads) last.
+        files = hist.files(out)
+        files[out / CKPT] = _ckpt_bytes(trainer.snapshot(), config, hist, rec.epoch, stopper,
+                                        backend.device)
+        fileio.write_together(files)
         progress.update(rec)
         return stop
 
     t0 = time.perf_counter()
+    with stopsignals.sigterm_as_interrupt() as received:
+        try:
+            history = run_epochs(
+                trainer, config.epochs, start_epoch=start,
+                eval_splits=("val", "test") if with_val else ("test",),
+                callbacks=[after_epoch], history=history, lr_for_epoch=config.lr_at,
+                max_loss=config.max_loss,
+            )
+        finally:
+            progress.close()
+        seconds = time.perf_counter() - t0
+        result = _finish(config, trainer, stopper, history, out, seconds, figures, splits)
+        result.stop_exit_code = received.exit_code
+        return result
+
+
+def check_agree(out: Path, state: _Resume) -> None:
+    """Refuse to resume a folder whose files tell different stories.
+
+    ``config.json`` must hold the checkpoint's settings, and ``history.json`` and
+    ``metrics.csv`` the checkpoint's epochs, or one epoch more (a kill between the renames of
+    one epoch's files: that epoch is trained again).
+
+    Raises:
+        FolderError: naming the file that disagrees with ``checkpoint.safetensors``.
+    """
+    saved = state.saved_config
+    problems = []
     try:
-        history = run_epochs(
-            trainer, config.epochs, start_epoch=start,
-            eval_splits=("val", "test") if with_val else ("test",),
-            callbacks=[after_epoch], history=history, lr_for_epoch=config.lr_at,
-            max_loss=config.max_loss,
-        )
-    finally:
-        progress.close()
-    seconds = time.perf_counter() - t0
-    return _finish(config, trainer, stopper, history, out, seconds, figures, splits)
+        config = TrainConfig.from_dict(json.loads((out / "config.json").read_text("utf-8")))
+        # A resume may have written its new --epochs/--device before its first epoch ended.
+        if replace(config, **{k: getattr(saved, k) for k in RESUME_MAY_CHANGE}) != saved:
+            problems.append("config.json holds other settings")
+    except FileNotFoundError:
+        problems.append("config.json is missing")
+    except (ValueError, TypeError, SoftregError) as exc:
+        problems.append(f"config.json cannot be read ({printable(exc)})")
+    ours = state.history.to_csv().splitlines()
+    try:
+        theirs = History.from_dict(json.loads((out / "history.json").read_text("utf-8")))
+        if not _prefix_or_one_more(ours, theirs.to_csv().splitlines()):
+            problems.append("history.json holds other epochs")
+    except FileNotFoundError:
+        pass  # a run killed before its first epoch was saved has none; written from here
+    except (ValueError, TypeError, KeyError, AttributeError, SoftregError) as exc:
+        problems.append(f"history.json cannot be read ({printable(exc)})")
+    try:
+        csv = (out / "metrics.csv").read_text("utf-8").splitlines()
+        if not _prefix_or_one_more(ours, csv):
+            problems.append("metrics.csv holds other epochs")
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        problems.append(f"metrics.csv cannot be read ({printable(exc)})")
+    if problems:
+        raise FolderError(
+            f"cannot resume {str(out)!r}: its files disagree with {CKPT} ({'; '.join(problems)})"
+            "; it may mix two runs: start a new run with --out, or replace this one with "
+            "--overwrite")
+
+
+def _prefix_or_one_more(ours: list[str], theirs: list[str]) -> bool:
+    return theirs[:len(ours)] == ours and len(theirs) - len(ours) in (0, 1)
 
 
 def _finish(config: TrainConfig, trainer: LinearTrainer, stopper: EarlyStopping | None,
@@ -238,11 +326,9 @@ def _finish(config: TrainConfig, trainer: LinearTrainer, stopper: EarlyStopping 
 
 
 def default_out_dir(config: TrainConfig) -> Path:
-    """``runs/<framework>-<YYYYmmdd-HHMMSS>``: a new folder for each run."""
-    import datetime
-
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{config.framework}-{stamp}"
+    """``runs/<framework>-<YYYYmmdd-HHMMSS>``, created now; ``-2``, ``-3``... when a run
+    started in the same second already has it."""
+    return runfolder.new_folder("runs", runfolder.default_stem(config.framework))
 
 
 def print_summary(result: RunResult, stream: TextIO | None = None) -> None:

@@ -156,6 +156,24 @@ def _sample(rng: np.random.Generator, name: str, values: AxisValues) -> Any:
     return float(rng.uniform(lo, hi))
 
 
+def describe_draws(space: SearchSpace) -> list[str]:
+    """One line per range of a random search, saying how its values are drawn."""
+    lines = []
+    for name, values in space.axes.items():
+        if not isinstance(values, Range):
+            continue
+        flag = "--" + name.replace("_", "-")
+        if AXES[name] is int:
+            how = "uniformly among the integers of"
+        elif values.lo > 0:
+            how = "log-uniformly (every decade equally likely) from"
+        else:
+            how = ("uniformly from (a range from 0 or below cannot be log-uniform; start it "
+                   "above 0 to draw every decade equally)")
+        lines.append(f"{flag}: drawn {how} [{values.lo:g}, {values.hi:g}]")
+    return lines
+
+
 def config_key(config: TrainConfig) -> str:
     """A stable 12-hex-digit name for a configuration: a hash of its settings."""
     text = json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"))

@@ -24,7 +24,7 @@ from typing import TextIO
 
 import numpy as np
 
-from softreg import fileio
+from softreg import fileio, runfolder
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.history import History
@@ -103,7 +103,12 @@ def run_study(
     splits = prepare_splits(base, data_dir=data_dir, offline=offline)
     if train_size is not None:
         splits = subsample(splits, train_size, base.seed)
-    out = Path(out_dir)
+    with runfolder.held(out_dir, "study", "overwrite"):
+        return _train_variants(todo, splits, Path(out_dir), base, figures, stream)
+
+
+def _train_variants(todo: list[Variant], splits: dict[str, Split], out: Path, base: TrainConfig,
+                    figures: bool, stream: TextIO | None) -> tuple[list[VariantResult], str]:
     results = []
     for variant in todo:
         if stream is not None:

@@ -27,13 +27,14 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
-from softreg import fileio
+from softreg import fileio, runfolder, stopsignals
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.search import SearchSpace, config_key, configurations, describe
 from softreg.sweep_worker import SplitCache, init_worker, run_config, run_in_worker
+from softreg.textsafe import printable
 
 COLUMNS = (
     "key", "framework", "lr", "batch_size", "epochs", "weight_decay", "seed", "lr_schedule",
@@ -98,22 +99,57 @@ def run_sweep(
     s = stream if stream is not None else sys.stdout
     configs = check_sweep(space, out_dir, jobs)
     out = Path(out_dir)
-    fileio.write_json(out / "sweep.json", _spec(space, configs))
-    done = {k: v for k, v in _load_rows(out).items() if k in {config_key(c) for c in configs}}
-    todo = sorted((c for c in configs if config_key(c) not in done), key=_data_key)
-    if done and not quiet:
-        print(f"resuming {out}: {len(done)} of {len(configs)} configurations already "
-              "finished, skipped", file=s)
-    t0 = time.perf_counter()
-    names = space.varied()
-    for i, row in enumerate(_train_all(todo, out, jobs, data_dir, offline), start=len(done) + 1):
-        done[row["key"]] = row
-        if not quiet:
-            print(f"[{i}/{len(configs)}] {describe(row, names) or row['key']}: "
-                  f"{_status_text(row)}", file=s, flush=True)
-    return _finish(space, out, list(done.values()), len(configs) - len(todo),
-                   time.perf_counter() - t0, refit=refit, figures=figures, data_dir=data_dir,
-                   offline=offline)
+    jobs = usable_jobs(jobs, s if not quiet else None)
+    with runfolder.held(out, "sweep", "add"), stopsignals.sigterm_as_interrupt():
+        fileio.write_json(out / "sweep.json", _spec(space, configs))
+        keys = {config_key(c) for c in configs}
+        done = {k: v for k, v in _load_rows(out).items() if k in keys}
+        remove_orphans(out)
+        todo = sorted((c for c in configs if config_key(c) not in done), key=_data_key)
+        if done and not quiet:
+            print(f"resuming {out}: {len(done)} of {len(configs)} configurations already "
+                  "finished, skipped", file=s)
+        t0 = time.perf_counter()
+        names = space.varied()
+        try:
+            for i, row in enumerate(_train_all(todo, out, jobs, data_dir, offline),
+                                    start=len(done) + 1):
+                done[row["key"]] = row
+                if not quiet:
+                    print(f"[{i}/{len(configs)}] {describe(row, names) or row['key']}: "
+                          f"{_status_text(row)}", file=s, flush=True)
+        except KeyboardInterrupt:
+            # What finished stays usable: its table now, the rest on the next run.
+            write_results_csv(out / "results.csv", _sorted_rows(list(done.values())))
+            remove_orphans(out)
+            raise
+        return _finish(space, out, list(done.values()), len(configs) - len(todo),
+                       time.perf_counter() - t0, refit=refit, figures=figures,
+                       data_dir=data_dir, offline=offline)
+
+
+def usable_jobs(jobs: int, stream: TextIO | None) -> int:
+    """``jobs`` capped at the cores this process may use, saying so on ``stream``."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = max(1, cores or 1)
+    if jobs > cores:
+        if stream is not None:
+            print(f"--jobs {jobs} is more than the {cores} usable cores: running {cores} "
+                  "workers (more would only wait for each other and use more memory)",
+                  file=stream)
+        return cores
+    return jobs
+
+
+def remove_orphans(out: Path) -> list[Path]:
+    """Delete weight files of configurations that never finished (no results/<key>.json)."""
+    removed = []
+    finished = {p.stem for p in (out / "results").glob("*.json")}
+    for path in (out / "weights").glob("*.safetensors"):
+        if not path.stem.startswith("refit-") and path.stem not in finished:
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def check_sweep(space: SearchSpace, out_dir: str | Path, jobs: int) -> list[TrainConfig]:
@@ -232,27 +268,72 @@ def _spec(space: SearchSpace, configs: list[TrainConfig]) -> dict[str, Any]:
 
 
 def _load_rows(out: Path) -> dict[str, dict[str, Any]]:
+    """The finished configurations' rows, each file checked (see :func:`_read_row`)."""
     rows: dict[str, dict[str, Any]] = {}
     for path in sorted((out / "results").glob("*.json")):
-        try:
-            row = _read_row(path)
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # unreadable: train that configuration again
+        row = _read_row(path)
+        if row["key"] != path.stem:
+            _bad_row(path, "key", row["key"], f"the file's name, {path.stem!r}")
         rows[str(row["key"])] = row
     return rows
 
 
+# The fields of a result row and what each must be: settings and metrics (None for NaN).
+_TEXT = ("key", "framework", "lr_schedule", "status")
+_INTS = ("batch_size", "epochs", "seed", "patience", "epochs_run", "model_epoch")
+_NUMBERS = ("lr", "weight_decay", "val_split", "train_loss", "train_acc", "val_loss", "val_acc",
+            "test_loss", "test_acc", "seconds")
+ROW_STATUSES = ("completed", "early_stopped", "diverged")
+
+
 def _read_row(path: Path) -> dict[str, Any]:
-    """The metrics row of a result file (JSON null, written for NaN, back to NaN)."""
-    row = json.loads(path.read_text(encoding="utf-8"))["row"]
+    """The metrics row of a result file (JSON null, written for NaN, back to NaN).
+
+    Raises:
+        ConfigError: the file is not JSON, or a field is missing or of the wrong type; the
+            message names the file and the field.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{str(path)!r} is not a softreg result file ({printable(exc)}); "
+                          "delete it to train that configuration again") from None
+    row = data.get("row") if isinstance(data, dict) else None
+    if not isinstance(row, dict):
+        _bad_row(path, "row", row, "an object")
+    for name in _TEXT:
+        if not isinstance(row.get(name), str):
+            _bad_row(path, name, row.get(name), "a string")
+    if row["status"] not in ROW_STATUSES:
+        _bad_row(path, "status", row["status"], " or ".join(ROW_STATUSES))
+    for name in _INTS:
+        if type(row.get(name)) is not int:
+            _bad_row(path, name, row.get(name), "an integer")
+    for name in _NUMBERS:
+        value = row.get(name)
+        if value is not None and (type(value) not in (int, float)):
+            _bad_row(path, name, value, "a number")
+    if type(row.get("standardize")) is not bool:
+        _bad_row(path, "standardize", row.get("standardize"), "true or false")
     return {k: (math.nan if v is None else v) for k, v in row.items()}
+
+
+def _bad_row(path: Path, field: str, value: Any, wanted: str) -> NoReturn:
+    raise ConfigError(f"{str(path)!r}: field {field!r} must be {wanted}, got "
+                      f"{printable(repr(value))[:80]}; delete the file to train that "
+                      "configuration again")
+
+
+def _sorted_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Best validation accuracy first (then lowest validation loss); unselectable last."""
+    return sorted(rows, key=lambda r: (r["status"] not in SELECTABLE, -_num(r["val_acc"]),
+                                       _num(r["val_loss"])))
 
 
 def _finish(space: SearchSpace, out: Path, rows: list[dict[str, Any]], skipped: int,
             seconds: float, *, refit: bool, figures: bool, data_dir: str | None,
             offline: bool) -> SweepResult:
-    rows.sort(key=lambda r: (r["status"] not in SELECTABLE, -_num(r["val_acc"]),
-                             _num(r["val_loss"])))
+    rows = _sorted_rows(rows)
     files = {"results": write_results_csv(out / "results.csv", rows)}
     best = select_best(rows)
     refit_row = None

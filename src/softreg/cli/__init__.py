@@ -8,13 +8,17 @@ stderr and exit code 2; Ctrl-C exits with 130.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from softreg import __version__
 from softreg.errors import SoftregError
+from softreg.stopsignals import Terminated, exit_code, sigterm_as_interrupt
+from softreg.textsafe import printable
 
 # Subcommand modules, in the order ``softreg --help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -75,14 +79,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        code: int = args.run(args)
+        with sigterm_as_interrupt():
+            code: int = args.run(args)
         return code
     except SoftregError as exc:
         print(f"softreg {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"softreg {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except OSError as exc:
+        print(f"softreg {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"softreg {args.command}: {how}", file=sys.stderr)
+        return exit_code(exc)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a failed file operation: the path(s), the system's reason, what to do."""
+    paths = [p for p in (exc.filename, exc.filename2) if p is not None]
+    where = " -> ".join(printable(os.fsdecode(p)) for p in paths)
+    reason = exc.strerror or printable(exc)
+    hint = {errno.ENOSPC: "free some space or write elsewhere (--out)",
+            errno.EROFS: "the file system is read-only: write elsewhere (--out)",
+            errno.EACCES: "check the permissions, or write elsewhere",
+            errno.EPERM: "check the permissions, or write elsewhere",
+            errno.ENOTDIR: "a part of the path is a file, not a folder",
+            errno.EISDIR: "give a file name, not a folder",
+            }.get(exc.errno or 0, "check the path")
+    return f"{where}: {reason} ({hint})" if where else f"{reason} ({hint})"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -81,14 +81,19 @@ def build_space(args: argparse.Namespace) -> SearchSpace:
 def run(args: argparse.Namespace) -> int:
     import datetime
 
+    from softreg.runfolder import new_folder
+    from softreg.search import describe_draws
     from softreg.sweep import check_sweep, format_best, run_sweep
 
     space = build_space(args)
-    out = Path(args.out) if args.out else Path("sweeps") / datetime.datetime.now().strftime(
-        "%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else Path("sweeps") / "new"
     check_sweep(space, out, args.jobs)  # a refusal is its one line, with nothing before it
+    if not args.out:  # a folder of its own: two sweeps started in one second get two
+        out = new_folder("sweeps", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     if not args.quiet:
         print(f"sweep folder: {out}  (rerun with --out {out} to resume)")
+        for line in describe_draws(space) if space.search == "random" else ():
+            print(line)
     result = run_sweep(space, out, jobs=args.jobs, data_dir=args.data_dir, offline=args.offline,
                        refit=args.refit, figures=not args.no_figures, quiet=args.quiet)
     counts: dict[str, int] = {}

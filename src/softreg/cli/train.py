@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if status == "interrupted":
         print(f"resumable checkpoint saved to {result.files['checkpoint']}; continue with: "
               f"softreg train --resume {result.out_dir}")
-        return 130
+        return result.stop_exit_code
     return 0
 
 
