@@ -1,0 +1,323 @@
+"""Run, sweep and study folders: softreg writes only into folders it owns, one writer at a time,
+never leaves a folder that mixes two runs, and turns file-system errors into one line."""
+
+import errno
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from softreg import checkpoint, runfolder
+from softreg.cli import main
+from softreg.sweep import usable_jobs
+
+TRAIN = ("train", "--framework", "numpy", "--epochs", "2", "--batch-size", "64", "--quiet")
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_line_error(code, err, text):
+    assert code == 2, err
+    assert text in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.fixture()
+def run_dir(tmp_path, fake_fashion, capsys):
+    out = tmp_path / "run"
+    code, _, err = _run(capsys, *TRAIN, "--out", out)
+    assert code == 0, err
+    return out
+
+
+@pytest.mark.parametrize("name", ["report.md", "config.json", "metrics.csv", "history.json",
+                                  "curves.png", "notes.txt"])
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_train_refuses_a_folder_of_user_files(tmp_path, fake_fashion, capsys, name, overwrite):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / name).write_text("the user's own words")
+    code, _, err = _run(capsys, *TRAIN, "--out", out, *(["--overwrite"] if overwrite else []))
+    _one_line_error(code, err, "holds files softreg did not make")
+    assert (out / name).read_text() == "the user's own words"
+    assert sorted(p.name for p in out.iterdir()) == [name]
+
+
+def test_train_into_an_empty_folder_marks_it(tmp_path, fake_fashion, capsys):
+    out = tmp_path / "empty"
+    out.mkdir()
+    code, _, err = _run(capsys, *TRAIN, "--out", out)
+    assert code == 0, err
+    marker = json.loads((out / runfolder.MARKER).read_text())
+    assert marker == {"format": "softreg-run", "version": 1, "kind": "train"}
+    assert not (out / runfolder.LOCK).exists()  # released at the end
+
+
+def test_sweep_refuses_a_train_run_folder(run_dir, fake_fashion, capsys):
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    code, _, err = _run(capsys, "sweep", "--lr", "0.1", "--epochs", "1", "--out", run_dir)
+    _one_line_error(code, err, "is a softreg train folder, not a sweep folder")
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+def test_overwrite_leaves_no_file_of_the_old_run(tmp_path, fake_fashion, capsys):
+    out = tmp_path / "run"
+    code, _, err = _run(capsys, *TRAIN, "--val-split", "0.2", "--patience", "5", "--out", out)
+    assert code == 0, err
+    assert (out / "best.safetensors").exists() and (out / "curves.png").exists()
+    code, _, err = _run(capsys, *TRAIN, "--no-figures", "--seed", "3", "--out", out,
+                        "--overwrite")
+    assert code == 0, err
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([".softreg-run", "checkpoint.safetensors", "config.json",
+                            "history.json", "metrics.csv", "report.md"])
+    assert checkpoint.load(out).meta["config"]["seed"] == 3
+
+
+def test_overwrite_refuses_a_run_folder_holding_a_user_file(run_dir, fake_fashion, capsys):
+    (run_dir / "notes.txt").write_text("mine")
+    before = sorted(p.name for p in run_dir.iterdir())
+    code, _, err = _run(capsys, *TRAIN, "--out", run_dir, "--overwrite")
+    _one_line_error(code, err, "would have to delete or keep files softreg did not make")
+    assert "notes.txt" in err and sorted(p.name for p in run_dir.iterdir()) == before
+
+
+def test_a_second_writer_is_refused(run_dir, fake_fashion, capsys):
+    before = (run_dir / "checkpoint.safetensors").read_bytes()
+    with runfolder.claim(run_dir, "train", "resume"):  # another command holds the folder
+        code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "3")
+        _one_line_error(code, err, f"is in use by another softreg command (pid {os.getpid()}")
+        code, _, err = _run(capsys, *TRAIN, "--out", run_dir, "--overwrite")
+        _one_line_error(code, err, "is in use by another softreg command")
+    assert (run_dir / "checkpoint.safetensors").read_bytes() == before
+
+
+def test_two_sweeps_into_one_folder_do_not_interleave(tmp_path, fake_fashion, capsys):
+    out = tmp_path / "sweep"
+    with runfolder.claim(out, "sweep", "add"):
+        code, _, err = _run(capsys, "sweep", "--lr", "0.1", "--epochs", "1", "--out", out)
+        _one_line_error(code, err, "is in use by another softreg command")
+    assert not (out / "results").exists()
+
+
+def test_a_dead_process_lock_is_taken_over(run_dir, fake_fashion, capsys):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)
+    (run_dir / runfolder.LOCK).write_text(json.dumps({"pid": pid, "host": "h", "started": "t"}))
+    code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "3")
+    assert code == 0, err
+    assert f"took over the lock of pid {pid} on h, started t" in err
+    assert checkpoint.load(run_dir).meta["epoch"] == 3
+
+
+def test_default_folder_names_never_collide(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runfolder, "default_stem", lambda prefix: f"{prefix}-20260101-000000")
+    from softreg.config import TrainConfig
+    from softreg.run import default_out_dir
+
+    got = [default_out_dir(TrainConfig(framework="numpy")) for _ in range(3)]
+    assert [p.name for p in got] == ["numpy-20260101-000000", "numpy-20260101-000000-2",
+                                     "numpy-20260101-000000-3"]
+
+
+def test_overwrite_then_crash_leaves_no_mixed_folder(run_dir, fake_fashion, capsys, monkeypatch):
+    import softreg.run
+
+    def crash(*args, **kwargs):
+        raise OSError(errno.EIO, "simulated crash")
+
+    monkeypatch.setattr(softreg.run, "run_epochs", crash)
+    code, _, err = _run(capsys, *TRAIN, "--seed", "9", "--out", run_dir, "--overwrite")
+    assert code == 2
+    # Nothing of the old run is left for --resume to continue under the new settings.
+    assert not (run_dir / "checkpoint.safetensors").exists()
+    assert not (run_dir / "metrics.csv").exists()
+    code, _, err = _run(capsys, "train", "--resume", run_dir)
+    _one_line_error(code, err, "cannot resume")
+
+
+@pytest.mark.parametrize(("name", "change", "said"), [
+    ("config.json", lambda d: {**d, "lr": 0.5}, "config.json holds other settings"),
+    ("history.json", lambda d: {**d, "epochs": d["epochs"][:1]}, "history.json holds other"),
+])
+def test_resume_refuses_files_that_disagree(run_dir, fake_fashion, capsys, name, change, said):
+    path = run_dir / name
+    path.write_text(json.dumps(change(json.loads(path.read_text()))))
+    code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "3")
+    _one_line_error(code, err, said)
+    assert "disagree with checkpoint.safetensors" in err
+
+
+def test_metrics_agree_with_the_checkpoint_after_every_epoch(tmp_path, fake_fashion,
+                                                             monkeypatch, capsys):
+    import softreg.run
+
+    seen = []
+    original = softreg.run.fileio.write_together
+
+    def spy(files):
+        result = original(files)
+        out = next(iter(files)).parent
+        if (out / "checkpoint.safetensors").exists():
+            epoch = checkpoint.load(out).meta["epoch"]
+            rows = (out / "metrics.csv").read_text().splitlines()[1:]
+            seen.append((epoch, len(rows), len(json.loads(
+                (out / "history.json").read_text())["epochs"])))
+        return result
+
+    monkeypatch.setattr(softreg.run.fileio, "write_together", spy)
+    code, _, err = _run(capsys, *TRAIN, "--epochs", "3", "--out", tmp_path / "r")
+    assert code == 0, err
+    assert seen[:3] == [(1, 1, 1), (2, 2, 2), (3, 3, 3)]
+
+
+def test_leftover_temporaries_are_removed(run_dir, fake_fashion, capsys):
+    leftover = run_dir / ".checkpoint.safetensors.k2j4_x9a.tmp"
+    leftover.write_bytes(b"half a checkpoint")
+    code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "3")
+    assert code == 0, err
+    assert not leftover.exists()
+
+
+def test_resume_with_no_epochs_left_says_so(run_dir, fake_fashion, capsys):
+    code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "2")
+    assert code == 0
+    assert "has done 2 of 2 epochs: nothing left to train (pass --epochs N with N > 2" in err
+
+
+def test_sigterm_finishes_the_files_and_exits_143(tmp_path, real_data):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "softreg", "train", "--framework", "numpy", "--epochs", "200",
+         "--offline", "--no-figures", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    proc.stdout.readline()  # the table's header
+    proc.stdout.readline()  # epoch 1 is done and saved
+    proc.terminate()
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert "interrupted by SIGTERM" in stdout and "softreg train --resume" in stdout
+    epoch = checkpoint.load(out).meta["epoch"]
+    assert 1 <= epoch < 200
+    assert len((out / "metrics.csv").read_text().splitlines()) == epoch + 1
+    assert (out / "report.md").exists() and not (out / runfolder.LOCK).exists()
+
+
+# --- file-system errors: one line naming the path, exit 2 -------------------------------------
+
+def test_out_under_a_file(tmp_path, fake_fashion, capsys):
+    (tmp_path / "f").write_text("x")
+    code, _, err = _run(capsys, *TRAIN, "--out", tmp_path / "f" / "run")
+    _one_line_error(code, err, "Not a directory")
+    assert str(tmp_path / "f") in err
+
+
+def test_out_under_proc(fake_fashion, capsys):
+    code, _, err = _run(capsys, *TRAIN, "--out", "/proc/softreg-run")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "/proc/softreg-run" in err
+
+
+def test_disk_full_keeps_the_previous_checkpoint(run_dir, fake_fashion, capsys, monkeypatch):
+    before = (run_dir / "checkpoint.safetensors").read_bytes()
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "3")
+    _one_line_error(code, err, "No space left on device (free some space")
+    assert (run_dir / "checkpoint.safetensors").read_bytes() == before
+    assert not [p for p in run_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_evaluate_png_that_is_a_folder(run_dir, fake_fashion, capsys, tmp_path):
+    code, out, err = _run(capsys, "evaluate", run_dir, "--png", tmp_path)
+    _one_line_error(code, err, "give a file name, not a folder")
+    assert "accuracy" in out  # the results were printed before the figure failed
+
+
+def test_data_sample_that_is_a_folder(fake_fashion, capsys, tmp_path):
+    code, _, err = _run(capsys, "data", "--sample", tmp_path)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and str(tmp_path) in err
+
+
+# --- sweeps ---------------------------------------------------------------------------------
+
+SWEEP = ("sweep", "--lr", "0.05,0.1", "--epochs", "1", "--batch-size", "64", "--framework",
+         "numpy", "--quiet", "--no-figures")
+
+
+def test_a_tampered_result_file_is_refused(tmp_path, fake_fashion, capsys):
+    out = tmp_path / "sweep"
+    code, _, err = _run(capsys, *SWEEP, "--out", out)
+    assert code == 0, err
+    path = sorted((out / "results").glob("*.json"))[0]
+    data = json.loads(path.read_text())
+    data["row"]["val_acc"] = "0.99\x1b[2J"
+    path.write_text(json.dumps(data))
+    code, _, err = _run(capsys, *SWEEP, "--out", out)
+    _one_line_error(code, err, "field 'val_acc' must be a number, got '0.99\\x1b[2J'")
+    assert path.name in err and "\x1b" not in err
+
+
+def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fashion, capsys,
+                                                             monkeypatch):
+    import softreg.sweep_worker
+
+    out = tmp_path / "sweep"
+    runfolder.claim(out, "sweep", "add").release()  # a sweep folder, with a weights file
+    (out / "weights").mkdir(parents=True)            # whose configuration never finished
+    orphan = out / "weights" / "0123456789ab.safetensors"
+    orphan.write_bytes(b"")
+    calls = []
+    real_fit = softreg.sweep_worker.fit
+
+    def fit_then_ctrl_c(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(softreg.sweep_worker, "fit", fit_then_ctrl_c)
+    code, _, err = _run(capsys, *SWEEP, "--out", out)
+    assert code == 130
+    rows = (out / "results.csv").read_text().splitlines()
+    assert len(rows) == 2  # the header and the one finished configuration
+    assert not orphan.exists()
+
+
+def test_random_search_says_how_it_draws(tmp_path, fake_fashion, capsys):
+    code, out, err = _run(capsys, "sweep", "--search", "random", "--trials", "1", "--lr", "0:1",
+                          "--weight-decay", "1e-5:1e-3", "--epochs", "1", "--framework",
+                          "numpy", "--no-figures", "--out", tmp_path / "s")
+    assert code in (0, 3), err
+    assert "--lr: drawn uniformly from (a range from 0 or below cannot be log-uniform" in out
+    assert "--weight-decay: drawn log-uniformly (every decade equally likely) from" in out
+
+
+def test_jobs_are_capped_at_the_usable_cores(capsys):
+    import io
+
+    cores = len(os.sched_getaffinity(0))
+    said = io.StringIO()
+    assert usable_jobs(1000, said) == cores
+    assert f"--jobs 1000 is more than the {cores} usable cores: running {cores}" in said.getvalue()
+    assert usable_jobs(1, said) == 1
+
+
+def test_study_refuses_a_folder_of_user_files(tmp_path, fake_fashion, capsys):
+    out = tmp_path / "study"
+    out.mkdir()
+    (out / "summary.md").write_text("my summary")
+    code, _, err = _run(capsys, "study", "overfit", "--epochs", "1", "--out", out)
+    _one_line_error(code, err, "holds files softreg did not make")
+    assert (out / "summary.md").read_text() == "my summary"
