@@ -1,38 +1,62 @@
-"""Reading single images for ``softreg predict``: 28x28 grayscale PNG/PGM or .npy."""
+"""Reading single images for ``softreg predict``: 28x28 grayscale pictures or ``.npy`` arrays.
+
+The rule, whatever the file: one image of 28x28 pixels becomes 784 float32 features in [0, 1],
+0 being the background. Like Fashion-MNIST, the object should be light on a dark background.
+A file's claims (its size, shape, dtype) are checked from its header before any pixel is
+decoded or any memory is allocated for it; every refusal is an :class:`InputImageError`.
+
+``.npy`` (read without pickles): shape (28, 28) or (784,); uint8 (0..255, divided by 255) or
+a float dtype (values used as they are, which must be finite and in [0, 1]); the file holds
+exactly that array (an ``.npz`` archive, a truncated or an over-long file is refused).
+
+Pictures (PNG, PGM or anything else Pillow reads), 28x28 pixels, by mode:
+
+* ``L`` (8-bit gray), ``1`` (black and white): the gray level divided by 255.
+* ``RGB``, ``P`` (palette) and other colour modes: the luma (ITU-R 601-2, Pillow's
+  conversion to ``L``) divided by 255.
+* With transparency (``LA``, ``RGBA``, ``PA``, a palette or colour key with a transparent
+  entry): composited on black, the background of Fashion-MNIST: luma / 255 x alpha / 255, so
+  a fully transparent pixel is 0.
+* ``I;16`` (16-bit gray) and ``I`` (32-bit integers, as older Pillow opens 16-bit PNGs): values
+  must be in 0..65535 and are divided by 65535.
+* ``F`` (32-bit float, e.g. TIFF): used as they are; they must be finite and in [0, 1].
+
+A picture larger than Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``) is
+refused without being decoded.
+"""
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.lib.format as npy_format
 import numpy.typing as npt
 
 from softreg._optional import require
 from softreg.errors import InputImageError
 
 SIZE = 28
+SHAPES: tuple[tuple[int, ...], ...] = ((SIZE, SIZE), (SIZE * SIZE,))
+ZIP_SIGNATURE = b"PK\x03\x04"
+MAX_16BIT = 65535
 
 
 def load_image(path: str | os.PathLike[str]) -> npt.NDArray[np.float32]:
-    """Read one image as float32 features (784,) in [0, 1].
-
-    PNG/PGM (any Pillow-readable file) are converted to 8-bit grayscale; ``.npy`` holds a
-    (28, 28) or (784,) array, uint8 in 0..255 or float in [0, 1]. Like Fashion-MNIST, the object
-    should be light on a dark background.
+    """Read one image as float32 features (784,) in [0, 1] (the rule: see the module doc).
 
     Raises:
-        InputImageError: missing or unreadable file, wrong size, or values out of range.
+        InputImageError: missing or unreadable file, wrong size, shape or dtype, values out of
+            range, a picture too large to open safely.
     """
     p = Path(path)
     if not p.is_file():
         raise InputImageError(f"image {str(p)!r} does not exist")
     arr = _read_npy(p) if p.suffix.lower() == ".npy" else _read_picture(p)
-    if arr.shape not in ((SIZE, SIZE), (SIZE * SIZE,)):
-        raise InputImageError(
-            f"image {str(p)!r} has shape {arr.shape}; softreg predicts on 28x28 grayscale "
-            "images: resize it to 28x28 first"
-        )
     if arr.dtype == np.uint8:
         return (arr.reshape(-1).astype(np.float32) / 255.0).astype(np.float32)
     values = arr.reshape(-1).astype(np.float32)
@@ -44,31 +68,89 @@ def load_image(path: str | os.PathLike[str]) -> npt.NDArray[np.float32]:
     return values
 
 
-def _read_npy(p: Path) -> npt.NDArray[np.generic]:
+def _wrong_shape(p: Path, shape: tuple[int, ...]) -> InputImageError:
+    return InputImageError(
+        f"image {str(p)!r} has shape {shape}; softreg predicts on 28x28 grayscale "
+        "images: resize it to 28x28 first"
+    )
+
+
+def _read_npy(p: Path) -> npt.NDArray[Any]:
+    """The array of a ``.npy`` file, its header checked before the data is read."""
+    def unreadable(why: object) -> InputImageError:
+        return InputImageError(f"image {str(p)!r} is not a readable .npy array ({why})")
+
     try:
-        arr = np.load(p, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise InputImageError(f"image {str(p)!r} is not a readable .npy array ({exc})") from exc
-    if not (arr.dtype == np.uint8 or np.issubdtype(arr.dtype, np.floating)):
-        raise InputImageError(f"image {str(p)!r} has dtype {arr.dtype}; use uint8 or float")
-    return arr
+        with open(p, "rb") as fh:
+            if fh.read(4) == ZIP_SIGNATURE:
+                raise unreadable("it is a zip archive, as .npz files are: save one image "
+                                 "with numpy.save")
+            fh.seek(0)
+            version = npy_format.read_magic(fh)
+            if version not in ((1, 0), (2, 0)):
+                raise unreadable(f"format version {version[0]}.{version[1]}; save it with "
+                                 "numpy.save")
+            read_header = (npy_format.read_array_header_1_0 if version == (1, 0)
+                           else npy_format.read_array_header_2_0)
+            shape, fortran_order, dtype = read_header(fh)
+            if not (dtype == np.uint8 or np.issubdtype(dtype, np.floating)):
+                raise InputImageError(f"image {str(p)!r} has dtype {dtype}; use uint8 or float")
+            if tuple(shape) not in SHAPES:
+                raise _wrong_shape(p, tuple(shape))
+            nbytes = math.prod(shape) * dtype.itemsize
+            have = os.fstat(fh.fileno()).st_size - fh.tell()
+            if have != nbytes:
+                raise unreadable(f"its header promises {nbytes} bytes of data, the file holds "
+                                 f"{have}")
+            data = fh.read(nbytes)
+    except (ValueError, OSError, EOFError) as exc:
+        raise unreadable(exc) from exc
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
 
 
-def _read_picture(p: Path) -> npt.NDArray[np.uint8]:
+def _read_picture(p: Path) -> npt.NDArray[Any]:
+    """A 28x28 picture's pixels: uint8 for 8-bit gray or colour, float in [0, 1] otherwise."""
     pil = require("PIL")
     import PIL.Image
 
     try:
-        with PIL.Image.open(p) as im:
-            size = im.size
-            if size != (SIZE, SIZE):
+        with warnings.catch_warnings():  # over the bomb limit: refused, not a warning
+            warnings.simplefilter("error", PIL.Image.DecompressionBombWarning)
+            im = PIL.Image.open(p)
+        with im:
+            if im.size != (SIZE, SIZE):
                 raise InputImageError(
-                    f"image {str(p)!r} is {size[0]}x{size[1]} pixels; softreg predicts on "
-                    "28x28 grayscale images: resize it to 28x28 first"
+                    f"image {str(p)!r} is {im.size[0]}x{im.size[1]} pixels; softreg predicts "
+                    "on 28x28 grayscale images: resize it to 28x28 first"
                 )
-            gray = im.convert("L")
-            return np.asarray(gray, dtype=np.uint8)
-    except (OSError, pil.UnidentifiedImageError) as exc:
+            return _pixels(im, p)
+    except (PIL.Image.DecompressionBombError, PIL.Image.DecompressionBombWarning) as exc:
+        raise InputImageError(
+            f"image {str(p)!r} is too large to open safely ({exc}); softreg predicts on 28x28 "
+            "grayscale images: resize it to 28x28 first"
+        ) from exc
+    except (OSError, ValueError, EOFError, SyntaxError, pil.UnidentifiedImageError) as exc:
         raise InputImageError(
             f"image {str(p)!r} cannot be read as a picture ({exc}); give a PNG, PGM or .npy"
         ) from exc
+
+
+def _pixels(im: Any, p: Path) -> npt.NDArray[Any]:
+    """The pixels of an opened 28x28 Pillow image, by its mode (see the module doc)."""
+    if im.mode.startswith("I;16") or im.mode == "I":
+        values = np.asarray(im).astype(np.int64)  # (28, 28)
+        if values.min() < 0 or values.max() > MAX_16BIT:
+            raise InputImageError(
+                f"image {str(p)!r} has {im.mode} pixels from {values.min()} to {values.max()};"
+                f" integer pictures must be 16-bit gray, 0..{MAX_16BIT}"
+            )
+        return values.astype(np.float64) / MAX_16BIT
+    if im.mode == "F":
+        return np.asarray(im, dtype=np.float32)  # range checked by load_image
+    bands = im.getbands()
+    if "A" in bands or "a" in bands or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        gray = np.asarray(rgba.convert("L"), dtype=np.float64)  # (28, 28) luma, alpha ignored
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64)
+        return (gray / 255.0) * (alpha / 255.0)  # composited on a black background
+    return np.asarray(im.convert("L"), dtype=np.uint8)

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import need
 from softreg.cli import main
+from softreg.data.idx import header_bytes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from idxfiles import isolate, tiny_contents, write, write_tiny
@@ -104,7 +105,9 @@ def test_nothing_found_offline_exits_2_with_the_places(capsys, places):
 
 
 def test_python_m_softreg_data_with_a_bad_folder(tmp_path):
-    bad = write(tmp_path / "BAD" / IMAGES, _damaged("truncated"), gz=False)
+    # the real table's header (checked first), then an archive cut in the middle of the data
+    packed = gzip.compress(header_bytes("images", (60000, 28, 28)) + bytes(4096), mtime=0)
+    bad = write(tmp_path / "BAD" / IMAGES, packed[: len(packed) // 2], gz=False)
     src = Path(__file__).resolve().parents[2] / "src"
     env = {**os.environ, "PYTHONPATH": str(src), "SOFTREG_CACHE_DIR": str(tmp_path / "cache")}
     proc = subprocess.run(

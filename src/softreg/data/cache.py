@@ -8,20 +8,23 @@ An entry is ``<file>-<hash prefix>.npy`` plus a ``.json`` key holding the source
 size and mtime and the expected content sha256. It is used only when the key matches the source
 as it is now *and* the cached array, re-hashed together with its IDX header, has exactly the
 expected content sha256. Anything else (a replaced source, a truncated or altered ``.npy``, a
-bad key) rebuilds the entry from the source; a cache is never trusted blindly. Failing to write
-the cache (read-only folder, full disk) never stops a load.
+bad key) rebuilds the entry from the source; a cache is never trusted blindly: the ``.npy``
+header is checked (uint8, the expected shape, exactly that many bytes in the file) before the
+file is mapped. Failing to write the cache (read-only folder, full disk) never stops a load.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.lib.format as npy_format
 
 from softreg import fileio
 from softreg.data import fashion
@@ -83,15 +86,38 @@ def read_cached(spec: IDXFile, source: str | os.PathLike[str]) -> UInt8Array | N
     try:
         if json.loads(meta.read_text(encoding="utf-8")) != source_key(spec, source):
             return None
-        array = np.load(npy, mmap_mode="r", allow_pickle=False)
+        array = _map_npy(npy, expected_shape(spec))
     except (OSError, ValueError, EOFError):  # missing, unreadable, truncated or not .npy
         return None
-    if array.dtype != np.uint8 or array.shape != expected_shape(spec):
-        return None
-    if content_sha256(spec, array) != spec.sha256:
+    if array is None or content_sha256(spec, array) != spec.sha256:
         return None
     result: UInt8Array = array.view(np.ndarray)  # a plain, read-only view of the memory map
     return result
+
+
+def _map_npy(npy: Path, shape: tuple[int, ...]) -> np.memmap[Any, np.dtype[np.uint8]] | None:
+    """Memory-map ``npy`` if its header says uint8 of ``shape`` in C order and the file holds
+    exactly that many bytes after it (nothing missing, nothing trailing); else None.
+
+    Raises:
+        OSError, ValueError, EOFError: unreadable file or a damaged ``.npy`` header.
+    """
+    with open(npy, "rb") as fh:
+        version = npy_format.read_magic(fh)
+        if version == (1, 0):
+            header = npy_format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            header = npy_format.read_array_header_2_0(fh)
+        else:
+            return None
+        got_shape, fortran_order, dtype = header
+        offset = fh.tell()
+        size = os.fstat(fh.fileno()).st_size
+    if dtype != np.uint8 or got_shape != shape or fortran_order:
+        return None
+    if size - offset != math.prod(shape):
+        return None
+    return np.memmap(npy, dtype=np.uint8, mode="r", offset=offset, shape=shape)
 
 
 def store(spec: IDXFile, source: str | os.PathLike[str], array: UInt8Array) -> str | None:

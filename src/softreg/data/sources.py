@@ -7,6 +7,10 @@ system folder of the Debian/Ubuntu package ``dataset-fashion-mnist``. A folder m
 ``.gz`` archive or the uncompressed IDX file. When none has it, the file is downloaded from the
 official mirrors into the user cache with pooch (unless ``offline``), checked, and only then
 renamed into place, so a failed, interrupted or corrupt download leaves nothing behind.
+
+A folder the user named (``--data-dir``, ``$SOFTREG_DATA_DIR``) that is missing or is a file is
+never passed over in silence: a warning on stderr names it and the place used instead, and
+offline it is refused.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ ENV_CACHE_DIR = "SOFTREG_CACHE_DIR"
 # Overridable (tests point it at an empty folder); a list so more places can be added.
 SYSTEM_DIRS: list[Path] = [Path(fashion.SYSTEM_DIR)]
 STALE_STAGING_S = 3600.0  # a download folder this old belongs to no running download
+# Folders the user named: when one is unusable, softreg says so (warns; refuses offline).
+EXPLICIT_ORIGINS: tuple[str, ...] = ("--data-dir", f"${ENV_DATA_DIR}")
+_WARNED: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,10 @@ def find(spec: IDXFile, data_dir: str | os.PathLike[str] | None = None, offline:
          mirrors: Sequence[str] | None = None) -> Found:
     """Find (or download) one dataset file.
 
+    An explicit folder (``data_dir`` or ``$SOFTREG_DATA_DIR``) that is missing or is a file is
+    skipped with a warning on stderr naming it and the place used instead; ``offline``, it is
+    refused.
+
     Args:
         spec: the file, from :data:`softreg.data.fashion.FILES`.
         data_dir: an explicit folder, searched first.
@@ -100,27 +111,67 @@ def find(spec: IDXFile, data_dir: str | os.PathLike[str] | None = None, offline:
 
     Raises:
         DataNotFoundError: no folder has it and it could not be downloaded; the message lists
-            every place tried and the commands that get the data.
+            every place tried and the commands that get the data. Offline, an explicit folder
+            is missing or is a file.
     """
     tried: list[str] = []
+    skipped: list[str] = []  # explicit folders (--data-dir, $SOFTREG_DATA_DIR) that are unusable
     for origin, folder in search_dirs(data_dir):
         if folder is None:
             tried.append(f"{origin}: not set")
             continue
         path = _in_folder(spec, folder)
         if path is not None:
-            return Found(spec, path, origin)
-        what = "folder does not exist" if not folder.is_dir() else "file not there"
-        tried.append(f"{origin} {folder}: {what}")
+            return _instead(Found(spec, path, origin), skipped, offline)
+        problem = _folder_problem(folder)
+        if problem is not None and origin in EXPLICIT_ORIGINS:
+            skipped.append(f"{origin} {folder}: {problem}")
+        tried.append(f"{origin} {folder}: {problem or 'file not there'}")
     if offline:
         tried.append("download: skipped (offline)")
     else:
         try:
             got = download(spec, download_dir(), fashion.MIRRORS if mirrors is None else mirrors)
-            return Found(spec, got, "download")
         except (DataError, FrameworkUnavailableError) as exc:
             tried.append(f"download into {download_dir()}: failed: {exc}")
+        else:
+            return _instead(Found(spec, got, "download"), skipped, offline)
     raise DataNotFoundError(_not_found_message(spec, tried))
+
+
+def _folder_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot be searched, or None when it is a folder."""
+    if folder.is_dir():
+        return None
+    return "not a folder (it is a file)" if folder.exists() else "folder does not exist"
+
+
+def _instead(found: Found, skipped: list[str], offline: bool) -> Found:
+    """``found``, once the explicit folders ``skipped`` for it are reported.
+
+    A folder the user named but softreg cannot use is never passed over in silence: a warning
+    line on stderr says what is used instead; offline, it is refused (no other data is used).
+
+    Raises:
+        DataNotFoundError: ``offline`` and an explicit folder was skipped.
+    """
+    if not skipped:
+        return found
+    where = f"{found.origin} {found.path.parent}"
+    if found.origin == "download":
+        where = f"a download into {found.path.parent}"
+    if offline:
+        raise DataNotFoundError(
+            f"{'; '.join(skipped)}; offline, softreg does not fall back to another place "
+            f"({where} has {found.spec.filename}): give an existing folder, or leave it out "
+            "to search the other places"
+        )
+    for item in skipped:
+        line = f"softreg: warning: {item}; using {where} instead"
+        if line not in _WARNED:  # said once per process, not once per file
+            _WARNED.add(line)
+            print(line, file=sys.stderr)
+    return found
 
 
 def _not_found_message(spec: IDXFile, tried: list[str]) -> str:
