@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from softreg import __version__
 from softreg.errors import SoftregError
+from softreg.textsafe import printable
 
 # Subcommand modules, in the order ``softreg --help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -78,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
         return code
     except SoftregError as exc:
-        print(f"softreg {args.command}: error: {exc}", file=sys.stderr)
+        # One line, whatever the message quotes from a file: control characters escaped.
+        print(f"softreg {args.command}: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"softreg {args.command}: interrupted", file=sys.stderr)
