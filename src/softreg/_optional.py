@@ -101,7 +101,7 @@ def canonical_framework(name: str) -> str:
     """
     from softreg.errors import ConfigError
 
-    key = name.strip().lower()
+    key = name.strip().lower() if isinstance(name, str) else None  # e.g. a number in a file
     if key not in FRAMEWORK_ALIASES:
         known = ", ".join(sorted(FRAMEWORK_ALIASES))
         raise ConfigError(f"unknown framework {name!r}; choose one of: {known}")

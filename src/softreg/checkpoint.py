@@ -2,11 +2,18 @@
 
 Any framework can load any checkpoint: the arrays are plain float32 and the metadata says which
 framework wrote them. Files are written atomically, so a crash never leaves half a checkpoint.
+
+A checkpoint is also a file anyone can edit, so :func:`load` trusts nothing in it: the header
+is checked (names, dtypes, shapes, offsets, sizes) before any tensor is read, no more than
+the 1 MB header bound and the 126 KB the known tensors can take is ever read, and the metadata
+is checked field by field (:mod:`softreg.checkpoint_meta`) before anything prints or resumes
+from it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,14 +22,22 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from softreg import __version__, fileio
+from softreg import __version__, fileio, tensorfile
 from softreg._optional import require
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES
+from softreg.checkpoint_meta import RunState, run_state, validate_meta
 from softreg.errors import CheckpointError
+from softreg.textsafe import shown
 
 FORMAT = "softreg-checkpoint"
 FORMAT_VERSION = "1"
 SHAPES = {"W": (NUM_CLASSES, NUM_FEATURES), "b": (NUM_CLASSES,)}
+# Optional tensors: the best epoch's weights, kept in a resumable checkpoint (both or neither).
+EXTRA_SHAPES = {"best_W": SHAPES["W"], "best_b": SHAPES["b"]}
+# The most tensor data a checkpoint can hold: every tensor above, stored as F64.
+MAX_DATA = 8 * sum(math.prod(s) for s in (*SHAPES.values(), *EXTRA_SHAPES.values()))
+# Metadata stored as plain strings; every other value is JSON.
+_PLAIN_META = ("format", "format_version", "softreg_version")
 # The two checkpoints of a run folder: the last epoch (resumable) and the best epoch.
 LAST = "checkpoint.safetensors"
 BEST = "best.safetensors"
@@ -36,7 +51,8 @@ class Checkpoint:
         W: (10, 784) float32 weights. b: (10,) float32 biases.
         meta: JSON-able metadata: framework, epoch, config, class_names, softreg_version, and
             for a resumable run its history and early-stopping state.
-        extra: further named float32 arrays (e.g. the best weights ``best_W``/``best_b``).
+        extra: the best epoch's weights ``best_W``/``best_b`` (both or neither), kept in a
+            resumable checkpoint of a run with a validation split.
     """
 
     W: npt.NDArray[np.float32]
@@ -46,7 +62,11 @@ class Checkpoint:
 
 
 def save(path: str | os.PathLike[str], ckpt: Checkpoint) -> Path:
-    """Atomically write ``ckpt`` to ``path`` in safetensors format and return the path."""
+    """Atomically write ``ckpt`` to ``path`` in safetensors format and return the path.
+
+    Raises:
+        CheckpointError: a tensor or a metadata value that :func:`load` would refuse.
+    """
     return fileio.write_bytes(path, encode(ckpt, str(path)))
 
 
@@ -55,24 +75,30 @@ def encode(ckpt: Checkpoint, where: str = "checkpoint") -> bytes:
     st = require("safetensors")
     import safetensors.numpy  # noqa: F401  (submodule import after the availability check)
 
-    _check_arrays({"W": ckpt.W, "b": ckpt.b}, where)
-    tensors = {"W": np.ascontiguousarray(ckpt.W, np.float32),
-               "b": np.ascontiguousarray(ckpt.b, np.float32)}
-    tensors.update({k: np.ascontiguousarray(v, np.float32) for k, v in ckpt.extra.items()})
+    tensors = {k: np.ascontiguousarray(v, np.float32)
+               for k, v in {"W": ckpt.W, "b": ckpt.b, **ckpt.extra}.items()}
+    _check_layout({k: v.shape for k, v in tensors.items()}, where)
+    _check_arrays(tensors, where)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "softreg_version": __version__}
-    meta.update({k: json.dumps(v) for k, v in ckpt.meta.items()})
+    meta.update({k: json.dumps(v) for k, v in ckpt.meta.items() if k not in _PLAIN_META})
+    validate_meta(_decode_meta(meta), where)  # never write what load would refuse
     data: bytes = st.numpy.save(tensors, metadata=meta)
     return data
 
 
 def load(path: str | os.PathLike[str]) -> Checkpoint:
-    """Read and validate a softreg checkpoint.
+    """Read and check a softreg checkpoint (a file, or a run folder's ``checkpoint.safetensors``).
+
+    The header is checked before any tensor data is read (see :mod:`softreg.tensorfile`): only
+    ``W``, ``b`` and the optional pair ``best_W``/``best_b`` are accepted, with their shapes, in
+    a float dtype (F16, BF16 and F64 are converted to float32). The metadata is checked by
+    :func:`validate_meta`.
 
     Raises:
-        CheckpointError: missing file, not a safetensors file, not written by softreg, or
-            arrays of the wrong shape or with non-finite values.
+        CheckpointError: missing file, not a safetensors file, not written by softreg, a tensor
+            softreg does not know or of the wrong shape or dtype, non-finite values, or
+            metadata that softreg would not have written.
     """
-    st = require("safetensors")
     p = Path(path)
     if p.is_dir():
         p = p / LAST
@@ -80,27 +106,32 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
         raise CheckpointError(f"checkpoint {str(p)!r} does not exist; pass a .safetensors file "
                               "written by 'softreg train' (or its run folder)")
     try:
-        with st.safe_open(str(p), framework="numpy") as fh:
-            raw_meta = fh.metadata() or {}
-            arrays = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
-    except Exception as exc:
-        raise CheckpointError(
-            f"{str(p)!r} is not a softreg checkpoint: it cannot be read as safetensors ({exc})"
-        ) from exc
-    if raw_meta.get("format") != FORMAT:
+        header = tensorfile.read_header(p, max_data=MAX_DATA)
+    except OSError as exc:
+        raise CheckpointError(f"checkpoint {str(p)!r} cannot be read: {exc}") from exc
+    if header.metadata.get("format") != FORMAT:
         raise CheckpointError(
             f"{str(p)!r} is a safetensors file but not a softreg checkpoint "
-            f"(metadata 'format' is {raw_meta.get('format')!r}, expected {FORMAT!r})"
+            f"(metadata 'format' is {shown(header.metadata.get('format'))}, expected {FORMAT!r})"
         )
+    _check_layout({k: t.shape for k, t in header.tensors.items()}, str(p))
+    arrays = tensorfile.read_tensors(p, header, tuple(header.tensors))
     _check_arrays(arrays, str(p))
+    meta = _decode_meta(header.metadata)
+    validate_meta(meta, str(p))
+    extra = {k: v for k, v in arrays.items() if k not in SHAPES}
+    return Checkpoint(arrays["W"], arrays["b"], meta, extra)
+
+
+def _decode_meta(raw: dict[str, str]) -> dict[str, Any]:
+    """Metadata values are JSON, except the format fields, stored as plain strings."""
     meta: dict[str, Any] = {}
-    for key, value in raw_meta.items():
+    for key, value in raw.items():
         try:
-            meta[key] = json.loads(value)
+            meta[key] = value if key in _PLAIN_META else json.loads(value)
         except json.JSONDecodeError:
             meta[key] = value
-    extra = {k: v for k, v in arrays.items() if k not in SHAPES}
-    return Checkpoint(arrays["W"].astype(np.float32), arrays["b"].astype(np.float32), meta, extra)
+    return meta
 
 
 def load_model(path: str | os.PathLike[str]) -> tuple[Path, Checkpoint]:
@@ -123,16 +154,62 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Path, Checkpoint]:
     return p / LAST, last
 
 
-def _check_arrays(arrays: dict[str, Any], where: str) -> None:
-    for name, shape in SHAPES.items():
-        if name not in arrays:
+def _check_layout(shapes: dict[str, tuple[int, ...]], where: str) -> None:
+    """Only W, b and the pair best_W/best_b, each of its shape; checked before any read."""
+    known = {**SHAPES, **EXTRA_SHAPES}
+    for name in shapes:
+        if name not in known:
+            raise CheckpointError(
+                f"{where!r} holds a tensor {shown(name)} that softreg does not know; a softreg "
+                f"checkpoint holds W {SHAPES['W']}, b {SHAPES['b']} and optionally best_W and "
+                "best_b (nothing of it was read)")
+    for name in SHAPES:
+        if name not in shapes:
             raise CheckpointError(f"{where!r} has no array {name!r}; a softreg checkpoint holds "
                                   f"W {SHAPES['W']} and b {SHAPES['b']}")
-        arr = np.asarray(arrays[name])
-        if arr.shape != shape:
+    for name, shape in known.items():
+        if name in shapes and tuple(shapes[name]) != shape:
             raise CheckpointError(
-                f"{where!r}: array {name!r} has shape {arr.shape}, expected {shape} "
+                f"{where!r}: array {name!r} has shape {tuple(shapes[name])}, expected {shape} "
                 "(a linear softmax regression on 28x28 images with 10 classes)"
             )
+    if ("best_W" in shapes) != ("best_b" in shapes):
+        have, lack = ("best_W", "best_b") if "best_W" in shapes else ("best_b", "best_W")
+        raise CheckpointError(f"{where!r} holds {have} without {lack}; the best epoch's weights "
+                              "come as a pair (the file was changed after softreg wrote it)")
+
+
+def _check_arrays(arrays: dict[str, npt.NDArray[Any]], where: str) -> None:
+    for name, arr in arrays.items():
         if not np.all(np.isfinite(arr)):
-            raise CheckpointError(f"{where!r}: array {name!r} holds NaN or inf values")
+            raise CheckpointError(f"{where!r}: array {name!r} holds NaN or inf values (or, "
+                                  "converted from another float type, values beyond float32)")
+
+
+def read_run_state(path: str | os.PathLike[str]) -> RunState:
+    """What ``softreg train --resume`` continues: a checkpoint's weights, config and history.
+
+    Raises:
+        CheckpointError: as :func:`load`; or the checkpoint holds no resumable state (no
+            config, history or epoch), or its epoch is not its history's last.
+    """
+    ck = load(path)
+    best = (ck.extra["best_W"], ck.extra["best_b"]) if "best_W" in ck.extra else None
+    return run_state(ck.meta, (ck.W, ck.b), best, str(path))
+
+
+def check_logits(logits: npt.NDArray[Any], ck: Checkpoint, where: str, what: str) -> None:
+    """Refuse weights whose logits ``W @ x + b`` on ``what`` overflow float32 (inf or NaN).
+
+    Raises:
+        CheckpointError: some logit is not finite.
+    """
+    bad = ~np.isfinite(logits)
+    if bad.any():
+        rows = int(bad.any(axis=-1).sum())
+        raise CheckpointError(
+            f"checkpoint {where!r} gives non-finite logits (W @ x + b overflows float32) on "
+            f"{rows} of {len(logits)} {what}: its weights reach {float(np.abs(ck.W).max()):.3g} "
+            "where a trained model's are below 10; use a checkpoint of a run that did not "
+            "diverge"
+        )

@@ -70,11 +70,12 @@ class TrainConfig:
         _positive(self.lr, "lr", "use a positive learning rate such as 0.1")
         _positive(self.max_loss, "max_loss", "use a positive loss limit such as 230")
         _positive(self.init_std, "init_std", "use a positive standard deviation such as 0.01")
-        if not math.isfinite(self.weight_decay) or self.weight_decay < 0:
-            raise ConfigError(f"weight_decay must be finite and >= 0, got {self.weight_decay}")
-        if not (0.0 <= self.val_split < 1.0) or not math.isfinite(self.val_split):
+        if not _real(self.weight_decay) or not math.isfinite(self.weight_decay) \
+                or self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be finite and >= 0, got {self.weight_decay!r}")
+        if not _real(self.val_split) or not (0.0 <= self.val_split < 1.0):
             raise ConfigError(
-                f"val_split must be in [0, 1), got {self.val_split}; e.g. 0.1 holds out 10%"
+                f"val_split must be in [0, 1), got {self.val_split!r}; e.g. 0.1 holds out 10%"
             )
         if not isinstance(self.standardize, bool):
             raise ConfigError(f"standardize must be True or False, got {self.standardize!r}")
@@ -90,12 +91,15 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, data: Any) -> TrainConfig:
         """Rebuild a config from ``to_dict`` output; unknown keys are rejected.
 
         A config written before ``val_seed`` existed drew its validation split with ``seed``;
         it gets ``val_seed = seed``, so a resumed run keeps its validation images.
         """
+        if not isinstance(data, dict):
+            raise ConfigError(f"a configuration must be a JSON object of settings, got "
+                              f"{type(data).__name__}")
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
@@ -119,9 +123,12 @@ def _int(value: Any, name: str, minimum: int, hint: str) -> None:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}; {hint}")
 
 
+def _real(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _positive(value: Any, name: str, hint: str) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or value <= 0:
+    if not _real(value) or not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{name} must be a finite number > 0, got {value!r}; {hint}")
 
 

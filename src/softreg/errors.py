@@ -42,6 +42,10 @@ class CheckpointError(SoftregError):
     """A file is not a softreg checkpoint, or its arrays have the wrong shapes."""
 
 
+class HistoryError(SoftregError, ValueError):
+    """A saved training history (``history.json``, a checkpoint's metadata) is malformed."""
+
+
 class DivergenceError(SoftregError, FloatingPointError):
     """Training produced a non-finite loss; the last good weights were kept."""
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 import io
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from softreg import fileio
+from softreg.errors import HistoryError
+from softreg.textsafe import shown
 
 # Column order of metrics.csv; val_* stay empty when no validation split is used.
 COLUMNS = (
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr",
     "seconds",
 )
+STATUSES = ("completed", "diverged", "interrupted", "early_stopped")
+_FIELDS = ("status", "message", "epochs")
+_REQUIRED = ("epoch", "train_loss", "train_acc")  # EpochRecord's fields without a default
 
 
 @dataclass
@@ -75,12 +80,31 @@ class History:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> History:
-        records = []
-        for rec in data.get("epochs", []):
-            values: dict[str, Any] = {k: (math.nan if v is None else v) for k, v in rec.items()}
-            records.append(EpochRecord(**values))
-        return cls(records, data.get("status", "completed"), data.get("message", ""))
+    def from_dict(cls, data: Any) -> History:
+        """Rebuild a history from :meth:`to_dict` output (JSON null back to NaN), checking it.
+
+        Raises:
+            HistoryError: ``data`` is not such a dict: an unknown field or status, a record
+                with an unknown or missing field or a value that is not a number, or epochs
+                that are not 1, 2, ... in order. The message names the field.
+        """
+        if not isinstance(data, dict):
+            raise HistoryError(f"a history must be a JSON object with {', '.join(_FIELDS)}, "
+                               f"got {shown(data)}")
+        unknown = sorted(set(data) - set(_FIELDS))
+        if unknown:
+            raise HistoryError(f"history field {shown(unknown[0])} is unknown; a history holds "
+                               f"{', '.join(_FIELDS)}")
+        status, message = data.get("status", "completed"), data.get("message", "")
+        if not isinstance(status, str) or status not in STATUSES:
+            raise HistoryError(f"history 'status' must be one of {', '.join(STATUSES)}, "
+                               f"got {shown(status)}")
+        if not isinstance(message, str):
+            raise HistoryError(f"history 'message' must be a string, got {shown(message)}")
+        epochs = data.get("epochs", [])
+        if not isinstance(epochs, list):
+            raise HistoryError(f"history 'epochs' must be a list of records, got {shown(epochs)}")
+        return cls([_record(rec, i) for i, rec in enumerate(epochs, start=1)], status, message)
 
     def to_csv(self) -> str:
         buf = io.StringIO()
@@ -106,3 +130,30 @@ class History:
         """Write ``metrics.csv`` and ``history.json`` into ``folder``, together."""
         json_path, csv_path = fileio.write_together(self.files(folder))
         return csv_path, json_path
+
+
+def _record(rec: Any, number: int) -> EpochRecord:
+    """Record ``number`` (from 1) of a saved history, checked field by field."""
+    where = f"history record {number}"
+    if not isinstance(rec, dict):
+        raise HistoryError(f"{where} must be a JSON object of metrics, got {shown(rec)}")
+    names = [f.name for f in fields(EpochRecord)]
+    unknown = sorted(set(rec) - set(names))
+    if unknown:
+        raise HistoryError(f"{where} has unknown field {shown(unknown[0])}; known fields: "
+                           f"{', '.join(names)}")
+    missing = [n for n in _REQUIRED if n not in rec]
+    if missing:
+        raise HistoryError(f"{where} has no field {missing[0]!r}")
+    epoch = rec["epoch"]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch != number:
+        raise HistoryError(f"{where}: 'epoch' must be {number} (epochs are 1, 2, ... in "
+                           f"order), got {shown(epoch)}")
+    values: dict[str, Any] = {"epoch": epoch}
+    for name, value in rec.items():
+        if name == "epoch":
+            continue
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise HistoryError(f"{where}: {name!r} must be a number (or null), got {shown(value)}")
+        values[name] = math.nan if value is None else float(value)
+    return EpochRecord(**values)

@@ -97,25 +97,18 @@ def load_resume(out_dir: Path, epochs: int | None, device: str | None = None) ->
     """Read the checkpoint of an interrupted run; ``epochs`` may extend its total.
 
     Raises:
-        ConfigError: the checkpoint holds no resumable state, or ``device`` is unknown.
+        CheckpointError: the checkpoint cannot be read, holds no resumable state, or any of
+            its metadata is not what softreg writes (see :mod:`softreg.checkpoint_meta`).
+        ConfigError: ``device`` is unknown.
     """
-    ck = checkpoint.load(out_dir / CKPT)
-    try:
-        config = TrainConfig.from_dict(ck.meta["config"])
-        history = History.from_dict(ck.meta["history"])
-        epoch = int(ck.meta["epoch"])
-    except (KeyError, TypeError) as exc:
-        raise ConfigError(f"{str(out_dir / CKPT)!r} has no resumable state ({exc})") from exc
-    saved = config
+    state = checkpoint.read_run_state(out_dir / CKPT)
+    config = saved = state.config
     if epochs is not None:
         config = replace(config, epochs=epochs)
     if device is not None:
         config = replace(config, device=device)  # validated again: e.g. an unknown device
-    best = None
-    if "best_W" in ck.extra:
-        best = (ck.extra["best_W"], ck.extra["best_b"])
-    return _Resume(config, history, (ck.W, ck.b), epoch, ck.meta.get("early_stopping"), best,
-                   saved)
+    return _Resume(config, state.history, state.params, state.epoch, state.early_stopping,
+                   state.best_params, saved)
 
 
 def saved_config(out_dir: str | Path) -> TrainConfig:

@@ -255,7 +255,7 @@ def _status_text(row: dict[str, Any]) -> str:
     if row["status"] in SELECTABLE:
         return f"val_acc {row['val_acc']:.4f}  {row['status']}  ({row['seconds']:.1f} s)"
     # "training diverged in epoch 3: ..." -> its first clause; a failure keeps its whole text
-    message = str(row.get("message", ""))
+    message = printable(row.get("message", ""))  # may come from a results file: escaped
     return message.split(":")[0] if row["status"] == "diverged" else f"failed: {message}"
 
 
@@ -411,4 +411,4 @@ def format_best(result: SweepResult) -> str:
         lines.append(f"  refit on train+val ({result.refit['epochs_run']} epochs): test_acc "
                      f"{result.refit['test_acc']:.4f}  "
                      f"(weights: {result.out_dir / result.refit['weights']})")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)  # rows are read from files

@@ -288,7 +288,7 @@ def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fash
         return real_fit(*args, **kwargs)
 
     monkeypatch.setattr(softreg.sweep_worker, "fit", fit_then_ctrl_c)
-    code, _, err = _run(capsys, *SWEEP, "--out", out)
+    code, _, _err = _run(capsys, *SWEEP, "--out", out)
     assert code == 130
     rows = (out / "results.csv").read_text().splitlines()
     assert len(rows) == 2  # the header and the one finished configuration

@@ -83,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             code: int = args.run(args)
         return code
     except SoftregError as exc:
-        print(f"softreg {args.command}: error: {exc}", file=sys.stderr)
+        # One line, whatever the message quotes from a file: control characters escaped.
+        print(f"softreg {args.command}: error: {printable(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"softreg {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)

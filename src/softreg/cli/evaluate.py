@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
         format_per_class,
         per_class_accuracy,
     )
+    from softreg.numerics import cross_entropy
+    from softreg.textsafe import printable
     from softreg.training import to_features
 
     path, ck = checkpoint.load_model(args.checkpoint)
@@ -42,15 +44,20 @@ def run(args: argparse.Namespace) -> int:
     images, labels = load_fashion_mnist(args.split, data_dir=args.data_dir, offline=args.offline)
     y = np.asarray(labels, dtype=np.int64)
     backend.set_params(ck.W, ck.b)
-    totals = backend.evaluate(backend.put_data(to_features(images), y))
-    pred = backend.logits(to_features(images)).argmax(axis=1)  # (N,)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
+        logits = np.asarray(backend.logits(to_features(images)))  # (N, 10)
+    checkpoint.check_logits(logits, ck, str(path), f"{args.split} images")
+    # Loss from the logits, max-subtracted in float64: no overflow, however large they are.
+    loss = float(cross_entropy(logits.astype(np.float64), y))
+    pred = logits.argmax(axis=1)  # (N,)
     cm = confusion_matrix(y, pred)
+    # The metadata was checked on load; printed through printable() all the same.
     trained_on = f" on {ck.meta['device_used']}" if "device_used" in ck.meta else ""
-    print(f"checkpoint: {path} (trained with {ck.meta.get('framework', '?')}{trained_on}, "
-          f"weights of epoch {ck.meta.get('epoch', '?')}); evaluated with {backend.name} on "
-          f"{backend.device}")
-    print(f"{args.split}: accuracy {totals.accuracy:.4f}  loss {totals.mean_loss:.4f}  "
-          f"({totals.count} images)")
+    print(printable(f"checkpoint: {path} (trained with {ck.meta.get('framework', '?')}"
+                    f"{trained_on}, weights of epoch {ck.meta.get('epoch', '?')}); evaluated "
+                    f"with {backend.name} on {backend.device}"))
+    print(f"{args.split}: accuracy {float(np.mean(pred == y)):.4f}  loss {loss:.4f}  "
+          f"({len(y)} images)")
     print("per-class accuracy:")
     print(format_per_class(per_class_accuracy(cm), CLASS_NAMES))
     print("confusion matrix (rows: true class, columns: predicted):")

@@ -29,18 +29,22 @@ def run(args: argparse.Namespace) -> int:
     from softreg.errors import ConfigError
     from softreg.images import load_image
     from softreg.numerics import softmax
+    from softreg.textsafe import printable
 
     if not 1 <= args.top_k <= len(CLASS_NAMES):
         raise ConfigError(f"--top-k must be between 1 and {len(CLASS_NAMES)}, got {args.top_k}")
-    _, ck = checkpoint.load_model(args.checkpoint)
+    path, ck = checkpoint.load_model(args.checkpoint)
     X = np.stack([load_image(p) for p in args.images])  # (n, 784); all read before any work
     backend = get_backend(args.framework, args.device)
     backend.set_params(ck.W, ck.b)
-    probs = softmax(backend.logits(X).astype(np.float64), axis=-1)  # (n, 10)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
+        logits = np.asarray(backend.logits(X))  # (n, 10)
+    checkpoint.check_logits(logits, ck, str(path), "images")
+    probs = softmax(logits.astype(np.float64), axis=-1)  # (n, 10), max-subtracted: no overflow
     results = []
-    for path, row in zip(args.images, probs, strict=True):
+    for image, row in zip(args.images, probs, strict=True):
         top = np.argsort(-row, kind="stable")[: args.top_k]
-        results.append({"image": path, "top": [
+        results.append({"image": image, "top": [
             {"class": CLASS_NAMES[int(k)], "index": int(k), "probability": float(row[k])}
             for k in top]})
     if args.json:
@@ -48,5 +52,5 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for res in results:
         ranked = "  ".join(f"{t['class']} {t['probability']:.3f}" for t in res["top"])
-        print(f"{res['image']}: {ranked}")
+        print(printable(f"{res['image']}: {ranked}"))
     return 0

@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from softreg.runfolder import new_folder
     from softreg.search import describe_draws
     from softreg.sweep import check_sweep, format_best, run_sweep
+    from softreg.textsafe import printable
 
     space = build_space(args)
     out = Path(args.out) if args.out else Path("sweeps") / "new"
@@ -99,8 +100,9 @@ def run(args: argparse.Namespace) -> int:
     counts: dict[str, int] = {}
     for row in result.rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
-    print(f"{len(result.rows)} configurations ({', '.join(f'{n} {k}' for k, n in counts.items())}"
-          f"; {result.skipped} from an earlier run); {result.seconds:.1f} s")
+    print(printable(f"{len(result.rows)} configurations "  # statuses come from result files
+                    f"({', '.join(f'{n} {k}' for k, n in counts.items())}; {result.skipped} "
+                    f"from an earlier run); {result.seconds:.1f} s"))
     print(format_best(result))
     print(f"results: {result.files['results']}")
     return 0 if result.best is not None else 3
