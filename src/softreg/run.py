@@ -29,7 +29,7 @@ from softreg.backends import get_backend
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.history import EpochRecord, History
-from softreg.loop import run_epochs
+from softreg.loop import EpochCallback, run_epochs
 from softreg.progress import EpochProgress
 from softreg.training import EarlyStopping, LinearTrainer, Params, initial_params, prepare_splits
 
@@ -157,6 +157,7 @@ def train_run(
     figures: bool = True,
     quiet: bool = False,
     stream: TextIO | None = None,
+    tensorboard_dir: str | Path | None = None,
 ) -> RunResult:
     """Train (or resume) a run into ``out_dir`` and write all its files.
 
@@ -165,6 +166,7 @@ def train_run(
     where it trains (see :data:`RESUME_MAY_CHANGE`). Bad settings are refused before any data
     is read. A diverged or interrupted run still
     writes its files and keeps the last good weights in ``checkpoint.safetensors``.
+    With ``tensorboard_dir`` every epoch is also logged there (see :mod:`softreg.tblog`).
     """
     import time
 
@@ -185,6 +187,11 @@ def train_run(
     stopper = EarlyStopping(trainer, config.monitor, config.patience) if with_val else None
     if stopper is not None and state is not None and state.stopper_state:
         stopper.load_state(state.stopper_state, state.best_params)
+    tb = None
+    if tensorboard_dir is not None:  # before any file of the run: a missing package stops here
+        from softreg.tblog import TensorBoardLog
+
+        tb = TensorBoardLog(tensorboard_dir, trainer.snapshot)
     fileio.write_json(out / "config.json", config.to_dict())
 
     progress = EpochProgress(config.epochs, with_val=with_val, stream=stream, quiet=quiet,
@@ -197,16 +204,19 @@ def train_run(
         progress.update(rec)
         return stop
 
+    callbacks: list[EpochCallback] = [after_epoch] if tb is None else [after_epoch, tb]
     t0 = time.perf_counter()
     try:
         history = run_epochs(
             trainer, config.epochs, start_epoch=start,
             eval_splits=("val", "test") if with_val else ("test",),
-            callbacks=[after_epoch], history=history, lr_for_epoch=config.lr_at,
+            callbacks=callbacks, history=history, lr_for_epoch=config.lr_at,
             max_loss=config.max_loss,
         )
     finally:
         progress.close()
+        if tb is not None:
+            tb.close()
     seconds = time.perf_counter() - t0
     return _finish(config, trainer, stopper, history, out, seconds, figures, splits)
 
