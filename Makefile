@@ -48,7 +48,7 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 test-main: $(BIN)/.installed data
-	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL $(BIN)/python -m pytest -m "not mxnet" -q
+	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard $(BIN)/python -m pytest -m "not mxnet" -q
 
 test-mxnet: $(MXBIN)/.installed data
 	SOFTREG_REQUIRE=mxnet,data,mpmath,safetensors,PIL $(MXBIN)/python -m pytest -m mxnet -q

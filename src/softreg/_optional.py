@@ -23,6 +23,8 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "tqdm": ("progress", "tqdm"),
     "safetensors": ("checkpoint", "safetensors"),
     "PIL": ("image", "Pillow"),
+    "onnx": ("onnx", "ONNX"),
+    "tensorboard": ("tensorboard", "TensorBoard"),
 }
 
 FRAMEWORK_ALIASES: dict[str, str] = {

@@ -23,7 +23,7 @@ import json
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from softreg import checkpoint, fileio, runfolder, stopsignals
 from softreg.backends import get_backend
@@ -31,10 +31,13 @@ from softreg.backends.base import LinearBackend
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError, FolderError, SoftregError
 from softreg.history import EpochRecord, History
-from softreg.loop import run_epochs
+from softreg.loop import EpochCallback, run_epochs
 from softreg.progress import EpochProgress
 from softreg.textsafe import printable
 from softreg.training import EarlyStopping, LinearTrainer, Params, initial_params, prepare_splits
+
+if TYPE_CHECKING:
+    from softreg.tblog import TensorBoardLog
 
 CKPT = checkpoint.LAST
 BEST = checkpoint.BEST
@@ -163,6 +166,7 @@ def train_run(
     figures: bool = True,
     quiet: bool = False,
     stream: TextIO | None = None,
+    tensorboard_dir: str | Path | None = None,
 ) -> RunResult:
     """Train (or resume) a run into ``out_dir`` and write all its files.
 
@@ -174,9 +178,27 @@ def train_run(
     of the run it replaces. After every epoch the checkpoint, ``metrics.csv`` and
     ``history.json`` are written together. A diverged, interrupted or terminated (SIGTERM)
     run still writes its files and keeps the last good weights in ``checkpoint.safetensors``.
+    With ``tensorboard_dir`` every epoch is also logged there (see :mod:`softreg.tblog`).
     """
     out = Path(out_dir)
     check_out_dir(out, resume, overwrite)
+    tb = None
+    if tensorboard_dir is not None:  # a missing package or bad folder stops the run here
+        from softreg.tblog import TensorBoardLog
+
+        tb = TensorBoardLog(tensorboard_dir)
+    try:
+        return _claim_and_train(config, out, data_dir, offline, resume, resume_epochs,
+                                resume_device, overwrite, figures, quiet, stream, tb)
+    finally:
+        if tb is not None:
+            tb.close()
+
+
+def _claim_and_train(config: TrainConfig | None, out: Path, data_dir: str | None,
+                     offline: bool, resume: bool, resume_epochs: int | None,
+                     resume_device: str | None, overwrite: bool, figures: bool, quiet: bool,
+                     stream: TextIO | None, tb: TensorBoardLog | None) -> RunResult:
     if resume:
         with runfolder.held(out, "train", "resume"):
             state = load_resume(out, resume_epochs, resume_device)
@@ -189,19 +211,20 @@ def train_run(
             backend = get_backend(state.config.framework, state.config.device)
             splits = prepare_splits(state.config, data_dir=data_dir, offline=offline)
             fileio.write_json(out / "config.json", state.config.to_dict())
-            return _train(state.config, backend, splits, out, state, figures, quiet, stream)
+            return _train(state.config, backend, splits, out, state, figures, quiet, stream,
+                          tb)
     if config is None:
         raise ConfigError("train_run needs a TrainConfig unless resume=True")
     backend = get_backend(config.framework, config.device)  # validates the device first
     splits = prepare_splits(config, data_dir=data_dir, offline=offline)
     with runfolder.held(out, "train", "overwrite" if overwrite else "new"):
         fileio.write_json(out / "config.json", config.to_dict())
-        return _train(config, backend, splits, out, None, figures, quiet, stream)
+        return _train(config, backend, splits, out, None, figures, quiet, stream, tb)
 
 
 def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], out: Path,
-           state: _Resume | None, figures: bool, quiet: bool,
-           stream: TextIO | None) -> RunResult:
+           state: _Resume | None, figures: bool, quiet: bool, stream: TextIO | None,
+           tb: TensorBoardLog | None) -> RunResult:
     """The epochs and the files of a run whose folder is held."""
     import time
 
@@ -213,6 +236,8 @@ def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], 
     stopper = EarlyStopping(trainer, config.monitor, config.patience) if with_val else None
     if stopper is not None and state is not None and state.stopper_state:
         stopper.load_state(state.stopper_state, state.best_params)
+    if tb is not None:
+        tb.watch(trainer.snapshot)
     progress = EpochProgress(config.epochs, with_val=with_val, stream=stream, quiet=quiet,
                              initial=start)
 
@@ -226,13 +251,14 @@ def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], 
         progress.update(rec)
         return stop
 
+    callbacks: list[EpochCallback] = [after_epoch] if tb is None else [after_epoch, tb]
     t0 = time.perf_counter()
     with stopsignals.sigterm_as_interrupt() as received:
         try:
             history = run_epochs(
                 trainer, config.epochs, start_epoch=start,
                 eval_splits=("val", "test") if with_val else ("test",),
-                callbacks=[after_epoch], history=history, lr_for_epoch=config.lr_at,
+                callbacks=callbacks, history=history, lr_for_epoch=config.lr_at,
                 max_loss=config.max_loss,
             )
         finally:

@@ -51,7 +51,7 @@ OWN_FILES: dict[str, tuple[str, ...]] = {
     "train": (
         "config.json", "metrics.csv", "history.json", "report.md", "checkpoint.safetensors",
         "best.safetensors", "curves.png", "predictions.png", "confusion.png",
-        "evaluate-*-confusion.png",
+        "evaluate-*-confusion.png", "model.onnx", "model_torch.safetensors", "model.keras",
     ),
     "sweep": (
         "sweep.json", "results.csv", "best.json", "heatmap.png", "curves.png",

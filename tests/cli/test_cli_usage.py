@@ -35,7 +35,8 @@ from softreg.cli import main
          "(see softreg evaluate --help)"),
         (["bogus"],
          "softreg: error: argument COMMAND: invalid choice: 'bogus' (choose from 'train', "
-         "'evaluate', 'predict', 'data', 'numerics', 'sweep', 'study') (see softreg --help)"),
+         "'evaluate', 'predict', 'export', 'data', 'numerics', 'sweep', 'study') "
+         "(see softreg --help)"),
     ],
 )
 def test_usage_error_is_one_line_and_exit_2(capsys, argv, line):
@@ -50,7 +51,7 @@ def test_usage_error_is_one_line_and_exit_2(capsys, argv, line):
 # What must stay unimported by `import softreg` and `softreg --help` (STYLE: import nothing
 # you don't need): every framework, matplotlib, and the optional helpers.
 HEAVY = ("torch", "tensorflow", "keras", "mxnet", "matplotlib", "pooch", "tqdm", "safetensors",
-         "PIL")
+         "PIL", "onnx", "onnxruntime", "tensorboard")
 
 
 def test_import_and_help_load_no_framework_and_no_plotting():
@@ -62,7 +63,8 @@ def test_import_and_help_load_no_framework_and_no_plotting():
         "import softreg\n"
         "from softreg.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    for argv in (['--help'], ['train', '--help'], ['sweep', '--help']):\n"
+        "    for argv in (['--help'], ['train', '--help'], ['sweep', '--help'], "
+        "['export', '--help']):\n"
         "        try:\n"
         "            main(argv)\n"
         "        except SystemExit as exc:\n"

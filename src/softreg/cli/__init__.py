@@ -22,7 +22,7 @@ from softreg.textsafe import printable
 
 # Subcommand modules, in the order ``softreg --help`` lists them.
 COMMANDS: tuple[str, ...] = (
-    "train", "evaluate", "predict", "data", "numerics", "sweep", "study",
+    "train", "evaluate", "predict", "export", "data", "numerics", "sweep", "study",
 )
 
 

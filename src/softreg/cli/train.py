@@ -53,6 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "--device may change")
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="also log each epoch's metrics and weight templates to TensorBoard "
+                   "event files in DIR (needs: pip install 'softreg[tensorboard]')")
     p.add_argument("--quiet", action="store_true", help="no per-epoch table")
     p.add_argument("--verbose", action="store_true", help="show framework log messages")
     add_data_args(p)
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else default_out_dir(config)
         result = train_run(config, out, data_dir=args.data_dir, offline=args.offline,
                            overwrite=args.overwrite, figures=not args.no_figures,
-                           quiet=args.quiet)
+                           quiet=args.quiet, tensorboard_dir=args.tensorboard)
     print_summary(result)
     status = result.history.status
     if status == "diverged":
@@ -96,7 +99,8 @@ def _resume(args: argparse.Namespace) -> RunResult:
     check_resume_flags(args, saved_config(out))
     return train_run(None, out, resume=True, resume_epochs=args.epochs,
                      resume_device=args.device, data_dir=args.data_dir, offline=args.offline,
-                     figures=not args.no_figures, quiet=args.quiet)
+                     figures=not args.no_figures, quiet=args.quiet,
+                     tensorboard_dir=args.tensorboard)
 
 
 def check_resume_flags(args: argparse.Namespace, saved: TrainConfig) -> None:

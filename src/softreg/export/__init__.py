@@ -1,0 +1,81 @@
+"""Exporting a run's final model to ONNX, PyTorch (safetensors) or Keras.
+
+Every format takes float32 pixels in ``[0, 1]`` (an 8-bit image divided by 255) and computes
+the run's logits; the checkpoint's weights already are for such pixels, even for a run trained
+with standardisation. One module per format (``to_onnx``, ``to_torch``, ``to_keras``) holds a
+``write(ck, source, tmp)`` function and a ``SNIPPET`` showing how to load the file; each imports
+its library only when used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from softreg import checkpoint
+from softreg.errors import CheckpointError, ConfigError
+
+# format -> (module, default file name in the run folder)
+FORMATS: dict[str, tuple[str, str]] = {
+    "onnx": ("to_onnx", "model.onnx"),
+    "torch": ("to_torch", "model_torch.safetensors"),
+    "keras": ("to_keras", "model.keras"),
+}
+
+
+@dataclass(frozen=True)
+class Exported:
+    """An export: the file written, the checkpoint it came from, and how to load it."""
+
+    path: Path
+    source: Path
+    epoch: int | None
+    snippet: str
+
+
+def default_path(run: Path, fmt: str) -> Path:
+    """Where ``fmt`` goes by default: in the run folder (beside a checkpoint file)."""
+    folder = run if run.is_dir() else run.parent
+    return folder / FORMATS[fmt][1]
+
+
+def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[str] | None = None,
+                 *, overwrite: bool = False) -> Exported:
+    """Write the final model of ``run`` in format ``fmt``.
+
+    Args:
+        run: a run folder (its final model, see :func:`softreg.checkpoint.load_model`) or a
+            ``.safetensors`` checkpoint.
+        fmt: ``onnx``, ``torch`` or ``keras``.
+        out: the file to write; a folder gets the format's default name. Default: in the run.
+        overwrite: replace an existing file instead of refusing.
+
+    Returns:
+        What was written.
+
+    Raises:
+        ConfigError: unknown format, an existing file without ``overwrite``, an unwritable path.
+        CheckpointError: ``run`` is not a run folder or a softreg checkpoint.
+        FrameworkUnavailableError: the format's library is not installed.
+    """
+    from softreg.export._files import write_new
+
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    src = Path(run)
+    if src.is_dir() and not (src / checkpoint.LAST).is_file():
+        raise CheckpointError(f"{str(src)!r} is not a softreg run folder (it has no "
+                              f"{checkpoint.LAST}); pass a folder written by 'softreg train' "
+                              "or a .safetensors checkpoint")
+    path, ck = checkpoint.load_model(src)  # a small file: read before anything is written
+    dest = Path(out) if out is not None else default_path(src, fmt)
+    if dest.is_dir():
+        dest = dest / FORMATS[fmt][1]
+    module = importlib.import_module(f"softreg.export.{FORMATS[fmt][0]}")
+    # write_new refuses an existing file before calling the writer (which imports the library).
+    write_new(dest, lambda tmp: module.write(ck, str(path), tmp), overwrite=overwrite)
+    epoch = ck.meta.get("epoch")
+    return Exported(dest, path, epoch if isinstance(epoch, int) else None,
+                    module.SNIPPET.format(path=dest))

@@ -1,0 +1,38 @@
+"""Keras export: the chapter's ``Sequential`` (Flatten of (28, 28), Dense(10)) as a .keras file.
+
+Keras' Dense computes ``x @ kernel + bias`` with a (784, 10) kernel, so the kernel is ``W.T``.
+The model outputs logits, as in the chapter (its loss is ``from_logits=True``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from softreg.checkpoint import Checkpoint
+
+SNIPPET = (
+    "import keras\n"
+    "model = keras.models.load_model('{path}'); logits = model.predict(images / 255)"
+)
+
+
+def write(ck: Checkpoint, source: str, tmp: Path) -> None:
+    """Build the Keras model of ``ck`` and save it to ``tmp`` (a name ending in ``.keras``).
+
+    Raises:
+        FrameworkUnavailableError: TensorFlow is not installed.
+    """
+    from softreg.backends._tf import import_tensorflow, quiet_stderr
+
+    keras = import_tensorflow().keras
+    with quiet_stderr():
+        model = keras.Sequential([
+            keras.Input(shape=(28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(ck.W.shape[0]),
+        ], name="softreg_softmax_regression")
+        kernel = np.ascontiguousarray(ck.W.T, np.float32)  # (784, 10)
+        model.layers[-1].set_weights([kernel, np.asarray(ck.b, np.float32)])
+        model.save(str(tmp))

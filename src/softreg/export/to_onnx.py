@@ -1,0 +1,70 @@
+"""ONNX export: pixels (N, 1, 28, 28) in [0, 1] -> logits (N, 10) and probabilities (N, 10).
+
+The graph is Flatten -> Gemm -> Softmax, built with the ``onnx`` package's helper API. The
+weights are the checkpoint's, which are already for raw ``[0, 1]`` pixels: a run trained with
+standardisation saves its weights folded back (see :class:`softreg.training.Standardizer`), so
+no normalisation node is needed. Opset 17 and IR version 8 keep the file loadable by ONNX
+Runtime releases from 1.13 (2022) on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from softreg._optional import require
+from softreg.checkpoint import Checkpoint
+from softreg.export.common import class_names
+
+OPSET = 17
+IR_VERSION = 8
+INPUT = "pixels"
+OUTPUTS = ("logits", "probabilities")
+
+SNIPPET = (
+    "import numpy as np, onnxruntime as ort\n"
+    "logits, probs = ort.InferenceSession('{path}').run(None, {{'pixels': "
+    "images.reshape(-1, 1, 28, 28).astype(np.float32) / 255}})"
+)
+
+
+def build(ck: Checkpoint, source: str) -> bytes:
+    """The serialised ONNX model of ``ck`` (``source`` names the checkpoint in its metadata).
+
+    Raises:
+        FrameworkUnavailableError: the ``onnx`` package is not installed.
+    """
+    onnx = require("onnx")
+    helper, tp = onnx.helper, onnx.TensorProto
+    W = np.ascontiguousarray(ck.W, dtype=np.float32)  # (10, 784)
+    b = np.ascontiguousarray(ck.b, dtype=np.float32)  # (10,)
+    nodes = [
+        helper.make_node("Flatten", [INPUT], ["flat"], axis=1),  # (N, 784)
+        helper.make_node("Gemm", ["flat", "W", "b"], ["logits"], transB=1),  # (N, 10)
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),  # (N, 10)
+    ]
+    graph = helper.make_graph(
+        nodes, "softreg_softmax_regression",
+        [helper.make_tensor_value_info(INPUT, tp.FLOAT, ["N", 1, 28, 28])],
+        [helper.make_tensor_value_info(name, tp.FLOAT, ["N", W.shape[0]]) for name in OUTPUTS],
+        initializer=[onnx.numpy_helper.from_array(W, "W"), onnx.numpy_helper.from_array(b, "b")],
+    )
+    model = helper.make_model(graph, producer_name="softreg", ir_version=IR_VERSION,
+                              opset_imports=[helper.make_opsetid("", OPSET)])
+    model.doc_string = ("Softmax regression on Fashion-MNIST. Input: float32 pixels in [0, 1], "
+                        "(N, 1, 28, 28). Outputs: logits and softmax probabilities, (N, 10).")
+    helper.set_model_props(model, {
+        "source": source,
+        "epoch": json.dumps(ck.meta.get("epoch")),
+        "class_names": json.dumps(class_names(ck)),
+    })
+    onnx.checker.check_model(model)
+    data: bytes = model.SerializeToString()
+    return data
+
+
+def write(ck: Checkpoint, source: str, tmp: Path) -> None:
+    """Write the ONNX model of ``ck`` to ``tmp``."""
+    tmp.write_bytes(build(ck, source))

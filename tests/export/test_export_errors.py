@@ -1,0 +1,158 @@
+"""`softreg export`: the final model it picks, where it writes, and every refusal (one line,
+exit 2). These use small made-up checkpoints, not a trained run."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import need
+from softreg import checkpoint
+from softreg.cli import main
+from softreg.errors import ConfigError
+from softreg.export import export_model
+
+
+def _ckpt(seed, **meta):
+    rng = np.random.default_rng(seed)
+    return checkpoint.Checkpoint(rng.standard_normal((10, 784)).astype(np.float32),
+                                 rng.standard_normal(10).astype(np.float32),
+                                 {"epoch": 4, **meta})
+
+
+@pytest.fixture()
+def run_dir(tmp_path):
+    run = tmp_path / "run"
+    checkpoint.save(run / checkpoint.LAST, _ckpt(1))
+    return run
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _refused(capsys, *argv):
+    code, out, err = _run(capsys, "export", *argv)
+    assert (code, out) == (2, "")
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("softreg export: error: ")
+    return err.strip()
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_torch_export_holds_the_final_model_of_the_run(capsys, run_dir):
+    safetensors_numpy = need("safetensors", "safetensors.numpy")
+    best = _ckpt(2)
+    checkpoint.save(run_dir / checkpoint.BEST, best)
+    checkpoint.save(run_dir / checkpoint.LAST, _ckpt(1, model_file=checkpoint.BEST))
+    code, out, _ = _run(capsys, "export", str(run_dir), "--format", "torch")
+    assert code == 0
+    assert out.splitlines()[0] == (f"wrote {run_dir / 'model_torch.safetensors'} (torch; from "
+                                   f"{run_dir / checkpoint.BEST}, epoch 4)")
+    state = safetensors_numpy.load_file(str(run_dir / "model_torch.safetensors"))
+    np.testing.assert_array_equal(state["1.weight"], best.W)
+    np.testing.assert_array_equal(state["1.bias"], best.b)
+    assert not [n for n in _files(run_dir) if n.startswith(".")]  # no temporary file left
+
+
+def test_out_may_be_a_file_or_a_folder_and_a_checkpoint_file_is_accepted(run_dir, tmp_path):
+    need("safetensors")
+    done = export_model(run_dir / checkpoint.LAST, "torch", tmp_path / "a" / "m.safetensors")
+    assert done.path == tmp_path / "a" / "m.safetensors" and done.path.is_file()
+    (tmp_path / "b").mkdir()
+    assert export_model(run_dir, "torch", tmp_path / "b").path == (
+        tmp_path / "b" / "model_torch.safetensors")
+
+
+def test_existing_file_is_refused_unless_overwrite(capsys, run_dir):
+    need("safetensors")
+    target = run_dir / "model_torch.safetensors"
+    target.write_text("mine")
+    err = _refused(capsys, str(run_dir), "--format", "torch")
+    assert err == (f"softreg export: error: {str(target)!r} already exists; softreg does not "
+                   "replace it: choose another --out, or pass --overwrite to replace it")
+    assert target.read_text() == "mine"
+    code, _, _ = _run(capsys, "export", str(run_dir), "--format", "torch", "--overwrite")
+    assert code == 0 and target.read_bytes()[:8] != b"mine"
+    _refused(capsys, str(run_dir), "--format", "torch")  # a second export is refused too
+
+
+def test_a_file_that_appears_while_exporting_is_not_replaced(monkeypatch, run_dir):
+    need("safetensors")
+    from softreg.export import to_torch
+
+    target = run_dir / "model_torch.safetensors"
+    real_write = to_torch.write
+
+    def racing_write(ck, source, tmp):
+        real_write(ck, source, tmp)
+        target.write_text("written meanwhile")
+
+    monkeypatch.setattr(to_torch, "write", racing_write)
+    with pytest.raises(ConfigError, match="already exists; softreg does not replace it"):
+        export_model(run_dir, "torch")
+    assert target.read_text() == "written meanwhile"
+    assert _files(run_dir) == [checkpoint.LAST, "model_torch.safetensors"]
+
+
+def test_folder_that_is_not_a_run_is_refused(capsys, tmp_path):
+    err = _refused(capsys, str(tmp_path), "--format", "onnx")
+    assert err == (f"softreg export: error: {str(tmp_path)!r} is not a softreg run folder (it "
+                   "has no checkpoint.safetensors); pass a folder written by 'softreg train' or "
+                   "a .safetensors checkpoint")
+    assert _files(tmp_path) == []
+
+
+def test_missing_path_is_refused(capsys, tmp_path):
+    err = _refused(capsys, str(tmp_path / "nope"), "--format", "onnx")
+    assert f"checkpoint {str(tmp_path / 'nope')!r} does not exist" in err
+
+
+def test_cli_offers_the_formats_of_the_library():
+    from softreg.cli.export import _FORMATS
+    from softreg.export import FORMATS
+
+    assert tuple(FORMATS) == _FORMATS
+
+
+def test_unknown_format_is_refused(capsys, run_dir):
+    with pytest.raises(SystemExit) as exc:  # argparse's usage error, made one line
+        main(["export", str(run_dir), "--format", "tflite"])
+    out, err = capsys.readouterr()
+    assert (exc.value.code, out) == (2, "")
+    assert err == ("softreg export: error: argument --format: invalid choice: 'tflite' (choose "
+                   "from 'onnx', 'torch', 'keras') (see softreg export --help)\n")
+    with pytest.raises(ConfigError, match=r"unknown export format 'tflite'; choose one of: "
+                       r"onnx, torch, keras"):
+        export_model(run_dir, "tflite")
+
+
+def test_unwritable_out_is_refused(capsys, run_dir, tmp_path):
+    need("safetensors")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    out = blocker / "model.safetensors"
+    err = _refused(capsys, str(run_dir), "--format", "torch", "--out", str(out))
+    assert err == (f"softreg export: error: cannot write {str(out)!r}: {str(blocker)!r} is a "
+                   "file, not a folder; choose an --out in a folder you can write to")
+    err = _refused(capsys, str(run_dir), "--format", "torch", "--out", str(out / "deeper"))
+    assert f"{str(blocker)!r} is a file, not a folder" in err
+
+
+@pytest.mark.parametrize(("fmt", "module", "human", "extra"), [
+    ("onnx", "onnx", "ONNX", "onnx"),
+    ("keras", "tensorflow", "TensorFlow", "tensorflow"),
+    ("torch", "safetensors", "safetensors", "checkpoint"),  # writing it needs no PyTorch
+])
+def test_missing_library_is_one_line_with_the_install_hint(capsys, monkeypatch, run_dir, fmt,
+                                                           module, human, extra):
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
+    err = _refused(capsys, str(run_dir), "--format", fmt)
+    assert err.startswith(f"softreg export: error: {human} is not installed (")
+    assert err.endswith(f"; install it with: pip install 'softreg[{extra}]'")
+    assert _files(run_dir) == [checkpoint.LAST]
