@@ -63,8 +63,17 @@ def test_templates_are_the_rows_of_w_as_images():
     W = np.arange(2 * 784, dtype=np.float32).reshape(2, 784) - 700
     imgs = templates(W)
     assert imgs.shape == (2, 28, 28) and imgs[1, 0, 0] == W[1, 0] and imgs[0, 1, 0] == W[0, 28]
-    assert symmetric_scale(W) == 867.0  # the largest |weight|, here positive
-    assert symmetric_scale(-np.abs(W)) == 867.0
+    assert symmetric_scale(W, percentile=100) == 867.0  # the largest |weight|, positive
+    assert symmetric_scale(-np.abs(W), percentile=100) == 867.0
+
+
+def test_the_template_scale_ignores_a_few_outlying_weights():
+    W = np.full((10, 784), 0.5)
+    W[::2, 0] = -40.0  # five border pixels of a standardised run, say
+    assert symmetric_scale(W) == 0.5  # the 99.5th percentile of |W|
+    spikes = np.zeros((10, 784))
+    spikes[0, 0] = -3.0  # fewer than 0.5% non-zero: the largest one
+    assert symmetric_scale(spikes) == 3.0
     assert symmetric_scale(np.zeros((10, 784))) == 1.0
 
 

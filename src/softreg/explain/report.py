@@ -97,7 +97,8 @@ def render_sections(expl: Explanation, files: dict[str, Path], *, level: int = 2
               if standardized else "")
     lines += [f"{h} Weight templates", "", "Each row of W as a 28x28 image: red pixels raise "
               "the class's score when bright, blue ones lower it; one colour scale, centred at "
-              f"0, for all ten classes.{folded}", ""]
+              "0, for all ten classes (limit: the 99.5th percentile of |W|; larger weights "
+              f"are drawn in the end colours).{folded}", ""]
     lines += _figure(files, "templates")
     return "\n".join(lines)
 

@@ -230,4 +230,5 @@ def raw_split(split: Any) -> Labelled:
     if split.standardizer is not None:
         std = split.standardizer
         X = X * std.scale.astype(np.float32) + std.mean.astype(np.float32)  # (N, 784)
+        np.clip(X, 0.0, 1.0, out=X)  # rounding may leave 1 + 1e-7: still a [0, 1] image
     return X, split.y

@@ -15,6 +15,8 @@ import numpy.typing as npt
 from softreg.errors import ConfigError
 
 SIDE = 28
+# The colour limit of the templates: this percentile of |W| (see symmetric_scale).
+SCALE_PERCENTILE = 99.5
 
 
 def templates(W: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -29,8 +31,16 @@ def templates(W: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return arr.reshape(-1, SIDE, SIDE)  # (C, 28, 28)
 
 
-def symmetric_scale(W: npt.ArrayLike) -> float:
-    """One colour limit for all templates: the largest |weight| (1.0 for an all-zero W), so
-    0 sits at the centre of a diverging colour map and the classes compare directly."""
-    top = float(np.max(np.abs(np.asarray(W, dtype=np.float64)), initial=0.0))
+def symmetric_scale(W: npt.ArrayLike, percentile: float = SCALE_PERCENTILE) -> float:
+    """One colour limit for all templates, so 0 sits at the centre of a diverging colour map
+    and the classes compare directly: the ``percentile`` of |weight| (1.0 for an all-zero W).
+
+    Not the largest |weight|: a standardised run's few border pixels (almost always 0 in
+    training, so divided by a tiny std when folded) would set the scale and wash out the
+    rest. Weights beyond the limit are drawn in the end colours.
+    """
+    mag = np.abs(np.asarray(W, dtype=np.float64))
+    top = float(np.percentile(mag, percentile)) if mag.size else 0.0
+    if top <= 0:
+        top = float(np.max(mag, initial=0.0))
     return top if top > 0 else 1.0

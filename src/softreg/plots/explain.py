@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from softreg.errors import ConfigError
 from softreg.explain.calibration import Reliability
-from softreg.explain.templates import symmetric_scale, templates
+from softreg.explain.templates import SCALE_PERCENTILE, symmetric_scale, templates
 from softreg.plots._mpl import pyplot, save_figure
 
 PathLike = str | os.PathLike[str]
@@ -34,7 +34,7 @@ def plot_templates(W: npt.ArrayLike, names: Sequence[str], path: PathLike | None
     """Each row of W as a 28x28 image on a diverging map centred at 0, one scale for all.
 
     Red pixels raise the class's score when bright, blue ones lower it. The figure has one
-    panel per class and a shared colour bar.
+    panel per class and a shared colour bar; the limit is :func:`symmetric_scale`'s.
 
     Returns:
         The written Path when ``path`` is given, else the Figure.
@@ -57,8 +57,9 @@ def plot_templates(W: npt.ArrayLike, names: Sequence[str], path: PathLike | None
             shown = ax.imshow(imgs[i], cmap="RdBu_r", vmin=-limit, vmax=limit,
                               interpolation="nearest")
             ax.set_title(names[i], fontsize=9)
-    fig.colorbar(shown, ax=axes.ravel().tolist(), fraction=0.025, pad=0.02,
-                 label="weight (raw pixels in [0, 1])")
+    fig.colorbar(shown, ax=axes.ravel().tolist(), fraction=0.025, pad=0.02, extend="both",
+                 label=f"weight per raw pixel\n(limit: {SCALE_PERCENTILE:g}th percentile "
+                 "of |W|)")
     fig.suptitle("weight templates: what each class looks for")
     return _done(fig, path)
 
