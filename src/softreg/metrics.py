@@ -1,8 +1,10 @@
-"""Classification metrics on NumPy arrays: confusion matrix, per-class accuracy, text tables."""
+"""Classification metrics on NumPy arrays: confusion matrix, per-class accuracy, precision,
+recall and F1, text tables."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -40,3 +42,70 @@ def format_confusion(cm: npt.NDArray[np.int64], names: Sequence[str]) -> str:
 def format_per_class(acc: npt.NDArray[np.float64], names: Sequence[str]) -> str:
     """Per-class accuracy as ``name  0.9120`` lines."""
     return "\n".join(f"  {name:<12} {a:.4f}" for name, a in zip(names, acc, strict=True))
+
+
+@dataclass(frozen=True)
+class ClassReport:
+    """Precision, recall and F1 of each class, their averages, and the accuracy.
+
+    Per-class arrays are (C,) float64; a class never predicted has precision NaN, a class with
+    no example has recall NaN, and F1 is NaN when either is. The macro average is the plain
+    mean over the classes where the value is defined; the weighted average weights each class
+    by its ``support`` (number of true examples).
+    """
+
+    precision: npt.NDArray[np.float64]
+    recall: npt.NDArray[np.float64]
+    f1: npt.NDArray[np.float64]
+    support: npt.NDArray[np.int64]
+    accuracy: float
+
+    def macro(self) -> tuple[float, float, float]:
+        """(precision, recall, F1), each the unweighted mean over its defined classes."""
+        return _mean(self.precision), _mean(self.recall), _mean(self.f1)
+
+    def weighted(self) -> tuple[float, float, float]:
+        """(precision, recall, F1), each weighted by class support over its defined classes."""
+        return (_mean(self.precision, self.support), _mean(self.recall, self.support),
+                _mean(self.f1, self.support))
+
+
+def class_report(cm: npt.NDArray[np.int64]) -> ClassReport:
+    """Precision, recall and F1 per class from a confusion matrix ``cm[true, predicted]``."""
+    tp = np.diag(cm).astype(np.float64)  # (C,)
+    predicted = cm.sum(axis=0)  # (C,) column sums
+    support = cm.sum(axis=1).astype(np.int64)  # (C,) row sums
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), np.nan)
+        recall = np.where(support > 0, tp / np.maximum(support, 1), np.nan)
+        denom = precision + recall
+        f1 = np.where(denom > 0, 2 * precision * recall / np.where(denom > 0, denom, 1), 0.0)
+    f1 = np.where(np.isnan(precision) | np.isnan(recall), np.nan, f1)
+    accuracy = float(tp.sum()) / max(int(cm.sum()), 1)
+    return ClassReport(precision, recall, f1, support, accuracy)
+
+
+def format_class_report(rep: ClassReport, names: Sequence[str]) -> str:
+    """The report as an aligned text table: one row per class, then the averages."""
+    width = max(12, *(len(n) for n in names))
+    head = f"  {'class':<{width}} {'precision':>9} {'recall':>9} {'F1':>9} {'support':>8}"
+    lines = [head]
+    for i, name in enumerate(names):
+        lines.append(f"  {name:<{width}} {rep.precision[i]:>9.4f} {rep.recall[i]:>9.4f} "
+                     f"{rep.f1[i]:>9.4f} {int(rep.support[i]):>8d}")
+    total = int(rep.support.sum())
+    for label, (p, r, f) in (("macro avg", rep.macro()), ("weighted avg", rep.weighted())):
+        lines.append(f"  {label:<{width}} {p:>9.4f} {r:>9.4f} {f:>9.4f} {total:>8d}")
+    lines.append(f"  {'accuracy':<{width}} {'':>9} {'':>9} {rep.accuracy:>9.4f} {total:>8d}")
+    return "\n".join(lines)
+
+
+def _mean(values: npt.NDArray[np.float64],
+          weights: npt.NDArray[np.int64] | None = None) -> float:
+    ok = ~np.isnan(values)
+    if not ok.any():
+        return float("nan")
+    w = np.ones_like(values) if weights is None else weights.astype(np.float64)
+    if w[ok].sum() == 0:
+        return float("nan")
+    return float(np.average(values[ok], weights=w[ok]))

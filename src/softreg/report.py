@@ -17,14 +17,16 @@ from softreg.metrics import confusion_matrix, format_confusion, per_class_accura
 
 def write_outputs(out: Path, config: TrainConfig, history: History, backend: LinearBackend,
                   test: Any, figures: bool = True, *, model_epoch: int | None = None,
-                  best_restored: bool = False) -> dict[str, Path]:
+                  best_restored: bool = False, val: Any = None) -> dict[str, Path]:
     """Write metrics.csv, history.json, the figures and report.md; return their paths.
 
     The predictions, confusion matrix and test accuracy are those of the weights ``backend``
     holds: those of epoch ``model_epoch`` (default: the last), the best epoch when
-    ``best_restored``.
+    ``best_restored``. The explain sections (and calibration.json, with a temperature fitted
+    on ``val`` when given) describe the final model saved in ``out``.
     """
     from softreg.data import CLASS_NAMES
+    from softreg.explain.runner import report_sections
 
     files: dict[str, Path] = {}
     files["metrics"], files["history"] = history.write(out)
@@ -32,10 +34,13 @@ def write_outputs(out: Path, config: TrainConfig, history: History, backend: Lin
     cm = confusion_matrix(test.y, pred)
     if figures:
         files.update(_figures(out, config, history, cm, test, pred))
+    explained, more = report_sections(out, test, val, figures=figures,
+                                      standardized=config.standardize)
+    files.update(more)
     files["report"] = fileio.write_text(
         out / "report.md", render_report(config, history, cm, list(CLASS_NAMES), files,
                                          model_epoch=model_epoch, best_restored=best_restored,
-                                         device_used=backend.device)
+                                         device_used=backend.device, explained=explained)
     )
     return files
 
@@ -43,6 +48,7 @@ def write_outputs(out: Path, config: TrainConfig, history: History, backend: Lin
 def _figures(out: Path, config: TrainConfig, history: History, cm: Any, test: Any,
              pred: Any) -> dict[str, Path]:
     from softreg.data import CLASS_NAMES
+    from softreg.explain.runner import raw_split
     from softreg.plots.confusion import plot_confusion
     from softreg.plots.curves import plot_curves
     from softreg.plots.images import image_grid
@@ -50,7 +56,7 @@ def _figures(out: Path, config: TrainConfig, history: History, cm: Any, test: An
     title = f"{config.framework}, batch {config.batch_size}, lr {config.lr}"
     files = {"curves": plot_curves(history, out / "curves.png", title=title)}
     n = 12
-    images = test.X[:n].reshape(n, 28, 28)  # (n, 28, 28)
+    images = raw_split(test)[0][:n].reshape(n, 28, 28)  # (n, 28, 28), pixels in [0, 1]
     titles = [f"{CLASS_NAMES[int(t)]}\npred: {CLASS_NAMES[int(p)]}"
               for t, p in zip(test.y[:n], pred[:n], strict=True)]
     files["predictions"] = Path(image_grid(images, titles, path=out / "predictions.png", ncols=6))
@@ -61,13 +67,15 @@ def _figures(out: Path, config: TrainConfig, history: History, cm: Any, test: An
 
 def render_report(config: TrainConfig, history: History, cm: Any, names: list[str],
                   files: dict[str, Path], *, model_epoch: int | None = None,
-                  best_restored: bool = False, device_used: str | None = None) -> str:
+                  best_restored: bool = False, device_used: str | None = None,
+                  explained: str = "") -> str:
     """The Markdown report, written from the run's own numbers.
 
     ``cm`` is the test confusion matrix of the weights of epoch ``model_epoch`` (default: the
     last epoch); ``best_restored`` says they are the best epoch's, put back by early stopping.
     ``device_used`` is the device the run resolved ``config.device`` to (e.g. ``auto`` ->
-    ``cuda``); it gets its own row under the ``device`` setting.
+    ``cuda``); it gets its own row under the ``device`` setting. ``explained`` (the explain
+    sections in Markdown) goes after the figures.
     """
     last = history.last
     acc = per_class_accuracy(cm)
@@ -96,9 +104,11 @@ def render_report(config: TrainConfig, history: History, cm: Any, names: list[st
     lines += [f"| {n} | {a:.4f} |" for n, a in zip(names, acc, strict=True)]
     lines += ["", "## Confusion matrix (rows: true, columns: predicted)", "", "```",
               format_confusion(cm, names), "```", ""]
-    for key in ("curves", "predictions", "confusion"):
+    for key in ("curves", "predictions", "mistakes", "confusion"):
         if key in files:
             lines.append(f"![{key}]({files[key].name})")
+    if explained:
+        lines += ["", explained.rstrip()]
     return "\n".join(lines) + "\n"
 
 

@@ -11,6 +11,8 @@ Layout of a run folder::
     best.safetensors     best weights by the validation metric, labelled with the best epoch
                          (with --val-split)
     curves.png predictions.png confusion.png report.md
+    mistakes.png confused.png reliability.png templates.png calibration.json
+                         the explain sections of report.md (see softreg.explain)
 
 The final model (test accuracy, report, figures, and what ``evaluate``/``predict`` use when
 given the folder) is the best epoch's when early stopping is on (``--patience``), however the
@@ -336,7 +338,8 @@ def _finish(config: TrainConfig, trainer: LinearTrainer, stopper: EarlyStopping 
     # After Ctrl-C the user wants out: keep the checkpoint and metrics, skip the figures.
     figures = figures and history.status != "interrupted"
     files = write_outputs(out, config, history, trainer.backend, splits["test"], figures,
-                          model_epoch=model_epoch, best_restored=restored)
+                          model_epoch=model_epoch, best_restored=restored,
+                          val=splits.get("val"))
     files["checkpoint"] = ckpt_path
     if (out / BEST).exists():
         files["best"] = out / BEST

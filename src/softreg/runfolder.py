@@ -52,6 +52,8 @@ OWN_FILES: dict[str, tuple[str, ...]] = {
         "config.json", "metrics.csv", "history.json", "report.md", "checkpoint.safetensors",
         "best.safetensors", "curves.png", "predictions.png", "confusion.png",
         "evaluate-*-confusion.png", "model.onnx", "model_torch.safetensors", "model.keras",
+        "explain.md", "templates.png", "mistakes.png", "confused.png", "reliability.png",
+        "calibration.json",
     ),
     "sweep": (
         "sweep.json", "results.csv", "best.json", "heatmap.png", "curves.png",

@@ -35,8 +35,11 @@ from softreg.cli import main
          "(see softreg evaluate --help)"),
         (["bogus"],
          "softreg: error: argument COMMAND: invalid choice: 'bogus' (choose from 'train', "
-         "'evaluate', 'predict', 'export', 'data', 'numerics', 'sweep', 'study') "
+         "'evaluate', 'predict', 'explain', 'export', 'data', 'numerics', 'sweep', 'study') "
          "(see softreg --help)"),
+        (["explain"],
+         "softreg explain: error: the following arguments are required: RUN "
+         "(see softreg explain --help)"),
     ],
 )
 def test_usage_error_is_one_line_and_exit_2(capsys, argv, line):

@@ -22,7 +22,8 @@ from softreg.textsafe import printable
 
 # Subcommand modules, in the order ``softreg --help`` lists them.
 COMMANDS: tuple[str, ...] = (
-    "train", "evaluate", "predict", "export", "data", "numerics", "sweep", "study",
+    "train", "evaluate", "predict", "explain", "export", "data", "numerics", "sweep",
+    "study",
 )
 
 

@@ -1,0 +1,85 @@
+"""One model explained on one test set: every number the explain tables and figures show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from softreg.explain.calibration import Calibration, Reliability, calibrate
+from softreg.explain.mistakes import ConfusedPair, Scored, confused_pairs, highest_loss, score
+from softreg.metrics import ClassReport, class_report, confusion_matrix
+
+Labelled = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]  # X (N, 784), y (N,)
+
+TOP_PAIRS = 5  # confused pairs in the tables
+HARDEST = 12  # highest-loss test images in the table and figure
+
+
+@dataclass
+class Explanation:
+    """What :func:`analyse` finds.
+
+    Attributes:
+        names: class names.
+        W: (C, 784) raw-pixel weights (the templates); b: (C,) biases, both float32.
+        images: (N, 784) test images, pixels in [0, 1] (for the figures).
+        cm: test confusion matrix ``cm[true, predicted]``.
+        report: per-class precision, recall, F1 and the accuracy.
+        scored: per-image predictions, probabilities and losses.
+        pairs: the most-confused class pairs.
+        hardest: indices of the highest-loss test images, highest first.
+        calibration: NLL, ECE and (with a validation set) the temperature.
+        before: test reliability bins; after: the same with the temperature (or None).
+        notes: sentences about what could not be computed and why.
+    """
+
+    names: list[str]
+    W: npt.NDArray[np.float32]
+    b: npt.NDArray[np.float32]
+    images: npt.NDArray[np.float32]
+    cm: npt.NDArray[np.int64]
+    report: ClassReport
+    scored: Scored
+    pairs: list[ConfusedPair]
+    hardest: npt.NDArray[np.int64]
+    calibration: Calibration
+    before: Reliability
+    after: Reliability | None
+    notes: list[str] = field(default_factory=list)
+
+
+def linear_logits(W: npt.ArrayLike, b: npt.ArrayLike,
+                  X: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    """``X @ W.T + b`` in float64, (N, C), in chunks (no float64 copy of all of X)."""
+    W64 = np.asarray(W, dtype=np.float64)  # (C, 784)
+    b64 = np.asarray(b, dtype=np.float64)  # (C,)
+    out = np.empty((len(X), W64.shape[0]), dtype=np.float64)
+    for start in range(0, len(X), 8192):
+        chunk = np.asarray(X[start : start + 8192], dtype=np.float64)  # (n, 784)
+        out[start : start + len(chunk)] = chunk @ W64.T + b64  # (n, C)
+    return out
+
+
+def analyse(W: npt.ArrayLike, b: npt.ArrayLike, test: Labelled, val: Labelled | None,
+            names: list[str], notes: list[str] | None = None) -> Explanation:
+    """Explain the linear model ``(W, b)`` on ``test``; fit a temperature on ``val`` if given.
+
+    Args:
+        W: (C, 784) weights and b: (C,) biases for raw pixels in [0, 1].
+        test: the test images (N, 784) in [0, 1] and labels.
+        val: validation images and labels, or None (no temperature).
+        names: the C class names.
+        notes: sentences to carry along (e.g. why there is no validation set).
+    """
+    X, y = test
+    logits = linear_logits(W, b, X)
+    scored = score(logits, y)
+    cm = confusion_matrix(y, scored.pred, num_classes=len(names))
+    val_logits = None if val is None else (linear_logits(W, b, val[0]), val[1])
+    cal, before, after = calibrate(logits, y, val_logits)
+    return Explanation(list(names), np.asarray(W, dtype=np.float32),
+                       np.asarray(b, dtype=np.float32), X, cm, class_report(cm),
+                       scored, confused_pairs(cm, TOP_PAIRS), highest_loss(scored, HARDEST),
+                       cal, before, after, list(notes or []))

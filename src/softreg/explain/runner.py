@@ -1,0 +1,234 @@
+"""``softreg explain`` on a run folder or checkpoint, and the explain part of a run's report.
+
+Everything is computed with NumPy from the checkpoint's raw-pixel weights, whichever framework
+trained it. Files written (atomically): explain.md, templates.png, mistakes.png, confused.png,
+reliability.png and calibration.json (the fitted temperature, tied to the weights by their
+sha256, read by ``softreg predict --calibrated``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from softreg import checkpoint, fileio
+from softreg.config import TrainConfig
+from softreg.errors import ConfigError
+from softreg.explain.analysis import Explanation, Labelled, analyse
+from softreg.explain.calibration import FILE_NAME, FORMAT, model_digest
+from softreg.explain.mistakes import examples
+from softreg.explain.report import render_sections
+
+# Everything explain writes; an --out folder holding anything else is not explain's to write in.
+OUTPUT_NAMES = ("explain.md", "templates.png", "mistakes.png", "confused.png",
+                "reliability.png", FILE_NAME)
+CONFUSED_ROWS = 3  # pairs shown in confused.png, two directions each
+EXAMPLES = 6  # images per direction
+NO_VAL = ("The run has no validation split (val_split 0); train with --val-split 0.1 to fit a "
+          "temperature.")
+
+
+@dataclass
+class ExplainResult:
+    """What :func:`explain_run` produced."""
+
+    explanation: Explanation
+    model_path: Path
+    meta: dict[str, Any]
+    out: Path
+    files: dict[str, Path]
+
+
+def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: str | None = None,
+                offline: bool = False, figures: bool = True) -> ExplainResult:
+    """Explain the final model of a run folder (or a checkpoint file) on the test set.
+
+    The validation split is rebuilt from the checkpoint's saved configuration; without one
+    (``val_split`` 0, or no saved configuration) no temperature is fitted and the result says
+    so. The files go to ``out``: by default the run folder, or ``<stem>-explain/`` next to a
+    checkpoint file outside a run folder.
+
+    Raises:
+        ConfigError: ``path`` is neither a run folder nor a checkpoint, or ``out`` cannot be
+            written or holds files explain did not write.
+        CheckpointError: the checkpoint cannot be read.
+        DataError: the Fashion-MNIST files cannot be found or are damaged.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{str(p)!r} does not exist; pass a run folder written by 'softreg "
+                          "train --out DIR' or a .safetensors checkpoint")
+    if p.is_dir() and not (p / checkpoint.LAST).is_file():
+        raise ConfigError(f"{str(p)!r} is not a softreg run folder: it has no "
+                          f"{checkpoint.LAST}; pass the --out folder of 'softreg train' or a "
+                          ".safetensors checkpoint")
+    model_path, ck = checkpoint.load_model(p)
+    dest = Path(out) if out is not None else _default_out(p)
+    prepare_out(dest)
+    config, notes = _saved_config(ck.meta)
+    test, val = load_sets(config, data_dir, offline)
+    if config is not None and val is None:
+        notes.append(NO_VAL)
+    expl = analyse(ck.W, ck.b, test, val, _names(ck.meta), notes)
+    files = write_figures(expl, dest) if figures else {}
+    files["calibration"] = write_calibration(dest, expl, model_path, ck.meta)
+    standardized = bool(config is not None and config.standardize)
+    files["explain"] = fileio.write_text(dest / "explain.md",
+                                         _page(expl, files, model_path, ck.meta, standardized))
+    return ExplainResult(expl, model_path, ck.meta, dest, files)
+
+
+def _default_out(p: Path) -> Path:
+    if p.is_dir():
+        return p
+    if (p.parent / checkpoint.LAST).is_file():
+        return p.parent  # a checkpoint of a run folder: explain next to it
+    return p.parent / f"{p.stem}-explain"
+
+
+def prepare_out(out: Path) -> None:
+    """Make ``out`` and check it can be written, before any data is read.
+
+    Raises:
+        ConfigError: ``out`` is a file, cannot be created or written, or holds files that
+            neither a run nor explain wrote.
+    """
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} exists and is not a folder; choose a folder")
+    if out.is_dir() and not (out / checkpoint.LAST).is_file():
+        foreign = sorted(f.name for f in out.iterdir()
+                         if f.name not in OUTPUT_NAMES and not f.name.startswith("."))
+        if foreign:
+            raise ConfigError(f"--out {str(out)!r} holds files softreg explain did not write "
+                              f"({', '.join(foreign[:3])}); choose a new or empty folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--out {str(out)!r} cannot be written ({exc.strerror or exc}); "
+                          "choose a folder you can write to") from exc
+
+
+def _saved_config(meta: dict[str, Any]) -> tuple[TrainConfig | None, list[str]]:
+    raw = meta.get("config")
+    if not isinstance(raw, dict):
+        return None, ["The checkpoint holds no training configuration, so its validation "
+                      "split is unknown."]
+    try:
+        return TrainConfig.from_dict(raw), []
+    except (ConfigError, TypeError) as exc:
+        return None, [f"The checkpoint's configuration cannot be read ({exc}), so its "
+                      "validation split is unknown."]
+
+
+def _names(meta: dict[str, Any]) -> list[str]:
+    from softreg.data import CLASS_NAMES
+
+    names = meta.get("class_names")
+    if isinstance(names, list) and len(names) == len(CLASS_NAMES) and all(
+            isinstance(n, str) for n in names):
+        return [str(n) for n in names]
+    return list(CLASS_NAMES)
+
+
+def load_sets(config: TrainConfig | None, data_dir: str | None,
+              offline: bool) -> tuple[Labelled, Labelled | None]:
+    """The test set and, when ``config`` has a validation split, the same validation images
+    as training used (pixels in [0, 1])."""
+    from softreg import data
+    from softreg.training import to_features
+
+    xte, yte = data.load_fashion_mnist("test", data_dir=data_dir, offline=offline)
+    test = (to_features(xte), np.asarray(yte, dtype=np.int64))
+    if config is None or config.val_split <= 0:
+        return test, None
+    xtr, ytr = data.load_fashion_mnist("train", data_dir=data_dir, offline=offline)
+    ytr64 = np.asarray(ytr, dtype=np.int64)
+    _, val_idx = data.train_val_split(ytr64, config.val_split, config.val_seed)
+    return test, (to_features(xtr[val_idx]), ytr64[val_idx])
+
+
+def write_figures(expl: Explanation, out: Path) -> dict[str, Path]:
+    """templates.png, mistakes.png, confused.png (when there are mistakes), reliability.png."""
+    from softreg.plots.explain import plot_example_rows, plot_reliability, plot_templates
+    from softreg.plots.images import image_grid
+
+    n, s = expl.names, expl.scored
+    files = {"templates": plot_templates(expl.W, n, out / "templates.png")}
+    titles = [f"{n[int(s.true[i])]}\n→ {n[int(s.pred[i])]} {s.p_pred[i]:.2f}"
+              for i in expl.hardest]
+    files["mistakes"] = Path(image_grid(expl.images[expl.hardest], titles,
+                                        path=out / "mistakes.png", ncols=6))
+    rows = []
+    for pair in expl.pairs[:CONFUSED_ROWS]:
+        for t, p, count, rate in ((pair.a, pair.b, pair.a_as_b, pair.a_rate),
+                                  (pair.b, pair.a, pair.b_as_a, pair.b_rate)):
+            idx = examples(s, t, p, EXAMPLES)
+            rows.append((f"{n[t]}\n→ {n[p]}\n{count} ({100 * rate:.1f}%)",
+                         expl.images[idx].reshape(-1, 28, 28),  # (k, 28, 28)
+                         [f"p={s.p_pred[i]:.2f}" for i in idx]))
+    if rows:
+        files["confused"] = plot_example_rows(rows, out / "confused.png",
+                                              title="most-confused pairs (true → predicted)")
+    curves = [("as trained", expl.before)]
+    if expl.after is not None and expl.calibration.temperature is not None:
+        curves.append((f"T = {expl.calibration.temperature:.3f}", expl.after))
+    files["reliability"] = plot_reliability(curves, out / "reliability.png")
+    return files
+
+
+def write_calibration(out: Path, expl: Explanation, model_path: Path,
+                      meta: dict[str, Any]) -> Path:
+    """calibration.json: the test NLL/ECE, and the temperature with the weights it fits."""
+    cal = expl.calibration
+    doc: dict[str, Any] = {
+        "format": FORMAT, "format_version": "1", "model_file": model_path.name,
+        "model_epoch": meta.get("epoch"), "model_sha256": model_digest(expl.W, expl.b),
+        "n_bins": cal.n_bins, "temperature": cal.temperature, "notes": expl.notes,
+        "test": {"images": cal.test_size, "nll": cal.test_nll, "ece": cal.test_ece,
+                 "nll_calibrated": cal.test_nll_scaled, "ece_calibrated": cal.test_ece_scaled},
+        "validation": None if cal.temperature is None else {
+            "images": cal.val_size, "nll": cal.val_nll, "nll_calibrated": cal.val_nll_scaled},
+    }
+    return fileio.write_json(out / FILE_NAME, doc)
+
+
+def _page(expl: Explanation, files: dict[str, Path], model_path: Path, meta: dict[str, Any],
+          standardized: bool) -> str:
+    head = [f"# softreg explain: {model_path}", "",
+            f"Weights of epoch {meta.get('epoch', '?')}, trained with "
+            f"{meta.get('framework', '?')}; computed with NumPy on the "
+            f"{expl.calibration.test_size} test images.", ""]
+    return "\n".join(head) + render_sections(expl, files, standardized=standardized) + "\n"
+
+
+def report_sections(out: Path, test: Any, val: Any | None, *, figures: bool,
+                    standardized: bool) -> tuple[str, dict[str, Path]]:
+    """The explain sections of a new run's report.md, for the final model saved in ``out``.
+
+    ``test`` and ``val`` are the run's :class:`softreg.training.Split` objects (possibly
+    standardised: their pixels are put back to [0, 1] first). Writes calibration.json and, with
+    ``figures``, the explain figures into ``out``.
+    """
+    model_path, ck = checkpoint.load_model(out)
+    expl = analyse(ck.W, ck.b, raw_split(test), None if val is None else raw_split(val),
+                   _names(ck.meta), [] if val is not None else [NO_VAL])
+    files = write_figures(expl, out) if figures else {}
+    files["calibration"] = write_calibration(out, expl, model_path, ck.meta)
+    beside = {k: v for k, v in files.items() if k != "mistakes"}  # next to predictions.png
+    return render_sections(expl, beside, standardized=standardized), files
+
+
+def raw_split(split: Any) -> Labelled:
+    """A Split's images as pixels in [0, 1] (undoing its standardisation), and its labels."""
+    X = split.X
+    if split.standardizer is not None:
+        std = split.standardizer
+        X = X * std.scale.astype(np.float32) + std.mean.astype(np.float32)  # (N, 784)
+        np.clip(X, 0.0, 1.0, out=X)  # rounding may leave 1 + 1e-7: still a [0, 1] image
+    return X, split.y

@@ -1,0 +1,46 @@
+"""Weight templates: each row of W seen as a 28x28 image.
+
+A linear classifier scores class ``c`` as ``W[c] . x + b[c]``, so ``W[c]`` is the image the
+class "looks for": positive weights where bright pixels count for the class, negative where they
+count against it. Checkpoints hold the weights for raw ``[0, 1]`` pixels; a run trained on
+standardised pixels stores them folded back (``W_std / std``, see
+:class:`softreg.training.Standardizer`), so its templates are in pixel space too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from softreg.errors import ConfigError
+
+SIDE = 28
+# The colour limit of the templates: this percentile of |W| (see symmetric_scale).
+SCALE_PERCENTILE = 99.5
+
+
+def templates(W: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """The rows of W (C, 784) as (C, 28, 28) images.
+
+    Raises:
+        ConfigError: W is not (C, 784).
+    """
+    arr = np.asarray(W, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != SIDE * SIDE:
+        raise ConfigError(f"W must have shape (classes, {SIDE * SIDE}), got {arr.shape}")
+    return arr.reshape(-1, SIDE, SIDE)  # (C, 28, 28)
+
+
+def symmetric_scale(W: npt.ArrayLike, percentile: float = SCALE_PERCENTILE) -> float:
+    """One colour limit for all templates, so 0 sits at the centre of a diverging colour map
+    and the classes compare directly: the ``percentile`` of |weight| (1.0 for an all-zero W).
+
+    Not the largest |weight|: a standardised run's few border pixels (almost always 0 in
+    training, so divided by a tiny std when folded) would set the scale and wash out the
+    rest. Weights beyond the limit are drawn in the end colours.
+    """
+    mag = np.abs(np.asarray(W, dtype=np.float64))
+    top = float(np.percentile(mag, percentile)) if mag.size else 0.0
+    if top <= 0:
+        top = float(np.max(mag, initial=0.0))
+    return top if top > 0 else 1.0
