@@ -14,6 +14,10 @@ class ConfigError(SoftregError, ValueError):
     """A setting (learning rate, batch size, framework name, ...) is out of its allowed range."""
 
 
+class ModelShapeError(SoftregError, ValueError):
+    """A model's output does not fit the data, e.g. fewer outputs than there are classes."""
+
+
 class DataError(SoftregError):
     """Dataset files are missing, corrupt or inconsistent."""
 
