@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -13,6 +14,12 @@ DEVICES = ("auto", "cpu", "cuda")
 LR_SCHEDULES = ("constant", "cosine", "step")
 MONITORS = ("val_loss", "val_acc")
 
+# Every framework trains in float32; a setting outside its range becomes inf or 0 there. (The
+# values of numpy.finfo(numpy.float32), written out so that reading a config imports no NumPy.)
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32
+LR_HINT = "use a positive learning rate such as 0.1"
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -22,11 +29,13 @@ class TrainConfig:
         framework: ``torch``, ``tensorflow``, ``mxnet`` or ``numpy`` (aliases accepted).
         epochs: number of epochs (0 is allowed: evaluate the initial weights).
         batch_size: minibatch size; the last batch of an epoch may be smaller.
-        lr: SGD learning rate (> 0, finite).
+        lr: SGD learning rate, from the smallest normal float32 (1.2e-38) to the largest
+            (3.4e38): the frameworks train in float32.
         seed: seeds the initial weights and every epoch's order.
         device: ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
         init_std: standard deviation of the N(0, std) initial weights (biases start at 0).
-        weight_decay: L2 penalty on the weights (not the bias), added to the gradient.
+        weight_decay: L2 penalty on the weights (not the bias), added to the gradient
+            (0, or a normal float32 number: from 1.2e-38 to 3.4e38).
         lr_schedule: ``constant``, ``cosine`` (to 0 at the last epoch) or ``step`` (x0.1 at 50%
             and 75% of the epochs).
         val_split: fraction of the training set held out, stratified, for validation (0 = none).
@@ -67,12 +76,11 @@ class TrainConfig:
         _int(self.seed, "seed", 0, "use a non-negative seed")
         _int(self.val_seed, "val_seed", 0, "use a non-negative seed, e.g. --val-seed 0")
         _int(self.patience, "patience", 0, "use 0 (off) or a positive number of epochs")
-        _positive(self.lr, "lr", "use a positive learning rate such as 0.1")
+        check_lr(self.lr)
         _positive(self.max_loss, "max_loss", "use a positive loss limit such as 230")
         _positive(self.init_std, "init_std", "use a positive standard deviation such as 0.01")
-        if not _real(self.weight_decay) or not math.isfinite(self.weight_decay) \
-                or self.weight_decay < 0:
-            raise ConfigError(f"weight_decay must be finite and >= 0, got {self.weight_decay!r}")
+        check_float32(self.init_std, "init_std", "use a standard deviation such as 0.01")
+        check_weight_decay(self.weight_decay)
         if not _real(self.val_split) or not (0.0 <= self.val_split < 1.0):
             raise ConfigError(
                 f"val_split must be in [0, 1), got {self.val_split!r}; e.g. 0.1 holds out 10%"
@@ -116,6 +124,58 @@ class TrainConfig:
             frac = epoch / self.epochs
             return self.lr * (0.01 if frac >= 0.75 else 0.1 if frac >= 0.5 else 1.0)
         return self.lr
+
+
+def check_lr(value: Any, name: str = "lr", hint: str = LR_HINT) -> None:
+    """Refuse a learning rate that is not a positive number that float32 can hold.
+
+    A rate above the largest float32 is inf where the frameworks train (PyTorch even refuses to
+    convert it, where NumPy diverges); one below the smallest normal float32 is 0, or a
+    subnormal too small to move any weight.
+
+    Raises:
+        ConfigError: ``value`` is not a finite number > 0, or is out of float32's range.
+    """
+    _positive(value, name, hint)
+    check_float32(value, name, hint)
+    if value < FLOAT32_TINY:
+        rounded = struct.unpack("f", struct.pack("f", value))[0]
+        what = "0" if rounded == 0 else f"the subnormal {rounded:.4g}"
+        raise ConfigError(
+            f"{name} {value!r} is {what} in float32, where every framework trains (the smallest "
+            f"normal float32 is {FLOAT32_TINY:.4g}), so no step would move the weights; {hint}"
+        )
+
+
+def check_weight_decay(value: Any) -> None:
+    """Refuse a weight decay that is not 0 or a number that float32 holds (normal, finite).
+
+    Raises:
+        ConfigError: negative, not finite, above the largest float32, or a nonzero value
+            below the smallest normal float32.
+    """
+    if not _real(value) or not math.isfinite(value) or value < 0:
+        raise ConfigError(f"weight_decay must be finite and >= 0, got {value!r}")
+    hint = "use 0 (off) or a small penalty such as 1e-4"
+    check_float32(value, "weight_decay", hint)
+    if 0 < value < FLOAT32_TINY:
+        raise ConfigError(
+            f"weight_decay {value!r} is below {FLOAT32_TINY:.4g}, the smallest normal float32, "
+            f"where every framework trains (MXNet refuses it, the others ignore it); {hint}"
+        )
+
+
+def check_float32(value: float, name: str, hint: str) -> None:
+    """Refuse a finite number whose size float32 cannot hold (it would become inf).
+
+    Raises:
+        ConfigError: ``abs(value)`` is above the largest float32.
+    """
+    if abs(value) > FLOAT32_MAX:
+        raise ConfigError(
+            f"{name} {value!r} is inf in float32, where every framework trains: it must be at "
+            f"most {FLOAT32_MAX:.4g}, the largest float32; {hint}"
+        )
 
 
 def _int(value: Any, name: str, minimum: int, hint: str) -> None:

@@ -18,6 +18,10 @@ class FolderError(ConfigError):
     """A run or sweep folder cannot be written: not softreg's, in use, or of another kind."""
 
 
+class ModelShapeError(SoftregError, ValueError):
+    """A model's output does not fit the data, e.g. fewer outputs than there are classes."""
+
+
 class DataError(SoftregError):
     """Dataset files are missing, corrupt or inconsistent."""
 

@@ -24,7 +24,15 @@ import numpy as np
 from softreg._optional import require
 from softreg.backends.checks import check_labels
 from softreg.d2l.animator import Animator
-from softreg.d2l.ch3 import TrainCh3Warning, check_num_batches, run_train_ch3, totals
+from softreg.d2l.ch3 import (
+    TrainCh3Warning,
+    check_num_batches,
+    check_output_width,
+    check_reiterable,
+    check_updater_lr,
+    run_train_ch3,
+    totals,
+)
 from softreg.d2l.common import (
     Accumulator,
     Timer,
@@ -42,6 +50,9 @@ autograd, gluon = mx.autograd, mx.gluon
 
 # What MXNet does with a label outside [0, C), for the label guard's message.
 _CLIPS = "MXNet's SoftmaxCrossEntropyLoss would silently treat them as a valid class"
+# What train_ch3 asks for instead of a one-shot iterator.
+_REITERABLES = ("a list of (X, y) batches, a gluon.data.DataLoader, or the iterators of "
+                "d2l.load_data_fashion_mnist")
 
 __all__ = [
     "Accumulator",
@@ -162,6 +173,19 @@ def _to_ctx(X: Any, y: Any, ctx: Any) -> tuple[Any, Any]:
     return getattr(X, move)(ctx), getattr(y, move)(ctx)
 
 
+def _check_width(y_hat: Any, y: Any, data_iter: Any, where: str) -> None:
+    """On a pass's first batch: does the net have an output for every label? (one host sync)
+
+    softreg's own batches know all their labels; another iterator's first batch stands for it.
+    MXNet's loss would not fail: it would silently clip a label to the last output.
+    """
+    if y_hat.ndim != 2 or y_hat.shape[1] < 2:
+        return
+    labels = _host(data_iter.y if isinstance(data_iter, FashionMNISTBatches) else y)
+    if labels.size:
+        check_output_width(int(y_hat.shape[1]), int(labels.max()), where, "nn.Dense(10)")
+
+
 def _guard_labels(y_hat: Any, y: Any, where: str) -> None:
     """The label check for batches from foreign iterators: one host copy of y per batch."""
     if y_hat.ndim >= 2:
@@ -202,6 +226,8 @@ def _eval_totals(net: Any, data_iter: Any, loss: Any = None) -> tuple[Any, Any, 
     for X, y in data_iter:
         X, y = _to_ctx(X, y, ctx)
         y_hat = net(X)
+        if not count:
+            _check_width(y_hat, y, data_iter, "the evaluation iterator")
         correct = _add(correct, _correct(y_hat, y))
         if loss is not None:
             if check:
@@ -226,6 +252,8 @@ class _Ch3Trainer:
         self.net, self.train_iter, self.test_iter = net, train_iter, test_iter
         self.loss, self.updater = loss, updater
         self.params = _params_of(net, updater)
+        if isinstance(updater, gluon.Trainer):
+            check_updater_lr(updater.learning_rate, "the trainer's learning rate")
 
     def train_epoch(self, epoch: int) -> Any:
         loss_sum, correct, count = train_epoch_ch3_totals(
@@ -295,6 +323,8 @@ def train_epoch_ch3_totals(net: Any, train_iter: Any, loss: Any,
         X, y = _to_ctx(X, y, ctx)
         with autograd.record():
             y_hat = net(X)
+            if not count:
+                _check_width(y_hat, y, train_iter, "the training iterator")
             if check:
                 _guard_labels(y_hat, y, "a batch of the training iterator")
             value = loss(y_hat, y)
@@ -332,8 +362,12 @@ def train_ch3(net: Any, train_iter: Any, test_iter: Any, loss: Any, num_epochs: 
 
     Raises:
         DataError: a label is outside [0, number of outputs) (MXNet would clip it silently).
-        ConfigError: an iterator yields no batches, or ``num_epochs`` is not an integer >= 0.
+        ConfigError: an iterator yields no batches, or is one-shot (a generator) with
+            ``num_epochs`` > 1, ``num_epochs`` is not an integer >= 0, or the trainer's
+            learning rate is not a positive number that float32 can hold.
+        ModelShapeError: the net has fewer outputs than the labels need (first batch).
     """
+    check_reiterable(num_epochs, _REITERABLES, train_iter=train_iter, test_iter=test_iter)
     trainer = _Ch3Trainer(net, train_iter, test_iter, loss, updater)
     return run_train_ch3(trainer, num_epochs)
 
@@ -343,7 +377,11 @@ def sgd(params: Any, lr: float, batch_size: int) -> None:
 
     MXNet overwrites ``p.grad`` at every ``backward()`` (``grad_req='write'``), so nothing
     needs zeroing.
+
+    Raises:
+        ConfigError: ``lr`` is not a positive number that float32 can hold.
     """
+    check_updater_lr(lr, "lr")
     for param in params:
         param[:] = param - lr * param.grad / batch_size
 

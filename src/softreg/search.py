@@ -73,10 +73,26 @@ class SearchSpace:
             if isinstance(values, Range) and self.search == "grid":
                 raise ConfigError(f"the range {values.lo:g}:{values.hi:g} for {name} needs "
                                   "--search random; a grid needs a list of values")
+            for value in _values_to_check(name, values):
+                replace(self.base, **{name: value})  # one bad value refuses the whole sweep
 
     def varied(self) -> list[str]:
         """Names of the axes with more than one value (or a range)."""
         return [n for n, v in self.axes.items() if isinstance(v, Range) or len(v) > 1]
+
+
+def _values_to_check(name: str, values: AxisValues) -> tuple[Any, ...]:
+    """Every value of a list; the ends of a range (its low end only when above 0).
+
+    A random search draws only some values of a list, and trains the draws one by one: checking
+    each value first refuses an invalid one before any work, whether or not it would be drawn.
+    A range starting at 0 is drawn uniformly and never gives exactly 0, so 0 is not checked.
+    """
+    if not isinstance(values, Range):
+        return values
+    if AXES[name] is int:
+        return math.ceil(values.lo), math.floor(values.hi)
+    return (values.lo, values.hi) if values.lo > 0 else (values.hi,)
 
 
 def parse_axis(name: str, text: str) -> AxisValues:

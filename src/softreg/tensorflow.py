@@ -23,6 +23,7 @@ the chapter's program uses on purpose.
 from __future__ import annotations
 
 import functools
+import itertools
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -31,7 +32,15 @@ import numpy as np
 
 from softreg.backends._tf import import_tensorflow, verbose
 from softreg.d2l.animator import Animator
-from softreg.d2l.ch3 import TrainCh3Warning, check_num_batches, run_train_ch3, totals
+from softreg.d2l.ch3 import (
+    TrainCh3Warning,
+    check_num_batches,
+    check_output_width,
+    check_reiterable,
+    check_updater_lr,
+    run_train_ch3,
+    totals,
+)
 from softreg.d2l.common import (
     Accumulator,
     Timer,
@@ -49,6 +58,10 @@ tf = import_tensorflow()
 keras = tf.keras
 if not verbose():
     warnings.filterwarnings("ignore", message=r"Do not pass an `input_shape`", category=UserWarning)
+
+# What train_ch3 asks for instead of a one-shot iterator.
+_REITERABLES = ("a list of (X, y) batches, a tf.data.Dataset, or the iterators of "
+                "d2l.load_data_fashion_mnist")
 
 __all__ = [
     "Accumulator",
@@ -235,19 +248,40 @@ def _run_whole_pass(kind: str, step: Any, batches: FashionMNISTBatches,
     """One pass over ``batches`` as one compiled call (same order as iterating them)."""
     order = batches.epoch_order()
     n = int(batches.X.shape[0])
-    check_num_batches(n, f"the {'training' if kind == 'train' else 'evaluation'} iterator")
+    where = f"the {'training' if kind == 'train' else 'evaluation'} iterator"
+    check_num_batches(n, where)
+    _check_width(objs[0], batches.prepare(batches.X[:1]), batches.y, where)
     run = _compiled(kind, lambda get: _whole_pass(step, get), *objs, batches)
     rows = tf.range(n) if order is None else tf.constant(order)
     loss_sum, correct = run(batches.X, batches.y, rows, tf.constant(batches.batch_size))
     return loss_sum, correct, n
 
 
-def _sum_steps(step: Any, data_iter: Any, where: str, first: Any = None) -> tuple[Any, Any, int]:
-    """Loop ``step(X, y)`` over the batches; sums stay on the device until the end."""
+def _check_width(net: Any, X: Any, labels: Any, where: str) -> None:
+    """Before a pass: does the net have an output for every label? (a forward of one example)
+
+    ``labels`` are a whole split's (softreg's own batches) or the first batch's (any other
+    iterator). A net with one output (or none per class) is not a classifier over labels.
+    """
+    width = _forward(net, X[:1], training=False).shape
+    if len(width) != 2 or (width[1] or 0) < 2 or not int(tf.size(labels)):
+        return
+    check_output_width(int(width[1]), int(tf.reduce_max(labels)), where,
+                       "keras.layers.Dense(10)")
+
+
+def _sum_steps(step: Any, data_iter: Any, where: str, first: Any = None,
+               net: Any = None) -> tuple[Any, Any, int]:
+    """Loop ``step(X, y)`` over the batches; sums stay on the device until the end.
+
+    ``first(X)`` runs before the first step; with ``net``, so does the output-width check.
+    """
     sums, corrects, count = [], [], 0
     for X, y in data_iter:
         if not count and first is not None:
             first(X)
+        if not count and net is not None:
+            _check_width(net, X, y, where)
         l_sum, correct = step(X, y)
         sums.append(l_sum)
         corrects.append(correct)
@@ -264,7 +298,7 @@ def _eval_totals(net: Any, data_iter: Any, loss: Any = None) -> tuple[Any, Any, 
         step = _compiled("eval-step", _step_on(_eval_step), net, loss)
     else:  # any Python function: run eagerly
         step = functools.partial(_eval_step, net, loss)
-    return _sum_steps(step, data_iter, "the evaluation iterator")
+    return _sum_steps(step, data_iter, "the evaluation iterator", net=net)
 
 
 def evaluate_accuracy(net: Any, data_iter: Any) -> float:
@@ -334,7 +368,7 @@ def train_epoch_ch3_totals(net: Any, train_iter: Any, loss: Any,
         step = _compiled("train-step", _step_on(_optimizer_step), net, loss, updater)
     else:
         step = functools.partial(_updater_step, net, loss, updater, params)
-    return _sum_steps(step, train_iter, "the training iterator", first=ready)
+    return _sum_steps(step, train_iter, "the training iterator", first=ready, net=net)
 
 
 def train_epoch_ch3(net: Any, train_iter: Any, loss: Any, updater: Any) -> tuple[float, float]:
@@ -351,10 +385,15 @@ class _Ch3Trainer:
         self.net, self.train_iter, self.test_iter = net, train_iter, test_iter
         self.loss, self.updater = loss, updater
         if _is_keras(net) and not net.built:
-            for X, _ in test_iter:  # the test iterator: no shuffle, no random numbers drawn
+            for X, y in test_iter:  # the test iterator: no shuffle, no random numbers drawn
                 _ensure_built(net, X)
+                if isinstance(test_iter, Iterator):  # one-shot (one epoch): keep its batch
+                    self.test_iter = itertools.chain([(X, y)], test_iter)
                 break
         self.params = _params_of(net, updater)
+        if isinstance(updater, keras.optimizers.Optimizer):
+            check_updater_lr(updater.learning_rate,
+                             "the Keras optimizer's learning rate (float32 in Keras)")
 
     def train_epoch(self, epoch: int) -> Any:
         return totals(*train_epoch_ch3_totals(self.net, self.train_iter, self.loss,
@@ -391,14 +430,23 @@ def train_ch3(net: Any, train_iter: Any, test_iter: Any, loss: Any, num_epochs: 
 
     Raises:
         ConfigError: the parameters cannot be found (see :func:`_params_of`), an iterator is
-            empty, or ``num_epochs`` is not an integer >= 0.
+            empty, or one-shot (a generator) with ``num_epochs`` > 1, ``num_epochs`` is not an
+            integer >= 0, or the optimizer's learning rate is not a positive number that
+            float32 can hold.
+        ModelShapeError: the net has fewer outputs than the labels need (first batch).
     """
+    check_reiterable(num_epochs, _REITERABLES, train_iter=train_iter, test_iter=test_iter)
     trainer = _Ch3Trainer(net, train_iter, test_iter, loss, updater)
     return run_train_ch3(trainer, num_epochs)
 
 
 def sgd(params: Any, grads: Any, lr: float, batch_size: int) -> None:
-    """Minibatch SGD on gradients of a summed loss: ``p -= lr * g / batch_size``."""
+    """Minibatch SGD on gradients of a summed loss: ``p -= lr * g / batch_size``.
+
+    Raises:
+        ConfigError: ``lr`` is not a positive number that float32 can hold.
+    """
+    check_updater_lr(lr, "lr")
     for param, grad in zip(params, grads, strict=True):
         param.assign_sub(lr * grad / batch_size)
 

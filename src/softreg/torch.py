@@ -19,7 +19,15 @@ import numpy as np
 
 from softreg._optional import require
 from softreg.d2l.animator import Animator
-from softreg.d2l.ch3 import TrainCh3Warning, check_num_batches, run_train_ch3, totals
+from softreg.d2l.ch3 import (
+    TrainCh3Warning,
+    check_num_batches,
+    check_output_width,
+    check_reiterable,
+    check_updater_lr,
+    run_train_ch3,
+    totals,
+)
 from softreg.d2l.common import (
     Accumulator,
     Timer,
@@ -33,6 +41,10 @@ from softreg.history import History
 
 torch = require("torch")
 nn = torch.nn
+
+# What train_ch3 asks for instead of a one-shot iterator.
+_REITERABLES = ("a list of (X, y) batches, a torch DataLoader, or the iterators of "
+                "d2l.load_data_fashion_mnist")
 
 __all__ = [
     "Accumulator",
@@ -140,6 +152,8 @@ def _eval_totals(net: Any, data_iter: Any, loss: Any = None) -> tuple[Any, Any, 
         for X, y in data_iter:
             X, y = X.to(device), y.to(device)
             y_hat = net(X)
+            if not count:
+                _check_width(y_hat, y, data_iter, "the evaluation iterator")
             correct += _correct(y_hat, y)
             if loss is not None:
                 loss_sum += _loss_sum(loss, y_hat, y)
@@ -184,6 +198,9 @@ class _Ch3Trainer:
         self.net, self.train_iter, self.test_iter = net, train_iter, test_iter
         self.loss, self.updater = loss, updater
         self.params = _params_of(net, updater)
+        if isinstance(updater, torch.optim.Optimizer):
+            for group in updater.param_groups:
+                check_updater_lr(group.get("lr"), "the optimizer's learning rate")
 
     def train_epoch(self, epoch: int) -> Any:
         loss_sum, correct, count = train_epoch_ch3_totals(
@@ -202,6 +219,19 @@ class _Ch3Trainer:
         with torch.no_grad():
             for p, saved in zip(self.params, state, strict=True):
                 p.copy_(saved)
+
+
+def _check_width(y_hat: Any, y: Any, data_iter: Any, where: str) -> None:
+    """On a pass's first batch: does the net have an output for every label? (one host sync)
+
+    softreg's own batches know all their labels; another iterator's first batch stands for it.
+    A net with one output (or none per class) is not a classifier over labels: not checked.
+    """
+    if y_hat.ndim != 2 or y_hat.shape[1] < 2:
+        return
+    labels = data_iter.y if isinstance(data_iter, FashionMNISTBatches) else y
+    if labels.numel():
+        check_output_width(int(y_hat.shape[1]), int(labels.max()), where, "nn.Linear(784, 10)")
 
 
 def _params_of(net: Any, updater: Any) -> list[Any]:
@@ -225,6 +255,8 @@ def train_epoch_ch3_totals(net: Any, train_iter: Any, loss: Any,
     for X, y in train_iter:
         X, y = X.to(device), y.to(device)
         y_hat = net(X)
+        if not count:
+            _check_width(y_hat, y, train_iter, "the training iterator")
         l_opt, l_sum = _loss_terms(loss, y_hat, y)
         if is_optimizer:
             updater.zero_grad()
@@ -262,13 +294,25 @@ def train_ch3(net: Any, train_iter: Any, test_iter: Any, loss: Any, num_epochs: 
 
     Returns:
         The per-epoch :class:`~softreg.history.History`.
+
+    Raises:
+        ConfigError: ``num_epochs`` is not an integer >= 0, an iterator is empty, or one-shot
+            (a generator) with ``num_epochs`` > 1, or the optimizer's learning rate is not a
+            positive number that float32 can hold.
+        ModelShapeError: the net has fewer outputs than the labels need (first batch).
     """
+    check_reiterable(num_epochs, _REITERABLES, train_iter=train_iter, test_iter=test_iter)
     trainer = _Ch3Trainer(net, train_iter, test_iter, loss, updater)
     return run_train_ch3(trainer, num_epochs)
 
 
 def sgd(params: Any, lr: float, batch_size: int) -> None:
-    """Minibatch SGD on gradients of a summed loss: ``p -= lr * p.grad / batch_size``."""
+    """Minibatch SGD on gradients of a summed loss: ``p -= lr * p.grad / batch_size``.
+
+    Raises:
+        ConfigError: ``lr`` is not a positive number that float32 can hold.
+    """
+    check_updater_lr(lr, "lr")
     with torch.no_grad():
         for param in params:
             param -= lr * param.grad / batch_size

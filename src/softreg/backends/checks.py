@@ -8,10 +8,13 @@ do.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import numpy.typing as npt
 
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES
+from softreg.config import FLOAT32_MAX, check_weight_decay
 from softreg.errors import ConfigError, DataError
 
 F32 = npt.NDArray[np.float32]
@@ -54,6 +57,26 @@ def check_batch_size(batch_size: int) -> None:
     """Raises ConfigError unless ``batch_size`` >= 1."""
     if batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size}")
+
+
+def check_step(lr: float, weight_decay: float) -> None:
+    """Refuse a learning rate or weight decay that float32 turns into inf (or that is not >= 0).
+
+    The same rule for every backend: PyTorch raises on a step size it cannot convert to
+    float32, while NumPy and TensorFlow would train with inf. A rate that float32 holds but
+    that overflows the weights is a divergence, which the epoch loop reports.
+
+    Raises:
+        ConfigError: ``lr`` or ``weight_decay`` is negative, not finite, or above the largest
+            float32.
+    """
+    if not isinstance(lr, numbers.Real) or not 0 <= lr <= FLOAT32_MAX:
+        raise ConfigError(
+            f"lr must be a number from 0 to {FLOAT32_MAX:.4g} (the largest float32, where every"
+            f" framework trains), got {lr!r}; use a positive learning rate such as 0.1"
+        )
+    check_weight_decay(float(weight_decay) if isinstance(weight_decay, numbers.Real)
+                       else weight_decay)
 
 
 def check_order(order: npt.ArrayLike, n: int) -> npt.NDArray[np.intp]:

@@ -32,8 +32,15 @@ import numpy.typing as npt
 
 from softreg._optional import require
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals
-from softreg.backends.checks import check_batch_size, check_order, check_params, check_split
+from softreg.backends.checks import (
+    check_batch_size,
+    check_order,
+    check_params,
+    check_split,
+    check_step,
+)
 from softreg.backends.devices import check_device
+from softreg.config import FLOAT32_TINY
 
 
 @dataclass
@@ -53,6 +60,11 @@ def _summed_loss(nd: Any, logits: Any, y: Any) -> Any:
     """Cross-entropy of logits (batch, 10) and labels (batch,), summed over the batch: (1,)."""
     per_example = -nd.pick(nd.log_softmax(logits, axis=1), y, axis=1)  # (batch,)
     return per_example.sum(axis=0, keepdims=True)  # (1,)
+
+
+def _normal_or_zero(rate: float) -> float:
+    """``rate`` as a float, or 0.0 when float32 would hold it only as a subnormal (or 0)."""
+    return float(rate) if rate >= FLOAT32_TINY else 0.0
 
 
 def _gpu_available(mx: Any) -> bool:
@@ -115,16 +127,20 @@ class MxnetBackend:
         """One epoch of minibatch SGD on the mean cross-entropy, batches = slices of ``order``.
 
         Raises:
-            ConfigError: ``batch_size`` < 1, or ``order`` is not a valid index array.
+            ConfigError: ``lr`` or ``weight_decay`` above the largest float32 or negative,
+                ``batch_size`` < 1, or ``order`` is not a valid index array.
         """
         check_batch_size(batch_size)
+        check_step(lr, weight_decay)
         rows_all = check_order(order, data.num_examples)
         nd, autograd = self.nd, self.autograd
         idx = nd.array(rows_all, ctx=self.ctx, dtype="int64")
         loss_sum = nd.zeros((1,), ctx=self.ctx, dtype="float64")
         correct = nd.zeros((1,), ctx=self.ctx, dtype="float64")
         W, b = self.W, self.b
-        lr, weight_decay = float(lr), float(weight_decay)
+        # sgd_update reads its rates as float32 and rejects a subnormal one (an error, not a
+        # step): a scheduled rate that small moves no weight in any framework, so it is 0 here.
+        lr, weight_decay = _normal_or_zero(lr), _normal_or_zero(weight_decay)
         for start in range(0, rows_all.size, batch_size):
             rows = idx[start : start + batch_size]
             xb = nd.take(data.X, rows)  # (batch, 784)

@@ -32,7 +32,13 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals
-from softreg.backends.checks import check_batch_size, check_order, check_params, check_split
+from softreg.backends.checks import (
+    check_batch_size,
+    check_order,
+    check_params,
+    check_split,
+    check_step,
+)
 from softreg.config import DEVICES
 from softreg.errors import ConfigError
 from softreg.numerics import cross_entropy, cross_entropy_and_grad
@@ -144,11 +150,15 @@ class NumpyBackend:
             before its own update.
 
         Raises:
-            ConfigError: ``batch_size`` < 1.
+            ConfigError: ``lr`` or ``weight_decay`` above the largest float32 or negative,
+                ``batch_size`` < 1.
         """
         check_batch_size(batch_size)
+        check_step(lr, weight_decay)
         rows = check_order(order, data.num_examples)
-        with blas_threads(self.blas_threads):
+        # A step size that blows the weights up to inf or NaN is a divergence, which the epoch
+        # loop reports in one message (as for every framework), not a NumPy warning per step.
+        with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
             return self._sgd_epoch(data, rows, batch_size, lr, weight_decay)
 
     def _sgd_epoch(
@@ -181,7 +191,7 @@ class NumpyBackend:
     def evaluate(self, data: NumpyData, batch_size: int = 10000) -> EpochTotals:
         """Summed loss and correct count of the current weights over ``data``, in chunks."""
         loss_sum, correct = 0.0, 0
-        with blas_threads(self.blas_threads):
+        with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
             for start in range(0, data.num_examples, batch_size):
                 xb = data.X[start : start + batch_size]  # (batch, 784)
                 yb = data.y[start : start + batch_size]

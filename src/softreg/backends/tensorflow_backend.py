@@ -21,7 +21,13 @@ import numpy.typing as npt
 
 from softreg.backends._tf import gpu_available, import_tensorflow
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals
-from softreg.backends.checks import check_batch_size, check_order, check_params, check_split
+from softreg.backends.checks import (
+    check_batch_size,
+    check_order,
+    check_params,
+    check_split,
+    check_step,
+)
 from softreg.backends.devices import check_device
 
 
@@ -89,10 +95,12 @@ class TensorflowBackend:
         """One epoch of minibatch SGD as one graph call; batches are slices of ``order``.
 
         Raises:
-            ConfigError: ``batch_size`` < 1, or ``order`` is not a 1-D array of indices of
+            ConfigError: ``lr`` or ``weight_decay`` above the largest float32 or negative,
+                ``batch_size`` < 1, or ``order`` is not a 1-D array of indices of
                 ``data`` (checked here: a GPU gather would read zeros for a bad index).
         """
         check_batch_size(batch_size)
+        check_step(lr, weight_decay)
         rows = check_order(order, data.num_examples).astype(np.int64, copy=False)
         tf = self.tf
         with tf.device(self.tf_device):

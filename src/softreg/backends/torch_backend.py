@@ -15,7 +15,13 @@ import numpy.typing as npt
 
 from softreg._optional import require
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals
-from softreg.backends.checks import check_batch_size, check_order, check_params, check_split
+from softreg.backends.checks import (
+    check_batch_size,
+    check_order,
+    check_params,
+    check_split,
+    check_step,
+)
 from softreg.backends.devices import check_device
 
 
@@ -81,10 +87,12 @@ class TorchBackend:
         """One epoch of minibatch SGD; batches are slices of ``order``.
 
         Raises:
-            ConfigError: ``batch_size`` < 1, or ``order`` is not a 1-D array of indices of
+            ConfigError: ``lr`` or ``weight_decay`` above the largest float32 or negative,
+                ``batch_size`` < 1, or ``order`` is not a 1-D array of indices of
                 ``data`` (checked here: a bad index on a GPU is a device-side assert).
         """
         check_batch_size(batch_size)
+        check_step(lr, weight_decay)
         rows = check_order(order, data.num_examples).astype(np.int64, copy=False)
         torch = self.torch
         idx = torch.from_numpy(rows).to(self.device)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
-from softreg.backends.base import EpochTotals, EpochTrainer
+from softreg.backends.base import NUM_CLASSES, EpochTotals, EpochTrainer
+from softreg.config import LR_HINT, check_lr
 from softreg.d2l.animator import Animator
+from softreg.errors import ConfigError, ModelShapeError
 from softreg.history import EpochRecord, History
 from softreg.loop import run_epochs
 
@@ -29,10 +32,7 @@ def run_train_ch3(trainer: EpochTrainer, num_epochs: int, *, figure: bool = True
     The curves (train loss, train accuracy, test accuracy) update live in Jupyter; elsewhere
     they are written to a PNG whose path is printed.
     """
-    if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 0:
-        from softreg.errors import ConfigError
-
-        raise ConfigError(f"num_epochs must be an integer >= 0, got {num_epochs!r}")
+    check_num_epochs(num_epochs)
     animator = Animator(xlabel="epoch", xlim=(1, num_epochs) if num_epochs > 1 else None,
                         legend=["train loss", "train acc", "test acc"],
                         autosave=False) if figure else None  # one PNG at the end, not per epoch
@@ -78,7 +78,79 @@ def totals(loss_sum: Any, correct: Any, count: int) -> EpochTotals:
 def check_num_batches(seen: int, where: str) -> None:
     """An empty iterator would give NaN metrics silently: refuse it."""
     if seen == 0:
-        from softreg.errors import ConfigError
-
         raise ConfigError(f"{where} yielded no batches; pass a non-empty data iterator")
+
+
+def check_num_epochs(num_epochs: Any) -> None:
+    """Raises ConfigError unless ``num_epochs`` is an integer >= 0."""
+    if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 0:
+        raise ConfigError(f"num_epochs must be an integer >= 0, got {num_epochs!r}")
+
+
+def check_reiterable(num_epochs: Any, reiterables: str, **iterators: Any) -> None:
+    """Refuse a one-shot iterator (a generator, ``iter(list)``) for more than one epoch.
+
+    Each epoch iterates ``train_iter`` and ``test_iter`` again; a one-shot iterator is empty
+    from the second epoch on, which would end the run there and lose the first epoch's
+    results. An object with ``__next__`` is an iterator, and iterating it again gives the same
+    exhausted object; it is recognised without calling ``iter()``, which on a DataLoader with
+    workers would start them.
+
+    Args:
+        num_epochs: the run's number of epochs (anything but an integer > 1 passes).
+        reiterables: what to pass instead, for the message (framework-specific).
+        **iterators: the iterators by argument name, e.g. ``train_iter=...``.
+
+    Raises:
+        ConfigError: an iterator is one-shot and ``num_epochs`` > 1.
+    """
+    if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 2:
+        return
+    for name, it in iterators.items():
+        if isinstance(it, Iterator):
+            raise ConfigError(
+                f"{name} is a one-shot iterator ({type(it).__name__}): it is used up after one "
+                f"pass, but train_ch3 goes over it in each of the {num_epochs} epochs; pass a "
+                f"re-iterable instead, such as {reiterables}"
+            )
+
+
+def check_output_width(width: int, label_max: int, where: str, layer: str) -> None:
+    """Refuse a net with fewer outputs than the classes of its labels (the loss cannot score).
+
+    Only a net narrower than Fashion-MNIST's 10 classes is refused here: a label of 10 or more
+    for a net with at least 10 outputs is a bad label, which the label checks report.
+
+    Args:
+        width: the net's outputs per example (logits, one per class).
+        label_max: the largest label of ``where``.
+        where: what holds the labels, for the message, e.g. ``"the training iterator"``.
+        layer: a last layer with the right width in the user's framework, for the message.
+
+    Raises:
+        ModelShapeError: ``label_max`` >= ``width``, and ``width`` < 10.
+    """
+    if width <= label_max and width < NUM_CLASSES:
+        raise ModelShapeError(
+            f"the net outputs {width} values per example, one per class, but {where} has "
+            f"labels up to {label_max} (Fashion-MNIST has {NUM_CLASSES} classes, 0 to "
+            f"{NUM_CLASSES - 1}): a label needs an output of its own; give the net "
+            f"{max(label_max + 1, NUM_CLASSES)} outputs, e.g. {layer}"
+        )
+
+
+def check_updater_lr(lr: Any, what: str) -> None:
+    """Apply softreg's learning-rate rule (> 0, in float32's range) to a user's rate.
+
+    A value that is not a plain number (a tensor, a schedule object) is converted with
+    ``float()`` when it can be, and passed through otherwise: the framework owns it.
+
+    Raises:
+        ConfigError: the rate is not a positive number that float32 can hold.
+    """
+    try:
+        value = float(lr)
+    except (TypeError, ValueError, RuntimeError):
+        return
+    check_lr(value, what, LR_HINT)
 
