@@ -161,7 +161,8 @@ def test_explain_refits_and_a_stale_calibration_is_refused(val_run, capsys, tmp_
 
 def test_a_checkpoint_from_any_framework_is_explained_with_numpy(plain_run, capsys, tmp_path):
     ck = checkpoint.load(plain_run)
-    ck.meta.update(framework="mxnet", device_used="gpu")
+    ck.meta.update(framework="mxnet", device_used="cuda",
+                   config={**ck.meta["config"], "framework": "mxnet"})
     loose = tmp_path / "elsewhere" / "mx.safetensors"
     loose.parent.mkdir()
     _resave(ck, loose)

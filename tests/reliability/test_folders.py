@@ -75,8 +75,8 @@ def test_overwrite_leaves_no_file_of_the_old_run(tmp_path, fake_fashion, capsys)
                         "--overwrite")
     assert code == 0, err
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted([".softreg-run", "checkpoint.safetensors", "config.json",
-                            "history.json", "metrics.csv", "report.md"])
+    assert names == sorted([".softreg-run", "calibration.json", "checkpoint.safetensors",
+                            "config.json", "history.json", "metrics.csv", "report.md"])
     assert checkpoint.load(out).meta["config"]["seed"] == 3
 
 
