@@ -13,8 +13,14 @@ MXBIN := $(VENV_MX)/bin
 TORCH_PIN := torch==2.13.0
 TORCH_PIP_ARGS ?=
 RUN_DIR := runs/chapter
+# The newest Python on the machines: the NumPy part of the suite runs on it too, on a plain
+# `pip install .` (no extra), so that requires-python and the base dependencies are proven.
+# PyTorch is not installed there: its PyPI wheels for Python 3.13 are CUDA builds of several GB.
+PY_NEW ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) python3.13)
+VENV_NEW := .venv-py313
+NEWBIN := $(VENV_NEW)/bin
 
-.PHONY: demo test lint test-main test-mxnet data bench clean
+.PHONY: demo test lint test-main test-mxnet test-newest data bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -34,6 +40,13 @@ $(MXBIN)/.installed: pyproject.toml
 	$(MXBIN)/python -m pip install -q -e '.[mxnet,test]'
 	touch $@
 
+$(NEWBIN)/.installed: pyproject.toml
+	$(PY_NEW) -m venv $(VENV_NEW)
+	$(NEWBIN)/python -m pip install -q --upgrade pip
+	$(NEWBIN)/python -m pip install -q .
+	$(NEWBIN)/python -m pip install -q 'pytest>=7' 'mpmath>=1.3'
+	touch $@
+
 data: $(BIN)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/get-data.sh
 
@@ -41,7 +54,7 @@ demo: $(BIN)/.installed data
 	$(BIN)/softreg train --out $(RUN_DIR) --overwrite
 	@echo "report: $(RUN_DIR)/report.md (figures: curves.png, predictions.png, confusion.png)"
 
-test: lint test-main test-mxnet
+test: lint test-main test-mxnet test-newest
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks
@@ -53,8 +66,18 @@ test-main: $(BIN)/.installed data
 test-mxnet: $(MXBIN)/.installed data
 	SOFTREG_REQUIRE=mxnet,data,mpmath,safetensors,PIL $(MXBIN)/python -m pytest -m mxnet -q
 
+# A plain install trains with NumPy and writes its checkpoint, then the NumPy core's tests run
+# (data, numerics, the NumPy backend, checkpoints, runs, sweeps, the reliability checks); the
+# whole suite there would add two minutes to CI for little more proof.
+test-newest: $(NEWBIN)/.installed data
+	cd /tmp && $(CURDIR)/$(NEWBIN)/softreg train --framework numpy --epochs 1 --offline --quiet \
+		--out $$(mktemp -d)/run
+	SOFTREG_REQUIRE=data,mpmath,safetensors,PIL $(NEWBIN)/python -m pytest -m "not mxnet and not slow" -q -p no:cacheprovider \
+		tests/data tests/test_numerics.py tests/backends/test_numpy_backend.py \
+		tests/test_checkpoint.py tests/test_run.py tests/test_sweep.py tests/reliability
+
 bench: $(BIN)/.installed data
 	for b in benchmarks/bench_*.py; do case $$b in *mxnet*) $(MXBIN)/python $$b ;; *) $(BIN)/python $$b ;; esac || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(VENV_MX) runs softreg-figures .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_MX) $(VENV_NEW) runs softreg-figures .pytest_cache .mypy_cache .ruff_cache
