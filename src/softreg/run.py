@@ -157,6 +157,7 @@ def train_run(
     figures: bool = True,
     quiet: bool = False,
     stream: TextIO | None = None,
+    labels: str = "en",
 ) -> RunResult:
     """Train (or resume) a run into ``out_dir`` and write all its files.
 
@@ -165,10 +166,15 @@ def train_run(
     where it trains (see :data:`RESUME_MAY_CHANGE`). Bad settings are refused before any data
     is read. A diverged or interrupted run still
     writes its files and keeps the last good weights in ``checkpoint.safetensors``.
+    ``labels`` is the language of the figures' words ("en", or "ko": needs a Hangul font).
     """
     import time
 
     out = Path(out_dir)
+    if figures:  # --labels ko without a Hangul font is refused before anything else
+        from softreg.plots.labels import figure_text
+
+        figure_text(labels)
     check_out_dir(out, resume, overwrite)
     state = load_resume(out, resume_epochs, resume_device) if resume else None
     if state is not None:
@@ -208,12 +214,12 @@ def train_run(
     finally:
         progress.close()
     seconds = time.perf_counter() - t0
-    return _finish(config, trainer, stopper, history, out, seconds, figures, splits)
+    return _finish(config, trainer, stopper, history, out, seconds, figures, splits, labels)
 
 
 def _finish(config: TrainConfig, trainer: LinearTrainer, stopper: EarlyStopping | None,
             history: History, out: Path, seconds: float, figures: bool,
-            splits: dict[str, Any]) -> RunResult:
+            splits: dict[str, Any], labels: str = "en") -> RunResult:
     from softreg.report import write_outputs
 
     done = history.last.epoch if history.last else 0
@@ -229,7 +235,7 @@ def _finish(config: TrainConfig, trainer: LinearTrainer, stopper: EarlyStopping 
     # After Ctrl-C the user wants out: keep the checkpoint and metrics, skip the figures.
     figures = figures and history.status != "interrupted"
     files = write_outputs(out, config, history, trainer.backend, splits["test"], figures,
-                          model_epoch=model_epoch, best_restored=restored)
+                          model_epoch=model_epoch, best_restored=restored, labels=labels)
     files["checkpoint"] = ckpt_path
     if (out / BEST).exists():
         files["best"] = out / BEST

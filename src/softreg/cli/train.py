@@ -21,6 +21,12 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offline", action="store_true", help="never download; local files only")
 
 
+def add_labels_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--labels", default="en", choices=("en", "ko"),
+                   help="language of the figures' class names and titles; ko needs a font "
+                   "with Hangul (apt-get install fonts-nanum) [%(default)s]")
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     d = TrainConfig()
     p = sub.add_parser("train", help="train a model and write a run folder",
@@ -53,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "--device may change")
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    add_labels_arg(p)
     p.add_argument("--quiet", action="store_true", help="no per-epoch table")
     p.add_argument("--verbose", action="store_true", help="show framework log messages")
     add_data_args(p)
@@ -77,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else default_out_dir(config)
         result = train_run(config, out, data_dir=args.data_dir, offline=args.offline,
                            overwrite=args.overwrite, figures=not args.no_figures,
-                           quiet=args.quiet)
+                           quiet=args.quiet, labels=args.labels)
     print_summary(result)
     status = result.history.status
     if status == "diverged":
@@ -96,7 +103,7 @@ def _resume(args: argparse.Namespace) -> RunResult:
     check_resume_flags(args, saved_config(out))
     return train_run(None, out, resume=True, resume_epochs=args.epochs,
                      resume_device=args.device, data_dir=args.data_dir, offline=args.offline,
-                     figures=not args.no_figures, quiet=args.quiet)
+                     figures=not args.no_figures, quiet=args.quiet, labels=args.labels)
 
 
 def check_resume_flags(args: argparse.Namespace, saved: TrainConfig) -> None:
