@@ -26,7 +26,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) $(TORCH_PIN)
-	$(BIN)/python -m pip install -q -e '.[dev,torch,tensorflow]'
+	$(BIN)/python -m pip install -q -e '.[dev,torch,tensorflow,notebook]'
 	touch $@
 
 # MXNet 1.9.1 imports only with numpy < 1.24, which current TensorFlow cannot use.
@@ -37,7 +37,7 @@ $(MXBIN)/.installed: pyproject.toml
 	$(PY_MX) -m venv $(VENV_MX)
 	$(MXBIN)/python -m pip install -q --upgrade pip
 	$(MXBIN)/python -m pip install -q 'numpy==1.23.5'
-	$(MXBIN)/python -m pip install -q -e '.[mxnet,test]'
+	$(MXBIN)/python -m pip install -q -e '.[mxnet,test,notebook]'
 	touch $@
 
 $(NEWBIN)/.installed: pyproject.toml
@@ -61,10 +61,10 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 test-main: $(BIN)/.installed data
-	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard $(BIN)/python -m pytest -m "not mxnet" -q
+	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard,jupyter $(BIN)/python -m pytest -m "not mxnet" -q
 
 test-mxnet: $(MXBIN)/.installed data
-	SOFTREG_REQUIRE=mxnet,data,mpmath,safetensors,PIL $(MXBIN)/python -m pytest -m mxnet -q
+	SOFTREG_REQUIRE=mxnet,data,mpmath,safetensors,PIL,jupyter $(MXBIN)/python -m pytest -m mxnet -q
 
 # A plain install trains with NumPy and writes its checkpoint, then the NumPy core's tests run
 # (data, numerics, the NumPy backend, checkpoints, runs, sweeps, the reliability checks); the

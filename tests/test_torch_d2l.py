@@ -78,9 +78,11 @@ def test_chapter_program(real_data, figures_in_tmp, capsys):
     assert (figures_in_tmp / "train_ch3.png").stat().st_size > 1000
     expected = f"training curves written to {figures_in_tmp / 'train_ch3.png'}"
     assert expected in capsys.readouterr().out
-    true, pred = d2l.predict_ch3(net, test_iter)
-    assert len(true) == 6 and sum(t == p for t, p in zip(true, pred, strict=True)) >= 4
+    assert d2l.predict_ch3(net, test_iter) is None  # like d2l: a notebook cell shows no value
     assert (figures_in_tmp / "predict_ch3.png").exists()
+    true, pred = d2l.predict_labels(net, test_iter)
+    assert len(true) == 6 and set(true) <= set(d2l.get_fashion_mnist_labels(range(10)))
+    assert sum(t == p for t, p in zip(true, pred, strict=True)) >= 4
 
 
 @pytest.mark.parametrize("kind", ["mean", "sum", "none", "function"])
@@ -142,6 +144,19 @@ def test_mlp_chapter_runs(tiny_iters):
     h = d2l.train_ch3(net, train_iter, test_iter, nn.CrossEntropyLoss(reduction="none"), 2,
                       torch.optim.SGD(net.parameters(), lr=0.1))
     assert len(h) == 2 and h.status == "completed"
+
+
+def test_predict_labels_are_the_first_batch_argmax_and_predict_ch3_returns_none(
+        tiny_iters, figures_in_tmp):
+    _, test_iter = tiny_iters
+    torch.manual_seed(0)
+    net = _linear_net()
+    X, y = next(iter(test_iter))
+    expected = d2l.get_fashion_mnist_labels(net(X).argmax(dim=1)[:4])
+    true, pred = d2l.predict_labels(net, test_iter, n=4)
+    assert true == d2l.get_fashion_mnist_labels(y[:4]) and pred == expected
+    assert d2l.predict_ch3(net, test_iter, n=4) is None
+    assert (figures_in_tmp / "predict_ch3.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_divergence_warns_and_keeps_last_good_weights(tiny_iters):

@@ -17,13 +17,15 @@ from softreg.metrics import confusion_matrix, format_confusion, per_class_accura
 
 def write_outputs(out: Path, config: TrainConfig, history: History, backend: LinearBackend,
                   test: Any, figures: bool = True, *, model_epoch: int | None = None,
-                  best_restored: bool = False, val: Any = None) -> dict[str, Path]:
+                  best_restored: bool = False, val: Any = None,
+                  labels: str = "en") -> dict[str, Path]:
     """Write metrics.csv, history.json, the figures and report.md; return their paths.
 
     The predictions, confusion matrix and test accuracy are those of the weights ``backend``
     holds: those of epoch ``model_epoch`` (default: the last), the best epoch when
     ``best_restored``. The explain sections (and calibration.json, with a temperature fitted
-    on ``val`` when given) describe the final model saved in ``out``.
+    on ``val`` when given) describe the final model saved in ``out``. ``labels`` is the
+    language of the figures' words ("en" or "ko").
     """
     from softreg.data import CLASS_NAMES
     from softreg.explain.runner import report_sections
@@ -33,7 +35,7 @@ def write_outputs(out: Path, config: TrainConfig, history: History, backend: Lin
     pred = backend.logits(test.X).argmax(axis=1)  # (N,)
     cm = confusion_matrix(test.y, pred)
     if figures:
-        files.update(_figures(out, config, history, cm, test, pred))
+        files.update(_figures(out, config, history, cm, test, pred, labels))
     explained, more = report_sections(out, test, val, figures=figures,
                                       standardized=config.standardize)
     files.update(more)
@@ -46,22 +48,26 @@ def write_outputs(out: Path, config: TrainConfig, history: History, backend: Lin
 
 
 def _figures(out: Path, config: TrainConfig, history: History, cm: Any, test: Any,
-             pred: Any) -> dict[str, Path]:
-    from softreg.data import CLASS_NAMES
+             pred: Any, labels: str) -> dict[str, Path]:
     from softreg.explain.runner import raw_split
     from softreg.plots.confusion import plot_confusion
     from softreg.plots.curves import plot_curves
     from softreg.plots.images import image_grid
+    from softreg.plots.labels import figure_text
 
-    title = f"{config.framework}, batch {config.batch_size}, lr {config.lr}"
-    files = {"curves": plot_curves(history, out / "curves.png", title=title)}
+    text = figure_text(labels)
+    title = text.run_title.format(framework=config.framework, batch_size=config.batch_size,
+                                  lr=config.lr)
+    files = {"curves": plot_curves(history, out / "curves.png", title=title, text=text)}
     n = 12
     images = raw_split(test)[0][:n].reshape(n, 28, 28)  # (n, 28, 28), pixels in [0, 1]
-    titles = [f"{CLASS_NAMES[int(t)]}\npred: {CLASS_NAMES[int(p)]}"
-              for t, p in zip(test.y[:n], pred[:n], strict=True)]
-    files["predictions"] = Path(image_grid(images, titles, path=out / "predictions.png", ncols=6))
-    files["confusion"] = plot_confusion(cm, CLASS_NAMES, out / "confusion.png",
-                                        title="test set confusion matrix")
+    titles = [text.prediction_title(int(t), int(p)) for t, p in zip(test.y[:n], pred[:n],
+                                                                    strict=True)]
+    with text.fonts():
+        files["predictions"] = Path(image_grid(images, titles, path=out / "predictions.png",
+                                               ncols=6))
+    files["confusion"] = plot_confusion(cm, text.class_names, out / "confusion.png", text=text,
+                                        title=text.confusion_title.format(split=text.splits["test"]))
     return files
 
 

@@ -169,6 +169,7 @@ def train_run(
     quiet: bool = False,
     stream: TextIO | None = None,
     tensorboard_dir: str | Path | None = None,
+    labels: str = "en",
 ) -> RunResult:
     """Train (or resume) a run into ``out_dir`` and write all its files.
 
@@ -181,26 +182,43 @@ def train_run(
     ``history.json`` are written together. A diverged, interrupted or terminated (SIGTERM)
     run still writes its files and keeps the last good weights in ``checkpoint.safetensors``.
     With ``tensorboard_dir`` every epoch is also logged there (see :mod:`softreg.tblog`).
+    ``labels`` is the language of the figures' words ("en", or "ko": needs a Hangul font).
     """
     out = Path(out_dir)
+    if figures:  # --labels ko without a Hangul font is refused before anything else
+        from softreg.plots.labels import figure_text
+
+        figure_text(labels)
     check_out_dir(out, resume, overwrite)
     tb = None
     if tensorboard_dir is not None:  # a missing package or bad folder stops the run here
         from softreg.tblog import TensorBoardLog
 
         tb = TensorBoardLog(tensorboard_dir)
+    outputs = _Outputs(figures, quiet, stream, labels, tb)
     try:
         return _claim_and_train(config, out, data_dir, offline, resume, resume_epochs,
-                                resume_device, overwrite, figures, quiet, stream, tb)
+                                resume_device, overwrite, outputs)
     finally:
         if tb is not None:
             tb.close()
 
 
+@dataclass
+class _Outputs:
+    """What a run writes besides its run files, and where it reports."""
+
+    figures: bool
+    quiet: bool
+    stream: TextIO | None
+    labels: str
+    tb: TensorBoardLog | None
+
+
 def _claim_and_train(config: TrainConfig | None, out: Path, data_dir: str | None,
                      offline: bool, resume: bool, resume_epochs: int | None,
-                     resume_device: str | None, overwrite: bool, figures: bool, quiet: bool,
-                     stream: TextIO | None, tb: TensorBoardLog | None) -> RunResult:
+                     resume_device: str | None, overwrite: bool,
+                     outputs: _Outputs) -> RunResult:
     if resume:
         with runfolder.held(out, "train", "resume"):
             state = load_resume(out, resume_epochs, resume_device)
@@ -213,20 +231,18 @@ def _claim_and_train(config: TrainConfig | None, out: Path, data_dir: str | None
             backend = get_backend(state.config.framework, state.config.device)
             splits = prepare_splits(state.config, data_dir=data_dir, offline=offline)
             fileio.write_json(out / "config.json", state.config.to_dict())
-            return _train(state.config, backend, splits, out, state, figures, quiet, stream,
-                          tb)
+            return _train(state.config, backend, splits, out, state, outputs)
     if config is None:
         raise ConfigError("train_run needs a TrainConfig unless resume=True")
     backend = get_backend(config.framework, config.device)  # validates the device first
     splits = prepare_splits(config, data_dir=data_dir, offline=offline)
     with runfolder.held(out, "train", "overwrite" if overwrite else "new"):
         fileio.write_json(out / "config.json", config.to_dict())
-        return _train(config, backend, splits, out, None, figures, quiet, stream, tb)
+        return _train(config, backend, splits, out, None, outputs)
 
 
 def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], out: Path,
-           state: _Resume | None, figures: bool, quiet: bool, stream: TextIO | None,
-           tb: TensorBoardLog | None) -> RunResult:
+           state: _Resume | None, outputs: _Outputs) -> RunResult:
     """The epochs and the files of a run whose folder is held."""
     import time
 
@@ -238,10 +254,11 @@ def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], 
     stopper = EarlyStopping(trainer, config.monitor, config.patience) if with_val else None
     if stopper is not None and state is not None and state.stopper_state:
         stopper.load_state(state.stopper_state, state.best_params)
+    tb = outputs.tb
     if tb is not None:
         tb.watch(trainer.snapshot)
-    progress = EpochProgress(config.epochs, with_val=with_val, stream=stream, quiet=quiet,
-                             initial=start)
+    progress = EpochProgress(config.epochs, with_val=with_val, stream=outputs.stream,
+                             quiet=outputs.quiet, initial=start)
 
     def after_epoch(rec: EpochRecord, hist: History) -> bool:
         stop = stopper(rec, hist) if stopper is not None else False
@@ -266,7 +283,8 @@ def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], 
         finally:
             progress.close()
         seconds = time.perf_counter() - t0
-        result = _finish(config, trainer, stopper, history, out, seconds, figures, splits)
+        result = _finish(config, trainer, stopper, history, out, seconds, outputs.figures,
+                         splits, outputs.labels)
         result.stop_exit_code = received.exit_code
         return result
 
@@ -322,7 +340,7 @@ def _prefix_or_one_more(ours: list[str], theirs: list[str]) -> bool:
 
 def _finish(config: TrainConfig, trainer: LinearTrainer, stopper: EarlyStopping | None,
             history: History, out: Path, seconds: float, figures: bool,
-            splits: dict[str, Any]) -> RunResult:
+            splits: dict[str, Any], labels: str = "en") -> RunResult:
     from softreg.report import write_outputs
 
     done = history.last.epoch if history.last else 0
@@ -339,7 +357,7 @@ def _finish(config: TrainConfig, trainer: LinearTrainer, stopper: EarlyStopping 
     figures = figures and history.status != "interrupted"
     files = write_outputs(out, config, history, trainer.backend, splits["test"], figures,
                           model_epoch=model_epoch, best_restored=restored,
-                          val=splits.get("val"))
+                          val=splits.get("val"), labels=labels)
     files["checkpoint"] = ckpt_path
     if (out / BEST).exists():
         files["best"] = out / BEST

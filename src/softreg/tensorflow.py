@@ -49,7 +49,7 @@ from softreg.d2l.common import (
     set_figsize,
     use_svg_display,
 )
-from softreg.d2l.images import prediction_titles, show_images
+from softreg.d2l.images import show_images, show_predictions
 from softreg.d2l.weakcache import Getter, WeakCache
 from softreg.errors import ConfigError
 from softreg.history import History
@@ -75,6 +75,7 @@ __all__ = [
     "get_fashion_mnist_labels",
     "load_data_fashion_mnist",
     "predict_ch3",
+    "predict_labels",
     "set_figsize",
     "sgd",
     "show_images",
@@ -451,10 +452,23 @@ def sgd(params: Any, grads: Any, lr: float, batch_size: int) -> None:
         param.assign_sub(lr * grad / batch_size)
 
 
-def predict_ch3(net: Any, test_iter: Any, n: int = 6) -> tuple[list[str], list[str]]:
-    """Show the first ``n`` test images titled true/predicted; returns both label lists."""
+def _first_predictions(net: Any, test_iter: Any, n: int) -> tuple[Any, list[int], list[int]]:
+    """(images, true labels, predicted labels) of the first ``n`` examples of ``test_iter``."""
     X, y = next(iter(test_iter))
     pred = tf.argmax(_forward(net, X, training=False), axis=1)
-    trues, preds = y[:n].numpy().tolist(), pred[:n].numpy().tolist()
-    show_images(X[:n].numpy(), 1, n, titles=prediction_titles(trues, preds), stem="predict_ch3")
+    return X[:n].numpy(), y[:n].numpy().tolist(), pred[:n].numpy().tolist()
+
+
+def predict_labels(net: Any, test_iter: Any, n: int = 6) -> tuple[list[str], list[str]]:
+    """Class names of the first ``n`` test images: (true names, predicted names); no figure."""
+    _, trues, preds = _first_predictions(net, test_iter, n)
     return get_fashion_mnist_labels(trues), get_fashion_mnist_labels(preds)
+
+
+def predict_ch3(net: Any, test_iter: Any, n: int = 6) -> None:
+    """Show the first ``n`` test images titled true/predicted.
+
+    Returns nothing, like d2l, so a notebook cell that ends with the call shows only the
+    images; :func:`predict_labels` gives the class names.
+    """
+    show_predictions(*_first_predictions(net, test_iter, n))

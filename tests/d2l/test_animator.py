@@ -1,4 +1,5 @@
-"""Animator outside Jupyter: one PNG, rewritten after every add, its path printed once."""
+"""Animator: outside Jupyter one PNG, rewritten after every add (its path printed once); in
+Jupyter one output, replaced after every add."""
 
 import pytest
 
@@ -35,3 +36,81 @@ def test_without_autosave_nothing_is_written_until_save(figures_in_tmp, capsys):
     path = anim.save(stem="curves")
     assert path == figures_in_tmp / "curves.png" and path.read_bytes().startswith(b"\x89PNG")
     assert capsys.readouterr().out == ""
+
+
+@pytest.fixture()
+def notebook_display(monkeypatch):
+    """Pretend to run in Jupyter: record what would be shown instead of showing it."""
+    need("jupyter", "IPython")
+    import IPython.display
+
+    import softreg.d2l.animator
+    import softreg.d2l.images
+
+    shown = []
+
+    class Handle:
+        def update(self, obj, **kwargs):
+            shown.append(("update", obj, kwargs))
+
+    def display(obj, **kwargs):
+        shown.append(("display", obj, kwargs))
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    monkeypatch.setattr(softreg.d2l.animator, "in_notebook", lambda: True)
+    monkeypatch.setattr(softreg.d2l.images, "in_notebook", lambda: True)
+    return shown
+
+
+def _png(bundle):
+    import base64
+
+    return base64.b64decode(bundle["image/png"])
+
+
+def test_in_jupyter_one_output_is_shown_then_replaced(notebook_display, figures_in_tmp, capsys):
+    from softreg.plots._mpl import pyplot
+
+    before = pyplot().get_fignums()
+    anim = Animator(legend=["loss"])
+    anim.add(1, 0.8)
+    anim.add(2, 0.5)
+    assert [(kind, kw) for kind, _, kw in notebook_display] == [
+        ("display", {"raw": True, "display_id": True}), ("update", {"raw": True})]
+    first, last = notebook_display[0][1], notebook_display[1][1]
+    assert _png(first).startswith(b"\x89PNG") and _png(last) != _png(first)
+    assert last["text/plain"] == "<Animator figure: 1 curve, 2 points>"
+    # pyplot does not hold the figure, so the inline backend cannot show it again at cell end
+    assert pyplot().get_fignums() == before
+    assert not figures_in_tmp.exists() and capsys.readouterr().out == ""
+
+
+def test_in_jupyter_show_images_is_one_png_output(notebook_display, figures_in_tmp):
+    import numpy as np
+
+    from softreg.d2l.images import show_predictions
+
+    show_predictions(np.zeros((3, 28, 28)), [0, 1, 2], [0, 1, 9])
+    ((kind, bundle, kwargs),) = notebook_display
+    assert kwargs == {"raw": True, "display_id": True}
+    assert kind == "display" and _png(bundle).startswith(b"\x89PNG")
+    assert bundle["text/plain"] == "<predict_ch3: 3 images>" and not figures_in_tmp.exists()
+
+
+@pytest.mark.parametrize(("shell_class", "expected"), [
+    ("ZMQInteractiveShell", True), ("Shell", True), ("TerminalInteractiveShell", False)])
+def test_a_kernel_shell_or_its_subclass_counts_as_a_notebook(monkeypatch, shell_class, expected):
+    import sys
+    import types
+
+    from softreg.plots._mpl import in_notebook
+
+    class ZMQInteractiveShell:
+        pass
+
+    base = ZMQInteractiveShell if shell_class != "TerminalInteractiveShell" else object
+    shell = type(shell_class, (base,), {})()  # Colab's kernel shell subclasses ipykernel's
+    fake = types.SimpleNamespace(get_ipython=lambda: shell)
+    monkeypatch.setitem(sys.modules, "IPython", fake)
+    assert in_notebook() is expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from softreg.cli.train import add_data_args
+from softreg.cli.train import add_data_args, add_labels_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--split", default="test", choices=("test", "train"), help="[%(default)s]")
     p.add_argument("--png", help="confusion-matrix PNG [next to the checkpoint]")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG")
+    add_labels_arg(p)
     add_data_args(p)
     p.set_defaults(run=run)
 
@@ -36,9 +37,12 @@ def run(args: argparse.Namespace) -> int:
         per_class_accuracy,
     )
     from softreg.numerics import cross_entropy
+    from softreg.plots.labels import figure_text
     from softreg.textsafe import printable
     from softreg.training import to_features
 
+    # --labels ko without a Hangul font is refused before any work
+    text = None if args.no_figures else figure_text(args.labels)
     path, ck = checkpoint.load_model(args.checkpoint)
     backend = get_backend(args.framework, args.device)
     images, labels = load_fashion_mnist(args.split, data_dir=args.data_dir, offline=args.offline)
@@ -62,12 +66,13 @@ def run(args: argparse.Namespace) -> int:
     print(format_per_class(per_class_accuracy(cm), CLASS_NAMES))
     print("confusion matrix (rows: true class, columns: predicted):")
     print(format_confusion(cm, CLASS_NAMES))
-    if not args.no_figures:
+    if text is not None:
         from softreg.plots.confusion import plot_confusion
 
         where = Path(args.checkpoint)
         folder = where if where.is_dir() else where.parent
         png = Path(args.png) if args.png else folder / f"evaluate-{args.split}-confusion.png"
-        plot_confusion(cm, CLASS_NAMES, png, title=f"{args.split} confusion matrix")
+        title = text.confusion_title.format(split=text.splits[args.split])
+        plot_confusion(cm, text.class_names, png, title=title, text=text)
         print(f"confusion matrix figure: {png}")
     return 0

@@ -21,6 +21,12 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offline", action="store_true", help="never download; local files only")
 
 
+def add_labels_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--labels", default="en", choices=("en", "ko"),
+                   help="language of the figures' class names and titles; ko needs a font "
+                   "with Hangul (apt-get install fonts-nanum) [%(default)s]")
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     d = TrainConfig()
     p = sub.add_parser("train", help="train a model and write a run folder",
@@ -56,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--tensorboard", metavar="DIR",
                    help="also log each epoch's metrics and weight templates to TensorBoard "
                    "event files in DIR (needs: pip install 'softreg[tensorboard]')")
+    add_labels_arg(p)
     p.add_argument("--quiet", action="store_true", help="no per-epoch table")
     p.add_argument("--verbose", action="store_true", help="show framework log messages")
     add_data_args(p)
@@ -80,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else default_out_dir(config)
         result = train_run(config, out, data_dir=args.data_dir, offline=args.offline,
                            overwrite=args.overwrite, figures=not args.no_figures,
-                           quiet=args.quiet, tensorboard_dir=args.tensorboard)
+                           quiet=args.quiet, tensorboard_dir=args.tensorboard,
+                           labels=args.labels)
     print_summary(result)
     status = result.history.status
     if status == "diverged":
@@ -100,7 +108,7 @@ def _resume(args: argparse.Namespace) -> RunResult:
     return train_run(None, out, resume=True, resume_epochs=args.epochs,
                      resume_device=args.device, data_dir=args.data_dir, offline=args.offline,
                      figures=not args.no_figures, quiet=args.quiet,
-                     tensorboard_dir=args.tensorboard)
+                     tensorboard_dir=args.tensorboard, labels=args.labels)
 
 
 def check_resume_flags(args: argparse.Namespace, saved: TrainConfig) -> None:

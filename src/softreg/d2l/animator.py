@@ -7,17 +7,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from softreg.plots._mpl import figure_path, in_notebook, pyplot, save_figure
+from softreg.plots._mpl import figure_path, in_notebook, new_figure, save_figure, show_inline
 from softreg.plots.curves import curve_limits
 
 
 class Animator:
     """Plot data incrementally with ``add(x, ys)``.
 
-    In Jupyter the figure is redrawn in place after every ``add``. Elsewhere, with ``autosave``
-    (the default), every ``add`` rewrites one PNG (atomically) whose path is printed once, so a
-    chapter's own training loop run as a script leaves its curves behind; :meth:`save` writes
-    the figure on demand. Without ``ylim`` the y-axis fits the data.
+    In Jupyter the figure is shown once, at the first ``add``, and that same output is replaced
+    by the redrawn figure after every later ``add`` (a display id, not ``clear_output``, so
+    nothing else the cell printed is wiped and no second copy appears when the cell ends).
+    Elsewhere, with ``autosave`` (the default), every ``add`` rewrites one PNG (atomically)
+    whose path is printed once, so a chapter's own training loop run as a script leaves its
+    curves behind; :meth:`save` writes the figure on demand. Without ``ylim`` the y-axis fits
+    the data.
     """
 
     def __init__(self, xlabel: str | None = None, ylabel: str | None = None,
@@ -39,6 +42,7 @@ class Animator:
         self.path: Path | None = None  # the PNG that autosave keeps rewriting
         self.fig: Any = None
         self.axes: Any = None
+        self._handle: Any = None  # the notebook output this Animator keeps replacing
 
     def add(self, x: float | Sequence[float], y: float | Sequence[float]) -> None:
         ys = list(y) if isinstance(y, Sequence) else [y]
@@ -51,21 +55,26 @@ class Animator:
                 self.X[i].append(float(a))
                 self.Y[i].append(float(b))
         if self.live:
-            from IPython import display
-
-            self._draw()
-            display.display(self.fig)
-            display.clear_output(wait=True)
+            self._show()
         elif self.autosave:
             first = self.path is None
             self.path = self.save(self.path)
             if first:
                 print(f"Animator: figure written to {self.path} (redrawn after every add)")
 
+    def _show(self) -> None:
+        # A pyplot-free figure rendered by show_inline: the inline backend does not show it a
+        # second time when the cell ends, and the output is a PNG whatever the backend.
+        self._draw()
+        points = max((len(xs) for xs in self.X), default=0)
+        curves = f"{len(self.Y)} curve{'s' if len(self.Y) != 1 else ''}"
+        text = f"<Animator figure: {curves}, {points} points>"
+        self._handle = show_inline(self.fig, text, self._handle)
+
     def _draw(self) -> None:
-        plt = pyplot()
         if self.fig is None:
-            self.fig, axes = plt.subplots(*self.shape, figsize=self.figsize)
+            self.fig = new_figure(self.figsize)
+            axes = self.fig.subplots(*self.shape)
             self.axes = axes if self.shape != (1, 1) else [axes]
         ax = self.axes[0]
         ax.cla()

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from softreg.plots._mpl import figure_path, in_notebook, pyplot, save_figure
+from softreg.plots._mpl import figure_path, in_notebook, new_figure, save_figure, show_inline
 
 
 def show_images(imgs: Any, num_rows: int, num_cols: int, titles: Sequence[str] | None = None,
@@ -22,9 +22,8 @@ def show_images(imgs: Any, num_rows: int, num_cols: int, titles: Sequence[str] |
     arr = np.asarray(imgs, dtype=np.float32)
     if arr.ndim == 4:
         arr = arr.reshape(arr.shape[0], *[d for d in arr.shape[1:] if d != 1][:2])  # (n, H, W)
-    plt = pyplot()
-    fig, axes = plt.subplots(num_rows, num_cols,
-                             figsize=(num_cols * scale, num_rows * scale), squeeze=False)
+    fig = new_figure((num_cols * scale, num_rows * scale))
+    axes = fig.subplots(num_rows, num_cols, squeeze=False)
     flat = axes.ravel()
     for i, ax in enumerate(flat):
         ax.axis("off")
@@ -33,11 +32,17 @@ def show_images(imgs: Any, num_rows: int, num_cols: int, titles: Sequence[str] |
             if titles is not None and i < len(titles):
                 ax.set_title(titles[i], fontsize=8)
     if in_notebook():
-        plt.show()
+        show_inline(fig, f"<{stem}: {min(len(arr), flat.size)} images>")
     else:
         path: Path = save_figure(fig, figure_path(stem))
         print(f"{stem}: figure written to {path}")
     return flat
+
+
+def show_predictions(images: Any, true: Sequence[int], pred: Sequence[int]) -> None:
+    """``predict_ch3``'s figure: one row of images titled with true and predicted class."""
+    n = len(true)
+    show_images(images, 1, n, titles=prediction_titles(true, pred), stem="predict_ch3")
 
 
 def prediction_titles(true: Sequence[int], pred: Sequence[int]) -> list[str]:

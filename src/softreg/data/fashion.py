@@ -44,6 +44,11 @@ CLASS_NAMES: tuple[str, ...] = (
     "t-shirt", "trouser", "pullover", "dress", "coat",
     "sandal", "shirt", "sneaker", "bag", "ankle boot",
 )
+# The same classes in Korean, for figures drawn with ``--labels ko``.
+CLASS_NAMES_KO: tuple[str, ...] = (
+    "티셔츠/탑", "바지", "풀오버", "드레스", "코트",
+    "샌들", "셔츠", "스니커즈", "가방", "앵클 부츠",
+)
 
 FILES: tuple[IDXFile, ...] = (
     IDXFile("train", "images", "train-images-idx3-ubyte.gz", 60000,

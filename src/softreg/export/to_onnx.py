@@ -4,10 +4,10 @@ The graph is Cast -> Flatten -> Gemm -> Softmax -> Cast, built with the ``onnx``
 helper API. Inputs and outputs are float32; inside, it computes in float64 (the float32
 weights widened exactly), so its logits and probabilities are the exact values rounded once to
 float32, within 1e-6 of softreg's float64 NumPy probabilities. For 7,850 parameters the wider
-arithmetic costs nothing that matters. The weights are the checkpoint's, which are already for raw ``[0, 1]`` pixels: a run trained with
-standardisation saves its weights folded back (see :class:`softreg.training.Standardizer`), so
-no normalisation node is needed. Opset 17 and IR version 8 keep the file loadable by ONNX
-Runtime releases from 1.13 (2022) on.
+arithmetic costs nothing that matters. The weights are the checkpoint's, which are already
+for raw ``[0, 1]`` pixels: a run trained with standardisation saves its weights folded back
+(see :class:`softreg.training.Standardizer`), so no normalisation node is needed. Opset 17
+and IR version 8 keep the file loadable by ONNX Runtime releases from 1.13 (2022) on.
 """
 
 from __future__ import annotations

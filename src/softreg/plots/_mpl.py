@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import sys
 from pathlib import Path
@@ -17,7 +19,10 @@ def in_notebook() -> bool:
     if ipython is None:
         return False
     shell = ipython.get_ipython() if hasattr(ipython, "get_ipython") else None
-    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+    # a kernel's shell is ipykernel's ZMQInteractiveShell or a subclass (Colab's is "Shell");
+    # the terminal's TerminalInteractiveShell cannot show images
+    return shell is not None and any(c.__name__ == "ZMQInteractiveShell"
+                                     for c in type(shell).__mro__)
 
 
 def pyplot() -> Any:
@@ -28,6 +33,33 @@ def pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def new_figure(figsize: tuple[float, float]) -> Any:
+    """A matplotlib ``Figure`` that pyplot does not track (nothing global to close or show)."""
+    require("matplotlib")
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
+
+
+def show_inline(fig: Any, text: str, handle: Any = None) -> Any:
+    """Show ``fig`` as a PNG output of the running notebook cell; return its display handle.
+
+    With a ``handle`` from an earlier call, that output is replaced in place instead. The PNG
+    is rendered here, not by the notebook's matplotlib backend, so the output is an image
+    whatever backend is active (one without a PNG formatter shows only "<Figure size ...>"),
+    and ``text`` is what a text-only view of the notebook shows instead of the image.
+    """
+    from IPython.display import display
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    bundle = {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"), "text/plain": text}
+    if handle is None:
+        return display(bundle, raw=True, display_id=True)
+    handle.update(bundle, raw=True)
+    return handle
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 110) -> Path:

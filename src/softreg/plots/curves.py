@@ -9,6 +9,7 @@ from typing import Any
 
 from softreg.history import History
 from softreg.plots._mpl import pyplot, save_figure
+from softreg.plots.labels import FigureText
 
 
 def curve_limits(values: list[float]) -> tuple[float, float]:
@@ -21,20 +22,18 @@ def curve_limits(values: list[float]) -> tuple[float, float]:
     return max(0.0, lo - pad), hi + pad
 
 
-def draw_curves(ax: Any, history: History) -> None:
-    """Draw every recorded metric that has values onto ``ax``."""
+def draw_curves(ax: Any, history: History, text: FigureText | None = None) -> None:
+    """Draw every recorded metric that has values onto ``ax`` (words from ``text``)."""
+    words = text or FigureText()
     epochs = [r.epoch for r in history.records]
-    styles = {
-        "train_loss": ("train loss", "-"), "train_acc": ("train acc", "--"),
-        "val_acc": ("val acc", "-."), "test_acc": ("test acc", ":"),
-    }
+    styles = {"train_loss": "-", "train_acc": "--", "val_acc": "-.", "test_acc": ":"}
     shown: list[float] = []
-    for key, (label, style) in styles.items():
+    for key, style in styles.items():
         values = history.column(key)
         if any(math.isfinite(v) for v in values):
-            ax.plot(epochs, values, style, marker="o", markersize=3, label=label)
+            ax.plot(epochs, values, style, marker="o", markersize=3, label=words.metrics[key])
             shown += values
-    ax.set_xlabel("epoch")
+    ax.set_xlabel(words.epoch)
     ax.set_ylim(*curve_limits(shown))
     if epochs:
         ax.set_xlim(0.5, max(epochs) + 0.5)
@@ -42,14 +41,16 @@ def draw_curves(ax: Any, history: History) -> None:
     if shown:
         ax.legend(loc="best")
     else:  # no finished epoch (--epochs 0, or a run that diverged in its first epoch)
-        ax.text(0.5, 0.5, "no finished epoch", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, words.no_epoch, ha="center", va="center", transform=ax.transAxes)
 
 
-def plot_curves(history: History, path: str | os.PathLike[str], title: str = "") -> Path:
-    """Write the curves of ``history`` to a PNG at ``path``."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    draw_curves(ax, history)
-    if title:
-        ax.set_title(title)
-    return save_figure(fig, path)
+def plot_curves(history: History, path: str | os.PathLike[str], title: str = "",
+                text: FigureText | None = None) -> Path:
+    """Write the curves of ``history`` to a PNG at ``path`` (words and font from ``text``)."""
+    words = text or FigureText()
+    with words.fonts():
+        fig, ax = pyplot().subplots(figsize=(5.5, 3.8))
+        draw_curves(ax, history, words)
+        if title:
+            ax.set_title(title)
+        return save_figure(fig, path)
