@@ -103,7 +103,9 @@ def run_epochs(
         else:
             kept = _put_back(trainer, last_good, "the weights of the last finished epoch")
         hist.status = "interrupted"
-        hist.message = interrupted_message(len(hist.records), kept)
+        hist.message = (
+            f"interrupted by the user after {len(hist.records)} finished epoch(s); {kept}"
+        )
     return hist
 
 
@@ -117,11 +119,6 @@ def divergence_message(epoch: int, loss: float, max_loss: float, kept: str) -> s
     why = "not finite" if not math.isfinite(loss) else f"above the limit {max_loss:.4g}"
     return (f"training diverged in epoch {epoch + 1}: the mean train loss is {loss:.4g}, "
             f"{why}; {kept}. Lower the learning rate and try again.")
-
-
-def interrupted_message(finished: int, kept: str) -> str:
-    """What a history says when Ctrl-C stopped it after ``finished`` epochs."""
-    return f"interrupted by the user after {finished} finished epoch(s); {kept}"
 
 
 def _put_back(trainer: EpochTrainer, state: Any, what: str) -> str:

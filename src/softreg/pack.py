@@ -40,7 +40,7 @@ from softreg.backends.base import (
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.history import EpochRecord, History
-from softreg.loop import diverged, divergence_message, interrupted_message
+from softreg.loop import diverged, divergence_message
 from softreg.training import (
     EarlyStopping,
     FitResult,
@@ -177,8 +177,9 @@ def train_pack(
     except KeyboardInterrupt:
         for i in active:
             histories[i].status = "interrupted"
-            histories[i].message = interrupted_message(
-                len(histories[i]), "the weights of the last finished epoch were kept")
+            histories[i].message = (
+                f"interrupted by the user after {len(histories[i])} finished epoch(s); the "
+                "weights of the last finished epoch were kept")
     for stopper, history in zip(stoppers, histories, strict=True):
         if stopper is not None:
             stopper.finish(history)

@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 
@@ -129,9 +130,7 @@ def plan_packs(configs: Sequence[TrainConfig], max_models: int | None = None,
     Raises:
         ConfigError: ``max_models`` < 1, or ``memory`` too small for even one model.
     """
-    if max_models is not None and (isinstance(max_models, bool) or max_models < 1):
-        raise ConfigError(f"the most models a pack holds must be an integer >= 1, got "
-                          f"{max_models!r}; use e.g. --pack 64, or --no-pack")
+    check_pack_limits(max_models, memory)
     budget = default_pack_memory() if memory is None else memory
     groups: dict[tuple[object, ...], list[int]] = {}
     for i, c in enumerate(configs):
@@ -148,6 +147,43 @@ def plan_packs(configs: Sequence[TrainConfig], max_models: int | None = None,
         size = min(fit, max_models or fit)
         packs += [members[s : s + size] for s in range(0, len(members), size)]
     return packs
+
+
+def check_pack_limits(max_models: int | None, memory: int | None) -> None:
+    """Refuse a most-models limit below 1 or a memory budget below 1 byte.
+
+    Raises:
+        ConfigError: naming the setting, the value and what to use instead.
+    """
+    if max_models is not None and (isinstance(max_models, bool)
+                                   or not isinstance(max_models, int) or max_models < 1):
+        raise ConfigError(f"the most models a pack holds must be an integer >= 1, got "
+                          f"{max_models!r}; use e.g. --pack 64, or --no-pack")
+    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int)
+                               or memory < 1):
+        raise ConfigError(f"the pack memory budget must be a positive number of bytes, got "
+                          f"{memory!r}; use e.g. --pack-memory 2G")
+
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_memory(text: str) -> int:
+    """Read a size such as ``2G``, ``512M``, ``1.5G`` or ``1000000`` (bytes) as bytes.
+
+    Raises:
+        ConfigError: not a positive size.
+    """
+    clean = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = clean[-1:] if clean[-1:] in _UNITS and clean[-1:] else ""
+    try:
+        value = float(clean[: len(clean) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 1:
+        raise ConfigError(f"--pack-memory: cannot read {text!r} as a positive size; use e.g. "
+                          "2G, 512M or a number of bytes")
+    return int(value)
 
 
 def _models_within(budget: int, batch_size: int, seeds: int) -> int:

@@ -19,12 +19,14 @@ are recorded for every configuration, for the reader, and never used to choose.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -33,7 +35,14 @@ from softreg import fileio
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.search import SearchSpace, config_key, configurations, describe
-from softreg.sweep_worker import SplitCache, init_worker, run_config, run_in_worker
+from softreg.sweep_worker import (
+    SplitCache,
+    init_worker,
+    run_config,
+    run_in_worker,
+    run_pack,
+    run_pack_in_worker,
+)
 
 COLUMNS = (
     "key", "framework", "lr", "batch_size", "epochs", "weight_decay", "seed", "lr_schedule",
@@ -140,7 +149,23 @@ def check_sweep(space: SearchSpace, out_dir: str | Path, jobs: int) -> list[Trai
 
 def _train_all(todo: list[TrainConfig], out: Path, jobs: int, data_dir: str | None,
                offline: bool) -> Iterator[dict[str, Any]]:
-    """Train ``todo`` and yield each row as it finishes (its result file already written)."""
+    """Train ``todo`` and yield each row as it finishes (its result file already written).
+
+    In packs (:func:`packing`; the default) or one configuration at a time.
+    """
+    settings = _PACKING.get()
+    if settings.enabled and todo:
+        from softreg.pack_plan import plan_packs
+
+        packs = _balance(plan_packs(todo, settings.max_models, settings.memory), jobs)
+        dicts = [[todo[i].to_dict() for i in pack] for pack in packs]
+        if jobs == 1 or len(dicts) <= 1:
+            cache = SplitCache(data_dir, offline)
+            for pack_dicts in dicts:
+                yield from _record_pack(out, run_pack(pack_dicts, out, cache))
+            return
+        yield from _train_parallel(dicts, out, jobs, data_dir, offline)
+        return
     if jobs == 1 or len(todo) <= 1:
         cache = SplitCache(data_dir, offline)
         for config in todo:
@@ -149,8 +174,9 @@ def _train_all(todo: list[TrainConfig], out: Path, jobs: int, data_dir: str | No
     yield from _train_parallel(todo, out, jobs, data_dir, offline)
 
 
-def _train_parallel(todo: list[TrainConfig], out: Path, jobs: int, data_dir: str | None,
-                    offline: bool) -> Iterator[dict[str, Any]]:
+def _train_parallel(todo: list[TrainConfig] | list[list[dict[str, Any]]], out: Path, jobs: int,
+                    data_dir: str | None, offline: bool) -> Iterator[dict[str, Any]]:
+    """Train configurations (or packs of configuration dicts) in ``jobs`` worker processes."""
     import concurrent.futures as cf
     import multiprocessing
 
@@ -161,10 +187,16 @@ def _train_parallel(todo: list[TrainConfig], out: Path, jobs: int, data_dir: str
         pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx,
                                       initializer=init_worker,
                                       initargs=(data_dir, offline, threads))
-        futures = [pool.submit(run_in_worker, c.to_dict(), str(out)) for c in todo]
+        futures: list[cf.Future[Any]] = [
+            pool.submit(run_pack_in_worker, item, str(out)) if isinstance(item, list)
+            else pool.submit(run_in_worker, item.to_dict(), str(out)) for item in todo]
     try:
         for fut in cf.as_completed(futures):
-            yield _record(out, fut.result())
+            result = fut.result()
+            if isinstance(result, list):  # a pack's results
+                yield from _record_pack(out, result)
+            else:
+                yield _record(out, result)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
@@ -186,6 +218,58 @@ def _record(out: Path, result: dict[str, Any]) -> dict[str, Any]:
     fileio.write_json(out / "results" / f"{result['row']['key']}.json", result)
     row: dict[str, Any] = result["row"]
     return row
+
+
+def _record_pack(out: Path, results: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Record a pack's results; its interrupted ones last, so every finished one is kept."""
+    ordered = sorted(results, key=lambda r: r["row"]["status"] == "interrupted")
+    for result in ordered:
+        yield _record(out, result)
+
+
+@dataclass(frozen=True)
+class Packing:
+    """How a sweep trains: in packs (``enabled``) of at most ``max_models`` models and
+    ``memory`` bytes each (None: no limit but the default memory budget), or one at a time."""
+
+    enabled: bool = True
+    max_models: int | None = None
+    memory: int | None = None
+
+
+_PACKING: ContextVar[Packing] = ContextVar(
+    "softreg_sweep_packing", default=Packing())  # noqa: B039  (frozen: immutable)
+
+
+@contextlib.contextmanager
+def packing(settings: Packing) -> Iterator[None]:
+    """Sweeps run inside this block train as ``settings`` says (default: packs).
+
+    Raises:
+        ConfigError: a most-models limit below 1 or a memory budget below 1 byte (checked
+            on entry, before any work).
+    """
+    from softreg.pack_plan import check_pack_limits
+
+    check_pack_limits(settings.max_models, settings.memory)
+    token = _PACKING.set(settings)
+    try:
+        yield
+    finally:
+        _PACKING.reset(token)
+
+
+def _balance(packs: list[list[int]], jobs: int) -> list[list[int]]:
+    """Halve the largest packs until every one of ``jobs`` workers has one, if they can be."""
+    packs = [list(p) for p in packs]
+    while len(packs) < jobs:
+        largest = max(range(len(packs)), key=lambda i: len(packs[i]))
+        pack = packs[largest]
+        if len(pack) < 2:
+            break
+        half = (len(pack) + 1) // 2
+        packs[largest : largest + 1] = [pack[:half], pack[half:]]
+    return packs
 
 
 class _thread_env:  # noqa: N801  (used as a context manager, reads like one)
