@@ -215,8 +215,10 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
     torch, F = be.torch, be.F
     (G, k), n = be.shape, idx.shape[1]
     dev = be.device
-    loss = torch.zeros((G, k), dtype=torch.float64, device=dev)
-    correct = torch.zeros((G, k), dtype=torch.int64, device=dev)
+    steps = -(-n // batch_size)
+    # each step's sums go to its own row, added up once at the end (fewer ops a step)
+    step_loss = torch.empty((steps, G, k), device=dev)
+    step_correct = torch.empty((steps, G, k), dtype=torch.int64, device=dev)
     rows_per_step = max(1, min(batch_size, n))  # a batch_size of 10**9 is legal
     minus_one = torch.full((1, 1, 1, rows_per_step), -1.0, device=dev)
     # per-slot step factors: W <- decay * W - (lr / m) * grad @ x   (decay = 1 - lr * wd)
@@ -228,35 +230,51 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
     W, b = be.W, be.b  # (G, 10k, 784), (G, 10k, 1)
     # one batch buffer for the epoch: a fresh block per step costs page faults
     xbuf = torch.empty((G * rows_per_step, data.X.shape[1]), device=dev)
+    # one rate for every slot (a single model, a seed pack): -lr / m scales the products;
+    # otherwise each slot's gradient is multiplied by its own -lr / m
+    uniform = bool((lrs == lrs.flat[0]).all())
+    single = G == 1  # 2-D products, and no per-step views of the group axis
+    W1, b1, idx1 = W[0], b[0], idx[0]
+    minus_one = minus_one.expand(G, k, 1, rows_per_step)
     coef = None
-    for start in range(0, n, batch_size):
-        rows = idx[:, start : start + batch_size]  # (G, m)
-        m = rows.shape[1]
-        flat = rows.reshape(-1)
-        xb = torch.index_select(data.X, 0, flat, out=xbuf[: G * m]).view(G, m, -1)  # (G, m, 784)
-        ye = data.y.index_select(0, flat).view(G, 1, 1, m).expand(G, k, 1, m)
-        if G == 1:
-            logits = torch.addmm(b[0], W[0], xb[0].t())  # (10k, m)
+    for step, start in enumerate(range(0, n, batch_size)):
+        if single:
+            rows = idx1[start : start + batch_size]  # (m,)
+            m = rows.shape[0]
+            xb = torch.index_select(data.X, 0, rows, out=xbuf[:m])  # (m, 784)
+            yb = data.y.index_select(0, rows)
+            logits = torch.addmm(b1, W1, xb.t())  # (10k, m)
         else:
+            rows = idx[:, start : start + batch_size].reshape(-1)  # (G m,)
+            m = rows.shape[0] // G
+            xb = torch.index_select(data.X, 0, rows, out=xbuf[: G * m]).view(G, m, -1)
+            yb = data.y.index_select(0, rows)
             logits = torch.baddbmm(b, W, xb.transpose(1, 2))  # (G, 10k, m)
+        ye = yb.view(G, 1, 1, m).expand(G, k, 1, m)
         logits = logits.view(G, k, NUM_CLASSES, m)
         log_p = F.log_softmax(logits, dim=2)  # fused log-sum-exp over the classes
-        loss -= log_p.gather(2, ye).sum(dim=(2, 3))
+        torch.sum(log_p.gather(2, ye), dim=(2, 3), out=step_loss[step])  # minus the loss
         # max(...).indices: the first maximum, as argmax, which is slow on this axis
-        correct += (logits.max(dim=2, keepdim=True).indices == ye).sum(dim=(2, 3))
-        grad = log_p.exp_().scatter_add_(2, ye, minus_one[..., :m].expand(G, k, 1, m))
-        if coef is None or m != rows_per_step:
-            coef = step_coef(m)
-        grad.mul_(coef)  # each slot's gradient times its own -lr / m
+        torch.sum(logits.max(dim=2, keepdim=True).indices == ye, dim=(2, 3),
+                  out=step_correct[step])
+        grad = log_p.exp_().scatter_add_(2, ye, minus_one[..., :m])  # softmax - one_hot
+        alpha = -float(lrs.flat[0]) / m
+        if not uniform:
+            if coef is None or m != rows_per_step:
+                coef = step_coef(m)
+            grad.mul_(coef)
+            alpha = 1.0
         if decay_t is not None:
             W.mul_(decay_t)
-        g2 = grad.view(G, NUM_CLASSES * k, m)
-        if G == 1:
-            W[0].addmm_(g2[0], xb[0])  # (10k, m) @ (m, 784)
+        if single:
+            g1 = grad.view(NUM_CLASSES * k, m)
+            W1.addmm_(g1, xb, alpha=alpha)  # (10k, m) @ (m, 784)
+            b1.add_(g1.sum(dim=1, keepdim=True), alpha=alpha)
         else:
-            W.baddbmm_(g2, xb)  # (G, 10k, m) @ (G, m, 784)
-        b.add_(g2.sum(dim=2, keepdim=True))
-    return loss, correct
+            g2 = grad.view(G, NUM_CLASSES * k, m)
+            W.baddbmm_(g2, xb, alpha=alpha)  # (G, 10k, m) @ (G, m, 784)
+            b.add_(g2.sum(dim=2, keepdim=True), alpha=alpha)
+    return -step_loss.sum(dim=0, dtype=torch.float64), step_correct.sum(dim=0)
 
 
 def create_backend(device: str = "auto") -> TorchBackend:
