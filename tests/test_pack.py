@@ -234,3 +234,36 @@ def test_real_data_ten_epochs_parity(real_data, framework):
     splits = prepare_splits(base, offline=True)
     for p, c in zip(fit_many(configs, splits), configs, strict=True):
         _assert_same_run(p, fit(c, splits))
+
+
+def _cuda():
+    torch = need("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    torch.backends.cuda.matmul.allow_tf32 = False  # float32 products, as on the CPU
+    return torch
+
+
+@pytest.mark.cuda
+def test_cuda_pack_matches_the_cpu_and_each_model_alone(noisy_fashion):
+    _cuda()
+    configs = [replace(c, framework="torch", device="cuda") for c in _mixed("torch")]
+    splits = prepare_splits(configs[0])
+    packed = fit_many(configs, splits)
+    for p, c in zip(packed, configs, strict=True):
+        _assert_same_run(p, fit(c, splits), rtol=1e-4)
+        _assert_same_run(p, fit(replace(c, device="cpu"), splits), rtol=1e-4)
+
+
+@pytest.mark.cuda
+def test_cuda_backend_data_stays_on_the_device(fake_fashion):
+    torch = _cuda()
+    from softreg.backends.torch_backend import TorchBackend
+
+    be = TorchBackend("cuda")
+    config = replace(BASE, framework="torch", device="cuda")
+    splits = prepare_splits(config)
+    data = be.put_data(splits["train"].X, splits["train"].y)
+    assert data.X.device.type == "cuda" and be.W.device.type == "cuda"
+    (result,) = fit_many([config, replace(config, lr=0.1)], splits)[:1]
+    assert result.history.status == "completed" and torch.cuda.is_available()
