@@ -35,7 +35,8 @@ from softreg.cli import main
          "(see softreg evaluate --help)"),
         (["bogus"],
          "softreg: error: argument COMMAND: invalid choice: 'bogus' (choose from 'train', "
-         "'evaluate', 'predict', 'data', 'numerics', 'sweep', 'study') (see softreg --help)"),
+         "'evaluate', 'predict', 'data', 'numerics', 'sweep', 'study', 'lr-find') "
+         "(see softreg --help)"),
     ],
 )
 def test_usage_error_is_one_line_and_exit_2(capsys, argv, line):

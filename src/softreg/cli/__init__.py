@@ -18,7 +18,7 @@ from softreg.errors import SoftregError
 
 # Subcommand modules, in the order ``softreg --help`` lists them.
 COMMANDS: tuple[str, ...] = (
-    "train", "evaluate", "predict", "data", "numerics", "sweep", "study",
+    "train", "evaluate", "predict", "data", "numerics", "sweep", "study", "lrfind",
 )
 
 
