@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # On a machine with a CUDA GPU: the CUDA tests, then the GPU timings of packed training
-# (benchmarks/bench_gpu.py). One go, under 8 minutes. Without a usable CUDA GPU it stops at
+# (benchmarks/gpu_timings.py). One go, under 8 minutes. Without a usable CUDA GPU it stops at
 # once with a message and exit status 1.
 #   Run from the repository root: bash benchmarks/gpu_check.sh   (PY=python to choose Python)
 set -euo pipefail
@@ -15,4 +15,4 @@ fi
 "$PY" -c 'import torch; print("CUDA device:", torch.cuda.get_device_name(0))'
 timeout 240 env SOFTREG_REQUIRE=torch,data "$PY" -m pytest -q -m cuda tests/test_pack.py
 timeout 240 env SOFTREG_REQUIRE=torch "$PY" -m pytest -q -k cuda tests/backends/test_torch_backend.py tests/test_run.py tests/cli/test_cli_train.py
-timeout 240 "$PY" benchmarks/bench_gpu.py
+timeout 240 "$PY" benchmarks/gpu_timings.py

@@ -6,7 +6,7 @@
     10 epochs) as packs of ``fit_many`` (target <= 2 s on an H100/H200);
 (iii) the per-model cost of (ii) against one model trained alone.
 
-Run: ``python benchmarks/bench_gpu.py`` (exits 1 without a CUDA GPU)
+Run: ``python benchmarks/gpu_timings.py`` (exits 1 without a CUDA GPU)
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def main() -> int:
     import torch
 
     if not torch.cuda.is_available():
-        print("bench_gpu: no CUDA GPU visible to PyTorch (torch.cuda.is_available() is "
+        print("gpu_timings: no CUDA GPU visible to PyTorch (torch.cuda.is_available() is "
               "False); run this on a machine with one", file=sys.stderr)
         return 1
     torch.backends.cuda.matmul.allow_tf32 = False  # float32 products, as on the CPU
