@@ -145,8 +145,10 @@ def test_a_pack_that_would_not_fit_is_split_with_the_same_results(fake_fashion):
     splits = prepare_splits(BASE)
     whole = fit_many(configs, splits)
     split = fit_many(configs, splits, pack_memory=pack_bytes(1, 1, 32))  # one model a pack
-    for a, b in zip(whole, split, strict=True):
-        np.testing.assert_array_equal(a.trainer.snapshot()[0], b.trainer.snapshot()[0])
+    for config, a, b in zip(configs, whole, split, strict=True):
+        _assert_same_run(a, b)
+        alone = fit(config, splits)  # a pack of one is the model trained alone, bit for bit
+        np.testing.assert_array_equal(b.trainer.snapshot()[0], alone.trainer.snapshot()[0])
 
 
 def test_fit_many_prepares_each_data_setting_and_keeps_the_order(fake_fashion):
