@@ -23,8 +23,9 @@ import time
 from dataclasses import replace
 
 from softreg.config import TrainConfig
+from softreg.pack_plan import Packing, packing
 from softreg.search import SearchSpace
-from softreg.sweep import Packing, packing, run_sweep
+from softreg.sweep import run_sweep
 
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_sweep import BASE, GRID  # the same grid, by construction

@@ -322,7 +322,7 @@ def test_all_diverged_means_no_best(tmp_path, fake_fashion):
 @pytest.fixture()
 def unpacked():
     """Sweeps in the test train one configuration at a time (--no-pack): run_config is used."""
-    from softreg.sweep import Packing, packing
+    from softreg.pack_plan import Packing, packing
 
     with packing(Packing(enabled=False)):
         yield

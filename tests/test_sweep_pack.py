@@ -9,8 +9,9 @@ import softreg.pack
 import softreg.sweep_worker
 from softreg.cli import main
 from softreg.config import TrainConfig
+from softreg.pack_plan import Packing, balance, current_packing, packing
 from softreg.search import SearchSpace
-from softreg.sweep import Packing, packing, run_sweep
+from softreg.sweep import run_sweep
 
 BASE = TrainConfig(framework="numpy", epochs=2, batch_size=32, lr=0.05, device="cpu",
                    val_split=0.2)
@@ -80,11 +81,9 @@ def test_packs_respect_the_limits_and_run_in_workers(tmp_path, fake_fashion, mon
 
 
 def test_packs_are_halved_until_every_worker_has_one():
-    from softreg.sweep import _balance
-
-    assert _balance([[0, 1, 2, 3, 4]], 2) == [[0, 1, 2], [3, 4]]
-    assert _balance([[0, 1], [2]], 4) == [[0], [1], [2]]  # no more to halve
-    assert _balance([[0, 1], [2, 3]], 1) == [[0, 1], [2, 3]]
+    assert balance([[0, 1, 2, 3, 4]], 2) == [[0, 1, 2], [3, 4]]
+    assert balance([[0, 1], [2]], 4) == [[0], [1], [2]]  # no more to halve
+    assert balance([[0, 1], [2, 3]], 1) == [[0, 1], [2, 3]]
 
 
 def test_an_interrupted_packed_sweep_keeps_finished_packs_and_resumes(tmp_path, fake_fashion,
@@ -155,7 +154,7 @@ def test_pack_flags_reach_the_sweep(tmp_path, fake_fashion, monkeypatch, capsys)
     real = softreg.sweep._train_all
 
     def spy(*args, **kw):
-        seen.append(softreg.sweep._PACKING.get())
+        seen.append(current_packing())
         return real(*args, **kw)
 
     monkeypatch.setattr(softreg.sweep, "_train_all", spy)

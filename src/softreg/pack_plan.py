@@ -19,9 +19,12 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES
 from softreg.config import TrainConfig
@@ -192,3 +195,51 @@ def _models_within(budget: int, batch_size: int, seeds: int) -> int:
     if room < model_bytes(batch_size):
         room = budget - pack_bytes(0, 1, batch_size)  # one seed a pack still fits
     return max(0, room // model_bytes(batch_size))
+
+
+@dataclass(frozen=True)
+class Packing:
+    """How a sweep trains: in packs (``enabled``) of at most ``max_models`` models and
+    ``memory`` bytes each (None: no limit but the default memory budget), or one at a time."""
+
+    enabled: bool = True
+    max_models: int | None = None
+    memory: int | None = None
+
+
+_PACKING: ContextVar[Packing] = ContextVar(
+    "softreg_sweep_packing", default=Packing())  # noqa: B039  (frozen: immutable)
+
+
+def current_packing() -> Packing:
+    """The :class:`Packing` in force (:func:`packing`; default: packs, default limits)."""
+    return _PACKING.get()
+
+
+@contextlib.contextmanager
+def packing(settings: Packing) -> Iterator[None]:
+    """Sweeps run inside this block train as ``settings`` says (default: packs).
+
+    Raises:
+        ConfigError: a most-models limit below 1 or a memory budget below 1 byte (checked
+            on entry, before any work).
+    """
+    check_pack_limits(settings.max_models, settings.memory)
+    token = _PACKING.set(settings)
+    try:
+        yield
+    finally:
+        _PACKING.reset(token)
+
+
+def balance(packs: list[list[int]], jobs: int) -> list[list[int]]:
+    """Halve the largest packs until every one of ``jobs`` workers has one, if they can be."""
+    packs = [list(p) for p in packs]
+    while len(packs) < jobs:
+        largest = max(range(len(packs)), key=lambda i: len(packs[i]))
+        pack = packs[largest]
+        if len(pack) < 2:
+            break
+        half = (len(pack) + 1) // 2
+        packs[largest : largest + 1] = [pack[:half], pack[half:]]
+    return packs

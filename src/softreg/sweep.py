@@ -19,14 +19,12 @@ are recorded for every configuration, for the reader, and never used to choose.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -34,6 +32,7 @@ from typing import Any, TextIO
 from softreg import fileio
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
+from softreg.pack_plan import balance, current_packing, plan_packs
 from softreg.search import SearchSpace, config_key, configurations, describe
 from softreg.sweep_worker import (
     SplitCache,
@@ -153,11 +152,9 @@ def _train_all(todo: list[TrainConfig], out: Path, jobs: int, data_dir: str | No
 
     In packs (:func:`packing`; the default) or one configuration at a time.
     """
-    settings = _PACKING.get()
+    settings = current_packing()
     if settings.enabled and todo:
-        from softreg.pack_plan import plan_packs
-
-        packs = _balance(plan_packs(todo, settings.max_models, settings.memory), jobs)
+        packs = balance(plan_packs(todo, settings.max_models, settings.memory), jobs)
         dicts = [[todo[i].to_dict() for i in pack] for pack in packs]
         if jobs == 1 or len(dicts) <= 1:
             cache = SplitCache(data_dir, offline)
@@ -225,51 +222,6 @@ def _record_pack(out: Path, results: list[dict[str, Any]]) -> Iterator[dict[str,
     ordered = sorted(results, key=lambda r: r["row"]["status"] == "interrupted")
     for result in ordered:
         yield _record(out, result)
-
-
-@dataclass(frozen=True)
-class Packing:
-    """How a sweep trains: in packs (``enabled``) of at most ``max_models`` models and
-    ``memory`` bytes each (None: no limit but the default memory budget), or one at a time."""
-
-    enabled: bool = True
-    max_models: int | None = None
-    memory: int | None = None
-
-
-_PACKING: ContextVar[Packing] = ContextVar(
-    "softreg_sweep_packing", default=Packing())  # noqa: B039  (frozen: immutable)
-
-
-@contextlib.contextmanager
-def packing(settings: Packing) -> Iterator[None]:
-    """Sweeps run inside this block train as ``settings`` says (default: packs).
-
-    Raises:
-        ConfigError: a most-models limit below 1 or a memory budget below 1 byte (checked
-            on entry, before any work).
-    """
-    from softreg.pack_plan import check_pack_limits
-
-    check_pack_limits(settings.max_models, settings.memory)
-    token = _PACKING.set(settings)
-    try:
-        yield
-    finally:
-        _PACKING.reset(token)
-
-
-def _balance(packs: list[list[int]], jobs: int) -> list[list[int]]:
-    """Halve the largest packs until every one of ``jobs`` workers has one, if they can be."""
-    packs = [list(p) for p in packs]
-    while len(packs) < jobs:
-        largest = max(range(len(packs)), key=lambda i: len(packs[i]))
-        pack = packs[largest]
-        if len(pack) < 2:
-            break
-        half = (len(pack) + 1) // 2
-        packs[largest : largest + 1] = [pack[:half], pack[half:]]
-    return packs
 
 
 class _thread_env:  # noqa: N801  (used as a context manager, reads like one)

@@ -10,8 +10,8 @@ from softreg.cli.train import add_data_args
 from softreg.config import DEVICES, MONITORS, TrainConfig
 
 if TYPE_CHECKING:
+    from softreg.pack_plan import Packing
     from softreg.search import SearchSpace
-    from softreg.sweep import Packing
 
 # (flag, config field, help)
 _AXIS_FLAGS = (
@@ -89,13 +89,12 @@ def build_space(args: argparse.Namespace) -> SearchSpace:
 
 
 def build_packing(args: argparse.Namespace) -> Packing:
-    """The :class:`~softreg.sweep.Packing` of ``--pack``, ``--pack-memory`` and ``--no-pack``.
+    """The :class:`~softreg.pack_plan.Packing` of ``--pack``, ``--pack-memory`` and ``--no-pack``.
 
     Raises:
         ConfigError: ``--pack`` below 1 or an unreadable ``--pack-memory``.
     """
-    from softreg.pack_plan import check_pack_limits, parse_memory
-    from softreg.sweep import Packing
+    from softreg.pack_plan import Packing, check_pack_limits, parse_memory
 
     memory = parse_memory(args.pack_memory) if args.pack_memory is not None else None
     check_pack_limits(args.pack, memory)
@@ -105,8 +104,8 @@ def build_packing(args: argparse.Namespace) -> Packing:
 def run(args: argparse.Namespace) -> int:
     import datetime
 
+    from softreg.pack_plan import packing as sweep_packing
     from softreg.sweep import check_sweep, format_best, run_sweep
-    from softreg.sweep import packing as sweep_packing
 
     packing = build_packing(args)  # a refusal is one line, before any work
     space = build_space(args)
