@@ -213,7 +213,9 @@ class NumpyBackend:
         """
         rows, lr, wd = check_pack_epoch(orders, data.num_examples, lrs, weight_decays,
                                         self.shape, batch_size)
-        with blas_threads(self.blas_threads):
+        # A step size that blows weights up to inf or NaN is a divergence, which the epoch
+        # loop reports in one message, not a NumPy warning per step.
+        with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
             return _sgd_pack_epoch(self.W, self.b, data, rows, batch_size, lr, wd)
 
     def evaluate_pack(self, data: NumpyData, batch_size: int = 10000) -> PackTotals:
@@ -223,7 +225,7 @@ class NumpyBackend:
         loss, correct = np.zeros(K), np.zeros(K, dtype=np.int64)
         W2, b2 = self.W.reshape(-1, NUM_FEATURES), self.b.reshape(-1)  # (10K, 784), (10K,)
         chunk = max(1, min(batch_size, EVAL_BYTES // (8 * NUM_CLASSES * K)))
-        with blas_threads(self.blas_threads):
+        with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
             for start in range(0, data.num_examples, chunk):
                 xb = data.X[start : start + chunk]  # (n, 784)
                 yb = data.y[start : start + chunk]
