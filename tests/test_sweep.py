@@ -319,7 +319,17 @@ def test_all_diverged_means_no_best(tmp_path, fake_fashion):
     assert format_best(res).startswith("no configuration finished without diverging")
 
 
-def test_resume_skips_finished_configurations(tmp_path, fake_fashion, monkeypatch, capsys):
+@pytest.fixture()
+def unpacked():
+    """Sweeps in the test train one configuration at a time (--no-pack): run_config is used."""
+    from softreg.pack_plan import Packing, packing
+
+    with packing(Packing(enabled=False)):
+        yield
+
+
+def test_resume_skips_finished_configurations(tmp_path, fake_fashion, monkeypatch, capsys,
+                                              unpacked):
     calls = []
     real = softreg.sweep.run_config
 
@@ -340,7 +350,7 @@ def test_resume_skips_finished_configurations(tmp_path, fake_fashion, monkeypatc
 
 
 def test_interrupted_sweep_keeps_finished_results_and_resumes(tmp_path, fake_fashion,
-                                                              monkeypatch):
+                                                              monkeypatch, unpacked):
     real = softreg.sweep.run_config
     calls = []
 
@@ -373,7 +383,7 @@ def test_a_failed_configuration_is_reported_but_not_saved(tmp_path, fake_fashion
 
 
 def test_a_framework_error_fails_one_configuration_not_the_sweep(tmp_path, fake_fashion,
-                                                                 monkeypatch):
+                                                                 monkeypatch, unpacked):
     import softreg.sweep_worker
 
     real = softreg.sweep_worker.fit
@@ -393,7 +403,8 @@ def test_a_framework_error_fails_one_configuration_not_the_sweep(tmp_path, fake_
     assert len(list((tmp_path / "sweep" / "results").glob("*.json"))) == 2  # retried next time
 
 
-def test_ctrl_c_inside_a_configuration_is_not_swallowed(tmp_path, fake_fashion, monkeypatch):
+def test_ctrl_c_inside_a_configuration_is_not_swallowed(tmp_path, fake_fashion, monkeypatch,
+                                                       unpacked):
     import softreg.sweep_worker
 
     def interrupted(config, *args, **kw):

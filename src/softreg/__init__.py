@@ -6,6 +6,20 @@ plotting library. Pick a framework explicitly, e.g. ``from softreg import torch 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "fit_many"]
+
+if TYPE_CHECKING:
+    from softreg.pack_plan import fit_many
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: ``import softreg`` stays light; the training code loads on first use.
+    if name == "fit_many":
+        from softreg.pack_plan import fit_many
+
+        return fit_many
+    raise AttributeError(f"module 'softreg' has no attribute {name!r}")

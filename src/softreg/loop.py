@@ -73,14 +73,10 @@ def run_epochs(
             t0 = time.perf_counter()
             totals = trainer.train_epoch(epoch)
             loss = totals.mean_loss
-            if not math.isfinite(loss) or loss > max_loss:
+            if diverged(loss, max_loss):
                 hist.status = "diverged"
-                why = "not finite" if not math.isfinite(loss) else f"above the limit {max_loss:.4g}"
-                hist.message = (
-                    f"training diverged in epoch {epoch + 1}: the mean train loss is {loss:.4g}, "
-                    f"{why}; {_put_back(trainer, last_good, f'the weights of epoch {epoch}')}. "
-                    "Lower the learning rate and try again."
-                )
+                kept = _put_back(trainer, last_good, f"the weights of epoch {epoch}")
+                hist.message = divergence_message(epoch, loss, max_loss, kept)
                 break
             rec = EpochRecord(
                 epoch=epoch + 1,
@@ -111,6 +107,18 @@ def run_epochs(
         who = "by SIGTERM" if isinstance(exc, Terminated) else "by the user"
         hist.message = f"interrupted {who} after {len(hist.records)} finished epoch(s); {kept}"
     return hist
+
+
+def diverged(loss: float, max_loss: float) -> bool:
+    """True when a mean train loss counts as divergence: not finite, or above ``max_loss``."""
+    return not math.isfinite(loss) or loss > max_loss
+
+
+def divergence_message(epoch: int, loss: float, max_loss: float, kept: str) -> str:
+    """What a history says when epoch ``epoch`` (from 0) diverged; ``kept``: what was kept."""
+    why = "not finite" if not math.isfinite(loss) else f"above the limit {max_loss:.4g}"
+    return (f"training diverged in epoch {epoch + 1}: the mean train loss is {loss:.4g}, "
+            f"{why}; {kept}. Lower the learning rate and try again.")
 
 
 def _put_back(trainer: EpochTrainer, state: Any, what: str) -> str:

@@ -226,7 +226,7 @@ def _losses(p: _Parts, y: npt.NDArray[Any]) -> FloatArray:
     return _nan_rows(res, p.bad)[:, 0]
 
 
-def _grad(p: _Parts, y: npt.NDArray[Any]) -> FloatArray:
+def _grad(p: _Parts, y: npt.NDArray[Any], count: int | None = None) -> FloatArray:
     """(softmax - one_hot) / N, with the true-class entry computed without cancellation."""
     total = 1.0 + p.rest  # (N, 1)
     g = p.expd / total  # (N, C)
@@ -235,7 +235,7 @@ def _grad(p: _Parts, y: npt.NDArray[Any]) -> FloatArray:
     minus_rest = -p.rest / total
     py = np.take_along_axis(g, y, axis=1)
     np.put_along_axis(g, y, np.where(y == p.top, minus_rest, py - 1.0), axis=1)
-    g /= max(g.shape[0], 1)
+    g /= max(g.shape[0] if count is None else count, 1)
     return _nan_rows(g, p.bad)
 
 
@@ -299,13 +299,16 @@ def cross_entropy_grad(logits: npt.ArrayLike, labels: npt.ArrayLike) -> FloatArr
 
 @_quiet
 def cross_entropy_and_grad(
-    logits: npt.ArrayLike, labels: npt.ArrayLike
+    logits: npt.ArrayLike, labels: npt.ArrayLike, count: int | None = None
 ) -> tuple[FloatArray, FloatArray]:
     """Per-example losses (N,) and the mean-loss gradient (N, C) from one softmax pass.
 
     The training step of the NumPy backend uses this: the exponentials are computed once.
     Same rules, dtypes and errors as :func:`cross_entropy` and :func:`cross_entropy_grad`.
+    With ``count`` the gradient is divided by ``count`` instead of N: the rows of several
+    models' batches stacked together (a packed step), each the gradient of its own mean.
     """
     z, y, out_dtype = _prepare(logits, labels)
     p = _parts(z, 1)
-    return _losses(p, y).astype(out_dtype, copy=False), _grad(p, y).astype(out_dtype, copy=False)
+    grad = _grad(p, y, count)
+    return _losses(p, y).astype(out_dtype, copy=False), grad.astype(out_dtype, copy=False)

@@ -40,7 +40,7 @@ LOCK = ".softreg-lock"
 MARKER_FORMAT = "softreg-run"
 MARKER_VERSION = 1
 
-Kind = Literal["train", "sweep", "study"]
+Kind = Literal["train", "sweep", "study", "seeds"]
 # new: a fresh folder (absent, empty, or marked with none of its files yet); overwrite: replace
 # a folder of the same kind; resume: continue the run already there; add: write more files
 # into a finished folder (sweeps resumed, evaluate/explain/export outputs).
@@ -61,9 +61,11 @@ OWN_FILES: dict[str, tuple[str, ...]] = {
         "weights/evaluate-*-confusion.png",
     ),
     "study": ("summary.md", "study.json", "overfit.png", "*/metrics.csv", "*/history.json"),
+    "seeds": ("seeds.csv", "summary.json", "curves.png"),
 }
 # What shows that an unmarked folder was made by an earlier softreg (before the marker existed).
-_LEGACY_SIGN = {"train": "checkpoint.safetensors", "sweep": "sweep.json", "study": "study.json"}
+_LEGACY_SIGN = {"train": "checkpoint.safetensors", "sweep": "sweep.json", "study": "study.json",
+                "seeds": "summary.json"}
 _SUBFOLDERS = {"sweep": ("results", "weights", "refit")}
 
 

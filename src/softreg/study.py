@@ -28,7 +28,8 @@ from softreg import fileio, runfolder
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.history import History
-from softreg.training import FitResult, Split, fit, prepare_splits
+from softreg.pack_plan import fit_many
+from softreg.training import FitResult, Split, prepare_splits
 
 
 @dataclass(frozen=True)
@@ -110,11 +111,11 @@ def run_study(
 def _train_variants(todo: list[Variant], splits: dict[str, Split], out: Path, base: TrainConfig,
                     figures: bool, stream: TextIO | None) -> tuple[list[VariantResult], str]:
     results = []
-    for variant in todo:
-        if stream is not None:
-            print(f"training {variant.name}: {variant.label}, {variant.config.epochs} epochs",
-                  file=stream, flush=True)
-        fitted = fit(variant.config, splits, eval_splits=("train", "val", "test"))
+    if stream is not None:
+        print(f"training {', '.join(v.name for v in todo)} together (one pack, the same "
+              f"batches), {base.epochs} epochs", file=stream, flush=True)
+    packed = fit_many([v.config for v in todo], splits, eval_splits=("train", "val", "test"))
+    for variant, fitted in zip(todo, packed, strict=True):
         results.append(_result(variant, fitted))
         fitted.history.write(out / variant.name)
     text = summarize(results, n_train=len(splits["train"].y))

@@ -32,8 +32,16 @@ from typing import Any, NoReturn, TextIO
 from softreg import fileio, runfolder, stopsignals
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
+from softreg.pack_plan import balance, current_packing, plan_packs
 from softreg.search import SearchSpace, config_key, configurations, describe
-from softreg.sweep_worker import SplitCache, init_worker, run_config, run_in_worker
+from softreg.sweep_worker import (
+    SplitCache,
+    init_worker,
+    run_config,
+    run_in_worker,
+    run_pack,
+    run_pack_in_worker,
+)
 from softreg.textsafe import printable
 
 COLUMNS = (
@@ -119,8 +127,10 @@ def run_sweep(
                     print(f"[{i}/{len(configs)}] {describe(row, names) or row['key']}: "
                           f"{_status_text(row)}", file=s, flush=True)
         except KeyboardInterrupt:
-            # What finished stays usable: its table now, the rest on the next run.
-            write_results_csv(out / "results.csv", _sorted_rows(list(done.values())))
+            # What finished stays usable: its table now (a pack records its finished
+            # configurations before it stops the sweep), the rest on the next run.
+            finished = {k: v for k, v in _load_rows(out).items() if k in keys}
+            write_results_csv(out / "results.csv", _sorted_rows(list(finished.values())))
             remove_orphans(out)
             raise
         return _finish(space, out, list(done.values()), len(configs) - len(todo),
@@ -176,7 +186,21 @@ def check_sweep(space: SearchSpace, out_dir: str | Path, jobs: int) -> list[Trai
 
 def _train_all(todo: list[TrainConfig], out: Path, jobs: int, data_dir: str | None,
                offline: bool) -> Iterator[dict[str, Any]]:
-    """Train ``todo`` and yield each row as it finishes (its result file already written)."""
+    """Train ``todo`` and yield each row as it finishes (its result file already written).
+
+    In packs (:func:`packing`; the default) or one configuration at a time.
+    """
+    settings = current_packing()
+    if settings.enabled and todo:
+        packs = balance(plan_packs(todo, settings.max_models, settings.memory), jobs)
+        dicts = [[todo[i].to_dict() for i in pack] for pack in packs]
+        if jobs == 1 or len(dicts) <= 1:
+            cache = SplitCache(data_dir, offline)
+            for pack_dicts in dicts:
+                yield from _record_pack(out, run_pack(pack_dicts, out, cache))
+            return
+        yield from _train_parallel(dicts, out, jobs, data_dir, offline)
+        return
     if jobs == 1 or len(todo) <= 1:
         cache = SplitCache(data_dir, offline)
         for config in todo:
@@ -185,8 +209,9 @@ def _train_all(todo: list[TrainConfig], out: Path, jobs: int, data_dir: str | No
     yield from _train_parallel(todo, out, jobs, data_dir, offline)
 
 
-def _train_parallel(todo: list[TrainConfig], out: Path, jobs: int, data_dir: str | None,
-                    offline: bool) -> Iterator[dict[str, Any]]:
+def _train_parallel(todo: list[TrainConfig] | list[list[dict[str, Any]]], out: Path, jobs: int,
+                    data_dir: str | None, offline: bool) -> Iterator[dict[str, Any]]:
+    """Train configurations (or packs of configuration dicts) in ``jobs`` worker processes."""
     import concurrent.futures as cf
     import multiprocessing
 
@@ -197,10 +222,16 @@ def _train_parallel(todo: list[TrainConfig], out: Path, jobs: int, data_dir: str
         pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx,
                                       initializer=init_worker,
                                       initargs=(data_dir, offline, threads))
-        futures = [pool.submit(run_in_worker, c.to_dict(), str(out)) for c in todo]
+        futures: list[cf.Future[Any]] = [
+            pool.submit(run_pack_in_worker, item, str(out)) if isinstance(item, list)
+            else pool.submit(run_in_worker, item.to_dict(), str(out)) for item in todo]
     try:
         for fut in cf.as_completed(futures):
-            yield _record(out, fut.result())
+            result = fut.result()
+            if isinstance(result, list):  # a pack's results
+                yield from _record_pack(out, result)
+            else:
+                yield _record(out, result)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
@@ -222,6 +253,13 @@ def _record(out: Path, result: dict[str, Any]) -> dict[str, Any]:
     fileio.write_json(out / "results" / f"{result['row']['key']}.json", result)
     row: dict[str, Any] = result["row"]
     return row
+
+
+def _record_pack(out: Path, results: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Record a pack's results; its interrupted ones last, so every finished one is kept."""
+    ordered = sorted(results, key=lambda r: r["row"]["status"] == "interrupted")
+    for result in ordered:
+        yield _record(out, result)
 
 
 class _thread_env:  # noqa: N801  (used as a context manager, reads like one)

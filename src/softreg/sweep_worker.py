@@ -91,6 +91,55 @@ def run_config(config_dict: dict[str, Any], out: Path, cache: SplitCache,
     return {"row": row, "config": config_dict, "history": history.to_dict()}
 
 
+def run_pack(config_dicts: list[dict[str, Any]], out: Path,
+             cache: SplitCache) -> list[dict[str, Any]]:
+    """Train configurations sharing a pack (:func:`softreg.pack_plan.plan_packs`) in one pass.
+
+    Returns one result per configuration, as :func:`run_config` does, in the order given;
+    each row's ``seconds`` is its share of the pack's training time. An exception fails every
+    configuration of the pack (none is saved; the next run of the sweep tries them again).
+    """
+    from softreg.backends import get_packed_backend
+    from softreg.pack import train_pack
+
+    configs = [TrainConfig.from_dict(d) for d in config_dicts]
+    try:
+        splits = cache.get(configs[0])
+        backend = get_packed_backend(configs[0].framework, configs[0].device)
+        fitted = train_pack(configs, splits, backend,
+                            eval_splits=("val",) if "val" in splits else ())
+        metrics = [{split: r.trainer.evaluate(split) for split in splits if split != "train"}
+                   for r in fitted]
+    except Exception as exc:  # not BaseException: Ctrl-C still stops the sweep
+        return [_failed(c, d, exc) for c, d in zip(configs, config_dicts, strict=True)]
+    results = []
+    for config, config_dict, result, totals in zip(configs, config_dicts, fitted, metrics,
+                                                   strict=True):
+        key, history = config_key(config), result.history
+        seconds = sum(r.seconds for r in history.records)
+        row = _row(config, key, history.status, len(history), result.model_epoch, history,
+                   totals, seconds)
+        row["message"] = history.message
+        if history.status != "interrupted":
+            row["weights"] = f"weights/{key}.safetensors"
+            _save_weights(out / row["weights"], result, config, result.model_epoch, key)
+        results.append({"row": row, "config": config_dict, "history": history.to_dict()})
+    return results
+
+
+def run_pack_in_worker(config_dicts: list[dict[str, Any]], out: str) -> list[dict[str, Any]]:
+    """Entry point of a worker process (see :func:`run_pack`)."""
+    cache = _WORKER_CACHE if _WORKER_CACHE is not None else SplitCache()
+    return run_pack(config_dicts, Path(out), cache)
+
+
+def _failed(config: TrainConfig, config_dict: dict[str, Any], exc: Exception) -> dict[str, Any]:
+    row = _row(config, config_key(config), "failed", 0, 0, None, {}, 0.0)
+    row["message"] = (str(exc) if isinstance(exc, SoftregError)
+                      else f"{type(exc).__name__}: {exc}")
+    return {"row": row, "config": config_dict, "history": History().to_dict()}
+
+
 def _row(config: TrainConfig, key: str, status: str, epochs_run: int, model_epoch: int,
          history: History | None, metrics: dict[str, Any], seconds: float) -> dict[str, Any]:
     last = history.last if history is not None else None

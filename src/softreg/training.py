@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -134,6 +134,19 @@ def epoch_order(seed: int, epoch: int, n: int) -> npt.NDArray[np.int64]:
     return np.random.default_rng([seed, 1, epoch]).permutation(n).astype(np.int64)
 
 
+class TrainedModel(Protocol):
+    """A model whose raw-pixel weights can be read and replaced, and evaluated on a split.
+
+    :class:`LinearTrainer` is one; so is each model of a pack (:mod:`softreg.pack`).
+    """
+
+    def evaluate(self, split: str) -> EpochTotals: ...
+
+    def snapshot(self) -> Params: ...
+
+    def restore(self, state: Params) -> None: ...
+
+
 class LinearTrainer:
     """Adapts a :class:`LinearBackend` and a config to the EpochTrainer Protocol.
 
@@ -174,7 +187,7 @@ class EarlyStopping:
     tracks the best epoch (for the best checkpoint), never stops the run and never restores.
     """
 
-    def __init__(self, trainer: LinearTrainer, monitor: str, patience: int) -> None:
+    def __init__(self, trainer: TrainedModel, monitor: str, patience: int) -> None:
         self.trainer = trainer
         self.monitor = monitor
         self.patience = patience
@@ -252,9 +265,13 @@ class EarlyStopping:
 
 @dataclass
 class FitResult:
-    """What :func:`fit` returns: the trainer (holding the final model), history, stopper."""
+    """What :func:`fit` returns: the trainer (holding the final model), history, stopper.
 
-    trainer: LinearTrainer
+    From :func:`softreg.pack.fit_many` the trainer is one model of a pack: it has
+    ``snapshot``, ``restore`` and ``evaluate`` (:class:`TrainedModel`), not ``backend``.
+    """
+
+    trainer: TrainedModel
     history: History
     stopper: EarlyStopping | None
 

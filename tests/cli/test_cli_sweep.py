@@ -102,7 +102,7 @@ def test_study_overfit_prints_its_summary(capsys, tmp_path, fake_fashion):
                           "--framework", "numpy", "--batch-size", "32", "--val-split", "0.2",
                           "--out", str(tmp_path / "st"), "--no-figures")
     assert code == 0, err
-    assert "training early_stopping" in out and "# Overfitting study" in out
+    assert "early_stopping together (one pack" in out and "# Overfitting study" in out
     assert (tmp_path / "st" / "summary.md").is_file()
 
 

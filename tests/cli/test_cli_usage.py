@@ -35,8 +35,8 @@ from softreg.cli import main
          "(see softreg evaluate --help)"),
         (["bogus"],
          "softreg: error: argument COMMAND: invalid choice: 'bogus' (choose from 'train', "
-         "'evaluate', 'predict', 'explain', 'export', 'data', 'numerics', 'sweep', 'study') "
-         "(see softreg --help)"),
+         "'evaluate', 'predict', 'explain', 'export', 'data', 'numerics', 'sweep', 'study', "
+         "'lr-find') (see softreg --help)"),
         (["explain"],
          "softreg explain: error: the following arguments are required: RUN "
          "(see softreg explain --help)"),

@@ -104,6 +104,76 @@ class LinearBackend(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class PackTotals:
+    """Per-model sums over one pass of a pack laid out as G order groups of k slots.
+
+    ``loss_sum`` (G, k) float64 and ``correct`` (G, k) int64 are what :class:`EpochTotals`
+    holds for one model; ``count`` is the number of examples each model saw.
+    """
+
+    loss_sum: npt.NDArray[np.float64]
+    correct: npt.NDArray[np.int64]
+    count: int
+
+    def model(self, group: int, slot: int) -> EpochTotals:
+        """The totals of the model in ``slot`` of ``group``."""
+        return EpochTotals(float(self.loss_sum[group, slot]), int(self.correct[group, slot]),
+                           self.count)
+
+
+@runtime_checkable
+class PackedBackend(Protocol):
+    """K models trained in one pass: what :mod:`softreg.pack` drives.
+
+    A pack is laid out as G *order groups* of k slots: the models of a group see the same
+    example order (one shared batch per step, one (10k, 784) x (784, m) product); the G groups
+    have their own orders (a batched gather and a batched product). Every slot has its own
+    weights, learning rate and weight decay. A slot with learning rate 0 and weight decay 0 is
+    left exactly as it is (padding, or a model that has stopped), provided its weights are
+    finite. Training and evaluation return opaque device-side handles; :meth:`pack_totals`
+    reads any number of them back in one host sync.
+    """
+
+    name: str
+    device: str
+
+    def put_data(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> DeviceData:
+        """As :meth:`LinearBackend.put_data`: the split is held once for every slot."""
+        ...
+
+    def set_pack(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
+        """Replace every slot's weights: W (G, k, 10, 784), b (G, k, 10), float32."""
+        ...
+
+    def get_pack(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Copies of (W (G, k, 10, 784), b (G, k, 10)) as float32 NumPy arrays."""
+        ...
+
+    def train_pack_epoch(
+        self,
+        data: DeviceData,
+        orders: npt.NDArray[np.int64],
+        batch_size: int,
+        lrs: npt.NDArray[np.float64],
+        weight_decays: npt.NDArray[np.float64],
+    ) -> Any:
+        """One epoch of SGD for every slot: group g's batches are slices of ``orders[g]``.
+
+        ``orders`` is (G, N); ``lrs`` and ``weight_decays`` are (G, k). Each slot follows
+        :meth:`LinearBackend.train_epoch` with its own rate and decay.
+        """
+        ...
+
+    def evaluate_pack(self, data: DeviceData) -> Any:
+        """Loss and correct count of every slot over a whole split (no update)."""
+        ...
+
+    def pack_totals(self, handles: list[Any]) -> list[PackTotals]:
+        """Read the totals behind ``handles`` back to the host, in one sync."""
+        ...
+
+
 class EpochTrainer(Protocol):
     """What :func:`softreg.loop.run_epochs` drives: any model, any framework."""
 

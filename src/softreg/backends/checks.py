@@ -128,3 +128,49 @@ def check_labels(labels: npt.ArrayLike, num_classes: int, where: str,
             f"classes, got {values[0]} ({values.size} label(s) out of range); {consequence}. "
             "Fix the labels, or give the model as many outputs as there are classes"
         )
+
+
+def check_pack_params(W: npt.ArrayLike, b: npt.ArrayLike) -> tuple[F32, F32]:
+    """Return a pack's ``W`` (G, k, 10, 784) and ``b`` (G, k, 10) as C-contiguous float32.
+
+    Raises:
+        ConfigError: wrong shapes.
+    """
+    Wa, ba = np.asarray(W), np.asarray(b)
+    if (Wa.ndim != 4 or Wa.shape[2:] != (NUM_CLASSES, NUM_FEATURES)
+            or ba.shape != (*Wa.shape[:2], NUM_CLASSES) or 0 in Wa.shape[:2]):
+        raise ConfigError(
+            f"pack parameters must be W (G, k, {NUM_CLASSES}, {NUM_FEATURES}) and b (G, k, "
+            f"{NUM_CLASSES}) with G, k >= 1, got W {Wa.shape} and b {ba.shape}"
+        )
+    return (np.ascontiguousarray(Wa, dtype=np.float32),
+            np.ascontiguousarray(ba, dtype=np.float32))
+
+
+def check_pack_epoch(orders: npt.ArrayLike, n: int, lrs: npt.ArrayLike,
+                     weight_decays: npt.ArrayLike, shape: tuple[int, ...],
+                     batch_size: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64],
+                                               npt.NDArray[np.float64]]:
+    """Check one packed epoch's inputs against a pack of ``shape`` (G, k).
+
+    Returns:
+        ``orders`` (G, N) as indices, ``lrs`` and ``weight_decays`` (G, k) as float64.
+
+    Raises:
+        ConfigError: ``batch_size`` < 1, ``orders`` not (G, N) indices in [0, n), or rates
+            not (G, k) finite numbers >= 0.
+    """
+    check_batch_size(batch_size)
+    idx = np.asarray(orders)
+    if idx.ndim != 2 or idx.shape[0] != shape[0]:
+        raise ConfigError(f"orders must be a (G, N) array with G = {shape[0]} order groups, "
+                          f"got shape {idx.shape}")
+    rows = np.stack([check_order(row, n) for row in idx])  # (G, N)
+    rates = []
+    for name, values in (("lrs", lrs), ("weight_decays", weight_decays)):
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.shape != shape or not np.isfinite(arr).all() or (arr < 0).any():
+            raise ConfigError(f"{name} must be a {shape} array of finite numbers >= 0, got "
+                              f"shape {arr.shape}")
+        rates.append(arr)
+    return rows, rates[0], rates[1]

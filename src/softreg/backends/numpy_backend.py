@@ -31,10 +31,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals
+from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals, PackTotals
 from softreg.backends.checks import (
     check_batch_size,
     check_order,
+    check_pack_epoch,
+    check_pack_params,
     check_params,
     check_split,
     check_step,
@@ -44,6 +46,9 @@ from softreg.errors import ConfigError
 from softreg.numerics import cross_entropy, cross_entropy_and_grad
 
 F32 = npt.NDArray[np.float32]
+
+# Most bytes of float64 logits an evaluation pass holds at once (the chunk shrinks with K).
+EVAL_BYTES = 64 * 2**20
 
 
 @functools.lru_cache(maxsize=1)
@@ -96,7 +101,11 @@ class NumpyData:
 
 
 class NumpyBackend:
-    """Softmax regression with parameters ``W`` (10, 784) and ``b`` (10,) as float32 arrays.
+    """Softmax regression by SGD for one model or a pack of K, as float32 arrays.
+
+    The weights are held as a pack of G order groups of k slots, ``W`` (G, 10k, 784) and
+    ``b`` (G, 10k); a single model (the :class:`LinearBackend` methods) is the pack of one,
+    so one run and a pack run the same code.
 
     Args:
         blas_threads: OpenBLAS threads while training and evaluating (module docstring);
@@ -108,8 +117,9 @@ class NumpyBackend:
 
     def __init__(self, blas_threads: int | None = 1) -> None:
         self.blas_threads = blas_threads
-        self.W: F32 = np.zeros((NUM_CLASSES, NUM_FEATURES), dtype=np.float32)
-        self.b: F32 = np.zeros(NUM_CLASSES, dtype=np.float32)
+        self.W: F32 = np.zeros((1, NUM_CLASSES, NUM_FEATURES), dtype=np.float32)
+        self.b: F32 = np.zeros((1, NUM_CLASSES), dtype=np.float32)
+        self.shape = (1, 1)
 
     def put_data(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> NumpyData:
         """Keep the split as contiguous float32/int64 arrays (a copy only if needed).
@@ -121,6 +131,8 @@ class NumpyBackend:
         Xc, yc = check_split(X, y)
         return NumpyData(Xc, yc, int(Xc.shape[0]))
 
+    # -- one model: the pack of one --------------------------------------------------------
+
     def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
         """Copy ``W`` (10, 784) and ``b`` (10,) into the model (float32).
 
@@ -128,12 +140,11 @@ class NumpyBackend:
             ConfigError: wrong shapes.
         """
         W, b = check_params(W, b)
-        np.copyto(self.W, W, casting="unsafe")
-        np.copyto(self.b, b, casting="unsafe")
+        self.set_pack(W[None, None], b[None, None])
 
     def get_params(self) -> tuple[F32, F32]:
         """Return copies of ``(W, b)``; later training does not change them."""
-        return self.W.copy(), self.b.copy()
+        return self.W[0, :NUM_CLASSES].copy(), self.b[0, :NUM_CLASSES].copy()
 
     def train_epoch(
         self,
@@ -156,56 +167,125 @@ class NumpyBackend:
         check_batch_size(batch_size)
         check_step(lr, weight_decay)
         rows = check_order(order, data.num_examples)
-        # A step size that blows the weights up to inf or NaN is a divergence, which the epoch
-        # loop reports in one message (as for every framework), not a NumPy warning per step.
-        with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
-            return self._sgd_epoch(data, rows, batch_size, lr, weight_decay)
-
-    def _sgd_epoch(
-        self, data: NumpyData, order: npt.NDArray[np.intp], batch_size: int, lr: float,
-        weight_decay: float,
-    ) -> EpochTotals:
-        W, b = self.W, self.b
-        xbuf = np.empty((min(batch_size, order.size), NUM_FEATURES), dtype=np.float32)
-        gW = np.empty_like(W)  # (10, 784)
-        lr32, decay = np.float32(lr), np.float32(weight_decay)
-        loss_sum, correct = 0.0, 0
-        for start in range(0, order.size, batch_size):
-            rows = order[start : start + batch_size]
-            # mode="clip" writes straight into the buffer (order was range-checked)
-            xb = np.take(data.X, rows, axis=0, out=xbuf[: rows.size], mode="clip")  # (batch, 784)
-            yb = data.y[rows]  # (batch,)
-            logits = xb @ W.T  # (batch, 10)
-            logits += b
-            losses, G = cross_entropy_and_grad(logits, yb)  # (batch,), (batch, 10)
-            loss_sum += float(losses.sum(dtype=np.float64))
-            correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
-            np.matmul(G.T, xb, out=gW)  # (10, batch) @ (batch, 784) -> (10, 784)
-            if weight_decay:
-                gW += decay * W
-            gW *= lr32
-            W -= gW
-            b -= lr32 * G.sum(axis=0)  # (10,)
-        return EpochTotals(loss_sum, correct, int(order.size))
+        totals = self.train_pack_epoch(data, rows[None], batch_size, np.full((1, 1), lr),
+                                       np.full((1, 1), weight_decay))
+        return totals.model(0, 0)
 
     def evaluate(self, data: NumpyData, batch_size: int = 10000) -> EpochTotals:
         """Summed loss and correct count of the current weights over ``data``, in chunks."""
-        loss_sum, correct = 0.0, 0
-        with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
-            for start in range(0, data.num_examples, batch_size):
-                xb = data.X[start : start + batch_size]  # (batch, 784)
-                yb = data.y[start : start + batch_size]
-                logits = xb @ self.W.T + self.b  # (batch, 10)
-                loss_sum += float(cross_entropy(logits, yb, reduction="sum"))
-                correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
-        return EpochTotals(loss_sum, correct, data.num_examples)
+        return self.evaluate_pack(data, batch_size).model(0, 0)
 
     def logits(self, X: npt.NDArray[np.float32]) -> F32:
         """Logits (N, 10) float32 of the current weights for X (N, 784)."""
         Xc = np.asarray(X, dtype=np.float32)
         with blas_threads(self.blas_threads):
-            out: F32 = Xc @ self.W.T + self.b  # (N, 10)
+            out: F32 = Xc @ self.W[0, :NUM_CLASSES].T + self.b[0, :NUM_CLASSES]  # (N, 10)
         return out
+
+    # -- a pack (PackedBackend) --------------------------------------------------------------
+
+    def set_pack(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
+        """Replace the pack: W (G, k, 10, 784), b (G, k, 10); G and k may change.
+
+        Raises:
+            ConfigError: wrong shapes.
+        """
+        W, b = check_pack_params(W, b)
+        groups, slots = W.shape[:2]
+        self.W = W.reshape(groups, slots * NUM_CLASSES, NUM_FEATURES).copy()
+        self.b = b.reshape(groups, slots * NUM_CLASSES).copy()
+        self.shape = (groups, slots)
+
+    def get_pack(self) -> tuple[F32, F32]:
+        groups, slots = self.shape
+        return (self.W.reshape(groups, slots, NUM_CLASSES, NUM_FEATURES).copy(),
+                self.b.reshape(groups, slots, NUM_CLASSES).copy())
+
+    def train_pack_epoch(
+        self,
+        data: NumpyData,
+        orders: npt.NDArray[np.int64],
+        batch_size: int,
+        lrs: npt.NDArray[np.float64],
+        weight_decays: npt.NDArray[np.float64],
+    ) -> PackTotals:
+        """One epoch of SGD for every slot (see :class:`PackedBackend`).
+
+        Raises:
+            ConfigError: a bad ``batch_size``, ``orders``, ``lrs`` or ``weight_decays``.
+        """
+        rows, lr, wd = check_pack_epoch(orders, data.num_examples, lrs, weight_decays,
+                                        self.shape, batch_size)
+        # A step size that blows weights up to inf or NaN is a divergence, which the epoch
+        # loop reports in one message, not a NumPy warning per step.
+        with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
+            return _sgd_pack_epoch(self.W, self.b, data, rows, batch_size, lr, wd)
+
+    def evaluate_pack(self, data: NumpyData, batch_size: int = 10000) -> PackTotals:
+        """Every slot's summed loss and correct count over ``data``: one product a chunk."""
+        groups, slots = self.shape
+        K = groups * slots
+        loss, correct = np.zeros(K), np.zeros(K, dtype=np.int64)
+        W2, b2 = self.W.reshape(-1, NUM_FEATURES), self.b.reshape(-1)  # (10K, 784), (10K,)
+        chunk = max(1, min(batch_size, EVAL_BYTES // (8 * NUM_CLASSES * K)))
+        with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, data.num_examples, chunk):
+                xb = data.X[start : start + chunk]  # (n, 784)
+                yb = data.y[start : start + chunk]
+                logits = (xb @ W2.T + b2).reshape(-1, NUM_CLASSES)  # (n K, 10)
+                losses = cross_entropy(logits, np.repeat(yb, K), reduction="none")
+                loss += losses.reshape(-1, K).sum(axis=0, dtype=np.float64)
+                hits = logits.argmax(axis=1).reshape(-1, K) == yb[:, None]  # (n, K)
+                correct += np.count_nonzero(hits, axis=0)
+        return PackTotals(loss.reshape(groups, slots), correct.reshape(groups, slots),
+                          data.num_examples)
+
+    def pack_totals(self, handles: list[PackTotals]) -> list[PackTotals]:
+        """The totals are computed on the host already: returned as they are."""
+        return list(handles)
+
+
+def _sgd_pack_epoch(W: F32, b: F32, data: NumpyData, orders: npt.NDArray[np.intp],
+                    batch_size: int, lrs: npt.NDArray[np.float64],
+                    wds: npt.NDArray[np.float64]) -> PackTotals:
+    """The SGD steps of one packed epoch, updating W (G, 10k, 784) and b (G, 10k) in place.
+
+    Each step gathers group g's rows into a preallocated buffer; a group's k models share
+    one (m, 784) x (784, 10k) product, the G groups are one stacked matmul. The loss and its
+    gradient come from :func:`softreg.numerics.cross_entropy_and_grad` on the (G m k, 10)
+    logits, each row divided by its own batch's size m.
+    """
+    (G, n), k = orders.shape, lrs.shape[1]
+    C = NUM_CLASSES
+    rows_per_step = max(1, min(batch_size, n))
+    xbuf = np.empty((G, rows_per_step, NUM_FEATURES), dtype=np.float32)
+    gW = np.empty_like(W)  # (G, 10k, 784)
+    lr_col = np.repeat(lrs.astype(np.float32), C, axis=1)  # (G, 10k), one rate per row
+    decay = np.repeat(wds.astype(np.float32), C, axis=1)[:, :, None]  # (G, 10k, 1)
+    loss, correct = np.zeros((G, k)), np.zeros((G, k), dtype=np.int64)
+    Wt = W.transpose(0, 2, 1)  # (G, 784, 10k), a view
+    for start in range(0, n, batch_size):
+        rows = orders[:, start : start + batch_size]  # (G, m)
+        m = rows.shape[1]
+        xb = xbuf if m == rows_per_step else np.empty((G, m, NUM_FEATURES), dtype=np.float32)
+        # mode="clip" writes straight into the buffer (orders were range-checked)
+        np.take(data.X, rows, axis=0, out=xb, mode="clip")  # (G, m, 784)
+        yb = data.y[rows]  # (G, m)
+        logits = np.matmul(xb, Wt)  # (G, m, 10k)
+        logits += b[:, None, :]
+        flat = logits.reshape(-1, C)  # (G m k, 10): one row per (example, model)
+        losses, grad = cross_entropy_and_grad(flat, np.repeat(yb.reshape(-1), k), count=m)
+        loss += losses.reshape(G, m, k).sum(axis=1, dtype=np.float64)
+        hits = flat.argmax(axis=1).reshape(G, m, k) == yb[:, :, None]
+        correct += np.count_nonzero(hits, axis=1)
+        g3 = grad.reshape(G, m, C * k)  # (G, m, 10k)
+        np.matmul(g3.transpose(0, 2, 1), xb, out=gW)  # (G, 10k, m) @ (G, m, 784)
+        if wds.any():
+            gW += decay * W
+        gW *= lr_col[:, :, None]
+        W -= gW
+        b -= lr_col * g3.sum(axis=1)  # (G, 10k)
+    return PackTotals(loss, correct, n)
 
 
 def create_backend(device: str = "auto") -> NumpyBackend:

@@ -3,6 +3,9 @@
 The whole split lives on the device as one tensor; each step gathers its rows by index, so no
 per-example Python and no DataLoader. Loss and correct counts are summed on the device and read
 back once per epoch: on a GPU no step waits for the host.
+
+One model and a pack of K models (:class:`~softreg.backends.base.PackedBackend`) are the same
+code: a single run is the pack of one.
 """
 
 from __future__ import annotations
@@ -14,15 +17,20 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg._optional import require
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals
+from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals, PackTotals
 from softreg.backends.checks import (
     check_batch_size,
     check_order,
+    check_pack_epoch,
+    check_pack_params,
     check_params,
     check_split,
     check_step,
 )
 from softreg.backends.devices import check_device
+
+# Most bytes of logits an evaluation pass holds at once (the chunk of examples shrinks with K).
+EVAL_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -35,7 +43,12 @@ class TorchData:
 
 
 class TorchBackend:
-    """Softmax regression with parameters ``W`` (10, 784) and ``b`` (10,) as torch tensors."""
+    """Softmax regression by SGD for one model or a pack of K, with torch tensors.
+
+    The weights are held as a pack of G order groups of k slots, W (G, 10k, 784) and
+    b (G, 10k, 1); a single model (the :class:`LinearBackend` methods) is the pack of one, so
+    one run and a pack run the same code.
+    """
 
     name = "torch"
 
@@ -43,9 +56,13 @@ class TorchBackend:
         self.torch = require("torch")
         self.F = self.torch.nn.functional
         self.device = check_device(device, "PyTorch", self.torch.cuda.is_available())
+        self._new_pack(1, 1)
+
+    def _new_pack(self, groups: int, slots: int) -> None:
         zeros = self.torch.zeros
-        self.W = zeros((NUM_CLASSES, NUM_FEATURES), device=self.device)
-        self.b = zeros((NUM_CLASSES,), device=self.device)
+        self.W = zeros((groups, NUM_CLASSES * slots, NUM_FEATURES), device=self.device)
+        self.b = zeros((groups, NUM_CLASSES * slots, 1), device=self.device)
+        self.shape = (groups, slots)
 
     def put_data(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> TorchData:
         """Copy a split to the device once.
@@ -59,6 +76,8 @@ class TorchBackend:
         ty = self.torch.from_numpy(yc).to(self.device)
         return TorchData(tx, ty, int(Xc.shape[0]))
 
+    # -- one model: the pack of one --------------------------------------------------------
+
     def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
         """Copy ``W`` (10, 784) and ``b`` (10,) into the model (float32).
 
@@ -66,15 +85,11 @@ class TorchBackend:
             ConfigError: wrong shapes.
         """
         W, b = check_params(W, b)
-        with self.torch.no_grad():
-            self.W.copy_(self.torch.from_numpy(W))
-            self.b.copy_(self.torch.from_numpy(b))
+        self.set_pack(W[None, None], b[None, None])
 
     def get_params(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        return (
-            self.W.detach().cpu().numpy().copy(),
-            self.b.detach().cpu().numpy().copy(),
-        )
+        W, b = self.get_pack()
+        return W[0, 0], b[0, 0]
 
     def train_epoch(
         self,
@@ -93,61 +108,176 @@ class TorchBackend:
         """
         check_batch_size(batch_size)
         check_step(lr, weight_decay)
-        rows = check_order(order, data.num_examples).astype(np.int64, copy=False)
-        torch = self.torch
-        idx = torch.from_numpy(rows).to(self.device)
-        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-        correct = torch.zeros((), dtype=torch.int64, device=self.device)
-        rows_per_step = max(1, min(batch_size, idx.shape[0]))  # a batch_size of 10**9 is legal
-        minus_one = torch.full((1, rows_per_step), -1.0, device=self.device)
-        W, b = self.W, self.b
-        b_col = b.unsqueeze(1)  # (10, 1), a view: updates to b show through
-        # one batch buffer for the epoch: a fresh 0.8 MB block per step costs page faults
-        xbuf = torch.empty((rows_per_step, data.X.shape[1]), device=self.device)
-        # The logits are computed transposed, (10, m): on a CPU, log_softmax along a leading
-        # axis of 10 is several times faster than along a trailing one, and the (10, 784) x
-        # (784, m) product is faster than (m, 784) x (784, 10). The gradient of the mean
-        # cross-entropy is written out, (softmax - one_hot) / m, rather than taken by autograd:
-        # the step is short enough that the graph's bookkeeping would cost about 15% of an epoch.
-        with torch.no_grad():
-            for start in range(0, idx.shape[0], batch_size):
-                rows = idx[start : start + batch_size]
-                m = rows.shape[0]
-                xb = torch.index_select(data.X, 0, rows, out=xbuf[:m])  # (m, 784)
-                yb = data.y.index_select(0, rows).unsqueeze(0)  # (1, m)
-                logits = torch.addmm(b_col, W, xb.t())  # (10, m)
-                log_p = self.F.log_softmax(logits, dim=0)  # fused log-sum-exp over classes
-                loss_sum -= log_p.gather(0, yb).sum()
-                # max(...).indices: the first maximum, as argmax, which is slow on this axis
-                correct += (logits.max(dim=0, keepdim=True).indices == yb).sum()
-                grad = log_p.exp_().scatter_add_(0, yb, minus_one[:, :m])  # softmax - one_hot
-                if weight_decay:
-                    W.mul_(1.0 - lr * weight_decay)
-                W.addmm_(grad, xb, alpha=-lr / m)  # (10, 784)
-                b.sub_(grad.sum(dim=1), alpha=lr / m)
-        return EpochTotals(float(loss_sum), int(correct), int(idx.shape[0]))
+        rows = check_order(order, data.num_examples)
+        handle = self.train_pack_epoch(data, rows[None], batch_size, np.full((1, 1), lr),
+                                       np.full((1, 1), weight_decay))
+        return self.pack_totals([handle])[0].model(0, 0)
 
     def evaluate(self, data: TorchData, batch_size: int = 10000) -> EpochTotals:
-        torch = self.torch
-        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-        correct = torch.zeros((), dtype=torch.int64, device=self.device)
-        b_col = self.b.unsqueeze(1)  # (10, 1)
-        with torch.no_grad():
-            for start in range(0, data.num_examples, batch_size):
-                xb = data.X[start : start + batch_size]
-                yb = data.y[start : start + batch_size].unsqueeze(0)  # (1, batch)
-                logits = torch.addmm(b_col, self.W, xb.t())  # (10, batch), as in train_epoch
-                loss_sum -= self.F.log_softmax(logits, dim=0).gather(0, yb).sum()
-                correct += (logits.max(dim=0, keepdim=True).indices == yb).sum()
-        return EpochTotals(float(loss_sum), int(correct), data.num_examples)
+        return self.pack_totals([self.evaluate_pack(data, batch_size)])[0].model(0, 0)
 
     def logits(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         torch = self.torch
         tx = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(self.device)
         with torch.no_grad():
-            out = torch.addmm(self.b, tx, self.W.t())  # (N, 10)
-        result: npt.NDArray[np.float32] = out.cpu().numpy()
+            out = torch.addmm(self.b[0, :NUM_CLASSES, 0], tx, self.W[0, :NUM_CLASSES].t())
+        result: npt.NDArray[np.float32] = out.cpu().numpy()  # (N, 10), slot (0, 0)
         return result
+
+    # -- a pack (PackedBackend) --------------------------------------------------------------
+
+    def set_pack(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
+        """Replace the pack: W (G, k, 10, 784), b (G, k, 10); G and k may change.
+
+        Raises:
+            ConfigError: wrong shapes.
+        """
+        W, b = check_pack_params(W, b)
+        groups, slots = W.shape[:2]
+        if (groups, slots) != self.shape:
+            self._new_pack(groups, slots)
+        with self.torch.no_grad():
+            self.W.copy_(self.torch.from_numpy(W).view(self.W.shape))
+            self.b.copy_(self.torch.from_numpy(b).view(self.b.shape))
+
+    def get_pack(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        groups, slots = self.shape
+        W = self.W.detach().cpu().numpy().reshape(groups, slots, NUM_CLASSES, NUM_FEATURES)
+        b = self.b.detach().cpu().numpy().reshape(groups, slots, NUM_CLASSES)
+        return W.copy(), b.copy()
+
+    def train_pack_epoch(
+        self,
+        data: TorchData,
+        orders: npt.NDArray[np.int64],
+        batch_size: int,
+        lrs: npt.NDArray[np.float64],
+        weight_decays: npt.NDArray[np.float64],
+    ) -> tuple[Any, Any, int]:
+        """One epoch of SGD for every slot (see :class:`PackedBackend`); nothing is synced.
+
+        Raises:
+            ConfigError: a bad ``batch_size``, ``orders``, ``lrs`` or ``weight_decays``.
+        """
+        rows, lr, wd = check_pack_epoch(orders, data.num_examples, lrs, weight_decays,
+                                        self.shape, batch_size)
+        idx = self.torch.from_numpy(rows.astype(np.int64, copy=False)).to(self.device)
+        with self.torch.no_grad():
+            loss, correct = _pack_epoch(self, data, idx, batch_size, lr, wd)
+        return loss, correct, int(rows.shape[1])
+
+    def evaluate_pack(self, data: TorchData, batch_size: int = 10000) -> tuple[Any, Any, int]:
+        """Every slot's loss and correct count over ``data``: one (10K, 784) product a chunk."""
+        torch = self.torch
+        groups, slots = self.shape
+        K = groups * slots
+        loss = torch.zeros(K, dtype=torch.float64, device=self.device)
+        correct = torch.zeros(K, dtype=torch.int64, device=self.device)
+        W2, b2 = self.W.view(-1, NUM_FEATURES), self.b.view(-1, 1)  # (10K, 784), (10K, 1)
+        # the logits of a chunk are (10K, chunk) floats: at most EVAL_BYTES of them
+        chunk = max(1, min(batch_size, EVAL_BYTES // (4 * NUM_CLASSES * K)))
+        with torch.no_grad():
+            for start in range(0, data.num_examples, chunk):
+                xb = data.X[start : start + chunk]
+                yb = data.y[start : start + chunk].view(1, 1, -1)  # (1, 1, n)
+                logits = torch.addmm(b2, W2, xb.t()).view(K, NUM_CLASSES, -1)  # (K, 10, n)
+                ye = yb.expand(K, 1, yb.shape[2])
+                loss -= self.F.log_softmax(logits, dim=1).gather(1, ye).sum(dim=(1, 2))
+                correct += (logits.max(dim=1, keepdim=True).indices == ye).sum(dim=(1, 2))
+        return loss.view(groups, slots), correct.view(groups, slots), data.num_examples
+
+    def pack_totals(self, handles: list[Any]) -> list[PackTotals]:
+        """Read every handle's totals to the host with one copy (one sync on a GPU)."""
+        if not handles:
+            return []
+        torch = self.torch
+        flat = torch.cat([torch.cat([h[0].reshape(-1), h[1].reshape(-1).double()])
+                          for h in handles]).cpu().numpy()  # counts < 2**53: exact
+        out, pos = [], 0
+        for loss, _, count in handles:
+            size = loss.numel()
+            shape = tuple(loss.shape)
+            out.append(PackTotals(flat[pos : pos + size].reshape(shape).copy(),
+                                  flat[pos + size : pos + 2 * size].reshape(shape)
+                                  .astype(np.int64), count))
+            pos += 2 * size
+        return out
+
+
+def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
+                lrs: npt.NDArray[np.float64], wds: npt.NDArray[np.float64]) -> tuple[Any, Any]:
+    """The SGD steps of one packed epoch: idx (G, N) on the device; returns device totals.
+
+    The logits are computed transposed, (10k, m) per group: on a CPU, log_softmax along an
+    axis of 10 followed by the batch axis is several times faster than along a trailing axis
+    of 10, and (10k, 784) x (784, m) is faster than (m, 784) x (784, 10k). The gradient of the
+    mean cross-entropy is written out, (softmax - one_hot) / m, rather than taken by autograd:
+    the step is short enough that the graph's bookkeeping would cost about 15% of an epoch.
+    A single order group (G = 1) uses 2-D products (addmm), several use batched ones (bmm).
+    """
+    torch, F = be.torch, be.F
+    (G, k), n = be.shape, idx.shape[1]
+    dev = be.device
+    steps = -(-n // batch_size)
+    # each step's sums go to its own row, added up once at the end (fewer ops a step)
+    step_loss = torch.empty((steps, G, k), device=dev)
+    step_correct = torch.empty((steps, G, k), dtype=torch.int64, device=dev)
+    rows_per_step = max(1, min(batch_size, n))  # a batch_size of 10**9 is legal
+    minus_one = torch.full((1, 1, 1, rows_per_step), -1.0, device=dev)
+    # per-slot step factors: W <- decay * W - (lr / m) * grad @ x   (decay = 1 - lr * wd)
+    def step_coef(m: int) -> Any:  # (G, k, 1, 1): -lr / m per slot
+        return torch.from_numpy((-lrs / m).astype(np.float32)).to(dev).view(G, k, 1, 1)
+
+    decay = (1.0 - lrs * wds).astype(np.float32).repeat(NUM_CLASSES, axis=1)  # (G, 10k)
+    decay_t = torch.from_numpy(decay).to(dev).view(G, NUM_CLASSES * k, 1) if wds.any() else None
+    W, b = be.W, be.b  # (G, 10k, 784), (G, 10k, 1)
+    # one batch buffer for the epoch: a fresh block per step costs page faults
+    xbuf = torch.empty((G * rows_per_step, data.X.shape[1]), device=dev)
+    # one rate for every slot (a single model, a seed pack): -lr / m scales the products;
+    # otherwise each slot's gradient is multiplied by its own -lr / m
+    uniform = bool((lrs == lrs.flat[0]).all())
+    single = G == 1  # 2-D products, and no per-step views of the group axis
+    W1, b1, idx1 = W[0], b[0], idx[0]
+    minus_one = minus_one.expand(G, k, 1, rows_per_step)
+    coef = None
+    for step, start in enumerate(range(0, n, batch_size)):
+        if single:
+            rows = idx1[start : start + batch_size]  # (m,)
+            m = rows.shape[0]
+            xb = torch.index_select(data.X, 0, rows, out=xbuf[:m])  # (m, 784)
+            yb = data.y.index_select(0, rows)
+            logits = torch.addmm(b1, W1, xb.t())  # (10k, m)
+        else:
+            rows = idx[:, start : start + batch_size].reshape(-1)  # (G m,)
+            m = rows.shape[0] // G
+            xb = torch.index_select(data.X, 0, rows, out=xbuf[: G * m]).view(G, m, -1)
+            yb = data.y.index_select(0, rows)
+            logits = torch.baddbmm(b, W, xb.transpose(1, 2))  # (G, 10k, m)
+        ye = yb.view(G, 1, 1, m).expand(G, k, 1, m)
+        logits = logits.view(G, k, NUM_CLASSES, m)
+        log_p = F.log_softmax(logits, dim=2)  # fused log-sum-exp over the classes
+        torch.sum(log_p.gather(2, ye), dim=(2, 3), out=step_loss[step])  # minus the loss
+        # max(...).indices: the first maximum, as argmax, which is slow on this axis
+        torch.sum(logits.max(dim=2, keepdim=True).indices == ye, dim=(2, 3),
+                  out=step_correct[step])
+        grad = log_p.exp_().scatter_add_(2, ye, minus_one[..., :m])  # softmax - one_hot
+        alpha = -float(lrs.flat[0]) / m
+        if not uniform:
+            if coef is None or m != rows_per_step:
+                coef = step_coef(m)
+            grad.mul_(coef)
+            alpha = 1.0
+        if decay_t is not None:
+            W.mul_(decay_t)
+        if single:
+            g1 = grad.view(NUM_CLASSES * k, m)
+            W1.addmm_(g1, xb, alpha=alpha)  # (10k, m) @ (m, 784)
+            b1.add_(g1.sum(dim=1, keepdim=True), alpha=alpha)
+        else:
+            g2 = grad.view(G, NUM_CLASSES * k, m)
+            W.baddbmm_(g2, xb, alpha=alpha)  # (G, 10k, m) @ (G, m, 784)
+            b.add_(g2.sum(dim=2, keepdim=True), alpha=alpha)
+    return -step_loss.sum(dim=0, dtype=torch.float64), step_correct.sum(dim=0)
 
 
 def create_backend(device: str = "auto") -> TorchBackend:

@@ -23,7 +23,7 @@ from softreg.textsafe import printable
 # Subcommand modules, in the order ``softreg --help`` lists them.
 COMMANDS: tuple[str, ...] = (
     "train", "evaluate", "predict", "explain", "export", "data", "numerics", "sweep",
-    "study",
+    "study", "lrfind",
 )
 
 

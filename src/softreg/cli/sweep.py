@@ -10,6 +10,7 @@ from softreg.cli.train import add_data_args
 from softreg.config import DEVICES, MONITORS, TrainConfig
 
 if TYPE_CHECKING:
+    from softreg.pack_plan import Packing
     from softreg.search import SearchSpace
 
 # (flag, config field, help)
@@ -53,6 +54,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--max-loss", type=float, default=d.max_loss,
                    help="a mean train loss above this marks a run diverged [%(default).4g]")
     p.add_argument("--jobs", type=int, default=1, help="parallel processes [%(default)s]")
+    p.add_argument("--pack", type=int, metavar="N",
+                   help="the most models trained together in one pass [as many as "
+                   "--pack-memory holds]")
+    p.add_argument("--pack-memory", metavar="SIZE",
+                   help="the most memory one pack may hold, e.g. 2G or 512M [a quarter of "
+                   "the machine's memory, at most 8G]")
+    p.add_argument("--no-pack", action="store_true",
+                   help="train one configuration at a time (packs share batches: same "
+                   "framework, batch size, epochs and data settings)")
     p.add_argument("--refit", action="store_true",
                    help="retrain the chosen settings on train + validation and report that too")
     p.add_argument("--out", help="sweep folder [sweeps/<time>]; an existing one is resumed")
@@ -78,14 +88,29 @@ def build_space(args: argparse.Namespace) -> SearchSpace:
                        search_seed=args.search_seed)
 
 
+def build_packing(args: argparse.Namespace) -> Packing:
+    """The :class:`~softreg.pack_plan.Packing` of ``--pack``, ``--pack-memory`` and ``--no-pack``.
+
+    Raises:
+        ConfigError: ``--pack`` below 1 or an unreadable ``--pack-memory``.
+    """
+    from softreg.pack_plan import Packing, check_pack_limits, parse_memory
+
+    memory = parse_memory(args.pack_memory) if args.pack_memory is not None else None
+    check_pack_limits(args.pack, memory)
+    return Packing(enabled=not args.no_pack, max_models=args.pack, memory=memory)
+
+
 def run(args: argparse.Namespace) -> int:
     import datetime
 
+    from softreg.pack_plan import packing as sweep_packing
     from softreg.runfolder import new_folder
     from softreg.search import describe_draws
     from softreg.sweep import check_sweep, format_best, run_sweep
     from softreg.textsafe import printable
 
+    packing = build_packing(args)  # a refusal is one line, before any work
     space = build_space(args)
     out = Path(args.out) if args.out else Path("sweeps") / "new"
     check_sweep(space, out, args.jobs)  # a refusal is its one line, with nothing before it
@@ -95,8 +120,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"sweep folder: {out}  (rerun with --out {out} to resume)")
         for line in describe_draws(space) if space.search == "random" else ():
             print(line)
-    result = run_sweep(space, out, jobs=args.jobs, data_dir=args.data_dir, offline=args.offline,
-                       refit=args.refit, figures=not args.no_figures, quiet=args.quiet)
+    with sweep_packing(packing):
+        result = run_sweep(space, out, jobs=args.jobs, data_dir=args.data_dir,
+                           offline=args.offline, refit=args.refit, figures=not args.no_figures,
+                           quiet=args.quiet)
     counts: dict[str, int] = {}
     for row in result.rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1

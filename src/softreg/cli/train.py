@@ -65,6 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_labels_arg(p)
     p.add_argument("--quiet", action="store_true", help="no per-epoch table")
     p.add_argument("--verbose", action="store_true", help="show framework log messages")
+    p.add_argument("--seeds", metavar="LIST",
+                   help="train one model per seed, together in one pack, e.g. 0-15 or 0,3,7; "
+                   "reports mean ± sd across seeds (softreg.seeds)")
     add_data_args(p)
     p.set_defaults(run=run)
 
@@ -80,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.verbose:
         os.environ["SOFTREG_VERBOSE"] = "1"
+    if args.seeds is not None:
+        from softreg.cli.seeds import run_seeds
+
+        return run_seeds(args, TrainConfig(**given_settings(args)))
     if args.resume:
         result = _resume(args)
     else:

@@ -1,0 +1,144 @@
+"""Packed training against one model at a time, measured side by side in one run.
+
+(a) the 18-configuration grid of ``bench_sweep.py`` (30 epochs, standardised, cosine), the
+    whole sweep with its refit: in packs, then with ``--no-pack``; the wall times, their ratio,
+    and whether both chose the same configuration with the same test accuracy;
+(b) 64 configurations (4 learning rates x 4 weight decays x 4 seeds, batch 256, 10 epochs) as
+    one packed sweep, in a child process so that its peak RSS is its own;
+(c) 16 seeds of the chapter configuration: one pack (``fit_many``) against 16 single runs
+    (``fit``), on the same prepared data, and the per-model cost of each against one run.
+
+Run: ``python benchmarks/bench_pack.py [--framework torch] [--jobs 2] [--skip a,b,c]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+
+from softreg.config import TrainConfig
+from softreg.pack_plan import Packing, packing
+from softreg.search import SearchSpace
+from softreg.sweep import run_sweep
+
+sys.path.insert(0, os.path.dirname(__file__))
+from bench_sweep import BASE, GRID  # the same grid, by construction
+
+GRID_64 = {"lr": (0.03, 0.1, 0.3, 1.0), "weight_decay": (0.0, 1e-4, 1e-3, 1e-2),
+           "seed": (0, 1, 2, 3)}
+BASE_64 = {"standardize": True, "epochs": 10, "batch_size": 256, "val_split": 0.1}
+
+
+def sweep(space: SearchSpace, jobs: int, packed: bool, refit: bool) -> tuple[float, object]:
+    with tempfile.TemporaryDirectory() as tmp, packing(Packing(enabled=packed)):
+        t0 = time.perf_counter()
+        result = run_sweep(space, tmp, jobs=jobs, refit=refit, figures=False, quiet=True,
+                           offline=True)
+        return time.perf_counter() - t0, result
+
+
+def part_a(framework: str, jobs: int) -> None:
+    space = SearchSpace(base=TrainConfig(framework=framework, **BASE), axes=dict(GRID))
+    t_pack, r_pack = sweep(space, jobs, True, True)
+    t_one, r_one = sweep(space, jobs, False, True)
+    print(f"(a) 18 configurations x 30 epochs + refit, {framework}, --jobs {jobs}: "
+          f"packed {t_pack:.1f} s, --no-pack {t_one:.1f} s: {t_one / t_pack:.2f}x faster")
+    for name, r in (("packed", r_pack), ("--no-pack", r_one)):
+        best, refit = r.best, r.refit  # type: ignore[attr-defined]
+        print(f"    {name:9s} best lr {best['lr']:g} batch {best['batch_size']} wd "
+              f"{best['weight_decay']:g}: val acc {best['val_acc']:.4f} test acc "
+              f"{best['test_acc']:.4f}; refit test acc {refit['test_acc']:.4f}")
+    same = r_pack.best["key"] == r_one.best["key"]  # type: ignore[attr-defined]
+    diff = abs(r_pack.refit["test_acc"] - r_one.refit["test_acc"])  # type: ignore[attr-defined]
+    print(f"    same choice: {same}; refit test acc differs by {diff:.4f} (target <= 0.001)")
+
+
+def part_b(framework: str, jobs: int) -> None:
+    code = (
+        "import resource, sys, time, tempfile\n"
+        "sys.argv = ['bench']\n"
+        "from bench_pack import GRID_64, BASE_64, sweep\n"
+        "from softreg.config import TrainConfig\n"
+        "from softreg.search import SearchSpace\n"
+        f"space = SearchSpace(base=TrainConfig(framework={framework!r}, **BASE_64), "
+        "axes=dict(GRID_64))\n"
+        f"t, r = sweep(space, {jobs}, True, False)\n"
+        "own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print(t, len(r.rows), r.best['val_acc'], own, kids)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=True)
+    wall, rows, val, own, kids = proc.stdout.split()[-5:]
+    peak = max(int(own), int(kids)) / 2**20  # ru_maxrss is in KiB on Linux
+    print(f"(b) {rows} configurations (4 lr x 4 wd x 4 seeds, batch 256, 10 epochs), "
+          f"{framework}, --jobs {jobs}: {float(wall):.1f} s packed (target <= 20 s); peak "
+          f"RSS {peak:.2f} GiB (largest process; target <= 1.5 GB); best val acc "
+          f"{float(val):.4f}")
+
+
+def part_c(framework: str) -> None:
+    from softreg.pack_plan import fit_many
+    from softreg.training import fit, prepare_splits
+
+    base = TrainConfig(framework=framework, device="cpu")
+    splits = prepare_splits(base, offline=True)
+    configs = [replace(base, seed=s) for s in range(16)]
+    fit(configs[0], splits)  # warm-up: imports, first allocations
+    t0 = time.perf_counter()
+    one = fit(configs[0], splits)
+    t_one = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    alone = [fit(c, splits) for c in configs]
+    t_alone = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    packed = fit_many(configs, splits)
+    t_pack = time.perf_counter() - t0
+    acc = [r.history.last.test_acc for r in packed]
+    print(f"(c) 16 seeds of the chapter configuration (10 epochs, batch 256), {framework}: "
+          f"one run {t_one:.2f} s; 16 single runs {t_alone:.2f} s; one pack of 16 "
+          f"{t_pack:.2f} s: {t_alone / t_pack:.2f}x faster")
+    print(f"    per model: single {t_alone / 16 / t_one:.2f}, packed {t_pack / 16 / t_one:.2f} "
+          f"of one run; test acc over seeds {sum(acc) / 16:.4f} (first seed alone "
+          f"{one.history.last.test_acc:.4f}, packed {acc[0]:.4f}, "
+          f"{alone[0].history.last.test_acc:.4f})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--framework", default="torch")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--skip", default="", help="parts to skip, e.g. a,b")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads in this process (the refit, part c); workers get "
+                    "cores / jobs. On a shared 2-core machine 2 threads wait on each other")
+    args = ap.parse_args()
+    if args.framework == "torch":
+        import torch
+
+        torch.set_num_threads(args.threads)
+    skip = set(args.skip.split(","))
+    print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}; torch threads in "
+          f"this process: {args.threads}")
+    t0 = time.perf_counter()
+    if "a" not in skip:
+        part_a(args.framework, args.jobs)
+    if "b" not in skip:
+        part_b(args.framework, args.jobs)
+    if "c" not in skip:
+        part_c(args.framework)
+    print(f"total {time.perf_counter() - t0:.0f} s; load average now "
+          f"{os.getloadavg()[0]:.2f}; this process peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""``softreg lr-find``: loss against learning rate, one pack of rates, and a suggestion."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from softreg.cli.train import add_data_args
+from softreg.config import DEVICES, TrainConfig
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    d = TrainConfig()
+    p = sub.add_parser(
+        "lr-find", help="learning-rate range test: loss against lr, with a suggested lr",
+        description="Train log-spaced learning rates together (one pack, the same batches) "
+        "for a short while, plot the loss of each against its rate, and suggest the rate "
+        "with the lowest loss (validation loss with --val-split, else train loss).")
+    p.add_argument("--min-lr", type=float, default=1e-3, help="[%(default)g]")
+    p.add_argument("--max-lr", type=float, default=10.0, help="[%(default)g]")
+    p.add_argument("--num", type=int, default=16, help="learning rates tried [%(default)s]")
+    p.add_argument("--epochs", type=int, default=1, help="epochs each rate trains [%(default)s]")
+    p.add_argument("--framework", default=d.framework, help="[%(default)s]")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="[%(default)s]")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="[%(default)s]")
+    p.add_argument("--val-split", type=float, default=0.1, help="[%(default)s]")
+    p.add_argument("--standardize", action="store_true", help="per-pixel standardisation")
+    p.add_argument("--seed", type=int, default=d.seed, help="[%(default)s]")
+    p.add_argument("--device", default=d.device, help=f"{' | '.join(DEVICES)} [%(default)s]")
+    p.add_argument("--out", default="lr-find.png", help="the figure [%(default)s]")
+    p.add_argument("--no-figures", action="store_true", help="print only")
+    add_data_args(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from softreg.lrfind import check_range, format_lr_find, lr_find
+
+    config = TrainConfig(framework=args.framework, epochs=args.epochs,
+                         batch_size=args.batch_size, weight_decay=args.weight_decay,
+                         val_split=args.val_split, standardize=args.standardize,
+                         seed=args.seed, device=args.device)
+    check_range(args.min_lr, args.max_lr, args.num)  # refusals before any work
+    result = lr_find(config, args.min_lr, args.max_lr, args.num, data_dir=args.data_dir,
+                     offline=args.offline)
+    print(format_lr_find(result))
+    if not args.no_figures:
+        from softreg.plots.packs import plot_lr_find
+
+        path = plot_lr_find(result.lrs, result.losses, result.loss_name, result.suggested,
+                            Path(args.out))
+        print(f"figure: {path}")
+    return 0 if result.suggested is not None else 3

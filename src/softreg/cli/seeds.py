@@ -1,0 +1,37 @@
+"""``softreg train --seeds 0-15``: one model per seed in one pack, mean ± sd across seeds."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from softreg.config import TrainConfig
+from softreg.errors import ConfigError
+
+
+def run_seeds(args: argparse.Namespace, config: TrainConfig) -> int:
+    """Train ``config`` with each seed of ``--seeds``; print and write the spread.
+
+    Raises:
+        ConfigError: a bad ``--seeds``, or ``--seed``/``--resume`` given with it (before any
+            work).
+    """
+    from softreg.runfolder import default_stem, new_folder
+    from softreg.seeds import format_seeds, parse_seeds, train_seeds
+
+    seeds = parse_seeds(args.seeds)
+    if args.seed is not None or args.resume:
+        flag = "--seed" if args.seed is not None else "--resume"
+        raise ConfigError(f"--seeds trains one model per seed; {flag} cannot go with it "
+                          "(drop one of the two)")
+    out = (Path(args.out) if args.out
+           else new_folder("runs", default_stem(f"seeds-{config.framework}")))
+    if not args.quiet:
+        print(f"training seeds {args.seeds} ({len(seeds)} models, one pack) into {out}")
+    rows, summary = train_seeds(config, seeds, out, data_dir=args.data_dir,
+                                offline=args.offline, figures=not args.no_figures,
+                                overwrite=args.overwrite)
+    print(format_seeds(rows, summary))
+    print(f"seeds folder: {out} (seeds.csv, summary.json"
+          f"{', curves.png' if not args.no_figures else ''})")
+    return 0 if any(r["status"] != "diverged" for r in rows) else 3
