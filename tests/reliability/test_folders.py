@@ -269,8 +269,10 @@ def test_a_tampered_result_file_is_refused(tmp_path, fake_fashion, capsys):
     assert path.name in err and "\x1b" not in err
 
 
+@pytest.mark.parametrize("packing", ["--no-pack", "--pack=1"])
 def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fashion, capsys,
-                                                             monkeypatch):
+                                                             monkeypatch, packing):
+    import softreg.pack
     import softreg.sweep_worker
 
     out = tmp_path / "sweep"
@@ -279,20 +281,27 @@ def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fash
     orphan = out / "weights" / "0123456789ab.safetensors"
     orphan.write_bytes(b"")
     calls = []
-    real_fit = softreg.sweep_worker.fit
+    # Ctrl-C in the second configuration (one at a time) or the second pack (of one each)
+    module, name = ((softreg.sweep_worker, "fit") if packing == "--no-pack"
+                    else (softreg.pack, "_epoch"))
+    real = getattr(module, name)
 
-    def fit_then_ctrl_c(*args, **kwargs):
+    def then_ctrl_c(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real_fit(*args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(softreg.sweep_worker, "fit", fit_then_ctrl_c)
-    code, _, _err = _run(capsys, *SWEEP, "--out", out)
+    monkeypatch.setattr(module, name, then_ctrl_c)
+    code, _, _err = _run(capsys, *SWEEP, packing, "--out", out)
     assert code == 130
     rows = (out / "results.csv").read_text().splitlines()
     assert len(rows) == 2  # the header and the one finished configuration
     assert not orphan.exists()
+    monkeypatch.setattr(module, name, real)
+    code, out_text, _err = _run(capsys, *SWEEP[:-2], packing, "--out", out)  # resume
+    assert code == 0 and "1 from an earlier run" in out_text
+    assert len((out / "results.csv").read_text().splitlines()) == 3
 
 
 def test_random_search_says_how_it_draws(tmp_path, fake_fashion, capsys):

@@ -228,7 +228,10 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
     def step_coef(m: int) -> Any:  # (G, k, 1, 1): -lr / m per slot
         return torch.from_numpy((-lrs / m).astype(np.float32)).to(dev).view(G, k, 1, 1)
 
-    decay = (1.0 - lrs * wds).astype(np.float32).repeat(NUM_CLASSES, axis=1)  # (G, 10k)
+    # A decay beyond float32 (lr * wd > 3.4e38) becomes -inf: the weights go non-finite and the
+    # loop reports a divergence, as for every framework; no NumPy warning on the way.
+    with np.errstate(over="ignore"):
+        decay = (1.0 - lrs * wds).astype(np.float32).repeat(NUM_CLASSES, axis=1)  # (G, 10k)
     decay_t = torch.from_numpy(decay).to(dev).view(G, NUM_CLASSES * k, 1) if wds.any() else None
     W, b = be.W, be.b  # (G, 10k, 784), (G, 10k, 1)
     # one batch buffer for the epoch: a fresh block per step costs page faults
