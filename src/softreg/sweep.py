@@ -107,7 +107,8 @@ def run_sweep(
         KeyboardInterrupt: after Ctrl-C, once the finished configurations are saved.
     """
     s = stream if stream is not None else sys.stdout
-    configs = check_sweep(space, out_dir, jobs, engine=engine, address=address)
+    configs = check_sweep(space, out_dir, jobs, engine=engine, address=address,
+                          gpus_per_task=gpus_per_task)
     out = Path(out_dir)
     jobs = usable_jobs(jobs, s if not quiet else None)
     eng = engines.make_engine(engine, jobs=jobs, address=address, data_dir=data_dir,
@@ -168,7 +169,7 @@ def remove_orphans(out: Path) -> list[Path]:
 
 
 def check_sweep(space: SearchSpace, out_dir: str | Path, jobs: int, *, engine: str = "local",
-                address: str | None = None) -> list[TrainConfig]:
+                address: str | None = None, gpus_per_task: float = 1.0) -> list[TrainConfig]:
     """Check a sweep's settings without writing anything; return its configurations.
 
     :func:`run_sweep` calls this first; call it yourself to refuse bad settings before
@@ -176,9 +177,10 @@ def check_sweep(space: SearchSpace, out_dir: str | Path, jobs: int, *, engine: s
 
     Raises:
         ConfigError: no validation split, a bad ``jobs``, an unknown engine, an address for
-            the local engine, an invalid configuration, or ``out_dir`` is a file.
+            the local engine, a bad GPU share, an invalid configuration, or ``out_dir`` is a
+            file.
     """
-    engines.check_engine(engine, address)
+    engines.check_engine(engine, address, gpus_per_task)
     if not space.base.val_split:
         raise ConfigError("a sweep chooses by validation accuracy and needs a validation split; "
                           "add e.g. --val-split 0.1 (the test set is never used to choose)")

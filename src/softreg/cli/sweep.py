@@ -100,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     space = build_space(args)
     out = Path(args.out) if args.out else Path("sweeps") / "new"
     # a refusal is its one line, with nothing before it
-    check_sweep(space, out, args.jobs, engine=args.engine, address=args.address)
+    check_sweep(space, out, args.jobs, engine=args.engine, address=args.address,
+                gpus_per_task=args.task_gpus)
     if not args.out:  # a folder of its own: two sweeps started in one second get two
         out = new_folder("sweeps", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     if not args.quiet:

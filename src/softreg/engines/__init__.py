@@ -54,18 +54,32 @@ class Engine(Protocol):
         ...
 
 
-def check_engine(engine: str, address: str | None) -> None:
-    """Refuse an unknown engine, or an address for an engine that takes none.
+def check_engine(engine: str, address: str | None, gpus_per_task: float = 1.0) -> None:
+    """Refuse an unknown engine, an address for an engine that takes none, a bad GPU share.
 
     Raises:
         ConfigError: the message names the setting and its allowed values.
     """
+    check_gpu_share(gpus_per_task)
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if address is not None and engine != "ray":
         raise ConfigError(f"--address {address!r} is for --engine ray (a Ray cluster); the "
                           f"{engine} engine runs on this machine: drop --address or add "
                           "--engine ray")
+
+
+def check_gpu_share(gpus_per_task: float) -> None:
+    """Refuse a GPU share per task that Ray would not take.
+
+    Raises:
+        ConfigError: not a fraction in (0, 1] or a whole number of GPUs.
+    """
+    share = gpus_per_task
+    if (isinstance(share, bool) or not isinstance(share, int | float)
+            or not (0 < share <= 1 or (share > 1 and float(share).is_integer()))):
+        raise ConfigError(f"gpus_per_task (--task-gpus) must be a fraction in (0, 1] or a "
+                          f"whole number of GPUs, got {share!r}")
 
 
 def make_engine(engine: str, *, jobs: int = 1, address: str | None = None,
@@ -87,7 +101,7 @@ def make_engine(engine: str, *, jobs: int = 1, address: str | None = None,
     Raises:
         ConfigError: see :func:`check_engine`.
     """
-    check_engine(engine, address)
+    check_engine(engine, address, gpus_per_task)
     if engine == "ray":
         from softreg.engines.ray_engine import RayEngine
 

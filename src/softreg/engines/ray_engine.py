@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 from softreg import fileio, sweep_worker
 from softreg.config import TrainConfig
-from softreg.engines import Result, Unit, ray_cluster
+from softreg.engines import Result, Unit, check_gpu_share, ray_cluster
 from softreg.errors import ConfigError
 from softreg.training import Split, prepare_splits
 
@@ -52,10 +52,7 @@ class RayEngine:
     def __init__(self, address: str | None = None, cpus: int = 1, data_dir: str | None = None,
                  offline: bool = False, gpus_per_task: float = 1.0, max_retries: int = 3,
                  stream: TextIO | None = None) -> None:
-        ok = isinstance(gpus_per_task, int | float) and not isinstance(gpus_per_task, bool)
-        if not ok or not (0 < gpus_per_task <= 1 or float(gpus_per_task).is_integer()):
-            raise ConfigError(f"gpus_per_task must be a fraction in (0, 1] or a whole number "
-                              f"of GPUs, got {gpus_per_task!r}")
+        check_gpu_share(gpus_per_task)
         self.address = ray_cluster.resolve_address(address)
         self.cpus = cpus
         self.data_dir = data_dir
@@ -65,22 +62,21 @@ class RayEngine:
         self.stream = stream
         self.ray: Any = None
         self.owned = False  # whether this engine connected (and must disconnect)
+        self.attached = False  # whether it uses the connection this process already had
         self.cluster: dict[str, Any] = {}
         self.pending: dict[Any, Unit] = {}  # task -> its unit, until it is collected
 
     def __enter__(self) -> RayEngine:
-        from softreg._optional import require
-
-        self.ray = require("ray")
         t0 = time.perf_counter()
-        self.owned = ray_cluster.connect(self.ray, self.address, self.cpus)
+        self.ray, self.owned = ray_cluster.connect(self.address, self.cpus)
+        self.attached = not self.owned
         try:
             self.cluster = ray_cluster.describe(self.ray)
         except BaseException:
             self.__exit__(None, None, None)
             raise
         where = (f"connected to {self.address}" if self.address else
-                 "started a local cluster" if self.owned else "using this process's cluster")
+                 "using this process's cluster" if self.attached else "started a local cluster")
         res = self.cluster["resources"]
         self._say(f"ray: {where}: {self.cluster['nodes']} node(s), {res.get('CPU', 0):g} CPUs, "
                   f"{res.get('GPU', 0):g} GPUs ({time.perf_counter() - t0:.1f} s)")
@@ -96,8 +92,13 @@ class RayEngine:
             ray_cluster.cancel(self.ray, pending)
 
     def describe(self) -> dict[str, Any]:
-        """The engine, the address (``local`` for a cluster of its own) and the cluster."""
-        return {"name": self.name, "address": self.address or "local", **self.cluster}
+        """The engine, the address and the cluster (once entered).
+
+        The address is the one given, ``local`` for a cluster started for the sweep, or
+        ``this process`` for the connection that the calling process already had.
+        """
+        address = self.address or ("this process" if self.attached else "local")
+        return {"name": self.name, "address": address, **self.cluster}
 
     def run(self, units: Sequence[Unit], out: Path) -> Iterator[list[Result]]:
         """Train ``units``; yield each unit's results as it finishes (weights written).
@@ -107,8 +108,12 @@ class RayEngine:
         """
         if not units:
             return
-        ray_cluster.check_nodes(self.ray, [c["framework"] for u in units for c in u])
-        self._submit(units)
+        with ray_cluster.sigterm_kept():
+            ray_cluster.check_nodes(self.ray, [c["framework"] for u in units for c in u])
+            self._submit(units)
+            yield from self._gather(units, out)
+
+    def _gather(self, units: Sequence[Unit], out: Path) -> Iterator[list[Result]]:
         t0, last, configs = time.perf_counter(), 0.0, 0
         waiting = list(self.pending)
         while waiting:
