@@ -53,7 +53,8 @@ def test_a_bad_gpu_share_is_refused_before_the_sweep_starts(tmp_path, capsys):
 
 def test_make_engine_imports_no_ray_and_local_is_the_default(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # an import of ray would now fail
-    assert isinstance(make_engine("local", jobs=3), LocalEngine)
+    local = make_engine("local", jobs=3)
+    assert isinstance(local, LocalEngine) and local.slots == 3
     engine = make_engine("ray", address="ray://head:10001")
     assert engine.describe() == {"name": "ray", "address": "ray://head:10001"}
 

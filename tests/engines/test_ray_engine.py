@@ -190,6 +190,14 @@ def test_a_task_that_fails_fails_its_configurations_only(cluster, tmp_path, real
     assert len(list((tmp_path / "weights").glob("*.safetensors"))) == 3
 
 
+def test_the_engine_counts_the_cluster_it_uses(cluster):
+    engine = RayEngine()
+    with engine:
+        assert engine.slots == 2 and engine.attached
+        assert engine.describe()["address"] == "this process"
+    assert ray.is_initialized()  # not this engine's connection to close
+
+
 def test_the_node_check_runs_on_every_node_and_is_bounded(cluster, monkeypatch):
     here = ray_cluster.check_nodes(ray, ["numpy"])
     assert here["modules"]["softreg"][1] is None and here["modules"]["numpy"][0] == np.__version__

@@ -49,6 +49,11 @@ class Engine(Protocol):
         """The engine and what it runs on, for ``sweep.json`` (JSON-able)."""
         ...
 
+    @property
+    def slots(self) -> int:
+        """How many units can train at once (once entered): split work into at least this."""
+        ...
+
     def run(self, units: Sequence[Unit], out: Path) -> Iterator[list[Result]]:
         """Train ``units``; yield each unit's results as it finishes (weights written)."""
         ...

@@ -40,6 +40,11 @@ class LocalEngine:
         """``{"name": "local", "jobs": N}``."""
         return {"name": self.name, "jobs": self.jobs}
 
+    @property
+    def slots(self) -> int:
+        """The worker processes: ``jobs``."""
+        return self.jobs
+
     def run(self, units: Sequence[Unit], out: Path) -> Iterator[list[Result]]:
         """Train ``units``; yield each unit's results as it finishes (weights written)."""
         if self.jobs == 1 or len(units) <= 1:

@@ -100,6 +100,11 @@ class RayEngine:
         address = self.address or ("this process" if self.attached else "local")
         return {"name": self.name, "address": address, **self.cluster}
 
+    @property
+    def slots(self) -> int:
+        """The cluster's CPUs (one per task), as counted when the engine was entered."""
+        return max(1, int(self.cluster.get("resources", {}).get("CPU", 1)))
+
     def run(self, units: Sequence[Unit], out: Path) -> Iterator[list[Result]]:
         """Train ``units``; yield each unit's results as it finishes (weights written).
 
