@@ -26,7 +26,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) $(TORCH_PIN)
-	$(BIN)/python -m pip install -q -e '.[dev,torch,tensorflow,notebook]'
+	$(BIN)/python -m pip install -q -e '.[dev,torch,tensorflow,notebook,ray]'
 	touch $@
 
 # MXNet 1.9.1 imports only with numpy < 1.24, which current TensorFlow cannot use.
@@ -61,7 +61,7 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 test-main: $(BIN)/.installed data
-	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard,jupyter $(BIN)/python -m pytest -m "not mxnet" -q
+	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard,jupyter,ray $(BIN)/python -m pytest -m "not mxnet" -q
 
 test-mxnet: $(MXBIN)/.installed data
 	SOFTREG_REQUIRE=mxnet,data,mpmath,safetensors,PIL,jupyter $(MXBIN)/python -m pytest -m mxnet -q

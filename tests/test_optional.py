@@ -55,3 +55,10 @@ def test_mxnet_missing_beside_old_numpy_is_a_plain_install(monkeypatch):
                        r"pip install 'softreg\[mxnet\]'$"):
         require("mxnet")
     assert _optional.install_hint("matplotlib") == "pip install 'softreg[plot]'"
+
+
+def test_missing_ray_names_its_extra(monkeypatch):
+    _fail_import(monkeypatch, ImportError("No module named 'ray'"))
+    with pytest.raises(FrameworkUnavailableError, match=r"^Ray is not installed \(No module "
+                       r"named 'ray'\); install it with: pip install 'softreg\[ray\]'$"):
+        require("ray")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import softreg.sweep
+import softreg.sweep_worker
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError, FrameworkUnavailableError
 from softreg.search import Range, SearchSpace, config_key, configurations, parse_axis
@@ -331,13 +332,13 @@ def unpacked():
 def test_resume_skips_finished_configurations(tmp_path, fake_fashion, monkeypatch, capsys,
                                               unpacked):
     calls = []
-    real = softreg.sweep.run_config
+    real = softreg.sweep_worker.run_config
 
     def counting(config_dict, *args, **kw):
         calls.append(config_dict["lr"])
         return real(config_dict, *args, **kw)
 
-    monkeypatch.setattr(softreg.sweep, "run_config", counting)
+    monkeypatch.setattr(softreg.sweep_worker, "run_config", counting)
     first = _sweep(tmp_path, _space(lr=[0.01, 0.1]))
     before = {p.name: p.read_bytes() for p in (tmp_path / "sweep" / "results").iterdir()}
     res = run_sweep(_space(lr=[0.01, 0.1, 0.3]), tmp_path / "sweep", figures=False)
@@ -351,7 +352,7 @@ def test_resume_skips_finished_configurations(tmp_path, fake_fashion, monkeypatc
 
 def test_interrupted_sweep_keeps_finished_results_and_resumes(tmp_path, fake_fashion,
                                                               monkeypatch, unpacked):
-    real = softreg.sweep.run_config
+    real = softreg.sweep_worker.run_config
     calls = []
 
     def interrupt_second(config_dict, *args, **kw):
@@ -360,11 +361,11 @@ def test_interrupted_sweep_keeps_finished_results_and_resumes(tmp_path, fake_fas
             raise KeyboardInterrupt
         return real(config_dict, *args, **kw)
 
-    monkeypatch.setattr(softreg.sweep, "run_config", interrupt_second)
+    monkeypatch.setattr(softreg.sweep_worker, "run_config", interrupt_second)
     with pytest.raises(KeyboardInterrupt):
         _sweep(tmp_path, _space(lr=[0.01, 0.1, 0.3]))
     assert len(list((tmp_path / "sweep" / "results").glob("*.json"))) == 1
-    monkeypatch.setattr(softreg.sweep, "run_config", real)
+    monkeypatch.setattr(softreg.sweep_worker, "run_config", real)
     res = _sweep(tmp_path, _space(lr=[0.01, 0.1, 0.3]))
     assert res.skipped == 1 and len(res.rows) == 3
 

@@ -68,13 +68,13 @@ def test_packed_and_unpacked_sweeps_write_the_same_results(tmp_path, fake_fashio
 
 def test_packs_respect_the_limits_and_run_in_workers(tmp_path, fake_fashion, monkeypatch):
     sizes = []
-    real = softreg.sweep.run_pack
+    real = softreg.sweep_worker.run_unit
 
     def counting(dicts, *args, **kw):
         sizes.append(len(dicts))
         return real(dicts, *args, **kw)
 
-    monkeypatch.setattr(softreg.sweep, "run_pack", counting)
+    monkeypatch.setattr(softreg.sweep_worker, "run_unit", counting)
     space = _space(lr=[0.01, 0.02, 0.05, 0.1, 0.2])
     res = _sweep(tmp_path / "a", space, Packing(max_models=2))
     assert sorted(sizes) == [1, 2, 2] and len(res.rows) == 5

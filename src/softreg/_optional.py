@@ -25,6 +25,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "PIL": ("image", "Pillow"),
     "onnx": ("onnx", "ONNX"),
     "tensorboard": ("tensorboard", "TensorBoard"),
+    "ray": ("ray", "Ray"),
 }
 
 FRAMEWORK_ALIASES: dict[str, str] = {

@@ -60,3 +60,8 @@ class InputImageError(SoftregError):
 
 class ObjectGoneError(SoftregError, RuntimeError):
     """A cached compiled function asked for a net, loss or iterator that has been collected."""
+
+
+class EngineError(SoftregError):
+    """A sweep engine cannot be used: a Ray cluster that does not answer, or whose nodes lack
+    softreg or a framework; the message says what to start or install."""

@@ -19,6 +19,7 @@ are recorded for every configuration, for the reader, and never used to choose.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -29,19 +30,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from softreg import fileio, runfolder, stopsignals
+from softreg import engines, fileio, runfolder, stopsignals
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.pack_plan import balance, current_packing, plan_packs
 from softreg.search import SearchSpace, config_key, configurations, describe
-from softreg.sweep_worker import (
-    SplitCache,
-    init_worker,
-    run_config,
-    run_in_worker,
-    run_pack,
-    run_pack_in_worker,
-)
+from softreg.sweep_worker import SplitCache, run_config
 from softreg.textsafe import printable
 
 COLUMNS = (
@@ -85,43 +79,58 @@ def run_sweep(
     figures: bool = True,
     quiet: bool = False,
     stream: TextIO | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    gpus_per_task: float = 1.0,
 ) -> SweepResult:
     """Train every configuration of ``space`` not yet finished in ``out_dir``, then report.
 
     Args:
         space: the search space; its base config must hold out a validation split.
         out_dir: the sweep folder (created; an existing one is resumed).
-        jobs: worker processes (1 = train in this process).
+        jobs: worker processes (1 = train in this process); with ``engine="ray"`` and no
+            address, the CPUs of the local Ray cluster.
         data_dir, offline: where the Fashion-MNIST files are (see ``softreg.data``).
         refit: retrain the chosen configuration on the whole training set (train + val).
         figures: write heatmap.png and curves.png.
         quiet: no progress lines.
         stream: where progress goes (default stdout).
+        engine: ``local`` (this machine) or ``ray`` (see :mod:`softreg.engines`).
+        address: the Ray cluster (``auto``, ``host:port``, ``ray://host:10001``); without
+            one, ``RAY_ADDRESS`` or a local cluster started for the sweep.
+        gpus_per_task: the GPU share each Ray task declares for ``cuda`` configurations.
 
     Raises:
         ConfigError: no validation split, a bad ``jobs``, an invalid configuration, or
             ``out_dir`` is a file (checked before anything is written; see
             :func:`check_sweep`).
+        EngineError: the Ray cluster does not answer, or its nodes lack softreg or a framework.
         KeyboardInterrupt: after Ctrl-C, once the finished configurations are saved.
     """
     s = stream if stream is not None else sys.stdout
-    configs = check_sweep(space, out_dir, jobs)
+    configs = check_sweep(space, out_dir, jobs, engine=engine, address=address,
+                          gpus_per_task=gpus_per_task)
     out = Path(out_dir)
     jobs = usable_jobs(jobs, s if not quiet else None)
-    with runfolder.held(out, "sweep", "add"), stopsignals.sigterm_as_interrupt():
-        fileio.write_json(out / "sweep.json", _spec(space, configs))
+    eng = engines.make_engine(engine, jobs=jobs, address=address, data_dir=data_dir,
+                              offline=offline, gpus_per_task=gpus_per_task,
+                              stream=None if quiet else s)
+    with runfolder.held(out, "sweep", "add"), stopsignals.sigterm_as_interrupt(), \
+            contextlib.ExitStack() as started:
         keys = {config_key(c) for c in configs}
         done = {k: v for k, v in _load_rows(out).items() if k in keys}
         remove_orphans(out)
         todo = sorted((c for c in configs if config_key(c) not in done), key=_data_key)
+        if todo:  # the engine starts (or connects to its cluster) only when there is work
+            started.enter_context(eng)
+        fileio.write_json(out / "sweep.json", {**_spec(space, configs), "engine": eng.describe()})
         if done and not quiet:
             print(f"resuming {out}: {len(done)} of {len(configs)} configurations already "
                   "finished, skipped", file=s)
         t0 = time.perf_counter()
         names = space.varied()
         try:
-            for i, row in enumerate(_train_all(todo, out, jobs, data_dir, offline),
-                                    start=len(done) + 1):
+            for i, row in enumerate(_train_all(todo, out, eng), start=len(done) + 1):
                 done[row["key"]] = row
                 if not quiet:
                     print(f"[{i}/{len(configs)}] {describe(row, names) or row['key']}: "
@@ -162,16 +171,19 @@ def remove_orphans(out: Path) -> list[Path]:
     return removed
 
 
-def check_sweep(space: SearchSpace, out_dir: str | Path, jobs: int) -> list[TrainConfig]:
+def check_sweep(space: SearchSpace, out_dir: str | Path, jobs: int, *, engine: str = "local",
+                address: str | None = None, gpus_per_task: float = 1.0) -> list[TrainConfig]:
     """Check a sweep's settings without writing anything; return its configurations.
 
     :func:`run_sweep` calls this first; call it yourself to refuse bad settings before
     printing anything about the sweep.
 
     Raises:
-        ConfigError: no validation split, a bad ``jobs``, an invalid configuration, or
-            ``out_dir`` is a file.
+        ConfigError: no validation split, a bad ``jobs``, an unknown engine, an address for
+            the local engine, a bad GPU share, an invalid configuration, or ``out_dir`` is a
+            file.
     """
+    engines.check_engine(engine, address, gpus_per_task)
     if not space.base.val_split:
         raise ConfigError("a sweep chooses by validation accuracy and needs a validation split; "
                           "add e.g. --val-split 0.1 (the test set is never used to choose)")
@@ -184,58 +196,22 @@ def check_sweep(space: SearchSpace, out_dir: str | Path, jobs: int) -> list[Trai
     return configs
 
 
-def _train_all(todo: list[TrainConfig], out: Path, jobs: int, data_dir: str | None,
-               offline: bool) -> Iterator[dict[str, Any]]:
-    """Train ``todo`` and yield each row as it finishes (its result file already written).
+def _train_all(todo: list[TrainConfig], out: Path,
+               engine: engines.Engine) -> Iterator[dict[str, Any]]:
+    """Train ``todo`` on ``engine``; yield each row as it finishes (its result file written).
 
-    In packs (:func:`packing`; the default) or one configuration at a time.
+    A unit of work is a pack (:func:`softreg.pack_plan.packing`, the default: packs planned
+    by what they share, then split until every slot of the engine has one) or, unpacked, one
+    configuration.
     """
     settings = current_packing()
     if settings.enabled and todo:
-        packs = balance(plan_packs(todo, settings.max_models, settings.memory), jobs)
-        dicts = [[todo[i].to_dict() for i in pack] for pack in packs]
-        if jobs == 1 or len(dicts) <= 1:
-            cache = SplitCache(data_dir, offline)
-            for pack_dicts in dicts:
-                yield from _record_pack(out, run_pack(pack_dicts, out, cache))
-            return
-        yield from _train_parallel(dicts, out, jobs, data_dir, offline)
-        return
-    if jobs == 1 or len(todo) <= 1:
-        cache = SplitCache(data_dir, offline)
-        for config in todo:
-            yield _record(out, run_config(config.to_dict(), out, cache))
-        return
-    yield from _train_parallel(todo, out, jobs, data_dir, offline)
-
-
-def _train_parallel(todo: list[TrainConfig] | list[list[dict[str, Any]]], out: Path, jobs: int,
-                    data_dir: str | None, offline: bool) -> Iterator[dict[str, Any]]:
-    """Train configurations (or packs of configuration dicts) in ``jobs`` worker processes."""
-    import concurrent.futures as cf
-    import multiprocessing
-
-    # spawn: a fresh interpreter per worker (fork is unsafe with framework threads and CUDA).
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    ctx = multiprocessing.get_context("spawn")
-    with _thread_env(threads):  # children inherit it when spawned (during the submits)
-        pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx,
-                                      initializer=init_worker,
-                                      initargs=(data_dir, offline, threads))
-        futures: list[cf.Future[Any]] = [
-            pool.submit(run_pack_in_worker, item, str(out)) if isinstance(item, list)
-            else pool.submit(run_in_worker, item.to_dict(), str(out)) for item in todo]
-    try:
-        for fut in cf.as_completed(futures):
-            result = fut.result()
-            if isinstance(result, list):  # a pack's results
-                yield from _record_pack(out, result)
-            else:
-                yield _record(out, result)
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+        packs = balance(plan_packs(todo, settings.max_models, settings.memory), engine.slots)
+        units = [[todo[i].to_dict() for i in pack] for pack in packs]
+    else:
+        units = [[c.to_dict()] for c in todo]
+    for results in engine.run(units, out):
+        yield from _record_pack(out, results)
 
 
 def _record(out: Path, result: dict[str, Any]) -> dict[str, Any]:
@@ -256,32 +232,10 @@ def _record(out: Path, result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _record_pack(out: Path, results: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Record a pack's results; its interrupted ones last, so every finished one is kept."""
+    """Record a unit's results; its interrupted ones last, so every finished one is kept."""
     ordered = sorted(results, key=lambda r: r["row"]["status"] == "interrupted")
     for result in ordered:
         yield _record(out, result)
-
-
-class _thread_env:  # noqa: N801  (used as a context manager, reads like one)
-    """Set the BLAS/OpenMP thread counts in os.environ for child processes, then restore."""
-
-    NAMES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
-        self.saved: dict[str, str | None] = {}
-
-    def __enter__(self) -> None:
-        for name in self.NAMES:
-            self.saved[name] = os.environ.get(name)
-            os.environ[name] = str(self.threads)
-
-    def __exit__(self, *exc: object) -> None:
-        for name, value in self.saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _data_key(config: TrainConfig) -> tuple[Any, ...]:

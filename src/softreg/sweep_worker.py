@@ -1,9 +1,12 @@
-"""One configuration of a sweep, trained in memory: in this process or in a worker process.
+"""The work of a sweep, trained in memory: in this process, a worker process or a Ray task.
 
-Worker processes are started with ``spawn``: each imports softreg afresh, prepares the data
-once per (validation split, validation seed, standardisation) and keeps it for the next
-configuration.
-Everything crossing the process boundary is a plain dict (picklable, JSON-able).
+A unit of work is a list of configurations trained by one call of :func:`run_unit` (see
+:mod:`softreg.engines`). Worker processes of the local engine are started with ``spawn``: each
+imports softreg afresh, prepares the data once per (validation split, validation seed,
+standardisation) and keeps it for the next configuration. A Ray task receives the prepared
+splits from the object store instead (:class:`FixedSplits`) and reads no file.
+Everything crossing a process boundary is a plain dict (picklable; JSON-able but for the
+weights' bytes that a Ray task sends back, see :func:`run_config`).
 """
 
 from __future__ import annotations
@@ -11,16 +14,32 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from softreg import checkpoint
 from softreg.config import TrainConfig
-from softreg.errors import SoftregError
+from softreg.errors import ConfigError, SoftregError
 from softreg.history import History
 from softreg.search import config_key
 from softreg.training import FitResult, Split, fit, prepare_splits
 
 _WORKER_CACHE: SplitCache | None = None  # set in worker processes by init_worker
+
+# The result field that carries a model's safetensors bytes back to the driver (out=None).
+WEIGHTS_DATA = "weights_data"
+
+
+class SplitSource(Protocol):
+    """Where a configuration's prepared splits come from."""
+
+    def get(self, config: TrainConfig) -> dict[str, Split]:
+        """The splits for ``config``'s data settings."""
+        ...
+
+
+def data_key(config: TrainConfig) -> tuple[Any, ...]:
+    """The settings that decide a configuration's prepared splits."""
+    return (config.val_split, config.val_seed, config.standardize)
 
 
 class SplitCache:
@@ -34,7 +53,7 @@ class SplitCache:
 
     def get(self, config: TrainConfig) -> dict[str, Split]:
         """Splits for ``config``: reused when its split and standardisation settings match."""
-        key = (config.val_split, config.val_seed, config.standardize)
+        key = data_key(config)
         if key != self.key:
             self.key, self.splits = None, {}  # free the old copy before loading the next
             self.splits = prepare_splits(config, data_dir=self.data_dir, offline=self.offline)
@@ -42,19 +61,57 @@ class SplitCache:
         return self.splits
 
 
-def init_worker(data_dir: str | None, offline: bool, threads: int) -> None:
-    """Initialiser of a worker process: its own data cache."""
+class FixedSplits:
+    """Splits prepared once elsewhere (by the driver) for one data key.
+
+    Raises:
+        ConfigError: from :meth:`get`, for a configuration of other data settings.
+    """
+
+    def __init__(self, key: tuple[Any, ...], splits: dict[str, Split]) -> None:
+        self.key = tuple(key)
+        self.splits = splits
+
+    def get(self, config: TrainConfig) -> dict[str, Split]:
+        """The splits, if ``config``'s data settings are the ones they were prepared for."""
+        if data_key(config) != self.key:
+            raise ConfigError(f"the splits were prepared for (val_split, val_seed, standardize) "
+                              f"= {self.key}, not {data_key(config)}; send each unit of work "
+                              "the splits of its own data settings")
+        return self.splits
+
+
+def init_worker(data_dir: str | None, offline: bool) -> None:
+    """Initialiser of a worker process: its own data cache. (Its BLAS/OpenMP thread count
+    comes from the environment it is spawned with: :class:`softreg.engines.local.thread_env`.)"""
     global _WORKER_CACHE
     _WORKER_CACHE = SplitCache(data_dir, offline)
 
 
-def run_in_worker(config_dict: dict[str, Any], out: str) -> dict[str, Any]:
-    """Entry point of a worker process (see :func:`run_config`)."""
+def run_unit_in_worker(config_dicts: list[dict[str, Any]], out: str) -> list[dict[str, Any]]:
+    """Entry point of a worker process of the local engine (see :func:`run_unit`)."""
     cache = _WORKER_CACHE if _WORKER_CACHE is not None else SplitCache()
-    return run_config(config_dict, Path(out), cache)
+    return run_unit(config_dicts, Path(out), cache)
 
 
-def run_config(config_dict: dict[str, Any], out: Path, cache: SplitCache,
+def run_unit(config_dicts: list[dict[str, Any]], out: Path | None,
+             splits: SplitSource) -> list[dict[str, Any]]:
+    """Train a unit of work: one configuration, or a pack of them in one pass; their results
+    in order. See :func:`run_config` for ``out`` and for each result."""
+    if len(config_dicts) == 1:
+        return [run_config(config_dicts[0], out, splits)]
+    return run_pack(config_dicts, out, splits)
+
+
+def failed_result(config_dict: dict[str, Any], message: str) -> dict[str, Any]:
+    """The result of a configuration that could not be trained, saying why in ``message``."""
+    config = TrainConfig.from_dict(config_dict)
+    row = _row(config, config_key(config), "failed", 0, 0, None, {}, 0.0)
+    row["message"] = message
+    return {"row": row, "config": config_dict, "history": History().to_dict()}
+
+
+def run_config(config_dict: dict[str, Any], out: Path | None, cache: SplitSource,
                name: str | None = None) -> dict[str, Any]:
     """Train one configuration, save its weights, and return its result.
 
@@ -64,7 +121,9 @@ def run_config(config_dict: dict[str, Any], out: Path, cache: SplitCache,
         ``interrupted``) or ``failed``: a softreg error (e.g. a framework not installed) or
         any other exception of the framework (e.g. a torch ``RuntimeError``), so that one
         configuration cannot end the whole sweep; its ``message`` says why. Ctrl-C is not
-        caught. Weights go to ``out/weights/<name or key>.safetensors``.
+        caught. Weights go to ``out/weights/<name or key>.safetensors`` (the row's
+        ``weights``); with ``out=None`` nothing is written and the result carries the file's
+        bytes under :data:`WEIGHTS_DATA` instead, for the driver to write (a Ray task).
     """
     config = TrainConfig.from_dict(config_dict)
     key = config_key(config)
@@ -77,25 +136,34 @@ def run_config(config_dict: dict[str, Any], out: Path, cache: SplitCache,
         metrics = {split: result.trainer.evaluate(split) for split in splits
                    if split != "train"}
     except Exception as exc:  # not BaseException: Ctrl-C still stops the sweep
-        row = _row(config, key, "failed", 0, 0, None, {}, 0.0)
-        row["message"] = (str(exc) if isinstance(exc, SoftregError)
-                          else f"{type(exc).__name__}: {exc}")
-        return {"row": row, "config": config_dict, "history": History().to_dict()}
+        return failed_result(config_dict, str(exc) if isinstance(exc, SoftregError)
+                             else f"{type(exc).__name__}: {exc}")
     history = result.history
     model_epoch = result.model_epoch
     row = _row(config, key, history.status, len(history), model_epoch, history, metrics,
                seconds)
     row["message"] = history.message
     row["weights"] = f"weights/{name or key}.safetensors"
-    _save_weights(out / row["weights"], result, config, model_epoch, key)
-    return {"row": row, "config": config_dict, "history": history.to_dict()}
+    done: dict[str, Any] = {"row": row, "config": config_dict, "history": history.to_dict()}
+    _store_weights(done, out, _checkpoint(result, config, model_epoch, key))
+    return done
 
 
-def run_pack(config_dicts: list[dict[str, Any]], out: Path,
-             cache: SplitCache) -> list[dict[str, Any]]:
+def _store_weights(done: dict[str, Any], out: Path | None, ckpt: checkpoint.Checkpoint) -> None:
+    """Write a result's weights to ``out / row["weights"]``, or with ``out=None`` put the
+    file's bytes into the result under :data:`WEIGHTS_DATA` for the driver to write."""
+    if out is None:
+        done[WEIGHTS_DATA] = checkpoint.encode(ckpt, done["row"]["weights"])
+    else:
+        checkpoint.save(out / done["row"]["weights"], ckpt)
+
+
+def run_pack(config_dicts: list[dict[str, Any]], out: Path | None,
+             cache: SplitSource) -> list[dict[str, Any]]:
     """Train configurations sharing a pack (:func:`softreg.pack_plan.plan_packs`) in one pass.
 
-    Returns one result per configuration, as :func:`run_config` does, in the order given;
+    Returns one result per configuration, as :func:`run_config` does (``out`` too), in the
+    order given;
     each row's ``seconds`` is its share of the pack's training time. An exception fails every
     configuration of the pack (none is saved; the next run of the sweep tries them again).
     """
@@ -111,7 +179,8 @@ def run_pack(config_dicts: list[dict[str, Any]], out: Path,
         metrics = [{split: r.trainer.evaluate(split) for split in splits if split != "train"}
                    for r in fitted]
     except Exception as exc:  # not BaseException: Ctrl-C still stops the sweep
-        return [_failed(c, d, exc) for c, d in zip(configs, config_dicts, strict=True)]
+        why = str(exc) if isinstance(exc, SoftregError) else f"{type(exc).__name__}: {exc}"
+        return [failed_result(d, why) for d in config_dicts]
     results = []
     for config, config_dict, result, totals in zip(configs, config_dicts, fitted, metrics,
                                                    strict=True):
@@ -120,24 +189,12 @@ def run_pack(config_dicts: list[dict[str, Any]], out: Path,
         row = _row(config, key, history.status, len(history), result.model_epoch, history,
                    totals, seconds)
         row["message"] = history.message
+        done: dict[str, Any] = {"row": row, "config": config_dict, "history": history.to_dict()}
         if history.status != "interrupted":
             row["weights"] = f"weights/{key}.safetensors"
-            _save_weights(out / row["weights"], result, config, result.model_epoch, key)
-        results.append({"row": row, "config": config_dict, "history": history.to_dict()})
+            _store_weights(done, out, _checkpoint(result, config, result.model_epoch, key))
+        results.append(done)
     return results
-
-
-def run_pack_in_worker(config_dicts: list[dict[str, Any]], out: str) -> list[dict[str, Any]]:
-    """Entry point of a worker process (see :func:`run_pack`)."""
-    cache = _WORKER_CACHE if _WORKER_CACHE is not None else SplitCache()
-    return run_pack(config_dicts, Path(out), cache)
-
-
-def _failed(config: TrainConfig, config_dict: dict[str, Any], exc: Exception) -> dict[str, Any]:
-    row = _row(config, config_key(config), "failed", 0, 0, None, {}, 0.0)
-    row["message"] = (str(exc) if isinstance(exc, SoftregError)
-                      else f"{type(exc).__name__}: {exc}")
-    return {"row": row, "config": config_dict, "history": History().to_dict()}
 
 
 def _row(config: TrainConfig, key: str, status: str, epochs_run: int, model_epoch: int,
@@ -158,11 +215,11 @@ def _row(config: TrainConfig, key: str, status: str, epochs_run: int, model_epoc
     return row
 
 
-def _save_weights(path: Path, result: FitResult, config: TrainConfig, epoch: int,
-                  key: str) -> None:
+def _checkpoint(result: FitResult, config: TrainConfig, epoch: int,
+                key: str) -> checkpoint.Checkpoint:
     from softreg.data import CLASS_NAMES
 
     W, b = result.trainer.snapshot()
     meta = {"framework": config.framework, "epoch": epoch, "config": config.to_dict(),
             "class_names": list(CLASS_NAMES), "sweep_key": key}
-    checkpoint.save(path, checkpoint.Checkpoint(W, b, meta))
+    return checkpoint.Checkpoint(W, b, meta)

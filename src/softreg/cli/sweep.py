@@ -53,7 +53,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--device", default=d.device, help=f"{' | '.join(DEVICES)} [%(default)s]")
     p.add_argument("--max-loss", type=float, default=d.max_loss,
                    help="a mean train loss above this marks a run diverged [%(default).4g]")
-    p.add_argument("--jobs", type=int, default=1, help="parallel processes [%(default)s]")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="parallel processes; with --engine ray and no --address, the CPUs of "
+                   "the local Ray cluster [%(default)s]")
+    p.add_argument("--engine", default="local", choices=("local", "ray"),
+                   help="where configurations train: local processes, or tasks on a Ray "
+                   "cluster (pip install 'softreg[ray]') [%(default)s]")
+    p.add_argument("--address", default=None,
+                   help="the Ray cluster: auto (the one `ray start` runs here), HOST:PORT or "
+                   "ray://HOST:10001 [RAY_ADDRESS, else a local cluster for this sweep]")
+    p.add_argument("--task-gpus", type=float, default=1.0,
+                   help="with --engine ray and --device cuda, the GPU share of each task "
+                   "(0.25: four tasks per GPU) [%(default)s]")
     p.add_argument("--pack", type=int, metavar="N",
                    help="the most models trained together in one pass [as many as "
                    "--pack-memory holds]")
@@ -113,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
     packing = build_packing(args)  # a refusal is one line, before any work
     space = build_space(args)
     out = Path(args.out) if args.out else Path("sweeps") / "new"
-    check_sweep(space, out, args.jobs)  # a refusal is its one line, with nothing before it
+    # a refusal is its one line, with nothing before it
+    check_sweep(space, out, args.jobs, engine=args.engine, address=args.address,
+                gpus_per_task=args.task_gpus)
     if not args.out:  # a folder of its own: two sweeps started in one second get two
         out = new_folder("sweeps", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     if not args.quiet:
@@ -123,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
     with sweep_packing(packing):
         result = run_sweep(space, out, jobs=args.jobs, data_dir=args.data_dir,
                            offline=args.offline, refit=args.refit, figures=not args.no_figures,
-                           quiet=args.quiet)
+                           quiet=args.quiet, engine=args.engine, address=args.address,
+                           gpus_per_task=args.task_gpus)
     counts: dict[str, int] = {}
     for row in result.rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1

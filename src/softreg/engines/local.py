@@ -1,0 +1,97 @@
+"""The local engine: units of work in this process, or in a pool of worker processes.
+
+With ``jobs == 1`` (or a single unit) the units run here, one after another, sharing one data
+cache. Otherwise a pool of ``jobs`` processes, started with ``spawn`` (a fresh interpreter per
+worker: ``fork`` is unsafe with framework threads and CUDA), each with its own data cache and
+an equal share of the cores for BLAS/OpenMP threads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from softreg import sweep_worker
+from softreg.engines import Result, Unit
+
+
+class LocalEngine:
+    """Units of work on this machine (see the module docstring)."""
+
+    name = "local"
+
+    def __init__(self, jobs: int = 1, data_dir: str | None = None,
+                 offline: bool = False) -> None:
+        self.jobs = jobs
+        self.data_dir = data_dir
+        self.offline = offline
+
+    def __enter__(self) -> LocalEngine:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        return None  # a pool is shut down by run() itself, however it ends
+
+    def describe(self) -> dict[str, Any]:
+        """``{"name": "local", "jobs": N}``."""
+        return {"name": self.name, "jobs": self.jobs}
+
+    @property
+    def slots(self) -> int:
+        """The worker processes: ``jobs``."""
+        return self.jobs
+
+    def run(self, units: Sequence[Unit], out: Path) -> Iterator[list[Result]]:
+        """Train ``units``; yield each unit's results as it finishes (weights written)."""
+        if self.jobs == 1 or len(units) <= 1:
+            cache = sweep_worker.SplitCache(self.data_dir, self.offline)
+            for unit in units:
+                yield sweep_worker.run_unit(unit, out, cache)
+            return
+        yield from self._run_pool(units, out)
+
+    def _run_pool(self, units: Sequence[Unit], out: Path) -> Iterator[list[Result]]:
+        import concurrent.futures as cf
+        import multiprocessing
+
+        threads = max(1, (os.cpu_count() or 1) // self.jobs)
+        ctx = multiprocessing.get_context("spawn")
+        with thread_env(threads):  # children inherit it when spawned (during the submits)
+            pool = cf.ProcessPoolExecutor(max_workers=min(self.jobs, len(units)), mp_context=ctx,
+                                          initializer=sweep_worker.init_worker,
+                                          initargs=(self.data_dir, self.offline))
+            futures = [pool.submit(sweep_worker.run_unit_in_worker, unit, str(out))
+                       for unit in units]
+        try:
+            for fut in cf.as_completed(futures):
+                yield fut.result()
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+
+class thread_env:  # noqa: N801  (used as a context manager, reads like one)
+    """Set the BLAS/OpenMP thread counts in os.environ for child processes, then restore."""
+
+    NAMES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.saved: dict[str, str | None] = {}
+
+    def __enter__(self) -> None:
+        for name in self.NAMES:
+            self.saved[name] = os.environ.get(name)
+            os.environ[name] = str(self.threads)
+
+    def __exit__(self, *exc: object) -> None:
+        for name, value in self.saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
