@@ -269,9 +269,10 @@ def test_a_tampered_result_file_is_refused(tmp_path, fake_fashion, capsys):
     assert path.name in err and "\x1b" not in err
 
 
-@pytest.mark.parametrize("packing", ["--no-pack", "--pack=1"])
+@pytest.mark.parametrize(("packing", "lrs", "first"), [("--no-pack", "0.05,0.1", 1),
+                                                      ("--pack=2", "0.05,0.1,0.2,0.3", 2)])
 def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fashion, capsys,
-                                                             monkeypatch, packing):
+                                                             monkeypatch, packing, lrs, first):
     import softreg.pack
     import softreg.sweep_worker
 
@@ -281,7 +282,7 @@ def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fash
     orphan = out / "weights" / "0123456789ab.safetensors"
     orphan.write_bytes(b"")
     calls = []
-    # Ctrl-C in the second configuration (one at a time) or the second pack (of one each)
+    # Ctrl-C in the second configuration (one at a time) or the second pack (of two)
     module, name = ((softreg.sweep_worker, "fit") if packing == "--no-pack"
                     else (softreg.pack, "_epoch"))
     real = getattr(module, name)
@@ -293,15 +294,16 @@ def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fash
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, then_ctrl_c)
-    code, _, _err = _run(capsys, *SWEEP, packing, "--out", out)
+    argv = (*SWEEP[:2], lrs, *SWEEP[3:], packing, "--out", out)
+    code, _, _err = _run(capsys, *argv)
     assert code == 130
     rows = (out / "results.csv").read_text().splitlines()
-    assert len(rows) == 2  # the header and the one finished configuration
+    assert len(rows) == 1 + first  # the header and what finished before Ctrl-C
     assert not orphan.exists()
     monkeypatch.setattr(module, name, real)
-    code, out_text, _err = _run(capsys, *SWEEP[:-2], packing, "--out", out)  # resume
-    assert code == 0 and "1 from an earlier run" in out_text
-    assert len((out / "results.csv").read_text().splitlines()) == 3
+    code, out_text, _err = _run(capsys, *argv)  # resume
+    assert code == 0 and f"{first} from an earlier run" in out_text
+    assert len((out / "results.csv").read_text().splitlines()) == 1 + len(lrs.split(","))
 
 
 def test_random_search_says_how_it_draws(tmp_path, fake_fashion, capsys):
