@@ -1,9 +1,8 @@
 """Lazy imports of optional libraries, with one clear message when they are missing or broken.
 
-A framework is imported only when the user asks for it. MXNet 1.9.1 fails on NumPy >= 1.24 with
-an ``AttributeError`` (``np.bool`` was removed in 1.24, ``np.PZERO`` in 2.0), not an
-``ImportError``. Whenever MXNet cannot be imported beside such a NumPy, the hint is a separate
-environment: ``pip install 'softreg[mxnet]'`` there would downgrade NumPy under TensorFlow.
+A framework is imported only when the user asks for it, through :func:`import_framework`; what
+each framework needs for that (its extra, its own importer, its own failure message) is in its
+entry of :mod:`softreg.frameworks`.
 """
 
 from __future__ import annotations
@@ -11,13 +10,12 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from softreg import frameworks
 from softreg.errors import FrameworkUnavailableError
 
-# module name -> (extra to install, human name)
+# module name -> (extra to install, human name); the frameworks' entries come from the registry
 _EXTRAS: dict[str, tuple[str, str]] = {
-    "torch": ("torch", "PyTorch"),
-    "tensorflow": ("tensorflow", "TensorFlow"),
-    "mxnet": ("mxnet", "MXNet"),
+    **{fw.module: (fw.extra, fw.title) for fw in frameworks.TABLE if fw.extra is not None},
     "matplotlib": ("plot", "matplotlib"),
     "pooch": ("download", "pooch"),
     "tqdm": ("progress", "tqdm"),
@@ -27,21 +25,6 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "tensorboard": ("tensorboard", "TensorBoard"),
     "ray": ("ray", "Ray"),
 }
-
-FRAMEWORK_ALIASES: dict[str, str] = {
-    "torch": "torch",
-    "pytorch": "torch",
-    "tensorflow": "tensorflow",
-    "tf": "tensorflow",
-    "keras": "tensorflow",
-    "mxnet": "mxnet",
-    "gluon": "mxnet",
-    "mx": "mxnet",
-    "numpy": "numpy",
-    "np": "numpy",
-}
-
-FRAMEWORKS: tuple[str, ...] = ("torch", "tensorflow", "mxnet", "numpy")
 
 
 def install_hint(module: str) -> str:
@@ -66,7 +49,9 @@ def require(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except Exception as exc:  # MXNet on new NumPy raises AttributeError; broken builds OSError
-        hint = _mxnet_numpy_hint(exc) if module == "mxnet" else None
+        framework = frameworks.by_module(module)
+        own_hint = framework.import_hint if framework is not None else None
+        hint = own_hint(exc) if own_hint is not None else None
         if hint is not None:
             raise FrameworkUnavailableError(hint) from exc
         if isinstance(exc, ImportError):
@@ -79,33 +64,16 @@ def require(module: str) -> ModuleType:
         ) from exc
 
 
-def _mxnet_numpy_hint(exc: Exception) -> str | None:
-    """The separate-environment fix when NumPy is too new for MXNet 1.9.1, else None."""
-    import numpy
-
-    try:
-        major, minor = (int(part) for part in numpy.__version__.split(".")[:2])
-    except ValueError:
-        return None
-    if (major, minor) < (1, 24) and "bool" not in str(exc):
-        return None
-    return (
-        f"MXNet 1.9.1 cannot import with numpy {numpy.__version__} ({exc}): it needs "
-        "numpy < 1.24. Use a separate environment: python -m venv .venv-mxnet && "
-        ".venv-mxnet/bin/pip install 'numpy==1.23.5' 'softreg[mxnet]'"
-    )
-
-
-def canonical_framework(name: str) -> str:
-    """Map a framework name or alias (``tf``, ``gluon``, ``pytorch``...) to its canonical name.
+def import_framework(name: str) -> ModuleType:
+    """Import the framework ``name`` (or an alias) the way its registry entry says.
 
     Raises:
         ConfigError: the name is not a known framework.
+        FrameworkUnavailableError: the framework is not installed, or fails while importing.
     """
-    from softreg.errors import ConfigError
-
-    key = name.strip().lower() if isinstance(name, str) else None  # e.g. a number in a file
-    if key not in FRAMEWORK_ALIASES:
-        known = ", ".join(sorted(FRAMEWORK_ALIASES))
-        raise ConfigError(f"unknown framework {name!r}; choose one of: {known}")
-    return FRAMEWORK_ALIASES[key]
+    framework = frameworks.get_framework(name)
+    if framework.importer is None:
+        return require(framework.module)
+    module, function = framework.importer.split(":")
+    imported: ModuleType = getattr(importlib.import_module(module), function)()
+    return imported

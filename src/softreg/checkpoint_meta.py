@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from softreg._optional import FRAMEWORKS
-from softreg.config import DEVICES, TrainConfig
+from softreg.config import TrainConfig
 from softreg.errors import CheckpointError, ConfigError, HistoryError
+from softreg.frameworks import DEVICES, FRAMEWORKS
 from softreg.history import History
 from softreg.textsafe import shown
 

@@ -7,10 +7,9 @@ import struct
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from softreg._optional import canonical_framework
 from softreg.errors import ConfigError
+from softreg.frameworks import DEVICES, canonical_framework
 
-DEVICES = ("auto", "cpu", "cuda")
 LR_SCHEDULES = ("constant", "cosine", "step")
 MONITORS = ("val_loss", "val_acc")
 

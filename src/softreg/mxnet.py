@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from softreg._optional import require
+from softreg._optional import import_framework
 from softreg.backends.checks import check_labels
 from softreg.d2l.animator import Animator
 from softreg.d2l.ch3 import (
@@ -45,7 +45,7 @@ from softreg.d2l.images import show_images, show_predictions
 from softreg.errors import ConfigError
 from softreg.history import History
 
-mx = require("mxnet")
+mx = import_framework("mxnet")
 autograd, gluon = mx.autograd, mx.gluon
 
 # What MXNet does with a label outside [0, C), for the label guard's message.

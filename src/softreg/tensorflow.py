@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from softreg.backends._tf import import_tensorflow, verbose
+from softreg._optional import import_framework
+from softreg.backends._tf import verbose
 from softreg.d2l.animator import Animator
 from softreg.d2l.ch3 import (
     TrainCh3Warning,
@@ -54,7 +55,7 @@ from softreg.d2l.weakcache import Getter, WeakCache
 from softreg.errors import ConfigError
 from softreg.history import History
 
-tf = import_tensorflow()
+tf = import_framework("tensorflow")
 keras = tf.keras
 if not verbose():
     warnings.filterwarnings("ignore", message=r"Do not pass an `input_shape`", category=UserWarning)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from softreg._optional import require
+from softreg._optional import import_framework
 from softreg.d2l.animator import Animator
 from softreg.d2l.ch3 import (
     TrainCh3Warning,
@@ -39,7 +39,7 @@ from softreg.d2l.common import (
 from softreg.d2l.images import show_images, show_predictions
 from softreg.history import History
 
-torch = require("torch")
+torch = import_framework("torch")
 nn = torch.nn
 
 # What train_ch3 asks for instead of a one-shot iterator.

@@ -1,7 +1,7 @@
 """Framework backends for softreg's own linear softmax-regression model.
 
-Each module here (``numpy``, ``torch``, ``tensorflow``, ``mxnet``) has the same shape: a
-``create_backend(device)`` factory returning an object that satisfies
+Each backend module (named by its framework's entry in :mod:`softreg.frameworks`) has the same
+shape: a ``create_backend(device)`` factory returning an object that satisfies
 :class:`softreg.backends.base.LinearBackend`. The core never imports a framework; it calls
 :func:`get_backend`, which imports the chosen module lazily.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import importlib
 
-from softreg._optional import canonical_framework
 from softreg.backends.base import LinearBackend, PackedBackend
+from softreg.frameworks import get_framework
 
 
 def get_backend(framework: str, device: str = "auto") -> LinearBackend:
@@ -21,8 +21,7 @@ def get_backend(framework: str, device: str = "auto") -> LinearBackend:
         ConfigError: unknown framework or device.
         FrameworkUnavailableError: the framework is not installed or broken.
     """
-    name = canonical_framework(framework)
-    module = importlib.import_module(f"softreg.backends.{name}_backend")
+    module = importlib.import_module(get_framework(framework).backend)
     backend: LinearBackend = module.create_backend(device)
     return backend
 
@@ -30,15 +29,16 @@ def get_backend(framework: str, device: str = "auto") -> LinearBackend:
 def get_packed_backend(framework: str, device: str = "auto") -> PackedBackend:
     """A backend that trains K models in one pass (:class:`PackedBackend`).
 
-    NumPy and PyTorch have a packed kernel; TensorFlow and MXNet train a pack one model at a
-    time behind the same interface (:mod:`softreg.backends.one_at_a_time`).
+    A framework whose registry entry says ``packed`` (NumPy, PyTorch) has a packed kernel; the
+    others (TensorFlow, MXNet) train a pack one model at a time behind the same interface
+    (:mod:`softreg.backends.one_at_a_time`).
 
     Raises:
         ConfigError: unknown framework or device.
         FrameworkUnavailableError: the framework is not installed or broken.
     """
     backend = get_backend(framework, device)
-    if isinstance(backend, PackedBackend):
+    if get_framework(framework).packed and isinstance(backend, PackedBackend):
         return backend
     from softreg.backends.one_at_a_time import OneAtATime
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from softreg._optional import require
+from softreg._optional import import_framework
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals
 from softreg.backends.checks import (
     check_batch_size,
@@ -39,8 +39,8 @@ from softreg.backends.checks import (
     check_split,
     check_step,
 )
-from softreg.backends.devices import check_device
 from softreg.config import FLOAT32_TINY
+from softreg.frameworks import check_device
 
 
 @dataclass
@@ -81,9 +81,9 @@ class MxnetBackend:
     name = "mxnet"
 
     def __init__(self, device: str = "auto") -> None:
-        mx = self.mx = require("mxnet")
+        mx = self.mx = import_framework("mxnet")
         self.nd, self.autograd = mx.nd, mx.autograd
-        self.device = check_device(device, "MXNet", _gpu_available(mx))
+        self.device = check_device("mxnet", device, _gpu_available(mx))
         self.ctx = mx.gpu(0) if self.device == "cuda" else mx.cpu()
         self.W = self.nd.zeros((NUM_CLASSES, NUM_FEATURES), ctx=self.ctx, dtype="float32")
         self.b = self.nd.zeros((NUM_CLASSES,), ctx=self.ctx, dtype="float32")

@@ -41,8 +41,7 @@ from softreg.backends.checks import (
     check_split,
     check_step,
 )
-from softreg.config import DEVICES
-from softreg.errors import ConfigError
+from softreg.frameworks import check_device
 from softreg.numerics import cross_entropy, cross_entropy_and_grad
 
 F32 = npt.NDArray[np.float32]
@@ -294,11 +293,5 @@ def create_backend(device: str = "auto") -> NumpyBackend:
     Raises:
         ConfigError: ``device`` is ``cuda`` (NumPy has no GPU support) or unknown.
     """
-    if device == "cuda":
-        raise ConfigError(
-            "device 'cuda' is not available with the numpy framework: NumPy runs on the CPU "
-            "only; use --device cpu (or auto), or pick --framework torch for a GPU"
-        )
-    if device not in DEVICES:
-        raise ConfigError(f"unknown device {device!r}; choose one of: {', '.join(DEVICES)}")
+    check_device("numpy", device, gpu_available=False)
     return NumpyBackend()

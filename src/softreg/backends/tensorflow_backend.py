@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from softreg.backends._tf import gpu_available, import_tensorflow
+from softreg._optional import import_framework
+from softreg.backends._tf import gpu_available
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals
 from softreg.backends.checks import (
     check_batch_size,
@@ -28,7 +29,7 @@ from softreg.backends.checks import (
     check_split,
     check_step,
 )
-from softreg.backends.devices import check_device
+from softreg.frameworks import check_device
 
 
 @dataclass
@@ -46,8 +47,8 @@ class TensorflowBackend:
     name = "tensorflow"
 
     def __init__(self, device: str = "auto") -> None:
-        tf = self.tf = import_tensorflow()
-        self.device = check_device(device, "TensorFlow", gpu_available(tf))
+        tf = self.tf = import_framework("tensorflow")
+        self.device = check_device("tensorflow", device, gpu_available(tf))
         self.tf_device = "/GPU:0" if self.device == "cuda" else "/CPU:0"
         with tf.device(self.tf_device):
             self.W = tf.Variable(tf.zeros((NUM_CLASSES, NUM_FEATURES), tf.float32), name="W")

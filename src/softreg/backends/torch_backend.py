@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from softreg._optional import require
+from softreg._optional import import_framework
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals, PackTotals
 from softreg.backends.checks import (
     check_batch_size,
@@ -27,7 +27,7 @@ from softreg.backends.checks import (
     check_split,
     check_step,
 )
-from softreg.backends.devices import check_device
+from softreg.frameworks import check_device
 
 # Most bytes of logits an evaluation pass holds at once (the chunk of examples shrinks with K).
 EVAL_BYTES = 64 * 2**20
@@ -53,9 +53,9 @@ class TorchBackend:
     name = "torch"
 
     def __init__(self, device: str = "auto") -> None:
-        self.torch = require("torch")
+        self.torch = import_framework("torch")
         self.F = self.torch.nn.functional
-        self.device = check_device(device, "PyTorch", self.torch.cuda.is_available())
+        self.device = check_device("torch", device, self.torch.cuda.is_available())
         self._new_pack(1, 1)
 
     def _new_pack(self, groups: int, slots: int) -> None:

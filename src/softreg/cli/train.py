@@ -8,7 +8,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from softreg._optional import canonical_framework
+from softreg import frameworks
 from softreg.config import DEVICES, LR_SCHEDULES, MONITORS, TrainConfig
 from softreg.errors import ConfigError
 
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     # The settings default to None, not to TrainConfig's values, so that --resume can tell a
     # flag that was given from one that was not.
     p.add_argument("--framework",
-                   help=f"torch | tensorflow (tf) | mxnet (gluon) | numpy  [{d.framework}]")
+                   help=f"{frameworks.help_text()}  [{d.framework}]")
     p.add_argument("--epochs", type=int, help=f"[{d.epochs}]; with --resume: the total to reach")
     p.add_argument("--batch-size", type=int, help=f"[{d.batch_size}]")
     p.add_argument("--lr", type=float, help=f"learning rate [{d.lr}]")
@@ -143,7 +143,7 @@ def check_resume_flags(args: argparse.Namespace, saved: TrainConfig) -> None:
     for name, value in given_settings(args).items():
         if name in RESUME_MAY_CHANGE:
             continue
-        mine = canonical_framework(value) if name == "framework" else value
+        mine = frameworks.canonical_framework(value) if name == "framework" else value
         if mine != getattr(saved, name):
             differ.append((_flag(name), value, name, getattr(saved, name)))
     if differ:
