@@ -34,7 +34,8 @@ from softreg.backends import get_backend
 from softreg.config import TrainConfig
 from softreg.data import load_fashion_mnist
 from softreg.loop import run_epochs
-from softreg.training import LinearTrainer, initial_params, prepare_splits
+from softreg.splits import prepare_splits
+from softreg.training import LinearTrainer, initial_params
 
 
 def softreg_epochs(splits, seed: int, evaluate: bool) -> tuple[float, float, float]:

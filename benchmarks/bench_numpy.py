@@ -25,14 +25,8 @@ from softreg.backends import get_backend
 from softreg.backends.numpy_backend import blas_threads, openblas_thread_api
 from softreg.config import TrainConfig
 from softreg.loop import run_epochs
-from softreg.training import (
-    LinearTrainer,
-    Split,
-    epoch_order,
-    initial_params,
-    prepare_splits,
-    to_features,
-)
+from softreg.splits import Split, prepare_splits, to_features
+from softreg.training import LinearTrainer, epoch_order, initial_params
 
 EPOCHS, BATCH, LR = 10, 256, 0.1
 

@@ -87,7 +87,8 @@ def part_b(framework: str, jobs: int) -> None:
 
 def part_c(framework: str) -> None:
     from softreg.pack_plan import fit_many
-    from softreg.training import fit, prepare_splits
+    from softreg.splits import prepare_splits
+    from softreg.training import fit
 
     base = TrainConfig(framework=framework, device="cpu")
     splits = prepare_splits(base, offline=True)

@@ -22,8 +22,9 @@ import time
 
 from softreg.config import TrainConfig
 from softreg.search import SearchSpace
+from softreg.splits import prepare_splits
 from softreg.sweep import format_best, run_sweep
-from softreg.training import fit, prepare_splits
+from softreg.training import fit
 
 BUDGET_S = 60.0
 # The grid spans a decade around the usual settings on each axis; it was not narrowed by looking

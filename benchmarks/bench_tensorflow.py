@@ -27,7 +27,8 @@ from softreg.backends import get_backend
 from softreg.backends._tf import import_tensorflow
 from softreg.config import TrainConfig
 from softreg.loop import run_epochs
-from softreg.training import LinearTrainer, initial_params, prepare_splits
+from softreg.splits import prepare_splits
+from softreg.training import LinearTrainer, initial_params
 
 tf = import_tensorflow()
 keras = tf.keras

@@ -28,7 +28,8 @@ def main() -> int:
     torch.backends.cuda.matmul.allow_tf32 = False  # float32 products, as on the CPU
     from softreg.config import TrainConfig
     from softreg.pack_plan import fit_many
-    from softreg.training import fit, prepare_splits
+    from softreg.splits import prepare_splits
+    from softreg.training import fit
 
     print(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}")
     chapter = TrainConfig(device="cuda")

@@ -1,7 +1,6 @@
 import math
 
-from softreg.backends.base import EpochTotals
-from softreg.loop import run_epochs
+from softreg.loop import EpochTotals, run_epochs
 
 
 class FakeTrainer:

@@ -118,7 +118,7 @@ def test_chapter_program(d2l, mx, real_data, figures_in_tmp, capsys):
 def test_one_epoch_matches_numpy_reference(d2l, mx, tiny_data, tiny_iters, kind):
     """A gluon.Trainer or a from-scratch updater(batch_size): the NumPy reference's epoch."""
     from softreg.backends.numpy_backend import NumpyBackend
-    from softreg.training import to_features
+    from softreg.splits import to_features
 
     train_iter, test_iter = tiny_iters
     W0, b0 = initial_params(0)

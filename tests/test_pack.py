@@ -22,7 +22,8 @@ from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.pack import layout, train_pack
 from softreg.pack_plan import fit_many, pack_bytes, plan_packs
-from softreg.training import fit, prepare_splits
+from softreg.splits import prepare_splits
+from softreg.training import fit
 
 BASE = TrainConfig(framework="numpy", epochs=4, batch_size=32, lr=0.05, device="cpu",
                    val_split=0.2)

@@ -11,7 +11,8 @@ from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.lrfind import LrFind, _suggest, check_range, format_lr_find, lr_find
 from softreg.seeds import parse_seeds, spread, train_seeds
-from softreg.training import fit, prepare_splits
+from softreg.splits import prepare_splits
+from softreg.training import fit
 
 BASE = TrainConfig(framework="numpy", epochs=2, batch_size=32, lr=0.05, device="cpu",
                    val_split=0.2)

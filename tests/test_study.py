@@ -8,8 +8,8 @@ import pytest
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.history import EpochRecord, History
+from softreg.splits import prepare_splits
 from softreg.study import Variant, VariantResult, run_study, subsample, summarize, variants
-from softreg.training import prepare_splits
 
 BASE = TrainConfig(framework="numpy", epochs=6, batch_size=32, lr=0.05, val_split=0.2,
                    device="cpu")

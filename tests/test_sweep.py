@@ -14,15 +14,9 @@ import softreg.sweep_worker
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError, FrameworkUnavailableError
 from softreg.search import Range, SearchSpace, config_key, configurations, parse_axis
+from softreg.splits import Standardizer, prepare_splits
 from softreg.sweep import format_best, run_sweep, select_best
-from softreg.training import (
-    EarlyStopping,
-    LinearTrainer,
-    Standardizer,
-    fit,
-    initial_params,
-    prepare_splits,
-)
+from softreg.training import EarlyStopping, LinearTrainer, fit, initial_params
 
 BASE = TrainConfig(framework="numpy", epochs=2, batch_size=32, lr=0.05, device="cpu",
                    val_split=0.2)
@@ -449,7 +443,7 @@ def test_sweep_refusals(tmp_path):
 def test_standardised_sweep_weights_work_on_raw_pixels(tmp_path, fake_fashion):
     from softreg import checkpoint
     from softreg.backends import get_backend
-    from softreg.training import to_features
+    from softreg.splits import to_features
 
     res = _sweep(tmp_path, SearchSpace(base=BASE, axes={"standardize": (True,)}))
     ck = checkpoint.load(tmp_path / "sweep" / res.best["weights"])

@@ -1,6 +1,6 @@
 """The one epoch loop every framework shares.
 
-:func:`run_epochs` drives an :class:`~softreg.backends.base.EpochTrainer`: it times epochs, turns
+:func:`run_epochs` drives an :class:`~softreg.loop.EpochTrainer`: it times epochs, turns
 totals into an :class:`~softreg.history.EpochRecord`, calls callbacks, and handles the two ways a
 run can go wrong:
 
@@ -18,11 +18,57 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from softreg.backends.base import EpochTrainer
 from softreg.history import EpochRecord, History
 from softreg.stopsignals import Terminated
+
+
+@dataclass(frozen=True)
+class EpochTotals:
+    """Sums over one pass: total per-example loss, number correct, number of examples.
+
+    ``loss_sum / count`` is the true mean per-example cross-entropy; ``correct / count`` the
+    accuracy. Backends accumulate on the device and convert once per pass (one host sync).
+    """
+
+    loss_sum: float
+    correct: int
+    count: int
+
+    @property
+    def mean_loss(self) -> float:
+        return self.loss_sum / self.count if self.count else float("nan")
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.count if self.count else float("nan")
+
+
+class EpochTrainer(Protocol):
+    """What :func:`softreg.loop.run_epochs` drives: any model, any framework."""
+
+    def train_epoch(self, epoch: int) -> EpochTotals:
+        """Train one epoch (``epoch`` counts from 0) and return its totals."""
+        ...
+
+    def evaluate(self, split: str) -> EpochTotals:
+        """Evaluate the current model on ``split`` (``"test"`` or ``"val"``)."""
+        ...
+
+    def snapshot(self) -> Any:
+        """Return a copy of the learned state, to restore after a divergence.
+
+        None means the state is out of reach (a from-scratch net function whose parameters the
+        trainer cannot see): the loop then says that nothing could be put back.
+        """
+        ...
+
+    def restore(self, state: Any) -> None:
+        """Put back a state returned by :meth:`snapshot`."""
+        ...
+
 
 # A mean cross-entropy 100 times that of uniform guessing over 10 classes (ln 10 nats). A linear
 # softmax model rarely reaches inf or NaN (cross-entropy from logits grows linearly with the

@@ -57,7 +57,7 @@ def lr_find(config: TrainConfig, lo: float = 1e-3, hi: float = 10.0, num: int = 
         ConfigError: a bad range (:func:`check_range`).
     """
     from softreg.pack_plan import fit_many
-    from softreg.training import prepare_splits
+    from softreg.splits import prepare_splits
 
     check_range(lo, hi, num)
     lrs = [float(v) for v in np.geomspace(lo, hi, num)]

@@ -30,27 +30,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from softreg.backends.base import (
-    NUM_CLASSES,
-    NUM_FEATURES,
-    DeviceData,
-    EpochTotals,
-    PackedBackend,
-)
+from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, DeviceData, PackedBackend
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.history import EpochRecord, History
-from softreg.loop import diverged, divergence_message
+from softreg.loop import EpochTotals, diverged, divergence_message
+from softreg.splits import Split, Standardizer
 from softreg.stopsignals import Terminated
-from softreg.training import (
-    EarlyStopping,
-    FitResult,
-    Params,
-    Split,
-    Standardizer,
-    epoch_order,
-    initial_params,
-)
+from softreg.training import EarlyStopping, FitResult, Params, epoch_order, initial_params
 
 # What the models of one pack must share: one batch plan and one prepared dataset.
 PACK_FIELDS = ("framework", "device", "batch_size", "epochs", "val_split", "val_seed",
@@ -147,7 +134,7 @@ def train_pack(
 
     Args:
         configs: models sharing :data:`PACK_FIELDS` (checked).
-        splits: from :func:`softreg.training.prepare_splits` for those settings.
+        splits: from :func:`softreg.splits.prepare_splits` for those settings.
         backend: a packed backend of the configs' framework.
         eval_splits: splits evaluated each epoch (default ``val`` if present, and ``test``).
 

@@ -30,7 +30,8 @@ from softreg.backends.base import NUM_CLASSES, NUM_FEATURES
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.pack import pack_key, train_pack
-from softreg.training import FitResult, Split, prepare_splits
+from softreg.splits import Split, prepare_splits
+from softreg.training import FitResult
 
 
 def fit_many(

@@ -35,8 +35,9 @@ from softreg.errors import ConfigError, FolderError, SoftregError
 from softreg.history import EpochRecord, History
 from softreg.loop import EpochCallback, run_epochs
 from softreg.progress import EpochProgress
+from softreg.splits import prepare_splits
 from softreg.textsafe import printable
-from softreg.training import EarlyStopping, LinearTrainer, Params, initial_params, prepare_splits
+from softreg.training import EarlyStopping, LinearTrainer, Params, initial_params
 
 if TYPE_CHECKING:
     from softreg.tblog import TensorBoardLog

@@ -100,7 +100,7 @@ def train_seeds(config: TrainConfig, seeds: Sequence[int], out: Path, *,
         FolderError: ``out`` holds other files, or is in use.
     """
     from softreg.pack_plan import fit_many
-    from softreg.training import prepare_splits
+    from softreg.splits import prepare_splits
 
     if not seeds:
         raise ConfigError("--seeds: no seed given; write e.g. 0-15")

@@ -29,7 +29,8 @@ from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.history import History
 from softreg.pack_plan import fit_many
-from softreg.training import FitResult, Split, prepare_splits
+from softreg.splits import Split, prepare_splits
+from softreg.training import FitResult
 
 
 @dataclass(frozen=True)

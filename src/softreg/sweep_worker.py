@@ -21,7 +21,8 @@ from softreg.config import TrainConfig
 from softreg.errors import ConfigError, SoftregError
 from softreg.history import History
 from softreg.search import config_key
-from softreg.training import FitResult, Split, fit, prepare_splits
+from softreg.splits import Split, prepare_splits
+from softreg.training import FitResult, fit
 
 _WORKER_CACHE: SplitCache | None = None  # set in worker processes by init_worker
 

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import need
 from softreg.errors import ConfigError, DataError
-from softreg.training import Split, epoch_order, initial_params
+from softreg.splits import Split
+from softreg.training import epoch_order, initial_params
 
 pytestmark = pytest.mark.mxnet
 
@@ -171,7 +172,8 @@ def test_put_data_and_train_epoch_refusals(backend):
 def test_divergence_is_detected_and_the_last_good_weights_kept(backend, tiny_data):
     """Huge but finite losses must reach the loop as they are, so it can stop the run."""
     from softreg.config import TrainConfig
-    from softreg.training import fit, to_features
+    from softreg.splits import to_features
+    from softreg.training import fit
 
     x, y = tiny_data
     splits = {"train": Split(to_features(x), y.astype(np.int64)),

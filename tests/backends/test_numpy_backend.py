@@ -225,7 +225,8 @@ def test_blas_threads_during_training(monkeypatch, setting, expect_one):
 
 @pytest.mark.realdata
 def test_chapter_configuration_learns(real_data):
-    from softreg.training import epoch_order, initial_params, to_features
+    from softreg.splits import to_features
+    from softreg.training import epoch_order, initial_params
 
     xtr, ytr, xte, yte = real_data
     be = backend_with(*initial_params(0))

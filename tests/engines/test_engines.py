@@ -15,8 +15,8 @@ from softreg.engines.local import LocalEngine
 from softreg.engines.ray_engine import RayEngine, _unit_data_key
 from softreg.errors import ConfigError, EngineError, FrameworkUnavailableError
 from softreg.search import SearchSpace
+from softreg.splits import Split
 from softreg.sweep import check_sweep, run_sweep
-from softreg.training import Split
 
 
 def _space():

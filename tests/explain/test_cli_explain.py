@@ -113,7 +113,7 @@ def test_explain_without_validation_split_reports_ece_nll_but_no_temperature(
 def test_a_run_with_validation_split_gets_its_temperature_at_training(val_run, capsys,
                                                                        fake_fashion, tmp_path):
     from softreg.run import saved_config
-    from softreg.training import prepare_splits
+    from softreg.splits import prepare_splits
 
     report = (val_run / "report.md").read_text()
     assert "## Calibration" in report and "test, temperature T = " in report
@@ -200,7 +200,7 @@ def test_a_checkpoint_without_configuration_is_a_documented_partial_result(
 def test_a_standardised_run_is_explained_in_pixel_space(tmp_path, fake_fashion):
     from softreg.config import TrainConfig
     from softreg.run import train_run
-    from softreg.training import prepare_splits, to_features
+    from softreg.splits import prepare_splits, to_features
 
     cfg = TrainConfig(framework="numpy", epochs=2, batch_size=32, device="cpu",
                       standardize=True, val_split=0.2)

@@ -22,7 +22,7 @@ from softreg.backends import get_backend
 from softreg.cli import main
 from softreg.config import TrainConfig
 from softreg.numerics import softmax
-from softreg.training import to_features
+from softreg.splits import to_features
 
 LOGITS_ATOL = 1e-4
 PROBS_ATOL = 1e-6  # ONNX against the float64 NumPy probabilities

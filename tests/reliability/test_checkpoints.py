@@ -475,7 +475,7 @@ def test_predict_refuses_weights_whose_logits_overflow(capsys, tmp_path, tiny_da
 
 def test_evaluate_loss_is_stable_for_large_finite_logits(capsys, tmp_path, fake_fashion):
     from softreg.numerics import cross_entropy
-    from softreg.training import to_features
+    from softreg.splits import to_features
 
     W = np.zeros((10, 784), np.float32)
     W[3] = 60.0  # logits of class 3 up to ~47000: exp() of them overflows, the loss must not

@@ -7,9 +7,8 @@ Two Protocols:
   logits. Used by ``softreg train``/``evaluate``/``predict``/``sweep``. The core chooses the
   initial weights and the example order of every epoch (NumPy, seeded), so all frameworks see the
   same numbers and can be compared against the NumPy reference.
-* :class:`EpochTrainer`: one epoch of training and one evaluation pass, returning plain totals.
-  :func:`softreg.loop.run_epochs` drives any EpochTrainer; the d2l-compatible ``train_ch3`` of
-  each framework wraps the user's net, loss and updater in one.
+The totals a backend returns (:class:`softreg.loop.EpochTotals`) belong with the loop that
+consumes them, as does :class:`softreg.loop.EpochTrainer`, what the loop drives.
 
 Neither Protocol names a framework type: arrays cross the boundary as NumPy arrays, and
 framework-side data stays behind the opaque :class:`DeviceData` handle.
@@ -23,29 +22,10 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from softreg.loop import EpochTotals
+
 NUM_CLASSES = 10
 NUM_FEATURES = 784
-
-
-@dataclass(frozen=True)
-class EpochTotals:
-    """Sums over one pass: total per-example loss, number correct, number of examples.
-
-    ``loss_sum / count`` is the true mean per-example cross-entropy; ``correct / count`` the
-    accuracy. Backends accumulate on the device and convert once per pass (one host sync).
-    """
-
-    loss_sum: float
-    correct: int
-    count: int
-
-    @property
-    def mean_loss(self) -> float:
-        return self.loss_sum / self.count if self.count else float("nan")
-
-    @property
-    def accuracy(self) -> float:
-        return self.correct / self.count if self.count else float("nan")
 
 
 class DeviceData(Protocol):
@@ -171,28 +151,4 @@ class PackedBackend(Protocol):
 
     def pack_totals(self, handles: list[Any]) -> list[PackTotals]:
         """Read the totals behind ``handles`` back to the host, in one sync."""
-        ...
-
-
-class EpochTrainer(Protocol):
-    """What :func:`softreg.loop.run_epochs` drives: any model, any framework."""
-
-    def train_epoch(self, epoch: int) -> EpochTotals:
-        """Train one epoch (``epoch`` counts from 0) and return its totals."""
-        ...
-
-    def evaluate(self, split: str) -> EpochTotals:
-        """Evaluate the current model on ``split`` (``"test"`` or ``"val"``)."""
-        ...
-
-    def snapshot(self) -> Any:
-        """Return a copy of the learned state, to restore after a divergence.
-
-        None means the state is out of reach (a from-scratch net function whose parameters the
-        trainer cannot see): the loop then says that nothing could be put back.
-        """
-        ...
-
-    def restore(self, state: Any) -> None:
-        """Put back a state returned by :meth:`snapshot`."""
         ...

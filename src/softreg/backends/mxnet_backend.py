@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg._optional import import_framework
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals
+from softreg.backends.base import NUM_CLASSES, NUM_FEATURES
 from softreg.backends.checks import (
     check_batch_size,
     check_order,
@@ -41,6 +41,7 @@ from softreg.backends.checks import (
 )
 from softreg.config import FLOAT32_TINY
 from softreg.frameworks import check_device
+from softreg.loop import EpochTotals
 
 
 @dataclass

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals, PackTotals
+from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, PackTotals
 from softreg.backends.checks import (
     check_batch_size,
     check_order,
@@ -42,6 +42,7 @@ from softreg.backends.checks import (
     check_step,
 )
 from softreg.frameworks import check_device
+from softreg.loop import EpochTotals
 from softreg.numerics import cross_entropy, cross_entropy_and_grad
 
 F32 = npt.NDArray[np.float32]

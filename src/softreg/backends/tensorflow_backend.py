@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from softreg._optional import import_framework
 from softreg.backends._tf import gpu_available
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals
+from softreg.backends.base import NUM_CLASSES, NUM_FEATURES
 from softreg.backends.checks import (
     check_batch_size,
     check_order,
@@ -30,6 +30,7 @@ from softreg.backends.checks import (
     check_step,
 )
 from softreg.frameworks import check_device
+from softreg.loop import EpochTotals
 
 
 @dataclass

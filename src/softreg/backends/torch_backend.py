@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg._optional import import_framework
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, EpochTotals, PackTotals
+from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, PackTotals
 from softreg.backends.checks import (
     check_batch_size,
     check_order,
@@ -28,6 +28,7 @@ from softreg.backends.checks import (
     check_step,
 )
 from softreg.frameworks import check_device
+from softreg.loop import EpochTotals
 
 # Most bytes of logits an evaluation pass holds at once (the chunk of examples shrinks with K).
 EVAL_BYTES = 64 * 2**20

@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
     )
     from softreg.numerics import cross_entropy
     from softreg.plots.labels import figure_text
+    from softreg.splits import to_features
     from softreg.textsafe import printable
-    from softreg.training import to_features
 
     # --labels ko without a Hangul font is refused before any work
     text = None if args.no_figures else figure_text(args.labels)

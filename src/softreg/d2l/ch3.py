@@ -11,12 +11,12 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from softreg.backends.base import NUM_CLASSES, EpochTotals, EpochTrainer
+from softreg.backends.base import NUM_CLASSES
 from softreg.config import LR_HINT, check_lr
 from softreg.d2l.animator import Animator
 from softreg.errors import ConfigError, ModelShapeError
 from softreg.history import EpochRecord, History
-from softreg.loop import run_epochs
+from softreg.loop import EpochTotals, EpochTrainer, run_epochs
 
 CHANCE_ACCURACY = 0.1  # ten classes
 

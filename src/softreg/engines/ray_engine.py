@@ -27,7 +27,7 @@ from softreg import fileio, sweep_worker
 from softreg.config import TrainConfig
 from softreg.engines import Result, Unit, check_gpu_share, ray_cluster
 from softreg.errors import ConfigError
-from softreg.training import Split, prepare_splits
+from softreg.splits import Split, prepare_splits
 
 PROGRESS_EVERY_S = 5.0
 

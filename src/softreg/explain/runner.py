@@ -141,7 +141,7 @@ def load_sets(config: TrainConfig | None, data_dir: str | None,
     """The test set and, when ``config`` has a validation split, the same validation images
     as training used (pixels in [0, 1])."""
     from softreg import data
-    from softreg.training import to_features
+    from softreg.splits import to_features
 
     xte, yte = data.load_fashion_mnist("test", data_dir=data_dir, offline=offline)
     test = (to_features(xte), np.asarray(yte, dtype=np.int64))
@@ -211,7 +211,7 @@ def report_sections(out: Path, test: Any, val: Any | None, *, figures: bool,
                     standardized: bool) -> tuple[str, dict[str, Path]]:
     """The explain sections of a new run's report.md, for the final model saved in ``out``.
 
-    ``test`` and ``val`` are the run's :class:`softreg.training.Split` objects (possibly
+    ``test`` and ``val`` are the run's :class:`softreg.splits.Split` objects (possibly
     standardised: their pixels are put back to [0, 1] first). Writes calibration.json and, with
     ``figures``, the explain figures into ``out``.
     """
