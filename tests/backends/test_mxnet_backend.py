@@ -13,25 +13,18 @@ import sys
 
 import numpy as np
 import pytest
+from backend_cases import epoch_against_numpy, make_backend
 
 from conftest import need
 from softreg.errors import ConfigError
-from softreg.training import Split, epoch_order, initial_params
+from softreg.training import Split, initial_params
 
 pytestmark = pytest.mark.mxnet
 
 
 @pytest.fixture()
 def backend():
-    need("mxnet")
-    from softreg.backends.mxnet_backend import create_backend
-
-    return create_backend("cpu")
-
-
-def _data(n=300, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n).astype(np.int64)
+    return make_backend("mxnet")
 
 
 def test_devices_and_aliases():
@@ -69,28 +62,8 @@ def test_one_epoch_under_np_semantics_matches_numpy_reference(backend, weight_de
     """Same weights, totals, evaluation and logits under ``npx.set_np()`` (without it: the
     conformance suite)."""
     mx = need("mxnet")
-    from softreg.backends.numpy_backend import create_backend as numpy_backend
-
-    X, y = _data()
-    ref = numpy_backend("cpu")
-    order = epoch_order(0, 0, len(y))
     with mx.util.np_shape(True), mx.util.np_array(True):
-        results = []
-        for be in (backend, ref):
-            be.set_params(*initial_params(0))
-            data = be.put_data(X, y)
-            tot = be.train_epoch(data, order, 64, 0.5, weight_decay)
-            results.append((be.get_params(), tot, be.evaluate(data), be.logits(X[:5])))
-    (Wm, bm), tot_m, ev_m, logits_m = results[0]
-    (Wr, br), tot_r, ev_r, logits_r = results[1]
-    np.testing.assert_allclose(Wm, Wr, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(bm, br, rtol=1e-4, atol=1e-5)
-    assert tot_m.count == tot_r.count == 300
-    assert tot_m.correct == tot_r.correct
-    assert tot_m.loss_sum == pytest.approx(tot_r.loss_sum, rel=1e-5)
-    assert ev_m.correct == ev_r.correct
-    assert ev_m.loss_sum == pytest.approx(ev_r.loss_sum, rel=1e-5)
-    np.testing.assert_allclose(logits_m, logits_r, rtol=1e-4, atol=1e-4)
+        epoch_against_numpy(backend, weight_decay)
 
 
 def test_divergence_is_detected_and_the_last_good_weights_kept(backend, tiny_data):

@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+from backend_cases import make_backend, make_data
 
 from conftest import need
 from softreg.backends.base import LinearBackend
@@ -23,15 +24,7 @@ pytestmark = pytest.mark.tensorflow
 
 @pytest.fixture()
 def backend():
-    need("tensorflow")
-    from softreg.backends.tensorflow_backend import create_backend
-
-    return create_backend("cpu")
-
-
-def _data(n=300, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n).astype(np.int64)
+    return make_backend("tensorflow")
 
 
 def test_factory_devices_and_protocol():
@@ -50,7 +43,7 @@ def test_factory_devices_and_protocol():
 
 def test_epochs_and_evaluations_trace_once(backend):
     """Batch size, learning rate, decay, order and split size change without a new graph."""
-    X, y = _data(n=100)
+    X, y = make_data(100)
     backend.set_params(*initial_params(0))
     big, small = backend.put_data(X, y), backend.put_data(X[:30], y[:30])
     backend.train_epoch(big, np.arange(100), 32, 0.1)
