@@ -50,10 +50,6 @@ class HistoryError(SoftregError, ValueError):
     """A saved training history (``history.json``, a checkpoint's metadata) is malformed."""
 
 
-class DivergenceError(SoftregError, FloatingPointError):
-    """Training produced a non-finite loss; the last good weights were kept."""
-
-
 class InputImageError(SoftregError):
     """An image given to ``softreg predict`` cannot be used (wrong size, unreadable)."""
 

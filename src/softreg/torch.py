@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from softreg._optional import import_framework
-from softreg.d2l.animator import Animator
+from softreg.d2l import D2L_NAMES
+from softreg.d2l.animator import Animator as Animator
+from softreg.d2l.ch3 import TrainCh3Warning as TrainCh3Warning
 from softreg.d2l.ch3 import (
-    TrainCh3Warning,
     check_num_batches,
     check_output_width,
     check_reiterable,
@@ -28,15 +29,14 @@ from softreg.d2l.ch3 import (
     run_train_ch3,
     totals,
 )
-from softreg.d2l.common import (
-    Accumulator,
-    Timer,
-    get_dataloader_workers,
-    get_fashion_mnist_labels,
-    set_figsize,
-    use_svg_display,
-)
-from softreg.d2l.images import show_images, show_predictions
+from softreg.d2l.common import Accumulator as Accumulator
+from softreg.d2l.common import Timer as Timer
+from softreg.d2l.common import get_dataloader_workers as get_dataloader_workers
+from softreg.d2l.common import get_fashion_mnist_labels as get_fashion_mnist_labels
+from softreg.d2l.common import set_figsize as set_figsize
+from softreg.d2l.common import use_svg_display as use_svg_display
+from softreg.d2l.images import show_images as show_images
+from softreg.d2l.images import show_predictions
 from softreg.history import History
 
 torch = import_framework("torch")
@@ -46,26 +46,9 @@ nn = torch.nn
 _REITERABLES = ("a list of (X, y) batches, a torch DataLoader, or the iterators of "
                 "d2l.load_data_fashion_mnist")
 
-__all__ = [
-    "Accumulator",
-    "Animator",
-    "FashionMNISTBatches",
-    "Timer",
-    "TrainCh3Warning",
-    "accuracy",
-    "evaluate_accuracy",
-    "get_dataloader_workers",
-    "get_fashion_mnist_labels",
-    "load_data_fashion_mnist",
-    "predict_ch3",
-    "predict_labels",
-    "set_figsize",
-    "sgd",
-    "show_images",
-    "train_ch3",
-    "train_epoch_ch3",
-    "use_svg_display",
-]
+# The d2l names, one list for every facade (the imports "X as X" above re-export them: a
+# linter cannot read this __all__).
+__all__ = [*D2L_NAMES]
 
 
 class FashionMNISTBatches:

@@ -1,4 +1,8 @@
-"""The MXNet LinearBackend against the NumPy reference, its refusals, and the CLI with MXNet.
+"""What only the MXNet backend does: its devices, the numpy it needs, ``npx.set_np()``
+semantics, divergence, and the CLI with MXNet.
+
+The step, epoch, totals, refusals and tie-breaking every backend shares are in
+test_conformance.py.
 
 Runs in the MXNet environment: ``.venv-mxnet/bin/python -m pytest -m mxnet``.
 """
@@ -9,26 +13,19 @@ import sys
 
 import numpy as np
 import pytest
+from backend_cases import epoch_against_numpy, make_backend
 
 from conftest import need
-from softreg.errors import ConfigError, DataError
+from softreg.errors import ConfigError
 from softreg.splits import Split
-from softreg.training import epoch_order, initial_params
+from softreg.training import initial_params
 
 pytestmark = pytest.mark.mxnet
 
 
 @pytest.fixture()
 def backend():
-    need("mxnet")
-    from softreg.backends.mxnet_backend import create_backend
-
-    return create_backend("cpu")
-
-
-def _data(n=300, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n).astype(np.int64)
+    return make_backend("mxnet")
 
 
 def test_devices_and_aliases():
@@ -37,8 +34,6 @@ def test_devices_and_aliases():
     from softreg.backends.base import LinearBackend
     from softreg.backends.mxnet_backend import MxnetBackend, create_backend
 
-    with pytest.raises(ConfigError, match="unknown device 'gpu0'; choose one of: auto, cpu, cuda"):
-        create_backend("gpu0")
     if mx.context.num_gpus() == 0:
         with pytest.raises(ConfigError, match="CUDA was requested but MXNet sees no CUDA GPU"):
             create_backend("cuda")
@@ -63,110 +58,13 @@ def test_numpy_too_new_gives_the_fix():
     assert ".venv-mxnet/bin/pip install 'numpy==1.23.5' 'softreg[mxnet]'" in last
 
 
-def test_params_are_copies_and_shapes_are_checked(backend):
-    W, b = initial_params(3)
-    backend.set_params(W, b)
-    W2, _ = backend.get_params()
-    np.testing.assert_array_equal(W2, W)
-    W2[0, 0] = 123.0
-    assert backend.get_params()[0][0, 0] == W[0, 0]
-    with pytest.raises(ConfigError, match=r"parameters must be W \(10, 784\) and b \(10,\), "
-                                          r"got W \(784, 10\) and b \(10,\)"):
-        backend.set_params(W.T, b)
-
-
-@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
-def test_one_step_matches_numpy_reference(backend, weight_decay):
-    """One full-batch step from the same weights: same loss, same correct count, same weights
-    (tighter tolerances than an epoch, where float32 rounding accumulates over steps)."""
-    from softreg.backends.numpy_backend import create_backend as numpy_backend
-
-    X, y = _data(n=128)
-    ref = numpy_backend("cpu")
-    results = []
-    for be in (backend, ref):
-        be.set_params(*initial_params(5, std=0.1))
-        tot = be.train_epoch(be.put_data(X, y), np.arange(128), 128, 0.3, weight_decay)
-        results.append((tot, *be.get_params()))
-    (tm, Wm, bm), (tr, Wr, br) = results
-    assert tm.count == tr.count == 128 and tm.correct == tr.correct
-    assert tm.loss_sum == pytest.approx(tr.loss_sum, rel=1e-6)
-    np.testing.assert_allclose(Wm, Wr, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(bm, br, rtol=1e-5, atol=1e-7)
-    assert not np.allclose(Wr, initial_params(5, std=0.1)[0], atol=1e-4)  # the step moved W
-
-
-@pytest.mark.parametrize("np_semantics", [False, True])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])
-def test_one_epoch_matches_numpy_reference(backend, weight_decay, np_semantics):
-    """Same weights, totals, evaluation and logits; with and without ``npx.set_np()``."""
+def test_one_epoch_under_np_semantics_matches_numpy_reference(backend, weight_decay):
+    """Same weights, totals, evaluation and logits under ``npx.set_np()`` (without it: the
+    conformance suite)."""
     mx = need("mxnet")
-    from softreg.backends.numpy_backend import create_backend as numpy_backend
-
-    X, y = _data()
-    ref = numpy_backend("cpu")
-    order = epoch_order(0, 0, len(y))
-    with mx.util.np_shape(np_semantics), mx.util.np_array(np_semantics):
-        results = []
-        for be in (backend, ref):
-            be.set_params(*initial_params(0))
-            data = be.put_data(X, y)
-            tot = be.train_epoch(data, order, 64, 0.5, weight_decay)
-            results.append((be.get_params(), tot, be.evaluate(data), be.logits(X[:5])))
-    (Wm, bm), tot_m, ev_m, logits_m = results[0]
-    (Wr, br), tot_r, ev_r, logits_r = results[1]
-    np.testing.assert_allclose(Wm, Wr, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(bm, br, rtol=1e-4, atol=1e-5)
-    assert tot_m.count == tot_r.count == 300
-    assert tot_m.correct == tot_r.correct
-    assert tot_m.loss_sum == pytest.approx(tot_r.loss_sum, rel=1e-5)
-    assert ev_m.correct == ev_r.correct
-    assert ev_m.loss_sum == pytest.approx(ev_r.loss_sum, rel=1e-5)
-    np.testing.assert_allclose(logits_m, logits_r, rtol=1e-4, atol=1e-4)
-
-
-def test_totals_use_the_weights_of_each_step(backend):
-    X, y = _data(n=10)
-    backend.set_params(*initial_params(0))
-    tot = backend.train_epoch(backend.put_data(X, y), np.arange(10), 10, 0.1)
-    # one full batch: the epoch totals are the loss before the single update
-    before = backend.__class__("cpu")
-    before.set_params(*initial_params(0))
-    ev = before.evaluate(before.put_data(X, y))
-    assert tot.loss_sum == pytest.approx(ev.loss_sum, rel=1e-6)
-
-
-def test_large_losses_are_exact(backend):
-    """MXNet's legacy softmax_cross_entropy would give about 18.4 here (clipped softmax)."""
-    X = np.zeros((2, 784), dtype=np.float32)
-    y = np.array([1, 2])
-    b = np.zeros(10, dtype=np.float32)
-    b[0] = 100.0
-    backend.set_params(np.zeros((10, 784), np.float32), b)
-    ev = backend.evaluate(backend.put_data(X, y))
-    assert ev.loss_sum == pytest.approx(200.0, rel=1e-6) and ev.correct == 0
-
-
-@pytest.mark.parametrize(("labels", "shown"), [([0, 10, 3], "10"), ([-1, 0, 1], "-1"),
-                                               ([0.0, 2.5, 1.0], "2.5")])
-def test_put_data_refuses_labels_mxnet_would_clip(backend, labels, shown):
-    X = np.zeros((3, 784), dtype=np.float32)
-    with pytest.raises(DataError, match=rf"must be whole numbers in \[0, 10\) for 10 classes, "
-                                        rf"got {re.escape(shown)} \(1 label\(s\) out of range\)"):
-        backend.put_data(X, np.asarray(labels))
-
-
-def test_put_data_and_train_epoch_refusals(backend):
-    X, y = _data(n=4)
-    with pytest.raises(ConfigError, match=r"data must be X \(N, 784\) and y \(N,\), "
-                                          r"got X \(4, 28, 28\)"):
-        backend.put_data(X.reshape(4, 28, 28), y)
-    data = backend.put_data(X, y)
-    with pytest.raises(ConfigError, match="batch_size must be a positive integer, got 0"):
-        backend.train_epoch(data, np.arange(4), 0, 0.1)
-    with pytest.raises(ConfigError, match=r"order must index examples in \[0, 4\), got values "
-                                          "from 0 to 4"):
-        backend.train_epoch(data, np.arange(5), 2, 0.1)
+    with mx.util.np_shape(True), mx.util.np_array(True):
+        epoch_against_numpy(backend, weight_decay)
 
 
 def test_divergence_is_detected_and_the_last_good_weights_kept(backend, tiny_data):

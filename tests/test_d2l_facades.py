@@ -1,0 +1,32 @@
+"""Every d2l facade defines the one list of d2l names, and exports exactly those."""
+
+import importlib
+
+import pytest
+
+from conftest import need
+from softreg.d2l import D2L_NAMES
+
+FACADES = [
+    pytest.param("torch", marks=pytest.mark.torch),
+    pytest.param("tensorflow", marks=pytest.mark.tensorflow),
+    pytest.param("mxnet", marks=pytest.mark.mxnet),
+]
+
+
+def test_the_list_names_each_name_once():
+    assert len(set(D2L_NAMES)) == len(D2L_NAMES)
+    assert {"train_ch3", "load_data_fashion_mnist", "Accumulator"} <= set(D2L_NAMES)
+
+
+@pytest.mark.parametrize("framework", FACADES)
+def test_facade_defines_every_d2l_name(framework):
+    need(framework)
+    facade = importlib.import_module(f"softreg.{framework}")
+    assert list(facade.__all__) == list(D2L_NAMES)
+    missing = [name for name in D2L_NAMES if not hasattr(facade, name)]
+    assert missing == [], f"softreg.{framework} lacks {missing}"
+    assert all(callable(getattr(facade, name)) for name in D2L_NAMES)
+    star: dict[str, object] = {}
+    exec(f"from softreg.{framework} import *", star)  # what a notebook does
+    assert sorted(k for k in star if k != "__builtins__") == sorted(D2L_NAMES)
