@@ -31,6 +31,7 @@ from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.pack import pack_key, train_pack
 from softreg.training import FitResult, Split, prepare_splits
+from softreg.validate import is_int
 
 
 def fit_many(
@@ -158,12 +159,10 @@ def check_pack_limits(max_models: int | None, memory: int | None) -> None:
     Raises:
         ConfigError: naming the setting, the value and what to use instead.
     """
-    if max_models is not None and (isinstance(max_models, bool)
-                                   or not isinstance(max_models, int) or max_models < 1):
+    if max_models is not None and not is_int(max_models, 1):
         raise ConfigError(f"the most models a pack holds must be an integer >= 1, got "
                           f"{max_models!r}; use e.g. --pack 64, or --no-pack")
-    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int)
-                               or memory < 1):
+    if memory is not None and not is_int(memory, 1):
         raise ConfigError(f"the pack memory budget must be a positive number of bytes, got "
                           f"{memory!r}; use e.g. --pack-memory 2G")
 
