@@ -57,12 +57,14 @@ def test_check_setting_gives_the_config_message():
 
 def test_generated_flag_type_default_and_help():
     p = argparse.ArgumentParser()
-    add_setting(p, "batch_size")
+    add_setting(p, "batch_size", default=None)
     add_setting(p, "max_loss", default=50.0, note="; a note")
+    add_setting(p, "seed")
     add_axis_flags(p, ("lr",))
     args = p.parse_args(["--batch-size", "64", "--lr", "0.1,1"])
-    assert (args.batch_size, args.max_loss, args.axis_lr) == (64, 50.0, "0.1,1")
+    assert (args.batch_size, args.max_loss, args.seed, args.axis_lr) == (64, 50.0, 0, "0.1,1")
     assert p.parse_args([]).batch_size is None  # not given stays None (train's --resume)
+    assert p.parse_args(["--seed", "3"]).seed == 3
     text = " ".join(p.format_help().split())
     assert "minibatch size [256]" in text
     assert "stops the run as diverged [50]; a note" in text
