@@ -22,6 +22,7 @@ from softreg.errors import CheckpointError, ConfigError, HistoryError
 from softreg.frameworks import DEVICES, FRAMEWORKS
 from softreg.history import History
 from softreg.textsafe import shown
+from softreg.validate import is_int
 
 Arrays = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
 _TAMPERED = "the file was changed after softreg wrote it, or is not softreg's"
@@ -48,7 +49,7 @@ class RunState:
 
 
 def _natural(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return is_int(value, 0)
 
 
 def _one_of(allowed: tuple[str, ...]) -> Callable[[Any], str | None]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from softreg import frameworks
 from softreg.errors import ConfigError
 from softreg.frameworks import DEVICES, canonical_framework
+from softreg.validate import Setting
 
 LR_SCHEDULES = ("constant", "cosine", "step")
 MONITORS = ("val_loss", "val_acc")
@@ -18,6 +20,15 @@ MONITORS = ("val_loss", "val_acc")
 FLOAT32_MAX = 3.4028234663852886e38
 FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32
 LR_HINT = "use a positive learning rate such as 0.1"
+FRAMEWORKS_HELP = frameworks.help_text()
+# the settings a sweep may vary, in the order of its flags (each declares its ``axis`` help)
+SWEEP_AXES = ("lr", "batch_size", "epochs", "weight_decay", "seed", "framework", "lr_schedule",
+              "standardize")
+
+
+def _setting(default: Any, **declared: Any) -> Any:
+    """A dataclass field with ``default`` whose constraints and help a :class:`Setting` holds."""
+    return field(default=default, metadata={"setting": Setting(**declared)})
 
 
 @dataclass(frozen=True)
@@ -52,43 +63,51 @@ class TrainConfig:
             by ``evaluate`` and ``predict`` as they are.
     """
 
-    framework: str = "torch"
-    epochs: int = 10
-    batch_size: int = 256
-    lr: float = 0.1
-    seed: int = 0
-    device: str = "auto"
-    init_std: float = 0.01
-    weight_decay: float = 0.0
-    lr_schedule: str = "constant"
-    val_split: float = 0.0
-    val_seed: int = 0
-    patience: int = 0
-    monitor: str = "val_loss"
-    max_loss: float = 100 * math.log(10)
-    standardize: bool = False
+    # Each field declares its rule and its flag's help (softreg.cli.settings builds the flags);
+    # a check named in a lambda is defined below the class.
+    framework: str = _setting(
+        "torch", help=FRAMEWORKS_HELP, convert=canonical_framework,
+        axis="frameworks, e.g. torch,numpy")
+    epochs: int = _setting(10, help="number of epochs", minimum=0,
+                           hint="use 0 or more epochs, e.g. --epochs 10",
+                           axis="numbers of epochs, e.g. 10,30")
+    batch_size: int = _setting(256, help="minibatch size", minimum=1,
+                               hint="use a batch size of at least 1, e.g. 256",
+                               axis="batch sizes, e.g. 16,64,256,1024")
+    lr: float = _setting(0.1, help="learning rate", check=lambda v: check_lr(v),
+                         axis="learning rates, e.g. 0.01,0.03,0.1,0.3,1")
+    seed: int = _setting(0, help="seed of the initial weights and of each epoch's order",
+                         minimum=0, hint="use a non-negative seed",
+                         axis="seeds (initial weights, example order), e.g. 0,1,2")
+    device: str = _setting("auto", choices=DEVICES)
+    init_std: float = _setting(0.01, help="standard deviation of the initial weights",
+                               check=lambda v: _check_init_std(v))
+    weight_decay: float = _setting(0.0, help="L2 penalty on the weights",
+                                   check=lambda v: check_weight_decay(v),
+                                   axis="L2 penalties, e.g. 0,1e-4,1e-3")
+    lr_schedule: str = _setting("constant", choices=LR_SCHEDULES,
+                                axis="constant, cosine and/or step")
+    val_split: float = _setting(0.0, help="fraction of the training set held out for validation",
+                                check=lambda v: _check_val_split(v))
+    val_seed: int = _setting(0, help="seed of the validation images, apart from --seed",
+                             minimum=0, hint="use a non-negative seed, e.g. --val-seed 0")
+    patience: int = _setting(0, help="early stopping after N epochs without progress (0: off)",
+                             minimum=0, hint="use 0 (off) or a positive number of epochs")
+    monitor: str = _setting("val_loss", choices=MONITORS)
+    max_loss: float = _setting(
+        100 * math.log(10), help="a mean train loss above this stops the run as diverged",
+        check=lambda v: _positive(v, "max_loss", "use a positive loss limit such as 230"),
+        shown=".4g")
+    standardize: bool = _setting(False, help="per-pixel standardisation",
+                                 check=lambda v: _check_bool(v, "standardize"),
+                                 axis="per-pixel standardisation: off, on or off,on")
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "framework", canonical_framework(self.framework))
-        _int(self.epochs, "epochs", 0, "use 0 or more epochs, e.g. --epochs 10")
-        _int(self.batch_size, "batch_size", 1, "use a batch size of at least 1, e.g. 256")
-        _int(self.seed, "seed", 0, "use a non-negative seed")
-        _int(self.val_seed, "val_seed", 0, "use a non-negative seed, e.g. --val-seed 0")
-        _int(self.patience, "patience", 0, "use 0 (off) or a positive number of epochs")
-        check_lr(self.lr)
-        _positive(self.max_loss, "max_loss", "use a positive loss limit such as 230")
-        _positive(self.init_std, "init_std", "use a positive standard deviation such as 0.01")
-        check_float32(self.init_std, "init_std", "use a standard deviation such as 0.01")
-        check_weight_decay(self.weight_decay)
-        if not _real(self.val_split) or not (0.0 <= self.val_split < 1.0):
-            raise ConfigError(
-                f"val_split must be in [0, 1), got {self.val_split!r}; e.g. 0.1 holds out 10%"
-            )
-        if not isinstance(self.standardize, bool):
-            raise ConfigError(f"standardize must be True or False, got {self.standardize!r}")
-        _choice(self.device, "device", DEVICES)
-        _choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
-        _choice(self.monitor, "monitor", MONITORS)
+        for f in fields(self):
+            setting: Setting = f.metadata["setting"]
+            if setting.convert is not None:
+                object.__setattr__(self, f.name, setting.convert(getattr(self, f.name)))
+            setting.validate(f.name, getattr(self, f.name))
         if self.patience and not self.val_split:
             raise ConfigError(
                 "early stopping (patience > 0) needs a validation split; add e.g. --val-split 0.1"
@@ -123,6 +142,16 @@ class TrainConfig:
             frac = epoch / self.epochs
             return self.lr * (0.01 if frac >= 0.75 else 0.1 if frac >= 0.5 else 1.0)
         return self.lr
+
+
+def check_setting(name: str, value: Any) -> None:
+    """Check one setting's value by its declaration, as ``TrainConfig(name=value)`` would.
+
+    Raises:
+        ConfigError: ``value`` breaks the rule of the field ``name``.
+    """
+    setting: Setting = TrainConfig.__dataclass_fields__[name].metadata["setting"]
+    setting.validate(name, value if setting.convert is None else setting.convert(value))
 
 
 def check_lr(value: Any, name: str = "lr", hint: str = LR_HINT) -> None:
@@ -177,9 +206,19 @@ def check_float32(value: float, name: str, hint: str) -> None:
         )
 
 
-def _int(value: Any, name: str, minimum: int, hint: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}; {hint}")
+def _check_init_std(value: Any) -> None:
+    _positive(value, "init_std", "use a positive standard deviation such as 0.01")
+    check_float32(value, "init_std", "use a standard deviation such as 0.01")
+
+
+def _check_val_split(value: Any) -> None:
+    if not _real(value) or not (0.0 <= value < 1.0):
+        raise ConfigError(f"val_split must be in [0, 1), got {value!r}; e.g. 0.1 holds out 10%")
+
+
+def _check_bool(value: Any, name: str) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be True or False, got {value!r}")
 
 
 def _real(value: Any) -> bool:
@@ -189,8 +228,3 @@ def _real(value: Any) -> bool:
 def _positive(value: Any, name: str, hint: str) -> None:
     if not _real(value) or not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{name} must be a finite number > 0, got {value!r}; {hint}")
-
-
-def _choice(value: str, name: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")

@@ -116,10 +116,10 @@ def load_data_fashion_mnist(batch_size: int, resize: int | tuple[int, int] | Non
         ConfigError: bad ``batch_size``, or MXNet's NumPy semantics are off (``npx.set_np()``).
         DataError: the dataset files are missing or corrupt.
     """
-    from softreg.config import TrainConfig
+    from softreg.config import check_setting
     from softreg.data import load_fashion_mnist
 
-    TrainConfig(batch_size=batch_size)  # validates batch_size with a clear message
+    check_setting("batch_size", batch_size)
     if not mx.util.is_np_array():
         raise ConfigError(
             "MXNet's NumPy semantics are off, but these batches are mxnet.np arrays that "

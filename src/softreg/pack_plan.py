@@ -32,6 +32,7 @@ from softreg.errors import ConfigError
 from softreg.pack import pack_key, train_pack
 from softreg.splits import Split, prepare_splits
 from softreg.training import FitResult
+from softreg.validate import is_int
 
 
 def fit_many(
@@ -159,12 +160,10 @@ def check_pack_limits(max_models: int | None, memory: int | None) -> None:
     Raises:
         ConfigError: naming the setting, the value and what to use instead.
     """
-    if max_models is not None and (isinstance(max_models, bool)
-                                   or not isinstance(max_models, int) or max_models < 1):
+    if max_models is not None and not is_int(max_models, 1):
         raise ConfigError(f"the most models a pack holds must be an integer >= 1, got "
                           f"{max_models!r}; use e.g. --pack 64, or --no-pack")
-    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int)
-                               or memory < 1):
+    if memory is not None and not is_int(memory, 1):
         raise ConfigError(f"the pack memory budget must be a positive number of bytes, got "
                           f"{memory!r}; use e.g. --pack-memory 2G")
 

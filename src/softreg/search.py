@@ -15,19 +15,19 @@ import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 
-from softreg.config import TrainConfig
+from softreg.config import SWEEP_AXES, TrainConfig
 from softreg.errors import ConfigError
+from softreg.validate import check_int
 
-# Sweepable TrainConfig fields and how a command-line value is read.
-AXES: dict[str, type] = {
-    "lr": float, "batch_size": int, "epochs": int, "weight_decay": float, "seed": int,
-    "framework": str, "lr_schedule": str, "standardize": bool,
-}
+# Sweepable TrainConfig fields and the type a command-line value is read as.
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+_FIELD_TYPES = {f.name: str(f.type) for f in fields(TrainConfig)}
+AXES: dict[str, type] = {name: _TYPES[_FIELD_TYPES[name]] for name in SWEEP_AXES}
 SEARCHES = ("grid", "random")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -65,8 +65,7 @@ class SearchSpace:
     def __post_init__(self) -> None:
         if self.search not in SEARCHES:
             raise ConfigError(f"unknown search {self.search!r}; choose one of: grid, random")
-        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
-            raise ConfigError(f"trials must be an integer >= 1, got {self.trials!r}")
+        check_int(self.trials, "trials", 1)
         for name, values in self.axes.items():
             if name not in AXES:
                 raise ConfigError(f"cannot sweep {name!r}; sweepable: {', '.join(AXES)}")

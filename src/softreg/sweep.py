@@ -37,6 +37,7 @@ from softreg.pack_plan import balance, current_packing, plan_packs
 from softreg.search import SearchSpace, config_key, configurations, describe
 from softreg.sweep_worker import SplitCache, run_config
 from softreg.textsafe import printable
+from softreg.validate import check_int
 
 COLUMNS = (
     "key", "framework", "lr", "batch_size", "epochs", "weight_decay", "seed", "lr_schedule",
@@ -187,8 +188,7 @@ def check_sweep(space: SearchSpace, out_dir: str | Path, jobs: int, *, engine: s
     if not space.base.val_split:
         raise ConfigError("a sweep chooses by validation accuracy and needs a validation split; "
                           "add e.g. --val-split 0.1 (the test set is never used to choose)")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ConfigError(f"jobs must be an integer >= 1, got {jobs!r}")
+    check_int(jobs, "jobs", 1)
     configs = configurations(space)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

@@ -125,10 +125,10 @@ def load_data_fashion_mnist(batch_size: int, resize: int | tuple[int, int] | Non
     Batches are X float32 (B, 28, 28, 1) in [0, 1] (or (B, r, r, 1) with ``resize``) and
     y int32, as in d2l 0.17.6.
     """
-    from softreg.config import TrainConfig
+    from softreg.config import check_setting
     from softreg.data import load_fashion_mnist
 
-    TrainConfig(batch_size=batch_size)  # validates batch_size with a clear message
+    check_setting("batch_size", batch_size)
     iters = []
     for split in ("train", "test"):
         images, labels = load_fashion_mnist(split, data_dir=data_dir)

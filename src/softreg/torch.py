@@ -93,10 +93,10 @@ def load_data_fashion_mnist(batch_size: int, resize: int | tuple[int, int] | Non
 
     Batches are X float32 (B, 1, 28, 28) in [0, 1] (or (B, 1, r, r) with ``resize``) and y int64.
     """
-    from softreg.config import TrainConfig
+    from softreg.config import check_setting
     from softreg.data import load_fashion_mnist
 
-    TrainConfig(batch_size=batch_size)  # validates batch_size with a clear message
+    check_setting("batch_size", batch_size)
     iters = []
     for split in ("train", "test"):
         images, labels = load_fashion_mnist(split, data_dir=data_dir)

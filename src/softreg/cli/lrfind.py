@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from softreg.cli.settings import add_setting
 from softreg.cli.train import add_data_args
-from softreg.config import DEVICES, TrainConfig
+from softreg.config import TrainConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    d = TrainConfig()
     p = sub.add_parser(
         "lr-find", help="learning-rate range test: loss against lr, with a suggested lr",
         description="Train log-spaced learning rates together (one pack, the same batches) "
@@ -20,13 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--max-lr", type=float, default=10.0, help="[%(default)g]")
     p.add_argument("--num", type=int, default=16, help="learning rates tried [%(default)s]")
     p.add_argument("--epochs", type=int, default=1, help="epochs each rate trains [%(default)s]")
-    p.add_argument("--framework", default=d.framework, help="[%(default)s]")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="[%(default)s]")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="[%(default)s]")
-    p.add_argument("--val-split", type=float, default=0.1, help="[%(default)s]")
+    for name in ("framework", "batch_size", "weight_decay"):
+        add_setting(p, name)
+    add_setting(p, "val_split", default=0.1)
     p.add_argument("--standardize", action="store_true", help="per-pixel standardisation")
-    p.add_argument("--seed", type=int, default=d.seed, help="[%(default)s]")
-    p.add_argument("--device", default=d.device, help=f"{' | '.join(DEVICES)} [%(default)s]")
+    for name in ("seed", "device"):
+        add_setting(p, name)
     p.add_argument("--out", default="lr-find.png", help="the figure [%(default)s]")
     p.add_argument("--no-figures", action="store_true", help="print only")
     add_data_args(p)

@@ -6,12 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from softreg.cli.settings import add_setting
 from softreg.cli.train import add_data_args
-from softreg.config import DEVICES, MONITORS, TrainConfig
+from softreg.config import TrainConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    d = TrainConfig()
     p = sub.add_parser("study", help="guided experiments (overfit)",
                        description="Guided experiments that answer the chapter's questions.")
     studies = p.add_subparsers(dest="study", metavar="STUDY", required=True)
@@ -20,23 +20,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Train for many epochs four times: as is, with weight decay, with cosine "
         "learning-rate decay and with early stopping; plot train / validation / test accuracy "
         "and the generalisation gap, and write a summary from the numbers.")
-    o.add_argument("--epochs", type=int, default=100, help="[%(default)s]")
-    o.add_argument("--framework", default=d.framework, help="[%(default)s]")
-    o.add_argument("--lr", type=float, default=d.lr, help="[%(default)s]")
-    o.add_argument("--batch-size", type=int, default=d.batch_size, help="[%(default)s]")
+    add_setting(o, "epochs", default=100)
+    for name in ("framework", "lr", "batch_size"):
+        add_setting(o, name)
     o.add_argument("--weight-decay", type=float, default=1e-3,
                    help="the weight-decay variant's L2 penalty [%(default)s]")
     o.add_argument("--patience", type=int, default=10,
                    help="the early-stopping variant's patience in epochs [%(default)s]")
-    o.add_argument("--monitor", default=d.monitor, help=f"{' | '.join(MONITORS)}")
-    o.add_argument("--val-split", type=float, default=0.1, help="[%(default)s]")
-    o.add_argument("--val-seed", type=int, default=d.val_seed,
-                   help="seed of the validation images [%(default)s]")
+    add_setting(o, "monitor")
+    add_setting(o, "val_split", default=0.1)
+    add_setting(o, "val_seed")
     o.add_argument("--train-size", type=int,
                    help="train on a stratified subset of this many images (e.g. 1000, to "
                    "see overfitting clearly) [all]")
-    o.add_argument("--seed", type=int, default=d.seed, help="[%(default)s]")
-    o.add_argument("--device", default=d.device, help=f"{' | '.join(DEVICES)} [%(default)s]")
+    for name in ("seed", "device"):
+        add_setting(o, name)
     o.add_argument("--out", default="studies/overfit", help="study folder [%(default)s]")
     o.add_argument("--no-figures", action="store_true", help="skip overfit.png")
     add_data_args(o)

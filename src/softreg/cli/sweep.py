@@ -6,28 +6,16 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from softreg.cli.settings import add_axis_flags, add_setting
 from softreg.cli.train import add_data_args
-from softreg.config import DEVICES, MONITORS, TrainConfig
+from softreg.config import SWEEP_AXES, TrainConfig
 
 if TYPE_CHECKING:
     from softreg.pack_plan import Packing
     from softreg.search import SearchSpace
 
-# (flag, config field, help)
-_AXIS_FLAGS = (
-    ("--lr", "lr", "learning rates, e.g. 0.01,0.03,0.1,0.3,1"),
-    ("--batch-size", "batch_size", "batch sizes, e.g. 16,64,256,1024"),
-    ("--epochs", "epochs", "numbers of epochs, e.g. 10,30"),
-    ("--weight-decay", "weight_decay", "L2 penalties, e.g. 0,1e-4,1e-3"),
-    ("--seed", "seed", "seeds (initial weights, example order), e.g. 0,1,2"),
-    ("--framework", "framework", "frameworks, e.g. torch,numpy"),
-    ("--lr-schedule", "lr_schedule", "constant, cosine and/or step"),
-    ("--standardize", "standardize", "per-pixel standardisation: off, on or off,on"),
-)
-
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    d = TrainConfig()
     p = sub.add_parser(
         "sweep", help="try many settings; choose by validation accuracy",
         description="Train every combination of the given values (grid) or a random draw of "
@@ -35,24 +23,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "test accuracy. A list is comma-separated; with --search random a range lo:hi is "
         "drawn from (log-uniform for --lr and --weight-decay). Rerunning into the same --out "
         "resumes: finished configurations are skipped.")
-    for flag, name, text in _AXIS_FLAGS:
-        p.add_argument(flag, dest=f"axis_{name}", metavar="LIST",
-                       help=f"{text} [{getattr(d, name)}]")
+    add_axis_flags(p, SWEEP_AXES)
     p.add_argument("--search", default="grid", choices=("grid", "random"), help="[%(default)s]")
     p.add_argument("--trials", type=int, default=20,
                    help="configurations drawn by --search random [%(default)s]")
     p.add_argument("--search-seed", type=int, default=0, help="seed of the random draw")
-    p.add_argument("--val-split", type=float, default=0.1,
-                   help="fraction of the training set held out to choose by [%(default)s]")
-    p.add_argument("--val-seed", type=int, default=d.val_seed,
-                   help="seed of the validation images, the same for every configuration "
-                   "[%(default)s]")
-    p.add_argument("--patience", type=int, default=d.patience,
-                   help="early stopping after N epochs without progress [%(default)s: off]")
-    p.add_argument("--monitor", default=d.monitor, help=f"{' | '.join(MONITORS)}")
-    p.add_argument("--device", default=d.device, help=f"{' | '.join(DEVICES)} [%(default)s]")
-    p.add_argument("--max-loss", type=float, default=d.max_loss,
-                   help="a mean train loss above this marks a run diverged [%(default).4g]")
+    add_setting(p, "val_split", default=0.1, note="; the sweep chooses by it")
+    add_setting(p, "val_seed", note="; the same for every configuration")
+    for name in ("patience", "monitor", "device", "max_loss"):
+        add_setting(p, name)
     p.add_argument("--jobs", type=int, default=1,
                    help="parallel processes; with --engine ray and no --address, the CPUs of "
                    "the local Ray cluster [%(default)s]")
@@ -91,7 +70,7 @@ def build_space(args: argparse.Namespace) -> SearchSpace:
                        patience=args.patience, monitor=args.monitor,
                        device=args.device, max_loss=args.max_loss)
     axes = {}
-    for _, name, _ in _AXIS_FLAGS:
+    for name in SWEEP_AXES:
         text = getattr(args, f"axis_{name}")
         if text is not None:
             axes[name] = parse_axis(name, text)

@@ -8,9 +8,10 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from softreg import frameworks
-from softreg.config import DEVICES, LR_SCHEDULES, MONITORS, TrainConfig
+from softreg.cli.settings import add_setting, flag
+from softreg.config import TrainConfig
 from softreg.errors import ConfigError
+from softreg.frameworks import canonical_framework
 
 if TYPE_CHECKING:
     from softreg.run import RunResult
@@ -27,32 +28,20 @@ def add_labels_arg(p: argparse.ArgumentParser) -> None:
                    "with Hangul (apt-get install fonts-nanum) [%(default)s]")
 
 
+# what a setting's flag means for train in particular
+_TRAIN_NOTES = {"epochs": "; with --resume: the total to reach",
+                "patience": " (needs --val-split)"}
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    d = TrainConfig()
     p = sub.add_parser("train", help="train a model and write a run folder",
                        description="Train softmax regression on Fashion-MNIST. Defaults are the "
                        "d2l chapter's: torch, batch 256, lr 0.1, 10 epochs, N(0, 0.01) weights.")
     # The settings default to None, not to TrainConfig's values, so that --resume can tell a
     # flag that was given from one that was not.
-    p.add_argument("--framework",
-                   help=f"{frameworks.help_text()}  [{d.framework}]")
-    p.add_argument("--epochs", type=int, help=f"[{d.epochs}]; with --resume: the total to reach")
-    p.add_argument("--batch-size", type=int, help=f"[{d.batch_size}]")
-    p.add_argument("--lr", type=float, help=f"learning rate [{d.lr}]")
-    p.add_argument("--seed", type=int, help=f"[{d.seed}]")
-    p.add_argument("--device", help=f"{' | '.join(DEVICES)} [{d.device}]")
-    p.add_argument("--weight-decay", type=float, help=f"[{d.weight_decay}]")
-    p.add_argument("--lr-schedule", help=f"{' | '.join(LR_SCHEDULES)} [{d.lr_schedule}]")
-    p.add_argument("--val-split", type=float,
-                   help=f"fraction of the training set held out for validation [{d.val_split}]")
-    p.add_argument("--val-seed", type=int,
-                   help=f"seed of the validation images, apart from --seed [{d.val_seed}]")
-    p.add_argument("--patience", type=int,
-                   help="early stopping after N epochs without progress (needs --val-split)")
-    p.add_argument("--monitor", help=f"{' | '.join(MONITORS)} [{d.monitor}]")
-    p.add_argument("--max-loss", type=float,
-                   help="a mean train loss above this stops the run as diverged "
-                   f"[{d.max_loss:.4g}]")
+    for name in ("framework", "epochs", "batch_size", "lr", "seed", "device", "weight_decay",
+                 "lr_schedule", "val_split", "val_seed", "patience", "monitor", "max_loss"):
+        add_setting(p, name, default=None, note=_TRAIN_NOTES.get(name, ""))
     p.add_argument("--out", help="run folder [runs/<framework>-<time>]")
     p.add_argument("--resume", metavar="DIR",
                    help="continue the run in DIR with its own settings; only --epochs and "
@@ -143,16 +132,12 @@ def check_resume_flags(args: argparse.Namespace, saved: TrainConfig) -> None:
     for name, value in given_settings(args).items():
         if name in RESUME_MAY_CHANGE:
             continue
-        mine = frameworks.canonical_framework(value) if name == "framework" else value
+        mine = canonical_framework(value) if name == "framework" else value
         if mine != getattr(saved, name):
-            differ.append((_flag(name), value, name, getattr(saved, name)))
+            differ.append((flag(name), value, name, getattr(saved, name)))
     if differ:
         what = "; ".join(f"{flag} {value} differs from the resumed run's {name} {old}"
                          for flag, value, name, old in differ)
         flags = " and ".join(flag for flag, *_ in differ)
         raise ConfigError(f"{what}; a resumed run keeps its settings: drop {flags} or start "
                           "a new run with --out")
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")

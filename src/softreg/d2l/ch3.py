@@ -17,6 +17,7 @@ from softreg.d2l.animator import Animator
 from softreg.errors import ConfigError, ModelShapeError
 from softreg.history import EpochRecord, History
 from softreg.loop import EpochTotals, EpochTrainer, run_epochs
+from softreg.validate import check_int, is_int
 
 CHANCE_ACCURACY = 0.1  # ten classes
 
@@ -83,8 +84,7 @@ def check_num_batches(seen: int, where: str) -> None:
 
 def check_num_epochs(num_epochs: Any) -> None:
     """Raises ConfigError unless ``num_epochs`` is an integer >= 0."""
-    if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 0:
-        raise ConfigError(f"num_epochs must be an integer >= 0, got {num_epochs!r}")
+    check_int(num_epochs, "num_epochs", 0)
 
 
 def check_reiterable(num_epochs: Any, reiterables: str, **iterators: Any) -> None:
@@ -104,7 +104,7 @@ def check_reiterable(num_epochs: Any, reiterables: str, **iterators: Any) -> Non
     Raises:
         ConfigError: an iterator is one-shot and ``num_epochs`` > 1.
     """
-    if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 2:
+    if not is_int(num_epochs, 2):
         return
     for name, it in iterators.items():
         if isinstance(it, Iterator):

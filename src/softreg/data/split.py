@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg.errors import ConfigError
+from softreg.validate import is_int
 
 IndexArray = npt.NDArray[np.int64]
 
@@ -34,7 +35,7 @@ def train_val_split(labels: npt.ArrayLike, val_fraction: float,
     """
     y = _check_labels(labels)
     _check_fraction(val_fraction)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+    if not is_int(seed, 0, numpy_ok=True):
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     rng = np.random.default_rng(int(seed))
     val_parts = []

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from softreg.errors import ConfigError
 from softreg.numerics import cross_entropy, softmax
+from softreg.validate import check_int
 
 N_BINS = 15
 # The temperatures searched: 0.05 (20 times sharper) to 20 (20 times flatter).
@@ -72,8 +73,7 @@ def reliability(probs: npt.ArrayLike, labels: npt.ArrayLike, n_bins: int = N_BIN
         ConfigError: ``probs`` not a non-empty 2-D array, labels not one integer per row, or
             ``n_bins`` not a positive integer.
     """
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-        raise ConfigError(f"n_bins must be an integer >= 1, got {n_bins!r}")
+    check_int(n_bins, "n_bins", 1)
     p, y = _check(probs, labels)
     pred = p.argmax(axis=1)  # (N,)
     conf = p[np.arange(len(p)), pred]  # (N,)

@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from softreg.errors import ConfigError
 from softreg.plots._mpl import pyplot, save_figure
+from softreg.validate import check_int
 
 
 def image_grid(images: npt.ArrayLike, titles: Sequence[str] | None = None,
@@ -42,8 +43,7 @@ def image_grid(images: npt.ArrayLike, titles: Sequence[str] | None = None,
     if titles is not None and len(titles) != n:
         raise ConfigError(f"image_grid needs one title per image: {n} images, "
                           f"{len(titles)} titles")
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ConfigError(f"ncols must be an integer >= 1, got {ncols!r}")
+    check_int(ncols, "ncols", 1)
     if not (isinstance(scale, int | float) and math.isfinite(scale) and scale > 0):
         raise ConfigError(f"scale must be a finite number > 0, got {scale!r}")
     ncols = min(ncols, n)
