@@ -6,8 +6,9 @@ from softreg.loop import EpochTotals, run_epochs
 class FakeTrainer:
     """Loss follows a script; the 'weights' are the epoch counter."""
 
-    def __init__(self, losses, interrupt_at=None):
+    def __init__(self, losses, interrupt_at=None, lr=math.nan):
         self.losses = losses
+        self.lr = lr
         self.interrupt_at = interrupt_at
         self.weights = 0
 
@@ -19,7 +20,7 @@ class FakeTrainer:
         loss = self.losses[epoch]
         if not math.isfinite(loss):
             self.weights = -1
-        return EpochTotals(loss * 10, 7, 10)
+        return EpochTotals(loss * 10, 7, 10, lr=self.lr)
 
     def evaluate(self, split):
         return EpochTotals(5.0, 8, 10)
@@ -32,13 +33,14 @@ class FakeTrainer:
 
 
 def test_records_every_epoch():
-    t = FakeTrainer([1.0, 0.5, 0.25])
-    h = run_epochs(t, 3, lr_for_epoch=lambda e: 0.1)
+    t = FakeTrainer([1.0, 0.5, 0.25], lr=0.1)  # the trainer reports the rate it used
+    h = run_epochs(t, 3)
     assert h.status == "completed"
     assert h.column("train_loss") == [1.0, 0.5, 0.25]
     assert h.column("train_acc") == [0.7] * 3 and h.column("test_acc") == [0.8] * 3
     assert h.column("lr") == [0.1] * 3
     assert t.weights == 3
+    assert math.isnan(run_epochs(FakeTrainer([1.0]), 1).column("lr")[0])  # one that does not say
 
 
 def test_divergence_keeps_last_good_weights_and_says_so():

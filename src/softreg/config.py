@@ -20,6 +20,10 @@ MONITORS = ("val_loss", "val_acc")
 FLOAT32_MAX = 3.4028234663852886e38
 FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32
 LR_HINT = "use a positive learning rate such as 0.1"
+# A mean cross-entropy 100 times that of uniform guessing over 10 classes (ln 10 nats). A linear
+# softmax model rarely reaches inf or NaN (cross-entropy from logits grows linearly with the
+# logits), so a blown-up learning rate shows as an enormous but finite loss instead.
+DEFAULT_MAX_LOSS = 100 * math.log(10)
 FRAMEWORKS_HELP = frameworks.help_text()
 # the settings a sweep may vary, in the order of its flags (each declares its ``axis`` help)
 SWEEP_AXES = ("lr", "batch_size", "epochs", "weight_decay", "seed", "framework", "lr_schedule",
@@ -95,7 +99,7 @@ class TrainConfig:
                              minimum=0, hint="use 0 (off) or a positive number of epochs")
     monitor: str = _setting("val_loss", choices=MONITORS)
     max_loss: float = _setting(
-        100 * math.log(10), help="a mean train loss above this stops the run as diverged",
+        DEFAULT_MAX_LOSS, help="a mean train loss above this stops the run as diverged",
         check=lambda v: _positive(v, "max_loss", "use a positive loss limit such as 230"),
         shown=".4g")
     standardize: bool = _setting(False, help="per-pixel standardisation",

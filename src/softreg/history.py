@@ -6,6 +6,7 @@ import io
 import math
 import os
 from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,25 @@ COLUMNS = (
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr",
     "seconds",
 )
-STATUSES = ("completed", "diverged", "interrupted", "early_stopped")
+
+
+class Status(str, Enum):
+    """How a run (or one configuration of a sweep) ended. A ``str``: it compares equal to,
+    prints as and is written to JSON as its value, e.g. ``"completed"``."""
+
+    COMPLETED = "completed"
+    DIVERGED = "diverged"
+    INTERRUPTED = "interrupted"
+    EARLY_STOPPED = "early_stopped"
+    FAILED = "failed"  # a sweep configuration that could not be trained (never in a history)
+
+    __str__ = str.__str__
+    __format__ = str.__format__  # type: ignore[assignment]
+
+
+# What a history may end with, and the endings whose model a sweep may choose.
+STATUSES = (Status.COMPLETED, Status.DIVERGED, Status.INTERRUPTED, Status.EARLY_STOPPED)
+SELECTABLE = (Status.COMPLETED, Status.EARLY_STOPPED)
 _FIELDS = ("status", "message", "epochs")
 _REQUIRED = ("epoch", "train_loss", "train_acc")  # EpochRecord's fields without a default
 
@@ -47,7 +66,7 @@ class History:
     """
 
     records: list[EpochRecord] = field(default_factory=list)
-    status: str = "completed"
+    status: str = Status.COMPLETED
     message: str = ""
 
     def __len__(self) -> int:
@@ -95,7 +114,7 @@ class History:
         if unknown:
             raise HistoryError(f"history field {shown(unknown[0])} is unknown; a history holds "
                                f"{', '.join(_FIELDS)}")
-        status, message = data.get("status", "completed"), data.get("message", "")
+        status, message = data.get("status", Status.COMPLETED), data.get("message", "")
         if not isinstance(status, str) or status not in STATUSES:
             raise HistoryError(f"history 'status' must be one of {', '.join(STATUSES)}, "
                                f"got {shown(status)}")

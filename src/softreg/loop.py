@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from softreg.history import EpochRecord, History
+from softreg.config import DEFAULT_MAX_LOSS
+from softreg.history import EpochRecord, History, Status
 from softreg.stopsignals import Terminated
 
 
@@ -36,6 +37,8 @@ class EpochTotals:
     loss_sum: float
     correct: int
     count: int
+    lr: float = math.nan  # the learning rate the epoch trained with, if the trainer says
+
 
     @property
     def mean_loss(self) -> float:
@@ -70,10 +73,6 @@ class EpochTrainer(Protocol):
         ...
 
 
-# A mean cross-entropy 100 times that of uniform guessing over 10 classes (ln 10 nats). A linear
-# softmax model rarely reaches inf or NaN (cross-entropy from logits grows linearly with the
-# logits), so a blown-up learning rate shows as an enormous but finite loss instead.
-DEFAULT_MAX_LOSS = 100 * math.log(10)
 
 # Stands for "no epoch started yet" (a snapshot of None means "state out of reach").
 _NO_SNAPSHOT = object()
@@ -90,7 +89,6 @@ def run_epochs(
     eval_splits: Sequence[str] = ("test",),
     callbacks: Sequence[EpochCallback] = (),
     history: History | None = None,
-    lr_for_epoch: Callable[[int], float] | None = None,
     max_loss: float = DEFAULT_MAX_LOSS,
 ) -> History:
     """Train from epoch ``start_epoch`` up to ``num_epochs`` (exclusive), evaluating each epoch.
@@ -102,14 +100,13 @@ def run_epochs(
         eval_splits: splits evaluated after every epoch, e.g. ``("val", "test")``.
         callbacks: called after every epoch, in order; one returning True stops the run.
         history: an existing history to extend (resume); a new one otherwise.
-        lr_for_epoch: only recorded in the history (the trainer applies the rate itself).
         max_loss: a mean train loss above this (or non-finite) counts as divergence.
 
     Returns:
         The history, whose ``status`` says how the run ended.
     """
     hist = history if history is not None else History()
-    hist.status, hist.message = "completed", ""
+    hist.status, hist.message = Status.COMPLETED, ""
     last_good: Any = _NO_SNAPSHOT
     committed = False  # the current weights belong to the last record of the history
     try:
@@ -120,7 +117,7 @@ def run_epochs(
             totals = trainer.train_epoch(epoch)
             loss = totals.mean_loss
             if diverged(loss, max_loss):
-                hist.status = "diverged"
+                hist.status = Status.DIVERGED
                 kept = _put_back(trainer, last_good, f"the weights of epoch {epoch}")
                 hist.message = divergence_message(epoch, loss, max_loss, kept)
                 break
@@ -128,7 +125,7 @@ def run_epochs(
                 epoch=epoch + 1,
                 train_loss=totals.mean_loss,
                 train_acc=totals.accuracy,
-                lr=lr_for_epoch(epoch) if lr_for_epoch is not None else math.nan,
+                lr=totals.lr,
             )
             for split in eval_splits:
                 ev = trainer.evaluate(split)
@@ -141,15 +138,15 @@ def run_epochs(
             for cb in callbacks:
                 stop = bool(cb(rec, hist)) or stop
             if stop:
-                if hist.status == "completed":
-                    hist.status = "early_stopped"
+                if hist.status == Status.COMPLETED:
+                    hist.status = Status.EARLY_STOPPED
                 break
     except KeyboardInterrupt as exc:
         if committed:
             kept = "the weights of the last finished epoch were kept"
         else:
             kept = _put_back(trainer, last_good, "the weights of the last finished epoch")
-        hist.status = "interrupted"
+        hist.status = Status.INTERRUPTED
         who = "by SIGTERM" if isinstance(exc, Terminated) else "by the user"
         hist.message = f"interrupted {who} after {len(hist.records)} finished epoch(s); {kept}"
     return hist

@@ -20,6 +20,7 @@ import numpy as np
 
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
+from softreg.history import Status
 
 
 @dataclass
@@ -70,7 +71,7 @@ def lr_find(config: TrainConfig, lo: float = 1e-3, hi: float = 10.0, num: int = 
     losses = []
     for r in results:
         last = r.history.last
-        ok = r.history.status != "diverged" and last is not None
+        ok = r.history.status != Status.DIVERGED and last is not None
         losses.append(float(getattr(last, name)) if ok else math.nan)
     return LrFind(lrs, losses, name, *_suggest(lrs, losses, name, base.epochs))
 

@@ -33,7 +33,7 @@ import numpy.typing as npt
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, DeviceData, PackedBackend
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
-from softreg.history import EpochRecord, History
+from softreg.history import EpochRecord, History, Status
 from softreg.loop import EpochTotals, diverged, divergence_message
 from softreg.splits import Split, Standardizer
 from softreg.stopsignals import Terminated
@@ -165,7 +165,7 @@ def train_pack(
     except KeyboardInterrupt as exc:
         who = "by SIGTERM" if isinstance(exc, Terminated) else "by the user"
         for i in active:
-            histories[i].status = "interrupted"
+            histories[i].status = Status.INTERRUPTED
             histories[i].message = (
                 f"interrupted {who} after {len(histories[i])} finished epoch(s); the "
                 "weights of the last finished epoch were kept")
@@ -215,7 +215,7 @@ def _epoch(state: _PackState, configs: Sequence[TrainConfig], members: list[Pack
         cfg, hist, tr = configs[i], histories[i], totals[0].model(g, j)
         if diverged(tr.mean_loss, cfg.max_loss):
             members[i].restore(members[i].snapshot())  # as run_epochs puts back its snapshot
-            hist.status = "diverged"
+            hist.status = Status.DIVERGED
             hist.message = divergence_message(epoch, tr.mean_loss, cfg.max_loss,
                                               f"the weights of epoch {epoch} were kept")
             continue
@@ -229,7 +229,7 @@ def _epoch(state: _PackState, configs: Sequence[TrainConfig], members: list[Pack
         hist.records.append(rec)
         stopper = stoppers[i]
         if stopper is not None and stopper(rec, hist):
-            hist.status = "early_stopped"
+            hist.status = Status.EARLY_STOPPED
             continue
         still.append(i)
     state.final.clear()

@@ -30,7 +30,7 @@ from softreg.backends.base import NUM_CLASSES, NUM_FEATURES
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.pack import pack_key, train_pack
-from softreg.splits import Split, prepare_splits
+from softreg.splits import Split, data_key, prepare_splits
 from softreg.training import FitResult
 from softreg.validate import is_int
 
@@ -67,20 +67,20 @@ def fit_many(
     from softreg.backends import get_packed_backend
 
     results: list[FitResult | None] = [None] * len(configs)
-    if splits is not None and len({_data_key(c) for c in configs}) > 1:
+    if splits is not None and len({data_key(c) for c in configs}) > 1:
         raise ConfigError("splits given to fit_many serve one data setting, but the "
                           "configurations differ in val_split, val_seed or standardize; "
                           "leave splits out to prepare each setting once")
     cached: tuple[tuple[object, ...], dict[str, Split]] | None = None
     packs = plan_packs(configs, max_pack, pack_memory)
-    packs.sort(key=lambda p: _data_key(configs[p[0]]))  # one data setting after another
+    packs.sort(key=lambda p: data_key(configs[p[0]]))  # one data setting after another
     backends: dict[tuple[str, str], object] = {}
     for pack in packs:
         first = configs[pack[0]]
         if splits is None:
-            if cached is None or cached[0] != _data_key(first):
+            if cached is None or cached[0] != data_key(first):
                 cached = None  # free the old copy before preparing the next
-                cached = (_data_key(first), prepare_splits(first, data_dir, offline))
+                cached = (data_key(first), prepare_splits(first, data_dir, offline))
             use = cached[1]
         else:
             use = splits
@@ -92,10 +92,6 @@ def fit_many(
         for i, result in zip(pack, fitted, strict=True):
             results[i] = result
     return [r for r in results if r is not None]
-
-
-def _data_key(config: TrainConfig) -> tuple[object, ...]:
-    return (config.val_split, config.val_seed, config.standardize)
 
 
 def model_bytes(batch_size: int) -> int:

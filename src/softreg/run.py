@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -32,12 +33,12 @@ from softreg.backends import get_backend
 from softreg.backends.base import LinearBackend
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError, FolderError, SoftregError
-from softreg.history import EpochRecord, History
-from softreg.loop import EpochCallback, run_epochs
+from softreg.history import EpochRecord, History, Status
+from softreg.loop import EpochCallback
 from softreg.progress import EpochProgress
 from softreg.splits import prepare_splits
 from softreg.textsafe import printable
-from softreg.training import EarlyStopping, LinearTrainer, Params, initial_params
+from softreg.training import EarlyStopping, LinearTrainer, Params, Resume, start_fit
 
 if TYPE_CHECKING:
     from softreg.tblog import TensorBoardLog
@@ -70,13 +71,17 @@ class RunResult:
 
 @dataclass
 class _Resume:
-    config: TrainConfig
-    history: History
-    params: Params
-    epoch: int
-    stopper_state: dict[str, Any] | None
-    best_params: Params | None
-    saved_config: TrainConfig  # as the checkpoint holds it (before --epochs/--device)
+    config: TrainConfig  # with the new --epochs/--device, if given
+    saved_config: TrainConfig  # as the checkpoint holds it
+    start: Resume  # weights, history and early-stopping state to continue from
+
+    @property
+    def epoch(self) -> int:
+        return self.start.epoch
+
+    @property
+    def history(self) -> History:
+        return self.start.history
 
 
 def check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
@@ -113,8 +118,8 @@ def load_resume(out_dir: Path, epochs: int | None, device: str | None = None) ->
         config = replace(config, epochs=epochs)
     if device is not None:
         config = replace(config, device=device)  # validated again: e.g. an unknown device
-    return _Resume(config, state.history, state.params, state.epoch, state.early_stopping,
-                   state.best_params, saved)
+    return _Resume(config, saved, Resume(state.params, state.history, state.epoch,
+                                         state.early_stopping, state.best_params))
 
 
 def saved_config(out_dir: str | Path) -> TrainConfig:
@@ -171,6 +176,7 @@ def train_run(
     stream: TextIO | None = None,
     tensorboard_dir: str | Path | None = None,
     labels: str = "en",
+    check_resume: Callable[[TrainConfig], None] | None = None,
 ) -> RunResult:
     """Train (or resume) a run into ``out_dir`` and write all its files.
 
@@ -184,6 +190,8 @@ def train_run(
     run still writes its files and keeps the last good weights in ``checkpoint.safetensors``.
     With ``tensorboard_dir`` every epoch is also logged there (see :mod:`softreg.tblog`).
     ``labels`` is the language of the figures' words ("en", or "ko": needs a Hangul font).
+    ``check_resume`` is given the resumed run's saved settings as soon as they are read (the
+    checkpoint is read once), to refuse flags that would change them.
     """
     out = Path(out_dir)
     if figures:  # --labels ko without a Hangul font is refused before anything else
@@ -199,7 +207,7 @@ def train_run(
     outputs = _Outputs(figures, quiet, stream, labels, tb)
     try:
         return _claim_and_train(config, out, data_dir, offline, resume, resume_epochs,
-                                resume_device, overwrite, outputs)
+                                resume_device, overwrite, outputs, check_resume)
     finally:
         if tb is not None:
             tb.close()
@@ -218,11 +226,13 @@ class _Outputs:
 
 def _claim_and_train(config: TrainConfig | None, out: Path, data_dir: str | None,
                      offline: bool, resume: bool, resume_epochs: int | None,
-                     resume_device: str | None, overwrite: bool,
-                     outputs: _Outputs) -> RunResult:
+                     resume_device: str | None, overwrite: bool, outputs: _Outputs,
+                     check_resume: Callable[[TrainConfig], None] | None) -> RunResult:
     if resume:
         with runfolder.held(out, "train", "resume"):
             state = load_resume(out, resume_epochs, resume_device)
+            if check_resume is not None:
+                check_resume(state.saved_config)
             check_agree(out, state)
             if state.epoch >= state.config.epochs:
                 print(f"softreg: the run in {str(out)!r} has done {state.epoch} of "
@@ -244,47 +254,37 @@ def _claim_and_train(config: TrainConfig | None, out: Path, data_dir: str | None
 
 def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], out: Path,
            state: _Resume | None, outputs: _Outputs) -> RunResult:
-    """The epochs and the files of a run whose folder is held."""
+    """:func:`softreg.training.start_fit`'s run, with the files, of a folder that is held."""
     import time
 
-    trainer = LinearTrainer(backend, config, splits)
-    trainer.restore(state.params if state else initial_params(config.seed, config.init_std))
-    history = state.history if state else History()
-    start = state.epoch if state else 0
-    with_val = "val" in splits
-    stopper = EarlyStopping(trainer, config.monitor, config.patience) if with_val else None
-    if stopper is not None and state is not None and state.stopper_state:
-        stopper.load_state(state.stopper_state, state.best_params)
-    tb = outputs.tb
-    if tb is not None:
-        tb.watch(trainer.snapshot)
-    progress = EpochProgress(config.epochs, with_val=with_val, stream=outputs.stream,
-                             quiet=outputs.quiet, initial=start)
+    job = start_fit(config, splits, backend=backend, resume=state.start if state else None)
+    trainer, stopper = job.trainer, job.stopper
+    if outputs.tb is not None:
+        outputs.tb.watch(trainer.snapshot)
+    progress = EpochProgress(config.epochs, with_val="val" in splits, stream=outputs.stream,
+                             quiet=outputs.quiet, initial=job.start_epoch)
 
     def after_epoch(rec: EpochRecord, hist: History) -> bool:
-        stop = stopper(rec, hist) if stopper is not None else False
-        # The derived files first, the checkpoint (what --resume reads) last.
+        # After early stopping has seen the epoch. The derived files first, the checkpoint
+        # (what --resume reads) last.
         files = hist.files(out)
         files[out / CKPT] = _ckpt_bytes(trainer.snapshot(), config, hist, rec.epoch, stopper,
                                         backend.device)
         fileio.write_together(files)
         progress.update(rec)
-        return stop
+        return False
 
-    callbacks: list[EpochCallback] = [after_epoch] if tb is None else [after_epoch, tb]
+    callbacks: list[EpochCallback] = [after_epoch, *([outputs.tb] if outputs.tb else [])]
     t0 = time.perf_counter()
     with stopsignals.sigterm_as_interrupt() as received:
         try:
-            history = run_epochs(
-                trainer, config.epochs, start_epoch=start,
-                eval_splits=("val", "test") if with_val else ("test",),
-                callbacks=callbacks, history=history, lr_for_epoch=config.lr_at,
-                max_loss=config.max_loss,
-            )
+            # the last epoch's weights stay in the trainer: _finish saves them before it
+            # puts the best epoch's back
+            job.run(callbacks=callbacks, finish=False)
         finally:
             progress.close()
         seconds = time.perf_counter() - t0
-        result = _finish(config, trainer, stopper, history, out, seconds, outputs.figures,
+        result = _finish(config, trainer, stopper, job.history, out, seconds, outputs.figures,
                          splits, outputs.labels)
         result.stop_exit_code = received.exit_code
         return result
@@ -311,7 +311,7 @@ def check_agree(out: Path, state: _Resume) -> None:
         problems.append("config.json is missing")
     except (ValueError, TypeError, SoftregError) as exc:
         problems.append(f"config.json cannot be read ({printable(exc)})")
-    ours = state.history.to_csv().splitlines()
+    ours = state.start.history.to_csv().splitlines()
     try:
         theirs = History.from_dict(json.loads((out / "history.json").read_text("utf-8")))
         if not _prefix_or_one_more(ours, theirs.to_csv().splitlines()):
@@ -355,7 +355,7 @@ def _finish(config: TrainConfig, trainer: LinearTrainer, stopper: EarlyStopping 
                            trainer.backend.device, model_file=BEST if restored else CKPT)
     test = trainer.evaluate("test")
     # After Ctrl-C the user wants out: keep the checkpoint and metrics, skip the figures.
-    figures = figures and history.status != "interrupted"
+    figures = figures and history.status != Status.INTERRUPTED
     files = write_outputs(out, config, history, trainer.backend, splits["test"], figures,
                           model_epoch=model_epoch, best_restored=restored,
                           val=splits.get("val"), labels=labels)

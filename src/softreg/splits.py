@@ -115,3 +115,9 @@ def prepare_splits(
             split.X = standardizer.apply(split.X)
             split.standardizer = standardizer
     return splits
+
+
+def data_key(config: TrainConfig) -> tuple[Any, ...]:
+    """The settings that decide a configuration's prepared splits: configurations with the
+    same key train on the same data (one copy, prepared once)."""
+    return (config.val_split, config.val_seed, config.standardize)

@@ -27,7 +27,7 @@ import numpy as np
 from softreg import fileio, runfolder
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
-from softreg.history import History
+from softreg.history import History, Status
 from softreg.pack_plan import fit_many
 from softreg.splits import Split, prepare_splits
 from softreg.training import FitResult
@@ -239,10 +239,10 @@ def _variant_line(r: VariantResult, base: VariantResult) -> str:
     text = (f"**{r.variant.label}**: final test accuracy {r.test_acc:.4f} (baseline "
             f"{base.test_acc:.4f}), gap {_gap(h)[-1]:.4f} (baseline {_gap(base.history)[-1]:.4f}),"
             f" last-epochs spread {max(tail) - min(tail):.4f}.")
-    if h.status == "early_stopped":
+    if h.status == Status.EARLY_STOPPED:
         text += (f" It stopped after epoch {len(h)} and restored epoch {r.model_epoch}: "
                  f"{len(h) / max(len(base.history), 1):.0%} of the baseline's training time.")
-    elif r.variant.config.patience and h.status == "completed":
+    elif r.variant.config.patience and h.status == Status.COMPLETED:
         text += (f" It never stopped: {r.variant.config.monitor} reached a new best at least "
                  f"once every {r.variant.config.patience} epochs; its final model is still the "
                  f"best epoch, {r.model_epoch}.")

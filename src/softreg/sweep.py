@@ -33,8 +33,10 @@ from typing import Any, NoReturn, TextIO
 from softreg import engines, fileio, runfolder, stopsignals
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
+from softreg.history import SELECTABLE, Status
 from softreg.pack_plan import balance, current_packing, plan_packs
 from softreg.search import SearchSpace, config_key, configurations, describe
+from softreg.splits import data_key
 from softreg.sweep_worker import SplitCache, run_config
 from softreg.textsafe import printable
 from softreg.validate import check_int
@@ -44,7 +46,6 @@ COLUMNS = (
     "standardize", "val_split", "patience", "status", "epochs_run", "model_epoch",
     "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds",
 )
-SELECTABLE = ("completed", "early_stopped")
 
 
 @dataclass
@@ -121,7 +122,8 @@ def run_sweep(
         keys = {config_key(c) for c in configs}
         done = {k: v for k, v in _load_rows(out).items() if k in keys}
         remove_orphans(out)
-        todo = sorted((c for c in configs if config_key(c) not in done), key=_data_key)
+        # one data setting after another
+        todo = sorted((c for c in configs if config_key(c) not in done), key=data_key)
         if todo:  # the engine starts (or connects to its cluster) only when there is work
             started.enter_context(eng)
         fileio.write_json(out / "sweep.json", {**_spec(space, configs), "engine": eng.describe()})
@@ -221,9 +223,9 @@ def _record(out: Path, result: dict[str, Any]) -> dict[str, Any]:
     the next run of the sweep tries it again.
     """
     status = result["row"]["status"]
-    if status == "interrupted":
+    if status == Status.INTERRUPTED:
         raise KeyboardInterrupt
-    if status == "failed":
+    if status == Status.FAILED:
         failed: dict[str, Any] = result["row"]
         return failed
     fileio.write_json(out / "results" / f"{result['row']['key']}.json", result)
@@ -233,14 +235,9 @@ def _record(out: Path, result: dict[str, Any]) -> dict[str, Any]:
 
 def _record_pack(out: Path, results: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """Record a unit's results; its interrupted ones last, so every finished one is kept."""
-    ordered = sorted(results, key=lambda r: r["row"]["status"] == "interrupted")
+    ordered = sorted(results, key=lambda r: r["row"]["status"] == Status.INTERRUPTED)
     for result in ordered:
         yield _record(out, result)
-
-
-def _data_key(config: TrainConfig) -> tuple[Any, ...]:
-    # Configurations sharing prepared data run one after another (one cached copy per worker).
-    return (config.val_split, config.val_seed, config.standardize)
 
 
 def _status_text(row: dict[str, Any]) -> str:
@@ -248,7 +245,7 @@ def _status_text(row: dict[str, Any]) -> str:
         return f"val_acc {row['val_acc']:.4f}  {row['status']}  ({row['seconds']:.1f} s)"
     # "training diverged in epoch 3: ..." -> its first clause; a failure keeps its whole text
     message = printable(row.get("message", ""))  # may come from a results file: escaped
-    return message.split(":")[0] if row["status"] == "diverged" else f"failed: {message}"
+    return message.split(":")[0] if row["status"] == Status.DIVERGED else f"failed: {message}"
 
 
 def _spec(space: SearchSpace, configs: list[TrainConfig]) -> dict[str, Any]:
@@ -275,7 +272,7 @@ _TEXT = ("key", "framework", "lr_schedule", "status")
 _INTS = ("batch_size", "epochs", "seed", "patience", "epochs_run", "model_epoch")
 _NUMBERS = ("lr", "weight_decay", "val_split", "train_loss", "train_acc", "val_loss", "val_acc",
             "test_loss", "test_acc", "seconds")
-ROW_STATUSES = ("completed", "early_stopped", "diverged")
+ROW_STATUSES = (Status.COMPLETED, Status.EARLY_STOPPED, Status.DIVERGED)
 
 
 def _read_row(path: Path) -> dict[str, Any]:
@@ -335,7 +332,8 @@ def _finish(space: SearchSpace, out: Path, rows: list[dict[str, Any]], skipped: 
     if figures and rows:
         from softreg.plots.sweep import plot_heatmap, plot_sweep_curves
 
-        histories = {r["key"]: _history(out, r["key"]) for r in rows if r["status"] != "failed"}
+        histories = {r["key"]: _history(out, r["key"]) for r in rows
+                     if r["status"] != Status.FAILED}
         files["heatmap"] = plot_heatmap(rows, out / "heatmap.png", best=best)
         files["curves"] = plot_sweep_curves(rows, histories, out / "curves.png", best=best)
     return SweepResult(out, rows, best, refit_row, skipped, seconds, files)

@@ -19,9 +19,9 @@ from typing import Any, Protocol
 from softreg import checkpoint
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError, SoftregError
-from softreg.history import History
+from softreg.history import History, Status
 from softreg.search import config_key
-from softreg.splits import Split, prepare_splits
+from softreg.splits import Split, data_key, prepare_splits
 from softreg.training import FitResult, fit
 
 _WORKER_CACHE: SplitCache | None = None  # set in worker processes by init_worker
@@ -36,11 +36,6 @@ class SplitSource(Protocol):
     def get(self, config: TrainConfig) -> dict[str, Split]:
         """The splits for ``config``'s data settings."""
         ...
-
-
-def data_key(config: TrainConfig) -> tuple[Any, ...]:
-    """The settings that decide a configuration's prepared splits."""
-    return (config.val_split, config.val_seed, config.standardize)
 
 
 class SplitCache:
@@ -107,7 +102,7 @@ def run_unit(config_dicts: list[dict[str, Any]], out: Path | None,
 def failed_result(config_dict: dict[str, Any], message: str) -> dict[str, Any]:
     """The result of a configuration that could not be trained, saying why in ``message``."""
     config = TrainConfig.from_dict(config_dict)
-    row = _row(config, config_key(config), "failed", 0, 0, None, {}, 0.0)
+    row = _row(config, config_key(config), Status.FAILED, 0, 0, None, {}, 0.0)
     row["message"] = message
     return {"row": row, "config": config_dict, "history": History().to_dict()}
 
@@ -191,7 +186,7 @@ def run_pack(config_dicts: list[dict[str, Any]], out: Path | None,
                    totals, seconds)
         row["message"] = history.message
         done: dict[str, Any] = {"row": row, "config": config_dict, "history": history.to_dict()}
-        if history.status != "interrupted":
+        if history.status != Status.INTERRUPTED:
             row["weights"] = f"weights/{key}.safetensors"
             _store_weights(done, out, _checkpoint(result, config, result.model_epoch, key))
         results.append(done)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, LinearBackend
 from softreg.config import TrainConfig
-from softreg.history import EpochRecord, History
+from softreg.history import EpochRecord, History, Status
 from softreg.loop import EpochCallback, EpochTotals, run_epochs
 from softreg.splits import Params, Split
 
@@ -63,11 +63,13 @@ class LinearTrainer:
         self.data = {name: backend.put_data(s.X, s.y) for name, s in splits.items()}
 
     def train_epoch(self, epoch: int) -> EpochTotals:
+        """One epoch of SGD at this epoch's rate, which the totals report (``lr``)."""
         cfg = self.config
         order = epoch_order(cfg.seed, epoch, self.data["train"].num_examples)
-        return self.backend.train_epoch(
-            self.data["train"], order, cfg.batch_size, cfg.lr_at(epoch), cfg.weight_decay
-        )
+        lr = cfg.lr_at(epoch)
+        totals = self.backend.train_epoch(self.data["train"], order, cfg.batch_size, lr,
+                                          cfg.weight_decay)
+        return replace(totals, lr=lr)
 
     def evaluate(self, split: str) -> EpochTotals:
         return self.backend.evaluate(self.data[split])
@@ -140,7 +142,7 @@ class EarlyStopping:
         if not self.restores:
             return False
         self.restore_best()
-        if history.status != "early_stopped":
+        if history.status != Status.EARLY_STOPPED:
             if self.best_epoch == len(history):
                 note = (f"Early stopping did not fire; the last epoch, {self.best_epoch}, was "
                         f"also the best ({self.monitor} {self.best_value:.4f}).")
@@ -185,6 +187,81 @@ class FitResult:
         return len(self.history)
 
 
+@dataclass
+class Resume:
+    """Where an interrupted run stands: what ``--resume`` continues from.
+
+    ``params`` are the last finished epoch's raw-pixel weights, ``epoch`` how many epochs are
+    done, ``stopper_state`` and ``best_params`` the early-stopping bookkeeping (None without).
+    """
+
+    params: Params
+    history: History
+    epoch: int
+    stopper_state: dict[str, Any] | None = None
+    best_params: Params | None = None
+
+
+@dataclass
+class Fit:
+    """A run put together and not yet trained: :func:`start_fit` makes it, :meth:`run` trains.
+
+    The one place a run is assembled, for :func:`fit` (in memory) and for
+    :func:`softreg.run.train_run` (with its files): the trainer with its initial or resumed
+    weights, early stopping when there is a validation split, the history to extend.
+    """
+
+    config: TrainConfig
+    trainer: LinearTrainer
+    stopper: EarlyStopping | None
+    history: History
+    start_epoch: int = 0
+
+    def run(self, eval_splits: Sequence[str] | None = None,
+            callbacks: Sequence[EpochCallback] = (), *, finish: bool = True) -> FitResult:
+        """Train the remaining epochs; early stopping runs before ``callbacks``.
+
+        Args:
+            eval_splits: splits evaluated after each epoch (default ``val`` if present, and
+                ``test``). Including ``"train"`` replaces the running train loss and accuracy
+                of each record by an evaluation of the whole training part after the epoch.
+            callbacks: further :func:`softreg.loop.run_epochs` callbacks.
+            finish: put the best epoch's weights back when early stopping is on
+                (:meth:`EarlyStopping.finish`); False leaves the last epoch's in the trainer,
+                for a caller that saves them first.
+        """
+        with_val = "val" in self.trainer.data
+        if eval_splits is None:
+            eval_splits = ("val", "test") if with_val else ("test",)
+        self.history = run_epochs(
+            self.trainer, self.config.epochs, start_epoch=self.start_epoch,
+            eval_splits=eval_splits, history=self.history, max_loss=self.config.max_loss,
+            callbacks=[*([self.stopper] if self.stopper else []), *callbacks],
+        )
+        if finish and self.stopper is not None:
+            self.stopper.finish(self.history)
+        return FitResult(self.trainer, self.history, self.stopper)
+
+
+def start_fit(config: TrainConfig, splits: dict[str, Split], *,
+              backend: LinearBackend | None = None, resume: Resume | None = None) -> Fit:
+    """Put a run together: a trainer for ``config`` on ``splits`` with its initial weights
+    (seeded) or those of ``resume``, and early stopping when ``splits`` has ``val``."""
+    if backend is None:
+        from softreg.backends import get_backend
+
+        backend = get_backend(config.framework, config.device)
+    trainer = LinearTrainer(backend, config, splits)
+    trainer.restore(resume.params if resume else initial_params(config.seed, config.init_std))
+    stopper = (EarlyStopping(trainer, config.monitor, config.patience) if "val" in splits
+               else None)
+    if stopper is not None and resume is not None and resume.stopper_state:
+        stopper.load_state(resume.stopper_state, resume.best_params)
+    if resume is None:
+        return Fit(config, trainer, stopper, History())
+    return Fit(config, trainer, stopper, resume.history, resume.epoch)
+
+
 def fit(
     config: TrainConfig,
     splits: dict[str, Split],
@@ -203,26 +280,6 @@ def fit(
         config: the run's settings.
         splits: from :func:`prepare_splits`; ``val`` enables best-epoch tracking.
         backend: a backend to reuse; by default a new one for ``config.framework``.
-        eval_splits: splits evaluated after each epoch (default ``val`` if present, and
-            ``test``). Including ``"train"`` replaces the running train loss and accuracy of
-            each record by an evaluation of the whole training part after the epoch.
-        callbacks: extra :func:`softreg.loop.run_epochs` callbacks, after early stopping.
+        eval_splits, callbacks: as for :meth:`Fit.run`.
     """
-    if backend is None:
-        from softreg.backends import get_backend
-
-        backend = get_backend(config.framework, config.device)
-    trainer = LinearTrainer(backend, config, splits)
-    trainer.restore(initial_params(config.seed, config.init_std))
-    with_val = "val" in splits
-    stopper = EarlyStopping(trainer, config.monitor, config.patience) if with_val else None
-    if eval_splits is None:
-        eval_splits = ("val", "test") if with_val else ("test",)
-    history = run_epochs(
-        trainer, config.epochs, eval_splits=eval_splits,
-        callbacks=[*([stopper] if stopper else []), *callbacks],
-        lr_for_epoch=config.lr_at, max_loss=config.max_loss,
-    )
-    if stopper is not None:
-        stopper.finish(history)
-    return FitResult(trainer, history, stopper)
+    return start_fit(config, splits, backend=backend).run(eval_splits, callbacks)

@@ -15,7 +15,7 @@ from softreg.engines.local import LocalEngine
 from softreg.engines.ray_engine import RayEngine, _unit_data_key
 from softreg.errors import ConfigError, EngineError, FrameworkUnavailableError
 from softreg.search import SearchSpace
-from softreg.splits import Split
+from softreg.splits import Split, data_key
 from softreg.sweep import check_sweep, run_sweep
 
 
@@ -132,7 +132,7 @@ def _split():
 
 def test_fixed_splits_serve_only_their_own_data_settings():
     config = TrainConfig(val_split=0.1, val_seed=3)
-    splits = sweep_worker.FixedSplits(sweep_worker.data_key(config), _split())
+    splits = sweep_worker.FixedSplits(data_key(config), _split())
     assert splits.get(TrainConfig(val_split=0.1, val_seed=3, lr=0.5)) is splits.splits
     with pytest.raises(ConfigError, match=r"the splits were prepared for \(val_split, val_seed, "
                        r"standardize\) = \(0.1, 3, False\), not \(0.1, 3, True\); send each "

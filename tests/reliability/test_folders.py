@@ -129,12 +129,12 @@ def test_default_folder_names_never_collide(tmp_path, monkeypatch):
 
 
 def test_overwrite_then_crash_leaves_no_mixed_folder(run_dir, fake_fashion, capsys, monkeypatch):
-    import softreg.run
+    import softreg.training
 
     def crash(*args, **kwargs):
         raise OSError(errno.EIO, "simulated crash")
 
-    monkeypatch.setattr(softreg.run, "run_epochs", crash)
+    monkeypatch.setattr(softreg.training, "run_epochs", crash)
     code, _, err = _run(capsys, *TRAIN, "--seed", "9", "--out", run_dir, "--overwrite")
     assert code == 2
     # Nothing of the old run is left for --resume to continue under the new settings.

@@ -22,9 +22,10 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+# The contract's shapes: W (NUM_CLASSES, NUM_FEATURES); the class count is the dataset table's.
+from softreg.data.fashion import NUM_CLASSES as NUM_CLASSES
 from softreg.loop import EpochTotals
 
-NUM_CLASSES = 10
 NUM_FEATURES = 784
 
 

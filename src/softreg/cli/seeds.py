@@ -7,6 +7,7 @@ from pathlib import Path
 
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
+from softreg.history import Status
 
 
 def run_seeds(args: argparse.Namespace, config: TrainConfig) -> int:
@@ -34,4 +35,4 @@ def run_seeds(args: argparse.Namespace, config: TrainConfig) -> int:
     print(format_seeds(rows, summary))
     print(f"seeds folder: {out} (seeds.csv, summary.json"
           f"{', curves.png' if not args.no_figures else ''})")
-    return 0 if any(r["status"] != "diverged" for r in rows) else 3
+    return 0 if any(r["status"] != Status.DIVERGED for r in rows) else 3

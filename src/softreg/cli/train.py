@@ -12,6 +12,7 @@ from softreg.cli.settings import add_setting, flag
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.frameworks import canonical_framework
+from softreg.history import Status
 
 if TYPE_CHECKING:
     from softreg.run import RunResult
@@ -87,9 +88,9 @@ def run(args: argparse.Namespace) -> int:
                            labels=args.labels)
     print_summary(result)
     status = result.history.status
-    if status == "diverged":
+    if status == Status.DIVERGED:
         return 3
-    if status == "interrupted":
+    if status == Status.INTERRUPTED:
         print(f"resumable checkpoint saved to {result.files['checkpoint']}; continue with: "
               f"softreg train --resume {result.out_dir}")
         return result.stop_exit_code
@@ -97,14 +98,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> RunResult:
-    from softreg.run import saved_config, train_run
+    from softreg.run import train_run
 
-    out = Path(args.resume)
-    check_resume_flags(args, saved_config(out))
-    return train_run(None, out, resume=True, resume_epochs=args.epochs,
+    # The flags are checked against the saved settings as soon as the (locked) run's
+    # checkpoint is read, before anything is trained or written.
+    return train_run(None, Path(args.resume), resume=True, resume_epochs=args.epochs,
                      resume_device=args.device, data_dir=args.data_dir, offline=args.offline,
                      figures=not args.no_figures, quiet=args.quiet,
-                     tensorboard_dir=args.tensorboard, labels=args.labels)
+                     tensorboard_dir=args.tensorboard, labels=args.labels,
+                     check_resume=lambda saved: check_resume_flags(args, saved))
 
 
 def check_resume_flags(args: argparse.Namespace, saved: TrainConfig) -> None:

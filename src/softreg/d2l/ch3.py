@@ -15,7 +15,7 @@ from softreg.backends.base import NUM_CLASSES
 from softreg.config import LR_HINT, check_lr
 from softreg.d2l.animator import Animator
 from softreg.errors import ConfigError, ModelShapeError
-from softreg.history import EpochRecord, History
+from softreg.history import EpochRecord, History, Status
 from softreg.loop import EpochTotals, EpochTrainer, run_epochs
 from softreg.validate import check_int, is_int
 
@@ -53,7 +53,7 @@ def run_train_ch3(trainer: EpochTrainer, num_epochs: int, *, figure: bool = True
 
 def _warn_if_broken(history: History) -> None:
     # stacklevel 4: this function, run_train_ch3, the facade's train_ch3, then the user's line.
-    if history.status in ("diverged", "interrupted"):
+    if history.status in (Status.DIVERGED, Status.INTERRUPTED):
         warnings.warn(f"train_ch3: {history.message}", TrainCh3Warning, stacklevel=4)
         return
     last = history.last

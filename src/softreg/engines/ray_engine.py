@@ -27,7 +27,7 @@ from softreg import fileio, sweep_worker
 from softreg.config import TrainConfig
 from softreg.engines import Result, Unit, check_gpu_share, ray_cluster
 from softreg.errors import ConfigError
-from softreg.splits import Split, prepare_splits
+from softreg.splits import Split, data_key, prepare_splits
 
 PROGRESS_EVERY_S = 5.0
 
@@ -186,7 +186,7 @@ def _unit_data_key(unit: Unit) -> tuple[Any, ...]:
     Raises:
         ConfigError: the unit mixes data settings (it must be split before submitting).
     """
-    keys = {sweep_worker.data_key(TrainConfig.from_dict(c)) for c in unit}
+    keys = {data_key(TrainConfig.from_dict(c)) for c in unit}
     if len(keys) != 1:
         raise ConfigError(f"a unit of work must share its data settings (val_split, val_seed, "
                           f"standardize), got {sorted(keys)}; split it by data settings")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from softreg.history import History
+from softreg.history import History, Status
 from softreg.plots._mpl import pyplot, save_figure
 
 _CURVES = (("train_loss", "train loss", "-"), ("train_acc", "train acc", "--"),
@@ -51,7 +51,7 @@ def plot_lr_find(lrs: Sequence[float], losses: Sequence[float], loss_name: str,
     bad = [lr for lr, v in zip(lrs, losses, strict=True) if not math.isfinite(v)]
     if bad:
         top = max((v for _, v in ok), default=1.0)
-        ax.plot(bad, [top] * len(bad), "x", color="red", markersize=9, label="diverged")
+        ax.plot(bad, [top] * len(bad), "x", color="red", markersize=9, label=Status.DIVERGED)
     if suggested is not None:
         ax.axvline(suggested, color="green", linestyle="--",
                    label=f"suggested lr {suggested:.3g}")

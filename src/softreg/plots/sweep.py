@@ -10,10 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from softreg.history import SELECTABLE, Status
 from softreg.plots._mpl import pyplot, save_figure
 from softreg.plots.curves import curve_limits
-
-_SELECTABLE = ("completed", "early_stopped")
 
 
 def heatmap_grid(rows: Sequence[dict[str, Any]]) -> tuple[list[float], list[int], Any, Any]:
@@ -30,9 +29,9 @@ def heatmap_grid(rows: Sequence[dict[str, Any]]) -> tuple[list[float], list[int]
     seen = np.zeros(values.shape, dtype=bool)
     for r in rows:
         i, j = lrs.index(float(r["lr"])), batches.index(int(r["batch_size"]))
-        if r["status"] == "diverged" and not seen[i, j]:
+        if r["status"] == Status.DIVERGED and not seen[i, j]:
             diverged[i, j] = True
-        if r["status"] in _SELECTABLE and math.isfinite(r["val_acc"]):
+        if r["status"] in SELECTABLE and math.isfinite(r["val_acc"]):
             seen[i, j], diverged[i, j] = True, False
             if not values[i, j] >= r["val_acc"]:  # NaN-safe max
                 values[i, j] = r["val_acc"]
@@ -90,11 +89,11 @@ def plot_sweep_curves(rows: Sequence[dict[str, Any]], histories: dict[str, dict[
         acc = [_f(e["val_acc"]) for e in histories[r["key"]]["epochs"]]
         chosen = best is not None and r["key"] == best["key"]
         label = (f"lr {r['lr']:g}, batch {r['batch_size']}, wd {r['weight_decay']:g}"
-                 + (" (diverged)" if r["status"] == "diverged" else "")
+                 + (" (diverged)" if r["status"] == Status.DIVERGED else "")
                  if rank < labelled or chosen else None)
         style = {"color": "black", "linewidth": 2.2, "zorder": 3} if chosen else {
             "linewidth": 1.0, "alpha": 0.75 if rank < labelled else 0.3}
-        ls = ":" if r["status"] == "diverged" else "-"
+        ls = ":" if r["status"] == Status.DIVERGED else "-"
         ax_loss.plot(epochs, loss, ls, **style)
         ax_acc.plot(epochs, acc, ls, label=label, **style)
         accs += acc
