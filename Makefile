@@ -40,7 +40,8 @@ $(MXBIN)/.installed: pyproject.toml
 	$(MXBIN)/python -m pip install -q -e '.[mxnet,test,notebook]'
 	touch $@
 
-$(NEWBIN)/.installed: pyproject.toml
+# A plain (not editable) install: rebuilt when the sources change.
+$(NEWBIN)/.installed: pyproject.toml $(shell find src -name '*.py')
 	$(PY_NEW) -m venv $(VENV_NEW)
 	$(NEWBIN)/python -m pip install -q --upgrade pip
 	$(NEWBIN)/python -m pip install -q .
