@@ -3,6 +3,9 @@
 # (benchmarks/gpu_timings.py). One go, under 8 minutes. Without a usable CUDA GPU it stops at
 # once with a message and exit status 1.
 #   Run from the repository root: bash benchmarks/gpu_check.sh   (PY=python to choose Python)
+# It reads the real Fashion-MNIST offline: where the data is not installed system-wide (a lent
+# device machine gets only the work tree), put the four IDX .gz files in a folder of the tree
+# (e.g. fmnist/, git-ignored: carry it) and set SOFTREG_DATA_DIR=fmnist.
 set -euo pipefail
 PY="${PY:-python}"
 cd "$(dirname "$0")/.."
