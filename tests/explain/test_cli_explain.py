@@ -118,9 +118,12 @@ def test_a_run_with_validation_split_gets_its_temperature_at_training(val_run, c
     report = (val_run / "report.md").read_text()
     assert "## Calibration" in report and "test, temperature T = " in report
     assert "![predictions](predictions.png)\n![mistakes](mistakes.png)" in report
-    assert report.count("![mistakes]") == 1 and "![confused pairs](confused.png)" in report
-    for name in ("templates.png", "mistakes.png", "confused.png", "reliability.png"):
-        assert (val_run / name).is_file()
+    # a run draws mistakes.png for its report; the other explain figures are explain's own
+    assert report.count("![mistakes]") == 1 and (val_run / "mistakes.png").is_file()
+    for name, what in (("templates.png", "weight templates"), ("confused.png", "confused pairs"),
+                       ("reliability.png", "reliability diagram")):
+        assert not (val_run / name).exists()
+        assert f"(The {what} figure: `softreg explain RUN` draws it.)" in report
     cal = json.loads((val_run / "calibration.json").read_text())
     # the same validation images as training, rebuilt independently
     _, ck = checkpoint.load_model(val_run)

@@ -63,8 +63,9 @@ def _table(head: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
 
 
 def render_sections(expl: Explanation, files: dict[str, Path], *, level: int = 2,
-                    standardized: bool = False) -> str:
-    """The four explain sections in Markdown; figures linked by file name when in ``files``."""
+                    standardized: bool = False, elsewhere: tuple[str, ...] = ()) -> str:
+    """The four explain sections in Markdown; figures linked by file name when in ``files``,
+    and those named in ``elsewhere`` pointed to ``softreg explain``, which draws them."""
     h = "#" * level
     rep = expl.report
     cls_rows = [(name, f"{rep.precision[i]:.4f}", f"{rep.recall[i]:.4f}", f"{rep.f1[i]:.4f}",
@@ -84,14 +85,14 @@ def render_sections(expl: Explanation, files: dict[str, Path], *, level: int = 2
                            "both"), _pair_rows(expl)), ""]
     else:
         lines += ["No test image is misclassified.", ""]
-    lines += _figure(files, "confused")
+    lines += _figure(files, "confused", elsewhere)
     lines += [f"The {len(expl.hardest)} test images with the highest loss:", "",
               *_table(("test index", "true", "predicted", "p(predicted)", "p(true)", "loss"),
                       _hard_rows(expl)), ""]
-    lines += _figure(files, "mistakes")
+    lines += _figure(files, "mistakes", elsewhere)
     lines += [f"{h} Calibration", "", *_table(("", "NLL", "ECE"), _calibration_rows(expl)), "",
               calibration_sentence(expl), ""]
-    lines += _figure(files, "reliability")
+    lines += _figure(files, "reliability", elsewhere)
     folded = (" The run was trained on standardised pixels; the checkpoint holds the weights "
               "folded back to raw pixels (W_std / std per pixel), shown here."
               if standardized else "")
@@ -99,12 +100,16 @@ def render_sections(expl: Explanation, files: dict[str, Path], *, level: int = 2
               "the class's score when bright, blue ones lower it; one colour scale, centred at "
               "0, for all ten classes (limit: the 99.5th percentile of |W|; larger weights "
               f"are drawn in the end colours).{folded}", ""]
-    lines += _figure(files, "templates")
+    lines += _figure(files, "templates", elsewhere)
     return "\n".join(lines)
 
 
-def _figure(files: dict[str, Path], key: str) -> list[str]:
-    return [f"![{FIGURES[key]}]({files[key].name})", ""] if key in files else []
+def _figure(files: dict[str, Path], key: str, elsewhere: tuple[str, ...]) -> list[str]:
+    if key in files:
+        return [f"![{FIGURES[key]}]({files[key].name})", ""]
+    if key in elsewhere:
+        return [f"(The {FIGURES[key]} figure: `softreg explain RUN` draws it.)", ""]
+    return []
 
 
 def format_text(expl: Explanation) -> str:

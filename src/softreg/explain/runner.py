@@ -153,17 +153,30 @@ def load_sets(config: TrainConfig | None, data_dir: str | None,
     return test, (to_features(xtr[val_idx]), ytr64[val_idx])
 
 
-def write_figures(expl: Explanation, out: Path) -> dict[str, Path]:
-    """templates.png, mistakes.png, confused.png (when there are mistakes), reliability.png."""
+# The explain figures a training run draws for its report.md (each figure costs about half a
+# second on the CPU); `softreg explain` draws all of them.
+REPORT_FIGURES = ("mistakes",)
+
+
+def write_figures(expl: Explanation, out: Path,
+                  only: tuple[str, ...] | None = None) -> dict[str, Path]:
+    """templates.png, mistakes.png, confused.png (when there are mistakes), reliability.png;
+    with ``only``, just those of them."""
     from softreg.plots.explain import plot_example_rows, plot_reliability, plot_templates
     from softreg.plots.images import image_grid
 
     n, s = expl.names, expl.scored
-    files = {"templates": plot_templates(expl.W, n, out / "templates.png")}
+    files: dict[str, Path] = {}
+    if only is None or "templates" in only:
+        files["templates"] = plot_templates(expl.W, n, out / "templates.png")
+    if only is not None and "mistakes" not in only:
+        return files
     titles = [f"{n[int(s.true[i])]}\n→ {n[int(s.pred[i])]} {s.p_pred[i]:.2f}"
               for i in expl.hardest]
     files["mistakes"] = Path(image_grid(expl.images[expl.hardest], titles,
                                         path=out / "mistakes.png", ncols=6))
+    if only is not None:
+        return files
     rows = []
     for pair in expl.pairs[:CONFUSED_ROWS]:
         for t, p, count, rate in ((pair.a, pair.b, pair.a_as_b, pair.a_rate),
@@ -213,15 +226,17 @@ def report_sections(out: Path, test: Any, val: Any | None, *, figures: bool,
 
     ``test`` and ``val`` are the run's :class:`softreg.splits.Split` objects (possibly
     standardised: their pixels are put back to [0, 1] first). Writes calibration.json and, with
-    ``figures``, the explain figures into ``out``.
+    ``figures``, the explain figures of :data:`REPORT_FIGURES` into ``out`` (the others come
+    from ``softreg explain``).
     """
     model_path, ck = checkpoint.load_model(out)
     expl = analyse(ck.W, ck.b, raw_split(test), None if val is None else raw_split(val),
                    _names(ck.meta), [] if val is not None else [NO_VAL])
-    files = write_figures(expl, out) if figures else {}
+    files = write_figures(expl, out, only=REPORT_FIGURES) if figures else {}
     files["calibration"] = write_calibration(out, expl, model_path, ck.meta)
     beside = {k: v for k, v in files.items() if k != "mistakes"}  # next to predictions.png
-    return render_sections(expl, beside, standardized=standardized), files
+    later = tuple(k for k in ("confused", "reliability", "templates") if figures and k not in files)
+    return render_sections(expl, beside, standardized=standardized, elsewhere=later), files
 
 
 def raw_split(split: Any) -> Labelled:
