@@ -295,6 +295,16 @@ def _describe(info: dict[str, Any]) -> str:
                             f"{info.get('started')}")
 
 
+def adding_to(folder: str | os.PathLike[str]) -> contextlib.AbstractContextManager[object]:
+    """Hold ``folder``'s lock while more files are added to it (``explain``, ``export``) when
+    it is one of softreg's folders, so that a command still writing there (a training run)
+    stops the newcomer with one line; any other folder needs no lock."""
+    kind = marker_kind(folder)
+    if kind in OWN_FILES:
+        return held(folder, kind, "add")  # type: ignore[arg-type]
+    return contextlib.nullcontext()
+
+
 @contextlib.contextmanager
 def held(path: str | os.PathLike[str], kind: Kind, mode: Mode) -> Iterator[Claim]:
     """``with held(dir, kind, mode) as c:``: :func:`claim` for the block, then release."""

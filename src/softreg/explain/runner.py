@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from softreg import checkpoint, fileio
+from softreg import checkpoint, fileio, runfolder
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.explain.analysis import Explanation, Labelled, analyse
@@ -74,11 +74,12 @@ def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: st
     if config is not None and val is None:
         notes.append(NO_VAL)
     expl = analyse(ck.W, ck.b, test, val, _names(ck.meta), notes)
-    files = write_figures(expl, dest) if figures else {}
-    files["calibration"] = write_calibration(dest, expl, model_path, ck.meta)
-    standardized = bool(config is not None and config.standardize)
-    files["explain"] = fileio.write_text(dest / "explain.md",
-                                         _page(expl, files, model_path, ck.meta, standardized))
+    with runfolder.adding_to(dest):  # a run folder: not while its training writes there
+        files = write_figures(expl, dest) if figures else {}
+        files["calibration"] = write_calibration(dest, expl, model_path, ck.meta)
+        standardized = bool(config is not None and config.standardize)
+        files["explain"] = fileio.write_text(
+            dest / "explain.md", _page(expl, files, model_path, ck.meta, standardized))
     return ExplainResult(expl, model_path, ck.meta, dest, files)
 
 

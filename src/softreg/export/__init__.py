@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from softreg import checkpoint
+from softreg import checkpoint, runfolder
 from softreg.errors import CheckpointError, ConfigError
 
 # format -> (module, default file name in the run folder)
@@ -75,7 +75,8 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
         dest = dest / FORMATS[fmt][1]
     module = importlib.import_module(f"softreg.export.{FORMATS[fmt][0]}")
     # write_new refuses an existing file before calling the writer (which imports the library).
-    write_new(dest, lambda tmp: module.write(ck, str(path), tmp), overwrite=overwrite)
+    with runfolder.adding_to(dest.parent):  # a run folder: not while its training writes
+        write_new(dest, lambda tmp: module.write(ck, str(path), tmp), overwrite=overwrite)
     epoch = ck.meta.get("epoch")
     return Exported(dest, path, epoch if isinstance(epoch, int) else None,
                     module.SNIPPET.format(path=dest))
