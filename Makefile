@@ -53,7 +53,7 @@ data: $(BIN)/.installed
 
 demo: $(BIN)/.installed data
 	$(BIN)/softreg train --out $(RUN_DIR) --overwrite
-	@echo "report: $(RUN_DIR)/report.md (figures: curves.png, predictions.png, confusion.png)"
+	@echo "report: $(RUN_DIR)/report.md (figures: curves.png, predictions.png, mistakes.png, confusion.png; more with softreg explain $(RUN_DIR))"
 
 test: lint test-main test-mxnet test-newest
 
