@@ -67,6 +67,8 @@ OWN_FILES: dict[str, tuple[str, ...]] = {
 _LEGACY_SIGN = {"train": "checkpoint.safetensors", "sweep": "sweep.json", "study": "study.json",
                 "seeds": "summary.json"}
 _SUBFOLDERS = {"sweep": ("results", "weights", "refit")}
+# The most folders of one default name (stem, stem-2, ...) a parent may hold.
+MAX_NAMES = 10_000
 
 
 @dataclass
@@ -130,7 +132,7 @@ def new_folder(parent: str | os.PathLike[str], stem: str) -> Path:
     it did. Creation is atomic (``mkdir``), so two processes never get the same folder."""
     base = Path(parent)
     base.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 10_000):
+    for n in range(1, MAX_NAMES + 1):
         candidate = base / (stem if n == 1 else f"{stem}-{n}")
         try:
             candidate.mkdir()

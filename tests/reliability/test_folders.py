@@ -342,3 +342,61 @@ def test_explain_and_export_refuse_a_run_folder_in_use(run_dir, fake_fashion, ca
     code, _, err = _run(capsys, argv[0], run_dir, *argv[1:])  # once it has ended
     assert code == 0, err
     assert not (run_dir / runfolder.LOCK).exists()
+
+
+@pytest.mark.parametrize(("marker", "said"), [
+    ("{not json", "cannot be read"),
+    ('{"format": "something-else", "version": 1, "kind": "train"}',
+     "is not a softreg folder marker"),
+    ('{"format": "softreg-run", "version": 99, "kind": "train"}',
+     "was made by a newer softreg (folder format 99, this one reads 1); upgrade softreg"),
+])
+def test_a_bad_marker_is_refused(run_dir, fake_fashion, capsys, marker, said):
+    (run_dir / runfolder.MARKER).write_text(marker)
+    before = (run_dir / "checkpoint.safetensors").read_bytes()
+    code, _, err = _run(capsys, *TRAIN, "--out", run_dir, "--overwrite")
+    _one_line_error(code, err, said)
+    assert (run_dir / "checkpoint.safetensors").read_bytes() == before
+
+
+def test_no_free_default_name_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(runfolder, "MAX_NAMES", 2)
+    runfolder.new_folder(tmp_path, "x")
+    runfolder.new_folder(tmp_path, "x")
+    with pytest.raises(runfolder.FolderError, match="no free folder name x-N under"):
+        runfolder.new_folder(tmp_path, "x")
+
+
+@pytest.mark.parametrize(("name", "change", "said"), [
+    ("config.json", None, "config.json is missing"),
+    ("metrics.csv", lambda t: t.replace("1,", "7,", 1), "metrics.csv holds other epochs"),
+    ("config.json", lambda t: "[1, 2", "config.json cannot be read"),
+])
+def test_resume_names_each_file_that_disagrees(run_dir, fake_fashion, capsys, name, change,
+                                               said):
+    path = run_dir / name
+    if change is None:
+        path.unlink()
+    else:
+        path.write_text(change(path.read_text()))
+    code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "3")
+    _one_line_error(code, err, said)
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("{truncated", "is not a softreg result file"),
+    (None, "field 'key' must be the file's name"),
+])
+def test_a_result_file_that_is_not_one_is_refused(tmp_path, fake_fashion, capsys, text, said):
+    out = tmp_path / "sweep"
+    code, _, err = _run(capsys, *SWEEP, "--out", out)
+    assert code == 0, err
+    path = sorted((out / "results").glob("*.json"))[0]
+    if text is None:  # a valid result filed under another configuration's name
+        path.rename(out / "results" / "000000000000.json")
+        path = out / "results" / "000000000000.json"
+    else:
+        path.write_text(text)
+    code, _, err = _run(capsys, *SWEEP, "--out", out)
+    _one_line_error(code, err, said)
+    assert path.name in err
