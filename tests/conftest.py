@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 
 import numpy as np
 import pytest
+
+# A shell without job control starts a background command (`make test &`, nohup, a CI step
+# in the background) with SIGINT ignored, and every child inherits that: the Ctrl-C tests'
+# subprocesses would never see their interrupt. Python code run here takes Ctrl-C as usual,
+# so the children start with the default disposition.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _required() -> set[str]:

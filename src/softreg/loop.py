@@ -37,7 +37,10 @@ class EpochTotals:
     loss_sum: float
     correct: int
     count: int
-    lr: float = math.nan  # the learning rate the epoch trained with, if the trainer says
+    # The learning rate the epoch trained with, if the trainer says; None for an evaluation.
+    # (Not NaN: totals must compare equal to themselves on every Python; 3.13's dataclass
+    # __eq__ compares field by field, where nan != nan.)
+    lr: float | None = None
 
 
     @property
@@ -125,7 +128,7 @@ def run_epochs(
                 epoch=epoch + 1,
                 train_loss=totals.mean_loss,
                 train_acc=totals.accuracy,
-                lr=totals.lr,
+                lr=math.nan if totals.lr is None else totals.lr,
             )
             for split in eval_splits:
                 ev = trainer.evaluate(split)
