@@ -14,14 +14,14 @@ TORCH_PIN := torch==2.13.0
 TORCH_PIP_ARGS ?=
 RUN_DIR := runs/chapter
 # The newest Python on the machines. Two environments there: a plain `pip install .` (no extra)
-# proves that the base dependencies train and write a checkpoint; `.[torch,test]` runs the
-# NumPy + PyTorch part of the suite, so that requires-python and the pins are proven. PyTorch
-# has no CPU wheel for Python 3.13 on PyPI: pip takes the CUDA build (about 4.7 GB installed,
-# runs on the CPU), the same release as the main environment's.
+# proves that the base dependencies train and write a checkpoint; `.[torch,tensorflow,test]`
+# runs the NumPy, PyTorch and TensorFlow part of the suite, so that requires-python and the pins
+# are proven. PyTorch has no CPU wheel for Python 3.13 on PyPI: pip takes the CUDA build (about
+# 4.7 GB installed, runs on the CPU), the same release as the main environment's.
 PY_NEW ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) python3.13)
 VENV_NEW := .venv-py313
 NEWBIN := $(VENV_NEW)/bin
-VENV_NEWT := .venv-py313-torch
+VENV_NEWT := .venv-py313-frameworks
 NEWTBIN := $(VENV_NEWT)/bin
 ENVS := $(BIN)/.installed $(MXBIN)/.installed $(NEWBIN)/.installed $(NEWTBIN)/.installed
 
@@ -56,7 +56,7 @@ $(NEWTBIN)/.installed: pyproject.toml
 	$(PY_NEW) -m venv $(VENV_NEWT)
 	$(NEWTBIN)/python -m pip install -q --upgrade pip
 	$(NEWTBIN)/python -m pip install -q $(TORCH_PIP_ARGS) $(TORCH_PIN)
-	$(NEWTBIN)/python -m pip install -q -e '.[torch,test]'
+	$(NEWTBIN)/python -m pip install -q -e '.[torch,tensorflow,test]'
 	touch $@
 
 # The four environments are built side by side (pip is mostly one core and the network); the
@@ -71,9 +71,13 @@ demo: $(BIN)/.installed data
 	$(BIN)/softreg train --out $(RUN_DIR) --overwrite
 	@echo "report: $(RUN_DIR)/report.md (figures: curves.png, predictions.png, mistakes.png, confusion.png; more with softreg explain $(RUN_DIR))"
 
+# The suites run side by side: the main one keeps about one core busy (subprocesses, a Ray
+# cluster, notebook kernels), so MXNet's and Python 3.13's take the other. Each prints its
+# output when it ends (-Otarget); each has its own pytest folder.
 test:
 	$(MAKE) --no-print-directory envs
-	$(MAKE) --no-print-directory lint test-main test-mxnet test-newest
+	$(MAKE) --no-print-directory lint data
+	$(MAKE) --no-print-directory -j3 -Otarget test-main test-mxnet test-newest
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks
@@ -83,16 +87,17 @@ test-main: $(BIN)/.installed data
 	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard,jupyter,ray $(BIN)/python -m pytest -m "not mxnet" -q
 
 test-mxnet: $(MXBIN)/.installed data
-	SOFTREG_REQUIRE=mxnet,data,mpmath,safetensors,PIL,jupyter $(MXBIN)/python -m pytest -m mxnet -q
+	SOFTREG_REQUIRE=mxnet,data,mpmath,safetensors,PIL,jupyter $(MXBIN)/python -m pytest -m mxnet -q \
+		-p no:cacheprovider --basetemp=$$(mktemp -d)
 
-# A plain install trains with NumPy and writes its checkpoint; then the NumPy + PyTorch part of
-# the suite runs on Python 3.13 (TensorFlow, MXNet, Ray, ONNX and the notebooks are proven in the
-# other environments; the slow kill test too).
+# A plain install trains with NumPy and writes its checkpoint; then the NumPy, PyTorch and
+# TensorFlow part of the suite runs on Python 3.13 (MXNet, Ray, ONNX, TensorBoard and the
+# notebooks are proven in the other environments, the slow kill test too).
 test-newest: $(NEWBIN)/.installed $(NEWTBIN)/.installed data
 	cd /tmp && $(CURDIR)/$(NEWBIN)/softreg train --framework numpy --epochs 1 --offline --quiet \
 		--out $$(mktemp -d)/run
-	SOFTREG_REQUIRE=torch,data,mpmath,safetensors,PIL $(NEWTBIN)/python -m pytest -q \
-		-p no:cacheprovider -m "not mxnet and not tensorflow and not slow"
+	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL $(NEWTBIN)/python -m pytest \
+		-q -p no:cacheprovider --basetemp=$$(mktemp -d) -m "not mxnet and not slow"
 
 bench: $(BIN)/.installed data
 	for b in benchmarks/bench_*.py; do case $$b in *mxnet*) $(MXBIN)/python $$b ;; *) $(BIN)/python $$b ;; esac || exit 1; done

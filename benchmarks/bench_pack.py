@@ -8,6 +8,11 @@
 (c) 16 seeds of the chapter configuration: one pack (``fit_many``) against 16 single runs
     (``fit``), on the same prepared data, and the per-model cost of each against one run.
 
+Part (a) also prints the floor the matrix products alone set on this machine: the forward and
+update products of every step, the validation pass of every epoch and the refit's, timed here
+with torch at the same shapes and summed as if the two cores shared them perfectly, with no
+other cost. A target below that floor cannot be met by any scheduling of the same arithmetic.
+
 Run: ``python benchmarks/bench_pack.py [--framework torch] [--jobs 2] [--skip a,b,c]``
 """
 
@@ -24,7 +29,7 @@ from dataclasses import replace
 
 from softreg.config import TrainConfig
 from softreg.pack_plan import Packing, packing
-from softreg.search import SearchSpace
+from softreg.search import SearchSpace, configurations
 from softreg.sweep import run_sweep
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -57,6 +62,64 @@ def part_a(framework: str, jobs: int) -> None:
     same = r_pack.best["key"] == r_one.best["key"]  # type: ignore[attr-defined]
     diff = abs(r_pack.refit["test_acc"] - r_one.refit["test_acc"])  # type: ignore[attr-defined]
     print(f"    same choice: {same}; refit test acc differs by {diff:.4f} (target <= 0.001)")
+    if framework == "torch":
+        print_floor(space, int(r_pack.best["batch_size"]))  # type: ignore[attr-defined]
+
+
+def _product_seconds(rows: int, batch: int, repeats: int) -> tuple[float, float]:
+    """Seconds of one forward (rows, 784) x (784, batch) and one update (rows, batch) x
+    (batch, 784) product with torch on one thread, as the packed step runs them."""
+    import torch
+
+    W, bias = torch.randn(rows, 784) * 0.01, torch.zeros(rows, 1)
+    X, G = torch.randn(batch, 784), torch.rand(rows, batch) * 1e-3
+    for _ in range(max(1, repeats // 10)):  # warm-up
+        torch.addmm(bias, W, X.t())
+        W.addmm_(G, X, alpha=-1e-3)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        torch.addmm(bias, W, X.t())
+    forward = (time.perf_counter() - t0) / repeats
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        W.addmm_(G, X, alpha=-1e-3)
+    return forward, (time.perf_counter() - t0) / repeats
+
+
+def product_floor(space: SearchSpace, refit_batch: int) -> tuple[float, float]:
+    """The products' seconds on one core: (all the packs, the refit); see the module notes."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        configs = configurations(space)
+        base = configs[0]
+        n_val = round(60000 * base.val_split)
+        n_train = 60000 - n_val
+        packs: dict[int, int] = {}
+        for c in configs:
+            packs[c.batch_size] = packs.get(c.batch_size, 0) + 1
+        total = 0.0
+        for batch, models in packs.items():
+            fwd, upd = _product_seconds(10 * models, batch, 300)
+            steps = -(-n_train // batch)
+            val_fwd, _ = _product_seconds(10 * models, n_val, 5)
+            total += base.epochs * (steps * (fwd + upd) + val_fwd)
+        fwd, upd = _product_seconds(10, refit_batch, 1000)
+        test_fwd, _ = _product_seconds(10, 10000, 5)
+        refit = base.epochs * -(-60000 // refit_batch) * (fwd + upd) + test_fwd
+        return total, refit
+    finally:
+        torch.set_num_threads(threads)
+
+
+def print_floor(space: SearchSpace, refit_batch: int) -> None:
+    cores = os.cpu_count() or 1
+    packs, refit = product_floor(space, refit_batch)
+    print(f"    floor: the products alone take {packs:.1f} s (packs) + {refit:.1f} s (refit) "
+          f"of one core here; on {cores} cores, perfectly shared and with nothing else, at "
+          f"least {(packs + refit) / cores:.1f} s (target 7 s)")
 
 
 def part_b(framework: str, jobs: int) -> None:

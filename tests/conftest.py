@@ -28,6 +28,10 @@ def _required() -> set[str]:
 
 def need(name: str, module: str | None = None):
     """Import a framework for a test, skipping (or failing under SOFTREG_REQUIRE) if absent."""
+    if name == "tensorflow":  # as softreg imports it: Triton first (see load_triton_first)
+        from softreg.backends._tf import load_triton_first
+
+        load_triton_first()
     try:
         return importlib.import_module(module or name)
     except Exception as exc:  # MXNet raises AttributeError on new numpy

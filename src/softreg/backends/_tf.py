@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Iterator
@@ -50,12 +52,33 @@ def quiet_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
+def load_triton_first() -> None:
+    """Load Triton before TensorFlow where both are installed and neither is loaded yet.
+
+    TensorFlow's wheels since 2.20 load their library with ``RTLD_GLOBAL``, which puts their
+    statically linked LLVM into the process's global symbols. Triton, which PyPI's Linux builds
+    of PyTorch bring and which ``torch.optim`` and ``torch.compile`` import on first use, then
+    binds to that LLVM and crashes the interpreter (tensorflow/tensorflow#124205): the chapter's
+    ``torch.optim.SGD`` after a TensorFlow run in the same notebook kernel, for one. Loaded
+    first, Triton keeps its own. Costs about 0.2 s, and only where Triton is installed.
+    """
+    if "tensorflow" in sys.modules or "triton" in sys.modules:
+        return
+    if importlib.util.find_spec("triton") is None:
+        return
+    with contextlib.suppress(Exception):  # a broken Triton is torch's business, not TF's
+        importlib.import_module("triton")
+
+
 def import_tensorflow() -> ModuleType:
     """Import TensorFlow (and its Keras) without log spam unless ``SOFTREG_VERBOSE=1``.
+
+    Triton is loaded first where it is installed (:func:`load_triton_first`).
 
     Raises:
         FrameworkUnavailableError: TensorFlow is not installed or fails to import.
     """
+    load_triton_first()
     if verbose():
         return require("tensorflow")
     # Respect a level the user chose; 3 hides INFO, WARNING and ERROR lines of the runtime.
