@@ -242,7 +242,34 @@ def test_disk_full_keeps_the_previous_checkpoint(run_dir, fake_fashion, capsys, 
 def test_evaluate_png_that_is_a_folder(run_dir, fake_fashion, capsys, tmp_path):
     code, out, err = _run(capsys, "evaluate", run_dir, "--png", tmp_path)
     _one_line_error(code, err, "give a file name, not a folder")
-    assert "accuracy" in out  # the results were printed before the figure failed
+    assert "accuracy" not in out  # refused before any work
+
+
+def test_evaluate_png_refuses_a_file_it_did_not_make(run_dir, fake_fashion, capsys, tmp_path):
+    mine = tmp_path / "mine.png"
+    mine.write_bytes(b"the user's own picture")
+    code, out, err = _run(capsys, "evaluate", run_dir, "--png", mine)
+    _one_line_error(code, err, "already exists; softreg does not replace it: choose another "
+                    "--png, or pass --overwrite to replace it")
+    assert "accuracy" not in out and mine.read_bytes() == b"the user's own picture"
+    code, out, err = _run(capsys, "evaluate", run_dir, "--png", mine, "--overwrite")
+    assert code == 0 and mine.read_bytes().startswith(b"\x89PNG"), err
+    code, out, err = _run(capsys, "evaluate", run_dir)  # its own default file: replaced
+    code2, _, err2 = _run(capsys, "evaluate", run_dir)
+    assert code == code2 == 0, (err, err2)
+
+
+def test_lr_find_refuses_a_figure_it_did_not_make(fake_fashion, capsys, tmp_path):
+    mine = tmp_path / "lr-find.png"
+    mine.write_bytes(b"the user's own picture")
+    flags = ("lr-find", "--framework", "numpy", "--num", "3", "--batch-size", "64",
+             "--out", mine)
+    code, out, err = _run(capsys, *flags)
+    _one_line_error(code, err, "already exists; softreg does not replace it")
+    assert "suggested" not in out and mine.read_bytes() == b"the user's own picture"
+    code, out, err = _run(capsys, *flags, "--overwrite")
+    assert code == 0 and mine.read_bytes().startswith(b"\x89PNG"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lr-find.png"]  # no temporary left
 
 
 def test_data_sample_that_is_a_folder(fake_fashion, capsys, tmp_path):

@@ -17,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="framework that runs the evaluation [%(default)s]")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda [%(default)s]")
     p.add_argument("--split", default="test", choices=("test", "train"), help="[%(default)s]")
-    p.add_argument("--png", help="confusion-matrix PNG [next to the checkpoint]")
+    p.add_argument("--png", help="confusion-matrix PNG; an existing file is refused [next to "
+                   "the checkpoint, replaced on each evaluation]")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --png file")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG")
     add_labels_arg(p)
     add_data_args(p)
@@ -27,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from softreg import checkpoint
+    from softreg import checkpoint, fileio
     from softreg.backends import get_backend
     from softreg.data import CLASS_NAMES, load_fashion_mnist
     from softreg.metrics import (
@@ -43,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
     # --labels ko without a Hangul font is refused before any work
     text = None if args.no_figures else figure_text(args.labels)
+    if text is not None and args.png and not args.overwrite:
+        fileio.refuse_existing(Path(args.png), "--png")  # before any work
     path, ck = checkpoint.load_model(args.checkpoint)
     backend = get_backend(args.framework, args.device)
     images, labels = load_fashion_mnist(args.split, data_dir=args.data_dir, offline=args.offline)
@@ -73,6 +77,12 @@ def run(args: argparse.Namespace) -> int:
         folder = where if where.is_dir() else where.parent
         png = Path(args.png) if args.png else folder / f"evaluate-{args.split}-confusion.png"
         title = text.confusion_title.format(split=text.splits[args.split])
-        plot_confusion(cm, text.class_names, png, title=title, text=text)
+        # a path the user named may hold their own file: refused unless --overwrite
+        fig_text = text
+
+        def draw(tmp: Path) -> None:
+            plot_confusion(cm, fig_text.class_names, tmp, title=title, text=fig_text)
+
+        fileio.write_new(png, draw, overwrite=args.overwrite or not args.png, flag="--png")
         print(f"confusion matrix figure: {png}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from softreg import fileio
 from softreg.cli.settings import add_setting
 from softreg.cli.train import add_data_args
 from softreg.config import TrainConfig
@@ -26,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--standardize", action="store_true", help="per-pixel standardisation")
     for name in ("seed", "device"):
         add_setting(p, name)
-    p.add_argument("--out", default="lr-find.png", help="the figure [%(default)s]")
+    p.add_argument("--out", default="lr-find.png",
+                   help="the figure; an existing file is refused [%(default)s]")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--no-figures", action="store_true", help="print only")
     add_data_args(p)
     p.set_defaults(run=run)
@@ -40,13 +43,17 @@ def run(args: argparse.Namespace) -> int:
                          val_split=args.val_split, standardize=args.standardize,
                          seed=args.seed, device=args.device)
     check_range(args.min_lr, args.max_lr, args.num)  # refusals before any work
+    out = Path(args.out)
+    if not args.no_figures and not args.overwrite:
+        fileio.refuse_existing(out)
     result = lr_find(config, args.min_lr, args.max_lr, args.num, data_dir=args.data_dir,
                      offline=args.offline)
     print(format_lr_find(result))
     if not args.no_figures:
         from softreg.plots.packs import plot_lr_find
 
-        path = plot_lr_find(result.lrs, result.losses, result.loss_name, result.suggested,
-                            Path(args.out))
+        path = fileio.write_new(out, lambda tmp: plot_lr_find(
+            result.lrs, result.losses, result.loss_name, result.suggested, tmp),
+            overwrite=args.overwrite)
         print(f"figure: {path}")
     return 0 if result.suggested is not None else 3

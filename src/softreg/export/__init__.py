@@ -60,7 +60,7 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
         CheckpointError: ``run`` is not a run folder or a softreg checkpoint.
         FrameworkUnavailableError: the format's library is not installed.
     """
-    from softreg.export._files import write_new
+    from softreg.fileio import write_new
 
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
