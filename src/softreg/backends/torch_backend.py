@@ -246,21 +246,22 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
     single = G == 1  # 2-D products, and no per-step views of the group axis
     W1, b1, idx1 = W[0], b[0], idx[0]
     minus_one = minus_one.expand(G, k, 1, rows_per_step)
+    # the epoch's labels in order, gathered once and broadcast over the slots: a step slices
+    # its (G, k, 1, m) view instead of gathering and reshaping (fewer small ops a step)
+    y_epoch = data.y.index_select(0, idx.reshape(-1)).view(G, 1, 1, n).expand(G, k, 1, n)
     coef = None
     for step, start in enumerate(range(0, n, batch_size)):
         if single:
             rows = idx1[start : start + batch_size]  # (m,)
             m = rows.shape[0]
             xb = torch.index_select(data.X, 0, rows, out=xbuf[:m])  # (m, 784)
-            yb = data.y.index_select(0, rows)
             logits = torch.addmm(b1, W1, xb.t())  # (10k, m)
         else:
             rows = idx[:, start : start + batch_size].reshape(-1)  # (G m,)
             m = rows.shape[0] // G
             xb = torch.index_select(data.X, 0, rows, out=xbuf[: G * m]).view(G, m, -1)
-            yb = data.y.index_select(0, rows)
             logits = torch.baddbmm(b, W, xb.transpose(1, 2))  # (G, 10k, m)
-        ye = yb.view(G, 1, 1, m).expand(G, k, 1, m)
+        ye = y_epoch[..., start : start + m]  # (G, k, 1, m)
         logits = logits.view(G, k, NUM_CLASSES, m)
         log_p = F.log_softmax(logits, dim=2)  # fused log-sum-exp over the classes
         torch.sum(log_p.gather(2, ye), dim=(2, 3), out=step_loss[step])  # minus the loss
@@ -272,7 +273,8 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
         # numbers run several times slower on x86 (a packed sweep 1.2-1.6x). So they are
         # raised to exp(LOG_TINY), a step far below any weight's rounding (the loss is read
         # above, from the unclamped log-probabilities).
-        grad = log_p.clamp_(min=LOG_TINY).exp_().scatter_add_(2, ye, minus_one[..., :m])
+        ones = minus_one if m == rows_per_step else minus_one[..., :m]
+        grad = log_p.clamp_(min=LOG_TINY).exp_().scatter_add_(2, ye, ones)
         alpha = -float(lrs.flat[0]) / m
         if not uniform:
             if coef is None or m != rows_per_step:
