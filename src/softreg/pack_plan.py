@@ -94,6 +94,10 @@ def fit_many(
     return [r for r in results if r is not None]
 
 
+# The most training examples a pack sees (Fashion-MNIST's training set).
+MAX_EXAMPLES = 60000
+
+
 def model_bytes(batch_size: int) -> int:
     """About how many bytes one model adds to a pack: weight copies and step temporaries."""
     weights = NUM_CLASSES * (NUM_FEATURES + 1) * 4
@@ -105,7 +109,9 @@ def model_bytes(batch_size: int) -> int:
 def pack_bytes(models: int, groups: int, batch_size: int, eval_bytes: int = 64 * 2**20) -> int:
     """About the most memory a pack of ``models`` in ``groups`` order groups holds at once."""
     gather = groups * batch_size * NUM_FEATURES * 4  # the batched gather buffer
-    return models * model_bytes(batch_size) + gather + eval_bytes
+    # each order group's epoch order and its labels in that order: int64, at most 60,000 each
+    orders = groups * MAX_EXAMPLES * 8 * 2
+    return models * model_bytes(batch_size) + gather + orders + eval_bytes
 
 
 def default_pack_memory() -> int:
