@@ -273,8 +273,8 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
         # numbers run several times slower on x86 (a packed sweep 1.2-1.6x). So they are
         # raised to exp(LOG_TINY), a step far below any weight's rounding (the loss is read
         # above, from the unclamped log-probabilities).
-        ones = minus_one if m == rows_per_step else minus_one[..., :m]
-        grad = log_p.clamp_(min=LOG_TINY).exp_().scatter_add_(2, ye, ones)
+        minus_ones = minus_one if m == rows_per_step else minus_one[..., :m]
+        grad = log_p.clamp_(min=LOG_TINY).exp_().scatter_add_(2, ye, minus_ones)
         alpha = -float(lrs.flat[0]) / m
         if not uniform:
             if coef is None or m != rows_per_step:
