@@ -6,14 +6,16 @@
 (b) 64 configurations (4 learning rates x 4 weight decays x 4 seeds, batch 256, 10 epochs) as
     one packed sweep, in a child process so that its peak RSS is its own;
 (c) 16 seeds of the chapter configuration: one pack (``fit_many``) against 16 single runs
-    (``fit``), on the same prepared data, and the per-model cost of each against one run.
+    (``fit``), on the same prepared data, in alternating rounds, and the per-model cost of
+    each against one run.
 
 Part (a) also prints the floor the matrix products alone set on this machine: the forward and
 update products of every step, the validation pass of every epoch and the refit's, timed here
 with torch at the same shapes and summed as if the two cores shared them perfectly, with no
 other cost. A target below that floor cannot be met by any scheduling of the same arithmetic.
 
-Run: ``python benchmarks/bench_pack.py [--framework torch] [--jobs 2] [--skip a,b,c]``
+Run: ``python benchmarks/bench_pack.py [--framework torch] [--jobs 2] [--skip a,b,c]
+[--rounds 3]``
 """
 
 from __future__ import annotations
@@ -148,7 +150,9 @@ def part_b(framework: str, jobs: int) -> None:
           f"{float(val):.4f}")
 
 
-def part_c(framework: str) -> None:
+def part_c(framework: str, rounds: int) -> None:
+    import statistics
+
     from softreg.pack_plan import fit_many
     from softreg.splits import prepare_splits
     from softreg.training import fit
@@ -157,19 +161,28 @@ def part_c(framework: str) -> None:
     splits = prepare_splits(base, offline=True)
     configs = [replace(base, seed=s) for s in range(16)]
     fit(configs[0], splits)  # warm-up: imports, first allocations
-    t0 = time.perf_counter()
-    one = fit(configs[0], splits)
-    t_one = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    alone = [fit(c, splits) for c in configs]
-    t_alone = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    packed = fit_many(configs, splits)
-    t_pack = time.perf_counter() - t0
+    ones, alones, packs = [], [], []
+    # alternating rounds (singles first, then the pack first, ...): the machine's slow and
+    # fast stretches fall on both sides
+    for r in range(rounds):
+        for what in ("alone", "pack") if r % 2 == 0 else ("pack", "alone"):
+            t0 = time.perf_counter()
+            if what == "pack":
+                packed = fit_many(configs, splits)
+                packs.append(time.perf_counter() - t0)
+            else:
+                alone = [fit(c, splits) for c in configs]
+                alones.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        one = fit(configs[0], splits)
+        ones.append(time.perf_counter() - t0)
+    ratios = [a / p for a, p in zip(alones, packs, strict=True)]
+    t_one, t_alone, t_pack = (statistics.median(x) for x in (ones, alones, packs))
     acc = [r.history.last.test_acc for r in packed]
-    print(f"(c) 16 seeds of the chapter configuration (10 epochs, batch 256), {framework}: "
-          f"one run {t_one:.2f} s; 16 single runs {t_alone:.2f} s; one pack of 16 "
-          f"{t_pack:.2f} s: {t_alone / t_pack:.2f}x faster")
+    print(f"(c) 16 seeds of the chapter configuration (10 epochs, batch 256), {framework}, "
+          f"medians of {rounds} alternating rounds: one run {t_one:.2f} s; 16 single runs "
+          f"{t_alone:.2f} s; one pack of 16 {t_pack:.2f} s: {statistics.median(ratios):.2f}x "
+          f"faster (rounds {min(ratios):.2f}-{max(ratios):.2f})")
     print(f"    per model: single {t_alone / 16 / t_one:.2f}, packed {t_pack / 16 / t_one:.2f} "
           f"of one run; test acc over seeds {sum(acc) / 16:.4f} (first seed alone "
           f"{one.history.last.test_acc:.4f}, packed {acc[0]:.4f}, "
@@ -181,6 +194,7 @@ def main() -> None:
     ap.add_argument("--framework", default="torch")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--skip", default="", help="parts to skip, e.g. a,b")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of part (c)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads in this process (the refit, part c); workers get "
                     "cores / jobs. On a shared 2-core machine 2 threads wait on each other")
@@ -198,7 +212,7 @@ def main() -> None:
     if "b" not in skip:
         part_b(args.framework, args.jobs)
     if "c" not in skip:
-        part_c(args.framework)
+        part_c(args.framework, args.rounds)
     print(f"total {time.perf_counter() - t0:.0f} s; load average now "
           f"{os.getloadavg()[0]:.2f}; this process peak RSS "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")

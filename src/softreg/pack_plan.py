@@ -111,6 +111,8 @@ def pack_bytes(models: int, groups: int, batch_size: int, eval_bytes: int = 64 *
     gather = groups * batch_size * NUM_FEATURES * 4  # the batched gather buffer
     # each order group's epoch order and its labels in that order: int64, at most 60,000 each
     orders = groups * MAX_EXAMPLES * 8 * 2
+    # eval_bytes also covers the torch step records of an epoch (at most 8 MiB, or one step:
+    # 12 bytes an example a model), freed before the evaluation's chunk is made
     return models * model_bytes(batch_size) + gather + orders + eval_bytes
 
 

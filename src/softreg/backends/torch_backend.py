@@ -35,6 +35,9 @@ EVAL_BYTES = 64 * 2**20
 # The smallest log-probability a step's gradient uses. exp(-60) = 8.8e-27 stays a normal
 # float32 (>= 1.2e-38) after the step's factor -lr / m down to 1e-11.
 LOG_TINY = -60.0
+# Most bytes of per-example step records (predicted class, label log-probability) an epoch
+# holds before it sums them into the totals; see _StepRecords.
+RECORD_BYTES = 8 * 2**20
 
 
 @dataclass
@@ -218,39 +221,34 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
     mean cross-entropy is written out, (softmax - one_hot) / m, rather than taken by autograd:
     the step is short enough that the graph's bookkeeping would cost about 15% of an epoch.
     A single order group (G = 1) uses 2-D products (addmm), several use batched ones (bmm).
+    Each step writes its examples' predicted classes and label log-probabilities into a
+    block (:class:`_StepRecords`), which is reduced to the totals once a block of steps.
     """
     torch, F = be.torch, be.F
     (G, k), n = be.shape, idx.shape[1]
     dev = be.device
-    steps = -(-n // batch_size)
-    # each step's sums go to its own row, added up once at the end (fewer ops a step)
-    step_loss = torch.empty((steps, G, k), device=dev)
-    step_correct = torch.empty((steps, G, k), dtype=torch.int64, device=dev)
     rows_per_step = max(1, min(batch_size, n))  # a batch_size of 10**9 is legal
-    minus_one = torch.full((1, 1, 1, rows_per_step), -1.0, device=dev)
-    # per-slot step factors: W <- decay * W - (lr / m) * grad @ x   (decay = 1 - lr * wd)
-    def step_coef(m: int) -> Any:  # (G, k, 1, 1): -lr / m per slot
+    minus_one = torch.full((1, 1, 1, rows_per_step), -1.0, device=dev).expand(
+        G, k, 1, rows_per_step)
+    W, b = be.W, be.b  # (G, 10k, 784), (G, 10k, 1)
+    decay = _decay(be, lrs, wds)
+    # one rate for every slot (a single model, a seed pack): -lr / m scales the products;
+    # otherwise each slot's gradient is multiplied by its own -lr / m, (G, k, 1, 1)
+    uniform = bool((lrs == lrs.flat[0]).all())
+
+    def step_coef(m: int) -> Any:
         return torch.from_numpy((-lrs / m).astype(np.float32)).to(dev).view(G, k, 1, 1)
 
-    # A decay beyond float32 (lr * wd > 3.4e38) becomes -inf: the weights go non-finite and the
-    # loop reports a divergence, as for every framework; no NumPy warning on the way.
-    with np.errstate(over="ignore"):
-        decay = (1.0 - lrs * wds).astype(np.float32).repeat(NUM_CLASSES, axis=1)  # (G, 10k)
-    decay_t = torch.from_numpy(decay).to(dev).view(G, NUM_CLASSES * k, 1) if wds.any() else None
-    W, b = be.W, be.b  # (G, 10k, 784), (G, 10k, 1)
+    coef = None if uniform else step_coef(rows_per_step)
     # one batch buffer for the epoch: a fresh block per step costs page faults
     xbuf = torch.empty((G * rows_per_step, data.X.shape[1]), device=dev)
-    # one rate for every slot (a single model, a seed pack): -lr / m scales the products;
-    # otherwise each slot's gradient is multiplied by its own -lr / m
-    uniform = bool((lrs == lrs.flat[0]).all())
-    single = G == 1  # 2-D products, and no per-step views of the group axis
-    W1, b1, idx1 = W[0], b[0], idx[0]
-    minus_one = minus_one.expand(G, k, 1, rows_per_step)
     # the epoch's labels in order, gathered once and broadcast over the slots: a step slices
     # its (G, k, 1, m) view instead of gathering and reshaping (fewer small ops a step)
     y_epoch = data.y.index_select(0, idx.reshape(-1)).view(G, 1, 1, n).expand(G, k, 1, n)
-    coef = None
-    for step, start in enumerate(range(0, n, batch_size)):
+    records = _StepRecords(torch, (G, k), rows_per_step, n, dev)
+    single = G == 1  # 2-D products, and no per-step views of the group axis
+    W1, b1, idx1 = W[0], b[0], idx[0]
+    for start in range(0, n, batch_size):
         if single:
             rows = idx1[start : start + batch_size]  # (m,)
             m = rows.shape[0]
@@ -264,25 +262,20 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
         ye = y_epoch[..., start : start + m]  # (G, k, 1, m)
         logits = logits.view(G, k, NUM_CLASSES, m)
         log_p = F.log_softmax(logits, dim=2)  # fused log-sum-exp over the classes
-        torch.sum(log_p.gather(2, ye), dim=(2, 3), out=step_loss[step])  # minus the loss
-        # max(...).indices: the first maximum, as argmax, which is slow on this axis
-        torch.sum(logits.max(dim=2, keepdim=True).indices == ye, dim=(2, 3),
-                  out=step_correct[step])
+        records.record(start, logits, log_p, ye, y_epoch)
         # softmax - one_hot. Probabilities of confident models go below float32's smallest
         # normal number (1.2e-38), by themselves or times -lr / m, and products with denormal
         # numbers run several times slower on x86 (a packed sweep 1.2-1.6x). So they are
-        # raised to exp(LOG_TINY), a step far below any weight's rounding (the loss is read
-        # above, from the unclamped log-probabilities).
+        # raised to exp(LOG_TINY), a step far below any weight's rounding (the loss is
+        # recorded above, from the unclamped log-probabilities).
         minus_ones = minus_one if m == rows_per_step else minus_one[..., :m]
         grad = log_p.clamp_(min=LOG_TINY).exp_().scatter_add_(2, ye, minus_ones)
         alpha = -float(lrs.flat[0]) / m
-        if not uniform:
-            if coef is None or m != rows_per_step:
-                coef = step_coef(m)
-            grad.mul_(coef)
+        if coef is not None:
+            grad.mul_(coef if m == rows_per_step else step_coef(m))
             alpha = 1.0
-        if decay_t is not None:
-            W.mul_(decay_t)
+        if decay is not None:
+            W.mul_(decay)
         if single:
             g1 = grad.view(NUM_CLASSES * k, m)
             W1.addmm_(g1, xb, alpha=alpha)  # (10k, m) @ (m, 784)
@@ -291,7 +284,58 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
             g2 = grad.view(G, NUM_CLASSES * k, m)
             W.baddbmm_(g2, xb, alpha=alpha)  # (G, 10k, m) @ (G, m, 784)
             b.add_(g2.sum(dim=2, keepdim=True), alpha=alpha)
-    return -step_loss.sum(dim=0, dtype=torch.float64), step_correct.sum(dim=0)
+    return records.loss, records.correct
+
+
+def _decay(be: TorchBackend, lrs: npt.NDArray[np.float64],
+           wds: npt.NDArray[np.float64]) -> Any | None:
+    """Each slot's weight decay factor 1 - lr * wd as (G, 10k, 1); None if no slot decays."""
+    if not wds.any():
+        return None
+    G, k = be.shape
+    # A decay beyond float32 (lr * wd > 3.4e38) becomes -inf: the weights go non-finite and the
+    # loop reports a divergence, as for every framework; no NumPy warning on the way.
+    with np.errstate(over="ignore"):
+        decay = (1.0 - lrs * wds).astype(np.float32).repeat(NUM_CLASSES, axis=1)  # (G, 10k)
+    return be.torch.from_numpy(decay).to(be.device).view(G, NUM_CLASSES * k, 1)
+
+
+class _StepRecords:
+    """The train loss and correct counts of an epoch's steps, summed on the device.
+
+    Each step writes, for every example and slot, the predicted class (the first largest
+    logit) and the log-probability of the label into the next columns of a block, with the
+    ``out=`` forms of max and gather; a block is reduced to the totals when full and at the
+    end of the epoch. Four small operations a step fewer than reducing each step; a block
+    holds at most RECORD_BYTES (or one step).
+    """
+
+    def __init__(self, torch: Any, shape: tuple[int, int], rows_per_step: int, n: int,
+                 device: Any) -> None:
+        G, k = shape
+        steps = max(1, min(-(-n // rows_per_step), RECORD_BYTES // (12 * G * k * rows_per_step)))
+        self.span = steps * rows_per_step  # examples a block holds, whole steps
+        self.torch = torch
+        self.pred = torch.empty((G, k, 1, self.span), dtype=torch.int64, device=device)
+        self.label_log_p = torch.empty((G, k, 1, self.span), device=device)
+        self.top = torch.empty((G, k, 1, rows_per_step), device=device)  # values, unread
+        self.loss = torch.zeros((G, k), dtype=torch.float64, device=device)
+        self.correct = torch.zeros((G, k), dtype=torch.int64, device=device)
+        self.n = n
+
+    def record(self, start: int, logits: Any, log_p: Any, ye: Any, y_epoch: Any) -> None:
+        """Record the step of examples ``start:start + m``; ``ye`` are their labels."""
+        m = ye.shape[3]
+        at = start % self.span
+        end = at + m
+        self.torch.max(logits, dim=2, keepdim=True,
+                       out=(self.top[..., :m], self.pred[..., at:end]))
+        self.torch.gather(log_p, 2, ye, out=self.label_log_p[..., at:end])
+        if end == self.span or start + m == self.n:  # the block is full, or the epoch ends
+            first = start + m - end
+            self.loss -= self.label_log_p[..., :end].sum(dim=(2, 3), dtype=self.torch.float64)
+            self.correct += (self.pred[..., :end] == y_epoch[..., first : start + m]).sum(
+                dim=(2, 3))
 
 
 def create_backend(device: str = "auto") -> TorchBackend:
