@@ -1,10 +1,11 @@
-"""The training step's denormal guard (PyTorch, NumPy), measured side by side in one run.
+"""The training step's denormal guard (PyTorch, NumPy, MXNet), measured side by side in one run.
 
 A confident model's softmax gives probabilities far below 1e-38; times the step's -lr / m they
 are denormal float32 numbers, and a matrix product that meets denormals runs several times
 slower on x86 (up to 60x in OpenBLAS). The torch step raises log-probabilities below
 ``torch_backend.LOG_TINY`` (-60) to it before the softmax of the gradient; the NumPy step sets
-gradient entries below ``numpy_backend.GRAD_TINY`` (1e-30) to zero. This benchmark trains the
+gradient entries below ``numpy_backend.GRAD_TINY`` (1e-30) to zero; the MXNet step raises them
+to ``LOG_TINY`` as torch does (MXNet packs train one model at a time). This benchmark trains the
 batch-64 row of
 ``bench_sweep.py``'s grid (9 models: 3 learning rates x 3 weight decays, standardised pixels,
 cosine schedule) as one pack, with the guard and without it (``LOG_TINY = -inf`` or
@@ -15,21 +16,21 @@ round's times, the median ratio, and how far the two runs' validation accuracies
 Then what the guard costs where nothing is that small: the chapter's single run (batch 256,
 lr 0.1, raw pixels, 10 epochs), with and without it, in alternating rounds (CPU seconds).
 
-Run: ``python benchmarks/bench_denormal.py [--framework torch|numpy] [--epochs 10] [--rounds 3]``
+Run: ``python benchmarks/bench_denormal.py [--framework torch|numpy] [--epochs 10] [--rounds 3]``;
+MXNet: ``.venv-mxnet/bin/python benchmarks/bench_denormal.py --framework mxnet``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import statistics
 import sys
 import time
 from dataclasses import replace
+from types import ModuleType
 
-import torch
-
-from softreg.backends import numpy_backend, torch_backend
 from softreg.config import TrainConfig
 from softreg.pack_plan import fit_many
 from softreg.splits import prepare_splits
@@ -37,13 +38,20 @@ from softreg.splits import prepare_splits
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_sweep import BASE, GRID  # the same grid, by construction
 
-# framework: (module, its guard's name, the value that turns the guard off)
-GUARDS = {"torch": (torch_backend, "LOG_TINY", float("-inf")),
-          "numpy": (numpy_backend, "GRAD_TINY", 0.0)}
+# framework: (its backend module, the guard's name there, the value that turns the guard off)
+GUARDS = {"torch": ("softreg.backends.torch_backend", "LOG_TINY", float("-inf")),
+          "numpy": ("softreg.backends.numpy_backend", "GRAD_TINY", 0.0),
+          "mxnet": ("softreg.backends.mxnet_backend", "LOG_TINY", float("-inf"))}
+
+
+def guard(framework: str) -> tuple[ModuleType, str, float]:
+    """The backend module of ``framework`` (imported only now), its guard's name, its off."""
+    module, name, off = GUARDS[framework]
+    return importlib.import_module(module), name, off
 
 
 def timed(configs: list[TrainConfig], splits: dict, on: bool) -> tuple[float, list[float]]:
-    module, name, off = GUARDS[configs[0].framework]
+    module, name, off = guard(configs[0].framework)
     saved = getattr(module, name)
     setattr(module, name, saved if on else off)
     try:
@@ -62,7 +70,12 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--framework", default="torch", choices=sorted(GUARDS))
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    if args.framework == "torch":
+        import torch
+
+        torch.set_num_threads(1)
+    elif args.framework == "mxnet":  # MXNet's OpenMP reads it when MXNet loads
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
     base = TrainConfig(framework=args.framework, device="cpu",
                        **{**BASE, "epochs": args.epochs}, batch_size=args.batch_size)
     configs = [replace(base, lr=lr, weight_decay=wd)
@@ -91,7 +104,7 @@ def chapter_cost(framework: str, rounds: int) -> None:
     chapter = TrainConfig(framework=framework, device="cpu")
     splits = prepare_splits(chapter, offline=True)
     fit(chapter, splits)  # warm-up
-    module, name, off = GUARDS[framework]
+    module, name, off = guard(framework)
     saved, ratios, same = getattr(module, name), [], True
     try:
         for _ in range(rounds):

@@ -67,6 +67,29 @@ def test_one_epoch_under_np_semantics_matches_numpy_reference(backend, weight_de
         epoch_against_numpy(backend, weight_decay)
 
 
+@pytest.mark.parametrize("guard", [True, False])
+def test_the_step_feeds_no_denormal_numbers_to_its_products(backend, monkeypatch, guard):
+    """A confident model: every example's label logit is 95 above the others, whose
+    probabilities exp(-95) = 5.5e-42 are denormal float32 numbers (products that meet them
+    run several times slower on x86). With the guard the gradient of W holds none; the
+    control without it (LOG_TINY = -inf) shows the case makes them."""
+    need("mxnet")
+    from softreg.backends import mxnet_backend
+
+    if not guard:
+        monkeypatch.setattr(mxnet_backend, "LOG_TINY", float("-inf"))
+    X = np.ones((8, 784), np.float32)
+    y = np.zeros(8, np.int64)
+    b = np.zeros(10, np.float32)
+    b[0] = 95.0
+    backend.set_params(np.zeros((10, 784), np.float32), b)
+    totals = backend.train_epoch(backend.put_data(X, y), np.arange(8), 8, lr=1e-3)
+    grad = backend.W.grad.asnumpy()
+    denormal = (grad != 0) & (np.abs(grad) < np.finfo(np.float32).tiny)
+    assert denormal.any() != guard
+    assert totals.correct == 8 and totals.loss_sum < 1e-30  # the loss is read unguarded
+
+
 def test_divergence_is_detected_and_the_last_good_weights_kept(backend, tiny_data):
     """Huge but finite losses must reach the loop as they are, so it can stop the run."""
     from softreg.config import TrainConfig

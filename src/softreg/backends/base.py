@@ -27,6 +27,11 @@ from softreg.data.fashion import NUM_CLASSES as NUM_CLASSES
 from softreg.loop import EpochTotals
 
 NUM_FEATURES = 784
+# The smallest log-probability a step's gradient uses (the torch and MXNet steps). A confident
+# model's softmax gives the wrong classes probabilities far below float32's smallest normal
+# number (1.2e-38), and on x86 a product that meets denormal numbers runs several times
+# slower; exp(-60) = 8.8e-27 stays normal after the step's factor -lr / m down to 1e-11.
+LOG_TINY = -60.0
 
 
 class DeviceData(Protocol):

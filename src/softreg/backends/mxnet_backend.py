@@ -1,10 +1,16 @@
 """MXNet implementation of :class:`~softreg.backends.base.LinearBackend`.
 
 The whole split lives in the device context as one NDArray; each step gathers its rows by index
-(``take``), computes the logits with the fused ``FullyConnected`` operator and the batch-mean
-cross-entropy from the logits (:func:`_summed_loss`), takes the gradients with autograd and
-updates ``W`` and ``b`` in place with ``sgd_update``, which computes exactly
-``W - lr * (dL/dW + weight_decay * W)``. No per-example Python and no DataLoader.
+(``take``), computes the logits with the fused ``FullyConnected`` operator, and its
+log-probabilities (``log_softmax``, from the logits). The gradient of the batch-mean
+cross-entropy with respect to the logits, (softmax - one_hot) / m, is written out and handed to
+autograd, which carries it through ``FullyConnected`` to ``W`` and ``b``; ``sgd_update`` then
+computes exactly ``W - lr * (dL/dW + weight_decay * W)`` in place. No per-example Python and no
+DataLoader. Written out, the softmax's log-probabilities are raised to ``LOG_TINY`` first, as
+in the torch step: a confident model's tiny probabilities would otherwise be denormal float32
+numbers, and ``FullyConnected``'s backward product ran 4.5x slower with 30% of them (measured
+here on a (64, 10) gradient, ``benchmarks/bench_denormal.py --framework mxnet`` for whole
+runs). Autograd through ``log_softmax`` and ``pick``, as before, could not be guarded.
 
 The loss is ``-pick(log_softmax(logits), y)``, as in Gluon's ``SoftmaxCrossEntropyLoss``. MXNet's
 legacy ``softmax_cross_entropy`` operator is not used: it takes the log of a clipped softmax,
@@ -31,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg._optional import import_framework
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES
+from softreg.backends.base import LOG_TINY, NUM_CLASSES, NUM_FEATURES
 from softreg.backends.checks import (
     check_batch_size,
     check_order,
@@ -57,10 +63,11 @@ class MxnetData:
     num_examples: int
 
 
-def _summed_loss(nd: Any, logits: Any, y: Any) -> Any:
-    """Cross-entropy of logits (batch, 10) and labels (batch,), summed over the batch: (1,)."""
-    per_example = -nd.pick(nd.log_softmax(logits, axis=1), y, axis=1)  # (batch,)
-    return per_example.sum(axis=0, keepdims=True)  # (1,)
+def _summed_loss(nd: Any, log_p: Any, y: Any) -> Any:
+    """Cross-entropy of log-probabilities (batch, 10) and labels (batch,), summed over the
+    batch: (1,) float64."""
+    per_example = -nd.pick(log_p, y, axis=1)  # (batch,)
+    return per_example.sum(axis=0, keepdims=True).astype("float64")  # (1,)
 
 
 def _normal_or_zero(rate: float) -> float:
@@ -148,12 +155,13 @@ class MxnetBackend:
             yb = nd.take(data.y, rows)  # (batch,)
             with autograd.record():
                 logits = nd.FullyConnected(xb, W, b, num_hidden=NUM_CLASSES)  # (batch, 10)
-                total = _summed_loss(nd, logits, yb)  # (1,)
-                mean = total / yb.shape[0]
-            mean.backward()
+            log_p = nd.log_softmax(logits, axis=1)  # from the logits: log-sum-exp
+            # d(mean loss)/d(logits), the guard raising tiny probabilities (module notes)
+            probs = nd.exp(nd.maximum(log_p, LOG_TINY))
+            logits.backward((probs - nd.one_hot(yb, NUM_CLASSES)) / yb.shape[0])
             nd.sgd_update(W, W.grad, lr=lr, wd=weight_decay, out=W)
             nd.sgd_update(b, b.grad, lr=lr, wd=0.0, out=b)
-            loss_sum += total.astype("float64")
+            loss_sum += _summed_loss(nd, log_p, yb)
             correct += (nd.argmax(logits, axis=1) == yb).sum().astype("float64")
         return EpochTotals(float(loss_sum.asscalar()), int(correct.asscalar()),
                            int(rows_all.size))
@@ -167,7 +175,7 @@ class MxnetBackend:
             xb = data.X[start : start + batch_size]  # (batch, 784)
             yb = data.y[start : start + batch_size]
             logits = nd.FullyConnected(xb, self.W, self.b, num_hidden=NUM_CLASSES)  # (batch, 10)
-            loss_sum += _summed_loss(nd, logits, yb).astype("float64")
+            loss_sum += _summed_loss(nd, nd.log_softmax(logits, axis=1), yb)
             correct += (nd.argmax(logits, axis=1) == yb).sum().astype("float64")
         return EpochTotals(float(loss_sum.asscalar()), int(correct.asscalar()),
                            data.num_examples)

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg._optional import import_framework
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, PackTotals
+from softreg.backends.base import LOG_TINY, NUM_CLASSES, NUM_FEATURES, PackTotals
 from softreg.backends.checks import (
     check_batch_size,
     check_order,
@@ -32,9 +32,6 @@ from softreg.loop import EpochTotals
 
 # Most bytes of logits an evaluation pass holds at once (the chunk of examples shrinks with K).
 EVAL_BYTES = 64 * 2**20
-# The smallest log-probability a step's gradient uses. exp(-60) = 8.8e-27 stays a normal
-# float32 (>= 1.2e-38) after the step's factor -lr / m down to 1e-11.
-LOG_TINY = -60.0
 # Most bytes of per-example step records (predicted class, label log-probability) an epoch
 # holds before it sums them into the totals; see _StepRecords.
 RECORD_BYTES = 8 * 2**20
