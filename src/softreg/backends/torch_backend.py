@@ -303,8 +303,8 @@ class _StepRecords:
     Each step writes, for every example and slot, the predicted class (the first largest
     logit) and the log-probability of the label into the next columns of a block, with the
     ``out=`` forms of max and gather; a block is reduced to the totals when full and at the
-    end of the epoch. Four small operations a step fewer than reducing each step; a block
-    holds at most RECORD_BYTES (or one step).
+    end of the epoch. A step runs two small operations where reducing each step ran five
+    (gather, sum, max, compare, sum). A block holds at most RECORD_BYTES (or one step).
     """
 
     def __init__(self, torch: Any, shape: tuple[int, int], rows_per_step: int, n: int,
