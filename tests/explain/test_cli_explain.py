@@ -249,3 +249,14 @@ def test_explain_refuses_an_out_it_cannot_or_may_not_write(plain_run, capsys, tm
     assert code == 2
     _one_line(err, message)
     assert not (out / "explain.md").exists()
+
+
+@pytest.mark.parametrize("only", [("reliability",), ("templates", "confused"), ("mistakes",)])
+def test_write_figures_draws_exactly_the_figures_asked_for(plain_run, tmp_path, only):
+    need("matplotlib")
+    from softreg.explain.runner import write_figures
+
+    expl = explain_run(plain_run, tmp_path / "all", figures=False).explanation
+    files = write_figures(expl, tmp_path, only=only)
+    assert sorted(files) == sorted(only)  # the tiny run misclassifies: confused.png exists
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == sorted(f"{k}.png" for k in only)

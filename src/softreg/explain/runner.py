@@ -163,21 +163,36 @@ def write_figures(expl: Explanation, out: Path,
                   only: tuple[str, ...] | None = None) -> dict[str, Path]:
     """templates.png, mistakes.png, confused.png (when there are mistakes), reliability.png;
     with ``only``, just those of them."""
-    from softreg.plots.explain import plot_example_rows, plot_reliability, plot_templates
+    from softreg.plots.explain import plot_reliability, plot_templates
     from softreg.plots.images import image_grid
+
+    def wanted(key: str) -> bool:
+        return only is None or key in only
 
     n, s = expl.names, expl.scored
     files: dict[str, Path] = {}
-    if only is None or "templates" in only:
+    if wanted("templates"):
         files["templates"] = plot_templates(expl.W, n, out / "templates.png")
-    if only is not None and "mistakes" not in only:
-        return files
-    titles = [f"{n[int(s.true[i])]}\n→ {n[int(s.pred[i])]} {s.p_pred[i]:.2f}"
-              for i in expl.hardest]
-    files["mistakes"] = Path(image_grid(expl.images[expl.hardest], titles,
-                                        path=out / "mistakes.png", ncols=6))
-    if only is not None:
-        return files
+    if wanted("mistakes"):
+        titles = [f"{n[int(s.true[i])]}\n→ {n[int(s.pred[i])]} {s.p_pred[i]:.2f}"
+                  for i in expl.hardest]
+        files["mistakes"] = Path(image_grid(expl.images[expl.hardest], titles,
+                                            path=out / "mistakes.png", ncols=6))
+    if wanted("confused"):
+        _write_confused(expl, out, files)
+    if wanted("reliability"):
+        curves = [("as trained", expl.before)]
+        if expl.after is not None and expl.calibration.temperature is not None:
+            curves.append((f"T = {expl.calibration.temperature:.3f}", expl.after))
+        files["reliability"] = plot_reliability(curves, out / "reliability.png")
+    return files
+
+
+def _write_confused(expl: Explanation, out: Path, files: dict[str, Path]) -> None:
+    """confused.png: example rows of the most-confused pairs, when there are mistakes."""
+    from softreg.plots.explain import plot_example_rows
+
+    n, s = expl.names, expl.scored
     rows = []
     for pair in expl.pairs[:CONFUSED_ROWS]:
         for t, p, count, rate in ((pair.a, pair.b, pair.a_as_b, pair.a_rate),
@@ -189,11 +204,6 @@ def write_figures(expl: Explanation, out: Path,
     if rows:
         files["confused"] = plot_example_rows(rows, out / "confused.png",
                                               title="most-confused pairs (true → predicted)")
-    curves = [("as trained", expl.before)]
-    if expl.after is not None and expl.calibration.temperature is not None:
-        curves.append((f"T = {expl.calibration.temperature:.3f}", expl.after))
-    files["reliability"] = plot_reliability(curves, out / "reliability.png")
-    return files
 
 
 def write_calibration(out: Path, expl: Explanation, model_path: Path,
