@@ -30,14 +30,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, DeviceData, PackedBackend
+from softreg.backends.base import DeviceData, PackedBackend
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.history import EpochRecord, History, Status
 from softreg.loop import EpochTotals, diverged, divergence_message
 from softreg.splits import Split, Standardizer
 from softreg.stopsignals import Terminated
-from softreg.training import EarlyStopping, FitResult, Params, epoch_order, initial_params
+from softreg.training import (
+    EarlyStopping,
+    FitResult,
+    Params,
+    epoch_order,
+    initial_params,
+    splits_shape,
+)
 
 # What the models of one pack must share: one batch plan and one prepared dataset.
 PACK_FIELDS = ("framework", "device", "batch_size", "epochs", "val_split", "val_seed",
@@ -179,10 +186,11 @@ def _new_state(configs: Sequence[TrainConfig], splits: dict[str, Split],
                backend: PackedBackend) -> _PackState:
     std = splits["train"].standardizer
     K = len(configs)
-    W = np.empty((K, NUM_CLASSES, NUM_FEATURES), dtype=np.float32)
-    b = np.empty((K, NUM_CLASSES), dtype=np.float32)
+    shape = splits_shape(splits)
+    W = np.empty((K, *shape.weights), dtype=np.float32)  # (K, C, D)
+    b = np.empty((K, shape.classes), dtype=np.float32)
     for i, c in enumerate(configs):  # as fit(): initial raw-pixel weights, put into the pack
-        Wi, bi = initial_params(c.seed, c.init_std)
+        Wi, bi = initial_params(c.seed, c.init_std, shape)
         W[i], b[i] = std.unfold(Wi, bi) if std else (Wi, bi)
     data = {name: backend.put_data(s.X, s.y) for name, s in splits.items()}
     return _PackState(backend, data, std, W, b)

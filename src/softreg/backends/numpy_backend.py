@@ -31,15 +31,17 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, PackTotals
+from softreg.backends.base import PackTotals
 from softreg.backends.checks import (
     check_batch_size,
+    check_fits,
     check_order,
     check_pack_epoch,
     check_pack_params,
     check_params,
     check_split,
     check_step,
+    label_max,
 )
 from softreg.frameworks import check_device
 from softreg.loop import EpochTotals
@@ -96,11 +98,12 @@ def blas_threads(count: int | None) -> Iterator[None]:
 
 @dataclass
 class NumpyData:
-    """A split held by the NumPy backend: X (N, 784) float32 C-contiguous, y (N,) int64."""
+    """A split held by the NumPy backend: X (N, D) float32 C-contiguous, y (N,) int64."""
 
     X: F32
     y: npt.NDArray[np.int64]
     num_examples: int
+    top_label: int = -1
 
 
 class NumpyBackend:
@@ -120,9 +123,11 @@ class NumpyBackend:
 
     def __init__(self, blas_threads: int | None = 1) -> None:
         self.blas_threads = blas_threads
-        self.W: F32 = np.zeros((1, NUM_CLASSES, NUM_FEATURES), dtype=np.float32)
-        self.b: F32 = np.zeros((1, NUM_CLASSES), dtype=np.float32)
+        # no model until set_params / set_pack: its (C, D) shape is the caller's (the data's)
+        self.W: F32 = np.zeros((1, 0, 0), dtype=np.float32)
+        self.b: F32 = np.zeros((1, 0), dtype=np.float32)
         self.shape = (1, 1)
+        self.model_shape = (0, 0)  # (classes, features)
 
     def put_data(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> NumpyData:
         """Keep the split as contiguous float32/int64 arrays (a copy only if needed).
@@ -131,8 +136,8 @@ class NumpyBackend:
             ConfigError: X is not (N, 784) or y is not (N,).
             DataError: a label is not a whole number in [0, 10).
         """
-        Xc, yc = check_split(X, y)
-        return NumpyData(Xc, yc, int(Xc.shape[0]))
+        Xc, yc = check_split(X, y, self.model_shape if self.model_shape[0] else None)
+        return NumpyData(Xc, yc, int(Xc.shape[0]), label_max(yc))
 
     # -- one model: the pack of one --------------------------------------------------------
 
@@ -147,7 +152,8 @@ class NumpyBackend:
 
     def get_params(self) -> tuple[F32, F32]:
         """Return copies of ``(W, b)``; later training does not change them."""
-        return self.W[0, :NUM_CLASSES].copy(), self.b[0, :NUM_CLASSES].copy()
+        C = self.model_shape[0]
+        return self.W[0, :C].copy(), self.b[0, :C].copy()
 
     def train_epoch(
         self,
@@ -181,8 +187,9 @@ class NumpyBackend:
     def logits(self, X: npt.NDArray[np.float32]) -> F32:
         """Logits (N, 10) float32 of the current weights for X (N, 784)."""
         Xc = np.asarray(X, dtype=np.float32)
+        C = self.model_shape[0]
         with blas_threads(self.blas_threads):
-            out: F32 = Xc @ self.W[0, :NUM_CLASSES].T + self.b[0, :NUM_CLASSES]  # (N, 10)
+            out: F32 = Xc @ self.W[0, :C].T + self.b[0, :C]  # (N, C)
         return out
 
     # -- a pack (PackedBackend) --------------------------------------------------------------
@@ -194,15 +201,17 @@ class NumpyBackend:
             ConfigError: wrong shapes.
         """
         W, b = check_pack_params(W, b)
-        groups, slots = W.shape[:2]
-        self.W = W.reshape(groups, slots * NUM_CLASSES, NUM_FEATURES).copy()
-        self.b = b.reshape(groups, slots * NUM_CLASSES).copy()
+        groups, slots, C, D = W.shape
+        self.W = W.reshape(groups, slots * C, D).copy()
+        self.b = b.reshape(groups, slots * C).copy()
         self.shape = (groups, slots)
+        self.model_shape = (C, D)
 
     def get_pack(self) -> tuple[F32, F32]:
         groups, slots = self.shape
-        return (self.W.reshape(groups, slots, NUM_CLASSES, NUM_FEATURES).copy(),
-                self.b.reshape(groups, slots, NUM_CLASSES).copy())
+        C, D = self.model_shape
+        return (self.W.reshape(groups, slots, C, D).copy(),
+                self.b.reshape(groups, slots, C).copy())
 
     def train_pack_epoch(
         self,
@@ -219,6 +228,7 @@ class NumpyBackend:
         """
         rows, lr, wd = check_pack_epoch(orders, data.num_examples, lrs, weight_decays,
                                         self.shape, batch_size)
+        check_fits(data.X.shape[1], data.top_label, self.model_shape)
         # A step size that blows weights up to inf or NaN is a divergence, which the epoch
         # loop reports in one message, not a NumPy warning per step.
         with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
@@ -226,16 +236,18 @@ class NumpyBackend:
 
     def evaluate_pack(self, data: NumpyData, batch_size: int = 10000) -> PackTotals:
         """Every slot's summed loss and correct count over ``data``: one product a chunk."""
+        check_fits(data.X.shape[1], data.top_label, self.model_shape)
         groups, slots = self.shape
+        C, D = self.model_shape
         K = groups * slots
         loss, correct = np.zeros(K), np.zeros(K, dtype=np.int64)
-        W2, b2 = self.W.reshape(-1, NUM_FEATURES), self.b.reshape(-1)  # (10K, 784), (10K,)
-        chunk = max(1, min(batch_size, EVAL_BYTES // (8 * NUM_CLASSES * K)))
+        W2, b2 = self.W.reshape(-1, D), self.b.reshape(-1)  # (C K, D), (C K,)
+        chunk = max(1, min(batch_size, EVAL_BYTES // (8 * C * K)))
         with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
             for start in range(0, data.num_examples, chunk):
                 xb = data.X[start : start + chunk]  # (n, 784)
                 yb = data.y[start : start + chunk]
-                logits = (xb @ W2.T + b2).reshape(-1, NUM_CLASSES)  # (n K, 10)
+                logits = (xb @ W2.T + b2).reshape(-1, C)  # (n K, C)
                 losses = cross_entropy(logits, np.repeat(yb, K), reduction="none")
                 loss += losses.reshape(-1, K).sum(axis=0, dtype=np.float64)
                 hits = logits.argmax(axis=1).reshape(-1, K) == yb[:, None]  # (n, K)
@@ -259,9 +271,9 @@ def _sgd_pack_epoch(W: F32, b: F32, data: NumpyData, orders: npt.NDArray[np.intp
     logits, each row divided by its own batch's size m.
     """
     (G, n), k = orders.shape, lrs.shape[1]
-    C = NUM_CLASSES
+    C, D = W.shape[1] // k, W.shape[2]
     rows_per_step = max(1, min(batch_size, n))
-    xbuf = np.empty((G, rows_per_step, NUM_FEATURES), dtype=np.float32)
+    xbuf = np.empty((G, rows_per_step, D), dtype=np.float32)
     gW = np.empty_like(W)  # (G, 10k, 784)
     lr_col = np.repeat(lrs.astype(np.float32), C, axis=1)  # (G, 10k), one rate per row
     decay = np.repeat(wds.astype(np.float32), C, axis=1)[:, :, None]  # (G, 10k, 1)
@@ -270,7 +282,7 @@ def _sgd_pack_epoch(W: F32, b: F32, data: NumpyData, orders: npt.NDArray[np.intp
     for start in range(0, n, batch_size):
         rows = orders[:, start : start + batch_size]  # (G, m)
         m = rows.shape[1]
-        xb = xbuf if m == rows_per_step else np.empty((G, m, NUM_FEATURES), dtype=np.float32)
+        xb = xbuf if m == rows_per_step else np.empty((G, m, D), dtype=np.float32)
         # mode="clip" writes straight into the buffer (orders were range-checked)
         np.take(data.X, rows, axis=0, out=xb, mode="clip")  # (G, m, 784)
         yb = data.y[rows]  # (G, m)

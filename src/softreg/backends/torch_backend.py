@@ -17,15 +17,17 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg._optional import import_framework
-from softreg.backends.base import LOG_TINY, NUM_CLASSES, NUM_FEATURES, PackTotals
+from softreg.backends.base import LOG_TINY, PackTotals
 from softreg.backends.checks import (
     check_batch_size,
+    check_fits,
     check_order,
     check_pack_epoch,
     check_pack_params,
     check_params,
     check_split,
     check_step,
+    label_max,
 )
 from softreg.frameworks import check_device
 from softreg.loop import EpochTotals
@@ -44,6 +46,7 @@ class TorchData:
     X: Any
     y: Any
     num_examples: int
+    top_label: int = -1
 
 
 class TorchBackend:
@@ -60,13 +63,16 @@ class TorchBackend:
         self.torch = import_framework("torch")
         self.F = self.torch.nn.functional
         self.device = check_device("torch", device, self.torch.cuda.is_available())
-        self._new_pack(1, 1)
+        # no model until set_params / set_pack: its (C, D) shape is the caller's (the data's)
+        self._new_pack(1, 1, (0, 0))
 
-    def _new_pack(self, groups: int, slots: int) -> None:
+    def _new_pack(self, groups: int, slots: int, model_shape: tuple[int, int]) -> None:
         zeros = self.torch.zeros
-        self.W = zeros((groups, NUM_CLASSES * slots, NUM_FEATURES), device=self.device)
-        self.b = zeros((groups, NUM_CLASSES * slots, 1), device=self.device)
+        C, D = model_shape
+        self.W = zeros((groups, C * slots, D), device=self.device)
+        self.b = zeros((groups, C * slots, 1), device=self.device)
         self.shape = (groups, slots)
+        self.model_shape = model_shape  # (classes, features)
 
     def put_data(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> TorchData:
         """Copy a split to the device once.
@@ -75,10 +81,10 @@ class TorchBackend:
             ConfigError: X is not (N, 784) or y is not (N,).
             DataError: a label is not a whole number in [0, 10).
         """
-        Xc, yc = check_split(X, y)
+        Xc, yc = check_split(X, y, self.model_shape if self.model_shape[0] else None)
         tx = self.torch.from_numpy(Xc).to(self.device)
         ty = self.torch.from_numpy(yc).to(self.device)
-        return TorchData(tx, ty, int(Xc.shape[0]))
+        return TorchData(tx, ty, int(Xc.shape[0]), label_max(yc))
 
     # -- one model: the pack of one --------------------------------------------------------
 
@@ -123,9 +129,10 @@ class TorchBackend:
     def logits(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         torch = self.torch
         tx = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(self.device)
+        C = self.model_shape[0]
         with torch.no_grad():
-            out = torch.addmm(self.b[0, :NUM_CLASSES, 0], tx, self.W[0, :NUM_CLASSES].t())
-        result: npt.NDArray[np.float32] = out.cpu().numpy()  # (N, 10), slot (0, 0)
+            out = torch.addmm(self.b[0, :C, 0], tx, self.W[0, :C].t())
+        result: npt.NDArray[np.float32] = out.cpu().numpy()  # (N, C), slot (0, 0)
         return result
 
     # -- a pack (PackedBackend) --------------------------------------------------------------
@@ -137,17 +144,18 @@ class TorchBackend:
             ConfigError: wrong shapes.
         """
         W, b = check_pack_params(W, b)
-        groups, slots = W.shape[:2]
-        if (groups, slots) != self.shape:
-            self._new_pack(groups, slots)
+        groups, slots, C, D = W.shape
+        if (groups, slots) != self.shape or self.model_shape != (C, D):
+            self._new_pack(groups, slots, (C, D))
         with self.torch.no_grad():
             self.W.copy_(self.torch.from_numpy(W).view(self.W.shape))
             self.b.copy_(self.torch.from_numpy(b).view(self.b.shape))
 
     def get_pack(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         groups, slots = self.shape
-        W = self.W.detach().cpu().numpy().reshape(groups, slots, NUM_CLASSES, NUM_FEATURES)
-        b = self.b.detach().cpu().numpy().reshape(groups, slots, NUM_CLASSES)
+        C, D = self.model_shape
+        W = self.W.detach().cpu().numpy().reshape(groups, slots, C, D)
+        b = self.b.detach().cpu().numpy().reshape(groups, slots, C)
         return W.copy(), b.copy()
 
     def train_pack_epoch(
@@ -165,6 +173,7 @@ class TorchBackend:
         """
         rows, lr, wd = check_pack_epoch(orders, data.num_examples, lrs, weight_decays,
                                         self.shape, batch_size)
+        check_fits(int(data.X.shape[1]), data.top_label, self.model_shape)
         idx = self.torch.from_numpy(rows.astype(np.int64, copy=False)).to(self.device)
         with self.torch.no_grad():
             loss, correct = _pack_epoch(self, data, idx, batch_size, lr, wd)
@@ -172,19 +181,21 @@ class TorchBackend:
 
     def evaluate_pack(self, data: TorchData, batch_size: int = 10000) -> tuple[Any, Any, int]:
         """Every slot's loss and correct count over ``data``: one (10K, 784) product a chunk."""
+        check_fits(int(data.X.shape[1]), data.top_label, self.model_shape)
         torch = self.torch
         groups, slots = self.shape
+        C, D = self.model_shape
         K = groups * slots
         loss = torch.zeros(K, dtype=torch.float64, device=self.device)
         correct = torch.zeros(K, dtype=torch.int64, device=self.device)
-        W2, b2 = self.W.view(-1, NUM_FEATURES), self.b.view(-1, 1)  # (10K, 784), (10K, 1)
+        W2, b2 = self.W.view(-1, D), self.b.view(-1, 1)  # (C K, D), (C K, 1)
         # the logits of a chunk are (10K, chunk) floats: at most EVAL_BYTES of them
-        chunk = max(1, min(batch_size, EVAL_BYTES // (4 * NUM_CLASSES * K)))
+        chunk = max(1, min(batch_size, EVAL_BYTES // (4 * C * K)))
         with torch.no_grad():
             for start in range(0, data.num_examples, chunk):
                 xb = data.X[start : start + chunk]
                 yb = data.y[start : start + chunk].view(1, 1, -1)  # (1, 1, n)
-                logits = torch.addmm(b2, W2, xb.t()).view(K, NUM_CLASSES, -1)  # (K, 10, n)
+                logits = torch.addmm(b2, W2, xb.t()).view(K, C, -1)  # (K, C, n)
                 ye = yb.expand(K, 1, yb.shape[2])
                 loss -= self.F.log_softmax(logits, dim=1).gather(1, ye).sum(dim=(1, 2))
                 correct += (logits.max(dim=1, keepdim=True).indices == ye).sum(dim=(1, 2))
@@ -223,6 +234,7 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
     """
     torch, F = be.torch, be.F
     (G, k), n = be.shape, idx.shape[1]
+    C = be.model_shape[0]
     dev = be.device
     rows_per_step = max(1, min(batch_size, n))  # a batch_size of 10**9 is legal
     minus_one = torch.full((1, 1, 1, rows_per_step), -1.0, device=dev).expand(
@@ -257,7 +269,7 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
             xb = torch.index_select(data.X, 0, rows, out=xbuf[: G * m]).view(G, m, -1)
             logits = torch.baddbmm(b, W, xb.transpose(1, 2))  # (G, 10k, m)
         ye = y_epoch[..., start : start + m]  # (G, k, 1, m)
-        logits = logits.view(G, k, NUM_CLASSES, m)
+        logits = logits.view(G, k, C, m)
         log_p = F.log_softmax(logits, dim=2)  # fused log-sum-exp over the classes
         records.record(start, logits, log_p, ye, y_epoch)
         # softmax - one_hot. Probabilities of confident models go below float32's smallest
@@ -274,11 +286,11 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
         if decay is not None:
             W.mul_(decay)
         if single:
-            g1 = grad.view(NUM_CLASSES * k, m)
+            g1 = grad.view(C * k, m)
             W1.addmm_(g1, xb, alpha=alpha)  # (10k, m) @ (m, 784)
             b1.add_(g1.sum(dim=1, keepdim=True), alpha=alpha)
         else:
-            g2 = grad.view(G, NUM_CLASSES * k, m)
+            g2 = grad.view(G, C * k, m)
             W.baddbmm_(g2, xb, alpha=alpha)  # (G, 10k, m) @ (G, m, 784)
             b.add_(g2.sum(dim=2, keepdim=True), alpha=alpha)
     return records.loss, records.correct
@@ -290,11 +302,12 @@ def _decay(be: TorchBackend, lrs: npt.NDArray[np.float64],
     if not wds.any():
         return None
     G, k = be.shape
+    C = be.model_shape[0]
     # A decay beyond float32 (lr * wd > 3.4e38) becomes -inf: the weights go non-finite and the
     # loop reports a divergence, as for every framework; no NumPy warning on the way.
     with np.errstate(over="ignore"):
-        decay = (1.0 - lrs * wds).astype(np.float32).repeat(NUM_CLASSES, axis=1)  # (G, 10k)
-    return be.torch.from_numpy(decay).to(be.device).view(G, NUM_CLASSES * k, 1)
+        decay = (1.0 - lrs * wds).astype(np.float32).repeat(C, axis=1)  # (G, C k)
+    return be.torch.from_numpy(decay).to(be.device).view(G, C * k, 1)
 
 
 class _StepRecords:
