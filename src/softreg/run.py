@@ -38,7 +38,14 @@ from softreg.loop import EpochCallback
 from softreg.progress import EpochProgress
 from softreg.splits import data_meta, prepare_splits
 from softreg.textsafe import printable
-from softreg.training import EarlyStopping, LinearTrainer, Params, Resume, start_fit
+from softreg.training import (
+    EarlyStopping,
+    LinearTrainer,
+    Params,
+    Resume,
+    splits_shape,
+    start_fit,
+)
 
 if TYPE_CHECKING:
     from softreg.tblog import TensorBoardLog
@@ -260,7 +267,7 @@ def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], 
     data = data_meta(splits)
     trainer, stopper = job.trainer, job.stopper
     if outputs.tb is not None:
-        outputs.tb.watch(trainer.snapshot)
+        outputs.tb.watch(trainer.snapshot, splits_shape(splits))
     progress = EpochProgress(config.epochs, with_val="val" in splits, stream=outputs.stream,
                              quiet=outputs.quiet, initial=job.start_epoch)
 

@@ -96,7 +96,7 @@ def to_features(images: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
 
 def prepare_splits(
     config: TrainConfig, data_dir: str | None = None, offline: bool = False,
-    dataset: Dataset | None = None,
+    dataset: Dataset | None = None, scale: bool = True,
 ) -> dict[str, Split]:
     """Load ``config.data`` and return ``train``, ``test`` and (with ``val_split``) ``val``.
 
@@ -112,6 +112,8 @@ def prepare_splits(
         config: the run's settings (``data``, ``val_split``...).
         data_dir, offline: where a named dataset's files are.
         dataset: the data, already loaded (else :func:`load_dataset`).
+        scale: False leaves every split unstandardised (pixels in [0, 1], a table's values):
+            what the saved weights, which take raw inputs, are evaluated on.
     """
     from softreg.data import train_val_split
     from softreg.data.dataset import TEST_SEED
@@ -132,7 +134,7 @@ def prepare_splits(
         splits["val"] = Split(features(xtr[val_idx]), ytr[val_idx])
     else:
         splits["train"] = Split(features(xtr), ytr)
-    if config.standardize or ds.image_shape is None:
+    if scale and (config.standardize or ds.image_shape is None):
         floor = STD_FLOOR if ds.image_shape is not None else 0.0
         standardizer = Standardizer.fit(splits["train"].X, floor)
         for split in splits.values():
@@ -154,6 +156,30 @@ def data_meta(splits: dict[str, Split]) -> dict[str, Any]:
 
     shape = splits_shape(splits)
     return {"model_shape": shape.to_dict(), "class_names": list(shape.class_names)}
+
+
+def model_data(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None = None,
+               offline: bool = False, where: str = "the checkpoint") -> Dataset:
+    """The data ``config`` names, refused unless it has the model's shape and classes.
+
+    Raises:
+        ConfigError: the data's feature count, image shape or class names differ from the
+            model's (``where`` names the model).
+        DataError, DataNotFoundError: as :func:`load_dataset`.
+    """
+    from softreg.errors import ConfigError
+
+    ds = load_dataset(config, data_dir, offline)
+    got = ds.shape
+    if (got.features, got.class_names) != (ck_shape.features, ck_shape.class_names):
+        def said(s: ModelShape) -> str:
+            names = ", ".join(s.class_names[:6]) + (", ..." if s.classes > 6 else "")
+            return f"{s.features} features and {s.classes} classes ({names})"
+
+        raise ConfigError(f"data {config.data!r} has {said(got)}, but {where} was trained on "
+                          f"{said(ck_shape)}; give data of the model's shape and classes, or "
+                          "leave --data out to use the run's own")
+    return ds
 
 
 def load_dataset(config: TrainConfig, data_dir: str | None = None,

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "cache, /usr/share/datasets/fashion-mnist, else download), verify their content "
         "sha256, cache the decoded arrays and print counts per class.",
     )
-    add_data_args(p)
+    add_data_args(p, settings=False)
     p.add_argument("--sample", metavar="PNG", help="write a grid of training images to PNG")
     p.add_argument("--n", type=int, default=24,
                    help=f"number of images in the --sample grid, 1..{MAX_SAMPLES} [%(default)s]")

@@ -70,6 +70,8 @@ def _as_stack(images: npt.ArrayLike) -> npt.NDArray[Any]:
     arr = np.asarray(images)
     if arr.dtype != np.uint8:
         arr = arr.astype(np.float32)
+    if arr.ndim == 4 and arr.shape[3] == 3:
+        return arr  # (n, H, W, 3) colour images, drawn as they are
     if arr.ndim == 4 and arr.shape[1] == 1:
         arr = arr[:, 0]  # (n, H, W)
     elif arr.ndim == 2 and arr.shape[1] == 28 * 28:
