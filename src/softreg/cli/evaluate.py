@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     backend.set_params(ck.W, ck.b)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
         logits = np.asarray(backend.logits(X))  # (N, C)
-    checkpoint.check_logits(logits, ck, str(path), f"{args.split} examples")
+    what = "images" if ck.shape.image_shape is not None else "examples"
+    checkpoint.check_logits(logits, ck, str(path), f"{args.split} {what}")
     # Loss from the logits, max-subtracted in float64: no overflow, however large they are.
     loss = float(cross_entropy(logits.astype(np.float64), y))
     pred = logits.argmax(axis=1)  # (N,)
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                     f"{trained_on}, weights of epoch {ck.meta.get('epoch', '?')}); evaluated "
                     f"with {backend.name} on {backend.device}"))
     print(f"{args.split}: accuracy {float(np.mean(pred == y)):.4f}  loss {loss:.4f}  "
-          f"({len(y)} examples)")
+          f"({len(y)} {what})")
     print("per-class accuracy:")
     for line in format_per_class(per_class_accuracy(cm), class_names).splitlines():
         print(printable(line))  # class names come from the data's files

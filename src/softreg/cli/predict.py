@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     backend.set_params(ck.W, ck.b)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
         logits = np.asarray(backend.logits(X))  # (n, C)
-    checkpoint.check_logits(logits, ck, str(path), "inputs")
+    checkpoint.check_logits(logits, ck, str(path),
+                            "images" if shape.image_shape is not None else "inputs")
     # (n, C), max-subtracted in float64: no overflow
     probs = softmax(logits.astype(np.float64) / (temperature or 1.0), axis=-1)
     results: list[dict[str, Any]] = []
