@@ -196,8 +196,12 @@ def _table_features(X: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
     return np.array(np.asarray(X).reshape(len(X), -1), dtype=np.float32)
 
 
+# The settings data_key is made of, in its order.
+DATA_KEY_NAMES = ("val_split", "val_seed", "standardize", "data", "test_split", "label_column",
+                  "image_size", "grayscale")
+
+
 def data_key(config: TrainConfig) -> tuple[Any, ...]:
     """The settings that decide a configuration's prepared splits: configurations with the
     same key train on the same data (one copy, prepared once)."""
-    return (config.val_split, config.val_seed, config.standardize, config.data,
-            config.test_split, config.label_column, config.image_size, config.grayscale)
+    return tuple(getattr(config, name) for name in DATA_KEY_NAMES)

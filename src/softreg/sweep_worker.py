@@ -21,7 +21,7 @@ from softreg.config import TrainConfig
 from softreg.errors import ConfigError, SoftregError
 from softreg.history import History, Status
 from softreg.search import config_key
-from softreg.splits import Split, data_key, data_meta, prepare_splits
+from softreg.splits import DATA_KEY_NAMES, Split, data_key, data_meta, prepare_splits
 from softreg.training import FitResult, fit
 
 _WORKER_CACHE: SplitCache | None = None  # set in worker processes by init_worker
@@ -71,7 +71,7 @@ class FixedSplits:
     def get(self, config: TrainConfig) -> dict[str, Split]:
         """The splits, if ``config``'s data settings are the ones they were prepared for."""
         if data_key(config) != self.key:
-            raise ConfigError(f"the splits were prepared for (val_split, val_seed, standardize) "
+            raise ConfigError(f"the splits were prepared for ({', '.join(DATA_KEY_NAMES)}) "
                               f"= {self.key}, not {data_key(config)}; send each unit of work "
                               "the splits of its own data settings")
         return self.splits
