@@ -24,7 +24,7 @@ engine is still computing the previous one.
 The legacy ``mx.nd`` operators are used on purpose: they behave the same whether or not the
 user switched MXNet to NumPy semantics (``npx.set_np()``), which the d2l chapters do.
 
-MXNet's own loss maps a label outside ``[0, 10)`` silently to a valid class, so every split is
+MXNet's own loss maps a label outside ``[0, C)`` silently to a valid class, so every split is
 checked by :func:`softreg.backends.checks.check_split` before MXNet sees it.
 """
 
@@ -48,13 +48,14 @@ from softreg.backends.checks import (
     label_max,
 )
 from softreg.config import FLOAT32_TINY
+from softreg.errors import ConfigError
 from softreg.frameworks import check_device
 from softreg.loop import EpochTotals
 
 
 @dataclass
 class MxnetData:
-    """A split in the device context: X (N, 784) float32, y (N,) float32 class indices.
+    """A split in the device context: X (N, D) float32, y (N,) float32 class indices.
 
     MXNet's ``pick`` and ``argmax`` work with float32 labels; every label
     below 10 is exact.
@@ -88,7 +89,7 @@ def _gpu_available(mx: Any) -> bool:
 
 
 class MxnetBackend:
-    """Softmax regression with parameters ``W`` (10, 784) and ``b`` (10,) as MXNet NDArrays."""
+    """Softmax regression with parameters ``W`` (C, D) and ``b`` (C,) as MXNet NDArrays."""
 
     name = "mxnet"
 
@@ -98,7 +99,9 @@ class MxnetBackend:
         self.device = check_device("mxnet", device, _gpu_available(mx))
         self.ctx = mx.gpu(0) if self.device == "cuda" else mx.cpu()
         # no model until set_params: its (C, D) shape is the caller's (the data's)
-        self._new_params((0, 0))
+        self.W: Any = None
+        self.b: Any = None
+        self.model_shape = (0, 0)  # (classes, features)
 
     def _new_params(self, model_shape: tuple[int, int]) -> None:
         C, D = model_shape
@@ -112,8 +115,8 @@ class MxnetBackend:
         """Copy a split into the device context once, after checking its labels.
 
         Raises:
-            ConfigError: X is not (N, 784) or y is not (N,).
-            DataError: a label is outside [0, 10) (MXNet would clip it silently).
+            ConfigError: X is not (N, D) or y is not (N,).
+            DataError: a label is outside [0, C) (MXNet would clip it silently).
         """
         Xc, yc = check_split(X, y, self.model_shape if self.model_shape[0] else None)
         tx = self.nd.array(Xc, ctx=self.ctx, dtype="float32")
@@ -121,7 +124,7 @@ class MxnetBackend:
         return MxnetData(tx, ty, int(Xc.shape[0]), int(Xc.shape[1]), label_max(yc))
 
     def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
-        """Copy ``W`` (10, 784) and ``b`` (10,) into the model (float32).
+        """Copy ``W`` (C, D) and ``b`` (C,) into the model (float32).
 
         Raises:
             ConfigError: wrong shapes.
@@ -196,7 +199,10 @@ class MxnetBackend:
                            data.num_examples)
 
     def logits(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Logits (N, 10) float32 of the current weights for X (N, 784)."""
+        """Logits (N, C) float32 of the current weights for X (N, D)."""
+        if self.W is None:
+            raise ConfigError("the backend has no weights yet; call set_params before "
+                              "computing logits")
         tx = self.nd.array(np.asarray(X, dtype=np.float32), ctx=self.ctx)
         out = self.nd.FullyConnected(tx, self.W, self.b,  # (N, C)
                                      num_hidden=self.model_shape[0])
