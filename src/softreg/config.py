@@ -62,7 +62,8 @@ class TrainConfig:
             best weights (0 = no early stopping; needs ``val_split``).
         monitor: ``val_loss`` or ``val_acc``, used by early stopping and best checkpoints.
         max_loss: a mean train loss above this counts as divergence (default: 100 times the
-            loss of uniform guessing, 100 ln 10); the run stops and keeps its last good weights.
+            loss of uniform guessing, 100 ln C for C classes: 100 ln 10 for Fashion-MNIST);
+            the run stops and keeps its last good weights.
         data: what to train on: ``fashion-mnist`` (the chapter's) or another named dataset,
             ``folder:DIR``, ``csv:FILE``, ``parquet:FILE``, ``npz:FILE`` or
             ``sklearn:digits|iris|wine|breast_cancer`` (see :func:`softreg.data.load`).
@@ -159,6 +160,14 @@ class TrainConfig:
         if "val_seed" not in data and "seed" in data:
             data = {**data, "val_seed": data["seed"]}
         return cls(**data)
+
+    def max_loss_for(self, classes: int) -> float:
+        """The divergence limit for a model of ``classes`` classes: ``max_loss`` as given, or,
+        left at its default, 100 times the loss of uniform guessing over those classes
+        (100 ln C; 100 ln 10 for Fashion-MNIST, the default's own value)."""
+        if self.max_loss == DEFAULT_MAX_LOSS:
+            return 100 * math.log(max(classes, 2))
+        return self.max_loss
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of epoch ``epoch`` (from 0) under ``lr_schedule``."""

@@ -63,8 +63,8 @@ class _PackState:
     backend: PackedBackend
     data: dict[str, DeviceData]
     standardizer: Standardizer | None
-    W: npt.NDArray[np.float32]  # (K, 10, 784)
-    b: npt.NDArray[np.float32]  # (K, 10)
+    W: npt.NDArray[np.float32]  # (K, C, D)
+    b: npt.NDArray[np.float32]  # (K, C)
     final: dict[str, list[EpochTotals]] = field(default_factory=dict)
 
     def evaluate_all(self, split: str) -> list[EpochTotals]:
@@ -221,10 +221,11 @@ def _epoch(state: _PackState, configs: Sequence[TrainConfig], members: list[Pack
         if i < 0:
             continue
         cfg, hist, tr = configs[i], histories[i], totals[0].model(g, j)
-        if diverged(tr.mean_loss, cfg.max_loss):
+        limit = cfg.max_loss_for(state.W.shape[1])
+        if diverged(tr.mean_loss, limit):
             members[i].restore(members[i].snapshot())  # as run_epochs puts back its snapshot
             hist.status = Status.DIVERGED
-            hist.message = divergence_message(epoch, tr.mean_loss, cfg.max_loss,
+            hist.message = divergence_message(epoch, tr.mean_loss, limit,
                                               f"the weights of epoch {epoch} were kept")
             continue
         state.W[i], state.b[i] = Wp[g, j], bp[g, j]

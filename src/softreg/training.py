@@ -75,6 +75,7 @@ class LinearTrainer:
         self.backend = backend
         self.config = config
         self.standardizer = splits["train"].standardizer if "train" in splits else None
+        self.shape = splits_shape(splits)  # the data's: classes, features, image shape
         self.data = {name: backend.put_data(s.X, s.y) for name, s in splits.items()}
 
     def train_epoch(self, epoch: int) -> EpochTotals:
@@ -250,7 +251,8 @@ class Fit:
             eval_splits = ("val", "test") if with_val else ("test",)
         self.history = run_epochs(
             self.trainer, self.config.epochs, start_epoch=self.start_epoch,
-            eval_splits=eval_splits, history=self.history, max_loss=self.config.max_loss,
+            eval_splits=eval_splits, history=self.history,
+            max_loss=self.config.max_loss_for(self.trainer.shape.classes),
             callbacks=[*([self.stopper] if self.stopper else []), *callbacks],
         )
         if finish and self.stopper is not None:
