@@ -338,3 +338,30 @@ def test_evaluate_and_predict_refuse_data_of_another_shape(capsys, tmp_path, str
     np.save(tmp_path / "row.npy", np.zeros(3, np.float32))
     code, _, err = _run(capsys, "predict", run, tmp_path / "row.npy")
     assert code == 2 and "the model takes rows of 2 numbers" in err, err
+
+
+def test_sweep_seeds_lr_find_and_tensorboard_on_other_data(capsys, tmp_path, string_csv):
+    data = ["--data", f"csv:{string_csv}", "--label-column", "species"]
+    code, out, err = _run(capsys, "sweep", "--framework", "numpy", "--lr", "0.1,0.3",
+                          "--epochs", "2", "--batch-size", "8", "--out", tmp_path / "sweep",
+                          "--quiet", "--no-figures", *data)
+    assert code == 0, err
+    weights = sorted((tmp_path / "sweep" / "weights").iterdir())
+    assert len(weights) == 2
+    ck = checkpoint.load(weights[0])
+    assert ck.W.shape == (3, 2) and ck.meta["class_names"] == ["setosa", "versicolor",
+                                                                "virginica"]
+    code, out, err = _run(capsys, "train", "--framework", "numpy", "--seeds", "0-1",
+                          "--epochs", "2", "--out", tmp_path / "seeds", "--no-figures", *data)
+    assert code == 0, err
+    code, out, err = _run(capsys, "lr-find", "--framework", "numpy", "--num", "3",
+                          "--no-figures", *data)
+    assert code == 0 and "suggested" in out.lower(), out + err
+    need("tensorboard")
+    folder = tmp_path / "photos"
+    _images(folder, "L", "png")
+    code, _, err = _run(capsys, "train", "--framework", "numpy", "--data", f"folder:{folder}",
+                        "--epochs", "1", "--quiet", "--no-figures", "--out", tmp_path / "tb-run",
+                        "--tensorboard", tmp_path / "tb")
+    assert code == 0, err
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").iterdir())
