@@ -93,7 +93,7 @@ def test_sklearn_sets_train_evaluate_predict_explain_export(capsys, tmp_path, na
     run = tmp_path / name
     code, out, _ = _run(capsys, "train", "--framework", "numpy", "--data", f"sklearn:{name}",
                         "--epochs", "15", "--batch-size", "16", "--val-split", "0.1",
-                        "--quiet", "--out", run)
+                        "--quiet", "--no-figures", "--out", run)
     assert code == 0, out
     acc = float(out.split("test acc ")[1].split()[0])
     assert acc > {"digits": 0.85, "iris": 0.7, "wine": 0.75, "breast_cancer": 0.9}[name]
