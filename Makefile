@@ -96,7 +96,7 @@ test:
 	$(MAKE) --no-print-directory -j3 -Otarget test-main test-mxnet test-newest
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs/hooks
 	$(BIN)/mypy
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build -q --strict --site-dir $$(mktemp -d)
 
