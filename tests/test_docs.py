@@ -106,3 +106,19 @@ def test_every_public_module_is_in_the_api_reference():
     documented = set(re.findall(r"^::: ([\w.]+)", page, flags=re.M))
     for module in PUBLIC_MODULES:
         assert any(d == module or d.startswith(f"{module}.") for d in documented), module
+
+
+def test_the_changelog_keeps_a_changelog():
+    """Keep a Changelog's shape: versions newest first, dated, with its six kinds of change."""
+    from softreg import __version__
+
+    text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    versions = re.findall(r"^## (.+)$", text, flags=re.M)
+    assert versions[0] == "[Unreleased]"
+    released = [re.fullmatch(r"\[(\d+\.\d+\.\d+)\] - (\d{4}-\d\d-\d\d)", v) for v in versions[1:]]
+    assert all(released), versions
+    numbers = [tuple(map(int, m.group(1).split("."))) for m in released if m]
+    assert numbers == sorted(numbers, reverse=True)
+    assert __version__ == released[0].group(1)  # type: ignore[union-attr]
+    kinds = set(re.findall(r"^### (.+)$", text, flags=re.M))
+    assert kinds <= {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}, kinds
