@@ -123,8 +123,13 @@ test-newest: $(NEWBIN)/.installed $(NEWTBIN)/.installed data
 	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL $(NEWTBIN)/python -m pytest \
 		-q -p no:cacheprovider --basetemp=$$(mktemp -d) -m "not mxnet and not slow"
 
-bench: $(BIN)/.installed data
-	for b in benchmarks/bench_*.py; do case $$b in *mxnet*) $(MXBIN)/python $$b ;; *) $(BIN)/python $$b ;; esac || exit 1; done
+# Every benchmark, then the docs' chart of their side-by-side ratios (bench-results.jsonl).
+bench: $(BIN)/.installed $(MXBIN)/.installed data
+	rm -f bench-results.jsonl
+	for b in benchmarks/bench_*.py; do case $$b in *mxnet*) \
+		SOFTREG_BENCH_JSON=$(CURDIR)/bench-results.jsonl $(MXBIN)/python $$b ;; *) \
+		SOFTREG_BENCH_JSON=$(CURDIR)/bench-results.jsonl $(BIN)/python $$b ;; esac || exit 1; done
+	$(BIN)/python scripts/bench_figures.py bench-results.jsonl docs/img/benchmarks.png
 
 clean:
 	rm -rf $(VENV) $(VENV_MX) $(VENV_NEW) $(VENV_NEWT) $(VENV_DIST) runs softreg-figures site dist .pytest_cache .mypy_cache .ruff_cache
