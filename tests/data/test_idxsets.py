@@ -63,6 +63,7 @@ def test_mnist_is_found_by_content_beside_another_datasets_files(tiny_mnist, tmp
     ds = load("mnist", data_dir=given, offline=True)
     images, labels = _arrays("train", 7)
     np.testing.assert_array_equal(ds.X_train, images)
+    np.testing.assert_array_equal(ds.y_train, labels)
     assert ds.class_names == tuple("0123456789") and ds.X_test.shape == (10, 28, 28)
 
 
