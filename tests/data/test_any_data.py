@@ -365,3 +365,18 @@ def test_sweep_seeds_lr_find_and_tensorboard_on_other_data(capsys, tmp_path, str
                         "--tensorboard", tmp_path / "tb")
     assert code == 0, err
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").iterdir())
+
+
+def test_an_npz_claiming_huge_arrays_is_refused_from_its_headers(tmp_path):
+    """A header that promises 2**40 floats costs nothing: refused before any array is read."""
+    import zipfile
+
+    import numpy.lib.format as npy_format
+
+    path = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path, "w") as zf, zf.open("X.npy", "w") as fh:
+        npy_format.write_array_header_1_0(fh, {"descr": "<f8", "fortran_order": False,
+                                               "shape": (2**20, 2**20)})
+    with pytest.raises(DataError, match=r"claims 8796093022208 bytes of arrays, more than the "
+                                        r"\d+ softreg loads \(nothing was read\)"):
+        load(f"npz:{path}")

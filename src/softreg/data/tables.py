@@ -182,6 +182,7 @@ def read_npz(path: str, spec: str) -> dict[str, npt.NDArray[Any]]:
         DataError: not an npz, object arrays, or neither X_train/y_train nor X/y.
     """
     p = existing_file(path, spec)
+    _check_npz_headers(p, spec)
     try:
         with np.load(p, allow_pickle=False) as npz:
             keys = set(npz.files)
@@ -201,6 +202,38 @@ def read_npz(path: str, spec: str) -> dict[str, npt.NDArray[Any]]:
         return {"X_train": arrays["X"], "y_train": arrays["y"]}
     raise DataError(f"{spec}: {str(p)!r} has keys {sorted(keys)}; it needs X_train, y_train "
                     "(and optionally X_test, y_test), or X and y")
+
+
+def _check_npz_headers(p: Path, spec: str) -> None:
+    """Read each array's ``.npy`` header inside the archive and refuse object arrays, or
+    arrays claiming more than :data:`MAX_FILE_BYTES` in all, before any array is read.
+
+    Raises:
+        DataError: not a zip archive, a damaged header, object arrays, or too large a claim.
+    """
+    import numpy.lib.format as npy_format
+
+    total = 0
+    try:
+        with zipfile.ZipFile(p) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with zf.open(info) as fh:
+                    version = npy_format.read_magic(fh)
+                    read = (npy_format.read_array_header_1_0 if version == (1, 0)
+                            else npy_format.read_array_header_2_0)
+                    shape, _, dtype = read(fh)
+                if dtype.hasobject:
+                    raise DataError(f"{spec}: {str(p)!r} holds object arrays (pickles) in "
+                                    f"{info.filename!r}, which softreg does not load; save "
+                                    "plain numeric arrays")
+                total += int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise DataError(f"{spec}: cannot read {str(p)!r} as an .npz file ({exc})") from exc
+    if total > MAX_FILE_BYTES:
+        raise DataError(f"{spec}: {str(p)!r} claims {total} bytes of arrays, more than the "
+                        f"{MAX_FILE_BYTES} softreg loads (nothing was read)")
 
 
 def load_table(kind: str, target: str, spec: str, label_column: str) -> Dataset:
