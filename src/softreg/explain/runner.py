@@ -45,13 +45,15 @@ class ExplainResult:
 
 
 def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: str | None = None,
-                offline: bool = False, figures: bool = True) -> ExplainResult:
+                offline: bool = False, figures: bool = True,
+                data: dict[str, Any] | None = None) -> ExplainResult:
     """Explain the final model of a run folder (or a checkpoint file) on the test set.
 
     The validation split is rebuilt from the checkpoint's saved configuration; without one
     (``val_split`` 0, or no saved configuration) no temperature is fitted and the result says
     so. The files go to ``out``: by default the run folder, or ``<stem>-explain/`` next to a
-    checkpoint file outside a run folder.
+    checkpoint file outside a run folder. The data is the run's own unless ``data`` (data
+    settings such as ``{"data": "csv:other.csv"}``) names other data of the model's shape.
 
     Raises:
         ConfigError: ``path`` is neither a run folder nor a checkpoint, or ``out`` cannot be
@@ -71,6 +73,10 @@ def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: st
     dest = Path(out) if out is not None else _default_out(p)
     prepare_out(dest)
     config, notes = _saved_config(ck.meta)
+    if data:
+        from dataclasses import replace
+
+        config = replace(config if config is not None else TrainConfig(), **data)
     shape = ck.shape
     test, val = load_sets(config, data_dir, offline, shape, str(model_path))
     if config is not None and val is None:
