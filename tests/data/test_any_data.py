@@ -383,3 +383,22 @@ def test_an_npz_claiming_huge_arrays_is_refused_from_its_headers(tmp_path):
     with pytest.raises(DataError, match=r"claims 8796093022208 bytes of arrays, more than the "
                                         r"\d+ softreg loads \(nothing was read\)"):
         load(f"npz:{path}")
+
+
+def test_parquet_table_with_string_labels(tmp_path, string_csv):
+    need("pyarrow")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [r.split(",") for r in string_csv.read_text().splitlines()[1:]]
+    table = pa.table({"a": [float(r[0]) for r in rows], "b": [float(r[1]) for r in rows],
+                      "label": [r[2] for r in rows]})
+    pq.write_table(table, tmp_path / "flowers.parquet")
+    ds = load(f"parquet:{tmp_path / 'flowers.parquet'}")
+    csv_ds = load(f"csv:{string_csv}", options=DataOptions(label_column="species"))
+    np.testing.assert_array_equal(ds.X_train, csv_ds.X_train)
+    np.testing.assert_array_equal(ds.y_train, csv_ds.y_train)
+    assert ds.class_names == csv_ds.class_names and ds.feature_names == ("a", "b")
+    pq.write_table(pa.table({"a": ["x", "y"], "label": ["p", "q"]}), tmp_path / "text.parquet")
+    with pytest.raises(DataError, match="feature column 'a' is not numeric"):
+        load(f"parquet:{tmp_path / 'text.parquet'}")
