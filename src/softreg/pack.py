@@ -1,7 +1,7 @@
 """Many models in one pass: K softmax regressions trained together on the same data.
 
-A softmax regression is a (10, 784) matrix; K of them trained on the same batches are one
-(10K, 784) matrix, and one step of all K is one large product instead of K thin ones. This
+A softmax regression is a (C, D) matrix; K of them trained on the same batches are one
+(CK, D) matrix, and one step of all K is one large product instead of K thin ones. This
 module drives a :class:`~softreg.backends.base.PackedBackend` with the same rules as the
 single-model loop (:func:`softreg.loop.run_epochs` with :class:`~softreg.training.EarlyStopping`),
 one model at a time in its bookkeeping:

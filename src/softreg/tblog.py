@@ -48,7 +48,7 @@ class TensorBoardLog:
 
     Args:
         logdir: folder of the event file (created if needed); give each run its own.
-        weights: returns the current (W (10, 784), b (10,)) for raw pixels, e.g.
+        weights: returns the current (W (C, D), b (C,)) for raw inputs, e.g.
             ``trainer.snapshot``.
         class_names: names used in the template tags.
 

@@ -58,7 +58,7 @@ class MxnetData:
     """A split in the device context: X (N, D) float32, y (N,) float32 class indices.
 
     MXNet's ``pick`` and ``argmax`` work with float32 labels; every label
-    below 10 is exact.
+    below 2**24 is exact.
     """
 
     X: Any
@@ -69,7 +69,7 @@ class MxnetData:
 
 
 def _summed_loss(nd: Any, log_p: Any, y: Any) -> Any:
-    """Cross-entropy of log-probabilities (batch, 10) and labels (batch,), summed over the
+    """Cross-entropy of log-probabilities (batch, C) and labels (batch,), summed over the
     batch: (1,) float64."""
     per_example = -nd.pick(log_p, y, axis=1)  # (batch,)
     return per_example.sum(axis=0, keepdims=True).astype("float64")  # (1,)
@@ -168,7 +168,7 @@ class MxnetBackend:
         lr, weight_decay = _normal_or_zero(lr), _normal_or_zero(weight_decay)
         for start in range(0, rows_all.size, batch_size):
             rows = idx[start : start + batch_size]
-            xb = nd.take(data.X, rows)  # (batch, 784)
+            xb = nd.take(data.X, rows)  # (batch, D)
             yb = nd.take(data.y, rows)  # (batch,)
             with autograd.record():
                 logits = nd.FullyConnected(xb, W, b, num_hidden=C)  # (batch, C)
@@ -190,7 +190,7 @@ class MxnetBackend:
         loss_sum = nd.zeros((1,), ctx=self.ctx, dtype="float64")
         correct = nd.zeros((1,), ctx=self.ctx, dtype="float64")
         for start in range(0, data.num_examples, batch_size):
-            xb = data.X[start : start + batch_size]  # (batch, 784)
+            xb = data.X[start : start + batch_size]  # (batch, D)
             yb = data.y[start : start + batch_size]
             logits = nd.FullyConnected(xb, self.W, self.b, num_hidden=C)  # (batch, C)
             loss_sum += _summed_loss(nd, nd.log_softmax(logits, axis=1), yb)

@@ -109,8 +109,8 @@ class NumpyData:
 class NumpyBackend:
     """Softmax regression by SGD for one model or a pack of K, as float32 arrays.
 
-    The weights are held as a pack of G order groups of k slots, ``W`` (G, 10k, 784) and
-    ``b`` (G, 10k); a single model (the :class:`LinearBackend` methods) is the pack of one,
+    The weights are held as a pack of G order groups of k slots, ``W`` (G, Ck, D) and
+    ``b`` (G, Ck); a single model (the :class:`LinearBackend` methods) is the pack of one,
     so one run and a pack run the same code.
 
     Args:
@@ -133,8 +133,8 @@ class NumpyBackend:
         """Keep the split as contiguous float32/int64 arrays (a copy only if needed).
 
         Raises:
-            ConfigError: X is not (N, 784) or y is not (N,).
-            DataError: a label is not a whole number in [0, 10).
+            ConfigError: X is not (N, D) or y is not (N,).
+            DataError: a label is not a whole number in [0, C).
         """
         Xc, yc = check_split(X, y, self.model_shape if self.model_shape[0] else None)
         return NumpyData(Xc, yc, int(Xc.shape[0]), label_max(yc))
@@ -142,7 +142,7 @@ class NumpyBackend:
     # -- one model: the pack of one --------------------------------------------------------
 
     def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
-        """Copy ``W`` (10, 784) and ``b`` (10,) into the model (float32).
+        """Copy ``W`` (C, D) and ``b`` (C,) into the model (float32).
 
         Raises:
             ConfigError: wrong shapes.
@@ -185,7 +185,7 @@ class NumpyBackend:
         return self.evaluate_pack(data, batch_size).model(0, 0)
 
     def logits(self, X: npt.NDArray[np.float32]) -> F32:
-        """Logits (N, 10) float32 of the current weights for X (N, 784)."""
+        """Logits (N, C) float32 of the current weights for X (N, D)."""
         Xc = np.asarray(X, dtype=np.float32)
         C = self.model_shape[0]
         with blas_threads(self.blas_threads):
@@ -195,7 +195,7 @@ class NumpyBackend:
     # -- a pack (PackedBackend) --------------------------------------------------------------
 
     def set_pack(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
-        """Replace the pack: W (G, k, 10, 784), b (G, k, 10); G and k may change.
+        """Replace the pack: W (G, k, C, D), b (G, k, C); G, k and the shape may change.
 
         Raises:
             ConfigError: wrong shapes.
@@ -245,7 +245,7 @@ class NumpyBackend:
         chunk = max(1, min(batch_size, EVAL_BYTES // (8 * C * K)))
         with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
             for start in range(0, data.num_examples, chunk):
-                xb = data.X[start : start + chunk]  # (n, 784)
+                xb = data.X[start : start + chunk]  # (n, D)
                 yb = data.y[start : start + chunk]
                 logits = (xb @ W2.T + b2).reshape(-1, C)  # (n K, C)
                 losses = cross_entropy(logits, np.repeat(yb, K), reduction="none")
@@ -263,32 +263,32 @@ class NumpyBackend:
 def _sgd_pack_epoch(W: F32, b: F32, data: NumpyData, orders: npt.NDArray[np.intp],
                     batch_size: int, lrs: npt.NDArray[np.float64],
                     wds: npt.NDArray[np.float64]) -> PackTotals:
-    """The SGD steps of one packed epoch, updating W (G, 10k, 784) and b (G, 10k) in place.
+    """The SGD steps of one packed epoch, updating W (G, Ck, D) and b (G, Ck) in place.
 
     Each step gathers group g's rows into a preallocated buffer; a group's k models share
-    one (m, 784) x (784, 10k) product, the G groups are one stacked matmul. The loss and its
-    gradient come from :func:`softreg.numerics.cross_entropy_and_grad` on the (G m k, 10)
+    one (m, D) x (D, Ck) product, the G groups are one stacked matmul. The loss and its
+    gradient come from :func:`softreg.numerics.cross_entropy_and_grad` on the (G m k, C)
     logits, each row divided by its own batch's size m.
     """
     (G, n), k = orders.shape, lrs.shape[1]
     C, D = W.shape[1] // k, W.shape[2]
     rows_per_step = max(1, min(batch_size, n))
     xbuf = np.empty((G, rows_per_step, D), dtype=np.float32)
-    gW = np.empty_like(W)  # (G, 10k, 784)
-    lr_col = np.repeat(lrs.astype(np.float32), C, axis=1)  # (G, 10k), one rate per row
-    decay = np.repeat(wds.astype(np.float32), C, axis=1)[:, :, None]  # (G, 10k, 1)
+    gW = np.empty_like(W)  # (G, Ck, D)
+    lr_col = np.repeat(lrs.astype(np.float32), C, axis=1)  # (G, Ck), one rate per row
+    decay = np.repeat(wds.astype(np.float32), C, axis=1)[:, :, None]  # (G, Ck, 1)
     loss, correct = np.zeros((G, k)), np.zeros((G, k), dtype=np.int64)
-    Wt = W.transpose(0, 2, 1)  # (G, 784, 10k), a view
+    Wt = W.transpose(0, 2, 1)  # (G, D, Ck), a view
     for start in range(0, n, batch_size):
         rows = orders[:, start : start + batch_size]  # (G, m)
         m = rows.shape[1]
         xb = xbuf if m == rows_per_step else np.empty((G, m, D), dtype=np.float32)
         # mode="clip" writes straight into the buffer (orders were range-checked)
-        np.take(data.X, rows, axis=0, out=xb, mode="clip")  # (G, m, 784)
+        np.take(data.X, rows, axis=0, out=xb, mode="clip")  # (G, m, D)
         yb = data.y[rows]  # (G, m)
-        logits = np.matmul(xb, Wt)  # (G, m, 10k)
+        logits = np.matmul(xb, Wt)  # (G, m, Ck)
         logits += b[:, None, :]
-        flat = logits.reshape(-1, C)  # (G m k, 10): one row per (example, model)
+        flat = logits.reshape(-1, C)  # (G m k, C): one row per (example, model)
         losses, grad = cross_entropy_and_grad(flat, np.repeat(yb.reshape(-1), k), count=m)
         # Entries below GRAD_TINY (a confident model's wrong classes) are set to zero: in
         # float32 many are denormal, and a product that meets denormals runs up to 60x slower
@@ -297,13 +297,13 @@ def _sgd_pack_epoch(W: F32, b: F32, data: NumpyData, orders: npt.NDArray[np.intp
         loss += losses.reshape(G, m, k).sum(axis=1, dtype=np.float64)
         hits = flat.argmax(axis=1).reshape(G, m, k) == yb[:, :, None]
         correct += np.count_nonzero(hits, axis=1)
-        g3 = grad.reshape(G, m, C * k)  # (G, m, 10k)
-        np.matmul(g3.transpose(0, 2, 1), xb, out=gW)  # (G, 10k, m) @ (G, m, 784)
+        g3 = grad.reshape(G, m, C * k)  # (G, m, Ck)
+        np.matmul(g3.transpose(0, 2, 1), xb, out=gW)  # (G, Ck, m) @ (G, m, D)
         if wds.any():
             gW += decay * W
         gW *= lr_col[:, :, None]
         W -= gW
-        b -= lr_col * g3.sum(axis=1)  # (G, 10k)
+        b -= lr_col * g3.sum(axis=1)  # (G, Ck)
     return PackTotals(loss, correct, n)
 
 

@@ -81,8 +81,8 @@ class TensorflowBackend:
         """Copy a split to the device once.
 
         Raises:
-            ConfigError: X is not (N, 784) or y is not (N,).
-            DataError: a label is not a whole number in [0, 10).
+            ConfigError: X is not (N, D) or y is not (N,).
+            DataError: a label is not a whole number in [0, C).
         """
         Xc, yc = check_split(X, y, self.model_shape if self.model_shape[0] else None)
         with self.tf.device(self.tf_device):
@@ -90,7 +90,7 @@ class TensorflowBackend:
                                   int(Xc.shape[1]), label_max(yc))
 
     def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
-        """Copy ``W`` (10, 784) and ``b`` (10,) into the variables (float32).
+        """Copy ``W`` (C, D) and ``b`` (C,) into the variables (float32).
 
         Raises:
             ConfigError: wrong shapes.
@@ -138,9 +138,9 @@ class TensorflowBackend:
         correct = tf.constant(0, tf.int64)
         for start in tf.range(0, tf.size(order, out_type=tf.int64), batch_size):
             rows = order[start : start + batch_size]
-            xb, yb = tf.gather(X, rows), tf.gather(y, rows)  # (batch, 784), (batch,)
+            xb, yb = tf.gather(X, rows), tf.gather(y, rows)  # (batch, D), (batch,)
             with tf.GradientTape() as tape:
-                logits = tf.matmul(xb, W, transpose_b=True) + b  # (batch, 10)
+                logits = tf.matmul(xb, W, transpose_b=True) + b  # (batch, C)
                 losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yb, logits=logits)
                 loss = tf.reduce_mean(losses)
             gW, gb = tape.gradient(loss, [W, b])
@@ -164,18 +164,18 @@ class TensorflowBackend:
         correct = tf.constant(0, tf.int64)
         for start in tf.range(0, tf.size(y, out_type=tf.int64), batch_size):
             xb, yb = X[start : start + batch_size], y[start : start + batch_size]
-            logits = tf.matmul(xb, self.W, transpose_b=True) + self.b  # (batch, 10)
+            logits = tf.matmul(xb, self.W, transpose_b=True) + self.b  # (batch, C)
             losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yb, logits=logits)
             loss_sum += tf.reduce_sum(tf.cast(losses, tf.float64))
             correct += _count_correct(tf, logits, yb)
         return loss_sum, correct
 
     def logits(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Logits (N, 10) float32 of the current weights for X (N, 784)."""
+        """Logits (N, C) float32 of the current weights for X (N, D)."""
         tf = self.tf
         with tf.device(self.tf_device):
             tx = tf.constant(np.asarray(X, dtype=np.float32))
-            out = tf.matmul(tx, self.W, transpose_b=True) + self.b  # (N, 10)
+            out = tf.matmul(tx, self.W, transpose_b=True) + self.b  # (N, C)
         result: npt.NDArray[np.float32] = out.numpy()
         return result
 

@@ -41,7 +41,7 @@ RECORD_BYTES = 8 * 2**20
 
 @dataclass
 class TorchData:
-    """A split on the device: X (N, 784) float32, y (N,) int64."""
+    """A split on the device: X (N, D) float32, y (N,) int64."""
 
     X: Any
     y: Any
@@ -52,8 +52,8 @@ class TorchData:
 class TorchBackend:
     """Softmax regression by SGD for one model or a pack of K, with torch tensors.
 
-    The weights are held as a pack of G order groups of k slots, W (G, 10k, 784) and
-    b (G, 10k, 1); a single model (the :class:`LinearBackend` methods) is the pack of one, so
+    The weights are held as a pack of G order groups of k slots, W (G, Ck, D) and
+    b (G, Ck, 1); a single model (the :class:`LinearBackend` methods) is the pack of one, so
     one run and a pack run the same code.
     """
 
@@ -78,8 +78,8 @@ class TorchBackend:
         """Copy a split to the device once.
 
         Raises:
-            ConfigError: X is not (N, 784) or y is not (N,).
-            DataError: a label is not a whole number in [0, 10).
+            ConfigError: X is not (N, D) or y is not (N,).
+            DataError: a label is not a whole number in [0, C).
         """
         Xc, yc = check_split(X, y, self.model_shape if self.model_shape[0] else None)
         tx = self.torch.from_numpy(Xc).to(self.device)
@@ -89,7 +89,7 @@ class TorchBackend:
     # -- one model: the pack of one --------------------------------------------------------
 
     def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
-        """Copy ``W`` (10, 784) and ``b`` (10,) into the model (float32).
+        """Copy ``W`` (C, D) and ``b`` (C,) into the model (float32).
 
         Raises:
             ConfigError: wrong shapes.
@@ -138,7 +138,7 @@ class TorchBackend:
     # -- a pack (PackedBackend) --------------------------------------------------------------
 
     def set_pack(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
-        """Replace the pack: W (G, k, 10, 784), b (G, k, 10); G and k may change.
+        """Replace the pack: W (G, k, C, D), b (G, k, C); G, k and the shape may change.
 
         Raises:
             ConfigError: wrong shapes.
@@ -180,7 +180,7 @@ class TorchBackend:
         return loss, correct, int(rows.shape[1])
 
     def evaluate_pack(self, data: TorchData, batch_size: int = 10000) -> tuple[Any, Any, int]:
-        """Every slot's loss and correct count over ``data``: one (10K, 784) product a chunk."""
+        """Every slot's loss and correct count over ``data``: one (CK, D) product a chunk."""
         check_fits(int(data.X.shape[1]), data.top_label, self.model_shape)
         torch = self.torch
         groups, slots = self.shape
@@ -189,7 +189,7 @@ class TorchBackend:
         loss = torch.zeros(K, dtype=torch.float64, device=self.device)
         correct = torch.zeros(K, dtype=torch.int64, device=self.device)
         W2, b2 = self.W.view(-1, D), self.b.view(-1, 1)  # (C K, D), (C K, 1)
-        # the logits of a chunk are (10K, chunk) floats: at most EVAL_BYTES of them
+        # the logits of a chunk are (CK, chunk) floats: at most EVAL_BYTES of them
         chunk = max(1, min(batch_size, EVAL_BYTES // (4 * C * K)))
         with torch.no_grad():
             for start in range(0, data.num_examples, chunk):
@@ -223,9 +223,9 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
                 lrs: npt.NDArray[np.float64], wds: npt.NDArray[np.float64]) -> tuple[Any, Any]:
     """The SGD steps of one packed epoch: idx (G, N) on the device; returns device totals.
 
-    The logits are computed transposed, (10k, m) per group: on a CPU, log_softmax along an
-    axis of 10 followed by the batch axis is several times faster than along a trailing axis
-    of 10, and (10k, 784) x (784, m) is faster than (m, 784) x (784, 10k). The gradient of the
+    The logits are computed transposed, (Ck, m) per group: on a CPU, log_softmax along an
+    axis of C followed by the batch axis is several times faster than along a trailing axis
+    of C, and (Ck, D) x (D, m) is faster than (m, D) x (D, Ck). The gradient of the
     mean cross-entropy is written out, (softmax - one_hot) / m, rather than taken by autograd:
     the step is short enough that the graph's bookkeeping would cost about 15% of an epoch.
     A single order group (G = 1) uses 2-D products (addmm), several use batched ones (bmm).
@@ -239,7 +239,7 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
     rows_per_step = max(1, min(batch_size, n))  # a batch_size of 10**9 is legal
     minus_one = torch.full((1, 1, 1, rows_per_step), -1.0, device=dev).expand(
         G, k, 1, rows_per_step)
-    W, b = be.W, be.b  # (G, 10k, 784), (G, 10k, 1)
+    W, b = be.W, be.b  # (G, Ck, D), (G, Ck, 1)
     decay = _decay(be, lrs, wds)
     # one rate for every slot (a single model, a seed pack): -lr / m scales the products;
     # otherwise each slot's gradient is multiplied by its own -lr / m, (G, k, 1, 1)
@@ -261,13 +261,13 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
         if single:
             rows = idx1[start : start + batch_size]  # (m,)
             m = rows.shape[0]
-            xb = torch.index_select(data.X, 0, rows, out=xbuf[:m])  # (m, 784)
-            logits = torch.addmm(b1, W1, xb.t())  # (10k, m)
+            xb = torch.index_select(data.X, 0, rows, out=xbuf[:m])  # (m, D)
+            logits = torch.addmm(b1, W1, xb.t())  # (Ck, m)
         else:
             rows = idx[:, start : start + batch_size].reshape(-1)  # (G m,)
             m = rows.shape[0] // G
             xb = torch.index_select(data.X, 0, rows, out=xbuf[: G * m]).view(G, m, -1)
-            logits = torch.baddbmm(b, W, xb.transpose(1, 2))  # (G, 10k, m)
+            logits = torch.baddbmm(b, W, xb.transpose(1, 2))  # (G, Ck, m)
         ye = y_epoch[..., start : start + m]  # (G, k, 1, m)
         logits = logits.view(G, k, C, m)
         log_p = F.log_softmax(logits, dim=2)  # fused log-sum-exp over the classes
@@ -287,18 +287,18 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
             W.mul_(decay)
         if single:
             g1 = grad.view(C * k, m)
-            W1.addmm_(g1, xb, alpha=alpha)  # (10k, m) @ (m, 784)
+            W1.addmm_(g1, xb, alpha=alpha)  # (Ck, m) @ (m, D)
             b1.add_(g1.sum(dim=1, keepdim=True), alpha=alpha)
         else:
             g2 = grad.view(G, C * k, m)
-            W.baddbmm_(g2, xb, alpha=alpha)  # (G, 10k, m) @ (G, m, 784)
+            W.baddbmm_(g2, xb, alpha=alpha)  # (G, Ck, m) @ (G, m, D)
             b.add_(g2.sum(dim=2, keepdim=True), alpha=alpha)
     return records.loss, records.correct
 
 
 def _decay(be: TorchBackend, lrs: npt.NDArray[np.float64],
            wds: npt.NDArray[np.float64]) -> Any | None:
-    """Each slot's weight decay factor 1 - lr * wd as (G, 10k, 1); None if no slot decays."""
+    """Each slot's weight decay factor 1 - lr * wd as (G, Ck, 1); None if no slot decays."""
     if not wds.any():
         return None
     G, k = be.shape

@@ -1,6 +1,7 @@
-"""Keras export: the chapter's ``Sequential`` (Flatten of (28, 28), Dense(10)) as a .keras file.
+"""Keras export: the chapter's ``Sequential`` (Input of the data's shape, Flatten, Dense(C)) as
+a .keras file (for Fashion-MNIST: Flatten of (28, 28), Dense(10)).
 
-Keras' Dense computes ``x @ kernel + bias`` with a (784, 10) kernel, so the kernel is ``W.T``.
+Keras' Dense computes ``x @ kernel + bias`` with a (D, C) kernel, so the kernel is ``W.T``.
 The model outputs logits, as in the chapter (its loss is ``from_logits=True``).
 """
 

@@ -1,7 +1,8 @@
-"""PyTorch export: a safetensors state_dict of ``nn.Sequential(nn.Flatten(), nn.Linear(784, 10))``.
+"""PyTorch export: a safetensors state_dict of ``nn.Sequential(nn.Flatten(), nn.Linear(D, C))``.
 
-Its keys are ``1.weight`` (10, 784) and ``1.bias`` (10,): index 1 is the Linear layer, as
-PyTorch names the children of a Sequential. Writing it needs only safetensors, not PyTorch.
+Its keys are ``1.weight`` (C, D) and ``1.bias`` (C,) (Fashion-MNIST: (10, 784) and (10,)):
+index 1 is the Linear layer, as PyTorch names the children of a Sequential. Writing it needs
+only safetensors, not PyTorch.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ def plot_templates(W: npt.ArrayLike, names: Sequence[str], path: PathLike | None
         The written Path when ``path`` is given, else the Figure.
 
     Raises:
-        ConfigError: W is not (len(names), 784).
+        ConfigError: W is not (len(names), H x W[ x 3]) for ``image_shape``.
     """
     imgs = templates(W, image_shape)  # (C, H, W)
     if len(imgs) != len(names):
