@@ -71,6 +71,10 @@ Table = tuple[npt.NDArray[np.float32], list[str], tuple[str, ...], str]
 def read_csv(path: str, spec: str, label_column: str) -> Table:
     """A CSV file's feature matrix, its raw labels, the feature names and the label column.
 
+    Two passes over the file: the first counts the data rows, the second parses each row
+    straight into a float32 matrix of that size, so memory holds the matrix and the labels,
+    never the file's text as lists of strings.
+
     Raises:
         DataNotFoundError: no such file.
         DataError: no header, no data rows, no label column, rows of another length, or a
@@ -79,34 +83,45 @@ def read_csv(path: str, spec: str, label_column: str) -> Table:
     p = existing_file(path, spec)
     try:
         with open(p, newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
+            reader = csv.reader(fh)
+            header = [h.strip() for h in next((r for r in reader if r), [])]
+            n = sum(1 for r in reader if r)
+        if not header:
+            raise DataError(f"{spec}: {str(p)!r} is empty; a CSV file needs a header row and "
+                            "data")
+        if n == 0:
+            raise DataError(f"{spec}: {str(p)!r} has a header but no data rows")
+        label = pick_label_column(header, label_column, spec)
+        li = header.index(label)
+        cols = [j for j in range(len(header)) if j != li]
+        if not cols:
+            raise DataError(f"{spec}: {str(p)!r} has no feature column besides {label!r}")
+        X = np.empty((n, len(cols)), dtype=np.float32)
+        labels: list[str] = []
+        with open(p, newline="", encoding="utf-8") as fh:
+            rows = (r for r in csv.reader(fh) if r)
+            next(rows)  # the header
+            for i, r in enumerate(rows):
+                if i >= n or len(r) != len(header):
+                    raise DataError(f"{spec}: data row {i + 1} has {len(r)} fields, the "
+                                    f"header {len(header)}")
+                _parse_row(X, i, r, cols, header, spec)
+                labels.append(r[li])
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{spec}: cannot read {str(p)!r} as a UTF-8 CSV file ({exc})") from exc
-    rows = [r for r in rows if r]  # blank lines
-    if not rows:
-        raise DataError(f"{spec}: {str(p)!r} is empty; a CSV file needs a header row and data")
-    header, body = [h.strip() for h in rows[0]], rows[1:]
-    if not body:
-        raise DataError(f"{spec}: {str(p)!r} has a header but no data rows")
-    label = pick_label_column(header, label_column, spec)
-    for i, r in enumerate(body):
-        if len(r) != len(header):
-            raise DataError(f"{spec}: data row {i + 1} has {len(r)} fields, the header "
-                            f"{len(header)}")
-    li = header.index(label)
-    names = [h for j, h in enumerate(header) if j != li]
-    if not names:
-        raise DataError(f"{spec}: {str(p)!r} has no feature column besides {label!r}")
-    X = np.empty((len(body), len(names)), dtype=np.float32)
-    cols = [j for j in range(len(header)) if j != li]
-    for k, j in enumerate(cols):
-        try:
-            X[:, k] = [float(r[j]) for r in body]
-        except ValueError:
-            bad = next(r[j] for r in body if not _is_number(r[j]))
-            raise DataError(f"{spec}: feature column {header[j]!r} is not numeric (it holds "
-                            f"{bad!r}); convert it to numbers or drop it") from None
-    return X, [r[li] for r in body], tuple(names), label
+    return X, labels, tuple(header[j] for j in cols), label
+
+
+def _parse_row(X: npt.NDArray[np.float32], i: int, row: list[str], cols: list[int],
+               header: list[str], spec: str) -> None:
+    """Row ``i`` of X from the feature fields of ``row``, or name the column that is not a
+    number."""
+    try:
+        X[i] = [float(row[j]) for j in cols]
+    except ValueError:
+        j = next(j for j in cols if not _is_number(row[j]))
+        raise DataError(f"{spec}: feature column {header[j]!r} is not numeric (it holds "
+                        f"{row[j]!r}); convert it to numbers or drop it") from None
 
 
 def _is_number(text: str) -> bool:
