@@ -14,8 +14,13 @@ update products of every step, the validation pass of every epoch and the refit'
 with torch at the same shapes and summed as if the two cores shared them perfectly, with no
 other cost. A target below that floor cannot be met by any scheduling of the same arithmetic.
 
+With ``--compare SRC`` only part (a)'s packed sweep (with its refit) runs, in child
+processes, alternately with this tree's softreg and with the one under SRC (e.g. another
+checkout's ``src``), ``--rounds`` times each: the medians and their ratio measure a change of
+the packed kernel side by side on a shared machine.
+
 Run: ``python benchmarks/bench_pack.py [--framework torch] [--jobs 2] [--skip a,b,c]
-[--rounds 3]``
+[--rounds 3] [--compare SRC]``
 """
 
 from __future__ import annotations
@@ -189,6 +194,39 @@ def part_c(framework: str, rounds: int) -> None:
           f"{alone[0].history.last.test_acc:.4f})")
 
 
+def compare(framework: str, jobs: int, other_src: str, rounds: int) -> None:
+    """Part (a)'s packed sweep, this tree against ``other_src``, in alternating rounds."""
+    import statistics
+
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    code = ("import sys, time, softreg\n"
+            "sys.argv = ['bench']\n"
+            "from bench_pack import BASE, GRID, sweep\n"
+            "from softreg.config import TrainConfig\n"
+            "from softreg.search import SearchSpace\n"
+            f"space = SearchSpace(base=TrainConfig(framework={framework!r}, **BASE), "
+            "axes=dict(GRID))\n"
+            f"t, r = sweep(space, {jobs}, True, True)\n"
+            "print(t, r.best['key'], r.refit['test_acc'], softreg.__file__)\n")
+    times: dict[str, list[float]] = {"this tree": [], other_src: []}
+    for r in range(rounds):
+        order = (here, other_src) if r % 2 == 0 else (other_src, here)
+        for src in order:
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+                [src, os.path.dirname(os.path.abspath(__file__))])}
+            proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                  env=env, check=True)
+            wall, key, test_acc, where = proc.stdout.split()[-4:]
+            name = "this tree" if src == here else other_src
+            times[name].append(float(wall))
+            print(f"    round {r + 1}: {name}: {float(wall):.1f} s (best {key}, refit test acc "
+                  f"{float(test_acc):.4f}; {where})", flush=True)
+    mine, theirs = (statistics.median(v) for v in times.values())
+    print(f"(a) packed sweep + refit, {framework}, --jobs {jobs}, medians of {rounds} "
+          f"alternating rounds: this tree {mine:.1f} s, {other_src} {theirs:.1f} s: "
+          f"this tree takes {mine / theirs:.3f}x the time")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--framework", default="torch")
@@ -198,7 +236,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads in this process (the refit, part c); workers get "
                     "cores / jobs. On a shared 2-core machine 2 threads wait on each other")
+    ap.add_argument("--compare", metavar="SRC", default=None,
+                    help="time only part (a)'s packed sweep, this tree against softreg under "
+                    "SRC, in --rounds alternating rounds")
     args = ap.parse_args()
+    if args.compare:
+        compare(args.framework, args.jobs, args.compare, args.rounds)
+        return
     if args.framework == "torch":
         import torch
 

@@ -37,9 +37,10 @@ def heatmap_grid(rows: Sequence[dict[str, Any]], select: str = "val_acc"
         i, j = lrs.index(float(r["lr"])), batches.index(int(r["batch_size"]))
         if r["status"] == Status.DIVERGED and not seen[i, j]:
             diverged[i, j] = True
-        value = row_score(r, scores)
-        if r["status"] in SELECTABLE and math.isfinite(value):
+        if r["status"] in SELECTABLE:
             seen[i, j], diverged[i, j] = True, False
+        value = row_score(r, scores)  # NaN: a seed of its setting diverged
+        if r["status"] in SELECTABLE and math.isfinite(value):
             old = values[i, j]
             if math.isnan(old) or (value < old if crit.lower else value > old):
                 values[i, j] = value
