@@ -55,7 +55,9 @@ def cluster():
         started = psutil.Process().children(recursive=True)
         ray.shutdown()
         _, alive = psutil.wait_procs(started, timeout=30)
-        left = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+        # (the resource tracker of the --jobs 2 pool lives as long as this process)
+        left = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE
+                and "resource_tracker" not in " ".join(p.cmdline())]
         for p in psutil.process_iter(["cmdline"]):
             with contextlib.suppress(psutil.Error, TypeError):
                 if temp in " ".join(p.info["cmdline"]):
@@ -120,10 +122,10 @@ def test_one_sweep_seven_ways_gives_the_same_files(cluster, tmp_path, real_data)
     for how in (signal.SIGINT, signal.SIGKILL):
         name = f"stopped by {how.name}"
         finished = _interrupted_then_resumed(tmp_path / name, how)
-        assert 1 <= finished < 8, (name, finished)  # stopped between two packs
+        assert 1 <= finished < 8, (name, finished)  # stopped with some left to train
         runs[name] = []
     reference = _contents(tmp_path / "jobs 1")
-    assert len(reference) == 3 + 2 * 8  # table, best.json, 8 results and 8 weights
+    assert len(reference) == 2 + 2 * 8  # table, best.json, 8 results and 8 weights
     best = reference["best.json"]["best"]
     assert best["status"] == "completed" and reference["best.json"]["select"]["seeds"] == 2
     lr1 = [r for name, r in reference.items()
