@@ -48,7 +48,7 @@ def fit_many(
     """Train every configuration, many at once in packs; results in the order given.
 
     Each result is what :func:`softreg.training.fit` returns for that configuration alone
-    (the same weights up to float32 rounding; exactly the same for a pack of one).
+    (the same weights bit for bit on one machine, however the configurations are grouped).
 
     Args:
         configs: the configurations (any mix: they are grouped into packs).
