@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "them, in parallel processes; choose the best on the validation split (--select) and "
         "report its test accuracy. The numbers of a configuration do not depend on how the "
         "sweep runs (engine, --jobs, packs, resuming) on one machine. A list is "
-        "comma-separated; with --search random a range lo:hi is drawn from (log-uniform for --lr and --weight-decay). Rerunning into the same --out "
+        "comma-separated; with --search random a range lo:hi is drawn from (log-uniform "
+        "for --lr and --weight-decay). Rerunning into the same --out "
         "resumes: finished configurations are skipped.")
     add_axis_flags(p, SWEEP_AXES)
     p.add_argument("--search", default="grid", choices=("grid", "random"), help="[%(default)s]")
