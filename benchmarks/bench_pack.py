@@ -19,8 +19,13 @@ processes, alternately with this tree's softreg and with the one under SRC (e.g.
 checkout's ``src``), ``--rounds`` times each: the medians and their ratio measure a change of
 the packed kernel side by side on a shared machine.
 
+With ``--compare-kernel SRC`` the PyTorch packed epoch alone is timed, this tree's backend
+against the ``torch_backend.py`` under SRC, both in this process in alternating rounds: part
+(a)'s two packs (9 models, batch 64 and 256, one epoch and a validation pass each), the other
+tree's on 1 thread (as its ``--jobs 2`` workers ran) and, with ``--threads 2``, on 2 too.
+
 Run: ``python benchmarks/bench_pack.py [--framework torch] [--jobs 2] [--skip a,b,c]
-[--rounds 3] [--compare SRC]``
+[--rounds 3] [--compare SRC] [--compare-kernel SRC]``
 """
 
 from __future__ import annotations
@@ -201,7 +206,9 @@ def compare(framework: str, jobs: int, other_src: str, rounds: int) -> None:
     here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
     code = ("import sys, time, softreg\n"
             "sys.argv = ['bench']\n"
-            "from bench_pack import BASE, GRID, sweep\n"
+            + ("import torch\ntorch.set_num_threads(1)\n"  # as main() does (--threads 1)
+               if framework == "torch" else "")
+            + "from bench_pack import BASE, GRID, sweep\n"
             "from softreg.config import TrainConfig\n"
             "from softreg.search import SearchSpace\n"
             f"space = SearchSpace(base=TrainConfig(framework={framework!r}, **BASE), "
@@ -227,6 +234,63 @@ def compare(framework: str, jobs: int, other_src: str, rounds: int) -> None:
           f"this tree takes {mine / theirs:.3f}x the time")
 
 
+def compare_kernel(other_src: str, rounds: int, threads2: bool = False) -> None:
+    """Part (a)'s packed epochs with this tree's torch backend and with the one under SRC."""
+    import importlib.util
+    import statistics
+
+    import numpy as np
+    import torch
+
+    from softreg.backends import torch_backend
+    from softreg.pack import layout
+    from softreg.splits import prepare_splits
+    from softreg.training import epoch_order, initial_params
+
+    spec = importlib.util.spec_from_file_location(
+        "other_torch_backend", os.path.join(other_src, "softreg", "backends", "torch_backend.py"))
+    assert spec is not None and spec.loader is not None
+    other = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = other  # its dataclasses look their module up
+    spec.loader.exec_module(other)
+    base = TrainConfig(**BASE)
+    splits = prepare_splits(replace(base, val_split=0.1), offline=True)
+    lrs = np.array([[lr for lr in GRID["lr"] for _ in GRID["weight_decay"]]])  # (1, 9)
+    wds = np.array([[wd for _ in GRID["lr"] for wd in GRID["weight_decay"]]])
+    W0, b0 = initial_params(0, base.init_std)
+    assert layout([0] * 9).shape == (1, 9)
+
+    def epoch(module: object, threads: int | None, batch: int) -> float:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        be = module.TorchBackend("cpu")  # type: ignore[attr-defined]
+        train = be.put_data(splits["train"].X, splits["train"].y)
+        val = be.put_data(splits["val"].X, splits["val"].y)
+        be.set_pack(np.broadcast_to(W0, (1, 9, *W0.shape)).copy(),
+                    np.broadcast_to(b0, (1, 9, *b0.shape)).copy())
+        order = epoch_order(0, 0, train.num_examples)[None]
+        t0 = time.perf_counter()
+        be.pack_totals([be.train_pack_epoch(train, order, batch, lrs, wds),
+                        be.evaluate_pack(val)])
+        return time.perf_counter() - t0
+
+    kinds = {"this tree (1 thread)": (torch_backend, None), "other, 1 thread": (other, 1)}
+    if threads2:
+        kinds["other, 2 threads"] = (other, 2)
+    times: dict[str, list[float]] = {k: [] for k in kinds}
+    for r in range(rounds):
+        names = list(kinds) if r % 2 == 0 else list(reversed(kinds))
+        for name in names:
+            module, threads = kinds[name]
+            times[name].append(sum(epoch(module, threads, b) for b in GRID["batch_size"]))
+    torch.set_num_threads(1)
+    mine = statistics.median(times["this tree (1 thread)"])
+    for name, values in times.items():
+        med = statistics.median(values)
+        print(f"    {name}: median {med:.2f} s (rounds {min(values):.2f}-{max(values):.2f}); "
+              f"this tree takes {mine / med:.3f}x its time")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--framework", default="torch")
@@ -239,7 +303,13 @@ def main() -> None:
     ap.add_argument("--compare", metavar="SRC", default=None,
                     help="time only part (a)'s packed sweep, this tree against softreg under "
                     "SRC, in --rounds alternating rounds")
+    ap.add_argument("--compare-kernel", metavar="SRC", default=None,
+                    help="time only the PyTorch packed epochs of part (a), this tree's "
+                    "backend against SRC's, in --rounds alternating rounds")
     args = ap.parse_args()
+    if args.compare_kernel:
+        compare_kernel(args.compare_kernel, args.rounds, threads2=args.threads == 2)
+        return
     if args.compare:
         compare(args.framework, args.jobs, args.compare, args.rounds)
         return
