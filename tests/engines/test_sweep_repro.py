@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 ARGS = ["sweep", "--framework", "torch", "--lr", "0.1,1", "--batch-size", "256,512",
-        "--seed", "0,1", "--epochs", "2", "--val-split", "0.1", "--offline", "--no-figures",
+        "--seed", "0,1", "--epochs", "1", "--val-split", "0.1", "--offline", "--no-figures",
         "--quiet"]  # 8 configurations; packs of 4 by batch size
 
 
