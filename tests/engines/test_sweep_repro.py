@@ -4,7 +4,7 @@ The ways: the local engine with ``--jobs 1`` and ``--jobs 2``, a real local Ray 
 (2 CPUs, started by this module and stopped at its end, every process it started checked
 gone), a run stopped by SIGINT and resumed, one killed with SIGKILL and resumed, ``--pack 3``
 and ``--no-pack``. The grid has lr 1, where SGD on raw pixels is chaotic: a last-bit
-difference anywhere would show in its numbers within the two epochs.
+difference anywhere would show in its numbers within its one epoch.
 
 Compared: results.csv, best.json and every results/<key>.json with the wall-clock seconds
 left out (the only field that measures the run, not the model), and every weights file
