@@ -19,8 +19,8 @@ processes, alternately with this tree's softreg and with the one under SRC (e.g.
 checkout's ``src``), ``--rounds`` times each: the medians and their ratio measure a change of
 the packed kernel side by side on a shared machine.
 
-With ``--compare-kernel SRC`` the PyTorch packed epoch alone is timed, this tree's backend
-against the ``torch_backend.py`` under SRC, both in this process in alternating rounds: part
+With ``--compare-kernel SRC`` the packed epoch alone is timed, this tree's backend
+against the ``<framework>_backend.py`` under SRC, both in this process in alternating rounds: part
 (a)'s two packs (9 models, batch 64 and 256, one epoch and a validation pass each), the other
 tree's on 1 thread (as its ``--jobs 2`` workers ran) and, with ``--threads 2``, on 2 too.
 
@@ -237,21 +237,23 @@ def compare(framework: str, jobs: int, other_src: str, rounds: int) -> None:
           f"this tree takes {mine / theirs:.3f}x the time")
 
 
-def compare_kernel(other_src: str, rounds: int, threads2: bool = False) -> None:
-    """Part (a)'s packed epochs with this tree's torch backend and with the one under SRC."""
+def compare_kernel(other_src: str, rounds: int, threads2: bool = False,
+                   framework: str = "torch") -> None:
+    """Part (a)'s packed epochs with this tree's backend and with the one under SRC."""
+    import importlib
     import importlib.util
     import statistics
 
     import numpy as np
-    import torch
 
-    from softreg.backends import torch_backend
+    mine_module = importlib.import_module(f"softreg.backends.{framework}_backend")
     from softreg.pack import layout
     from softreg.splits import prepare_splits
     from softreg.training import epoch_order, initial_params
 
     spec = importlib.util.spec_from_file_location(
-        "other_torch_backend", os.path.join(other_src, "softreg", "backends", "torch_backend.py"))
+        f"other_{framework}_backend",
+        os.path.join(other_src, "softreg", "backends", f"{framework}_backend.py"))
     assert spec is not None and spec.loader is not None
     other = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = other  # its dataclasses look their module up
@@ -264,9 +266,11 @@ def compare_kernel(other_src: str, rounds: int, threads2: bool = False) -> None:
     assert layout([0] * 9).shape == (1, 9)
 
     def epoch(module: object, threads: int | None, batch: int) -> float:
-        if threads is not None:
+        if threads is not None and framework == "torch":
+            import torch
+
             torch.set_num_threads(threads)
-        be = module.TorchBackend("cpu")  # type: ignore[attr-defined]
+        be = module.create_backend("cpu")  # type: ignore[attr-defined]
         train = be.put_data(splits["train"].X, splits["train"].y)
         val = be.put_data(splits["val"].X, splits["val"].y)
         be.set_pack(np.broadcast_to(W0, (1, 9, *W0.shape)).copy(),
@@ -277,7 +281,7 @@ def compare_kernel(other_src: str, rounds: int, threads2: bool = False) -> None:
                         be.evaluate_pack(val)])
         return time.perf_counter() - t0
 
-    kinds = {"this tree (1 thread)": (torch_backend, None), "other, 1 thread": (other, 1)}
+    kinds = {"this tree (1 thread)": (mine_module, None), "other, 1 thread": (other, 1)}
     if threads2:
         kinds["other, 2 threads"] = (other, 2)
     times: dict[str, list[float]] = {k: [] for k in kinds}
@@ -286,7 +290,6 @@ def compare_kernel(other_src: str, rounds: int, threads2: bool = False) -> None:
         for name in names:
             module, threads = kinds[name]
             times[name].append(sum(epoch(module, threads, b) for b in GRID["batch_size"]))
-    torch.set_num_threads(1)
     mine = statistics.median(times["this tree (1 thread)"])
     for name, values in times.items():
         med = statistics.median(values)
@@ -311,7 +314,8 @@ def main() -> None:
                     "backend against SRC's, in --rounds alternating rounds")
     args = ap.parse_args()
     if args.compare_kernel:
-        compare_kernel(args.compare_kernel, args.rounds, threads2=args.threads == 2)
+        compare_kernel(args.compare_kernel, args.rounds, threads2=args.threads == 2,
+                       framework=args.framework)
         return
     if args.compare:
         compare(args.framework, args.jobs, args.compare, args.rounds)
