@@ -50,7 +50,7 @@ F32 = npt.NDArray[np.float32]
 # Gradient entries below this are dropped from a step (see _sgd_pack_epoch): 1e-30 times any
 # rate and feature stays a normal float32 or is far below every weight's rounding.
 GRAD_TINY = 1e-30
-# Most bytes of float64 logits an evaluation pass holds at once (the chunk shrinks with K).
+# Most bytes of float64 logits an evaluation pass holds at once: the models go in blocks.
 EVAL_BYTES = 64 * 2**20
 
 

@@ -46,7 +46,7 @@ from softreg.backends.checks import (
 from softreg.frameworks import check_device
 from softreg.loop import EpochTotals
 
-# Most bytes of logits an evaluation pass holds at once (the chunk of examples shrinks with K).
+# Most bytes of logits an evaluation product holds at once: the models are taken in blocks.
 EVAL_BYTES = 64 * 2**20
 # Examples (whole steps, at least one) an epoch's step records hold per model before they are
 # summed into the totals (see _StepRecords): a fixed count, so that the summation order of a
