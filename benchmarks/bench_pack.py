@@ -216,6 +216,11 @@ def compare(framework: str, jobs: int, other_src: str, rounds: int) -> None:
             "from softreg.search import SearchSpace\n"
             f"space = SearchSpace(base=TrainConfig(framework={framework!r}, **BASE), "
             "axes=dict(GRID))\n"
+            # choose as the tree before --select did (its refit then trains the same settings)
+            "import inspect, bench_pack, softreg.sweep as S\n"
+            "if 'select' in inspect.signature(S.run_sweep).parameters:\n"
+            "    real = S.run_sweep\n"
+            "    bench_pack.run_sweep = lambda *a, **k: real(*a, select='val_acc', **k)\n"
             f"t, r = sweep(space, {jobs}, True, True)\n"
             "print(t, r.best['key'], r.refit['test_acc'], softreg.__file__)\n")
     times: dict[str, list[float]] = {"this tree": [], other_src: []}
