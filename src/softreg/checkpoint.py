@@ -113,7 +113,22 @@ def encode(ckpt: Checkpoint, where: str = "checkpoint") -> bytes:
                   meta_shape(_decode_meta(meta), where))
     _check_arrays(tensors, where)
     data: bytes = st.numpy.save(tensors, metadata=meta)
-    return data
+    return _sorted_header(data)
+
+
+def _sorted_header(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header's keys sorted.
+
+    safetensors writes the metadata map in an order that changes from one process to the
+    next; sorted, the same checkpoint is the same bytes wherever it was written (a sweep's
+    weights compare byte for byte across engines and workers). The tensors' offsets are
+    relative to the data after the header, so only the header and its length change.
+    """
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data stays 8-byte aligned, as safetensors keeps it
+    return len(text).to_bytes(8, "little") + text + data[8 + size :]
 
 
 def load(path: str | os.PathLike[str]) -> Checkpoint:

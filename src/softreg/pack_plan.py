@@ -48,7 +48,7 @@ def fit_many(
     """Train every configuration, many at once in packs; results in the order given.
 
     Each result is what :func:`softreg.training.fit` returns for that configuration alone
-    (the same weights up to float32 rounding; exactly the same for a pack of one).
+    (the same weights bit for bit on one machine, however the configurations are grouped).
 
     Args:
         configs: the configurations (any mix: they are grouped into packs).
@@ -106,8 +106,9 @@ def model_bytes(batch_size: int, shape: tuple[int, int] = fashion.MODEL_SHAPE.we
     classes, features = shape
     weights = classes * (features + 1) * 4
     # device, update buffer, host copy, read-back, best and last-good: six weight copies;
-    # a step's logits, probabilities and gradient: about 40 bytes a logit (float64 in NumPy)
-    return 6 * weights + 40 * classes * batch_size
+    # a step's logits, probabilities and gradient: about 40 bytes a logit (float64 in NumPy);
+    # the torch step records: 12 bytes an example, a block of 4096 examples or one step
+    return 6 * weights + 40 * classes * batch_size + 12 * max(4096, batch_size)
 
 
 def pack_bytes(models: int, groups: int, batch_size: int, eval_bytes: int = 64 * 2**20,
@@ -117,8 +118,7 @@ def pack_bytes(models: int, groups: int, batch_size: int, eval_bytes: int = 64 *
     gather = groups * batch_size * shape[1] * 4  # the batched gather buffer
     # each order group's epoch order and its labels in that order: int64, at most 60,000 each
     orders = groups * MAX_EXAMPLES * 8 * 2
-    # eval_bytes also covers the torch step records of an epoch (at most 8 MiB, or one step:
-    # 12 bytes an example a model), freed before the evaluation's chunk is made
+    # eval_bytes: the logits of an evaluation chunk (the models taken in blocks that fit it)
     return models * model_bytes(batch_size, shape) + gather + orders + eval_bytes
 
 

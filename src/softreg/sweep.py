@@ -5,16 +5,23 @@ Layout of a sweep folder::
     sweep.json                    the search space and its configurations
     results/<key>.json            one finished configuration: settings, metrics, history
     weights/<key>.safetensors     its model (raw-pixel weights; ``softreg evaluate`` reads it)
-    results.csv                   every finished configuration, best validation accuracy first
-    best.json                     the chosen configuration (and its refit, with ``refit``)
-    heatmap.png curves.png        validation accuracy over lr x batch size; learning curves
+    results.csv                   every finished configuration, the best by the criterion first
+    best.json                     the chosen configuration, what it was chosen on (``select``)
+                                  and its refit, with ``refit``
+    heatmap.png curves.png        the criterion over lr x batch size; learning curves
 
 A configuration counts as finished once its ``results/<key>.json`` exists (written atomically
 when it ends), so rerunning an interrupted sweep into the same folder skips those. Diverged
 configurations are finished too: they are recorded as ``diverged`` and never chosen.
 
-Model selection looks at validation accuracy only (ties: lower validation loss). Test metrics
-are recorded for every configuration, for the reader, and never used to choose.
+Model selection looks at the validation split only, by a criterion the user picks
+(:mod:`softreg.selection`: the validation loss by default, averaged over seeds when the sweep
+varies them). Test metrics are recorded for every configuration, for the reader, and never
+used to choose.
+
+A configuration's numbers depend on the configuration alone (on one machine and library
+version): not on the engine, ``jobs``, the packs or a resume (see :mod:`softreg.pack`), and
+the files list rows in an order fixed by their values and keys.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from softreg import engines, fileio, runfolder, stopsignals
+from softreg import engines, fileio, runfolder, selection, stopsignals
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.history import SELECTABLE, Status
@@ -59,15 +66,16 @@ class SweepResult:
     skipped: int
     seconds: float
     files: dict[str, Path]
+    selection: dict[str, Any] | None = None
 
 
-def select_best(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """The row with the highest validation accuracy (then lowest validation loss).
+def select_best(rows: Sequence[dict[str, Any]],
+                select: str = selection.DEFAULT) -> dict[str, Any] | None:
+    """The row chosen by criterion ``select`` (:func:`softreg.selection.select`).
 
     Diverged or failed configurations are never chosen; test metrics are never looked at.
     """
-    ok = [r for r in rows if r["status"] in SELECTABLE and math.isfinite(r["val_acc"])]
-    return max(ok, key=lambda r: (r["val_acc"], -r["val_loss"])) if ok else None
+    return selection.select(rows, select)[0]
 
 
 def run_sweep(
@@ -84,6 +92,7 @@ def run_sweep(
     engine: str = "local",
     address: str | None = None,
     gpus_per_task: float = 1.0,
+    select: str = selection.DEFAULT,
 ) -> SweepResult:
     """Train every configuration of ``space`` not yet finished in ``out_dir``, then report.
 
@@ -101,6 +110,7 @@ def run_sweep(
         address: the Ray cluster (``auto``, ``host:port``, ``ray://host:10001``); without
             one, ``RAY_ADDRESS`` or a local cluster started for the sweep.
         gpus_per_task: the GPU share each Ray task declares for ``cuda`` configurations.
+        select: the criterion that chooses (:data:`softreg.selection.CRITERIA`).
 
     Raises:
         ConfigError: no validation split, a bad ``jobs``, an invalid configuration, or
@@ -110,6 +120,7 @@ def run_sweep(
         KeyboardInterrupt: after Ctrl-C, once the finished configurations are saved.
     """
     s = stream if stream is not None else sys.stdout
+    selection.criterion(select)  # an unknown criterion is refused before any work
     configs = check_sweep(space, out_dir, jobs, engine=engine, address=address,
                           gpus_per_task=gpus_per_task)
     out = Path(out_dir)
@@ -142,12 +153,13 @@ def run_sweep(
             # What finished stays usable: its table now (a pack records its finished
             # configurations before it stops the sweep), the rest on the next run.
             finished = {k: v for k, v in _load_rows(out).items() if k in keys}
-            write_results_csv(out / "results.csv", _sorted_rows(list(finished.values())))
+            write_results_csv(out / "results.csv",
+                              _sorted_rows(list(finished.values()), select))
             remove_orphans(out)
             raise
         return _finish(space, out, list(done.values()), len(configs) - len(todo),
                        time.perf_counter() - t0, refit=refit, figures=figures,
-                       data_dir=data_dir, offline=offline)
+                       data_dir=data_dir, offline=offline, select=select)
 
 
 def usable_jobs(jobs: int, stream: TextIO | None) -> int:
@@ -313,30 +325,44 @@ def _bad_row(path: Path, field: str, value: Any, wanted: str) -> NoReturn:
                       "configuration again")
 
 
-def _sorted_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Best validation accuracy first (then lowest validation loss); unselectable last."""
-    return sorted(rows, key=lambda r: (r["status"] not in SELECTABLE, -_num(r["val_acc"]),
-                                       _num(r["val_loss"])))
+def _sorted_rows(rows: list[dict[str, Any]],
+                 select: str = selection.DEFAULT) -> list[dict[str, Any]]:
+    """The best setting by the criterion first (its seeds by their own value), then the
+    rest; unselectable last; equal values by key: one order for the same rows, however
+    they were trained."""
+    crit = selection.criterion(select)
+    scores = selection.setting_scores(rows, select)
+    sign = 1.0 if crit.lower else -1.0
+
+    def rank(r: dict[str, Any]) -> tuple[Any, ...]:
+        score = selection.row_score(r, scores)
+        own = crit.value(r)
+        return (math.isnan(score), r["status"] not in SELECTABLE,
+                sign * score if not math.isnan(score) else 0.0,
+                sign * own if math.isfinite(own) else math.inf, r["key"])
+
+    return sorted(rows, key=rank)
 
 
 def _finish(space: SearchSpace, out: Path, rows: list[dict[str, Any]], skipped: int,
             seconds: float, *, refit: bool, figures: bool, data_dir: str | None,
-            offline: bool) -> SweepResult:
-    rows = _sorted_rows(rows)
+            offline: bool, select: str = selection.DEFAULT) -> SweepResult:
+    rows = _sorted_rows(rows, select)
     files = {"results": write_results_csv(out / "results.csv", rows)}
-    best = select_best(rows)
+    best, chosen_on = selection.select(rows, select)
     refit_row = None
     if best is not None and refit:
         refit_row = _refit(out, best, data_dir, offline)
-    files["best"] = fileio.write_json(out / "best.json", {"best": best, "refit": refit_row})
+    files["best"] = fileio.write_json(out / "best.json", {"best": best, "select": chosen_on,
+                                                          "refit": refit_row})
     if figures and rows:
         from softreg.plots.sweep import plot_heatmap, plot_sweep_curves
 
         histories = {r["key"]: _history(out, r["key"]) for r in rows
                      if r["status"] != Status.FAILED}
-        files["heatmap"] = plot_heatmap(rows, out / "heatmap.png", best=best)
+        files["heatmap"] = plot_heatmap(rows, out / "heatmap.png", best=best, select=select)
         files["curves"] = plot_sweep_curves(rows, histories, out / "curves.png", best=best)
-    return SweepResult(out, rows, best, refit_row, skipped, seconds, files)
+    return SweepResult(out, rows, best, refit_row, skipped, seconds, files, chosen_on)
 
 
 def _refit(out: Path, best: dict[str, Any], data_dir: str | None,
@@ -368,10 +394,6 @@ def _history(out: Path, key: str) -> dict[str, Any]:
     return history
 
 
-def _num(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else -1.0
-
-
 def write_results_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
     """Atomically write ``rows`` as CSV with :data:`COLUMNS` (NaN as an empty cell)."""
     lines = [",".join(COLUMNS)]
@@ -393,7 +415,8 @@ def format_best(result: SweepResult) -> str:
     if best is None:
         return "no configuration finished without diverging; lower the learning rates"
     settings = " ".join(f"{c}={best[c]}" for c in COLUMNS[1:11])
-    lines = [f"best by validation accuracy: {settings}",
+    chosen_on = result.selection or selection.select(result.rows)[1]
+    lines = [f"best by {selection.describe(chosen_on)}: {settings}",
              f"  val_acc {best['val_acc']:.4f}  test_acc {best['test_acc']:.4f}  "
              f"(model of epoch {best['model_epoch']}, {best['status']}; "
              f"weights: {result.out_dir / best['weights']})"]

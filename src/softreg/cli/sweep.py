@@ -17,11 +17,13 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "sweep", help="try many settings; choose by validation accuracy",
+        "sweep", help="try many settings; choose on the validation split",
         description="Train every combination of the given values (grid) or a random draw of "
-        "them, in parallel processes; choose the best by validation accuracy and report its "
-        "test accuracy. A list is comma-separated; with --search random a range lo:hi is "
-        "drawn from (log-uniform for --lr and --weight-decay). Rerunning into the same --out "
+        "them, in parallel processes; choose the best on the validation split (--select) and "
+        "report its test accuracy. The numbers of a configuration do not depend on how the "
+        "sweep runs (engine, --jobs, packs, resuming) on one machine. A list is "
+        "comma-separated; with --search random a range lo:hi is drawn from (log-uniform "
+        "for --lr and --weight-decay). Rerunning into the same --out "
         "resumes: finished configurations are skipped.")
     add_axis_flags(p, SWEEP_AXES)
     p.add_argument("--search", default="grid", choices=("grid", "random"), help="[%(default)s]")
@@ -53,6 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--no-pack", action="store_true",
                    help="train one configuration at a time (packs share batches: same "
                    "framework, batch size, epochs and data settings)")
+    p.add_argument("--select", default="val_loss", choices=("val_loss", "val_acc"),
+                   help="what chooses the best configuration: the validation loss of its "
+                   "model (with --patience, the best epoch's) or its validation accuracy; "
+                   "averaged over seeds when --seed lists several [%(default)s]")
     p.add_argument("--refit", action="store_true",
                    help="retrain the chosen settings on train + validation and report that too")
     p.add_argument("--out", help="sweep folder [sweeps/<time>]; an existing one is resumed")
@@ -116,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         result = run_sweep(space, out, jobs=args.jobs, data_dir=args.data_dir,
                            offline=args.offline, refit=args.refit, figures=not args.no_figures,
                            quiet=args.quiet, engine=args.engine, address=args.address,
-                           gpus_per_task=args.task_gpus)
+                           gpus_per_task=args.task_gpus, select=args.select)
     counts: dict[str, int] = {}
     for row in result.rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
