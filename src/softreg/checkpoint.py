@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,10 @@ def meta_shape(meta: dict[str, Any], where: str) -> ModelShape:
         CheckpointError: the stated shape is malformed.
     """
     raw = meta.get("model_shape")
-    if raw is None:
+    if raw is None:  # written before the shape was recorded: Fashion-MNIST's, its names kept
+        names = meta.get("class_names")
+        if isinstance(names, list) and len(names) == fashion.MODEL_SHAPE.classes:
+            return replace(fashion.MODEL_SHAPE, class_names=tuple(str(n) for n in names))
         return fashion.MODEL_SHAPE
     if not isinstance(raw, dict):
         raise CheckpointError(f"{where!r}: metadata 'model_shape' must be an object, got "

@@ -180,12 +180,15 @@ def validate_meta(meta: dict[str, Any], where: str) -> None:
             raise _refuse(where, "framework", f"is {meta['framework']!r} but the config says "
                           f"{wanted!r}")
     if "class_names" in meta:
+        # Without a model_shape (an older checkpoint), the model is Fashion-MNIST's shape and
+        # any 10 names are its classes' names; with one, the names are the shape's.
         names = meta["class_names"]
-        expected = (meta["model_shape"]["class_names"] if "model_shape" in meta
-                    else list(_fashion_names()))
-        if names != expected:
+        if "model_shape" in meta and names != meta["model_shape"]["class_names"]:
             raise _refuse(where, "class_names", f"are {shown(names)}, but the model shape "
-                          f"says {shown(expected)}")
+                          f"says {shown(meta['model_shape']['class_names'])}")
+        if "model_shape" not in meta and len(names) != len(_fashion_names()):
+            raise _refuse(where, "class_names", f"name {len(names)} classes; a checkpoint "
+                          f"without a model_shape holds {len(_fashion_names())}")
     if "history" in meta:
         done = len(History.from_dict(meta["history"]))
         for key, value in (("epoch", meta.get("epoch")),

@@ -402,3 +402,16 @@ def test_parquet_table_with_string_labels(tmp_path, string_csv):
     pq.write_table(pa.table({"a": ["x", "y"], "label": ["p", "q"]}), tmp_path / "text.parquet")
     with pytest.raises(DataError, match="feature column 'a' is not numeric"):
         load(f"parquet:{tmp_path / 'text.parquet'}")
+
+
+def test_a_checkpoint_without_a_shape_keeps_its_ten_class_names(tmp_path):
+    from softreg.errors import CheckpointError
+
+    W, b = np.zeros((10, 784), np.float32), np.zeros(10, np.float32)
+    names = [f"c{i}" for i in range(10)]
+    checkpoint.save(tmp_path / "a.safetensors", checkpoint.Checkpoint(W, b, {"class_names": names}))
+    assert checkpoint.load(tmp_path / "a.safetensors").shape.class_names == tuple(names)
+    with pytest.raises(CheckpointError, match="name 3 classes; a checkpoint without a "
+                                              "model_shape holds 10"):
+        checkpoint.save(tmp_path / "b.safetensors",
+                        checkpoint.Checkpoint(W, b, {"class_names": ["a", "b", "c"]}))
