@@ -1,6 +1,6 @@
 """Run the book-section programs of one framework, each as a script, in one process.
 
-    python examples/book/run_sections.py torch [SECTION ...] [--subset N] [--json FILE]
+    python examples/book/run_sections.py torch [SECTION ...] [--subset N] [--seed S] [--json F]
 
 Each program in examples/book/<framework>/ runs with ``runpy`` as ``__main__`` (the framework
 is imported once for all of them); what it prints goes to stdout as usual, and the summary of
@@ -52,6 +52,28 @@ class _Tee(io.TextIOBase):
             stream.flush()
 
 
+def _seed(framework: str, seed: int) -> None:
+    """Seed Python, NumPy and the framework before a program (the book's cells do not)."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    if framework == "torch":
+        import torch
+
+        torch.manual_seed(seed)
+    elif framework == "tensorflow":
+        import tensorflow as tf
+
+        tf.random.set_seed(seed)
+    else:
+        import mxnet as mx
+
+        mx.random.seed(seed)
+
+
 def run(path: Path) -> dict:
     buf = io.StringIO()
     start = time.perf_counter()
@@ -79,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("sections", nargs="*", help="program names (stems); all by default")
     p.add_argument("--subset", type=int, default=0)
     p.add_argument("--json", help="write the per-section summary here")
+    p.add_argument("--seed", type=int, help="seed the generators before each program")
     args = p.parse_args(argv)
     if args.subset:
         _subset(args.subset)
@@ -87,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
                       + [int(q.stem.split("_")[1])])
     if args.sections:
         programs = [q for q in programs if q.stem in args.sections]
-    results = [run(q) for q in programs]
+    results = []
+    for q in programs:
+        if args.seed is not None:
+            _seed(args.framework, args.seed)
+        results.append(run(q))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
     for r in results:

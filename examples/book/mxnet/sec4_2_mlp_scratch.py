@@ -30,7 +30,7 @@ def net(X):
 
 
 loss = gluon.loss.SoftmaxCrossEntropyLoss()
-num_epochs, lr = (1 if QUICK else 10), 0.1
+num_epochs, lr = (3 if QUICK else 10), 0.1
 history = d2l.train_ch3(net, train_iter, test_iter, loss, num_epochs,
                         lambda batch_size: d2l.sgd(params, lr, batch_size))
 d2l.predict_ch3(net, test_iter)

@@ -11,7 +11,7 @@ QUICK = os.environ.get("SOFTREG_BOOK_QUICK") == "1"
 net = nn.Sequential()
 net.add(nn.Dense(256, activation='relu'), nn.Dense(10))
 net.initialize(init.Normal(sigma=0.01))
-batch_size, lr, num_epochs = 256, 0.1, (1 if QUICK else 10)
+batch_size, lr, num_epochs = 256, 0.1, (3 if QUICK else 10)
 loss = gluon.loss.SoftmaxCrossEntropyLoss()
 trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
 train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size)

@@ -48,7 +48,7 @@ def net(X):
     return np.dot(H2, W3) + b3
 
 
-num_epochs, lr, batch_size = (1 if QUICK else 10), 0.5, 256
+num_epochs, lr, batch_size = (3 if QUICK else 10), 0.5, 256
 loss = gluon.loss.SoftmaxCrossEntropyLoss()
 train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size)
 scratch = d2l.train_ch3(net, train_iter, test_iter, loss, num_epochs,

@@ -21,7 +21,10 @@ print(train_data.shape)
 print(test_data.shape)
 print(train_data.iloc[0:4, [0, 1, 2, 3, -3, -2, -1]])
 all_features = pd.concat((train_data.iloc[:, 1:-1], test_data.iloc[:, 1:]))
-numeric_features = all_features.dtypes[all_features.dtypes != 'object'].index
+# The book selects dtypes != 'object'; pandas >= 3 reads text as its str dtype, which that
+# test would take for numbers: ask for numeric dtypes instead (same columns on pandas 2).
+numeric_features = all_features.dtypes[
+    all_features.dtypes.map(pd.api.types.is_numeric_dtype)].index
 all_features[numeric_features] = all_features[numeric_features].apply(
     lambda x: (x - x.mean()) / (x.std()))
 all_features[numeric_features] = all_features[numeric_features].fillna(0)
@@ -100,7 +103,7 @@ def k_fold(k, X_train, y_train, num_epochs, learning_rate, weight_decay, batch_s
     return train_l_sum / k, valid_l_sum / k
 
 
-k, num_epochs, lr, weight_decay, batch_size = 5, (10 if QUICK else 100), 5, 0, 64
+k, num_epochs, lr, weight_decay, batch_size = 5, (40 if QUICK else 100), 5, 0, 64
 train_l, valid_l = k_fold(k, train_features, train_labels, num_epochs, lr, weight_decay,
                           batch_size)
 print(f'{k}-fold validation: avg train log rmse: {float(train_l):f}, '

@@ -30,7 +30,7 @@ def loss(y_hat, y):
     return tf.losses.sparse_categorical_crossentropy(y, y_hat, from_logits=True)
 
 
-num_epochs, lr = (1 if QUICK else 10), 0.1
+num_epochs, lr = (3 if QUICK else 10), 0.1
 updater = d2l.Updater([W1, W2, b1, b2], lr)
 history = d2l.train_ch3(net, train_iter, test_iter, loss, num_epochs, updater)
 d2l.predict_ch3(net, test_iter)

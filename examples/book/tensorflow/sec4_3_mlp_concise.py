@@ -10,7 +10,7 @@ net = tf.keras.models.Sequential([
     tf.keras.layers.Flatten(),
     tf.keras.layers.Dense(256, activation='relu'),
     tf.keras.layers.Dense(10)])
-batch_size, lr, num_epochs = 256, 0.1, (1 if QUICK else 10)
+batch_size, lr, num_epochs = 256, 0.1, (3 if QUICK else 10)
 loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 trainer = tf.keras.optimizers.SGD(learning_rate=lr)
 train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size)

@@ -48,7 +48,7 @@ class Net(tf.keras.Model):
 
 
 net = Net(num_outputs, num_hiddens1, num_hiddens2)
-num_epochs, lr, batch_size = (1 if QUICK else 10), 0.5, 256
+num_epochs, lr, batch_size = (3 if QUICK else 10), 0.5, 256
 loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size)
 trainer = tf.keras.optimizers.SGD(learning_rate=lr)

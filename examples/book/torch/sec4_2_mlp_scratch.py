@@ -29,7 +29,7 @@ def net(X):
 
 
 loss = nn.CrossEntropyLoss(reduction='none')
-num_epochs, lr = (1 if QUICK else 10), 0.1
+num_epochs, lr = (3 if QUICK else 10), 0.1
 updater = torch.optim.SGD(params, lr=lr)
 history = d2l.train_ch3(net, train_iter, test_iter, loss, num_epochs, updater)
 d2l.predict_ch3(net, test_iter)

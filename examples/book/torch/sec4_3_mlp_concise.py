@@ -16,7 +16,7 @@ def init_weights(m):
 
 
 net.apply(init_weights)
-batch_size, lr, num_epochs = 256, 0.1, (1 if QUICK else 10)
+batch_size, lr, num_epochs = 256, 0.1, (3 if QUICK else 10)
 loss = nn.CrossEntropyLoss(reduction='none')
 trainer = torch.optim.SGD(net.parameters(), lr=lr)
 train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size)

@@ -49,7 +49,7 @@ class Net(nn.Module):
 
 
 net = Net(num_inputs, num_outputs, num_hiddens1, num_hiddens2)
-num_epochs, lr, batch_size = (1 if QUICK else 10), 0.5, 256
+num_epochs, lr, batch_size = (3 if QUICK else 10), 0.5, 256
 loss = nn.CrossEntropyLoss(reduction='none')
 train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size)
 trainer = torch.optim.SGD(net.parameters(), lr=lr)
