@@ -187,8 +187,12 @@ def _check_width(y_hat: Any, y: Any, data_iter: Any, where: str) -> None:
 
 
 def _guard_labels(y_hat: Any, y: Any, where: str) -> None:
-    """The label check for batches from foreign iterators: one host copy of y per batch."""
-    if y_hat.ndim >= 2:
+    """The label check for batches from foreign iterators: one host copy of y per batch.
+
+    A net with one output per example is a regression (the book's section 4.4 trains one on
+    ``train_epoch_ch3``): its targets are not class labels, and are not checked.
+    """
+    if y_hat.ndim >= 2 and y_hat.shape[-1] >= 2:
         check_labels(_host(y), int(y_hat.shape[-1]), where, _CLIPS)
 
 

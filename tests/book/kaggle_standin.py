@@ -15,7 +15,7 @@ import numpy as np
 N_TEXT = 40
 
 
-def write_standin(folder: Path, n_train: int = 600, n_test: int = 200, seed: int = 0) -> str:
+def write_standin(folder: Path, n_train: int = 300, n_test: int = 100, seed: int = 0) -> str:
     """Write the two CSV files into ``folder``; the JSON for ``SOFTREG_BOOK_KAGGLE``."""
     rng = np.random.default_rng(seed)
     n = n_train + n_test
@@ -26,9 +26,9 @@ def write_standin(folder: Path, n_train: int = 600, n_test: int = 200, seed: int
     frontage[rng.random(n) < 0.15] = np.nan
     # text columns, as many as the real files have about, some values missing
     text = rng.choice(["a", "b", "c", "d", ""], size=(n, N_TEXT), p=[0.3, 0.3, 0.2, 0.15, 0.05])
-    # a tenth of the real prices' scale: the quick run's few Adam steps can reach it
-    price = (3000 + 9 * area + 400 * rooms + 30 * (year - 1900)
-             + np.where(text[:, 0] == "a", 2000, 0)) * np.exp(rng.normal(0, 0.1, n))
+    # a twentieth of the real prices' scale: the quick run's few Adam steps can reach it
+    price = (1500 + 4.5 * area + 200 * rooms + 15 * (year - 1900)
+             + np.where(text[:, 0] == "a", 1000, 0)) * np.exp(rng.normal(0, 0.1, n))
     header = ",".join(["Id", "LotArea", "Rooms", "YearBuilt", "LotFrontage",
                        *(f"Text{j}" for j in range(N_TEXT))])
     rows = [",".join([str(i + 1), f"{area[i]:.0f}", str(rooms[i]), str(year[i]),

@@ -104,7 +104,7 @@ def k_fold(k, X_train, y_train, num_epochs, learning_rate, weight_decay, batch_s
     return train_l_sum / k, valid_l_sum / k
 
 
-k, num_epochs, lr, weight_decay, batch_size = 5, (40 if QUICK else 100), 5, 0, 64
+k, num_epochs, lr, weight_decay, batch_size = 5, (20 if QUICK else 100), 5, 0, 64
 train_l, valid_l = k_fold(k, train_features, train_labels, num_epochs, lr, weight_decay,
                           batch_size)
 print(f'{k}-fold validation: avg train log rmse: {float(train_l):f}, '
