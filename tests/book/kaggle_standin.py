@@ -40,7 +40,7 @@ def write_standin(folder: Path, n_train: int = 300, n_test: int = 100, seed: int
     train.write_text("\n".join([header + ",SalePrice"]
                                + [f"{r},{price[i]:.0f}" for i, r in enumerate(rows[:n_train])])
                      + "\n")
-    test.write_text("\n".join([header] + rows[n_train:]) + "\n")
+    test.write_text("\n".join([header, *rows[n_train:]]) + "\n")
     hub = {name: (path.as_uri(), hashlib.sha1(path.read_bytes()).hexdigest())
            for name, path in (("kaggle_house_train", train), ("kaggle_house_test", test))}
     return json.dumps(hub)

@@ -16,7 +16,7 @@ import pytest
 from conftest import need
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-from test_notebooks import PNG_MAGIC, _kernel_manager  # noqa: E402
+from test_notebooks import PNG_MAGIC, _kernel_manager
 
 BOOK = Path(__file__).resolve().parents[2] / "examples" / "book"
 

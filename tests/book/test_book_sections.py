@@ -2,8 +2,9 @@
 
 Each framework's programs run as scripts (``runpy``, ``__main__``) in one subprocess, the
 framework imported once: a quick run (``SOFTREG_BOOK_QUICK=1``: fewer epochs; Fashion-MNIST
-cut to its first 12000 training and 2000 test examples; every program seeded). Section 3.5 reads the data with the
-framework's own loader after ``softreg data --for ...`` put the files where it looks; section
+cut to its first 12000 training and 2000 test examples; every program seeded). Section 3.5
+reads the data with the framework's own loader after ``softreg data --for ...`` put the files
+where it looks; section
 4.10 downloads a generated stand-in of the Kaggle files through ``d2l.download`` (file:// URLs
 with their SHA-1 in DATA_HUB). Figures go to a temporary folder, and each section must leave
 its PNGs there.
@@ -22,7 +23,7 @@ import pytest
 from conftest import need
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kaggle_standin import write_standin  # noqa: E402
+from kaggle_standin import write_standin
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "examples" / "book" / "run_sections.py"
@@ -55,9 +56,9 @@ def run_book(framework: str, tmp: Path) -> dict[str, dict]:
     if framework == "torch":  # the book's root="../data", from the program's folder
         _softreg(["data", "--for", "torchvision", str(tmp / "data"), "--offline"], env)
     out = tmp / "summary.json"
-    proc = subprocess.run([sys.executable, str(RUNNER), framework, "--subset", "12000", "--seed", "0",
-                           "--json", str(out)], cwd=work, env=env, capture_output=True,
-                          text=True, timeout=900)
+    proc = subprocess.run([sys.executable, str(RUNNER), framework, "--subset", "12000",
+                           "--seed", "0", "--json", str(out)], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {r["section"]: r for r in json.loads(out.read_text())}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,7 +83,8 @@ def hub(tmp_path, monkeypatch):
 def test_download_fetches_checks_and_then_reuses(hub, capsys):
     src, _, cache = hub
     path = datahub.download("table", cache)
-    assert open(path).read() == "a,b\n1,2\n" and capsys.readouterr().out.startswith("Downloading")
+    assert Path(path).read_text() == "a,b\n1,2\n"
+    assert capsys.readouterr().out.startswith("Downloading")
     src.write_text("changed")  # the copy in the cache is used from now on
     assert datahub.download("table", cache) == path and capsys.readouterr().out == ""
 

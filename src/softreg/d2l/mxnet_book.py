@@ -39,7 +39,7 @@ int32 = np.int32
 float32 = np.float32
 concat = np.concatenate
 stack = np.stack
-abs = np.abs  # noqa: A001 (the book's name)
+abs = np.abs
 eye = np.eye
 
 

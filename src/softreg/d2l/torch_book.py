@@ -37,7 +37,7 @@ int32 = torch.int32
 float32 = torch.float32
 concat = torch.cat
 stack = torch.stack
-abs = torch.abs  # noqa: A001 (the book's name)
+abs = torch.abs
 eye = torch.eye
 
 
