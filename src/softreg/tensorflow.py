@@ -32,7 +32,6 @@ import numpy as np
 
 from softreg._optional import import_framework
 from softreg.backends._tf import verbose
-from softreg.d2l import D2L_NAMES
 from softreg.d2l.animator import Animator as Animator
 from softreg.d2l.ch3 import TrainCh3Warning as TrainCh3Warning
 from softreg.d2l.ch3 import (
@@ -55,6 +54,7 @@ from softreg.d2l.datahub import download as download
 from softreg.d2l.datahub import download_all as download_all
 from softreg.d2l.images import show_images as show_images
 from softreg.d2l.images import show_predictions
+from softreg.d2l.names import __all__ as D2L_NAMES
 from softreg.d2l.plotting import plot as plot
 from softreg.d2l.plotting import set_axes as set_axes
 from softreg.d2l.tensorflow_book import *  # noqa: F403 (the book's aliases and helpers)
@@ -74,6 +74,9 @@ _REITERABLES = ("a list of (X, y) batches, a tf.data.Dataset, or the iterators o
 # The d2l names, one list for every facade (the imports "X as X" above re-export them: a
 # linter cannot read this __all__).
 __all__ = [*D2L_NAMES]
+
+# d2l.plt: matplotlib.pyplot, imported on first use by __getattr__ below
+plt: Any
 
 
 def __getattr__(name: str) -> Any:

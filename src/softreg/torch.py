@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from softreg._optional import import_framework
-from softreg.d2l import D2L_NAMES
 from softreg.d2l.animator import Animator as Animator
 from softreg.d2l.ch3 import TrainCh3Warning as TrainCh3Warning
 from softreg.d2l.ch3 import (
@@ -41,6 +40,7 @@ from softreg.d2l.datahub import download as download
 from softreg.d2l.datahub import download_all as download_all
 from softreg.d2l.images import show_images as show_images
 from softreg.d2l.images import show_predictions
+from softreg.d2l.names import __all__ as D2L_NAMES
 from softreg.d2l.plotting import plot as plot
 from softreg.d2l.plotting import set_axes as set_axes
 from softreg.d2l.torch_book import *  # noqa: F403 (the book's aliases and helpers)
@@ -56,6 +56,9 @@ _REITERABLES = ("a list of (X, y) batches, a torch DataLoader, or the iterators 
 # The d2l names, one list for every facade (the imports "X as X" above re-export them: a
 # linter cannot read this __all__).
 __all__ = [*D2L_NAMES]
+
+# d2l.plt: matplotlib.pyplot, imported on first use by __getattr__ below
+plt: Any
 
 
 def __getattr__(name: str) -> Any:
@@ -284,7 +287,8 @@ def train_ch3(net: Any, train_iter: Any, test_iter: Any, loss: Any, num_epochs: 
 
     Args:
         net: an ``nn.Module`` or any callable mapping X to logits.
-        train_iter, test_iter: iterables of (X, y) batches.
+        train_iter: a re-iterable of (X, y) training batches.
+        test_iter: a re-iterable of (X, y) test batches.
         loss: a loss with reduction 'mean', 'sum' or 'none', or a function returning per-example
             losses; the reported train loss is the true per-example mean in every case.
         num_epochs: number of epochs.

@@ -54,26 +54,32 @@ def size(x: Any) -> int:
 
 
 def reshape(x: Any, *shape: Any) -> Any:
+    """``x`` with the given shape."""
     return x.reshape(*shape)
 
 
 def reduce_sum(x: Any, *args: Any, **kwargs: Any) -> Any:
+    """The sum of ``x``'s elements (over the given axes)."""
     return x.sum(*args, **kwargs)
 
 
 def reduce_mean(x: Any, *args: Any, **kwargs: Any) -> Any:
+    """The mean of ``x``'s elements (over the given axes)."""
     return x.mean(*args, **kwargs)
 
 
 def argmax(x: Any, *args: Any, **kwargs: Any) -> Any:
+    """Indices of the largest values (along the given axis)."""
     return x.argmax(*args, **kwargs)
 
 
 def astype(x: Any, dtype: Any) -> Any:
+    """``x`` converted to ``dtype``."""
     return x.astype(dtype)
 
 
 def transpose(x: Any) -> Any:
+    """The transpose of a matrix."""
     return x.T
 
 

@@ -1,0 +1,76 @@
+"""The d2l API that every facade defines, one name each.
+
+Every ``d2l.`` name that chapters 3 (3.1-3.7) and 4 (4.1-4.10) of the d2l 0.17 book call, in
+any of the three frameworks, besides softreg's own additions (``FashionMNISTBatches``,
+``TrainCh3Warning``, ``predict_labels``).
+
+``softreg.torch``, ``softreg.tensorflow`` and ``softreg.mxnet`` export exactly these names
+(tests/test_d2l_facades.py checks that each defines them). The list is this module's
+``__all__`` so that documentation tools read the facades' exports statically: each facade
+imports it as ``D2L_NAMES`` and sets ``__all__ = [*D2L_NAMES]``.
+"""
+
+# ruff: noqa: F822  (the names are defined by the facades, not here)
+__all__ = (
+    "DATA_HUB",
+    "DATA_URL",
+    "Accumulator",
+    "Animator",
+    "FashionMNISTBatches",
+    "Timer",
+    "TrainCh3Warning",
+    "Updater",
+    "abs",
+    "accuracy",
+    "arange",
+    "argmax",
+    "astype",
+    "concat",
+    "cos",
+    "cosh",
+    "download",
+    "download_all",
+    "evaluate_accuracy",
+    "evaluate_loss",
+    "exp",
+    "eye",
+    "float32",
+    "get_dataloader_workers",
+    "get_fashion_mnist_labels",
+    "int32",
+    "linreg",
+    "linspace",
+    "load_array",
+    "load_data_fashion_mnist",
+    "log",
+    "matmul",
+    "meshgrid",
+    "normal",
+    "numpy",
+    "ones",
+    "plot",
+    "plt",
+    "predict_ch3",
+    "predict_labels",
+    "rand",
+    "reduce_mean",
+    "reduce_sum",
+    "reshape",
+    "set_axes",
+    "set_figsize",
+    "sgd",
+    "show_images",
+    "sin",
+    "sinh",
+    "size",
+    "squared_loss",
+    "stack",
+    "synthetic_data",
+    "tanh",
+    "tensor",
+    "train_ch3",
+    "train_epoch_ch3",
+    "transpose",
+    "use_svg_display",
+    "zeros",
+)
