@@ -115,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.seed is not None:
             _seed(args.framework, args.seed)
         results.append(run(q))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1, default=str))
+        if args.json:  # after each program: a long run that is stopped keeps what it did
+            Path(args.json).write_text(json.dumps(results, indent=1, default=str))
     for r in results:
         print(f"{r['section']:45s} {'ok' if r['ok'] else 'FAILED: ' + r['error']} "
               f"({r['seconds']} s)", file=sys.stderr)
