@@ -60,8 +60,14 @@ def test_to_numpy_takes_tensors_by_their_own_methods():
     assert plotting.to_numpy([Eager()])[0].tolist() == [0, 0]
 
 
-def test_pyplot_figures_left_open_are_written_when_the_program_ends(figs, capsys):
+def test_pyplot_figures_left_open_are_written_when_the_program_ends(figs, capsys,
+                                                                     monkeypatch):
+    at_exit: list[object] = []  # not this test process's exit: pytest's other figures
+    monkeypatch.setattr(plotting.atexit, "register", at_exit.append)
+    monkeypatch.setattr(plotting, "_saver_registered", False)
     plt = plotting.book_pyplot()
+    plotting.book_pyplot()
+    assert at_exit == [plotting.save_open_figures]  # once
     plt.figure()
     plt.scatter([1, 2], [3, 4])
     plt.figure()  # empty: nothing to keep
