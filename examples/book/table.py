@@ -72,7 +72,7 @@ def cell(section: str, r: dict | None) -> str:
         return f"{b['train']} / {b['test']}"
     if section.startswith(("sec3_6", "sec3_7", "sec4_2", "sec4_3")):
         return _acc(b)
-    if section.startswith("sec4_1"):
+    if section.startswith("sec4_1_"):
         return f"sigmoid' (0) = {b['sigmoid_grad_at_0']:.3f}, tanh' (0) = {b['tanh_grad_at_0']:.3f}"
     if section.startswith("sec4_4"):
         w = ", ".join(f"{v:.2f}" for v in b["normal"][1])
