@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from softreg import __version__, fileio, tensorfile
+from softreg import __version__, fileio, readback, tensorfile
 from softreg._optional import require
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES
 from softreg.checkpoint_meta import RunState, run_state, validate_meta
 from softreg.errors import CheckpointError
-from softreg.textsafe import shown
+from softreg.textsafe import printable, shown
 
 FORMAT = "softreg-checkpoint"
 FORMAT_VERSION = "1"
@@ -102,9 +102,10 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
     p = Path(path)
     if p.is_dir():
         p = p / LAST
-    if not p.is_file():
+    if not p.exists():
         raise CheckpointError(f"checkpoint {str(p)!r} does not exist; pass a .safetensors file "
                               "written by 'softreg train' (or its run folder)")
+    readback.check_regular(p, "checkpoint", CheckpointError)  # a FIFO or device: by name
     try:
         header = tensorfile.read_header(p, max_data=MAX_DATA)
     except OSError as exc:
@@ -127,6 +128,10 @@ def _decode_meta(raw: dict[str, str]) -> dict[str, Any]:
     """Metadata values are JSON, except the format fields, stored as plain strings."""
     meta: dict[str, Any] = {}
     for key, value in raw.items():
+        if key not in _PLAIN_META and readback.json_depth(value) > readback.MAX_DEPTH:
+            raise CheckpointError(f"checkpoint metadata {printable(key)!r} is nested more "
+                                  f"than {readback.MAX_DEPTH} levels deep; softreg never "
+                                  "writes that: the file is not one of its checkpoints")
         try:
             meta[key] = value if key in _PLAIN_META else json.loads(value)
         except json.JSONDecodeError:

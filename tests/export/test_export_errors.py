@@ -74,7 +74,7 @@ def test_existing_file_is_refused_unless_overwrite(capsys, run_dir):
     target = run_dir / "model_torch.safetensors"
     target.write_text("mine")
     err = _refused(capsys, str(run_dir), "--format", "torch")
-    assert err == (f"softreg export: error: {str(target)!r} already exists; softreg does not "
+    assert err == (f"softreg export: error: --out {str(target)!r} already exists; softreg does not "
                    "replace it: choose another --out, or pass --overwrite to replace it")
     assert target.read_text() == "mine"
     code, _, _ = _run(capsys, "export", str(run_dir), "--format", "torch", "--overwrite")

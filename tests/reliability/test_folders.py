@@ -308,6 +308,13 @@ def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fash
     (out / "weights").mkdir(parents=True)            # whose configuration never finished
     orphan = out / "weights" / "0123456789ab.safetensors"
     orphan.write_bytes(b"")
+    # ... planned by the sweep.json before (softreg's own record of what it may have written)
+    (out / "sweep.json").write_text(json.dumps({"configurations": {"0123456789ab": {}}}))
+    mine = out / "weights" / "mine.safetensors"  # the user's: in no record, never deleted
+    mine.write_bytes(b"user")
+    outside = tmp_path / "outside.safetensors"
+    outside.write_bytes(b"user")
+    (out / "weights" / "fedcba987654.safetensors").symlink_to(outside)
     calls = []
     # Ctrl-C in the second configuration (one at a time) or the second pack (of two)
     module, name = ((softreg.sweep_worker, "fit") if packing == "--no-pack"
@@ -327,6 +334,8 @@ def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fash
     rows = (out / "results.csv").read_text().splitlines()
     assert len(rows) == 1 + first  # the header and what finished before Ctrl-C
     assert not orphan.exists()
+    assert mine.read_bytes() == b"user" and outside.read_bytes() == b"user"
+    assert (out / "weights" / "fedcba987654.safetensors").is_symlink()
     monkeypatch.setattr(module, name, real)
     code, out_text, _err = _run(capsys, *argv)  # resume
     assert code == 0 and f"{first} from an earlier run" in out_text
@@ -411,7 +420,7 @@ def test_resume_names_each_file_that_disagrees(run_dir, fake_fashion, capsys, na
 
 
 @pytest.mark.parametrize(("text", "said"), [
-    ("{truncated", "is not a softreg result file"),
+    ("{truncated", "is not valid JSON"),
     (None, "field 'key' must be the file's name"),
 ])
 def test_a_result_file_that_is_not_one_is_refused(tmp_path, fake_fashion, capsys, text, said):

@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
                          seed=args.seed, device=args.device)
     check_range(args.min_lr, args.max_lr, args.num)  # refusals before any work
     out = Path(args.out)
-    if not args.no_figures and not args.overwrite:
-        fileio.refuse_existing(out)
+    if not args.no_figures:
+        fileio.refuse_existing(out, overwrite=args.overwrite)
     result = lr_find(config, args.min_lr, args.max_lr, args.num, data_dir=args.data_dir,
                      offline=args.offline)
     print(format_lr_find(result))
