@@ -142,7 +142,7 @@ def test_load_temperature_missing_or_unreadable_file(tmp_path):
                                           r"explain RUN'"):
         load_temperature(str(tmp_path / "none.json"), W, B)
     (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(ConfigError, match="calibration file .* is not valid JSON"):
+    with pytest.raises(ConfigError, match=r"calibration file .* is not valid JSON"):
         load_temperature(str(tmp_path / "bad.json"), W, B)
 
 

@@ -148,7 +148,7 @@ def test_cleanups_never_follow_a_link(tmp_path):
     (out / "config.json").symlink_to(outside / "keep.json")
     assert runfolder.remove_temporaries(out, "train") == []
     assert (out / ".y.json.abcdefgh.tmp").is_symlink()
-    with pytest.raises(ConfigError, match="holds files softreg did not make|would have to"):
+    with pytest.raises(ConfigError, match=r"holds files softreg did not make|would have to"):
         runfolder.claim(out, "train", "overwrite")
     assert (outside / "keep.json").read_text() == "the user's"
     assert (out / "config.json").is_symlink()

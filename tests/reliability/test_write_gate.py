@@ -6,9 +6,9 @@ user's: a file, a folder of files (named like softreg's own outputs), a symbolic
 folder of theirs, a device node, a FIFO, and a folder where a file is expected. Whatever the
 command says, afterwards every one of those is as it was: same kind, same bytes, same entries;
 a link still a link, a device still a device (a file may be added to a folder of theirs
-only by a file option given that folder, as ``export --out DIR`` does). With ``--overwrite`` (where the command has it)
-the folder, link, device and FIFO must survive too. A new subcommand or a new option is
-covered without editing this file.
+only by a file option given that folder, as ``export --out DIR`` does). With ``--overwrite``
+(where the command has it) the folder, link, device and FIFO must survive too. A new
+subcommand or a new option is covered without editing this file.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def _kinds(snapshot: dict[str, tuple]) -> dict[str, tuple]:
     return {k: v[:1] if v[0] == "file" else v for k, v in snapshot.items()}
 
 
-class Blocked(Exception):
+class BlockedError(Exception):
     """A command waited on a FIFO (it opened one for reading or writing)."""
 
 
@@ -167,7 +167,7 @@ def _argv(words, parser, option, value, run, image, overwrite):
             continue
         name = action.dest
         if name == option:
-            argv += [value] if action.nargs in (None, 1) else [value]
+            argv.append(value)
         else:
             argv += [str(image)] if action.nargs in ("+", "*") else [str(run)]
     for action in parser._actions:  # required choices: the first
@@ -201,7 +201,7 @@ def test_nothing_of_the_users_changes(prepared, tmp_path, monkeypatch, capsys, w
         before = _snapshot(where / "user")
 
         def blocked(*_):
-            raise Blocked(f"{' '.join(words)} {option} waited on a FIFO")
+            raise BlockedError(f"{' '.join(words)} {option} waited on a FIFO")
 
         old = signal.signal(signal.SIGALRM, blocked)
         signal.setitimer(signal.ITIMER_REAL, 30)
