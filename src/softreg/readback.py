@@ -107,8 +107,6 @@ def read_bytes(path: str | os.PathLike[str], limit: int, what: str = "file",
 def json_depth(raw: bytes | str) -> int:
     """The deepest nesting of arrays and objects in JSON text (strings skipped)."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
-        return 0 if not data.strip() else 1  # cannot be deeper than the limit: skip the scan
     brackets = _NOT_BRACKET.sub(b"", _STRING.sub(b"", data))
     steps = (1 if c in b"[{" else -1 for c in brackets)
     return max(accumulate(steps, initial=0))
@@ -121,7 +119,9 @@ def loads(raw: bytes | str, what: str, error: type[SoftregError] = ConfigError) 
     Raises:
         ``error``: not UTF-8, not JSON, or nested deeper than :data:`MAX_DEPTH`.
     """
-    if json_depth(raw) > MAX_DEPTH:
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    # (fewer opening brackets than the limit cannot nest deeper: no scan)
+    if data.count(b"[") + data.count(b"{") > MAX_DEPTH and json_depth(data) > MAX_DEPTH:
         raise error(f"{what} is not softreg's: its JSON is nested more than {MAX_DEPTH} "
                     "levels deep")
     try:
