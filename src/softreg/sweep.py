@@ -33,7 +33,7 @@ from softreg import engines, fileio, readback, runfolder, stopsignals, writegate
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError, HistoryError
 from softreg.history import SELECTABLE, History, Status
-from softreg.pack_plan import balance, current_packing, plan_packs
+from softreg.pack_plan import balance, current_packing, default_pack_memory, plan_packs
 from softreg.search import SearchSpace, config_key, configurations, describe
 from softreg.splits import data_key
 from softreg.sweep_worker import SplitCache, run_config
@@ -223,7 +223,10 @@ def _train_all(todo: list[TrainConfig], out: Path,
     """
     settings = current_packing()
     if settings.enabled and todo:
-        packs = balance(plan_packs(todo, settings.max_models, settings.memory), engine.slots)
+        # without --pack-memory, each of the engine's slots gets its share of the memory
+        memory = settings.memory if settings.memory is not None else \
+            default_pack_memory(engine.slots)
+        packs = balance(plan_packs(todo, settings.max_models, memory), engine.slots)
         units = [[todo[i].to_dict() for i in pack] for pack in packs]
     else:
         units = [[c.to_dict()] for c in todo]

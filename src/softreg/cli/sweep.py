@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     import datetime
 
     from softreg.pack_plan import packing as sweep_packing
+    from softreg.pack_plan import plan_packs
     from softreg.runfolder import new_folder
     from softreg.search import describe_draws
     from softreg.sweep import check_sweep, format_best, run_sweep
@@ -104,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
     space = build_space(args)
     out = Path(args.out) if args.out else Path("sweeps") / "new"
     # a refusal is its one line, with nothing before it
-    check_sweep(space, out, args.jobs, engine=args.engine, address=args.address,
-                gpus_per_task=args.task_gpus)
+    configs = check_sweep(space, out, args.jobs, engine=args.engine, address=args.address,
+                          gpus_per_task=args.task_gpus)
+    if packing.enabled:  # a --pack-memory too small for one model: refused before the folder
+        plan_packs(configs, packing.max_models, packing.memory)
     if not args.out:  # a folder of its own: two sweeps started in one second get two
         out = new_folder("sweeps", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     if not args.quiet:

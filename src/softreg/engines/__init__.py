@@ -72,6 +72,10 @@ def check_engine(engine: str, address: str | None, gpus_per_task: float = 1.0) -
         raise ConfigError(f"--address {address!r} is for --engine ray (a Ray cluster); the "
                           f"{engine} engine runs on this machine: drop --address or add "
                           "--engine ray")
+    if address is not None and address != "auto":  # its form, before any folder is made
+        from softreg.engines.ray_cluster import host_port
+
+        host_port(address)
 
 
 def check_gpu_share(gpus_per_task: float) -> None:
