@@ -9,7 +9,8 @@ Rules, kept here so that no reader has to remember them:
   read whole.
 * **Depth-bounded JSON.** Nesting deeper than :data:`MAX_DEPTH` is refused with one line before
   the parser sees it (Python's parser would raise ``RecursionError``).
-* **Schema-checked.** :func:`check_fields` checks types and ranges of named fields.
+* **Paths kept inside.** :func:`inside` refuses a path read from a file that leaves its folder.
+  (Each file's fields are checked where it is read: its types and ranges.)
 
 Every refusal is a :class:`~softreg.errors.ConfigError` (or the ``error`` class given) naming
 the file.
@@ -18,11 +19,9 @@ the file.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import stat
-from collections.abc import Mapping
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -142,39 +141,7 @@ def read_json(path: str | os.PathLike[str], what: str = "file", limit: int = JSO
     return loads(raw, f"{what} {str(path)!r}", error)
 
 
-# -- schema: (type, low, high) per field -------------------------------------------------------
-
-Field = tuple[type | tuple[type, ...], float | None, float | None]
-
-
-def check_fields(doc: Mapping[str, Any], fields: Mapping[str, Field], where: str, *,
-                 optional: tuple[str, ...] = (), nullable: tuple[str, ...] = (),
-                 error: type[SoftregError] = ConfigError) -> None:
-    """Check each named field's type and range (``bool`` is not a number here).
-
-    Raises:
-        ``error``: a field missing, of another type, not finite, or outside its range; the
-            message names ``where`` and the field.
-    """
-    for name, (types, lo, hi) in fields.items():
-        if name not in doc:
-            if name in optional:
-                continue
-            raise error(f"{where}: field {name!r} is missing")
-        value = doc[name]
-        if value is None and name in nullable:
-            continue
-        wanted = types if isinstance(types, tuple) else (types,)
-        numeric = any(t in (int, float) for t in wanted)
-        if (isinstance(value, bool) and bool not in wanted) or not isinstance(value, wanted):
-            names = " or ".join(t.__name__ for t in wanted)
-            raise error(f"{where}: field {name!r} must be {names}, got "
-                        f"{printable(repr(value))[:60]}")
-        if numeric and not isinstance(value, bool):
-            if not math.isfinite(value):
-                raise error(f"{where}: field {name!r} must be finite, got {value!r}")
-            if (lo is not None and value < lo) or (hi is not None and value > hi):
-                raise error(f"{where}: field {name!r} must be in [{lo}, {hi}], got {value!r}")
+# -- a path read from a file -----------------------------------------------------------------
 
 
 def inside(folder: Path, rel: Any, where: str, error: type[SoftregError] = ConfigError) -> Path:

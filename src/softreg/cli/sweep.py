@@ -126,6 +126,14 @@ def run(args: argparse.Namespace) -> int:
     print(printable(f"{len(result.rows)} configurations "  # statuses come from result files
                     f"({', '.join(f'{n} {k}' for k, n in counts.items())}; {result.skipped} "
                     f"from an earlier run); {result.seconds:.1f} s"))
+    if result.best is None and result.rows and all(r["status"] == "failed" for r in result.rows):
+        # nothing diverged: every configuration failed (e.g. --device cuda without a GPU)
+        from softreg.errors import ConfigError
+
+        first = printable(result.rows[0].get("message", ""))
+        raise ConfigError(f"no configuration could be trained: all {len(result.rows)} failed "
+                          f"(the first: {first}); results.csv lists them: "
+                          f"{result.files['results']}")
     print(format_best(result))
     print(f"results: {result.files['results']}")
     return 0 if result.best is not None else 3

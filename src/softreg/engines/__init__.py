@@ -118,4 +118,4 @@ def make_engine(engine: str, *, jobs: int = 1, address: str | None = None,
                          gpus_per_task=gpus_per_task, stream=stream)
     from softreg.engines.local import LocalEngine
 
-    return LocalEngine(jobs=jobs, data_dir=data_dir, offline=offline)
+    return LocalEngine(jobs=jobs, data_dir=data_dir, offline=offline, stream=stream)

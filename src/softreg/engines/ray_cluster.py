@@ -202,6 +202,22 @@ def describe(ray: Any) -> dict[str, Any]:
     return {"nodes": nodes, "resources": resources}
 
 
+def check_gpus(ray: Any, gpus_per_task: float) -> None:
+    """Refuse at once GPU tasks that no live node can take (Ray would wait for ever for a GPU
+    node: "No available node types can fulfill resource request").
+
+    Raises:
+        EngineError: every live node has fewer GPUs than one task asks for.
+    """
+    most = max((float(node.get("Resources", {}).get("GPU", 0)) for node in ray.nodes()
+                if node.get("Alive")), default=0.0)
+    if most < gpus_per_task:
+        raise EngineError(f"--device cuda asks {gpus_per_task:g} GPU per task, and no node of "
+                          f"the Ray cluster has {'one' if most == 0 else 'that many'} (the "
+                          f"most on a node: {most:g}); use --device cpu, lower --task-gpus, "
+                          "or add a GPU node")
+
+
 def check_nodes(ray: Any, frameworks: Sequence[str]) -> dict[str, Any]:
     """Run the import check on every live node; refuse a node that lacks what a task needs.
 
