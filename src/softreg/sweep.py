@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from softreg import engines, fileio, readback, runfolder, stopsignals, writegate
+from softreg import engines, fileio, readback, runfolder, stopsignals, sweep_merge, writegate
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError, HistoryError
 from softreg.history import SELECTABLE, History, Status
@@ -118,9 +118,13 @@ def run_sweep(
                               stream=None if quiet else s)
     with runfolder.held(out, "sweep", "add"), stopsignals.sigterm_as_interrupt(), \
             contextlib.ExitStack() as started:
+        # another sweep's configurations there: merged (or refused), never silently dropped
+        configs, merging = sweep_merge.merge(out, configs)
+        if merging and not quiet:
+            print(merging, file=s)
         keys = {config_key(c) for c in configs}
         done = {k: v for k, v in _load_rows(out).items() if k in keys}
-        remove_orphans(out, keys | _planned_keys(out))
+        remove_orphans(out, keys)  # keys: this sweep's and those planned there before
         # one data setting after another
         todo = sorted((c for c in configs if config_key(c) not in done), key=data_key)
         if todo:  # the engine starts (or connects to its cluster) only when there is work
@@ -166,7 +170,7 @@ def remove_orphans(out: Path, planned: set[str]) -> list[Path]:
     """Delete the weights of configurations that never finished (no results/<key>.json).
 
     Only ``weights/<key>.safetensors`` for a key in ``planned`` (configurations softreg's own
-    records hold: this sweep's and the previous sweep.json's) is a candidate, and only as a
+    records hold: this sweep's, merged with the previous sweep.json's) is a candidate, and only as a
     regular file in a real ``weights`` folder (see :mod:`softreg.writegate`): a file the user
     put there, or a link, is left alone.
     """
@@ -178,15 +182,6 @@ def remove_orphans(out: Path, planned: set[str]) -> list[Path]:
         if writegate.remove_own_file(out, rel):
             removed.append(out / rel)
     return removed
-
-
-def _planned_keys(out: Path) -> set[str]:
-    """The configuration keys the sweep.json already in ``out`` planned (none if absent)."""
-    if not (out / "sweep.json").exists():
-        return set()
-    spec = readback.read_json(out / "sweep.json", "sweep file")
-    configs = spec.get("configurations") if isinstance(spec, dict) else None
-    return {k for k in configs if isinstance(k, str)} if isinstance(configs, dict) else set()
 
 
 def check_sweep(space: SearchSpace, out_dir: str | Path, jobs: int, *, engine: str = "local",

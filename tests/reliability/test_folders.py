@@ -304,12 +304,17 @@ def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fash
     import softreg.sweep_worker
 
     out = tmp_path / "sweep"
+    from softreg.cli import build_parser
+    from softreg.cli.sweep import build_space
+    from softreg.search import config_key, configurations
+
+    argv = (*SWEEP[:2], lrs, *SWEEP[3:], packing, "--out", out)
+    last = config_key(configurations(build_space(build_parser().parse_args(
+        [str(a) for a in argv])))[-1])
     runfolder.claim(out, "sweep", "add").release()  # a sweep folder, with a weights file
-    (out / "weights").mkdir(parents=True)            # whose configuration never finished
-    orphan = out / "weights" / "0123456789ab.safetensors"
+    (out / "weights").mkdir(parents=True)            # of a configuration of this sweep that
+    orphan = out / "weights" / f"{last}.safetensors"  # never finished (it is interrupted)
     orphan.write_bytes(b"")
-    # ... planned by the sweep.json before (softreg's own record of what it may have written)
-    (out / "sweep.json").write_text(json.dumps({"configurations": {"0123456789ab": {}}}))
     mine = out / "weights" / "mine.safetensors"  # the user's: in no record, never deleted
     mine.write_bytes(b"user")
     outside = tmp_path / "outside.safetensors"
@@ -328,7 +333,6 @@ def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fash
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, then_ctrl_c)
-    argv = (*SWEEP[:2], lrs, *SWEEP[3:], packing, "--out", out)
     code, _, _err = _run(capsys, *argv)
     assert code == 130
     rows = (out / "results.csv").read_text().splitlines()

@@ -203,3 +203,27 @@ def test_a_result_file_that_is_a_device_or_deep_is_refused(tmp_path, fake_fashio
         path.symlink_to("/dev/zero")
     code, _, err = _run(capsys, *SWEEP, "--out", out)
     _refused(code, err, "nested more than" if kind == "deep" else "is a character device")
+
+
+# -- a sweep run again into its folder: merged, or refused when not comparable -----------------
+
+def test_a_second_sweep_with_other_configurations_is_merged(tmp_path, fake_fashion, capsys):
+    out = tmp_path / "sweep"
+    assert _run(capsys, *SWEEP, "--out", out)[0] == 0
+    argv = [a if a != "0.05,0.1" else "0.2" for a in SWEEP]
+    code, text, err = _run(capsys, *[a for a in argv if a != "--quiet"], "--out", out)
+    assert code == 0, err
+    assert "merging with the sweep in" in text and "cover all 3" in text
+    rows = (out / "results.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3  # the old two and the new one
+    assert len(json.loads((out / "sweep.json").read_text())["configurations"]) == 3
+
+
+@pytest.mark.parametrize("flag", [("--val-split", "0.2"), ("--val-seed", "5")])
+def test_a_sweep_on_other_validation_images_is_refused(tmp_path, fake_fashion, capsys, flag):
+    out = tmp_path / "sweep"
+    assert _run(capsys, *SWEEP, "--out", out)[0] == 0
+    before = (out / "results.csv").read_bytes()
+    code, _, err = _run(capsys, *SWEEP, *flag, "--out", out)
+    _refused(code, err, "holds a sweep chosen on other validation images")
+    assert (out / "results.csv").read_bytes() == before
