@@ -148,14 +148,24 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Path, Checkpoint]:
         The file read and its checkpoint.
 
     Raises:
-        CheckpointError: as :func:`load`, for either file.
+        CheckpointError: as :func:`load`, for either file; or ``best.safetensors`` is not the
+            best epoch's weights that ``checkpoint.safetensors`` holds (a file replaced or
+            mixed from another run).
     """
     p = Path(path)
     if not p.is_dir():
         return p, load(p)
     last = load(p / LAST)
     if last.meta.get("model_file") == BEST:
-        return p / BEST, load(p / BEST)
+        best = load(p / BEST)
+        kept = (last.extra.get("best_W"), last.extra.get("best_b"))
+        if kept[0] is None or kept[1] is None or not (
+                np.array_equal(kept[0], best.W) and np.array_equal(kept[1], best.b)):
+            raise CheckpointError(
+                f"{str(p / BEST)!r} is not the best epoch's weights that {str(p / LAST)!r} "
+                "holds (replaced, or from another run); train the run again, or evaluate "
+                f"{str(p / LAST)!r} itself")
+        return p / BEST, best
     return p / LAST, last
 
 

@@ -83,6 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         with sigterm_as_interrupt():
             code: int = args.run(args)
         return code
+    except BrokenPipeError:
+        # `softreg data | head -1`: the reader left; nothing is wrong with a path. Quiet, and
+        # stdout pointed at /dev/null so that Python's own flush at exit does not complain.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141  # 128 + SIGPIPE, as a shell reports a writer the pipe ended
     except SoftregError as exc:
         # One line, whatever the message quotes from a file: control characters escaped.
         print(f"softreg {args.command}: error: {printable(exc)}", file=sys.stderr)
