@@ -107,3 +107,16 @@ def test_the_calibration_advice_works_for_a_checkpoint_outside_a_run(tmp_path, f
     assert _run(capsys, "explain", mine, "--no-figures")[0] == 0  # as the message advises
     code, out, err = _run(capsys, "predict", mine, img, "--calibrated")
     assert code == 0 and "calibrated: logits divided by the temperature" in out, err
+
+
+def test_data_files_that_are_fifos_are_refused_not_waited_on(tmp_path, capsys):
+    import os
+
+    from softreg.data import fashion
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for spec in fashion.FILES:
+        os.mkfifo(folder / spec.filename)
+    code, _, err = _run(capsys, "data", "--data-dir", folder, "--offline")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
