@@ -142,3 +142,40 @@ def test_every_configuration_failing_is_exit_2_not_diverged(tmp_path, fake_fashi
     assert len(err.strip().splitlines()) == 1
     assert (out / "results.csv").read_text().count("failed") == 2
     assert (out / "best.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_kill_9_of_a_ray_sweep_leaves_no_ray_process(tmp_path, real_data):
+    import re
+
+    pytest.importorskip("ray")
+    from softreg.engines.ray_reaper import session_pids
+
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "softreg", "sweep", "--engine", "ray", "--jobs", "1", "--lr",
+         "0.01,0.02", "--framework", "numpy", "--epochs", "200", "--no-pack", "--offline",
+         "--quiet", "--no-figures", "--out", str(tmp_path / "sweep")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        session, working = None, []
+        deadline = time.monotonic() + 180
+        while not working and time.monotonic() < deadline:  # until a task trains
+            assert driver.poll() is None, "the sweep ended before its task started"
+            for pid in _children(driver.pid):
+                text = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                found = re.search(r"(/\S*/session_[^/\s]+)", text)
+                session = session or (found.group(1) if found else None)
+            if session:
+                working = [p for p in session_pids(session)
+                           if Path(f"/proc/{p}/cmdline").read_bytes().startswith(b"ray::train")]
+            select.select([], [], [], 0.2)
+        assert working, "no Ray task started"
+        left = session_pids(session)
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait()
+        assert all(_ended(p, 60) for p in left if p != driver.pid), \
+            f"left running: {session_pids(session)}"
+    finally:
+        if driver.poll() is None:
+            driver.kill()

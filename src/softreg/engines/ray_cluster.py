@@ -126,6 +126,7 @@ def _init(ray: Any, address: str | None, cpus: int) -> bool:
         if address is None:  # "local": a new cluster even if `ray start` left one running
             ray.init(address="local", num_cpus=cpus, include_dashboard=False,
                      logging_level=logging.WARNING)
+            _start_reaper()
         else:
             ray.init(address=address, logging_level=logging.WARNING)
     except ConnectionError as exc:
@@ -193,6 +194,36 @@ def disconnect(ray: Any, pending: Sequence[Any]) -> None:
     """Cancel ``pending`` tasks, then leave the cluster (a local one is stopped)."""
     cancel(ray, pending)
     ray.shutdown()
+    _stop_reaper()
+
+
+# The reaper of the local cluster this process started, and the pipe end that keeps it waiting.
+_REAPER: list[tuple[Any, int]] = []
+
+
+def _start_reaper() -> None:
+    """Start :mod:`softreg.engines.ray_reaper` for the local cluster just started, so that its
+    agents and workers end with this process even after ``kill -9``."""
+    from softreg.engines import ray_reaper
+
+    try:
+        from ray._private import worker  # where the local node knows its session folder
+
+        session = worker._global_node.get_session_dir_path()  # type: ignore[attr-defined]
+    except Exception:  # another Ray layout: no reaper (ray.shutdown still stops the cluster)
+        return
+    started = ray_reaper.start(str(session))
+    if started is not None:
+        _REAPER.append(started)
+
+
+def _stop_reaper() -> None:
+    """Close the reaper's pipe (after ``ray.shutdown``): it cleans up whatever is left."""
+    while _REAPER:
+        proc, pipe = _REAPER.pop()
+        os.close(pipe)
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=30)
 
 
 def describe(ray: Any) -> dict[str, Any]:
