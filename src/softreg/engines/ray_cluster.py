@@ -52,12 +52,38 @@ def check_reachable(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
     """
     host, port = host_port(address)
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            grpc = speaks_http2(conn)
     except OSError as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
         raise EngineError(f"--address {address!r}: no Ray cluster answers at {host}:{port} "
                           f"({reason}); {START_HINT}") from None
+    if not grpc:  # Ray would retry such a listener for half a minute
+        raise EngineError(f"--address {address!r}: something accepts connections at "
+                          f"{host}:{port}, but it is not a Ray cluster (it does not speak "
+                          f"gRPC); {START_HINT}")
+
+
+# An HTTP/2 client's first bytes (RFC 9113 3.4) and an empty SETTINGS frame.
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+_SETTINGS = 0x04
+
+
+def speaks_http2(conn: socket.socket) -> bool:
+    """Whether the server on ``conn`` answers an HTTP/2 preface with a SETTINGS frame, as
+    every gRPC server (Ray's GCS, Ray Client's server) does at once.
+
+    Raises:
+        OSError: the connection fails or times out (its timeout applies).
+    """
+    conn.sendall(_H2_PREFACE)
+    head = b""
+    while len(head) < 9:  # a frame header: length (3), type (1), flags (1), stream (4)
+        chunk = conn.recv(9 - len(head))
+        if not chunk:
+            return False
+        head += chunk
+    return head[3] == _SETTINGS
 
 
 def host_port(address: str) -> tuple[str, int]:
