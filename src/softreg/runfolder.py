@@ -25,6 +25,7 @@ import fnmatch
 import json
 import os
 import socket
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -279,7 +280,17 @@ def _lock(out: Path, kind: str, stream: TextIO | None) -> Claim:
     """Open and ``flock`` ``out/.softreg-lock``; refuse when a live process holds it."""
     path = out / LOCK
     for _ in range(100):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # never through a link (it would truncate what it points to), never a FIFO
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            fd = -1
+        if fd < 0 or not stat.S_ISREG(os.fstat(fd).st_mode):
+            if fd >= 0:
+                os.close(fd)
+            raise FolderError(f"{str(path)!r} is not a regular file (softreg's lock file is "
+                              "one); remove it, or choose another --out")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

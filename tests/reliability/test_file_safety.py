@@ -207,3 +207,18 @@ def test_a_rerun_of_a_seeds_folder_is_not_called_a_sweep(tmp_path, fake_fashion,
     _refused(code, err, "already holds a seeds run (train --seeds)")
     assert "sweep" not in err
     assert json.loads((out / runfolder.MARKER).read_text())["kind"] == "seeds"
+
+
+@pytest.mark.parametrize("kind", ["link", "fifo"])
+def test_a_planted_lock_file_is_never_written_through(tmp_path, kind):
+    out = tmp_path / "run"
+    runfolder.claim(out, "train", "new").release()
+    theirs = tmp_path / "theirs.txt"
+    theirs.write_text("the user's")
+    if kind == "link":
+        (out / runfolder.LOCK).symlink_to(theirs)
+    else:
+        os.mkfifo(out / runfolder.LOCK)
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        runfolder.claim(out, "train", "resume")
+    assert theirs.read_text() == "the user's"
