@@ -218,6 +218,12 @@ def _files(out: Path) -> list[str]:
 
 
 def _check_contents(out: Path, kind: str, mode: Mode) -> None:
+    for sub in _SUBFOLDERS.get(kind, ()):  # written into: a link would lead elsewhere
+        what = writegate.describe(out / sub)
+        if what not in (None, "a folder"):
+            raise FolderError(f"{str(out / sub)!r} is {what}, not a folder; softreg writes its "
+                              f"{sub}/ files only into a real folder: move it away or choose "
+                              "another --out")
     files = [f for f in _files(out) if not fileio.is_temporary(Path(f).name)]
     marked = (out / MARKER).exists()
     if marked:

@@ -222,3 +222,16 @@ def test_a_planted_lock_file_is_never_written_through(tmp_path, kind):
     with pytest.raises(ConfigError, match="is not a regular file"):
         runfolder.claim(out, "train", "resume")
     assert theirs.read_text() == "the user's"
+
+
+@pytest.mark.parametrize("sub", ["results", "weights", "refit"])
+def test_a_sweep_subfolder_that_is_a_link_is_refused(tmp_path, sub):
+    out = tmp_path / "sweep"
+    runfolder.claim(out, "sweep", "add").release()
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (out / sub).symlink_to(theirs, target_is_directory=True)
+    with pytest.raises(ConfigError, match=f"is a symbolic link, not a folder; softreg writes "
+                       f"its {sub}/ files only into a real folder"):
+        runfolder.claim(out, "sweep", "add")
+    assert list(theirs.iterdir()) == []
