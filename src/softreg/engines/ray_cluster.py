@@ -52,12 +52,16 @@ def check_reachable(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
     """
     host, port = host_port(address)
     try:
-        with socket.create_connection((host, port), timeout=timeout) as conn:
-            grpc = speaks_http2(conn)
+        conn = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
         raise EngineError(f"--address {address!r}: no Ray cluster answers at {host}:{port} "
                           f"({reason}); {START_HINT}") from None
+    with conn:
+        try:
+            grpc = speaks_http2(conn)
+        except OSError:  # reset or silent: what accepted the connection is not gRPC
+            grpc = False
     if not grpc:  # Ray would retry such a listener for half a minute
         raise EngineError(f"--address {address!r}: something accepts connections at "
                           f"{host}:{port}, but it is not a Ray cluster (it does not speak "
