@@ -3,6 +3,7 @@ recorded as failed; what finished is always reported."""
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from softreg.config import TrainConfig
@@ -179,3 +181,42 @@ def test_kill_9_of_a_ray_sweep_leaves_no_ray_process(tmp_path, real_data):
     finally:
         if driver.poll() is None:
             driver.kill()
+
+
+def _synthetic(split="train", data_dir=None, offline=False):
+    rng = np.random.default_rng(11)
+    y = (np.arange(300) % 10).astype(np.uint8)
+    protos = rng.integers(0, 256, size=(10, 28, 28))
+    x = np.clip(protos[y] + rng.integers(-30, 31, size=(300, 28, 28)), 0, 255).astype(np.uint8)
+    return (x, y) if split == "train" else (x[:100], y[:100])
+
+
+def train_or_die(unit, out):
+    """A worker's job: train on synthetic data, or die as the OOM killer's victim does."""
+    import softreg.data
+
+    if unit[0]["lr"] == DIES:
+        os._exit(9)
+    softreg.data.load_fashion_mnist = _synthetic
+    from softreg.sweep_worker import run_unit_in_worker
+
+    return run_unit_in_worker(unit, out)
+
+
+def test_a_sweep_whose_worker_is_killed_still_writes_its_tables(tmp_path, capsys, monkeypatch):
+    import softreg.sweep_worker as sw
+    from softreg.cli import main
+
+    monkeypatch.setattr(sw, "run_unit_in_worker", train_or_die)
+    monkeypatch.setattr("softreg.sweep.usable_jobs", lambda jobs, stream: jobs)
+    out = tmp_path / "s"
+    code = main(["sweep", "--lr", f"0.05,0.1,{DIES}", "--epochs", "1", "--framework", "numpy",
+                 "--batch-size", "64", "--no-pack", "--jobs", "2", "--no-figures",
+                 "--out", str(out)])
+    text, err = capsys.readouterr()
+    assert code == 0, err
+    assert "a worker process died; trying its" in text
+    rows = (out / "results.csv").read_text().splitlines()
+    assert len(rows) == 4 and sum("failed" in r for r in rows) == 1
+    best = json.loads((out / "best.json").read_text())["best"]
+    assert best["lr"] in (0.05, 0.1)
