@@ -120,3 +120,23 @@ def test_data_files_that_are_fifos_are_refused_not_waited_on(tmp_path, capsys):
         os.mkfifo(folder / spec.filename)
     code, _, err = _run(capsys, "data", "--data-dir", folder, "--offline")
     assert code == 2 and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("stage", ["parsers", "command"])
+def test_sigterm_at_any_stage_is_one_line_and_143(monkeypatch, capsys, stage):
+    import softreg.cli
+    import softreg.cli.data
+    from softreg.stopsignals import Terminated
+
+    def stop(*args, **kwargs):
+        raise Terminated("SIGTERM")
+
+    if stage == "parsers":
+        monkeypatch.setattr(softreg.cli, "build_parser", stop)
+    else:
+        monkeypatch.setattr(softreg.cli.data, "_find_and_verify", stop)
+    code = main(["data", "--offline"])
+    err = capsys.readouterr().err
+    assert code == 143
+    assert err == ("softreg: terminated (SIGTERM)\n" if stage == "parsers"
+                   else "softreg data: terminated (SIGTERM)\n")
