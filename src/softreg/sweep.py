@@ -218,9 +218,11 @@ def _train_all(todo: list[TrainConfig], out: Path,
     """
     settings = current_packing()
     if settings.enabled and todo:
-        # without --pack-memory, each of the engine's slots gets its share of the memory
+        # without --pack-memory, each local worker gets its share of this machine's memory
+        # (a Ray task runs on a node of its own: it plans with that node's whole share)
+        workers = engine.slots if engine.name == "local" else 1
         memory = settings.memory if settings.memory is not None else \
-            default_pack_memory(engine.slots)
+            default_pack_memory(workers)
         packs = balance(plan_packs(todo, settings.max_models, memory), engine.slots)
         units = [[todo[i].to_dict() for i in pack] for pack in packs]
     else:
@@ -319,7 +321,7 @@ def read_result(path: Path, out: Path | None = None) -> dict[str, Any]:
     except (ConfigError, TypeError, ValueError) as exc:
         raise ConfigError(f"{str(path)!r}: its config cannot be read ({printable(exc)}){fix}") \
             from None
-    if key != data["row"]["key"] and not str(data["row"]["weights"]).startswith("weights/refit-"):
+    if key != data["row"]["key"]:
         _bad_row(path, "key", data["row"]["key"], f"the key of its config, {key!r}")
     try:
         History.from_dict(data.get("history"))
