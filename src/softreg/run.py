@@ -326,12 +326,15 @@ def check_agree(out: Path, state: _Resume) -> None:
     except (ValueError, TypeError, KeyError, AttributeError, SoftregError) as exc:
         problems.append(f"history.json cannot be read ({printable(exc)})")
     try:
-        csv = (out / "metrics.csv").read_text("utf-8").splitlines()
+        if not (out / "metrics.csv").exists():
+            raise FileNotFoundError
+        csv = readback.read_bytes(out / "metrics.csv", readback.JSON_LIMIT,
+                                  "metrics.csv").decode("utf-8").splitlines()
         if not _prefix_or_one_more(ours, csv):
             problems.append("metrics.csv holds other epochs")
     except FileNotFoundError:
         pass
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SoftregError) as exc:
         problems.append(f"metrics.csv cannot be read ({printable(exc)})")
     if problems:
         raise FolderError(

@@ -227,3 +227,11 @@ def test_a_sweep_on_other_validation_images_is_refused(tmp_path, fake_fashion, c
     code, _, err = _run(capsys, *SWEEP, *flag, "--out", out)
     _refused(code, err, "holds a sweep chosen on other validation images")
     assert (out / "results.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["metrics.csv", "history.json", "config.json"])
+def test_resume_with_a_fifo_for_a_run_file_is_one_line_not_a_hang(run_dir, capsys, name):
+    (run_dir / name).unlink()
+    os.mkfifo(run_dir / name)
+    code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "3")
+    _refused(code, err, "is a FIFO (named pipe), not a regular file")
