@@ -59,8 +59,9 @@ class LocalEngine:
 
     def _run_pool(self, units: Sequence[Unit], out: Path) -> Iterator[list[Result]]:
         """Units in a pool of worker processes. A worker that dies (killed, as the OOM killer
-        does) breaks the pool: the units it lost are tried once more in a new pool, then
-        recorded as failed, so that what finished is always reported."""
+        does) breaks the pool: the units it lost are tried once more in a new pool (those lost
+        again, each in a pool of its own), then recorded as failed, so that what finished is
+        always reported."""
         lost = yield from self._pool_once(units, out)
         if lost:
             configs = sum(len(u) for u in lost)
@@ -68,6 +69,12 @@ class LocalEngine:
                 print(f"a worker process died; trying its {configs} configuration(s) once "
                       "more", file=self.stream)
             lost = yield from self._pool_once(lost, out)
+        # Lost again: a dying worker also takes the units waiting in its pool down. Each alone
+        # in a pool of its own tells the unit that kills its worker from its bystanders.
+        alone: list[Unit] = []
+        for unit in lost if len(lost) > 1 else ():
+            alone += yield from self._pool_once([unit], out)
+        lost = alone if len(lost) > 1 else lost
         for unit in lost:
             yield [sweep_worker.failed_result(
                 c, "its worker process died twice (killed, e.g. by the out-of-memory killer: "
