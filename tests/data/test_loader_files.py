@@ -63,6 +63,18 @@ def test_a_different_file_in_the_way_is_not_replaced(capsys, tmp_path, real_data
     assert (raw / "train-labels-idx1-ubyte").read_bytes() == b"mine"
 
 
+def test_a_link_in_the_way_is_refused_not_followed(capsys, tmp_path, real_data):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    target = tmp_path / "mine.txt"
+    target.write_text("mine")
+    (raw / "train-images-idx3-ubyte").symlink_to(target)
+    code, _, err = _run(capsys, "data", "--for", "torchvision", str(tmp_path), "--offline")
+    assert code == 2 and "train-images-idx3-ubyte' is a symbolic link, not a regular file; " \
+        "softreg never writes over one" in err
+    assert target.read_text() == "mine" and (raw / "train-images-idx3-ubyte").is_symlink()
+
+
 def test_gluon_is_refused_with_the_reason(capsys, tmp_path):
     code, out, err = _run(capsys, "data", "--for", "mxnet", str(tmp_path))
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1

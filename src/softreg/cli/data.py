@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from softreg.cli.train import add_data_args
@@ -18,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "sha256, cache the decoded arrays and print counts per class.",
     )
     add_data_args(p)
-    p.add_argument("--sample", metavar="PNG", help="write a grid of training images to PNG")
+    p.add_argument("--sample", metavar="PNG", help="write a grid of training images to PNG; "
+                   "an existing file is refused")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --sample file")
     p.add_argument("--for", dest="for_loader", metavar="LOADER",
                    choices=("torchvision", "keras", "mxnet"),
                    help="also put the verified files where this framework's own Fashion-MNIST "
@@ -34,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from softreg import fileio
     from softreg.errors import ConfigError
 
     if not 1 <= args.n <= MAX_SAMPLES:
@@ -43,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
                           "--for torchvision, keras or mxnet with it")
     if args.for_loader is not None:
         return _place_for(args.for_loader, args.root, args.data_dir, args.offline)
+    if args.sample:
+        fileio.refuse_existing(Path(args.sample), "--sample", overwrite=args.overwrite)
     arrays = _find_and_verify(args.data_dir, args.offline)
     _print_counts(arrays)
     if args.sample:
@@ -52,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
         images, labels = arrays["train"]
         n = args.n
         titles = [CLASS_NAMES[int(k)] for k in labels[:n]]
-        path = image_grid(images[:n], titles, path=args.sample, ncols=min(n, 8))
+        path = fileio.write_new(
+            Path(args.sample), lambda tmp: image_grid(images[:n], titles, path=tmp,
+                                                      ncols=min(n, 8)),
+            overwrite=args.overwrite, flag="--sample")
         print(f"sample: {n} training images written to {path}")
     return 0
 

@@ -126,19 +126,25 @@ def upstream_gzip(spec: fashion.IDXFile, path: str | os.PathLike[str]) -> bytes 
 
 
 def _write_new(dest: Path, content: bytes, same: bool) -> str:
-    """Write ``content`` at ``dest`` unless there; ``same`` says whether a file there is it."""
-    if dest.exists():
+    """Write ``content`` at ``dest`` unless there; ``same`` says whether a file there is it.
+
+    Through the write gate: a link, a folder, a device or a FIFO at ``dest`` is refused.
+    """
+    from softreg import writegate
+
+    if writegate.describe(dest) == "a regular file":
         if same:
             return "already there"
         raise DataError(f"{dest} exists and is not the verified {dest.name}: softreg does not "
                         "replace it; move it away and run again")
+    writegate.check_file(dest, flag="ROOT")
     with fileio.atomic_path(dest) as tmp:
         tmp.write_bytes(content)
     return "written"
 
 
 def _same_content(dest: Path, content: bytes, compressed: bool) -> bool:
-    if not dest.is_file():
+    if dest.is_symlink() or not dest.is_file():
         return False
     try:
         have = decompressed(dest) if compressed else dest.read_bytes()
