@@ -115,6 +115,15 @@ def test_download_never_replaces_a_different_file(hub):
     assert (cache / "table.csv").read_text() == "mine"
 
 
+def test_download_never_writes_over_a_dangling_link(hub):
+    _, _, cache = hub
+    cache.mkdir()
+    (cache / "table.csv").symlink_to(cache / "elsewhere.csv")
+    with pytest.raises(ConfigError, match=r"table\.csv' is a symbolic link, not a regular file"):
+        datahub.download("table", cache)
+    assert (cache / "table.csv").is_symlink() and not (cache / "elsewhere.csv").exists()
+
+
 def test_download_offline_names_the_url_and_where_to_put_the_file(monkeypatch, tmp_path):
     monkeypatch.setitem(datahub.DATA_HUB, "gone", ("http://127.0.0.1:9/gone.csv", "a" * 40))
     with pytest.raises(DataError, match=r"^cannot download http://127\.0\.0\.1:9/gone\.csv "

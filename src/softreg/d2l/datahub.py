@@ -48,6 +48,7 @@ def download(name: str, cache_dir: str | os.PathLike[str] = DEFAULT_CACHE) -> st
     Raises:
         ConfigError: ``name`` is not in ``DATA_HUB``.
         ChecksumError: the file in ``cache_dir`` or the one downloaded has another SHA-1.
+        ConfigError: something other than a regular file (a dangling link, a FIFO) is there.
         DataError: the URL cannot be read (offline, no such file on the server).
     """
     if name not in DATA_HUB:
@@ -61,6 +62,9 @@ def download(name: str, cache_dir: str | os.PathLike[str] = DEFAULT_CACHE) -> st
             return str(dest)
         raise ChecksumError(f"{dest} has SHA-1 {found}, but {name} must have {sha1}: it is not "
                             f"the book's file; move it away and run again to fetch {url}")
+    from softreg import writegate
+
+    writegate.check_file(dest, flag="cache_dir")  # a dangling link, a FIFO...: not written over
     dest.parent.mkdir(parents=True, exist_ok=True)
     print(f"Downloading {dest} from {url}...")
     with fileio.atomic_path(dest) as tmp:
