@@ -7,6 +7,7 @@ Enough of matplotlib's look for softreg's curves (same colours, line styles, mar
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -148,7 +149,7 @@ class Axes:
 def _along(run: list[tuple[float, float]], per_segment: int = 12) -> list[tuple[float, float]]:
     """Points along a polyline (its vertices and evenly between them)."""
     out = list(run)
-    for (xa, ya), (xb, yb) in zip(run, run[1:], strict=False):
+    for (xa, ya), (xb, yb) in itertools.pairwise(run):
         out += [(xa + (xb - xa) * t / per_segment, ya + (yb - ya) * t / per_segment)
                 for t in range(1, per_segment)]
     return out

@@ -10,6 +10,7 @@ default font, so the figures look like the ones matplotlib drew before.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import math
 import os
 from functools import lru_cache
@@ -34,6 +35,8 @@ _BLUES = ("#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#21
           "#08519c", "#08306b")
 _RDBU_R = ("#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7",
            "#f4a582", "#d6604d", "#b2182b", "#67001f")
+# Image.Resampling since Pillow 9.1; the plain constant in every version (the floor is 9).
+_BICUBIC: Any = getattr(getattr(Image, "Resampling", Image), "BICUBIC", 3)
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 RGB = tuple[int, int, int]
 
@@ -56,9 +59,12 @@ def default_font_file() -> str | None:
 def font(size: int, file: str | None = None) -> Font:
     """The font of ``file`` (default: DejaVu Sans) at ``size`` pixels; Pillow's own without one."""
     path = file or default_font_file()
-    if path is None:
-        return ImageFont.load_default(size)
-    return ImageFont.truetype(path, size)
+    if path is not None:
+        return ImageFont.truetype(path, size)
+    try:
+        return ImageFont.load_default(size)  # a scalable font since Pillow 10.1
+    except TypeError:
+        return ImageFont.load_default()
 
 
 def colormap(name: str) -> npt.NDArray[np.uint8]:
@@ -95,7 +101,7 @@ def nice_ticks(lo: float, hi: float, most: int = 7, integer: bool = False) -> li
     if integer:
         step = max(1.0, round(step))
     first = math.ceil(lo / step - 1e-9)
-    ticks = [k * step for k in range(first, int(math.floor(hi / step + 1e-9)) + 1)]
+    ticks = [k * step for k in range(first, math.floor(hi / step + 1e-9) + 1)]
     return [round(t, 10) for t in ticks]
 
 
@@ -112,7 +118,7 @@ def tick_label(value: float, ticks: list[float]) -> str:
 def text_size(fnt: Font, text: str) -> tuple[int, int]:
     """Width and height of (possibly multi-line) ``text``."""
     box = _measure().multiline_textbbox((0, 0), text, font=fnt, spacing=_spacing(fnt))
-    return int(math.ceil(box[2] - min(box[0], 0))), int(math.ceil(box[3]))
+    return math.ceil(box[2] - min(box[0], 0)), math.ceil(box[3])
 
 
 def draw_text(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, fnt: Font,
@@ -134,7 +140,7 @@ def paste_rotated(canvas: Image.Image, xy: tuple[float, float], text: str, fnt: 
     mask = Image.new("L", (width + 4, height + 4), 0)
     ImageDraw.Draw(mask).multiline_text((2, 2), text, font=fnt, fill=255,
                                         spacing=_spacing(fnt), align="center")
-    mask = mask.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
+    mask = mask.rotate(angle, resample=_BICUBIC, expand=True)
     x = xy[0] - {"l": 0, "m": mask.width / 2, "r": mask.width}[anchor[0]]
     y = xy[1] - {"a": 0, "m": mask.height / 2, "d": mask.height}[anchor[1]]
     solid = Image.new(canvas.mode, mask.size, fill)
@@ -164,7 +170,7 @@ def polyline(draw: ImageDraw.ImageDraw, points: list[tuple[float, float]], fill:
         draw.line(points, fill=fill, width=width, joint="curve")
         return
     phase, index = 0.0, 0  # how far into dashes[index] the pen is
-    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
         length, done = math.hypot(x1 - x0, y1 - y0), 0.0
         while done < length - 1e-9:
             step = min(dashes[index] - phase, length - done)
