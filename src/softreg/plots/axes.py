@@ -1,8 +1,8 @@
 """A line plot's axes drawn with Pillow: frame, ticks, grid, labels, title, lines and a legend.
 
 Enough of matplotlib's look for softreg's curves (same colours, line styles, markers and
-"best" legend placement), at a few milliseconds a figure. Everything is drawn at
-:attr:`Axes.K` times the final size and reduced at the end, which smooths lines and text.
+"best" legend placement), at a few milliseconds a figure. Lines are drawn at :attr:`Axes.K`
+times the final size and reduced, words at the final size (:class:`softreg.plots.raster.Canvas`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from softreg.plots import raster
 
@@ -33,38 +33,37 @@ class Axes:
                  ylim: tuple[float, float], *, font_file: str | None = None, title: str = "",
                  xlabel: str = "", integer_x: bool = False) -> None:
         k = self.K
-        self.canvas = raster.supersampled(*size, k)
-        self.draw = ImageDraw.Draw(self.canvas)
-        self.tick_font = raster.font(13 * k, font_file)
-        self.legend_font = raster.font(12 * k, font_file)
-        label_font, title_font = raster.font(14 * k, font_file), raster.font(16 * k, font_file)
+        self.canvas = raster.Canvas(*size, k)
+        self.draw = self.canvas.draw
+        self.tick_font = raster.font(13, font_file)
+        self.legend_font = raster.font(12, font_file)
+        label_font, title_font = raster.font(14, font_file), raster.font(16, font_file)
         self.xlim, self.ylim = xlim, ylim
         xt = raster.nice_ticks(*xlim, integer=integer_x)
         yt = raster.nice_ticks(*ylim)
         ylabels = [raster.tick_label(v, yt) for v in yt]
-        tick_h = raster.text_size(self.tick_font, "0")[1]
-        left = max(raster.text_size(self.tick_font, t)[0] for t in ylabels) + 14 * k
-        top = raster.text_size(title_font, title)[1] + 14 * k if title else 12 * k
-        bottom = tick_h + 12 * k + (raster.text_size(label_font, xlabel)[1] + 8 * k
+        tick_h = self.canvas.size(self.tick_font, "0")[1]
+        left = max(self.canvas.size(self.tick_font, t)[0] for t in ylabels) + 14 * k
+        top = self.canvas.size(title_font, title)[1] + 14 * k if title else 12 * k
+        bottom = tick_h + 12 * k + (self.canvas.size(label_font, xlabel)[1] + 8 * k
                                     if xlabel else 0)
-        self.box = (left, top, self.canvas.width - 16 * k, self.canvas.height - bottom)
+        width, height = self.canvas.big.size
+        self.box = (left, top, width - 16 * k, height - bottom)
         x0, y0, x1, y1 = self.box
         for v, text in zip(yt, ylabels, strict=True):
             y = self.y(v)
             self.draw.line([(x0, y), (x1, y)], fill=raster.GRID, width=k)
             self.draw.line([(x0 - 4 * k, y), (x0, y)], fill=raster.BLACK, width=k)
-            raster.draw_text(self.draw, (x0 - 7 * k, y), text, self.tick_font, "rm")
+            self.canvas.text((x0 - 7 * k, y), text, self.tick_font, "rm")
         for v in xt:
             x = self.x(v)
             self.draw.line([(x, y0), (x, y1)], fill=raster.GRID, width=k)
             self.draw.line([(x, y1), (x, y1 + 4 * k)], fill=raster.BLACK, width=k)
-            raster.draw_text(self.draw, (x, y1 + 6 * k), raster.tick_label(v, xt),
-                             self.tick_font, "ma")
+            self.canvas.text((x, y1 + 6 * k), raster.tick_label(v, xt), self.tick_font, "ma")
         if xlabel:
-            raster.draw_text(self.draw, ((x0 + x1) / 2, self.canvas.height - 6 * k), xlabel,
-                             label_font, "md")
+            self.canvas.text(((x0 + x1) / 2, height - 6 * k), xlabel, label_font, "md")
         if title:
-            raster.draw_text(self.draw, ((x0 + x1) / 2, 6 * k), title, title_font, "ma")
+            self.canvas.text(((x0 + x1) / 2, 6 * k), title, title_font, "ma")
         self.points: list[tuple[float, float]] = []  # drawn data, for the legend's place
         self.entries: list[tuple[str, str, Any]] = []
 
@@ -101,8 +100,8 @@ class Axes:
         """The entries in a box where it covers the fewest drawn points."""
         k = self.K
         sample, pad = 28 * k, 6 * k
-        row_h = raster.text_size(self.legend_font, "Ag")[1] + 6 * k
-        width = sample + 3 * pad + max(raster.text_size(self.legend_font, e[0])[0]
+        row_h = self.canvas.size(self.legend_font, "Ag")[1] + 6 * k
+        width = sample + 3 * pad + max(self.canvas.size(self.legend_font, e[0])[0]
                                        for e in self.entries)
         height = row_h * len(self.entries) + pad
         left, top = min((self._place(name, width, height) for name in LEGEND_PLACES),
@@ -115,18 +114,17 @@ class Axes:
                             round(LINE_W * k), tuple(d * LINE_W * k for d in DASHES[style]))
             mid, r = left + pad + sample / 2, 2.5 * k
             self.draw.ellipse([mid - r, y - r, mid + r, y + r], fill=color)
-            raster.draw_text(self.draw, (left + 2 * pad + sample, y), label, self.legend_font,
-                             "lm")
+            self.canvas.text((left + 2 * pad + sample, y), label, self.legend_font, "lm")
 
     def centre_text(self, text: str) -> None:
         """``text`` in the middle of the plot area."""
         x0, y0, x1, y1 = self.box
-        raster.draw_text(self.draw, ((x0 + x1) / 2, (y0 + y1) / 2), text, self.tick_font, "mm")
+        self.canvas.text(((x0 + x1) / 2, (y0 + y1) / 2), text, self.tick_font, "mm")
 
     def image(self) -> Image.Image:
         """The finished figure at its final size."""
         self.draw.rectangle(self.box, outline=raster.BLACK, width=self.K)
-        return self.canvas.reduce(self.K)
+        return self.canvas.finish()
 
     def _place(self, name: str, width: float, height: float) -> tuple[float, float]:
         x0, y0, x1, y1 = self.box

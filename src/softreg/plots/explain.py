@@ -75,15 +75,15 @@ def _write_templates(imgs: npt.NDArray[np.float64], names: Sequence[str], limit:
                      ncols: int, path: Path) -> Path:
     """templates.png with Pillow: the panels, a shared colour bar (pointed ends: values beyond
     the limit) and the title."""
-    from PIL import Image, ImageDraw
+    from PIL import Image
 
     from softreg.plots import raster
 
-    k, zoom, gap = 2, 10, 24  # drawn twice as big (28 x 5 pixels a panel), then reduced
+    k, zoom, gap = 2, 10, 24  # lines drawn twice as big (28 x 5 pixels a panel), then reduced
     side = 28 * zoom
-    fnt = {size: raster.font(size * k) for size in (13, 14, 17)}
-    head = raster.text_size(fnt[13], "Ag")[1] + 8 * k
-    top = raster.text_size(fnt[17], TEMPLATE_TITLE)[1] + 16 * k
+    fnt = {size: raster.font(size) for size in (13, 14, 17)}
+    head = raster.text_size(fnt[13], "Ag")[1] * k + 8 * k
+    top = raster.text_size(fnt[17], TEMPLATE_TITLE)[1] * k + 16 * k
     nrows = math.ceil(len(imgs) / ncols)
     cell_w, cell_h = side + gap, head + side + gap
     bar_left = gap + ncols * cell_w + 8 * k
@@ -91,19 +91,20 @@ def _write_templates(imgs: npt.NDArray[np.float64], names: Sequence[str], limit:
     bar_top = top + 16 * k
     ticks = raster.nice_ticks(-limit, limit, most=7)
     labels = [raster.tick_label(v, ticks) for v in ticks]
-    tick_w = max(raster.text_size(fnt[13], t)[0] for t in labels)
-    label_w = raster.text_size(fnt[14], TEMPLATE_BAR)[1]
+    tick_w = max(raster.text_size(fnt[13], t)[0] for t in labels) * k
+    label_w = raster.text_size(fnt[14], TEMPLATE_BAR)[1] * k
     width = bar_left + bar_w + 10 * k + tick_w + 12 * k + label_w + 12 * k
-    canvas = Image.new("RGB", (width, top + nrows * cell_h), raster.WHITE)
+    canvas = raster.Canvas(-(-width // k), -(-(top + nrows * cell_h) // k), k)
     lut = raster.colormap("RdBu_r")
-    draw = ImageDraw.Draw(canvas)
+    draw = canvas.draw
     for i, (img, name) in enumerate(zip(imgs, names, strict=True)):
         x, y = gap + (i % ncols) * cell_w, top + (i // ncols) * cell_h
         levels = raster.to_levels(img, -limit, limit)  # (28, 28)
-        canvas.paste(Image.fromarray(raster.enlarge(lut[levels], zoom)), (x, y + head))
-        raster.draw_text(draw, (x + side / 2, y), name, fnt[13], "ma")
+        canvas.big.paste(Image.fromarray(raster.enlarge(lut[levels], zoom)), (x, y + head))
+        canvas.text((x + side / 2, y), name, fnt[13], "ma")
     ramp = np.linspace(limit, -limit, bar_h)[:, None].repeat(bar_w, axis=1)  # (bar_h, bar_w)
-    canvas.paste(Image.fromarray(lut[raster.to_levels(ramp, -limit, limit)]), (bar_left, bar_top))
+    canvas.big.paste(Image.fromarray(lut[raster.to_levels(ramp, -limit, limit)]),
+                     (bar_left, bar_top))
     bottom = bar_top + bar_h
     draw.polygon([(bar_left, bar_top), (bar_left + bar_w / 2, bar_top - 16 * k),
                   (bar_left + bar_w, bar_top)], fill=tuple(int(c) for c in lut[255]))
@@ -113,11 +114,10 @@ def _write_templates(imgs: npt.NDArray[np.float64], names: Sequence[str], limit:
         at = bottom - (v + limit) / (2 * limit) * bar_h
         draw.line([(bar_left + bar_w, at), (bar_left + bar_w + 4 * k, at)], fill=raster.BLACK,
                   width=k)
-        raster.draw_text(draw, (bar_left + bar_w + 7 * k, at), text, fnt[13], "lm")
-    raster.paste_rotated(canvas, (width - 12 * k, bar_top + bar_h / 2), TEMPLATE_BAR, fnt[14],
-                         90, "rm")
-    raster.draw_text(draw, (width / 2, 8 * k), TEMPLATE_TITLE, fnt[17], "ma")
-    return raster.save_png(canvas.reduce(k), path)
+        canvas.text((bar_left + bar_w + 7 * k, at), text, fnt[13], "lm")
+    canvas.text((width - 12 * k, bar_top + bar_h / 2), TEMPLATE_BAR, fnt[14], "rm", angle=90)
+    canvas.text((width / 2, 8 * k), TEMPLATE_TITLE, fnt[17], "ma")
+    return raster.save_png(canvas.finish(), path)
 
 
 def plot_example_rows(rows: Sequence[ExampleRow], path: PathLike | None = None,
