@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _record import record
 
 HAND_WRITTEN = "--hand-written"
 
@@ -183,6 +184,8 @@ def compare_reports(args: tuple[Any, ...], kwargs: dict[str, Any], first_new: fl
               f"{statistics.median(before):.3f} s (min {min(before):.3f}), after median "
               f"{statistics.median(after):.3f} s (min {min(after):.3f}): "
               f"{statistics.median(ratios):.1f}x faster (median of the rounds' ratios)")
+        record(f"report of the chapter's run, matplotlib figures vs Pillow ({language})",
+               statistics.median(ratios))
 
 
 # ---- the whole process against a hand-written loop ----
@@ -248,6 +251,8 @@ def compare_processes(rounds: int) -> None:
           f"{statistics.median(ours_t):.2f} s, hand-written in-memory torch loop median "
           f"{statistics.median(theirs_t):.2f} s: softreg takes {statistics.median(ratios):.2f} "
           "of the loop's wall time (median of the rounds' ratios; target <= 0.6)")
+    record("whole softreg train process / a hand-written in-memory torch loop",
+           statistics.median(ratios), better="lower", target=0.6)
 
 
 def main() -> None:
