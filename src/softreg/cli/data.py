@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from softreg.cli.train import add_data_args
@@ -18,17 +19,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "sha256, cache the decoded arrays and print counts per class.",
     )
     add_data_args(p)
-    p.add_argument("--sample", metavar="PNG", help="write a grid of training images to PNG")
+    p.add_argument("--sample", metavar="PNG", help="write a grid of training images to PNG; "
+                   "an existing file is refused")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --sample file")
     p.add_argument("--n", type=int, default=24,
                    help=f"number of images in the --sample grid, 1..{MAX_SAMPLES} [%(default)s]")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from softreg import fileio
     from softreg.errors import ConfigError
 
     if not 1 <= args.n <= MAX_SAMPLES:
         raise ConfigError(f"--n must be between 1 and {MAX_SAMPLES}, got {args.n}")
+    if args.sample:
+        fileio.refuse_existing(Path(args.sample), "--sample", overwrite=args.overwrite)
     arrays = _find_and_verify(args.data_dir, args.offline)
     _print_counts(arrays)
     if args.sample:
@@ -38,7 +44,10 @@ def run(args: argparse.Namespace) -> int:
         images, labels = arrays["train"]
         n = args.n
         titles = [CLASS_NAMES[int(k)] for k in labels[:n]]
-        path = image_grid(images[:n], titles, path=args.sample, ncols=min(n, 8))
+        path = fileio.write_new(
+            Path(args.sample), lambda tmp: image_grid(images[:n], titles, path=tmp,
+                                                      ncols=min(n, 8)),
+            overwrite=args.overwrite, flag="--sample")
         print(f"sample: {n} training images written to {path}")
     return 0
 
