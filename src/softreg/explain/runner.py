@@ -170,8 +170,8 @@ def load_sets(config: TrainConfig | None, data_dir: str | None,
     return test, (to_features(xtr[val_idx]), ytr64[val_idx])
 
 
-# The explain figures a training run draws for its report.md (each figure costs about half a
-# second on the CPU); `softreg explain` draws all of them.
+# The explain figures a training run draws for its report.md (the matplotlib ones cost about
+# half a second each on the CPU); `softreg explain` draws all of them.
 REPORT_FIGURES = ("mistakes",)
 
 
