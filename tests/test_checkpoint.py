@@ -112,6 +112,7 @@ def test_load_model_follows_the_run_folder_to_its_final_model(tmp_path):
     path, ck = checkpoint.load_model(tmp_path)
     assert path == tmp_path / "checkpoint.safetensors" and ck.meta["epoch"] == 3
     last.meta["model_file"] = "best.safetensors"
+    last.extra = {"best_W": best.W, "best_b": best.b}  # what a run keeps of its best epoch
     checkpoint.save(tmp_path / "checkpoint.safetensors", last)
     path, ck = checkpoint.load_model(tmp_path)
     assert path == tmp_path / "best.safetensors" and ck.meta["epoch"] == 2

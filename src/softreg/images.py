@@ -37,6 +37,7 @@ import numpy as np
 import numpy.lib.format as npy_format
 import numpy.typing as npt
 
+from softreg import readback
 from softreg._optional import require
 from softreg.errors import InputImageError
 
@@ -57,8 +58,7 @@ def load_image(path: str | os.PathLike[str],
             range, a picture too large to open safely.
     """
     p = Path(path)
-    if not p.is_file():
-        raise InputImageError(f"image {str(p)!r} does not exist")
+    readback.check_regular(p, "image", InputImageError)  # a folder, FIFO, /dev/zero: by name
     shape = tuple(image_shape)
     arr = _read_npy(p, shape) if p.suffix.lower() == ".npy" else _read_picture(p, shape)
     if arr.dtype == np.uint8:

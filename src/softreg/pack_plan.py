@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -122,13 +121,13 @@ def pack_bytes(models: int, groups: int, batch_size: int, eval_bytes: int = 64 *
     return models * model_bytes(batch_size, shape) + gather + orders + eval_bytes
 
 
-def default_pack_memory() -> int:
-    """The default memory budget of one pack: a quarter of the machine's memory (<= 8 GiB)."""
-    try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        total = 4 * 2**30
-    return int(min(total // 4, 8 * 2**30))
+def default_pack_memory(workers: int = 1) -> int:
+    """The default memory budget of one pack: a quarter of the memory this process may use
+    (the machine's, the cgroup's or ``ulimit -v``, whichever is least; <= 8 GiB), divided
+    among ``workers`` running at once (see :func:`softreg.limits.share`)."""
+    from softreg.limits import share
+
+    return share(workers)
 
 
 def plan_packs(configs: Sequence[TrainConfig], max_models: int | None = None,

@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     import datetime
 
     from softreg.pack_plan import packing as sweep_packing
+    from softreg.pack_plan import plan_packs
     from softreg.runfolder import new_folder
     from softreg.search import describe_draws
     from softreg.sweep import check_sweep, format_best, run_sweep
@@ -110,8 +111,10 @@ def run(args: argparse.Namespace) -> int:
     space = build_space(args)
     out = Path(args.out) if args.out else Path("sweeps") / "new"
     # a refusal is its one line, with nothing before it
-    check_sweep(space, out, args.jobs, engine=args.engine, address=args.address,
-                gpus_per_task=args.task_gpus)
+    configs = check_sweep(space, out, args.jobs, engine=args.engine, address=args.address,
+                          gpus_per_task=args.task_gpus)
+    if packing.enabled:  # a --pack-memory too small for one model: refused before the folder
+        plan_packs(configs, packing.max_models, packing.memory)
     if not args.out:  # a folder of its own: two sweeps started in one second get two
         out = new_folder("sweeps", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     if not args.quiet:
@@ -129,6 +132,14 @@ def run(args: argparse.Namespace) -> int:
     print(printable(f"{len(result.rows)} configurations "  # statuses come from result files
                     f"({', '.join(f'{n} {k}' for k, n in counts.items())}; {result.skipped} "
                     f"from an earlier run); {result.seconds:.1f} s"))
+    if result.best is None and result.rows and all(r["status"] == "failed" for r in result.rows):
+        # nothing diverged: every configuration failed (e.g. --device cuda without a GPU)
+        from softreg.errors import ConfigError
+
+        first = printable(result.rows[0].get("message", ""))
+        raise ConfigError(f"no configuration could be trained: all {len(result.rows)} failed "
+                          f"(the first: {first}); results.csv lists them: "
+                          f"{result.files['results']}")
     print(format_best(result))
     print(f"results: {result.files['results']}")
     return 0 if result.best is not None else 3
