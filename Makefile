@@ -56,7 +56,7 @@ $(NEWTBIN)/.installed: pyproject.toml
 	$(PY_NEW) -m venv $(VENV_NEWT)
 	$(NEWTBIN)/python -m pip install -q --upgrade pip
 	$(NEWTBIN)/python -m pip install -q $(TORCH_PIP_ARGS) $(TORCH_PIN)
-	$(NEWTBIN)/python -m pip install -q -e '.[torch,tensorflow,test]'
+	$(NEWTBIN)/python -m pip install -q -e '.[torch,tensorflow,test,sklearn]'
 	touch $@
 
 # The four environments are built side by side (pip is mostly one core and the network); the
@@ -84,7 +84,7 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 test-main: $(BIN)/.installed data
-	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard,jupyter,ray $(BIN)/python -m pytest -m "not mxnet" -q
+	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard,jupyter,ray,sklearn $(BIN)/python -m pytest -m "not mxnet" -q
 
 test-mxnet: $(MXBIN)/.installed data
 	SOFTREG_REQUIRE=mxnet,data,mpmath,safetensors,PIL,jupyter $(MXBIN)/python -m pytest -m mxnet -q \
@@ -96,7 +96,7 @@ test-mxnet: $(MXBIN)/.installed data
 test-newest: $(NEWBIN)/.installed $(NEWTBIN)/.installed data
 	cd /tmp && $(CURDIR)/$(NEWBIN)/softreg train --framework numpy --epochs 1 --offline --quiet \
 		--out $$(mktemp -d)/run
-	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL $(NEWTBIN)/python -m pytest \
+	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,sklearn $(NEWTBIN)/python -m pytest \
 		-q -p no:cacheprovider --basetemp=$$(mktemp -d) -m "not mxnet and not slow"
 
 bench: $(BIN)/.installed data
