@@ -45,7 +45,8 @@ class LinearSoftmax(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> Any:
         """The most probable class of each row."""
-        return self.classes_[np.argmax(self._logits(X), axis=1)]
+        Z = self._logits(X)  # checks fitted first
+        return self.classes_[np.argmax(Z, axis=1)]
 
     @property
     def coef_(self) -> F64:
