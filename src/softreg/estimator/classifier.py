@@ -136,7 +136,7 @@ class SoftmaxRegression(LinearSoftmax):
         fun = prepare.objective(prob, self.framework, self.device)
         ftol = 64 * np.finfo(np.float64).eps
         res = lbfgs.minimize(fun, theta0, tol=self.tol, max_iter=self.max_iter, ftol=ftol,
-                             verbose=self.verbose)
+                             noise=prepare.noise(prob), verbose=self.verbose)
         self.n_iter_ = res.n_iter.astype(np.int32)
         self.objective_ = float(res.f[0])
         self.objective_curve_ = np.array(res.trace)

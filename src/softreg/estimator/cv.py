@@ -106,7 +106,7 @@ class SoftmaxRegressionCV(LinearSoftmax):
     def _minimize(self, prob: Any, theta0: F64) -> lbfgs.Result:
         fun = prepare.objective(prob, self.framework, self.device)
         res = lbfgs.minimize(fun, theta0, tol=self.tol, max_iter=self.max_iter, ftol=FTOL,
-                             verbose=self.verbose)
+                             noise=prepare.noise(prob), verbose=self.verbose)
         if not res.converged.all():
             warnings.warn(
                 f"SoftmaxRegressionCV: {int((~res.converged).sum())} of {len(theta0)} fits "

@@ -41,8 +41,14 @@ class Result:
 
 
 def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: int = 10,
-             ftol: float = 1e-12, verbose: int = 0) -> Result:
+             ftol: float = 1e-12, noise: float = 0.0, verbose: int = 0) -> Result:
     """Minimise K objectives from ``theta0`` (K, p); ``fun(theta_sub, idx)`` evaluates a subset.
+
+    ``noise`` is the relative error of an evaluated objective (float32 products: about 1e-6).
+    Within it the objective cannot tell a better point from a worse one, so a step is also
+    accepted when its objective is within the noise and the gradient along the direction has
+    shrunk (the strong Wolfe curvature condition): near the optimum the gradient still guides
+    where the objective's rounding no longer can.
 
     Returns:
         The final parameters, objectives, iteration counts and which models converged.
@@ -64,8 +70,8 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
         if act.size == 0:
             break
         d = _direction(g[act], S[:, act], Y[:, act], rho[:, act], it, memory)
-        x_new, f_new, g_new, ok, evals = _line_search(fun, theta[act], f[act], g[act], d, act,
-                                                     first=it == 0)
+        x_new, f_new, g_new, ok, noisy, evals = _line_search(
+            fun, theta[act], f[act], g[act], d, act, first=it == 0, noise=noise)
         res.n_evals += evals
         slot = it % memory
         s, y = x_new - theta[act], g_new - g[act]
@@ -77,7 +83,7 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
         theta[act], f[act], g[act] = x_new, f_new, g_new
         res.n_iter[act] += 1
         done = ((np.abs(g_new).max(axis=1) <= tol) | ~ok
-                | (decrease <= ftol * np.maximum(np.abs(f_new), 1.0)))
+                | ((decrease <= ftol * np.maximum(np.abs(f_new), 1.0)) & ~noisy))
         res.converged[act[done]] = True
         running[act[done]] = False
         if act[0] == 0:  # the trace follows model 0 while it runs
@@ -111,8 +117,10 @@ def _direction(g: F64, S: F64, Y: F64, rho: F64, it: int, memory: int) -> F64:
 
 
 def _line_search(fun: Objective, x: F64, f: F64, g: F64, d: F64, idx: npt.NDArray[np.intp],
-                 first: bool) -> tuple[F64, F64, F64, npt.NDArray[np.bool_], int]:
-    """Backtrack each model's step until Armijo holds; returns x, f, g, ok and evaluations."""
+                 first: bool, noise: float) -> tuple[F64, F64, F64, npt.NDArray[np.bool_],
+                                                     npt.NDArray[np.bool_], int]:
+    """Backtrack each model's step until Armijo holds (or, within the objective's noise, the
+    curvature condition); returns x, f, g, ok, accepted-by-noise and evaluations."""
     slope = np.einsum("kp,kp->k", g, d)
     bad = slope >= 0  # not a descent direction (round-off): fall back to steepest descent
     d[bad] = -g[bad]
@@ -122,14 +130,19 @@ def _line_search(fun: Objective, x: F64, f: F64, g: F64, d: F64, idx: npt.NDArra
         step = 1.0 / np.maximum(np.linalg.norm(g, axis=1), 1e-300)
     x_new, f_new, g_new = x.copy(), f.copy(), g.copy()
     ok = np.zeros(len(x), bool)
+    noisy = np.zeros(len(x), bool)
     todo = np.arange(len(x))
     evals = 0
     for _ in range(MAX_BACKTRACKS):
         trial = x[todo] + step[todo, None] * d[todo]
         ft, gt = fun(trial, idx[todo])
         evals += 1
-        accept = np.isfinite(ft) & (ft <= f[todo] + ARMIJO * step[todo] * slope[todo])
+        armijo = ft <= f[todo] + ARMIJO * step[todo] * slope[todo]
+        flat = ((ft <= f[todo] + noise * np.abs(f[todo]))
+                & (np.abs(np.einsum("kp,kp->k", gt, d[todo])) <= 0.9 * np.abs(slope[todo])))
+        accept = np.isfinite(ft) & (armijo | flat)
         hit = todo[accept]
+        noisy[todo[accept & ~armijo]] = True
         x_new[hit], f_new[hit], g_new[hit], ok[hit] = trial[accept], ft[accept], gt[accept], True
         todo = todo[~accept]
         if todo.size == 0:
@@ -139,4 +152,4 @@ def _line_search(fun: Objective, x: F64, f: F64, g: F64, d: F64, idx: npt.NDArra
         quad = np.where(np.isfinite(fail) & (denom > 0), -slope[todo] * s * s / np.where(
             denom > 0, denom, 1.0), 0.5 * s)
         step[todo] = np.clip(quad, 0.1 * s, 0.5 * s)
-    return x_new, f_new, g_new, ok, evals
+    return x_new, f_new, g_new, ok, noisy, evals

@@ -58,6 +58,11 @@ def problem(X: Any, codes: npt.NDArray[np.intp], masks: npt.NDArray[np.float64],
                    mu, sd)
 
 
+def noise(prob: Problem) -> float:
+    """Relative rounding error of an evaluated objective: a few dozen ulps of X's dtype."""
+    return 32.0 * float(np.finfo(prob.X.dtype).eps)
+
+
 def objective(prob: Problem, framework: str, device: str) -> Any:
     """The loss-and-gradient callable of ``prob`` on ``framework``."""
     if framework == "numpy":
