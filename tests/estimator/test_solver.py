@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+
 from conftest import need
 
 need("sklearn")
@@ -131,7 +132,7 @@ def test_max_iter_warns_once_saying_what_to_do():
     assert "raise max_iter, or scale X (standardize=True" in str(conv[0].message)
 
 
-def test_float32_fit_makes_no_copy_of_X():
+def test_float32_fit_makes_no_copy_of_x():
     import tracemalloc
 
     X, y = _data(n=20000, d=100, c=10)

@@ -23,12 +23,12 @@ class LinearSoftmax(ClassifierMixin, BaseEstimator):
     _b: F64
     classes_: npt.NDArray[Any]
 
-    def _check_X(self, X: Any) -> Any:
+    def _check_input(self, X: Any) -> Any:
         check_is_fitted(self)
         return validate_data(self, X, accept_sparse="csr", dtype=FLOATS, reset=False)
 
     def _logits(self, X: Any) -> Any:
-        return logits(self._check_X(X), self._W, self._b)
+        return logits(self._check_input(X), self._W, self._b)
 
     def decision_function(self, X: Any) -> Any:
         """Logits (n, c); for two classes the positive class's margin (n,), as sklearn's."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -42,7 +42,7 @@ class SoftmaxRegression(LinearSoftmax):
             ``fit`` and schedule (``constant``, ``cosine`` or ``step``, as ``softreg train``).
     """
 
-    _parameter_constraints: dict[str, list[Any]] = {
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "C": [Interval(Real, 0, None, closed="neither")],
         "solver": [StrOptions({"lbfgs", "sgd"})],
         "max_iter": [Interval(Integral, 0, None, closed="left")],

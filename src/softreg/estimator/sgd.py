@@ -8,6 +8,7 @@ learning rate follows softreg's schedules (:meth:`softreg.config.TrainConfig.lr_
 from __future__ import annotations
 
 from dataclasses import replace
+
 import numpy as np
 import numpy.typing as npt
 
@@ -35,7 +36,8 @@ def epoch(prob: Problem, theta: F64, *, lr: float, batch_size: int,
         part = replace(prob, X=prob.X[rows], codes=prob.codes[rows],
                        weights=prob.weights[:, rows] * (n / len(rows)))
         f, g = objective(part, framework, device)(theta, zero)
-        theta = theta - lr * g
+        with np.errstate(over="ignore", invalid="ignore"):  # refused just below
+            theta = theta - lr * g
         seen += float(f[0]) * len(rows)
         if not np.isfinite(theta).all():
             raise FloatingPointError(
