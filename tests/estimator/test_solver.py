@@ -155,3 +155,15 @@ def test_torch_and_numpy_agree():
     b = _fit(X, y, framework="torch").fit(X, y)
     assert abs(a.objective_ - b.objective_) < 1e-9 * a.objective_
     assert np.abs(a.coef_ - b.coef_).max() < 1e-5
+
+
+@pytest.mark.cuda
+def test_cuda_agrees_with_numpy():
+    torch = need("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    X, y = _data()
+    a = _fit(X, y).fit(X.astype(np.float32), y)
+    b = _fit(X, y, framework="torch", device="cuda").fit(X.astype(np.float32), y)
+    assert abs(a.objective_ - b.objective_) < 1e-6 * a.objective_
+    assert np.abs(a.coef_ - b.coef_).max() < 1e-4
