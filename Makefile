@@ -25,7 +25,7 @@ VENV_NEWT := .venv-py313-frameworks
 NEWTBIN := $(VENV_NEWT)/bin
 ENVS := $(BIN)/.installed $(MXBIN)/.installed $(NEWBIN)/.installed $(NEWTBIN)/.installed
 
-.PHONY: demo test envs lint test-main test-mxnet test-newest data bench clean
+.PHONY: demo test envs lint docs dist test-main test-mxnet test-newest data bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -45,11 +45,27 @@ $(MXBIN)/.installed: pyproject.toml
 	$(MXBIN)/python -m pip install -q -e '.[mxnet,test,notebook]'
 	touch $@
 
-# A plain (not editable) install: rebuilt when the sources change.
+# The package as it would be published: sdist and wheel built in isolation (python -m build,
+# from a small tools venv of their own), then checked by twine.
+VENV_DIST := .venv-dist
+define build_dist
+	test -x $(VENV_DIST)/bin/twine || { $(PY_NEW) -m venv $(VENV_DIST) && \
+		$(VENV_DIST)/bin/python -m pip install -q build twine; }
+	rm -rf dist
+	$(VENV_DIST)/bin/python -m build -q --outdir dist . >/dev/null
+	$(VENV_DIST)/bin/twine check --strict dist/*
+endef
+
+dist:
+	$(build_dist)
+
+# The published wheel installed plainly (no extra) in a new venv: rebuilt when the sources change.
 $(NEWBIN)/.installed: pyproject.toml $(shell find src -name '*.py')
+	$(build_dist)
+	rm -rf $(VENV_NEW)
 	$(PY_NEW) -m venv $(VENV_NEW)
 	$(NEWBIN)/python -m pip install -q --upgrade pip
-	$(NEWBIN)/python -m pip install -q .
+	$(NEWBIN)/python -m pip install -q dist/softreg-*.whl
 	touch $@
 
 $(NEWTBIN)/.installed: pyproject.toml
@@ -80,11 +96,16 @@ test:
 	$(MAKE) --no-print-directory -j3 -Otarget test-main test-mxnet test-newest
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs/hooks
 	$(BIN)/mypy
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build -q --strict --site-dir $$(mktemp -d)
+
+# The documentation site, into site/ (a warning, a broken link or a missing reference fails).
+docs: $(BIN)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 test-main: $(BIN)/.installed data
-	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard,jupyter,ray,sklearn $(BIN)/python -m pytest -m "not mxnet" -q
+	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard,jupyter,ray,griffe,sklearn $(BIN)/python -m pytest -m "not mxnet" -q
 
 test-mxnet: $(MXBIN)/.installed data
 	SOFTREG_REQUIRE=mxnet,data,mpmath,safetensors,PIL,jupyter $(MXBIN)/python -m pytest -m mxnet -q \
@@ -96,11 +117,19 @@ test-mxnet: $(MXBIN)/.installed data
 test-newest: $(NEWBIN)/.installed $(NEWTBIN)/.installed data
 	cd /tmp && $(CURDIR)/$(NEWBIN)/softreg train --framework numpy --epochs 1 --offline --quiet \
 		--out $$(mktemp -d)/run
+	cd /tmp && for fw in torch tensorflow mxnet; do $(CURDIR)/$(NEWBIN)/python -c "import softreg.$$fw" \
+		2>&1 | grep -q "'softreg\[$$fw\]'" || { echo "softreg.$$fw: no install hint \
+		in the wheel's environment" >&2; exit 1; }; done
 	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,sklearn $(NEWTBIN)/python -m pytest \
 		-q -p no:cacheprovider --basetemp=$$(mktemp -d) -m "not mxnet and not slow"
 
-bench: $(BIN)/.installed data
-	for b in benchmarks/bench_*.py; do case $$b in *mxnet*) $(MXBIN)/python $$b ;; *) $(BIN)/python $$b ;; esac || exit 1; done
+# Every benchmark, then the docs' chart of their side-by-side ratios (bench-results.jsonl).
+bench: $(BIN)/.installed $(MXBIN)/.installed data
+	rm -f bench-results.jsonl
+	for b in benchmarks/bench_*.py; do case $$b in *mxnet*) \
+		SOFTREG_BENCH_JSON=$(CURDIR)/bench-results.jsonl $(MXBIN)/python $$b ;; *) \
+		SOFTREG_BENCH_JSON=$(CURDIR)/bench-results.jsonl $(BIN)/python $$b ;; esac || exit 1; done
+	$(BIN)/python scripts/bench_figures.py bench-results.jsonl docs/img/benchmarks.png
 
 clean:
-	rm -rf $(VENV) $(VENV_MX) $(VENV_NEW) $(VENV_NEWT) runs softreg-figures .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_MX) $(VENV_NEW) $(VENV_NEWT) $(VENV_DIST) runs softreg-figures site dist .pytest_cache .mypy_cache .ruff_cache

@@ -27,6 +27,7 @@ import warnings
 
 import mxnet as mx
 import numpy as np
+from _record import record
 from mxnet import autograd, gluon, init, npx
 from mxnet.gluon import nn
 
@@ -164,6 +165,9 @@ def main() -> None:
           f"{base_epoch / facade_epoch:.1f}x faster than the d2l-style pipeline")
     print(f"softreg LinearBackend:   {backend_epoch:.4f} s/epoch -> "
           f"{base_epoch / backend_epoch:.1f}x faster than the d2l-style pipeline")
+    record("MXNet backend vs a d2l-style Gluon pipeline, per epoch", base_epoch / backend_epoch,
+           target=5)
+    record("MXNet train_ch3 vs a d2l-style Gluon pipeline, per epoch", base_epoch / facade_epoch)
     npx.reset_np()
     wall, rss = whole_process()
     print(f"whole 'softreg train --framework mxnet' process (figures included): {wall:.2f} s "

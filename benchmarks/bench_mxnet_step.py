@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 import numpy as np
+from _record import record
 
 from softreg.backends import mxnet_backend
 from softreg.backends.checks import check_batch_size, check_order, check_step
@@ -80,6 +81,7 @@ def compare(config: TrainConfig, rounds: int) -> None:
     print(f"  written out {statistics.median(seconds['written out']):.2f} s, autograd "
           f"{statistics.median(seconds['autograd']):.2f} s (medians): the written-out step is "
           f"{statistics.median(ratios):.2f}x faster (rounds {min(ratios):.2f}-{max(ratios):.2f})")
+    record("MXNet written-out step vs autograd step", statistics.median(ratios))
     print(f"  test acc {new.history.last.test_acc:.4f} and {old.history.last.test_acc:.4f}; "
           f"train loss {new.history.last.train_loss:.6f} and {old.history.last.train_loss:.6f};"
           f" largest weight difference {diff:.2e}")

@@ -29,6 +29,8 @@ import tempfile
 import time
 from dataclasses import replace
 
+from _record import record
+
 from softreg.config import TrainConfig
 from softreg.pack_plan import Packing, packing
 from softreg.search import SearchSpace, configurations
@@ -56,6 +58,7 @@ def part_a(framework: str, jobs: int) -> None:
     t_one, r_one = sweep(space, jobs, False, True)
     print(f"(a) 18 configurations x 30 epochs + refit, {framework}, --jobs {jobs}: "
           f"packed {t_pack:.1f} s, --no-pack {t_one:.1f} s: {t_one / t_pack:.2f}x faster")
+    record("packed sweep + refit vs --no-pack (18 configurations)", t_one / t_pack, target=4)
     for name, r in (("packed", r_pack), ("--no-pack", r_one)):
         best, refit = r.best, r.refit  # type: ignore[attr-defined]
         print(f"    {name:9s} best lr {best['lr']:g} batch {best['batch_size']} wd "

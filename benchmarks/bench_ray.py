@@ -19,6 +19,8 @@ import os
 import tempfile
 import time
 
+from _record import record
+
 from softreg.config import TrainConfig
 from softreg.search import SearchSpace
 from softreg.sweep import COLUMNS, SweepResult, run_sweep
@@ -90,6 +92,7 @@ def main() -> None:
     print(f"overhead ratio ray/local: {ratio:.2f} ({'within' if ratio <= TARGET else 'OVER'} "
           f"the {TARGET}x target); with start-up and shutdown: "
           f"{(ray_s + start_s + stop_s) / local_s:.2f}")
+    record("Ray engine vs local engine, sweep wall time", ratio, better="lower", target=TARGET)
     same_best = (local.best or {}).get("key") == (on_ray.best or {}).get("key")
     print(f"rows differing beyond float32 rounding: {_differences(local, on_ray)}; same best: "
           f"{same_best}")

@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 import numpy as np
+from _record import record
 
 from softreg.backends import get_backend
 from softreg.backends._tf import import_tensorflow
@@ -154,6 +155,9 @@ def main() -> None:
     print(f"LinearBackend: {train_only:.3f} s for 10 epochs training only (best of 3) -> "
           f"{train_only / 10:.4f} s/epoch vs model.fit's {k_train / e:.4f}: "
           f"{ratio(train_only / 10, k_train / e)}")
+    record("TensorFlow backend vs Keras model.fit, per epoch", (k_train / e) / (train_only / 10),
+           target=3)
+    record("TensorFlow train_ch3 vs model.fit with validation", k_full / f_full)
     print(f"d2l facade, {e} x train_epoch_ch3 (training only): {f_train:.3f} s vs model.fit "
           f"training only {k_train:.3f} s: {ratio(f_train, k_train)}")
     print(f"d2l facade, train_ch3 (per-epoch test evaluation, one PNG at the end): "

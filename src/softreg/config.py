@@ -12,6 +12,8 @@ from softreg.errors import ConfigError
 from softreg.frameworks import DEVICES, canonical_framework
 from softreg.validate import Setting
 
+__all__ = ["TrainConfig"]
+
 LR_SCHEDULES = ("constant", "cosine", "step")
 MONITORS = ("val_loss", "val_acc")
 
@@ -118,6 +120,7 @@ class TrainConfig:
             )
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as a plain dict (what ``config.json`` holds)."""
         return asdict(self)
 
     @classmethod

@@ -23,7 +23,6 @@ import numpy as np
 
 from softreg._optional import import_framework
 from softreg.backends.checks import check_labels
-from softreg.d2l import D2L_NAMES
 from softreg.d2l.animator import Animator as Animator
 from softreg.d2l.ch3 import TrainCh3Warning as TrainCh3Warning
 from softreg.d2l.ch3 import (
@@ -42,6 +41,7 @@ from softreg.d2l.common import set_figsize as set_figsize
 from softreg.d2l.common import use_svg_display as use_svg_display
 from softreg.d2l.images import show_images as show_images
 from softreg.d2l.images import show_predictions
+from softreg.d2l.names import __all__ as D2L_NAMES
 from softreg.errors import ConfigError
 from softreg.history import History
 

@@ -55,7 +55,8 @@ def fit_many(
         splits: prepared splits to use for every configuration (they must then share
             ``val_split``, ``val_seed`` and ``standardize``); by default each data setting
             is prepared once from ``data_dir``/``offline``.
-        data_dir, offline: where the Fashion-MNIST files are (see ``softreg.data``).
+        data_dir: a folder holding the Fashion-MNIST files (see ``softreg.data``).
+        offline: never download the data.
         max_pack: the most models in one pack (None: as many as ``pack_memory`` holds).
         pack_memory: the most bytes one pack may hold (default :func:`default_pack_memory`).
         eval_splits: splits evaluated each epoch (default ``val`` if present, and ``test``).

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from softreg._optional import import_framework
-from softreg.d2l import D2L_NAMES
 from softreg.d2l.animator import Animator as Animator
 from softreg.d2l.ch3 import TrainCh3Warning as TrainCh3Warning
 from softreg.d2l.ch3 import (
@@ -37,6 +36,7 @@ from softreg.d2l.common import set_figsize as set_figsize
 from softreg.d2l.common import use_svg_display as use_svg_display
 from softreg.d2l.images import show_images as show_images
 from softreg.d2l.images import show_predictions
+from softreg.d2l.names import __all__ as D2L_NAMES
 from softreg.history import History
 
 torch = import_framework("torch")
@@ -268,7 +268,8 @@ def train_ch3(net: Any, train_iter: Any, test_iter: Any, loss: Any, num_epochs: 
 
     Args:
         net: an ``nn.Module`` or any callable mapping X to logits.
-        train_iter, test_iter: iterables of (X, y) batches.
+        train_iter: a re-iterable of (X, y) training batches.
+        test_iter: a re-iterable of (X, y) test batches.
         loss: a loss with reduction 'mean', 'sum' or 'none', or a function returning per-example
             losses; the reported train loss is the true per-example mean in every case.
         num_epochs: number of epochs.

@@ -7,25 +7,5 @@ compiled-function cache that reuses a trace per (net, loss, updater, iterator) w
 them alive.
 """
 
-#: The d2l API every facade defines, one name each (``softreg.torch``, ``softreg.tensorflow``,
-#: ``softreg.mxnet`` export exactly these; tests/test_d2l_facades.py checks each defines them).
-D2L_NAMES: tuple[str, ...] = (
-    "Accumulator",
-    "Animator",
-    "FashionMNISTBatches",
-    "Timer",
-    "TrainCh3Warning",
-    "accuracy",
-    "evaluate_accuracy",
-    "get_dataloader_workers",
-    "get_fashion_mnist_labels",
-    "load_data_fashion_mnist",
-    "predict_ch3",
-    "predict_labels",
-    "set_figsize",
-    "sgd",
-    "show_images",
-    "train_ch3",
-    "train_epoch_ch3",
-    "use_svg_display",
-)
+#: The d2l API every facade defines, one name each (kept in :mod:`softreg.d2l.names`).
+from softreg.d2l.names import __all__ as D2L_NAMES  # noqa: F401 (re-exported)

@@ -45,6 +45,7 @@ class Animator:
         self._handle: Any = None  # the notebook output this Animator keeps replacing
 
     def add(self, x: float | Sequence[float], y: float | Sequence[float]) -> None:
+        """Append one point to each curve (y a number or one per curve) and redraw."""
         ys = list(y) if isinstance(y, Sequence) else [y]
         xs = list(x) if isinstance(x, Sequence) else [x] * len(ys)
         while len(self.X) < len(ys):

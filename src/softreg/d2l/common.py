@@ -16,12 +16,14 @@ class Accumulator:
         self.data = [0.0] * n
 
     def add(self, *args: Any) -> None:
+        """Add one value to each running sum (as many values as sums)."""
         if len(args) != len(self.data):
             raise ValueError(f"Accumulator.add expects {len(self.data)} values, one per running "
                              f"sum of Accumulator({len(self.data)}), got {len(args)}: {args!r}")
         self.data = [a + float(b) for a, b in zip(self.data, args, strict=True)]
 
     def reset(self) -> None:
+        """Set every running sum back to 0."""
         self.data = [0.0] * len(self.data)
 
     def __getitem__(self, idx: int) -> float:
@@ -36,19 +38,24 @@ class Timer:
         self.start()
 
     def start(self) -> None:
+        """Start (or restart) the stopwatch."""
         self.tik = time.perf_counter()
 
     def stop(self) -> float:
+        """Stop the stopwatch, record the lap and return its seconds."""
         self.times.append(time.perf_counter() - self.tik)
         return self.times[-1]
 
     def avg(self) -> float:
+        """The mean lap in seconds (0 before the first lap)."""
         return sum(self.times) / len(self.times) if self.times else 0.0
 
     def sum(self) -> float:
+        """The total of all laps in seconds."""
         return sum(self.times)
 
     def cumsum(self) -> list[float]:
+        """The running totals of the laps, in seconds."""
         return np.cumsum(self.times).tolist()
 
 
