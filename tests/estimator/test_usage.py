@@ -174,3 +174,14 @@ def test_sgd_divergence_says_what_to_do():
     with pytest.raises(FloatingPointError, match=r"SGD diverged at lr=1e\+30: the weights are no "
                        "longer finite; lower lr, or set standardize=True"):
         SoftmaxRegression(solver="sgd", lr=1e30, random_state=0).fit(X * 1e10, y)
+
+
+def test_sgd_early_stopping_keeps_the_best_epoch():
+    X, y = _data()
+    m = SoftmaxRegression(solver="sgd", random_state=0, batch_size=16, epochs=200,
+                          early_stopping=True, n_iter_no_change=3).fit(X, y)
+    assert m.n_iter_[0] < 200 and m.score(X, y) > 0.8
+    with pytest.raises(ValueError, match=r"validation_fraction=0.9 leaves no rows to train on "
+                       "among 3; lower it or turn early_stopping off"):
+        SoftmaxRegression(solver="sgd", early_stopping=True, validation_fraction=0.9).fit(
+            X[:3], np.array([0, 1, 0]))

@@ -40,6 +40,9 @@ class SoftmaxRegression(LinearSoftmax):
             ``coef_`` is always on X's own scale.
         lr, batch_size, epochs, lr_schedule: SGD's learning rate, batch size, epochs per
             ``fit`` and schedule (``constant``, ``cosine`` or ``step``, as ``softreg train``).
+        early_stopping, validation_fraction, n_iter_no_change: SGD holds out that fraction of
+            the rows and stops when their accuracy has not improved by ``tol`` for that many
+            epochs, keeping the best epoch's weights (as ``SGDClassifier``).
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
@@ -58,13 +61,18 @@ class SoftmaxRegression(LinearSoftmax):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "lr_schedule": [StrOptions(set(SCHEDULES))],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(self, C: float = 1.0, *, solver: str = "lbfgs", max_iter: int = 1000,
                  tol: float = 1e-4, class_weight: Any = None, warm_start: bool = False,
                  random_state: Any = None, verbose: int = 0, framework: str = "numpy",
                  device: str = "cpu", standardize: bool = False, lr: float = 0.1,
-                 batch_size: int = 256, epochs: int = 30, lr_schedule: str = "constant"):
+                 batch_size: int = 256, epochs: int = 30, lr_schedule: str = "constant",
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 n_iter_no_change: int = 5):
         self.C = C
         self.solver = solver
         self.max_iter = max_iter
@@ -80,6 +88,9 @@ class SoftmaxRegression(LinearSoftmax):
         self.batch_size = batch_size
         self.epochs = epochs
         self.lr_schedule = lr_schedule
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SoftmaxRegression:
         """Fit to X (n, d) and labels y (n,); returns self."""
@@ -89,12 +100,15 @@ class SoftmaxRegression(LinearSoftmax):
         theta0 = self._start(classes, X.shape[1])
         self.classes_ = classes
         sw = prepare.row_weights(sw, self.class_weight, classes, y, codes)
-        prob = prepare.problem(X, codes, sw[None], np.array([float(self.C)]), len(classes),
+        held = self._held_out(len(codes)) if self.solver == "sgd" else None
+        rows = sw if held is None else np.where(held, 0.0, sw)  # held-out rows weigh 0
+        prob = prepare.problem(X, codes, rows[None], np.array([float(self.C)]), len(classes),
                                self.standardize)
         if self.solver == "lbfgs":
             theta = self._fit_lbfgs(prob, theta0)
         else:
-            theta = self._fit_sgd(prob, theta0, self.epochs)
+            val = None if held is None else (X[held], codes[held])
+            theta = self._fit_sgd(prob, theta0, self.epochs, val)
         self._finish(prob, theta)
         return self
 
@@ -147,10 +161,23 @@ class SoftmaxRegression(LinearSoftmax):
                 "or a StandardScaler)", ConvergenceWarning, stacklevel=3)
         return res.theta
 
-    def _fit_sgd(self, prob: Any, theta: F64, epochs: int) -> F64:
+    def _held_out(self, n: int) -> Any:
+        """Early stopping's validation rows (a mask), drawn from random_state; None: none."""
+        if not self.early_stopping:
+            return None
+        rng = np.random.RandomState(self.random_state)
+        held = np.zeros(n, bool)
+        held[rng.permutation(n)[: max(1, round(self.validation_fraction * n))]] = True
+        if held.all():
+            raise ValueError(f"validation_fraction={self.validation_fraction} leaves no rows to "
+                             f"train on among {n}; lower it or turn early_stopping off")
+        return held
+
+    def _fit_sgd(self, prob: Any, theta: F64, epochs: int, val: Any = None) -> F64:
         rng = np.random.default_rng(np.random.RandomState(self.random_state).randint(2**31))
         done = int(getattr(self, "_epochs_done", 0)) if epochs == 1 else 0
-        curve = []
+        curve: list[float] = []
+        stop = sgd.EarlyStop(self.n_iter_no_change, self.tol) if val is not None else None
         for e in range(epochs):
             lr = sgd.learning_rate(self.lr, self.lr_schedule, self.epochs, (done + e) % self.epochs
                                    if epochs == 1 else e)
@@ -159,6 +186,9 @@ class SoftmaxRegression(LinearSoftmax):
             curve.append(f)
             if self.verbose:
                 print(f"sgd epoch {e + 1}: lr {lr:.4g}, mean batch objective {f:.6g}")
+            if stop is not None and stop.done(prob, theta, *val):
+                theta = stop.best
+                break
         self._epochs_done = done + epochs
         self.n_iter_ = np.array([len(curve)], np.int32)
         self.objective_curve_ = np.array(curve)
