@@ -186,7 +186,7 @@ class SoftmaxRegression(LinearSoftmax):
             curve.append(f)
             if self.verbose:
                 print(f"sgd epoch {e + 1}: lr {lr:.4g}, mean batch objective {f:.6g}")
-            if stop is not None and stop.done(prob, theta, *val):
+            if stop is not None and stop.done(prob, theta, *val) and stop.best is not None:
                 theta = stop.best
                 break
         self._epochs_done = done + epochs
