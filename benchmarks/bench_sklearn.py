@@ -270,8 +270,18 @@ def main() -> None:
                     help="the gpu section's target objective (scikit-learn's, measured on the CPU)")
     ap.add_argument("--quick", action="store_true", help="subsets: a few minutes in all")
     ap.add_argument("--n-fmnist", type=int, default=None, help="Fashion-MNIST training rows")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="limit BLAS, OpenMP and torch to this many threads (both sides alike); "
+                    "on a heavily shared machine 1 is steadier than the default")
     ap.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.memory_child:
         memory_child(args.memory_child, args.n_fmnist)
         return
@@ -279,8 +289,9 @@ def main() -> None:
         args.n_fmnist = 10000
     args.n_cv = 2000 if args.quick else 10000
     args.sparse = (20000, 2**16, 100, 20) if args.quick else (100000, 2**18, 100, 20)
-    print(f"bench_sklearn: {'quick' if args.quick else 'full'} run; the machine may be shared, "
-          "so compare the ratios, not the seconds")
+    print(f"bench_sklearn: {'quick' if args.quick else 'full'} run, threads "
+          f"{args.threads or 'default'}; the machine may be shared, so compare the ratios, not "
+          "the seconds")
     for name in args.only.split(","):
         SECTIONS[name](args)
 

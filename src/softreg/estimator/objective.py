@@ -26,6 +26,11 @@ import numpy as np
 import numpy.typing as npt
 
 F64 = npt.NDArray[np.float64]
+# Gradient entries below this are set to zero before the product X.T @ G: a confident model's
+# wrong classes get probabilities that are denormal in float32, and a product meeting denormals
+# runs many times slower on x86 (benchmarks/bench_denormal.py). Each zeroed entry is below
+# 1e-30 and there are n of them per weight: far below float32's rounding of the gradient.
+GRAD_TINY = 1e-30
 
 
 @dataclass
@@ -102,6 +107,7 @@ class NumpyObjective:
         Z /= total[:, :, None]  # probabilities, reused as the gradient of the logits
         Z[rows, :, p.codes] -= 1.0
         Z *= S[:, :, None]
+        np.copyto(Z, 0.0, where=np.abs(Z) < GRAD_TINY)
         gW = np.asarray(X.T @ Z.reshape(n, k * c)).reshape(d, k, c).transpose(1, 0, 2)
         gb = Z.sum(axis=0, dtype=np.float64)  # (k, c)
         grad = p.unfold(gW.astype(np.float64), gb)
@@ -137,6 +143,7 @@ class TorchObjective:
         G = t.exp(Z - lse.unsqueeze(2))
         G.scatter_add_(2, idx, t.full((n, k, 1), -1.0, dtype=self.dtype, device=self.device))
         G *= S.unsqueeze(2)
+        G.masked_fill_(G.abs() < GRAD_TINY, 0.0)  # denormals slow the product (GRAD_TINY)
         gW = (self.X.T @ G.view(n, k * c)).view(d, k, c).permute(1, 0, 2)
         gb = G.sum(0, dtype=t.float64)
         grad = p.unfold(gW.double().cpu().numpy(), gb.cpu().numpy())
