@@ -108,7 +108,10 @@ class NumpyObjective:
         Z[rows, :, p.codes] -= 1.0
         Z *= S[:, :, None]
         np.copyto(Z, 0.0, where=np.abs(Z) < GRAD_TINY)
-        gW = np.asarray(X.T @ Z.reshape(n, k * c)).reshape(d, k, c).transpose(1, 0, 2)
+        if hasattr(X, "tocsr"):
+            gW = np.asarray(X.T @ Z.reshape(n, k * c)).reshape(d, k, c).transpose(1, 0, 2)
+        else:  # G.T @ X, (k*c, d): the faster BLAS layout for a tall X (the same product)
+            gW = (Z.reshape(n, k * c).T @ X).reshape(k, c, d).transpose(0, 2, 1)
         gb = Z.sum(axis=0, dtype=np.float64)  # (k, c)
         grad = p.unfold(gW.astype(np.float64), gb)
         return _penalise(p, theta, active, f, grad)
@@ -144,7 +147,8 @@ class TorchObjective:
         G.scatter_add_(2, idx, t.full((n, k, 1), -1.0, dtype=self.dtype, device=self.device))
         G *= S.unsqueeze(2)
         G.masked_fill_(G.abs() < GRAD_TINY, 0.0)  # denormals slow the product (GRAD_TINY)
-        gW = (self.X.T @ G.view(n, k * c)).view(d, k, c).permute(1, 0, 2)
+        # G.T @ X, (k*c, d): several times faster on the CPU than X.T @ G for a tall X
+        gW = (G.view(n, k * c).T @ self.X).view(k, c, d).permute(0, 2, 1)
         gb = G.sum(0, dtype=t.float64)
         grad = p.unfold(gW.double().cpu().numpy(), gb.cpu().numpy())
         return _penalise(p, theta, active, f.cpu().numpy(), grad)
