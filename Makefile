@@ -31,7 +31,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) $(TORCH_PIN)
-	$(BIN)/python -m pip install -q -e '.[dev,torch,tensorflow,notebook,ray]'
+	$(BIN)/python -m pip install -q -e '.[dev,torch,tensorflow,notebook,ray,book]'
 	touch $@
 
 # MXNet 1.9.1 imports only with numpy < 1.24, which current TensorFlow cannot use.
@@ -42,7 +42,7 @@ $(MXBIN)/.installed: pyproject.toml
 	$(PY_MX) -m venv $(VENV_MX)
 	$(MXBIN)/python -m pip install -q --upgrade pip
 	$(MXBIN)/python -m pip install -q 'numpy==1.23.5'
-	$(MXBIN)/python -m pip install -q -e '.[mxnet,test,notebook]'
+	$(MXBIN)/python -m pip install -q -e '.[mxnet,test,notebook,book]'
 	touch $@
 
 # The package as it would be published: sdist and wheel built in isolation (python -m build,
@@ -72,7 +72,7 @@ $(NEWTBIN)/.installed: pyproject.toml
 	$(PY_NEW) -m venv $(VENV_NEWT)
 	$(NEWTBIN)/python -m pip install -q --upgrade pip
 	$(NEWTBIN)/python -m pip install -q $(TORCH_PIP_ARGS) $(TORCH_PIN)
-	$(NEWTBIN)/python -m pip install -q -e '.[torch,tensorflow,test,sklearn]'
+	$(NEWTBIN)/python -m pip install -q -e '.[torch,tensorflow,test,book,sklearn]'
 	touch $@
 
 # The four environments are built side by side (pip is mostly one core and the network); the

@@ -14,8 +14,18 @@ update products of every step, the validation pass of every epoch and the refit'
 with torch at the same shapes and summed as if the two cores shared them perfectly, with no
 other cost. A target below that floor cannot be met by any scheduling of the same arithmetic.
 
+With ``--compare SRC`` only part (a)'s packed sweep (with its refit) runs, in child
+processes, alternately with this tree's softreg and with the one under SRC (e.g. another
+checkout's ``src``), ``--rounds`` times each: the medians and their ratio measure a change of
+the packed kernel side by side on a shared machine.
+
+With ``--compare-kernel SRC`` the packed epoch alone is timed, this tree's backend
+against the ``<framework>_backend.py`` under SRC, both in this process in alternating rounds: part
+(a)'s two packs (9 models, batch 64 and 256, one epoch and a validation pass each), the other
+tree's on 1 thread (as its ``--jobs 2`` workers ran) and, with ``--threads 2``, on 2 too.
+
 Run: ``python benchmarks/bench_pack.py [--framework torch] [--jobs 2] [--skip a,b,c]
-[--rounds 3]``
+[--rounds 3] [--compare SRC] [--compare-kernel SRC]``
 """
 
 from __future__ import annotations
@@ -192,6 +202,106 @@ def part_c(framework: str, rounds: int) -> None:
           f"{alone[0].history.last.test_acc:.4f})")
 
 
+def compare(framework: str, jobs: int, other_src: str, rounds: int) -> None:
+    """Part (a)'s packed sweep, this tree against ``other_src``, in alternating rounds."""
+    import statistics
+
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    code = ("import sys, time, softreg\n"
+            "sys.argv = ['bench']\n"
+            + ("import torch\ntorch.set_num_threads(1)\n"  # as main() does (--threads 1)
+               if framework == "torch" else "")
+            + "from bench_pack import BASE, GRID, sweep\n"
+            "from softreg.config import TrainConfig\n"
+            "from softreg.search import SearchSpace\n"
+            f"space = SearchSpace(base=TrainConfig(framework={framework!r}, **BASE), "
+            "axes=dict(GRID))\n"
+            # choose as the tree before --select did (its refit then trains the same settings)
+            "import inspect, bench_pack, softreg.sweep as S\n"
+            "if 'select' in inspect.signature(S.run_sweep).parameters:\n"
+            "    real = S.run_sweep\n"
+            "    bench_pack.run_sweep = lambda *a, **k: real(*a, select='val_acc', **k)\n"
+            f"t, r = sweep(space, {jobs}, True, True)\n"
+            "print(t, r.best['key'], r.refit['test_acc'], softreg.__file__)\n")
+    times: dict[str, list[float]] = {"this tree": [], other_src: []}
+    for r in range(rounds):
+        order = (here, other_src) if r % 2 == 0 else (other_src, here)
+        for src in order:
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+                [src, os.path.dirname(os.path.abspath(__file__))])}
+            proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                  env=env, check=True)
+            wall, key, test_acc, where = proc.stdout.split()[-4:]
+            name = "this tree" if src == here else other_src
+            times[name].append(float(wall))
+            print(f"    round {r + 1}: {name}: {float(wall):.1f} s (best {key}, refit test acc "
+                  f"{float(test_acc):.4f}; {where})", flush=True)
+    mine, theirs = (statistics.median(v) for v in times.values())
+    print(f"(a) packed sweep + refit, {framework}, --jobs {jobs}, medians of {rounds} "
+          f"alternating rounds: this tree {mine:.1f} s, {other_src} {theirs:.1f} s: "
+          f"this tree takes {mine / theirs:.3f}x the time")
+
+
+def compare_kernel(other_src: str, rounds: int, threads2: bool = False,
+                   framework: str = "torch") -> None:
+    """Part (a)'s packed epochs with this tree's backend and with the one under SRC."""
+    import importlib
+    import importlib.util
+    import statistics
+
+    import numpy as np
+
+    mine_module = importlib.import_module(f"softreg.backends.{framework}_backend")
+    from softreg.pack import layout
+    from softreg.splits import prepare_splits
+    from softreg.training import epoch_order, initial_params
+
+    spec = importlib.util.spec_from_file_location(
+        f"other_{framework}_backend",
+        os.path.join(other_src, "softreg", "backends", f"{framework}_backend.py"))
+    assert spec is not None and spec.loader is not None
+    other = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = other  # its dataclasses look their module up
+    spec.loader.exec_module(other)
+    base = TrainConfig(**BASE)
+    splits = prepare_splits(replace(base, val_split=0.1), offline=True)
+    lrs = np.array([[lr for lr in GRID["lr"] for _ in GRID["weight_decay"]]])  # (1, 9)
+    wds = np.array([[wd for _ in GRID["lr"] for wd in GRID["weight_decay"]]])
+    W0, b0 = initial_params(0, base.init_std)
+    assert layout([0] * 9).shape == (1, 9)
+
+    def epoch(module: object, threads: int | None, batch: int) -> float:
+        if threads is not None and framework == "torch":
+            import torch
+
+            torch.set_num_threads(threads)
+        be = module.create_backend("cpu")  # type: ignore[attr-defined]
+        train = be.put_data(splits["train"].X, splits["train"].y)
+        val = be.put_data(splits["val"].X, splits["val"].y)
+        be.set_pack(np.broadcast_to(W0, (1, 9, *W0.shape)).copy(),
+                    np.broadcast_to(b0, (1, 9, *b0.shape)).copy())
+        order = epoch_order(0, 0, train.num_examples)[None]
+        t0 = time.perf_counter()
+        be.pack_totals([be.train_pack_epoch(train, order, batch, lrs, wds),
+                        be.evaluate_pack(val)])
+        return time.perf_counter() - t0
+
+    kinds = {"this tree (1 thread)": (mine_module, None), "other, 1 thread": (other, 1)}
+    if threads2:
+        kinds["other, 2 threads"] = (other, 2)
+    times: dict[str, list[float]] = {k: [] for k in kinds}
+    for r in range(rounds):
+        names = list(kinds) if r % 2 == 0 else list(reversed(kinds))
+        for name in names:
+            module, threads = kinds[name]
+            times[name].append(sum(epoch(module, threads, b) for b in GRID["batch_size"]))
+    mine = statistics.median(times["this tree (1 thread)"])
+    for name, values in times.items():
+        med = statistics.median(values)
+        print(f"    {name}: median {med:.2f} s (rounds {min(values):.2f}-{max(values):.2f}); "
+              f"this tree takes {mine / med:.3f}x its time")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--framework", default="torch")
@@ -201,7 +311,20 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads in this process (the refit, part c); workers get "
                     "cores / jobs. On a shared 2-core machine 2 threads wait on each other")
+    ap.add_argument("--compare", metavar="SRC", default=None,
+                    help="time only part (a)'s packed sweep, this tree against softreg under "
+                    "SRC, in --rounds alternating rounds")
+    ap.add_argument("--compare-kernel", metavar="SRC", default=None,
+                    help="time only the PyTorch packed epochs of part (a), this tree's "
+                    "backend against SRC's, in --rounds alternating rounds")
     args = ap.parse_args()
+    if args.compare_kernel:
+        compare_kernel(args.compare_kernel, args.rounds, threads2=args.threads == 2,
+                       framework=args.framework)
+        return
+    if args.compare:
+        compare(args.framework, args.jobs, args.compare, args.rounds)
+        return
     if args.framework == "torch":
         import torch
 

@@ -112,8 +112,27 @@ def test_load_model_follows_the_run_folder_to_its_final_model(tmp_path):
     path, ck = checkpoint.load_model(tmp_path)
     assert path == tmp_path / "checkpoint.safetensors" and ck.meta["epoch"] == 3
     last.meta["model_file"] = "best.safetensors"
+    last.extra = {"best_W": best.W, "best_b": best.b}  # what a run keeps of its best epoch
     checkpoint.save(tmp_path / "checkpoint.safetensors", last)
     path, ck = checkpoint.load_model(tmp_path)
     assert path == tmp_path / "best.safetensors" and ck.meta["epoch"] == 2
     path, ck = checkpoint.load_model(tmp_path / "checkpoint.safetensors")  # a file: itself
     assert ck.meta["epoch"] == 3
+
+
+def test_the_same_checkpoint_is_the_same_bytes_every_time(tmp_path):
+    """safetensors orders the metadata map differently from call to call; the header is
+    written sorted, so a sweep's weights files compare byte for byte."""
+    ckpt = checkpoint.Checkpoint(np.ones((10, 784), np.float32), np.zeros(10, np.float32),
+                                 {"framework": "torch", "epoch": 2, "config": {"lr": 0.1},
+                                  "class_names": [str(i) for i in range(10)], "sweep_key": "k"})
+    encoded = {checkpoint.encode(ckpt) for _ in range(8)}
+    assert len(encoded) == 1
+    data = encoded.pop()
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    assert list(header["__metadata__"]) == sorted(header["__metadata__"]) and size % 8 == 0
+    path = tmp_path / "k.safetensors"
+    path.write_bytes(data)
+    loaded = checkpoint.load(path)
+    assert loaded.meta["sweep_key"] == "k" and loaded.W.sum() == 7840

@@ -275,12 +275,12 @@ def test_sweep_writes_results_and_chooses_by_validation(tmp_path, fake_fashion):
     assert {"sweep.json", "results.csv", "best.json", "heatmap.png", "curves.png", "results",
             "weights"} <= names
     assert len(res.rows) == 4 and all(r["status"] == "completed" for r in res.rows)
-    assert res.best == max(res.rows, key=lambda r: (r["val_acc"], -r["val_loss"]))
+    assert res.best == min(res.rows, key=lambda r: r["val_loss"])  # the default criterion
     lines = (tmp_path / "sweep" / "results.csv").read_text().splitlines()
     assert lines[0].startswith("key,framework,lr,batch_size") and len(lines) == 5
     assert lines[1].startswith(res.best["key"])
     assert (tmp_path / "sweep" / res.best["weights"]).is_file()
-    assert "best by validation accuracy" in format_best(res)
+    assert "best by validation loss 0." in format_best(res)
 
 
 def test_selection_never_looks_at_the_test_set():
@@ -290,7 +290,8 @@ def test_selection_never_looks_at_the_test_set():
         {"key": "c", "status": "diverged", "val_acc": 0.90, "val_loss": 0.1, "test_acc": 0.9},
         {"key": "d", "status": "completed", "val_acc": 0.85, "val_loss": 0.3, "test_acc": 0.0},
     ]
-    assert select_best(rows)["key"] == "d"  # val acc tie -> lower val loss; "c" diverged
+    assert select_best(rows, "val_acc")["key"] == "d"  # tie -> lower val loss; "c" diverged
+    assert select_best(rows)["key"] == "d"  # the lowest val loss of those that did not diverge
     assert select_best(rows[2:3]) is None
 
 

@@ -103,8 +103,9 @@ def test_tensorboard_dir_that_is_a_file_is_refused(capsys, tmp_path, fake_fashio
     (tmp_path / "tb").write_text("not a folder")
     code, out, err = _train(capsys, tmp_path, "--epochs", "1")
     assert (code, out) == (2, "")
-    assert err == (f"softreg train: error: --tensorboard {str(tmp_path / 'tb')!r} is a file, not "
-                   "a folder; give a folder for the event files\n")
+    assert err == (f"softreg train: error: --tensorboard {str(tmp_path / 'tb')!r} is a regular "
+                   "file, not a folder; softreg writes only into a folder it makes or owns: "
+                   "choose another path\n")
     assert not (tmp_path / "run").exists()
 
 

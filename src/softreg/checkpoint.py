@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from softreg import __version__, fileio, tensorfile
+from softreg import __version__, fileio, readback, tensorfile
 from softreg._optional import require
 from softreg.backends.base import NUM_CLASSES, NUM_FEATURES
 from softreg.checkpoint_meta import RunState, run_state, validate_meta
 from softreg.errors import CheckpointError
-from softreg.textsafe import shown
+from softreg.textsafe import printable, shown
 
 FORMAT = "softreg-checkpoint"
 FORMAT_VERSION = "1"
@@ -83,7 +83,22 @@ def encode(ckpt: Checkpoint, where: str = "checkpoint") -> bytes:
     meta.update({k: json.dumps(v) for k, v in ckpt.meta.items() if k not in _PLAIN_META})
     validate_meta(_decode_meta(meta), where)  # never write what load would refuse
     data: bytes = st.numpy.save(tensors, metadata=meta)
-    return data
+    return _sorted_header(data)
+
+
+def _sorted_header(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header's keys sorted.
+
+    safetensors writes the metadata map in an order that changes from one process to the
+    next; sorted, the same checkpoint is the same bytes wherever it was written (a sweep's
+    weights compare byte for byte across engines and workers). The tensors' offsets are
+    relative to the data after the header, so only the header and its length change.
+    """
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data stays 8-byte aligned, as safetensors keeps it
+    return len(text).to_bytes(8, "little") + text + data[8 + size :]
 
 
 def load(path: str | os.PathLike[str]) -> Checkpoint:
@@ -102,9 +117,10 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
     p = Path(path)
     if p.is_dir():
         p = p / LAST
-    if not p.is_file():
+    if not p.exists():
         raise CheckpointError(f"checkpoint {str(p)!r} does not exist; pass a .safetensors file "
                               "written by 'softreg train' (or its run folder)")
+    readback.check_regular(p, "checkpoint", CheckpointError)  # a FIFO or device: by name
     try:
         header = tensorfile.read_header(p, max_data=MAX_DATA)
     except OSError as exc:
@@ -127,6 +143,10 @@ def _decode_meta(raw: dict[str, str]) -> dict[str, Any]:
     """Metadata values are JSON, except the format fields, stored as plain strings."""
     meta: dict[str, Any] = {}
     for key, value in raw.items():
+        if key not in _PLAIN_META and readback.json_depth(value) > readback.MAX_DEPTH:
+            raise CheckpointError(f"checkpoint metadata {printable(key)!r} is nested more "
+                                  f"than {readback.MAX_DEPTH} levels deep; softreg never "
+                                  "writes that: the file is not one of its checkpoints")
         try:
             meta[key] = value if key in _PLAIN_META else json.loads(value)
         except json.JSONDecodeError:
@@ -143,14 +163,24 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Path, Checkpoint]:
         The file read and its checkpoint.
 
     Raises:
-        CheckpointError: as :func:`load`, for either file.
+        CheckpointError: as :func:`load`, for either file; or ``best.safetensors`` is not the
+            best epoch's weights that ``checkpoint.safetensors`` holds (a file replaced or
+            mixed from another run).
     """
     p = Path(path)
     if not p.is_dir():
         return p, load(p)
     last = load(p / LAST)
     if last.meta.get("model_file") == BEST:
-        return p / BEST, load(p / BEST)
+        best = load(p / BEST)
+        kept = (last.extra.get("best_W"), last.extra.get("best_b"))
+        if kept[0] is None or kept[1] is None or not (
+                np.array_equal(kept[0], best.W) and np.array_equal(kept[1], best.b)):
+            raise CheckpointError(
+                f"{str(p / BEST)!r} is not the best epoch's weights that {str(p / LAST)!r} "
+                "holds (replaced, or from another run); train the run again, or evaluate "
+                f"{str(p / LAST)!r} itself")
+        return p / BEST, best
     return p / LAST, last
 
 

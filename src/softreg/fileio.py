@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from softreg import writegate
 from softreg.errors import ConfigError
 
 
@@ -29,6 +30,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     ``0o666 & ~umask`` when it is new.
     """
     dest = Path(path)
+    writegate.check_file(dest, flag="the file", owned=True)  # never a link, device or FIFO
     dest.parent.mkdir(parents=True, exist_ok=True)
     mode = _mode_for(dest)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
@@ -68,6 +70,7 @@ def write_together(files: dict[Path, bytes]) -> list[Path]:
     temps: list[tuple[Path, Path]] = []
     try:
         for dest, data in files.items():
+            writegate.check_file(dest, flag="the file", owned=True)
             dest.parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
             temps.append((Path(name), dest))
@@ -134,19 +137,17 @@ def is_temporary(name: str) -> bool:
 # while the work ran is not clobbered either.
 
 
-def refuse_existing(dest: Path, flag: str = "--out") -> None:
-    """Raise unless ``dest`` is free: called before any work, and again at the rename.
+def refuse_existing(dest: Path, flag: str = "--out", *, overwrite: bool = False) -> None:
+    """Raise unless ``dest`` may be written: called before any work, and again at the rename.
+
+    See :func:`softreg.writegate.check_file`: without ``overwrite`` anything there is refused;
+    with it, only a regular file may be replaced (never a folder, link, device or FIFO).
 
     Raises:
-        ConfigError: ``dest`` exists (a file, a folder or anything else); the message names
-            ``flag``, the option that chose the path.
+        ConfigError: ``dest`` may not be written; the message names ``flag``, the option that
+            chose the path.
     """
-    if dest.is_dir():
-        raise ConfigError(f"{str(dest)!r} is a folder; give a file name, not a folder "
-                          f"(e.g. {flag} {str(dest / ('file' + (dest.suffix or '.png')))!r})")
-    if dest.exists() or dest.is_symlink():
-        raise ConfigError(f"{str(dest)!r} already exists; softreg does not replace it: "
-                          f"choose another {flag}, or pass --overwrite to replace it")
+    writegate.check_file(dest, flag=flag, overwrite=overwrite)
 
 
 def write_new(dest: Path, write: Callable[[Path], object], *, overwrite: bool,
@@ -168,8 +169,7 @@ def write_new(dest: Path, write: Callable[[Path], object], *, overwrite: bool,
         ConfigError: ``dest`` exists and ``overwrite`` is False, or its folder cannot be
             written.
     """
-    if not overwrite:
-        refuse_existing(dest, flag)
+    refuse_existing(dest, flag, overwrite=overwrite)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".tmp{dest.suffix}",
@@ -204,6 +204,7 @@ def _why(dest: Path, exc: OSError) -> str:
 def _publish(tmp: Path, dest: Path, overwrite: bool, flag: str) -> None:
     """Rename ``tmp`` onto ``dest``; without ``overwrite``, only if ``dest`` is still free."""
     if overwrite:
+        refuse_existing(dest, flag, overwrite=True)  # may have become a link or FIFO meanwhile
         os.replace(tmp, dest)
         return
     try:

@@ -37,6 +37,7 @@ import numpy as np
 import numpy.lib.format as npy_format
 import numpy.typing as npt
 
+from softreg import readback
 from softreg._optional import require
 from softreg.errors import InputImageError
 
@@ -54,8 +55,7 @@ def load_image(path: str | os.PathLike[str]) -> npt.NDArray[np.float32]:
             range, a picture too large to open safely.
     """
     p = Path(path)
-    if not p.is_file():
-        raise InputImageError(f"image {str(p)!r} does not exist")
+    readback.check_regular(p, "image", InputImageError)  # a folder, FIFO, /dev/zero: by name
     arr = _read_npy(p) if p.suffix.lower() == ".npy" else _read_picture(p)
     if arr.dtype == np.uint8:
         return (arr.reshape(-1).astype(np.float32) / 255.0).astype(np.float32)

@@ -21,6 +21,7 @@ import numpy as np
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.history import Status
+from softreg.limits import MAX_RATES, check_count
 
 
 @dataclass
@@ -45,6 +46,7 @@ def check_range(lo: float, hi: float, num: int) -> None:
                           "e.g. --min-lr 1e-3 --max-lr 10")
     if num < 2:
         raise ConfigError(f"lr-find needs --num >= 2 learning rates, got {num}; e.g. --num 16")
+    check_count(num, MAX_RATES, "--num", "try fewer learning rates, e.g. --num 16")
 
 
 def lr_find(config: TrainConfig, lo: float = 1e-3, hi: float = 10.0, num: int = 16,

@@ -39,9 +39,16 @@ from softreg.d2l.common import get_dataloader_workers as get_dataloader_workers
 from softreg.d2l.common import get_fashion_mnist_labels as get_fashion_mnist_labels
 from softreg.d2l.common import set_figsize as set_figsize
 from softreg.d2l.common import use_svg_display as use_svg_display
+from softreg.d2l.datahub import DATA_HUB as DATA_HUB
+from softreg.d2l.datahub import DATA_URL as DATA_URL
+from softreg.d2l.datahub import download as download
+from softreg.d2l.datahub import download_all as download_all
 from softreg.d2l.images import show_images as show_images
 from softreg.d2l.images import show_predictions
+from softreg.d2l.mxnet_book import *  # noqa: F403 (the book's aliases and helpers)
 from softreg.d2l.names import __all__ as D2L_NAMES
+from softreg.d2l.plotting import plot as plot
+from softreg.d2l.plotting import set_axes as set_axes
 from softreg.errors import ConfigError
 from softreg.history import History
 
@@ -57,6 +64,18 @@ _REITERABLES = ("a list of (X, y) batches, a gluon.data.DataLoader, or the itera
 # The d2l names, one list for every facade (the imports "X as X" above re-export them: a
 # linter cannot read this __all__).
 __all__ = [*D2L_NAMES]
+
+# d2l.plt: matplotlib.pyplot, imported on first use by __getattr__ below
+plt: Any
+
+
+def __getattr__(name: str) -> Any:
+    """``d2l.plt``: matplotlib's pyplot, imported on first use (see ``d2l.plotting``)."""
+    if name == "plt":
+        from softreg.d2l.plotting import book_pyplot
+
+        return book_pyplot()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class FashionMNISTBatches:
@@ -171,8 +190,12 @@ def _check_width(y_hat: Any, y: Any, data_iter: Any, where: str) -> None:
 
 
 def _guard_labels(y_hat: Any, y: Any, where: str) -> None:
-    """The label check for batches from foreign iterators: one host copy of y per batch."""
-    if y_hat.ndim >= 2:
+    """The label check for batches from foreign iterators: one host copy of y per batch.
+
+    A net with one output per example is a regression (the book's section 4.4 trains one on
+    ``train_epoch_ch3``): its targets are not class labels, and are not checked.
+    """
+    if y_hat.ndim >= 2 and y_hat.shape[-1] >= 2:
         check_labels(_host(y), int(y_hat.shape[-1]), where, _CLIPS)
 
 

@@ -16,8 +16,10 @@ one model at a time in its bookkeeping:
   epoch, so it costs nothing more;
 * all K models are evaluated in one pass a split, and read back in one host sync an epoch.
 
-A model's numbers do not depend on the pack it is in (up to float32 rounding of the larger
-products, see ``tests/test_pack.py``); a pack of one is the ordinary trainer's result exactly.
+A model's numbers do not depend on the pack it is in, bit for bit on one machine: the
+backends compute each model's products, step sizes and sums the same way in any pack (see
+:mod:`softreg.backends.torch_backend`, ``tests/test_pack.py``); a pack of one is the ordinary
+trainer's result exactly. So a sweep's numbers do not depend on how it is cut into packs.
 Each record's ``seconds`` is the pack's epoch time divided by the models still training.
 """
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -48,7 +47,7 @@ def fit_many(
     """Train every configuration, many at once in packs; results in the order given.
 
     Each result is what :func:`softreg.training.fit` returns for that configuration alone
-    (the same weights up to float32 rounding; exactly the same for a pack of one).
+    (the same weights bit for bit on one machine, however the configurations are grouped).
 
     Args:
         configs: the configurations (any mix: they are grouped into packs).
@@ -103,8 +102,9 @@ def model_bytes(batch_size: int) -> int:
     """About how many bytes one model adds to a pack: weight copies and step temporaries."""
     weights = NUM_CLASSES * (NUM_FEATURES + 1) * 4
     # device, update buffer, host copy, read-back, best and last-good: six weight copies;
-    # a step's logits, probabilities and gradient: about 40 bytes a logit (float64 in NumPy)
-    return 6 * weights + 40 * NUM_CLASSES * batch_size
+    # a step's logits, probabilities and gradient: about 40 bytes a logit (float64 in NumPy);
+    # the torch step records: 12 bytes an example, a block of 4096 examples or one step
+    return 6 * weights + 40 * NUM_CLASSES * batch_size + 12 * max(4096, batch_size)
 
 
 def pack_bytes(models: int, groups: int, batch_size: int, eval_bytes: int = 64 * 2**20) -> int:
@@ -112,18 +112,17 @@ def pack_bytes(models: int, groups: int, batch_size: int, eval_bytes: int = 64 *
     gather = groups * batch_size * NUM_FEATURES * 4  # the batched gather buffer
     # each order group's epoch order and its labels in that order: int64, at most 60,000 each
     orders = groups * MAX_EXAMPLES * 8 * 2
-    # eval_bytes also covers the torch step records of an epoch (at most 8 MiB, or one step:
-    # 12 bytes an example a model), freed before the evaluation's chunk is made
+    # eval_bytes: the logits of an evaluation chunk (the models taken in blocks that fit it)
     return models * model_bytes(batch_size) + gather + orders + eval_bytes
 
 
-def default_pack_memory() -> int:
-    """The default memory budget of one pack: a quarter of the machine's memory (<= 8 GiB)."""
-    try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        total = 4 * 2**30
-    return int(min(total // 4, 8 * 2**30))
+def default_pack_memory(workers: int = 1) -> int:
+    """The default memory budget of one pack: a quarter of the memory this process may use
+    (the machine's, the cgroup's or ``ulimit -v``, whichever is least; <= 8 GiB), divided
+    among ``workers`` running at once (see :func:`softreg.limits.share`)."""
+    from softreg.limits import share
+
+    return share(workers)
 
 
 def plan_packs(configs: Sequence[TrainConfig], max_models: int | None = None,

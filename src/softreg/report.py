@@ -63,9 +63,8 @@ def _figures(out: Path, config: TrainConfig, history: History, cm: Any, test: An
     images = raw_split(test)[0][:n].reshape(n, 28, 28)  # (n, 28, 28), pixels in [0, 1]
     titles = [text.prediction_title(int(t), int(p)) for t, p in zip(test.y[:n], pred[:n],
                                                                     strict=True)]
-    with text.fonts():
-        files["predictions"] = Path(image_grid(images, titles, path=out / "predictions.png",
-                                               ncols=6))
+    files["predictions"] = Path(image_grid(images, titles, path=out / "predictions.png",
+                                           ncols=6, font_file=text.font_file))
     files["confusion"] = plot_confusion(cm, text.class_names, out / "confusion.png", text=text,
                                         title=text.confusion_title.format(split=text.splits["test"]))
     return files

@@ -21,14 +21,13 @@ run ended; otherwise the last epoch's.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from softreg import checkpoint, fileio, runfolder, stopsignals
+from softreg import checkpoint, fileio, readback, runfolder, stopsignals
 from softreg.backends import get_backend
 from softreg.backends.base import LinearBackend
 from softreg.config import TrainConfig
@@ -201,7 +200,9 @@ def train_run(
     check_out_dir(out, resume, overwrite)
     tb = None
     if tensorboard_dir is not None:  # a missing package or bad folder stops the run here
-        from softreg.tblog import TensorBoardLog
+        from softreg.tblog import TensorBoardLog, check_logdir
+
+        check_logdir(Path(tensorboard_dir), out)  # before its first event file is made
 
         tb = TensorBoardLog(tensorboard_dir)
     outputs = _Outputs(figures, quiet, stream, labels, tb)
@@ -303,7 +304,9 @@ def check_agree(out: Path, state: _Resume) -> None:
     saved = state.saved_config
     problems = []
     try:
-        config = TrainConfig.from_dict(json.loads((out / "config.json").read_text("utf-8")))
+        if not (out / "config.json").exists():
+            raise FileNotFoundError
+        config = TrainConfig.from_dict(readback.read_json(out / "config.json", "config.json"))
         # A resume may have written its new --epochs/--device before its first epoch ended.
         if replace(config, **{k: getattr(saved, k) for k in RESUME_MAY_CHANGE}) != saved:
             problems.append("config.json holds other settings")
@@ -313,7 +316,9 @@ def check_agree(out: Path, state: _Resume) -> None:
         problems.append(f"config.json cannot be read ({printable(exc)})")
     ours = state.start.history.to_csv().splitlines()
     try:
-        theirs = History.from_dict(json.loads((out / "history.json").read_text("utf-8")))
+        if not (out / "history.json").exists():
+            raise FileNotFoundError
+        theirs = History.from_dict(readback.read_json(out / "history.json", "history.json"))
         if not _prefix_or_one_more(ours, theirs.to_csv().splitlines()):
             problems.append("history.json holds other epochs")
     except FileNotFoundError:
@@ -321,12 +326,15 @@ def check_agree(out: Path, state: _Resume) -> None:
     except (ValueError, TypeError, KeyError, AttributeError, SoftregError) as exc:
         problems.append(f"history.json cannot be read ({printable(exc)})")
     try:
-        csv = (out / "metrics.csv").read_text("utf-8").splitlines()
+        if not (out / "metrics.csv").exists():
+            raise FileNotFoundError
+        csv = readback.read_bytes(out / "metrics.csv", readback.JSON_LIMIT,
+                                  "metrics.csv").decode("utf-8").splitlines()
         if not _prefix_or_one_more(ours, csv):
             problems.append("metrics.csv holds other epochs")
     except FileNotFoundError:
         pass
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SoftregError) as exc:
         problems.append(f"metrics.csv cannot be read ({printable(exc)})")
     if problems:
         raise FolderError(

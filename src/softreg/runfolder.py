@@ -25,22 +25,24 @@ import fnmatch
 import json
 import os
 import socket
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from softreg import fileio
-from softreg.errors import FolderError
+from softreg import fileio, readback, writegate
+from softreg.errors import FolderError, SoftregError
 from softreg.textsafe import printable
 
 MARKER = ".softreg-run"
 LOCK = ".softreg-lock"
 MARKER_FORMAT = "softreg-run"
 MARKER_VERSION = 1
+MARKER_LIMIT = 4096  # a marker is about 60 bytes
 
-Kind = Literal["train", "sweep", "study", "seeds"]
+Kind = Literal["train", "sweep", "study", "seeds", "explain"]
 # new: a fresh folder (absent, empty, or marked with none of its files yet); overwrite: replace
 # a folder of the same kind; resume: continue the run already there; add: write more files
 # into a finished folder (sweeps resumed, evaluate/explain/export outputs).
@@ -62,8 +64,11 @@ OWN_FILES: dict[str, tuple[str, ...]] = {
     ),
     "study": ("summary.md", "study.json", "overfit.png", "*/metrics.csv", "*/history.json"),
     "seeds": ("seeds.csv", "summary.json", "curves.png"),
+    "explain": ("explain.md", "templates.png", "mistakes.png", "confused.png",
+                "reliability.png", "calibration.json"),
 }
 # What shows that an unmarked folder was made by an earlier softreg (before the marker existed).
+# (explain folders got their marker with their kind: an unmarked one is not adopted.)
 _LEGACY_SIGN = {"train": "checkpoint.safetensors", "sweep": "sweep.json", "study": "study.json",
                 "seeds": "summary.json"}
 _SUBFOLDERS = {"sweep": ("results", "weights", "refit")}
@@ -109,8 +114,10 @@ def claim(path: str | os.PathLike[str], kind: Kind, mode: Mode, *,
             folder that holds a run).
     """
     out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise FolderError(f"{str(out)!r} exists and is not a folder; choose another --out")
+    what = writegate.describe(out)
+    if what not in (None, "a folder"):
+        raise FolderError(f"{str(out)!r} exists and is {what}, not a folder; softreg writes "
+                          "only into a folder it makes or owns: choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     held = _lock(out, kind, stream)
     try:
@@ -150,8 +157,8 @@ def default_stem(prefix: str) -> str:
 def marker_kind(path: str | os.PathLike[str]) -> str | None:
     """The kind a folder's marker declares, or None when it has no readable marker."""
     try:
-        data = json.loads((Path(path) / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = readback.read_json(Path(path) / MARKER, "folder marker", limit=MARKER_LIMIT)
+    except SoftregError:
         return None
     kind = data.get("kind") if isinstance(data, dict) else None
     return kind if isinstance(kind, str) else None
@@ -163,26 +170,47 @@ def is_own(kind: str, relpath: str) -> bool:
     return any(fnmatch.fnmatchcase(relpath, p) for p in OWN_FILES[kind])
 
 
+def _own(out: Path, kind: str, rel: str) -> bool:
+    """``rel`` is one of ``kind``'s files and a regular file (a link or a FIFO of that name
+    is not softreg's)."""
+    return is_own(kind, rel) and writegate.describe(out / rel) == "a regular file"
+
+
+def owned_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a file name of softreg's own in a folder marked as softreg's (its
+    folder or the one above, for ``weights/...`` of a sweep), and nothing but a regular file
+    or nothing is there: what a command may replace without ``--overwrite``."""
+    p = Path(path)
+    for folder in (p.parent, p.parent.parent):
+        kind = marker_kind(folder)
+        if kind in OWN_FILES and is_own(kind, p.relative_to(folder).as_posix()):
+            return writegate.describe(p) in (None, "a regular file")
+    return False
+
+
 def remove_temporaries(out: Path, kind: str) -> list[Path]:
     """Delete the temporary files of writes that a kill interrupted; return them."""
     removed = []
-    for folder in (out, *(out / s for s in _SUBFOLDERS.get(kind, ()))):
-        if not folder.is_dir():
+    for sub in ("", *_SUBFOLDERS.get(kind, ())):
+        folder = writegate.real_folder(out, sub) if sub else out
+        if folder is None:
             continue
         for entry in folder.iterdir():
-            if fileio.is_temporary(entry.name) and entry.is_file():
-                entry.unlink()
+            if fileio.is_temporary(entry.name) and writegate.remove_own_file(folder, entry.name):
                 removed.append(entry)
     return removed
 
 
 def _files(out: Path) -> list[str]:
-    """Every entry under ``out`` but the marker, the lock and empty subfolders, as relpaths."""
+    """Every entry under ``out`` but the marker, the lock and empty subfolders, as relpaths.
+
+    A link to a folder is an entry of its own (never walked into)."""
     found = []
     for root, dirs, names in os.walk(out):
         rel_root = Path(root).relative_to(out)
-        dirs.sort()
-        for name in sorted(names):
+        links = [d for d in dirs if os.path.islink(os.path.join(root, d))]
+        dirs[:] = sorted(d for d in dirs if d not in links)
+        for name in sorted(names + links):
             rel = (rel_root / name).as_posix()
             if rel not in (MARKER, LOCK):
                 found.append(rel)
@@ -190,30 +218,42 @@ def _files(out: Path) -> list[str]:
 
 
 def _check_contents(out: Path, kind: str, mode: Mode) -> None:
+    for sub in _SUBFOLDERS.get(kind, ()):  # written into: a link would lead elsewhere
+        what = writegate.describe(out / sub)
+        if what not in (None, "a folder"):
+            raise FolderError(f"{str(out / sub)!r} is {what}, not a folder; softreg writes its "
+                              f"{sub}/ files only into a real folder: move it away or choose "
+                              "another --out")
     files = [f for f in _files(out) if not fileio.is_temporary(Path(f).name)]
     marked = (out / MARKER).exists()
     if marked:
         _check_marker(out, kind)
-    elif files and not (all(is_own(kind, f) for f in files) and _LEGACY_SIGN[kind] in files):
+    elif files and not (all(_own(out, kind, f) for f in files)
+                        and _LEGACY_SIGN.get(kind) in files):
         raise FolderError(
             f"{str(out)!r} holds files softreg did not make ({_listing(files)}); softreg "
             "writes only into a new or empty folder or one of its own: choose another --out")
-    foreign = [f for f in files if not is_own(kind, f)]
+    foreign = [f for f in files if not _own(out, kind, f)]
     if mode == "overwrite" and foreign:
         raise FolderError(
             f"--overwrite would have to delete or keep files softreg did not make in "
             f"{str(out)!r} ({_listing(foreign)}); move them away or choose another --out")
-    if mode == "new" and any(is_own(kind, f) for f in files):
-        what = "a run" if kind == "train" else "a sweep"
-        hint = ("continue it with --resume, or replace it with --overwrite" if kind == "train"
-                else "rerun the same sweep into it to resume")
+    if mode == "new" and any(_own(out, kind, f) for f in files):
+        what = _WHAT.get(kind, f"a {kind} folder")
+        hint = {"train": "continue it with --resume, or replace it with --overwrite",
+                "sweep": "rerun the same sweep into it to resume",
+                "seeds": "or replace it with --overwrite"}.get(kind, "or empty it first")
         raise FolderError(f"{str(out)!r} already holds {what}; choose another --out, {hint}")
+
+
+_WHAT = {"train": "a run", "sweep": "a sweep", "seeds": "a seeds run (train --seeds)",
+         "study": "a study", "explain": "an explanation"}
 
 
 def _check_marker(out: Path, kind: str) -> None:
     try:
-        data = json.loads((out / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        data = readback.read_json(out / MARKER, "folder marker", limit=MARKER_LIMIT)
+    except SoftregError as exc:
         raise FolderError(f"{str(out / MARKER)!r} cannot be read ({exc}); it is softreg's "
                           "folder marker: delete the folder's contents to start over") from exc
     if not isinstance(data, dict) or data.get("format") != MARKER_FORMAT:
@@ -230,8 +270,8 @@ def _check_marker(out: Path, kind: str) -> None:
 
 def _remove_own(out: Path, kind: str) -> None:
     for rel in _files(out):
-        if is_own(kind, rel):
-            (out / rel).unlink()
+        if _own(out, kind, rel):
+            writegate.remove_own_file(out, rel)
     for sub in _SUBFOLDERS.get(kind, ()):
         with contextlib.suppress(OSError):
             (out / sub).rmdir()
@@ -246,7 +286,17 @@ def _lock(out: Path, kind: str, stream: TextIO | None) -> Claim:
     """Open and ``flock`` ``out/.softreg-lock``; refuse when a live process holds it."""
     path = out / LOCK
     for _ in range(100):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # never through a link (it would truncate what it points to), never a FIFO
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            fd = -1
+        if fd < 0 or not stat.S_ISREG(os.fstat(fd).st_mode):
+            if fd >= 0:
+                os.close(fd)
+            raise FolderError(f"{str(path)!r} is not a regular file (softreg's lock file is "
+                              "one); remove it, or choose another --out")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -284,8 +334,8 @@ def _lock(out: Path, kind: str, stream: TextIO | None) -> Claim:
 
 def _read_lock(fd: int) -> dict[str, Any]:
     try:
-        data = json.loads(os.pread(fd, 4096, 0).decode("utf-8", "replace") or "{}")
-    except ValueError:
+        data = readback.loads(os.pread(fd, 4096, 0).decode("utf-8", "replace") or "{}", "lock")
+    except SoftregError:
         return {}
     return data if isinstance(data, dict) else {}
 

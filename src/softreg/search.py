@@ -22,6 +22,7 @@ import numpy as np
 
 from softreg.config import SWEEP_AXES, TrainConfig
 from softreg.errors import ConfigError
+from softreg.limits import MAX_CONFIGS, check_count
 from softreg.validate import check_int
 
 # Sweepable TrainConfig fields and the type a command-line value is read as.
@@ -66,6 +67,8 @@ class SearchSpace:
         if self.search not in SEARCHES:
             raise ConfigError(f"unknown search {self.search!r}; choose one of: grid, random")
         check_int(self.trials, "trials", 1)
+        check_int(self.search_seed, "search_seed", 0, "use a non-negative --search-seed")
+        check_count(self.trials, MAX_CONFIGS, "--trials", "draw fewer configurations")
         for name, values in self.axes.items():
             if name not in AXES:
                 raise ConfigError(f"cannot sweep {name!r}; sweepable: {', '.join(AXES)}")
@@ -138,6 +141,8 @@ def configurations(space: SearchSpace) -> list[TrainConfig]:
     if space.search == "grid" or not space.axes:
         names = list(space.axes)
         lists = [v for v in space.axes.values() if not isinstance(v, Range)]  # grids: no ranges
+        check_count(math.prod(len(v) for v in lists), MAX_CONFIGS, "the grid's size",
+                    "give fewer values, or use --search random --trials N")
         combos = itertools.product(*lists)
         settings = [dict(zip(names, combo, strict=True)) for combo in combos]
     else:
@@ -154,6 +159,8 @@ def _draw(space: SearchSpace) -> list[dict[str, Any]]:
     names = list(space.axes)
     if not any(isinstance(space.axes[n], Range) for n in names):
         lists = [tuple(space.axes[n]) for n in names]  # type: ignore[arg-type]
+        check_count(math.prod(len(v) for v in lists), MAX_CONFIGS * 100,
+                    "the combinations to draw from", "give fewer values, or ranges lo:hi")
         combos = list(itertools.product(*lists))
         picks = rng.permutation(len(combos))[: space.trials]
         return [dict(zip(names, combos[i], strict=True)) for i in sorted(picks)]

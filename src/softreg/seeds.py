@@ -23,6 +23,7 @@ import numpy as np
 from softreg import fileio, runfolder
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
+from softreg.limits import MAX_SEEDS, check_count
 from softreg.training import FitResult
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
@@ -50,6 +51,8 @@ def parse_seeds(text: str) -> list[int]:
         if hi < lo:
             raise ConfigError(f"--seeds: {part!r} is a descending range; write it low-high, "
                               f"e.g. {hi}-{lo}")
+        check_count(len(seeds) + hi - lo + 1, MAX_SEEDS, "the number of --seeds",
+                    "train fewer seeds, e.g. --seeds 0-15")
         seeds += range(lo, hi + 1)
     return list(dict.fromkeys(seeds))
 

@@ -5,22 +5,28 @@ Layout of a sweep folder::
     sweep.json                    the search space and its configurations
     results/<key>.json            one finished configuration: settings, metrics, history
     weights/<key>.safetensors     its model (raw-pixel weights; ``softreg evaluate`` reads it)
-    results.csv                   every finished configuration, best validation accuracy first
-    best.json                     the chosen configuration (and its refit, with ``refit``)
-    heatmap.png curves.png        validation accuracy over lr x batch size; learning curves
+    results.csv                   every finished configuration, the best by the criterion first
+    best.json                     the chosen configuration, what it was chosen on (``select``)
+                                  and its refit, with ``refit``
+    heatmap.png curves.png        the criterion over lr x batch size; learning curves
 
 A configuration counts as finished once its ``results/<key>.json`` exists (written atomically
 when it ends), so rerunning an interrupted sweep into the same folder skips those. Diverged
 configurations are finished too: they are recorded as ``diverged`` and never chosen.
 
-Model selection looks at validation accuracy only (ties: lower validation loss). Test metrics
-are recorded for every configuration, for the reader, and never used to choose.
+Model selection looks at the validation split only, by a criterion the user picks
+(:mod:`softreg.selection`: the validation loss by default, averaged over seeds when the sweep
+varies them). Test metrics are recorded for every configuration, for the reader, and never
+used to choose.
+
+A configuration's numbers depend on the configuration alone (on one machine and library
+version): not on the engine, ``jobs``, the packs or a resume (see :mod:`softreg.pack`), and
+the files list rows in an order fixed by their values and keys.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import sys
@@ -30,11 +36,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from softreg import engines, fileio, runfolder, stopsignals
+from softreg import (
+    engines,
+    fileio,
+    readback,
+    runfolder,
+    selection,
+    stopsignals,
+    sweep_merge,
+    writegate,
+)
 from softreg.config import TrainConfig
-from softreg.errors import ConfigError
-from softreg.history import SELECTABLE, Status
-from softreg.pack_plan import balance, current_packing, plan_packs
+from softreg.errors import ConfigError, HistoryError
+from softreg.history import SELECTABLE, History, Status
+from softreg.pack_plan import balance, current_packing, default_pack_memory, plan_packs
 from softreg.search import SearchSpace, config_key, configurations, describe
 from softreg.splits import data_key
 from softreg.sweep_worker import SplitCache, run_config
@@ -59,15 +74,16 @@ class SweepResult:
     skipped: int
     seconds: float
     files: dict[str, Path]
+    selection: dict[str, Any] | None = None
 
 
-def select_best(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """The row with the highest validation accuracy (then lowest validation loss).
+def select_best(rows: Sequence[dict[str, Any]],
+                select: str = selection.DEFAULT) -> dict[str, Any] | None:
+    """The row chosen by criterion ``select`` (:func:`softreg.selection.select`).
 
     Diverged or failed configurations are never chosen; test metrics are never looked at.
     """
-    ok = [r for r in rows if r["status"] in SELECTABLE and math.isfinite(r["val_acc"])]
-    return max(ok, key=lambda r: (r["val_acc"], -r["val_loss"])) if ok else None
+    return selection.select(rows, select)[0]
 
 
 def run_sweep(
@@ -84,6 +100,7 @@ def run_sweep(
     engine: str = "local",
     address: str | None = None,
     gpus_per_task: float = 1.0,
+    select: str = selection.DEFAULT,
 ) -> SweepResult:
     """Train every configuration of ``space`` not yet finished in ``out_dir``, then report.
 
@@ -101,6 +118,7 @@ def run_sweep(
         address: the Ray cluster (``auto``, ``host:port``, ``ray://host:10001``); without
             one, ``RAY_ADDRESS`` or a local cluster started for the sweep.
         gpus_per_task: the GPU share each Ray task declares for ``cuda`` configurations.
+        select: the criterion that chooses (:data:`softreg.selection.CRITERIA`).
 
     Raises:
         ConfigError: no validation split, a bad ``jobs``, an invalid configuration, or
@@ -110,6 +128,7 @@ def run_sweep(
         KeyboardInterrupt: after Ctrl-C, once the finished configurations are saved.
     """
     s = stream if stream is not None else sys.stdout
+    selection.criterion(select)  # an unknown criterion is refused before any work
     configs = check_sweep(space, out_dir, jobs, engine=engine, address=address,
                           gpus_per_task=gpus_per_task)
     out = Path(out_dir)
@@ -119,9 +138,13 @@ def run_sweep(
                               stream=None if quiet else s)
     with runfolder.held(out, "sweep", "add"), stopsignals.sigterm_as_interrupt(), \
             contextlib.ExitStack() as started:
+        # another sweep's configurations there: merged (or refused), never silently dropped
+        configs, merging = sweep_merge.merge(out, configs)
+        if merging and not quiet:
+            print(merging, file=s)
         keys = {config_key(c) for c in configs}
         done = {k: v for k, v in _load_rows(out).items() if k in keys}
-        remove_orphans(out)
+        remove_orphans(out, keys)  # keys: this sweep's and those planned there before
         # one data setting after another
         todo = sorted((c for c in configs if config_key(c) not in done), key=data_key)
         if todo:  # the engine starts (or connects to its cluster) only when there is work
@@ -142,12 +165,13 @@ def run_sweep(
             # What finished stays usable: its table now (a pack records its finished
             # configurations before it stops the sweep), the rest on the next run.
             finished = {k: v for k, v in _load_rows(out).items() if k in keys}
-            write_results_csv(out / "results.csv", _sorted_rows(list(finished.values())))
-            remove_orphans(out)
+            write_results_csv(out / "results.csv",
+                              _sorted_rows(list(finished.values()), select))
+            remove_orphans(out, keys)
             raise
         return _finish(space, out, list(done.values()), len(configs) - len(todo),
                        time.perf_counter() - t0, refit=refit, figures=figures,
-                       data_dir=data_dir, offline=offline)
+                       data_dir=data_dir, offline=offline, select=select)
 
 
 def usable_jobs(jobs: int, stream: TextIO | None) -> int:
@@ -163,14 +187,21 @@ def usable_jobs(jobs: int, stream: TextIO | None) -> int:
     return jobs
 
 
-def remove_orphans(out: Path) -> list[Path]:
-    """Delete weight files of configurations that never finished (no results/<key>.json)."""
+def remove_orphans(out: Path, planned: set[str]) -> list[Path]:
+    """Delete the weights of configurations that never finished (no results/<key>.json).
+
+    Only ``weights/<key>.safetensors`` for a key in ``planned`` (configurations softreg's own
+    records hold: this sweep's, merged with the previous sweep.json's) is a candidate, and only as a
+    regular file in a real ``weights`` folder (see :mod:`softreg.writegate`): a file the user
+    put there, or a link, is left alone.
+    """
     removed = []
-    finished = {p.stem for p in (out / "results").glob("*.json")}
-    for path in (out / "weights").glob("*.safetensors"):
-        if not path.stem.startswith("refit-") and path.stem not in finished:
-            path.unlink()
-            removed.append(path)
+    results = writegate.real_folder(out, "results")
+    finished = {p.stem for p in results.glob("*.json")} if results is not None else set()
+    for key in sorted(planned - finished):
+        rel = f"weights/{key}.safetensors"
+        if writegate.remove_own_file(out, rel):
+            removed.append(out / rel)
     return removed
 
 
@@ -208,7 +239,12 @@ def _train_all(todo: list[TrainConfig], out: Path,
     """
     settings = current_packing()
     if settings.enabled and todo:
-        packs = balance(plan_packs(todo, settings.max_models, settings.memory), engine.slots)
+        # without --pack-memory, each local worker gets its share of this machine's memory
+        # (a Ray task runs on a node of its own: it plans with that node's whole share)
+        workers = engine.slots if engine.name == "local" else 1
+        memory = settings.memory if settings.memory is not None else \
+            default_pack_memory(workers)
+        packs = balance(plan_packs(todo, settings.max_models, memory), engine.slots)
         units = [[todo[i].to_dict() for i in pack] for pack in packs]
     else:
         units = [[c.to_dict()] for c in todo]
@@ -259,8 +295,9 @@ def _spec(space: SearchSpace, configs: list[TrainConfig]) -> dict[str, Any]:
 def _load_rows(out: Path) -> dict[str, dict[str, Any]]:
     """The finished configurations' rows, each file checked (see :func:`_read_row`)."""
     rows: dict[str, dict[str, Any]] = {}
-    for path in sorted((out / "results").glob("*.json")):
-        row = _read_row(path)
+    results = writegate.real_folder(out, "results")
+    for path in sorted(results.glob("*.json")) if results is not None else ():
+        row = _read_row(path, out)
         if row["key"] != path.stem:
             _bad_row(path, "key", row["key"], f"the file's name, {path.stem!r}")
         rows[str(row["key"])] = row
@@ -275,19 +312,60 @@ _NUMBERS = ("lr", "weight_decay", "val_split", "train_loss", "train_acc", "val_l
 ROW_STATUSES = (Status.COMPLETED, Status.EARLY_STOPPED, Status.DIVERGED)
 
 
-def _read_row(path: Path) -> dict[str, Any]:
+# Ranges of the metrics a result row may claim (a tampered 99 is refused, not chosen).
+_RANGES = {"train_acc": (0.0, 1.0), "val_acc": (0.0, 1.0), "test_acc": (0.0, 1.0),
+           "train_loss": (0.0, None), "val_loss": (0.0, None), "test_loss": (0.0, None),
+           "seconds": (0.0, None), "lr": (0.0, None), "weight_decay": (0.0, None),
+           "val_split": (0.0, 1.0), "epochs_run": (0, None), "model_epoch": (0, None)}
+
+
+def read_result(path: Path, out: Path | None = None) -> dict[str, Any]:
+    """A result file of a sweep, read through :mod:`softreg.readback` and checked: its row
+    (see :func:`_read_row`), its ``config`` (whose key must be the row's), its ``history``.
+
+    Raises:
+        ConfigError: naming the file and the field that is wrong.
+    """
+    fix = "; delete it to train that configuration again"
+    try:
+        data = readback.read_json(path, "result file")
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}{fix}") from None
+    if not isinstance(data, dict):
+        _bad_row(path, "(the file)", data, "a JSON object")
+    _check_row(path, data.get("row"), out)
+    config = data.get("config")
+    if not isinstance(config, dict):
+        _bad_row(path, "config", config, "an object")
+    try:
+        key = config_key(TrainConfig.from_dict(config))
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{str(path)!r}: its config cannot be read ({printable(exc)}){fix}") \
+            from None
+    if key != data["row"]["key"]:
+        _bad_row(path, "key", data["row"]["key"], f"the key of its config, {key!r}")
+    try:
+        History.from_dict(data.get("history"))
+    except HistoryError as exc:
+        raise ConfigError(f"{str(path)!r}: field 'history': {printable(exc)}{fix}") from None
+    return data
+
+
+def _read_row(path: Path, out: Path | None = None) -> dict[str, Any]:
     """The metrics row of a result file (JSON null, written for NaN, back to NaN).
 
     Raises:
-        ConfigError: the file is not JSON, or a field is missing or of the wrong type; the
-            message names the file and the field.
+        ConfigError: the file is not JSON, or a field is missing, of the wrong type or out
+            of its range, or its weights path leaves the sweep folder; the message names the
+            file and the field.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{str(path)!r} is not a softreg result file ({printable(exc)}); "
-                          "delete it to train that configuration again") from None
-    row = data.get("row") if isinstance(data, dict) else None
+    data = read_result(path, out)
+    row: dict[str, Any] = data["row"]
+    return {k: (math.nan if v is None else v) for k, v in row.items()}
+
+
+def _check_row(path: Path, row: Any, out: Path | None) -> None:
+    """Types and ranges of a result row's fields (see :func:`read_result`)."""
     if not isinstance(row, dict):
         _bad_row(path, "row", row, "an object")
     for name in _TEXT:
@@ -304,7 +382,17 @@ def _read_row(path: Path) -> dict[str, Any]:
             _bad_row(path, name, value, "a number")
     if type(row.get("standardize")) is not bool:
         _bad_row(path, "standardize", row.get("standardize"), "true or false")
-    return {k: (math.nan if v is None else v) for k, v in row.items()}
+    for name, (lo, hi) in _RANGES.items():
+        value = row.get(name)
+        if isinstance(value, int | float) and math.isfinite(value) and (
+                value < lo or (hi is not None and value > hi)):
+            _bad_row(path, name, value, f"in [{lo}, {'inf' if hi is None else hi}]")
+    weights = row.get("weights")
+    where = f"{str(path)!r}: field 'weights'"
+    folder = out if out is not None else path.parent.parent
+    target = readback.inside(folder, weights, where)
+    if target.parent != folder / "weights" or target.suffix != ".safetensors":
+        _bad_row(path, "weights", weights, "weights/<name>.safetensors in the sweep folder")
 
 
 def _bad_row(path: Path, field: str, value: Any, wanted: str) -> NoReturn:
@@ -313,30 +401,44 @@ def _bad_row(path: Path, field: str, value: Any, wanted: str) -> NoReturn:
                       "configuration again")
 
 
-def _sorted_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Best validation accuracy first (then lowest validation loss); unselectable last."""
-    return sorted(rows, key=lambda r: (r["status"] not in SELECTABLE, -_num(r["val_acc"]),
-                                       _num(r["val_loss"])))
+def _sorted_rows(rows: list[dict[str, Any]],
+                 select: str = selection.DEFAULT) -> list[dict[str, Any]]:
+    """The best setting by the criterion first (its seeds by their own value), then the
+    rest; unselectable last; equal values by key: one order for the same rows, however
+    they were trained."""
+    crit = selection.criterion(select)
+    scores = selection.setting_scores(rows, select)
+    sign = 1.0 if crit.lower else -1.0
+
+    def rank(r: dict[str, Any]) -> tuple[Any, ...]:
+        score = selection.row_score(r, scores)
+        own = crit.value(r)
+        return (math.isnan(score), r["status"] not in SELECTABLE,
+                sign * score if not math.isnan(score) else 0.0,
+                sign * own if math.isfinite(own) else math.inf, r["key"])
+
+    return sorted(rows, key=rank)
 
 
 def _finish(space: SearchSpace, out: Path, rows: list[dict[str, Any]], skipped: int,
             seconds: float, *, refit: bool, figures: bool, data_dir: str | None,
-            offline: bool) -> SweepResult:
-    rows = _sorted_rows(rows)
+            offline: bool, select: str = selection.DEFAULT) -> SweepResult:
+    rows = _sorted_rows(rows, select)
     files = {"results": write_results_csv(out / "results.csv", rows)}
-    best = select_best(rows)
+    best, chosen_on = selection.select(rows, select)
     refit_row = None
     if best is not None and refit:
         refit_row = _refit(out, best, data_dir, offline)
-    files["best"] = fileio.write_json(out / "best.json", {"best": best, "refit": refit_row})
+    files["best"] = fileio.write_json(out / "best.json", {"best": best, "select": chosen_on,
+                                                          "refit": refit_row})
     if figures and rows:
         from softreg.plots.sweep import plot_heatmap, plot_sweep_curves
 
         histories = {r["key"]: _history(out, r["key"]) for r in rows
                      if r["status"] != Status.FAILED}
-        files["heatmap"] = plot_heatmap(rows, out / "heatmap.png", best=best)
+        files["heatmap"] = plot_heatmap(rows, out / "heatmap.png", best=best, select=select)
         files["curves"] = plot_sweep_curves(rows, histories, out / "curves.png", best=best)
-    return SweepResult(out, rows, best, refit_row, skipped, seconds, files)
+    return SweepResult(out, rows, best, refit_row, skipped, seconds, files, chosen_on)
 
 
 def _refit(out: Path, best: dict[str, Any], data_dir: str | None,
@@ -357,19 +459,13 @@ def _refit(out: Path, best: dict[str, Any], data_dir: str | None,
 
 
 def _stored_config(out: Path, key: str) -> dict[str, Any]:
-    config: dict[str, Any] = json.loads(
-        (out / "results" / f"{key}.json").read_text(encoding="utf-8"))["config"]
+    config: dict[str, Any] = read_result(out / "results" / f"{key}.json", out)["config"]
     return config
 
 
 def _history(out: Path, key: str) -> dict[str, Any]:
-    history: dict[str, Any] = json.loads(
-        (out / "results" / f"{key}.json").read_text(encoding="utf-8"))["history"]
+    history: dict[str, Any] = read_result(out / "results" / f"{key}.json", out)["history"]
     return history
-
-
-def _num(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else -1.0
 
 
 def write_results_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
@@ -393,7 +489,8 @@ def format_best(result: SweepResult) -> str:
     if best is None:
         return "no configuration finished without diverging; lower the learning rates"
     settings = " ".join(f"{c}={best[c]}" for c in COLUMNS[1:11])
-    lines = [f"best by validation accuracy: {settings}",
+    chosen_on = result.selection or selection.select(result.rows)[1]
+    lines = [f"best by {selection.describe(chosen_on)}: {settings}",
              f"  val_acc {best['val_acc']:.4f}  test_acc {best['test_acc']:.4f}  "
              f"(model of epoch {best['model_epoch']}, {best['status']}; "
              f"weights: {result.out_dir / best['weights']})"]

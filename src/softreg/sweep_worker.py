@@ -77,10 +77,16 @@ class FixedSplits:
         return self.splits
 
 
-def init_worker(data_dir: str | None, offline: bool) -> None:
-    """Initialiser of a worker process: its own data cache. (Its BLAS/OpenMP thread count
-    comes from the environment it is spawned with: :class:`softreg.engines.local.thread_env`.)"""
+def init_worker(data_dir: str | None, offline: bool, parent: int | None = None) -> None:
+    """Initialiser of a worker process: its own data cache, and, given the driver's pid
+    ``parent``, an end with it (:func:`softreg.lifeline.die_with_parent`). (Its BLAS/OpenMP
+    thread count comes from the environment it is spawned with:
+    :class:`softreg.engines.local.thread_env`.)"""
     global _WORKER_CACHE
+    if parent is not None:
+        from softreg.lifeline import die_with_parent
+
+        die_with_parent(parent)
     _WORKER_CACHE = SplitCache(data_dir, offline)
 
 

@@ -27,9 +27,11 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from softreg import writegate
 from softreg._optional import require
 from softreg.errors import ConfigError
 from softreg.history import EpochRecord, History
+from softreg.textsafe import printable
 
 # (tag, EpochRecord field) of the per-epoch scalars; a NaN (no validation split) is skipped.
 SCALARS: tuple[tuple[str, str], ...] = (
@@ -136,11 +138,34 @@ def _tag_safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-." else "_" for c in name)
 
 
+def check_logdir(logdir: Path, run_dir: Path | None = None) -> None:
+    """Refuse a ``--tensorboard`` folder softreg may not add event files to.
+
+    It must be absent, or a real folder (not a link) holding only event files and folders
+    (other runs' logs), and neither the run's ``--out`` folder nor inside it.
+
+    Raises:
+        ConfigError: naming the folder and what is wrong.
+    """
+    writegate.check_folder(logdir, "--tensorboard")
+    if run_dir is not None:
+        here, run = logdir.resolve(), run_dir.resolve()
+        if here == run or run in here.parents:
+            raise ConfigError(f"--tensorboard {str(logdir)!r} is the run folder --out or inside "
+                              "it, which holds only the run's own files: give another folder, "
+                              "e.g. --tensorboard tb")
+    if logdir.is_dir():
+        foreign = sorted(e.name for e in logdir.iterdir()
+                         if ".tfevents." not in e.name and not e.is_dir())
+        if foreign:
+            raise ConfigError(f"--tensorboard {str(logdir)!r} holds files that are not event "
+                              f"files ({printable(', '.join(foreign[:3]))}); give a new folder "
+                              "or one of event files")
+
+
 def _new_event_file(logdir: Path) -> tuple[Path, BinaryIO]:
     """Create ``logdir`` if needed and a new event file in it, opened for writing."""
-    if logdir.exists() and not logdir.is_dir():
-        raise ConfigError(f"--tensorboard {str(logdir)!r} is a file, not a folder; "
-                          "give a folder for the event files")
+    check_logdir(logdir)
     # TensorBoard reads the files whose names contain "tfevents", in name order; the rest
     # keeps names unique.
     stem = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}"

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from softreg import readback
 from softreg.errors import CheckpointError
 from softreg.textsafe import shown
 
@@ -87,9 +88,12 @@ def read_header(path: str | os.PathLike[str], max_data: int) -> Header:
             f"{where!r} holds {data_size} bytes of tensor data, more than the {max_data} a "
             "softreg checkpoint can need; it is not a softreg checkpoint (nothing of it was read)"
         )
+    if readback.json_depth(raw) > readback.MAX_DEPTH:
+        raise _unreadable(where, f"its header is nested more than {readback.MAX_DEPTH} levels "
+                          "deep")
     try:
         header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _unreadable(where, f"its header is not UTF-8 JSON: {exc}") from exc
     if not isinstance(header, dict):
         raise _unreadable(where, f"its header is not a JSON object but {type(header).__name__}")

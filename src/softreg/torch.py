@@ -34,9 +34,16 @@ from softreg.d2l.common import get_dataloader_workers as get_dataloader_workers
 from softreg.d2l.common import get_fashion_mnist_labels as get_fashion_mnist_labels
 from softreg.d2l.common import set_figsize as set_figsize
 from softreg.d2l.common import use_svg_display as use_svg_display
+from softreg.d2l.datahub import DATA_HUB as DATA_HUB
+from softreg.d2l.datahub import DATA_URL as DATA_URL
+from softreg.d2l.datahub import download as download
+from softreg.d2l.datahub import download_all as download_all
 from softreg.d2l.images import show_images as show_images
 from softreg.d2l.images import show_predictions
 from softreg.d2l.names import __all__ as D2L_NAMES
+from softreg.d2l.plotting import plot as plot
+from softreg.d2l.plotting import set_axes as set_axes
+from softreg.d2l.torch_book import *  # noqa: F403 (the book's aliases and helpers)
 from softreg.history import History
 
 torch = import_framework("torch")
@@ -49,6 +56,18 @@ _REITERABLES = ("a list of (X, y) batches, a torch DataLoader, or the iterators 
 # The d2l names, one list for every facade (the imports "X as X" above re-export them: a
 # linter cannot read this __all__).
 __all__ = [*D2L_NAMES]
+
+# d2l.plt: matplotlib.pyplot, imported on first use by __getattr__ below
+plt: Any
+
+
+def __getattr__(name: str) -> Any:
+    """``d2l.plt``: matplotlib's pyplot, imported on first use (see ``d2l.plotting``)."""
+    if name == "plt":
+        from softreg.d2l.plotting import book_pyplot
+
+        return book_pyplot()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class FashionMNISTBatches:

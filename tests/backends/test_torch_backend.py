@@ -42,8 +42,8 @@ def test_step_records_reduced_in_blocks_give_the_same_totals(monkeypatch, groups
     W0 = np.zeros((groups, 2, 10, 784), np.float32)  # all logits tied in the first step
     W0[:, 1] = rng.normal(0, 0.01, size=(groups, 10, 784))
     outs = []
-    for record_bytes in (1, 12 * 2 * groups * 16 * 2, torch_backend.RECORD_BYTES):
-        monkeypatch.setattr(torch_backend, "RECORD_BYTES", record_bytes)
+    for record_examples in (1, 32, torch_backend.RECORD_EXAMPLES):
+        monkeypatch.setattr(torch_backend, "RECORD_EXAMPLES", record_examples)
         be = torch_backend.create_backend("cpu")
         data = be.put_data(X, y)
         be.set_pack(W0, np.zeros((groups, 2, 10), np.float32))

@@ -27,9 +27,10 @@ def test_sweep_reports_divergence_and_the_best_by_validation(capsys, tmp_path, f
     assert code == 0, err
     assert out.count("training diverged in epoch 1") == 2
     assert "4 configurations (2 completed, 2 diverged; 0 from an earlier run)" in out
-    assert "best by validation accuracy: framework=numpy lr=0.05" in out
     with open(out_dir / "results.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
+    assert (f"best by validation loss {float(rows[0]['val_loss']):.4f}: framework=numpy "
+            "lr=0.05") in out
     assert [r["status"] for r in rows] == ["completed", "completed", "diverged", "diverged"]
     best = rows[0]
     assert f"val_acc {float(best['val_acc']):.4f}  test_acc {float(best['test_acc']):.4f}" in out

@@ -176,5 +176,5 @@ def test_label_out_of_range(tmp_path, labels, message):
 def test_unreadable_path_is_a_data_error(tmp_path):
     folder = tmp_path / "im.gz"
     folder.mkdir()
-    with pytest.raises(DataError, match=re.escape(str(folder)) + r": cannot be read \("):
+    with pytest.raises(DataError, match=re.escape(str(folder)) + r"' is a folder, not a regular"):
         read_content(folder)

@@ -129,7 +129,8 @@ def test_unknown_split_is_refused(places):
 
 def test_a_damaged_file_is_reported_not_skipped(places):
     write_tiny(places["system"])
-    write(places["given"] / "train-images-idx3-ubyte.gz", b"", gz=False)
+    write_tiny(places["given"])  # every file there (a missing one is refused first) ...
+    write(places["given"] / "train-images-idx3-ubyte.gz", b"", gz=False)  # ... one damaged
     bad = places["given"] / "train-images-idx3-ubyte.gz"
     with pytest.raises(IDXFormatError, match=re.escape(f"{bad}: the file is empty")):
         load_fashion_mnist("train", data_dir=places["given"], offline=True)

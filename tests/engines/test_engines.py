@@ -1,8 +1,10 @@
 """Engines without a cluster: choosing one, their refusals, the missing-Ray hint, the checks
 that run on the driver. (The Ray cluster tests are in test_ray_engine.py.)"""
 
+import contextlib
 import socket
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -165,3 +167,42 @@ def test_returned_weights_are_written_only_where_the_local_engine_writes_them(tm
         "the Ray task returned weights for '../../elsewhere.safetensors', expected "
         f"'weights/{key}.safetensors'")
     assert not (tmp_path.parent / "elsewhere.safetensors").exists()
+
+
+def _listener(reply):
+    """A local server that answers every connection with ``reply`` (then closes it)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+
+    def serve():
+        with contextlib.suppress(OSError):
+            while True:
+                conn = server.accept()[0]
+                with conn:
+                    conn.recv(64)
+                    conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("reply", [b"HTTP/1.1 400 Bad Request\r\n\r\n", b"",
+                                   b"SSH-2.0-OpenSSH_9.6\r\n"])
+def test_a_listener_that_is_not_grpc_is_refused_at_once(reply):
+    server = _listener(reply)
+    port = server.getsockname()[1]
+    try:
+        with pytest.raises(EngineError, match=r"but it is not a Ray cluster \(it does not speak "
+                           r"gRPC\)"):
+            ray_cluster.check_reachable(f"127.0.0.1:{port}", timeout=5)
+    finally:
+        server.close()
+
+
+def test_a_grpc_server_passes_the_probe():
+    server = _listener(b"\x00\x00\x18\x04\x00\x00\x00\x00\x00" + b"\x00" * 24)  # SETTINGS
+    try:
+        ray_cluster.check_reachable(f"127.0.0.1:{server.getsockname()[1]}", timeout=5)
+    finally:
+        server.close()

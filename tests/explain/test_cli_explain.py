@@ -148,8 +148,8 @@ def test_explain_refits_and_a_stale_calibration_is_refused(val_run, capsys, tmp_
                                                          fake_fashion):
     code, out, _ = _run(capsys, "explain", val_run, "--no-figures", "--out", tmp_path / "e")
     assert code == 0 and "test, temperature T = " in out
-    assert sorted(p.name for p in (tmp_path / "e").iterdir()) == ["calibration.json",
-                                                                  "explain.md"]
+    assert sorted(p.name for p in (tmp_path / "e").iterdir()) == [
+        ".softreg-run", "calibration.json", "explain.md"]  # marked: an explain folder
     img = tmp_path / "img.npy"
     np.save(img, fake_fashion["test"][0][3])
     # the last epoch's weights are not the ones the calibration was fitted for (best epoch)
@@ -234,10 +234,11 @@ def test_explain_refuses_what_is_not_a_run(capsys, tmp_path, where, message):
 
 
 @pytest.mark.parametrize(("make", "message"), [
-    (lambda d: d.write_text("x"), "exists and is not a folder; choose a folder"),
+    (lambda d: d.write_text("x"), "is a regular file, not a folder"),
     (lambda d: None, "cannot be written"),  # a folder under a file
     (lambda d: (d.mkdir(), (d / "notes.txt").write_text("mine")),
-     "holds files softreg explain did not write (notes.txt); choose a new or empty folder"),
+     "holds files softreg did not make (notes.txt); softreg writes only into a new or "
+     "empty folder or one of its own"),
 ])
 def test_explain_refuses_an_out_it_cannot_or_may_not_write(plain_run, capsys, tmp_path, make,
                                                           message):

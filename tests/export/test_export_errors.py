@@ -49,7 +49,9 @@ def test_torch_export_holds_the_final_model_of_the_run(capsys, run_dir):
     safetensors_numpy = need("safetensors", "safetensors.numpy")
     best = _ckpt(2)
     checkpoint.save(run_dir / checkpoint.BEST, best)
-    checkpoint.save(run_dir / checkpoint.LAST, _ckpt(1, model_file=checkpoint.BEST))
+    last = _ckpt(1, model_file=checkpoint.BEST)
+    last.extra = {"best_W": best.W, "best_b": best.b}  # a run keeps its best epoch's weights
+    checkpoint.save(run_dir / checkpoint.LAST, last)
     code, out, _ = _run(capsys, "export", str(run_dir), "--format", "torch")
     assert code == 0
     assert out.splitlines()[0] == (f"wrote {run_dir / 'model_torch.safetensors'} (torch; from "
@@ -74,7 +76,7 @@ def test_existing_file_is_refused_unless_overwrite(capsys, run_dir):
     target = run_dir / "model_torch.safetensors"
     target.write_text("mine")
     err = _refused(capsys, str(run_dir), "--format", "torch")
-    assert err == (f"softreg export: error: {str(target)!r} already exists; softreg does not "
+    assert err == (f"softreg export: error: --out {str(target)!r} already exists; softreg does not "
                    "replace it: choose another --out, or pass --overwrite to replace it")
     assert target.read_text() == "mine"
     code, _, _ = _run(capsys, "export", str(run_dir), "--format", "torch", "--overwrite")

@@ -304,10 +304,22 @@ def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fash
     import softreg.sweep_worker
 
     out = tmp_path / "sweep"
+    from softreg.cli import build_parser
+    from softreg.cli.sweep import build_space
+    from softreg.search import config_key, configurations
+
+    argv = (*SWEEP[:2], lrs, *SWEEP[3:], packing, "--out", out)
+    last = config_key(configurations(build_space(build_parser().parse_args(
+        [str(a) for a in argv])))[-1])
     runfolder.claim(out, "sweep", "add").release()  # a sweep folder, with a weights file
-    (out / "weights").mkdir(parents=True)            # whose configuration never finished
-    orphan = out / "weights" / "0123456789ab.safetensors"
+    (out / "weights").mkdir(parents=True)            # of a configuration of this sweep that
+    orphan = out / "weights" / f"{last}.safetensors"  # never finished (it is interrupted)
     orphan.write_bytes(b"")
+    mine = out / "weights" / "mine.safetensors"  # the user's: in no record, never deleted
+    mine.write_bytes(b"user")
+    outside = tmp_path / "outside.safetensors"
+    outside.write_bytes(b"user")
+    (out / "weights" / "fedcba987654.safetensors").symlink_to(outside)
     calls = []
     # Ctrl-C in the second configuration (one at a time) or the second pack (of two)
     module, name = ((softreg.sweep_worker, "fit") if packing == "--no-pack"
@@ -321,12 +333,13 @@ def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fash
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, then_ctrl_c)
-    argv = (*SWEEP[:2], lrs, *SWEEP[3:], packing, "--out", out)
     code, _, _err = _run(capsys, *argv)
     assert code == 130
     rows = (out / "results.csv").read_text().splitlines()
     assert len(rows) == 1 + first  # the header and what finished before Ctrl-C
     assert not orphan.exists()
+    assert mine.read_bytes() == b"user" and outside.read_bytes() == b"user"
+    assert (out / "weights" / "fedcba987654.safetensors").is_symlink()
     monkeypatch.setattr(module, name, real)
     code, out_text, _err = _run(capsys, *argv)  # resume
     assert code == 0 and f"{first} from an earlier run" in out_text
@@ -411,7 +424,7 @@ def test_resume_names_each_file_that_disagrees(run_dir, fake_fashion, capsys, na
 
 
 @pytest.mark.parametrize(("text", "said"), [
-    ("{truncated", "is not a softreg result file"),
+    ("{truncated", "is not valid JSON"),
     (None, "field 'key' must be the file's name"),
 ])
 def test_a_result_file_that_is_not_one_is_refused(tmp_path, fake_fashion, capsys, text, said):

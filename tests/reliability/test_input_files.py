@@ -219,7 +219,7 @@ def _bad_folder(places, what):
     bad = places["given"]
     if what == "a file":
         bad.write_text("not a folder")
-        return bad, "not a folder (it is a file)"
+        return bad, "not a folder (it is a regular file)"
     return bad, "folder does not exist"
 
 

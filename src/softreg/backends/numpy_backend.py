@@ -50,7 +50,7 @@ F32 = npt.NDArray[np.float32]
 # Gradient entries below this are dropped from a step (see _sgd_pack_epoch): 1e-30 times any
 # rate and feature stays a normal float32 or is far below every weight's rounding.
 GRAD_TINY = 1e-30
-# Most bytes of float64 logits an evaluation pass holds at once (the chunk shrinks with K).
+# Most bytes of float64 logits an evaluation pass holds at once: the models go in blocks.
 EVAL_BYTES = 64 * 2**20
 
 
@@ -225,21 +225,33 @@ class NumpyBackend:
             return _sgd_pack_epoch(self.W, self.b, data, rows, batch_size, lr, wd)
 
     def evaluate_pack(self, data: NumpyData, batch_size: int = 10000) -> PackTotals:
-        """Every slot's summed loss and correct count over ``data``: one product a chunk."""
+        """Every slot's summed loss and correct count over ``data``.
+
+        Each model's logits are its own (10, 784) x (784, n) product, over chunks of
+        ``batch_size`` examples whatever the pack, and blocks of as many models as
+        EVAL_BYTES hold: a model's totals are the same in any pack.
+        """
         groups, slots = self.shape
         K = groups * slots
+        C = NUM_CLASSES
         loss, correct = np.zeros(K), np.zeros(K, dtype=np.int64)
-        W2, b2 = self.W.reshape(-1, NUM_FEATURES), self.b.reshape(-1)  # (10K, 784), (10K,)
-        chunk = max(1, min(batch_size, EVAL_BYTES // (8 * NUM_CLASSES * K)))
+        W3, b3 = self.W.reshape(K, C, NUM_FEATURES), self.b.reshape(K, C, 1)
+        chunk = max(1, min(batch_size, data.num_examples))
+        block = max(1, EVAL_BYTES // (8 * C * chunk))  # models a stacked product
         with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
-            for start in range(0, data.num_examples, chunk):
-                xb = data.X[start : start + chunk]  # (n, 784)
-                yb = data.y[start : start + chunk]
-                logits = (xb @ W2.T + b2).reshape(-1, NUM_CLASSES)  # (n K, 10)
-                losses = cross_entropy(logits, np.repeat(yb, K), reduction="none")
-                loss += losses.reshape(-1, K).sum(axis=0, dtype=np.float64)
-                hits = logits.argmax(axis=1).reshape(-1, K) == yb[:, None]  # (n, K)
-                correct += np.count_nonzero(hits, axis=0)
+            for first in range(0, K, block):
+                part = slice(first, min(K, first + block))
+                for start in range(0, data.num_examples, chunk):
+                    xb = data.X[start : start + chunk]  # (n, 784)
+                    yb = data.y[start : start + chunk]
+                    logits = np.matmul(W3[part], xb.T) + b3[part]  # (B, 10, n)
+                    B, n = logits.shape[0], logits.shape[2]
+                    flat = logits.transpose(2, 0, 1).reshape(-1, C)  # (n B, 10)
+                    losses = cross_entropy(flat, np.repeat(yb, B), reduction="none")
+                    loss[part] += np.ascontiguousarray(losses.reshape(n, B).T,
+                                                       dtype=np.float64).sum(axis=1)
+                    hits = flat.argmax(axis=1).reshape(n, B) == yb[:, None]  # (n, B)
+                    correct[part] += np.count_nonzero(hits, axis=0)
         return PackTotals(loss.reshape(groups, slots), correct.reshape(groups, slots),
                           data.num_examples)
 
@@ -253,20 +265,23 @@ def _sgd_pack_epoch(W: F32, b: F32, data: NumpyData, orders: npt.NDArray[np.intp
                     wds: npt.NDArray[np.float64]) -> PackTotals:
     """The SGD steps of one packed epoch, updating W (G, 10k, 784) and b (G, 10k) in place.
 
-    Each step gathers group g's rows into a preallocated buffer; a group's k models share
-    one (m, 784) x (784, 10k) product, the G groups are one stacked matmul. The loss and its
-    gradient come from :func:`softreg.numerics.cross_entropy_and_grad` on the (G m k, 10)
-    logits, each row divided by its own batch's size m.
+    Each step gathers group g's rows into a preallocated buffer; each model's products are
+    its own (10, 784) x (784, m) and (10, m) x (m, 784), one stacked matmul for the pack.
+    OpenBLAS picks its kernels by a product's whole shape, so a model's rows of one
+    (m, 784) x (784, 10k) product changed with k; its own products are the same in any pack.
+    The loss and its gradient come from :func:`softreg.numerics.cross_entropy_and_grad` on
+    the (G m k, 10) logits, each row divided by its own batch's size m.
     """
     (G, n), k = orders.shape, lrs.shape[1]
     C = NUM_CLASSES
     rows_per_step = max(1, min(batch_size, n))
     xbuf = np.empty((G, rows_per_step, NUM_FEATURES), dtype=np.float32)
-    gW = np.empty_like(W)  # (G, 10k, 784)
+    W4 = W.reshape(G, k, C, NUM_FEATURES)  # a view: one (10, 784) matrix a model
+    gW = np.empty_like(W4)  # (G, k, 10, 784)
     lr_col = np.repeat(lrs.astype(np.float32), C, axis=1)  # (G, 10k), one rate per row
-    decay = np.repeat(wds.astype(np.float32), C, axis=1)[:, :, None]  # (G, 10k, 1)
+    lr4 = lr_col.reshape(G, k, C, 1)
+    decay = np.repeat(wds.astype(np.float32), C, axis=1).reshape(G, k, C, 1)
     loss, correct = np.zeros((G, k)), np.zeros((G, k), dtype=np.int64)
-    Wt = W.transpose(0, 2, 1)  # (G, 784, 10k), a view
     for start in range(0, n, batch_size):
         rows = orders[:, start : start + batch_size]  # (G, m)
         m = rows.shape[1]
@@ -274,24 +289,26 @@ def _sgd_pack_epoch(W: F32, b: F32, data: NumpyData, orders: npt.NDArray[np.intp
         # mode="clip" writes straight into the buffer (orders were range-checked)
         np.take(data.X, rows, axis=0, out=xb, mode="clip")  # (G, m, 784)
         yb = data.y[rows]  # (G, m)
-        logits = np.matmul(xb, Wt)  # (G, m, 10k)
-        logits += b[:, None, :]
-        flat = logits.reshape(-1, C)  # (G m k, 10): one row per (example, model)
+        logits = np.matmul(W4, xb.transpose(0, 2, 1)[:, None])  # (G, k, 10, m)
+        logits += b.reshape(G, k, C, 1)
+        flat = logits.transpose(0, 3, 1, 2).reshape(-1, C)  # (G m k, 10): (example, model)
         losses, grad = cross_entropy_and_grad(flat, np.repeat(yb.reshape(-1), k), count=m)
         # Entries below GRAD_TINY (a confident model's wrong classes) are set to zero: in
         # float32 many are denormal, and a product that meets denormals runs up to 60x slower
         # in OpenBLAS; they are far below any weight's rounding.
         np.copyto(grad, 0.0, where=np.abs(grad) < GRAD_TINY)
-        loss += losses.reshape(G, m, k).sum(axis=1, dtype=np.float64)
+        # each model's losses summed along a contiguous row: the same order in any pack
+        loss += np.ascontiguousarray(losses.reshape(G, m, k).transpose(0, 2, 1),
+                                     dtype=np.float64).sum(axis=2)
         hits = flat.argmax(axis=1).reshape(G, m, k) == yb[:, :, None]
         correct += np.count_nonzero(hits, axis=1)
-        g3 = grad.reshape(G, m, C * k)  # (G, m, 10k)
-        np.matmul(g3.transpose(0, 2, 1), xb, out=gW)  # (G, 10k, m) @ (G, m, 784)
+        g4 = np.ascontiguousarray(grad.reshape(G, m, k, C).transpose(0, 2, 3, 1))  # (G,k,10,m)
+        np.matmul(g4, xb[:, None], out=gW)  # (G, k, 10, m) @ (G, 1, m, 784)
         if wds.any():
-            gW += decay * W
-        gW *= lr_col[:, :, None]
-        W -= gW
-        b -= lr_col * g3.sum(axis=1)  # (G, 10k)
+            gW += decay * W4
+        gW *= lr4
+        W4 -= gW
+        b -= lr_col * g4.sum(axis=3).reshape(G, k * C)  # (G, 10k)
     return PackTotals(loss, correct, n)
 
 

@@ -6,10 +6,26 @@ back once per epoch: on a GPU no step waits for the host.
 
 One model and a pack of K models (:class:`~softreg.backends.base.PackedBackend`) are the same
 code: a single run is the pack of one.
+
+A model's numbers do not depend on the models it is packed with (bit for bit, on one machine
+and library version): its rows of every product, its step size, its totals' summation order
+and its evaluation's chunks are the same whatever the pack. Three things make that so:
+
+* torch runs on one CPU thread while it trains or evaluates (``threads``). A multi-threaded
+  MKL product splits its work by the whole product's shape, so a model's rows of a (10K, 784)
+  product changed with K; on one thread they do not (for two or more examples a step; a step
+  of one example is written out elementwise, as the matrix-vector kernel also varies with K).
+  On one thread this also keeps ``--jobs 1`` and ``--jobs 2`` workers bit-identical.
+* every slot's step is scaled by its own ``-lr / m`` before its product (one learning rate
+  for the whole pack or not);
+* a split is evaluated in chunks of a fixed number of examples, by blocks of models, and an
+  epoch's step records are reduced every :data:`RECORD_EXAMPLES` examples, whatever K.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,11 +46,12 @@ from softreg.backends.checks import (
 from softreg.frameworks import check_device
 from softreg.loop import EpochTotals
 
-# Most bytes of logits an evaluation pass holds at once (the chunk of examples shrinks with K).
+# Most bytes of logits an evaluation product holds at once: the models are taken in blocks.
 EVAL_BYTES = 64 * 2**20
-# Most bytes of per-example step records (predicted class, label log-probability) an epoch
-# holds before it sums them into the totals; see _StepRecords.
-RECORD_BYTES = 8 * 2**20
+# Examples (whole steps, at least one) an epoch's step records hold per model before they are
+# summed into the totals (see _StepRecords): a fixed count, so that the summation order of a
+# model's loss does not depend on its pack. 12 bytes an example a model.
+RECORD_EXAMPLES = 4096
 
 
 @dataclass
@@ -56,11 +73,26 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, device: str = "auto") -> None:
+    def __init__(self, device: str = "auto", threads: int | None = 1) -> None:
         self.torch = import_framework("torch")
         self.F = self.torch.nn.functional
         self.device = check_device("torch", device, self.torch.cuda.is_available())
+        self.threads = threads
         self._new_pack(1, 1)
+
+    @contextlib.contextmanager
+    def _cpu_threads(self) -> Iterator[None]:
+        """torch on ``self.threads`` CPU threads for the block (see the module notes)."""
+        torch = self.torch
+        if self.threads is None or torch.get_num_threads() == self.threads:
+            yield
+            return
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     def _new_pack(self, groups: int, slots: int) -> None:
         zeros = self.torch.zeros
@@ -123,7 +155,7 @@ class TorchBackend:
     def logits(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         torch = self.torch
         tx = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(self.device)
-        with torch.no_grad():
+        with torch.no_grad(), self._cpu_threads():
             out = torch.addmm(self.b[0, :NUM_CLASSES, 0], tx, self.W[0, :NUM_CLASSES].t())
         result: npt.NDArray[np.float32] = out.cpu().numpy()  # (N, 10), slot (0, 0)
         return result
@@ -166,28 +198,40 @@ class TorchBackend:
         rows, lr, wd = check_pack_epoch(orders, data.num_examples, lrs, weight_decays,
                                         self.shape, batch_size)
         idx = self.torch.from_numpy(rows.astype(np.int64, copy=False)).to(self.device)
-        with self.torch.no_grad():
+        with self.torch.no_grad(), self._cpu_threads():
             loss, correct = _pack_epoch(self, data, idx, batch_size, lr, wd)
         return loss, correct, int(rows.shape[1])
 
     def evaluate_pack(self, data: TorchData, batch_size: int = 10000) -> tuple[Any, Any, int]:
-        """Every slot's loss and correct count over ``data``: one (10K, 784) product a chunk."""
+        """Every slot's loss and correct count over ``data``: a (10B, 784) product a chunk.
+
+        The chunks hold ``batch_size`` examples whatever the pack, and the slots are taken
+        in blocks of B, as many as EVAL_BYTES of a chunk's logits hold: a model's totals are
+        summed in the same order in any pack.
+        """
         torch = self.torch
         groups, slots = self.shape
         K = groups * slots
         loss = torch.zeros(K, dtype=torch.float64, device=self.device)
         correct = torch.zeros(K, dtype=torch.int64, device=self.device)
         W2, b2 = self.W.view(-1, NUM_FEATURES), self.b.view(-1, 1)  # (10K, 784), (10K, 1)
-        # the logits of a chunk are (10K, chunk) floats: at most EVAL_BYTES of them
-        chunk = max(1, min(batch_size, EVAL_BYTES // (4 * NUM_CLASSES * K)))
-        with torch.no_grad():
-            for start in range(0, data.num_examples, chunk):
-                xb = data.X[start : start + chunk]
-                yb = data.y[start : start + chunk].view(1, 1, -1)  # (1, 1, n)
-                logits = torch.addmm(b2, W2, xb.t()).view(K, NUM_CLASSES, -1)  # (K, 10, n)
-                ye = yb.expand(K, 1, yb.shape[2])
-                loss -= self.F.log_softmax(logits, dim=1).gather(1, ye).sum(dim=(1, 2))
-                correct += (logits.max(dim=1, keepdim=True).indices == ye).sum(dim=(1, 2))
+        chunk = max(1, min(batch_size, data.num_examples))
+        block = max(1, EVAL_BYTES // (4 * NUM_CLASSES * chunk))  # models a product
+        with torch.no_grad(), self._cpu_threads():
+            for first in range(0, K, block):
+                last = min(K, first + block)
+                rows = slice(NUM_CLASSES * first, NUM_CLASSES * last)
+                for start in range(0, data.num_examples, chunk):
+                    xb = data.X[start : start + chunk]
+                    n = xb.shape[0]
+                    yb = data.y[start : start + chunk].view(1, 1, -1)  # (1, 1, n)
+                    logits = _forward(torch, W2[rows], b2[rows], xb).view(
+                        last - first, NUM_CLASSES, n)  # (B, 10, n)
+                    ye = yb.expand(last - first, 1, n)
+                    loss[first:last] -= self.F.log_softmax(logits, dim=1).gather(
+                        1, ye).sum(dim=(1, 2))
+                    correct[first:last] += (logits.max(dim=1, keepdim=True).indices
+                                            == ye).sum(dim=(1, 2))
         return loss.view(groups, slots), correct.view(groups, slots), data.num_examples
 
     def pack_totals(self, handles: list[Any]) -> list[PackTotals]:
@@ -217,7 +261,8 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
     of 10, and (10k, 784) x (784, m) is faster than (m, 784) x (784, 10k). The gradient of the
     mean cross-entropy is written out, (softmax - one_hot) / m, rather than taken by autograd:
     the step is short enough that the graph's bookkeeping would cost about 15% of an epoch.
-    A single order group (G = 1) uses 2-D products (addmm), several use batched ones (bmm).
+    A single order group (G = 1) uses 2-D products (addmm), several use batched ones (bmm);
+    on one thread a model's rows of either are the same (see the module notes).
     Each step writes its examples' predicted classes and label log-probabilities into a
     block (:class:`_StepRecords`), which is reduced to the totals once a block of steps.
     """
@@ -229,14 +274,13 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
         G, k, 1, rows_per_step)
     W, b = be.W, be.b  # (G, 10k, 784), (G, 10k, 1)
     decay = _decay(be, lrs, wds)
-    # one rate for every slot (a single model, a seed pack): -lr / m scales the products;
-    # otherwise each slot's gradient is multiplied by its own -lr / m, (G, k, 1, 1)
-    uniform = bool((lrs == lrs.flat[0]).all())
 
     def step_coef(m: int) -> Any:
+        # each slot's gradient times its own -lr / m, (G, k, 1, 1): the same arithmetic
+        # for a model whether its pack shares one learning rate or not
         return torch.from_numpy((-lrs / m).astype(np.float32)).to(dev).view(G, k, 1, 1)
 
-    coef = None if uniform else step_coef(rows_per_step)
+    coef = step_coef(rows_per_step)
     # one batch buffer for the epoch: a fresh block per step costs page faults
     xbuf = torch.empty((G * rows_per_step, data.X.shape[1]), device=dev)
     # the epoch's labels in order, gathered once and broadcast over the slots: a step slices
@@ -250,12 +294,12 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
             rows = idx1[start : start + batch_size]  # (m,)
             m = rows.shape[0]
             xb = torch.index_select(data.X, 0, rows, out=xbuf[:m])  # (m, 784)
-            logits = torch.addmm(b1, W1, xb.t())  # (10k, m)
+            logits = _forward(torch, W1, b1, xb)  # (10k, m)
         else:
             rows = idx[:, start : start + batch_size].reshape(-1)  # (G m,)
             m = rows.shape[0] // G
             xb = torch.index_select(data.X, 0, rows, out=xbuf[: G * m]).view(G, m, -1)
-            logits = torch.baddbmm(b, W, xb.transpose(1, 2))  # (G, 10k, m)
+            logits = _forward(torch, W, b, xb)  # (G, 10k, m)
         ye = y_epoch[..., start : start + m]  # (G, k, 1, m)
         logits = logits.view(G, k, NUM_CLASSES, m)
         log_p = F.log_softmax(logits, dim=2)  # fused log-sum-exp over the classes
@@ -267,21 +311,34 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
         # recorded above, from the unclamped log-probabilities).
         minus_ones = minus_one if m == rows_per_step else minus_one[..., :m]
         grad = log_p.clamp_(min=LOG_TINY).exp_().scatter_add_(2, ye, minus_ones)
-        alpha = -float(lrs.flat[0]) / m
-        if coef is not None:
-            grad.mul_(coef if m == rows_per_step else step_coef(m))
-            alpha = 1.0
+        grad.mul_(coef if m == rows_per_step else step_coef(m))
         if decay is not None:
             W.mul_(decay)
-        if single:
+        if m == 1:  # written out: the matrix-vector kernels' rows vary with the pack
+            g1 = grad.view(G, NUM_CLASSES * k, 1)
+            W.addcmul_(g1, xb.view(G, 1, -1))  # (G, 10k, 1) * (G, 1, 784)
+            b.add_(g1)
+        elif single:
             g1 = grad.view(NUM_CLASSES * k, m)
-            W1.addmm_(g1, xb, alpha=alpha)  # (10k, m) @ (m, 784)
-            b1.add_(g1.sum(dim=1, keepdim=True), alpha=alpha)
+            W1.addmm_(g1, xb)  # (10k, m) @ (m, 784)
+            b1.add_(g1.sum(dim=1, keepdim=True))
         else:
             g2 = grad.view(G, NUM_CLASSES * k, m)
-            W.baddbmm_(g2, xb, alpha=alpha)  # (G, 10k, m) @ (G, m, 784)
-            b.add_(g2.sum(dim=2, keepdim=True), alpha=alpha)
+            W.baddbmm_(g2, xb)  # (G, 10k, m) @ (G, m, 784)
+            b.add_(g2.sum(dim=2, keepdim=True))
     return records.loss, records.correct
+
+
+def _forward(torch: Any, W: Any, b: Any, xb: Any) -> Any:
+    """The logits ``W @ xb.T + b``: (10k, m) from W (10k, 784), b (10k, 1), xb (m, 784), or
+    batched over a leading group axis. A single example is multiplied out elementwise and
+    summed along each row: the same sums for a row in any pack, which the matrix-vector
+    kernels do not give."""
+    if xb.shape[-2] == 1:
+        return (W * xb).sum(dim=-1, keepdim=True) + b  # (.., 10k, 784) -> (.., 10k, 1)
+    if W.dim() == 2:
+        return torch.addmm(b, W, xb.t())  # (10k, m)
+    return torch.baddbmm(b, W, xb.transpose(1, 2))  # (G, 10k, m)
 
 
 def _decay(be: TorchBackend, lrs: npt.NDArray[np.float64],
@@ -304,13 +361,15 @@ class _StepRecords:
     logit) and the log-probability of the label into the next columns of a block, with the
     ``out=`` forms of max and gather; a block is reduced to the totals when full and at the
     end of the epoch. A step runs two small operations where reducing each step ran five
-    (gather, sum, max, compare, sum). A block holds at most RECORD_BYTES (or one step).
+    (gather, sum, max, compare, sum). A block holds RECORD_EXAMPLES examples a model, in
+    whole steps (at least one), whatever the pack.
     """
 
     def __init__(self, torch: Any, shape: tuple[int, int], rows_per_step: int, n: int,
                  device: Any) -> None:
         G, k = shape
-        steps = max(1, min(-(-n // rows_per_step), RECORD_BYTES // (12 * G * k * rows_per_step)))
+        # the same blocks for every pack: a model's loss is summed in the same order
+        steps = max(1, min(-(-n // rows_per_step), RECORD_EXAMPLES // rows_per_step))
         self.span = steps * rows_per_step  # examples a block holds, whole steps
         self.torch = torch
         self.pred = torch.empty((G, k, 1, self.span), dtype=torch.int64, device=device)

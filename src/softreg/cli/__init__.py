@@ -70,7 +70,21 @@ def _remember_parsers(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``softreg`` console script; returns the exit code."""
+    """Entry point of the ``softreg`` console script; returns the exit code.
+
+    SIGTERM is taken as an interruption from the first line on (the parsers' imports
+    included), so that a command stopped early still says so in one line and exits 143.
+    """
+    try:
+        with sigterm_as_interrupt():
+            return _main(argv)
+    except KeyboardInterrupt as exc:  # before a subcommand was chosen
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"softreg: {how}", file=sys.stderr)
+        return exit_code(exc)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # said by the subcommand, so that its --help is the one pointed to
@@ -83,6 +97,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         with sigterm_as_interrupt():
             code: int = args.run(args)
         return code
+    except BrokenPipeError:
+        # `softreg data | head -1`: the reader left; nothing is wrong with a path. Quiet, and
+        # stdout pointed at /dev/null so that Python's own flush at exit does not complain.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141  # 128 + SIGPIPE, as a shell reports a writer the pipe ended
     except SoftregError as exc:
         # One line, whatever the message quotes from a file: control characters escaped.
         print(f"softreg {args.command}: error: {printable(exc)}", file=sys.stderr)

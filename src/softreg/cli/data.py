@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from softreg.cli.train import add_data_args
@@ -18,17 +19,36 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "sha256, cache the decoded arrays and print counts per class.",
     )
     add_data_args(p)
-    p.add_argument("--sample", metavar="PNG", help="write a grid of training images to PNG")
+    p.add_argument("--sample", metavar="PNG", help="write a grid of training images to PNG; "
+                   "an existing file is refused")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --sample file")
+    p.add_argument("--for", dest="for_loader", metavar="LOADER",
+                   choices=("torchvision", "keras", "mxnet"),
+                   help="also put the verified files where this framework's own Fashion-MNIST "
+                   "loader looks (torchvision, keras or mxnet), for the book's section 3.5 "
+                   "offline")
+    p.add_argument("root", nargs="?", metavar="ROOT",
+                   help="with --for: the loader's root folder (torchvision: the root= of "
+                   "FashionMNIST, default ../data as in the book; keras: $KERAS_HOME, default "
+                   "~/.keras; mxnet: $MXNET_HOME, default ~/.mxnet)")
     p.add_argument("--n", type=int, default=24,
                    help=f"number of images in the --sample grid, 1..{MAX_SAMPLES} [%(default)s]")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from softreg import fileio
     from softreg.errors import ConfigError
 
     if not 1 <= args.n <= MAX_SAMPLES:
         raise ConfigError(f"--n must be between 1 and {MAX_SAMPLES}, got {args.n}")
+    if args.root is not None and args.for_loader is None:
+        raise ConfigError(f"ROOT ({args.root}) is the folder of a framework's loader: give "
+                          "--for torchvision, keras or mxnet with it")
+    if args.for_loader is not None:
+        return _place_for(args.for_loader, args.root, args.data_dir, args.offline)
+    if args.sample:
+        fileio.refuse_existing(Path(args.sample), "--sample", overwrite=args.overwrite)
     arrays = _find_and_verify(args.data_dir, args.offline)
     _print_counts(arrays)
     if args.sample:
@@ -38,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
         images, labels = arrays["train"]
         n = args.n
         titles = [CLASS_NAMES[int(k)] for k in labels[:n]]
-        path = image_grid(images[:n], titles, path=args.sample, ncols=min(n, 8))
+        path = fileio.write_new(
+            Path(args.sample), lambda tmp: image_grid(images[:n], titles, path=tmp,
+                                                      ncols=min(n, 8)),
+            overwrite=args.overwrite, flag="--sample")
         print(f"sample: {n} training images written to {path}")
     return 0
 
@@ -67,6 +90,34 @@ def _find_and_verify(data_dir: str | None, offline: bool) -> dict[str, tuple[Any
         check_pair(images, labels, paths[split, "images"], paths[split, "labels"])
         out[split] = (images, labels)
     return out
+
+
+def _place_for(loader: str, root: str | None, data_dir: str | None, offline: bool) -> int:
+    """``--for LOADER``: verify each file, then write it where that loader looks."""
+    from softreg.data import fashion, loader_files
+    from softreg.data.sources import find, verify
+
+    if loader == "mxnet":  # refused before anything is read: no copy can pass Gluon's check
+        loader_files.place(loader, root, {})
+    found = {}
+    for spec in fashion.FILES:
+        path = find(spec, data_dir=data_dir, offline=offline).path
+        verify(spec, path)
+        found[spec.filename] = path
+    for dest, what in loader_files.place(loader, root, found):
+        print(f"  {dest}: {what}")
+    folder = loader_files.target_dir(loader, root)
+    if loader == "torchvision":
+        base = folder.parent.parent
+        print(f"torchvision.datasets.FashionMNIST(root={str(base)!r}, download=True) now finds "
+              "them and downloads nothing")
+    else:
+        base = folder.parent.parent
+        hint = "" if base == loader_files.default_root("keras") else \
+            f" with KERAS_HOME={base}"
+        print(f"tf.keras.datasets.fashion_mnist.load_data() now finds them{hint} and "
+              "downloads nothing")
+    return 0
 
 
 def _refresh_cache(spec: Any, path: Any, array: Any) -> str:

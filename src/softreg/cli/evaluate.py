@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from softreg import checkpoint, fileio
+    from softreg import checkpoint, fileio, runfolder
     from softreg.backends import get_backend
     from softreg.data import CLASS_NAMES, load_fashion_mnist
     from softreg.metrics import (
@@ -45,8 +45,13 @@ def run(args: argparse.Namespace) -> int:
 
     # --labels ko without a Hangul font is refused before any work
     text = None if args.no_figures else figure_text(args.labels)
-    if text is not None and args.png and not args.overwrite:
-        fileio.refuse_existing(Path(args.png), "--png")  # before any work
+    where = Path(args.checkpoint)
+    folder = where if where.is_dir() else where.parent
+    png = Path(args.png) if args.png else folder / f"evaluate-{args.split}-confusion.png"
+    # the default name is replaced only in softreg's own folders (a run's, a sweep's)
+    replace_png = args.overwrite or (not args.png and runfolder.owned_file(png))
+    if text is not None:
+        fileio.refuse_existing(png, "--png", overwrite=replace_png)  # before any work
     path, ck = checkpoint.load_model(args.checkpoint)
     backend = get_backend(args.framework, args.device)
     images, labels = load_fashion_mnist(args.split, data_dir=args.data_dir, offline=args.offline)
@@ -73,9 +78,6 @@ def run(args: argparse.Namespace) -> int:
     if text is not None:
         from softreg.plots.confusion import plot_confusion
 
-        where = Path(args.checkpoint)
-        folder = where if where.is_dir() else where.parent
-        png = Path(args.png) if args.png else folder / f"evaluate-{args.split}-confusion.png"
         title = text.confusion_title.format(split=text.splits[args.split])
         # a path the user named may hold their own file: refused unless --overwrite
         fig_text = text
@@ -83,6 +85,6 @@ def run(args: argparse.Namespace) -> int:
         def draw(tmp: Path) -> None:
             plot_confusion(cm, fig_text.class_names, tmp, title=title, text=fig_text)
 
-        fileio.write_new(png, draw, overwrite=args.overwrite or not args.png, flag="--png")
+        fileio.write_new(png, draw, overwrite=replace_png, flag="--png")
         print(f"confusion matrix figure: {png}")
     return 0

@@ -43,9 +43,14 @@ def run(args: argparse.Namespace) -> int:
                          val_split=args.val_split, standardize=args.standardize,
                          seed=args.seed, device=args.device)
     check_range(args.min_lr, args.max_lr, args.num)  # refusals before any work
+    if args.epochs < 1:  # zero epochs would leave every rate "diverged"
+        from softreg.errors import ConfigError
+
+        raise ConfigError(f"lr-find --epochs must be >= 1, got {args.epochs}; each rate trains "
+                          "at least one epoch, e.g. --epochs 1")
     out = Path(args.out)
-    if not args.no_figures and not args.overwrite:
-        fileio.refuse_existing(out)
+    if not args.no_figures:
+        fileio.refuse_existing(out, overwrite=args.overwrite)
     result = lr_find(config, args.min_lr, args.max_lr, args.num, data_dir=args.data_dir,
                      offline=args.offline)
     print(format_lr_find(result))

@@ -78,4 +78,9 @@ def _temperature(args: argparse.Namespace, ck: Any) -> float:
         return load_temperature(args.calibration, ck.W, ck.b)
     where = Path(args.checkpoint)
     folder = where if where.is_dir() else where.parent
-    return load_temperature(str(folder / FILE_NAME), ck.W, ck.b)
+    beside = folder / FILE_NAME
+    # 'softreg explain FILE' of a checkpoint outside a run folder writes <stem>-explain/
+    explained = where.parent / f"{where.stem}-explain" / FILE_NAME
+    if not beside.exists() and not where.is_dir() and explained.exists():
+        beside = explained
+    return load_temperature(str(beside), ck.W, ck.b)

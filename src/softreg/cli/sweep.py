@@ -17,11 +17,13 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "sweep", help="try many settings; choose by validation accuracy",
+        "sweep", help="try many settings; choose on the validation split",
         description="Train every combination of the given values (grid) or a random draw of "
-        "them, in parallel processes; choose the best by validation accuracy and report its "
-        "test accuracy. A list is comma-separated; with --search random a range lo:hi is "
-        "drawn from (log-uniform for --lr and --weight-decay). Rerunning into the same --out "
+        "them, in parallel processes; choose the best on the validation split (--select) and "
+        "report its test accuracy. The numbers of a configuration do not depend on how the "
+        "sweep runs (engine, --jobs, packs, resuming) on one machine. A list is "
+        "comma-separated; with --search random a range lo:hi is drawn from (log-uniform "
+        "for --lr and --weight-decay). Rerunning into the same --out "
         "resumes: finished configurations are skipped.")
     add_axis_flags(p, SWEEP_AXES)
     p.add_argument("--search", default="grid", choices=("grid", "random"), help="[%(default)s]")
@@ -53,6 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--no-pack", action="store_true",
                    help="train one configuration at a time (packs share batches: same "
                    "framework, batch size, epochs and data settings)")
+    p.add_argument("--select", default="val_loss", choices=("val_loss", "val_acc"),
+                   help="what chooses the best configuration: the validation loss of its "
+                   "model (with --patience, the best epoch's) or its validation accuracy; "
+                   "averaged over seeds when --seed lists several [%(default)s]")
     p.add_argument("--refit", action="store_true",
                    help="retrain the chosen settings on train + validation and report that too")
     p.add_argument("--out", help="sweep folder [sweeps/<time>]; an existing one is resumed")
@@ -95,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     import datetime
 
     from softreg.pack_plan import packing as sweep_packing
+    from softreg.pack_plan import plan_packs
     from softreg.runfolder import new_folder
     from softreg.search import describe_draws
     from softreg.sweep import check_sweep, format_best, run_sweep
@@ -104,8 +111,10 @@ def run(args: argparse.Namespace) -> int:
     space = build_space(args)
     out = Path(args.out) if args.out else Path("sweeps") / "new"
     # a refusal is its one line, with nothing before it
-    check_sweep(space, out, args.jobs, engine=args.engine, address=args.address,
-                gpus_per_task=args.task_gpus)
+    configs = check_sweep(space, out, args.jobs, engine=args.engine, address=args.address,
+                          gpus_per_task=args.task_gpus)
+    if packing.enabled:  # a --pack-memory too small for one model: refused before the folder
+        plan_packs(configs, packing.max_models, packing.memory)
     if not args.out:  # a folder of its own: two sweeps started in one second get two
         out = new_folder("sweeps", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     if not args.quiet:
@@ -116,13 +125,21 @@ def run(args: argparse.Namespace) -> int:
         result = run_sweep(space, out, jobs=args.jobs, data_dir=args.data_dir,
                            offline=args.offline, refit=args.refit, figures=not args.no_figures,
                            quiet=args.quiet, engine=args.engine, address=args.address,
-                           gpus_per_task=args.task_gpus)
+                           gpus_per_task=args.task_gpus, select=args.select)
     counts: dict[str, int] = {}
     for row in result.rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     print(printable(f"{len(result.rows)} configurations "  # statuses come from result files
                     f"({', '.join(f'{n} {k}' for k, n in counts.items())}; {result.skipped} "
                     f"from an earlier run); {result.seconds:.1f} s"))
+    if result.best is None and result.rows and all(r["status"] == "failed" for r in result.rows):
+        # nothing diverged: every configuration failed (e.g. --device cuda without a GPU)
+        from softreg.errors import ConfigError
+
+        first = printable(result.rows[0].get("message", ""))
+        raise ConfigError(f"no configuration could be trained: all {len(result.rows)} failed "
+                          f"(the first: {first}); results.csv lists them: "
+                          f"{result.files['results']}")
     print(format_best(result))
     print(f"results: {result.files['results']}")
     return 0 if result.best is not None else 3

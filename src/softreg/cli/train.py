@@ -76,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds is not None:
         from softreg.cli.seeds import run_seeds
 
+        if args.tensorboard is not None:  # refused rather than ignored
+            raise ConfigError("--tensorboard cannot be used with --seeds (one log per seed is "
+                              "not supported); drop --tensorboard, or train each seed with "
+                              "--seed N --tensorboard DIR")
         return run_seeds(args, TrainConfig(**given_settings(args)))
     if args.resume:
         result = _resume(args)

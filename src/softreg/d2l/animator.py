@@ -87,8 +87,10 @@ class Animator:
         ax.set_yscale(self.yscale)
         if self.xlim:
             ax.set_xlim(*self.xlim)
-        values = [v for ys in self.Y for v in ys if math.isfinite(v)]
-        ax.set_ylim(*(self.ylim or curve_limits(values)))
+        if self.ylim:
+            ax.set_ylim(*self.ylim)
+        elif self.yscale == "linear":  # a log axis fits its (positive) data by itself
+            ax.set_ylim(*curve_limits([v for ys in self.Y for v in ys if math.isfinite(v)]))
         if self.legend:
             ax.legend(self.legend[: len(self.Y)])
         ax.grid(True, alpha=0.3)

@@ -20,7 +20,10 @@ class Accumulator:
         if len(args) != len(self.data):
             raise ValueError(f"Accumulator.add expects {len(self.data)} values, one per running "
                              f"sum of Accumulator({len(self.data)}), got {len(args)}: {args!r}")
-        self.data = [a + float(b) for a, b in zip(self.data, args, strict=True)]
+        # a tensor that tracks gradients (a loss summed for the book's evaluate_loss) is
+        # read without its graph
+        self.data = [a + float(b.detach() if hasattr(b, "detach") else b)
+                     for a, b in zip(self.data, args, strict=True)]
 
     def reset(self) -> None:
         """Set every running sum back to 0."""

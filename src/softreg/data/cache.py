@@ -26,11 +26,12 @@ from typing import Any
 import numpy as np
 import numpy.lib.format as npy_format
 
-from softreg import fileio
+from softreg import fileio, readback
 from softreg.data import fashion
 from softreg.data.fashion import IDXFile
 from softreg.data.idx import UInt8Array, header_bytes
 from softreg.data.sources import cache_root, verify
+from softreg.errors import SoftregError
 
 FORMAT_VERSION = 1
 
@@ -84,11 +85,11 @@ def read_cached(spec: IDXFile, source: str | os.PathLike[str]) -> UInt8Array | N
     """The cached array of ``spec`` if the entry is valid for ``source``, else None."""
     npy, meta = entry_paths(spec)
     try:
-        if json.loads(meta.read_text(encoding="utf-8")) != source_key(spec, source):
+        if readback.read_json(meta, "cache entry", limit=1 << 16) != source_key(spec, source):
             return None
         array = _map_npy(npy, expected_shape(spec))
-    except (OSError, ValueError, EOFError):  # missing, unreadable, truncated or not .npy
-        return None
+    except (OSError, ValueError, EOFError, SoftregError):  # missing, unreadable, truncated,
+        return None  # not .npy, not a regular file
     if array is None or content_sha256(spec, array) != spec.sha256:
         return None
     result: UInt8Array = array.view(np.ndarray)  # a plain, read-only view of the memory map
@@ -101,7 +102,9 @@ def _map_npy(npy: Path, shape: tuple[int, ...]) -> np.memmap[Any, np.dtype[np.ui
 
     Raises:
         OSError, ValueError, EOFError: unreadable file or a damaged ``.npy`` header.
+        ConfigError: not a regular file.
     """
+    readback.check_regular(npy, "cache file")  # a FIFO planted there would block the open
     with open(npy, "rb") as fh:
         version = npy_format.read_magic(fh)
         if version == (1, 0):

@@ -92,6 +92,9 @@ def _open_stream(path: str | os.PathLike[str]) -> Iterator[tuple[_Readable, int 
     a gzip file is decompressed as it is read, so nothing is inflated before it is asked for.
     """
     p = Path(path)
+    from softreg.readback import check_regular
+
+    check_regular(p, "data file", DataError)  # a FIFO would block the open; a device never ends
     try:
         fh = open(p, "rb")  # noqa: SIM115  (closed by the ExitStack below)
     except OSError as exc:

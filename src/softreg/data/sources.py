@@ -124,8 +124,8 @@ def find(spec: IDXFile, data_dir: str | os.PathLike[str] | None = None, offline:
         if path is not None:
             return _instead(Found(spec, path, origin), skipped, offline)
         problem = _folder_problem(folder)
-        if problem is not None and origin in EXPLICIT_ORIGINS:
-            skipped.append(f"{origin} {folder}: {problem}")
+        if origin in EXPLICIT_ORIGINS:  # a folder the user named is never passed over in silence
+            skipped.append(f"{origin} {folder}: {problem or spec.filename + ' is not there'}")
         tried.append(f"{origin} {folder}: {problem or 'file not there'}")
     if offline:
         tried.append("download: skipped (offline)")
@@ -143,7 +143,11 @@ def _folder_problem(folder: Path) -> str | None:
     """Why ``folder`` cannot be searched, or None when it is a folder."""
     if folder.is_dir():
         return None
-    return "not a folder (it is a file)" if folder.exists() else "folder does not exist"
+    if not folder.exists():
+        return "folder does not exist"
+    from softreg.readback import file_kind
+
+    return f"not a folder (it is {file_kind(folder.stat())})"
 
 
 def _instead(found: Found, skipped: list[str], offline: bool) -> Found:

@@ -72,6 +72,10 @@ def check_engine(engine: str, address: str | None, gpus_per_task: float = 1.0) -
         raise ConfigError(f"--address {address!r} is for --engine ray (a Ray cluster); the "
                           f"{engine} engine runs on this machine: drop --address or add "
                           "--engine ray")
+    if address is not None and address != "auto":  # its form, before any folder is made
+        from softreg.engines.ray_cluster import host_port
+
+        host_port(address)
 
 
 def check_gpu_share(gpus_per_task: float) -> None:
@@ -114,4 +118,4 @@ def make_engine(engine: str, *, jobs: int = 1, address: str | None = None,
                          gpus_per_task=gpus_per_task, stream=stream)
     from softreg.engines.local import LocalEngine
 
-    return LocalEngine(jobs=jobs, data_dir=data_dir, offline=offline)
+    return LocalEngine(jobs=jobs, data_dir=data_dir, offline=offline, stream=stream)

@@ -9,10 +9,10 @@ an equal share of the cores for BLAS/OpenMP threads.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 from softreg import sweep_worker
 from softreg.engines import Result, Unit
@@ -24,10 +24,13 @@ class LocalEngine:
     name = "local"
 
     def __init__(self, jobs: int = 1, data_dir: str | None = None,
-                 offline: bool = False) -> None:
+                 offline: bool = False, stream: TextIO | None = None) -> None:
         self.jobs = jobs
         self.data_dir = data_dir
         self.offline = offline
+        self.stream = stream
+        # what a worker process runs on a unit (module-level: it is pickled by reference)
+        self.work: Callable[[Unit, str], list[Result]] = sweep_worker.run_unit_in_worker
 
     def __enter__(self) -> LocalEngine:
         return self
@@ -55,24 +58,57 @@ class LocalEngine:
         yield from self._run_pool(units, out)
 
     def _run_pool(self, units: Sequence[Unit], out: Path) -> Iterator[list[Result]]:
+        """Units in a pool of worker processes. A worker that dies (killed, as the OOM killer
+        does) breaks the pool: the units it lost are tried once more in a new pool (those lost
+        again, each in a pool of its own), then recorded as failed, so that what finished is
+        always reported."""
+        lost = yield from self._pool_once(units, out)
+        if lost:
+            configs = sum(len(u) for u in lost)
+            if self.stream is not None:
+                print(f"a worker process died; trying its {configs} configuration(s) once "
+                      "more", file=self.stream)
+            lost = yield from self._pool_once(lost, out)
+        # Lost again: a dying worker also takes the units waiting in its pool down. Each alone
+        # in a pool of its own tells the unit that kills its worker from its bystanders.
+        alone: list[Unit] = []
+        for unit in lost if len(lost) > 1 else ():
+            alone += yield from self._pool_once([unit], out)
+        lost = alone if len(lost) > 1 else lost
+        for unit in lost:
+            yield [sweep_worker.failed_result(
+                c, "its worker process died twice (killed, e.g. by the out-of-memory killer: "
+                "lower --jobs or --pack-memory)") for c in unit]
+
+    def _pool_once(self, units: Sequence[Unit],
+                   out: Path) -> Generator[list[Result], None, list[Unit]]:
+        """Run ``units`` in one pool; return those whose worker died before they finished."""
         import concurrent.futures as cf
         import multiprocessing
+        from concurrent.futures.process import BrokenProcessPool
 
         threads = max(1, (os.cpu_count() or 1) // self.jobs)
         ctx = multiprocessing.get_context("spawn")
         with thread_env(threads):  # children inherit it when spawned (during the submits)
             pool = cf.ProcessPoolExecutor(max_workers=min(self.jobs, len(units)), mp_context=ctx,
                                           initializer=sweep_worker.init_worker,
-                                          initargs=(self.data_dir, self.offline))
-            futures = [pool.submit(sweep_worker.run_unit_in_worker, unit, str(out))
-                       for unit in units]
+                                          initargs=(self.data_dir, self.offline, os.getpid()))
+            futures = {pool.submit(self.work, unit, str(out)): unit for unit in units}
+        lost: list[Unit] = []
         try:
             for fut in cf.as_completed(futures):
-                yield fut.result()
+                try:
+                    results = fut.result()
+                except BrokenProcessPool:
+                    lost.append(futures[fut])
+                    continue
+                yield results
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
+        order = {id(u): i for i, u in enumerate(units)}
+        return sorted(lost, key=lambda u: order[id(u)])
 
 
 class thread_env:  # noqa: N801  (used as a context manager, reads like one)

@@ -52,12 +52,42 @@ def check_reachable(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
     """
     host, port = host_port(address)
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
+        conn = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
         raise EngineError(f"--address {address!r}: no Ray cluster answers at {host}:{port} "
                           f"({reason}); {START_HINT}") from None
+    with conn:
+        try:
+            grpc = speaks_http2(conn)
+        except OSError:  # reset or silent: what accepted the connection is not gRPC
+            grpc = False
+    if not grpc:  # Ray would retry such a listener for half a minute
+        raise EngineError(f"--address {address!r}: something accepts connections at "
+                          f"{host}:{port}, but it is not a Ray cluster (it does not speak "
+                          f"gRPC); {START_HINT}")
+
+
+# An HTTP/2 client's first bytes (RFC 9113 3.4) and an empty SETTINGS frame.
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+_SETTINGS = 0x04
+
+
+def speaks_http2(conn: socket.socket) -> bool:
+    """Whether the server on ``conn`` answers an HTTP/2 preface with a SETTINGS frame, as
+    every gRPC server (Ray's GCS, Ray Client's server) does at once.
+
+    Raises:
+        OSError: the connection fails or times out (its timeout applies).
+    """
+    conn.sendall(_H2_PREFACE)
+    head = b""
+    while len(head) < 9:  # a frame header: length (3), type (1), flags (1), stream (4)
+        chunk = conn.recv(9 - len(head))
+        if not chunk:
+            return False
+        head += chunk
+    return head[3] == _SETTINGS
 
 
 def host_port(address: str) -> tuple[str, int]:
@@ -126,6 +156,7 @@ def _init(ray: Any, address: str | None, cpus: int) -> bool:
         if address is None:  # "local": a new cluster even if `ray start` left one running
             ray.init(address="local", num_cpus=cpus, include_dashboard=False,
                      logging_level=logging.WARNING)
+            _start_reaper()
         else:
             ray.init(address=address, logging_level=logging.WARNING)
     except ConnectionError as exc:
@@ -193,6 +224,36 @@ def disconnect(ray: Any, pending: Sequence[Any]) -> None:
     """Cancel ``pending`` tasks, then leave the cluster (a local one is stopped)."""
     cancel(ray, pending)
     ray.shutdown()
+    _stop_reaper()
+
+
+# The reaper of the local cluster this process started, and the pipe end that keeps it waiting.
+_REAPER: list[tuple[Any, int]] = []
+
+
+def _start_reaper() -> None:
+    """Start :mod:`softreg.engines.ray_reaper` for the local cluster just started, so that its
+    agents and workers end with this process even after ``kill -9``."""
+    from softreg.engines import ray_reaper
+
+    try:
+        from ray._private import worker  # where the local node knows its session folder
+
+        session = worker._global_node.get_session_dir_path()  # type: ignore[attr-defined]
+    except Exception:  # another Ray layout: no reaper (ray.shutdown still stops the cluster)
+        return
+    started = ray_reaper.start(str(session))
+    if started is not None:
+        _REAPER.append(started)
+
+
+def _stop_reaper() -> None:
+    """Close the reaper's pipe (after ``ray.shutdown``): it cleans up whatever is left."""
+    while _REAPER:
+        proc, pipe = _REAPER.pop()
+        os.close(pipe)
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=30)
 
 
 def describe(ray: Any) -> dict[str, Any]:
@@ -200,6 +261,22 @@ def describe(ray: Any) -> dict[str, Any]:
     resources = {k: v for k, v in ray.cluster_resources().items() if not k.startswith("node:")}
     nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
     return {"nodes": nodes, "resources": resources}
+
+
+def check_gpus(ray: Any, gpus_per_task: float) -> None:
+    """Refuse at once GPU tasks that no live node can take (Ray would wait for ever for a GPU
+    node: "No available node types can fulfill resource request").
+
+    Raises:
+        EngineError: every live node has fewer GPUs than one task asks for.
+    """
+    most = max((float(node.get("Resources", {}).get("GPU", 0)) for node in ray.nodes()
+                if node.get("Alive")), default=0.0)
+    if most < gpus_per_task:
+        raise EngineError(f"--device cuda asks {gpus_per_task:g} GPU per task, and no node of "
+                          f"the Ray cluster has {'one' if most == 0 else 'that many'} (the "
+                          f"most on a node: {most:g}); use --device cpu, lower --task-gpus, "
+                          "or add a GPU node")
 
 
 def check_nodes(ray: Any, frameworks: Sequence[str]) -> dict[str, Any]:

@@ -114,6 +114,8 @@ class RayEngine:
         if not units:
             return
         with ray_cluster.sigterm_kept():
+            if any(c.get("device") == "cuda" for u in units for c in u):
+                ray_cluster.check_gpus(self.ray, self.gpus_per_task)
             ray_cluster.check_nodes(self.ray, [c["framework"] for u in units for c in u])
             self._submit(units)
             yield from self._gather(units, out)

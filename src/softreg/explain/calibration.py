@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -214,17 +215,16 @@ def load_temperature(path: str, W: npt.ArrayLike, b: npt.ArrayLike) -> float:
         ConfigError: the file is missing or unreadable, holds no temperature (the run had no
             validation split), or was fitted for other weights.
     """
-    import json
+    from softreg import readback
 
     how = ("run 'softreg explain RUN' on a run trained with a validation split (--val-split), "
            "then predict again with --calibrated")
+    if not os.path.lexists(path):
+        raise ConfigError(f"no temperature: {path!r} does not exist; {how}")
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"no temperature: {path!r} does not exist; {how}") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path!r} cannot be read as a calibration file ({exc}); {how}") from exc
+        data = readback.read_json(path, "calibration file", limit=1 << 20)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; {how}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ConfigError(f"{path!r} is not a softreg calibration file (no format "
                           f"{FORMAT!r}); {how}")
@@ -235,8 +235,9 @@ def load_temperature(path: str, W: npt.ArrayLike, b: npt.ArrayLike) -> float:
         raise ConfigError(f"{path!r} was fitted for other weights than this checkpoint's "
                           f"(model {data.get('model_file')!r}, epoch {data.get('model_epoch')}); "
                           "run 'softreg explain RUN' again to refit it")
-    if not isinstance(temperature, int | float) or not math.isfinite(temperature) \
-            or temperature <= 0:
-        raise ConfigError(f"{path!r}: temperature must be a finite number > 0, got "
+    lo, hi = T_RANGE  # what fit_temperature can return: 1e-320 would give NaN probabilities
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) \
+            or not math.isfinite(temperature) or not lo <= temperature <= hi:
+        raise ConfigError(f"{path!r}: temperature must be a number in [{lo}, {hi}], got "
                           f"{temperature!r}; run 'softreg explain RUN' again")
     return float(temperature)

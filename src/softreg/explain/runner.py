@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from softreg import checkpoint, fileio, runfolder
+from softreg import checkpoint, fileio, runfolder, writegate
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.explain.analysis import Explanation, Labelled, analyse
@@ -68,13 +68,16 @@ def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: st
                           ".safetensors checkpoint")
     model_path, ck = checkpoint.load_model(p)
     dest = Path(out) if out is not None else _default_out(p)
+    kind = out_kind(dest, model_path)
     prepare_out(dest)
-    config, notes = _saved_config(ck.meta)
-    test, val = load_sets(config, data_dir, offline)
-    if config is not None and val is None:
-        notes.append(NO_VAL)
-    expl = analyse(ck.W, ck.b, test, val, _names(ck.meta), notes)
-    with runfolder.adding_to(dest):  # a run folder: not while its training writes there
+    # Claimed before the data is read: a run folder's training must not be writing there, and
+    # another folder becomes an "explain" folder (its marker names the files it may replace).
+    with runfolder.held(dest, kind, "add"):  # type: ignore[arg-type]
+        config, notes = _saved_config(ck.meta)
+        test, val = load_sets(config, data_dir, offline)
+        if config is not None and val is None:
+            notes.append(NO_VAL)
+        expl = analyse(ck.W, ck.b, test, val, _names(ck.meta), notes)
         files = write_figures(expl, dest) if figures else {}
         files["calibration"] = write_calibration(dest, expl, model_path, ck.meta)
         standardized = bool(config is not None and config.standardize)
@@ -91,21 +94,34 @@ def _default_out(p: Path) -> Path:
     return p.parent / f"{p.stem}-explain"
 
 
-def prepare_out(out: Path) -> None:
-    """Make ``out`` and check it can be written, before any data is read.
+def out_kind(out: Path, model_path: Path) -> str:
+    """``train`` when ``out`` is the run folder of the model explained, else ``explain``.
 
     Raises:
-        ConfigError: ``out`` is a file, cannot be created or written, or holds files that
-            neither a run nor explain wrote.
+        ConfigError: ``out`` is another run's folder (its calibration.json and explain.md
+            belong to its own model).
     """
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {str(out)!r} exists and is not a folder; choose a folder")
-    if out.is_dir() and not (out / checkpoint.LAST).is_file():
-        foreign = sorted(f.name for f in out.iterdir()
-                         if f.name not in OUTPUT_NAMES and not f.name.startswith("."))
-        if foreign:
-            raise ConfigError(f"--out {str(out)!r} holds files softreg explain did not write "
-                              f"({', '.join(foreign[:3])}); choose a new or empty folder")
+    kind = runfolder.marker_kind(out)
+    if kind is None and writegate.describe(out / checkpoint.LAST) == "a regular file":
+        kind = "train"  # a run folder from before the marker
+    if kind != "train":
+        return "explain"
+    if not model_path.resolve().parent == out.resolve():
+        raise ConfigError(f"--out {str(out)!r} is the folder of another run; explaining "
+                          f"{str(model_path)!r} there would replace that run's "
+                          "calibration.json and explain.md: choose a new folder")
+    return "train"
+
+
+def prepare_out(out: Path) -> None:
+    """Check ``out`` can be a folder of explain's files, before any data is read.
+
+    Raises:
+        ConfigError: ``out`` is a file, a link, a device or a FIFO, or cannot be created or
+            written. (A folder holding files softreg did not write is refused when it is
+            claimed: :func:`softreg.runfolder.claim`.)
+    """
+    writegate.check_folder(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
@@ -154,8 +170,8 @@ def load_sets(config: TrainConfig | None, data_dir: str | None,
     return test, (to_features(xtr[val_idx]), ytr64[val_idx])
 
 
-# The explain figures a training run draws for its report.md (each figure costs about half a
-# second on the CPU); `softreg explain` draws all of them.
+# The explain figures a training run draws for its report.md (the matplotlib ones cost about
+# half a second each on the CPU); `softreg explain` draws all of them.
 REPORT_FIGURES = ("mistakes",)
 
 

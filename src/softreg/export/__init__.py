@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from softreg import checkpoint, runfolder
+from softreg import checkpoint, runfolder, writegate
 from softreg.errors import CheckpointError, ConfigError
 
 # format -> (module, default file name in the run folder)
@@ -71,7 +71,7 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
                               "or a .safetensors checkpoint")
     path, ck = checkpoint.load_model(src)  # a small file: read before anything is written
     dest = Path(out) if out is not None else default_path(src, fmt)
-    if dest.is_dir():
+    if writegate.describe(dest) == "a folder":  # a real folder, not a link to one
         dest = dest / FORMATS[fmt][1]
     module = importlib.import_module(f"softreg.export.{FORMATS[fmt][0]}")
     # write_new refuses an existing file before calling the writer (which imports the library).

@@ -1,4 +1,5 @@
-"""Confusion-matrix figure."""
+"""Confusion-matrix figure: :func:`plot_confusion` writes it with Pillow, :func:`confusion_figure`
+is the same figure drawn by matplotlib (to show in a notebook)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,73 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from softreg.plots._mpl import pyplot, save_figure
 from softreg.plots.labels import FigureText
+
+CELL = 46  # pixels per cell of confusion.png
 
 
 def plot_confusion(
     cm: npt.NDArray[np.int64], names: Sequence[str], path: str | os.PathLike[str], title: str = "",
     text: FigureText | None = None,
 ) -> Path:
-    """Write a row-normalised confusion matrix (counts printed in the cells) to ``path``."""
+    """Write a row-normalised confusion matrix (counts printed in the cells) to ``path``.
+
+    Class ``names`` on both axes, a colour bar of the share of each true class; the other
+    words and the font come from ``text``.
+    """
+    from softreg.plots import raster
+
     words = text or FigureText()
-    with words.fonts():
-        return save_figure(confusion_figure(cm, names, title, words), path)
+    k, n = 2, cm.shape[0]  # lines drawn twice as big, then reduced (raster.Canvas)
+    cell = CELL * k
+    fnt = {size: raster.font(size, words.font_file) for size in (10, 13, 14, 16)}
+    name_w = max(raster.text_size(fnt[13], name)[0] for name in names) * k
+    label_h = raster.text_size(fnt[14], "Ag")[1] * k
+    left = 12 * k + label_h + 10 * k + name_w + 8 * k
+    top = (raster.text_size(fnt[16], title)[1] * k + 14 * k) if title else 12 * k
+    bottom = round(name_w * 0.72) + 14 * k + label_h + 14 * k  # 45-degree names, then the label
+    bar_left = left + n * cell + 18 * k
+    width = (bar_left + 30 * k + raster.text_size(fnt[13], "0.0")[0] * k + 10 * k + label_h
+             + 12 * k)
+    canvas = raster.Canvas(-(-width // k), -(-(top + n * cell + bottom) // k), k)
+    frac = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)  # (n, n) share of each true class
+    lut = raster.colormap("Blues")
+    cells = lut[raster.to_levels(frac, 0.0, 1.0)]  # (n, n, 3)
+    canvas.big.paste(_image(raster.enlarge(cells, cell)), (left, top))
+    ramp = np.linspace(1.0, 0.0, n * cell)[:, None].repeat(22 * k, axis=1)  # (rows, 22k)
+    canvas.big.paste(_image(lut[raster.to_levels(ramp, 0.0, 1.0)]), (bar_left, top))
+    draw = canvas.draw
+    x1, y1 = left + n * cell, top + n * cell
+    for i in range(n):
+        for j in range(n):
+            color = raster.WHITE if frac[i, j] > 0.5 else raster.BLACK
+            canvas.text((left + (j + 0.5) * cell, top + (i + 0.5) * cell), str(int(cm[i, j])),
+                        fnt[10], "mm", color)
+        mid = top + (i + 0.5) * cell
+        draw.line([(left - 4 * k, mid), (left, mid)], fill=raster.BLACK, width=k)
+        canvas.text((left - 7 * k, mid), names[i], fnt[13], "rm")
+        centre = left + (i + 0.5) * cell
+        draw.line([(centre, y1), (centre, y1 + 4 * k)], fill=raster.BLACK, width=k)
+        canvas.text((centre + 4 * k, y1 + 6 * k), names[i], fnt[13], "ra", angle=45)
+    draw.rectangle([left, top, x1, y1], outline=raster.BLACK, width=k)
+    draw.rectangle([bar_left, top, bar_left + 22 * k, y1], outline=raster.BLACK, width=k)
+    for v in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0):
+        y = y1 - v * (y1 - top)
+        draw.line([(bar_left + 22 * k, y), (bar_left + 26 * k, y)], fill=raster.BLACK, width=k)
+        canvas.text((bar_left + 29 * k, y), f"{v:.1f}", fnt[13], "lm")
+    big_w, big_h = canvas.big.size
+    canvas.text((big_w - 10 * k, (top + y1) / 2), words.share, fnt[14], "rm", angle=90)
+    canvas.text(((left + x1) / 2, big_h - 10 * k), words.predicted_class, fnt[14], "md")
+    canvas.text((12 * k, (top + y1) / 2), words.true_class, fnt[14], "lm", angle=90)
+    if title:
+        canvas.text(((left + x1) / 2, 6 * k), title, fnt[16], "ma")
+    return raster.save_png(canvas.finish(), path)
+
+
+def _image(rgb: npt.NDArray[np.uint8]) -> Any:
+    from PIL import Image
+
+    return Image.fromarray(np.ascontiguousarray(rgb))  # (H, W, 3): RGB
 
 
 def confusion_figure(cm: npt.NDArray[np.int64], names: Sequence[str], title: str = "",
@@ -30,6 +86,8 @@ def confusion_figure(cm: npt.NDArray[np.int64], names: Sequence[str], title: str
 
     Create and save it inside ``text.fonts()`` for the font to apply.
     """
+    from softreg.plots._mpl import pyplot
+
     words = text or FigureText()
     plt = pyplot()
     rows = cm.sum(axis=1, keepdims=True)

@@ -33,7 +33,7 @@ class FigureText:
     """Every word softreg writes on a figure, in one language.
 
     ``font`` is the family name of an installed font that draws all of them (None: matplotlib's
-    default font, enough for English).
+    default font, enough for English), ``font_file`` its file (for the figures Pillow draws).
     """
 
     class_names: tuple[str, ...] = CLASS_NAMES
@@ -50,6 +50,7 @@ class FigureText:
     confusion_title: str = "{split} set confusion matrix"
     run_title: str = "{framework}, batch {batch_size}, lr {lr}"
     font: str | None = None
+    font_file: str | None = None
 
     def prediction_title(self, true: int, pred: int) -> str:
         """Two lines: the true class, then the predicted one."""
@@ -94,7 +95,7 @@ def figure_text(language: str = "en") -> FigureText:
         raise ConfigError(
             "--labels ko needs a font with Hangul and matplotlib found none; install one, e.g. "
             f"sudo apt-get install {FONT_PACKAGE} (or fonts-noto-cjk), or use --labels en")
-    return replace(KOREAN, font=font)
+    return replace(KOREAN, font=font, font_file=font_file(font))
 
 
 @lru_cache(maxsize=1)
@@ -117,6 +118,17 @@ def find_hangul_font() -> str | None:
                     manager.addfont(path)
         found = _search(manager.ttflist)
     return found
+
+
+def font_file(family: str) -> str | None:
+    """The file of ``family`` (found by :func:`find_hangul_font`) that draws Hangul, its
+    regular weight first."""
+    from matplotlib import font_manager
+
+    entries = sorted((e for e in font_manager.fontManager.ttflist if e.name == family),
+                     key=lambda e: (str(e.weight).lower() not in ("400", "normal", "regular",
+                                                                  "book"), e.style != "normal"))
+    return next((str(e.fname) for e in entries if _draws_hangul(e.fname)), None)
 
 
 def _search(entries: list[Any]) -> str | None:

@@ -1,4 +1,4 @@
-"""Sweep figures: validation accuracy over learning rate x batch size, and learning curves."""
+"""Sweep figures: the sweep's criterion over learning rate x batch size, and learning curves."""
 
 from __future__ import annotations
 
@@ -15,13 +15,19 @@ from softreg.plots._mpl import pyplot, save_figure
 from softreg.plots.curves import curve_limits
 
 
-def heatmap_grid(rows: Sequence[dict[str, Any]]) -> tuple[list[float], list[int], Any, Any]:
-    """Best validation accuracy per (lr, batch size) cell, over all other settings.
+def heatmap_grid(rows: Sequence[dict[str, Any]], select: str = "val_acc"
+                 ) -> tuple[list[float], list[int], Any, Any]:
+    """The best value of criterion ``select`` per (lr, batch size) cell, over all other
+    settings (a setting's value is the mean over its seeds: :mod:`softreg.selection`).
 
     Returns:
         (learning rates, batch sizes, values (n_lr, n_batch) with NaN where no configuration
-        finished, diverged (n_lr, n_batch) bool: every configuration of the cell diverged).
+        can be chosen, diverged (n_lr, n_batch) bool: every configuration of the cell diverged).
     """
+    from softreg.selection import criterion, row_score, setting_scores
+
+    crit = criterion(select)
+    scores = setting_scores(rows, select)
     lrs = sorted({float(r["lr"]) for r in rows})
     batches = sorted({int(r["batch_size"]) for r in rows})
     values = np.full((len(lrs), len(batches)), np.nan)  # (n_lr, n_batch)
@@ -31,24 +37,30 @@ def heatmap_grid(rows: Sequence[dict[str, Any]]) -> tuple[list[float], list[int]
         i, j = lrs.index(float(r["lr"])), batches.index(int(r["batch_size"]))
         if r["status"] == Status.DIVERGED and not seen[i, j]:
             diverged[i, j] = True
-        if r["status"] in SELECTABLE and math.isfinite(r["val_acc"]):
+        if r["status"] in SELECTABLE:
             seen[i, j], diverged[i, j] = True, False
-            if not values[i, j] >= r["val_acc"]:  # NaN-safe max
-                values[i, j] = r["val_acc"]
+        value = row_score(r, scores)  # NaN: a seed of its setting diverged
+        if r["status"] in SELECTABLE and math.isfinite(value):
+            old = values[i, j]
+            if math.isnan(old) or (value < old if crit.lower else value > old):
+                values[i, j] = value
     return lrs, batches, values, diverged
 
 
 def plot_heatmap(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str],
-                 best: dict[str, Any] | None = None) -> Path:
-    """Write the validation-accuracy heatmap (rows: learning rate, columns: batch size)."""
+                 best: dict[str, Any] | None = None, select: str = "val_acc") -> Path:
+    """Write the heatmap of criterion ``select`` (rows: learning rate, columns: batch size)."""
+    from softreg.selection import criterion
+
+    crit = criterion(select)
     plt = pyplot()
-    lrs, batches, values, diverged = heatmap_grid(rows)
+    lrs, batches, values, diverged = heatmap_grid(rows, select)
     fig, ax = plt.subplots(figsize=(1.1 * len(batches) + 2.6, 0.55 * len(lrs) + 1.8))
     finite = values[np.isfinite(values)]
     lo = float(finite.min()) if finite.size else 0.0
     hi = float(finite.max()) if finite.size else 1.0
-    # a cell without a finished configuration is light grey
-    cmap = pyplot().get_cmap("viridis").with_extremes(bad="0.85")
+    # a cell without a finished configuration is light grey; the better end is yellow
+    cmap = pyplot().get_cmap("viridis_r" if crit.lower else "viridis").with_extremes(bad="0.85")
     im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=lo,
                    vmax=max(hi, lo + 1e-3), aspect="auto")
     ax.set_xticks(range(len(batches)), labels=[str(b) for b in batches])
@@ -61,13 +73,15 @@ def plot_heatmap(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str],
                 "" if math.isnan(values[i, j]) else f"{values[i, j]:.4f}")
             is_best = best is not None and float(best["lr"]) == lrs[i] and int(
                 best["batch_size"]) == batches[j]
-            dark = bool(values[i, j] < (lo + hi) / 2)  # NaN (grey cell) -> False
+            # the darker half of the map: low values, or high ones with the reversed map
+            dark = bool(values[i, j] > (lo + hi) / 2 if crit.lower
+                        else values[i, j] < (lo + hi) / 2)  # NaN (grey cell) -> False
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="red" if is_best else "white" if dark else "black",
                     fontweight="bold" if is_best else "normal")
-    fig.colorbar(im, ax=ax, label="validation accuracy")
-    ax.set_title("validation accuracy (best over the other settings; red: chosen)",
-                 fontsize=9)
+    fig.colorbar(im, ax=ax, label=crit.label)
+    ax.set_title(f"{crit.label}, the sweep's criterion ({'lowest' if crit.lower else 'highest'} "
+                 "over the other settings; red: chosen)", fontsize=9)
     return save_figure(fig, path)
 
 

@@ -1,0 +1,92 @@
+"""``d2l.DATA_HUB`` and ``d2l.download``: the book's named files, fetched once and checked.
+
+Section 4.10 (predicting house prices on Kaggle) fetches two CSV files by name from the book's
+data server. :func:`download` keeps the book's contract (a name in ``DATA_HUB``, a cache folder,
+the path returned) and adds softreg's rules: the file is checked against its SHA-1 before it is
+put in place (temporary name, then rename); a file already there with another SHA-1 is not
+replaced; and when the server cannot be reached the one-line error names the URL and the path
+to put the file at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from softreg import fileio
+from softreg.errors import ChecksumError, ConfigError, DataError
+
+DATA_URL = "http://d2l-data.s3-accelerate.amazonaws.com/"
+
+#: name -> (URL, SHA-1 of the file); the book's section 4.10 adds the same two entries.
+DATA_HUB: dict[str, tuple[str, str]] = {
+    "kaggle_house_train": (DATA_URL + "kaggle_house_pred_train.csv",
+                           "585e9cc93e70b39160e7921475f9bcd7d31219ce"),
+    "kaggle_house_test": (DATA_URL + "kaggle_house_pred_test.csv",
+                          "fa19780a7b011d9b009e8bff8e99922a8ee2eb90"),
+}
+
+DEFAULT_CACHE = os.path.join("..", "data")  # the book's folder, relative to the notebook
+TIMEOUT_S = 30.0
+
+
+def sha1_of(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-1 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download(name: str, cache_dir: str | os.PathLike[str] = DEFAULT_CACHE) -> str:
+    """Fetch the file ``DATA_HUB[name]`` into ``cache_dir`` unless it is there; return its path.
+
+    Raises:
+        ConfigError: ``name`` is not in ``DATA_HUB``.
+        ChecksumError: the file in ``cache_dir`` or the one downloaded has another SHA-1.
+        ConfigError: something other than a regular file (a dangling link, a FIFO) is there.
+        DataError: the URL cannot be read (offline, no such file on the server).
+    """
+    if name not in DATA_HUB:
+        raise ConfigError(f"{name!r} is not in DATA_HUB (known: {', '.join(sorted(DATA_HUB))}); "
+                          "add it as DATA_HUB[name] = (url, sha1) first")
+    url, sha1 = DATA_HUB[name]
+    dest = Path(cache_dir) / url.split("/")[-1]
+    if dest.exists():
+        found = sha1_of(dest)
+        if found == sha1:
+            return str(dest)
+        raise ChecksumError(f"{dest} has SHA-1 {found}, but {name} must have {sha1}: it is not "
+                            f"the book's file; move it away and run again to fetch {url}")
+    from softreg import writegate
+
+    writegate.check_file(dest, flag="cache_dir")  # a dangling link, a FIFO...: not written over
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    print(f"Downloading {dest} from {url}...")
+    with fileio.atomic_path(dest) as tmp:
+        _fetch(url, tmp, dest, sha1)
+        got = sha1_of(tmp)
+        if got != sha1:
+            raise ChecksumError(f"{url} gave a file with SHA-1 {got}, expected {sha1}: not "
+                                f"kept; fetch it by hand and put it at {dest}")
+    return str(dest)
+
+
+def _fetch(url: str, tmp: Path, dest: Path, sha1: str) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(tmp, "wb") as out:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                out.write(block)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DataError(f"cannot download {url} ({reason}); fetch it on a machine that can "
+                        f"and put it at {dest.resolve()} (SHA-1 {sha1})") from None
+
+
+def download_all() -> list[str]:
+    """Download every file in ``DATA_HUB``; their paths."""
+    return [download(name) for name in DATA_HUB]
