@@ -72,7 +72,7 @@ $(NEWTBIN)/.installed: pyproject.toml
 	$(PY_NEW) -m venv $(VENV_NEWT)
 	$(NEWTBIN)/python -m pip install -q --upgrade pip
 	$(NEWTBIN)/python -m pip install -q $(TORCH_PIP_ARGS) $(TORCH_PIN)
-	$(NEWTBIN)/python -m pip install -q -e '.[torch,tensorflow,test,book]'
+	$(NEWTBIN)/python -m pip install -q -e '.[torch,tensorflow,test,book,sklearn]'
 	touch $@
 
 # The four environments are built side by side (pip is mostly one core and the network); the
@@ -105,7 +105,7 @@ docs: $(BIN)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 test-main: $(BIN)/.installed data
-	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard,jupyter,ray,griffe $(BIN)/python -m pytest -m "not mxnet" -q
+	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard,jupyter,ray,griffe,sklearn $(BIN)/python -m pytest -m "not mxnet" -q
 
 test-mxnet: $(MXBIN)/.installed data
 	SOFTREG_REQUIRE=mxnet,data,mpmath,safetensors,PIL,jupyter $(MXBIN)/python -m pytest -m mxnet -q \
@@ -120,7 +120,7 @@ test-newest: $(NEWBIN)/.installed $(NEWTBIN)/.installed data
 	cd /tmp && for fw in torch tensorflow mxnet; do $(CURDIR)/$(NEWBIN)/python -c "import softreg.$$fw" \
 		2>&1 | grep -q "'softreg\[$$fw\]'" || { echo "softreg.$$fw: no install hint \
 		in the wheel's environment" >&2; exit 1; }; done
-	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL $(NEWTBIN)/python -m pytest \
+	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,sklearn $(NEWTBIN)/python -m pytest \
 		-q -p no:cacheprovider --basetemp=$$(mktemp -d) -m "not mxnet and not slow"
 
 # Every benchmark, then the docs' chart of their side-by-side ratios (bench-results.jsonl).

@@ -19,3 +19,7 @@ fi
 timeout 240 env SOFTREG_REQUIRE=torch,data "$PY" -m pytest -q -m cuda tests/test_pack.py
 timeout 240 env SOFTREG_REQUIRE=torch "$PY" -m pytest -q -k cuda tests/backends/test_torch_backend.py tests/test_run.py tests/cli/test_cli_train.py
 timeout 240 "$PY" benchmarks/gpu_timings.py
+# softreg.SoftmaxRegression (issue 24): the CUDA objective test, then the full Fashion-MNIST lbfgs
+# fit on the GPU against scikit-learn's final objective (target: under 1 s on an H100/H200).
+timeout 120 env SOFTREG_REQUIRE=torch,sklearn "$PY" -m pytest -q -m cuda tests/estimator/test_solver.py
+timeout 180 "$PY" benchmarks/bench_sklearn.py --only gpu

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "fit_many"]
+__all__ = ["SoftmaxRegression", "SoftmaxRegressionCV", "__version__", "fit_many"]
 
 if TYPE_CHECKING:
+    from softreg.estimator import SoftmaxRegression, SoftmaxRegressionCV
     from softreg.pack_plan import fit_many
 
 
@@ -22,4 +23,9 @@ def __getattr__(name: str) -> Any:
         from softreg.pack_plan import fit_many
 
         return fit_many
+    if name in ("SoftmaxRegression", "SoftmaxRegressionCV"):
+        # scikit-learn and scipy load only when an estimator is asked for
+        from softreg import estimator
+
+        return getattr(estimator, name)
     raise AttributeError(f"module 'softreg' has no attribute {name!r}")

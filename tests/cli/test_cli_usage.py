@@ -54,7 +54,7 @@ def test_usage_error_is_one_line_and_exit_2(capsys, argv, line):
 # What must stay unimported by `import softreg` and `softreg --help` (STYLE: import nothing
 # you don't need): every framework, matplotlib, and the optional helpers.
 HEAVY = ("torch", "tensorflow", "keras", "mxnet", "matplotlib", "pooch", "tqdm", "safetensors",
-         "PIL", "onnx", "onnxruntime", "tensorboard", "ray")
+         "PIL", "onnx", "onnxruntime", "tensorboard", "ray", "sklearn", "scipy")
 
 
 def test_import_and_help_load_no_framework_and_no_plotting():

@@ -1,0 +1,311 @@
+"""softreg.SoftmaxRegression against scikit-learn's LogisticRegression, side by side in one run.
+
+Sections (``--only`` picks some): ``fmnist`` (C=1 lbfgs fit: time to reach scikit-learn's final
+objective, test accuracy, each evaluation's cost against its floor), ``digits`` and ``sparse``
+(a hashed text-like set) against LogisticRegression's solvers, ``cv`` (SoftmaxRegressionCV
+against LogisticRegressionCV, Cs=10, cv=5) and ``memory`` (peak memory of a Fashion-MNIST fit
+from float32 input, each fit in a fresh process). Every figure is measured in this run; the
+ratios compare runs taken in alternation on the same machine. ``--quick`` uses subsets (sizes
+printed) so that the whole benchmark takes a few minutes; without it the scikit-learn
+Fashion-MNIST fit alone takes minutes.
+
+    python benchmarks/bench_sklearn.py --quick
+    python benchmarks/bench_sklearn.py --only fmnist,memory
+    python benchmarks/bench_sklearn.py --only gpu        # CUDA rows (benchmarks/gpu_check.sh)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from _record import record
+from scipy.special import logsumexp
+
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def fashion(n_train: int | None) -> tuple[Any, Any, Any, Any]:
+    from softreg.data import load_fashion_mnist
+
+    xtr, ytr = load_fashion_mnist("train", offline=True)
+    xte, yte = load_fashion_mnist("test", offline=True)
+    n = len(ytr) if n_train is None else n_train
+
+    def scale(x: Any) -> Any:
+        return (x.reshape(len(x), -1) / np.float32(255)).astype(np.float32)
+
+    return scale(xtr[:n]), ytr[:n].astype(np.int64), scale(xte), yte.astype(np.int64)
+
+
+def objective(X: Any, y: Any, coef: Any, intercept: Any, C: float) -> float:
+    """LogisticRegression's multinomial objective in float64, rows in chunks (no copy of X)."""
+    coef, intercept = np.atleast_2d(coef).astype(np.float64), np.ravel(intercept)
+    if coef.shape[0] == 1:  # binary: the logistic objective
+        coef, intercept = np.vstack([0 * coef[0], coef[0]]), np.array([0.0, intercept[0]])
+        penalty = 0.5 * float(np.sum(coef[1] ** 2))
+    else:
+        penalty = 0.5 * float(np.sum(coef**2))
+    total = 0.0
+    for s in range(0, X.shape[0], 8192):
+        Z = np.asarray(X[s:s + 8192] @ coef.T, dtype=np.float64) + intercept
+        total += float(np.sum(logsumexp(Z, axis=1) - Z[np.arange(len(Z)), y[s:s + 8192]]))
+    n = X.shape[0]
+    return total / n + penalty / (C * n)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def median_time(fn: Callable[[], Any], rounds: int = 5) -> float:
+    fn()
+    return float(np.median([timed(fn)[0] for _ in range(rounds)]))
+
+
+def reach(model: Any, target: float) -> float | None:
+    """Seconds into the fit at which the objective first fell to ``target`` (None: never)."""
+    for seconds, f in model.objective_curve_:
+        if f <= target * (1 + 1e-9):
+            return float(seconds)
+    return None
+
+
+def fmnist(args: argparse.Namespace) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from softreg.estimator import SoftmaxRegression, prepare
+
+    X, y, Xte, yte = fashion(args.n_fmnist)
+    print(f"\n== Fashion-MNIST lbfgs, C=1: {X.shape[0]} x {X.shape[1]} float32, 10 classes ==")
+    ours: dict[str, list[Any]] = {"numpy": [], "torch": []}
+
+    def run_ours() -> None:
+        for fw in ours:
+            t, m = timed(lambda fw=fw: SoftmaxRegression(C=1.0, framework=fw, tol=1e-5,
+                                                       max_iter=2000).fit(X, y))
+            ours[fw].append((t, m))
+
+    run_ours()
+    t_sk, sk = timed(lambda: LogisticRegression(C=1.0, max_iter=1000).fit(X, y))
+    run_ours()
+    f_sk = objective(X, y, sk.coef_, sk.intercept_, 1.0)
+    acc_sk = sk.score(Xte, yte)
+    print(f"scikit-learn lbfgs: {t_sk:.1f} s, {int(sk.n_iter_[0])} iterations, objective "
+          f"{f_sk:.6f}, test accuracy {acc_sk:.4f}")
+    for fw, runs in ours.items():
+        t_reach = np.median([reach(m, f_sk) or np.nan for _, m in runs])
+        t_fit = np.median([t for t, _ in runs])
+        m = runs[-1][1]
+        f = objective(X, y, m.coef_, m.intercept_, 1.0)
+        print(f"softreg {fw:5s}: reaches it in {t_reach:.1f} s ({t_sk / t_reach:.1f}x faster); "
+              f"full fit {t_fit:.1f} s, {int(m.n_iter_[0])} iterations, objective {f:.6f}, "
+              f"test accuracy {m.score(Xte, yte):.4f} ({m.score(Xte, yte) - acc_sk:+.4f})")
+        record(f"SoftmaxRegression {fw} vs LogisticRegression lbfgs, Fashion-MNIST "
+               f"{X.shape[0]} (time to its objective)", t_sk / t_reach,
+               target=5.0 if fw == "torch" else None)
+    prob = prepare.problem(X, y.astype(np.intp), np.ones((1, len(y))), np.array([1.0]), 10,
+                           False)
+    theta = ours["numpy"][-1][1]._theta
+    W = np.ascontiguousarray(theta[0, : 784 * 10].reshape(784, 10), np.float32)
+    G = np.ones((len(y), 10), np.float32)
+    floor = median_time(lambda: X @ W) + median_time(lambda: X.T @ G)
+    read = median_time(lambda: X.max())
+    for fw in ours:
+        fun = prepare.objective(prob, fw, "cpu")
+        cost = median_time(lambda fun=fun: fun(theta, np.array([0])))
+        print(f"evaluation {fw:5s}: {cost * 1e3:.1f} ms; floor (X@W + X.T@G, numpy float32) "
+              f"{floor * 1e3:.1f} ms, one read of X {read * 1e3:.1f} ms: {cost / floor:.2f}x "
+              "the floor")
+
+
+def digits(args: argparse.Namespace) -> None:
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    compare("digits (1797 x 64, pixels/16, float64)", X / 16.0, y, C=1.0,
+            solvers=("lbfgs", "newton-cg", "newton-cholesky"), rounds=3)
+
+
+def sparse(args: argparse.Namespace) -> None:
+    import scipy.sparse as sp
+
+    n, d, nnz, c = args.sparse
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, c, n)
+    # each class prefers its own 2,000 hashed "words"; the rest of a row is common words
+    topical = rng.integers(0, 2000, (n, nnz // 4)) + (y[:, None] * 7919) % (d - 2000)
+    common = rng.zipf(1.3, (n, nnz - nnz // 4)) % d
+    cols = np.concatenate([topical, common], axis=1)
+    rows = np.repeat(np.arange(n), nnz)
+    X = sp.csr_matrix((np.ones(n * nnz, np.float32), (rows, cols.ravel())), shape=(n, d))
+    X.sum_duplicates()
+    X.data = np.log1p(X.data)
+    compare(f"sparse text-like ({n} x {d}, {X.nnz / n:.0f} non-zeros a row, {c} classes, "
+            "float32 CSR)", X, y, C=1.0, solvers=("lbfgs", "saga"), rounds=1)
+
+
+def compare(title: str, X: Any, y: Any, C: float, solvers: tuple[str, ...],
+            rounds: int) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from softreg.estimator import SoftmaxRegression
+
+    print(f"\n== {title}, C={C} ==")
+    best: tuple[float, str, float] | None = None
+    for solver in solvers:
+        t, sk = timed(lambda s=solver: LogisticRegression(C=C, solver=s, max_iter=1000).fit(X, y))
+        f = objective(X, y, sk.coef_, sk.intercept_, C)
+        print(f"scikit-learn {solver:15s}: {t:.2f} s, objective {f:.6f}")
+        if best is None or t < best[0]:
+            best = (t, solver, f)
+    assert best is not None
+    t_sk, name, f_sk = best
+    for _ in range(rounds):
+        t, m = timed(lambda: SoftmaxRegression(C=C, tol=1e-6, max_iter=3000).fit(X, y))
+        t_reach = reach(m, f_sk)
+        f = objective(X, y, m.coef_, m.intercept_, C)
+        shown = "never" if t_reach is None else f"{t_reach:.2f} s ({t_sk / t_reach:.1f}x faster)"
+        print(f"softreg numpy: reaches {name}'s objective in {shown}; full fit {t:.2f} s, "
+              f"objective {f:.6f}")
+        if t_reach is not None:
+            record(f"SoftmaxRegression vs LogisticRegression {name}, {title.split(' (')[0]} "
+                   "(time to its objective)", t_sk / t_reach)
+
+
+def cv(args: argparse.Namespace) -> None:
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegressionCV
+
+    from softreg.estimator import SoftmaxRegressionCV
+
+    Xd, yd = load_digits(return_X_y=True)
+    X, y, _, _ = fashion(args.n_cv)
+    for title, A, b in (("digits", Xd / 16.0, yd), (f"Fashion-MNIST {len(y)}", X, y)):
+        print(f"\n== CV, Cs=10, cv=5: {title} ({A.shape[0]} x {A.shape[1]}) ==")
+        t_sk, sk = timed(lambda A=A, b=b: LogisticRegressionCV(
+            Cs=10, cv=5, l1_ratios=(0.0,), scoring="accuracy",
+            use_legacy_attributes=False).fit(A, b))
+        c_sk = float(np.ravel(sk.C_)[0])
+        print(f"scikit-learn LogisticRegressionCV: {t_sk:.1f} s, C_ {c_sk:.4g}")
+        for fw in ("numpy", "torch"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t, m = timed(lambda A=A, b=b, fw=fw: SoftmaxRegressionCV(
+                    Cs=10, cv=5, framework=fw).fit(A, b))
+            same = np.isclose(m.C_, c_sk)
+            print(f"softreg SoftmaxRegressionCV {fw:5s}: {t:.1f} s ({t_sk / t:.1f}x faster), "
+                  f"C_ {m.C_:.4g} ({'same' if same else 'DIFFERENT'})")
+            record(f"SoftmaxRegressionCV {fw} vs LogisticRegressionCV, {title}", t_sk / t,
+                   target=10.0)
+
+
+def gpu(args: argparse.Namespace) -> None:
+    """CUDA rows (benchmarks/gpu_check.sh): the full fit on the GPU, against a target objective."""
+    from softreg.estimator import SoftmaxRegression
+
+    X, y, Xte, yte = fashion(args.n_fmnist)
+    print(f"\n== Fashion-MNIST lbfgs on {args.device}, C=1: {X.shape[0]} x {X.shape[1]}; target "
+          f"objective {args.target} (scikit-learn's final one) ==")
+    for run in ("first (includes CUDA start-up)", "second"):
+        t, m = timed(lambda: SoftmaxRegression(C=1.0, framework="torch", device=args.device,
+                                               tol=1e-5, max_iter=2000).fit(X, y))
+        t_reach = reach(m, args.target)
+        shown = "never" if t_reach is None else f"{t_reach:.2f} s"
+        print(f"{run}: reaches the target in {shown}; full fit {t:.2f} s, {int(m.n_iter_[0])} "
+              f"iterations, objective {objective(X, y, m.coef_, m.intercept_, 1.0):.6f}, test "
+              f"accuracy {m.score(Xte, yte):.4f}")
+
+
+def memory_child(which: str, n: int | None) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from softreg.estimator import SoftmaxRegression
+
+    if which == "torch":
+        import torch  # noqa: F401  (the libraries' own memory is not the fit's)
+    X, y, _, _ = fashion(n)
+    # Linux: reset the peak-RSS mark, so that loading the data's temporaries do not count
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    base = _rss("VmRSS")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if which == "sklearn":
+            LogisticRegression(C=1.0, max_iter=50).fit(X, y)
+        else:
+            SoftmaxRegression(C=1.0, max_iter=50, framework=which).fit(X, y)
+    peak = _rss("VmHWM")
+    print(json.dumps({"input": X.nbytes, "extra": peak - base}))
+
+
+def _rss(field: str) -> int:
+    """A memory figure of this process from /proc/self/status, in bytes."""
+    with open("/proc/self/status") as fh:
+        line = next(x for x in fh if x.startswith(field + ":"))
+    return int(line.split()[1]) * 1024
+
+
+def memory(args: argparse.Namespace) -> None:
+    print("\n== peak memory of a Fashion-MNIST fit from float32 input (50 iterations, fresh "
+          "process each; peak RSS beyond the RSS with the data loaded, Linux) ==")
+    for which in ("sklearn", "numpy", "torch"):
+        cmd = [sys.executable, __file__, "--memory-child", which]
+        if args.n_fmnist:
+            cmd += ["--n-fmnist", str(args.n_fmnist)]
+        out = json.loads(subprocess.run(cmd, capture_output=True, text=True,
+                                        check=True).stdout.strip().splitlines()[-1])
+        print(f"{which:8s}: input {out['input'] / 2**20:.0f} MiB, peak beyond it "
+              f"{out['extra'] / 2**20:.0f} MiB ({100 * out['extra'] / out['input']:.0f}% of it)")
+
+
+SECTIONS = {"fmnist": fmnist, "digits": digits, "sparse": sparse, "cv": cv, "memory": memory,
+            "gpu": gpu}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="fmnist,digits,sparse,cv,memory",
+                    help="sections, comma-separated (gpu: the CUDA rows, not run by default)")
+    ap.add_argument("--device", default="cuda", help="the gpu section's torch device")
+    ap.add_argument("--target", type=float, default=0.35069,
+                    help="the gpu section's target objective (scikit-learn's, measured on the CPU)")
+    ap.add_argument("--quick", action="store_true", help="subsets: a few minutes in all")
+    ap.add_argument("--n-fmnist", type=int, default=None, help="Fashion-MNIST training rows")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="limit BLAS, OpenMP and torch to this many threads (both sides alike); "
+                    "on a heavily shared machine 1 is steadier than the default")
+    ap.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.memory_child:
+        memory_child(args.memory_child, args.n_fmnist)
+        return
+    if args.quick and args.n_fmnist is None:
+        args.n_fmnist = 10000
+    args.n_cv = 2000 if args.quick else 10000
+    args.sparse = (20000, 2**16, 100, 20) if args.quick else (100000, 2**18, 100, 20)
+    print(f"bench_sklearn: {'quick' if args.quick else 'full'} run, threads "
+          f"{args.threads or 'default'}; the machine may be shared, so compare the ratios, not "
+          "the seconds")
+    for name in args.only.split(","):
+        SECTIONS[name](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+"""scikit-learn estimators: ``SoftmaxRegression`` and ``SoftmaxRegressionCV``.
+
+Importing this package imports scikit-learn and scipy (``pip install 'softreg[sklearn]'``);
+``import softreg`` does not, and names these classes lazily.
+"""
+
+from softreg.estimator.classifier import SoftmaxRegression
+from softreg.estimator.cv import SoftmaxRegressionCV
+
+__all__ = ["SoftmaxRegression", "SoftmaxRegressionCV"]

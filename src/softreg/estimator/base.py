@@ -1,0 +1,92 @@
+"""What a fitted softmax model does with new X: the shared half of the two estimators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from softreg.estimator.objective import log_softmax, logits
+
+F64 = npt.NDArray[np.float64]
+FLOATS = [np.float64, np.float32]
+
+
+class LinearSoftmax(ClassifierMixin, BaseEstimator):
+    """Prediction from ``_W`` (d, c) and ``_b`` (c,), the model on raw X."""
+
+    _W: F64
+    _b: F64
+    classes_: npt.NDArray[Any]
+
+    def _check_input(self, X: Any) -> Any:
+        check_is_fitted(self)
+        return validate_data(self, X, accept_sparse="csr", dtype=FLOATS, reset=False)
+
+    def _logits(self, X: Any) -> Any:
+        return logits(self._check_input(X), self._W, self._b)
+
+    def decision_function(self, X: Any) -> Any:
+        """Logits (n, c); for two classes the positive class's margin (n,), as sklearn's."""
+        Z = self._logits(X)
+        return Z[:, 1] - Z[:, 0] if Z.shape[1] == 2 else Z
+
+    def predict_log_proba(self, X: Any) -> Any:
+        """Log-probabilities (n, c), from logits by log-sum-exp."""
+        return log_softmax(self._logits(X))
+
+    def predict_proba(self, X: Any) -> Any:
+        """Class probabilities (n, c), columns in the order of ``classes_``."""
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X: Any) -> Any:
+        """The most probable class of each row."""
+        Z = self._logits(X)  # checks fitted first
+        return self.classes_[np.argmax(Z, axis=1)]
+
+    @property
+    def coef_(self) -> F64:
+        """(c, d) weights; (1, d) for two classes (the positive class's, as sklearn's)."""
+        check_is_fitted(self, "_W")
+        W = self._W.T
+        return W[1:] - W[:1] if len(W) == 2 else W
+
+    @property
+    def intercept_(self) -> F64:
+        """(c,) intercepts; (1,) for two classes."""
+        check_is_fitted(self, "_W")
+        b = self._b
+        return b[1:] - b[:1] if len(b) == 2 else b
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _set_model(self, W_eff: F64, b_eff: F64) -> None:
+        self._W, self._b = np.ascontiguousarray(W_eff), np.ascontiguousarray(b_eff)
+
+
+def check_fit_input(est: BaseEstimator, X: Any, y: Any, sample_weight: Any,
+                    reset: bool = True) -> tuple[Any, Any, F64]:
+    """Validate X, y and the weights as sklearn's checks demand; float32 X stays float32."""
+    X, y = validate_data(est, X, y, accept_sparse="csr", dtype=FLOATS, reset=reset,
+                         y_numeric=False)
+    check_classification_targets(y)
+    sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    if np.any(sw < 0):
+        raise ValueError("sample_weight must be non-negative; a row with weight 0 is ignored")
+    return X, y, sw
+
+
+def encode_labels(y: Any, who: str) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
+    """Sorted classes and each row's index among them; at least two classes are needed."""
+    classes, codes = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(f"{who} needs samples of at least 2 classes in y, got only the class "
+                         f"{classes[0]!r}; a classifier cannot learn from one class")
+    return classes, codes.ravel().astype(np.intp)

@@ -1,0 +1,210 @@
+"""``SoftmaxRegression``: multinomial logistic regression with scikit-learn's interface."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from softreg.estimator import lbfgs, prepare, sgd
+from softreg.estimator.base import F64, LinearSoftmax, check_fit_input, encode_labels
+from softreg.estimator.persist import load_estimator, save_estimator
+
+SCHEDULES = ("constant", "cosine", "step")
+
+
+class SoftmaxRegression(LinearSoftmax):
+    """Multinomial logistic regression fitted exactly (L-BFGS) or by minibatch SGD.
+
+    The objective is scikit-learn's ``LogisticRegression`` one: the weighted mean cross-entropy
+    plus ``||W||^2 / (2 C sum(weights))``, intercepts unpenalised; with two classes it equals the
+    binary ``LogisticRegression`` at the same ``C``. Float32 input is fitted in float32.
+
+    Args:
+        C: inverse L2 strength, as in ``LogisticRegression``.
+        solver: ``"lbfgs"`` (exact, deterministic) or ``"sgd"`` (minibatch, ``partial_fit``).
+        max_iter: most L-BFGS iterations (lbfgs).
+        tol: stop when the gradient's largest entry is at most this (lbfgs).
+        class_weight: ``None``, ``"balanced"`` or a dict class -> weight.
+        warm_start: start from the previous fit's weights when the classes and features match.
+        random_state: the order of SGD's batches.
+        verbose: print each iteration (lbfgs) or epoch (sgd).
+        framework: ``"numpy"`` (dense or scipy.sparse) or ``"torch"`` (dense).
+        device: ``"cpu"`` or a torch device such as ``"cuda"``.
+        standardize: fit on standardised columns (folded into the weights; X is not copied);
+            ``coef_`` is always on X's own scale.
+        lr, batch_size, epochs, lr_schedule: SGD's learning rate, batch size, epochs per
+            ``fit`` and schedule (``constant``, ``cosine`` or ``step``, as ``softreg train``).
+        early_stopping, validation_fraction, n_iter_no_change: SGD holds out that fraction of
+            the rows and stops when their accuracy has not improved by ``tol`` for that many
+            epochs, keeping the best epoch's weights (as ``SGDClassifier``).
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "solver": [StrOptions({"lbfgs", "sgd"})],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "framework": [StrOptions(set(prepare.FRAMEWORKS))],
+        "device": [str],
+        "standardize": ["boolean"],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr_schedule": [StrOptions(set(SCHEDULES))],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, C: float = 1.0, *, solver: str = "lbfgs", max_iter: int = 1000,
+                 tol: float = 1e-4, class_weight: Any = None, warm_start: bool = False,
+                 random_state: Any = None, verbose: int = 0, framework: str = "numpy",
+                 device: str = "cpu", standardize: bool = False, lr: float = 0.1,
+                 batch_size: int = 256, epochs: int = 30, lr_schedule: str = "constant",
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 n_iter_no_change: int = 5):
+        self.C = C
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        self.framework = framework
+        self.device = device
+        self.standardize = standardize
+        self.lr = lr
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.lr_schedule = lr_schedule
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SoftmaxRegression:
+        """Fit to X (n, d) and labels y (n,); returns self."""
+        self._validate_params()
+        X, y, sw = check_fit_input(self, X, y, sample_weight)
+        classes, codes = encode_labels(y, type(self).__name__)
+        theta0 = self._start(classes, X.shape[1])
+        self.classes_ = classes
+        sw = prepare.row_weights(sw, self.class_weight, classes, y, codes)
+        held = self._held_out(len(codes)) if self.solver == "sgd" else None
+        rows = sw if held is None else np.where(held, 0.0, sw)  # held-out rows weigh 0
+        prob = prepare.problem(X, codes, rows[None], np.array([float(self.C)]), len(classes),
+                               self.standardize)
+        if self.solver == "lbfgs":
+            theta = self._fit_lbfgs(prob, theta0)
+        else:
+            val = None if held is None else (X[held], codes[held])
+            theta = self._fit_sgd(prob, theta0, self.epochs, val)
+        self._finish(prob, theta)
+        return self
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None,
+                    sample_weight: Any = None) -> SoftmaxRegression:
+        """One SGD epoch over X, y; ``classes`` (all the labels there will be) on the first call.
+
+        Raises:
+            ValueError: no ``classes`` on the first call, or a label outside them.
+        """
+        self._validate_params()
+        first = not hasattr(self, "_theta")
+        X, y, sw = check_fit_input(self, X, y, sample_weight, reset=first)
+        if first:
+            if classes is None:
+                raise ValueError("partial_fit needs classes=... (every label there will be) on "
+                                 "its first call")
+            self.classes_, _ = encode_labels(np.asarray(classes), type(self).__name__)
+            self._theta = np.zeros((1, (X.shape[1] + 1) * len(self.classes_)))
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if unknown.size:
+            raise ValueError(f"y holds labels {unknown.tolist()} that are not in classes "
+                             f"{self.classes_.tolist()} given to the first partial_fit")
+        codes = np.searchsorted(self.classes_, y).astype(np.intp)
+        sw = prepare.row_weights(sw, self.class_weight, self.classes_, y, codes)
+        prob = prepare.problem(X, codes, sw[None], np.array([float(self.C)]),
+                               len(self.classes_), self.standardize)
+        self._finish(prob, self._fit_sgd(prob, self._theta, 1))
+        return self
+
+    def _start(self, classes: Any, d: int) -> F64:
+        fitted = getattr(self, "_theta", None)
+        if (self.warm_start and fitted is not None and np.array_equal(classes, self.classes_)
+                and fitted.shape[1] == (d + 1) * len(classes)):
+            return np.array(fitted)
+        return np.zeros((1, (d + 1) * len(classes)))
+
+    def _fit_lbfgs(self, prob: Any, theta0: F64) -> F64:
+        fun = prepare.objective(prob, self.framework, self.device)
+        ftol = 64 * np.finfo(np.float64).eps
+        res = lbfgs.minimize(fun, theta0, tol=self.tol, max_iter=self.max_iter, ftol=ftol,
+                             noise=prepare.noise(prob), verbose=self.verbose)
+        self.n_iter_ = res.n_iter.astype(np.int32)
+        self.objective_ = float(res.f[0])
+        self.objective_curve_ = np.array(res.trace)
+        if not res.converged[0]:
+            warnings.warn(
+                f"SoftmaxRegression: L-BFGS stopped at max_iter={self.max_iter} before the "
+                f"gradient fell to tol={self.tol}; raise max_iter, or scale X (standardize=True "
+                "or a StandardScaler)", ConvergenceWarning, stacklevel=3)
+        return res.theta
+
+    def _held_out(self, n: int) -> Any:
+        """Early stopping's validation rows (a mask), drawn from random_state; None: none."""
+        if not self.early_stopping:
+            return None
+        rng = np.random.RandomState(self.random_state)
+        held = np.zeros(n, bool)
+        held[rng.permutation(n)[: max(1, round(self.validation_fraction * n))]] = True
+        if held.all():
+            raise ValueError(f"validation_fraction={self.validation_fraction} leaves no rows to "
+                             f"train on among {n}; lower it or turn early_stopping off")
+        return held
+
+    def _fit_sgd(self, prob: Any, theta: F64, epochs: int, val: Any = None) -> F64:
+        rng = np.random.default_rng(np.random.RandomState(self.random_state).randint(2**31))
+        done = int(getattr(self, "_epochs_done", 0)) if epochs == 1 else 0
+        curve: list[float] = []
+        stop = sgd.EarlyStop(self.n_iter_no_change, self.tol) if val is not None else None
+        for e in range(epochs):
+            lr = sgd.learning_rate(self.lr, self.lr_schedule, self.epochs, (done + e) % self.epochs
+                                   if epochs == 1 else e)
+            theta, f = sgd.epoch(prob, theta, lr=lr, batch_size=self.batch_size, rng=rng,
+                                 framework=self.framework, device=self.device)
+            curve.append(f)
+            if self.verbose:
+                print(f"sgd epoch {e + 1}: lr {lr:.4g}, mean batch objective {f:.6g}")
+            if stop is not None and stop.done(prob, theta, *val) and stop.best is not None:
+                theta = stop.best
+                break
+        self._epochs_done = done + epochs
+        self.n_iter_ = np.array([len(curve)], np.int32)
+        self.objective_curve_ = np.array(curve)
+        return theta
+
+    def _finish(self, prob: Any, theta: F64) -> None:
+        self._theta = theta
+        W_eff, b_eff = prob.effective(theta)
+        self._set_model(W_eff[0], b_eff[0])
+
+    def save(self, path: Any) -> Any:
+        """Write the fitted model to ``path`` as a safetensors checkpoint (no pickle)."""
+        check_is_fitted(self)
+        return save_estimator(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> SoftmaxRegression:
+        """Read an estimator written by :meth:`save`; refuses any other checkpoint."""
+        return load_estimator(cls, path)

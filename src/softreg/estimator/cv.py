@@ -1,0 +1,132 @@
+"""``SoftmaxRegressionCV``: every C on every fold fitted as one pack, then a refit at the best C."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import get_scorer
+from sklearn.model_selection import check_cv
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from softreg.estimator import lbfgs, prepare
+from softreg.estimator.base import F64, LinearSoftmax, check_fit_input, encode_labels
+from softreg.estimator.classifier import SoftmaxRegression
+
+FTOL = 64 * np.finfo(np.float64).eps
+
+
+class SoftmaxRegressionCV(LinearSoftmax):
+    """Softmax regression choosing C by cross-validation, like ``LogisticRegressionCV``.
+
+    All ``len(Cs) * folds`` fits share each pass over X (one pack, each model with its own
+    L-BFGS memory and line search); C is chosen by the folds' mean score, then the model is
+    refitted on all the data from the folds' mean weights at that C.
+
+    Args:
+        Cs: a number of C values on a log grid from 1e-4 to 1e4, or the values themselves.
+        cv: folds, as scikit-learn's ``check_cv`` reads it (default 5 stratified folds).
+        scoring: a scikit-learn scorer name or callable; ``None`` is accuracy.
+        refit: refit at the chosen C on all the data; otherwise average the folds' weights.
+        max_iter, tol, class_weight, verbose, framework, device, standardize: as in
+            :class:`~softreg.estimator.SoftmaxRegression`.
+
+    Attributes:
+        Cs_: (n_Cs,) the values tried. scores_: (n_folds, n_Cs) held-out scores.
+        C_: the chosen C. n_iter_: (n_folds, n_Cs) iterations of each fold's fit.
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "cv": ["cv_object"],
+        "scoring": [str, callable, None],
+        "refit": ["boolean"],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "verbose": ["verbose"],
+        "framework": [StrOptions(set(prepare.FRAMEWORKS))],
+        "device": [str],
+        "standardize": ["boolean"],
+    }
+
+    def __init__(self, Cs: Any = 10, *, cv: Any = None, scoring: Any = None, refit: bool = True,
+                 max_iter: int = 100, tol: float = 1e-4, class_weight: Any = None,
+                 verbose: int = 0, framework: str = "numpy", device: str = "cpu",
+                 standardize: bool = False):
+        self.Cs = Cs
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.max_iter = max_iter
+        self.tol = tol
+        self.class_weight = class_weight
+        self.verbose = verbose
+        self.framework = framework
+        self.device = device
+        self.standardize = standardize
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SoftmaxRegressionCV:
+        """Cross-validate every C, choose one, refit; returns self."""
+        self._validate_params()
+        X, y, sw = check_fit_input(self, X, y, sample_weight)
+        classes, codes = encode_labels(y, type(self).__name__)
+        self.classes_ = classes
+        sw = prepare.row_weights(sw, self.class_weight, classes, y, codes)
+        Cs = (np.logspace(-4, 4, self.Cs) if isinstance(self.Cs, Integral)
+              else np.asarray(self.Cs, dtype=np.float64).ravel())
+        if Cs.size == 0 or np.any(Cs <= 0):
+            raise ValueError(f"Cs must be positive values or a count of them, got {self.Cs!r}")
+        folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
+        masks = np.zeros((len(folds) * len(Cs), X.shape[0]))  # model (fold, C) per row
+        for f, (train, _) in enumerate(folds):
+            masks[f * len(Cs):(f + 1) * len(Cs), train] = sw[train]
+        prob = prepare.problem(X, codes, masks, np.tile(Cs, len(folds)), len(classes),
+                               self.standardize)
+        res = self._minimize(prob, np.zeros((len(masks), prob.size)))
+        self.Cs_ = Cs
+        self.n_iter_ = res.n_iter.reshape(len(folds), len(Cs)).astype(np.int32)
+        self.scores_ = self._score_folds(prob, res.theta, folds, X, y, len(Cs))
+        best = int(np.argmax(self.scores_.mean(axis=0)))
+        self.C_ = float(Cs[best])
+        start = res.theta.reshape(len(folds), len(Cs), -1)[:, best].mean(axis=0)[None]
+        if self.refit:
+            prob = prepare.problem(X, codes, sw[None], np.array([self.C_]), len(classes),
+                                   self.standardize)
+            theta = self._minimize(prob, start).theta
+        else:
+            theta = start
+        W_eff, b_eff = prob.effective(theta)
+        self._set_model(W_eff[0], b_eff[0])
+        return self
+
+    def _minimize(self, prob: Any, theta0: F64) -> lbfgs.Result:
+        fun = prepare.objective(prob, self.framework, self.device)
+        res = lbfgs.minimize(fun, theta0, tol=self.tol, max_iter=self.max_iter, ftol=FTOL,
+                             noise=prepare.noise(prob), verbose=self.verbose)
+        if not res.converged.all():
+            warnings.warn(
+                f"SoftmaxRegressionCV: {int((~res.converged).sum())} of {len(theta0)} fits "
+                f"stopped at max_iter={self.max_iter} before the gradient fell to "
+                f"tol={self.tol}; raise max_iter, or scale X (standardize=True or a "
+                "StandardScaler)", ConvergenceWarning, stacklevel=3)
+        return res
+
+    def _score_folds(self, prob: Any, theta: F64, folds: list[Any], X: Any, y: Any,
+                     n_cs: int) -> F64:
+        """(n_folds, n_Cs) held-out scores of each fit."""
+        W_eff, b_eff = prob.effective(theta)
+        scorer = get_scorer(self.scoring if self.scoring is not None else "accuracy")
+        scores = np.zeros((len(folds), n_cs))
+        for f, (_, test) in enumerate(folds):
+            for j in range(n_cs):
+                k = f * n_cs + j
+                model = SoftmaxRegression()  # the fold's model, for the scorer
+                model.classes_, model.n_features_in_ = self.classes_, X.shape[1]
+                model._set_model(W_eff[k], b_eff[k])
+                scores[f, j] = scorer(model, X[test], y[test])
+        return scores
+

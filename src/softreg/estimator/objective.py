@@ -1,0 +1,177 @@
+"""The regularised softmax objective and its gradient, for K models at once, on NumPy or torch.
+
+For model ``k`` with weights ``W_k`` (d, c) and intercept ``b_k`` (c,) the objective is
+
+    f_k = sum_i s_ki * CE(x_i W_k + b_k, y_i) + alpha_k / 2 * ||W_k||^2
+
+where ``s_k`` are per-row weights already divided by their sum (so the first term is a weighted
+mean; a row of a held-out fold has weight 0) and ``alpha_k = 1 / (C_k * sum of raw weights)``,
+scikit-learn's multinomial objective. All K models share one read of X: the weights are laid
+side by side, ``X @ [W_1 ... W_K]`` (n, K*c), and the gradient is ``X.T @ [G_1 ... G_K]``, two
+products per evaluation whatever K is. X keeps its dtype (float32 stays float32); the
+optimiser's parameters are float64 and are cast to X's dtype for the products.
+
+Standardisation is folded into the weights instead of copying X: a model on ``(X - mu) / sd`` is
+the model ``W / sd`` with intercept ``b - mu @ (W / sd)`` on X itself.
+
+Cross-entropy is computed from logits by a max-shifted log-sum-exp, never softmax-then-log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+# Gradient entries below this are set to zero before the product X.T @ G: a confident model's
+# wrong classes get probabilities that are denormal in float32, and a product meeting denormals
+# runs many times slower on x86 (benchmarks/bench_denormal.py). Each zeroed entry is below
+# 1e-30 and there are n of them per weight: far below float32's rounding of the gradient.
+GRAD_TINY = 1e-30
+
+
+@dataclass
+class Problem:
+    """Everything one pack of models needs but its parameters.
+
+    Attributes:
+        X: (n, d) features: a NumPy array, a scipy CSR matrix or a torch tensor.
+        codes: (n,) class index of each row, 0..c-1.
+        weights: (K, n) row weights of each model, each row summing to 1.
+        alpha: (K,) L2 strength of each model.
+        n_classes: c.
+        mu, sd: (d,) the standardisation folded into the weights (zeros and ones for none).
+    """
+
+    X: Any
+    codes: npt.NDArray[np.intp]
+    weights: F64
+    alpha: F64
+    n_classes: int
+    mu: F64
+    sd: F64
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def size(self) -> int:
+        """Parameters of one model: d*c weights then c intercepts."""
+        return (self.n_features + 1) * self.n_classes
+
+    def split(self, theta: F64) -> tuple[F64, F64]:
+        """(K, p) parameters -> weights (K, d, c) and intercepts (K, c), as views."""
+        d, c = self.n_features, self.n_classes
+        return theta[:, : d * c].reshape(-1, d, c), theta[:, d * c:]
+
+    def effective(self, theta: F64) -> tuple[F64, F64]:
+        """The weights and intercepts acting on raw X (standardisation folded in)."""
+        W, b = self.split(theta)
+        W_eff = W / self.sd[None, :, None]  # (K, d, c)
+        return W_eff, b - np.einsum("d,kdc->kc", self.mu, W_eff)
+
+    def unfold(self, gW_eff: F64, gb: F64) -> F64:
+        """Gradient with respect to the effective weights -> with respect to theta, (K, p)."""
+        gW = (gW_eff - self.mu[None, :, None] * gb[:, None, :]) / self.sd[None, :, None]
+        return np.concatenate([gW.reshape(len(gb), -1), gb], axis=1)
+
+
+class NumpyObjective:
+    """Loss and gradient with NumPy (dense) or scipy.sparse (CSR) products."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.p = problem
+        self.dtype = problem.X.dtype
+
+    def __call__(self, theta: F64, active: npt.NDArray[np.intp]) -> tuple[F64, F64]:
+        """Objective (k,) and gradient (k, p) of the models ``active`` at ``theta`` (k, p)."""
+        p = self.p
+        X, n, c, k = p.X, p.X.shape[0], p.n_classes, len(active)
+        W_eff, b_eff = p.effective(theta)
+        d = W_eff.shape[1]
+        Wcat = W_eff.transpose(1, 0, 2).reshape(d, k * c).astype(self.dtype)  # (d, k*c)
+        Z = np.asarray(X @ Wcat).reshape(n, k, c)  # (n, k, c)
+        Z += b_eff.astype(self.dtype)[None]
+        Z -= Z.max(axis=2, keepdims=True)
+        rows = np.arange(n)
+        z_true = Z[rows, :, p.codes]  # (n, k)
+        np.exp(Z, out=Z)
+        total = Z.sum(axis=2)  # (n, k)
+        S = p.weights[active].T.astype(self.dtype)  # (n, k)
+        losses = np.log(total) - z_true
+        f = np.einsum("nk,nk->k", S.astype(np.float64), losses.astype(np.float64))
+        Z /= total[:, :, None]  # probabilities, reused as the gradient of the logits
+        Z[rows, :, p.codes] -= 1.0
+        Z *= S[:, :, None]
+        np.copyto(Z, 0.0, where=np.abs(Z) < GRAD_TINY)
+        if hasattr(X, "tocsr"):
+            gW = np.asarray(X.T @ Z.reshape(n, k * c)).reshape(d, k, c).transpose(1, 0, 2)
+        else:  # G.T @ X, (k*c, d): the faster BLAS layout for a tall X (the same product)
+            gW = (Z.reshape(n, k * c).T @ X).reshape(k, c, d).transpose(0, 2, 1)
+        gb = Z.sum(axis=0, dtype=np.float64)  # (k, c)
+        grad = p.unfold(gW.astype(np.float64), gb)
+        return _penalise(p, theta, active, f, grad)
+
+
+class TorchObjective:
+    """Loss and gradient with torch on ``device``; X is moved there once."""
+
+    def __init__(self, problem: Problem, torch: Any, device: str) -> None:
+        self.p, self.torch, self.device = problem, torch, device
+        X = problem.X
+        self.X = torch.as_tensor(X, device=device)  # no copy for a CPU NumPy array
+        self.dtype = self.X.dtype
+        self.codes = torch.as_tensor(problem.codes, device=device, dtype=torch.long)
+        self.weights = torch.as_tensor(problem.weights, device=device, dtype=self.dtype)
+
+    def __call__(self, theta: F64, active: npt.NDArray[np.intp]) -> tuple[F64, F64]:
+        """Objective (k,) and gradient (k, p) of the models ``active`` at ``theta`` (k, p)."""
+        t, p = self.torch, self.p
+        n, c, k = self.X.shape[0], p.n_classes, len(active)
+        W_eff, b_eff = p.effective(theta)
+        d = W_eff.shape[1]
+        Wcat = t.as_tensor(np.ascontiguousarray(W_eff.transpose(1, 0, 2).reshape(d, k * c)),
+                           device=self.device, dtype=self.dtype)  # (d, k*c)
+        b = t.as_tensor(b_eff, device=self.device, dtype=self.dtype)
+        Z = (self.X @ Wcat).view(n, k, c) + b  # (n, k, c)
+        lse = t.logsumexp(Z, dim=2)  # (n, k)
+        idx = self.codes.view(n, 1, 1).expand(n, k, 1)
+        losses = lse - Z.gather(2, idx).squeeze(2)
+        S = self.weights[t.as_tensor(active, device=self.device)].T  # (n, k)
+        f = (S.double() * losses.double()).sum(0)
+        G = t.exp(Z - lse.unsqueeze(2))
+        G.scatter_add_(2, idx, t.full((n, k, 1), -1.0, dtype=self.dtype, device=self.device))
+        G *= S.unsqueeze(2)
+        G.masked_fill_(G.abs() < GRAD_TINY, 0.0)  # denormals slow the product (GRAD_TINY)
+        # G.T @ X, (k*c, d): several times faster on the CPU than X.T @ G for a tall X
+        gW = (G.view(n, k * c).T @ self.X).view(k, c, d).permute(0, 2, 1)
+        gb = G.sum(0, dtype=t.float64)
+        grad = p.unfold(gW.double().cpu().numpy(), gb.cpu().numpy())
+        return _penalise(p, theta, active, f.cpu().numpy(), grad)
+
+
+def _penalise(p: Problem, theta: F64, active: npt.NDArray[np.intp], f: F64,
+              grad: F64) -> tuple[F64, F64]:
+    """Add alpha/2 ||W||^2 to the objective and alpha W to the gradient (intercepts free)."""
+    dc = p.n_features * p.n_classes
+    alpha = p.alpha[active]
+    W = theta[:, :dc]
+    f = f + 0.5 * alpha * np.einsum("kp,kp->k", W, W)
+    grad[:, :dc] += alpha[:, None] * W
+    return f, grad
+
+
+def logits(X: Any, W: F64, b: F64) -> Any:
+    """Logits (n, c) of one model, computed in X's dtype (no float64 copy of float32 X)."""
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    return np.asarray(X @ W.astype(dtype)) + b.astype(dtype)
+
+
+def log_softmax(Z: Any) -> Any:
+    """Row-wise log-softmax by a max-shifted log-sum-exp."""
+    Z = Z - Z.max(axis=1, keepdims=True)
+    return Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))

@@ -1,0 +1,76 @@
+"""From the user's X, y and weights to a :class:`Problem` and its objective on a backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.utils.class_weight import compute_class_weight
+
+from softreg._optional import require
+from softreg.estimator.objective import NumpyObjective, Problem, TorchObjective
+
+FRAMEWORKS = ("numpy", "torch")
+
+
+def row_weights(sample_weight: npt.NDArray[np.float64], class_weight: Any,
+                classes: npt.NDArray[Any], y: Any,
+                codes: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+    """Sample weights times class weights (``"balanced"`` counts the sample weights, as sklearn)."""
+    if class_weight is None:
+        return sample_weight
+    cw = compute_class_weight(class_weight, classes=classes, y=y, sample_weight=sample_weight)
+    return sample_weight * cw[codes]
+
+
+def penalty(Cs: npt.NDArray[np.float64], weight_sums: npt.NDArray[np.float64],
+            n_classes: int) -> npt.NDArray[np.float64]:
+    """alpha of each model: 1/(C * sum of weights), doubled for two classes.
+
+    With two classes the optimum has W_0 = -W_1, so ||W||^2 = ||W_1 - W_0||^2 / 2; doubling
+    alpha makes the fit equal to LogisticRegression's binary fit at the same C.
+    """
+    return (2.0 if n_classes == 2 else 1.0) / (Cs * weight_sums)
+
+
+def scaling(X: Any, standardize: bool) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Column means and standard deviations (ones where a column is constant), or none."""
+    d = X.shape[1]
+    if not standardize:
+        return np.zeros(d), np.ones(d)
+    mu = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
+    sq = X.multiply(X) if hasattr(X, "multiply") else np.square(X, dtype=np.float64)
+    var = np.asarray(sq.mean(axis=0, dtype=np.float64)).ravel() - mu * mu
+    sd = np.sqrt(np.maximum(var, 0.0))
+    return mu, np.where(sd > 1e-12 * np.maximum(np.abs(mu), 1.0), sd, 1.0)
+
+
+def problem(X: Any, codes: npt.NDArray[np.intp], masks: npt.NDArray[np.float64],
+            Cs: npt.NDArray[np.float64], n_classes: int, standardize: bool) -> Problem:
+    """One pack: model k weighs row i by ``masks[k, i]`` and is penalised by ``Cs[k]``."""
+    sums = masks.sum(axis=1)
+    if np.any(sums <= 0):
+        raise ValueError("the sample weights (times the class weights) sum to zero; give some "
+                         "rows a positive weight")
+    mu, sd = scaling(X, standardize)
+    return Problem(X, codes, masks / sums[:, None], penalty(Cs, sums, n_classes), n_classes,
+                   mu, sd)
+
+
+def noise(prob: Problem) -> float:
+    """Relative rounding error of an evaluated objective: a few dozen ulps of X's dtype."""
+    return 32.0 * float(np.finfo(prob.X.dtype).eps)
+
+
+def objective(prob: Problem, framework: str, device: str) -> Any:
+    """The loss-and-gradient callable of ``prob`` on ``framework``."""
+    if framework == "numpy":
+        if device != "cpu":
+            raise ValueError(f"framework='numpy' runs on device='cpu' only, got {device!r}; "
+                             "use framework='torch' for a GPU")
+        return NumpyObjective(prob)
+    if hasattr(prob.X, "tocsr"):
+        raise ValueError("framework='torch' takes dense X; fit sparse X with framework='numpy' "
+                         "(scipy.sparse products)")
+    return TorchObjective(prob, require("torch"), device)

@@ -1,0 +1,34 @@
+"""scikit-learn's own estimator checks on SoftmaxRegression (lbfgs, sgd) and SoftmaxRegressionCV."""
+
+from __future__ import annotations
+
+from conftest import need
+
+need("sklearn")
+
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from softreg.estimator import SoftmaxRegression, SoftmaxRegressionCV  # noqa: E402
+
+SGD_EXPECTED = {
+    "check_class_weight_classifiers": "plain SGD at lr=0.1 oscillates on these unscaled blobs "
+                                      "(std 20) with class weights of 1000; lbfgs passes it",
+}
+CV_EXPECTED: dict[str, str] = {}
+
+
+def expected_failed_checks(estimator):
+    if isinstance(estimator, SoftmaxRegressionCV):
+        return CV_EXPECTED
+    if estimator.solver == "sgd":
+        return SGD_EXPECTED
+    return {}
+
+
+@parametrize_with_checks(
+    [SoftmaxRegression(), SoftmaxRegression(solver="sgd", random_state=0),
+     SoftmaxRegressionCV(Cs=3, cv=3)],
+    expected_failed_checks=expected_failed_checks,
+)
+def test_sklearn_check(estimator, check):
+    check(estimator)

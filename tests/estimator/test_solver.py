@@ -1,0 +1,169 @@
+"""The exact solver against scipy.optimize.minimize, and the objective's exactness properties."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from conftest import need
+
+need("sklearn")
+
+from scipy.optimize import minimize  # noqa: E402
+from scipy.special import logsumexp  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+
+from softreg.estimator import SoftmaxRegression  # noqa: E402
+
+
+def _data(n=150, d=6, c=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * np.linspace(0.5, 3, d)
+    y = np.argmax(X @ rng.normal(size=(d, c)) + rng.normal(size=(n, c)), axis=1)
+    return X, y
+
+
+def _reference(X, y, C, sw):
+    """The objective written out independently, minimised by scipy in float64."""
+    n, d = X.shape
+    c = int(y.max()) + 1
+    s = sw / sw.sum()
+    alpha = 1.0 / (C * sw.sum())
+
+    def fun(theta):
+        W, b = theta[: d * c].reshape(d, c), theta[d * c:]
+        Z = X @ W + b
+        lse = logsumexp(Z, axis=1)
+        f = s @ (lse - Z[np.arange(n), y]) + 0.5 * alpha * np.sum(W * W)
+        G = np.exp(Z - lse[:, None])
+        G[np.arange(n), y] -= 1
+        G *= s[:, None]
+        return f, np.concatenate([(X.T @ G + alpha * W).ravel(), G.sum(0)])
+
+    res = minimize(fun, np.zeros((d + 1) * c), jac=True, method="L-BFGS-B",
+                   options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 10000})
+    return res.fun, res.x[: d * c].reshape(d, c), fun
+
+
+@pytest.mark.parametrize("framework", ["numpy", "torch"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lbfgs_reaches_scipy_optimum(framework, dtype):
+    if framework == "torch":
+        need("torch")
+    X, y = _data()
+    sw = np.random.default_rng(1).uniform(0.2, 2.0, len(y))
+    f_ref, W_ref, fun = _reference(X, y, 0.7, sw)
+    m = SoftmaxRegression(C=0.7, tol=1e-7 if dtype == np.float64 else 1e-6,
+                          framework=framework).fit(X.astype(dtype), y, sample_weight=sw)
+    W = m._W - m._W.mean(axis=1, keepdims=True)  # softmax weights are defined up to a shift
+    f = fun(np.concatenate([m._W.ravel(), m._b]))[0]
+    assert abs(f - f_ref) <= 1e-6 * f_ref
+    assert np.abs(W - (W_ref - W_ref.mean(axis=1, keepdims=True))).max() <= 1e-4
+
+
+def test_binary_equals_logistic_regression():
+    X, y = _data(c=2)
+    sk = LogisticRegression(C=0.3, tol=1e-10, max_iter=10000).fit(X, y)
+    m = SoftmaxRegression(C=0.3, tol=1e-9).fit(X, y)
+    assert m.coef_.shape == (1, X.shape[1]) and m.decision_function(X).shape == (len(y),)
+    assert np.abs(m.coef_ - sk.coef_).max() < 1e-5
+    assert np.abs(m.intercept_ - sk.intercept_).max() < 1e-5
+    assert np.allclose(m.predict_proba(X), sk.predict_proba(X), atol=1e-6)
+
+
+def _fit(X, y, **kw):
+    return SoftmaxRegression(C=0.5, tol=1e-9, **kw)
+
+
+def test_zero_weight_is_dropping_and_integer_weight_is_repeating():
+    X, y = _data()
+    w = np.ones(len(y))
+    w[:20] = 0
+    w[20:40] = 3
+    a = _fit(X, y).fit(X, y, sample_weight=w)
+    rows = np.concatenate([np.repeat(np.arange(20, 40), 3), np.arange(40, len(y))])
+    b = _fit(X, y).fit(X[rows], y[rows])
+    assert np.abs(a.coef_ - b.coef_).max() < 1e-6
+    assert np.abs(a.intercept_ - b.intercept_).max() < 1e-6
+
+
+def test_balanced_class_weight_equals_its_sample_weights():
+    X, y = _data()
+    counts = np.bincount(y)
+    sw = (len(y) / (len(counts) * counts))[y]
+    a = _fit(X, y, class_weight="balanced").fit(X, y)
+    b = _fit(X, y).fit(X, y, sample_weight=sw)
+    assert np.abs(a.coef_ - b.coef_).max() < 1e-6
+
+
+def test_standardize_equals_a_scaler_pipeline():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _data()
+    X = X + 5.0
+    a = _fit(X, y, standardize=True).fit(X, y)
+    p = make_pipeline(StandardScaler(), _fit(X, y)).fit(X, y)
+    assert np.allclose(a.predict_proba(X), p.predict_proba(X), atol=1e-7)
+    assert a.n_iter_[0] < _fit(X, y).fit(X, y).n_iter_[0]
+
+
+def test_sparse_input_equals_dense():
+    import scipy.sparse as sp
+
+    X, y = _data()
+    X[np.abs(X) < 1.5] = 0
+    a = _fit(X, y).fit(sp.csr_matrix(X), y)
+    b = _fit(X, y).fit(X, y)
+    assert np.abs(a.coef_ - b.coef_).max() < 1e-6
+    assert np.allclose(a.predict_proba(sp.csr_matrix(X)), b.predict_proba(X))
+
+
+def test_max_iter_warns_once_saying_what_to_do():
+    X, y = _data()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        SoftmaxRegression(max_iter=3).fit(X, y)
+    conv = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(conv) == 1
+    assert "raise max_iter, or scale X (standardize=True" in str(conv[0].message)
+
+
+def test_float32_fit_makes_no_copy_of_x():
+    import tracemalloc
+
+    X, y = _data(n=20000, d=100, c=10)
+    X = X.astype(np.float32)
+    m = SoftmaxRegression(max_iter=5)
+    tracemalloc.start()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        m.fit(X, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 0.5 * X.nbytes, (peak, X.nbytes)
+    assert m.predict_proba(X).dtype == np.float32
+
+
+def test_torch_and_numpy_agree():
+    need("torch")
+    X, y = _data()
+    a = _fit(X, y).fit(X, y)
+    b = _fit(X, y, framework="torch").fit(X, y)
+    assert abs(a.objective_ - b.objective_) < 1e-9 * a.objective_
+    assert np.abs(a.coef_ - b.coef_).max() < 1e-5
+
+
+@pytest.mark.cuda
+def test_cuda_agrees_with_numpy():
+    torch = need("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    X, y = _data()
+    a = _fit(X, y).fit(X.astype(np.float32), y)
+    b = _fit(X, y, framework="torch", device="cuda").fit(X.astype(np.float32), y)
+    assert abs(a.objective_ - b.objective_) < 1e-6 * a.objective_
+    assert np.abs(a.coef_ - b.coef_).max() < 1e-4

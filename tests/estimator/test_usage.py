@@ -1,0 +1,187 @@
+"""SoftmaxRegression where scikit-learn users put it, its save/load, SGD, CV and bad input."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from conftest import need
+
+need("sklearn")
+
+from sklearn.base import clone  # noqa: E402
+from sklearn.calibration import CalibratedClassifierCV  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
+from sklearn.linear_model import LogisticRegressionCV  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+import softreg  # noqa: E402
+from softreg.errors import CheckpointError  # noqa: E402
+from softreg.estimator import SoftmaxRegression, SoftmaxRegressionCV  # noqa: E402
+
+
+def _data(n=240, d=5, c=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = np.argmax(X @ rng.normal(size=(d, c)) * 2 + rng.normal(size=(n, c)), axis=1)
+    return X, y
+
+
+def test_lazy_name_on_the_package():
+    assert softreg.SoftmaxRegression is SoftmaxRegression
+    assert softreg.SoftmaxRegressionCV is SoftmaxRegressionCV
+
+
+def test_string_labels_and_pandas_feature_names():
+    pd = need("pandas")
+    X, y = _data()
+    names = np.array(["ant", "bee", "cat"])[y]
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    m = SoftmaxRegression().fit(df, names)
+    assert list(m.classes_) == ["ant", "bee", "cat"]
+    assert list(m.feature_names_in_) == list(df.columns)
+    assert set(m.predict(df)) <= {"ant", "bee", "cat"} and m.score(df, names) > 0.8
+
+
+def test_pipeline_grid_search_cross_val_calibration_clone_pickle():
+    X, y = _data()
+    pipe = make_pipeline(StandardScaler(), SoftmaxRegression())
+    grid = GridSearchCV(pipe, {"softmaxregression__C": [0.01, 1.0]}, cv=3, n_jobs=2).fit(X, y)
+    assert grid.best_params_["softmaxregression__C"] in (0.01, 1.0)
+    assert cross_val_score(SoftmaxRegression(), X, y, cv=3).mean() > 0.8
+    cal = CalibratedClassifierCV(SoftmaxRegression(), cv=3).fit(X, y)
+    assert np.allclose(cal.predict_proba(X).sum(axis=1), 1.0)
+    m = SoftmaxRegression(C=0.5).fit(X, y)
+    assert clone(m).get_params() == m.get_params() and not hasattr(clone(m), "classes_")
+    again = pickle.loads(pickle.dumps(m))
+    assert np.array_equal(again.predict_proba(X), m.predict_proba(X))
+
+
+@pytest.mark.parametrize("labels", [np.array([3, 7, 9]), np.array(["no", "maybe", "yes"])])
+def test_save_and_load_give_the_same_probabilities(tmp_path, labels):
+    X, y = _data()
+    m = SoftmaxRegression(C=0.3, standardize=True).fit(X, labels[y])
+    path = m.save(tmp_path / "model.safetensors")
+    back = SoftmaxRegression.load(path)
+    assert np.array_equal(back.predict_proba(X), m.predict_proba(X))
+    assert list(back.classes_) == list(m.classes_) and back.get_params() == m.get_params()
+    assert b"pickle" not in path.read_bytes()[:2000]
+
+
+def test_load_refuses_another_checkpoint_in_one_line(tmp_path):
+    from softreg import checkpoint
+
+    other = tmp_path / "chapter.safetensors"
+    ck = checkpoint.Checkpoint(W=np.zeros((10, 784), np.float32), b=np.zeros(10, np.float32))
+    checkpoint.save(other, ck)
+    with pytest.raises(CheckpointError, match=r"is not a saved SoftmaxRegression \(format "
+                       r"'softreg-checkpoint'.*load it with the tool that wrote it$"):
+        SoftmaxRegression.load(other)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00hello")
+    with pytest.raises(CheckpointError, match="cannot be read as safetensors"):
+        SoftmaxRegression.load(junk)
+
+
+def test_load_refuses_shapes_that_disagree_with_the_labels(tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    X, y = _data()
+    path = SoftmaxRegression().fit(X, y).save(tmp_path / "m.safetensors")
+    with safe_open(str(path), "np") as fh:
+        meta = fh.metadata()
+    tensors = load_file(str(path))
+    meta["classes"] = json.dumps({"dtype": "<i8", "values": [0, 1]})
+    save_file(tensors, str(path), metadata=meta)
+    with pytest.raises(CheckpointError, match=r"do not fit its 2 classes and 5 features; it is "
+                       "not a checkpoint of this estimator"):
+        SoftmaxRegression.load(path)
+
+
+def test_partial_fit_learns_and_checks_its_classes():
+    X, y = _data()
+    m = SoftmaxRegression(solver="sgd", random_state=0, batch_size=32)
+    with pytest.raises(ValueError, match=r"partial_fit needs classes=\.\.\. \(every label there "
+                       "will be\\) on its first call"):
+        m.partial_fit(X, y)
+    for _ in range(10):
+        for part in np.array_split(np.arange(len(y)), 4):
+            m.partial_fit(X[part], y[part], classes=[0, 1, 2])
+    assert m.score(X, y) > 0.8
+    with pytest.raises(ValueError, match=r"y holds labels \[5\] that are not in classes \[0, 1, "
+                       r"2\] given to the first partial_fit"):
+        m.partial_fit(X[:3], np.array([0, 1, 5]))
+
+
+def test_sgd_fit_is_reproducible_and_near_the_exact_fit():
+    X, y = _data()
+    sgd = SoftmaxRegression(solver="sgd", random_state=3, epochs=60, lr_schedule="cosine",
+                            batch_size=16)
+    a, b = clone(sgd).fit(X, y), clone(sgd).fit(X, y)
+    assert np.array_equal(a.coef_, b.coef_)
+    exact = SoftmaxRegression().fit(X, y)
+    assert np.mean(a.predict(X) == exact.predict(X)) > 0.95
+
+
+def test_cv_chooses_the_same_c_as_logistic_regression_cv():
+    X, y = _data()
+    ours = SoftmaxRegressionCV(Cs=6, cv=3, tol=1e-6, max_iter=500).fit(X, y)
+    theirs = LogisticRegressionCV(Cs=6, cv=3, tol=1e-6, max_iter=500, l1_ratios=(0.0,),
+                                  scoring="accuracy", use_legacy_attributes=False).fit(X, y)
+    assert pytest.approx(float(np.ravel(theirs.C_)[0])) == ours.C_
+    assert ours.scores_.shape == (3, 6) and ours.n_iter_.shape == (3, 6)
+    assert np.allclose(ours.scores_, np.reshape(theirs.scores_, (3, 6)), atol=0.02)
+
+
+def test_bad_input_messages():
+    X, y = _data()
+    with pytest.raises(NotFittedError):
+        SoftmaxRegression().predict(X)
+    with pytest.raises(ValueError, match=r"needs samples of at least 2 classes in y, got only "
+                       "the class np.int64\\(1\\)|got only the class 1"):
+        SoftmaxRegression().fit(X, np.ones(len(y), int))
+    with pytest.raises(ValueError, match="sample_weight must be non-negative"):
+        SoftmaxRegression().fit(X, y, sample_weight=-np.ones(len(y)))
+    with pytest.raises(ValueError, match="weights \\(times the class weights\\) sum to zero; "
+                       "give some rows a positive weight"):
+        SoftmaxRegression(class_weight={0: 0.0, 1: 0.0, 2: 0.0}).fit(X, y)
+    with pytest.raises(ValueError, match="framework='numpy' runs on device='cpu' only, got "
+                       "'cuda'; use framework='torch' for a GPU"):
+        SoftmaxRegression(device="cuda").fit(X, y)
+    with pytest.raises(ValueError, match="Cs must be positive values or a count of them"):
+        SoftmaxRegressionCV(Cs=[1.0, -2.0]).fit(X, y)
+
+
+def test_torch_refuses_sparse_input():
+    need("torch")
+    import scipy.sparse as sp
+
+    X, y = _data()
+    with pytest.raises(ValueError, match="framework='torch' takes dense X; fit sparse X with "
+                       r"framework='numpy' \(scipy.sparse products\)"):
+        SoftmaxRegression(framework="torch").fit(sp.csr_matrix(X), y)
+
+
+def test_sgd_divergence_says_what_to_do():
+    X, y = _data()
+    with pytest.raises(FloatingPointError, match=r"SGD diverged at lr=1e\+30: the weights are no "
+                       "longer finite; lower lr, or set standardize=True"):
+        SoftmaxRegression(solver="sgd", lr=1e30, random_state=0).fit(X * 1e10, y)
+
+
+def test_sgd_early_stopping_keeps_the_best_epoch():
+    X, y = _data()
+    m = SoftmaxRegression(solver="sgd", random_state=0, batch_size=16, epochs=200,
+                          early_stopping=True, n_iter_no_change=3).fit(X, y)
+    assert m.n_iter_[0] < 200 and m.score(X, y) > 0.8
+    with pytest.raises(ValueError, match=r"validation_fraction=0.9 leaves no rows to train on "
+                       "among 3; lower it or turn early_stopping off"):
+        SoftmaxRegression(solver="sgd", early_stopping=True, validation_fraction=0.9).fit(
+            X[:3], np.array([0, 1, 0]))
