@@ -210,9 +210,13 @@ def test_pack_backend_input_checks():
     from softreg.backends.numpy_backend import NumpyBackend
 
     be = NumpyBackend()
-    with pytest.raises(ConfigError, match=r"pack parameters must be W \(G, k, 10, 784\) and b "
-                       r"\(G, k, 10\) with G, k >= 1, got W \(2, 10, 784\)"):
+    with pytest.raises(ConfigError, match=r"pack parameters must be W \(G, k, C, D\) and b "
+                       r"\(G, k, C\) with G, k, C, D >= 1, got W \(2, 10, 784\)"):
         be.set_pack(np.zeros((2, 10, 784)), np.zeros((2, 10)))
+    with pytest.raises(ConfigError, match=r"pack parameters must be W \(G, k, C, D\) and b "
+                       r"\(G, k, C\) with G, k, C, D >= 1, got W \(2, 3, 10, 784\) and b "
+                       r"\(2, 3, 9\)"):
+        be.set_pack(np.zeros((2, 3, 10, 784)), np.zeros((2, 3, 9)))
     be.set_pack(np.zeros((2, 3, 10, 784)), np.zeros((2, 3, 10)))
     data = be.put_data(np.zeros((8, 784), np.float32), np.zeros(8, np.int64))
     rates = np.full((2, 3), 0.1)

@@ -24,6 +24,8 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "onnx": ("onnx", "ONNX"),
     "tensorboard": ("tensorboard", "TensorBoard"),
     "ray": ("ray", "Ray"),
+    "sklearn": ("sklearn", "scikit-learn"),
+    "pyarrow": ("parquet", "pyarrow"),
 }
 
 

@@ -1,21 +1,25 @@
-"""Checkpoints: safetensors files holding W (10, 784) and b (10,) plus JSON metadata. No pickle.
+"""Checkpoints: safetensors files holding W (C, D) and b (C,) plus JSON metadata. No pickle.
 
 Any framework can load any checkpoint: the arrays are plain float32 and the metadata says which
 framework wrote them. Files are written atomically, so a crash never leaves half a checkpoint.
 
 A checkpoint is also a file anyone can edit, so :func:`load` trusts nothing in it: the header
 is checked (names, dtypes, shapes, offsets, sizes) before any tensor is read, no more than
-the 1 MB header bound and the 126 KB the known tensors can take is ever read, and the metadata
+the 1 MB header bound and the bytes the known tensors take is ever read, and the metadata
 is checked field by field (:mod:`softreg.checkpoint_meta`) before anything prints or resumes
 from it.
+
+The model's shape is the data's: the metadata's ``model_shape`` (classes and their names,
+features, image shape) says what W and b must be, and the tensors are checked against it before
+they are read. A checkpoint written before softreg knew other data has no ``model_shape``: it
+is read as Fashion-MNIST's (10 classes, 28 x 28 images).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +28,22 @@ import numpy.typing as npt
 
 from softreg import __version__, fileio, readback, tensorfile
 from softreg._optional import require
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES
-from softreg.checkpoint_meta import RunState, run_state, validate_meta
+from softreg.checkpoint_meta import BEST, FORMAT_VERSION, LAST, RunState, run_state, validate_meta
+from softreg.data import fashion
 from softreg.errors import CheckpointError
+from softreg.shape import ModelShape
 from softreg.textsafe import printable, shown
 
 FORMAT = "softreg-checkpoint"
-FORMAT_VERSION = "1"
-SHAPES = {"W": (NUM_CLASSES, NUM_FEATURES), "b": (NUM_CLASSES,)}
-# Optional tensors: the best epoch's weights, kept in a resumable checkpoint (both or neither).
-EXTRA_SHAPES = {"best_W": SHAPES["W"], "best_b": SHAPES["b"]}
-# The most tensor data a checkpoint can hold: every tensor above, stored as F64.
-MAX_DATA = 8 * sum(math.prod(s) for s in (*SHAPES.values(), *EXTRA_SHAPES.values()))
+# The tensors: W and b, and optionally the best epoch's weights, kept in a resumable checkpoint
+# (both or neither). Their shapes are the metadata's model_shape (:func:`tensor_shapes`).
+TENSORS = ("W", "b")
+EXTRA_TENSORS = ("best_W", "best_b")
+# The most tensor data any checkpoint may declare (4 GiB); the exact bound is the model
+# shape's, checked against the header before a byte of tensor data is read.
+MAX_DATA = 4 * 2**30
 # Metadata stored as plain strings; every other value is JSON.
 _PLAIN_META = ("format", "format_version", "softreg_version")
-# The two checkpoints of a run folder: the last epoch (resumable) and the best epoch.
-LAST = "checkpoint.safetensors"
-BEST = "best.safetensors"
 
 
 @dataclass
@@ -48,7 +51,7 @@ class Checkpoint:
     """Weights and what is needed to understand or resume them.
 
     Attributes:
-        W: (10, 784) float32 weights. b: (10,) float32 biases.
+        W: (C, D) float32 weights. b: (C,) float32 biases (the shape: :attr:`shape`).
         meta: JSON-able metadata: framework, epoch, config, class_names, softreg_version, and
             for a resumable run its history and early-stopping state.
         extra: the best epoch's weights ``best_W``/``best_b`` (both or neither), kept in a
@@ -59,6 +62,35 @@ class Checkpoint:
     b: npt.NDArray[np.float32]
     meta: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> ModelShape:
+        """The model's shape: the metadata's, else Fashion-MNIST's (an older checkpoint)."""
+        return meta_shape(self.meta, "checkpoint")
+
+
+def meta_shape(meta: dict[str, Any], where: str) -> ModelShape:
+    """The model shape that checkpoint metadata states (Fashion-MNIST's when it states none).
+
+    Raises:
+        CheckpointError: the stated shape is malformed.
+    """
+    raw = meta.get("model_shape")
+    if raw is None:  # written before the shape was recorded: Fashion-MNIST's, its names kept
+        names = meta.get("class_names")
+        if isinstance(names, list) and len(names) == fashion.MODEL_SHAPE.classes:
+            return replace(fashion.MODEL_SHAPE, class_names=tuple(str(n) for n in names))
+        return fashion.MODEL_SHAPE
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{where!r}: metadata 'model_shape' must be an object, got "
+                              f"{shown(raw)}; the file is damaged")
+    return ModelShape.from_dict(raw, repr(where))
+
+
+def tensor_shapes(shape: ModelShape) -> dict[str, tuple[int, ...]]:
+    """The shape of every tensor a checkpoint of a model of ``shape`` may hold."""
+    W, b = shape.weights, (shape.classes,)
+    return {"W": W, "b": b, "best_W": W, "best_b": b}
 
 
 def save(path: str | os.PathLike[str], ckpt: Checkpoint) -> Path:
@@ -77,11 +109,12 @@ def encode(ckpt: Checkpoint, where: str = "checkpoint") -> bytes:
 
     tensors = {k: np.ascontiguousarray(v, np.float32)
                for k, v in {"W": ckpt.W, "b": ckpt.b, **ckpt.extra}.items()}
-    _check_layout({k: v.shape for k, v in tensors.items()}, where)
-    _check_arrays(tensors, where)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "softreg_version": __version__}
     meta.update({k: json.dumps(v) for k, v in ckpt.meta.items() if k not in _PLAIN_META})
     validate_meta(_decode_meta(meta), where)  # never write what load would refuse
+    _check_layout({k: v.shape for k, v in tensors.items()}, where,
+                  meta_shape(_decode_meta(meta), where))
+    _check_arrays(tensors, where)
     data: bytes = st.numpy.save(tensors, metadata=meta)
     return _sorted_header(data)
 
@@ -130,12 +163,12 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
             f"{str(p)!r} is a safetensors file but not a softreg checkpoint "
             f"(metadata 'format' is {shown(header.metadata.get('format'))}, expected {FORMAT!r})"
         )
-    _check_layout({k: t.shape for k, t in header.tensors.items()}, str(p))
-    arrays = tensorfile.read_tensors(p, header, tuple(header.tensors))
-    _check_arrays(arrays, str(p))
     meta = _decode_meta(header.metadata)
     validate_meta(meta, str(p))
-    extra = {k: v for k, v in arrays.items() if k not in SHAPES}
+    _check_layout({k: t.shape for k, t in header.tensors.items()}, str(p), meta_shape(meta, str(p)))
+    arrays = tensorfile.read_tensors(p, header, tuple(header.tensors))
+    _check_arrays(arrays, str(p))
+    extra = {k: v for k, v in arrays.items() if k not in TENSORS}
     return Checkpoint(arrays["W"], arrays["b"], meta, extra)
 
 
@@ -184,24 +217,25 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Path, Checkpoint]:
     return p / LAST, last
 
 
-def _check_layout(shapes: dict[str, tuple[int, ...]], where: str) -> None:
-    """Only W, b and the pair best_W/best_b, each of its shape; checked before any read."""
-    known = {**SHAPES, **EXTRA_SHAPES}
+def _check_layout(shapes: dict[str, tuple[int, ...]], where: str, model: ModelShape) -> None:
+    """Only W, b and the pair best_W/best_b, each of the model's shape; checked before any read."""
+    known = tensor_shapes(model)
     for name in shapes:
         if name not in known:
             raise CheckpointError(
                 f"{where!r} holds a tensor {shown(name)} that softreg does not know; a softreg "
-                f"checkpoint holds W {SHAPES['W']}, b {SHAPES['b']} and optionally best_W and "
+                f"checkpoint holds W {known['W']}, b {known['b']} and optionally best_W and "
                 "best_b (nothing of it was read)")
-    for name in SHAPES:
+    for name in TENSORS:
         if name not in shapes:
             raise CheckpointError(f"{where!r} has no array {name!r}; a softreg checkpoint holds "
-                                  f"W {SHAPES['W']} and b {SHAPES['b']}")
+                                  f"W {known['W']} and b {known['b']}")
     for name, shape in known.items():
         if name in shapes and tuple(shapes[name]) != shape:
             raise CheckpointError(
                 f"{where!r}: array {name!r} has shape {tuple(shapes[name])}, expected {shape} "
-                "(a linear softmax regression on 28x28 images with 10 classes)"
+                f"(a linear softmax regression on {model.features} features with "
+                f"{model.classes} classes, as its metadata says)"
             )
     if ("best_W" in shapes) != ("best_b" in shapes):
         have, lack = ("best_W", "best_b") if "best_W" in shapes else ("best_b", "best_W")

@@ -27,6 +27,22 @@ from softreg.validate import is_int
 Arrays = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
 _TAMPERED = "the file was changed after softreg wrote it, or is not softreg's"
 _STOPPER_FIELDS = ("best_value", "best_epoch", "bad_epochs")
+# The format version this softreg reads and writes (checkpoint.py writes it).
+FORMAT_VERSION = "1"
+# The two checkpoints of a run folder: the last epoch (resumable) and the best epoch.
+LAST = "checkpoint.safetensors"
+BEST = "best.safetensors"
+# The most classes a checkpoint's metadata may name.
+MAX_CLASSES = 100_000
+# How the inputs the weights take were scaled from the data: image pixels divided by 255, or a
+# table's features as they are (a standardisation is folded into the weights).
+SCALINGS = ("pixels/255", "raw")
+
+
+def _fashion_names() -> tuple[str, ...]:
+    from softreg.data.fashion import CLASS_NAMES
+
+    return CLASS_NAMES
 
 
 @dataclass
@@ -64,9 +80,31 @@ def _epoch(value: Any) -> str | None:
 
 
 def _class_names(value: Any) -> str | None:
-    ok = (isinstance(value, list) and len(value) == 10
+    ok = (isinstance(value, list) and 1 <= len(value) <= MAX_CLASSES
           and all(isinstance(v, str) and v.isprintable() for v in value))
-    return None if ok else f"must be a list of 10 printable class names, got {shown(value)}"
+    return None if ok else (f"must be a list of 1 to {MAX_CLASSES} printable class names, "
+                            f"got {shown(value)}")
+
+
+def _model_shape(value: Any) -> str | None:
+    from softreg.shape import ModelShape
+
+    if not isinstance(value, dict):
+        return f"must be an object, got {shown(value)}"
+    try:
+        ModelShape.from_dict(value, "model_shape")
+    except CheckpointError:
+        return f"is malformed: {shown(value)}"
+    return None
+
+
+def _short_text(value: Any) -> str | None:
+    ok = isinstance(value, str) and len(value) <= 4096 and value.isprintable()
+    return None if ok else f"must be a printable string, got {shown(value)}"
+
+
+def _scaling(value: Any) -> str | None:
+    return _one_of(SCALINGS)(value)
 
 
 def _config(value: Any) -> str | None:
@@ -86,8 +124,6 @@ def _history(value: Any) -> str | None:
 
 
 def _model_file(value: Any) -> str | None:
-    from softreg.checkpoint import BEST, LAST
-
     return _one_of((LAST, BEST))(value)
 
 
@@ -101,8 +137,6 @@ def _early_stopping(value: Any) -> str | None:
 
 
 def _format_version(value: Any) -> str | None:
-    from softreg.checkpoint import FORMAT_VERSION
-
     return None if value == FORMAT_VERSION else (
         f"is {shown(value)}, but this softreg reads version {FORMAT_VERSION!r} only")
 
@@ -116,7 +150,8 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "format_version": _format_version, "framework": _one_of(FRAMEWORKS), "epoch": _epoch,
     "device_used": _one_of(DEVICES), "class_names": _class_names, "config": _config,
     "history": _history, "model_file": _model_file, "early_stopping": _early_stopping,
-    "sweep_key": _sweep_key,
+    "sweep_key": _sweep_key, "model_shape": _model_shape, "data": _short_text,
+    "data_fingerprint": _short_text, "scaling": _scaling,
 }
 
 
@@ -144,6 +179,16 @@ def validate_meta(meta: dict[str, Any], where: str) -> None:
         if meta["framework"] != wanted:
             raise _refuse(where, "framework", f"is {meta['framework']!r} but the config says "
                           f"{wanted!r}")
+    if "class_names" in meta:
+        # Without a model_shape (an older checkpoint), the model is Fashion-MNIST's shape and
+        # any 10 names are its classes' names; with one, the names are the shape's.
+        names = meta["class_names"]
+        if "model_shape" in meta and names != meta["model_shape"]["class_names"]:
+            raise _refuse(where, "class_names", f"are {shown(names)}, but the model shape "
+                          f"says {shown(meta['model_shape']['class_names'])}")
+        if "model_shape" not in meta and len(names) != len(_fashion_names()):
+            raise _refuse(where, "class_names", f"name {len(names)} classes; a checkpoint "
+                          f"without a model_shape holds {len(_fashion_names())}")
     if "history" in meta:
         done = len(History.from_dict(meta["history"]))
         for key, value in (("epoch", meta.get("epoch")),

@@ -27,6 +27,8 @@ LR_HINT = "use a positive learning rate such as 0.1"
 # logits), so a blown-up learning rate shows as an enormous but finite loss instead.
 DEFAULT_MAX_LOSS = 100 * math.log(10)
 FRAMEWORKS_HELP = frameworks.help_text()
+# The settings that say which data a run trains on, and how it is read (see softreg.data).
+DATA_SETTINGS = ("data", "test_split", "label_column", "image_size", "grayscale")
 # the settings a sweep may vary, in the order of its flags (each declares its ``axis`` help)
 SWEEP_AXES = ("lr", "batch_size", "epochs", "weight_decay", "seed", "framework", "lr_schedule",
               "standardize")
@@ -62,7 +64,16 @@ class TrainConfig:
             best weights (0 = no early stopping; needs ``val_split``).
         monitor: ``val_loss`` or ``val_acc``, used by early stopping and best checkpoints.
         max_loss: a mean train loss above this counts as divergence (default: 100 times the
-            loss of uniform guessing, 100 ln 10); the run stops and keeps its last good weights.
+            loss of uniform guessing, 100 ln C for C classes: 100 ln 10 for Fashion-MNIST);
+            the run stops and keeps its last good weights.
+        data: what to train on: ``fashion-mnist`` (the chapter's) or another named dataset,
+            ``folder:DIR``, ``csv:FILE``, ``parquet:FILE``, ``npz:FILE`` or
+            ``sklearn:digits|iris|wine|breast_cancer`` (see :func:`softreg.data.load`).
+        test_split: for data without a test split: the fraction of it held out, stratified
+            (seed 0), as the test set.
+        label_column: a table's label column (default: ``label``, ``class``, ``target``, ``y``).
+        image_size: ``HxW``: resize a folder's images to it ("" keeps their size).
+        grayscale: read a folder's colour images as one channel.
         standardize: train on per-pixel standardised inputs, ``(x - mean) / std`` with the
             mean and std of the training part only (never validation or test). The saved
             weights are folded back to raw ``[0, 1]`` pixel inputs, so checkpoints stay usable
@@ -107,6 +118,18 @@ class TrainConfig:
     standardize: bool = _setting(False, help="per-pixel standardisation",
                                  check=lambda v: _check_bool(v, "standardize"),
                                  axis="per-pixel standardisation: off, on or off,on")
+    data: str = _setting("fashion-mnist", help="the data: a dataset name (fashion-mnist, ...) "
+                         "or folder:DIR, csv:FILE, parquet:FILE, npz:FILE, sklearn:NAME",
+                         check=lambda v: _check_data(v))
+    test_split: float = _setting(0.2, help="for data without a test split: the fraction held "
+                                 "out (stratified) as the test set",
+                                 check=lambda v: _check_test_split(v))
+    label_column: str = _setting("", help="a table's label column (default: label, class, "
+                                 "target or y)", check=lambda v: _check_text(v, "label_column"))
+    image_size: str = _setting("", help="HxW: resize a folder's images (default: as they are)",
+                               check=lambda v: _check_image_size(v))
+    grayscale: bool = _setting(False, help="read a folder's colour images as grayscale",
+                               check=lambda v: _check_bool(v, "grayscale"))
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -140,6 +163,14 @@ class TrainConfig:
         if "val_seed" not in data and "seed" in data:
             data = {**data, "val_seed": data["seed"]}
         return cls(**data)
+
+    def max_loss_for(self, classes: int) -> float:
+        """The divergence limit for a model of ``classes`` classes: ``max_loss`` as given, or,
+        left at its default, 100 times the loss of uniform guessing over those classes
+        (100 ln C; 100 ln 10 for Fashion-MNIST, the default's own value)."""
+        if self.max_loss == DEFAULT_MAX_LOSS:
+            return 100 * math.log(max(classes, 2))
+        return self.max_loss
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of epoch ``epoch`` (from 0) under ``lr_schedule``."""
@@ -221,6 +252,30 @@ def _check_init_std(value: Any) -> None:
 def _check_val_split(value: Any) -> None:
     if not _real(value) or not (0.0 <= value < 1.0):
         raise ConfigError(f"val_split must be in [0, 1), got {value!r}; e.g. 0.1 holds out 10%")
+
+
+def _check_data(value: Any) -> None:
+    from softreg.data.spec import parse
+
+    parse(value)
+
+
+def _check_test_split(value: Any) -> None:
+    if not _real(value) or not (0.0 < value < 1.0):
+        raise ConfigError(f"test_split must be between 0 and 1 (exclusive), got {value!r}; "
+                          "e.g. 0.2 holds out 20%")
+
+
+def _check_text(value: Any, name: str) -> None:
+    if not isinstance(value, str) or not value.isprintable():
+        raise ConfigError(f"{name} must be printable text, got {value!r}")
+
+
+def _check_image_size(value: Any) -> None:
+    from softreg.data.spec import parse_image_size
+
+    _check_text(value, "image_size")
+    parse_image_size(value)
 
 
 def _check_bool(value: Any, name: str) -> None:

@@ -42,13 +42,16 @@ from softreg._optional import require
 from softreg.errors import InputImageError
 
 SIZE = 28
-SHAPES: tuple[tuple[int, ...], ...] = ((SIZE, SIZE), (SIZE * SIZE,))
 ZIP_SIGNATURE = b"PK\x03\x04"
 MAX_16BIT = 65535
 
 
-def load_image(path: str | os.PathLike[str]) -> npt.NDArray[np.float32]:
-    """Read one image as float32 features (784,) in [0, 1] (the rule: see the module doc).
+def load_image(path: str | os.PathLike[str],
+               image_shape: tuple[int, ...] = (SIZE, SIZE)) -> npt.NDArray[np.float32]:
+    """Read one image as float32 features (D,) in [0, 1] (the rule: see the module doc).
+
+    ``image_shape`` is the model's: (H, W) for grayscale (28 x 28 for Fashion-MNIST), or
+    (H, W, 3) for colour, whose pictures are read as RGB (composited on black).
 
     Raises:
         InputImageError: missing or unreadable file, wrong size, shape or dtype, values out of
@@ -56,7 +59,8 @@ def load_image(path: str | os.PathLike[str]) -> npt.NDArray[np.float32]:
     """
     p = Path(path)
     readback.check_regular(p, "image", InputImageError)  # a folder, FIFO, /dev/zero: by name
-    arr = _read_npy(p) if p.suffix.lower() == ".npy" else _read_picture(p)
+    shape = tuple(image_shape)
+    arr = _read_npy(p, shape) if p.suffix.lower() == ".npy" else _read_picture(p, shape)
     if arr.dtype == np.uint8:
         return (arr.reshape(-1).astype(np.float32) / 255.0).astype(np.float32)
     values = arr.reshape(-1).astype(np.float32)
@@ -68,14 +72,21 @@ def load_image(path: str | os.PathLike[str]) -> npt.NDArray[np.float32]:
     return values
 
 
-def _wrong_shape(p: Path, shape: tuple[int, ...]) -> InputImageError:
+def _wanted(image_shape: tuple[int, ...]) -> str:
+    """``28x28 grayscale images: resize it to 28x28 first``, for the model's shape."""
+    h, w = image_shape[:2]
+    kind = "grayscale" if len(image_shape) == 2 else "colour"
+    return f"{h}x{w} {kind} images: resize it to {h}x{w} first"
+
+
+def _wrong_shape(p: Path, shape: tuple[int, ...],
+                 image_shape: tuple[int, ...]) -> InputImageError:
     return InputImageError(
-        f"image {str(p)!r} has shape {shape}; softreg predicts on 28x28 grayscale "
-        "images: resize it to 28x28 first"
+        f"image {str(p)!r} has shape {shape}; softreg predicts on {_wanted(image_shape)}"
     )
 
 
-def _read_npy(p: Path) -> npt.NDArray[Any]:
+def _read_npy(p: Path, image_shape: tuple[int, ...]) -> npt.NDArray[Any]:
     """The array of a ``.npy`` file, its header checked before the data is read."""
     def unreadable(why: object) -> InputImageError:
         return InputImageError(f"image {str(p)!r} is not a readable .npy array ({why})")
@@ -95,8 +106,8 @@ def _read_npy(p: Path) -> npt.NDArray[Any]:
             shape, fortran_order, dtype = read_header(fh)
             if not (dtype == np.uint8 or np.issubdtype(dtype, np.floating)):
                 raise InputImageError(f"image {str(p)!r} has dtype {dtype}; use uint8 or float")
-            if tuple(shape) not in SHAPES:
-                raise _wrong_shape(p, tuple(shape))
+            if tuple(shape) not in (image_shape, (math.prod(image_shape),)):
+                raise _wrong_shape(p, tuple(shape), image_shape)
             nbytes = math.prod(shape) * dtype.itemsize
             have = os.fstat(fh.fileno()).st_size - fh.tell()
             if have != nbytes:
@@ -108,8 +119,9 @@ def _read_npy(p: Path) -> npt.NDArray[Any]:
     return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
 
 
-def _read_picture(p: Path) -> npt.NDArray[Any]:
-    """A 28x28 picture's pixels: uint8 for 8-bit gray or colour, float in [0, 1] otherwise."""
+def _read_picture(p: Path, image_shape: tuple[int, ...]) -> npt.NDArray[Any]:
+    """A picture's pixels, of the model's (H, W[, 3]): uint8 for 8-bit gray or colour, float
+    in [0, 1] otherwise."""
     pil = require("PIL")
     import PIL.Image
 
@@ -118,21 +130,30 @@ def _read_picture(p: Path) -> npt.NDArray[Any]:
             warnings.simplefilter("error", PIL.Image.DecompressionBombWarning)
             im = PIL.Image.open(p)
         with im:
-            if im.size != (SIZE, SIZE):
+            if im.size != (image_shape[1], image_shape[0]):
                 raise InputImageError(
                     f"image {str(p)!r} is {im.size[0]}x{im.size[1]} pixels; softreg predicts "
-                    "on 28x28 grayscale images: resize it to 28x28 first"
+                    f"on {_wanted(image_shape)}"
                 )
+            if len(image_shape) == 3:
+                return _rgb(im)
             return _pixels(im, p)
     except (PIL.Image.DecompressionBombError, PIL.Image.DecompressionBombWarning) as exc:
         raise InputImageError(
-            f"image {str(p)!r} is too large to open safely ({exc}); softreg predicts on 28x28 "
-            "grayscale images: resize it to 28x28 first"
+            f"image {str(p)!r} is too large to open safely ({exc}); softreg predicts on "
+            f"{_wanted(image_shape)}"
         ) from exc
     except (OSError, ValueError, EOFError, SyntaxError, pil.UnidentifiedImageError) as exc:
         raise InputImageError(
             f"image {str(p)!r} cannot be read as a picture ({exc}); give a PNG, PGM or .npy"
         ) from exc
+
+
+def _rgb(im: Any) -> npt.NDArray[np.uint8]:
+    """A colour picture as uint8 RGB (H, W, 3), transparency composited on black."""
+    rgba = np.asarray(im.convert("RGBA"), dtype=np.float64)  # (H, W, 4)
+    rgb = rgba[..., :3] * (rgba[..., 3:] / 255.0)
+    return np.rint(rgb).astype(np.uint8)
 
 
 def _pixels(im: Any, p: Path) -> npt.NDArray[Any]:

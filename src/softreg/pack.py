@@ -1,7 +1,7 @@
 """Many models in one pass: K softmax regressions trained together on the same data.
 
-A softmax regression is a (10, 784) matrix; K of them trained on the same batches are one
-(10K, 784) matrix, and one step of all K is one large product instead of K thin ones. This
+A softmax regression is a (C, D) matrix; K of them trained on the same batches are one
+(CK, D) matrix, and one step of all K is one large product instead of K thin ones. This
 module drives a :class:`~softreg.backends.base.PackedBackend` with the same rules as the
 single-model loop (:func:`softreg.loop.run_epochs` with :class:`~softreg.training.EarlyStopping`),
 one model at a time in its bookkeeping:
@@ -32,14 +32,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, DeviceData, PackedBackend
+from softreg.backends.base import DeviceData, PackedBackend
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError
 from softreg.history import EpochRecord, History, Status
 from softreg.loop import EpochTotals, diverged, divergence_message
 from softreg.splits import Split, Standardizer
 from softreg.stopsignals import Terminated
-from softreg.training import EarlyStopping, FitResult, Params, epoch_order, initial_params
+from softreg.training import (
+    EarlyStopping,
+    FitResult,
+    Params,
+    epoch_order,
+    initial_params,
+    splits_shape,
+)
 
 # What the models of one pack must share: one batch plan and one prepared dataset.
 PACK_FIELDS = ("framework", "device", "batch_size", "epochs", "val_split", "val_seed",
@@ -58,8 +65,8 @@ class _PackState:
     backend: PackedBackend
     data: dict[str, DeviceData]
     standardizer: Standardizer | None
-    W: npt.NDArray[np.float32]  # (K, 10, 784)
-    b: npt.NDArray[np.float32]  # (K, 10)
+    W: npt.NDArray[np.float32]  # (K, C, D)
+    b: npt.NDArray[np.float32]  # (K, C)
     final: dict[str, list[EpochTotals]] = field(default_factory=dict)
 
     def evaluate_all(self, split: str) -> list[EpochTotals]:
@@ -181,10 +188,11 @@ def _new_state(configs: Sequence[TrainConfig], splits: dict[str, Split],
                backend: PackedBackend) -> _PackState:
     std = splits["train"].standardizer
     K = len(configs)
-    W = np.empty((K, NUM_CLASSES, NUM_FEATURES), dtype=np.float32)
-    b = np.empty((K, NUM_CLASSES), dtype=np.float32)
+    shape = splits_shape(splits)
+    W = np.empty((K, *shape.weights), dtype=np.float32)  # (K, C, D)
+    b = np.empty((K, shape.classes), dtype=np.float32)
     for i, c in enumerate(configs):  # as fit(): initial raw-pixel weights, put into the pack
-        Wi, bi = initial_params(c.seed, c.init_std)
+        Wi, bi = initial_params(c.seed, c.init_std, shape)
         W[i], b[i] = std.unfold(Wi, bi) if std else (Wi, bi)
     data = {name: backend.put_data(s.X, s.y) for name, s in splits.items()}
     return _PackState(backend, data, std, W, b)
@@ -215,10 +223,11 @@ def _epoch(state: _PackState, configs: Sequence[TrainConfig], members: list[Pack
         if i < 0:
             continue
         cfg, hist, tr = configs[i], histories[i], totals[0].model(g, j)
-        if diverged(tr.mean_loss, cfg.max_loss):
+        limit = cfg.max_loss_for(state.W.shape[1])
+        if diverged(tr.mean_loss, limit):
             members[i].restore(members[i].snapshot())  # as run_epochs puts back its snapshot
             hist.status = Status.DIVERGED
-            hist.message = divergence_message(epoch, tr.mean_loss, cfg.max_loss,
+            hist.message = divergence_message(epoch, tr.mean_loss, limit,
                                               f"the weights of epoch {epoch} were kept")
             continue
         state.W[i], state.b[i] = Wp[g, j], bp[g, j]

@@ -25,12 +25,12 @@ from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES
 from softreg.config import TrainConfig
+from softreg.data import fashion
 from softreg.errors import ConfigError
 from softreg.pack import pack_key, train_pack
 from softreg.splits import Split, data_key, prepare_splits
-from softreg.training import FitResult
+from softreg.training import FitResult, splits_shape
 from softreg.validate import is_int
 
 
@@ -72,7 +72,8 @@ def fit_many(
                           "configurations differ in val_split, val_seed or standardize; "
                           "leave splits out to prepare each setting once")
     cached: tuple[tuple[object, ...], dict[str, Split]] | None = None
-    packs = plan_packs(configs, max_pack, pack_memory)
+    shape = fashion.MODEL_SHAPE if splits is None else splits_shape(splits)
+    packs = plan_packs(configs, max_pack, pack_memory, shape.weights)
     packs.sort(key=lambda p: data_key(configs[p[0]]))  # one data setting after another
     backends: dict[tuple[str, str], object] = {}
     for pack in packs:
@@ -98,22 +99,26 @@ def fit_many(
 MAX_EXAMPLES = 60000
 
 
-def model_bytes(batch_size: int) -> int:
-    """About how many bytes one model adds to a pack: weight copies and step temporaries."""
-    weights = NUM_CLASSES * (NUM_FEATURES + 1) * 4
+def model_bytes(batch_size: int, shape: tuple[int, int] = fashion.MODEL_SHAPE.weights) -> int:
+    """About how many bytes one model of ``shape`` (C, D) adds to a pack: weight copies and
+    step temporaries."""
+    classes, features = shape
+    weights = classes * (features + 1) * 4
     # device, update buffer, host copy, read-back, best and last-good: six weight copies;
     # a step's logits, probabilities and gradient: about 40 bytes a logit (float64 in NumPy);
     # the torch step records: 12 bytes an example, a block of 4096 examples or one step
-    return 6 * weights + 40 * NUM_CLASSES * batch_size + 12 * max(4096, batch_size)
+    return 6 * weights + 40 * classes * batch_size + 12 * max(4096, batch_size)
 
 
-def pack_bytes(models: int, groups: int, batch_size: int, eval_bytes: int = 64 * 2**20) -> int:
-    """About the most memory a pack of ``models`` in ``groups`` order groups holds at once."""
-    gather = groups * batch_size * NUM_FEATURES * 4  # the batched gather buffer
+def pack_bytes(models: int, groups: int, batch_size: int, eval_bytes: int = 64 * 2**20,
+               shape: tuple[int, int] = fashion.MODEL_SHAPE.weights) -> int:
+    """About the most memory a pack of ``models`` of ``shape`` (C, D) in ``groups`` order
+    groups holds at once."""
+    gather = groups * batch_size * shape[1] * 4  # the batched gather buffer
     # each order group's epoch order and its labels in that order: int64, at most 60,000 each
     orders = groups * MAX_EXAMPLES * 8 * 2
     # eval_bytes: the logits of an evaluation chunk (the models taken in blocks that fit it)
-    return models * model_bytes(batch_size) + gather + orders + eval_bytes
+    return models * model_bytes(batch_size, shape) + gather + orders + eval_bytes
 
 
 def default_pack_memory(workers: int = 1) -> int:
@@ -126,7 +131,8 @@ def default_pack_memory(workers: int = 1) -> int:
 
 
 def plan_packs(configs: Sequence[TrainConfig], max_models: int | None = None,
-               memory: int | None = None) -> list[list[int]]:
+               memory: int | None = None,
+               shape: tuple[int, int] = fashion.MODEL_SHAPE.weights) -> list[list[int]]:
     """Group configuration indices into packs: same :func:`pack_key`, sized to the limits.
 
     Within a key, models are ordered by seed so that a split keeps seed groups together.
@@ -135,6 +141,7 @@ def plan_packs(configs: Sequence[TrainConfig], max_models: int | None = None,
         configs: the configurations.
         max_models: the most models a pack holds (None: no limit but memory).
         memory: the most bytes a pack may hold (:func:`pack_bytes`; None: the default).
+        shape: the models' (C, D), the data's.
 
     Raises:
         ConfigError: ``max_models`` < 1, or ``memory`` too small for even one model.
@@ -148,11 +155,12 @@ def plan_packs(configs: Sequence[TrainConfig], max_models: int | None = None,
     for members in groups.values():
         members.sort(key=lambda i: configs[i].seed)
         batch = min(configs[members[0]].batch_size, 60000)
-        fit = _models_within(budget, batch, len({configs[i].seed for i in members}))
+        fit = _models_within(budget, batch, len({configs[i].seed for i in members}), shape)
         if fit < 1:
             raise ConfigError(f"a pack memory budget of {budget / 2**20:.0f} MiB does not hold "
                               f"even one model of batch size {batch} (about "
-                              f"{pack_bytes(1, 1, batch) / 2**20:.0f} MiB); raise --pack-memory")
+                              f"{pack_bytes(1, 1, batch, shape=shape) / 2**20:.0f} MiB); "
+                              "raise --pack-memory")
         size = min(fit, max_models or fit)
         packs += [members[s : s + size] for s in range(0, len(members), size)]
     return packs
@@ -193,12 +201,12 @@ def parse_memory(text: str) -> int:
     return int(value)
 
 
-def _models_within(budget: int, batch_size: int, seeds: int) -> int:
+def _models_within(budget: int, batch_size: int, seeds: int, shape: tuple[int, int]) -> int:
     """The most models whose pack (with up to ``seeds`` order groups) fits in ``budget``."""
-    room = budget - pack_bytes(0, seeds, batch_size)
-    if room < model_bytes(batch_size):
-        room = budget - pack_bytes(0, 1, batch_size)  # one seed a pack still fits
-    return max(0, room // model_bytes(batch_size))
+    room = budget - pack_bytes(0, seeds, batch_size, shape=shape)
+    if room < model_bytes(batch_size, shape):
+        room = budget - pack_bytes(0, 1, batch_size, shape=shape)  # one seed a pack still fits
+    return max(0, room // model_bytes(batch_size, shape))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from softreg.backends.base import LinearBackend
 from softreg.config import TrainConfig
 from softreg.history import History
 from softreg.metrics import confusion_matrix, format_confusion, per_class_accuracy
+from softreg.shape import ModelShape
 
 
 def write_outputs(out: Path, config: TrainConfig, history: History, backend: LinearBackend,
@@ -27,20 +28,21 @@ def write_outputs(out: Path, config: TrainConfig, history: History, backend: Lin
     on ``val`` when given) describe the final model saved in ``out``. ``labels`` is the
     language of the figures' words ("en" or "ko").
     """
-    from softreg.data import CLASS_NAMES
+    from softreg.data.fashion import MODEL_SHAPE
     from softreg.explain.runner import report_sections
 
+    shape = getattr(test, "shape", None) or MODEL_SHAPE
     files: dict[str, Path] = {}
     files["metrics"], files["history"] = history.write(out)
     pred = backend.logits(test.X).argmax(axis=1)  # (N,)
-    cm = confusion_matrix(test.y, pred)
+    cm = confusion_matrix(test.y, pred, shape.classes)
     if figures:
-        files.update(_figures(out, config, history, cm, test, pred, labels))
+        files.update(_figures(out, config, history, cm, test, pred, labels, shape))
     explained, more = report_sections(out, test, val, figures=figures,
                                       standardized=config.standardize)
     files.update(more)
     files["report"] = fileio.write_text(
-        out / "report.md", render_report(config, history, cm, list(CLASS_NAMES), files,
+        out / "report.md", render_report(config, history, cm, list(shape.class_names), files,
                                          model_epoch=model_epoch, best_restored=best_restored,
                                          device_used=backend.device, explained=explained)
     )
@@ -48,23 +50,24 @@ def write_outputs(out: Path, config: TrainConfig, history: History, backend: Lin
 
 
 def _figures(out: Path, config: TrainConfig, history: History, cm: Any, test: Any,
-             pred: Any, labels: str) -> dict[str, Path]:
+             pred: Any, labels: str, shape: ModelShape) -> dict[str, Path]:
     from softreg.explain.runner import raw_split
     from softreg.plots.confusion import plot_confusion
     from softreg.plots.curves import plot_curves
     from softreg.plots.images import image_grid
     from softreg.plots.labels import figure_text
 
-    text = figure_text(labels)
+    text = figure_text(labels).for_classes(shape.class_names)
     title = text.run_title.format(framework=config.framework, batch_size=config.batch_size,
                                   lr=config.lr)
     files = {"curves": plot_curves(history, out / "curves.png", title=title, text=text)}
-    n = 12
-    images = raw_split(test)[0][:n].reshape(n, 28, 28)  # (n, 28, 28), pixels in [0, 1]
-    titles = [text.prediction_title(int(t), int(p)) for t, p in zip(test.y[:n], pred[:n],
-                                                                    strict=True)]
-    files["predictions"] = Path(image_grid(images, titles, path=out / "predictions.png",
-                                           ncols=6, font_file=text.font_file))
+    n = min(12, len(test.y))
+    if shape.image_shape is not None:  # a table has no pictures of its examples
+        images = raw_split(test)[0][:n].reshape(n, *shape.image_shape)  # pixels in [0, 1]
+        titles = [text.prediction_title(int(t), int(p)) for t, p in zip(test.y[:n], pred[:n],
+                                                                        strict=True)]
+        files["predictions"] = Path(image_grid(images, titles, path=out / "predictions.png",
+                                               ncols=6, font_file=text.font_file))
     files["confusion"] = plot_confusion(cm, text.class_names, out / "confusion.png", text=text,
                                         title=text.confusion_title.format(split=text.splits["test"]))
     return files

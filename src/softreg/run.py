@@ -35,9 +35,16 @@ from softreg.errors import ConfigError, FolderError, SoftregError
 from softreg.history import EpochRecord, History, Status
 from softreg.loop import EpochCallback
 from softreg.progress import EpochProgress
-from softreg.splits import prepare_splits
+from softreg.splits import data_meta, prepare_splits
 from softreg.textsafe import printable
-from softreg.training import EarlyStopping, LinearTrainer, Params, Resume, start_fit
+from softreg.training import (
+    EarlyStopping,
+    LinearTrainer,
+    Params,
+    Resume,
+    splits_shape,
+    start_fit,
+)
 
 if TYPE_CHECKING:
     from softreg.tblog import TensorBoardLog
@@ -134,21 +141,20 @@ def saved_config(out_dir: str | Path) -> TrainConfig:
 
 
 def _save_ckpt(path: Path, params: Params, config: TrainConfig, history: History,
-               epoch: int, stopper: EarlyStopping | None, device_used: str, best: bool = False,
-               model_file: str | None = None) -> Path:
+               epoch: int, stopper: EarlyStopping | None, device_used: str,
+               data: dict[str, Any], best: bool = False, model_file: str | None = None) -> Path:
     return fileio.write_bytes(path, _ckpt_bytes(params, config, history, epoch, stopper,
-                                                device_used, best, model_file))
+                                                device_used, data, best, model_file))
 
 
 def _ckpt_bytes(params: Params, config: TrainConfig, history: History, epoch: int,
-                stopper: EarlyStopping | None, device_used: str, best: bool = False,
-                model_file: str | None = None) -> bytes:
-    from softreg.data import CLASS_NAMES
-
+                stopper: EarlyStopping | None, device_used: str, data: dict[str, Any],
+                best: bool = False, model_file: str | None = None) -> bytes:
     meta: dict[str, Any] = {
         "framework": config.framework, "epoch": epoch, "config": config.to_dict(),
         "device_used": device_used,  # what config["device"] (e.g. "auto") resolved to
-        "class_names": list(CLASS_NAMES), "history": history.to_dict(),
+        **data,  # the data's spec, fingerprint, model shape, class names and scaling
+        "history": history.to_dict(),
     }
     if model_file is not None:
         meta["model_file"] = model_file  # which file of the folder holds the final model
@@ -259,9 +265,10 @@ def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], 
     import time
 
     job = start_fit(config, splits, backend=backend, resume=state.start if state else None)
+    data = data_meta(splits)
     trainer, stopper = job.trainer, job.stopper
     if outputs.tb is not None:
-        outputs.tb.watch(trainer.snapshot)
+        outputs.tb.watch(trainer.snapshot, splits_shape(splits))
     progress = EpochProgress(config.epochs, with_val="val" in splits, stream=outputs.stream,
                              quiet=outputs.quiet, initial=job.start_epoch)
 
@@ -270,7 +277,7 @@ def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], 
         # (what --resume reads) last.
         files = hist.files(out)
         files[out / CKPT] = _ckpt_bytes(trainer.snapshot(), config, hist, rec.epoch, stopper,
-                                        backend.device)
+                                        backend.device, data)
         fileio.write_together(files)
         progress.update(rec)
         return False
@@ -358,9 +365,10 @@ def _finish(config: TrainConfig, trainer: LinearTrainer, stopper: EarlyStopping 
     model_epoch = stopper.best_epoch if stopper is not None and restored else done
     if stopper is not None and stopper.best_params is not None:
         _save_ckpt(out / BEST, stopper.best_params, config, history, stopper.best_epoch,
-                   stopper, trainer.backend.device, best=True)
+                   stopper, trainer.backend.device, data_meta(splits), best=True)
     ckpt_path = _save_ckpt(out / CKPT, last, config, history, done, stopper,
-                           trainer.backend.device, model_file=BEST if restored else CKPT)
+                           trainer.backend.device, data_meta(splits),
+                           model_file=BEST if restored else CKPT)
     test = trainer.evaluate("test")
     # After Ctrl-C the user wants out: keep the checkpoint and metrics, skip the figures.
     figures = figures and history.status != Status.INTERRUPTED

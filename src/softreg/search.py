@@ -197,8 +197,21 @@ def describe_draws(space: SearchSpace) -> list[str]:
 
 
 def config_key(config: TrainConfig) -> str:
-    """A stable 12-hex-digit name for a configuration: a hash of its settings."""
-    text = json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"))
+    """A stable 12-hex-digit name for a configuration: a hash of its settings.
+
+    The data settings count only where they differ from their defaults, so a configuration on
+    the chapter's data keeps the key it had before softreg read other data (old sweep folders
+    resume as they were).
+    """
+    from dataclasses import fields
+
+    from softreg.config import DATA_SETTINGS
+
+    settings = config.to_dict()
+    for f in fields(config):
+        if f.name in DATA_SETTINGS and settings[f.name] == f.default:
+            del settings[f.name]
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 

@@ -21,7 +21,7 @@ from softreg.config import TrainConfig
 from softreg.errors import ConfigError, SoftregError
 from softreg.history import History, Status
 from softreg.search import config_key
-from softreg.splits import Split, data_key, prepare_splits
+from softreg.splits import DATA_KEY_NAMES, Split, data_key, data_meta, prepare_splits
 from softreg.training import FitResult, fit
 
 _WORKER_CACHE: SplitCache | None = None  # set in worker processes by init_worker
@@ -71,7 +71,7 @@ class FixedSplits:
     def get(self, config: TrainConfig) -> dict[str, Split]:
         """The splits, if ``config``'s data settings are the ones they were prepared for."""
         if data_key(config) != self.key:
-            raise ConfigError(f"the splits were prepared for (val_split, val_seed, standardize) "
+            raise ConfigError(f"the splits were prepared for ({', '.join(DATA_KEY_NAMES)}) "
                               f"= {self.key}, not {data_key(config)}; send each unit of work "
                               "the splits of its own data settings")
         return self.splits
@@ -147,7 +147,7 @@ def run_config(config_dict: dict[str, Any], out: Path | None, cache: SplitSource
     row["message"] = history.message
     row["weights"] = f"weights/{name or key}.safetensors"
     done: dict[str, Any] = {"row": row, "config": config_dict, "history": history.to_dict()}
-    _store_weights(done, out, _checkpoint(result, config, model_epoch, key))
+    _store_weights(done, out, _checkpoint(result, config, model_epoch, key, data_meta(splits)))
     return done
 
 
@@ -194,7 +194,8 @@ def run_pack(config_dicts: list[dict[str, Any]], out: Path | None,
         done: dict[str, Any] = {"row": row, "config": config_dict, "history": history.to_dict()}
         if history.status != Status.INTERRUPTED:
             row["weights"] = f"weights/{key}.safetensors"
-            _store_weights(done, out, _checkpoint(result, config, result.model_epoch, key))
+            _store_weights(done, out, _checkpoint(result, config, result.model_epoch, key,
+                                                  data_meta(splits)))
         results.append(done)
     return results
 
@@ -217,11 +218,9 @@ def _row(config: TrainConfig, key: str, status: str, epochs_run: int, model_epoc
     return row
 
 
-def _checkpoint(result: FitResult, config: TrainConfig, epoch: int,
-                key: str) -> checkpoint.Checkpoint:
-    from softreg.data import CLASS_NAMES
-
+def _checkpoint(result: FitResult, config: TrainConfig, epoch: int, key: str,
+                data: dict[str, Any]) -> checkpoint.Checkpoint:
     W, b = result.trainer.snapshot()
     meta = {"framework": config.framework, "epoch": epoch, "config": config.to_dict(),
-            "class_names": list(CLASS_NAMES), "sweep_key": key}
+            **data, "sweep_key": key}
     return checkpoint.Checkpoint(W, b, meta)

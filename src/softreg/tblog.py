@@ -31,6 +31,7 @@ from softreg import writegate
 from softreg._optional import require
 from softreg.errors import ConfigError
 from softreg.history import EpochRecord, History
+from softreg.shape import ModelShape
 from softreg.textsafe import printable
 
 # (tag, EpochRecord field) of the per-epoch scalars; a NaN (no validation split) is skipped.
@@ -49,7 +50,7 @@ class TensorBoardLog:
 
     Args:
         logdir: folder of the event file (created if needed); give each run its own.
-        weights: returns the current (W (10, 784), b (10,)) for raw pixels, e.g.
+        weights: returns the current (W (C, D), b (C,)) for raw inputs, e.g.
             ``trainer.snapshot``.
         class_names: names used in the template tags.
 
@@ -71,15 +72,21 @@ class TensorBoardLog:
         self._event, self._summary = event_pb2.Event, summary_pb2.Summary
         self._weights: Weights | None = weights
         self._tags = [f"template/{k}_{_tag_safe(name)}" for k, name in enumerate(class_names)]
+        self._image_shape: tuple[int, ...] | None = (IMAGE_SIDE, IMAGE_SIDE)
         self.path, self._file = _new_event_file(Path(logdir))
         self._records = RecordWriter(self._file)
         self._write(self._event(wall_time=time.time(), file_version="brain.Event:2"))
         self._sync()
 
-    def watch(self, weights: Weights) -> None:
+    def watch(self, weights: Weights, shape: ModelShape | None = None) -> None:
         """Log the templates of ``weights()`` (W, b) from now on (when the log was opened
-        before the model existed)."""
+        before the model existed). ``shape``: the data's model shape (its class names, and
+        its image shape: a table's weights are not drawn)."""
         self._weights = weights
+        if shape is not None:
+            self._tags = [f"template/{k}_{_tag_safe(name)}"
+                          for k, name in enumerate(shape.class_names)]
+            self._image_shape = shape.image_shape
 
     def __call__(self, rec: EpochRecord, hist: History) -> bool:
         """Write the epoch's scalars and templates; never asks to stop."""
@@ -88,10 +95,13 @@ class TensorBoardLog:
                   for tag, name in SCALARS if not math.isnan(getattr(rec, name))]
         if self._weights is None:
             raise RuntimeError("TensorBoardLog.watch(weights) must be called before training")
-        W = self._weights()[0]  # (10, 784)
+        W = self._weights()[0]  # (C, D)
+        side = self._image_shape
         for tag, row in zip(self._tags, W, strict=False):
-            image = self._summary.Image(height=IMAGE_SIDE, width=IMAGE_SIDE, colorspace=1,
-                                        encoded_image_string=template_png(row))
+            if side is None:
+                break  # a table: no pictures of its weights
+            image = self._summary.Image(height=side[0], width=side[1], colorspace=1,
+                                        encoded_image_string=template_png(row, side))
             values.append(self._summary.Value(tag=tag, image=image))
         self._write(self._event(wall_time=now, step=rec.epoch,
                                 summary=self._summary(value=values)))
@@ -112,9 +122,13 @@ class TensorBoardLog:
         os.fsync(self._file.fileno())
 
 
-def template_png(row: npt.NDArray[np.floating[Any]]) -> bytes:
-    """A weight row (784,) as a 28x28 8-bit grayscale PNG: 0 is mid-grey, +-max|w| white/black."""
-    w = np.asarray(row, dtype=np.float64).reshape(IMAGE_SIDE, IMAGE_SIDE)  # (28, 28)
+def template_png(row: npt.NDArray[np.floating[Any]],
+                 image_shape: tuple[int, ...] = (IMAGE_SIDE, IMAGE_SIDE)) -> bytes:
+    """A weight row (D,) as an 8-bit grayscale PNG of the image shape (colour weights averaged
+    over the channels): 0 is mid-grey, +-max|w| white/black."""
+    w = np.asarray(row, dtype=np.float64).reshape(image_shape)  # (H, W[, 3])
+    if w.ndim == 3:
+        w = w.mean(axis=2)  # (H, W)
     peak = float(np.max(np.abs(w))) if w.size else 0.0
     scaled = 127.5 + 127.5 * (w / peak if peak > 0 and math.isfinite(peak) else 0.0 * w)
     return png_gray(np.clip(np.rint(np.nan_to_num(scaled, nan=127.5)), 0, 255).astype(np.uint8))

@@ -17,18 +17,33 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, LinearBackend
+from softreg.backends.base import LinearBackend
 from softreg.config import TrainConfig
+from softreg.data import fashion
 from softreg.history import EpochRecord, History, Status
 from softreg.loop import EpochCallback, EpochTotals, run_epochs
+from softreg.shape import ModelShape, infer_shape
 from softreg.splits import Params, Split
 
 
-def initial_params(seed: int, std: float = 0.01) -> Params:
-    """Weights drawn from N(0, std) (the chapter's init) and zero biases, from ``seed``."""
+def initial_params(seed: int, std: float = 0.01, shape: ModelShape | None = None) -> Params:
+    """Weights drawn from N(0, std) (the chapter's init) and zero biases, from ``seed``.
+
+    ``shape`` is the data's (default: Fashion-MNIST's, the chapter's).
+    """
+    C, D = (shape or fashion.MODEL_SHAPE).weights
     rng = np.random.default_rng([seed, 0])
-    W = (rng.standard_normal((NUM_CLASSES, NUM_FEATURES)) * std).astype(np.float32)
-    return W, np.zeros(NUM_CLASSES, dtype=np.float32)
+    W = (rng.standard_normal((C, D)) * std).astype(np.float32)
+    return W, np.zeros(C, dtype=np.float32)
+
+
+def splits_shape(splits: dict[str, Split]) -> ModelShape:
+    """The model shape of prepared splits: the one the data stated, else inferred from them."""
+    for split in splits.values():
+        if split.shape is not None:
+            return split.shape
+    first = next(iter(splits.values()))
+    return infer_shape(first.X, [s.y for s in splits.values()])
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> npt.NDArray[np.int64]:
@@ -60,6 +75,7 @@ class LinearTrainer:
         self.backend = backend
         self.config = config
         self.standardizer = splits["train"].standardizer if "train" in splits else None
+        self.shape = splits_shape(splits)  # the data's: classes, features, image shape
         self.data = {name: backend.put_data(s.X, s.y) for name, s in splits.items()}
 
     def train_epoch(self, epoch: int) -> EpochTotals:
@@ -235,7 +251,8 @@ class Fit:
             eval_splits = ("val", "test") if with_val else ("test",)
         self.history = run_epochs(
             self.trainer, self.config.epochs, start_epoch=self.start_epoch,
-            eval_splits=eval_splits, history=self.history, max_loss=self.config.max_loss,
+            eval_splits=eval_splits, history=self.history,
+            max_loss=self.config.max_loss_for(self.trainer.shape.classes),
             callbacks=[*([self.stopper] if self.stopper else []), *callbacks],
         )
         if finish and self.stopper is not None:
@@ -252,7 +269,8 @@ def start_fit(config: TrainConfig, splits: dict[str, Split], *,
 
         backend = get_backend(config.framework, config.device)
     trainer = LinearTrainer(backend, config, splits)
-    trainer.restore(resume.params if resume else initial_params(config.seed, config.init_std))
+    trainer.restore(resume.params if resume else
+                    initial_params(config.seed, config.init_std, splits_shape(splits)))
     stopper = (EarlyStopping(trainer, config.monitor, config.patience) if "val" in splits
                else None)
     if stopper is not None and resume is not None and resume.stopper_state:

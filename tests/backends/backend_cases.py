@@ -9,9 +9,15 @@ import numpy as np
 import pytest
 
 from conftest import need
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, LinearBackend
+from softreg.backends.base import LinearBackend
 from softreg.backends.numpy_backend import create_backend as numpy_backend
+from softreg.data.fashion import MODEL_SHAPE
 from softreg.training import epoch_order, initial_params
+
+# The chapter's shape, and odd ones every framework must train the same way (C classes,
+# D features): 5 features / 3 classes, 64 / 2, 3x32x32 colour images / 47 classes.
+NUM_CLASSES, NUM_FEATURES = MODEL_SHAPE.weights
+ODD_SHAPES = [(3, 5), (2, 64), (47, 3 * 32 * 32)]
 
 
 def make_backend(framework: str) -> LinearBackend:
@@ -23,17 +29,22 @@ def make_backend(framework: str) -> LinearBackend:
     return backend
 
 
-def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_data(n: int, seed: int = 0, shape: tuple[int, int] = (NUM_CLASSES, NUM_FEATURES),
+              ) -> tuple[np.ndarray, np.ndarray]:
+    classes, features = shape
     rng = np.random.default_rng(seed)
-    X = rng.random((n, NUM_FEATURES), dtype=np.float32)
-    y = rng.integers(0, NUM_CLASSES, n).astype(np.int64)
+    X = rng.random((n, features), dtype=np.float32)
+    y = rng.integers(0, classes, n).astype(np.int64)
     return X, y
 
 
-def make_params(seed: int = 1, std: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+def make_params(seed: int = 1, std: float = 0.01,
+                shape: tuple[int, int] = (NUM_CLASSES, NUM_FEATURES),
+                ) -> tuple[np.ndarray, np.ndarray]:
+    classes, features = shape
     rng = np.random.default_rng(seed)
-    W = (rng.standard_normal((NUM_CLASSES, NUM_FEATURES)) * std).astype(np.float32)
-    b = (rng.standard_normal(NUM_CLASSES) * std).astype(np.float32)
+    W = (rng.standard_normal((classes, features)) * std).astype(np.float32)
+    b = (rng.standard_normal(classes) * std).astype(np.float32)
     return W, b
 
 
@@ -43,7 +54,7 @@ def hand_step(W, b, X, y, lr, wd=0.0):
     z = X @ W.T + b  # (n, 10)
     p = np.exp(z - z.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
-    G = (p - np.eye(NUM_CLASSES)[y]) / len(y)  # (n, 10)
+    G = (p - np.eye(W.shape[0])[y]) / len(y)  # (n, C)
     loss = -np.log(p[np.arange(len(y)), y]).sum()
     return W - lr * (G.T @ X + wd * W), b - lr * G.sum(axis=0), loss, int((z.argmax(1) == y).sum())
 
@@ -65,13 +76,15 @@ def trained(be: LinearBackend, params, X, y, order, batch_size, lr, wd=0.0):
     return (tot, *be.get_params())
 
 
-def epoch_against_numpy(backend: LinearBackend, weight_decay: float):
+def epoch_against_numpy(backend: LinearBackend, weight_decay: float,
+                        shape: tuple[int, int] | None = None):
     """Train ``backend`` and the NumPy backend one epoch from the same weights (300 examples in
     batches of 64: four full batches and a last one of 44) and check they agree: weights, epoch
-    totals, evaluation and logits. Returns (X, y, order, params, totals, W, b) of ``backend``."""
-    X, y = make_data(300)
+    totals, evaluation and logits. Returns (X, y, order, params, totals, W, b) of ``backend``.
+    ``shape`` (C, D): an odd shape instead of the chapter's."""
+    X, y = make_data(300, shape=shape or (NUM_CLASSES, NUM_FEATURES))
     order = epoch_order(0, 0, len(y))
-    params = initial_params(0)
+    params = initial_params(0) if shape is None else make_params(0, 0.01, shape)
     results = []
     for be in (backend, numpy_backend("cpu")):
         tot, W1, b1 = trained(be, params, X, y, order, 64, 0.5, weight_decay)

@@ -14,6 +14,9 @@ import re
 import numpy as np
 import pytest
 from backend_cases import (
+    NUM_CLASSES,
+    NUM_FEATURES,
+    ODD_SHAPES,
     epoch_against_numpy,
     hand_epoch,
     hand_step,
@@ -24,7 +27,7 @@ from backend_cases import (
 )
 
 from softreg.backends import get_backend
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, LinearBackend
+from softreg.backends.base import LinearBackend
 from softreg.backends.numpy_backend import create_backend as numpy_backend
 from softreg.errors import ConfigError, DataError
 from softreg.numerics import cross_entropy
@@ -97,16 +100,56 @@ def test_set_params_accepts_float64_and_rounds(backend):
 def test_bad_shapes_are_refused(backend):
     X, y = make_data(20)
     W, b = make_params()
-    with pytest.raises(ConfigError, match=r"parameters must be W \(10, 784\) and b \(10,\), got "
-                                          r"W \(784, 10\) and b \(10,\)"):
+    rule = r"parameters must be W \(C, D\) and b \(C,\) with C classes and D features, both >= 1"
+    with pytest.raises(ConfigError, match=rf"{rule}, got W \(784, 10\) and b \(10,\)"):
         backend.set_params(W.T, b)
-    with pytest.raises(ConfigError, match=r"parameters must be W \(10, 784\) and b \(10,\)"):
-        backend.set_params(np.zeros((10, 100)), np.zeros(10))
-    with pytest.raises(ConfigError, match=r"data must be X \(N, 784\) and y \(N,\), got X "
-                                          r"\(20, 28, 28\)"):
+    with pytest.raises(ConfigError, match=rf"{rule}, got W \(10, 0\)"):
+        backend.set_params(np.zeros((10, 0)), np.zeros(10))
+    with pytest.raises(ConfigError, match=r"data must be X \(N, D\) with D >= 1 features and y "
+                                          r"\(N,\), got X \(20, 28, 28\)"):
         backend.put_data(X.reshape(20, 28, 28), y)
-    with pytest.raises(ConfigError, match=r"data must be X \(N, 784\) and y \(N,\), got X"):
+    with pytest.raises(ConfigError, match=r"data must be X \(N, D\) with D >= 1 features and y "
+                                          r"\(N,\), got X \(20, 784\) and y \(19,\)"):
+        backend.put_data(X, y[:19])
+    backend.set_params(W, b)
+    with pytest.raises(ConfigError, match=r"data has 100 features per example but the weights W "
+                                          r"\(10, 784\) take 784"):
         backend.put_data(X[:, :100], y)
+
+
+def test_data_put_before_the_weights_is_checked_when_used(framework):
+    """The shape is the weights': a split put first is checked against them when it is used."""
+    be = make_backend(framework)
+    X, y = make_data(20)
+    data = be.put_data(X[:, :100], y)
+    wide = be.put_data(*make_data(20, shape=(12, 784)))  # labels up to 11
+    with pytest.raises(ConfigError, match="the backend has no weights yet; call set_params"):
+        be.evaluate(data)
+    be.set_params(*make_params())
+    with pytest.raises(ConfigError, match=r"data has 100 features per example but the weights W "
+                                          r"\(10, 784\) take 784"):
+        be.train_epoch(data, np.arange(20), 8, 0.1)
+    with pytest.raises(DataError, match=r"labels in the data given to the backend must be whole "
+                                        r"numbers in \[0, 10\) for 10 classes, got 11"):
+        be.evaluate(wide)
+
+
+@pytest.mark.parametrize("shape", ODD_SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_odd_shapes_match_hand_computation_and_numpy(framework, shape):
+    """Any (C, D) trains the same in every framework: an epoch against NumPy's, a step against
+    the float64 sums written out, and a second shape on the same backend after the first."""
+    backend = make_backend(framework)
+    X, y, _, _, tot, W1, b1 = epoch_against_numpy(backend, 0.01, shape)
+    assert W1.shape == shape and b1.shape == (shape[0],)
+    assert backend.logits(X[:3]).shape == (3, shape[0])
+    W0, b0 = make_params(2, 0.1, shape)
+    W_hand, b_hand, loss, correct = hand_step(W0, b0, X[:16], y[:16], 0.5)
+    tot, W2, b2 = trained(backend, (W0, b0), X[:16], y[:16], np.arange(16), 16, 0.5)
+    np.testing.assert_allclose(W2, W_hand, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(b2, b_hand, rtol=1e-4, atol=1e-5)
+    assert tot.loss_sum == pytest.approx(loss, rel=1e-5) and tot.correct == correct
+    backend.set_params(*make_params())  # back to the chapter's shape on the same backend
+    assert backend.get_params()[0].shape == (NUM_CLASSES, NUM_FEATURES)
 
 
 def test_train_epoch_refusals(backend):
@@ -126,6 +169,7 @@ def test_train_epoch_refusals(backend):
 def test_put_data_refuses_labels_out_of_range(backend, labels, shown):
     """Refused before the framework sees them (MXNet's ops would clip them silently)."""
     X = np.zeros((3, 784), dtype=np.float32)
+    backend.set_params(*make_params())
     with pytest.raises(DataError, match=rf"labels in the data given to the backend must be whole "
                                         rf"numbers in \[0, 10\) for 10 classes, "
                                         rf"got {re.escape(shown)} \(1 label\(s\) out of range\)"):

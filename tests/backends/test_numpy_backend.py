@@ -46,6 +46,7 @@ def test_blas_threads_during_training(monkeypatch, setting, expect_one):
     monkeypatch.setattr(nb, "cross_entropy_and_grad", spy)
     try:
         be = NumpyBackend(blas_threads=setting)
+        be.set_params(np.zeros((10, 784), np.float32), np.zeros(10, np.float32))
         data = be.put_data(np.zeros((6, 784), np.float32), np.arange(6) % 10)
         be.train_epoch(data, np.arange(6), 3, 0.1)
         assert seen == ([1, 1] if expect_one else [2, 2])

@@ -137,16 +137,18 @@ def test_fixed_splits_serve_only_their_own_data_settings():
     splits = sweep_worker.FixedSplits(data_key(config), _split())
     assert splits.get(TrainConfig(val_split=0.1, val_seed=3, lr=0.5)) is splits.splits
     with pytest.raises(ConfigError, match=r"the splits were prepared for \(val_split, val_seed, "
-                       r"standardize\) = \(0.1, 3, False\), not \(0.1, 3, True\); send each "
-                       "unit of work the splits of its own data settings"):
+                       r"standardize, data, test_split, label_column, image_size, grayscale\) = "
+                       r"\(0.1, 3, False, 'fashion-mnist', 0.2, '', '', False\), not \(0.1, 3, "
+                       r"True, .*\); send each unit of work the splits of its own data settings"):
         splits.get(TrainConfig(val_split=0.1, val_seed=3, standardize=True))
 
 
 def test_a_unit_of_work_shares_its_data_settings():
     unit = [TrainConfig(val_split=0.1).to_dict(), TrainConfig(val_split=0.2).to_dict()]
     with pytest.raises(ConfigError, match=r"a unit of work must share its data settings "
-                       r"\(val_split, val_seed, standardize\), got \[\(0.1, 0, False\), "
-                       r"\(0.2, 0, False\)\]; split it by data settings"):
+                       r"\(val_split, val_seed, standardize, data, test_split, label_column, "
+                       r"image_size, grayscale\), got \[\(0.1, 0, False, 'fashion-mnist', .*\), "
+                       r"\(0.2, 0, False, .*\)\]; split it by data settings"):
         _unit_data_key(unit)
 
 

@@ -3,10 +3,12 @@
 Two Protocols:
 
 * :class:`LinearBackend`: trains softreg's own model, ``logits = X @ W.T + b`` with
-  ``W`` (10, 784) and ``b`` (10,), by minibatch SGD on the mean cross-entropy computed from the
-  logits. Used by ``softreg train``/``evaluate``/``predict``/``sweep``. The core chooses the
-  initial weights and the example order of every epoch (NumPy, seeded), so all frameworks see the
-  same numbers and can be compared against the NumPy reference.
+  ``W`` (C, D) and ``b`` (C,), by minibatch SGD on the mean cross-entropy computed from the
+  logits. The shape is the data's (:class:`softreg.shape.ModelShape`): a backend takes it
+  from the weights given to ``set_params``. Used by ``softreg train``/``evaluate``/
+  ``predict``/``sweep``. The core chooses the initial weights and the example order of every
+  epoch (NumPy, seeded), so all frameworks see the same numbers and can be compared against
+  the NumPy reference.
 The totals a backend returns (:class:`softreg.loop.EpochTotals`) belong with the loop that
 consumes them, as does :class:`softreg.loop.EpochTrainer`, what the loop drives.
 
@@ -22,11 +24,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-# The contract's shapes: W (NUM_CLASSES, NUM_FEATURES); the class count is the dataset table's.
-from softreg.data.fashion import NUM_CLASSES as NUM_CLASSES
 from softreg.loop import EpochTotals
 
-NUM_FEATURES = 784
 # The smallest log-probability a step's gradient uses (the torch and MXNet steps). A confident
 # model's softmax gives the wrong classes probabilities far below float32's smallest normal
 # number (1.2e-38), and on x86 a product that meets denormal numbers runs several times
@@ -53,15 +52,15 @@ class LinearBackend(Protocol):
     device: str
 
     def put_data(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> DeviceData:
-        """Move a whole split to the backend once. X is (N, 784) float32, y is (N,) int64."""
+        """Move a whole split to the backend once. X is (N, D) float32, y is (N,) int64."""
         ...
 
     def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
-        """Replace the weights: W (10, 784), b (10,), float32."""
+        """Replace the weights: W (C, D), b (C,), float32."""
         ...
 
     def get_params(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        """Return copies of (W (10, 784), b (10,)) as float32 NumPy arrays."""
+        """Return copies of (W (C, D), b (C,)) as float32 NumPy arrays."""
         ...
 
     def train_epoch(
@@ -86,7 +85,7 @@ class LinearBackend(Protocol):
         ...
 
     def logits(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Logits (N, 10) of the current weights for X (N, 784), as a NumPy array."""
+        """Logits (N, C) of the current weights for X (N, D), as a NumPy array."""
         ...
 
 
@@ -113,7 +112,7 @@ class PackedBackend(Protocol):
     """K models trained in one pass: what :mod:`softreg.pack` drives.
 
     A pack is laid out as G *order groups* of k slots: the models of a group see the same
-    example order (one shared batch per step, one (10k, 784) x (784, m) product); the G groups
+    example order (one shared batch per step, one (C k, D) x (D, m) product); the G groups
     have their own orders (a batched gather and a batched product). Every slot has its own
     weights, learning rate and weight decay. A slot with learning rate 0 and weight decay 0 is
     left exactly as it is (padding, or a model that has stopped), provided its weights are
@@ -129,11 +128,11 @@ class PackedBackend(Protocol):
         ...
 
     def set_pack(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
-        """Replace every slot's weights: W (G, k, 10, 784), b (G, k, 10), float32."""
+        """Replace every slot's weights: W (G, k, C, D), b (G, k, C), float32."""
         ...
 
     def get_pack(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        """Copies of (W (G, k, 10, 784), b (G, k, 10)) as float32 NumPy arrays."""
+        """Copies of (W (G, k, C, D), b (G, k, C)) as float32 NumPy arrays."""
         ...
 
     def train_pack_epoch(

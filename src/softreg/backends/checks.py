@@ -13,42 +13,79 @@ import numbers
 import numpy as np
 import numpy.typing as npt
 
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES
 from softreg.config import FLOAT32_MAX, check_weight_decay
 from softreg.errors import ConfigError, DataError
 
 F32 = npt.NDArray[np.float32]
 
 
-def check_split(X: npt.ArrayLike, y: npt.ArrayLike) -> tuple[F32, npt.NDArray[np.int64]]:
-    """Return a split as C-contiguous float32 X (N, 784) and int64 y (N,), copying only if needed.
+def check_split(X: npt.ArrayLike, y: npt.ArrayLike,
+                shape: tuple[int, int] | None = None) -> tuple[F32, npt.NDArray[np.int64]]:
+    """Return a split as C-contiguous float32 X (N, D) and int64 y (N,), copying only if needed.
+
+    Args:
+        X, y: the split.
+        shape: the model's (classes, features) when the backend has weights already; the
+            split is then checked against it here, else when it is trained or evaluated
+            (:func:`check_fits`).
 
     Raises:
-        ConfigError: X is not (N, 784) or y is not (N,).
-        DataError: a label is not a whole number in [0, 10).
+        ConfigError: X is not 2-d (N, D) with D >= 1, or y is not (N,), or D is not the
+            model's feature count.
+        DataError: a label is not a whole number >= 0 (below the class count when known).
     """
     Xc = np.ascontiguousarray(X, dtype=np.float32)
     ya = np.asarray(y)
-    if Xc.ndim != 2 or Xc.shape[1] != NUM_FEATURES or ya.shape != (Xc.shape[0],):
+    if Xc.ndim != 2 or Xc.shape[1] < 1 or ya.shape != (Xc.shape[0],):
         raise ConfigError(
-            f"data must be X (N, {NUM_FEATURES}) and y (N,), got X {Xc.shape} and "
-            f"y {ya.shape}; flatten 28x28 images to 784 features"
+            f"data must be X (N, D) with D >= 1 features and y (N,), got X {Xc.shape} and "
+            f"y {ya.shape}; flatten images to one row of features each"
         )
-    check_labels(ya, NUM_CLASSES, "the data given to the backend")
+    check_labels(ya, None if shape is None else shape[0], "the data given to the backend")
+    if shape is not None:
+        _check_features(int(Xc.shape[1]), shape)
     return Xc, np.ascontiguousarray(ya, dtype=np.int64)
 
 
-def check_params(W: npt.ArrayLike, b: npt.ArrayLike) -> tuple[F32, F32]:
-    """Return ``W`` (10, 784) and ``b`` (10,) as float32 arrays.
+def label_max(y: npt.NDArray[np.int64]) -> int:
+    """The largest label of a checked split (-1 when empty), kept to check it against W."""
+    return int(y.max()) if y.size else -1
+
+
+def check_fits(num_features: int, top_label: int, shape: tuple[int, int]) -> None:
+    """Check a split (its feature count and largest label) against the model's shape.
 
     Raises:
-        ConfigError: wrong shapes.
+        ConfigError: the backend has no weights yet, or the feature counts differ.
+        DataError: a label is not below the class count.
+    """
+    if shape[0] < 1:
+        raise ConfigError("the backend has no weights yet; call set_params (or set_pack) "
+                          "before training or evaluating")
+    _check_features(num_features, shape)
+    if top_label >= shape[0]:
+        check_labels(np.asarray([top_label]), shape[0], "the data given to the backend")
+
+
+def _check_features(num_features: int, shape: tuple[int, int]) -> None:
+    if num_features != shape[1]:
+        raise ConfigError(
+            f"data has {num_features} features per example but the weights W {shape} take "
+            f"{shape[1]}; give data of the model's shape, or weights of the data's"
+        )
+
+
+def check_params(W: npt.ArrayLike, b: npt.ArrayLike) -> tuple[F32, F32]:
+    """Return ``W`` (C, D) and ``b`` (C,) as float32 arrays; the shape is the caller's.
+
+    Raises:
+        ConfigError: W is not 2-d with C, D >= 1, or b is not (C,).
     """
     Wa, ba = np.asarray(W), np.asarray(b)
-    if Wa.shape != (NUM_CLASSES, NUM_FEATURES) or ba.shape != (NUM_CLASSES,):
+    if Wa.ndim != 2 or 0 in Wa.shape or ba.shape != Wa.shape[:1]:
         raise ConfigError(
-            f"parameters must be W ({NUM_CLASSES}, {NUM_FEATURES}) and b ({NUM_CLASSES},),"
-            f" got W {Wa.shape} and b {ba.shape}"
+            f"parameters must be W (C, D) and b (C,) with C classes and D features, both "
+            f">= 1, got W {Wa.shape} and b {ba.shape}"
         )
     return Wa.astype(np.float32, copy=False), ba.astype(np.float32, copy=False)
 
@@ -98,15 +135,15 @@ def check_order(order: npt.ArrayLike, n: int) -> npt.NDArray[np.intp]:
     return idx.astype(np.intp, copy=False)
 
 
-def check_labels(labels: npt.ArrayLike, num_classes: int, where: str,
+def check_labels(labels: npt.ArrayLike, num_classes: int | None, where: str,
                  consequence: str = "the loss would fail or pick a wrong class") -> None:
-    """Refuse anything but whole-number class indices in [0, C).
+    """Refuse anything but whole-number class indices in [0, C) (>= 0 when C is None).
 
     Float labels are accepted when they are whole numbers (MXNet iterators yield float labels).
 
     Args:
         labels: class indices as any array.
-        num_classes: number of classes C.
+        num_classes: number of classes C, or None when not known yet.
         where: what holds the labels, for the message (e.g. ``"the training batch"``).
         consequence: what the framework would do with a bad label, for the message.
 
@@ -118,30 +155,30 @@ def check_labels(labels: npt.ArrayLike, num_classes: int, where: str,
         return
     if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
         raise DataError(f"labels in {where} must be class indices (integers), got dtype {y.dtype}")
-    bad = (y < 0) | (y >= num_classes)
+    bad = (y < 0) if num_classes is None else (y < 0) | (y >= num_classes)
     if np.issubdtype(y.dtype, np.floating):
         bad |= ~np.isfinite(y) | (y != np.floor(y))
     if bad.any():
         values = y[bad]
+        rule = ">= 0" if num_classes is None else f"in [0, {num_classes}) for {num_classes} classes"
         raise DataError(
-            f"labels in {where} must be whole numbers in [0, {num_classes}) for {num_classes} "
-            f"classes, got {values[0]} ({values.size} label(s) out of range); {consequence}. "
+            f"labels in {where} must be whole numbers {rule}, "
+            f"got {values[0]} ({values.size} label(s) out of range); {consequence}. "
             "Fix the labels, or give the model as many outputs as there are classes"
         )
 
 
 def check_pack_params(W: npt.ArrayLike, b: npt.ArrayLike) -> tuple[F32, F32]:
-    """Return a pack's ``W`` (G, k, 10, 784) and ``b`` (G, k, 10) as C-contiguous float32.
+    """Return a pack's ``W`` (G, k, C, D) and ``b`` (G, k, C) as C-contiguous float32.
 
     Raises:
         ConfigError: wrong shapes.
     """
     Wa, ba = np.asarray(W), np.asarray(b)
-    if (Wa.ndim != 4 or Wa.shape[2:] != (NUM_CLASSES, NUM_FEATURES)
-            or ba.shape != (*Wa.shape[:2], NUM_CLASSES) or 0 in Wa.shape[:2]):
+    if Wa.ndim != 4 or ba.shape != Wa.shape[:3] or 0 in Wa.shape:
         raise ConfigError(
-            f"pack parameters must be W (G, k, {NUM_CLASSES}, {NUM_FEATURES}) and b (G, k, "
-            f"{NUM_CLASSES}) with G, k >= 1, got W {Wa.shape} and b {ba.shape}"
+            f"pack parameters must be W (G, k, C, D) and b (G, k, C) with G, k, C, D >= 1, "
+            f"got W {Wa.shape} and b {ba.shape}"
         )
     return (np.ascontiguousarray(Wa, dtype=np.float32),
             np.ascontiguousarray(ba, dtype=np.float32))

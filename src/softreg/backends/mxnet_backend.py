@@ -24,7 +24,7 @@ engine is still computing the previous one.
 The legacy ``mx.nd`` operators are used on purpose: they behave the same whether or not the
 user switched MXNet to NumPy semantics (``npx.set_np()``), which the d2l chapters do.
 
-MXNet's own loss maps a label outside ``[0, 10)`` silently to a valid class, so every split is
+MXNet's own loss maps a label outside ``[0, C)`` silently to a valid class, so every split is
 checked by :func:`softreg.backends.checks.check_split` before MXNet sees it.
 """
 
@@ -37,34 +37,39 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg._optional import import_framework
-from softreg.backends.base import LOG_TINY, NUM_CLASSES, NUM_FEATURES
+from softreg.backends.base import LOG_TINY
 from softreg.backends.checks import (
     check_batch_size,
+    check_fits,
     check_order,
     check_params,
     check_split,
     check_step,
+    label_max,
 )
 from softreg.config import FLOAT32_TINY
+from softreg.errors import ConfigError
 from softreg.frameworks import check_device
 from softreg.loop import EpochTotals
 
 
 @dataclass
 class MxnetData:
-    """A split in the device context: X (N, 784) float32, y (N,) float32 class indices.
+    """A split in the device context: X (N, D) float32, y (N,) float32 class indices.
 
     MXNet's ``pick`` and ``argmax`` work with float32 labels; every label
-    below 10 is exact.
+    below 2**24 is exact.
     """
 
     X: Any
     y: Any
     num_examples: int
+    num_features: int = 0
+    top_label: int = -1
 
 
 def _summed_loss(nd: Any, log_p: Any, y: Any) -> Any:
-    """Cross-entropy of log-probabilities (batch, 10) and labels (batch,), summed over the
+    """Cross-entropy of log-probabilities (batch, C) and labels (batch,), summed over the
     batch: (1,) float64."""
     per_example = -nd.pick(log_p, y, axis=1)  # (batch,)
     return per_example.sum(axis=0, keepdims=True).astype("float64")  # (1,)
@@ -84,7 +89,7 @@ def _gpu_available(mx: Any) -> bool:
 
 
 class MxnetBackend:
-    """Softmax regression with parameters ``W`` (10, 784) and ``b`` (10,) as MXNet NDArrays."""
+    """Softmax regression with parameters ``W`` (C, D) and ``b`` (C,) as MXNet NDArrays."""
 
     name = "mxnet"
 
@@ -93,30 +98,40 @@ class MxnetBackend:
         self.nd, self.autograd = mx.nd, mx.autograd
         self.device = check_device("mxnet", device, _gpu_available(mx))
         self.ctx = mx.gpu(0) if self.device == "cuda" else mx.cpu()
-        self.W = self.nd.zeros((NUM_CLASSES, NUM_FEATURES), ctx=self.ctx, dtype="float32")
-        self.b = self.nd.zeros((NUM_CLASSES,), ctx=self.ctx, dtype="float32")
+        # no model until set_params: its (C, D) shape is the caller's (the data's)
+        self.W: Any = None
+        self.b: Any = None
+        self.model_shape = (0, 0)  # (classes, features)
+
+    def _new_params(self, model_shape: tuple[int, int]) -> None:
+        C, D = model_shape
+        self.W = self.nd.zeros((C, D), ctx=self.ctx, dtype="float32")
+        self.b = self.nd.zeros((C,), ctx=self.ctx, dtype="float32")
         self.W.attach_grad()
         self.b.attach_grad()
+        self.model_shape = model_shape  # (classes, features)
 
     def put_data(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> MxnetData:
         """Copy a split into the device context once, after checking its labels.
 
         Raises:
-            ConfigError: X is not (N, 784) or y is not (N,).
-            DataError: a label is outside [0, 10) (MXNet would clip it silently).
+            ConfigError: X is not (N, D) or y is not (N,).
+            DataError: a label is outside [0, C) (MXNet would clip it silently).
         """
-        Xc, yc = check_split(X, y)
+        Xc, yc = check_split(X, y, self.model_shape if self.model_shape[0] else None)
         tx = self.nd.array(Xc, ctx=self.ctx, dtype="float32")
         ty = self.nd.array(yc, ctx=self.ctx, dtype="float32")
-        return MxnetData(tx, ty, int(Xc.shape[0]))
+        return MxnetData(tx, ty, int(Xc.shape[0]), int(Xc.shape[1]), label_max(yc))
 
     def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
-        """Copy ``W`` (10, 784) and ``b`` (10,) into the model (float32).
+        """Copy ``W`` (C, D) and ``b`` (C,) into the model (float32).
 
         Raises:
             ConfigError: wrong shapes.
         """
         W, b = check_params(W, b)
+        if W.shape != self.model_shape:
+            self._new_params((int(W.shape[0]), int(W.shape[1])))
         self.W[:] = self.nd.array(W, ctx=self.ctx)
         self.b[:] = self.nd.array(b, ctx=self.ctx)
 
@@ -141,6 +156,8 @@ class MxnetBackend:
         check_batch_size(batch_size)
         check_step(lr, weight_decay)
         rows_all = check_order(order, data.num_examples)
+        check_fits(data.num_features, data.top_label, self.model_shape)
+        C = self.model_shape[0]
         nd, autograd = self.nd, self.autograd
         idx = nd.array(rows_all, ctx=self.ctx, dtype="int64")
         loss_sum = nd.zeros((1,), ctx=self.ctx, dtype="float64")
@@ -151,14 +168,14 @@ class MxnetBackend:
         lr, weight_decay = _normal_or_zero(lr), _normal_or_zero(weight_decay)
         for start in range(0, rows_all.size, batch_size):
             rows = idx[start : start + batch_size]
-            xb = nd.take(data.X, rows)  # (batch, 784)
+            xb = nd.take(data.X, rows)  # (batch, D)
             yb = nd.take(data.y, rows)  # (batch,)
             with autograd.record():
-                logits = nd.FullyConnected(xb, W, b, num_hidden=NUM_CLASSES)  # (batch, 10)
+                logits = nd.FullyConnected(xb, W, b, num_hidden=C)  # (batch, C)
             log_p = nd.log_softmax(logits, axis=1)  # from the logits: log-sum-exp
             # d(mean loss)/d(logits), the guard raising tiny probabilities (module notes)
             probs = nd.exp(nd.maximum(log_p, LOG_TINY))
-            logits.backward((probs - nd.one_hot(yb, NUM_CLASSES)) / yb.shape[0])
+            logits.backward((probs - nd.one_hot(yb, C)) / yb.shape[0])
             nd.sgd_update(W, W.grad, lr=lr, wd=weight_decay, out=W)
             nd.sgd_update(b, b.grad, lr=lr, wd=0.0, out=b)
             loss_sum += _summed_loss(nd, log_p, yb)
@@ -168,22 +185,27 @@ class MxnetBackend:
 
     def evaluate(self, data: MxnetData, batch_size: int = 10000) -> EpochTotals:
         """Summed loss and correct count of the current weights over ``data``, in chunks."""
-        nd = self.nd
+        check_fits(data.num_features, data.top_label, self.model_shape)
+        nd, C = self.nd, self.model_shape[0]
         loss_sum = nd.zeros((1,), ctx=self.ctx, dtype="float64")
         correct = nd.zeros((1,), ctx=self.ctx, dtype="float64")
         for start in range(0, data.num_examples, batch_size):
-            xb = data.X[start : start + batch_size]  # (batch, 784)
+            xb = data.X[start : start + batch_size]  # (batch, D)
             yb = data.y[start : start + batch_size]
-            logits = nd.FullyConnected(xb, self.W, self.b, num_hidden=NUM_CLASSES)  # (batch, 10)
+            logits = nd.FullyConnected(xb, self.W, self.b, num_hidden=C)  # (batch, C)
             loss_sum += _summed_loss(nd, nd.log_softmax(logits, axis=1), yb)
             correct += (nd.argmax(logits, axis=1) == yb).sum().astype("float64")
         return EpochTotals(float(loss_sum.asscalar()), int(correct.asscalar()),
                            data.num_examples)
 
     def logits(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Logits (N, 10) float32 of the current weights for X (N, 784)."""
+        """Logits (N, C) float32 of the current weights for X (N, D)."""
+        if self.W is None:
+            raise ConfigError("the backend has no weights yet; call set_params before "
+                              "computing logits")
         tx = self.nd.array(np.asarray(X, dtype=np.float32), ctx=self.ctx)
-        out = self.nd.FullyConnected(tx, self.W, self.b, num_hidden=NUM_CLASSES)  # (N, 10)
+        out = self.nd.FullyConnected(tx, self.W, self.b,  # (N, C)
+                                     num_hidden=self.model_shape[0])
         result: npt.NDArray[np.float32] = out.asnumpy()
         return result
 

@@ -31,15 +31,17 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES, PackTotals
+from softreg.backends.base import PackTotals
 from softreg.backends.checks import (
     check_batch_size,
+    check_fits,
     check_order,
     check_pack_epoch,
     check_pack_params,
     check_params,
     check_split,
     check_step,
+    label_max,
 )
 from softreg.frameworks import check_device
 from softreg.loop import EpochTotals
@@ -96,18 +98,19 @@ def blas_threads(count: int | None) -> Iterator[None]:
 
 @dataclass
 class NumpyData:
-    """A split held by the NumPy backend: X (N, 784) float32 C-contiguous, y (N,) int64."""
+    """A split held by the NumPy backend: X (N, D) float32 C-contiguous, y (N,) int64."""
 
     X: F32
     y: npt.NDArray[np.int64]
     num_examples: int
+    top_label: int = -1
 
 
 class NumpyBackend:
     """Softmax regression by SGD for one model or a pack of K, as float32 arrays.
 
-    The weights are held as a pack of G order groups of k slots, ``W`` (G, 10k, 784) and
-    ``b`` (G, 10k); a single model (the :class:`LinearBackend` methods) is the pack of one,
+    The weights are held as a pack of G order groups of k slots, ``W`` (G, Ck, D) and
+    ``b`` (G, Ck); a single model (the :class:`LinearBackend` methods) is the pack of one,
     so one run and a pack run the same code.
 
     Args:
@@ -120,24 +123,26 @@ class NumpyBackend:
 
     def __init__(self, blas_threads: int | None = 1) -> None:
         self.blas_threads = blas_threads
-        self.W: F32 = np.zeros((1, NUM_CLASSES, NUM_FEATURES), dtype=np.float32)
-        self.b: F32 = np.zeros((1, NUM_CLASSES), dtype=np.float32)
+        # no model until set_params / set_pack: its (C, D) shape is the caller's (the data's)
+        self.W: F32 = np.zeros((1, 0, 0), dtype=np.float32)
+        self.b: F32 = np.zeros((1, 0), dtype=np.float32)
         self.shape = (1, 1)
+        self.model_shape = (0, 0)  # (classes, features)
 
     def put_data(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> NumpyData:
         """Keep the split as contiguous float32/int64 arrays (a copy only if needed).
 
         Raises:
-            ConfigError: X is not (N, 784) or y is not (N,).
-            DataError: a label is not a whole number in [0, 10).
+            ConfigError: X is not (N, D) or y is not (N,).
+            DataError: a label is not a whole number in [0, C).
         """
-        Xc, yc = check_split(X, y)
-        return NumpyData(Xc, yc, int(Xc.shape[0]))
+        Xc, yc = check_split(X, y, self.model_shape if self.model_shape[0] else None)
+        return NumpyData(Xc, yc, int(Xc.shape[0]), label_max(yc))
 
     # -- one model: the pack of one --------------------------------------------------------
 
     def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
-        """Copy ``W`` (10, 784) and ``b`` (10,) into the model (float32).
+        """Copy ``W`` (C, D) and ``b`` (C,) into the model (float32).
 
         Raises:
             ConfigError: wrong shapes.
@@ -147,7 +152,8 @@ class NumpyBackend:
 
     def get_params(self) -> tuple[F32, F32]:
         """Return copies of ``(W, b)``; later training does not change them."""
-        return self.W[0, :NUM_CLASSES].copy(), self.b[0, :NUM_CLASSES].copy()
+        C = self.model_shape[0]
+        return self.W[0, :C].copy(), self.b[0, :C].copy()
 
     def train_epoch(
         self,
@@ -179,30 +185,33 @@ class NumpyBackend:
         return self.evaluate_pack(data, batch_size).model(0, 0)
 
     def logits(self, X: npt.NDArray[np.float32]) -> F32:
-        """Logits (N, 10) float32 of the current weights for X (N, 784)."""
+        """Logits (N, C) float32 of the current weights for X (N, D)."""
         Xc = np.asarray(X, dtype=np.float32)
+        C = self.model_shape[0]
         with blas_threads(self.blas_threads):
-            out: F32 = Xc @ self.W[0, :NUM_CLASSES].T + self.b[0, :NUM_CLASSES]  # (N, 10)
+            out: F32 = Xc @ self.W[0, :C].T + self.b[0, :C]  # (N, C)
         return out
 
     # -- a pack (PackedBackend) --------------------------------------------------------------
 
     def set_pack(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
-        """Replace the pack: W (G, k, 10, 784), b (G, k, 10); G and k may change.
+        """Replace the pack: W (G, k, C, D), b (G, k, C); G, k and the shape may change.
 
         Raises:
             ConfigError: wrong shapes.
         """
         W, b = check_pack_params(W, b)
-        groups, slots = W.shape[:2]
-        self.W = W.reshape(groups, slots * NUM_CLASSES, NUM_FEATURES).copy()
-        self.b = b.reshape(groups, slots * NUM_CLASSES).copy()
+        groups, slots, C, D = W.shape
+        self.W = W.reshape(groups, slots * C, D).copy()
+        self.b = b.reshape(groups, slots * C).copy()
         self.shape = (groups, slots)
+        self.model_shape = (C, D)
 
     def get_pack(self) -> tuple[F32, F32]:
         groups, slots = self.shape
-        return (self.W.reshape(groups, slots, NUM_CLASSES, NUM_FEATURES).copy(),
-                self.b.reshape(groups, slots, NUM_CLASSES).copy())
+        C, D = self.model_shape
+        return (self.W.reshape(groups, slots, C, D).copy(),
+                self.b.reshape(groups, slots, C).copy())
 
     def train_pack_epoch(
         self,
@@ -219,6 +228,7 @@ class NumpyBackend:
         """
         rows, lr, wd = check_pack_epoch(orders, data.num_examples, lrs, weight_decays,
                                         self.shape, batch_size)
+        check_fits(data.X.shape[1], data.top_label, self.model_shape)
         # A step size that blows weights up to inf or NaN is a divergence, which the epoch
         # loop reports in one message, not a NumPy warning per step.
         with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
@@ -227,26 +237,27 @@ class NumpyBackend:
     def evaluate_pack(self, data: NumpyData, batch_size: int = 10000) -> PackTotals:
         """Every slot's summed loss and correct count over ``data``.
 
-        Each model's logits are its own (10, 784) x (784, n) product, over chunks of
+        Each model's logits are its own (C, D) x (D, n) product, over chunks of
         ``batch_size`` examples whatever the pack, and blocks of as many models as
         EVAL_BYTES hold: a model's totals are the same in any pack.
         """
+        check_fits(data.X.shape[1], data.top_label, self.model_shape)
         groups, slots = self.shape
+        C, D = self.model_shape
         K = groups * slots
-        C = NUM_CLASSES
         loss, correct = np.zeros(K), np.zeros(K, dtype=np.int64)
-        W3, b3 = self.W.reshape(K, C, NUM_FEATURES), self.b.reshape(K, C, 1)
+        W3, b3 = self.W.reshape(K, C, D), self.b.reshape(K, C, 1)
         chunk = max(1, min(batch_size, data.num_examples))
         block = max(1, EVAL_BYTES // (8 * C * chunk))  # models a stacked product
         with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
             for first in range(0, K, block):
                 part = slice(first, min(K, first + block))
                 for start in range(0, data.num_examples, chunk):
-                    xb = data.X[start : start + chunk]  # (n, 784)
+                    xb = data.X[start : start + chunk]  # (n, D)
                     yb = data.y[start : start + chunk]
-                    logits = np.matmul(W3[part], xb.T) + b3[part]  # (B, 10, n)
+                    logits = np.matmul(W3[part], xb.T) + b3[part]  # (B, C, n)
                     B, n = logits.shape[0], logits.shape[2]
-                    flat = logits.transpose(2, 0, 1).reshape(-1, C)  # (n B, 10)
+                    flat = logits.transpose(2, 0, 1).reshape(-1, C)  # (n B, C)
                     losses = cross_entropy(flat, np.repeat(yb, B), reduction="none")
                     loss[part] += np.ascontiguousarray(losses.reshape(n, B).T,
                                                        dtype=np.float64).sum(axis=1)
@@ -263,35 +274,35 @@ class NumpyBackend:
 def _sgd_pack_epoch(W: F32, b: F32, data: NumpyData, orders: npt.NDArray[np.intp],
                     batch_size: int, lrs: npt.NDArray[np.float64],
                     wds: npt.NDArray[np.float64]) -> PackTotals:
-    """The SGD steps of one packed epoch, updating W (G, 10k, 784) and b (G, 10k) in place.
+    """The SGD steps of one packed epoch, updating W (G, Ck, D) and b (G, Ck) in place.
 
     Each step gathers group g's rows into a preallocated buffer; each model's products are
-    its own (10, 784) x (784, m) and (10, m) x (m, 784), one stacked matmul for the pack.
+    its own (C, D) x (D, m) and (C, m) x (m, D), one stacked matmul for the pack.
     OpenBLAS picks its kernels by a product's whole shape, so a model's rows of one
-    (m, 784) x (784, 10k) product changed with k; its own products are the same in any pack.
+    (m, D) x (D, Ck) product changed with k; its own products are the same in any pack.
     The loss and its gradient come from :func:`softreg.numerics.cross_entropy_and_grad` on
-    the (G m k, 10) logits, each row divided by its own batch's size m.
+    the (G m k, C) logits, each row divided by its own batch's size m.
     """
     (G, n), k = orders.shape, lrs.shape[1]
-    C = NUM_CLASSES
+    C, D = W.shape[1] // k, W.shape[2]
     rows_per_step = max(1, min(batch_size, n))
-    xbuf = np.empty((G, rows_per_step, NUM_FEATURES), dtype=np.float32)
-    W4 = W.reshape(G, k, C, NUM_FEATURES)  # a view: one (10, 784) matrix a model
-    gW = np.empty_like(W4)  # (G, k, 10, 784)
-    lr_col = np.repeat(lrs.astype(np.float32), C, axis=1)  # (G, 10k), one rate per row
+    xbuf = np.empty((G, rows_per_step, D), dtype=np.float32)
+    W4 = W.reshape(G, k, C, D)  # a view: one (C, D) matrix a model
+    gW = np.empty_like(W4)  # (G, k, C, D)
+    lr_col = np.repeat(lrs.astype(np.float32), C, axis=1)  # (G, Ck), one rate per row
     lr4 = lr_col.reshape(G, k, C, 1)
     decay = np.repeat(wds.astype(np.float32), C, axis=1).reshape(G, k, C, 1)
     loss, correct = np.zeros((G, k)), np.zeros((G, k), dtype=np.int64)
     for start in range(0, n, batch_size):
         rows = orders[:, start : start + batch_size]  # (G, m)
         m = rows.shape[1]
-        xb = xbuf if m == rows_per_step else np.empty((G, m, NUM_FEATURES), dtype=np.float32)
+        xb = xbuf if m == rows_per_step else np.empty((G, m, D), dtype=np.float32)
         # mode="clip" writes straight into the buffer (orders were range-checked)
-        np.take(data.X, rows, axis=0, out=xb, mode="clip")  # (G, m, 784)
+        np.take(data.X, rows, axis=0, out=xb, mode="clip")  # (G, m, D)
         yb = data.y[rows]  # (G, m)
-        logits = np.matmul(W4, xb.transpose(0, 2, 1)[:, None])  # (G, k, 10, m)
+        logits = np.matmul(W4, xb.transpose(0, 2, 1)[:, None])  # (G, k, C, m)
         logits += b.reshape(G, k, C, 1)
-        flat = logits.transpose(0, 3, 1, 2).reshape(-1, C)  # (G m k, 10): (example, model)
+        flat = logits.transpose(0, 3, 1, 2).reshape(-1, C)  # (G m k, C): (example, model)
         losses, grad = cross_entropy_and_grad(flat, np.repeat(yb.reshape(-1), k), count=m)
         # Entries below GRAD_TINY (a confident model's wrong classes) are set to zero: in
         # float32 many are denormal, and a product that meets denormals runs up to 60x slower
@@ -302,13 +313,13 @@ def _sgd_pack_epoch(W: F32, b: F32, data: NumpyData, orders: npt.NDArray[np.intp
                                      dtype=np.float64).sum(axis=2)
         hits = flat.argmax(axis=1).reshape(G, m, k) == yb[:, :, None]
         correct += np.count_nonzero(hits, axis=1)
-        g4 = np.ascontiguousarray(grad.reshape(G, m, k, C).transpose(0, 2, 3, 1))  # (G,k,10,m)
-        np.matmul(g4, xb[:, None], out=gW)  # (G, k, 10, m) @ (G, 1, m, 784)
+        g4 = np.ascontiguousarray(grad.reshape(G, m, k, C).transpose(0, 2, 3, 1))  # (G,k,C,m)
+        np.matmul(g4, xb[:, None], out=gW)  # (G, k, C, m) @ (G, 1, m, D)
         if wds.any():
             gW += decay * W4
         gW *= lr4
         W4 -= gW
-        b -= lr_col * g4.sum(axis=3).reshape(G, k * C)  # (G, 10k)
+        b -= lr_col * g4.sum(axis=3).reshape(G, k * C)  # (G, Ck)
     return PackTotals(loss, correct, n)
 
 

@@ -27,8 +27,8 @@ class OneAtATime:
         self.backend = backend
         self.name = backend.name
         self.device = backend.device
-        self.W: F32 = np.zeros((1, 1, 10, 784), dtype=np.float32)
-        self.b: F32 = np.zeros((1, 1, 10), dtype=np.float32)
+        self.W: F32 = np.zeros((1, 1, 0, 0), dtype=np.float32)  # no model until set_pack
+        self.b: F32 = np.zeros((1, 1, 0), dtype=np.float32)
 
     def put_data(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> DeviceData:
         return self.backend.put_data(X, y)

@@ -21,13 +21,14 @@ import numpy.typing as npt
 
 from softreg._optional import import_framework
 from softreg.backends._tf import gpu_available
-from softreg.backends.base import NUM_CLASSES, NUM_FEATURES
 from softreg.backends.checks import (
     check_batch_size,
+    check_fits,
     check_order,
     check_params,
     check_split,
     check_step,
+    label_max,
 )
 from softreg.frameworks import check_device
 from softreg.loop import EpochTotals
@@ -35,15 +36,21 @@ from softreg.loop import EpochTotals
 
 @dataclass
 class TensorflowData:
-    """A split on the device: X (N, 784) float32, y (N,) int64."""
+    """A split on the device: X (N, D) float32, y (N,) int64."""
 
     X: Any
     y: Any
     num_examples: int
+    num_features: int = 0
+    top_label: int = -1
 
 
 class TensorflowBackend:
-    """Softmax regression with parameters ``W`` (10, 784) and ``b`` (10,) as ``tf.Variable``."""
+    """Softmax regression with parameters ``W`` (C, D) and ``b`` (C,) as ``tf.Variable``.
+
+    The variables and the two graphs are built by the first :meth:`set_params` and again
+    whenever the shape changes (the shape is the caller's: the data's).
+    """
 
     name = "tensorflow"
 
@@ -51,10 +58,19 @@ class TensorflowBackend:
         tf = self.tf = import_framework("tensorflow")
         self.device = check_device("tensorflow", device, gpu_available(tf))
         self.tf_device = "/GPU:0" if self.device == "cuda" else "/CPU:0"
+        self.model_shape = (0, 0)  # (classes, features): no model until set_params
+        self.W: Any = None
+        self.b: Any = None
+
+    def _build(self, model_shape: tuple[int, int]) -> None:
+        """Variables of ``model_shape`` (C, D) and the epoch and evaluation graphs over them."""
+        tf = self.tf
+        C, D = model_shape
         with tf.device(self.tf_device):
-            self.W = tf.Variable(tf.zeros((NUM_CLASSES, NUM_FEATURES), tf.float32), name="W")
-            self.b = tf.Variable(tf.zeros((NUM_CLASSES,), tf.float32), name="b")
-        split = [tf.TensorSpec([None, NUM_FEATURES], tf.float32), tf.TensorSpec([None], tf.int64)]
+            self.W = tf.Variable(tf.zeros((C, D), tf.float32), name="W")
+            self.b = tf.Variable(tf.zeros((C,), tf.float32), name="b")
+        self.model_shape = model_shape
+        split = [tf.TensorSpec([None, D], tf.float32), tf.TensorSpec([None], tf.int64)]
         scalar = tf.TensorSpec([], tf.int64)
         self._epoch = tf.function(self._epoch_graph, input_signature=[
             *split, tf.TensorSpec([None], tf.int64), scalar,
@@ -65,20 +81,23 @@ class TensorflowBackend:
         """Copy a split to the device once.
 
         Raises:
-            ConfigError: X is not (N, 784) or y is not (N,).
-            DataError: a label is not a whole number in [0, 10).
+            ConfigError: X is not (N, D) or y is not (N,).
+            DataError: a label is not a whole number in [0, C).
         """
-        Xc, yc = check_split(X, y)
+        Xc, yc = check_split(X, y, self.model_shape if self.model_shape[0] else None)
         with self.tf.device(self.tf_device):
-            return TensorflowData(self.tf.constant(Xc), self.tf.constant(yc), int(Xc.shape[0]))
+            return TensorflowData(self.tf.constant(Xc), self.tf.constant(yc), int(Xc.shape[0]),
+                                  int(Xc.shape[1]), label_max(yc))
 
     def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
-        """Copy ``W`` (10, 784) and ``b`` (10,) into the variables (float32).
+        """Copy ``W`` (C, D) and ``b`` (C,) into the variables (float32).
 
         Raises:
             ConfigError: wrong shapes.
         """
         W, b = check_params(W, b)
+        if W.shape != self.model_shape:
+            self._build((int(W.shape[0]), int(W.shape[1])))
         self.W.assign(W)
         self.b.assign(b)
 
@@ -104,6 +123,7 @@ class TensorflowBackend:
         check_batch_size(batch_size)
         check_step(lr, weight_decay)
         rows = check_order(order, data.num_examples).astype(np.int64, copy=False)
+        check_fits(data.num_features, data.top_label, self.model_shape)
         tf = self.tf
         with tf.device(self.tf_device):
             loss_sum, correct = self._epoch(
@@ -118,9 +138,9 @@ class TensorflowBackend:
         correct = tf.constant(0, tf.int64)
         for start in tf.range(0, tf.size(order, out_type=tf.int64), batch_size):
             rows = order[start : start + batch_size]
-            xb, yb = tf.gather(X, rows), tf.gather(y, rows)  # (batch, 784), (batch,)
+            xb, yb = tf.gather(X, rows), tf.gather(y, rows)  # (batch, D), (batch,)
             with tf.GradientTape() as tape:
-                logits = tf.matmul(xb, W, transpose_b=True) + b  # (batch, 10)
+                logits = tf.matmul(xb, W, transpose_b=True) + b  # (batch, C)
                 losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yb, logits=logits)
                 loss = tf.reduce_mean(losses)
             gW, gb = tape.gradient(loss, [W, b])
@@ -132,6 +152,7 @@ class TensorflowBackend:
 
     def evaluate(self, data: TensorflowData, batch_size: int = 10000) -> EpochTotals:
         """Summed loss and correct count of the current weights over ``data``, in chunks."""
+        check_fits(data.num_features, data.top_label, self.model_shape)
         with self.tf.device(self.tf_device):
             loss_sum, correct = self._evaluate(
                 data.X, data.y, self.tf.constant(max(batch_size, 1), self.tf.int64))
@@ -143,18 +164,18 @@ class TensorflowBackend:
         correct = tf.constant(0, tf.int64)
         for start in tf.range(0, tf.size(y, out_type=tf.int64), batch_size):
             xb, yb = X[start : start + batch_size], y[start : start + batch_size]
-            logits = tf.matmul(xb, self.W, transpose_b=True) + self.b  # (batch, 10)
+            logits = tf.matmul(xb, self.W, transpose_b=True) + self.b  # (batch, C)
             losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yb, logits=logits)
             loss_sum += tf.reduce_sum(tf.cast(losses, tf.float64))
             correct += _count_correct(tf, logits, yb)
         return loss_sum, correct
 
     def logits(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Logits (N, 10) float32 of the current weights for X (N, 784)."""
+        """Logits (N, C) float32 of the current weights for X (N, D)."""
         tf = self.tf
         with tf.device(self.tf_device):
             tx = tf.constant(np.asarray(X, dtype=np.float32))
-            out = tf.matmul(tx, self.W, transpose_b=True) + self.b  # (N, 10)
+            out = tf.matmul(tx, self.W, transpose_b=True) + self.b  # (N, C)
         result: npt.NDArray[np.float32] = out.numpy()
         return result
 

@@ -12,7 +12,7 @@ and library version): its rows of every product, its step size, its totals' summ
 and its evaluation's chunks are the same whatever the pack. Three things make that so:
 
 * torch runs on one CPU thread while it trains or evaluates (``threads``). A multi-threaded
-  MKL product splits its work by the whole product's shape, so a model's rows of a (10K, 784)
+  MKL product splits its work by the whole product's shape, so a model's rows of a (10K, D)
   product changed with K; on one thread they do not (for two or more examples a step; a step
   of one example is written out elementwise, as the matrix-vector kernel also varies with K).
   On one thread this also keeps ``--jobs 1`` and ``--jobs 2`` workers bit-identical.
@@ -33,15 +33,17 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg._optional import import_framework
-from softreg.backends.base import LOG_TINY, NUM_CLASSES, NUM_FEATURES, PackTotals
+from softreg.backends.base import LOG_TINY, PackTotals
 from softreg.backends.checks import (
     check_batch_size,
+    check_fits,
     check_order,
     check_pack_epoch,
     check_pack_params,
     check_params,
     check_split,
     check_step,
+    label_max,
 )
 from softreg.frameworks import check_device
 from softreg.loop import EpochTotals
@@ -56,18 +58,19 @@ RECORD_EXAMPLES = 4096
 
 @dataclass
 class TorchData:
-    """A split on the device: X (N, 784) float32, y (N,) int64."""
+    """A split on the device: X (N, D) float32, y (N,) int64."""
 
     X: Any
     y: Any
     num_examples: int
+    top_label: int = -1
 
 
 class TorchBackend:
     """Softmax regression by SGD for one model or a pack of K, with torch tensors.
 
-    The weights are held as a pack of G order groups of k slots, W (G, 10k, 784) and
-    b (G, 10k, 1); a single model (the :class:`LinearBackend` methods) is the pack of one, so
+    The weights are held as a pack of G order groups of k slots, W (G, Ck, D) and
+    b (G, Ck, 1); a single model (the :class:`LinearBackend` methods) is the pack of one, so
     one run and a pack run the same code.
     """
 
@@ -78,7 +81,8 @@ class TorchBackend:
         self.F = self.torch.nn.functional
         self.device = check_device("torch", device, self.torch.cuda.is_available())
         self.threads = threads
-        self._new_pack(1, 1)
+        # no model until set_params / set_pack: its (C, D) shape is the caller's (the data's)
+        self._new_pack(1, 1, (0, 0))
 
     @contextlib.contextmanager
     def _cpu_threads(self) -> Iterator[None]:
@@ -94,28 +98,30 @@ class TorchBackend:
         finally:
             torch.set_num_threads(before)
 
-    def _new_pack(self, groups: int, slots: int) -> None:
+    def _new_pack(self, groups: int, slots: int, model_shape: tuple[int, int]) -> None:
         zeros = self.torch.zeros
-        self.W = zeros((groups, NUM_CLASSES * slots, NUM_FEATURES), device=self.device)
-        self.b = zeros((groups, NUM_CLASSES * slots, 1), device=self.device)
+        C, D = model_shape
+        self.W = zeros((groups, C * slots, D), device=self.device)
+        self.b = zeros((groups, C * slots, 1), device=self.device)
         self.shape = (groups, slots)
+        self.model_shape = model_shape  # (classes, features)
 
     def put_data(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> TorchData:
         """Copy a split to the device once.
 
         Raises:
-            ConfigError: X is not (N, 784) or y is not (N,).
-            DataError: a label is not a whole number in [0, 10).
+            ConfigError: X is not (N, D) or y is not (N,).
+            DataError: a label is not a whole number in [0, C).
         """
-        Xc, yc = check_split(X, y)
+        Xc, yc = check_split(X, y, self.model_shape if self.model_shape[0] else None)
         tx = self.torch.from_numpy(Xc).to(self.device)
         ty = self.torch.from_numpy(yc).to(self.device)
-        return TorchData(tx, ty, int(Xc.shape[0]))
+        return TorchData(tx, ty, int(Xc.shape[0]), label_max(yc))
 
     # -- one model: the pack of one --------------------------------------------------------
 
     def set_params(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
-        """Copy ``W`` (10, 784) and ``b`` (10,) into the model (float32).
+        """Copy ``W`` (C, D) and ``b`` (C,) into the model (float32).
 
         Raises:
             ConfigError: wrong shapes.
@@ -155,31 +161,33 @@ class TorchBackend:
     def logits(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         torch = self.torch
         tx = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(self.device)
+        C = self.model_shape[0]
         with torch.no_grad(), self._cpu_threads():
-            out = torch.addmm(self.b[0, :NUM_CLASSES, 0], tx, self.W[0, :NUM_CLASSES].t())
-        result: npt.NDArray[np.float32] = out.cpu().numpy()  # (N, 10), slot (0, 0)
+            out = torch.addmm(self.b[0, :C, 0], tx, self.W[0, :C].t())
+        result: npt.NDArray[np.float32] = out.cpu().numpy()  # (N, C), slot (0, 0)
         return result
 
     # -- a pack (PackedBackend) --------------------------------------------------------------
 
     def set_pack(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> None:
-        """Replace the pack: W (G, k, 10, 784), b (G, k, 10); G and k may change.
+        """Replace the pack: W (G, k, C, D), b (G, k, C); G, k and the shape may change.
 
         Raises:
             ConfigError: wrong shapes.
         """
         W, b = check_pack_params(W, b)
-        groups, slots = W.shape[:2]
-        if (groups, slots) != self.shape:
-            self._new_pack(groups, slots)
+        groups, slots, C, D = W.shape
+        if (groups, slots) != self.shape or self.model_shape != (C, D):
+            self._new_pack(groups, slots, (C, D))
         with self.torch.no_grad():
             self.W.copy_(self.torch.from_numpy(W).view(self.W.shape))
             self.b.copy_(self.torch.from_numpy(b).view(self.b.shape))
 
     def get_pack(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         groups, slots = self.shape
-        W = self.W.detach().cpu().numpy().reshape(groups, slots, NUM_CLASSES, NUM_FEATURES)
-        b = self.b.detach().cpu().numpy().reshape(groups, slots, NUM_CLASSES)
+        C, D = self.model_shape
+        W = self.W.detach().cpu().numpy().reshape(groups, slots, C, D)
+        b = self.b.detach().cpu().numpy().reshape(groups, slots, C)
         return W.copy(), b.copy()
 
     def train_pack_epoch(
@@ -197,36 +205,39 @@ class TorchBackend:
         """
         rows, lr, wd = check_pack_epoch(orders, data.num_examples, lrs, weight_decays,
                                         self.shape, batch_size)
+        check_fits(int(data.X.shape[1]), data.top_label, self.model_shape)
         idx = self.torch.from_numpy(rows.astype(np.int64, copy=False)).to(self.device)
         with self.torch.no_grad(), self._cpu_threads():
             loss, correct = _pack_epoch(self, data, idx, batch_size, lr, wd)
         return loss, correct, int(rows.shape[1])
 
     def evaluate_pack(self, data: TorchData, batch_size: int = 10000) -> tuple[Any, Any, int]:
-        """Every slot's loss and correct count over ``data``: a (10B, 784) product a chunk.
+        """Every slot's loss and correct count over ``data``: a (C B, D) product a chunk.
 
         The chunks hold ``batch_size`` examples whatever the pack, and the slots are taken
         in blocks of B, as many as EVAL_BYTES of a chunk's logits hold: a model's totals are
         summed in the same order in any pack.
         """
+        check_fits(int(data.X.shape[1]), data.top_label, self.model_shape)
         torch = self.torch
         groups, slots = self.shape
+        C, D = self.model_shape
         K = groups * slots
         loss = torch.zeros(K, dtype=torch.float64, device=self.device)
         correct = torch.zeros(K, dtype=torch.int64, device=self.device)
-        W2, b2 = self.W.view(-1, NUM_FEATURES), self.b.view(-1, 1)  # (10K, 784), (10K, 1)
+        W2, b2 = self.W.view(-1, D), self.b.view(-1, 1)  # (C K, D), (C K, 1)
         chunk = max(1, min(batch_size, data.num_examples))
-        block = max(1, EVAL_BYTES // (4 * NUM_CLASSES * chunk))  # models a product
+        block = max(1, EVAL_BYTES // (4 * C * chunk))  # models a product
         with torch.no_grad(), self._cpu_threads():
             for first in range(0, K, block):
                 last = min(K, first + block)
-                rows = slice(NUM_CLASSES * first, NUM_CLASSES * last)
+                rows = slice(C * first, C * last)
                 for start in range(0, data.num_examples, chunk):
                     xb = data.X[start : start + chunk]
                     n = xb.shape[0]
                     yb = data.y[start : start + chunk].view(1, 1, -1)  # (1, 1, n)
                     logits = _forward(torch, W2[rows], b2[rows], xb).view(
-                        last - first, NUM_CLASSES, n)  # (B, 10, n)
+                        last - first, C, n)  # (B, C, n)
                     ye = yb.expand(last - first, 1, n)
                     loss[first:last] -= self.F.log_softmax(logits, dim=1).gather(
                         1, ye).sum(dim=(1, 2))
@@ -256,9 +267,9 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
                 lrs: npt.NDArray[np.float64], wds: npt.NDArray[np.float64]) -> tuple[Any, Any]:
     """The SGD steps of one packed epoch: idx (G, N) on the device; returns device totals.
 
-    The logits are computed transposed, (10k, m) per group: on a CPU, log_softmax along an
-    axis of 10 followed by the batch axis is several times faster than along a trailing axis
-    of 10, and (10k, 784) x (784, m) is faster than (m, 784) x (784, 10k). The gradient of the
+    The logits are computed transposed, (Ck, m) per group: on a CPU, log_softmax along an
+    axis of C followed by the batch axis is several times faster than along a trailing axis
+    of C, and (Ck, D) x (D, m) is faster than (m, D) x (D, Ck). The gradient of the
     mean cross-entropy is written out, (softmax - one_hot) / m, rather than taken by autograd:
     the step is short enough that the graph's bookkeeping would cost about 15% of an epoch.
     A single order group (G = 1) uses 2-D products (addmm), several use batched ones (bmm);
@@ -268,11 +279,12 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
     """
     torch, F = be.torch, be.F
     (G, k), n = be.shape, idx.shape[1]
+    C = be.model_shape[0]
     dev = be.device
     rows_per_step = max(1, min(batch_size, n))  # a batch_size of 10**9 is legal
     minus_one = torch.full((1, 1, 1, rows_per_step), -1.0, device=dev).expand(
         G, k, 1, rows_per_step)
-    W, b = be.W, be.b  # (G, 10k, 784), (G, 10k, 1)
+    W, b = be.W, be.b  # (G, Ck, D), (G, Ck, 1)
     decay = _decay(be, lrs, wds)
 
     def step_coef(m: int) -> Any:
@@ -293,15 +305,15 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
         if single:
             rows = idx1[start : start + batch_size]  # (m,)
             m = rows.shape[0]
-            xb = torch.index_select(data.X, 0, rows, out=xbuf[:m])  # (m, 784)
-            logits = _forward(torch, W1, b1, xb)  # (10k, m)
+            xb = torch.index_select(data.X, 0, rows, out=xbuf[:m])  # (m, D)
+            logits = _forward(torch, W1, b1, xb)  # (Ck, m)
         else:
             rows = idx[:, start : start + batch_size].reshape(-1)  # (G m,)
             m = rows.shape[0] // G
             xb = torch.index_select(data.X, 0, rows, out=xbuf[: G * m]).view(G, m, -1)
-            logits = _forward(torch, W, b, xb)  # (G, 10k, m)
+            logits = _forward(torch, W, b, xb)  # (G, Ck, m)
         ye = y_epoch[..., start : start + m]  # (G, k, 1, m)
-        logits = logits.view(G, k, NUM_CLASSES, m)
+        logits = logits.view(G, k, C, m)
         log_p = F.log_softmax(logits, dim=2)  # fused log-sum-exp over the classes
         records.record(start, logits, log_p, ye, y_epoch)
         # softmax - one_hot. Probabilities of confident models go below float32's smallest
@@ -315,43 +327,44 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
         if decay is not None:
             W.mul_(decay)
         if m == 1:  # written out: the matrix-vector kernels' rows vary with the pack
-            g1 = grad.view(G, NUM_CLASSES * k, 1)
-            W.addcmul_(g1, xb.view(G, 1, -1))  # (G, 10k, 1) * (G, 1, 784)
+            g1 = grad.view(G, C * k, 1)
+            W.addcmul_(g1, xb.view(G, 1, -1))  # (G, Ck, 1) * (G, 1, D)
             b.add_(g1)
         elif single:
-            g1 = grad.view(NUM_CLASSES * k, m)
-            W1.addmm_(g1, xb)  # (10k, m) @ (m, 784)
+            g1 = grad.view(C * k, m)
+            W1.addmm_(g1, xb)  # (Ck, m) @ (m, D)
             b1.add_(g1.sum(dim=1, keepdim=True))
         else:
-            g2 = grad.view(G, NUM_CLASSES * k, m)
-            W.baddbmm_(g2, xb)  # (G, 10k, m) @ (G, m, 784)
+            g2 = grad.view(G, C * k, m)
+            W.baddbmm_(g2, xb)  # (G, Ck, m) @ (G, m, D)
             b.add_(g2.sum(dim=2, keepdim=True))
     return records.loss, records.correct
 
 
 def _forward(torch: Any, W: Any, b: Any, xb: Any) -> Any:
-    """The logits ``W @ xb.T + b``: (10k, m) from W (10k, 784), b (10k, 1), xb (m, 784), or
+    """The logits ``W @ xb.T + b``: (Ck, m) from W (Ck, D), b (Ck, 1), xb (m, D), or
     batched over a leading group axis. A single example is multiplied out elementwise and
     summed along each row: the same sums for a row in any pack, which the matrix-vector
     kernels do not give."""
     if xb.shape[-2] == 1:
-        return (W * xb).sum(dim=-1, keepdim=True) + b  # (.., 10k, 784) -> (.., 10k, 1)
+        return (W * xb).sum(dim=-1, keepdim=True) + b  # (.., Ck, D) -> (.., Ck, 1)
     if W.dim() == 2:
-        return torch.addmm(b, W, xb.t())  # (10k, m)
-    return torch.baddbmm(b, W, xb.transpose(1, 2))  # (G, 10k, m)
+        return torch.addmm(b, W, xb.t())  # (Ck, m)
+    return torch.baddbmm(b, W, xb.transpose(1, 2))  # (G, Ck, m)
 
 
 def _decay(be: TorchBackend, lrs: npt.NDArray[np.float64],
            wds: npt.NDArray[np.float64]) -> Any | None:
-    """Each slot's weight decay factor 1 - lr * wd as (G, 10k, 1); None if no slot decays."""
+    """Each slot's weight decay factor 1 - lr * wd as (G, Ck, 1); None if no slot decays."""
     if not wds.any():
         return None
     G, k = be.shape
+    C = be.model_shape[0]
     # A decay beyond float32 (lr * wd > 3.4e38) becomes -inf: the weights go non-finite and the
     # loop reports a divergence, as for every framework; no NumPy warning on the way.
     with np.errstate(over="ignore"):
-        decay = (1.0 - lrs * wds).astype(np.float32).repeat(NUM_CLASSES, axis=1)  # (G, 10k)
-    return be.torch.from_numpy(decay).to(be.device).view(G, NUM_CLASSES * k, 1)
+        decay = (1.0 - lrs * wds).astype(np.float32).repeat(C, axis=1)  # (G, C k)
+    return be.torch.from_numpy(decay).to(be.device).view(G, C * k, 1)
 
 
 class _StepRecords:

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "cache, /usr/share/datasets/fashion-mnist, else download), verify their content "
         "sha256, cache the decoded arrays and print counts per class.",
     )
-    add_data_args(p)
+    add_data_args(p, settings=False)
     p.add_argument("--sample", metavar="PNG", help="write a grid of training images to PNG; "
                    "an existing file is refused")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --sample file")

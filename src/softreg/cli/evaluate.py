@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from softreg.cli.train import add_data_args, add_labels_arg
 
@@ -22,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--overwrite", action="store_true", help="replace an existing --png file")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG")
     add_labels_arg(p)
-    add_data_args(p)
+    add_data_args(p, note="; default: the data the checkpoint was trained on")
     p.set_defaults(run=run)
 
 
@@ -31,7 +32,6 @@ def run(args: argparse.Namespace) -> int:
 
     from softreg import checkpoint, fileio, runfolder
     from softreg.backends import get_backend
-    from softreg.data import CLASS_NAMES, load_fashion_mnist
     from softreg.metrics import (
         confusion_matrix,
         format_confusion,
@@ -40,7 +40,6 @@ def run(args: argparse.Namespace) -> int:
     )
     from softreg.numerics import cross_entropy
     from softreg.plots.labels import figure_text
-    from softreg.splits import to_features
     from softreg.textsafe import printable
 
     # --labels ko without a Hangul font is refused before any work
@@ -54,33 +53,36 @@ def run(args: argparse.Namespace) -> int:
         fileio.refuse_existing(png, "--png", overwrite=replace_png)  # before any work
     path, ck = checkpoint.load_model(args.checkpoint)
     backend = get_backend(args.framework, args.device)
-    images, labels = load_fashion_mnist(args.split, data_dir=args.data_dir, offline=args.offline)
-    y = np.asarray(labels, dtype=np.int64)
+    X, y = checkpoint_split(ck, str(path), args)
+    class_names = ck.shape.class_names
     backend.set_params(ck.W, ck.b)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
-        logits = np.asarray(backend.logits(to_features(images)))  # (N, 10)
-    checkpoint.check_logits(logits, ck, str(path), f"{args.split} images")
+        logits = np.asarray(backend.logits(X))  # (N, C)
+    what = "images" if ck.shape.image_shape is not None else "examples"
+    checkpoint.check_logits(logits, ck, str(path), f"{args.split} {what}")
     # Loss from the logits, max-subtracted in float64: no overflow, however large they are.
     loss = float(cross_entropy(logits.astype(np.float64), y))
     pred = logits.argmax(axis=1)  # (N,)
-    cm = confusion_matrix(y, pred)
+    cm = confusion_matrix(y, pred, len(class_names))
     # The metadata was checked on load; printed through printable() all the same.
     trained_on = f" on {ck.meta['device_used']}" if "device_used" in ck.meta else ""
     print(printable(f"checkpoint: {path} (trained with {ck.meta.get('framework', '?')}"
                     f"{trained_on}, weights of epoch {ck.meta.get('epoch', '?')}); evaluated "
                     f"with {backend.name} on {backend.device}"))
     print(f"{args.split}: accuracy {float(np.mean(pred == y)):.4f}  loss {loss:.4f}  "
-          f"({len(y)} images)")
+          f"({len(y)} {what})")
     print("per-class accuracy:")
-    print(format_per_class(per_class_accuracy(cm), CLASS_NAMES))
+    for line in format_per_class(per_class_accuracy(cm), class_names).splitlines():
+        print(printable(line))  # class names come from the data's files
     print("confusion matrix (rows: true class, columns: predicted):")
-    print(format_confusion(cm, CLASS_NAMES))
+    for line in format_confusion(cm, class_names).splitlines():
+        print(printable(line))
     if text is not None:
         from softreg.plots.confusion import plot_confusion
 
         title = text.confusion_title.format(split=text.splits[args.split])
         # a path the user named may hold their own file: refused unless --overwrite
-        fig_text = text
+        fig_text = text.for_classes(class_names)
 
         def draw(tmp: Path) -> None:
             plot_confusion(cm, fig_text.class_names, tmp, title=title, text=fig_text)
@@ -88,3 +90,24 @@ def run(args: argparse.Namespace) -> int:
         fileio.write_new(png, draw, overwrite=replace_png, flag="--png")
         print(f"confusion matrix figure: {png}")
     return 0
+
+
+def checkpoint_split(ck: Any, where: str, args: argparse.Namespace) -> tuple[Any, Any]:
+    """The ``--split`` of the checkpoint's own data (or of ``--data``, refused unless it has
+    the model's shape and classes) as the raw features its weights take, and the labels.
+
+    Raises:
+        ConfigError: data of another shape or class set.
+    """
+    from dataclasses import replace
+
+    from softreg.cli.train import data_settings
+    from softreg.config import TrainConfig
+    from softreg.splits import model_data, prepare_splits
+
+    raw = ck.meta.get("config")
+    config = TrainConfig.from_dict(raw) if isinstance(raw, dict) else TrainConfig()
+    config = replace(config, val_split=0.0, patience=0, **data_settings(args))
+    ds = model_data(ck.shape, config, args.data_dir, args.offline, f"checkpoint {where!r}")
+    split = prepare_splits(config, dataset=ds, scale=False)[args.split]
+    return split.X, split.y

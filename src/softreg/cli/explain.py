@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from softreg.cli.train import add_data_args
+from softreg.cli.train import add_data_args, data_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--out", help="folder for the files [the run folder; <name>-explain next to "
                    "a checkpoint file outside a run folder]")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
-    add_data_args(p)
+    add_data_args(p, note="; default: the data the model was trained on")
     p.set_defaults(run=run)
 
 
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from softreg.explain.runner import explain_run
 
     res = explain_run(args.target, args.out, data_dir=args.data_dir, offline=args.offline,
-                      figures=not args.no_figures)
+                      figures=not args.no_figures, data=data_settings(args))
     meta = res.meta
     print(f"model: {res.model_path} (trained with {meta.get('framework', '?')}, weights of "
           f"epoch {meta.get('epoch', '?')}); {res.explanation.calibration.test_size} test "

@@ -12,11 +12,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "export", help="export a run's final model to ONNX, PyTorch or Keras",
         description="Export the final model of a run (the best epoch when early stopping "
-        "restored it). Every format takes float32 pixels in [0, 1] (8-bit images / 255); "
-        "the weights already include any standardisation. onnx: input 'pixels' (N, 1, 28, 28), "
-        "outputs 'logits' and 'probabilities' (N, 10). torch: a safetensors state_dict of "
-        "nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), input (N, 28, 28) or (N, 1, 28, 28). "
-        "keras: a .keras Sequential (Flatten of (28, 28), Dense(10)) giving logits.")
+        "restored it). Every format takes the data's inputs: float32 pixels in [0, 1] (8-bit "
+        "images / 255), or a table's raw values; the weights already include any "
+        "standardisation. onnx: input 'pixels' (N, channels, H, W) or, for a table, 'features' "
+        "(N, D); outputs 'logits' and 'probabilities' (N, C). torch: a safetensors state_dict "
+        "of nn.Sequential(nn.Flatten(), nn.Linear(D, C)). keras: a .keras Sequential (Input of "
+        "the data's shape, Flatten, Dense(C)) giving logits. Fashion-MNIST: (N, 1, 28, 28), "
+        "D = 784, C = 10.")
     p.add_argument("run_dir", metavar="RUN", help="a run folder written by 'softreg train', "
                    "or a .safetensors checkpoint")
     p.add_argument("--format", required=True, choices=_FORMATS, dest="format",

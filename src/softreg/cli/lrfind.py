@@ -7,7 +7,7 @@ from pathlib import Path
 
 from softreg import fileio
 from softreg.cli.settings import add_setting
-from softreg.cli.train import add_data_args
+from softreg.cli.train import add_data_args, data_settings
 from softreg.config import TrainConfig
 
 
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(framework=args.framework, epochs=args.epochs,
                          batch_size=args.batch_size, weight_decay=args.weight_decay,
                          val_split=args.val_split, standardize=args.standardize,
-                         seed=args.seed, device=args.device)
+                         seed=args.seed, device=args.device, **data_settings(args))
     check_range(args.min_lr, args.max_lr, args.num)  # refusals before any work
     if args.epochs < 1:  # zero epochs would leave every rate "diverged"
         from softreg.errors import ConfigError

@@ -9,12 +9,14 @@ from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("predict", help="classify 28x28 images with a checkpoint",
-                       description="Classify 28x28 grayscale images (PNG, PGM or .npy; light "
-                       "object on a dark background, as in Fashion-MNIST).")
+    p = sub.add_parser("predict", help="classify images or table rows with a checkpoint",
+                       description="Classify inputs of the model's data: images of its shape "
+                       "(PNG, JPEG, PGM or .npy; for Fashion-MNIST 28x28 grayscale, a light "
+                       "object on a dark background), or for a table a .npy row (D,) or rows "
+                       "(n, D), or a CSV of rows (with a header of the feature names, or none).")
     p.add_argument("checkpoint", help="a .safetensors checkpoint, or a run folder (its final "
                    "model: the best epoch when early stopping restored it)")
-    p.add_argument("images", nargs="+", help="image files")
+    p.add_argument("images", nargs="+", help="image files, or .npy / CSV files of rows")
     p.add_argument("--top-k", type=int, default=3, help="classes to show per image [%(default)s]")
     p.add_argument("--framework", default="numpy", help="[%(default)s]")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda [%(default)s]")
@@ -32,29 +34,31 @@ def run(args: argparse.Namespace) -> int:
 
     from softreg import checkpoint
     from softreg.backends import get_backend
-    from softreg.data import CLASS_NAMES
     from softreg.errors import ConfigError
-    from softreg.images import load_image
+    from softreg.inputs import load_inputs
     from softreg.numerics import softmax
     from softreg.textsafe import printable
 
-    if not 1 <= args.top_k <= len(CLASS_NAMES):
-        raise ConfigError(f"--top-k must be between 1 and {len(CLASS_NAMES)}, got {args.top_k}")
     path, ck = checkpoint.load_model(args.checkpoint)
+    shape = ck.shape  # the data's: class names, features, image shape
+    class_names = shape.class_names
+    if not 1 <= args.top_k <= len(class_names):
+        raise ConfigError(f"--top-k must be between 1 and {len(class_names)}, got {args.top_k}")
     temperature = _temperature(args, ck) if args.calibrated or args.calibration else None
-    X = np.stack([load_image(p) for p in args.images])  # (n, 784); all read before any work
+    names, X = load_inputs(args.images, shape)  # (n, D); all read before any work
     backend = get_backend(args.framework, args.device)
     backend.set_params(ck.W, ck.b)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
-        logits = np.asarray(backend.logits(X))  # (n, 10)
-    checkpoint.check_logits(logits, ck, str(path), "images")
-    # (n, 10), max-subtracted in float64: no overflow
+        logits = np.asarray(backend.logits(X))  # (n, C)
+    checkpoint.check_logits(logits, ck, str(path),
+                            "images" if shape.image_shape is not None else "inputs")
+    # (n, C), max-subtracted in float64: no overflow
     probs = softmax(logits.astype(np.float64) / (temperature or 1.0), axis=-1)
-    results = []
-    for image, row in zip(args.images, probs, strict=True):
+    results: list[dict[str, Any]] = []
+    for image, row in zip(names, probs, strict=True):
         top = np.argsort(-row, kind="stable")[: args.top_k]
         results.append({"image": image, "top": [
-            {"class": CLASS_NAMES[int(k)], "index": int(k), "probability": float(row[k])}
+            {"class": class_names[int(k)], "index": int(k), "probability": float(row[k])}
             for k in top]})
     if temperature is not None:
         for res in results:

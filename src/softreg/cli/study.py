@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from softreg.cli.settings import add_setting
-from softreg.cli.train import add_data_args
+from softreg.cli.train import add_data_args, data_settings
 from softreg.config import TrainConfig
 
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     base = TrainConfig(framework=args.framework, epochs=args.epochs, lr=args.lr,
                        batch_size=args.batch_size, seed=args.seed, device=args.device,
                        val_split=args.val_split, val_seed=args.val_seed,
-                       monitor=args.monitor)
+                       monitor=args.monitor, **data_settings(args))
     if args.weight_decay <= 0 or args.patience < 1:
         from softreg.errors import ConfigError
 

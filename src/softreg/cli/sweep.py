@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from softreg.cli.settings import add_axis_flags, add_setting
-from softreg.cli.train import add_data_args
+from softreg.cli.train import add_data_args, data_settings
 from softreg.config import SWEEP_AXES, TrainConfig
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def build_space(args: argparse.Namespace) -> SearchSpace:
 
     base = TrainConfig(val_split=args.val_split, val_seed=args.val_seed,
                        patience=args.patience, monitor=args.monitor,
-                       device=args.device, max_loss=args.max_loss)
+                       device=args.device, max_loss=args.max_loss, **data_settings(args))
     axes = {}
     for name in SWEEP_AXES:
         text = getattr(args, f"axis_{name}")

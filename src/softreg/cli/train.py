@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from softreg.cli.settings import add_setting, flag
-from softreg.config import TrainConfig
+from softreg.config import DATA_SETTINGS, TrainConfig
 from softreg.errors import ConfigError
 from softreg.frameworks import canonical_framework
 from softreg.history import Status
@@ -18,9 +18,26 @@ if TYPE_CHECKING:
     from softreg.run import RunResult
 
 
-def add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX files (.gz or not)")
+def add_data_args(p: argparse.ArgumentParser, settings: bool = True, note: str = "") -> None:
+    """``--data-dir`` and ``--offline``; with ``settings`` also the data settings (``--data``,
+    ``--test-split``, ``--label-column``, ``--image-size``, ``--grayscale``), whose flags
+    default to None (a flag not given is not a setting given; ``note`` follows --data's help)."""
+    if settings:
+        for name in DATA_SETTINGS:
+            if name == "grayscale":
+                p.add_argument("--grayscale", action="store_true", default=None,
+                               help="read a folder's colour images as grayscale")
+            else:
+                add_setting(p, name, default=None, note=note if name == "data" else "")
+    p.add_argument("--data-dir", help="folder with a named dataset's four IDX files (.gz or "
+                   "not)")
     p.add_argument("--offline", action="store_true", help="never download; local files only")
+
+
+def data_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The data settings given on the command line (those left out are not included)."""
+    return {name: getattr(args, name) for name in DATA_SETTINGS
+            if getattr(args, name, None) is not None}
 
 
 def add_labels_arg(p: argparse.ArgumentParser) -> None:
@@ -36,8 +53,9 @@ _TRAIN_NOTES = {"epochs": "; with --resume: the total to reach",
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("train", help="train a model and write a run folder",
-                       description="Train softmax regression on Fashion-MNIST. Defaults are the "
-                       "d2l chapter's: torch, batch 256, lr 0.1, 10 epochs, N(0, 0.01) weights.")
+                       description="Train softmax regression on Fashion-MNIST (or other data: "
+                       "--data). Defaults are the d2l chapter's: torch, batch 256, lr 0.1, 10 "
+                       "epochs, N(0, 0.01) weights.")
     # The settings default to None, not to TrainConfig's values, so that --resume can tell a
     # flag that was given from one that was not.
     for name in ("framework", "epochs", "batch_size", "lr", "seed", "device", "weight_decay",

@@ -11,9 +11,9 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from softreg.backends.base import NUM_CLASSES
 from softreg.config import LR_HINT, check_lr
 from softreg.d2l.animator import Animator
+from softreg.data.fashion import NUM_CLASSES
 from softreg.errors import ConfigError, ModelShapeError
 from softreg.history import EpochRecord, History, Status
 from softreg.loop import EpochTotals, EpochTrainer, run_epochs

@@ -5,24 +5,33 @@
 memory map of the decoded cache): convert them (``images.astype(np.float32) / 255``) or copy
 them before changing them in place.
 
+Any other data goes through :func:`load`: one spec (``--data``: a named dataset, ``folder:DIR``,
+``csv:FILE``, ``parquet:FILE``, ``npz:FILE``, ``sklearn:NAME``) gives one :class:`Dataset`;
+:func:`from_arrays` makes one of arrays in Python.
+
 Modules: ``fashion`` (the dataset facts), ``idx`` (strict IDX reader), ``sources`` (where files
-come from, download), ``cache`` (decoded ``.npy`` cache), ``split`` (train/validation split).
+come from, download), ``cache`` (decoded ``.npy`` cache), ``split`` (train/validation split),
+``dataset`` (the :class:`Dataset` and its checks), ``spec`` (parsing ``--data``), ``named`` (the
+named datasets' table), ``tables`` (CSV, Parquet, npz, scikit-learn), ``folder`` (image folders).
 Importing this package imports neither pooch nor matplotlib.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from softreg.data.cache import Loaded, load_verified
+from softreg.data.dataset import Dataset, from_arrays
 from softreg.data.fashion import CLASS_NAMES, FILES, NUM_CLASSES, IDXFile, split_files
 from softreg.data.idx import UInt8Array, check_pair
 from softreg.data.sources import Found, locate, verify
 from softreg.data.split import train_val_split
 
 __all__ = [
-    "CLASS_NAMES", "FILES", "NUM_CLASSES", "Found", "IDXFile", "Loaded", "load_fashion_mnist",
-    "load_verified", "locate", "train_val_split", "verify",
+    "CLASS_NAMES", "FILES", "NUM_CLASSES", "DataOptions", "Dataset", "Found", "IDXFile",
+    "Loaded", "from_arrays", "load", "load_fashion_mnist", "load_verified", "locate",
+    "train_val_split", "verify",
 ]
 
 
@@ -52,3 +61,56 @@ def load_fashion_mnist(split: str = "train", data_dir: str | os.PathLike[str] | 
     labels = load_verified(labels_spec, found["labels"].path).array
     check_pair(images, labels, str(found["images"].path), str(found["labels"].path))
     return images, labels
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """How a spec's files are read: the table's label column, and the image folders' size
+    (``"HxW"``, ``""``: as they are) and colour (``grayscale``: one channel)."""
+
+    label_column: str = ""
+    image_size: str = ""
+    grayscale: bool = False
+
+
+
+
+def load(spec: str, data_dir: str | os.PathLike[str] | None = None, offline: bool = False,
+         options: DataOptions | None = None) -> Dataset:
+    """The dataset ``spec`` names, checked (:func:`softreg.data.dataset.checked`).
+
+    Args:
+        spec: ``fashion-mnist`` (and the table's other names), ``folder:DIR``, ``csv:FILE``,
+            ``parquet:FILE``, ``npz:FILE`` or ``sklearn:digits|iris|wine|breast_cancer``.
+        data_dir, offline: where a named dataset's files are (see :func:`load_fashion_mnist`).
+        options: how files are read (label column, image size, grayscale).
+
+    Raises:
+        ConfigError: a spec that does not parse (an unknown name lists the known ones).
+        DataNotFoundError: the file or folder does not exist.
+        DataError: the data breaks a rule (the message names the file and the problem).
+        FrameworkUnavailableError: the source needs a package that is not installed.
+    """
+    from softreg.data import named
+    from softreg.data.dataset import checked
+    from softreg.data.spec import parse, parse_image_size
+
+    opts = options or DataOptions()
+    parsed = parse(spec)
+    if parsed.kind == "named":
+        entry = named.DATASETS[parsed.target]
+        xtr, ytr = entry.load("train", None if data_dir is None else str(data_dir), offline)
+        xte, yte = entry.load("test", None if data_dir is None else str(data_dir), offline)
+        return checked(xtr, ytr, xte, yte, entry.class_names, entry.image_shape, parsed.text)
+    if parsed.kind == "sklearn":
+        from softreg.data.tables import load_sklearn
+
+        return load_sklearn(parsed.target, parsed.text)
+    if parsed.kind == "folder":
+        from softreg.data.folder import load_folder
+
+        return load_folder(parsed.target, parsed.text, parse_image_size(opts.image_size),
+                           opts.grayscale)
+    from softreg.data.tables import load_table
+
+    return load_table(parsed.kind, parsed.target, parsed.text, opts.label_column)

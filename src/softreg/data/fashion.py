@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from softreg.shape import ModelShape
+
 Kind = Literal["images", "labels"]
 
 
@@ -69,6 +71,9 @@ MIRRORS: tuple[str, ...] = (
     "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
     "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
 )
+
+# The model shape the data states: W (10, 784), images 28 x 28 (pixels flattened row by row).
+MODEL_SHAPE = ModelShape(CLASS_NAMES, IMAGE_SHAPE[0] * IMAGE_SHAPE[1], IMAGE_SHAPE)
 
 DEBIAN_PACKAGE = "dataset-fashion-mnist"
 SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"

@@ -27,7 +27,7 @@ from softreg import fileio, sweep_worker
 from softreg.config import TrainConfig
 from softreg.engines import Result, Unit, check_gpu_share, ray_cluster
 from softreg.errors import ConfigError
-from softreg.splits import Split, data_key, prepare_splits
+from softreg.splits import DATA_KEY_NAMES, Split, data_key, prepare_splits
 
 PROGRESS_EVERY_S = 5.0
 
@@ -190,6 +190,7 @@ def _unit_data_key(unit: Unit) -> tuple[Any, ...]:
     """
     keys = {data_key(TrainConfig.from_dict(c)) for c in unit}
     if len(keys) != 1:
-        raise ConfigError(f"a unit of work must share its data settings (val_split, val_seed, "
-                          f"standardize), got {sorted(keys)}; split it by data settings")
+        raise ConfigError(f"a unit of work must share its data settings "
+                          f"({', '.join(DATA_KEY_NAMES)}), got {sorted(keys)}; split it by data "
+                          "settings")
     return keys.pop()

@@ -11,7 +11,7 @@ from softreg.explain.calibration import Calibration, Reliability, calibrate
 from softreg.explain.mistakes import ConfusedPair, Scored, confused_pairs, highest_loss, score
 from softreg.metrics import ClassReport, class_report, confusion_matrix
 
-Labelled = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]  # X (N, 784), y (N,)
+Labelled = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]  # X (N, D), y (N,)
 
 TOP_PAIRS = 5  # confused pairs in the tables
 HARDEST = 12  # highest-loss test images in the table and figure
@@ -23,8 +23,8 @@ class Explanation:
 
     Attributes:
         names: class names.
-        W: (C, 784) raw-pixel weights (the templates); b: (C,) biases, both float32.
-        images: (N, 784) test images, pixels in [0, 1] (for the figures).
+        W: (C, D) raw-input weights (the templates); b: (C,) biases, both float32.
+        images: (N, D) test examples' raw inputs (pixels in [0, 1] for images).
         cm: test confusion matrix ``cm[true, predicted]``.
         report: per-class precision, recall, F1 and the accuracy.
         scored: per-image predictions, probabilities and losses.
@@ -53,11 +53,11 @@ class Explanation:
 def linear_logits(W: npt.ArrayLike, b: npt.ArrayLike,
                   X: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
     """``X @ W.T + b`` in float64, (N, C), in chunks (no float64 copy of all of X)."""
-    W64 = np.asarray(W, dtype=np.float64)  # (C, 784)
+    W64 = np.asarray(W, dtype=np.float64)  # (C, D)
     b64 = np.asarray(b, dtype=np.float64)  # (C,)
     out = np.empty((len(X), W64.shape[0]), dtype=np.float64)
     for start in range(0, len(X), 8192):
-        chunk = np.asarray(X[start : start + 8192], dtype=np.float64)  # (n, 784)
+        chunk = np.asarray(X[start : start + 8192], dtype=np.float64)  # (n, D)
         out[start : start + len(chunk)] = chunk @ W64.T + b64  # (n, C)
     return out
 
@@ -67,8 +67,8 @@ def analyse(W: npt.ArrayLike, b: npt.ArrayLike, test: Labelled, val: Labelled | 
     """Explain the linear model ``(W, b)`` on ``test``; fit a temperature on ``val`` if given.
 
     Args:
-        W: (C, 784) weights and b: (C,) biases for raw pixels in [0, 1].
-        test: the test images (N, 784) in [0, 1] and labels.
+        W: (C, D) weights and b: (C,) biases for raw inputs (pixels in [0, 1]).
+        test: the test examples' raw inputs (N, D) and labels.
         val: validation images and labels, or None (no temperature).
         names: the C class names.
         notes: sentences to carry along (e.g. why there is no validation set).

@@ -22,6 +22,7 @@ from softreg.explain.analysis import Explanation, Labelled, analyse
 from softreg.explain.calibration import FILE_NAME, FORMAT, model_digest
 from softreg.explain.mistakes import examples
 from softreg.explain.report import render_sections
+from softreg.shape import ModelShape
 
 # Everything explain writes; an --out folder holding anything else is not explain's to write in.
 OUTPUT_NAMES = ("explain.md", "templates.png", "mistakes.png", "confused.png",
@@ -44,13 +45,15 @@ class ExplainResult:
 
 
 def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: str | None = None,
-                offline: bool = False, figures: bool = True) -> ExplainResult:
+                offline: bool = False, figures: bool = True,
+                data: dict[str, Any] | None = None) -> ExplainResult:
     """Explain the final model of a run folder (or a checkpoint file) on the test set.
 
     The validation split is rebuilt from the checkpoint's saved configuration; without one
     (``val_split`` 0, or no saved configuration) no temperature is fitted and the result says
     so. The files go to ``out``: by default the run folder, or ``<stem>-explain/`` next to a
-    checkpoint file outside a run folder.
+    checkpoint file outside a run folder. The data is the run's own unless ``data`` (data
+    settings such as ``{"data": "csv:other.csv"}``) names other data of the model's shape.
 
     Raises:
         ConfigError: ``path`` is neither a run folder nor a checkpoint, or ``out`` cannot be
@@ -74,15 +77,22 @@ def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: st
     # another folder becomes an "explain" folder (its marker names the files it may replace).
     with runfolder.held(dest, kind, "add"):  # type: ignore[arg-type]
         config, notes = _saved_config(ck.meta)
-        test, val = load_sets(config, data_dir, offline)
+        if data:
+            from dataclasses import replace
+
+            config = replace(config if config is not None else TrainConfig(), **data)
+        shape = ck.shape
+        test, val = load_sets(config, data_dir, offline, shape, str(model_path))
         if config is not None and val is None:
             notes.append(NO_VAL)
-        expl = analyse(ck.W, ck.b, test, val, _names(ck.meta), notes)
-        files = write_figures(expl, dest) if figures else {}
+        expl = analyse(ck.W, ck.b, test, val, list(shape.class_names), notes)
+        files = write_figures(expl, dest, shape=shape) if figures else {}
         files["calibration"] = write_calibration(dest, expl, model_path, ck.meta)
         standardized = bool(config is not None and config.standardize)
-        files["explain"] = fileio.write_text(
-            dest / "explain.md", _page(expl, files, model_path, ck.meta, standardized))
+        page = _page(expl, files, model_path, ck.meta, standardized)
+        if shape.image_shape is None:
+            page += "\n" + coefficients_section(expl, shape)
+        files["explain"] = fileio.write_text(dest / "explain.md", page)
     return ExplainResult(expl, model_path, ck.meta, dest, files)
 
 
@@ -143,31 +153,44 @@ def _saved_config(meta: dict[str, Any]) -> tuple[TrainConfig | None, list[str]]:
                       "validation split is unknown."]
 
 
-def _names(meta: dict[str, Any]) -> list[str]:
-    from softreg.data import CLASS_NAMES
+def load_sets(config: TrainConfig | None, data_dir: str | None, offline: bool,
+              shape: ModelShape | None = None,
+              where: str = "the checkpoint") -> tuple[Labelled, Labelled | None]:
+    """The test set and, when ``config`` has a validation split, the same validation examples
+    as training used, as the raw inputs the saved weights take (pixels in [0, 1]). The data is
+    the run's (``config.data``; Fashion-MNIST without a config), refused unless it has the
+    model's ``shape``.
 
-    names = meta.get("class_names")
-    if isinstance(names, list) and len(names) == len(CLASS_NAMES) and all(
-            isinstance(n, str) for n in names):
-        return [str(n) for n in names]
-    return list(CLASS_NAMES)
+    Raises:
+        ConfigError: the data has another shape or class set than the model.
+    """
+    from softreg.data.fashion import MODEL_SHAPE
+    from softreg.splits import model_data, prepare_splits
 
-
-def load_sets(config: TrainConfig | None, data_dir: str | None,
-              offline: bool) -> tuple[Labelled, Labelled | None]:
-    """The test set and, when ``config`` has a validation split, the same validation images
-    as training used (pixels in [0, 1])."""
-    from softreg import data
-    from softreg.splits import to_features
-
-    xte, yte = data.load_fashion_mnist("test", data_dir=data_dir, offline=offline)
-    test = (to_features(xte), np.asarray(yte, dtype=np.int64))
-    if config is None or config.val_split <= 0:
+    cfg = config if config is not None else TrainConfig()
+    ds = model_data(shape or MODEL_SHAPE, cfg, data_dir, offline, where)
+    splits = prepare_splits(cfg, dataset=ds, scale=False)
+    test = (splits["test"].X, splits["test"].y)
+    if config is None or "val" not in splits:
         return test, None
-    xtr, ytr = data.load_fashion_mnist("train", data_dir=data_dir, offline=offline)
-    ytr64 = np.asarray(ytr, dtype=np.int64)
-    _, val_idx = data.train_val_split(ytr64, config.val_split, config.val_seed)
-    return test, (to_features(xtr[val_idx]), ytr64[val_idx])
+    return test, (splits["val"].X, splits["val"].y)
+
+
+def coefficients_section(expl: Explanation, shape: ModelShape, top: int = 5) -> str:
+    """For a table: each class's largest coefficients by feature name, as the change of the
+    class's logit for one standard deviation of the feature (measured on the test set)."""
+    std = np.asarray(expl.images, dtype=np.float64).std(axis=0)  # (D,)
+    effect = np.asarray(expl.W, dtype=np.float64) * std  # (C, D)
+    lines = ["## Largest coefficients", "",
+             "Per class, the features that move its logit most: the weight times the feature's "
+             "standard deviation on the test set (the change of the logit for one standard "
+             "deviation; + for, - against the class).", "",
+             "| class | features |", "|---|---|"]
+    for k, name in enumerate(shape.class_names):
+        order = np.argsort(-np.abs(effect[k]), kind="stable")[:top]
+        cells = ", ".join(f"{shape.feature_name(int(j))} {effect[k, j]:+.3g}" for j in order)
+        lines.append(f"| {name} | {cells} |")
+    return "\n".join(lines) + "\n"
 
 
 # The explain figures a training run draws for its report.md (the matplotlib ones cost about
@@ -175,27 +198,35 @@ def load_sets(config: TrainConfig | None, data_dir: str | None,
 REPORT_FIGURES = ("mistakes",)
 
 
-def write_figures(expl: Explanation, out: Path,
-                  only: tuple[str, ...] | None = None) -> dict[str, Path]:
+def write_figures(expl: Explanation, out: Path, only: tuple[str, ...] | None = None,
+                  shape: ModelShape | None = None) -> dict[str, Path]:
     """templates.png, mistakes.png, confused.png (when there are mistakes), reliability.png;
-    with ``only``, just those of them."""
+    with ``only``, just those of them. The image figures only for image data (``shape``:
+    the model's, default Fashion-MNIST's)."""
+    from softreg.data.fashion import MODEL_SHAPE
     from softreg.plots.explain import plot_reliability, plot_templates
     from softreg.plots.images import image_grid
 
+    image_shape = (shape or MODEL_SHAPE).image_shape
+
     def wanted(key: str) -> bool:
+        if image_shape is None and key != "reliability":
+            return False  # weight templates and example images are for images only
         return only is None or key in only
 
     n, s = expl.names, expl.scored
     files: dict[str, Path] = {}
     if wanted("templates"):
-        files["templates"] = plot_templates(expl.W, n, out / "templates.png")
+        files["templates"] = plot_templates(expl.W, n, out / "templates.png",
+                                            image_shape=image_shape or (28, 28))
     if wanted("mistakes"):
         titles = [f"{n[int(s.true[i])]}\n→ {n[int(s.pred[i])]} {s.p_pred[i]:.2f}"
                   for i in expl.hardest]
-        files["mistakes"] = Path(image_grid(expl.images[expl.hardest], titles,
+        files["mistakes"] = Path(image_grid(as_images(expl.images[expl.hardest], image_shape),
+                                            titles,
                                             path=out / "mistakes.png", ncols=6))
     if wanted("confused"):
-        _write_confused(expl, out, files)
+        _write_confused(expl, out, files, image_shape)
     if wanted("reliability"):
         curves = [("as trained", expl.before)]
         if expl.after is not None and expl.calibration.temperature is not None:
@@ -204,7 +235,13 @@ def write_figures(expl: Explanation, out: Path,
     return files
 
 
-def _write_confused(expl: Explanation, out: Path, files: dict[str, Path]) -> None:
+def as_images(X: Any, image_shape: tuple[int, ...] | None) -> Any:
+    """Rows of pixels (k, D) as images (k, *image_shape) for the figures."""
+    return np.asarray(X).reshape(-1, *(image_shape or (28, 28)))  # (k, H, W[, 3])
+
+
+def _write_confused(expl: Explanation, out: Path, files: dict[str, Path],
+                    image_shape: tuple[int, ...] | None = None) -> None:
     """confused.png: example rows of the most-confused pairs, when there are mistakes."""
     from softreg.plots.explain import plot_example_rows
 
@@ -215,7 +252,7 @@ def _write_confused(expl: Explanation, out: Path, files: dict[str, Path]) -> Non
                                   (pair.b, pair.a, pair.b_as_a, pair.b_rate)):
             idx = examples(s, t, p, EXAMPLES)
             rows.append((f"{n[t]}\n→ {n[p]}\n{count} ({100 * rate:.1f}%)",
-                         expl.images[idx].reshape(-1, 28, 28),  # (k, 28, 28)
+                         as_images(expl.images[idx], image_shape),  # (k, H, W[, 3])
                          [f"p={s.p_pred[i]:.2f}" for i in idx]))
     if rows:
         files["confused"] = plot_example_rows(rows, out / "confused.png",
@@ -257,20 +294,28 @@ def report_sections(out: Path, test: Any, val: Any | None, *, figures: bool,
     from ``softreg explain``).
     """
     model_path, ck = checkpoint.load_model(out)
+    shape = ck.shape
     expl = analyse(ck.W, ck.b, raw_split(test), None if val is None else raw_split(val),
-                   _names(ck.meta), [] if val is not None else [NO_VAL])
-    files = write_figures(expl, out, only=REPORT_FIGURES) if figures else {}
+                   list(shape.class_names), [] if val is not None else [NO_VAL])
+    files = write_figures(expl, out, only=REPORT_FIGURES, shape=shape) if figures else {}
     files["calibration"] = write_calibration(out, expl, model_path, ck.meta)
     beside = {k: v for k, v in files.items() if k != "mistakes"}  # next to predictions.png
-    later = tuple(k for k in ("confused", "reliability", "templates") if figures and k not in files)
-    return render_sections(expl, beside, standardized=standardized, elsewhere=later), files
+    later = tuple(k for k in ("confused", "reliability", "templates") if figures and k not in files
+                  and (shape.image_shape is not None or k == "reliability"))
+    text = render_sections(expl, beside, standardized=standardized, elsewhere=later)
+    if shape.image_shape is None:
+        text += "\n" + coefficients_section(expl, shape)
+    return text, files
 
 
 def raw_split(split: Any) -> Labelled:
-    """A Split's images as pixels in [0, 1] (undoing its standardisation), and its labels."""
+    """A Split's raw inputs (undoing its standardisation): pixels in [0, 1] for images, a
+    table's values; and its labels."""
     X = split.X
     if split.standardizer is not None:
         std = split.standardizer
-        X = X * std.scale.astype(np.float32) + std.mean.astype(np.float32)  # (N, 784)
-        np.clip(X, 0.0, 1.0, out=X)  # rounding may leave 1 + 1e-7: still a [0, 1] image
+        X = X * std.scale.astype(np.float32) + std.mean.astype(np.float32)  # (N, D)
+        shape = getattr(split, "shape", None)
+        if shape is None or shape.image_shape is not None:
+            np.clip(X, 0.0, 1.0, out=X)  # rounding may leave 1 + 1e-7: still a [0, 1] image
     return X, split.y

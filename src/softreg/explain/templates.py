@@ -19,16 +19,20 @@ SIDE = 28
 SCALE_PERCENTILE = 99.5
 
 
-def templates(W: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """The rows of W (C, 784) as (C, 28, 28) images.
+def templates(W: npt.ArrayLike,
+              image_shape: tuple[int, ...] = (SIDE, SIDE)) -> npt.NDArray[np.float64]:
+    """The rows of W (C, D) as (C, H, W) images; colour images' (H, W, 3) weights are
+    averaged over the channels (a pixel's brightness for the class).
 
     Raises:
-        ConfigError: W is not (C, 784).
+        ConfigError: W is not (C, D) with D the pixels of ``image_shape``.
     """
     arr = np.asarray(W, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[1] != SIDE * SIDE:
-        raise ConfigError(f"W must have shape (classes, {SIDE * SIDE}), got {arr.shape}")
-    return arr.reshape(-1, SIDE, SIDE)  # (C, 28, 28)
+    size = int(np.prod(image_shape))
+    if arr.ndim != 2 or arr.shape[1] != size:
+        raise ConfigError(f"W must have shape (classes, {size}), got {arr.shape}")
+    imgs = arr.reshape(-1, *image_shape)  # (C, H, W[, 3])
+    return imgs.mean(axis=3) if imgs.ndim == 4 else imgs
 
 
 def symmetric_scale(W: npt.ArrayLike, percentile: float = SCALE_PERCENTILE) -> float:

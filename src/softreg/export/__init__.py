@@ -3,7 +3,7 @@
 Every format takes float32 pixels in ``[0, 1]`` (an 8-bit image divided by 255) and computes
 the run's logits; the checkpoint's weights already are for such pixels, even for a run trained
 with standardisation. One module per format (``to_onnx``, ``to_torch``, ``to_keras``) holds a
-``write(ck, source, tmp)`` function and a ``SNIPPET`` showing how to load the file; each imports
+``write(ck, source, tmp)`` function and a ``snippet(ck)`` showing how to load the file; each imports
 its library only when used.
 """
 
@@ -79,4 +79,4 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
         write_new(dest, lambda tmp: module.write(ck, str(path), tmp), overwrite=overwrite)
     epoch = ck.meta.get("epoch")
     return Exported(dest, path, epoch if isinstance(epoch, int) else None,
-                    module.SNIPPET.format(path=dest))
+                    module.snippet(ck).format(path=dest))

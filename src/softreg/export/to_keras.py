@@ -1,6 +1,7 @@
-"""Keras export: the chapter's ``Sequential`` (Flatten of (28, 28), Dense(10)) as a .keras file.
+"""Keras export: the chapter's ``Sequential`` (Input of the data's shape, Flatten, Dense(C)) as
+a .keras file (for Fashion-MNIST: Flatten of (28, 28), Dense(10)).
 
-Keras' Dense computes ``x @ kernel + bias`` with a (784, 10) kernel, so the kernel is ``W.T``.
+Keras' Dense computes ``x @ kernel + bias`` with a (D, C) kernel, so the kernel is ``W.T``.
 The model outputs logits, as in the chapter (its loss is ``from_logits=True``).
 """
 
@@ -11,11 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from softreg.checkpoint import Checkpoint
+from softreg.export.common import input_shape
 
-SNIPPET = (
-    "import keras\n"
-    "model = keras.models.load_model('{path}'); logits = model.predict(images / 255)"
-)
+
+def snippet(ck: Checkpoint) -> str:
+    """How to load the exported file (``{path}`` is filled in)."""
+    inputs = "X" if ck.shape.image_shape is None else "images / 255"
+    return ("import keras\n"
+            f"model = keras.models.load_model('{{path}}'); logits = model.predict({inputs})")
 
 
 def write(ck: Checkpoint, source: str, tmp: Path) -> None:
@@ -29,10 +33,10 @@ def write(ck: Checkpoint, source: str, tmp: Path) -> None:
     keras = import_tensorflow().keras
     with quiet_stderr():
         model = keras.Sequential([
-            keras.Input(shape=(28, 28)),
+            keras.Input(shape=input_shape(ck)),
             keras.layers.Flatten(),
             keras.layers.Dense(ck.W.shape[0]),
         ], name="softreg_softmax_regression")
-        kernel = np.ascontiguousarray(ck.W.T, np.float32)  # (784, 10)
+        kernel = np.ascontiguousarray(ck.W.T, np.float32)  # (D, C)
         model.layers[-1].set_weights([kernel, np.asarray(ck.b, np.float32)])
         model.save(str(tmp))

@@ -19,18 +19,35 @@ import numpy as np
 
 from softreg._optional import require
 from softreg.checkpoint import Checkpoint
-from softreg.export.common import class_names
+from softreg.export.common import class_names, input_words
 
 OPSET = 17
 IR_VERSION = 8
-INPUT = "pixels"
+INPUT = "pixels"  # images; a table's input is named TABLE_INPUT
+TABLE_INPUT = "features"
 OUTPUTS = ("logits", "probabilities")
 
-SNIPPET = (
-    "import numpy as np, onnxruntime as ort\n"
-    "logits, probs = ort.InferenceSession('{path}').run(None, {{'pixels': "
-    "images.reshape(-1, 1, 28, 28).astype(np.float32) / 255}})"
-)
+
+def onnx_input(ck: Checkpoint) -> tuple[str, list[int | str]]:
+    """The input's name and shape: (N, channels, H, W) for images, (N, D) for a table."""
+    shape = ck.shape
+    if shape.image_shape is None:
+        return TABLE_INPUT, ["N", shape.features]
+    h, w = shape.image_shape[:2]
+    return INPUT, ["N", shape.channels, h, w]
+
+
+def snippet(ck: Checkpoint) -> str:
+    """How to run the exported file (``{path}`` is filled in)."""
+    name, dims = onnx_input(ck)
+    if name == TABLE_INPUT:
+        feed = "X.astype(np.float32)"
+    elif dims[1] != 1:  # colour images (N, H, W, C) as the data holds them
+        feed = "images.transpose(0, 3, 1, 2).astype(np.float32) / 255"
+    else:
+        feed = f"images.reshape(-1, {', '.join(str(d) for d in dims[1:])}).astype(np.float32) / 255"
+    return ("import numpy as np, onnxruntime as ort\n"
+            f"logits, probs = ort.InferenceSession('{{path}}').run(None, {{{{'{name}': {feed}}}}})")
 
 
 def build(ck: Checkpoint, source: str) -> bytes:
@@ -42,26 +59,34 @@ def build(ck: Checkpoint, source: str) -> bytes:
     onnx = require("onnx")
     helper, tp = onnx.helper, onnx.TensorProto
     # float32 weights widened to float64: exact, so the model is still the checkpoint's
-    W = np.asarray(ck.W, dtype=np.float32).astype(np.float64)  # (10, 784)
-    b = np.asarray(ck.b, dtype=np.float32).astype(np.float64)  # (10,)
-    nodes = [
-        helper.make_node("Cast", [INPUT], ["pixels64"], to=tp.DOUBLE),  # (N, 1, 28, 28)
-        helper.make_node("Flatten", ["pixels64"], ["flat"], axis=1),  # (N, 784)
-        helper.make_node("Gemm", ["flat", "W", "b"], ["logits64"], transB=1),  # (N, 10)
-        helper.make_node("Softmax", ["logits64"], ["probs64"], axis=1),  # (N, 10)
+    W = np.asarray(ck.W, dtype=np.float32).astype(np.float64)  # (C, D)
+    b = np.asarray(ck.b, dtype=np.float32).astype(np.float64)  # (C,)
+    name, dims = onnx_input(ck)
+    # colour images come in as (N, C, H, W), the usual layout; the features are channels last
+    last = ["pixels64"]
+    nodes = [helper.make_node("Cast", [name], ["pixels64"], to=tp.DOUBLE)]  # as the input
+    if len(dims) == 4 and dims[1] != 1:
+        nodes.append(helper.make_node("Transpose", ["pixels64"], ["hwc"], perm=[0, 2, 3, 1]))
+        last = ["hwc"]  # (N, H, W, C)
+    nodes += [
+        helper.make_node("Flatten", last, ["flat"], axis=1),  # (N, D)
+        helper.make_node("Gemm", ["flat", "W", "b"], ["logits64"], transB=1),  # (N, C)
+        helper.make_node("Softmax", ["logits64"], ["probs64"], axis=1),  # (N, C)
         helper.make_node("Cast", ["logits64"], [OUTPUTS[0]], to=tp.FLOAT),
         helper.make_node("Cast", ["probs64"], [OUTPUTS[1]], to=tp.FLOAT),
     ]
     graph = helper.make_graph(
         nodes, "softreg_softmax_regression",
-        [helper.make_tensor_value_info(INPUT, tp.FLOAT, ["N", 1, 28, 28])],
+        [helper.make_tensor_value_info(name, tp.FLOAT, dims)],
         [helper.make_tensor_value_info(name, tp.FLOAT, ["N", W.shape[0]]) for name in OUTPUTS],
         initializer=[onnx.numpy_helper.from_array(W, "W"), onnx.numpy_helper.from_array(b, "b")],
     )
     model = helper.make_model(graph, producer_name="softreg", ir_version=IR_VERSION,
                               opset_imports=[helper.make_opsetid("", OPSET)])
-    model.doc_string = ("Softmax regression on Fashion-MNIST. Input: float32 pixels in [0, 1], "
-                        "(N, 1, 28, 28). Outputs: logits and softmax probabilities, (N, 10).")
+    trained_on = ck.meta.get("data", "fashion-mnist")
+    model.doc_string = (f"Softmax regression on {trained_on}. Input {name!r}: {input_words(ck)}, "
+                        f"({', '.join(str(d) for d in dims)}). Outputs: logits and softmax "
+                        f"probabilities, (N, {W.shape[0]}).")
     helper.set_model_props(model, {
         "source": source,
         "epoch": json.dumps(ck.meta.get("epoch")),

@@ -1,7 +1,8 @@
-"""PyTorch export: a safetensors state_dict of ``nn.Sequential(nn.Flatten(), nn.Linear(784, 10))``.
+"""PyTorch export: a safetensors state_dict of ``nn.Sequential(nn.Flatten(), nn.Linear(D, C))``.
 
-Its keys are ``1.weight`` (10, 784) and ``1.bias`` (10,): index 1 is the Linear layer, as
-PyTorch names the children of a Sequential. Writing it needs only safetensors, not PyTorch.
+Its keys are ``1.weight`` (C, D) and ``1.bias`` (C,) (Fashion-MNIST: (10, 784) and (10,)):
+index 1 is the Linear layer, as PyTorch names the children of a Sequential. Writing it needs
+only safetensors, not PyTorch.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import numpy as np
 
 from softreg._optional import require
 from softreg.checkpoint import Checkpoint
-from softreg.export.common import class_names
+from softreg.export.common import class_names, input_shape, input_words
 
-SNIPPET = (
-    "import torch; from safetensors.torch import load_file\n"
-    "net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)); "
-    "net.load_state_dict(load_file('{path}'))"
-)
+
+def snippet(ck: Checkpoint) -> str:
+    """How to load the exported file (``{path}`` is filled in)."""
+    C, D = ck.shape.weights
+    return ("import torch; from safetensors.torch import load_file\n"
+            f"net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear({D}, {C})); "
+            "net.load_state_dict(load_file('{path}'))")
 
 
 def write(ck: Checkpoint, source: str, tmp: Path) -> None:
@@ -31,9 +34,11 @@ def write(ck: Checkpoint, source: str, tmp: Path) -> None:
     require("safetensors")
     import safetensors.numpy
 
-    tensors = {"1.weight": np.ascontiguousarray(ck.W, np.float32),  # (10, 784)
-               "1.bias": np.ascontiguousarray(ck.b, np.float32)}  # (10,)
+    tensors = {"1.weight": np.ascontiguousarray(ck.W, np.float32),  # (C, D)
+               "1.bias": np.ascontiguousarray(ck.b, np.float32)}  # (C,)
+    shape = input_shape(ck)
     meta = {"format": "pt", "source": source, "epoch": json.dumps(ck.meta.get("epoch")),
             "class_names": json.dumps(class_names(ck)),
-            "input": "float32 pixels in [0, 1], (N, 28, 28) or (N, 1, 28, 28) or (N, 784)"}
+            "input": f"{input_words(ck)}, (N, {', '.join(map(str, shape))}) or "
+                     f"(N, {ck.shape.features}); images channels last"}
     tmp.write_bytes(safetensors.numpy.save(tensors, metadata=meta))

@@ -30,7 +30,7 @@ def _done(fig: Any, path: PathLike | None) -> Any:
 
 
 def plot_templates(W: npt.ArrayLike, names: Sequence[str], path: PathLike | None = None,
-                   ncols: int = 5) -> Any:
+                   ncols: int = 5, image_shape: tuple[int, ...] = (28, 28)) -> Any:
     """Each row of W as a 28x28 image on a diverging map centred at 0, one scale for all.
 
     Red pixels raise the class's score when bright, blue ones lower it. The figure has one
@@ -42,9 +42,9 @@ def plot_templates(W: npt.ArrayLike, names: Sequence[str], path: PathLike | None
         The written Path when ``path`` is given, else the Figure.
 
     Raises:
-        ConfigError: W is not (len(names), 784).
+        ConfigError: W is not (len(names), H x W[ x 3]) for ``image_shape``.
     """
-    imgs = templates(W)  # (C, 28, 28)
+    imgs = templates(W, image_shape)  # (C, H, W)
     if len(imgs) != len(names):
         raise ConfigError(f"plot_templates needs one name per row of W: {len(imgs)} rows, "
                           f"{len(names)} names")

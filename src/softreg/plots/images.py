@@ -112,6 +112,10 @@ def _as_stack(images: npt.ArrayLike) -> npt.NDArray[Any]:
     arr = np.asarray(images)
     if arr.dtype != np.uint8:
         arr = arr.astype(np.float32)
+    if arr.ndim == 4 and arr.shape[3] == 3:
+        # (n, H, W, 3) colour images: drawn as their luma (ITU-R 601), the grid is grayscale
+        luma = np.asarray(arr, dtype=np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        return luma if arr.dtype != np.uint8 else np.rint(luma).astype(np.uint8)  # (n, H, W)
     if arr.ndim == 4 and arr.shape[1] == 1:
         arr = arr[:, 0]  # (n, H, W)
     elif arr.ndim == 2 and arr.shape[1] == 28 * 28:

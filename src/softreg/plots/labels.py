@@ -9,7 +9,7 @@ its absence is refused with the package to install.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -51,6 +51,13 @@ class FigureText:
     run_title: str = "{framework}, batch {batch_size}, lr {lr}"
     font: str | None = None
     font_file: str | None = None
+
+    def for_classes(self, class_names: Sequence[str]) -> FigureText:
+        """This text for a model of ``class_names``: Fashion-MNIST's are drawn in this
+        language; other data's as the data names them."""
+        if tuple(class_names) == CLASS_NAMES:
+            return self
+        return replace(self, class_names=tuple(class_names))
 
     def prediction_title(self, true: int, pred: int) -> str:
         """Two lines: the true class, then the predicted one."""

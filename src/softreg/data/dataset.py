@@ -1,0 +1,189 @@
+"""A dataset as softreg trains on it, whatever its source: raw arrays, class names, a shape.
+
+:class:`Dataset` is what every source produces (the IDX family, image folders, tables, ``.npz``
+files, scikit-learn's bundled sets, arrays in Python): a training split and, when the source
+has one, a test split, each as raw features X and integer labels y; the class names; the image
+shape when the examples are images (None for a table); and a fingerprint of the content, which
+checkpoints record so that a model is evaluated on the data it was trained on.
+
+Every check a source's data must pass is here, once (:func:`checked`): at least two classes,
+labels in range, finite features, a test split with no class the training split lacks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from softreg.errors import DataError
+from softreg.shape import ModelShape
+
+# How a dataset's features become the model's inputs: image pixels divided by 255 (uint8), or
+# a table's numbers as they are (then standardised with the training split's statistics).
+IMAGES, TABLE = "pixels/255", "raw"
+# A test split drawn from the training data when the source has none, stratified and seeded
+# with this seed (apart from --seed and --val-seed: every run of a spec tests on the same rows).
+TEST_SEED = 0
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train and test splits of raw features and integer labels, with what describes them.
+
+    Attributes:
+        X_train: (N, ...) raw features: uint8 pixels (N, H, W[, C]) for images, float32
+            (N, D) for a table. y_train: (N,) int64 labels in [0, C).
+        X_test, y_test: the source's own test split, or None (then ``--test-split``).
+        class_names: the name of each class, in label order.
+        image_shape: (H, W) or (H, W, C) for images, None for a table.
+        spec: the spec the data was loaded from (``fashion-mnist``, ``csv:FILE``...).
+        fingerprint: a sha256 of the content (features and labels of both splits).
+        feature_names: a table's column names (empty for images).
+    """
+
+    X_train: npt.NDArray[Any]
+    y_train: npt.NDArray[np.int64]
+    X_test: npt.NDArray[Any] | None
+    y_test: npt.NDArray[np.int64] | None
+    class_names: tuple[str, ...]
+    image_shape: tuple[int, ...] | None
+    spec: str
+    fingerprint: str
+    feature_names: tuple[str, ...] = ()
+
+    @property
+    def scaling(self) -> str:
+        """``pixels/255`` for images, ``raw`` for a table."""
+        return TABLE if self.image_shape is None else IMAGES
+
+    @property
+    def shape(self) -> ModelShape:
+        """The model shape this data states."""
+        features = math.prod(self.X_train.shape[1:])
+        return ModelShape(self.class_names, int(features), self.image_shape, self.feature_names)
+
+    def info(self) -> dict[str, Any]:
+        """What a checkpoint records about its data (``checkpoint_meta`` checks each field)."""
+        return {"data": self.spec, "data_fingerprint": self.fingerprint,
+                "model_shape": self.shape.to_dict(), "class_names": list(self.class_names),
+                "scaling": self.scaling}
+
+
+def fingerprint(*arrays: npt.NDArray[Any] | None) -> str:
+    """sha256 over the shapes, dtypes and bytes of ``arrays`` (None counts as absent)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        if a is None:
+            h.update(b"none;")
+            continue
+        c = np.ascontiguousarray(a)
+        h.update(f"{c.dtype.str}{c.shape};".encode())
+        h.update(c.data)
+    return h.hexdigest()
+
+
+def checked(X_train: npt.ArrayLike, y_train: npt.ArrayLike, X_test: npt.ArrayLike | None,
+            y_test: npt.ArrayLike | None, class_names: tuple[str, ...],
+            image_shape: tuple[int, ...] | None, spec: str,
+            feature_names: tuple[str, ...] = ()) -> Dataset:
+    """A :class:`Dataset` of these arrays once they pass every check; the fingerprint is made.
+
+    Raises:
+        DataError: shapes that disagree, fewer than 2 classes, a label outside
+            [0, len(class_names)) or not an integer, NaN or inf in a table's features, a test
+            split with a class the training split lacks, or an empty split.
+    """
+    Xtr, ytr = _split(X_train, y_train, "training", spec, image_shape)
+    Xte = yte = None
+    if (X_test is None) != (y_test is None):
+        raise DataError(f"{spec}: a test split needs both its features and its labels")
+    if X_test is not None and y_test is not None:
+        Xte, yte = _split(X_test, y_test, "test", spec, image_shape)
+        if Xte.shape[1:] != Xtr.shape[1:]:
+            raise DataError(f"{spec}: the test examples have shape {Xte.shape[1:]}, the "
+                            f"training examples {Xtr.shape[1:]}; both splits need the same")
+    if len(class_names) < 2:
+        raise DataError(f"{spec}: found {len(class_names)} class(es) "
+                        f"({', '.join(class_names) or 'none'}); a classifier needs at least 2")
+    for y, part in ((ytr, "training"), (yte, "test")):
+        if y is not None and y.size and (y.min() < 0 or y.max() >= len(class_names)):
+            raise DataError(f"{spec}: the {part} labels must be in [0, {len(class_names)}) for "
+                            f"{len(class_names)} classes, got {int(y.min())} to {int(y.max())}")
+    present = np.unique(ytr)
+    if present.size < 2:
+        raise DataError(f"{spec}: the training split holds one class only "
+                        f"({class_names[int(present[0])]!r}); a classifier needs at least 2")
+    if yte is not None:
+        missing = np.setdiff1d(np.unique(yte), present)
+        if missing.size:
+            names = ", ".join(repr(class_names[int(k)]) for k in missing[:5])
+            raise DataError(f"{spec}: the test split has class(es) {names} that the training "
+                            "split lacks; a model cannot learn a class it never sees")
+    return Dataset(Xtr, ytr, Xte, yte, tuple(class_names), image_shape, spec,
+                   fingerprint(Xtr, ytr, Xte, yte), tuple(feature_names))
+
+
+def _split(X: npt.ArrayLike, y: npt.ArrayLike, part: str, spec: str,
+           image_shape: tuple[int, ...] | None) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    Xa, ya = np.asarray(X), np.asarray(y)
+    if Xa.dtype == object or ya.dtype == object:
+        raise DataError(f"{spec}: the {part} arrays hold Python objects (dtype object); give "
+                        "numbers")
+    if ya.ndim != 1 or Xa.ndim < 2 or len(Xa) != len(ya):
+        raise DataError(f"{spec}: the {part} split must be X (N, features...) and y (N,), got "
+                        f"X {Xa.shape} and y {ya.shape}")
+    if len(ya) == 0:
+        raise DataError(f"{spec}: the {part} split is empty; it needs at least one example")
+    whole = np.issubdtype(ya.dtype, np.floating) and bool(np.all(ya == np.round(ya)))
+    if not np.issubdtype(ya.dtype, np.integer) and not whole:
+        raise DataError(f"{spec}: the {part} labels must be integers, got dtype {ya.dtype}")
+    if image_shape is not None:
+        if tuple(Xa.shape[1:]) != tuple(image_shape) or Xa.dtype != np.uint8:
+            raise DataError(f"{spec}: the {part} images must be uint8 of shape "
+                            f"{tuple(image_shape)}, got {Xa.dtype} {Xa.shape[1:]}")
+        return Xa, ya.astype(np.int64, copy=False)
+    if not (np.issubdtype(Xa.dtype, np.number) or Xa.dtype == bool):
+        raise DataError(f"{spec}: the {part} features must be numbers, got dtype {Xa.dtype}")
+    Xf = np.ascontiguousarray(Xa.reshape(len(Xa), -1), dtype=np.float32)
+    bad = ~np.isfinite(Xf)
+    if bad.any():
+        row, col = (int(v[0]) for v in np.nonzero(bad))
+        raise DataError(f"{spec}: the {part} features hold NaN or inf ({int(bad.sum())} "
+                        f"value(s), the first in row {row}, feature {col}); fill or drop them "
+                        "first")
+    return Xf, ya.astype(np.int64)
+
+
+def from_arrays(X: npt.ArrayLike, y: npt.ArrayLike, X_test: npt.ArrayLike | None = None,
+                y_test: npt.ArrayLike | None = None, *,
+                class_names: tuple[str, ...] | list[str] | None = None,
+                image_shape: tuple[int, ...] | None = None, name: str = "arrays",
+                feature_names: tuple[str, ...] | list[str] = ()) -> Dataset:
+    """A dataset of arrays in Python: what ``softreg.data.from_arrays`` gives ``fit_many``.
+
+    Args:
+        X, y: training features (N, D) (or uint8 images (N, H, W[, C]) with ``image_shape``)
+            and integer labels (N,) in [0, C).
+        X_test, y_test: a test split, or None (then one is drawn, see ``--test-split``).
+        class_names: the names of the C classes (default ``"0"``, ``"1"``, ...: as many as
+            the largest label + 1).
+        image_shape: (H, W) or (H, W, C) for uint8 images, None for a table.
+        name: the spec recorded in checkpoints (``arrays:<name>``).
+        feature_names: a name per feature (tables), for ``explain``.
+
+    Raises:
+        DataError: as :func:`checked`.
+    """
+    ys = [np.asarray(y)] + ([] if y_test is None else [np.asarray(y_test)])
+    if class_names is None:
+        top = max(int(np.max(v)) for v in ys if v.size and np.issubdtype(v.dtype, np.number))
+        class_names = tuple(str(k) for k in range(top + 1))
+    spec = name if name.startswith("arrays") else f"arrays:{name}"
+    return checked(X, y, X_test, y_test, tuple(class_names),
+                   None if image_shape is None else tuple(image_shape), spec,
+                   tuple(feature_names))

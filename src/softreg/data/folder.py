@@ -1,0 +1,147 @@
+"""A folder of images as a dataset: ``DIR/<class>/*`` or ``DIR/train|test/<class>/*``.
+
+The classes are the sorted names of the class folders (those of ``train`` when there is a
+``train`` and a ``test`` folder). Images are read with Pillow, in parallel threads; each file's
+header (format and size) is checked before its pixels are decoded, so a file claiming a huge
+size costs nothing. Grayscale images stay one channel; colour ones are kept as RGB unless
+``grayscale`` asks for one channel. Every image must have the same size unless ``image_size``
+resizes them all.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from softreg.data.dataset import Dataset, checked
+from softreg.errors import DataError, DataNotFoundError
+
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+MAX_SIDE = 4096  # the largest image side read (a header claiming more is refused unread)
+MAX_PIXELS_TOTAL = 2**31  # all images together, in bytes of uint8 pixels
+
+
+def load_folder(target: str, spec: str, image_size: tuple[int, int] | None,
+                grayscale: bool) -> Dataset:
+    """Read an image folder (see the module doc) into a :class:`Dataset`.
+
+    Raises:
+        DataNotFoundError: the folder does not exist.
+        DataError: no class folder, a class folder without images, fewer than 2 classes,
+            images of different sizes without ``image_size``, an unreadable image (named),
+            a test class the training split lacks.
+    """
+    root = Path(target).expanduser()
+    if not root.is_dir():
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise DataNotFoundError(f"{spec}: {str(root)!r} {what}; give a folder of class folders")
+    split_dirs = (root / "train", root / "test")
+    if all(d.is_dir() for d in split_dirs):
+        classes = _classes(split_dirs[0], spec)
+        train = _files(split_dirs[0], classes, spec)
+        test_classes = _classes(split_dirs[1], spec)
+        unknown = sorted(set(test_classes) - set(classes))
+        if unknown:
+            raise DataError(f"{spec}: the test folder has class(es) {', '.join(unknown[:5])} "
+                            "that the train folder lacks; a model cannot learn a class it "
+                            "never sees")
+        test: list[tuple[Path, int]] | None = _files(split_dirs[1], test_classes, spec,
+                                                     index={c: i for i, c in enumerate(classes)})
+    else:
+        classes = _classes(root, spec)
+        train, test = _files(root, classes, spec), None
+    files = train + (test or [])
+    mode = _mode(files[0][0], grayscale, spec)
+    size = image_size or _size(files[0][0], spec)
+    shape = (size[0], size[1]) if mode == "L" else (size[0], size[1], 3)
+    if len(files) * math.prod(shape) > MAX_PIXELS_TOTAL:
+        raise DataError(f"{spec}: {len(files)} images of {shape} are more than the "
+                        f"{MAX_PIXELS_TOTAL // 2**20} MiB of pixels softreg loads; use "
+                        "--image-size to make them smaller")
+    X = np.empty((len(files), *shape), dtype=np.uint8)
+    workers = min(8, os.cpu_count() or 1)
+    resize = image_size is not None
+    with ThreadPoolExecutor(workers) as pool:  # Pillow decodes without the GIL
+        list(pool.map(lambda item: _read_into(X, item[0], item[1][0], mode, size, resize, spec),
+                      enumerate(files)))
+    y = np.asarray([k for _, k in files], dtype=np.int64)
+    n = len(train)
+    return checked(X[:n], y[:n], None if test is None else X[n:],
+                   None if test is None else y[n:], tuple(classes), shape, spec)
+
+
+def _classes(folder: Path, spec: str) -> list[str]:
+    classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not
+                     d.name.startswith("."))
+    if not classes:
+        raise DataError(f"{spec}: {str(folder)!r} holds no class folders; put each class's "
+                        "images in a folder named for the class")
+    if len(classes) < 2:
+        raise DataError(f"{spec}: {str(folder)!r} holds one class folder ({classes[0]}); a "
+                        "classifier needs at least 2")
+    return classes
+
+
+def _files(folder: Path, classes: list[str], spec: str,
+           index: dict[str, int] | None = None) -> list[tuple[Path, int]]:
+    out: list[tuple[Path, int]] = []
+    index = index or {c: i for i, c in enumerate(classes)}
+    for name in classes:
+        found = sorted(p for p in (folder / name).iterdir()
+                       if p.is_file() and p.suffix.lower() in EXTENSIONS)
+        if not found:
+            raise DataError(f"{spec}: class folder {str(folder / name)!r} holds no images "
+                            f"({', '.join(EXTENSIONS)})")
+        out += [(p, index[name]) for p in found]
+    return out
+
+
+def _open(path: Path, spec: str):  # type: ignore[no-untyped-def]
+    from softreg._optional import require
+
+    pil = require("PIL")
+    from PIL import Image
+
+    try:
+        im = Image.open(path)
+    except (OSError, pil.UnidentifiedImageError, ValueError) as exc:
+        raise DataError(f"{spec}: cannot read image {str(path)!r} ({exc})") from exc
+    w, h = im.size
+    if not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
+        im.close()
+        raise DataError(f"{spec}: image {str(path)!r} claims {w}x{h} pixels; softreg reads "
+                        f"images up to {MAX_SIDE} pixels a side")
+    return im
+
+
+def _mode(path: Path, grayscale: bool, spec: str) -> str:
+    if grayscale:
+        return "L"
+    with _open(path, spec) as im:
+        return "L" if im.mode in ("L", "1", "I", "I;16", "F", "LA") else "RGB"
+
+
+def _size(path: Path, spec: str) -> tuple[int, int]:
+    with _open(path, spec) as im:
+        return im.size[1], im.size[0]  # (H, W)
+
+
+def _read_into(X: npt.NDArray[np.uint8], i: int, path: Path, mode: str,
+               size: tuple[int, int], resize: bool, spec: str) -> None:
+    with _open(path, spec) as im:
+        if not resize and (im.size[1], im.size[0]) != size:
+            raise DataError(f"{spec}: image {str(path)!r} is {im.size[1]}x{im.size[0]} (HxW), "
+                            f"others are {size[0]}x{size[1]}; pass --image-size HxW to resize "
+                            "them all")
+        try:
+            im = im.convert(mode)
+            if resize:
+                im = im.resize((size[1], size[0]))
+            X[i] = np.asarray(im, dtype=np.uint8)
+        except (OSError, ValueError) as exc:  # truncated or damaged data after the header
+            raise DataError(f"{spec}: cannot decode image {str(path)!r} ({exc})") from exc
