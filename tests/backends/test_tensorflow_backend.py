@@ -65,6 +65,7 @@ def test_import_and_training_print_nothing_on_stderr(tmp_path):
         "import numpy as np\n"
         "from softreg.backends import get_backend\n"
         "be = get_backend('tf')\n"
+        "be.set_params(np.zeros((10, 784), np.float32), np.zeros(10, np.float32))\n"
         "d = be.put_data(np.zeros((8, 784), np.float32), np.zeros(8, np.int64))\n"
         "print(be.train_epoch(d, np.arange(8), 4, 0.1).count)\n"
         "import softreg.tensorflow\n"
