@@ -41,8 +41,13 @@ def test_section_4_1_notebook_shows_each_figure_inline(framework, tmp_path):
     src = str(Path(softreg.__file__).resolve().parents[1])
     env = dict(os.environ, SOFTREG_FIGURE_DIR=str(tmp_path / "figs"), OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p))
-    nbclient.NotebookClient(nb, km=_kernel_manager(tmp_path), timeout=600,
-                            resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
+    km = _kernel_manager(tmp_path)
+    try:
+        nbclient.NotebookClient(nb, km=km, timeout=600,
+                                resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
+    finally:  # nbclient leaves a kernel it was handed running
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     plots = [c for c in code if "d2l.plot(" in c.source]
     assert len(plots) == 6
     for cell in plots:

@@ -74,9 +74,14 @@ def _run(name: str, tmp_path: Path):
     # the kernel imports the softreg under test, installed or not
     src = str(Path(softreg.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    client = nbclient.NotebookClient(nb, km=_kernel_manager(tmp_path), timeout=600,
+    km = _kernel_manager(tmp_path)
+    client = nbclient.NotebookClient(nb, km=km, timeout=600,
                                      resources={"metadata": {"path": str(tmp_path)}})
-    client.execute(env=env)
+    try:
+        client.execute(env=env)
+    finally:  # nbclient leaves a kernel it was handed running
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     report = json.loads("".join(o.get("text", "") for o in nb.cells[-1].outputs
                                 if o.output_type == "stream" and o.name == "stdout"))
     assert report["executable"] == sys.executable
