@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from softreg import checkpoint, fileio, readback, runfolder, stopsignals
-from softreg.backends import get_backend
+from softreg.backends import for_single_run, get_backend
 from softreg.backends.base import LinearBackend
 from softreg.config import TrainConfig
 from softreg.errors import ConfigError, FolderError, SoftregError
@@ -246,13 +246,14 @@ def _claim_and_train(config: TrainConfig | None, out: Path, data_dir: str | None
                       f"{state.config.epochs} epochs: nothing left to train (pass --epochs N "
                       f"with N > {state.epoch} to train further); its files are written again",
                       file=sys.stderr)
-            backend = get_backend(state.config.framework, state.config.device)
+            backend = for_single_run(get_backend(state.config.framework, state.config.device))
             splits = prepare_splits(state.config, data_dir=data_dir, offline=offline)
             fileio.write_json(out / "config.json", state.config.to_dict())
             return _train(state.config, backend, splits, out, state, outputs)
     if config is None:
         raise ConfigError("train_run needs a TrainConfig unless resume=True")
-    backend = get_backend(config.framework, config.device)  # validates the device first
+    # validates the device first
+    backend = for_single_run(get_backend(config.framework, config.device))
     splits = prepare_splits(config, data_dir=data_dir, offline=offline)
     with runfolder.held(out, "train", "overwrite" if overwrite else "new"):
         fileio.write_json(out / "config.json", config.to_dict())
