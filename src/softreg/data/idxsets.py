@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,40 +141,20 @@ def find(ds: IDXSet, spec: IDXSetFile, data_dir: str | None = None,
 
 
 def download(spec: IDXSetFile, dest: Path, mirrors: Sequence[str]) -> Path:
-    """Download ``spec`` from the first mirror serving the right bytes (md5) into ``dest``;
-    a temporary folder is removed whatever happens.
+    """Download ``spec`` from the first mirror serving the right bytes (md5) into ``dest``
+    (:func:`softreg.data.sources.download_checked`).
 
     Raises:
         DataError: every mirror failed, or ``dest`` cannot be written.
         FrameworkUnavailableError: pooch is not installed.
     """
-    from softreg._optional import require
-    from softreg.data.sources import _fetch
+    from softreg.data.sources import download_checked
 
-    pooch = require("pooch")
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
-    except OSError as exc:
-        raise DataError(f"cannot write into the download folder {dest} ({exc})") from exc
-    errors: list[str] = []
-    try:
-        for base in mirrors:
-            url = base.rstrip("/") + "/" + spec.filename
-            try:
-                got = _fetch(pooch, url, spec.filename, staging)
-                if md5(got) != spec.gz_md5:
-                    raise DataError(f"md5 {md5(got)}, expected {spec.gz_md5}")
-            except Exception as exc:  # any network/HTTP/content failure: try the next mirror
-                errors.append(f"{url}: {exc}")
-                (staging / spec.filename).unlink(missing_ok=True)  # pooch would reuse it
-                continue
-            final = dest / spec.filename
-            os.replace(got, final)
-            return final
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    raise DataError("; ".join(errors) or "no mirror given")
+    def check(got: Path) -> None:
+        if md5(got) != spec.gz_md5:
+            raise DataError(f"md5 {md5(got)}, expected {spec.gz_md5}")
+
+    return download_checked(spec.filename, dest, mirrors, check)
 
 
 def load_split(ds: IDXSet, split: str, data_dir: str | None = None,

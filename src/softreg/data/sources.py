@@ -23,7 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,9 +230,24 @@ def verify(spec: IDXFile, path: str | os.PathLike[str]) -> IDXData:
 def download(spec: IDXFile, dest_dir: str | os.PathLike[str], mirrors: Sequence[str]) -> Path:
     """Download ``spec`` from the first mirror that serves a correct copy into ``dest_dir``.
 
-    pooch fetches into a private temporary folder inside ``dest_dir``; the file is verified
-    (:func:`verify`) and only then renamed to its final name. The temporary folder is always
-    removed, so a failure or Ctrl-C leaves nothing behind.
+    The file is verified (:func:`verify`) before it gets its final name; see
+    :func:`download_checked`.
+
+    Raises:
+        DataError: every mirror failed (the message lists each URL and its error), none was
+            given, or ``dest_dir`` cannot be written.
+        FrameworkUnavailableError: pooch is not installed.
+    """
+    return download_checked(spec.filename, dest_dir, mirrors, lambda got: verify(spec, got))
+
+
+def download_checked(filename: str, dest_dir: str | os.PathLike[str], mirrors: Sequence[str],
+                     check: Callable[[Path], object]) -> Path:
+    """Download ``filename`` from the first mirror whose copy passes ``check`` into ``dest_dir``.
+
+    pooch fetches into a private temporary folder inside ``dest_dir``; ``check`` (which raises
+    on a bad copy) runs there, and only a copy that passes is renamed to its final name. The
+    temporary folder is always removed, so a failure or Ctrl-C leaves nothing behind.
 
     Raises:
         DataError: every mirror failed (the message lists each URL and its error), none was
@@ -242,7 +257,7 @@ def download(spec: IDXFile, dest_dir: str | os.PathLike[str], mirrors: Sequence[
     from softreg._optional import require
 
     if not mirrors:
-        raise DataError(f"no download mirror given for {spec.filename}; pass at least one base "
+        raise DataError(f"no download mirror given for {filename}; pass at least one base "
                         "URL (softreg.data.fashion.MIRRORS lists the usual ones)")
     pooch = require("pooch")
     dest = Path(dest_dir)
@@ -256,14 +271,15 @@ def download(spec: IDXFile, dest_dir: str | os.PathLike[str], mirrors: Sequence[
     errors: list[str] = []
     try:
         for base in mirrors:
-            url = base.rstrip("/") + "/" + spec.filename
+            url = base.rstrip("/") + "/" + filename
             try:
-                got = _fetch(pooch, url, spec.filename, staging)
-                verify(spec, got)
+                got = _fetch(pooch, url, filename, staging)
+                check(got)
             except Exception as exc:  # any network/HTTP/format failure: try the next mirror
                 errors.append(f"{url}: {exc}")
+                (staging / filename).unlink(missing_ok=True)  # pooch would reuse a bad copy
                 continue
-            final = dest / spec.filename
+            final = dest / filename
             os.replace(got, final)
             return final
     finally:
