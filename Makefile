@@ -13,6 +13,9 @@ MXBIN := $(VENV_MX)/bin
 TORCH_PIN := torch==2.13.0
 TORCH_PIP_ARGS ?=
 RUN_DIR := runs/chapter
+# Scratch folders of the checks, inside the clone (ignored by git; pytest empties its own at
+# start): a temporary folder per run under /tmp would pile up on a shared disk.
+SCRATCH := build/check
 # The newest Python on the machines. Two environments there: a plain `pip install .` (no extra)
 # proves that the base dependencies train and write a checkpoint; `.[torch,tensorflow,test]`
 # runs the NumPy, PyTorch and TensorFlow part of the suite, so that requires-python and the pins
@@ -98,7 +101,7 @@ test:
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks docs/hooks
 	$(BIN)/mypy
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build -q --strict --site-dir $$(mktemp -d)
+	rm -rf $(SCRATCH)/site && NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build -q --strict --site-dir $(CURDIR)/$(SCRATCH)/site
 
 # The documentation site, into site/ (a warning, a broken link or a missing reference fails).
 docs: $(BIN)/.installed
@@ -109,19 +112,20 @@ test-main: $(BIN)/.installed data
 
 test-mxnet: $(MXBIN)/.installed data
 	SOFTREG_REQUIRE=mxnet,data,mpmath,safetensors,PIL,jupyter $(MXBIN)/python -m pytest -m mxnet -q \
-		-p no:cacheprovider --basetemp=$$(mktemp -d)
+		-p no:cacheprovider --basetemp=$(CURDIR)/$(SCRATCH)/pytest-mxnet
 
 # A plain install trains with NumPy and writes its checkpoint; then the NumPy, PyTorch and
 # TensorFlow part of the suite runs on Python 3.13 (MXNet, Ray, ONNX, TensorBoard and the
 # notebooks are proven in the other environments, the slow kill test too).
 test-newest: $(NEWBIN)/.installed $(NEWTBIN)/.installed data
-	cd /tmp && $(CURDIR)/$(NEWBIN)/softreg train --framework numpy --epochs 1 --offline --quiet \
-		--out $$(mktemp -d)/run
+	rm -rf $(SCRATCH)/newest-run && mkdir -p $(SCRATCH)/newest-run
+	cd $(SCRATCH)/newest-run && $(CURDIR)/$(NEWBIN)/softreg train --framework numpy --epochs 1 \
+		--offline --quiet --out run
 	cd /tmp && for fw in torch tensorflow mxnet; do $(CURDIR)/$(NEWBIN)/python -c "import softreg.$$fw" \
 		2>&1 | grep -q "'softreg\[$$fw\]'" || { echo "softreg.$$fw: no install hint \
 		in the wheel's environment" >&2; exit 1; }; done
 	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,sklearn $(NEWTBIN)/python -m pytest \
-		-q -p no:cacheprovider --basetemp=$$(mktemp -d) -m "not mxnet and not slow"
+		-q -p no:cacheprovider --basetemp=$(CURDIR)/$(SCRATCH)/pytest-newest -m "not mxnet and not slow"
 
 # Every benchmark, then the docs' chart of their side-by-side ratios (bench-results.jsonl).
 bench: $(BIN)/.installed $(MXBIN)/.installed data
@@ -132,4 +136,4 @@ bench: $(BIN)/.installed $(MXBIN)/.installed data
 	$(BIN)/python scripts/bench_figures.py bench-results.jsonl docs/img/benchmarks.png
 
 clean:
-	rm -rf $(VENV) $(VENV_MX) $(VENV_NEW) $(VENV_NEWT) $(VENV_DIST) runs softreg-figures site dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build $(VENV) $(VENV_MX) $(VENV_NEW) $(VENV_NEWT) $(VENV_DIST) runs softreg-figures site dist .pytest_cache .mypy_cache .ruff_cache
