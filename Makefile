@@ -111,6 +111,7 @@ test-main: $(BIN)/.installed data
 	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard,jupyter,ray,griffe,sklearn $(BIN)/python -m pytest -m "not mxnet" -q
 
 test-mxnet: $(MXBIN)/.installed data
+	mkdir -p $(SCRATCH)
 	SOFTREG_REQUIRE=mxnet,data,mpmath,safetensors,PIL,jupyter $(MXBIN)/python -m pytest -m mxnet -q \
 		-p no:cacheprovider --basetemp=$(CURDIR)/$(SCRATCH)/pytest-mxnet
 
