@@ -33,9 +33,9 @@ from types import ModuleType
 
 from _record import record
 
-from softreg.config import TrainConfig
-from softreg.pack_plan import fit_many
-from softreg.splits import prepare_splits
+from softreg.core.config import TrainConfig
+from softreg.fitting.pack_plan import fit_many
+from softreg.fitting.splits import prepare_splits
 
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_sweep import BASE, GRID  # the same grid, by construction
@@ -102,7 +102,7 @@ def main() -> None:
 
 
 def chapter_cost(framework: str, rounds: int) -> None:
-    from softreg.training import fit
+    from softreg.fitting.trainer import fit
 
     chapter = TrainConfig(framework=framework, device="cpu")
     splits = prepare_splits(chapter, offline=True)

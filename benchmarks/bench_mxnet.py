@@ -32,11 +32,11 @@ from mxnet import autograd, gluon, init, npx
 from mxnet.gluon import nn
 
 from softreg.backends import get_backend
-from softreg.config import TrainConfig
+from softreg.core.config import TrainConfig
 from softreg.data import load_fashion_mnist
-from softreg.loop import run_epochs
-from softreg.splits import prepare_splits
-from softreg.training import LinearTrainer, initial_params
+from softreg.epochs.loop import run_epochs
+from softreg.fitting.splits import prepare_splits
+from softreg.fitting.trainer import LinearTrainer, initial_params
 
 
 def softreg_epochs(splits, seed: int, evaluate: bool) -> tuple[float, float, float]:

@@ -25,10 +25,10 @@ from _record import record
 
 from softreg.backends import mxnet_backend
 from softreg.backends.checks import check_batch_size, check_order, check_step
-from softreg.config import TrainConfig
-from softreg.loop import EpochTotals
-from softreg.splits import prepare_splits
-from softreg.training import fit
+from softreg.core.config import TrainConfig
+from softreg.epochs.loop import EpochTotals
+from softreg.fitting.splits import prepare_splits
+from softreg.fitting.trainer import fit
 
 
 def autograd_epoch(self: Any, data: Any, order: Any, batch_size: int, lr: float,

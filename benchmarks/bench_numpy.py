@@ -2,7 +2,8 @@
 
 Prints
 * the time of 10 epochs (60000 training images, batch 256, lr 0.1) with the NumPy backend,
-  training only and with the per-epoch test evaluation of ``softreg.loop.run_epochs`` (best of
+  training only and with the per-epoch test evaluation of
+  ``softreg.epochs.loop.run_epochs`` (best of
   ``--repeats``), against the issue's budget of 1.5 s, and the final train loss and test
   accuracy for several seeds;
 * the same epochs written the naive way (softmax, then log, in float64; rows gathered with
@@ -24,10 +25,10 @@ from _record import record
 
 from softreg.backends import get_backend
 from softreg.backends.numpy_backend import blas_threads, openblas_thread_api
-from softreg.config import TrainConfig
-from softreg.loop import run_epochs
-from softreg.splits import Split, prepare_splits, to_features
-from softreg.training import LinearTrainer, epoch_order, initial_params
+from softreg.core.config import TrainConfig
+from softreg.epochs.loop import run_epochs
+from softreg.fitting.splits import Split, prepare_splits, to_features
+from softreg.fitting.trainer import LinearTrainer, epoch_order, initial_params
 
 EPOCHS, BATCH, LR = 10, 256, 0.1
 

@@ -41,10 +41,10 @@ from dataclasses import replace
 
 from _record import record
 
-from softreg.config import TrainConfig
-from softreg.pack_plan import Packing, packing
-from softreg.search import SearchSpace, configurations
-from softreg.sweep import run_sweep
+from softreg.core.config import TrainConfig
+from softreg.fitting.pack_plan import Packing, packing
+from softreg.sweeps.search import SearchSpace, configurations
+from softreg.sweeps.sweep import run_sweep
 
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_sweep import BASE, GRID  # the same grid, by construction
@@ -142,8 +142,8 @@ def part_b(framework: str, jobs: int) -> None:
         "import resource, sys, time, tempfile\n"
         "sys.argv = ['bench']\n"
         "from bench_pack import GRID_64, BASE_64, sweep\n"
-        "from softreg.config import TrainConfig\n"
-        "from softreg.search import SearchSpace\n"
+        "from softreg.core.config import TrainConfig\n"
+        "from softreg.sweeps.search import SearchSpace\n"
         f"space = SearchSpace(base=TrainConfig(framework={framework!r}, **BASE_64), "
         "axes=dict(GRID_64))\n"
         f"t, r = sweep(space, {jobs}, True, False)\n"
@@ -166,9 +166,9 @@ def part_b(framework: str, jobs: int) -> None:
 def part_c(framework: str, rounds: int) -> None:
     import statistics
 
-    from softreg.pack_plan import fit_many
-    from softreg.splits import prepare_splits
-    from softreg.training import fit
+    from softreg.fitting.pack_plan import fit_many
+    from softreg.fitting.splits import prepare_splits
+    from softreg.fitting.trainer import fit
 
     base = TrainConfig(framework=framework, device="cpu")
     splits = prepare_splits(base, offline=True)
@@ -212,12 +212,12 @@ def compare(framework: str, jobs: int, other_src: str, rounds: int) -> None:
             + ("import torch\ntorch.set_num_threads(1)\n"  # as main() does (--threads 1)
                if framework == "torch" else "")
             + "from bench_pack import BASE, GRID, sweep\n"
-            "from softreg.config import TrainConfig\n"
-            "from softreg.search import SearchSpace\n"
+            "from softreg.core.config import TrainConfig\n"
+            "from softreg.sweeps.search import SearchSpace\n"
             f"space = SearchSpace(base=TrainConfig(framework={framework!r}, **BASE), "
             "axes=dict(GRID))\n"
             # choose as the tree before --select did (its refit then trains the same settings)
-            "import inspect, bench_pack, softreg.sweep as S\n"
+            "import inspect, bench_pack, softreg.sweeps.sweep as S\n"
             "if 'select' in inspect.signature(S.run_sweep).parameters:\n"
             "    real = S.run_sweep\n"
             "    bench_pack.run_sweep = lambda *a, **k: real(*a, select='val_acc', **k)\n"
@@ -252,9 +252,9 @@ def compare_kernel(other_src: str, rounds: int, threads2: bool = False,
     import numpy as np
 
     mine_module = importlib.import_module(f"softreg.backends.{framework}_backend")
-    from softreg.pack import layout
-    from softreg.splits import prepare_splits
-    from softreg.training import epoch_order, initial_params
+    from softreg.fitting.pack import layout
+    from softreg.fitting.splits import prepare_splits
+    from softreg.fitting.trainer import epoch_order, initial_params
 
     spec = importlib.util.spec_from_file_location(
         f"other_{framework}_backend",

@@ -63,9 +63,9 @@ def main() -> None:
     import torch
 
     from softreg.backends import get_backend
-    from softreg.config import TrainConfig
-    from softreg.splits import prepare_splits
-    from softreg.training import epoch_order, initial_params
+    from softreg.core.config import TrainConfig
+    from softreg.fitting.splits import prepare_splits
+    from softreg.fitting.trainer import epoch_order, initial_params
 
     torch.set_num_threads(1)
     train = prepare_splits(TrainConfig(), offline=True)["train"]

@@ -21,9 +21,9 @@ import time
 
 from _record import record
 
-from softreg.config import TrainConfig
-from softreg.search import SearchSpace
-from softreg.sweep import COLUMNS, SweepResult, run_sweep
+from softreg.core.config import TrainConfig
+from softreg.sweeps.search import SearchSpace
+from softreg.sweeps.sweep import COLUMNS, SweepResult, run_sweep
 
 TARGET = 1.3
 GRID = {"lr": (0.03, 0.1, 0.3, 1.0), "weight_decay": (0.0, 1e-4, 1e-3, 1e-2),

@@ -127,8 +127,8 @@ def old_figures() -> Iterator[None]:
 def chapter_run(folder: Path) -> tuple[tuple[Any, ...], dict[str, Any], float]:
     """Train the chapter's run into ``folder``; return write_outputs' arguments and the time
     of that first call (the new figures, plotting imports included)."""
-    from softreg import report, run
-    from softreg.config import TrainConfig
+    from softreg.core.config import TrainConfig
+    from softreg.jobs import report, run
 
     captured: dict[str, Any] = {}
     real = report.write_outputs
@@ -155,7 +155,7 @@ def timed(call: Callable[[], Any]) -> float:
 
 def compare_reports(args: tuple[Any, ...], kwargs: dict[str, Any], first_new: float,
                     rounds: int) -> None:
-    from softreg import report
+    from softreg.jobs import report
     from softreg.plots import labels
 
     def write(old: bool, language: str) -> Callable[[], Any]:

@@ -18,10 +18,10 @@ import time
 
 import numpy as np
 
-from softreg.config import TrainConfig
-from softreg.errors import SoftregError
-from softreg.splits import prepare_splits
-from softreg.training import fit
+from softreg.core.config import TrainConfig
+from softreg.core.errors import SoftregError
+from softreg.fitting.splits import prepare_splits
+from softreg.fitting.trainer import fit
 
 DEFAULT = "sklearn:digits,sklearn:iris,sklearn:wine,sklearn:breast_cancer"
 

@@ -20,11 +20,11 @@ import os
 import tempfile
 import time
 
-from softreg.config import TrainConfig
-from softreg.search import SearchSpace
-from softreg.splits import prepare_splits
-from softreg.sweep import format_best, run_sweep
-from softreg.training import fit
+from softreg.core.config import TrainConfig
+from softreg.fitting.splits import prepare_splits
+from softreg.fitting.trainer import fit
+from softreg.sweeps.search import SearchSpace
+from softreg.sweeps.sweep import format_best, run_sweep
 
 BUDGET_S = 60.0
 # The grid spans a decade around the usual settings on each axis; it was not narrowed by looking

@@ -26,10 +26,10 @@ from _record import record
 
 from softreg.backends import get_backend
 from softreg.backends._tf import import_tensorflow
-from softreg.config import TrainConfig
-from softreg.loop import run_epochs
-from softreg.splits import prepare_splits
-from softreg.training import LinearTrainer, initial_params
+from softreg.core.config import TrainConfig
+from softreg.epochs.loop import run_epochs
+from softreg.fitting.splits import prepare_splits
+from softreg.fitting.trainer import LinearTrainer, initial_params
 
 tf = import_tensorflow()
 keras = tf.keras

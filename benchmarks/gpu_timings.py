@@ -26,10 +26,10 @@ def main() -> int:
               "False); run this on a machine with one", file=sys.stderr)
         return 1
     torch.backends.cuda.matmul.allow_tf32 = False  # float32 products, as on the CPU
-    from softreg.config import TrainConfig
-    from softreg.pack_plan import fit_many
-    from softreg.splits import prepare_splits
-    from softreg.training import fit
+    from softreg.core.config import TrainConfig
+    from softreg.fitting.pack_plan import fit_many
+    from softreg.fitting.splits import prepare_splits
+    from softreg.fitting.trainer import fit
 
     print(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}")
     chapter = TrainConfig(device="cuda")

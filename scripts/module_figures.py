@@ -1,6 +1,9 @@
 """Module sizes and long functions of a checkout: python scripts/module_figures.py [ROOT]."""
 
-import ast, sys, pathlib
+import ast
+import pathlib
+import sys
+
 root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".") / "src" / "softreg"
 sizes, longf = [], []
 for p in sorted(root.rglob("*.py")):

@@ -14,7 +14,7 @@ from tests.conftest import need
 
 ROOT = Path(__file__).resolve().parents[1]
 # The modules whose exported names (``__all__``) make up softreg's Python API.
-PUBLIC_MODULES = ("softreg", "softreg.data", "softreg.config", "softreg.torch",
+PUBLIC_MODULES = ("softreg", "softreg.data", "softreg.core.config", "softreg.torch",
                   "softreg.tensorflow", "softreg.mxnet", "softreg.estimator")
 
 

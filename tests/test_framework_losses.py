@@ -1,4 +1,4 @@
-"""Each framework's cross-entropy loss object against softreg.numerics, extremes included.
+"""Each framework's cross-entropy loss object against softreg.core.numerics, extremes included.
 
 Inputs are float32 (what the backends train in); softreg's value is the reference (accurate to
 about one float32 ulp, see tests/test_numerics.py). One test group per framework, so that the
@@ -34,7 +34,7 @@ import numpy as np
 import pytest
 
 from conftest import need
-from softreg.numerics import cross_entropy
+from softreg.core.numerics import cross_entropy
 
 INF, NAN = math.inf, math.nan
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import need
-from softreg.errors import ConfigError, DataError
-from softreg.training import initial_params
+from softreg.core.errors import ConfigError, DataError
+from softreg.fitting.trainer import initial_params
 
 pytestmark = pytest.mark.mxnet
 
@@ -118,7 +118,7 @@ def test_chapter_program(d2l, mx, real_data, figures_in_tmp, capsys):
 def test_one_epoch_matches_numpy_reference(d2l, mx, tiny_data, tiny_iters, kind):
     """A gluon.Trainer or a from-scratch updater(batch_size): the NumPy reference's epoch."""
     from softreg.backends.numpy_backend import NumpyBackend
-    from softreg.splits import to_features
+    from softreg.fitting.splits import to_features
 
     train_iter, test_iter = tiny_iters
     W0, b0 = initial_params(0)

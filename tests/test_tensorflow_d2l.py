@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import need
-from softreg.errors import ConfigError
-from softreg.training import initial_params
+from softreg.core.errors import ConfigError
+from softreg.fitting.trainer import initial_params
 
 pytestmark = pytest.mark.tensorflow
 

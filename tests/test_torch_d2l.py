@@ -187,7 +187,7 @@ def test_from_scratch_divergence_says_the_weights_could_not_be_put_back(tiny_ite
 
 
 def test_empty_iterator_is_refused():
-    from softreg.errors import ConfigError
+    from softreg.core.errors import ConfigError
 
     net = _linear_net()
     with pytest.raises(ConfigError, match="the training iterator yielded no batches"):

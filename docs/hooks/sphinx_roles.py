@@ -1,7 +1,8 @@
 """A griffe extension for the API reference: Sphinx roles in docstrings shown as code.
 
-softreg's docstrings name other objects the way Sphinx does (``:func:`softreg.training.fit```,
-``:class:`~softreg.history.History```), which mkdocstrings would print literally. This turns
+softreg's docstrings name other objects the way Sphinx does
+(``:func:`softreg.fitting.trainer.fit```,
+``:class:`~softreg.epochs.history.History```), which mkdocstrings would print literally. This turns
 each role into inline code: the full path, or its last part where the path starts with ``~``.
 """
 

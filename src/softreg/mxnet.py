@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from softreg._optional import import_framework
 from softreg.backends.checks import check_labels
+from softreg.core.errors import ConfigError
+from softreg.core.optional import import_framework
 from softreg.d2l.animator import Animator as Animator
 from softreg.d2l.ch3 import TrainCh3Warning as TrainCh3Warning
 from softreg.d2l.ch3 import (
@@ -49,8 +50,7 @@ from softreg.d2l.mxnet_book import *  # noqa: F403 (the book's aliases and helpe
 from softreg.d2l.names import __all__ as D2L_NAMES
 from softreg.d2l.plotting import plot as plot
 from softreg.d2l.plotting import set_axes as set_axes
-from softreg.errors import ConfigError
-from softreg.history import History
+from softreg.epochs.history import History
 
 mx = import_framework("mxnet")
 autograd, gluon = mx.autograd, mx.gluon
@@ -135,7 +135,7 @@ def load_data_fashion_mnist(batch_size: int, resize: int | tuple[int, int] | Non
         ConfigError: bad ``batch_size``, or MXNet's NumPy semantics are off (``npx.set_np()``).
         DataError: the dataset files are missing or corrupt.
     """
-    from softreg.config import check_setting
+    from softreg.core.config import check_setting
     from softreg.data import load_fashion_mnist
 
     check_setting("batch_size", batch_size)
@@ -365,7 +365,7 @@ def train_ch3(net: Any, train_iter: Any, test_iter: Any, loss: Any, num_epochs: 
             per-example loss, as d2l does) or a callable ``updater(batch_size)``.
 
     Returns:
-        The per-epoch :class:`~softreg.history.History`.
+        The per-epoch :class:`~softreg.epochs.history.History`.
 
     Raises:
         DataError: a label is outside [0, number of outputs) (MXNet would clip it silently).

@@ -30,8 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from softreg._optional import import_framework
 from softreg.backends._tf import verbose
+from softreg.core.errors import ConfigError
+from softreg.core.optional import import_framework
 from softreg.d2l.animator import Animator as Animator
 from softreg.d2l.ch3 import TrainCh3Warning as TrainCh3Warning
 from softreg.d2l.ch3 import (
@@ -59,8 +60,7 @@ from softreg.d2l.plotting import plot as plot
 from softreg.d2l.plotting import set_axes as set_axes
 from softreg.d2l.tensorflow_book import *  # noqa: F403 (the book's aliases and helpers)
 from softreg.d2l.weakcache import Getter, WeakCache
-from softreg.errors import ConfigError
-from softreg.history import History
+from softreg.epochs.history import History
 
 tf = import_framework("tensorflow")
 keras = tf.keras
@@ -144,7 +144,7 @@ def load_data_fashion_mnist(batch_size: int, resize: int | tuple[int, int] | Non
     Batches are X float32 (B, 28, 28, 1) in [0, 1] (or (B, r, r, 1) with ``resize``) and
     y int32, as in d2l 0.17.6.
     """
-    from softreg.config import check_setting
+    from softreg.core.config import check_setting
     from softreg.data import load_fashion_mnist
 
     check_setting("batch_size", batch_size)
@@ -430,7 +430,7 @@ def train_ch3(net: Any, train_iter: Any, test_iter: Any, loss: Any, num_epochs: 
             with respect to ``updater.params`` (or the Keras net's trainable variables).
 
     Returns:
-        The per-epoch :class:`~softreg.history.History`.
+        The per-epoch :class:`~softreg.epochs.history.History`.
 
     Raises:
         ConfigError: the parameters cannot be found (see :func:`_params_of`), an iterator is

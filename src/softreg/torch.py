@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from softreg._optional import import_framework
+from softreg.core.optional import import_framework
 from softreg.d2l.animator import Animator as Animator
 from softreg.d2l.ch3 import TrainCh3Warning as TrainCh3Warning
 from softreg.d2l.ch3 import (
@@ -44,7 +44,7 @@ from softreg.d2l.names import __all__ as D2L_NAMES
 from softreg.d2l.plotting import plot as plot
 from softreg.d2l.plotting import set_axes as set_axes
 from softreg.d2l.torch_book import *  # noqa: F403 (the book's aliases and helpers)
-from softreg.history import History
+from softreg.epochs.history import History
 
 torch = import_framework("torch")
 nn = torch.nn
@@ -112,7 +112,7 @@ def load_data_fashion_mnist(batch_size: int, resize: int | tuple[int, int] | Non
 
     Batches are X float32 (B, 1, 28, 28) in [0, 1] (or (B, 1, r, r) with ``resize``) and y int64.
     """
-    from softreg.config import check_setting
+    from softreg.core.config import check_setting
     from softreg.data import load_fashion_mnist
 
     check_setting("batch_size", batch_size)
@@ -297,7 +297,7 @@ def train_ch3(net: Any, train_iter: Any, test_iter: Any, loss: Any, num_epochs: 
             gradients of the summed loss.
 
     Returns:
-        The per-epoch :class:`~softreg.history.History`.
+        The per-epoch :class:`~softreg.epochs.history.History`.
 
     Raises:
         ConfigError: ``num_epochs`` is not an integer >= 0, an iterator is empty, or one-shot

@@ -12,7 +12,7 @@ from conftest import need
 from softreg.backends.base import LinearBackend
 from softreg.backends.numpy_backend import create_backend as numpy_backend
 from softreg.data.fashion import MODEL_SHAPE
-from softreg.training import epoch_order, initial_params
+from softreg.fitting.trainer import epoch_order, initial_params
 
 # The chapter's shape, and odd ones every framework must train the same way (C classes,
 # D features): 5 features / 3 classes, 64 / 2, 3x32x32 colour images / 47 classes.
@@ -49,7 +49,7 @@ def make_params(seed: int = 1, std: float = 0.01,
 
 
 def hand_step(W, b, X, y, lr, wd=0.0):
-    """One SGD step written out in float64 from the definitions, without softreg.numerics."""
+    """One SGD step written out in float64 from the definitions, without softreg.core.numerics."""
     W, b, X = W.astype(np.float64), b.astype(np.float64), X.astype(np.float64)
     z = X @ W.T + b  # (n, 10)
     p = np.exp(z - z.max(axis=1, keepdims=True))

@@ -29,9 +29,9 @@ from backend_cases import (
 from softreg.backends import get_backend
 from softreg.backends.base import LinearBackend
 from softreg.backends.numpy_backend import create_backend as numpy_backend
-from softreg.errors import ConfigError, DataError
-from softreg.numerics import cross_entropy
-from softreg.training import initial_params
+from softreg.core.errors import ConfigError, DataError
+from softreg.core.numerics import cross_entropy
+from softreg.fitting.trainer import initial_params
 
 FRAMEWORKS = [
     "numpy",

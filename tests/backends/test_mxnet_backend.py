@@ -16,9 +16,9 @@ import pytest
 from backend_cases import epoch_against_numpy, make_backend
 
 from conftest import need
-from softreg.errors import ConfigError
-from softreg.splits import Split
-from softreg.training import initial_params
+from softreg.core.errors import ConfigError
+from softreg.fitting.splits import Split
+from softreg.fitting.trainer import initial_params
 
 pytestmark = pytest.mark.mxnet
 
@@ -92,9 +92,9 @@ def test_the_step_feeds_no_denormal_numbers_to_its_products(backend, monkeypatch
 
 def test_divergence_is_detected_and_the_last_good_weights_kept(backend, tiny_data):
     """Huge but finite losses must reach the loop as they are, so it can stop the run."""
-    from softreg.config import TrainConfig
-    from softreg.splits import to_features
-    from softreg.training import fit
+    from softreg.core.config import TrainConfig
+    from softreg.fitting.splits import to_features
+    from softreg.fitting.trainer import fit
 
     x, y = tiny_data
     splits = {"train": Split(to_features(x), y.astype(np.int64)),
@@ -124,7 +124,7 @@ def _test_line(out):
 def test_checkpoints_interchange_with_numpy(capsys, tmp_path, fake_fashion):
     """An MXNet-trained run evaluated by NumPy and the reverse; the two runs agree."""
     need("mxnet")
-    from softreg import checkpoint
+    from softreg.runfiles import checkpoint
 
     common = ["--epochs", "2", "--batch-size", "32", "--no-figures", "--quiet"]
     for fw in ("gluon", "numpy"):
@@ -145,7 +145,7 @@ def test_checkpoints_interchange_with_numpy(capsys, tmp_path, fake_fashion):
 def test_cli_features_and_resume_with_mxnet(capsys, tmp_path, fake_fashion):
     """Validation split, weight decay, a schedule and --resume: MXNet follows NumPy."""
     need("mxnet")
-    from softreg import checkpoint
+    from softreg.runfiles import checkpoint
 
     opts = ["--val-split", "0.1", "--weight-decay", "1e-3", "--lr-schedule", "cosine",
             "--batch-size", "64", "--no-figures", "--quiet"]

@@ -13,7 +13,7 @@ import softreg.backends.numpy_backend as nb
 from softreg.backends import get_backend
 from softreg.backends.base import LinearBackend
 from softreg.backends.numpy_backend import NumpyBackend, create_backend, openblas_thread_api
-from softreg.errors import ConfigError
+from softreg.core.errors import ConfigError
 
 
 def test_factory_and_protocol():
@@ -57,8 +57,8 @@ def test_blas_threads_during_training(monkeypatch, setting, expect_one):
 
 @pytest.mark.realdata
 def test_chapter_configuration_learns(real_data):
-    from softreg.splits import to_features
-    from softreg.training import epoch_order, initial_params
+    from softreg.fitting.splits import to_features
+    from softreg.fitting.trainer import epoch_order, initial_params
 
     xtr, ytr, xte, yte = real_data
     be = create_backend("cpu")

@@ -16,8 +16,8 @@ from backend_cases import make_backend, make_data
 
 from conftest import need
 from softreg.backends.base import LinearBackend
-from softreg.errors import ConfigError
-from softreg.training import epoch_order, initial_params
+from softreg.core.errors import ConfigError
+from softreg.fitting.trainer import epoch_order, initial_params
 
 pytestmark = pytest.mark.tensorflow
 

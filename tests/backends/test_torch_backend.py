@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import need
-from softreg.errors import ConfigError
+from softreg.core.errors import ConfigError
 
 pytestmark = pytest.mark.torch
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import need
-from softreg import checkpoint
+from softreg.runfiles import checkpoint
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import need
-from softreg import checkpoint
 from softreg.cli import main
+from softreg.runfiles import checkpoint
 
 
 def _run(capsys, *argv):

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from softreg.core.errors import ChecksumError, ConfigError, DataError
 from softreg.d2l import datahub, plotting
-from softreg.errors import ChecksumError, ConfigError, DataError
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

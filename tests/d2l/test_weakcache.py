@@ -5,8 +5,8 @@ import weakref
 
 import pytest
 
+from softreg.core.errors import ObjectGoneError
 from softreg.d2l.weakcache import WeakCache
-from softreg.errors import ObjectGoneError
 
 
 class Thing:

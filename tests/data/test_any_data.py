@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from conftest import need
-from softreg import checkpoint
 from softreg.cli import main
-from softreg.config import TrainConfig
+from softreg.core.config import TrainConfig
+from softreg.core.errors import ConfigError, DataError, DataNotFoundError
 from softreg.data import DataOptions, from_arrays, load
-from softreg.errors import ConfigError, DataError, DataNotFoundError
+from softreg.runfiles import checkpoint
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -133,8 +133,8 @@ def test_sklearn_sets_train_evaluate_predict_explain_export(capsys, tmp_path, na
 def test_every_framework_trains_a_table_as_numpy_does(tmp_path, framework):
     need("sklearn")
     need(framework)
-    from softreg.splits import prepare_splits
-    from softreg.training import fit
+    from softreg.fitting.splits import prepare_splits
+    from softreg.fitting.trainer import fit
 
     results = {}
     for fw in ("numpy", framework):
@@ -213,8 +213,8 @@ def test_csv_with_string_labels(capsys, tmp_path, string_csv):
 
 
 def test_from_arrays_and_fit_many(tmp_path):
-    from softreg.pack_plan import fit_many
-    from softreg.splits import prepare_splits
+    from softreg.fitting.pack_plan import fit_many
+    from softreg.fitting.splits import prepare_splits
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(90, 5)).astype(np.float32)
@@ -229,9 +229,9 @@ def test_from_arrays_and_fit_many(tmp_path):
 
 
 def test_old_checkpoint_without_a_shape_reads_as_fashion_mnist_and_shapes_are_checked(tmp_path):
+    from softreg.core.errors import CheckpointError
+    from softreg.core.shape import ModelShape
     from softreg.data.fashion import MODEL_SHAPE
-    from softreg.errors import CheckpointError
-    from softreg.shape import ModelShape
 
     W, b = np.zeros((10, 784), np.float32), np.zeros(10, np.float32)
     checkpoint.save(tmp_path / "old.safetensors", checkpoint.Checkpoint(W, b, {"epoch": 1}))
@@ -405,7 +405,7 @@ def test_parquet_table_with_string_labels(tmp_path, string_csv):
 
 
 def test_a_checkpoint_without_a_shape_keeps_its_ten_class_names(tmp_path):
-    from softreg.errors import CheckpointError
+    from softreg.core.errors import CheckpointError
 
     W, b = np.zeros((10, 784), np.float32), np.zeros(10, np.float32)
     names = [f"c{i}" for i in range(10)]

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from idxfiles import isolate, tiny_arrays, write, write_tiny
 
+from softreg.core.errors import IDXFormatError
 from softreg.data import cache, fashion, load_fashion_mnist
-from softreg.errors import IDXFormatError
 
 
 @pytest.fixture()

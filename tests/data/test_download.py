@@ -14,8 +14,8 @@ import pytest
 from idxfiles import all_files, isolate, tiny_arrays, tiny_contents, write
 
 from conftest import need
+from softreg.core.errors import DataError, DataNotFoundError
 from softreg.data import fashion, load_fashion_mnist, sources
-from softreg.errors import DataError, DataNotFoundError
 
 NAME = "train-labels-idx1-ubyte.gz"
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from idxfiles import idx_bytes, raw_idx, write
 
+from softreg.core.errors import DataError, IDXFormatError
 from softreg.data.idx import read_content, read_idx, read_split
-from softreg.errors import DataError, IDXFormatError
 
 IMAGES = np.arange(3 * 28 * 28, dtype=np.int64).reshape(3, 28, 28).astype(np.uint8)
 LABELS = np.array([0, 9, 4], dtype=np.uint8)

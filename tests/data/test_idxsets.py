@@ -13,9 +13,9 @@ import pytest
 from idxfiles import all_files, idx_bytes, isolate, write
 
 from conftest import need
+from softreg.core.errors import DataNotFoundError
 from softreg.data import idxsets, load, named
 from softreg.data.idxsets import IDXSet, IDXSetFile
-from softreg.errors import DataNotFoundError
 
 COUNTS = {"train": 20, "test": 10}
 

@@ -9,8 +9,8 @@ import os
 import pytest
 
 from softreg.cli import main
+from softreg.core.errors import ConfigError, DataError
 from softreg.data import fashion, loader_files
-from softreg.errors import ConfigError, DataError
 
 
 def _run(capsys, *argv):

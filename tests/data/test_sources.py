@@ -15,14 +15,14 @@ import pytest
 from idxfiles import isolate, tiny_arrays, write, write_tiny
 
 from conftest import need
-from softreg.data import fashion, load_fashion_mnist, locate, sources, verify
-from softreg.errors import (
+from softreg.core.errors import (
     ChecksumError,
     ConfigError,
     DataError,
     DataNotFoundError,
     IDXFormatError,
 )
+from softreg.data import fashion, load_fashion_mnist, locate, sources, verify
 
 
 @pytest.fixture()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from softreg.core.errors import ConfigError
 from softreg.data import train_val_split
-from softreg.errors import ConfigError
 
 LABELS = np.repeat(np.arange(10), [50, 40, 30, 60, 50, 50, 20, 50, 50, 100])
 np.random.default_rng(3).shuffle(LABELS)

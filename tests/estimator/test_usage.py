@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import softreg  # noqa: E402
-from softreg.errors import CheckpointError  # noqa: E402
+from softreg.core.errors import CheckpointError  # noqa: E402
 from softreg.estimator import SoftmaxRegression, SoftmaxRegressionCV  # noqa: E402
 
 
@@ -73,7 +73,7 @@ def test_save_and_load_give_the_same_probabilities(tmp_path, labels):
 
 
 def test_load_refuses_another_checkpoint_in_one_line(tmp_path):
-    from softreg import checkpoint
+    from softreg.runfiles import checkpoint
 
     other = tmp_path / "chapter.safetensors"
     ck = checkpoint.Checkpoint(W=np.zeros((10, 784), np.float32), b=np.zeros(10, np.float32))

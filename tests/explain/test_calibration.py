@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from softreg.errors import ConfigError
+from softreg.core.errors import ConfigError
 from softreg.explain.calibration import (
     FORMAT,
     calibrate,

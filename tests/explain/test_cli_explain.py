@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from conftest import need
-from softreg import checkpoint
 from softreg.cli import main
+from softreg.core.numerics import softmax
 from softreg.explain.calibration import fit_temperature
-from softreg.explain.runner import OUTPUT_NAMES, explain_run, raw_split
-from softreg.numerics import softmax
+from softreg.jobs.explain import OUTPUT_NAMES, explain_run, raw_split
+from softreg.runfiles import checkpoint
 
 
 def _run(capsys, *argv):
@@ -112,8 +112,8 @@ def test_explain_without_validation_split_reports_ece_nll_but_no_temperature(
 
 def test_a_run_with_validation_split_gets_its_temperature_at_training(val_run, capsys,
                                                                        fake_fashion, tmp_path):
-    from softreg.run import saved_config
-    from softreg.splits import prepare_splits
+    from softreg.fitting.splits import prepare_splits
+    from softreg.jobs.run import saved_config
 
     report = (val_run / "report.md").read_text()
     assert "## Calibration" in report and "test, temperature T = " in report
@@ -201,9 +201,9 @@ def test_a_checkpoint_without_configuration_is_a_documented_partial_result(
 
 
 def test_a_standardised_run_is_explained_in_pixel_space(tmp_path, fake_fashion):
-    from softreg.config import TrainConfig
-    from softreg.run import train_run
-    from softreg.splits import prepare_splits, to_features
+    from softreg.core.config import TrainConfig
+    from softreg.fitting.splits import prepare_splits, to_features
+    from softreg.jobs.run import train_run
 
     cfg = TrainConfig(framework="numpy", epochs=2, batch_size=32, device="cpu",
                       standardize=True, val_split=0.2)
@@ -255,7 +255,7 @@ def test_explain_refuses_an_out_it_cannot_or_may_not_write(plain_run, capsys, tm
 @pytest.mark.parametrize("only", [("reliability",), ("templates", "confused"), ("mistakes",)])
 def test_write_figures_draws_exactly_the_figures_asked_for(plain_run, tmp_path, only):
     need("matplotlib")
-    from softreg.explain.runner import write_figures
+    from softreg.jobs.explain import write_figures
 
     expl = explain_run(plain_run, tmp_path / "all", figures=False).explanation
     files = write_figures(expl, tmp_path, only=only)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from softreg.errors import ConfigError
+from softreg.core.errors import ConfigError
 from softreg.explain.mistakes import confused_pairs, examples, highest_loss, score
 from softreg.explain.templates import symmetric_scale, templates
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import need
-from softreg import checkpoint
 from softreg.cli import main
-from softreg.errors import ConfigError
+from softreg.core.errors import ConfigError
 from softreg.export import export_model
+from softreg.runfiles import checkpoint
 
 
 def _ckpt(seed, **meta):

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 
 from conftest import need
-from softreg import checkpoint
 from softreg.backends import get_backend
 from softreg.cli import main
-from softreg.config import TrainConfig
-from softreg.numerics import softmax
-from softreg.splits import to_features
+from softreg.core.config import TrainConfig
+from softreg.core.numerics import softmax
+from softreg.fitting.splits import to_features
+from softreg.runfiles import checkpoint
 
 LOGITS_ATOL = 1e-4
 PROBS_ATOL = 1e-6  # ONNX against the float64 NumPy probabilities
@@ -33,7 +33,7 @@ TIE_GAP = 1e-3
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory, real_data):
     """A standardised 3-epoch NumPy run on the real data, its test images and NumPy logits."""
-    from softreg.run import train_run
+    from softreg.jobs.run import train_run
 
     out = tmp_path_factory.mktemp("export") / "run"
     config = TrainConfig(framework="numpy", epochs=3, standardize=True, seed=3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 from conftest import need
-from softreg.history import EpochRecord, History
+from softreg.epochs.history import EpochRecord, History
 
 
 def test_curves_show_recorded_metrics_only(tmp_path):

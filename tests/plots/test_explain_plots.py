@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import need
+from softreg.core.errors import ConfigError
 from softreg.data import CLASS_NAMES
-from softreg.errors import ConfigError
 from softreg.explain.calibration import reliability
 
 W = np.random.default_rng(0).normal(size=(10, 784)).astype(np.float32)

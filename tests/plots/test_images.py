@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import need
-from softreg.errors import ConfigError
+from softreg.core.errors import ConfigError
 from softreg.plots.images import image_grid
 
 IMAGES = np.random.default_rng(0).integers(0, 256, size=(5, 28, 28), dtype=np.uint8)

@@ -11,8 +11,8 @@ import pytest
 
 from conftest import need
 from softreg.cli import main
+from softreg.core.errors import ConfigError
 from softreg.data.fashion import CLASS_NAMES, CLASS_NAMES_KO
-from softreg.errors import ConfigError
 from softreg.plots import labels
 
 REFUSAL = ("--labels ko needs a font with Hangul and matplotlib found none; install one, e.g. "

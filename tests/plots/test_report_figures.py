@@ -12,7 +12,7 @@ from PIL import Image
 
 from softreg.cli import main
 from softreg.data.fashion import CLASS_NAMES
-from softreg.history import EpochRecord, History
+from softreg.epochs.history import EpochRecord, History
 from softreg.plots import labels, raster
 from softreg.plots.confusion import CELL, plot_confusion
 from softreg.plots.curves import SIZE, plot_curves

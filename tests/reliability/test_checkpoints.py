@@ -21,13 +21,14 @@ import numpy as np
 import pytest
 
 from conftest import need
-from softreg import checkpoint, tensorfile
 from softreg.cli import main
-from softreg.config import TrainConfig
-from softreg.errors import CheckpointError, ConfigError, HistoryError
-from softreg.history import EpochRecord, History
-from softreg.sweep import SweepResult, _status_text, format_best
-from softreg.textsafe import printable, shown
+from softreg.core.config import TrainConfig
+from softreg.core.errors import CheckpointError, ConfigError, HistoryError
+from softreg.epochs.history import EpochRecord, History
+from softreg.runfiles import checkpoint
+from softreg.safety import tensorfile
+from softreg.safety.textsafe import printable, shown
+from softreg.sweeps.sweep import SweepResult, _status_text, format_best
 
 FORMAT = {"format": "softreg-checkpoint"}
 ESC = "\x1b[2J\x1b[H\rtest: accuracy 0.9999\n"  # clears the screen, forges a line
@@ -91,8 +92,8 @@ def test_a_5gb_extra_tensor_is_refused_from_its_header_without_reading_it(tmp_pa
         import resource, sys
         limit = 1500 * 2**20  # a safety net: the old code would have mapped and read 2 GB
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        from softreg import checkpoint
-        from softreg.errors import CheckpointError
+        from softreg.runfiles import checkpoint
+        from softreg.core.errors import CheckpointError
         try:
             checkpoint.load({str(p)!r})
             print("loaded")
@@ -107,7 +108,7 @@ def test_a_5gb_extra_tensor_is_refused_from_its_header_without_reading_it(tmp_pa
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print("peak_kb", peak)
     """)
-    env = {**os.environ, "PYTHONPATH": str(Path(checkpoint.__file__).parents[1]),
+    env = {**os.environ, "PYTHONPATH": str(Path(checkpoint.__file__).parents[2]),
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     res = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True,
                          env=env, timeout=120)
@@ -474,8 +475,8 @@ def test_predict_refuses_weights_whose_logits_overflow(capsys, tmp_path, tiny_da
 
 
 def test_evaluate_loss_is_stable_for_large_finite_logits(capsys, tmp_path, fake_fashion):
-    from softreg.numerics import cross_entropy
-    from softreg.splits import to_features
+    from softreg.core.numerics import cross_entropy
+    from softreg.fitting.splits import to_features
 
     W = np.zeros((10, 784), np.float32)
     W[3] = 60.0  # logits of class 3 up to ~47000: exp() of them overflows, the loss must not

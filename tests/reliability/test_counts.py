@@ -7,8 +7,8 @@ import resource
 
 import pytest
 
-from softreg import limits
 from softreg.cli import main
+from softreg.safety import limits
 
 SWEEP = ("sweep", "--epochs", "1", "--framework", "numpy", "--quiet", "--no-figures")
 
@@ -94,6 +94,6 @@ def test_a_pack_shares_memory_among_workers(monkeypatch):
     monkeypatch.setattr(limits, "memory_limit", lambda: 4 * 2**30)
     assert limits.share(1) == 2**30
     assert limits.share(4) == 2**28
-    from softreg.pack_plan import default_pack_memory
+    from softreg.fitting.pack_plan import default_pack_memory
 
     assert default_pack_memory(2) == 2**29

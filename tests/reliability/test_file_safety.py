@@ -12,9 +12,9 @@ import stat
 
 import pytest
 
-from softreg import fileio, runfolder, writegate
 from softreg.cli import main
-from softreg.errors import ConfigError
+from softreg.core.errors import ConfigError
+from softreg.safety import fileio, runfolder, writegate
 
 TRAIN = ("train", "--framework", "numpy", "--epochs", "1", "--batch-size", "64", "--quiet",
          "--no-figures", "--val-split", "0.1")

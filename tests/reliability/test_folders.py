@@ -9,9 +9,10 @@ import sys
 
 import pytest
 
-from softreg import checkpoint, runfolder
 from softreg.cli import main
-from softreg.sweep import usable_jobs
+from softreg.runfiles import checkpoint
+from softreg.safety import runfolder
+from softreg.sweeps.sweep import usable_jobs
 
 TRAIN = ("train", "--framework", "numpy", "--epochs", "2", "--batch-size", "64", "--quiet")
 
@@ -120,8 +121,8 @@ def test_a_dead_process_lock_is_taken_over(run_dir, fake_fashion, capsys):
 def test_default_folder_names_never_collide(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(runfolder, "default_stem", lambda prefix: f"{prefix}-20260101-000000")
-    from softreg.config import TrainConfig
-    from softreg.run import default_out_dir
+    from softreg.core.config import TrainConfig
+    from softreg.jobs.run import default_out_dir
 
     got = [default_out_dir(TrainConfig(framework="numpy")) for _ in range(3)]
     assert [p.name for p in got] == ["numpy-20260101-000000", "numpy-20260101-000000-2",
@@ -129,12 +130,12 @@ def test_default_folder_names_never_collide(tmp_path, monkeypatch):
 
 
 def test_overwrite_then_crash_leaves_no_mixed_folder(run_dir, fake_fashion, capsys, monkeypatch):
-    import softreg.training
+    import softreg.fitting.trainer
 
     def crash(*args, **kwargs):
         raise OSError(errno.EIO, "simulated crash")
 
-    monkeypatch.setattr(softreg.training, "run_epochs", crash)
+    monkeypatch.setattr(softreg.fitting.trainer, "run_epochs", crash)
     code, _, err = _run(capsys, *TRAIN, "--seed", "9", "--out", run_dir, "--overwrite")
     assert code == 2
     # Nothing of the old run is left for --resume to continue under the new settings.
@@ -158,10 +159,10 @@ def test_resume_refuses_files_that_disagree(run_dir, fake_fashion, capsys, name,
 
 def test_metrics_agree_with_the_checkpoint_after_every_epoch(tmp_path, fake_fashion,
                                                              monkeypatch, capsys):
-    import softreg.run
+    import softreg.jobs.run
 
     seen = []
-    original = softreg.run.fileio.write_together
+    original = softreg.jobs.run.fileio.write_together
 
     def spy(files):
         result = original(files)
@@ -173,7 +174,7 @@ def test_metrics_agree_with_the_checkpoint_after_every_epoch(tmp_path, fake_fash
                 (out / "history.json").read_text())["epochs"])))
         return result
 
-    monkeypatch.setattr(softreg.run.fileio, "write_together", spy)
+    monkeypatch.setattr(softreg.jobs.run.fileio, "write_together", spy)
     code, _, err = _run(capsys, *TRAIN, "--epochs", "3", "--out", tmp_path / "r")
     assert code == 0, err
     assert seen[:3] == [(1, 1, 1), (2, 2, 2), (3, 3, 3)]
@@ -300,13 +301,13 @@ def test_a_tampered_result_file_is_refused(tmp_path, fake_fashion, capsys):
                                                       ("--pack=2", "0.05,0.1,0.2,0.3", 2)])
 def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fashion, capsys,
                                                              monkeypatch, packing, lrs, first):
-    import softreg.pack
-    import softreg.sweep_worker
+    import softreg.fitting.pack
+    import softreg.sweeps.worker
 
     out = tmp_path / "sweep"
     from softreg.cli import build_parser
     from softreg.cli.sweep import build_space
-    from softreg.search import config_key, configurations
+    from softreg.sweeps.search import config_key, configurations
 
     argv = (*SWEEP[:2], lrs, *SWEEP[3:], packing, "--out", out)
     last = config_key(configurations(build_space(build_parser().parse_args(
@@ -322,8 +323,8 @@ def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fash
     (out / "weights" / "fedcba987654.safetensors").symlink_to(outside)
     calls = []
     # Ctrl-C in the second configuration (one at a time) or the second pack (of two)
-    module, name = ((softreg.sweep_worker, "fit") if packing == "--no-pack"
-                    else (softreg.pack, "_epoch"))
+    module, name = ((softreg.sweeps.worker, "fit") if packing == "--no-pack"
+                    else (softreg.fitting.pack, "_epoch"))
     real = getattr(module, name)
 
     def then_ctrl_c(*args, **kwargs):

@@ -23,12 +23,12 @@ import numpy as np
 import pytest
 
 from conftest import need
-from softreg import checkpoint
 from softreg.cli import main
+from softreg.core.errors import DataError, DataNotFoundError, IDXFormatError, InputImageError
 from softreg.data import cache, fashion, load_fashion_mnist, sources
 from softreg.data.idx import header_bytes, read_idx
-from softreg.errors import DataError, DataNotFoundError, IDXFormatError, InputImageError
-from softreg.images import load_image
+from softreg.data.images import load_image
+from softreg.runfiles import checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from idxfiles import all_files, idx_bytes, isolate, tiny_arrays, write, write_tiny

@@ -10,8 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from softreg import checkpoint, runfolder
-from softreg.history import History
+from softreg.epochs.history import History
+from softreg.runfiles import checkpoint
+from softreg.safety import runfolder
 
 pytestmark = pytest.mark.slow
 

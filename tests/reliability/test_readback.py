@@ -1,4 +1,4 @@
-"""The one reader (softreg.readback): every file read back is a regular file, bounded in size
+"""The one reader (softreg.safety.readback): every file read back is a regular file, bounded in size
 and depth, and checked field by field; a bad one is one line naming it."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import struct
 import numpy as np
 import pytest
 
-from softreg import readback
 from softreg.cli import main
-from softreg.errors import ConfigError
+from softreg.core.errors import ConfigError
+from softreg.safety import readback
 
 DEEP = 100_000
 TRAIN = ("train", "--framework", "numpy", "--epochs", "2", "--batch-size", "64", "--quiet",

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from softreg import checkpoint
 from softreg.cli import main
+from softreg.runfiles import checkpoint
 
 STOPPING = ("train", "--framework", "numpy", "--epochs", "40", "--lr", "0.01", "--val-split",
             "0.2", "--patience", "3", "--batch-size", "16", "--quiet", "--no-figures")
@@ -126,7 +126,7 @@ def test_data_files_that_are_fifos_are_refused_not_waited_on(tmp_path, capsys):
 def test_sigterm_at_any_stage_is_one_line_and_143(monkeypatch, capsys, stage):
     import softreg.cli
     import softreg.cli.data
-    from softreg.stopsignals import Terminated
+    from softreg.safety.stopsignals import Terminated
 
     def stop(*args, **kwargs):
         raise Terminated("SIGTERM")

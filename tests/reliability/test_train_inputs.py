@@ -18,9 +18,9 @@ import pytest
 
 from conftest import need
 from softreg.cli import main
-from softreg.config import FLOAT32_MAX, FLOAT32_TINY, TrainConfig
-from softreg.errors import ConfigError, ModelShapeError
-from softreg.search import Range, SearchSpace
+from softreg.core.config import FLOAT32_MAX, FLOAT32_TINY, TrainConfig
+from softreg.core.errors import ConfigError, ModelShapeError
+from softreg.sweeps.search import Range, SearchSpace
 
 FRAMEWORKS = ["numpy", "torch", "tensorflow", pytest.param("mxnet", marks=pytest.mark.mxnet)]
 FACADES = ["torch", "tensorflow", pytest.param("mxnet", marks=pytest.mark.mxnet)]

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from softreg.config import TrainConfig
-from softreg.engines.local import LocalEngine
-from softreg.errors import EngineError
-from softreg.sweep_worker import failed_result
+from softreg.core.config import TrainConfig
+from softreg.core.errors import EngineError
+from softreg.sweeps.engines.local import LocalEngine
+from softreg.sweeps.worker import failed_result
 
 DIES = 0.666  # the learning rate of a configuration whose worker always dies
 DIES_ONCE = 0.333  # ... dies on the first try only (a marker file remembers the try)
@@ -119,7 +119,7 @@ class _FakeRay:
 
 @pytest.mark.parametrize(("gpus", "share"), [({}, 1.0), ({"GPU": 1.0}, 2.0)])
 def test_a_ray_gpu_request_no_node_can_take_is_refused_at_once(gpus, share):
-    from softreg.engines.ray_cluster import check_gpus
+    from softreg.sweeps.engines.ray_cluster import check_gpus
 
     with pytest.raises(EngineError, match="no node of the Ray cluster has"):
         check_gpus(_FakeRay(gpus), share)
@@ -128,7 +128,7 @@ def test_a_ray_gpu_request_no_node_can_take_is_refused_at_once(gpus, share):
 
 def test_every_configuration_failing_is_exit_2_not_diverged(tmp_path, fake_fashion, capsys,
                                                             monkeypatch):
-    import softreg.sweep_worker as sw
+    import softreg.sweeps.worker as sw
     from softreg.cli import main
 
     def no_gpu(*args, **kwargs):
@@ -152,7 +152,7 @@ def test_kill_9_of_a_ray_sweep_leaves_no_ray_process(tmp_path, real_data):
     import re
 
     pytest.importorskip("ray")
-    from softreg.engines.ray_reaper import session_pids
+    from softreg.sweeps.engines.ray_reaper import session_pids
 
     driver = subprocess.Popen(
         [sys.executable, "-m", "softreg", "sweep", "--engine", "ray", "--jobs", "1", "--lr",
@@ -198,17 +198,17 @@ def train_or_die(unit, out):
     if unit[0]["lr"] == DIES:
         os._exit(9)
     softreg.data.load_fashion_mnist = _synthetic
-    from softreg.sweep_worker import run_unit_in_worker
+    from softreg.sweeps.worker import run_unit_in_worker
 
     return run_unit_in_worker(unit, out)
 
 
 def test_a_sweep_whose_worker_is_killed_still_writes_its_tables(tmp_path, capsys, monkeypatch):
-    import softreg.sweep_worker as sw
+    import softreg.sweeps.worker as sw
     from softreg.cli import main
 
     monkeypatch.setattr(sw, "run_unit_in_worker", train_or_die)
-    monkeypatch.setattr("softreg.sweep.usable_jobs", lambda jobs, stream: jobs)
+    monkeypatch.setattr("softreg.sweeps.sweep.usable_jobs", lambda jobs, stream: jobs)
     out = tmp_path / "s"
     code = main(["sweep", "--lr", f"0.05,0.1,{DIES}", "--epochs", "1", "--framework", "numpy",
                  "--batch-size", "64", "--no-pack", "--jobs", "2", "--no-figures",

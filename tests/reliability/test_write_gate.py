@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from softreg.cli import build_parser, main
-from softreg.runfolder import OWN_FILES
+from softreg.safety.runfolder import OWN_FILES
 
 # Settings that keep a command cheap when the option under test does not stop it.
 CHEAP = {"--epochs": "1", "--framework": "numpy", "--device": "cpu", "--num": "2",

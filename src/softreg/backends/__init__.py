@@ -1,6 +1,6 @@
 """Framework backends for softreg's own linear softmax-regression model.
 
-Each backend module (named by its framework's entry in :mod:`softreg.frameworks`) has the same
+Each backend module (named by its framework's entry in :mod:`softreg.core.frameworks`) has the same
 shape: a ``create_backend(device)`` factory returning an object that satisfies
 :class:`softreg.backends.base.LinearBackend`. The core never imports a framework; it calls
 :func:`get_backend`, which imports the chosen module lazily.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 
 from softreg.backends.base import LinearBackend, PackedBackend
-from softreg.frameworks import get_framework
+from softreg.core.frameworks import get_framework
 
 
 def get_backend(framework: str, device: str = "auto") -> LinearBackend:

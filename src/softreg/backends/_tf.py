@@ -5,7 +5,7 @@ looks for a GPU ("Could not find cuda drivers", "failed call to cuInit", ...). S
 before absl's logging is set up, so ``TF_CPP_MIN_LOG_LEVEL`` alone does not hide them: unless
 ``SOFTREG_VERBOSE=1`` (set by ``softreg train --verbose``), the import and the first GPU query
 run with file descriptor 2 pointed at ``/dev/null``. Python exceptions are unaffected: a failed
-import still raises, and :func:`softreg._optional.require` turns it into one clear message.
+import still raises, and :func:`softreg.core.optional.require` turns it into one clear message.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator
 from types import ModuleType
 
-from softreg._optional import require
+from softreg.core.optional import require
 
 
 def verbose() -> bool:

@@ -4,13 +4,13 @@ Two Protocols:
 
 * :class:`LinearBackend`: trains softreg's own model, ``logits = X @ W.T + b`` with
   ``W`` (C, D) and ``b`` (C,), by minibatch SGD on the mean cross-entropy computed from the
-  logits. The shape is the data's (:class:`softreg.shape.ModelShape`): a backend takes it
+  logits. The shape is the data's (:class:`softreg.core.shape.ModelShape`): a backend takes it
   from the weights given to ``set_params``. Used by ``softreg train``/``evaluate``/
   ``predict``/``sweep``. The core chooses the initial weights and the example order of every
   epoch (NumPy, seeded), so all frameworks see the same numbers and can be compared against
   the NumPy reference.
-The totals a backend returns (:class:`softreg.loop.EpochTotals`) belong with the loop that
-consumes them, as does :class:`softreg.loop.EpochTrainer`, what the loop drives.
+The totals a backend returns (:class:`softreg.epochs.loop.EpochTotals`) belong with the loop that
+consumes them, as does :class:`softreg.epochs.loop.EpochTrainer`, what the loop drives.
 
 Neither Protocol names a framework type: arrays cross the boundary as NumPy arrays, and
 framework-side data stays behind the opaque :class:`DeviceData` handle.
@@ -24,7 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from softreg.loop import EpochTotals
+from softreg.epochs.loop import EpochTotals
 
 # The smallest log-probability a step's gradient uses (the torch and MXNet steps). A confident
 # model's softmax gives the wrong classes probabilities far below float32's smallest normal
@@ -109,7 +109,7 @@ class PackTotals:
 
 @runtime_checkable
 class PackedBackend(Protocol):
-    """K models trained in one pass: what :mod:`softreg.pack` drives.
+    """K models trained in one pass: what :mod:`softreg.fitting.pack` drives.
 
     A pack is laid out as G *order groups* of k slots: the models of a group see the same
     example order (one shared batch per step, one (C k, D) x (D, m) product); the G groups

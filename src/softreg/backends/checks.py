@@ -13,8 +13,8 @@ import numbers
 import numpy as np
 import numpy.typing as npt
 
-from softreg.config import FLOAT32_MAX, check_weight_decay
-from softreg.errors import ConfigError, DataError
+from softreg.core.config import FLOAT32_MAX, check_weight_decay
+from softreg.core.errors import ConfigError, DataError
 
 F32 = npt.NDArray[np.float32]
 

@@ -36,7 +36,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from softreg._optional import import_framework
 from softreg.backends.base import LOG_TINY
 from softreg.backends.checks import (
     check_batch_size,
@@ -47,10 +46,11 @@ from softreg.backends.checks import (
     check_step,
     label_max,
 )
-from softreg.config import FLOAT32_TINY
-from softreg.errors import ConfigError
-from softreg.frameworks import check_device
-from softreg.loop import EpochTotals
+from softreg.core.config import FLOAT32_TINY
+from softreg.core.errors import ConfigError
+from softreg.core.frameworks import check_device
+from softreg.core.optional import import_framework
+from softreg.epochs.loop import EpochTotals
 
 
 @dataclass

@@ -1,14 +1,14 @@
 """NumPy reference implementation of :class:`~softreg.backends.base.LinearBackend`.
 
 Softmax regression from scratch: the forward pass is one matmul, the loss and its gradient with
-respect to the logits come from :func:`softreg.numerics.cross_entropy_and_grad` (log-sum-exp,
+respect to the logits come from :func:`softreg.core.numerics.cross_entropy_and_grad` (log-sum-exp,
 never softmax-then-log), and the weight gradients are written out by hand (no autograd):
 
     logits = X @ W.T + b            G = dL/dlogits = (softmax - one_hot) / batch
     dL/dW  = G.T @ X                dL/db = sum of G over the batch
 
 Parameters and matmuls are float32, like the frameworks it is the reference for; the
-softmax itself is evaluated in float64 and rounded to float32 (see :mod:`softreg.numerics`).
+softmax itself is evaluated in float64 and rounded to float32 (see :mod:`softreg.core.numerics`).
 Each step gathers its rows into a preallocated buffer and updates ``W`` and ``b`` in place,
 so the per-step cost is the two matmuls plus a few small array operations.
 
@@ -43,9 +43,9 @@ from softreg.backends.checks import (
     check_step,
     label_max,
 )
-from softreg.frameworks import check_device
-from softreg.loop import EpochTotals
-from softreg.numerics import cross_entropy, cross_entropy_and_grad
+from softreg.core.frameworks import check_device
+from softreg.core.numerics import cross_entropy, cross_entropy_and_grad
+from softreg.epochs.loop import EpochTotals
 
 F32 = npt.NDArray[np.float32]
 
@@ -280,7 +280,7 @@ def _sgd_pack_epoch(W: F32, b: F32, data: NumpyData, orders: npt.NDArray[np.intp
     its own (C, D) x (D, m) and (C, m) x (m, D), one stacked matmul for the pack.
     OpenBLAS picks its kernels by a product's whole shape, so a model's rows of one
     (m, D) x (D, Ck) product changed with k; its own products are the same in any pack.
-    The loss and its gradient come from :func:`softreg.numerics.cross_entropy_and_grad` on
+    The loss and its gradient come from :func:`softreg.core.numerics.cross_entropy_and_grad` on
     the (G m k, C) logits, each row divided by its own batch's size m.
     """
     (G, n), k = orders.shape, lrs.shape[1]

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from softreg._optional import import_framework
 from softreg.backends._tf import gpu_available
 from softreg.backends.checks import (
     check_batch_size,
@@ -30,8 +29,9 @@ from softreg.backends.checks import (
     check_step,
     label_max,
 )
-from softreg.frameworks import check_device
-from softreg.loop import EpochTotals
+from softreg.core.frameworks import check_device
+from softreg.core.optional import import_framework
+from softreg.epochs.loop import EpochTotals
 
 
 @dataclass

@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from softreg._optional import import_framework
 from softreg.backends.base import LOG_TINY, PackTotals
 from softreg.backends.checks import (
     check_batch_size,
@@ -45,8 +44,9 @@ from softreg.backends.checks import (
     check_step,
     label_max,
 )
-from softreg.frameworks import check_device
-from softreg.loop import EpochTotals
+from softreg.core.frameworks import check_device
+from softreg.core.optional import import_framework
+from softreg.epochs.loop import EpochTotals
 
 # Most bytes of logits an evaluation product holds at once: the models are taken in blocks.
 EVAL_BYTES = 64 * 2**20

@@ -1,7 +1,7 @@
 """The ``softreg`` command. Each subcommand lives in its own module of this package.
 
 A subcommand module defines ``register(subparsers)`` (adds its parser, cheap: no framework
-imports) and ``run(args) -> int``. A :class:`~softreg.errors.SoftregError` becomes one line on
+imports) and ``run(args) -> int``. A :class:`~softreg.core.errors.SoftregError` becomes one line on
 stderr and exit code 2; Ctrl-C exits with 130.
 """
 
@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from softreg import __version__
-from softreg.errors import SoftregError
-from softreg.stopsignals import Terminated, exit_code, sigterm_as_interrupt
-from softreg.textsafe import printable
+from softreg.core.errors import SoftregError
+from softreg.safety.stopsignals import Terminated, exit_code, sigterm_as_interrupt
+from softreg.safety.textsafe import printable
 
 # Subcommand modules, in the order ``softreg --help`` lists them.
 COMMANDS: tuple[str, ...] = (

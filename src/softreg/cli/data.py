@@ -37,8 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from softreg import fileio
-    from softreg.errors import ConfigError
+    from softreg.core.errors import ConfigError
+    from softreg.safety import fileio
 
     if not 1 <= args.n <= MAX_SAMPLES:
         raise ConfigError(f"--n must be between 1 and {MAX_SAMPLES}, got {args.n}")

@@ -30,17 +30,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from softreg import checkpoint, fileio, runfolder
     from softreg.backends import get_backend
-    from softreg.metrics import (
+    from softreg.core.metrics import (
         confusion_matrix,
         format_confusion,
         format_per_class,
         per_class_accuracy,
     )
-    from softreg.numerics import cross_entropy
+    from softreg.core.numerics import cross_entropy
     from softreg.plots.labels import figure_text
-    from softreg.textsafe import printable
+    from softreg.runfiles import checkpoint
+    from softreg.safety import fileio, runfolder
+    from softreg.safety.textsafe import printable
 
     # --labels ko without a Hangul font is refused before any work
     text = None if args.no_figures else figure_text(args.labels)
@@ -102,8 +103,8 @@ def checkpoint_split(ck: Any, where: str, args: argparse.Namespace) -> tuple[Any
     from dataclasses import replace
 
     from softreg.cli.train import data_settings
-    from softreg.config import TrainConfig
-    from softreg.splits import model_data, prepare_splits
+    from softreg.core.config import TrainConfig
+    from softreg.fitting.splits import model_data, prepare_splits
 
     raw = ck.meta.get("config")
     config = TrainConfig.from_dict(raw) if isinstance(raw, dict) else TrainConfig()

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from softreg.explain.report import format_text
-    from softreg.explain.runner import explain_run
+    from softreg.jobs.explain import explain_run
 
     res = explain_run(args.target, args.out, data_dir=args.data_dir, offline=args.offline,
                       figures=not args.no_figures, data=data_settings(args))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from softreg import fileio
 from softreg.cli.settings import add_setting
 from softreg.cli.train import add_data_args, data_settings
-from softreg.config import TrainConfig
+from softreg.core.config import TrainConfig
+from softreg.safety import fileio
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from softreg.lrfind import check_range, format_lr_find, lr_find
+    from softreg.jobs.lrfind import check_range, format_lr_find, lr_find
 
     config = TrainConfig(framework=args.framework, epochs=args.epochs,
                          batch_size=args.batch_size, weight_decay=args.weight_decay,
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
                          seed=args.seed, device=args.device, **data_settings(args))
     check_range(args.min_lr, args.max_lr, args.num)  # refusals before any work
     if args.epochs < 1:  # zero epochs would leave every rate "diverged"
-        from softreg.errors import ConfigError
+        from softreg.core.errors import ConfigError
 
         raise ConfigError(f"lr-find --epochs must be >= 1, got {args.epochs}; each rate trains "
                           "at least one epoch, e.g. --epochs 1")

@@ -14,7 +14,7 @@ import argparse
 import math
 from typing import Any
 
-from softreg.errors import ConfigError
+from softreg.core.errors import ConfigError
 
 DEFAULT_SCALES = (1.0, 10.0, 50.0, 100.0, 1000.0, 1e4, 1e38, 1e300)
 DTYPE_NAMES = ("float16", "float32", "float64")
@@ -67,7 +67,7 @@ def table_rows(scales: list[float]) -> list[tuple[str, ...]]:
     """One row per (scale, dtype): scale, dtype, naive and stable losses for top and bottom."""
     import numpy as np
 
-    from softreg.numerics import cross_entropy
+    from softreg.core.numerics import cross_entropy
 
     rows: list[tuple[str, ...]] = []
     for scale in scales:
@@ -110,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--scales must be finite numbers > 0, got {bad[0]}; e.g. --scales 1 100")
     print("Cross-entropy of the logits s * [1, 0, -1]: 'top' = true class is the largest logit,")
     print("'bottom' = the smallest. naive = -log(softmax(z)[y]) in the dtype itself;")
-    print("stable = softreg.numerics.cross_entropy (log-sum-exp with log1p; float16 -> float32).")
+    print("stable = softreg.core.numerics.cross_entropy "
+          "(log-sum-exp with log1p; float16 -> float32).")
     print()
     print(_row(HEADER))
     for row in table_rows(scales):

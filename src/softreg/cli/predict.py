@@ -32,12 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from softreg import checkpoint
     from softreg.backends import get_backend
-    from softreg.errors import ConfigError
-    from softreg.inputs import load_inputs
-    from softreg.numerics import softmax
-    from softreg.textsafe import printable
+    from softreg.core.errors import ConfigError
+    from softreg.core.numerics import softmax
+    from softreg.data.inputs import load_inputs
+    from softreg.runfiles import checkpoint
+    from softreg.safety.textsafe import printable
 
     path, ck = checkpoint.load_model(args.checkpoint)
     shape = ck.shape  # the data's: class names, features, image shape

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from softreg.config import TrainConfig
-from softreg.errors import ConfigError
-from softreg.history import Status
+from softreg.core.config import TrainConfig
+from softreg.core.errors import ConfigError
+from softreg.epochs.history import Status
 
 
 def run_seeds(args: argparse.Namespace, config: TrainConfig) -> int:
@@ -17,8 +17,8 @@ def run_seeds(args: argparse.Namespace, config: TrainConfig) -> int:
         ConfigError: a bad ``--seeds``, or ``--seed``/``--resume`` given with it (before any
             work).
     """
-    from softreg.runfolder import default_stem, new_folder
-    from softreg.seeds import format_seeds, parse_seeds, train_seeds
+    from softreg.jobs.seeds import format_seeds, parse_seeds, train_seeds
+    from softreg.safety.runfolder import default_stem, new_folder
 
     seeds = parse_seeds(args.seeds)
     if args.seed is not None or args.resume:

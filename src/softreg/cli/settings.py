@@ -1,7 +1,7 @@
-"""Command-line flags built from :class:`~softreg.config.TrainConfig`'s declared settings.
+"""Command-line flags built from :class:`~softreg.core.config.TrainConfig`'s declared settings.
 
 Each setting's flag name, type and description come from its field (see
-:class:`softreg.validate.Setting`); a command chooses which settings it offers, their
+:class:`softreg.core.validate.Setting`); a command chooses which settings it offers, their
 defaults, and a note of its own.
 """
 
@@ -11,8 +11,8 @@ import argparse
 from dataclasses import MISSING, Field, fields
 from typing import Any
 
-from softreg.config import TrainConfig
-from softreg.validate import Setting
+from softreg.core.config import TrainConfig
+from softreg.core.validate import Setting
 
 _FIELDS: dict[str, Field[Any]] = {f.name: f for f in fields(TrainConfig)}
 _TYPES: dict[str, Any] = {"int": int, "float": float, "str": None, "bool": None}

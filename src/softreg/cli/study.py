@@ -8,7 +8,7 @@ from pathlib import Path
 
 from softreg.cli.settings import add_setting
 from softreg.cli.train import add_data_args, data_settings
-from softreg.config import TrainConfig
+from softreg.core.config import TrainConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,14 +42,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from softreg.study import run_study
+    from softreg.jobs.study import run_study
 
     base = TrainConfig(framework=args.framework, epochs=args.epochs, lr=args.lr,
                        batch_size=args.batch_size, seed=args.seed, device=args.device,
                        val_split=args.val_split, val_seed=args.val_seed,
                        monitor=args.monitor, **data_settings(args))
     if args.weight_decay <= 0 or args.patience < 1:
-        from softreg.errors import ConfigError
+        from softreg.core.errors import ConfigError
 
         raise ConfigError(f"the study compares with regularisation: --weight-decay must be > 0 "
                           f"and --patience >= 1, got {args.weight_decay} and {args.patience}")

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 from softreg.cli.settings import add_axis_flags, add_setting
 from softreg.cli.train import add_data_args, data_settings
-from softreg.config import SWEEP_AXES, TrainConfig
+from softreg.core.config import SWEEP_AXES, TrainConfig
 
 if TYPE_CHECKING:
-    from softreg.pack_plan import Packing
-    from softreg.search import SearchSpace
+    from softreg.fitting.pack_plan import Packing
+    from softreg.sweeps.search import SearchSpace
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -69,8 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def build_space(args: argparse.Namespace) -> SearchSpace:
-    """The :class:`~softreg.search.SearchSpace` described by the parsed arguments."""
-    from softreg.search import SearchSpace, parse_axis
+    """The :class:`~softreg.sweeps.search.SearchSpace` described by the parsed arguments."""
+    from softreg.sweeps.search import SearchSpace, parse_axis
 
     base = TrainConfig(val_split=args.val_split, val_seed=args.val_seed,
                        patience=args.patience, monitor=args.monitor,
@@ -85,12 +85,12 @@ def build_space(args: argparse.Namespace) -> SearchSpace:
 
 
 def build_packing(args: argparse.Namespace) -> Packing:
-    """The :class:`~softreg.pack_plan.Packing` of ``--pack``, ``--pack-memory`` and ``--no-pack``.
+    """The :class:`~softreg.fitting.pack_plan.Packing` of the packing flags.
 
     Raises:
         ConfigError: ``--pack`` below 1 or an unreadable ``--pack-memory``.
     """
-    from softreg.pack_plan import Packing, check_pack_limits, parse_memory
+    from softreg.fitting.pack_plan import Packing, check_pack_limits, parse_memory
 
     memory = parse_memory(args.pack_memory) if args.pack_memory is not None else None
     check_pack_limits(args.pack, memory)
@@ -100,12 +100,12 @@ def build_packing(args: argparse.Namespace) -> Packing:
 def run(args: argparse.Namespace) -> int:
     import datetime
 
-    from softreg.pack_plan import packing as sweep_packing
-    from softreg.pack_plan import plan_packs
-    from softreg.runfolder import new_folder
-    from softreg.search import describe_draws
-    from softreg.sweep import check_sweep, format_best, run_sweep
-    from softreg.textsafe import printable
+    from softreg.fitting.pack_plan import packing as sweep_packing
+    from softreg.fitting.pack_plan import plan_packs
+    from softreg.safety.runfolder import new_folder
+    from softreg.safety.textsafe import printable
+    from softreg.sweeps.search import describe_draws
+    from softreg.sweeps.sweep import check_sweep, format_best, run_sweep
 
     packing = build_packing(args)  # a refusal is one line, before any work
     space = build_space(args)
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
                     f"from an earlier run); {result.seconds:.1f} s"))
     if result.best is None and result.rows and all(r["status"] == "failed" for r in result.rows):
         # nothing diverged: every configuration failed (e.g. --device cuda without a GPU)
-        from softreg.errors import ConfigError
+        from softreg.core.errors import ConfigError
 
         first = printable(result.rows[0].get("message", ""))
         raise ConfigError(f"no configuration could be trained: all {len(result.rows)} failed "

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from softreg.cli.settings import add_setting, flag
-from softreg.config import DATA_SETTINGS, TrainConfig
-from softreg.errors import ConfigError
-from softreg.frameworks import canonical_framework
-from softreg.history import Status
+from softreg.core.config import DATA_SETTINGS, TrainConfig
+from softreg.core.errors import ConfigError
+from softreg.core.frameworks import canonical_framework
+from softreg.epochs.history import Status
 
 if TYPE_CHECKING:
-    from softreg.run import RunResult
+    from softreg.jobs.run import RunResult
 
 
 def add_data_args(p: argparse.ArgumentParser, settings: bool = True, note: str = "") -> None:
@@ -75,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--verbose", action="store_true", help="show framework log messages")
     p.add_argument("--seeds", metavar="LIST",
                    help="train one model per seed, together in one pack, e.g. 0-15 or 0,3,7; "
-                   "reports mean ± sd across seeds (softreg.seeds)")
+                   "reports mean ± sd across seeds (softreg.jobs.seeds)")
     add_data_args(p)
     p.set_defaults(run=run)
 
@@ -87,7 +87,7 @@ def given_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from softreg.run import default_out_dir, print_summary, train_run
+    from softreg.jobs.run import default_out_dir, print_summary, train_run
 
     if args.verbose:
         os.environ["SOFTREG_VERBOSE"] = "1"
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> RunResult:
-    from softreg.run import train_run
+    from softreg.jobs.run import train_run
 
     # The flags are checked against the saved settings as soon as the (locked) run's
     # checkpoint is read, before anything is trained or written.
@@ -135,14 +135,14 @@ def check_resume_flags(args: argparse.Namespace, saved: TrainConfig) -> None:
     """Refuse flags that ``--resume`` would otherwise ignore.
 
     A resumed run keeps its saved settings except those in
-    :data:`softreg.run.RESUME_MAY_CHANGE`; a setting given with the value it already has is
+    :data:`softreg.jobs.run.RESUME_MAY_CHANGE`; a setting given with the value it already has is
     accepted.
 
     Raises:
         ConfigError: ``--out`` names another folder, ``--overwrite`` is given, or a setting
             differs from the resumed run's.
     """
-    from softreg.run import RESUME_MAY_CHANGE
+    from softreg.jobs.run import RESUME_MAY_CHANGE
 
     if args.out is not None and Path(args.out) != Path(args.resume):
         raise ConfigError(

@@ -11,13 +11,13 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from softreg.config import LR_HINT, check_lr
+from softreg.core.config import LR_HINT, check_lr
+from softreg.core.errors import ConfigError, ModelShapeError
+from softreg.core.validate import check_int, is_int
 from softreg.d2l.animator import Animator
 from softreg.data.fashion import NUM_CLASSES
-from softreg.errors import ConfigError, ModelShapeError
-from softreg.history import EpochRecord, History, Status
-from softreg.loop import EpochTotals, EpochTrainer, run_epochs
-from softreg.validate import check_int, is_int
+from softreg.epochs.history import EpochRecord, History, Status
+from softreg.epochs.loop import EpochTotals, EpochTrainer, run_epochs
 
 CHANCE_ACCURACY = 0.1  # ten classes
 

@@ -16,8 +16,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from softreg import fileio
-from softreg.errors import ChecksumError, ConfigError, DataError
+from softreg.core.errors import ChecksumError, ConfigError, DataError
+from softreg.safety import fileio
 
 DATA_URL = "http://d2l-data.s3-accelerate.amazonaws.com/"
 
@@ -62,7 +62,7 @@ def download(name: str, cache_dir: str | os.PathLike[str] = DEFAULT_CACHE) -> st
             return str(dest)
         raise ChecksumError(f"{dest} has SHA-1 {found}, but {name} must have {sha1}: it is not "
                             f"the book's file; move it away and run again to fetch {url}")
-    from softreg import writegate
+    from softreg.safety import writegate
 
     writegate.check_file(dest, flag="cache_dir")  # a dangling link, a FIFO...: not written over
     dest.parent.mkdir(parents=True, exist_ok=True)

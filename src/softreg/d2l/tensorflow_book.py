@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from softreg._optional import import_framework
+from softreg.core.optional import import_framework
 from softreg.d2l.ch3 import check_num_batches, check_updater_lr
 
 tf = import_framework("tensorflow")

@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from softreg.errors import ObjectGoneError
+from softreg.core.errors import ObjectGoneError
 
 V = TypeVar("V")
 

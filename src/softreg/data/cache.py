@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 import numpy.lib.format as npy_format
 
-from softreg import fileio, readback
+from softreg.core.errors import SoftregError
 from softreg.data import fashion
 from softreg.data.fashion import IDXFile
 from softreg.data.idx import UInt8Array, header_bytes
 from softreg.data.sources import cache_root, verify
-from softreg.errors import SoftregError
+from softreg.safety import fileio, readback
 
 FORMAT_VERSION = 1
 

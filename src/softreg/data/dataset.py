@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from softreg.errors import DataError
-from softreg.shape import ModelShape
+from softreg.core.errors import DataError
+from softreg.core.shape import ModelShape
 
 # How a dataset's features become the model's inputs: image pixels divided by 255 (uint8), or
 # a table's numbers as they are (then standardised with the training split's statistics).

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from softreg.shape import ModelShape
+from softreg.core.shape import ModelShape
 
 Kind = Literal["images", "labels"]
 
@@ -85,7 +85,7 @@ def split_files(split: str) -> tuple[IDXFile, IDXFile]:
     Raises:
         ConfigError: ``split`` is not ``"train"`` or ``"test"``.
     """
-    from softreg.errors import ConfigError
+    from softreg.core.errors import ConfigError
 
     if split not in SPLITS:
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from softreg.core.errors import DataError, DataNotFoundError
 from softreg.data.dataset import Dataset, checked
-from softreg.errors import DataError, DataNotFoundError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 MAX_SIDE = 4096  # the largest image side read (a header claiming more is refused unread)
@@ -102,7 +102,7 @@ def _files(folder: Path, classes: list[str], spec: str,
 
 
 def _open(path: Path, spec: str):  # type: ignore[no-untyped-def]
-    from softreg._optional import require
+    from softreg.core.optional import require
 
     pil = require("PIL")
     from PIL import Image

@@ -4,7 +4,7 @@ An IDX file is a 4-byte magic number ``00 00 <dtype code> <ndim>``, then ``ndim`
 uint32 dimensions, then exactly ``prod(dims)`` items. Fashion-MNIST uses unsigned bytes: labels
 have magic 0x00000801 (1-d), images 0x00000803 (3-d, N x 28 x 28).
 
-Every problem raises :class:`~softreg.errors.IDXFormatError` naming the file and the problem
+Every problem raises :class:`~softreg.core.errors.IDXFormatError` naming the file and the problem
 (empty file, damaged gzip, a saved HTML page, wrong magic, dtype, dimensions or length, bad
 labels); nothing here uses ``assert``.
 
@@ -30,8 +30,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from softreg.core.errors import DataError, IDXFormatError
 from softreg.data.fashion import Kind
-from softreg.errors import DataError, IDXFormatError
 
 GZIP_SIGNATURE = b"\x1f\x8b"
 UBYTE_CODE = 0x08
@@ -92,7 +92,7 @@ def _open_stream(path: str | os.PathLike[str]) -> Iterator[tuple[_Readable, int 
     a gzip file is decompressed as it is read, so nothing is inflated before it is asked for.
     """
     p = Path(path)
-    from softreg.readback import check_regular
+    from softreg.safety.readback import check_regular
 
     check_regular(p, "data file", DataError)  # a FIFO would block the open; a device never ends
     try:

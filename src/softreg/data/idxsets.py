@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from softreg.core.errors import DataError, DataNotFoundError, FrameworkUnavailableError
 from softreg.data.fashion import Kind
 from softreg.data.idx import read_idx
-from softreg.errors import DataError, DataNotFoundError, FrameworkUnavailableError
 
 IMAGE_SHAPE = (28, 28)
 

@@ -30,9 +30,9 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from softreg import fileio
+from softreg.core.errors import ChecksumError, ConfigError, DataError
 from softreg.data import fashion
-from softreg.errors import ChecksumError, ConfigError, DataError
+from softreg.safety import fileio
 
 LOADERS = ("torchvision", "keras", "mxnet")
 
@@ -130,7 +130,7 @@ def _write_new(dest: Path, content: bytes, same: bool) -> str:
 
     Through the write gate: a link, a folder, a device or a FIFO at ``dest`` is refused.
     """
-    from softreg import writegate
+    from softreg.safety import writegate
 
     if writegate.describe(dest) == "a regular file":
         if same:

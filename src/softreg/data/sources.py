@@ -28,15 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from softreg.data import fashion
-from softreg.data.fashion import IDXFile
-from softreg.data.idx import IDXData, read_idx
-from softreg.errors import (
+from softreg.core.errors import (
     ChecksumError,
     DataError,
     DataNotFoundError,
     FrameworkUnavailableError,
 )
+from softreg.data import fashion
+from softreg.data.fashion import IDXFile
+from softreg.data.idx import IDXData, read_idx
 
 ENV_DATA_DIR = "SOFTREG_DATA_DIR"
 ENV_CACHE_DIR = "SOFTREG_CACHE_DIR"
@@ -145,7 +145,7 @@ def _folder_problem(folder: Path) -> str | None:
         return None
     if not folder.exists():
         return "folder does not exist"
-    from softreg.readback import file_kind
+    from softreg.safety.readback import file_kind
 
     return f"not a folder (it is {file_kind(folder.stat())})"
 
@@ -254,7 +254,7 @@ def download_checked(filename: str, dest_dir: str | os.PathLike[str], mirrors: S
             given, or ``dest_dir`` cannot be written.
         FrameworkUnavailableError: pooch is not installed.
     """
-    from softreg._optional import require
+    from softreg.core.optional import require
 
     if not mirrors:
         raise DataError(f"no download mirror given for {filename}; pass at least one base "

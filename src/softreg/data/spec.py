@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from softreg.errors import ConfigError
+from softreg.core.errors import ConfigError
 
 SOURCE_KINDS = ("sklearn", "npz", "csv", "parquet", "folder")
 SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer")

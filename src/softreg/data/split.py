@@ -7,8 +7,8 @@ import numbers
 import numpy as np
 import numpy.typing as npt
 
-from softreg.errors import ConfigError
-from softreg.validate import is_int
+from softreg.core.errors import ConfigError
+from softreg.core.validate import is_int
 
 IndexArray = npt.NDArray[np.int64]
 

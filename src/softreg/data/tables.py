@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from softreg.core.errors import DataError, DataNotFoundError
 from softreg.data.dataset import Dataset, checked
-from softreg.errors import DataError, DataNotFoundError
 
 LABEL_COLUMNS = ("label", "class", "target", "y")
 NPZ_SPLIT_KEYS = ("X_train", "y_train", "X_test", "y_test")
@@ -182,7 +182,7 @@ def read_parquet(path: str, spec: str, label_column: str) -> Table:
 
 
 def _pyarrow_parquet() -> Any:
-    from softreg._optional import require
+    from softreg.core.optional import require
 
     require("pyarrow")
     import pyarrow.parquet as pq
@@ -282,7 +282,7 @@ def load_sklearn(name: str, spec: str) -> Dataset:
     Raises:
         FrameworkUnavailableError: scikit-learn is not installed.
     """
-    from softreg._optional import require
+    from softreg.core.optional import require
 
     require("sklearn")
     from sklearn import datasets as skd

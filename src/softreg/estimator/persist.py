@@ -3,7 +3,8 @@
 The file holds ``W`` (d, c) and ``b`` (c,) in float64 (the model on raw X, standardisation
 folded in) and, in its metadata, ``format: softreg-estimator``, the class labels with their
 dtype, the feature names if any and the estimator's parameters. :func:`load_estimator` checks
-the header (through :mod:`softreg.tensorfile`) before it reads any data, and refuses in one line
+the header (through :mod:`softreg.safety.tensorfile`) before it reads any data, and refuses in
+one line
 a file of another format or of shapes that disagree with its own metadata.
 """
 
@@ -16,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from softreg import __version__, fileio, tensorfile
-from softreg._optional import require
-from softreg.errors import CheckpointError
+from softreg import __version__
+from softreg.core.errors import CheckpointError
+from softreg.core.optional import require
+from softreg.safety import fileio, tensorfile
 
 FORMAT = "softreg-estimator"
 FORMAT_VERSION = "1"

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.utils.class_weight import compute_class_weight
 
-from softreg._optional import require
+from softreg.core.optional import require
 from softreg.estimator.objective import NumpyObjective, Problem, TorchObjective
 
 FRAMEWORKS = ("numpy", "torch")

@@ -2,7 +2,7 @@
 
 A batch's gradient is an unbiased estimate of the full objective's: each row of the batch is
 weighed ``n / batch`` times its share of the weights, and the penalty is the full one. The
-learning rate follows softreg's schedules (:meth:`softreg.config.TrainConfig.lr_at`).
+learning rate follows softreg's schedules (:meth:`softreg.core.config.TrainConfig.lr_at`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from softreg.config import TrainConfig
+from softreg.core.config import TrainConfig
 from softreg.estimator.objective import Problem, logits
 from softreg.estimator.prepare import objective
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from softreg.core.metrics import ClassReport, class_report, confusion_matrix
 from softreg.explain.calibration import Calibration, Reliability, calibrate
 from softreg.explain.mistakes import ConfusedPair, Scored, confused_pairs, highest_loss, score
-from softreg.metrics import ClassReport, class_report, confusion_matrix
 
 Labelled = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]  # X (N, D), y (N,)
 

@@ -10,7 +10,7 @@ exactly 0 goes to bin 0), and
 
 Temperature scaling divides every logit by one scalar ``T > 0`` chosen to minimise the NLL of a
 validation set; the predicted class never changes, only how sure the model claims to be.
-Everything here is NumPy; log-probabilities come from the logits (:mod:`softreg.numerics`).
+Everything here is NumPy; log-probabilities come from the logits (:mod:`softreg.core.numerics`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from softreg.errors import ConfigError
-from softreg.numerics import cross_entropy, softmax
-from softreg.validate import check_int
+from softreg.core.errors import ConfigError
+from softreg.core.numerics import cross_entropy, softmax
+from softreg.core.validate import check_int
 
 N_BINS = 15
 # The temperatures searched: 0.05 (20 times sharper) to 20 (20 times flatter).
@@ -215,7 +215,7 @@ def load_temperature(path: str, W: npt.ArrayLike, b: npt.ArrayLike) -> float:
         ConfigError: the file is missing or unreadable, holds no temperature (the run had no
             validation split), or was fitted for other weights.
     """
-    from softreg import readback
+    from softreg.safety import readback
 
     how = ("run 'softreg explain RUN' on a run trained with a validation split (--val-split), "
            "then predict again with --calibrated")

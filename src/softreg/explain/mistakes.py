@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from softreg.numerics import cross_entropy, softmax
+from softreg.core.numerics import cross_entropy, softmax
 
 
 @dataclass(frozen=True)

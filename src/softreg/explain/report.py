@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from softreg.core.metrics import format_class_report
 from softreg.explain.analysis import Explanation
 from softreg.explain.calibration import T_RANGE
-from softreg.metrics import format_class_report
 
 FIGURES = {"confused": "confused pairs", "mistakes": "highest-loss test images",
            "reliability": "reliability diagram", "templates": "weight templates"}

@@ -4,7 +4,7 @@ A linear classifier scores class ``c`` as ``W[c] . x + b[c]``, so ``W[c]`` is th
 class "looks for": positive weights where bright pixels count for the class, negative where they
 count against it. Checkpoints hold the weights for raw ``[0, 1]`` pixels; a run trained on
 standardised pixels stores them folded back (``W_std / std``, see
-:class:`softreg.splits.Standardizer`), so its templates are in pixel space too.
+:class:`softreg.fitting.splits.Standardizer`), so its templates are in pixel space too.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from softreg.errors import ConfigError
+from softreg.core.errors import ConfigError
 
 SIDE = 28
 # The colour limit of the templates: this percentile of |W| (see symmetric_scale).

@@ -14,8 +14,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from softreg import checkpoint, runfolder, writegate
-from softreg.errors import CheckpointError, ConfigError
+from softreg.core.errors import CheckpointError, ConfigError
+from softreg.runfiles import checkpoint
+from softreg.safety import runfolder, writegate
 
 # format -> (module, default file name in the run folder)
 FORMATS: dict[str, tuple[str, str]] = {
@@ -46,7 +47,7 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
     """Write the final model of ``run`` in format ``fmt``.
 
     Args:
-        run: a run folder (its final model, see :func:`softreg.checkpoint.load_model`) or a
+        run: a run folder (its final model, see :func:`softreg.runfiles.checkpoint.load_model`) or a
             ``.safetensors`` checkpoint.
         fmt: ``onnx``, ``torch`` or ``keras``.
         out: the file to write; a folder gets the format's default name. Default: in the run.
@@ -60,7 +61,7 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
         CheckpointError: ``run`` is not a run folder or a softreg checkpoint.
         FrameworkUnavailableError: the format's library is not installed.
     """
-    from softreg.fileio import write_new
+    from softreg.safety.fileio import write_new
 
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from softreg.checkpoint import Checkpoint
+from softreg.runfiles.checkpoint import Checkpoint
 
 
 def class_names(ck: Checkpoint) -> list[str]:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from softreg.checkpoint import Checkpoint
 from softreg.export.common import input_shape
+from softreg.runfiles.checkpoint import Checkpoint
 
 
 def snippet(ck: Checkpoint) -> str:

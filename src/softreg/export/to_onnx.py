@@ -6,7 +6,7 @@ weights widened exactly), so its logits and probabilities are the exact values r
 float32, within 1e-6 of softreg's float64 NumPy probabilities. For 7,850 parameters the wider
 arithmetic costs nothing that matters. The weights are the checkpoint's, which are already
 for raw ``[0, 1]`` pixels: a run trained with standardisation saves its weights folded back
-(see :class:`softreg.splits.Standardizer`), so no normalisation node is needed. Opset 17
+(see :class:`softreg.fitting.splits.Standardizer`), so no normalisation node is needed. Opset 17
 and IR version 8 keep the file loadable by ONNX Runtime releases from 1.13 (2022) on.
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from softreg._optional import require
-from softreg.checkpoint import Checkpoint
+from softreg.core.optional import require
 from softreg.export.common import class_names, input_words
+from softreg.runfiles.checkpoint import Checkpoint
 
 OPSET = 17
 IR_VERSION = 8

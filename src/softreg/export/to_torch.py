@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from softreg._optional import require
-from softreg.checkpoint import Checkpoint
+from softreg.core.optional import require
 from softreg.export.common import class_names, input_shape, input_words
+from softreg.runfiles.checkpoint import Checkpoint
 
 
 def snippet(ck: Checkpoint) -> str:

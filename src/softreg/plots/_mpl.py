@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from softreg import fileio
-from softreg._optional import require
+from softreg.core.optional import require
+from softreg.safety import fileio
 
 
 def in_notebook() -> bool:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from softreg.history import History
+from softreg.epochs.history import History
 from softreg.plots.labels import FigureText
 
 STYLES = {"train_loss": "-", "train_acc": "--", "val_acc": "-.", "test_acc": ":"}

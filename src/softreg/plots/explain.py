@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from softreg.errors import ConfigError
+from softreg.core.errors import ConfigError
 from softreg.explain.calibration import Reliability
 from softreg.explain.templates import SCALE_PERCENTILE, symmetric_scale, templates
 from softreg.plots._mpl import pyplot, save_figure

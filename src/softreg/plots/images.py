@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from softreg.errors import ConfigError
-from softreg.validate import check_int
+from softreg.core.errors import ConfigError
+from softreg.core.validate import check_int
 
 PANEL = 140  # pixels per image side in a written grid (28 x 5)
 TITLE_PX = 12  # title font size in pixels (8 points at 110 dpi, as the matplotlib grid had)

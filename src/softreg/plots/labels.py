@@ -15,9 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from softreg._optional import require
+from softreg.core.errors import ConfigError
+from softreg.core.optional import require
 from softreg.data.fashion import CLASS_NAMES, CLASS_NAMES_KO
-from softreg.errors import ConfigError
 
 LANGUAGES: tuple[str, ...] = ("en", "ko")
 FONT_PACKAGE = "fonts-nanum"  # Debian/Ubuntu; fonts-noto-cjk works as well

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from softreg.history import History, Status
+from softreg.epochs.history import History, Status
 from softreg.plots._mpl import pyplot, save_figure
 
 _CURVES = (("train_loss", "train loss", "-"), ("train_acc", "train acc", "--"),

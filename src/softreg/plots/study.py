@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from softreg.history import History
+from softreg.epochs.history import History
 from softreg.plots._mpl import pyplot, save_figure
 from softreg.plots.curves import curve_limits
 

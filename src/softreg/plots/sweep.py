@@ -10,57 +10,31 @@ from typing import Any
 
 import numpy as np
 
-from softreg.history import SELECTABLE, Status
+from softreg.epochs.history import Status
 from softreg.plots._mpl import pyplot, save_figure
 from softreg.plots.curves import curve_limits
 
 
-def heatmap_grid(rows: Sequence[dict[str, Any]], select: str = "val_acc"
-                 ) -> tuple[list[float], list[int], Any, Any]:
-    """The best value of criterion ``select`` per (lr, batch size) cell, over all other
-    settings (a setting's value is the mean over its seeds: :mod:`softreg.selection`).
+def plot_heatmap(grid: tuple[list[float], list[int], Any, Any], path: str | os.PathLike[str],
+                 best: dict[str, Any] | None = None, label: str = "validation accuracy",
+                 lower: bool = False) -> Path:
+    """Write the heatmap of a sweep's criterion (rows: learning rate, columns: batch size).
 
-    Returns:
-        (learning rates, batch sizes, values (n_lr, n_batch) with NaN where no configuration
-        can be chosen, diverged (n_lr, n_batch) bool: every configuration of the cell diverged).
+    Args:
+        grid: :func:`softreg.sweeps.selection.heatmap_grid` of the sweep's rows.
+        path: the PNG file to write.
+        best: the chosen configuration's row, marked in red.
+        label: the criterion's name, for the colour bar and the title.
+        lower: the criterion is better lower (a loss): the colour map is reversed.
     """
-    from softreg.selection import criterion, row_score, setting_scores
-
-    crit = criterion(select)
-    scores = setting_scores(rows, select)
-    lrs = sorted({float(r["lr"]) for r in rows})
-    batches = sorted({int(r["batch_size"]) for r in rows})
-    values = np.full((len(lrs), len(batches)), np.nan)  # (n_lr, n_batch)
-    diverged = np.zeros(values.shape, dtype=bool)
-    seen = np.zeros(values.shape, dtype=bool)
-    for r in rows:
-        i, j = lrs.index(float(r["lr"])), batches.index(int(r["batch_size"]))
-        if r["status"] == Status.DIVERGED and not seen[i, j]:
-            diverged[i, j] = True
-        if r["status"] in SELECTABLE:
-            seen[i, j], diverged[i, j] = True, False
-        value = row_score(r, scores)  # NaN: a seed of its setting diverged
-        if r["status"] in SELECTABLE and math.isfinite(value):
-            old = values[i, j]
-            if math.isnan(old) or (value < old if crit.lower else value > old):
-                values[i, j] = value
-    return lrs, batches, values, diverged
-
-
-def plot_heatmap(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str],
-                 best: dict[str, Any] | None = None, select: str = "val_acc") -> Path:
-    """Write the heatmap of criterion ``select`` (rows: learning rate, columns: batch size)."""
-    from softreg.selection import criterion
-
-    crit = criterion(select)
     plt = pyplot()
-    lrs, batches, values, diverged = heatmap_grid(rows, select)
+    lrs, batches, values, diverged = grid
     fig, ax = plt.subplots(figsize=(1.1 * len(batches) + 2.6, 0.55 * len(lrs) + 1.8))
     finite = values[np.isfinite(values)]
     lo = float(finite.min()) if finite.size else 0.0
     hi = float(finite.max()) if finite.size else 1.0
     # a cell without a finished configuration is light grey; the better end is yellow
-    cmap = pyplot().get_cmap("viridis_r" if crit.lower else "viridis").with_extremes(bad="0.85")
+    cmap = pyplot().get_cmap("viridis_r" if lower else "viridis").with_extremes(bad="0.85")
     im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=lo,
                    vmax=max(hi, lo + 1e-3), aspect="auto")
     ax.set_xticks(range(len(batches)), labels=[str(b) for b in batches])
@@ -74,13 +48,13 @@ def plot_heatmap(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str],
             is_best = best is not None and float(best["lr"]) == lrs[i] and int(
                 best["batch_size"]) == batches[j]
             # the darker half of the map: low values, or high ones with the reversed map
-            dark = bool(values[i, j] > (lo + hi) / 2 if crit.lower
+            dark = bool(values[i, j] > (lo + hi) / 2 if lower
                         else values[i, j] < (lo + hi) / 2)  # NaN (grey cell) -> False
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="red" if is_best else "white" if dark else "black",
                     fontweight="bold" if is_best else "normal")
-    fig.colorbar(im, ax=ax, label=crit.label)
-    ax.set_title(f"{crit.label}, the sweep's criterion ({'lowest' if crit.lower else 'highest'} "
+    fig.colorbar(im, ax=ax, label=label)
+    ax.set_title(f"{label}, the sweep's criterion ({'lowest' if lower else 'highest'} "
                  "over the other settings; red: chosen)", fontsize=9)
     return save_figure(fig, path)
 

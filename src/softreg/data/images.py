@@ -1,0 +1,177 @@
+"""Reading single images for ``softreg predict``: 28x28 grayscale pictures or ``.npy`` arrays.
+
+The rule, whatever the file: one image of 28x28 pixels becomes 784 float32 features in [0, 1],
+0 being the background. Like Fashion-MNIST, the object should be light on a dark background.
+A file's claims (its size, shape, dtype) are checked from its header before any pixel is
+decoded or any memory is allocated for it; every refusal is an :class:`InputImageError`.
+
+``.npy`` (read without pickles): shape (28, 28) or (784,); uint8 (0..255, divided by 255) or
+a float dtype (values used as they are, which must be finite and in [0, 1]); the file holds
+exactly that array (an ``.npz`` archive, a truncated or an over-long file is refused).
+
+Pictures (PNG, PGM or anything else Pillow reads), 28x28 pixels, by mode:
+
+* ``L`` (8-bit gray), ``1`` (black and white): the gray level divided by 255.
+* ``RGB``, ``P`` (palette) and other colour modes: the luma (ITU-R 601-2, Pillow's
+  conversion to ``L``) divided by 255.
+* With transparency (``LA``, ``RGBA``, ``PA``, a palette or colour key with a transparent
+  entry): composited on black, the background of Fashion-MNIST: luma / 255 x alpha / 255, so
+  a fully transparent pixel is 0.
+* ``I;16`` (16-bit gray) and ``I`` (32-bit integers, as older Pillow opens 16-bit PNGs): values
+  must be in 0..65535 and are divided by 65535.
+* ``F`` (32-bit float, e.g. TIFF): used as they are; they must be finite and in [0, 1].
+
+A picture larger than Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``) is
+refused without being decoded.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.lib.format as npy_format
+import numpy.typing as npt
+
+from softreg.core.errors import InputImageError
+from softreg.core.optional import require
+from softreg.safety import readback
+
+SIZE = 28
+ZIP_SIGNATURE = b"PK\x03\x04"
+MAX_16BIT = 65535
+
+
+def load_image(path: str | os.PathLike[str],
+               image_shape: tuple[int, ...] = (SIZE, SIZE)) -> npt.NDArray[np.float32]:
+    """Read one image as float32 features (D,) in [0, 1] (the rule: see the module doc).
+
+    ``image_shape`` is the model's: (H, W) for grayscale (28 x 28 for Fashion-MNIST), or
+    (H, W, 3) for colour, whose pictures are read as RGB (composited on black).
+
+    Raises:
+        InputImageError: missing or unreadable file, wrong size, shape or dtype, values out of
+            range, a picture too large to open safely.
+    """
+    p = Path(path)
+    readback.check_regular(p, "image", InputImageError)  # a folder, FIFO, /dev/zero: by name
+    shape = tuple(image_shape)
+    arr = _read_npy(p, shape) if p.suffix.lower() == ".npy" else _read_picture(p, shape)
+    if arr.dtype == np.uint8:
+        return (arr.reshape(-1).astype(np.float32) / 255.0).astype(np.float32)
+    values = arr.reshape(-1).astype(np.float32)
+    if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1:
+        raise InputImageError(
+            f"image {str(p)!r}: float pixel values must be finite and in [0, 1] "
+            f"(got min {values.min()}, max {values.max()}); use uint8 for 0..255"
+        )
+    return values
+
+
+def _wanted(image_shape: tuple[int, ...]) -> str:
+    """``28x28 grayscale images: resize it to 28x28 first``, for the model's shape."""
+    h, w = image_shape[:2]
+    kind = "grayscale" if len(image_shape) == 2 else "colour"
+    return f"{h}x{w} {kind} images: resize it to {h}x{w} first"
+
+
+def _wrong_shape(p: Path, shape: tuple[int, ...],
+                 image_shape: tuple[int, ...]) -> InputImageError:
+    return InputImageError(
+        f"image {str(p)!r} has shape {shape}; softreg predicts on {_wanted(image_shape)}"
+    )
+
+
+def _read_npy(p: Path, image_shape: tuple[int, ...]) -> npt.NDArray[Any]:
+    """The array of a ``.npy`` file, its header checked before the data is read."""
+    def unreadable(why: object) -> InputImageError:
+        return InputImageError(f"image {str(p)!r} is not a readable .npy array ({why})")
+
+    try:
+        with open(p, "rb") as fh:
+            if fh.read(4) == ZIP_SIGNATURE:
+                raise unreadable("it is a zip archive, as .npz files are: save one image "
+                                 "with numpy.save")
+            fh.seek(0)
+            version = npy_format.read_magic(fh)
+            if version not in ((1, 0), (2, 0)):
+                raise unreadable(f"format version {version[0]}.{version[1]}; save it with "
+                                 "numpy.save")
+            read_header = (npy_format.read_array_header_1_0 if version == (1, 0)
+                           else npy_format.read_array_header_2_0)
+            shape, fortran_order, dtype = read_header(fh)
+            if not (dtype == np.uint8 or np.issubdtype(dtype, np.floating)):
+                raise InputImageError(f"image {str(p)!r} has dtype {dtype}; use uint8 or float")
+            if tuple(shape) not in (image_shape, (math.prod(image_shape),)):
+                raise _wrong_shape(p, tuple(shape), image_shape)
+            nbytes = math.prod(shape) * dtype.itemsize
+            have = os.fstat(fh.fileno()).st_size - fh.tell()
+            if have != nbytes:
+                raise unreadable(f"its header promises {nbytes} bytes of data, the file holds "
+                                 f"{have}")
+            data = fh.read(nbytes)
+    except (ValueError, OSError, EOFError) as exc:
+        raise unreadable(exc) from exc
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
+
+
+def _read_picture(p: Path, image_shape: tuple[int, ...]) -> npt.NDArray[Any]:
+    """A picture's pixels, of the model's (H, W[, 3]): uint8 for 8-bit gray or colour, float
+    in [0, 1] otherwise."""
+    pil = require("PIL")
+    import PIL.Image
+
+    try:
+        with warnings.catch_warnings():  # over the bomb limit: refused, not a warning
+            warnings.simplefilter("error", PIL.Image.DecompressionBombWarning)
+            im = PIL.Image.open(p)
+        with im:
+            if im.size != (image_shape[1], image_shape[0]):
+                raise InputImageError(
+                    f"image {str(p)!r} is {im.size[0]}x{im.size[1]} pixels; softreg predicts "
+                    f"on {_wanted(image_shape)}"
+                )
+            if len(image_shape) == 3:
+                return _rgb(im)
+            return _pixels(im, p)
+    except (PIL.Image.DecompressionBombError, PIL.Image.DecompressionBombWarning) as exc:
+        raise InputImageError(
+            f"image {str(p)!r} is too large to open safely ({exc}); softreg predicts on "
+            f"{_wanted(image_shape)}"
+        ) from exc
+    except (OSError, ValueError, EOFError, SyntaxError, pil.UnidentifiedImageError) as exc:
+        raise InputImageError(
+            f"image {str(p)!r} cannot be read as a picture ({exc}); give a PNG, PGM or .npy"
+        ) from exc
+
+
+def _rgb(im: Any) -> npt.NDArray[np.uint8]:
+    """A colour picture as uint8 RGB (H, W, 3), transparency composited on black."""
+    rgba = np.asarray(im.convert("RGBA"), dtype=np.float64)  # (H, W, 4)
+    rgb = rgba[..., :3] * (rgba[..., 3:] / 255.0)
+    return np.rint(rgb).astype(np.uint8)
+
+
+def _pixels(im: Any, p: Path) -> npt.NDArray[Any]:
+    """The pixels of an opened 28x28 Pillow image, by its mode (see the module doc)."""
+    if im.mode.startswith("I;16") or im.mode == "I":
+        values = np.asarray(im).astype(np.int64)  # (28, 28)
+        if values.min() < 0 or values.max() > MAX_16BIT:
+            raise InputImageError(
+                f"image {str(p)!r} has {im.mode} pixels from {values.min()} to {values.max()};"
+                f" integer pictures must be 16-bit gray, 0..{MAX_16BIT}"
+            )
+        return values.astype(np.float64) / MAX_16BIT
+    if im.mode == "F":
+        return np.asarray(im, dtype=np.float32)  # range checked by load_image
+    bands = im.getbands()
+    if "A" in bands or "a" in bands or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        gray = np.asarray(rgba.convert("L"), dtype=np.float64)  # (28, 28) luma, alpha ignored
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64)
+        return (gray / 255.0) * (alpha / 255.0)  # composited on a black background
+    return np.asarray(im.convert("L"), dtype=np.uint8)

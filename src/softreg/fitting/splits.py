@@ -1,0 +1,214 @@
+"""Data preparation: a dataset's examples as the float32 features the backends train on.
+
+:func:`to_features` turns uint8 images into (N, D) pixels in [0, 1]; :func:`prepare_splits`
+loads the splits a configuration asks for (train, test, and a stratified validation part), and
+standardises them (optionally for images, always for tables) with a :class:`Standardizer`
+fitted on the training part only.
+Evaluation, prediction and explanation convert images here too, without the trainer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from softreg.core.config import TrainConfig
+from softreg.core.shape import ModelShape, infer_shape
+from softreg.data.dataset import Dataset
+
+# A model's weights: W (C, D) and b (C,), float32.
+Params = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
+
+# Smallest per-pixel std used for standardising. Border pixels are almost always 0 in the
+# training images; dividing by their tiny std would turn a rare stray test pixel into a huge
+# input. 0.05 is about 13 grey levels.
+STD_FLOOR = 0.05
+
+
+@dataclass(frozen=True)
+class Standardizer:
+    """Per-pixel standardisation ``x' = (x - mean) / scale``, fitted on training images only.
+
+    A linear model on standardised inputs is a linear model on raw inputs:
+    ``W' x' + b' = (W' / scale) x + (b' - (W' / scale) @ mean)``. :meth:`fold` and
+    :meth:`unfold` convert between the two (in float64), so everything outside the trainer
+    (checkpoints, ``evaluate``, ``predict``) sees weights for raw ``[0, 1]`` pixels.
+    """
+
+    mean: npt.NDArray[np.float64]  # (D,)
+    scale: npt.NDArray[np.float64]  # (D,)
+
+    @classmethod
+    def fit(cls, X: npt.NDArray[np.float32], floor: float = STD_FLOOR) -> Standardizer:
+        """Mean and std (floored at ``floor``: :data:`STD_FLOOR` for pixels) of each feature
+        of X (N, D). A feature that never varies (std 0 under a floor of 0) is scaled by 1."""
+        mean = np.asarray(X).mean(axis=0, dtype=np.float64)  # (D,)
+        sq = np.zeros_like(mean)
+        for start in range(0, len(X), 8192):  # chunks: no float64 copy of all of X
+            sq += np.square(X[start : start + 8192] - mean).sum(axis=0)
+        std = np.sqrt(sq / max(len(X), 1))
+        scale = np.maximum(std, floor)
+        return cls(mean, np.where(scale > 0, scale, 1.0))
+
+    def apply(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Standardise X (N, D) in place and return it."""
+        X -= self.mean.astype(np.float32)
+        X /= self.scale.astype(np.float32)
+        return X
+
+    def fold(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> Params:
+        """Weights for standardised inputs -> the same model on raw inputs."""
+        W_raw = np.asarray(W, dtype=np.float64) / self.scale  # (C, D)
+        b_raw = np.asarray(b, dtype=np.float64) - W_raw @ self.mean  # (C,)
+        return W_raw.astype(np.float32), b_raw.astype(np.float32)
+
+    def unfold(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> Params:
+        """Weights for raw inputs -> the same model on standardised inputs."""
+        W64 = np.asarray(W, dtype=np.float64)
+        b_std = np.asarray(b, dtype=np.float64) + W64 @ self.mean  # (C,)
+        return (W64 * self.scale).astype(np.float32), b_std.astype(np.float32)
+
+
+@dataclass
+class Split:
+    """One split as the backends take it: X (N, D) float32, y (N,) int64.
+
+    X holds pixels in [0, 1], or standardised pixels when ``standardizer`` is set.
+    """
+
+    X: npt.NDArray[np.float32]
+    y: npt.NDArray[np.int64]
+    standardizer: Standardizer | None = None
+    shape: ModelShape | None = None  # the data's; None: inferred from the arrays
+    info: dict[str, Any] | None = None  # what a checkpoint records of the data (Dataset.info)
+
+
+def to_features(images: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+    """uint8 images (N, H, W[, C]) -> float32 features (N, D) scaled to [0, 1]."""
+    flat = np.asarray(images).reshape(len(images), -1)  # (N, D)
+    out = np.empty(flat.shape, dtype=np.float32)
+    np.multiply(flat, np.float32(1.0 / 255.0), out=out, casting="unsafe")
+    return out
+
+
+def prepare_splits(
+    config: TrainConfig, data_dir: str | None = None, offline: bool = False,
+    dataset: Dataset | None = None, scale: bool = True,
+) -> dict[str, Split]:
+    """Load ``config.data`` and return ``train``, ``test`` and (with ``val_split``) ``val``.
+
+    The validation set is a stratified part of the training set drawn with
+    ``config.val_seed`` (not ``config.seed``: every training seed sees the same one); the test set
+    is never used for model selection. Data without a test split of its own gives a stratified
+    ``config.test_split`` of it, drawn with seed 0. With ``config.standardize``, and always
+    for a table, every split is standardised with the statistics of the training part
+    (validation and test examples are never looked at). Each split carries the data's model
+    shape and what a checkpoint records about the data.
+
+    Args:
+        config: the run's settings (``data``, ``val_split``...).
+        data_dir, offline: where a named dataset's files are.
+        dataset: the data, already loaded (else :func:`load_dataset`).
+        scale: False leaves every split unstandardised (pixels in [0, 1], a table's values):
+            what the saved weights, which take raw inputs, are evaluated on.
+    """
+    from softreg.data import train_val_split
+    from softreg.data.dataset import TEST_SEED
+
+    ds = dataset if dataset is not None else load_dataset(config, data_dir, offline)
+    features = to_features if ds.image_shape is not None else _table_features
+    xtr, ytr = ds.X_train, np.asarray(ds.y_train, dtype=np.int64)
+    if ds.X_test is None or ds.y_test is None:
+        tr_idx, te_idx = train_val_split(ytr, config.test_split, TEST_SEED)
+        xte, yte = xtr[te_idx], ytr[te_idx]
+        xtr, ytr = xtr[tr_idx], ytr[tr_idx]
+    else:
+        xte, yte = ds.X_test, np.asarray(ds.y_test, dtype=np.int64)
+    splits = {"test": Split(features(xte), yte)}
+    if config.val_split > 0:
+        tr_idx, val_idx = train_val_split(ytr, config.val_split, config.val_seed)
+        splits["train"] = Split(features(xtr[tr_idx]), ytr[tr_idx])
+        splits["val"] = Split(features(xtr[val_idx]), ytr[val_idx])
+    else:
+        splits["train"] = Split(features(xtr), ytr)
+    if scale and (config.standardize or ds.image_shape is None):
+        floor = STD_FLOOR if ds.image_shape is not None else 0.0
+        standardizer = Standardizer.fit(splits["train"].X, floor)
+        for split in splits.values():
+            split.X = standardizer.apply(split.X)
+            split.standardizer = standardizer
+    shape, info = ds.shape, ds.info()
+    for split in splits.values():
+        split.shape, split.info = shape, info
+    return splits
+
+
+def data_meta(splits: dict[str, Split]) -> dict[str, Any]:
+    """What a checkpoint records about the data of ``splits``: spec, fingerprint, model shape,
+    class names, scaling; for splits made without a dataset, the class names of their shape."""
+    for split in splits.values():
+        if split.info is not None:
+            return dict(split.info)
+    shape = splits_shape(splits)
+    return {"model_shape": shape.to_dict(), "class_names": list(shape.class_names)}
+
+
+def model_data(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None = None,
+               offline: bool = False, where: str = "the checkpoint") -> Dataset:
+    """The data ``config`` names, refused unless it has the model's shape and classes.
+
+    Raises:
+        ConfigError: the data's feature count, image shape or class names differ from the
+            model's (``where`` names the model).
+        DataError, DataNotFoundError: as :func:`load_dataset`.
+    """
+    from softreg.core.errors import ConfigError
+
+    ds = load_dataset(config, data_dir, offline)
+    got = ds.shape
+    if (got.features, got.class_names) != (ck_shape.features, ck_shape.class_names):
+        def said(s: ModelShape) -> str:
+            names = ", ".join(s.class_names[:6]) + (", ..." if s.classes > 6 else "")
+            return f"{s.features} features and {s.classes} classes ({names})"
+
+        raise ConfigError(f"data {config.data!r} has {said(got)}, but {where} was trained on "
+                          f"{said(ck_shape)}; give data of the model's shape and classes, or "
+                          "leave --data out to use the run's own")
+    return ds
+
+
+def load_dataset(config: TrainConfig, data_dir: str | None = None,
+                 offline: bool = False) -> Dataset:
+    """The :class:`~softreg.data.Dataset` that ``config.data`` names, read as it says."""
+    from softreg.data import DataOptions, load
+
+    return load(config.data, data_dir, offline,
+                DataOptions(config.label_column, config.image_size, config.grayscale))
+
+
+def _table_features(X: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+    """A table's rows as a float32 copy (standardised in place later)."""
+    return np.array(np.asarray(X).reshape(len(X), -1), dtype=np.float32)
+
+
+# The settings data_key is made of, in its order.
+DATA_KEY_NAMES = ("val_split", "val_seed", "standardize", "data", "test_split", "label_column",
+                  "image_size", "grayscale")
+
+
+def data_key(config: TrainConfig) -> tuple[Any, ...]:
+    """The settings that decide a configuration's prepared splits: configurations with the
+    same key train on the same data (one copy, prepared once)."""
+    return tuple(getattr(config, name) for name in DATA_KEY_NAMES)
+
+
+def splits_shape(splits: dict[str, Split]) -> ModelShape:
+    """The model shape of prepared splits: the one the data stated, else inferred from them."""
+    for split in splits.values():
+        if split.shape is not None:
+            return split.shape
+    first = next(iter(splits.values()))
+    return infer_shape(first.X, [s.y for s in splits.values()])

@@ -1,0 +1,137 @@
+"""The files a finished run leaves for a person: metrics, figures and a Markdown report."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from softreg import __version__
+from softreg.backends.base import LinearBackend
+from softreg.core.config import TrainConfig
+from softreg.core.metrics import confusion_matrix, format_confusion, per_class_accuracy
+from softreg.core.shape import ModelShape
+from softreg.epochs.history import History
+from softreg.safety import fileio
+
+
+def write_outputs(out: Path, config: TrainConfig, history: History, backend: LinearBackend,
+                  test: Any, figures: bool = True, *, model_epoch: int | None = None,
+                  best_restored: bool = False, val: Any = None,
+                  labels: str = "en") -> dict[str, Path]:
+    """Write metrics.csv, history.json, the figures and report.md; return their paths.
+
+    The predictions, confusion matrix and test accuracy are those of the weights ``backend``
+    holds: those of epoch ``model_epoch`` (default: the last), the best epoch when
+    ``best_restored``. The explain sections (and calibration.json, with a temperature fitted
+    on ``val`` when given) describe the final model saved in ``out``. ``labels`` is the
+    language of the figures' words ("en" or "ko").
+    """
+    from softreg.data.fashion import MODEL_SHAPE
+    from softreg.jobs.explain import report_sections
+
+    shape = getattr(test, "shape", None) or MODEL_SHAPE
+    files: dict[str, Path] = {}
+    files["metrics"], files["history"] = history.write(out)
+    pred = backend.logits(test.X).argmax(axis=1)  # (N,)
+    cm = confusion_matrix(test.y, pred, shape.classes)
+    if figures:
+        files.update(_figures(out, config, history, cm, test, pred, labels, shape))
+    explained, more = report_sections(out, test, val, figures=figures,
+                                      standardized=config.standardize)
+    files.update(more)
+    files["report"] = fileio.write_text(
+        out / "report.md", render_report(config, history, cm, list(shape.class_names), files,
+                                         model_epoch=model_epoch, best_restored=best_restored,
+                                         device_used=backend.device, explained=explained)
+    )
+    return files
+
+
+def _figures(out: Path, config: TrainConfig, history: History, cm: Any, test: Any,
+             pred: Any, labels: str, shape: ModelShape) -> dict[str, Path]:
+    from softreg.jobs.explain import raw_split
+    from softreg.plots.confusion import plot_confusion
+    from softreg.plots.curves import plot_curves
+    from softreg.plots.images import image_grid
+    from softreg.plots.labels import figure_text
+
+    text = figure_text(labels).for_classes(shape.class_names)
+    title = text.run_title.format(framework=config.framework, batch_size=config.batch_size,
+                                  lr=config.lr)
+    files = {"curves": plot_curves(history, out / "curves.png", title=title, text=text)}
+    n = min(12, len(test.y))
+    if shape.image_shape is not None:  # a table has no pictures of its examples
+        images = raw_split(test)[0][:n].reshape(n, *shape.image_shape)  # pixels in [0, 1]
+        titles = [text.prediction_title(int(t), int(p)) for t, p in zip(test.y[:n], pred[:n],
+                                                                        strict=True)]
+        files["predictions"] = Path(image_grid(images, titles, path=out / "predictions.png",
+                                               ncols=6, font_file=text.font_file))
+    files["confusion"] = plot_confusion(cm, text.class_names, out / "confusion.png", text=text,
+                                        title=text.confusion_title.format(split=text.splits["test"]))
+    return files
+
+
+def render_report(config: TrainConfig, history: History, cm: Any, names: list[str],
+                  files: dict[str, Path], *, model_epoch: int | None = None,
+                  best_restored: bool = False, device_used: str | None = None,
+                  explained: str = "") -> str:
+    """The Markdown report, written from the run's own numbers.
+
+    ``cm`` is the test confusion matrix of the weights of epoch ``model_epoch`` (default: the
+    last epoch); ``best_restored`` says they are the best epoch's, put back by early stopping.
+    ``device_used`` is the device the run resolved ``config.device`` to (e.g. ``auto`` ->
+    ``cuda``); it gets its own row under the ``device`` setting. ``explained`` (the explain
+    sections in Markdown) goes after the figures.
+    """
+    last = history.last
+    acc = per_class_accuracy(cm)
+    lines = [f"# softreg run: {config.framework}", "",
+             f"softreg {__version__}. Status: **{history.status}**. {history.message}".rstrip(), "",
+             "## Configuration", "", "| setting | value |", "|---|---|"]
+    for key, value in config.to_dict().items():
+        lines.append(f"| {key} | {value} |")
+        if key == "device" and device_used is not None:
+            lines.append(f"| device used | {device_used} |")
+    lines += ["", "## Result", ""]
+    if last is not None:
+        total_s = sum(r.seconds for r in history.records)
+        lines += [f"After {last.epoch} epochs ({total_s:.2f} s of training): train loss "
+                  f"{last.train_loss:.4f}, train accuracy {last.train_acc:.4f}"
+                  + ("" if math.isnan(last.val_acc) else
+                     f", validation accuracy {last.val_acc:.4f}") + " in the last epoch.", ""]
+        lines += [_evaluated(config, history, cm, model_epoch, best_restored), ""]
+    lines += ["| epoch | train loss | train acc | val acc | test acc | seconds |",
+              "|---|---|---|---|---|---|"]
+    for r in history.records:
+        val = "" if math.isnan(r.val_acc) else f"{r.val_acc:.4f}"
+        lines.append(f"| {r.epoch} | {r.train_loss:.4f} | {r.train_acc:.4f} | {val} | "
+                     f"{r.test_acc:.4f} | {r.seconds:.3f} |")
+    lines += ["", "## Per-class test accuracy", "", "| class | accuracy |", "|---|---|"]
+    lines += [f"| {n} | {a:.4f} |" for n, a in zip(names, acc, strict=True)]
+    lines += ["", "## Confusion matrix (rows: true, columns: predicted)", "", "```",
+              format_confusion(cm, names), "```", ""]
+    for key in ("curves", "predictions", "mistakes", "confusion"):
+        if key in files:
+            lines.append(f"![{key}]({files[key].name})")
+    if explained:
+        lines += ["", explained.rstrip()]
+    return "\n".join(lines) + "\n"
+
+
+def _evaluated(config: TrainConfig, history: History, cm: Any, model_epoch: int | None,
+               best_restored: bool) -> str:
+    """Which epoch's weights the test accuracy, tables and figures describe, and where."""
+    epoch = len(history) if model_epoch is None else model_epoch
+    acc = float(np.trace(cm)) / max(int(cm.sum()), 1)
+    if best_restored:
+        return (f"Test accuracy {acc:.4f}, with the weights of epoch {epoch}, the best by "
+                f"{config.monitor} (restored by early stopping; saved in best.safetensors). "
+                "The per-class accuracy, confusion matrix and figures use the same weights; "
+                "checkpoint.safetensors holds the last epoch's weights, which --resume "
+                "continues.")
+    return (f"Test accuracy {acc:.4f}, with the weights of the last epoch, {epoch} (saved in "
+            "checkpoint.safetensors). The per-class accuracy, confusion matrix and figures use "
+            "the same weights.")

@@ -1,0 +1,406 @@
+"""A training run and its folder: config, metrics, figures, report and checkpoints.
+
+Layout of a run folder::
+
+    config.json          the configuration as given (``device`` as asked, e.g. ``auto``; the
+                         device used is in report.md and the checkpoints' ``device_used``)
+    metrics.csv          one row per epoch
+    history.json         the same, plus how the run ended
+    checkpoint.safetensors  the last epoch's weights with its epoch, resumable (rewritten
+                         after every epoch); what --resume continues
+    best.safetensors     best weights by the validation metric, labelled with the best epoch
+                         (with --val-split)
+    curves.png predictions.png confusion.png report.md
+    mistakes.png confused.png reliability.png templates.png calibration.json
+                         the explain sections of report.md (see softreg.explain)
+
+The final model (test accuracy, report, figures, and what ``evaluate``/``predict`` use when
+given the folder) is the best epoch's when early stopping is on (``--patience``), however the
+run ended; otherwise the last epoch's.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from softreg.backends import for_single_run, get_backend
+from softreg.backends.base import LinearBackend
+from softreg.core.config import TrainConfig
+from softreg.core.errors import ConfigError, FolderError, SoftregError
+from softreg.epochs.history import EpochRecord, History, Status
+from softreg.epochs.loop import EpochCallback
+from softreg.epochs.progress import EpochProgress
+from softreg.fitting.splits import data_meta, prepare_splits
+from softreg.fitting.trainer import (
+    EarlyStopping,
+    LinearTrainer,
+    Params,
+    Resume,
+    splits_shape,
+    start_fit,
+)
+from softreg.runfiles import checkpoint
+from softreg.safety import fileio, readback, runfolder, stopsignals
+from softreg.safety.textsafe import printable
+
+if TYPE_CHECKING:
+    from softreg.runfiles.tblog import TensorBoardLog
+
+CKPT = checkpoint.LAST
+BEST = checkpoint.BEST
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its config, history, folder and final test metrics.
+
+    ``test_loss`` and ``test_acc`` are those of the weights of epoch ``model_epoch``: the best
+    epoch when ``best_restored``, the last one otherwise. ``device`` is the device actually
+    used (``cpu`` or ``cuda``), whatever ``config.device`` asked for.
+    """
+
+    config: TrainConfig
+    history: History
+    out_dir: Path
+    seconds: float
+    device: str
+    test_loss: float
+    test_acc: float
+    files: dict[str, Path]
+    model_epoch: int = 0
+    best_restored: bool = False
+    stop_exit_code: int = stopsignals.EXIT_SIGINT  # an interrupted run's: 143 after SIGTERM
+
+
+@dataclass
+class _Resume:
+    config: TrainConfig  # with the new --epochs/--device, if given
+    saved_config: TrainConfig  # as the checkpoint holds it
+    start: Resume  # weights, history and early-stopping state to continue from
+
+    @property
+    def epoch(self) -> int:
+        return self.start.epoch
+
+    @property
+    def history(self) -> History:
+        return self.start.history
+
+
+def check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
+    """First checks of ``--out`` (or ``--resume``), before anything is read or written.
+
+    The full checks (whose folder it is, whether another process writes in it) are made when
+    the folder is claimed (:func:`softreg.safety.runfolder.claim`).
+    """
+    if resume:
+        if not (out_dir / CKPT).is_file():
+            raise ConfigError(f"cannot resume: {str(out_dir / CKPT)!r} does not exist; "
+                              "pass the run folder of an earlier 'softreg train --out DIR'")
+        return
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {str(out_dir)!r} exists and is not a folder")
+
+
+# The settings a resumed run may change: the total number of epochs to reach, and the device
+# (a checkpoint holds plain arrays, not tied to where they were computed).
+RESUME_MAY_CHANGE = ("epochs", "device")
+
+
+def load_resume(out_dir: Path, epochs: int | None, device: str | None = None) -> _Resume:
+    """Read the checkpoint of an interrupted run; ``epochs`` may extend its total.
+
+    Raises:
+        CheckpointError: the checkpoint cannot be read, holds no resumable state, or any of
+            its metadata is not what softreg writes (see :mod:`softreg.runfiles.checkpoint_meta`).
+        ConfigError: ``device`` is unknown.
+    """
+    state = checkpoint.read_run_state(out_dir / CKPT)
+    config = saved = state.config
+    if epochs is not None:
+        config = replace(config, epochs=epochs)
+    if device is not None:
+        config = replace(config, device=device)  # validated again: e.g. an unknown device
+    return _Resume(config, saved, Resume(state.params, state.history, state.epoch,
+                                         state.early_stopping, state.best_params))
+
+
+def saved_config(out_dir: str | Path) -> TrainConfig:
+    """The configuration of the run in ``out_dir``, as its checkpoint saved it.
+
+    Raises:
+        ConfigError: ``out_dir`` holds no resumable run.
+        CheckpointError: its checkpoint cannot be read.
+    """
+    out = Path(out_dir)
+    check_out_dir(out, resume=True, overwrite=False)
+    return load_resume(out, None).config
+
+
+def _save_ckpt(path: Path, params: Params, config: TrainConfig, history: History,
+               epoch: int, stopper: EarlyStopping | None, device_used: str,
+               data: dict[str, Any], best: bool = False, model_file: str | None = None) -> Path:
+    return fileio.write_bytes(path, _ckpt_bytes(params, config, history, epoch, stopper,
+                                                device_used, data, best, model_file))
+
+
+def _ckpt_bytes(params: Params, config: TrainConfig, history: History, epoch: int,
+                stopper: EarlyStopping | None, device_used: str, data: dict[str, Any],
+                best: bool = False, model_file: str | None = None) -> bytes:
+    meta: dict[str, Any] = {
+        "framework": config.framework, "epoch": epoch, "config": config.to_dict(),
+        "device_used": device_used,  # what config["device"] (e.g. "auto") resolved to
+        **data,  # the data's spec, fingerprint, model shape, class names and scaling
+        "history": history.to_dict(),
+    }
+    if model_file is not None:
+        meta["model_file"] = model_file  # which file of the folder holds the final model
+    extra = {}
+    if stopper is not None:
+        meta["early_stopping"] = stopper.state()
+        if stopper.best_params is not None and not best:
+            extra = {"best_W": stopper.best_params[0], "best_b": stopper.best_params[1]}
+    return checkpoint.encode(checkpoint.Checkpoint(params[0], params[1], meta, extra))
+
+
+def train_run(
+    config: TrainConfig | None,
+    out_dir: str | Path,
+    *,
+    data_dir: str | None = None,
+    offline: bool = False,
+    resume: bool = False,
+    resume_epochs: int | None = None,
+    resume_device: str | None = None,
+    overwrite: bool = False,
+    figures: bool = True,
+    quiet: bool = False,
+    stream: TextIO | None = None,
+    tensorboard_dir: str | Path | None = None,
+    labels: str = "en",
+    check_resume: Callable[[TrainConfig], None] | None = None,
+) -> RunResult:
+    """Train (or resume) a run into ``out_dir`` and write all its files.
+
+    With ``resume`` the run's own config is read from its checkpoint (``config`` is ignored and
+    may be None); ``resume_epochs`` changes its total number of epochs and ``resume_device``
+    where it trains (see :data:`RESUME_MAY_CHANGE`). Bad settings are refused before any data
+    is read. The folder is claimed for the run's life (:mod:`softreg.safety.runfolder`): a new run
+    needs an absent, empty or softreg-made folder, and ``overwrite`` first removes every file
+    of the run it replaces. After every epoch the checkpoint, ``metrics.csv`` and
+    ``history.json`` are written together. A diverged, interrupted or terminated (SIGTERM)
+    run still writes its files and keeps the last good weights in ``checkpoint.safetensors``.
+    With ``tensorboard_dir`` every epoch is also logged there (see :mod:`softreg.runfiles.tblog`).
+    ``labels`` is the language of the figures' words ("en", or "ko": needs a Hangul font).
+    ``check_resume`` is given the resumed run's saved settings as soon as they are read (the
+    checkpoint is read once), to refuse flags that would change them.
+    """
+    out = Path(out_dir)
+    if figures:  # --labels ko without a Hangul font is refused before anything else
+        from softreg.plots.labels import figure_text
+
+        figure_text(labels)
+    check_out_dir(out, resume, overwrite)
+    tb = None
+    if tensorboard_dir is not None:  # a missing package or bad folder stops the run here
+        from softreg.runfiles.tblog import TensorBoardLog, check_logdir
+
+        check_logdir(Path(tensorboard_dir), out)  # before its first event file is made
+
+        tb = TensorBoardLog(tensorboard_dir)
+    outputs = _Outputs(figures, quiet, stream, labels, tb)
+    try:
+        return _claim_and_train(config, out, data_dir, offline, resume, resume_epochs,
+                                resume_device, overwrite, outputs, check_resume)
+    finally:
+        if tb is not None:
+            tb.close()
+
+
+@dataclass
+class _Outputs:
+    """What a run writes besides its run files, and where it reports."""
+
+    figures: bool
+    quiet: bool
+    stream: TextIO | None
+    labels: str
+    tb: TensorBoardLog | None
+
+
+def _claim_and_train(config: TrainConfig | None, out: Path, data_dir: str | None,
+                     offline: bool, resume: bool, resume_epochs: int | None,
+                     resume_device: str | None, overwrite: bool, outputs: _Outputs,
+                     check_resume: Callable[[TrainConfig], None] | None) -> RunResult:
+    if resume:
+        with runfolder.held(out, "train", "resume"):
+            state = load_resume(out, resume_epochs, resume_device)
+            if check_resume is not None:
+                check_resume(state.saved_config)
+            check_agree(out, state)
+            if state.epoch >= state.config.epochs:
+                print(f"softreg: the run in {str(out)!r} has done {state.epoch} of "
+                      f"{state.config.epochs} epochs: nothing left to train (pass --epochs N "
+                      f"with N > {state.epoch} to train further); its files are written again",
+                      file=sys.stderr)
+            backend = for_single_run(get_backend(state.config.framework, state.config.device))
+            splits = prepare_splits(state.config, data_dir=data_dir, offline=offline)
+            fileio.write_json(out / "config.json", state.config.to_dict())
+            return _train(state.config, backend, splits, out, state, outputs)
+    if config is None:
+        raise ConfigError("train_run needs a TrainConfig unless resume=True")
+    # validates the device first
+    backend = for_single_run(get_backend(config.framework, config.device))
+    splits = prepare_splits(config, data_dir=data_dir, offline=offline)
+    with runfolder.held(out, "train", "overwrite" if overwrite else "new"):
+        fileio.write_json(out / "config.json", config.to_dict())
+        return _train(config, backend, splits, out, None, outputs)
+
+
+def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], out: Path,
+           state: _Resume | None, outputs: _Outputs) -> RunResult:
+    """:func:`softreg.fitting.trainer.start_fit`'s run, with the files, of a folder that is held."""
+    import time
+
+    job = start_fit(config, splits, backend=backend, resume=state.start if state else None)
+    data = data_meta(splits)
+    trainer, stopper = job.trainer, job.stopper
+    if outputs.tb is not None:
+        outputs.tb.watch(trainer.snapshot, splits_shape(splits))
+    progress = EpochProgress(config.epochs, with_val="val" in splits, stream=outputs.stream,
+                             quiet=outputs.quiet, initial=job.start_epoch)
+
+    def after_epoch(rec: EpochRecord, hist: History) -> bool:
+        # After early stopping has seen the epoch. The derived files first, the checkpoint
+        # (what --resume reads) last.
+        files = hist.files(out)
+        files[out / CKPT] = _ckpt_bytes(trainer.snapshot(), config, hist, rec.epoch, stopper,
+                                        backend.device, data)
+        fileio.write_together(files)
+        progress.update(rec)
+        return False
+
+    callbacks: list[EpochCallback] = [after_epoch, *([outputs.tb] if outputs.tb else [])]
+    t0 = time.perf_counter()
+    with stopsignals.sigterm_as_interrupt() as received:
+        try:
+            # the last epoch's weights stay in the trainer: _finish saves them before it
+            # puts the best epoch's back
+            job.run(callbacks=callbacks, finish=False)
+        finally:
+            progress.close()
+        seconds = time.perf_counter() - t0
+        result = _finish(config, trainer, stopper, job.history, out, seconds, outputs.figures,
+                         splits, outputs.labels)
+        result.stop_exit_code = received.exit_code
+        return result
+
+
+def check_agree(out: Path, state: _Resume) -> None:
+    """Refuse to resume a folder whose files tell different stories.
+
+    ``config.json`` must hold the checkpoint's settings, and ``history.json`` and
+    ``metrics.csv`` the checkpoint's epochs, or one epoch more (a kill between the renames of
+    one epoch's files: that epoch is trained again).
+
+    Raises:
+        FolderError: naming the file that disagrees with ``checkpoint.safetensors``.
+    """
+    saved = state.saved_config
+    problems = []
+    try:
+        if not (out / "config.json").exists():
+            raise FileNotFoundError
+        config = TrainConfig.from_dict(readback.read_json(out / "config.json", "config.json"))
+        # A resume may have written its new --epochs/--device before its first epoch ended.
+        if replace(config, **{k: getattr(saved, k) for k in RESUME_MAY_CHANGE}) != saved:
+            problems.append("config.json holds other settings")
+    except FileNotFoundError:
+        problems.append("config.json is missing")
+    except (ValueError, TypeError, SoftregError) as exc:
+        problems.append(f"config.json cannot be read ({printable(exc)})")
+    ours = state.start.history.to_csv().splitlines()
+    try:
+        if not (out / "history.json").exists():
+            raise FileNotFoundError
+        theirs = History.from_dict(readback.read_json(out / "history.json", "history.json"))
+        if not _prefix_or_one_more(ours, theirs.to_csv().splitlines()):
+            problems.append("history.json holds other epochs")
+    except FileNotFoundError:
+        pass  # a run killed before its first epoch was saved has none; written from here
+    except (ValueError, TypeError, KeyError, AttributeError, SoftregError) as exc:
+        problems.append(f"history.json cannot be read ({printable(exc)})")
+    try:
+        if not (out / "metrics.csv").exists():
+            raise FileNotFoundError
+        csv = readback.read_bytes(out / "metrics.csv", readback.JSON_LIMIT,
+                                  "metrics.csv").decode("utf-8").splitlines()
+        if not _prefix_or_one_more(ours, csv):
+            problems.append("metrics.csv holds other epochs")
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, SoftregError) as exc:
+        problems.append(f"metrics.csv cannot be read ({printable(exc)})")
+    if problems:
+        raise FolderError(
+            f"cannot resume {str(out)!r}: its files disagree with {CKPT} ({'; '.join(problems)})"
+            "; it may mix two runs: start a new run with --out, or replace this one with "
+            "--overwrite")
+
+
+def _prefix_or_one_more(ours: list[str], theirs: list[str]) -> bool:
+    return theirs[:len(ours)] == ours and len(theirs) - len(ours) in (0, 1)
+
+
+def _finish(config: TrainConfig, trainer: LinearTrainer, stopper: EarlyStopping | None,
+            history: History, out: Path, seconds: float, figures: bool,
+            splits: dict[str, Any], labels: str = "en") -> RunResult:
+    from softreg.jobs.report import write_outputs
+
+    done = history.last.epoch if history.last else 0
+    last = trainer.snapshot()  # the last epoch's weights: what --resume continues from
+    restored = stopper.finish(history) if stopper is not None else False
+    model_epoch = stopper.best_epoch if stopper is not None and restored else done
+    if stopper is not None and stopper.best_params is not None:
+        _save_ckpt(out / BEST, stopper.best_params, config, history, stopper.best_epoch,
+                   stopper, trainer.backend.device, data_meta(splits), best=True)
+    ckpt_path = _save_ckpt(out / CKPT, last, config, history, done, stopper,
+                           trainer.backend.device, data_meta(splits),
+                           model_file=BEST if restored else CKPT)
+    test = trainer.evaluate("test")
+    # After Ctrl-C the user wants out: keep the checkpoint and metrics, skip the figures.
+    figures = figures and history.status != Status.INTERRUPTED
+    files = write_outputs(out, config, history, trainer.backend, splits["test"], figures,
+                          model_epoch=model_epoch, best_restored=restored,
+                          val=splits.get("val"), labels=labels)
+    files["checkpoint"] = ckpt_path
+    if (out / BEST).exists():
+        files["best"] = out / BEST
+    return RunResult(config, history, out, seconds, trainer.backend.device, test.mean_loss,
+                     test.accuracy, files, model_epoch, restored)
+
+
+def default_out_dir(config: TrainConfig) -> Path:
+    """``runs/<framework>-<YYYYmmdd-HHMMSS>``, created now; ``-2``, ``-3``... when a run
+    started in the same second already has it."""
+    return runfolder.new_folder("runs", runfolder.default_stem(config.framework))
+
+
+def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
+    """Final lines after training: metrics, status and where the files are."""
+    s = stream if stream is not None else sys.stdout
+    last = result.history.last
+    if last is not None:
+        # Name the evaluated weights only when they are not the last epoch's.
+        which = (f" (weights of the best epoch {result.model_epoch} by {result.config.monitor})"
+                 if result.best_restored else "")
+        print(f"final: train loss {last.train_loss:.4f}  train acc {last.train_acc:.4f}  "
+              f"test acc {result.test_acc:.4f}{which}  ({len(result.history)} epochs, "
+              f"{result.seconds:.2f} s, {result.config.framework} on {result.device})", file=s)
+    if result.history.message:
+        print(result.history.message, file=s)
+    print(f"run folder: {result.out_dir}  (report: {result.out_dir / 'report.md'})", file=s)

@@ -1,0 +1,3 @@
+"""What a run leaves behind: safetensors checkpoints and their metadata, the report, TensorBoard
+event files.
+"""

@@ -1,0 +1,64 @@
+"""Lazy imports: the one-line messages for a missing, broken or NumPy-incompatible framework."""
+
+import importlib
+
+import numpy as np
+import pytest
+
+from softreg.core import optional as _optional
+from softreg.core.errors import FrameworkUnavailableError
+from softreg.core.optional import require
+
+SEPARATE_ENV = ".venv-mxnet/bin/pip install 'numpy==1.23.5' 'softreg[mxnet]'"
+
+
+def _fail_import(monkeypatch, exc, numpy_version="2.4.0"):
+    def fake(name):
+        raise exc
+
+    monkeypatch.setattr(importlib, "import_module", fake)
+    monkeypatch.setattr(np, "__version__", numpy_version)
+
+
+def test_missing_framework_names_the_extra(monkeypatch):
+    _fail_import(monkeypatch, ImportError("No module named 'torch'"))
+    with pytest.raises(FrameworkUnavailableError, match=r"PyTorch is not installed \(No module "
+                       r"named 'torch'\); install it with: pip install 'softreg\[torch\]'"):
+        require("torch")
+
+
+def test_broken_framework_says_reinstall(monkeypatch):
+    _fail_import(monkeypatch, OSError("libfoo.so: cannot open shared object file"))
+    with pytest.raises(FrameworkUnavailableError, match=r"TensorFlow is installed but broken: "
+                       r"importing it raised OSError\('libfoo.so.*reinstall it with: "
+                       r"pip install 'softreg\[tensorflow\]'"):
+        require("tensorflow")
+
+
+@pytest.mark.parametrize("exc", [
+    AttributeError("`np.PZERO` was removed in the NumPy 2.0 release. Use `0.0` instead."),
+    AttributeError("module 'numpy' has no attribute 'bool'"),
+    ImportError("No module named 'mxnet'"),  # never `pip install softreg[mxnet]` here
+])
+def test_mxnet_beside_new_numpy_points_to_a_separate_environment(monkeypatch, exc):
+    _fail_import(monkeypatch, exc, "2.4.0")
+    with pytest.raises(FrameworkUnavailableError) as info:
+        require("mxnet")
+    msg = str(info.value)
+    assert msg.startswith("MXNet 1.9.1 cannot import with numpy 2.4.0")
+    assert "it needs numpy < 1.24" in msg and msg.endswith(SEPARATE_ENV)
+
+
+def test_mxnet_missing_beside_old_numpy_is_a_plain_install(monkeypatch):
+    _fail_import(monkeypatch, ImportError("No module named 'mxnet'"), "1.23.5")
+    with pytest.raises(FrameworkUnavailableError, match=r"MXNet is not installed .*"
+                       r"pip install 'softreg\[mxnet\]'$"):
+        require("mxnet")
+    assert _optional.install_hint("matplotlib") == "pip install 'softreg[plot]'"
+
+
+def test_missing_ray_names_its_extra(monkeypatch):
+    _fail_import(monkeypatch, ImportError("No module named 'ray'"))
+    with pytest.raises(FrameworkUnavailableError, match=r"^Ray is not installed \(No module "
+                       r"named 'ray'\); install it with: pip install 'softreg\[ray\]'$"):
+        require("ray")

@@ -1,0 +1,138 @@
+import json
+
+import numpy as np
+import pytest
+
+from conftest import need
+from softreg.core.errors import CheckpointError
+from softreg.runfiles import checkpoint
+
+st = need("safetensors", "safetensors.numpy")
+
+
+def _ckpt():
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((10, 784)).astype(np.float32)
+    b = rng.standard_normal(10).astype(np.float32)
+    return checkpoint.Checkpoint(W, b, {"framework": "torch", "epoch": 3, "config": {"lr": 0.1}})
+
+
+def test_roundtrip_is_exact(tmp_path):
+    p = checkpoint.save(tmp_path / "c.safetensors", _ckpt())
+    back = checkpoint.load(p)
+    np.testing.assert_array_equal(back.W, _ckpt().W)
+    np.testing.assert_array_equal(back.b, _ckpt().b)
+    assert back.meta["framework"] == "torch" and back.meta["epoch"] == 3
+    assert back.meta["config"] == {"lr": 0.1}
+    assert back.meta["format"] == "softreg-checkpoint"
+
+
+def test_file_is_plain_safetensors_with_only_w_and_b(tmp_path):
+    """Read the bytes by the format's spec, not through a library: no room for a pickle."""
+    raw = checkpoint.save(tmp_path / "c.safetensors", _ckpt()).read_bytes()
+    n = int.from_bytes(raw[:8], "little")  # u64 little-endian: length of the JSON header
+    header = json.loads(raw[8:8 + n].decode("utf-8"))
+    data = raw[8 + n:]
+    assert set(header) == {"__metadata__", "W", "b"}
+    meta = header["__metadata__"]
+    assert meta["format"] == "softreg-checkpoint"
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items())
+    expected = {"W": _ckpt().W, "b": _ckpt().b}
+    spans = []
+    for name, arr in expected.items():
+        entry = header[name]
+        assert set(entry) == {"dtype", "shape", "data_offsets"}
+        assert entry["dtype"] == "F32" and tuple(entry["shape"]) == arr.shape
+        start, end = entry["data_offsets"]
+        assert data[start:end] == arr.astype("<f4").tobytes()
+        spans.append((start, end))
+    spans.sort()
+    # the two tensors tile the data buffer exactly: no bytes outside them
+    assert spans[0][0] == 0 and spans[0][1] == spans[1][0] and spans[1][1] == len(data)
+
+
+def test_run_folder_is_accepted(tmp_path):
+    checkpoint.save(tmp_path / "checkpoint.safetensors", _ckpt())
+    assert checkpoint.load(tmp_path).meta["epoch"] == 3
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        checkpoint.load(tmp_path / "nope.safetensors")
+
+
+def test_not_safetensors(tmp_path):
+    p = tmp_path / "x.safetensors"
+    p.write_bytes(b"\x80\x04pickle data, not a checkpoint")
+    with pytest.raises(CheckpointError, match="is not a softreg checkpoint: it cannot be read"):
+        checkpoint.load(p)
+
+
+def test_foreign_safetensors(tmp_path):
+    p = tmp_path / "x.safetensors"
+    st.save_file({"W": np.zeros((10, 784), np.float32)}, str(p))
+    with pytest.raises(CheckpointError, match="safetensors file but not a softreg checkpoint"):
+        checkpoint.load(p)
+
+
+@pytest.mark.parametrize(("name", "shape"), [("W", (10, 28, 28)), ("b", (11,))])
+def test_wrong_shapes(tmp_path, name, shape):
+    arrays = {"W": np.zeros((10, 784), np.float32), "b": np.zeros(10, np.float32)}
+    arrays[name] = np.zeros(shape, np.float32)
+    p = tmp_path / "x.safetensors"
+    st.save_file(arrays, str(p), metadata={"format": "softreg-checkpoint"})
+    with pytest.raises(CheckpointError, match=rf"array '{name}' has shape .* expected"):
+        checkpoint.load(p)
+
+
+def test_non_finite_weights_are_refused(tmp_path):
+    c = _ckpt()
+    c.W[0, 0] = np.nan
+    with pytest.raises(CheckpointError, match="holds NaN or inf"):
+        checkpoint.save(tmp_path / "c.safetensors", c)
+    assert not (tmp_path / "c.safetensors").exists()
+
+
+@pytest.mark.parametrize("missing", ["W", "b"])
+def test_checkpoint_without_an_array(tmp_path, missing):
+    arrays = {"W": np.zeros((10, 784), np.float32), "b": np.zeros(10, np.float32)}
+    del arrays[missing]
+    p = tmp_path / "x.safetensors"
+    st.save_file(arrays, str(p), metadata={"format": "softreg-checkpoint"})
+    with pytest.raises(CheckpointError, match=rf"has no array '{missing}'; a softreg checkpoint "
+                       r"holds W \(10, 784\) and b \(10,\)"):
+        checkpoint.load(p)
+
+
+def test_load_model_follows_the_run_folder_to_its_final_model(tmp_path):
+    last = _ckpt()
+    best = checkpoint.Checkpoint(last.W * 0, last.b, {"epoch": 2})
+    checkpoint.save(tmp_path / "best.safetensors", best)
+    checkpoint.save(tmp_path / "checkpoint.safetensors", last)  # no model_file: an older run
+    path, ck = checkpoint.load_model(tmp_path)
+    assert path == tmp_path / "checkpoint.safetensors" and ck.meta["epoch"] == 3
+    last.meta["model_file"] = "best.safetensors"
+    last.extra = {"best_W": best.W, "best_b": best.b}  # what a run keeps of its best epoch
+    checkpoint.save(tmp_path / "checkpoint.safetensors", last)
+    path, ck = checkpoint.load_model(tmp_path)
+    assert path == tmp_path / "best.safetensors" and ck.meta["epoch"] == 2
+    path, ck = checkpoint.load_model(tmp_path / "checkpoint.safetensors")  # a file: itself
+    assert ck.meta["epoch"] == 3
+
+
+def test_the_same_checkpoint_is_the_same_bytes_every_time(tmp_path):
+    """safetensors orders the metadata map differently from call to call; the header is
+    written sorted, so a sweep's weights files compare byte for byte."""
+    ckpt = checkpoint.Checkpoint(np.ones((10, 784), np.float32), np.zeros(10, np.float32),
+                                 {"framework": "torch", "epoch": 2, "config": {"lr": 0.1},
+                                  "class_names": [str(i) for i in range(10)], "sweep_key": "k"})
+    encoded = {checkpoint.encode(ckpt) for _ in range(8)}
+    assert len(encoded) == 1
+    data = encoded.pop()
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    assert list(header["__metadata__"]) == sorted(header["__metadata__"]) and size % 8 == 0
+    path = tmp_path / "k.safetensors"
+    path.write_bytes(data)
+    loaded = checkpoint.load(path)
+    assert loaded.meta["sweep_key"] == "k" and loaded.W.sum() == 7840
