@@ -3,7 +3,7 @@
 An entry states the dataset's class names and image shape (the model shape follows from them)
 and how its two splits are loaded. Fashion-MNIST's files, hashes and mirrors are in
 :mod:`softreg.data.fashion`; its loader is :func:`softreg.data.load_fashion_mnist`, looked up
-when called (tests replace it there). MNIST's and KMNIST's files are in
+when called (tests replace it there). MNIST's, KMNIST's and EMNIST's files are in
 :mod:`softreg.data.idxsets`.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import numpy.typing as npt
 
 from softreg.data import fashion
-from softreg.data.idxsets import IMAGE_SHAPE, KMNIST, MNIST, IDXSet, load_split
+from softreg.data.idxsets import EMNIST_BALANCED, IMAGE_SHAPE, KMNIST, MNIST, IDXSet, load_split
 
 Arrays = tuple[npt.NDArray[Any], npt.NDArray[Any]]
 
@@ -50,4 +50,5 @@ DATASETS: dict[str, NamedDataset] = {
                                   _fashion),
     "mnist": _idx_entry(MNIST),
     "kmnist": _idx_entry(KMNIST),
+    "emnist-balanced": _idx_entry(EMNIST_BALANCED),
 }
