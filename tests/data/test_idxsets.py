@@ -242,3 +242,38 @@ def test_emnist_archive_member_claiming_more_than_its_count_is_refused_unread(ti
     _emnist_zip(partial, members={"emnist-balanced-train-images-idx3-ubyte.gz"})
     with pytest.raises(DataError, match=r"has no 'gzip/emnist-balanced-train-labels-idx1"):
         archive.extract(partial, idxsets.archive_members(ds), tmp_path / "out")
+
+
+@pytest.mark.parametrize("layout", ["fashion-at-top", "mnist-at-top"])
+def test_one_data_dir_with_mnist_and_fashion_mnist_never_hands_one_for_the_other(
+        tiny_mnist, layout):
+    """Both datasets' files have the same names; each load gets its own, by content, whichever
+    sits at the top of --data-dir and whichever in its own folder; twice (the decoded cache of
+    one is never the other's)."""
+    from idxfiles import tiny_arrays, write_tiny
+
+    places, _ = tiny_mnist
+    given = places["given"]
+    if layout == "fashion-at-top":
+        write_tiny(given)
+        _publish(given / "mnist", seed=7)
+    else:
+        _publish(given, seed=7)
+        write_tiny(given / "fashion-mnist")
+    for _ in range(2):
+        fashion_ds = load("fashion-mnist", data_dir=given, offline=True)
+        mnist_ds = load("mnist", data_dir=given, offline=True)
+        np.testing.assert_array_equal(fashion_ds.X_train, tiny_arrays("train")[0])
+        np.testing.assert_array_equal(mnist_ds.X_train, _arrays("train", 7)[0])
+        assert fashion_ds.fingerprint != mnist_ds.fingerprint
+    assert fashion_ds.class_names[0] == "t-shirt" and mnist_ds.class_names[0] == "0"
+
+
+def test_fashion_mnist_refuses_another_datasets_files_when_it_has_no_own(tiny_mnist):
+    from softreg.errors import ChecksumError
+
+    places, _ = tiny_mnist
+    _publish(places["given"], seed=7)  # MNIST's files only, under Fashion-MNIST's names
+    with pytest.raises(ChecksumError, match=r"train-images-idx3-ubyte.gz: decompressed "
+                       r"content has sha256 [0-9a-f]{64}, expected .*a different dataset"):
+        load("fashion-mnist", data_dir=places["given"], offline=True)
