@@ -415,3 +415,48 @@ def test_a_checkpoint_without_a_shape_keeps_its_ten_class_names(tmp_path):
                                               "model_shape holds 10"):
         checkpoint.save(tmp_path / "b.safetensors",
                         checkpoint.Checkpoint(W, b, {"class_names": ["a", "b", "c"]}))
+
+
+def test_parquet_claims_are_checked_before_any_column_is_read(tmp_path, monkeypatch):
+    """The footer's row count and column types decide first: a table past the bound, a
+    non-numeric feature column, no rows, each refused with no column read."""
+    need("pyarrow")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from softreg.data import tables
+
+    path = tmp_path / "big.parquet"
+    n = 1000
+    pq.write_table(pa.table({"a": np.zeros(n, np.float64), "b": np.ones(n, np.int32),
+                             "label": np.arange(n) % 2}), path)
+    reads = []
+    real = pq.ParquetFile.read
+
+    def counting(self, *args, **kw):
+        reads.append(kw.get("columns"))
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(pq.ParquetFile, "read", counting)
+    monkeypatch.setattr(pq, "read_table", None)  # the whole table is never read at once
+    monkeypatch.setattr(tables, "MAX_TABLE_BYTES", n * 4 * 4 - 1)  # 1000 rows x (2 + 2) x 4
+    with pytest.raises(DataError, match=r"claims 1000 rows of 2 features \(16000 bytes "
+                       r"as float32 with the labels\), more than the 15999 softreg loads "
+                       r"\(nothing was read\)"):
+        load(f"parquet:{path}")
+    assert reads == []
+    monkeypatch.setattr(tables, "MAX_TABLE_BYTES", n * 4 * 4)
+    ds = load(f"parquet:{path}")
+    assert reads == [["a"], ["b"], ["label"]]  # one column at a time
+    assert ds.X_train.shape == (n, 2) and ds.class_names == ("0", "1")
+    reads.clear()
+    text = tmp_path / "text.parquet"
+    pq.write_table(pa.table({"a": [1.0, 2.0], "when": ["mon", "tue"], "label": [0, 1]}), text)
+    with pytest.raises(DataError, match=r"feature column 'when' is not numeric \(type string\)"):
+        load(f"parquet:{text}")
+    empty = tmp_path / "empty.parquet"
+    pq.write_table(pa.table({"a": pa.array([], pa.float32()), "label": pa.array([], pa.int64())}),
+                   empty)
+    with pytest.raises(DataError, match=r"has columns but no rows"):
+        load(f"parquet:{empty}")
+    assert reads == []
