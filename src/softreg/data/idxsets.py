@@ -285,21 +285,33 @@ def download_archive(ds: IDXSet, spec: IDXSetFile, dest: Path) -> Path:
     return dest / spec.filename
 
 
-def load_split(ds: IDXSet, split: str, data_dir: str | None = None,
-               offline: bool = False) -> tuple[Any, Any]:
-    """``(images, labels)`` of one split: uint8 (N, 28, 28) and (N,), md5-verified files;
-    images stored transposed (EMNIST) are transposed back, upright.
+def read_file(ds: IDXSet, spec: IDXSetFile, path: Path) -> Any:
+    """The decoded content of ``spec``'s file at ``path``: its count, image shape and label
+    range checked; images stored transposed (EMNIST) are transposed back, upright.
 
     Raises:
-        DataNotFoundError: see :func:`find`.
-        IDXFormatError: a file with the right md5 that does not decode (never expected).
+        IDXFormatError: the file is damaged or is not the file ``spec`` describes.
     """
-    images_spec, labels_spec = ds.split_files(split)
-    images = read_idx(find(ds, images_spec, data_dir, offline), "images",
-                      count=images_spec.count, item_shape=IMAGE_SHAPE).array
-    labels = read_idx(find(ds, labels_spec, data_dir, offline), "labels",
-                      count=labels_spec.count, num_classes=len(ds.class_names)).array
+    if spec.kind == "labels":
+        return read_idx(path, "labels", count=spec.count,
+                        num_classes=len(ds.class_names)).array
+    images = read_idx(path, "images", count=spec.count, item_shape=IMAGE_SHAPE).array
     if ds.transposed:
         images = np.ascontiguousarray(images.transpose(0, 2, 1))  # (N, 28, 28), upright
         images.flags.writeable = False
+    return images
+
+
+def load_split(ds: IDXSet, split: str, data_dir: str | None = None,
+               offline: bool = False) -> tuple[Any, Any]:
+    """``(images, labels)`` of one split: uint8 (N, 28, 28) and (N,), found by :func:`find`
+    and read by :func:`read_file`.
+
+    Raises:
+        DataNotFoundError: see :func:`find`.
+        IDXFormatError: a file that does not decode, or holds other counts or labels.
+    """
+    images_spec, labels_spec = ds.split_files(split)
+    images = read_file(ds, images_spec, find(ds, images_spec, data_dir, offline))
+    labels = read_file(ds, labels_spec, find(ds, labels_spec, data_dir, offline))
     return images, labels

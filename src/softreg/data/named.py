@@ -23,13 +23,15 @@ Arrays = tuple[npt.NDArray[Any], npt.NDArray[Any]]
 
 @dataclass(frozen=True)
 class NamedDataset:
-    """One named dataset: its classes, image shape and a loader of ``(split, data_dir,
-    offline) -> (images, labels)``."""
+    """One named dataset: its classes, image shape, a loader of ``(split, data_dir,
+    offline) -> (images, labels)`` and, for the IDX sets other than Fashion-MNIST, their
+    entry (files, mirrors; what ``softreg data`` lists)."""
 
     name: str
     class_names: tuple[str, ...]
     image_shape: tuple[int, ...]
     load: Callable[[str, str | None, bool], Arrays]
+    idx: IDXSet | None = None
 
 
 def _fashion(split: str, data_dir: str | None, offline: bool) -> Arrays:
@@ -42,7 +44,7 @@ def _idx_entry(entry: IDXSet) -> NamedDataset:
     def load(split: str, data_dir: str | None, offline: bool) -> Arrays:
         return load_split(entry, split, data_dir, offline)
 
-    return NamedDataset(entry.name, entry.class_names, IMAGE_SHAPE, load)
+    return NamedDataset(entry.name, entry.class_names, IMAGE_SHAPE, load, entry)
 
 
 DATASETS: dict[str, NamedDataset] = {
