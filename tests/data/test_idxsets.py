@@ -277,3 +277,21 @@ def test_fashion_mnist_refuses_another_datasets_files_when_it_has_no_own(tiny_mn
     with pytest.raises(ChecksumError, match=r"train-images-idx3-ubyte.gz: decompressed "
                        r"content has sha256 [0-9a-f]{64}, expected .*a different dataset"):
         load("fashion-mnist", data_dir=places["given"], offline=True)
+
+
+def test_emnist_archive_member_with_damaged_bytes_leaves_no_file(tmp_path):
+    import zipfile
+
+    import softreg.data.archive as archive
+
+    path = tmp_path / "gzip.zip"
+    payload = bytes(range(256)) * 4
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("gzip/a.gz", payload)
+    raw = bytearray(path.read_bytes())
+    at = raw.index(payload)
+    raw[at + 100] ^= 0xFF  # the stored bytes no longer match the member's CRC
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"gzip.zip: a member is damaged \(Bad CRC-32"):
+        archive.extract(path, {"gzip/a.gz": 2048}, tmp_path / "out")
+    assert all_files(tmp_path / "out") == []  # no half file, no temporary one

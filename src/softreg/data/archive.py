@@ -62,14 +62,13 @@ def extract(archive: Path, members: Mapping[str, int], dest: Path) -> list[Path]
         with zipfile.ZipFile(archive) as zf:
             for name, info in infos.items():
                 target = dest / Path(name).name
-                with zf.open(info) as src, fileio.atomic_path(target) as tmp, \
-                        open(tmp, "wb") as out:
-                    copied = _copy_bounded(src, out, info.file_size)
-                if copied != info.file_size:
-                    target.unlink(missing_ok=True)
-                    raise DataError(f"{archive}: {name!r} holds {copied} bytes, its entry "
-                                    f"says {info.file_size}; delete the archive and get a "
-                                    "fresh copy")
+                with zf.open(info) as src, fileio.atomic_path(target) as tmp:
+                    with open(tmp, "wb") as out:
+                        copied = _copy_bounded(src, out, info.file_size)
+                    if copied != info.file_size:  # raised here: the temporary file goes
+                        raise DataError(f"{archive}: {name!r} holds {copied} bytes, its "
+                                        f"entry says {info.file_size}; delete the archive "
+                                        "and get a fresh copy")
                 written.append(target)
     except (zipfile.BadZipFile, EOFError) as exc:  # CRC mismatch, truncated member
         raise DataError(f"{archive}: a member is damaged ({exc}); delete the archive and get "
