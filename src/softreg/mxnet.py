@@ -136,7 +136,7 @@ def load_data_fashion_mnist(batch_size: int, resize: int | tuple[int, int] | Non
         DataError: the dataset files are missing or corrupt.
     """
     from softreg.core.config import check_setting
-    from softreg.data import load_fashion_mnist
+    from softreg.d2l.common import fashion_mnist_splits
 
     check_setting("batch_size", batch_size)
     if not mx.util.is_np_array():
@@ -146,8 +146,8 @@ def load_data_fashion_mnist(batch_size: int, resize: int | tuple[int, int] | Non
             "npx.set_np()` first, as the d2l chapters do at the top"
         )
     iters = []
-    for split in ("train", "test"):
-        images, labels = load_fashion_mnist(split, data_dir=data_dir)
+    for split, (images, labels) in zip(("train", "test"), fashion_mnist_splits(data_dir),
+                                       strict=True):
         pixels = np.asarray(images, dtype=np.float32) / np.float32(255.0)
         X = mx.np.array(pixels[:, None], dtype="float32")  # (N, 1, 28, 28)
         y = mx.np.array(np.asarray(labels, dtype=np.int32), dtype="int32")

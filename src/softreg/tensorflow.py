@@ -145,12 +145,12 @@ def load_data_fashion_mnist(batch_size: int, resize: int | tuple[int, int] | Non
     y int32, as in d2l 0.17.6.
     """
     from softreg.core.config import check_setting
-    from softreg.data import load_fashion_mnist
+    from softreg.d2l.common import fashion_mnist_splits
 
     check_setting("batch_size", batch_size)
     iters = []
-    for split in ("train", "test"):
-        images, labels = load_fashion_mnist(split, data_dir=data_dir)
+    for split, (images, labels) in zip(("train", "test"), fashion_mnist_splits(data_dir),
+                                       strict=True):
         X = np.asarray(images, dtype=np.float32)[..., None] / np.float32(255.0)  # (N, 28, 28, 1)
         y = np.asarray(labels, dtype=np.int32)
         iters.append(FashionMNISTBatches(tf.constant(X), tf.constant(y), batch_size,

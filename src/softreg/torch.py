@@ -113,12 +113,12 @@ def load_data_fashion_mnist(batch_size: int, resize: int | tuple[int, int] | Non
     Batches are X float32 (B, 1, 28, 28) in [0, 1] (or (B, 1, r, r) with ``resize``) and y int64.
     """
     from softreg.core.config import check_setting
-    from softreg.data import load_fashion_mnist
+    from softreg.d2l.common import fashion_mnist_splits
 
     check_setting("batch_size", batch_size)
     iters = []
-    for split in ("train", "test"):
-        images, labels = load_fashion_mnist(split, data_dir=data_dir)
+    for split, (images, labels) in zip(("train", "test"), fashion_mnist_splits(data_dir),
+                                       strict=True):
         X = torch.from_numpy(np.asarray(images, dtype=np.float32) / np.float32(255.0))
         X = X.unsqueeze(1).contiguous()  # (N, 1, 28, 28)
         y = torch.from_numpy(np.asarray(labels, dtype=np.int64))

@@ -117,3 +117,81 @@ def test_python_m_softreg_data_with_a_bad_folder(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"softreg data: error: {bad}: truncated gzip: ")
     assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def _tiny_idx_set(monkeypatch, tmp_path, name):
+    """The ``name`` entry (mnist or emnist-balanced) with tiny files published in ``www``;
+    returns (entry, the files' folder)."""
+    import hashlib
+
+    import numpy as np
+    from idxfiles import idx_bytes
+
+    from softreg.data import idxsets, named
+
+    real = {"mnist": idxsets.MNIST, "emnist-balanced": idxsets.EMNIST_BALANCED}[name]
+    n = len(real.class_names)
+    folder = tmp_path / "www"
+    files = []
+    for f in real.files:
+        count = n * (2 if f.split == "train" else 1)
+        rng = np.random.default_rng(3)
+        array = (rng.integers(0, 256, (count, 28, 28), dtype=np.uint8) if f.kind == "images"
+                 else (np.arange(count) % n).astype(np.uint8))
+        path = write(folder / f.filename, idx_bytes(array, f.kind))
+        md5 = hashlib.md5(path.read_bytes()).hexdigest() if real.archive is None else ""
+        files.append(idxsets.IDXSetFile(f.split, f.kind, f.filename, count, md5))
+    entry = idxsets.IDXSet(real.name, real.class_names, tuple(files), (), real.archive,
+                           real.transposed)
+    monkeypatch.setitem(named.DATASETS, name, named._idx_entry(entry))
+    return entry, folder
+
+
+@pytest.mark.parametrize("name", ["mnist", "emnist-balanced"])
+def test_data_finds_verifies_and_counts_any_named_dataset(capsys, places, monkeypatch,
+                                                          tmp_path, name):
+    entry, folder = _tiny_idx_set(monkeypatch, tmp_path, name)
+    code, out, err = _run(capsys, "data", "--data", name, "--data-dir", str(folder),
+                          "--offline")
+    assert code == 0, err
+    assert out.startswith(f"{name} files:\n")
+    for f in entry.files:
+        assert f"  {f.filename:42s} {folder / f.filename}\n" in out
+    if name == "mnist":
+        assert out.count("verified: md5 ") == 4
+    else:
+        assert out.count("no published hash of this file (softreg checks gzip.zip's md5") == 4
+    last = entry.class_names[-1]
+    if name == "emnist-balanced":  # a sample grid titled with the dataset's own class names
+        need("matplotlib")
+        png = tmp_path / "sample.png"
+        code, out, err = _run(capsys, "data", "--data", name, "--data-dir", str(folder),
+                              "--offline", "--sample", str(png), "--n", "6")
+        assert code == 0, err
+        assert png.read_bytes().startswith(b"\x89PNG") and "sample: 6 training images" in out
+    assert re.search(rf"\n{len(entry.class_names) - 1:>2d} {last:>11s}       2       1\n", out)
+    assert f"{'total':>14s} {2 * len(entry.class_names):7d} {len(entry.class_names):7d}" in out
+
+
+def test_data_of_a_named_dataset_not_found_offline_lists_the_places(capsys, places, monkeypatch,
+                                                                    tmp_path):
+    _tiny_idx_set(monkeypatch, tmp_path, "emnist-balanced")
+    code, out, err = _run(capsys, "data", "--data", "emnist-balanced", "--offline")
+    assert code == 2 and out == "emnist-balanced files:\n"
+    assert err.startswith("softreg data: error: emnist-balanced file "
+                          "emnist-balanced-train-images-idx3-ubyte.gz not found. Places tried:")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--data", "cifar"], "unknown dataset 'cifar'; known datasets: fashion-mnist, mnist, "
+                          "kmnist, emnist-balanced;"),
+    (["--data", "sklearn:iris"], "softreg data finds and verifies the files of a named dataset "
+                                 "(fashion-mnist, mnist, kmnist, emnist-balanced); "
+                                 "'sklearn:iris' is read where it is"),
+    (["--data", "mnist", "--for", "keras"], "--for places Fashion-MNIST's files where a "
+                                            "framework's own loader looks"),
+])
+def test_data_refuses_what_it_cannot_describe(capsys, places, argv, message):
+    code, out, err = _run(capsys, "data", *argv)
+    assert code == 2 and out == ""
+    assert err.startswith(f"softreg data: error: {message}") and err.count("\n") == 1

@@ -415,3 +415,139 @@ def test_a_checkpoint_without_a_shape_keeps_its_ten_class_names(tmp_path):
                                               "model_shape holds 10"):
         checkpoint.save(tmp_path / "b.safetensors",
                         checkpoint.Checkpoint(W, b, {"class_names": ["a", "b", "c"]}))
+
+
+def test_parquet_claims_are_checked_before_any_column_is_read(tmp_path, monkeypatch):
+    """The footer's row count and column types decide first: a table past the bound, a
+    non-numeric feature column, no rows, each refused with no column read."""
+    need("pyarrow")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from softreg.data import tables
+
+    path = tmp_path / "big.parquet"
+    n = 1000
+    pq.write_table(pa.table({"a": np.zeros(n, np.float64), "b": np.ones(n, np.int32),
+                             "label": np.arange(n) % 2}), path)
+    reads = []
+    real = pq.ParquetFile.read
+
+    def counting(self, *args, **kw):
+        reads.append(kw.get("columns"))
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(pq.ParquetFile, "read", counting)
+    monkeypatch.setattr(pq, "read_table", None)  # the whole table is never read at once
+    monkeypatch.setattr(tables, "MAX_TABLE_BYTES", n * 4 * 4 - 1)  # 1000 rows x (2 + 2) x 4
+    with pytest.raises(DataError, match=r"claims 1000 rows of 2 features \(16000 bytes "
+                       r"as float32 with the labels\), more than the 15999 softreg loads "
+                       r"\(nothing was read\)"):
+        load(f"parquet:{path}")
+    assert reads == []
+    monkeypatch.setattr(tables, "MAX_TABLE_BYTES", n * 4 * 4)
+    ds = load(f"parquet:{path}")
+    assert reads == [["a"], ["b"], ["label"]]  # one column at a time
+    assert ds.X_train.shape == (n, 2) and ds.class_names == ("0", "1")
+    reads.clear()
+    text = tmp_path / "text.parquet"
+    pq.write_table(pa.table({"a": [1.0, 2.0], "when": ["mon", "tue"], "label": [0, 1]}), text)
+    with pytest.raises(DataError, match=r"feature column 'when' is not numeric \(type string\)"):
+        load(f"parquet:{text}")
+    empty = tmp_path / "empty.parquet"
+    pq.write_table(pa.table({"a": pa.array([], pa.float32()), "label": pa.array([], pa.int64())}),
+                   empty)
+    with pytest.raises(DataError, match=r"has columns but no rows"):
+        load(f"parquet:{empty}")
+    assert reads == []
+
+
+# ----------------------------------------------------------------------------- more refusals
+
+
+def _png_header(w: int, h: int, colour: int = 0) -> bytes:
+    """A PNG whose header claims ``w`` x ``h`` pixels (colour type 0: gray, 2: RGB) and whose
+    pixel data is empty: opening it costs nothing, decoding it would fail."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize(("side", "message"), [
+    (5000, "claims 5000x5000 pixels; softreg reads images up to 4096 pixels a side"),
+    (10000, "claims more pixels than softreg reads"),  # where Pillow only warns
+    (20000, "claims more pixels than softreg reads"),  # where Pillow refuses
+])
+def test_an_image_header_claiming_too_many_pixels_is_refused_unread(capsys, tmp_path, side,
+                                                                    message):
+    need("PIL")
+    folder = tmp_path / f"claims{side}"
+    for name in ("a", "b"):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "0.png").write_bytes(_png_header(side, side))
+    _refused(capsys, ["--data", f"folder:{folder}"],
+             f"image {str(folder / 'a' / '0.png')!r} {message}", tmp_path)
+
+
+def test_images_claiming_more_pixels_in_all_than_the_bound_are_refused_unread(capsys, tmp_path):
+    need("PIL")
+    folder = tmp_path / "many"
+    for name in ("a", "b"):
+        (folder / name).mkdir(parents=True)
+        for i in range(22):  # 44 x 4096 x 4096 x 3 bytes: more than 2 GiB, in headers only
+            (folder / name / f"{i}.png").write_bytes(_png_header(4096, 4096, colour=2))
+    _refused(capsys, ["--data", f"folder:{folder}"], "44 images of (4096, 4096, 3) are more "
+             "than the 2048 MiB of pixels softreg loads; use --image-size", tmp_path)
+
+
+def test_a_file_that_is_not_an_image_is_named(capsys, tmp_path):
+    need("PIL")
+    folder = tmp_path / "notimage"
+    _images(folder, "L", "png")
+    (folder / "dog" / "4.png").write_text("this is not a picture")
+    _refused(capsys, ["--data", f"folder:{folder}"],
+             f"cannot read image {str(folder / 'dog' / '4.png')!r}", tmp_path)
+
+
+def test_inf_in_features_and_a_missing_parquet_file_are_refused(capsys, tmp_path):
+    X = np.ones((6, 2))
+    X[4, 1] = np.inf
+    np.savez(tmp_path / "inf.npz", X=X, y=np.arange(6) % 2)
+    _refused(capsys, ["--data", f"npz:{tmp_path / 'inf.npz'}"], "hold NaN or inf (1 value(s), "
+             "the first in row ", tmp_path)
+    _refused(capsys, ["--data", f"parquet:{tmp_path / 'none.parquet'}"], "does not exist; give "
+             "an existing file", tmp_path)
+    _refused(capsys, ["--data", f"folder:{tmp_path / 'a-file.npz'}"], "does not exist",
+             tmp_path)
+
+
+def test_an_unknown_name_lists_every_named_dataset(capsys, tmp_path):
+    _refused(capsys, ["--data", "emnist"], "unknown dataset 'emnist'; known datasets: "
+             "fashion-mnist, mnist, kmnist, emnist-balanced; or give a source as KIND:PATH",
+             tmp_path)
+
+
+def _snapshot(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+def test_evaluate_and_predict_of_another_shape_write_nothing(capsys, tmp_path, string_csv):
+    run = tmp_path / "run"
+    assert _run(capsys, "train", "--framework", "numpy", "--data", f"csv:{string_csv}",
+                "--label-column", "species", "--epochs", "1", "--quiet", "--no-figures",
+                "--out", run)[0] == 0
+    other = _csv(tmp_path / "other.csv", [[1, 2, 3, "x"], [2, 3, 4, "y"]] * 5,
+                 header=("a", "b", "c", "label"))
+    np.save(tmp_path / "row.npy", np.zeros(3, np.float32))
+    before = _snapshot(tmp_path)
+    for argv in (["evaluate", run, "--data", f"csv:{other}", "--label-column", "label"],
+                 ["predict", run, tmp_path / "row.npy"]):
+        code, _, err = _run(capsys, *argv)
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert _snapshot(tmp_path) == before, argv  # nothing written, nothing touched

@@ -13,7 +13,7 @@ import pytest
 from idxfiles import all_files, idx_bytes, isolate, write
 
 from conftest import need
-from softreg.core.errors import DataNotFoundError
+from softreg.core.errors import DataError, DataNotFoundError
 from softreg.data import idxsets, load, named
 from softreg.data.idxsets import IDXSet, IDXSetFile
 
@@ -101,7 +101,197 @@ def test_mnist_downloads_into_its_own_cache_folder_checked_by_md5(tiny_mnist, tm
 
 def test_every_named_entry_states_its_shape():
     for name, entry in named.DATASETS.items():
-        assert len(entry.class_names) == 10 and entry.image_shape == (28, 28), name
+        assert entry.image_shape == (28, 28), name
+        assert len(entry.class_names) == (47 if name.startswith("emnist") else 10), name
     for entry in (idxsets.MNIST, idxsets.KMNIST):
         assert [f.count for f in entry.files] == [60000, 60000, 10000, 10000]
         assert all(len(f.gz_md5) == 32 for f in entry.files)
+
+
+EMNIST_COUNTS = {"train": 47, "test": 47}
+
+
+def _emnist_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images as EMNIST stores them (transposed) and labels 0..46, one of each class."""
+    rng = np.random.default_rng(11 + (split == "test"))
+    n = EMNIST_COUNTS[split]
+    return (rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+            np.arange(n, dtype=np.uint8) % 47)
+
+
+def _emnist_zip(path, members=None, member_bytes=None) -> str:
+    """A zip like NIST's gzip.zip holding the tiny balanced split's four .gz files under
+    ``gzip/``; returns its md5."""
+    import gzip
+    import zipfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        for f in idxsets.EMNIST_BALANCED.files:
+            if members is not None and f.filename not in members:
+                continue
+            images, labels = _emnist_arrays(f.split)
+            array = images if f.kind == "images" else labels
+            data = member_bytes if member_bytes is not None else \
+                gzip.compress(idx_bytes(array, f.kind), mtime=0)
+            zf.writestr(f"gzip/{f.filename}", data)
+        zf.writestr("gzip/emnist-digits-train-labels-idx1-ubyte.gz", b"another split")
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture()
+def tiny_emnist(monkeypatch, tmp_path):
+    """The emnist-balanced entry with the tiny split's counts, its archive's md5 and mirrors
+    under ``tmp_path/www`` (served by a local HTTP server)."""
+    places = isolate(monkeypatch, tmp_path)
+    real = idxsets.EMNIST_BALANCED
+    digest = _emnist_zip(tmp_path / "www" / "good" / "gzip.zip")
+    files = tuple(IDXSetFile(f.split, f.kind, f.filename, EMNIST_COUNTS[f.split], "")
+                  for f in real.files)
+
+    def entry(mirrors=()):
+        ds = IDXSet(real.name, real.class_names, files, tuple(mirrors),
+                    idxsets.Archive("gzip.zip", digest, "gzip/"), transposed=True)
+        monkeypatch.setitem(named.DATASETS, real.name, named._idx_entry(ds))
+        return ds
+
+    return places, entry
+
+
+def _serve(folder):
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
+    thread.start()
+    return httpd, thread
+
+
+def test_emnist_balanced_entry_states_the_published_facts():
+    entry = named.DATASETS["emnist-balanced"]
+    assert len(entry.class_names) == 47 and entry.image_shape == (28, 28)
+    assert entry.class_names[:11] == tuple("0123456789A") and entry.class_names[-1] == "t"
+    assert len(set(entry.class_names)) == 47
+    ds = idxsets.EMNIST_BALANCED
+    assert [f.count for f in ds.files] == [112800, 112800, 18800, 18800]
+    assert [f.filename for f in ds.files][2] == "emnist-balanced-test-images-idx3-ubyte.gz"
+    assert ds.archive is not None and ds.archive.md5 == "58c8d27c78d21e728a6bc7b3cc06412e"
+    assert ds.transposed and all(m.startswith("http") for m in ds.mirrors)
+
+
+def test_emnist_downloads_the_archive_checks_it_extracts_the_split_upright(tiny_emnist,
+                                                                          tmp_path):
+    need("pooch")
+    places, entry = tiny_emnist
+    _emnist_zip(tmp_path / "www" / "bad" / "gzip.zip", member_bytes=b"not this")  # wrong md5
+    httpd, thread = _serve(tmp_path / "www")
+    try:
+        base = f"http://127.0.0.1:{httpd.server_address[1]}"
+        entry([f"{base}/bad/"])
+        with pytest.raises(DataNotFoundError, match=r"download into .*emnist-balanced: "
+                           r"failed: .*md5 [0-9a-f]{32}, expected "):
+            load("emnist-balanced")
+        assert all_files(places["cache"] / "emnist-balanced") == []  # nothing left behind
+        entry([f"{base}/missing/", f"{base}/good/"])
+        ds = load("emnist-balanced")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+    folder = places["cache"] / "emnist-balanced"
+    # the split's four files are out, the other split's file and the archive are not kept
+    assert all_files(folder) == sorted(f.filename for f in idxsets.EMNIST_BALANCED.files)
+    stored, labels = _emnist_arrays("train")
+    np.testing.assert_array_equal(ds.X_train, stored.transpose(0, 2, 1))  # upright
+    np.testing.assert_array_equal(ds.y_train, labels)
+    assert ds.X_train.flags.c_contiguous and not ds.X_train.flags.writeable
+    assert ds.shape.weights == (47, 784)
+    assert ds.class_names[46] == "t" and ds.X_test.shape == (47, 28, 28)
+    again = load("emnist-balanced", offline=True)  # found in its cache folder, no network
+    assert again.fingerprint == ds.fingerprint
+
+
+def test_emnist_archive_given_in_data_dir_is_checked_then_extracted(tiny_emnist, tmp_path):
+    places, entry = tiny_emnist
+    entry()
+    given = places["given"]
+    _emnist_zip(given / "gzip.zip", member_bytes=b"other")  # the right name, other content
+    with pytest.raises(DataNotFoundError, match=r"gzip\.zip: other content \(md5 "):
+        load("emnist-balanced", data_dir=given, offline=True)
+    assert all_files(places["cache"]) == []
+    _emnist_zip(given / "emnist-balanced" / "gzip.zip")
+    ds = load("emnist-balanced", data_dir=given, offline=True)
+    assert ds.X_train.shape == (47, 28, 28)
+    assert (given / "emnist-balanced" / "gzip.zip").is_file()  # the user's copy is kept
+
+
+def test_emnist_archive_member_claiming_more_than_its_count_is_refused_unread(tiny_emnist,
+                                                                            tmp_path):
+    _, entry = tiny_emnist
+    ds = entry()
+    big = tmp_path / "big" / "gzip.zip"
+    _emnist_zip(big, member_bytes=bytes(2 * 47 * 784))  # more than 47 images can take
+    import softreg.data.archive as archive
+
+    with pytest.raises(DataError, match=r"labels-idx1-ubyte.gz. claims 73696 bytes, more "
+                       r"than the 65591 its counts "
+                       r"allow.*nothing was extracted"):
+        archive.extract(big, idxsets.archive_members(ds), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    partial = tmp_path / "partial" / "gzip.zip"
+    _emnist_zip(partial, members={"emnist-balanced-train-images-idx3-ubyte.gz"})
+    with pytest.raises(DataError, match=r"has no 'gzip/emnist-balanced-train-labels-idx1"):
+        archive.extract(partial, idxsets.archive_members(ds), tmp_path / "out")
+
+
+@pytest.mark.parametrize("layout", ["fashion-at-top", "mnist-at-top"])
+def test_one_data_dir_with_mnist_and_fashion_mnist_never_hands_one_for_the_other(
+        tiny_mnist, layout):
+    """Both datasets' files have the same names; each load gets its own, by content, whichever
+    sits at the top of --data-dir and whichever in its own folder; twice (the decoded cache of
+    one is never the other's)."""
+    from idxfiles import tiny_arrays, write_tiny
+
+    places, _ = tiny_mnist
+    given = places["given"]
+    if layout == "fashion-at-top":
+        write_tiny(given)
+        _publish(given / "mnist", seed=7)
+    else:
+        _publish(given, seed=7)
+        write_tiny(given / "fashion-mnist")
+    for _ in range(2):
+        fashion_ds = load("fashion-mnist", data_dir=given, offline=True)
+        mnist_ds = load("mnist", data_dir=given, offline=True)
+        np.testing.assert_array_equal(fashion_ds.X_train, tiny_arrays("train")[0])
+        np.testing.assert_array_equal(mnist_ds.X_train, _arrays("train", 7)[0])
+        assert fashion_ds.fingerprint != mnist_ds.fingerprint
+    assert fashion_ds.class_names[0] == "t-shirt" and mnist_ds.class_names[0] == "0"
+
+
+def test_fashion_mnist_refuses_another_datasets_files_when_it_has_no_own(tiny_mnist):
+    from softreg.core.errors import ChecksumError
+
+    places, _ = tiny_mnist
+    _publish(places["given"], seed=7)  # MNIST's files only, under Fashion-MNIST's names
+    with pytest.raises(ChecksumError, match=r"train-images-idx3-ubyte.gz: decompressed "
+                       r"content has sha256 [0-9a-f]{64}, expected .*a different dataset"):
+        load("fashion-mnist", data_dir=places["given"], offline=True)
+
+
+def test_emnist_archive_member_with_damaged_bytes_leaves_no_file(tmp_path):
+    import zipfile
+
+    import softreg.data.archive as archive
+
+    path = tmp_path / "gzip.zip"
+    payload = bytes(range(256)) * 4
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("gzip/a.gz", payload)
+    raw = bytearray(path.read_bytes())
+    at = raw.index(payload)
+    raw[at + 100] ^= 0xFF  # the stored bytes no longer match the member's CRC
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"gzip.zip: a member is damaged \(Bad CRC-32"):
+        archive.extract(path, {"gzip/a.gz": 2048}, tmp_path / "out")
+    assert all_files(tmp_path / "out") == []  # no half file, no temporary one

@@ -189,7 +189,8 @@ def test_bad_pack_settings_are_refused():
                        r">= 1, got 0; use e.g. --pack 64, or --no-pack"):
         plan_packs([BASE], max_models=0)
     with pytest.raises(ConfigError, match=r"a pack memory budget of 1 MiB does not hold even one "
-                       r"model of batch size 32 \(about 65 MiB\); raise --pack-memory"):
+                       r"model of batch size 32 and shape \(10, 784\) \(about 65 MiB\); raise "
+                       r"--pack-memory"):
         plan_packs([BASE], memory=2**20)
     with pytest.raises(ConfigError, match="a pack needs at least one configuration"):
         train_pack([], {}, None)  # type: ignore[arg-type]

@@ -162,3 +162,42 @@ def test_pack_flags_reach_the_sweep(tmp_path, fake_fashion, monkeypatch, capsys)
                  "--pack-memory", "512M"]) == 0
     assert main([*args, "--out", str(tmp_path / "b"), "--no-pack"]) == 0
     assert seen == [Packing(True, 3, 512 * 2**20), Packing(False, None, None)]
+
+
+def test_a_sweep_sizes_its_packs_for_the_datas_shape(tmp_path, monkeypatch):
+    """On scikit-learn's digits (10 classes, 64 features) a budget that holds four models of
+    that shape makes one pack of four; sized as Fashion-MNIST's (10, 784) it would not."""
+    from conftest import need
+
+    need("sklearn")
+    from dataclasses import replace
+
+    from softreg.fitting.pack_plan import pack_bytes
+
+    sizes = []
+    real = softreg.sweeps.worker.run_unit
+
+    def counting(dicts, *args, **kw):
+        sizes.append(len(dicts))
+        return real(dicts, *args, **kw)
+
+    monkeypatch.setattr(softreg.sweeps.worker, "run_unit", counting)
+    budget = pack_bytes(4, 1, 32, shape=(10, 64))
+    assert pack_bytes(4, 1, 32, shape=(10, 784)) > budget  # Fashion's shape would split it
+    space = SearchSpace(base=replace(BASE, data="sklearn:digits"),
+                        axes={"lr": (0.01, 0.02, 0.05, 0.1)})
+    res = _sweep(tmp_path / "digits", space, Packing(memory=budget))
+    assert sizes == [4] and {r["status"] for r in res.rows} == {"completed"}
+    assert all(r["val_acc"] > 0.5 for r in res.rows)  # learned something on real digits
+
+
+def test_data_shape_comes_from_the_table_for_named_data_and_from_the_data_otherwise(
+        tmp_path, monkeypatch):
+    from conftest import need
+    from softreg.fitting.splits import data_shape
+
+    monkeypatch.setenv("SOFTREG_CACHE_DIR", str(tmp_path / "empty"))  # no file anywhere
+    assert data_shape(TrainConfig(data="emnist-balanced"), offline=True).weights == (47, 784)
+    assert data_shape(TrainConfig(data="fashion-mnist"), offline=True).weights == (10, 784)
+    need("sklearn")
+    assert data_shape(TrainConfig(data="sklearn:wine")).weights == (3, 13)

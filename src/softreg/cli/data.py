@@ -1,4 +1,5 @@
-"""``softreg data``: find and verify Fashion-MNIST, print counts, optionally draw a sample grid."""
+"""``softreg data``: find (or download) and verify a named dataset's files, say where they are,
+print counts per class, optionally draw a sample grid (``--data NAME``, default Fashion-MNIST)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ MAX_SAMPLES = 100
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from softreg.data.spec import named_datasets
+
     p = sub.add_parser(
-        "data", help="find, verify and describe the Fashion-MNIST files",
-        description="Find the four Fashion-MNIST files (--data-dir, $SOFTREG_DATA_DIR, the user "
-        "cache, /usr/share/datasets/fashion-mnist, else download), verify their content "
-        "sha256, cache the decoded arrays and print counts per class.",
+        "data", help="find, verify and describe a named dataset's files",
+        description="Find the four files of a named dataset (--data, default fashion-mnist: "
+        "--data-dir, $SOFTREG_DATA_DIR, the dataset's folder in the user cache, for "
+        "Fashion-MNIST /usr/share/datasets/fashion-mnist; else download), verify them, say "
+        "where they are and print counts per class.",
     )
+    p.add_argument("--data", default="fashion-mnist", metavar="NAME",
+                   help=f"the named dataset: {', '.join(named_datasets())} [%(default)s]")
     add_data_args(p, settings=False)
     p.add_argument("--sample", metavar="PNG", help="write a grid of training images to PNG; "
                    "an existing file is refused")
@@ -45,25 +51,80 @@ def run(args: argparse.Namespace) -> int:
     if args.root is not None and args.for_loader is None:
         raise ConfigError(f"ROOT ({args.root}) is the folder of a framework's loader: give "
                           "--for torchvision, keras or mxnet with it")
+    entry = _named(args.data)
     if args.for_loader is not None:
+        if entry.name != "fashion-mnist":
+            raise ConfigError(f"--for places Fashion-MNIST's files where a framework's own "
+                              f"loader looks (the book's section 3.5); it is not for --data "
+                              f"{entry.name}: leave --data out")
         return _place_for(args.for_loader, args.root, args.data_dir, args.offline)
     if args.sample:
         fileio.refuse_existing(Path(args.sample), "--sample", overwrite=args.overwrite)
-    arrays = _find_and_verify(args.data_dir, args.offline)
-    _print_counts(arrays)
+    if entry.idx is None:  # Fashion-MNIST: content hashes, the decoded cache
+        arrays = _find_and_verify(args.data_dir, args.offline)
+    else:
+        arrays = _find_and_read(entry.idx, args.data_dir, args.offline)
+    _print_counts(arrays, entry.class_names)
     if args.sample:
-        from softreg.data import CLASS_NAMES
         from softreg.plots.images import image_grid
 
         images, labels = arrays["train"]
         n = args.n
-        titles = [CLASS_NAMES[int(k)] for k in labels[:n]]
+        titles = [entry.class_names[int(k)] for k in labels[:n]]
         path = fileio.write_new(
             Path(args.sample), lambda tmp: image_grid(images[:n], titles, path=tmp,
                                                       ncols=min(n, 8)),
             overwrite=args.overwrite, flag="--sample")
         print(f"sample: {n} training images written to {path}")
     return 0
+
+
+def _named(text: str) -> Any:
+    """The table entry ``--data`` names.
+
+    Raises:
+        ConfigError: an unknown name (the known ones listed), or a source that is not a
+            named dataset.
+    """
+    from softreg.core.errors import ConfigError
+    from softreg.data import named
+    from softreg.data.spec import parse
+
+    parsed = parse(text)
+    if parsed.kind != "named":
+        raise ConfigError(f"softreg data finds and verifies the files of a named dataset "
+                          f"({', '.join(named.DATASETS)}); {text!r} is read where it is: give "
+                          "it to softreg train --data")
+    return named.DATASETS[parsed.target]
+
+
+def _find_and_read(ds: Any, data_dir: str | None,
+                   offline: bool) -> dict[str, tuple[Any, Any]]:
+    """Locate (or download) and read every file of an IDX-family entry
+    (:class:`softreg.data.idxsets.IDXSet`); {split: (images, labels)}."""
+    from softreg.data import check_pair, idxsets
+
+    print(f"{ds.name} files:")
+    decoded: dict[tuple[str, str], Any] = {}
+    paths: dict[tuple[str, str], str] = {}
+    for spec in ds.files:
+        path = idxsets.find(ds, spec, data_dir, offline)
+        decoded[spec.split, spec.kind] = idxsets.read_file(ds, spec, path)
+        paths[spec.split, spec.kind] = str(path)
+        if spec.gz_md5:
+            how = f"md5 {spec.gz_md5[:12]}... matches"
+        else:  # no hash of the file is published (EMNIST: only of its archive)
+            how = "no published hash of this file"
+            if ds.archive is not None:
+                how += f" (softreg checks {ds.archive.filename}'s md5 when it extracts it)"
+        print(f"  {spec.filename:42s} {path}")
+        print(f"  {'':42s} verified: {how}, {spec.count} {spec.kind}, format checked")
+    out = {}
+    for split in ("train", "test"):
+        images, labels = decoded[split, "images"], decoded[split, "labels"]
+        check_pair(images, labels, paths[split, "images"], paths[split, "labels"])
+        out[split] = (images, labels)
+    return out
 
 
 def _find_and_verify(data_dir: str | None, offline: bool) -> dict[str, tuple[Any, Any]]:
@@ -129,13 +190,11 @@ def _refresh_cache(spec: Any, path: Any, array: Any) -> str:
     return "decoded cache rebuilt" if problem is None else f"decoded cache not written: {problem}"
 
 
-def _print_counts(arrays: dict[str, tuple[Any, Any]]) -> None:
+def _print_counts(arrays: dict[str, tuple[Any, Any]], class_names: tuple[str, ...]) -> None:
     import numpy as np
 
-    from softreg.data import CLASS_NAMES, NUM_CLASSES
-
-    counts = {s: np.bincount(y, minlength=NUM_CLASSES) for s, (_, y) in arrays.items()}
+    counts = {s: np.bincount(y, minlength=len(class_names)) for s, (_, y) in arrays.items()}
     print(f"{'class':>14s} {'train':>7s} {'test':>7s}")
-    for k, name in enumerate(CLASS_NAMES):
+    for k, name in enumerate(class_names):
         print(f"{k:>2d} {name:>11s} {counts['train'][k]:7d} {counts['test'][k]:7d}")
     print(f"{'total':>14s} {len(arrays['train'][1]):7d} {len(arrays['test'][1]):7d}")

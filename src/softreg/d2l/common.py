@@ -9,6 +9,21 @@ from typing import Any
 import numpy as np
 
 
+def fashion_mnist_splits(data_dir: str | None = None) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """Fashion-MNIST's ``((train images, labels), (test images, labels))`` through the one data
+    seam, :func:`softreg.data.load` (``--data fashion-mnist``), as every softreg command reads it.
+
+    Images are read-only uint8 (N, 28, 28), labels int64 (N,).
+
+    Raises:
+        DataError: the files are missing or not Fashion-MNIST's (see :func:`softreg.data.load`).
+    """
+    from softreg.data import load
+
+    ds = load("fashion-mnist", data_dir=data_dir)
+    return (ds.X_train, ds.y_train), (ds.X_test, ds.y_test)
+
+
 class Accumulator:
     """Running sums of ``n`` quantities (e.g. loss sum, correct count, example count)."""
 

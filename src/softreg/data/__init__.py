@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
+from softreg.core.errors import SoftregError
 from softreg.data.cache import Loaded, load_verified
 from softreg.data.dataset import Dataset, from_arrays
 from softreg.data.fashion import CLASS_NAMES, FILES, NUM_CLASSES, IDXFile, split_files
@@ -57,10 +59,37 @@ def load_fashion_mnist(split: str = "train", data_dir: str | os.PathLike[str] | 
     """
     images_spec, labels_spec = split_files(split)
     found = {f.spec.kind: f for f in locate(split, data_dir=data_dir, offline=offline)}
-    images = load_verified(images_spec, found["images"].path).array
-    labels = load_verified(labels_spec, found["labels"].path).array
-    check_pair(images, labels, str(found["images"].path), str(found["labels"].path))
+    images, images_path = _verified(images_spec, found["images"], data_dir)
+    labels, labels_path = _verified(labels_spec, found["labels"], data_dir)
+    check_pair(images, labels, str(images_path), str(labels_path))
     return images, labels
+
+
+def _verified(spec: IDXFile, found: Found,
+              data_dir: str | os.PathLike[str] | None) -> tuple[UInt8Array, Path]:
+    """The decoded content of the first copy of ``spec`` whose content is Fashion-MNIST's.
+
+    A copy of the same name with other content (MNIST's, KMNIST's) is passed over for the
+    next place that has one; when none has the right content, the first copy's error is raised.
+
+    Raises:
+        ChecksumError: no copy holds the expected content.
+        IDXFormatError: the first copy is damaged.
+    """
+    from softreg.core.errors import ChecksumError
+    from softreg.data.sources import candidates
+
+    try:
+        return load_verified(spec, found.path).array, found.path
+    except ChecksumError:
+        for other in candidates(spec, data_dir):
+            if other.path == found.path:
+                continue
+            try:
+                return load_verified(spec, other.path).array, other.path
+            except SoftregError:  # another dataset's copy, or a damaged one: keep looking
+                continue
+        raise
 
 
 @dataclass(frozen=True)

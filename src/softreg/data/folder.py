@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -108,7 +109,14 @@ def _open(path: Path, spec: str):  # type: ignore[no-untyped-def]
     from PIL import Image
 
     try:
-        im = Image.open(path)
+        with warnings.catch_warnings():
+            # Pillow warns (then refuses) past ~89 M pixels; softreg's own bound is far below,
+            # so its warning is an error here, said in one line like the others
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise DataError(f"{spec}: image {str(path)!r} claims more pixels than softreg reads "
+                        f"({exc}); images up to {MAX_SIDE} pixels a side") from None
     except (OSError, pil.UnidentifiedImageError, ValueError) as exc:
         raise DataError(f"{spec}: cannot read image {str(path)!r} ({exc})") from exc
     w, h = im.size

@@ -1,12 +1,17 @@
 """Where the Fashion-MNIST files come from, and checking that they are the right ones.
 
-Each file is looked for, in this order, in: an explicit ``data_dir`` (``--data-dir``); the folder
-in ``$SOFTREG_DATA_DIR``; the user cache (``$SOFTREG_CACHE_DIR/fashion-mnist``, else
+Each file is looked for, in this order, in: an explicit ``data_dir`` (``--data-dir``) and its
+``fashion-mnist`` folder; the folder in ``$SOFTREG_DATA_DIR`` and its ``fashion-mnist`` folder;
+the user cache (``$SOFTREG_CACHE_DIR/fashion-mnist``, else
 ``$XDG_CACHE_HOME/softreg/fashion-mnist``, else ``~/.cache/softreg/fashion-mnist``); the
 system folder of the Debian/Ubuntu package ``dataset-fashion-mnist``. A folder may hold the
 ``.gz`` archive or the uncompressed IDX file. When none has it, the file is downloaded from the
 official mirrors into the user cache with pooch (unless ``offline``), checked, and only then
 renamed into place, so a failed, interrupted or corrupt download leaves nothing behind.
+
+MNIST and KMNIST use the same file names: a copy whose decompressed content is not
+Fashion-MNIST's is passed over for a later place that has the right one
+(:func:`softreg.data.load_fashion_mnist`), never used.
 
 A folder the user named (``--data-dir``, ``$SOFTREG_DATA_DIR``) that is missing or is a file is
 never passed over in silence: a warning on stderr names it and the place used instead, and
@@ -46,6 +51,8 @@ STALE_STAGING_S = 3600.0  # a download folder this old belongs to no running dow
 # Folders the user named: when one is unusable, softreg says so (warns; refuses offline).
 EXPLICIT_ORIGINS: tuple[str, ...] = ("--data-dir", f"${ENV_DATA_DIR}")
 _WARNED: set[str] = set()
+NAME = "fashion-mnist"  # the dataset's own folder: in the user cache, and inside a given folder
+OWN_FOLDER = "{} (its fashion-mnist folder)"
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,7 @@ def cache_root() -> Path:
 
 def download_dir() -> Path:
     """The folder downloads go to (inside the user cache)."""
-    return cache_root() / "fashion-mnist"
+    return cache_root() / NAME
 
 
 def search_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[tuple[str, Path | None]]:
@@ -78,7 +85,10 @@ def search_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[tuple[st
     places: list[tuple[str, Path | None]] = []
     if data_dir is not None:
         places.append(("--data-dir", Path(data_dir).expanduser()))
+        places.append((OWN_FOLDER.format("--data-dir"), Path(data_dir).expanduser() / NAME))
     places.append((f"${ENV_DATA_DIR}", Path(env).expanduser() if env else None))
+    if env:
+        places.append((OWN_FOLDER.format(f"${ENV_DATA_DIR}"), Path(env).expanduser() / NAME))
     places.append(("user cache", download_dir()))
     places.extend(("system folder", d) for d in SYSTEM_DIRS)
     return places
@@ -124,6 +134,8 @@ def find(spec: IDXFile, data_dir: str | os.PathLike[str] | None = None, offline:
         if path is not None:
             return _instead(Found(spec, path, origin), skipped, offline)
         problem = _folder_problem(folder)
+        if origin.endswith(OWN_FOLDER.format("")) and not folder.parent.is_dir():
+            continue  # the line of the folder it is in says it all
         if origin in EXPLICIT_ORIGINS:  # a folder the user named is never passed over in silence
             skipped.append(f"{origin} {folder}: {problem or spec.filename + ' is not there'}")
         tried.append(f"{origin} {folder}: {problem or 'file not there'}")
@@ -137,6 +149,20 @@ def find(spec: IDXFile, data_dir: str | os.PathLike[str] | None = None, offline:
         else:
             return _instead(Found(spec, got, "download"), skipped, offline)
     raise DataNotFoundError(_not_found_message(spec, tried))
+
+
+def candidates(spec: IDXFile, data_dir: str | os.PathLike[str] | None = None) -> list[Found]:
+    """Every copy of ``spec`` (by name) in the places searched, in order; nothing downloaded.
+
+    MNIST's and KMNIST's files have Fashion-MNIST's names: the first copy by name may be
+    another dataset's, and the content (checked by the caller) decides which one is used.
+    """
+    out = []
+    for origin, folder in search_dirs(data_dir):
+        path = None if folder is None else _in_folder(spec, folder)
+        if path is not None:
+            out.append(Found(spec, path, origin))
+    return out
 
 
 def _folder_problem(folder: Path) -> str | None:

@@ -1,9 +1,9 @@
 """What ``--data`` may say: a named dataset, or a kind of source and its file or folder.
 
-``fashion-mnist`` (the default), ``mnist``, ``kmnist``: named datasets of the IDX family
-(:mod:`softreg.data.named`); ``sklearn:digits|iris|wine|breast_cancer``: scikit-learn's bundled
-sets; ``npz:FILE``, ``csv:FILE``, ``parquet:FILE``: arrays or a table in a file;
-``folder:DIR``: a folder of images, one subfolder per class. Parsing opens no file.
+``fashion-mnist`` (the default), ``mnist``, ``kmnist``, ``emnist-balanced``: named datasets
+of the IDX family (:mod:`softreg.data.named`); ``sklearn:digits|iris|wine|breast_cancer``:
+scikit-learn's bundled sets; ``npz:FILE``, ``csv:FILE``, ``parquet:FILE``: arrays or a table
+in a file; ``folder:DIR``: a folder of images, one subfolder per class. Parsing opens no file.
 """
 
 from __future__ import annotations

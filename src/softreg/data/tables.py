@@ -23,6 +23,10 @@ LABEL_COLUMNS = ("label", "class", "target", "y")
 NPZ_SPLIT_KEYS = ("X_train", "y_train", "X_test", "y_test")
 # The most bytes a table or .npz file may hold (a linear baseline's data fits well below).
 MAX_FILE_BYTES = 8 * 2**30
+# The most bytes a table's float32 features and labels may take once read (a Parquet file's
+# footer is checked against it before any column is read: compression makes a small file
+# claim a large table).
+MAX_TABLE_BYTES = 8 * 2**30
 
 
 def existing_file(path: str, spec: str) -> Path:
@@ -153,32 +157,76 @@ def pick_label_column(header: list[str], wanted: str, spec: str) -> str:
 def read_parquet(path: str, spec: str, label_column: str) -> Table:
     """A Parquet file's features, raw labels, feature names and label column (pyarrow).
 
+    The file's claims are checked before they cost anything: its footer (row count, columns
+    and their types) is read first, and a table with no rows, a feature column that is not
+    numeric, or more rows or features than :data:`MAX_TABLE_BYTES` of float32 can hold is
+    refused before any column is read. Columns are then read one at a time into the float32
+    matrix, so memory holds the matrix and one column, never the whole Arrow table beside it.
+
     Raises:
         FrameworkUnavailableError: pyarrow is not installed.
-        DataError: as :func:`read_csv`.
+        DataError: as :func:`read_csv`, or a table larger than the bound.
     """
     pq = _pyarrow_parquet()
     p = existing_file(path, spec)
     try:
-        table = pq.read_table(p)
+        pf = pq.ParquetFile(p)  # reads the footer only
+        rows, schema = int(pf.metadata.num_rows), pf.schema_arrow
     except Exception as exc:  # ArrowInvalid and friends: not a Parquet file
         raise DataError(f"{spec}: cannot read {str(p)!r} as Parquet ({exc})") from exc
-    header = list(table.column_names)
-    if table.num_rows == 0:
+    header = list(schema.names)
+    if rows == 0:
         raise DataError(f"{spec}: {str(p)!r} has columns but no rows")
     label = pick_label_column(header, label_column, spec)
     names = [h for h in header if h != label]
     if not names:
         raise DataError(f"{spec}: {str(p)!r} has no feature column besides {label!r}")
-    X = np.empty((table.num_rows, len(names)), dtype=np.float32)
-    for k, name in enumerate(names):
-        col = table.column(name).to_numpy(zero_copy_only=False)
-        if not (np.issubdtype(col.dtype, np.number) or col.dtype == bool):
-            raise DataError(f"{spec}: feature column {name!r} is not numeric (type "
-                            f"{table.schema.field(name).type}); convert it or drop it")
-        X[:, k] = col
-    labels = table.column(label).to_numpy(zero_copy_only=False)
+    for name in names:
+        _check_numeric_type(schema.field(name).type, name, spec)
+    claimed = rows * (len(names) + 2) * 4  # the float32 matrix and the labels (<= 8 bytes)
+    if claimed > MAX_TABLE_BYTES:
+        raise DataError(f"{spec}: {str(p)!r} claims {rows} rows of {len(names)} features "
+                        f"({claimed} bytes as float32 with the labels), more than the "
+                        f"{MAX_TABLE_BYTES} softreg loads (nothing was read); use a sample "
+                        "of the rows")
+    X = np.empty((rows, len(names)), dtype=np.float32)
+    try:
+        for k, name in enumerate(names):
+            X[:, k] = _column(pf, name, rows, p, spec)
+        labels = _column(pf, label, rows, p, spec)
+    except DataError:
+        raise
+    except Exception as exc:  # a damaged page, a column that does not decode
+        raise DataError(f"{spec}: cannot read {str(p)!r} as Parquet ({exc})") from exc
     return X, [str(v) for v in labels], tuple(names), label
+
+
+def _check_numeric_type(arrow_type: Any, name: str, spec: str) -> None:
+    """Refuse a feature column whose declared type is not an integer, float or boolean.
+
+    Raises:
+        DataError: naming the column and its type.
+    """
+    import pyarrow.types as pat
+
+    if not (pat.is_integer(arrow_type) or pat.is_floating(arrow_type)
+            or pat.is_boolean(arrow_type)):
+        raise DataError(f"{spec}: feature column {name!r} is not numeric (type {arrow_type}); "
+                        "convert it or drop it")
+
+
+def _column(pf: Any, name: str, rows: int, p: Path, spec: str) -> npt.NDArray[Any]:
+    """One column of the file as NumPy (nulls as NaN), checked to hold the rows the footer
+    claims.
+
+    Raises:
+        DataError: the column holds another number of values than the footer says.
+    """
+    values = pf.read(columns=[name]).column(0).to_numpy(zero_copy_only=False)
+    if len(values) != rows:
+        raise DataError(f"{spec}: {str(p)!r}: column {name!r} holds {len(values)} values, the "
+                        f"file's footer says {rows} rows; the file is damaged")
+    return values
 
 
 def _pyarrow_parquet() -> Any:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -67,32 +67,33 @@ def fit_many(
     """
     from softreg.backends import get_packed_backend
 
+    check_pack_limits(max_pack, pack_memory)
     results: list[FitResult | None] = [None] * len(configs)
     if splits is not None and len({data_key(c) for c in configs}) > 1:
         raise ConfigError("splits given to fit_many serve one data setting, but the "
                           "configurations differ in val_split, val_seed or standardize; "
                           "leave splits out to prepare each setting once")
-    cached: tuple[tuple[object, ...], dict[str, Split]] | None = None
-    shape = fashion.MODEL_SHAPE if splits is None else splits_shape(splits)
-    packs = plan_packs(configs, max_pack, pack_memory, shape.weights)
-    packs.sort(key=lambda p: data_key(configs[p[0]]))  # one data setting after another
+    by_data: dict[tuple[object, ...], list[int]] = {}
+    for i, c in enumerate(configs):
+        by_data.setdefault(data_key(c), []).append(i)
     backends: dict[tuple[str, str], object] = {}
-    for pack in packs:
-        first = configs[pack[0]]
-        if splits is None:
-            if cached is None or cached[0] != data_key(first):
-                cached = None  # free the old copy before preparing the next
-                cached = (data_key(first), prepare_splits(first, data_dir, offline))
-            use = cached[1]
-        else:
-            use = splits
-        where = (first.framework, first.device)
-        if where not in backends:
-            backends[where] = get_packed_backend(*where)
-        fitted = train_pack([configs[i] for i in pack], use, backends[where],  # type: ignore[arg-type]
-                            eval_splits=eval_splits)
-        for i, result in zip(pack, fitted, strict=True):
-            results[i] = result
+    for key in sorted(by_data, key=repr):  # one data setting after another, held once
+        members = by_data[key]
+        use = splits if splits is not None else \
+            prepare_splits(configs[members[0]], data_dir, offline)
+        group = [configs[i] for i in members]
+        # packs sized for the data's own model shape (its classes and features)
+        for pack in plan_packs(group, max_pack, pack_memory, splits_shape(use).weights):
+            first = group[pack[0]]
+            where = (first.framework, first.device)
+            if where not in backends:
+                backends[where] = get_packed_backend(*where)
+            fitted = train_pack([group[i] for i in pack], use,
+                                backends[where],  # type: ignore[arg-type]
+                                eval_splits=eval_splits)
+            for i, result in zip(pack, fitted, strict=True):
+                results[members[i]] = result
+        del use  # free this setting's copy before preparing the next
     return [r for r in results if r is not None]
 
 
@@ -133,7 +134,8 @@ def default_pack_memory(workers: int = 1) -> int:
 
 def plan_packs(configs: Sequence[TrainConfig], max_models: int | None = None,
                memory: int | None = None,
-               shape: tuple[int, int] = fashion.MODEL_SHAPE.weights) -> list[list[int]]:
+               shape: tuple[int, int] | Callable[[TrainConfig], tuple[int, int]]
+               = fashion.MODEL_SHAPE.weights) -> list[list[int]]:
     """Group configuration indices into packs: same :func:`pack_key`, sized to the limits.
 
     Within a key, models are ordered by seed so that a split keeps seed groups together.
@@ -142,7 +144,8 @@ def plan_packs(configs: Sequence[TrainConfig], max_models: int | None = None,
         configs: the configurations.
         max_models: the most models a pack holds (None: no limit but memory).
         memory: the most bytes a pack may hold (:func:`pack_bytes`; None: the default).
-        shape: the models' (C, D), the data's.
+        shape: the models' (C, D), the data's; or a function giving a configuration's (C, D)
+            (asked once per pack key: configurations of different data may differ).
 
     Raises:
         ConfigError: ``max_models`` < 1, or ``memory`` too small for even one model.
@@ -156,12 +159,13 @@ def plan_packs(configs: Sequence[TrainConfig], max_models: int | None = None,
     for members in groups.values():
         members.sort(key=lambda i: configs[i].seed)
         batch = min(configs[members[0]].batch_size, 60000)
-        fit = _models_within(budget, batch, len({configs[i].seed for i in members}), shape)
+        weights = shape(configs[members[0]]) if callable(shape) else shape
+        fit = _models_within(budget, batch, len({configs[i].seed for i in members}), weights)
         if fit < 1:
             raise ConfigError(f"a pack memory budget of {budget / 2**20:.0f} MiB does not hold "
-                              f"even one model of batch size {batch} (about "
-                              f"{pack_bytes(1, 1, batch, shape=shape) / 2**20:.0f} MiB); "
-                              "raise --pack-memory")
+                              f"even one model of batch size {batch} and shape {weights} "
+                              f"(about {pack_bytes(1, 1, batch, shape=weights) / 2**20:.0f} "
+                              "MiB); raise --pack-memory")
         size = min(fit, max_models or fit)
         packs += [members[s : s + size] for s in range(0, len(members), size)]
     return packs

@@ -180,6 +180,26 @@ def model_data(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None =
     return ds
 
 
+def data_shape(config: TrainConfig, data_dir: str | None = None,
+               offline: bool = False) -> ModelShape:
+    """The model shape ``config.data`` states: a named dataset's from its table entry (no file
+    is read), any other source's by loading it (:func:`load_dataset`).
+
+    Raises:
+        ConfigError, DataError, DataNotFoundError: as :func:`load_dataset`.
+    """
+    import math
+
+    from softreg.data import named
+    from softreg.data.spec import parse
+
+    parsed = parse(config.data)
+    if parsed.kind == "named":
+        entry = named.DATASETS[parsed.target]
+        return ModelShape(entry.class_names, math.prod(entry.image_shape), entry.image_shape)
+    return load_dataset(config, data_dir, offline).shape
+
+
 def load_dataset(config: TrainConfig, data_dir: str | None = None,
                  offline: bool = False) -> Dataset:
     """The :class:`~softreg.data.Dataset` that ``config.data`` names, read as it says."""

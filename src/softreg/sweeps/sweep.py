@@ -41,7 +41,7 @@ from softreg.core.errors import ConfigError, HistoryError
 from softreg.core.validate import check_int
 from softreg.epochs.history import SELECTABLE, History, Status
 from softreg.fitting.pack_plan import balance, current_packing, default_pack_memory, plan_packs
-from softreg.fitting.splits import data_key
+from softreg.fitting.splits import data_key, data_shape
 from softreg.safety import fileio, readback, runfolder, stopsignals, writegate
 from softreg.safety.textsafe import printable
 from softreg.sweeps import engines, selection
@@ -149,7 +149,8 @@ def run_sweep(
         t0 = time.perf_counter()
         names = space.varied()
         try:
-            for i, row in enumerate(_train_all(todo, out, eng), start=len(done) + 1):
+            rows = _train_all(todo, out, eng, data_dir, offline)
+            for i, row in enumerate(rows, start=len(done) + 1):
                 done[row["key"]] = row
                 if not quiet:
                     print(f"[{i}/{len(configs)}] {describe(row, names) or row['key']}: "
@@ -222,13 +223,15 @@ def check_sweep(space: SearchSpace, out_dir: str | Path, jobs: int, *, engine: s
     return configs
 
 
-def _train_all(todo: list[TrainConfig], out: Path,
-               engine: engines.Engine) -> Iterator[dict[str, Any]]:
+def _train_all(todo: list[TrainConfig], out: Path, engine: engines.Engine,
+               data_dir: str | None = None, offline: bool = False) -> Iterator[dict[str, Any]]:
     """Train ``todo`` on ``engine``; yield each row as it finishes (its result file written).
 
-    A unit of work is a pack (:func:`softreg.fitting.pack_plan.packing`, the default: packs planned
-    by what they share, then split until every slot of the engine has one) or, unpacked, one
-    configuration.
+    A unit of work is a pack (:func:`~softreg.fitting.pack_plan.packing`, the default: packs
+    planned by what they share and sized for the data's model shape
+    (:func:`~softreg.fitting.splits.data_shape`: a named dataset's from its table, another
+    source's read once here), then split until every slot of the engine has one) or, unpacked,
+    one configuration.
     """
     settings = current_packing()
     if settings.enabled and todo:
@@ -237,7 +240,15 @@ def _train_all(todo: list[TrainConfig], out: Path,
         workers = engine.slots if engine.name == "local" else 1
         memory = settings.memory if settings.memory is not None else \
             default_pack_memory(workers)
-        packs = balance(plan_packs(todo, settings.max_models, memory), engine.slots)
+        shapes: dict[tuple[Any, ...], tuple[int, int]] = {}
+
+        def weights(config: TrainConfig) -> tuple[int, int]:  # the data's (C, D), once a setting
+            key = data_key(config)
+            if key not in shapes:
+                shapes[key] = data_shape(config, data_dir, offline).weights
+            return shapes[key]
+
+        packs = balance(plan_packs(todo, settings.max_models, memory, weights), engine.slots)
         units = [[todo[i].to_dict() for i in pack] for pack in packs]
     else:
         units = [[c.to_dict()] for c in todo]

@@ -143,6 +143,25 @@ def test_a_ray_sweep_equals_the_local_one_row_for_row(cluster, tmp_path, real_da
     assert done and done[-1][0] == done[-1][1] and int(done[-1][1]) >= 2 and done[-1][2] == "8"
 
 
+def test_a_ray_sweep_on_other_data_equals_the_local_one(cluster, tmp_path):
+    """scikit-learn's digits (10 classes, 64 features, standardised) on Ray: the same rows and
+    weights as the local engine, checkpoints of the data's shape and spec."""
+    need("sklearn")
+    base = TrainConfig(data="sklearn:digits", val_split=0.2, epochs=3, framework="numpy",
+                       batch_size=32)
+    space = SearchSpace(base=base, axes={"lr": (0.01, 0.1), "seed": (0, 1)})
+    local = run_sweep(space, tmp_path / "local", figures=False, quiet=True)
+    on_ray = run_sweep(space, tmp_path / "ray", figures=False, quiet=True, engine="ray")
+    assert len(on_ray.rows) == 4 and {r["status"] for r in on_ray.rows} == {"completed"}
+    _same_rows(local.rows, on_ray.rows)
+    assert on_ray.best is not None and on_ray.best["val_acc"] > 0.85
+    for row in on_ray.rows:
+        ck = checkpoint.load(tmp_path / "ray" / row["weights"])
+        assert ck.W.shape == (10, 64) and ck.meta["data"] == "sklearn:digits"
+        np.testing.assert_allclose(
+            ck.W, checkpoint.load(tmp_path / "local" / row["weights"]).W, rtol=1e-6, atol=1e-7)
+
+
 def _in_thread(work):
     """Run ``work()`` in a thread; returns (thread, outcome list: [result] or [exception])."""
     outcome = []

@@ -1,0 +1,104 @@
+"""torch and Keras exports of models trained on tables: scikit-learn's digits (64 features,
+10 classes, pixels kept as numbers) and wine (13 features, 3 classes, standardised for
+training). Each export is loaded back by its own runtime, fed the *raw* rows (the stored
+standardisation must be in the exported weights) and held to ``softreg predict``'s
+probabilities for the same rows.
+
+Tolerance: both sides compute in float32 and sum the D + 1 terms of a logit in other orders;
+probabilities then agree within 1e-5 (a wrong layout, a missing bias or a forgotten
+standardisation moves them by whole tenths).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import need
+from softreg.cli import main
+from softreg.core.numerics import softmax
+from softreg.data import load
+
+PROBS_ATOL = 1e-5
+SETS = {"digits": (10, 64), "wine": (3, 13)}
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+@pytest.fixture(scope="module", params=list(SETS))
+def table_run(request, tmp_path_factory):
+    """A NumPy run on a scikit-learn table, some raw rows and ``predict``'s probabilities."""
+    need("sklearn")
+    name = request.param
+    classes, features = SETS[name]
+    tmp = tmp_path_factory.mktemp(name)
+    run = tmp / "run"
+    code = main(["train", "--framework", "numpy", "--data", f"sklearn:{name}", "--epochs", "10",
+                 "--batch-size", "16", "--seed", "1", "--quiet", "--no-figures",
+                 "--out", str(run)])
+    assert code == 0
+    X = load(f"sklearn:{name}").X_train  # raw, unstandardised; sorted by class in wine
+    rows = np.ascontiguousarray(X[np.linspace(0, len(X) - 1, 25).astype(int)])
+    np.save(tmp / "rows.npy", rows)
+    return {"name": name, "run": run, "rows": rows, "rows_file": tmp / "rows.npy",
+            "classes": classes, "features": features}
+
+
+def _predicted(capsys, tr) -> np.ndarray:
+    """``softreg predict``'s probabilities of every class, (N, C), in class order."""
+    from softreg.runfiles import checkpoint
+
+    out = _run(capsys, "predict", tr["run"], tr["rows_file"], "--json", "--top-k",
+               tr["classes"])
+    names = checkpoint.load(tr["run"] / "checkpoint.safetensors").meta["class_names"]
+    probs = np.zeros((len(tr["rows"]), tr["classes"]))
+    for i, r in enumerate(json.loads(out)):
+        for entry in r["top"]:
+            probs[i, names.index(entry["class"])] = entry["probability"]
+    return probs
+
+
+def _same_as_predict(probs: np.ndarray, predicted: np.ndarray, tr) -> None:
+    np.testing.assert_allclose(probs, predicted, rtol=0, atol=PROBS_ATOL)
+    assert (probs.argmax(axis=1) == predicted.argmax(axis=1)).all()
+    # not a trivial model: its predictions differ between rows
+    assert len(set(predicted.argmax(axis=1).tolist())) > 1, tr["name"]
+
+
+def test_torch_export_of_a_table_model_matches_predict(capsys, table_run):
+    torch = need("torch")
+    from safetensors.torch import load_file
+
+    tr = table_run
+    C, D = tr["classes"], tr["features"]
+    printed = _run(capsys, "export", tr["run"], "--format", "torch", "--overwrite")
+    assert f"torch.nn.Linear({D}, {C})" in printed
+    state = load_file(str(tr["run"] / "model_torch.safetensors"))
+    assert {k: tuple(v.shape) for k, v in state.items()} == {"1.weight": (C, D),
+                                                             "1.bias": (C,)}
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(D, C))
+    net.load_state_dict(state)
+    with torch.no_grad():
+        logits = net(torch.from_numpy(tr["rows"])).numpy()  # raw rows: scaling is inside
+    _same_as_predict(softmax(logits.astype(np.float64), axis=-1), _predicted(capsys, tr), tr)
+
+
+def test_keras_export_of_a_table_model_matches_predict(capsys, table_run):
+    need("tensorflow")
+    from softreg.backends._tf import import_tensorflow
+
+    keras = import_tensorflow().keras
+    tr = table_run
+    _run(capsys, "export", tr["run"], "--format", "keras", "--overwrite")
+    model = keras.models.load_model(str(tr["run"] / "model.keras"))
+    assert tuple(model.input_shape) == (None, tr["features"])
+    assert tuple(model.output_shape) == (None, tr["classes"])
+    logits = np.asarray(model.predict(tr["rows"], verbose=0))
+    _same_as_predict(softmax(logits.astype(np.float64), axis=-1), _predicted(capsys, tr), tr)
