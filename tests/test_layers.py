@@ -41,13 +41,6 @@ ALLOWED_UP = {
     ("softreg.core.config", "softreg.data.spec"):
         "the --data setting is checked by the data layer's spec parser (data imports no config)",
 }
-# module cycles inside the top layer: a facade re-exports its book module, whose updater calls
-# the facade's sgd when it runs
-ALLOWED_CYCLES = {
-    frozenset({"softreg.torch", "softreg.d2l.torch_book"}),
-    frozenset({"softreg.tensorflow", "softreg.d2l.tensorflow_book"}),
-    frozenset({"softreg.mxnet", "softreg.d2l.mxnet_book"}),
-}
 
 
 def _modules() -> dict[str, Path]:
@@ -156,7 +149,7 @@ def _cycles() -> list[frozenset[str]]:
 
 
 def test_no_import_cycles():
-    assert [sorted(c) for c in _cycles() if c not in ALLOWED_CYCLES] == []
+    assert [sorted(c) for c in _cycles()] == []
 
 
 def test_the_cycle_finder_finds_a_cycle(monkeypatch):

@@ -310,19 +310,6 @@ def train_ch3(net: Any, train_iter: Any, test_iter: Any, loss: Any, num_epochs: 
     return run_train_ch3(trainer, num_epochs)
 
 
-def sgd(params: Any, lr: float, batch_size: int) -> None:
-    """Minibatch SGD on gradients of a summed loss: ``p -= lr * p.grad / batch_size``.
-
-    Raises:
-        ConfigError: ``lr`` is not a positive number that float32 can hold.
-    """
-    check_updater_lr(lr, "lr")
-    with torch.no_grad():
-        for param in params:
-            param -= lr * param.grad / batch_size
-            param.grad.zero_()
-
-
 def _first_predictions(net: Any, test_iter: Any, n: int) -> tuple[Any, list[int], list[int]]:
     """(images, true labels, predicted labels) of the first ``n`` examples of ``test_iter``."""
     X, y = next(iter(test_iter))

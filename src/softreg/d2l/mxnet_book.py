@@ -128,6 +128,20 @@ def evaluate_loss(net: Any, data_iter: Any, loss: Any) -> float:
     return total / count
 
 
+def sgd(params: Any, lr: float, batch_size: int) -> None:
+    """Minibatch SGD on gradients of a summed loss: ``p -= lr * p.grad / batch_size``.
+
+    MXNet overwrites ``p.grad`` at every ``backward()`` (``grad_req='write'``), so nothing
+    needs zeroing.
+
+    Raises:
+        ConfigError: ``lr`` is not a positive number that float32 can hold.
+    """
+    check_updater_lr(lr, "lr")
+    for param in params:
+        param[:] = param - lr * param.grad / batch_size
+
+
 class Updater:
     """Minibatch SGD on the given parameters: ``updater(batch_size)`` after ``backward()``."""
 
@@ -136,15 +150,13 @@ class Updater:
         self.params, self.lr = list(params), lr
 
     def __call__(self, batch_size: int) -> None:
-        from softreg.mxnet import sgd
-
         sgd(self.params, self.lr, batch_size)
 
 
 __all__ = [
     "Updater", "abs", "arange", "argmax", "astype", "concat", "cos", "cosh", "evaluate_loss",
     "exp", "eye", "float32", "int32", "linreg", "linspace", "load_array", "log", "matmul",
-    "meshgrid", "normal", "numpy", "ones", "rand", "reduce_mean", "reduce_sum", "reshape",
+    "meshgrid", "normal", "numpy", "ones", "rand", "reduce_mean", "reduce_sum", "reshape", "sgd",
     "sin", "sinh", "size", "squared_loss", "stack", "synthetic_data", "tanh", "tensor",
     "transpose", "zeros",
 ]

@@ -114,6 +114,17 @@ def evaluate_loss(net: Any, data_iter: Any, loss: Any) -> float:
     return total / count
 
 
+def sgd(params: Any, grads: Any, lr: float, batch_size: int) -> None:
+    """Minibatch SGD on gradients of a summed loss: ``p -= lr * g / batch_size``.
+
+    Raises:
+        ConfigError: ``lr`` is not a positive number that float32 can hold.
+    """
+    check_updater_lr(lr, "lr")
+    for param, grad in zip(params, grads, strict=True):
+        param.assign_sub(lr * grad / batch_size)
+
+
 class Updater:
     """Minibatch SGD for ``train_ch3``: ``updater(batch_size, grads)`` with ``params`` known.
 
@@ -125,15 +136,13 @@ class Updater:
         self.params, self.lr = list(params), lr
 
     def __call__(self, batch_size: int, grads: Sequence[Any]) -> None:
-        from softreg.tensorflow import sgd
-
         sgd(self.params, grads, self.lr, batch_size)
 
 
 __all__ = [
     "Updater", "abs", "arange", "argmax", "astype", "concat", "cos", "cosh", "evaluate_loss",
     "exp", "eye", "float32", "int32", "linreg", "linspace", "load_array", "log", "matmul",
-    "meshgrid", "normal", "numpy", "ones", "rand", "reduce_mean", "reduce_sum", "reshape",
+    "meshgrid", "normal", "numpy", "ones", "rand", "reduce_mean", "reduce_sum", "reshape", "sgd",
     "sin", "sinh", "size", "squared_loss", "stack", "synthetic_data", "tanh", "tensor",
     "transpose", "zeros",
 ]

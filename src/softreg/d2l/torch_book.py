@@ -134,6 +134,19 @@ def evaluate_loss(net: Any, data_iter: Any, loss: Any) -> float:
     return total / count
 
 
+def sgd(params: Any, lr: float, batch_size: int) -> None:
+    """Minibatch SGD on gradients of a summed loss: ``p -= lr * p.grad / batch_size``.
+
+    Raises:
+        ConfigError: ``lr`` is not a positive number that float32 can hold.
+    """
+    check_updater_lr(lr, "lr")
+    with torch.no_grad():
+        for param in params:
+            param -= lr * param.grad / batch_size
+            param.grad.zero_()
+
+
 class Updater:
     """Minibatch SGD on the given parameters: ``updater(batch_size)`` after a backward pass.
 
@@ -145,15 +158,13 @@ class Updater:
         self.params, self.lr = list(params), lr
 
     def __call__(self, batch_size: int) -> None:
-        from softreg.torch import sgd
-
         sgd(self.params, self.lr, batch_size)
 
 
 __all__ = [
     "Updater", "abs", "arange", "argmax", "astype", "concat", "cos", "cosh", "evaluate_loss",
     "exp", "eye", "float32", "int32", "linreg", "linspace", "load_array", "log", "matmul",
-    "meshgrid", "normal", "numpy", "ones", "rand", "reduce_mean", "reduce_sum", "reshape",
+    "meshgrid", "normal", "numpy", "ones", "rand", "reduce_mean", "reduce_sum", "reshape", "sgd",
     "sin", "sinh", "size", "squared_loss", "stack", "synthetic_data", "tanh", "tensor",
     "transpose", "zeros",
 ]
