@@ -164,11 +164,12 @@ def read_parquet(path: str, spec: str, label_column: str) -> Table:
     matrix, so memory holds the matrix and one column, never the whole Arrow table beside it.
 
     Raises:
+        DataError: the file does not exist (checked first), as :func:`read_csv`, or a table
+            larger than the bound.
         FrameworkUnavailableError: pyarrow is not installed.
-        DataError: as :func:`read_csv`, or a table larger than the bound.
     """
+    p = existing_file(path, spec)  # a wrong path is the first thing to say, pyarrow or not
     pq = _pyarrow_parquet()
-    p = existing_file(path, spec)
     try:
         pf = pq.ParquetFile(p)  # reads the footer only
         rows, schema = int(pf.metadata.num_rows), pf.schema_arrow
