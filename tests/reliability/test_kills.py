@@ -28,7 +28,8 @@ def _softreg(*argv):
 
 def _check_consistent(out):
     """What a kill may leave: nothing resumable yet, or a loadable checkpoint whose epochs the
-    metrics files hold (one more at most: a kill between the renames of one epoch's files)."""
+    metrics files hold (each one more at most: a kill between the renames of one epoch's
+    files)."""
     if not (out / checkpoint.LAST).exists():
         return 0
     ck = checkpoint.load(out / checkpoint.LAST)
@@ -38,7 +39,10 @@ def _check_consistent(out):
     rows = (out / "metrics.csv").read_text().splitlines()
     recs = History.from_dict(json.loads((out / "history.json").read_text()))
     assert rows[: epoch + 1] == ours.to_csv().splitlines()
-    assert len(rows) - 1 in (epoch, epoch + 1) and len(recs) == len(rows) - 1
+    # each metrics file is renamed on its own: a kill between the two renames leaves one of
+    # them an epoch ahead of the other; neither is ever behind the checkpoint
+    assert len(rows) - 1 in (epoch, epoch + 1) and len(recs) in (epoch, epoch + 1)
+    assert recs.to_dict()["epochs"][:epoch] == ours.to_dict()["epochs"]
     config = json.loads((out / "config.json").read_text())
     assert {k: v for k, v in config.items() if k != "epochs"} == {
         k: v for k, v in ck.meta["config"].items() if k != "epochs"}

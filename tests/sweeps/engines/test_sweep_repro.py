@@ -45,6 +45,8 @@ ARGS = ["sweep", "--framework", "torch", "--lr", "0.1,1", "--batch-size", "256,5
 def cluster():
     """A 2-CPU Ray cluster of this process (Ray needs a short temp folder)."""
     temp = tempfile.mkdtemp(prefix="sr-ray-", dir="/tmp")
+    # children from before (an earlier test's) are not this cluster's
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
     previous = signal.getsignal(signal.SIGTERM)
     ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir=temp,
              logging_level=logging.WARNING)
@@ -52,7 +54,7 @@ def cluster():
     try:
         yield
     finally:
-        started = psutil.Process().children(recursive=True)
+        started = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
         ray.shutdown()
         _, alive = psutil.wait_procs(started, timeout=30)
         # (the resource tracker of the --jobs 2 pool lives as long as this process)
@@ -63,7 +65,11 @@ def cluster():
                 if temp in " ".join(p.info["cmdline"]):
                     left.append(p)
         shutil.rmtree(temp, ignore_errors=True)
-        assert not left, f"Ray processes left running: {left}"
+        described = []
+        for p in left:
+            with contextlib.suppress(psutil.Error):
+                described.append(f"{p.pid} {' '.join(p.cmdline())[:200]}")
+        assert not left, f"processes left running: {described}"
 
 
 def _without_seconds(value):
