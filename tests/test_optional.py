@@ -1,6 +1,7 @@
 """Lazy imports: the one-line messages for a missing, broken or NumPy-incompatible framework."""
 
 import importlib
+import importlib.util
 
 import numpy as np
 import pytest
@@ -38,7 +39,7 @@ def test_broken_framework_says_reinstall(monkeypatch):
 @pytest.mark.parametrize("exc", [
     AttributeError("`np.PZERO` was removed in the NumPy 2.0 release. Use `0.0` instead."),
     AttributeError("module 'numpy' has no attribute 'bool'"),
-    ImportError("No module named 'mxnet'"),  # never `pip install softreg[mxnet]` here
+    ModuleNotFoundError("No module named 'six'", name="six"),  # installed, a part missing
 ])
 def test_mxnet_beside_new_numpy_points_to_a_separate_environment(monkeypatch, exc):
     _fail_import(monkeypatch, exc, "2.4.0")
@@ -47,6 +48,27 @@ def test_mxnet_beside_new_numpy_points_to_a_separate_environment(monkeypatch, ex
     msg = str(info.value)
     assert msg.startswith("MXNet 1.9.1 cannot import with numpy 2.4.0")
     assert "it needs numpy < 1.24" in msg and msg.endswith(SEPARATE_ENV)
+
+
+def test_mxnet_not_installed_beside_new_numpy_says_so_and_how_to_install_it(monkeypatch):
+    # what Python raises for an absent package; never a plain `pip install` into this env
+    _fail_import(monkeypatch, ModuleNotFoundError("No module named 'mxnet'", name="mxnet"),
+                 "2.4.0")
+    with pytest.raises(FrameworkUnavailableError) as info:
+        require("mxnet")
+    msg = str(info.value)
+    assert msg.startswith("MXNet is not installed (No module named 'mxnet'); MXNet 1.9.1 needs "
+                          "numpy < 1.24 and this environment has numpy 2.4.0, so install it in "
+                          "an environment of its own: python -m venv .venv-mxnet && ")
+    assert msg.endswith(SEPARATE_ENV) and "cannot import" not in msg
+
+
+def test_mxnet_absent_from_this_environment_is_reported_as_absent():
+    if importlib.util.find_spec("mxnet") is not None:
+        pytest.skip("MXNet is installed here (the absent case is faked above)")
+    with pytest.raises(FrameworkUnavailableError, match=r"^MXNet is not installed \(No module "
+                       r"named 'mxnet'\)"):
+        require("mxnet")
 
 
 def test_mxnet_missing_beside_old_numpy_is_a_plain_install(monkeypatch):
