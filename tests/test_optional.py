@@ -84,3 +84,54 @@ def test_missing_ray_names_its_extra(monkeypatch):
     with pytest.raises(FrameworkUnavailableError, match=r"^Ray is not installed \(No module "
                        r"named 'ray'\); install it with: pip install 'softreg\[ray\]'$"):
         require("ray")
+
+
+def _freeze_after(code):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    return proc.stdout.split()
+
+
+FROZEN = ("import gc, sys\n"
+          "from softreg import _optional\n"
+          "{open}_optional.import_framework('torch')\n"
+          "print(gc.get_freeze_count(), gc.isenabled(), 'torch' in sys.modules)\n")
+
+
+def test_the_command_lines_process_freezes_a_frameworks_import():
+    from conftest import need
+
+    need("torch")
+    frozen, enabled, imported = _freeze_after(
+        FROZEN.format(open="with _optional.own_process():\n    "))
+    assert int(frozen) > 50_000 and enabled == "True" and imported == "True"
+
+
+def test_a_library_callers_process_is_left_as_it_is():
+    from conftest import need
+
+    need("torch")
+    frozen, enabled, imported = _freeze_after(FROZEN.format(open=""))
+    assert (frozen, enabled, imported) == ("0", "True", "True")
+
+
+def test_softreg_train_runs_in_its_own_process(fake_fashion, monkeypatch, tmp_path):
+    from conftest import need
+    from softreg.cli import main
+
+    need("torch")
+    seen = []
+    real = _optional.import_framework
+
+    def spy(name):
+        seen.append((name, _optional._OWN_PROCESS.get()))
+        return real(name)
+
+    monkeypatch.setattr("softreg.backends.torch_backend.import_framework", spy)
+    assert main(["train", "--framework", "torch", "--epochs", "1", "--no-figures", "--quiet",
+                 "--out", str(tmp_path / "run")]) == 0
+    assert seen == [("torch", True)]
+    assert _optional._OWN_PROCESS.get() is False  # only while the command runs
