@@ -8,7 +8,9 @@ claims files whose content it did not see.
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import pickle
 
 import numpy as np
 import pytest
@@ -59,6 +61,9 @@ def test_a_verified_load_hashes_nothing_and_gives_the_hashed_fingerprint(
     assert isinstance(pair, VerifiedPair) and images.shape == (10, 28, 28)
     assert pair.sha256 == tuple(s.sha256 for s in tiny_specs() if s.split == "test")
     assert not images.flags.writeable and not labels.flags.writeable
+    again = pickle.loads(pickle.dumps(pair))  # e.g. sent to a worker process
+    assert isinstance(again, VerifiedPair) and again.sha256 == pair.sha256
+    assert np.array_equal(again[0], images) and copy.copy(pair).sha256 == pair.sha256
 
 
 def test_a_cached_load_also_takes_the_verified_hashes(monkeypatch, tmp_path, hashed):

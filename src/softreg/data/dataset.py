@@ -91,6 +91,9 @@ class VerifiedPair(tuple[npt.NDArray[Any], npt.NDArray[Any]]):
         pair.sha256 = sha256
         return pair
 
+    def __getnewargs__(self) -> tuple[Any, ...]:  # pickle and copy rebuild it whole
+        return (self[0], self[1], self.sha256)
+
 
 def part_digest(a: npt.NDArray[Any]) -> str:
     """The sha256 one part of a dataset (features or labels of a split) contributes to its
