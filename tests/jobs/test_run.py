@@ -168,3 +168,101 @@ def test_without_patience_the_last_epoch_is_reported(tmp_path, noisy_fashion):
     assert (tmp_path / "best.safetensors").is_file()
     assert checkpoint.load(tmp_path).meta["model_file"] == "checkpoint.safetensors"
     assert "with the weights of the last epoch, 12" in (tmp_path / "report.md").read_text()
+
+
+# -- the data is read while the framework imports -------------------------------------------
+
+@pytest.fixture()
+def watched(monkeypatch):
+    """Record which thread prepares the splits and which creates the backend, in order."""
+    import threading
+
+    import softreg.jobs.run as run_module
+
+    seen = []
+    real_prepare, real_backend = run_module.prepare_splits, run_module.get_backend
+
+    def prepare(*args, **kwargs):
+        seen.append(("data", threading.current_thread().name))
+        return real_prepare(*args, **kwargs)
+
+    def backend(*args, **kwargs):
+        seen.append(("backend", threading.current_thread().name))
+        return real_backend(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "prepare_splits", prepare)
+    monkeypatch.setattr(run_module, "get_backend", backend)
+    return seen
+
+
+def test_the_data_is_prepared_in_a_second_thread_meanwhile(fake_fashion, watched):
+    import threading
+
+    from softreg.jobs.run import backend_and_splits
+
+    backend, splits = backend_and_splits(_cfg("numpy"), None, False)
+    main = threading.current_thread().name
+    assert sorted(watched) == [("backend", main), ("data", "softreg-data")]
+    assert set(splits) == {"train", "test"} and splits["train"].X.shape == (600, 784)
+    assert backend.name == "numpy"
+    assert not any(t.name == "softreg-data" for t in threading.enumerate())  # joined
+
+
+def test_a_backend_refused_after_its_import_is_refused_before_any_data(fake_fashion, watched,
+                                                                        monkeypatch):
+    import softreg.jobs.run as run_module
+    from softreg.jobs.run import backend_and_splits
+
+    def no_gpu(*args, **kwargs):
+        watched.append(("backend", "refused"))
+        raise ConfigError("CUDA was requested but the framework sees no CUDA GPU")
+
+    monkeypatch.setattr(run_module, "get_backend", no_gpu)
+    with pytest.raises(ConfigError, match="sees no CUDA GPU"):
+        backend_and_splits(_cfg("numpy", device="cuda"), None, False)
+    assert watched == [("backend", "refused")]  # --device cuda: no data read
+
+
+def test_a_framework_not_installed_is_refused_before_any_data(fake_fashion, watched,
+                                                               monkeypatch):
+    import importlib.util
+
+    import softreg.jobs.run as run_module
+    from softreg.core.errors import FrameworkUnavailableError
+    from softreg.jobs.run import backend_and_splits
+
+    real_find = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real_find(name, *a))
+
+    def absent(*args, **kwargs):
+        watched.append(("backend", "refused"))
+        raise FrameworkUnavailableError("PyTorch is not installed")
+
+    monkeypatch.setattr(run_module, "get_backend", absent)
+    with pytest.raises(FrameworkUnavailableError, match="PyTorch is not installed"):
+        backend_and_splits(_cfg("torch"), None, False)
+    assert watched == [("backend", "refused")]
+
+
+def test_errors_of_either_thread_reach_the_caller(fake_fashion, watched, monkeypatch):
+    import threading
+
+    import softreg.jobs.run as run_module
+    from softreg.core.errors import DataError
+    from softreg.jobs.run import backend_and_splits
+
+    def bad_data(*args, **kwargs):
+        raise DataError("fashion-mnist: the test split is empty")
+
+    monkeypatch.setattr(run_module, "prepare_splits", bad_data)
+    with pytest.raises(DataError, match="the test split is empty"):
+        backend_and_splits(_cfg("numpy"), None, False)
+
+    def broken(*args, **kwargs):
+        raise ConfigError("framework refused")
+
+    monkeypatch.setattr(run_module, "get_backend", broken)
+    with pytest.raises(ConfigError, match="framework refused"):  # the backend's error first
+        backend_and_splits(_cfg("numpy"), None, False)
+    assert not any(t.name == "softreg-data" for t in threading.enumerate())

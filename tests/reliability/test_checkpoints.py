@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli import run_cli
 
 from conftest import need
-from softreg.cli import main
 from softreg.core.config import TrainConfig
 from softreg.core.errors import CheckpointError, ConfigError, HistoryError
 from softreg.epochs.history import EpochRecord, History
@@ -32,12 +32,6 @@ from softreg.sweeps.sweep import SweepResult, _status_text, format_best
 
 FORMAT = {"format": "softreg-checkpoint"}
 ESC = "\x1b[2J\x1b[H\rtest: accuracy 0.9999\n"  # clears the screen, forges a line
-
-
-def _run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _one_line_refusal(code, out, err, *needles):
@@ -272,7 +266,7 @@ def test_printable_escapes_control_characters_only():
 @pytest.fixture()
 def run(tmp_path, fake_fashion, capsys):
     """A real two-epoch NumPy run (with a validation split, so it keeps best_W/best_b)."""
-    code, out, _ = _run(capsys, "train", "--framework", "numpy", "--epochs", "2",
+    code, out, _ = run_cli(capsys, "train", "--framework", "numpy", "--epochs", "2",
                         "--batch-size", "32", "--val-split", "0.2", "--out",
                         str(tmp_path / "run"), "--no-figures", "--quiet")
     assert code == 0, out
@@ -311,7 +305,7 @@ def _tamper(path, meta=None, drop=()):
 def test_evaluate_refuses_escape_sequences_in_metadata(run, capsys, fake_fashion, key, value,
                                                        shows):
     _tamper(run / "checkpoint.safetensors", {key: value})
-    code, out, err = _run(capsys, "evaluate", str(run / "checkpoint.safetensors"),
+    code, out, err = run_cli(capsys, "evaluate", str(run / "checkpoint.safetensors"),
                           "--no-figures")
     _one_line_refusal(code, out, err, "softreg evaluate: error: ",
                       f"checkpoint.safetensors': metadata {key!r}", shows)
@@ -321,7 +315,7 @@ def test_evaluate_refuses_escape_sequences_in_metadata(run, capsys, fake_fashion
 def test_predict_refuses_escape_sequences_in_metadata(run, capsys, tiny_data, tmp_path):
     np.save(tmp_path / "img.npy", tiny_data[0][0])
     _tamper(run / "checkpoint.safetensors", {"framework": ESC})
-    code, out, err = _run(capsys, "predict", str(run / "checkpoint.safetensors"),
+    code, out, err = run_cli(capsys, "predict", str(run / "checkpoint.safetensors"),
                           str(tmp_path / "img.npy"))
     _one_line_refusal(code, out, err, "metadata 'framework' must be one of torch")
 
@@ -329,7 +323,7 @@ def test_predict_refuses_escape_sequences_in_metadata(run, capsys, tiny_data, tm
 def test_error_lines_escape_whatever_they_quote(capsys, tmp_path):
     bad = tmp_path / f"x{ESC}.safetensors"
     bad.write_bytes(b"junk")
-    code, out, err = _run(capsys, "evaluate", str(bad))
+    code, out, err = run_cli(capsys, "evaluate", str(bad))
     _one_line_refusal(code, out, err, "\\x1b[2J")
 
 
@@ -379,7 +373,7 @@ def test_resume_of_a_tampered_checkpoint_is_one_line(run, capsys, fake_fashion, 
                                                      message):
     _tamper(run / "checkpoint.safetensors", meta, drop)
     before = (run / "history.json").read_bytes()
-    code, out, err = _run(capsys, "train", "--resume", str(run), "--epochs", "3",
+    code, out, err = run_cli(capsys, "train", "--resume", str(run), "--epochs", "3",
                           "--no-figures")
     _one_line_refusal(code, out, err, "softreg train: error: ", "checkpoint.safetensors'",
                       message)
@@ -388,7 +382,7 @@ def test_resume_of_a_tampered_checkpoint_is_one_line(run, capsys, fake_fashion, 
 
 def test_resume_of_an_untouched_run_still_works(run, capsys, fake_fashion):
     _tamper(run / "checkpoint.safetensors")  # rewritten by hand, same content
-    code, out, _ = _run(capsys, "train", "--resume", str(run), "--epochs", "3",
+    code, out, _ = run_cli(capsys, "train", "--resume", str(run), "--epochs", "3",
                         "--no-figures", "--quiet")
     assert code == 0, out
     assert [r["epoch"] for r in json.loads((run / "history.json").read_text())["epochs"]] == [
@@ -460,7 +454,7 @@ def _huge_checkpoint(tmp_path):
 
 def test_evaluate_refuses_weights_whose_logits_overflow(capsys, tmp_path, fake_fashion):
     p = _huge_checkpoint(tmp_path)
-    code, out, err = _run(capsys, "evaluate", str(p), "--no-figures")
+    code, out, err = run_cli(capsys, "evaluate", str(p), "--no-figures")
     _one_line_refusal(code, out, err, f"checkpoint {str(p)!r} gives non-finite logits "
                       "(W @ x + b overflows float32) on 200 of 200 test images: its weights "
                       "reach 3e+38")
@@ -470,7 +464,7 @@ def test_evaluate_refuses_weights_whose_logits_overflow(capsys, tmp_path, fake_f
 def test_predict_refuses_weights_whose_logits_overflow(capsys, tmp_path, tiny_data):
     p = _huge_checkpoint(tmp_path)
     np.save(tmp_path / "img.npy", tiny_data[0][0])
-    code, out, err = _run(capsys, "predict", str(p), str(tmp_path / "img.npy"), "--json")
+    code, out, err = run_cli(capsys, "predict", str(p), str(tmp_path / "img.npy"), "--json")
     _one_line_refusal(code, out, err, "gives non-finite logits", "on 1 of 1 images")
 
 
@@ -482,7 +476,7 @@ def test_evaluate_loss_is_stable_for_large_finite_logits(capsys, tmp_path, fake_
     W[3] = 60.0  # logits of class 3 up to ~47000: exp() of them overflows, the loss must not
     p = checkpoint.save(tmp_path / "big.safetensors", checkpoint.Checkpoint(
         W, np.zeros(10, np.float32), {"framework": "numpy", "epoch": 1}))
-    code, out, _ = _run(capsys, "evaluate", str(p), "--no-figures")
+    code, out, _ = run_cli(capsys, "evaluate", str(p), "--no-figures")
     assert code == 0
     x, y = fake_fashion["test"]
     X = to_features(x)

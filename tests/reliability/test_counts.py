@@ -6,6 +6,7 @@ from __future__ import annotations
 import resource
 
 import pytest
+from _cli import refused, run_cli
 
 from softreg.cli import main
 from softreg.safety import limits
@@ -14,11 +15,8 @@ SWEEP = ("sweep", "--epochs", "1", "--framework", "numpy", "--quiet", "--no-figu
 
 
 def _refused(capsys, argv, text):
-    code = main([str(a) for a in argv])
-    _, err = capsys.readouterr()
-    assert code == 2, err
-    assert text in err, err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    code, _, err = run_cli(capsys, *argv)
+    refused(code, err, text)
 
 
 @pytest.mark.parametrize("seeds", ["0-1000000000", "0-500,600-1200", "0-999,5000"])

@@ -11,8 +11,8 @@ import os
 import stat
 
 import pytest
+from _cli import refused, run_cli
 
-from softreg.cli import main
 from softreg.core.errors import ConfigError
 from softreg.safety import fileio, runfolder, writegate
 
@@ -20,23 +20,11 @@ TRAIN = ("train", "--framework", "numpy", "--epochs", "1", "--batch-size", "64",
          "--no-figures", "--val-split", "0.1")
 
 
-def _run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _refused(code, err, text):
-    assert code == 2, err
-    assert text in err, err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-
-
 @pytest.fixture()
 def two_runs(tmp_path, fake_fashion, capsys):
     runs = []
     for name, seed in (("a", "0"), ("b", "1")):
-        code, _, err = _run(capsys, *TRAIN, "--seed", seed, "--out", tmp_path / name)
+        code, _, err = run_cli(capsys, *TRAIN, "--seed", seed, "--out", tmp_path / name)
         assert code == 0, err
         runs.append(tmp_path / name)
     return runs
@@ -49,8 +37,8 @@ def test_explain_out_on_a_folder_of_the_users_is_refused(two_runs, tmp_path, cap
     mine.mkdir()
     for name in names:
         (mine / name).write_text("the user's")
-    code, _, err = _run(capsys, "explain", two_runs[0], "--out", mine, "--no-figures")
-    _refused(code, err, "holds files softreg did not make")
+    code, _, err = run_cli(capsys, "explain", two_runs[0], "--out", mine, "--no-figures")
+    refused(code, err, "holds files softreg did not make")
     assert sorted(p.name for p in mine.iterdir()) == sorted(names)
     assert all((mine / n).read_text() == "the user's" for n in names)
 
@@ -60,17 +48,17 @@ def test_explain_into_another_runs_folder_is_refused(two_runs, capsys, explained
     a, b = two_runs
     before = (b / "calibration.json").read_bytes()
     target = a if explained == "folder" else a / "checkpoint.safetensors"
-    code, _, err = _run(capsys, "explain", target, "--out", b, "--no-figures")
-    _refused(code, err, "is the folder of another run")
+    code, _, err = run_cli(capsys, "explain", target, "--out", b, "--no-figures")
+    refused(code, err, "is the folder of another run")
     assert (b / "calibration.json").read_bytes() == before
 
 
 def test_explain_into_its_own_run_and_a_new_folder_works(two_runs, tmp_path, capsys):
     a, _ = two_runs
-    assert _run(capsys, "explain", a, "--no-figures")[0] == 0
-    assert _run(capsys, "explain", a, "--out", tmp_path / "e", "--no-figures")[0] == 0
+    assert run_cli(capsys, "explain", a, "--no-figures")[0] == 0
+    assert run_cli(capsys, "explain", a, "--out", tmp_path / "e", "--no-figures")[0] == 0
     assert runfolder.marker_kind(tmp_path / "e") == "explain"
-    assert _run(capsys, "explain", a, "--out", tmp_path / "e", "--no-figures")[0] == 0  # again
+    assert run_cli(capsys, "explain", a, "--out", tmp_path / "e", "--no-figures")[0] == 0  # again
 
 
 @pytest.mark.parametrize("kind", ["file", "link"])
@@ -80,11 +68,11 @@ def test_data_sample_does_not_replace_a_file(tmp_path, capsys, kind):
     target = theirs if kind == "file" else tmp_path / "link.png"
     if kind == "link":
         target.symlink_to(theirs)
-    code, _, err = _run(capsys, "data", "--offline", "--sample", target)
-    _refused(code, err, "already exists" if kind == "file" else "is a symbolic link")
-    code, _, err = _run(capsys, "data", "--offline", "--sample", target, "--overwrite")
+    code, _, err = run_cli(capsys, "data", "--offline", "--sample", target)
+    refused(code, err, "already exists" if kind == "file" else "is a symbolic link")
+    code, _, err = run_cli(capsys, "data", "--offline", "--sample", target, "--overwrite")
     if kind == "link":  # --overwrite never writes through (or over) a link
-        _refused(code, err, "is a symbolic link, not a regular file")
+        refused(code, err, "is a symbolic link, not a regular file")
         assert target.is_symlink() and theirs.read_text() == "the user's"
     else:  # asked for: replaced by the figure
         assert code == 0, err
@@ -110,9 +98,9 @@ def test_export_overwrite_never_replaces_a_device_fifo_or_link(two_runs, tmp_pat
     dest = tmp_path / "dest"
     _special(dest, kind)
     before = os.lstat(dest)
-    code, _, err = _run(capsys, "export", two_runs[0], "--format", "torch", "--out", dest,
+    code, _, err = run_cli(capsys, "export", two_runs[0], "--format", "torch", "--out", dest,
                         "--overwrite")
-    _refused(code, err, "not a regular file; softreg never writes over one")
+    refused(code, err, "not a regular file; softreg never writes over one")
     after = os.lstat(dest)
     assert (stat.S_IFMT(after.st_mode), after.st_ino, after.st_rdev) == (
         stat.S_IFMT(before.st_mode), before.st_ino, before.st_rdev)
@@ -129,12 +117,12 @@ def test_evaluate_default_png_beside_a_users_checkpoint_is_not_replaced(two_runs
     ck.write_bytes((two_runs[0] / "checkpoint.safetensors").read_bytes())
     png = mine / "evaluate-test-confusion.png"
     png.write_text("the user's")
-    code, _, err = _run(capsys, "evaluate", ck)
-    _refused(code, err, "already exists; softreg does not replace it")
+    code, _, err = run_cli(capsys, "evaluate", ck)
+    refused(code, err, "already exists; softreg does not replace it")
     assert png.read_text() == "the user's"
     # in a run folder, the default name is softreg's own and is replaced on each evaluation
-    assert _run(capsys, "evaluate", two_runs[0])[0] == 0
-    assert _run(capsys, "evaluate", two_runs[0])[0] == 0
+    assert run_cli(capsys, "evaluate", two_runs[0])[0] == 0
+    assert run_cli(capsys, "evaluate", two_runs[0])[0] == 0
 
 
 def test_cleanups_never_follow_a_link(tmp_path):
@@ -183,28 +171,28 @@ def test_atomic_writes_refuse_what_is_not_a_regular_file(tmp_path, kind):
 def test_tensorboard_into_the_run_folder_is_refused_before_writing(tmp_path, fake_fashion,
                                                                   capsys):
     out = tmp_path / "run"
-    code, _, err = _run(capsys, *TRAIN, "--out", out, "--tensorboard", out / "tb")
-    _refused(code, err, "is the run folder --out or inside it")
+    code, _, err = run_cli(capsys, *TRAIN, "--out", out, "--tensorboard", out / "tb")
+    refused(code, err, "is the run folder --out or inside it")
     assert not out.exists()
     (tmp_path / "tb").mkdir()
     (tmp_path / "tb" / "notes.txt").write_text("the user's")
-    code, _, err = _run(capsys, *TRAIN, "--out", out, "--tensorboard", tmp_path / "tb")
-    _refused(code, err, "holds files that are not event files (notes.txt)")
+    code, _, err = run_cli(capsys, *TRAIN, "--out", out, "--tensorboard", tmp_path / "tb")
+    refused(code, err, "holds files that are not event files (notes.txt)")
     assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == ["notes.txt"]
 
 
 def test_seeds_with_tensorboard_is_refused_not_ignored(tmp_path, fake_fashion, capsys):
-    code, _, err = _run(capsys, *TRAIN, "--seeds", "0-1", "--out", tmp_path / "s",
+    code, _, err = run_cli(capsys, *TRAIN, "--seeds", "0-1", "--out", tmp_path / "s",
                         "--tensorboard", tmp_path / "tb")
-    _refused(code, err, "--tensorboard cannot be used with --seeds")
+    refused(code, err, "--tensorboard cannot be used with --seeds")
     assert not (tmp_path / "tb").exists()
 
 
 def test_a_rerun_of_a_seeds_folder_is_not_called_a_sweep(tmp_path, fake_fashion, capsys):
     out = tmp_path / "s"
-    assert _run(capsys, *TRAIN, "--seeds", "0-1", "--out", out)[0] == 0
-    code, _, err = _run(capsys, *TRAIN, "--seeds", "0-1", "--out", out)
-    _refused(code, err, "already holds a seeds run (train --seeds)")
+    assert run_cli(capsys, *TRAIN, "--seeds", "0-1", "--out", out)[0] == 0
+    code, _, err = run_cli(capsys, *TRAIN, "--seeds", "0-1", "--out", out)
+    refused(code, err, "already holds a seeds run (train --seeds)")
     assert "sweep" not in err
     assert json.loads((out / runfolder.MARKER).read_text())["kind"] == "seeds"
 

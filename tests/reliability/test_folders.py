@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
+from _cli import refused, run_cli
 
-from softreg.cli import main
 from softreg.runfiles import checkpoint
 from softreg.safety import runfolder
 from softreg.sweeps.sweep import usable_jobs
@@ -17,22 +17,10 @@ from softreg.sweeps.sweep import usable_jobs
 TRAIN = ("train", "--framework", "numpy", "--epochs", "2", "--batch-size", "64", "--quiet")
 
 
-def _run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_line_error(code, err, text):
-    assert code == 2, err
-    assert text in err, err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-
-
 @pytest.fixture()
 def run_dir(tmp_path, fake_fashion, capsys):
     out = tmp_path / "run"
-    code, _, err = _run(capsys, *TRAIN, "--out", out)
+    code, _, err = run_cli(capsys, *TRAIN, "--out", out)
     assert code == 0, err
     return out
 
@@ -44,8 +32,8 @@ def test_train_refuses_a_folder_of_user_files(tmp_path, fake_fashion, capsys, na
     out = tmp_path / "mine"
     out.mkdir()
     (out / name).write_text("the user's own words")
-    code, _, err = _run(capsys, *TRAIN, "--out", out, *(["--overwrite"] if overwrite else []))
-    _one_line_error(code, err, "holds files softreg did not make")
+    code, _, err = run_cli(capsys, *TRAIN, "--out", out, *(["--overwrite"] if overwrite else []))
+    refused(code, err, "holds files softreg did not make")
     assert (out / name).read_text() == "the user's own words"
     assert sorted(p.name for p in out.iterdir()) == [name]
 
@@ -53,7 +41,7 @@ def test_train_refuses_a_folder_of_user_files(tmp_path, fake_fashion, capsys, na
 def test_train_into_an_empty_folder_marks_it(tmp_path, fake_fashion, capsys):
     out = tmp_path / "empty"
     out.mkdir()
-    code, _, err = _run(capsys, *TRAIN, "--out", out)
+    code, _, err = run_cli(capsys, *TRAIN, "--out", out)
     assert code == 0, err
     marker = json.loads((out / runfolder.MARKER).read_text())
     assert marker == {"format": "softreg-run", "version": 1, "kind": "train"}
@@ -62,17 +50,17 @@ def test_train_into_an_empty_folder_marks_it(tmp_path, fake_fashion, capsys):
 
 def test_sweep_refuses_a_train_run_folder(run_dir, fake_fashion, capsys):
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
-    code, _, err = _run(capsys, "sweep", "--lr", "0.1", "--epochs", "1", "--out", run_dir)
-    _one_line_error(code, err, "is a softreg train folder, not a sweep folder")
+    code, _, err = run_cli(capsys, "sweep", "--lr", "0.1", "--epochs", "1", "--out", run_dir)
+    refused(code, err, "is a softreg train folder, not a sweep folder")
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
 
 
 def test_overwrite_leaves_no_file_of_the_old_run(tmp_path, fake_fashion, capsys):
     out = tmp_path / "run"
-    code, _, err = _run(capsys, *TRAIN, "--val-split", "0.2", "--patience", "5", "--out", out)
+    code, _, err = run_cli(capsys, *TRAIN, "--val-split", "0.2", "--patience", "5", "--out", out)
     assert code == 0, err
     assert (out / "best.safetensors").exists() and (out / "curves.png").exists()
-    code, _, err = _run(capsys, *TRAIN, "--no-figures", "--seed", "3", "--out", out,
+    code, _, err = run_cli(capsys, *TRAIN, "--no-figures", "--seed", "3", "--out", out,
                         "--overwrite")
     assert code == 0, err
     names = sorted(p.name for p in out.iterdir())
@@ -84,26 +72,26 @@ def test_overwrite_leaves_no_file_of_the_old_run(tmp_path, fake_fashion, capsys)
 def test_overwrite_refuses_a_run_folder_holding_a_user_file(run_dir, fake_fashion, capsys):
     (run_dir / "notes.txt").write_text("mine")
     before = sorted(p.name for p in run_dir.iterdir())
-    code, _, err = _run(capsys, *TRAIN, "--out", run_dir, "--overwrite")
-    _one_line_error(code, err, "would have to delete or keep files softreg did not make")
+    code, _, err = run_cli(capsys, *TRAIN, "--out", run_dir, "--overwrite")
+    refused(code, err, "would have to delete or keep files softreg did not make")
     assert "notes.txt" in err and sorted(p.name for p in run_dir.iterdir()) == before
 
 
 def test_a_second_writer_is_refused(run_dir, fake_fashion, capsys):
     before = (run_dir / "checkpoint.safetensors").read_bytes()
     with runfolder.claim(run_dir, "train", "resume"):  # another command holds the folder
-        code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "3")
-        _one_line_error(code, err, f"is in use by another softreg command (pid {os.getpid()}")
-        code, _, err = _run(capsys, *TRAIN, "--out", run_dir, "--overwrite")
-        _one_line_error(code, err, "is in use by another softreg command")
+        code, _, err = run_cli(capsys, "train", "--resume", run_dir, "--epochs", "3")
+        refused(code, err, f"is in use by another softreg command (pid {os.getpid()}")
+        code, _, err = run_cli(capsys, *TRAIN, "--out", run_dir, "--overwrite")
+        refused(code, err, "is in use by another softreg command")
     assert (run_dir / "checkpoint.safetensors").read_bytes() == before
 
 
 def test_two_sweeps_into_one_folder_do_not_interleave(tmp_path, fake_fashion, capsys):
     out = tmp_path / "sweep"
     with runfolder.claim(out, "sweep", "add"):
-        code, _, err = _run(capsys, "sweep", "--lr", "0.1", "--epochs", "1", "--out", out)
-        _one_line_error(code, err, "is in use by another softreg command")
+        code, _, err = run_cli(capsys, "sweep", "--lr", "0.1", "--epochs", "1", "--out", out)
+        refused(code, err, "is in use by another softreg command")
     assert not (out / "results").exists()
 
 
@@ -112,7 +100,7 @@ def test_a_dead_process_lock_is_taken_over(run_dir, fake_fashion, capsys):
                           capture_output=True, text=True, check=True)
     pid = int(dead.stdout)
     (run_dir / runfolder.LOCK).write_text(json.dumps({"pid": pid, "host": "h", "started": "t"}))
-    code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "3")
+    code, _, err = run_cli(capsys, "train", "--resume", run_dir, "--epochs", "3")
     assert code == 0, err
     assert f"took over the lock of pid {pid} on h, started t" in err
     assert checkpoint.load(run_dir).meta["epoch"] == 3
@@ -136,13 +124,13 @@ def test_overwrite_then_crash_leaves_no_mixed_folder(run_dir, fake_fashion, caps
         raise OSError(errno.EIO, "simulated crash")
 
     monkeypatch.setattr(softreg.fitting.trainer, "run_epochs", crash)
-    code, _, err = _run(capsys, *TRAIN, "--seed", "9", "--out", run_dir, "--overwrite")
+    code, _, err = run_cli(capsys, *TRAIN, "--seed", "9", "--out", run_dir, "--overwrite")
     assert code == 2
     # Nothing of the old run is left for --resume to continue under the new settings.
     assert not (run_dir / "checkpoint.safetensors").exists()
     assert not (run_dir / "metrics.csv").exists()
-    code, _, err = _run(capsys, "train", "--resume", run_dir)
-    _one_line_error(code, err, "cannot resume")
+    code, _, err = run_cli(capsys, "train", "--resume", run_dir)
+    refused(code, err, "cannot resume")
 
 
 @pytest.mark.parametrize(("name", "change", "said"), [
@@ -152,8 +140,8 @@ def test_overwrite_then_crash_leaves_no_mixed_folder(run_dir, fake_fashion, caps
 def test_resume_refuses_files_that_disagree(run_dir, fake_fashion, capsys, name, change, said):
     path = run_dir / name
     path.write_text(json.dumps(change(json.loads(path.read_text()))))
-    code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "3")
-    _one_line_error(code, err, said)
+    code, _, err = run_cli(capsys, "train", "--resume", run_dir, "--epochs", "3")
+    refused(code, err, said)
     assert "disagree with checkpoint.safetensors" in err
 
 
@@ -175,7 +163,7 @@ def test_metrics_agree_with_the_checkpoint_after_every_epoch(tmp_path, fake_fash
         return result
 
     monkeypatch.setattr(softreg.jobs.run.fileio, "write_together", spy)
-    code, _, err = _run(capsys, *TRAIN, "--epochs", "3", "--out", tmp_path / "r")
+    code, _, err = run_cli(capsys, *TRAIN, "--epochs", "3", "--out", tmp_path / "r")
     assert code == 0, err
     assert seen[:3] == [(1, 1, 1), (2, 2, 2), (3, 3, 3)]
 
@@ -183,13 +171,13 @@ def test_metrics_agree_with_the_checkpoint_after_every_epoch(tmp_path, fake_fash
 def test_leftover_temporaries_are_removed(run_dir, fake_fashion, capsys):
     leftover = run_dir / ".checkpoint.safetensors.k2j4_x9a.tmp"
     leftover.write_bytes(b"half a checkpoint")
-    code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "3")
+    code, _, err = run_cli(capsys, "train", "--resume", run_dir, "--epochs", "3")
     assert code == 0, err
     assert not leftover.exists()
 
 
 def test_resume_with_no_epochs_left_says_so(run_dir, fake_fashion, capsys):
-    code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "2")
+    code, _, err = run_cli(capsys, "train", "--resume", run_dir, "--epochs", "2")
     assert code == 0
     assert "has done 2 of 2 epochs: nothing left to train (pass --epochs N with N > 2" in err
 
@@ -217,13 +205,13 @@ def test_sigterm_finishes_the_files_and_exits_143(tmp_path, real_data):
 
 def test_out_under_a_file(tmp_path, fake_fashion, capsys):
     (tmp_path / "f").write_text("x")
-    code, _, err = _run(capsys, *TRAIN, "--out", tmp_path / "f" / "run")
-    _one_line_error(code, err, "Not a directory")
+    code, _, err = run_cli(capsys, *TRAIN, "--out", tmp_path / "f" / "run")
+    refused(code, err, "Not a directory")
     assert str(tmp_path / "f") in err
 
 
 def test_out_under_proc(fake_fashion, capsys):
-    code, _, err = _run(capsys, *TRAIN, "--out", "/proc/softreg-run")
+    code, _, err = run_cli(capsys, *TRAIN, "--out", "/proc/softreg-run")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "/proc/softreg-run" in err
 
 
@@ -234,29 +222,29 @@ def test_disk_full_keeps_the_previous_checkpoint(run_dir, fake_fashion, capsys, 
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", full)
-    code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "3")
-    _one_line_error(code, err, "No space left on device (free some space")
+    code, _, err = run_cli(capsys, "train", "--resume", run_dir, "--epochs", "3")
+    refused(code, err, "No space left on device (free some space")
     assert (run_dir / "checkpoint.safetensors").read_bytes() == before
     assert not [p for p in run_dir.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_evaluate_png_that_is_a_folder(run_dir, fake_fashion, capsys, tmp_path):
-    code, out, err = _run(capsys, "evaluate", run_dir, "--png", tmp_path)
-    _one_line_error(code, err, "give a file name, not a folder")
+    code, out, err = run_cli(capsys, "evaluate", run_dir, "--png", tmp_path)
+    refused(code, err, "give a file name, not a folder")
     assert "accuracy" not in out  # refused before any work
 
 
 def test_evaluate_png_refuses_a_file_it_did_not_make(run_dir, fake_fashion, capsys, tmp_path):
     mine = tmp_path / "mine.png"
     mine.write_bytes(b"the user's own picture")
-    code, out, err = _run(capsys, "evaluate", run_dir, "--png", mine)
-    _one_line_error(code, err, "already exists; softreg does not replace it: choose another "
+    code, out, err = run_cli(capsys, "evaluate", run_dir, "--png", mine)
+    refused(code, err, "already exists; softreg does not replace it: choose another "
                     "--png, or pass --overwrite to replace it")
     assert "accuracy" not in out and mine.read_bytes() == b"the user's own picture"
-    code, out, err = _run(capsys, "evaluate", run_dir, "--png", mine, "--overwrite")
+    code, out, err = run_cli(capsys, "evaluate", run_dir, "--png", mine, "--overwrite")
     assert code == 0 and mine.read_bytes().startswith(b"\x89PNG"), err
-    code, out, err = _run(capsys, "evaluate", run_dir)  # its own default file: replaced
-    code2, _, err2 = _run(capsys, "evaluate", run_dir)
+    code, out, err = run_cli(capsys, "evaluate", run_dir)  # its own default file: replaced
+    code2, _, err2 = run_cli(capsys, "evaluate", run_dir)
     assert code == code2 == 0, (err, err2)
 
 
@@ -265,16 +253,16 @@ def test_lr_find_refuses_a_figure_it_did_not_make(fake_fashion, capsys, tmp_path
     mine.write_bytes(b"the user's own picture")
     flags = ("lr-find", "--framework", "numpy", "--num", "3", "--batch-size", "64",
              "--out", mine)
-    code, out, err = _run(capsys, *flags)
-    _one_line_error(code, err, "already exists; softreg does not replace it")
+    code, out, err = run_cli(capsys, *flags)
+    refused(code, err, "already exists; softreg does not replace it")
     assert "suggested" not in out and mine.read_bytes() == b"the user's own picture"
-    code, out, err = _run(capsys, *flags, "--overwrite")
+    code, out, err = run_cli(capsys, *flags, "--overwrite")
     assert code == 0 and mine.read_bytes().startswith(b"\x89PNG"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lr-find.png"]  # no temporary left
 
 
 def test_data_sample_that_is_a_folder(fake_fashion, capsys, tmp_path):
-    code, _, err = _run(capsys, "data", "--sample", tmp_path)
+    code, _, err = run_cli(capsys, "data", "--sample", tmp_path)
     assert code == 2 and len(err.strip().splitlines()) == 1 and str(tmp_path) in err
 
 
@@ -286,14 +274,14 @@ SWEEP = ("sweep", "--lr", "0.05,0.1", "--epochs", "1", "--batch-size", "64", "--
 
 def test_a_tampered_result_file_is_refused(tmp_path, fake_fashion, capsys):
     out = tmp_path / "sweep"
-    code, _, err = _run(capsys, *SWEEP, "--out", out)
+    code, _, err = run_cli(capsys, *SWEEP, "--out", out)
     assert code == 0, err
     path = sorted((out / "results").glob("*.json"))[0]
     data = json.loads(path.read_text())
     data["row"]["val_acc"] = "0.99\x1b[2J"
     path.write_text(json.dumps(data))
-    code, _, err = _run(capsys, *SWEEP, "--out", out)
-    _one_line_error(code, err, "field 'val_acc' must be a number, got '0.99\\x1b[2J'")
+    code, _, err = run_cli(capsys, *SWEEP, "--out", out)
+    refused(code, err, "field 'val_acc' must be a number, got '0.99\\x1b[2J'")
     assert path.name in err and "\x1b" not in err
 
 
@@ -334,7 +322,7 @@ def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fash
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, then_ctrl_c)
-    code, _, _err = _run(capsys, *argv)
+    code, _, _err = run_cli(capsys, *argv)
     assert code == 130
     rows = (out / "results.csv").read_text().splitlines()
     assert len(rows) == 1 + first  # the header and what finished before Ctrl-C
@@ -342,13 +330,13 @@ def test_interrupted_sweep_keeps_the_table_and_drops_orphans(tmp_path, fake_fash
     assert mine.read_bytes() == b"user" and outside.read_bytes() == b"user"
     assert (out / "weights" / "fedcba987654.safetensors").is_symlink()
     monkeypatch.setattr(module, name, real)
-    code, out_text, _err = _run(capsys, *argv)  # resume
+    code, out_text, _err = run_cli(capsys, *argv)  # resume
     assert code == 0 and f"{first} from an earlier run" in out_text
     assert len((out / "results.csv").read_text().splitlines()) == 1 + len(lrs.split(","))
 
 
 def test_random_search_says_how_it_draws(tmp_path, fake_fashion, capsys):
-    code, out, err = _run(capsys, "sweep", "--search", "random", "--trials", "1", "--lr", "0:1",
+    code, out, err = run_cli(capsys, "sweep", "--search", "random", "--trials", "1", "--lr", "0:1",
                           "--weight-decay", "1e-5:1e-3", "--epochs", "1", "--framework",
                           "numpy", "--no-figures", "--out", tmp_path / "s")
     assert code in (0, 3), err
@@ -370,17 +358,17 @@ def test_study_refuses_a_folder_of_user_files(tmp_path, fake_fashion, capsys):
     out = tmp_path / "study"
     out.mkdir()
     (out / "summary.md").write_text("my summary")
-    code, _, err = _run(capsys, "study", "overfit", "--epochs", "1", "--out", out)
-    _one_line_error(code, err, "holds files softreg did not make")
+    code, _, err = run_cli(capsys, "study", "overfit", "--epochs", "1", "--out", out)
+    refused(code, err, "holds files softreg did not make")
     assert (out / "summary.md").read_text() == "my summary"
 
 
 @pytest.mark.parametrize("argv", [("explain", "--no-figures"), ("export", "--format", "torch")])
 def test_explain_and_export_refuse_a_run_folder_in_use(run_dir, fake_fashion, capsys, argv):
     with runfolder.claim(run_dir, "train", "resume"):  # a training run still writes there
-        code, _, err = _run(capsys, argv[0], run_dir, *argv[1:])
-        _one_line_error(code, err, "is in use by another softreg command")
-    code, _, err = _run(capsys, argv[0], run_dir, *argv[1:])  # once it has ended
+        code, _, err = run_cli(capsys, argv[0], run_dir, *argv[1:])
+        refused(code, err, "is in use by another softreg command")
+    code, _, err = run_cli(capsys, argv[0], run_dir, *argv[1:])  # once it has ended
     assert code == 0, err
     assert not (run_dir / runfolder.LOCK).exists()
 
@@ -395,8 +383,8 @@ def test_explain_and_export_refuse_a_run_folder_in_use(run_dir, fake_fashion, ca
 def test_a_bad_marker_is_refused(run_dir, fake_fashion, capsys, marker, said):
     (run_dir / runfolder.MARKER).write_text(marker)
     before = (run_dir / "checkpoint.safetensors").read_bytes()
-    code, _, err = _run(capsys, *TRAIN, "--out", run_dir, "--overwrite")
-    _one_line_error(code, err, said)
+    code, _, err = run_cli(capsys, *TRAIN, "--out", run_dir, "--overwrite")
+    refused(code, err, said)
     assert (run_dir / "checkpoint.safetensors").read_bytes() == before
 
 
@@ -420,8 +408,8 @@ def test_resume_names_each_file_that_disagrees(run_dir, fake_fashion, capsys, na
         path.unlink()
     else:
         path.write_text(change(path.read_text()))
-    code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "3")
-    _one_line_error(code, err, said)
+    code, _, err = run_cli(capsys, "train", "--resume", run_dir, "--epochs", "3")
+    refused(code, err, said)
 
 
 @pytest.mark.parametrize(("text", "said"), [
@@ -430,7 +418,7 @@ def test_resume_names_each_file_that_disagrees(run_dir, fake_fashion, capsys, na
 ])
 def test_a_result_file_that_is_not_one_is_refused(tmp_path, fake_fashion, capsys, text, said):
     out = tmp_path / "sweep"
-    code, _, err = _run(capsys, *SWEEP, "--out", out)
+    code, _, err = run_cli(capsys, *SWEEP, "--out", out)
     assert code == 0, err
     path = sorted((out / "results").glob("*.json"))[0]
     if text is None:  # a valid result filed under another configuration's name
@@ -438,6 +426,6 @@ def test_a_result_file_that_is_not_one_is_refused(tmp_path, fake_fashion, capsys
         path = out / "results" / "000000000000.json"
     else:
         path.write_text(text)
-    code, _, err = _run(capsys, *SWEEP, "--out", out)
-    _one_line_error(code, err, said)
+    code, _, err = run_cli(capsys, *SWEEP, "--out", out)
+    refused(code, err, said)
     assert path.name in err

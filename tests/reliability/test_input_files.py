@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli import run_cli
 
 from conftest import need
-from softreg.cli import main
 from softreg.core.errors import DataError, DataNotFoundError, IDXFormatError, InputImageError
 from softreg.data import cache, fashion, load_fashion_mnist, sources
 from softreg.data.idx import header_bytes, read_idx
@@ -36,12 +36,6 @@ from idxfiles import all_files, idx_bytes, isolate, tiny_arrays, write, write_ti
 BOMB_ZEROS = 64 << 20  # decompressed size of the bombs' payload; their .gz is ~0.3 MB
 MEMORY_LIMIT = 16 << 20  # a bomb must cost far less than its decompressed size
 HUGE = 10**9
-
-
-def _run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _one_line_error(code, err, command):
@@ -235,7 +229,7 @@ def _point_at(monkeypatch, how, bad):
 def test_an_unusable_explicit_folder_is_named_in_a_warning(capsys, monkeypatch, places, how,
                                                            what):
     bad, problem = _bad_folder(places, what)
-    code, out, err = _run(capsys, "data", *_point_at(monkeypatch, how, bad))
+    code, out, err = run_cli(capsys, "data", *_point_at(monkeypatch, how, bad))
     assert code == 0, err
     assert err == (f"softreg: warning: {how} {bad}: {problem}; using system folder "
                    f"{places['system']} instead\n")
@@ -246,7 +240,7 @@ def test_an_unusable_explicit_folder_is_named_in_a_warning(capsys, monkeypatch, 
 @pytest.mark.parametrize("what", ["missing", "a file"])
 def test_an_unusable_explicit_folder_is_refused_offline(capsys, monkeypatch, places, how, what):
     bad, problem = _bad_folder(places, what)
-    code, _, err = _run(capsys, "data", "--offline", *_point_at(monkeypatch, how, bad))
+    code, _, err = run_cli(capsys, "data", "--offline", *_point_at(monkeypatch, how, bad))
     _one_line_error(code, err, "data")
     assert err == (
         f"softreg data: error: {how} {bad}: {problem}; offline, softreg does not fall back to "
@@ -293,7 +287,7 @@ def _npy_header_only(path, shape, descr="<f4"):
 
 def test_predict_refuses_a_huge_npy_from_its_header(capsys, model, tmp_path):
     big = _npy_header_only(tmp_path / "big.npy", (100000, 250000))  # 93 GiB of float32
-    code, _, err = _run(capsys, "predict", model, big)
+    code, _, err = run_cli(capsys, "predict", model, big)
     _one_line_error(code, err, "predict")
     assert f"image {str(big)!r} has shape (100000, 250000); softreg predicts on 28x28" in err
 
@@ -302,7 +296,7 @@ def test_predict_refuses_an_npz_named_npy(capsys, model, tmp_path):
     fake = tmp_path / "img.npy"
     np.savez(tmp_path / "img.npz", x=np.zeros((28, 28), np.uint8))
     (tmp_path / "img.npz").rename(fake)
-    code, _, err = _run(capsys, "predict", model, fake)
+    code, _, err = run_cli(capsys, "predict", model, fake)
     _one_line_error(code, err, "predict")
     assert err.rstrip().endswith(
         f"image {str(fake)!r} is not a readable .npy array (it is a zip archive, as .npz files "
@@ -312,7 +306,7 @@ def test_predict_refuses_an_npz_named_npy(capsys, model, tmp_path):
 def test_predict_still_reads_a_good_npy(capsys, model, tmp_path):
     img = tmp_path / "ok.npy"
     np.save(img, np.arange(784, dtype=np.float32).reshape(28, 28, order="F") / 784)
-    code, out, err = _run(capsys, "predict", model, img, "--top-k", "1")
+    code, out, err = run_cli(capsys, "predict", model, img, "--top-k", "1")
     assert code == 0, err
     assert out.startswith(f"{img}: ")
 
@@ -439,7 +433,7 @@ def test_predict_refuses_a_decompression_bomb_png_in_one_line(capsys, model, tmp
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(_png_header_only(side, side))
     assert bomb.stat().st_size < 100
-    code, _, err = _run(capsys, "predict", model, bomb)
+    code, _, err = run_cli(capsys, "predict", model, bomb)
     _one_line_error(code, err, "predict")
     assert re.search(re.escape(f"image {str(bomb)!r} is too large to open safely (Image size "
                                f"({side * side} pixels) exceeds limit of ")

@@ -10,8 +10,8 @@ import struct
 
 import numpy as np
 import pytest
+from _cli import refused, run_cli
 
-from softreg.cli import main
 from softreg.core.errors import ConfigError
 from softreg.safety import readback
 
@@ -20,18 +20,6 @@ TRAIN = ("train", "--framework", "numpy", "--epochs", "2", "--batch-size", "64",
          "--no-figures", "--val-split", "0.1")
 SWEEP = ("sweep", "--lr", "0.05,0.1", "--epochs", "1", "--batch-size", "64", "--framework",
          "numpy", "--quiet", "--no-figures", "--no-pack")
-
-
-def _run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _refused(code, err, text):
-    assert code == 2, err
-    assert text in err, err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def _deep(n=DEEP):
@@ -78,7 +66,7 @@ def test_a_file_larger_than_its_bound_is_refused_before_reading(tmp_path):
 @pytest.fixture()
 def run_dir(tmp_path, fake_fashion, capsys):
     out = tmp_path / "run"
-    code, _, err = _run(capsys, *TRAIN, "--out", out)
+    code, _, err = run_cli(capsys, *TRAIN, "--out", out)
     assert code == 0, err
     return out
 
@@ -86,14 +74,14 @@ def run_dir(tmp_path, fake_fashion, capsys):
 @pytest.mark.parametrize("name", ["config.json", "history.json"])
 def test_resume_with_deep_run_files_is_one_line(run_dir, capsys, name):
     (run_dir / name).write_text(_deep())
-    code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "3")
-    _refused(code, err, f"nested more than {readback.MAX_DEPTH} levels")
+    code, _, err = run_cli(capsys, "train", "--resume", run_dir, "--epochs", "3")
+    refused(code, err, f"nested more than {readback.MAX_DEPTH} levels")
 
 
 def test_a_deep_folder_marker_is_one_line(run_dir, capsys):
     (run_dir / ".softreg-run").write_text(_deep())
-    code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "3")
-    _refused(code, err, ".softreg-run")
+    code, _, err = run_cli(capsys, "train", "--resume", run_dir, "--epochs", "3")
+    refused(code, err, ".softreg-run")
 
 
 def _with_meta(src, dest, key, value):
@@ -110,8 +98,8 @@ def _with_meta(src, dest, key, value):
 def test_deep_checkpoint_metadata_is_one_line(run_dir, tmp_path, capsys, key):
     bad = tmp_path / "deep.safetensors"
     _with_meta(run_dir / "checkpoint.safetensors", bad, key, _deep())
-    code, _, err = _run(capsys, "evaluate", bad, "--no-figures")
-    _refused(code, err, f"nested more than {readback.MAX_DEPTH} levels deep")
+    code, _, err = run_cli(capsys, "evaluate", bad, "--no-figures")
+    refused(code, err, f"nested more than {readback.MAX_DEPTH} levels deep")
 
 
 @pytest.mark.parametrize("content", [_deep(), "null", '{"format": "softreg-calibration"}'])
@@ -120,21 +108,21 @@ def test_a_bad_calibration_file_is_one_line(run_dir, tmp_path, fake_fashion, cap
     np.save(img, fake_fashion["test"][0][0])
     cal = tmp_path / "cal.json"
     cal.write_text(content)
-    code, _, err = _run(capsys, "predict", run_dir, img, "--calibration", cal)
+    code, _, err = run_cli(capsys, "predict", run_dir, img, "--calibration", cal)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
 
 
 @pytest.mark.parametrize("temperature", [1e-320, 0.0, 1e6, True])
 def test_a_temperature_outside_the_fitted_range_is_refused(run_dir, tmp_path, fake_fashion,
                                                            capsys, temperature):
-    assert _run(capsys, "explain", run_dir, "--no-figures")[0] == 0
+    assert run_cli(capsys, "explain", run_dir, "--no-figures")[0] == 0
     cal = json.loads((run_dir / "calibration.json").read_text())
     cal["temperature"] = temperature
     (tmp_path / "cal.json").write_text(json.dumps(cal))
     img = tmp_path / "img.npy"
     np.save(img, fake_fashion["test"][0][0])
-    code, _, err = _run(capsys, "predict", run_dir, img, "--calibration", tmp_path / "cal.json")
-    _refused(code, err, "temperature must be a number in [0.05, 20.0]")
+    code, _, err = run_cli(capsys, "predict", run_dir, img, "--calibration", tmp_path / "cal.json")
+    refused(code, err, "temperature must be a number in [0.05, 20.0]")
 
 
 @pytest.mark.parametrize("kind", ["folder", "fifo", "/dev/zero"])
@@ -147,12 +135,12 @@ def test_an_image_or_calibration_that_is_not_a_file_is_named(run_dir, tmp_path, 
     else:
         path = "/dev/zero"
     word = {"folder": "a folder", "fifo": "a FIFO (named pipe)"}.get(kind, "a character device")
-    code, _, err = _run(capsys, "predict", run_dir, path)
-    _refused(code, err, f"is {word}, not a regular file")
+    code, _, err = run_cli(capsys, "predict", run_dir, path)
+    refused(code, err, f"is {word}, not a regular file")
     if kind != "folder":  # (a folder is a run folder to evaluate: it names the missing file)
-        code, _, err = _run(capsys, "evaluate", path, "--no-figures")
-        _refused(code, err, f"is {word}, not a regular file")
-    code, _, err = _run(capsys, "predict", run_dir, run_dir / "checkpoint.safetensors",
+        code, _, err = run_cli(capsys, "evaluate", path, "--no-figures")
+        refused(code, err, f"is {word}, not a regular file")
+    code, _, err = run_cli(capsys, "predict", run_dir, run_dir / "checkpoint.safetensors",
                         "--calibration", path)
     assert code == 2 and word in err, err
 
@@ -181,12 +169,12 @@ TAMPERED = [
 @pytest.mark.parametrize(("change", "said"), TAMPERED)
 def test_a_tampered_result_is_refused_not_chosen(tmp_path, fake_fashion, capsys, change, said):
     out = tmp_path / "sweep"
-    code, _, err = _run(capsys, *SWEEP, "--out", out)
+    code, _, err = run_cli(capsys, *SWEEP, "--out", out)
     assert code == 0, err
     path = sorted((out / "results").glob("*.json"))[0]
     _tamper(path, change)
-    code, _, err = _run(capsys, *SWEEP, "--out", out)
-    _refused(code, err, said)
+    code, _, err = run_cli(capsys, *SWEEP, "--out", out)
+    refused(code, err, said)
     assert path.name in err
 
 
@@ -194,38 +182,63 @@ def test_a_tampered_result_is_refused_not_chosen(tmp_path, fake_fashion, capsys,
 def test_a_result_file_that_is_a_device_or_deep_is_refused(tmp_path, fake_fashion, capsys,
                                                            kind):
     out = tmp_path / "sweep"
-    assert _run(capsys, *SWEEP, "--out", out)[0] == 0
+    assert run_cli(capsys, *SWEEP, "--out", out)[0] == 0
     path = sorted((out / "results").glob("*.json"))[0]
     path.unlink()
     if kind == "deep":
         path.write_text(_deep())
     else:
         path.symlink_to("/dev/zero")
-    code, _, err = _run(capsys, *SWEEP, "--out", out)
-    _refused(code, err, "nested more than" if kind == "deep" else "is a character device")
+    code, _, err = run_cli(capsys, *SWEEP, "--out", out)
+    refused(code, err, "nested more than" if kind == "deep" else "is a character device")
 
 
 # -- a sweep run again into its folder: merged, or refused when not comparable -----------------
 
 def test_a_second_sweep_with_other_configurations_is_merged(tmp_path, fake_fashion, capsys):
     out = tmp_path / "sweep"
-    assert _run(capsys, *SWEEP, "--out", out)[0] == 0
+    assert run_cli(capsys, *SWEEP, "--out", out)[0] == 0
     argv = [a if a != "0.05,0.1" else "0.2" for a in SWEEP]
-    code, text, err = _run(capsys, *[a for a in argv if a != "--quiet"], "--out", out)
+    code, text, err = run_cli(capsys, *[a for a in argv if a != "--quiet"], "--out", out)
     assert code == 0, err
     assert "merging with the sweep in" in text and "cover all 3" in text
     rows = (out / "results.csv").read_text().splitlines()
     assert len(rows) == 1 + 3  # the old two and the new one
-    assert len(json.loads((out / "sweep.json").read_text())["configurations"]) == 3
+    spec = json.loads((out / "sweep.json").read_text())
+    assert len(spec["configurations"]) == 3
+    # the latest command's space, the earlier one's, and the union the configurations hold
+    assert spec["axes"]["lr"] == [0.2]
+    assert [r["axes"]["lr"] for r in spec["earlier_runs"]] == [[0.05, 0.1]]
+    same = {"epochs": [1], "framework": ["numpy"]}  # axes of one value in both commands
+    assert spec["axes_union"] == {"lr": [0.05, 0.1, 0.2], "batch_size": [64], **same}
+    assert sorted(c["lr"] for c in spec["configurations"].values()) == [0.05, 0.1, 0.2]
+    # a third command adding a batch size: the union names both settings
+    code, _, err = run_cli(capsys, *argv, "--batch-size", "32,64", "--out", out)
+    assert code == 0, err
+    spec = json.loads((out / "sweep.json").read_text())
+    assert spec["axes_union"] == {"lr": [0.05, 0.1, 0.2], "batch_size": [32, 64], **same}
+    assert [r["axes"]["lr"] for r in spec["earlier_runs"]] == [[0.05, 0.1], [0.2]]
+    # resuming the latest command keeps the record as it is
+    assert run_cli(capsys, *argv, "--batch-size", "32,64", "--out", out)[0] == 0
+    assert json.loads((out / "sweep.json").read_text())["earlier_runs"] == spec["earlier_runs"]
+
+
+def test_a_sweep_alone_in_its_folder_records_no_merge(tmp_path, fake_fashion, capsys):
+    out = tmp_path / "sweep"
+    for _ in range(2):  # run, then resumed: the same command
+        assert run_cli(capsys, *SWEEP, "--out", out)[0] == 0
+        spec = json.loads((out / "sweep.json").read_text())
+        assert spec["axes"]["lr"] == [0.05, 0.1]
+        assert "earlier_runs" not in spec and "axes_union" not in spec
 
 
 @pytest.mark.parametrize("flag", [("--val-split", "0.2"), ("--val-seed", "5")])
 def test_a_sweep_on_other_validation_images_is_refused(tmp_path, fake_fashion, capsys, flag):
     out = tmp_path / "sweep"
-    assert _run(capsys, *SWEEP, "--out", out)[0] == 0
+    assert run_cli(capsys, *SWEEP, "--out", out)[0] == 0
     before = (out / "results.csv").read_bytes()
-    code, _, err = _run(capsys, *SWEEP, *flag, "--out", out)
-    _refused(code, err, "holds a sweep chosen on other validation images")
+    code, _, err = run_cli(capsys, *SWEEP, *flag, "--out", out)
+    refused(code, err, "holds a sweep chosen on other validation images")
     assert (out / "results.csv").read_bytes() == before
 
 
@@ -233,5 +246,5 @@ def test_a_sweep_on_other_validation_images_is_refused(tmp_path, fake_fashion, c
 def test_resume_with_a_fifo_for_a_run_file_is_one_line_not_a_hang(run_dir, capsys, name):
     (run_dir / name).unlink()
     os.mkfifo(run_dir / name)
-    code, _, err = _run(capsys, "train", "--resume", run_dir, "--epochs", "3")
-    _refused(code, err, "is a FIFO (named pipe), not a regular file")
+    code, _, err = run_cli(capsys, "train", "--resume", run_dir, "--epochs", "3")
+    refused(code, err, "is a FIFO (named pipe), not a regular file")

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from _cli import refused, run_cli
 
 from softreg.cli import main
 from softreg.runfiles import checkpoint
@@ -15,25 +16,13 @@ STOPPING = ("train", "--framework", "numpy", "--epochs", "40", "--lr", "0.01", "
             "0.2", "--patience", "3", "--batch-size", "16", "--quiet", "--no-figures")
 
 
-def _run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _refused(code, err, text):
-    assert code == 2, err
-    assert text in err, err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-
-
 @pytest.fixture()
 def restored_run(tmp_path, noisy_fashion, capsys):
     """A run whose final model is its best epoch (best.safetensors), and a second one."""
     runs = []
     for name, seed in (("a", "0"), ("b", "1")):
         out = tmp_path / name
-        code, _, err = _run(capsys, *STOPPING, "--seed", seed, "--out", out)
+        code, _, err = run_cli(capsys, *STOPPING, "--seed", seed, "--out", out)
         assert code == 0, err
         assert checkpoint.load(out / "checkpoint.safetensors").meta["model_file"] == \
             "best.safetensors"
@@ -59,16 +48,16 @@ def test_a_best_file_that_disagrees_with_the_checkpoint_is_refused(restored_run,
     np.save(img, np.zeros((28, 28), np.uint8))
     argv = {"evaluate": (a, "--no-figures"), "predict": (a, img),
             "export": (a, "--format", "torch", "--out", tmp_path / "m.safetensors")}[command]
-    code, _, err = _run(capsys, command, *argv)
-    _refused(code, err, "is not the best epoch's weights that")
+    code, _, err = run_cli(capsys, command, *argv)
+    refused(code, err, "is not the best epoch's weights that")
     assert not (tmp_path / "m.safetensors").exists()
 
 
 @pytest.mark.parametrize(("epochs", "said"), [("0", "lr-find --epochs must be >= 1, got 0"),
                                               ("-1", "epochs must be an integer >= 0")])
 def test_lr_find_with_no_epochs_is_refused(tmp_path, capsys, epochs, said):
-    code, _, err = _run(capsys, "lr-find", "--epochs", epochs, "--out", tmp_path / "f.png")
-    _refused(code, err, said)
+    code, _, err = run_cli(capsys, "lr-find", "--epochs", epochs, "--out", tmp_path / "f.png")
+    refused(code, err, said)
 
 
 @pytest.mark.parametrize("content", [None, "notes.txt"])
@@ -78,8 +67,8 @@ def test_an_explicit_data_folder_without_the_files_is_not_passed_over(tmp_path, 
     folder.mkdir()
     if content:
         (folder / content).write_text("the user's")
-    code, _, err = _run(capsys, "data", "--data-dir", folder, "--offline")
-    _refused(code, err, "is not there; offline, softreg does not fall back to another place")
+    code, _, err = run_cli(capsys, "data", "--data-dir", folder, "--offline")
+    refused(code, err, "is not there; offline, softreg does not fall back to another place")
 
 
 def test_a_closed_pipe_is_quiet(real_data, tmp_path):
@@ -96,16 +85,16 @@ def test_a_closed_pipe_is_quiet(real_data, tmp_path):
 def test_the_calibration_advice_works_for_a_checkpoint_outside_a_run(tmp_path, fake_fashion,
                                                                      capsys):
     run = tmp_path / "run"
-    assert _run(capsys, "train", "--framework", "numpy", "--epochs", "2", "--val-split", "0.1",
+    assert run_cli(capsys, "train", "--framework", "numpy", "--epochs", "2", "--val-split", "0.1",
                 "--quiet", "--no-figures", "--out", run)[0] == 0
     mine = tmp_path / "mine.safetensors"
     mine.write_bytes((run / "checkpoint.safetensors").read_bytes())
     img = tmp_path / "img.npy"
     np.save(img, fake_fashion["test"][0][0])
-    code, _, err = _run(capsys, "predict", mine, img, "--calibrated")
-    _refused(code, err, "run 'softreg explain RUN'")
-    assert _run(capsys, "explain", mine, "--no-figures")[0] == 0  # as the message advises
-    code, out, err = _run(capsys, "predict", mine, img, "--calibrated")
+    code, _, err = run_cli(capsys, "predict", mine, img, "--calibrated")
+    refused(code, err, "run 'softreg explain RUN'")
+    assert run_cli(capsys, "explain", mine, "--no-figures")[0] == 0  # as the message advises
+    code, out, err = run_cli(capsys, "predict", mine, img, "--calibrated")
     assert code == 0 and "calibrated: logits divided by the temperature" in out, err
 
 
@@ -118,7 +107,7 @@ def test_data_files_that_are_fifos_are_refused_not_waited_on(tmp_path, capsys):
     folder.mkdir()
     for spec in fashion.FILES:
         os.mkfifo(folder / spec.filename)
-    code, _, err = _run(capsys, "data", "--data-dir", folder, "--offline")
+    code, _, err = run_cli(capsys, "data", "--data-dir", folder, "--offline")
     assert code == 2 and len(err.strip().splitlines()) == 1, err
 
 

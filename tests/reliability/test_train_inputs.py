@@ -15,9 +15,9 @@ import warnings
 
 import numpy as np
 import pytest
+from _cli import run_cli
 
 from conftest import need
-from softreg.cli import main
 from softreg.core.config import FLOAT32_MAX, FLOAT32_TINY, TrainConfig
 from softreg.core.errors import ConfigError, ModelShapeError
 from softreg.sweeps.search import Range, SearchSpace
@@ -27,12 +27,6 @@ FACADES = ["torch", "tensorflow", pytest.param("mxnet", marks=pytest.mark.mxnet)
 ONE_SHOT = r"is a one-shot iterator \(generator\): it is used up after one pass"
 TOO_FEW_OUTPUTS = (r"the net outputs 5 values per example, one per class, but the training "
                    r"iterator has labels up to 9 \(Fashion-MNIST has 10 classes, 0 to 9\)")
-
-
-def _run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _need_framework(name):
@@ -79,7 +73,7 @@ def test_float32_limits_are_numpys_and_both_ends_are_accepted():
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_train_refuses_such_a_rate_in_one_line_before_any_work(capsys, tmp_path, framework,
                                                                lr, message):
-    code, out, err = _run(capsys, "train", "--framework", framework, "--lr", lr,
+    code, out, err = run_cli(capsys, "train", "--framework", framework, "--lr", lr,
                           "--out", str(tmp_path / "r"))
     assert code == 2 and out == ""
     assert err.startswith("softreg train: error: ") and message in err
@@ -112,7 +106,7 @@ def test_a_rate_that_overflows_the_weights_is_a_divergence(capsys, tmp_path, fak
     _need_framework(framework)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no NumPy overflow warning per step
-        code, out, err = _run(capsys, "train", "--framework", framework, "--lr", "3e38",
+        code, out, err = run_cli(capsys, "train", "--framework", framework, "--lr", "3e38",
                               "--epochs", "2", "--batch-size", "64", "--device", "cpu",
                               "--out", str(tmp_path / "r"), "--no-figures", *extra)
     assert code == 3, err
@@ -148,7 +142,7 @@ def test_sweep_space_refuses_any_bad_value_even_one_a_random_draw_would_skip():
     ],
 )
 def test_sweep_refuses_a_list_with_a_bad_rate_in_one_line(capsys, tmp_path, argv, message):
-    code, out, err = _run(capsys, "sweep", "--framework", "numpy", "--out",
+    code, out, err = run_cli(capsys, "sweep", "--framework", "numpy", "--out",
                           str(tmp_path / "sw"), *argv)
     assert code == 2 and out == ""
     assert err.startswith("softreg sweep: error: ") and message in err

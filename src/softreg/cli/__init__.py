@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from softreg import __version__
 from softreg.core.errors import SoftregError
+from softreg.core.optional import own_process
 from softreg.safety.stopsignals import Terminated, exit_code, sigterm_as_interrupt
 from softreg.safety.textsafe import printable
 
@@ -73,10 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``softreg`` console script; returns the exit code.
 
     SIGTERM is taken as an interruption from the first line on (the parsers' imports
-    included), so that a command stopped early still says so in one line and exits 143.
+    included), so that a command stopped early still says so in one line and exits 143. The
+    process is the command's (:func:`softreg.core.optional.own_process`): a framework's import is
+    frozen for the garbage collector.
     """
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), own_process():
             return _main(argv)
     except KeyboardInterrupt as exc:  # before a subcommand was chosen
         how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"

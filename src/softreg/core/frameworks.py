@@ -24,12 +24,13 @@ _SEPARATE_MXNET_ENV = ".venv-mxnet/bin/pip install 'numpy==1.23.5' 'softreg[mxne
 
 
 def _mxnet_numpy_hint(exc: Exception) -> str | None:
-    """The separate-environment fix when NumPy is too new for MXNet 1.9.1, else None.
+    """What to do when MXNet cannot be imported beside a NumPy too new for it, else None.
 
     MXNet 1.9.1 fails on NumPy >= 1.24 with an ``AttributeError`` (``np.bool`` was removed in
-    1.24, ``np.PZERO`` in 2.0), not an ``ImportError``. Whenever MXNet cannot be imported beside
-    such a NumPy, the fix is a separate environment: ``pip install 'softreg[mxnet]'`` there would
-    downgrade NumPy under TensorFlow.
+    1.24, ``np.PZERO`` in 2.0), not an ``ImportError``. Beside such a NumPy the fix is a separate
+    environment either way: ``pip install 'softreg[mxnet]'`` here would downgrade NumPy under
+    TensorFlow. The message says which case it is: MXNet not installed at all (the install
+    command, in an environment of its own), or installed and failing with this NumPy.
     """
     import numpy
 
@@ -39,10 +40,16 @@ def _mxnet_numpy_hint(exc: Exception) -> str | None:
         return None
     if (major, minor) < (1, 24) and "bool" not in str(exc):
         return None
+    separate = f"python -m venv .venv-mxnet && {_SEPARATE_MXNET_ENV}"
+    if isinstance(exc, ImportError) and exc.name == "mxnet":  # the package itself is absent
+        return (
+            f"MXNet is not installed ({exc}); MXNet 1.9.1 needs numpy < 1.24 and this "
+            f"environment has numpy {numpy.__version__}, so install it in an environment of "
+            f"its own: {separate}"
+        )
     return (
         f"MXNet 1.9.1 cannot import with numpy {numpy.__version__} ({exc}): it needs "
-        f"numpy < 1.24. Use a separate environment: python -m venv .venv-mxnet && "
-        f"{_SEPARATE_MXNET_ENV}"
+        f"numpy < 1.24. Use a separate environment: {separate}"
     )
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from softreg.core.errors import SoftregError
 from softreg.data.cache import Loaded, load_verified
-from softreg.data.dataset import Dataset, from_arrays
+from softreg.data.dataset import Dataset, VerifiedPair, from_arrays
 from softreg.data.fashion import CLASS_NAMES, FILES, NUM_CLASSES, IDXFile, split_files
 from softreg.data.idx import UInt8Array, check_pair
 from softreg.data.sources import Found, locate, verify
@@ -32,8 +32,8 @@ from softreg.data.split import train_val_split
 
 __all__ = [
     "CLASS_NAMES", "FILES", "NUM_CLASSES", "DataOptions", "Dataset", "Found", "IDXFile",
-    "Loaded", "from_arrays", "load", "load_fashion_mnist", "load_verified", "locate",
-    "train_val_split", "verify",
+    "Loaded", "VerifiedPair", "from_arrays", "load", "load_fashion_mnist", "load_verified",
+    "locate", "train_val_split", "verify",
 ]
 
 
@@ -49,7 +49,9 @@ def load_fashion_mnist(split: str = "train", data_dir: str | os.PathLike[str] | 
 
     Returns:
         ``(images, labels)``: read-only uint8 arrays, images (N, 28, 28) with 0 = background,
-        labels (N,) in 0..9 (names in :data:`CLASS_NAMES`).
+        labels (N,) in 0..9 (names in :data:`CLASS_NAMES`); a
+        :class:`~softreg.data.dataset.VerifiedPair` that also holds the content hashes they
+        were verified against.
 
     Raises:
         ConfigError: unknown split.
@@ -62,7 +64,8 @@ def load_fashion_mnist(split: str = "train", data_dir: str | os.PathLike[str] | 
     images, images_path = _verified(images_spec, found["images"], data_dir)
     labels, labels_path = _verified(labels_spec, found["labels"], data_dir)
     check_pair(images, labels, str(images_path), str(labels_path))
-    return images, labels
+    # read-only arrays whose content matched the table's hashes: those hashes go with them
+    return VerifiedPair(images, labels, (images_spec.sha256, labels_spec.sha256))
 
 
 def _verified(spec: IDXFile, found: Found,
@@ -102,6 +105,9 @@ class DataOptions:
     grayscale: bool = False
 
 
+def _verified_hashes(pair: object) -> tuple[str | None, str | None]:
+    """The content hashes a loader verified its pair against, or (None, None): hash them."""
+    return pair.sha256 if isinstance(pair, VerifiedPair) else (None, None)
 
 
 def load(spec: str, data_dir: str | os.PathLike[str] | None = None, offline: bool = False,
@@ -128,9 +134,11 @@ def load(spec: str, data_dir: str | os.PathLike[str] | None = None, offline: boo
     parsed = parse(spec)
     if parsed.kind == "named":
         entry = named.DATASETS[parsed.target]
-        xtr, ytr = entry.load("train", None if data_dir is None else str(data_dir), offline)
-        xte, yte = entry.load("test", None if data_dir is None else str(data_dir), offline)
-        return checked(xtr, ytr, xte, yte, entry.class_names, entry.image_shape, parsed.text)
+        where = None if data_dir is None else str(data_dir)
+        train, test = entry.load("train", where, offline), entry.load("test", where, offline)
+        (xtr, ytr), (xte, yte) = train, test
+        return checked(xtr, ytr, xte, yte, entry.class_names, entry.image_shape, parsed.text,
+                       digests=_verified_hashes(train) + _verified_hashes(test))
     if parsed.kind == "sklearn":
         from softreg.data.tables import load_sklearn
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,24 +75,80 @@ class Dataset:
                 "scaling": self.scaling}
 
 
-def fingerprint(*arrays: npt.NDArray[Any] | None) -> str:
-    """sha256 over the shapes, dtypes and bytes of ``arrays`` (None counts as absent)."""
-    h = hashlib.sha256()
-    for a in arrays:
+class VerifiedPair(tuple[npt.NDArray[Any], npt.NDArray[Any]]):
+    """``(images, labels)`` of one split, as a loader that verified them returns them.
+
+    It unpacks like the plain pair; ``sha256`` holds the content hash each array was checked
+    against (their :func:`part_digest`), so :func:`checked` need not hash them again. A loader
+    that verified nothing returns a plain tuple, and the arrays are hashed.
+    """
+
+    sha256: tuple[str, str]
+
+    def __new__(cls, images: npt.NDArray[Any], labels: npt.NDArray[Any],
+                sha256: tuple[str, str]) -> VerifiedPair:
+        pair = super().__new__(cls, (images, labels))
+        pair.sha256 = sha256
+        return pair
+
+    def __getnewargs__(self) -> tuple[Any, ...]:  # pickle and copy rebuild it whole
+        return (self[0], self[1], self.sha256)
+
+
+def part_digest(a: npt.NDArray[Any]) -> str:
+    """The sha256 one part of a dataset (features or labels of a split) contributes to its
+    fingerprint.
+
+    Unsigned bytes (images, and integer labels in [0, 256)) are hashed as the IDX file that
+    holds them (header + bytes): for a file checked against a dataset table, that is the
+    content sha256 the table states, so a verified loader's hashes stand in for this one.
+    Anything else is hashed with its dtype and shape.
+    """
+    c = np.ascontiguousarray(a)
+    if c.dtype != np.uint8 and c.ndim == 1 and np.issubdtype(c.dtype, np.integer) and (
+            c.size == 0 or (int(c.min()) >= 0 and int(c.max()) < 256)):
+        c = c.astype(np.uint8)  # labels: the same as the uint8 labels of an IDX file
+    if c.dtype == np.uint8 and 1 <= c.ndim <= 255:
+        head = (0x0800 | c.ndim).to_bytes(4, "big")  # IDX magic: unsigned byte, ndim
+        h = hashlib.sha256(head + b"".join(int(d).to_bytes(4, "big") for d in c.shape))
+    else:
+        h = hashlib.sha256(f"{c.dtype.str}{c.shape};".encode())
+    h.update(c.data)
+    return h.hexdigest()
+
+
+def fingerprint(*arrays: npt.NDArray[Any] | None,
+                digests: Sequence[str | None] | None = None) -> str:
+    """sha256 over the :func:`part_digest` of each of ``arrays`` (None counts as absent).
+
+    Args:
+        arrays: the parts, in order (X_train, y_train, X_test, y_test).
+        digests: for each part, its :func:`part_digest` when already known (a loader verified
+            that content against a table), else None: that part is hashed here.
+    """
+    known = list(digests) if digests is not None else [None] * len(arrays)
+    if len(known) != len(arrays):
+        raise ValueError(f"fingerprint needs one digest (or None) per array: {len(arrays)} "
+                         f"arrays, {len(known)} digests")
+    h = hashlib.sha256(b"softreg data fingerprint 2;")
+    for a, digest in zip(arrays, known, strict=True):
         if a is None:
             h.update(b"none;")
             continue
-        c = np.ascontiguousarray(a)
-        h.update(f"{c.dtype.str}{c.shape};".encode())
-        h.update(c.data)
+        h.update(f"{digest or part_digest(a)};".encode())
     return h.hexdigest()
 
 
 def checked(X_train: npt.ArrayLike, y_train: npt.ArrayLike, X_test: npt.ArrayLike | None,
             y_test: npt.ArrayLike | None, class_names: tuple[str, ...],
             image_shape: tuple[int, ...] | None, spec: str,
-            feature_names: tuple[str, ...] = ()) -> Dataset:
+            feature_names: tuple[str, ...] = (),
+            digests: Sequence[str | None] | None = None) -> Dataset:
     """A :class:`Dataset` of these arrays once they pass every check; the fingerprint is made.
+
+    ``digests`` are the content hashes a loader verified these very arrays against (one per
+    array, None where it verified nothing, see :func:`fingerprint`); the parts they cover are
+    not hashed again. Without them every part is hashed.
 
     Raises:
         DataError: shapes that disagree, fewer than 2 classes, a label outside
@@ -114,18 +171,20 @@ def checked(X_train: npt.ArrayLike, y_train: npt.ArrayLike, X_test: npt.ArrayLik
         if y is not None and y.size and (y.min() < 0 or y.max() >= len(class_names)):
             raise DataError(f"{spec}: the {part} labels must be in [0, {len(class_names)}) for "
                             f"{len(class_names)} classes, got {int(y.min())} to {int(y.max())}")
-    present = np.unique(ytr)
+    # labels are in [0, C) here: a count per class (np.unique would sort them)
+    seen = np.bincount(ytr, minlength=len(class_names)) > 0
+    present = np.flatnonzero(seen)
     if present.size < 2:
         raise DataError(f"{spec}: the training split holds one class only "
                         f"({class_names[int(present[0])]!r}); a classifier needs at least 2")
     if yte is not None:
-        missing = np.setdiff1d(np.unique(yte), present)
+        missing = np.flatnonzero((np.bincount(yte, minlength=len(class_names)) > 0) & ~seen)
         if missing.size:
             names = ", ".join(repr(class_names[int(k)]) for k in missing[:5])
             raise DataError(f"{spec}: the test split has class(es) {names} that the training "
                             "split lacks; a model cannot learn a class it never sees")
     return Dataset(Xtr, ytr, Xte, yte, tuple(class_names), image_shape, spec,
-                   fingerprint(Xtr, ytr, Xte, yte), tuple(feature_names))
+                   fingerprint(Xtr, ytr, Xte, yte, digests=digests), tuple(feature_names))
 
 
 def _split(X: npt.ArrayLike, y: npt.ArrayLike, part: str, spec: str,

@@ -2,7 +2,8 @@
 
 Layout of a sweep folder::
 
-    sweep.json                    the search space and its configurations
+    sweep.json                    the search space and its configurations (after a merge,
+                                  also the earlier sweeps' spaces and the axes' union)
     results/<key>.json            one finished configuration: settings, metrics, history
     weights/<key>.safetensors     its model (raw-pixel weights; ``softreg evaluate`` reads it)
     results.csv                   every finished configuration, the best by the criterion first
@@ -142,7 +143,13 @@ def run_sweep(
         todo = sorted((c for c in configs if config_key(c) not in done), key=data_key)
         if todo:  # the engine starts (or connects to its cluster) only when there is work
             started.enter_context(eng)
-        fileio.write_json(out / "sweep.json", {**_spec(space, configs), "engine": eng.describe()})
+        spec = _spec(space, configs)
+        this_run = {k: spec[k] for k in sweep_merge.RUN_KEYS}
+        runs = sweep_merge.earlier_runs(out, this_run)
+        if runs:  # another command's configurations are in this folder too: say both
+            spec["earlier_runs"] = runs
+            spec["axes_union"] = sweep_merge.axes_union(configs, [*runs, this_run])
+        fileio.write_json(out / "sweep.json", {**spec, "engine": eng.describe()})
         if done and not quiet:
             print(f"resuming {out}: {len(done)} of {len(configs)} configurations already "
                   "finished, skipped", file=s)
