@@ -102,7 +102,7 @@ def _find_and_read(ds: Any, data_dir: str | None,
                    offline: bool) -> dict[str, tuple[Any, Any]]:
     """Locate (or download) and read every file of an IDX-family entry
     (:class:`softreg.data.idxsets.IDXSet`); {split: (images, labels)}."""
-    from softreg.data import check_pair, idxsets
+    from softreg.data import idxsets
 
     print(f"{ds.name} files:")
     decoded: dict[tuple[str, str], Any] = {}
@@ -119,17 +119,12 @@ def _find_and_read(ds: Any, data_dir: str | None,
                 how += f" (softreg checks {ds.archive.filename}'s md5 when it extracts it)"
         print(f"  {spec.filename:42s} {path}")
         print(f"  {'':42s} verified: {how}, {spec.count} {spec.kind}, format checked")
-    out = {}
-    for split in ("train", "test"):
-        images, labels = decoded[split, "images"], decoded[split, "labels"]
-        check_pair(images, labels, paths[split, "images"], paths[split, "labels"])
-        out[split] = (images, labels)
-    return out
+    return _checked_pairs(decoded, paths)
 
 
 def _find_and_verify(data_dir: str | None, offline: bool) -> dict[str, tuple[Any, Any]]:
     """Locate, fully verify and cache every file; return {split: (images, labels)}."""
-    from softreg.data import cache, check_pair, fashion
+    from softreg.data import cache, fashion
     from softreg.data.sources import find, verify
 
     print("Fashion-MNIST files:")
@@ -145,12 +140,7 @@ def _find_and_verify(data_dir: str | None, offline: bool) -> dict[str, tuple[Any
         decoded[spec.split, spec.kind] = data.array
         paths[spec.split, spec.kind] = str(found.path)
     print(f"decoded cache: {cache.decoded_dir()}")
-    out = {}
-    for split in ("train", "test"):
-        images, labels = decoded[split, "images"], decoded[split, "labels"]
-        check_pair(images, labels, paths[split, "images"], paths[split, "labels"])
-        out[split] = (images, labels)
-    return out
+    return _checked_pairs(decoded, paths)
 
 
 def _place_for(loader: str, root: str | None, data_dir: str | None, offline: bool) -> int:
@@ -198,3 +188,16 @@ def _print_counts(arrays: dict[str, tuple[Any, Any]], class_names: tuple[str, ..
     for k, name in enumerate(class_names):
         print(f"{k:>2d} {name:>11s} {counts['train'][k]:7d} {counts['test'][k]:7d}")
     print(f"{'total':>14s} {len(arrays['train'][1]):7d} {len(arrays['test'][1]):7d}")
+
+
+def _checked_pairs(decoded: dict[tuple[str, str], Any],
+                   paths: dict[tuple[str, str], Any]) -> dict[str, tuple[Any, Any]]:
+    """{split: (images, labels)} of verified files, each pair's counts checked together."""
+    from softreg.data import check_pair
+
+    out = {}
+    for split in ("train", "test"):
+        images, labels = decoded[split, "images"], decoded[split, "labels"]
+        check_pair(images, labels, str(paths[split, "images"]), str(paths[split, "labels"]))
+        out[split] = (images, labels)
+    return out
