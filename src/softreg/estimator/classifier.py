@@ -199,10 +199,20 @@ class SoftmaxRegression(LinearSoftmax):
         W_eff, b_eff = prob.effective(theta)
         self._set_model(W_eff[0], b_eff[0])
 
-    def save(self, path: Any) -> Any:
-        """Write the fitted model to ``path`` as a safetensors checkpoint (no pickle)."""
+    def save(self, path: Any, data: str | None = None, *, data_dir: Any = None,
+             offline: bool = False) -> Any:
+        """Write the fitted model to ``path`` as a softreg checkpoint (safetensors, no pickle).
+
+        The file is what ``softreg evaluate/predict/explain/export`` take. ``data``: the softreg
+        data spec X was read from (``softreg.estimator.load_split``), recorded so that
+        ``softreg evaluate`` reads the same data; None for your own arrays (the commands then
+        need ``--data``). Returns the path.
+
+        Raises:
+            ValueError: ``data`` is not of the estimator's features and classes.
+        """
         check_is_fitted(self)
-        return save_estimator(self, path)
+        return save_estimator(self, path, data, data_dir, offline)
 
     @classmethod
     def load(cls, path: Any) -> SoftmaxRegression:
