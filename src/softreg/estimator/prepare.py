@@ -91,9 +91,11 @@ def memory_pairs(n_models: int, size: int) -> int:
 
 
 def minimize(prob: Problem, theta0: npt.NDArray[np.float64], framework: str, device: str, *,
-             tol: float, max_iter: int, verbose: int = 0, centre: bool = True) -> lbfgs.Result:
+             tol: float, max_iter: int, verbose: int = 0, centre: bool = True,
+             memory: int | None = None) -> lbfgs.Result:
     """Fit every model of ``prob`` from ``theta0`` (K, p) by L-BFGS, in centred coordinates
-    (:mod:`softreg.estimator.metric`; ``centre=False``: the model's own, for comparison).
+    (:mod:`softreg.estimator.metric`; ``centre=False``: the model's own) with ``memory`` pairs
+    (default :func:`memory_pairs`); the two options are there for the benchmark's comparison.
 
     Returns:
         The result, its parameters in the model's coordinates.
@@ -104,6 +106,6 @@ def minimize(prob: Problem, theta0: npt.NDArray[np.float64], framework: str, dev
     res = lbfgs.minimize(coords.wrap(fun), coords.to_phi(theta0, every), tol=tol,
                          max_iter=max_iter, ftol=FTOL, noise=noise(prob), verbose=verbose,
                          grad_max=coords.grad_max,
-                         memory=memory_pairs(*theta0.shape))
+                         memory=memory or memory_pairs(*theta0.shape))
     res.theta = coords.to_model(res.theta, every)
     return res
