@@ -243,6 +243,42 @@ def passes(args: argparse.Namespace) -> None:
             prepare.minimize(prob, np.zeros((1, prob.size)), "torch", "cpu", tol=1e-5,
                              max_iter=2000, centre=centre, memory=memory)
         print(f"softreg {label:35s}: reaches it after {counted.reached} evaluations")
+    passes_sparse_and_cv()
+
+
+def passes_sparse_and_cv() -> None:
+    """The same comparison, earlier solver against now, to the fit's own end: the quick sparse
+    set (tol 1e-6, the optimum is the same) and SoftmaxRegressionCV on digits."""
+    import functools
+    from unittest import mock
+
+    from sklearn.datasets import load_digits
+
+    from softreg.estimator import SoftmaxRegressionCV, prepare
+
+    X, y = text_like(20000, 2**16, 100, 20)
+    print(f"\n== evaluations to the end of the fit (tol 1e-6): sparse {X.shape[0]} x "
+          f"{X.shape[1]}, {X.nnz / X.shape[0]:.0f} non-zeros a row, 20 classes, numpy ==")
+    prob = prepare.problem(X, y.astype(np.intp), np.ones((1, len(y))), np.array([1.0]), 20,
+                           False)
+    for label, centre, memory in (("earlier: own coordinates, 10 pairs", False, 10),
+                                  ("now: centred", True, None)):
+        res = prepare.minimize(prob, np.zeros((1, prob.size)), "numpy", "cpu", tol=1e-6,
+                               max_iter=3000, centre=centre, memory=memory)
+        print(f"softreg {label:35s}: {res.n_evals} evaluations, {int(res.n_iter[0])} "
+              f"iterations, objective {res.f[0]:.8f}")
+    Xd, yd = load_digits(return_X_y=True)
+    print("\n== SoftmaxRegressionCV(Cs=10, cv=5) on digits / 16, numpy: evaluations ==")
+    original = prepare.minimize
+    for label, centre, memory in (("earlier: own coordinates, 10 pairs", False, 10),
+                                  ("now: centred", True, None)):
+        earlier = functools.partial(original, centre=centre, memory=memory)
+        with mock.patch.object(prepare, "minimize", earlier), counting() as made, \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = SoftmaxRegressionCV(Cs=10, cv=5).fit(Xd / 16.0, yd)
+        print(f"softreg {label:35s}: {made[0].n} evaluations of the pack of 50, "
+              f"{made[-1].n} of the refit, C_ {m.C_:.4g}")
 
 
 def digits(args: argparse.Namespace) -> None:
@@ -254,9 +290,16 @@ def digits(args: argparse.Namespace) -> None:
 
 
 def sparse(args: argparse.Namespace) -> None:
+    X, y = text_like(*args.sparse)
+    compare(f"sparse text-like ({X.shape[0]} x {X.shape[1]}, {X.nnz / X.shape[0]:.0f} non-zeros "
+            f"a row, {int(y.max()) + 1} classes, float32 CSR)", X, y, C=1.0,
+            solvers=("lbfgs", "saga"), rounds=1)
+
+
+def text_like(n: int, d: int, nnz: int, c: int) -> tuple[Any, Any]:
+    """A synthetic hashed bag of words: n rows, d columns, about nnz non-zeros a row."""
     import scipy.sparse as sp
 
-    n, d, nnz, c = args.sparse
     rng = np.random.default_rng(0)
     y = rng.integers(0, c, n)
     # each class prefers its own 2,000 hashed "words"; the rest of a row is common words
@@ -267,8 +310,7 @@ def sparse(args: argparse.Namespace) -> None:
     X = sp.csr_matrix((np.ones(n * nnz, np.float32), (rows, cols.ravel())), shape=(n, d))
     X.sum_duplicates()
     X.data = np.log1p(X.data)
-    compare(f"sparse text-like ({n} x {d}, {X.nnz / n:.0f} non-zeros a row, {c} classes, "
-            "float32 CSR)", X, y, C=1.0, solvers=("lbfgs", "saga"), rounds=1)
+    return X, y
 
 
 def compare(title: str, X: Any, y: Any, C: float, solvers: tuple[str, ...],

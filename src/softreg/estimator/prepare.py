@@ -78,8 +78,8 @@ def objective(prob: Problem, framework: str, device: str) -> Any:
 
 
 FTOL = 64 * np.finfo(np.float64).eps  # a relative decrease below this ends a model's fit
-# L-BFGS memory: 30 pairs reach scikit-learn's Fashion-MNIST objective in 237 evaluations where
-# 10 need 313 (centred, C=1); the pairs take 2 * memory * K * p float64, so a large pack or a
+# L-BFGS memory: 30 pairs reach scikit-learn's Fashion-MNIST objective in 236 evaluations where
+# 10 need 326 (centred, C=1); the pairs take 2 * memory * K * p float64, so a large pack or a
 # wide sparse model keeps fewer (at least 10) within MEMORY_BUDGET values.
 MEMORY = (10, 30)
 MEMORY_BUDGET = 1 << 24  # float64 values of the pairs (128 MiB)
