@@ -92,20 +92,21 @@ def fmnist(args: argparse.Namespace) -> None:
     ours: dict[str, list[Any]] = {"numpy": [], "torch": []}
 
     evals: dict[str, int] = {}
+    reached: dict[str, int | None] = {}
 
-    def run_ours() -> None:
+    def run_ours(target: float = -np.inf) -> None:
         for fw in ours:
-            with counting() as made:
+            with counting(target) as made:
                 t, m = timed(lambda fw=fw: SoftmaxRegression(C=1.0, framework=fw, tol=1e-5,
                                                            max_iter=2000).fit(X, y))
             ours[fw].append((t, m))
-            evals[fw] = made[-1].n
+            evals[fw], reached[fw] = made[-1].n, made[-1].reached
 
     run_ours()
     with sklearn_evaluations() as sk_runs:
         t_sk, sk = timed(lambda: LogisticRegression(C=1.0, max_iter=1000).fit(X, y))
-    run_ours()
     f_sk = objective(X, y, sk.coef_, sk.intercept_, 1.0)
+    run_ours(f_sk)
     acc_sk = sk.score(Xte, yte)
     sk_evals, sk_iters = sk_runs[-1]
     print(f"scikit-learn lbfgs: {t_sk:.1f} s, {sk_evals} evaluations, {sk_iters} iterations, "
@@ -115,9 +116,9 @@ def fmnist(args: argparse.Namespace) -> None:
         t_fit = np.median([t for t, _ in runs])
         m = runs[-1][1]
         f = objective(X, y, m.coef_, m.intercept_, 1.0)
-        print(f"softreg {fw:5s}: reaches it in {t_reach:.1f} s ({t_sk / t_reach:.1f}x faster); "
-              f"full fit {t_fit:.1f} s, {evals[fw]} evaluations ({sk_evals / evals[fw]:.2f}x "
-              f"fewer), {int(m.n_iter_[0])} iterations, objective {f:.6f}, "
+        print(f"softreg {fw:5s}: reaches it in {t_reach:.1f} s ({t_sk / t_reach:.1f}x faster) "
+              f"after {reached[fw]} evaluations; full fit {t_fit:.1f} s, {evals[fw]} "
+              f"evaluations, {int(m.n_iter_[0])} iterations, objective {f:.6f}, "
               f"test accuracy {m.score(Xte, yte):.4f} ({m.score(Xte, yte) - acc_sk:+.4f})")
         record(f"SoftmaxRegression {fw} vs LogisticRegression lbfgs, Fashion-MNIST "
                f"{X.shape[0]} (time to its objective)", t_sk / t_reach,
