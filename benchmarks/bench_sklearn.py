@@ -1,7 +1,9 @@
 """softreg.SoftmaxRegression against scikit-learn's LogisticRegression, side by side in one run.
 
 Sections (``--only`` picks some): ``fmnist`` (C=1 lbfgs fit: time to reach scikit-learn's final
-objective, test accuracy, each evaluation's cost against its floor), ``digits`` and ``sparse``
+objective, evaluations and iterations of both, test accuracy, each evaluation's cost against its
+floor), ``passes`` (evaluations to scikit-learn's objective in the model's own coordinates and
+in the centred ones: deterministic counts, whatever the machine's load), ``digits`` and ``sparse``
 (a hashed text-like set) against LogisticRegression's solvers, ``cv`` (SoftmaxRegressionCV
 against LogisticRegressionCV, Cs=10, cv=5) and ``memory`` (peak memory of a Fashion-MNIST fit
 from float32 input, each fit in a fresh process). Every figure is measured in this run; the
@@ -89,26 +91,34 @@ def fmnist(args: argparse.Namespace) -> None:
     print(f"\n== Fashion-MNIST lbfgs, C=1: {X.shape[0]} x {X.shape[1]} float32, 10 classes ==")
     ours: dict[str, list[Any]] = {"numpy": [], "torch": []}
 
-    def run_ours() -> None:
+    evals: dict[str, int] = {}
+    reached: dict[str, int | None] = {}
+
+    def run_ours(target: float = -np.inf) -> None:
         for fw in ours:
-            t, m = timed(lambda fw=fw: SoftmaxRegression(C=1.0, framework=fw, tol=1e-5,
-                                                       max_iter=2000).fit(X, y))
+            with counting(target) as made:
+                t, m = timed(lambda fw=fw: SoftmaxRegression(C=1.0, framework=fw, tol=1e-5,
+                                                           max_iter=2000).fit(X, y))
             ours[fw].append((t, m))
+            evals[fw], reached[fw] = made[-1].n, made[-1].reached
 
     run_ours()
-    t_sk, sk = timed(lambda: LogisticRegression(C=1.0, max_iter=1000).fit(X, y))
-    run_ours()
+    with sklearn_evaluations() as sk_runs:
+        t_sk, sk = timed(lambda: LogisticRegression(C=1.0, max_iter=1000).fit(X, y))
     f_sk = objective(X, y, sk.coef_, sk.intercept_, 1.0)
+    run_ours(f_sk)
     acc_sk = sk.score(Xte, yte)
-    print(f"scikit-learn lbfgs: {t_sk:.1f} s, {int(sk.n_iter_[0])} iterations, objective "
-          f"{f_sk:.6f}, test accuracy {acc_sk:.4f}")
+    sk_evals, sk_iters = sk_runs[-1]
+    print(f"scikit-learn lbfgs: {t_sk:.1f} s, {sk_evals} evaluations, {sk_iters} iterations, "
+          f"objective {f_sk:.6f}, test accuracy {acc_sk:.4f}")
     for fw, runs in ours.items():
         t_reach = np.median([reach(m, f_sk) or np.nan for _, m in runs])
         t_fit = np.median([t for t, _ in runs])
         m = runs[-1][1]
         f = objective(X, y, m.coef_, m.intercept_, 1.0)
-        print(f"softreg {fw:5s}: reaches it in {t_reach:.1f} s ({t_sk / t_reach:.1f}x faster); "
-              f"full fit {t_fit:.1f} s, {int(m.n_iter_[0])} iterations, objective {f:.6f}, "
+        print(f"softreg {fw:5s}: reaches it in {t_reach:.1f} s ({t_sk / t_reach:.1f}x faster) "
+              f"after {reached[fw]} evaluations; full fit {t_fit:.1f} s, {evals[fw]} "
+              f"evaluations, {int(m.n_iter_[0])} iterations, objective {f:.6f}, "
               f"test accuracy {m.score(Xte, yte):.4f} ({m.score(Xte, yte) - acc_sk:+.4f})")
         record(f"SoftmaxRegression {fw} vs LogisticRegression lbfgs, Fashion-MNIST "
                f"{X.shape[0]} (time to its objective)", t_sk / t_reach,
@@ -128,6 +138,150 @@ def fmnist(args: argparse.Namespace) -> None:
               "the floor")
 
 
+class TargetReachedError(Exception):
+    """Raised by a :class:`Counted` objective with ``stop`` once the target is reached."""
+
+
+class Counted:
+    """An objective that counts its evaluations (each one pass over X for every model still
+    running) and notes the first at which model 0's objective fell to ``target`` (with
+    ``stop``: ends the fit there, raising :class:`TargetReachedError`)."""
+
+    def __init__(self, fun: Any, target: float = -np.inf, stop: bool = False) -> None:
+        self.fun, self.target, self.n, self.reached, self.stop = fun, target, 0, None, stop
+
+    def __call__(self, theta: Any, idx: Any) -> Any:
+        f, g = self.fun(theta, idx)
+        self.n += 1
+        if self.reached is None and idx[0] == 0 and f[0] <= self.target * (1 + 1e-9):
+            self.reached = self.n
+            if self.stop:
+                raise TargetReachedError
+        return f, g
+
+
+def counting(target: float = -np.inf) -> Any:
+    """A context in which every softreg fit's objective is :class:`Counted`; yields the list
+    of the objectives made (one per L-BFGS run: a CV fit makes two, the pack and the refit)."""
+    import contextlib
+    from unittest import mock
+
+    from softreg.estimator import prepare
+
+    made: list[Counted] = []
+    original = prepare.objective
+
+    def objective(*a: Any, **kw: Any) -> Counted:
+        made.append(Counted(original(*a, **kw), target))
+        return made[-1]
+
+    @contextlib.contextmanager
+    def patched() -> Any:
+        with mock.patch.object(prepare, "objective", objective):
+            yield made
+
+    return patched()
+
+
+def sklearn_evaluations() -> Any:
+    """A context that records scipy's L-BFGS-B evaluations and iterations of each
+    scikit-learn fit run inside it (LogisticRegression calls scipy.optimize.minimize)."""
+    import contextlib
+    from unittest import mock
+
+    import scipy.optimize
+
+    runs: list[tuple[int, int]] = []
+    original = scipy.optimize.minimize
+
+    def minimize(*a: Any, **kw: Any) -> Any:
+        res = original(*a, **kw)
+        runs.append((int(res.nfev), int(res.nit)))
+        return res
+
+    @contextlib.contextmanager
+    def patched() -> Any:
+        with mock.patch.object(scipy.optimize, "minimize", minimize):
+            yield runs
+
+    return patched()
+
+
+def passes(args: argparse.Namespace) -> None:
+    """Evaluations (passes over X) to reach scikit-learn's objective: deterministic counts,
+    softreg's earlier L-BFGS (the model's own coordinates, 10 pairs), each change alone, and
+    the solver now (centred, 30 pairs)."""
+    import contextlib
+    from unittest import mock
+
+    from softreg.estimator import prepare
+
+    X, y, _, _ = fashion(args.n_fmnist)
+    target = args.target if args.n_fmnist is None else None
+    print(f"\n== evaluations to scikit-learn's objective, Fashion-MNIST C=1 ({X.shape[0]} rows), "
+          "torch ==")
+    if target is None:
+        from sklearn.linear_model import LogisticRegression
+
+        with sklearn_evaluations() as runs:
+            sk = LogisticRegression(C=1.0, max_iter=1000).fit(X, y)
+        target = objective(X, y, sk.coef_, sk.intercept_, 1.0)
+        print(f"scikit-learn lbfgs: {runs[-1][0]} evaluations, {runs[-1][1]} iterations, "
+              f"objective {target:.8f}")
+    else:
+        print(f"target: {target} (scikit-learn's final objective on the full set: 640 "
+              "iterations; --n-fmnist N measures it on a subset)")
+    prob = prepare.problem(X, y.astype(np.intp), np.ones((1, len(y))), np.array([1.0]), 10,
+                           False)
+    fun = prepare.objective(prob, "torch", "cpu")
+    for label, centre, memory in (("earlier: own coordinates, 10 pairs", False, 10),
+                                  ("own coordinates, 30 pairs", False, 30),
+                                  ("centred, 10 pairs", True, 10),
+                                  ("now: centred, 30 pairs", True, None)):
+        counted = Counted(fun, target, stop=True)
+        with mock.patch.object(prepare, "objective", lambda *a, c=counted: c), \
+                contextlib.suppress(TargetReachedError):
+            prepare.minimize(prob, np.zeros((1, prob.size)), "torch", "cpu", tol=1e-5,
+                             max_iter=2000, centre=centre, memory=memory)
+        print(f"softreg {label:35s}: reaches it after {counted.reached} evaluations")
+    passes_sparse_and_cv()
+
+
+def passes_sparse_and_cv() -> None:
+    """The same comparison, earlier solver against now, to the fit's own end: the quick sparse
+    set (tol 1e-6, the optimum is the same) and SoftmaxRegressionCV on digits."""
+    import functools
+    from unittest import mock
+
+    from sklearn.datasets import load_digits
+
+    from softreg.estimator import SoftmaxRegressionCV, prepare
+
+    X, y = text_like(20000, 2**16, 100, 20)
+    print(f"\n== evaluations to the end of the fit (tol 1e-6): sparse {X.shape[0]} x "
+          f"{X.shape[1]}, {X.nnz / X.shape[0]:.0f} non-zeros a row, 20 classes, numpy ==")
+    prob = prepare.problem(X, y.astype(np.intp), np.ones((1, len(y))), np.array([1.0]), 20,
+                           False)
+    for label, centre, memory in (("earlier: own coordinates, 10 pairs", False, 10),
+                                  ("now: centred", True, None)):
+        res = prepare.minimize(prob, np.zeros((1, prob.size)), "numpy", "cpu", tol=1e-6,
+                               max_iter=3000, centre=centre, memory=memory)
+        print(f"softreg {label:35s}: {res.n_evals} evaluations, {int(res.n_iter[0])} "
+              f"iterations, objective {res.f[0]:.8f}")
+    Xd, yd = load_digits(return_X_y=True)
+    print("\n== SoftmaxRegressionCV(Cs=10, cv=5) on digits / 16, numpy: evaluations ==")
+    original = prepare.minimize
+    for label, centre, memory in (("earlier: own coordinates, 10 pairs", False, 10),
+                                  ("now: centred", True, None)):
+        earlier = functools.partial(original, centre=centre, memory=memory)
+        with mock.patch.object(prepare, "minimize", earlier), counting() as made, \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = SoftmaxRegressionCV(Cs=10, cv=5).fit(Xd / 16.0, yd)
+        print(f"softreg {label:35s}: {made[0].n} evaluations of the pack of 50, "
+              f"{made[-1].n} of the refit, C_ {m.C_:.4g}")
+
+
 def digits(args: argparse.Namespace) -> None:
     from sklearn.datasets import load_digits
 
@@ -137,9 +291,16 @@ def digits(args: argparse.Namespace) -> None:
 
 
 def sparse(args: argparse.Namespace) -> None:
+    X, y = text_like(*args.sparse)
+    compare(f"sparse text-like ({X.shape[0]} x {X.shape[1]}, {X.nnz / X.shape[0]:.0f} non-zeros "
+            f"a row, {int(y.max()) + 1} classes, float32 CSR)", X, y, C=1.0,
+            solvers=("lbfgs", "saga"), rounds=1)
+
+
+def text_like(n: int, d: int, nnz: int, c: int) -> tuple[Any, Any]:
+    """A synthetic hashed bag of words: n rows, d columns, about nnz non-zeros a row."""
     import scipy.sparse as sp
 
-    n, d, nnz, c = args.sparse
     rng = np.random.default_rng(0)
     y = rng.integers(0, c, n)
     # each class prefers its own 2,000 hashed "words"; the rest of a row is common words
@@ -150,8 +311,7 @@ def sparse(args: argparse.Namespace) -> None:
     X = sp.csr_matrix((np.ones(n * nnz, np.float32), (rows, cols.ravel())), shape=(n, d))
     X.sum_duplicates()
     X.data = np.log1p(X.data)
-    compare(f"sparse text-like ({n} x {d}, {X.nnz / n:.0f} non-zeros a row, {c} classes, "
-            "float32 CSR)", X, y, C=1.0, solvers=("lbfgs", "saga"), rounds=1)
+    return X, y
 
 
 def compare(title: str, X: Any, y: Any, C: float, solvers: tuple[str, ...],
@@ -192,19 +352,24 @@ def cv(args: argparse.Namespace) -> None:
     X, y, _, _ = fashion(args.n_cv)
     for title, A, b in (("digits", Xd / 16.0, yd), (f"Fashion-MNIST {len(y)}", X, y)):
         print(f"\n== CV, Cs=10, cv=5: {title} ({A.shape[0]} x {A.shape[1]}) ==")
-        t_sk, sk = timed(lambda A=A, b=b: LogisticRegressionCV(
-            Cs=10, cv=5, l1_ratios=(0.0,), scoring="accuracy",
-            use_legacy_attributes=False).fit(A, b))
+        with sklearn_evaluations() as sk_runs:
+            t_sk, sk = timed(lambda A=A, b=b: LogisticRegressionCV(
+                Cs=10, cv=5, l1_ratios=(0.0,), scoring="accuracy",
+                use_legacy_attributes=False).fit(A, b))
         c_sk = float(np.ravel(sk.C_)[0])
-        print(f"scikit-learn LogisticRegressionCV: {t_sk:.1f} s, C_ {c_sk:.4g}")
+        print(f"scikit-learn LogisticRegressionCV: {t_sk:.1f} s, C_ {c_sk:.4g}; "
+              f"{sum(e for e, _ in sk_runs)} evaluations of one model each over "
+              f"{len(sk_runs)} fits")
         for fw in ("numpy", "torch"):
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), counting() as made:
                 warnings.simplefilter("ignore")
                 t, m = timed(lambda A=A, b=b, fw=fw: SoftmaxRegressionCV(
                     Cs=10, cv=5, framework=fw).fit(A, b))
             same = np.isclose(m.C_, c_sk)
             print(f"softreg SoftmaxRegressionCV {fw:5s}: {t:.1f} s ({t_sk / t:.1f}x faster), "
-                  f"C_ {m.C_:.4g} ({'same' if same else 'DIFFERENT'})")
+                  f"C_ {m.C_:.4g} ({'same' if same else 'DIFFERENT'}); evaluations: "
+                  f"{made[0].n} of the pack of {m.n_iter_.size} (most iterations of one "
+                  f"member {int(m.n_iter_.max())}), {made[-1].n} of the refit")
             record(f"SoftmaxRegressionCV {fw} vs LogisticRegressionCV, {title}", t_sk / t,
                    target=10.0)
 
@@ -217,13 +382,15 @@ def gpu(args: argparse.Namespace) -> None:
     print(f"\n== Fashion-MNIST lbfgs on {args.device}, C=1: {X.shape[0]} x {X.shape[1]}; target "
           f"objective {args.target} (scikit-learn's final one) ==")
     for run in ("first (includes CUDA start-up)", "second"):
-        t, m = timed(lambda: SoftmaxRegression(C=1.0, framework="torch", device=args.device,
-                                               tol=1e-5, max_iter=2000).fit(X, y))
+        with counting(args.target) as made:
+            t, m = timed(lambda: SoftmaxRegression(C=1.0, framework="torch", device=args.device,
+                                                   tol=1e-5, max_iter=2000).fit(X, y))
         t_reach = reach(m, args.target)
         shown = "never" if t_reach is None else f"{t_reach:.2f} s"
-        print(f"{run}: reaches the target in {shown}; full fit {t:.2f} s, {int(m.n_iter_[0])} "
-              f"iterations, objective {objective(X, y, m.coef_, m.intercept_, 1.0):.6f}, test "
-              f"accuracy {m.score(Xte, yte):.4f}")
+        print(f"{run}: reaches the target in {shown} (after {made[-1].reached} evaluations); "
+              f"full fit {t:.2f} s, {made[-1].n} evaluations, {int(m.n_iter_[0])} iterations, "
+              f"objective {objective(X, y, m.coef_, m.intercept_, 1.0):.6f}, test accuracy "
+              f"{m.score(Xte, yte):.4f}")
 
 
 def memory_child(which: str, n: int | None) -> None:
@@ -268,17 +435,19 @@ def memory(args: argparse.Namespace) -> None:
               f"{out['extra'] / 2**20:.0f} MiB ({100 * out['extra'] / out['input']:.0f}% of it)")
 
 
-SECTIONS = {"fmnist": fmnist, "digits": digits, "sparse": sparse, "cv": cv, "memory": memory,
+SECTIONS = {"fmnist": fmnist, "passes": passes, "digits": digits, "sparse": sparse, "cv": cv,
+            "memory": memory,
             "gpu": gpu}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="fmnist,digits,sparse,cv,memory",
+    ap.add_argument("--only", default="fmnist,passes,digits,sparse,cv,memory",
                     help="sections, comma-separated (gpu: the CUDA rows, not run by default)")
     ap.add_argument("--device", default="cuda", help="the gpu section's torch device")
-    ap.add_argument("--target", type=float, default=0.35069,
-                    help="the gpu section's target objective (scikit-learn's, measured on the CPU)")
+    ap.add_argument("--target", type=float, default=0.3506383,
+                    help="the gpu and passes sections' target objective (scikit-learn 1.x's "
+                    "final one on the full Fashion-MNIST, measured on the CPU: 640 iterations)")
     ap.add_argument("--quick", action="store_true", help="subsets: a few minutes in all")
     ap.add_argument("--n-fmnist", type=int, default=None, help="Fashion-MNIST training rows")
     ap.add_argument("--threads", type=int, default=None,

@@ -22,4 +22,4 @@ timeout 240 "$PY" benchmarks/gpu_timings.py
 # softreg.SoftmaxRegression (issue 24): the CUDA objective test, then the full Fashion-MNIST lbfgs
 # fit on the GPU against scikit-learn's final objective (target: under 1 s on an H100/H200).
 timeout 120 env SOFTREG_REQUIRE=torch,sklearn "$PY" -m pytest -q -m cuda tests/estimator/test_solver.py
-timeout 180 "$PY" benchmarks/bench_sklearn.py --only gpu
+timeout 180 "$PY" benchmarks/bench_sklearn.py --only gpu   # CUDA rows: unmeasured until a GPU runs this

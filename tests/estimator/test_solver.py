@@ -167,3 +167,37 @@ def test_cuda_agrees_with_numpy():
     b = _fit(X, y, framework="torch", device="cuda").fit(X.astype(np.float32), y)
     assert abs(a.objective_ - b.objective_) < 1e-6 * a.objective_
     assert np.abs(a.coef_ - b.coef_).max() < 1e-4
+
+
+def test_centred_coordinates_are_an_exact_change_of_variables():
+    from softreg.estimator import metric, prepare
+
+    X, y = _data()
+    X = X + 3.0  # columns far from zero mean
+    prob = prepare.problem(X, y, np.ones((2, len(y))), np.array([0.5, 2.0]), 3, False)
+    coords = metric.centred(prob)
+    assert np.allclose(coords.shift, X.mean(axis=0))
+    fun, idx = prepare.objective(prob, "numpy", "cpu"), np.arange(2)
+    rng = np.random.default_rng(2)
+    phi = rng.normal(size=(2, prob.size))
+    theta = coords.to_model(phi, idx)
+    assert np.allclose(coords.to_phi(theta, idx), phi)
+    f, g = fun(theta, idx)
+    fp, gp = coords.wrap(fun)(phi, idx)
+    assert np.array_equal(f, fp)  # the same objective at the same model
+    assert np.allclose(coords.grad_max(gp, idx), np.abs(g).max(axis=1))
+    step = 1e-6 * rng.normal(size=phi.shape)  # the pulled-back gradient is phi's gradient
+    f2, _ = coords.wrap(fun)(phi + step, idx)
+    assert np.allclose(f2 - fp, np.einsum("kp,kp->k", gp, step), rtol=1e-4, atol=1e-12)
+
+
+def test_centring_needs_fewer_evaluations_to_the_same_optimum():
+    from softreg.estimator import prepare
+
+    X, y = _data(n=400, d=8)
+    X = X + 4.0
+    prob = prepare.problem(X, y, np.ones((1, len(y))), np.array([1.0]), 3, False)
+    runs = {c: prepare.minimize(prob, np.zeros((1, prob.size)), "numpy", "cpu", tol=1e-8,
+                                max_iter=5000, centre=c) for c in (False, True)}
+    assert abs(runs[True].f[0] - runs[False].f[0]) <= 1e-9 * runs[False].f[0]
+    assert runs[True].n_evals < runs[False].n_evals

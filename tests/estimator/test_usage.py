@@ -78,8 +78,9 @@ def test_load_refuses_another_checkpoint_in_one_line(tmp_path):
     other = tmp_path / "chapter.safetensors"
     ck = checkpoint.Checkpoint(W=np.zeros((10, 784), np.float32), b=np.zeros(10, np.float32))
     checkpoint.save(other, ck)
-    with pytest.raises(CheckpointError, match=r"is not a saved SoftmaxRegression \(format "
-                       r"'softreg-checkpoint'.*load it with the tool that wrote it$"):
+    with pytest.raises(CheckpointError, match=r"is a checkpoint of 'softreg train', not a saved "
+                       r"SoftmaxRegression; use it with the softreg commands, or fit an "
+                       r"estimator and save\(\) it$"):
         SoftmaxRegression.load(other)
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00hello")
@@ -98,10 +99,19 @@ def test_load_refuses_shapes_that_disagree_with_the_labels(tmp_path):
     with safe_open(str(path), "np") as fh:
         meta = fh.metadata()
     tensors = load_file(str(path))
-    meta["classes"] = json.dumps({"dtype": "<i8", "values": [0, 1]})
+    state = json.loads(meta["estimator"])
+    state["classes"] = {"dtype": "<i8", "values": [0, 1]}
+    meta["estimator"] = json.dumps(state)
     save_file(tensors, str(path), metadata=meta)
-    with pytest.raises(CheckpointError, match=r"do not fit its 2 classes and 5 features; it is "
-                       "not a checkpoint of this estimator"):
+    with pytest.raises(CheckpointError, match=r"its estimator metadata names 2 classes and 0 "
+                       r"feature names, but the checkpoint holds a model of 3 classes and 5 "
+                       "features; save the estimator again"):
+        SoftmaxRegression.load(path)
+    state["classes"] = {"dtype": "<i8", "values": [0, 1, 2]}
+    state["rows"] = [0, 1, 1]  # not a permutation of the rows
+    meta["estimator"] = json.dumps(state)
+    save_file(tensors, str(path), metadata=meta)
+    with pytest.raises(CheckpointError, match="its estimator metadata names 3 classes"):
         SoftmaxRegression.load(path)
 
 

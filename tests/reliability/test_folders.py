@@ -363,11 +363,14 @@ def test_study_refuses_a_folder_of_user_files(tmp_path, fake_fashion, capsys):
     assert (out / "summary.md").read_text() == "my summary"
 
 
-@pytest.mark.parametrize("argv", [("explain", "--no-figures"), ("export", "--format", "torch")])
-def test_explain_and_export_refuse_a_run_folder_in_use(run_dir, fake_fashion, capsys, argv):
+@pytest.mark.parametrize("argv", [("explain", "--no-figures"), ("export", "--format", "torch"),
+                                  ("evaluate",)])
+def test_explain_export_and_evaluate_refuse_a_run_folder_in_use(run_dir, fake_fashion, capsys,
+                                                                argv):
     with runfolder.claim(run_dir, "train", "resume"):  # a training run still writes there
         code, _, err = run_cli(capsys, argv[0], run_dir, *argv[1:])
         refused(code, err, "is in use by another softreg command")
+        assert not (run_dir / "evaluate-test-confusion.png").exists()
     code, _, err = run_cli(capsys, argv[0], run_dir, *argv[1:])  # once it has ended
     assert code == 0, err
     assert not (run_dir / runfolder.LOCK).exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
 
-    from softreg.backends import get_backend
-    from softreg.core.metrics import (
-        confusion_matrix,
-        format_confusion,
-        format_per_class,
-        per_class_accuracy,
-    )
-    from softreg.core.numerics import cross_entropy
     from softreg.plots.labels import figure_text
-    from softreg.runfiles import checkpoint
     from softreg.safety import fileio, runfolder
-    from softreg.safety.textsafe import printable
 
     # --labels ko without a Hangul font is refused before any work
     text = None if args.no_figures else figure_text(args.labels)
@@ -52,6 +42,39 @@ def run(args: argparse.Namespace) -> int:
     replace_png = args.overwrite or (not args.png and runfolder.owned_file(png))
     if text is not None:
         fileio.refuse_existing(png, "--png", overwrite=replace_png)  # before any work
+    # The figure goes into a run's (or sweep's) folder: held, so that a training run still
+    # writing there stops this command with one line (and the figure never meets its writes).
+    with _folder_lock(png) if text is not None else contextlib.nullcontext():
+        return _evaluate(args, png, replace_png, text)
+
+
+def _folder_lock(png: Path) -> contextlib.AbstractContextManager[object]:
+    """The lock of the softreg folder ``png`` goes into (a run's, or a sweep's for
+    ``weights/...``); none for another folder."""
+    from softreg.safety import runfolder
+
+    for folder in (png.parent, png.parent.parent):
+        if runfolder.marker_kind(folder) in runfolder.OWN_FILES:
+            return runfolder.adding_to(folder)
+    return contextlib.nullcontext()
+
+
+def _evaluate(args: argparse.Namespace, png: Path, replace_png: bool, text: Any) -> int:
+    import numpy as np
+
+    from softreg.backends import get_backend
+    from softreg.core.metrics import (
+        confusion_matrix,
+        format_confusion,
+        format_per_class,
+        per_class_accuracy,
+    )
+    from softreg.core.numerics import cross_entropy
+    from softreg.runfiles import checkpoint
+    from softreg.runfiles.checkpoint_meta import origin
+    from softreg.safety import fileio
+    from softreg.safety.textsafe import printable
+
     path, ck = checkpoint.load_model(args.checkpoint)
     backend = get_backend(args.framework, args.device)
     X, y = checkpoint_split(ck, str(path), args)
@@ -66,10 +89,8 @@ def run(args: argparse.Namespace) -> int:
     pred = logits.argmax(axis=1)  # (N,)
     cm = confusion_matrix(y, pred, len(class_names))
     # The metadata was checked on load; printed through printable() all the same.
-    trained_on = f" on {ck.meta['device_used']}" if "device_used" in ck.meta else ""
-    print(printable(f"checkpoint: {path} (trained with {ck.meta.get('framework', '?')}"
-                    f"{trained_on}, weights of epoch {ck.meta.get('epoch', '?')}); evaluated "
-                    f"with {backend.name} on {backend.device}"))
+    print(printable(f"checkpoint: {path} ({origin(ck.meta)}); evaluated with {backend.name} "
+                    f"on {backend.device}"))
     print(f"{args.split}: accuracy {float(np.mean(pred == y)):.4f}  loss {loss:.4f}  "
           f"({len(y)} {what})")
     print("per-class accuracy:")
@@ -103,12 +124,11 @@ def checkpoint_split(ck: Any, where: str, args: argparse.Namespace) -> tuple[Any
     from dataclasses import replace
 
     from softreg.cli.train import data_settings
-    from softreg.core.config import TrainConfig
     from softreg.fitting.splits import model_data, prepare_splits
+    from softreg.runfiles.checkpoint_meta import data_config
 
-    raw = ck.meta.get("config")
-    config = TrainConfig.from_dict(raw) if isinstance(raw, dict) else TrainConfig()
-    config = replace(config, val_split=0.0, patience=0, **data_settings(args))
+    config = replace(data_config(ck.meta, where, data_settings(args)), val_split=0.0,
+                     patience=0)
     ds = model_data(ck.shape, config, args.data_dir, args.offline, f"checkpoint {where!r}")
     split = prepare_splits(config, dataset=ds, scale=False)[args.split]
     return split.X, split.y

@@ -30,10 +30,10 @@ def run(args: argparse.Namespace) -> int:
 
     res = explain_run(args.target, args.out, data_dir=args.data_dir, offline=args.offline,
                       figures=not args.no_figures, data=data_settings(args))
-    meta = res.meta
-    print(f"model: {res.model_path} (trained with {meta.get('framework', '?')}, weights of "
-          f"epoch {meta.get('epoch', '?')}); {res.explanation.calibration.test_size} test "
-          "images, computed with NumPy")
+    from softreg.runfiles.checkpoint_meta import origin
+
+    print(f"model: {res.model_path} ({origin(res.meta, device=False)}); "
+          f"{res.explanation.calibration.test_size} test examples, computed with NumPy")
     print()
     print(format_text(res.explanation))
     print()

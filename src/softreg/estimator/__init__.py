@@ -6,5 +6,6 @@ Importing this package imports scikit-learn and scipy (``pip install 'softreg[sk
 
 from softreg.estimator.classifier import SoftmaxRegression
 from softreg.estimator.cv import SoftmaxRegressionCV
+from softreg.estimator.data import load_split
 
-__all__ = ["SoftmaxRegression", "SoftmaxRegressionCV"]
+__all__ = ["SoftmaxRegression", "SoftmaxRegressionCV", "load_split"]

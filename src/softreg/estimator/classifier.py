@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from softreg.estimator import lbfgs, prepare, sgd
+from softreg.estimator import prepare, sgd
 from softreg.estimator.base import F64, LinearSoftmax, check_fit_input, encode_labels
 from softreg.estimator.persist import load_estimator, save_estimator
 
@@ -147,10 +147,8 @@ class SoftmaxRegression(LinearSoftmax):
         return np.zeros((1, (d + 1) * len(classes)))
 
     def _fit_lbfgs(self, prob: Any, theta0: F64) -> F64:
-        fun = prepare.objective(prob, self.framework, self.device)
-        ftol = 64 * np.finfo(np.float64).eps
-        res = lbfgs.minimize(fun, theta0, tol=self.tol, max_iter=self.max_iter, ftol=ftol,
-                             noise=prepare.noise(prob), verbose=self.verbose)
+        res = prepare.minimize(prob, theta0, self.framework, self.device, tol=self.tol,
+                               max_iter=self.max_iter, verbose=self.verbose)
         self.n_iter_ = res.n_iter.astype(np.int32)
         self.objective_ = float(res.f[0])
         self.objective_curve_ = np.array(res.trace)
@@ -199,10 +197,20 @@ class SoftmaxRegression(LinearSoftmax):
         W_eff, b_eff = prob.effective(theta)
         self._set_model(W_eff[0], b_eff[0])
 
-    def save(self, path: Any) -> Any:
-        """Write the fitted model to ``path`` as a safetensors checkpoint (no pickle)."""
+    def save(self, path: Any, data: str | None = None, *, data_dir: Any = None,
+             offline: bool = False) -> Any:
+        """Write the fitted model to ``path`` as a softreg checkpoint (safetensors, no pickle).
+
+        The file is what ``softreg evaluate/predict/explain/export`` take. ``data``: the softreg
+        data spec X was read from (``softreg.estimator.load_split``), recorded so that
+        ``softreg evaluate`` reads the same data; None for your own arrays (the commands then
+        need ``--data``). Returns the path.
+
+        Raises:
+            ValueError: ``data`` is not of the estimator's features and classes.
+        """
         check_is_fitted(self)
-        return save_estimator(self, path)
+        return save_estimator(self, path, data, data_dir, offline)
 
     @classmethod
     def load(cls, path: Any) -> SoftmaxRegression:

@@ -16,8 +16,6 @@ from softreg.estimator import lbfgs, prepare
 from softreg.estimator.base import F64, LinearSoftmax, check_fit_input, encode_labels
 from softreg.estimator.classifier import SoftmaxRegression
 
-FTOL = 64 * np.finfo(np.float64).eps
-
 
 class SoftmaxRegressionCV(LinearSoftmax):
     """Softmax regression choosing C by cross-validation, like ``LogisticRegressionCV``.
@@ -104,9 +102,8 @@ class SoftmaxRegressionCV(LinearSoftmax):
         return self
 
     def _minimize(self, prob: Any, theta0: F64) -> lbfgs.Result:
-        fun = prepare.objective(prob, self.framework, self.device)
-        res = lbfgs.minimize(fun, theta0, tol=self.tol, max_iter=self.max_iter, ftol=FTOL,
-                             noise=prepare.noise(prob), verbose=self.verbose)
+        res = prepare.minimize(prob, theta0, self.framework, self.device, tol=self.tol,
+                               max_iter=self.max_iter, verbose=self.verbose)
         if not res.converged.all():
             warnings.warn(
                 f"SoftmaxRegressionCV: {int((~res.converged).sum())} of {len(theta0)} fits "

@@ -23,6 +23,11 @@ import numpy.typing as npt
 
 F64 = npt.NDArray[np.float64]
 Objective = Callable[[F64, npt.NDArray[np.intp]], tuple[F64, F64]]
+GradMax = Callable[[F64, npt.NDArray[np.intp]], F64]
+
+
+def _own_max(g: F64, idx: npt.NDArray[np.intp]) -> F64:
+    return np.abs(g).max(axis=1)  # type: ignore[no-any-return]
 
 ARMIJO = 1e-4
 MAX_BACKTRACKS = 40
@@ -41,7 +46,8 @@ class Result:
 
 
 def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: int = 10,
-             ftol: float = 1e-12, noise: float = 0.0, verbose: int = 0) -> Result:
+             ftol: float = 1e-12, noise: float = 0.0, verbose: int = 0,
+             grad_max: GradMax | None = None) -> Result:
     """Minimise K objectives from ``theta0`` (K, p); ``fun(theta_sub, idx)`` evaluates a subset.
 
     ``noise`` is the relative error of an evaluated objective (float32 products: about 1e-6).
@@ -50,10 +56,15 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
     shrunk (the strong Wolfe curvature condition): near the optimum the gradient still guides
     where the objective's rounding no longer can.
 
+    ``grad_max(g, idx)`` gives the largest gradient entry (k,) that ``tol`` is compared with,
+    when the optimiser's coordinates are not the model's (:mod:`softreg.estimator.metric`);
+    by default ``g``'s own.
+
     Returns:
         The final parameters, objectives, iteration counts and which models converged.
     """
     start = time.perf_counter()
+    gmax = grad_max or _own_max
     K, p = theta0.shape
     theta = theta0.astype(np.float64, copy=True)
     every = np.arange(K)
@@ -63,7 +74,7 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
     S = np.zeros((memory, K, p))
     Y = np.zeros((memory, K, p))
     rho = np.zeros((memory, K))
-    running = np.abs(g).max(axis=1) > tol
+    running = gmax(g, every) > tol
     res.converged[~running] = True
     for it in range(max_iter):
         act = np.flatnonzero(running)
@@ -82,7 +93,7 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
         decrease = f[act] - f_new
         theta[act], f[act], g[act] = x_new, f_new, g_new
         res.n_iter[act] += 1
-        done = ((np.abs(g_new).max(axis=1) <= tol) | ~ok
+        done = ((gmax(g_new, act) <= tol) | ~ok
                 | ((decrease <= ftol * np.maximum(np.abs(f_new), 1.0)) & ~noisy))
         res.converged[act[done]] = True
         running[act[done]] = False

@@ -23,6 +23,7 @@ from softreg.explain.calibration import FILE_NAME, FORMAT, model_digest
 from softreg.explain.mistakes import examples
 from softreg.explain.report import render_sections
 from softreg.runfiles import checkpoint
+from softreg.runfiles.checkpoint_meta import data_config, origin
 from softreg.safety import fileio, runfolder, writegate
 
 # Everything explain writes; an --out folder holding anything else is not explain's to write in.
@@ -71,19 +72,20 @@ def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: st
                           f"{checkpoint.LAST}; pass the --out folder of 'softreg train' or a "
                           ".safetensors checkpoint")
     model_path, ck = checkpoint.load_model(p)
+    config, notes = _saved_config(ck.meta)
+    # the data: the run's, or the spec a saved estimator records (refused before any folder
+    # is made when it records none and no --data is given), or Fashion-MNIST's
+    data_cfg = config
+    if data or config is None:
+        data_cfg = data_config(ck.meta, str(model_path), data or {})
     dest = Path(out) if out is not None else _default_out(p)
     kind = out_kind(dest, model_path)
     prepare_out(dest)
     # Claimed before the data is read: a run folder's training must not be writing there, and
     # another folder becomes an "explain" folder (its marker names the files it may replace).
     with runfolder.held(dest, kind, "add"):  # type: ignore[arg-type]
-        config, notes = _saved_config(ck.meta)
-        if data:
-            from dataclasses import replace
-
-            config = replace(config if config is not None else TrainConfig(), **data)
         shape = ck.shape
-        test, val = load_sets(config, data_dir, offline, shape, str(model_path))
+        test, val = load_sets(data_cfg, data_dir, offline, shape, str(model_path))
         if config is not None and val is None:
             notes.append(NO_VAL)
         expl = analyse(ck.W, ck.b, test, val, list(shape.class_names), notes)
@@ -278,10 +280,10 @@ def write_calibration(out: Path, expl: Explanation, model_path: Path,
 
 def _page(expl: Explanation, files: dict[str, Path], model_path: Path, meta: dict[str, Any],
           standardized: bool) -> str:
+    said = origin(meta, device=False)
     head = [f"# softreg explain: {model_path}", "",
-            f"Weights of epoch {meta.get('epoch', '?')}, trained with "
-            f"{meta.get('framework', '?')}; computed with NumPy on the "
-            f"{expl.calibration.test_size} test images.", ""]
+            f"{said[0].upper()}{said[1:]}; computed with NumPy on the "
+            f"{expl.calibration.test_size} test examples.", ""]
     return "\n".join(head) + render_sections(expl, files, standardized=standardized) + "\n"
 
 

@@ -111,12 +111,14 @@ def save(path: str | os.PathLike[str], ckpt: Checkpoint) -> Path:
     return fileio.write_bytes(path, encode(ckpt, str(path)))
 
 
-def encode(ckpt: Checkpoint, where: str = "checkpoint") -> bytes:
-    """The bytes of ``ckpt`` as a safetensors file (what :func:`save` writes)."""
+def encode(ckpt: Checkpoint, where: str = "checkpoint", dtype: Any = np.float32) -> bytes:
+    """The bytes of ``ckpt`` as a safetensors file (what :func:`save` writes); its tensors in
+    ``dtype`` (float32; a saved estimator keeps its float64 weights, read as float32 by
+    :func:`load` and exactly by ``SoftmaxRegression.load``)."""
     st = require("safetensors")
     import safetensors.numpy  # noqa: F401  (submodule import after the availability check)
 
-    tensors = {k: np.ascontiguousarray(v, np.float32)
+    tensors = {k: np.ascontiguousarray(v, dtype)
                for k, v in {"W": ckpt.W, "b": ckpt.b, **ckpt.extra}.items()}
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "softreg_version": __version__}
     meta.update({k: json.dumps(v) for k, v in ckpt.meta.items() if k not in _PLAIN_META})

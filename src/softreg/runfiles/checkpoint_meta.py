@@ -27,6 +27,8 @@ from softreg.safety.textsafe import shown
 Arrays = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
 _TAMPERED = "the file was changed after softreg wrote it, or is not softreg's"
 _STOPPER_FIELDS = ("best_value", "best_epoch", "bad_epochs")
+# The field of a saved scikit-learn estimator's own state (softreg.estimator.persist).
+ESTIMATOR = "estimator"
 # The format version this softreg reads and writes (checkpoint.py writes it).
 FORMAT_VERSION = "1"
 # The two checkpoints of a run folder: the last epoch (resumable) and the best epoch.
@@ -221,3 +223,42 @@ def run_state(meta: dict[str, Any], params: Arrays, best: Arrays | None,
                       "but the file holds no best_W/best_b")
     return RunState(TrainConfig.from_dict(meta["config"]), history, params, meta["epoch"],
                     stopper, best)
+
+
+def data_config(meta: dict[str, Any], where: str, given: dict[str, Any]) -> TrainConfig:
+    """The settings a checkpoint's data is read with: its run's configuration; else the data
+    spec it records (a saved estimator's); else Fashion-MNIST's (a checkpoint older than the
+    data seam); then the data settings ``given`` on the command line.
+
+    Raises:
+        ConfigError: a saved estimator fitted on arrays (no spec recorded) and no ``--data``.
+    """
+    from dataclasses import replace
+
+    raw = meta.get("config")
+    if isinstance(raw, dict):
+        config = TrainConfig.from_dict(raw)
+    elif isinstance(meta.get("data"), str):
+        config = TrainConfig(data=meta["data"])
+    elif ESTIMATOR in meta and "data" not in given:
+        shape = meta.get("model_shape") or {}
+        raise ConfigError(
+            f"{where!r} is a SoftmaxRegression saved without its data (fitted on arrays); pass "
+            f"--data SPEC naming data of its {shape.get('features', '?')} features and "
+            f"{len(shape.get('class_names', ())) or '?'} classes (for example --data "
+            "csv:test.csv), or save it with save(path, data=SPEC)")
+    else:
+        config = TrainConfig()
+    return replace(config, **given)
+
+
+def origin(meta: dict[str, Any], device: bool = True) -> str:
+    """How the checkpoint's weights were made, for a command's first line: a run's framework
+    (and ``device``) and epoch, or the estimator that was fitted."""
+    if isinstance(meta.get(ESTIMATOR), dict):
+        kind = meta[ESTIMATOR].get("type")
+        name = kind if kind in ("SoftmaxRegression", "SoftmaxRegressionCV") else "an estimator"
+        return f"{name} fitted with {meta.get('framework', '?')}"
+    trained_on = f" on {meta['device_used']}" if device and "device_used" in meta else ""
+    return (f"trained with {meta.get('framework', '?')}{trained_on}, weights of epoch "
+            f"{meta.get('epoch', '?')}")

@@ -164,13 +164,36 @@ def read_tensors(path: str | os.PathLike[str], header: Header,
     Raises:
         CheckpointError: the file changed since its header was read (shorter data).
     """
+    data = _read_data(path, header)
+    return {name: _to_float32(data, header.tensors[name]) for name in names}
+
+
+def read_tensors_f64(path: str | os.PathLike[str], header: Header,
+                     names: tuple[str, ...]) -> dict[str, npt.NDArray[np.float64]]:
+    """As :func:`read_tensors`, in float64: an F64 tensor exactly as stored (a saved
+    estimator's weights), the other float types widened.
+
+    Raises:
+        CheckpointError: the file changed since its header was read (shorter data).
+    """
+    data = _read_data(path, header)
+    out = {}
+    for name in names:
+        info = header.tensors[name]
+        out[name] = (np.frombuffer(data, dtype="<f8", count=math.prod(info.shape),
+                                   offset=info.start).reshape(info.shape).copy()
+                     if info.dtype == "F64" else _to_float32(data, info).astype(np.float64))
+    return out
+
+
+def _read_data(path: str | os.PathLike[str], header: Header) -> bytes:
     with open(path, "rb") as fh:
         fh.seek(header.data_start)
         data = fh.read(header.data_size)
     if len(data) != header.data_size:
         raise _unreadable(str(path), f"its data ends after {len(data)} of "
                           f"{header.data_size} bytes")
-    return {name: _to_float32(data, header.tensors[name]) for name in names}
+    return data
 
 
 def _to_float32(data: bytes, info: TensorInfo) -> npt.NDArray[np.float32]:
