@@ -87,6 +87,21 @@ def _counts(mod: str, dep: str) -> bool:
 EDGES = {mod: {m for m in _imports(path) if _counts(mod, m)} for mod, path in MODULES.items()}
 
 
+def test_softreg_itself_imports_no_old_path():
+    # an old path works for users (with a warning) but would hide an edge from these tests
+    old = []
+    for mod, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            old += [f"{mod}: {n}" for n in names
+                    if n.startswith("softreg.") and n not in MODULES and n[8:] in _moved.MOVED]
+    assert old == []
+
+
 def test_every_package_has_a_layer():
     assert {_layer(m) for m in MODULES} <= set(RANK), "a new package: give it a row in LAYERS"
 
