@@ -42,10 +42,7 @@ def run(args: argparse.Namespace) -> int:
     replace_png = args.overwrite or (not args.png and runfolder.owned_file(png))
     if text is not None:
         fileio.refuse_existing(png, "--png", overwrite=replace_png)  # before any work
-    # The figure goes into a run's (or sweep's) folder: held, so that a training run still
-    # writing there stops this command with one line (and the figure never meets its writes).
-    with _folder_lock(png) if text is not None else contextlib.nullcontext():
-        return _evaluate(args, png, replace_png, text)
+    return _evaluate(args, png, replace_png, text)
 
 
 def _folder_lock(png: Path) -> contextlib.AbstractContextManager[object]:
@@ -78,40 +75,44 @@ def _evaluate(args: argparse.Namespace, png: Path, replace_png: bool, text: Any)
     path, ck = checkpoint.load_model(args.checkpoint)
     backend = get_backend(args.framework, args.device)
     X, y = checkpoint_split(ck, str(path), args)
-    class_names = ck.shape.class_names
-    backend.set_params(ck.W, ck.b)
-    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
-        logits = np.asarray(backend.logits(X))  # (N, C)
-    what = "images" if ck.shape.image_shape is not None else "examples"
-    checkpoint.check_logits(logits, ck, str(path), f"{args.split} {what}")
-    # Loss from the logits, max-subtracted in float64: no overflow, however large they are.
-    loss = float(cross_entropy(logits.astype(np.float64), y))
-    pred = logits.argmax(axis=1)  # (N,)
-    cm = confusion_matrix(y, pred, len(class_names))
-    # The metadata was checked on load; printed through printable() all the same.
-    print(printable(f"checkpoint: {path} ({origin(ck.meta)}); evaluated with {backend.name} "
-                    f"on {backend.device}"))
-    print(f"{args.split}: accuracy {float(np.mean(pred == y)):.4f}  loss {loss:.4f}  "
-          f"({len(y)} {what})")
-    print("per-class accuracy:")
-    for line in format_per_class(per_class_accuracy(cm), class_names).splitlines():
-        print(printable(line))  # class names come from the data's files
-    print("confusion matrix (rows: true class, columns: predicted):")
-    for line in format_confusion(cm, class_names).splitlines():
-        print(printable(line))
-    if text is not None:
-        from softreg.plots.confusion import plot_confusion
+    # The figure goes into a run's (or sweep's) folder: held from here (bad data was refused
+    # above, touching nothing), so that a training run still writing there stops this command
+    # with one line, and the figure never meets its writes.
+    with _folder_lock(png) if text is not None else contextlib.nullcontext():
+        class_names = ck.shape.class_names
+        backend.set_params(ck.W, ck.b)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
+            logits = np.asarray(backend.logits(X))  # (N, C)
+        what = "images" if ck.shape.image_shape is not None else "examples"
+        checkpoint.check_logits(logits, ck, str(path), f"{args.split} {what}")
+        # Loss from the logits, max-subtracted in float64: no overflow, however large they are.
+        loss = float(cross_entropy(logits.astype(np.float64), y))
+        pred = logits.argmax(axis=1)  # (N,)
+        cm = confusion_matrix(y, pred, len(class_names))
+        # The metadata was checked on load; printed through printable() all the same.
+        print(printable(f"checkpoint: {path} ({origin(ck.meta)}); evaluated with {backend.name} "
+                        f"on {backend.device}"))
+        print(f"{args.split}: accuracy {float(np.mean(pred == y)):.4f}  loss {loss:.4f}  "
+              f"({len(y)} {what})")
+        print("per-class accuracy:")
+        for line in format_per_class(per_class_accuracy(cm), class_names).splitlines():
+            print(printable(line))  # class names come from the data's files
+        print("confusion matrix (rows: true class, columns: predicted):")
+        for line in format_confusion(cm, class_names).splitlines():
+            print(printable(line))
+        if text is not None:
+            from softreg.plots.confusion import plot_confusion
 
-        title = text.confusion_title.format(split=text.splits[args.split])
-        # a path the user named may hold their own file: refused unless --overwrite
-        fig_text = text.for_classes(class_names)
+            title = text.confusion_title.format(split=text.splits[args.split])
+            # a path the user named may hold their own file: refused unless --overwrite
+            fig_text = text.for_classes(class_names)
 
-        def draw(tmp: Path) -> None:
-            plot_confusion(cm, fig_text.class_names, tmp, title=title, text=fig_text)
+            def draw(tmp: Path) -> None:
+                plot_confusion(cm, fig_text.class_names, tmp, title=title, text=fig_text)
 
-        fileio.write_new(png, draw, overwrite=replace_png, flag="--png")
-        print(f"confusion matrix figure: {png}")
-    return 0
+            fileio.write_new(png, draw, overwrite=replace_png, flag="--png")
+            print(f"confusion matrix figure: {png}")
+        return 0
 
 
 def checkpoint_split(ck: Any, where: str, args: argparse.Namespace) -> tuple[Any, Any]:
