@@ -38,14 +38,13 @@ from softreg.core.config import TrainConfig
 from softreg.core.errors import ConfigError
 from softreg.epochs.history import EpochRecord, History, Status
 from softreg.epochs.loop import EpochTotals, diverged, divergence_message
-from softreg.fitting.splits import Split, Standardizer
+from softreg.fitting.splits import Split, Standardizer, splits_shape
 from softreg.fitting.trainer import (
     EarlyStopping,
     FitResult,
     Params,
     epoch_order,
     initial_params,
-    splits_shape,
 )
 from softreg.safety.stopsignals import Terminated
 

@@ -31,8 +31,8 @@ from softreg.core.errors import ConfigError
 from softreg.core.validate import is_int
 from softreg.data import fashion
 from softreg.fitting.pack import pack_key, train_pack
-from softreg.fitting.splits import Split, data_key, prepare_splits
-from softreg.fitting.trainer import FitResult, splits_shape
+from softreg.fitting.splits import Split, data_key, prepare_splits, splits_shape
+from softreg.fitting.trainer import FitResult
 
 
 def fit_many(

@@ -34,13 +34,12 @@ from softreg.core.errors import ConfigError, FolderError, SoftregError
 from softreg.epochs.history import EpochRecord, History, Status
 from softreg.epochs.loop import EpochCallback
 from softreg.epochs.progress import EpochProgress
-from softreg.fitting.splits import data_meta, prepare_splits
+from softreg.fitting.splits import data_meta, prepare_splits, splits_shape
 from softreg.fitting.trainer import (
     EarlyStopping,
     LinearTrainer,
     Params,
     Resume,
-    splits_shape,
     start_fit,
 )
 from softreg.runfiles import checkpoint
