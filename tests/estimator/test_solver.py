@@ -201,3 +201,66 @@ def test_centring_needs_fewer_evaluations_to_the_same_optimum():
                                 max_iter=5000, centre=c) for c in (False, True)}
     assert abs(runs[True].f[0] - runs[False].f[0]) <= 1e-9 * runs[False].f[0]
     assert runs[True].n_evals < runs[False].n_evals
+
+
+def test_row_blocks_group_runs_and_skip_unweighted_rows():
+    from softreg.estimator.objective import row_blocks
+
+    w = np.array([[1, 1, 0, 0, 0, 2, 2],
+                  [0, 0, 3, 3, 0, 1, 1]], dtype=float)
+    got = [(s, e, list(m)) for s, e, m in row_blocks(w)]
+    assert got == [(0, 2, [0]), (2, 4, [1]), (5, 7, [0, 1])]  # row 4 is nobody's
+    alternating = np.tile([[1.0, 0.0], [0.0, 1.0]], 40)  # 80 runs: one block of everything
+    [(s, e, m)] = row_blocks(alternating, max_blocks=64)
+    assert (s, e, list(m)) == (0, 80, [0, 1])
+
+
+@pytest.mark.parametrize("framework", ["numpy", "torch"])
+def test_cross_validation_pack_objective_equals_each_model_alone(framework):
+    """The CV pack's rows grouped by fold (each block multiplied by its own models only) give
+    every model the objective and gradient written out independently for its training rows."""
+    if framework == "torch":
+        need("torch")
+    from sklearn.model_selection import KFold
+
+    from softreg.estimator import prepare
+    from softreg.estimator.cv import grouped
+
+    X, y = _data(n=120)
+    Cs = np.array([0.1, 1.0, 10.0])
+    folds = list(KFold(4, shuffle=True, random_state=0).split(X))
+    masks = np.zeros((len(folds) * len(Cs), len(y)))
+    for f, (train, _) in enumerate(folds):
+        masks[f * len(Cs):(f + 1) * len(Cs), train] = 1.0
+    order = grouped(masks)
+    assert order is not None
+    prob = prepare.problem(X[order], y[order], masks[:, order], np.tile(Cs, len(folds)), 3,
+                           False)
+    fun = prepare.objective(prob, framework, "cpu")
+    assert len(fun.blocks) == len(folds)  # one block a fold, each of the other folds' models
+    theta = np.random.default_rng(3).normal(size=(len(masks), prob.size))
+    some = np.array([0, 4, 5, 11])  # a subset, as when models have left the pack
+    f, g = fun(theta[some], some)
+    for i, k in enumerate(some):
+        f_ref, g_ref = _reference(X, y, np.tile(Cs, len(folds))[k], masks[k])[2](theta[k])
+        assert np.isclose(f[i], f_ref, rtol=1e-12)
+        assert np.allclose(g[i], g_ref, rtol=1e-10, atol=1e-12)
+
+
+def test_pack_members_end_where_each_model_alone_ends():
+    """Models leave the pack at different iterations (the state is compacted as they do);
+    each ends where its own fit alone ends."""
+    from softreg.estimator import prepare
+
+    X, y = _data(n=200)
+    Cs = np.array([0.01, 0.1, 1.0, 100.0, 0.03])
+    prob = prepare.problem(X, y, np.ones((len(Cs), len(y))), Cs, 3, False)
+    pack = prepare.minimize(prob, np.zeros((len(Cs), prob.size)), "numpy", "cpu", tol=1e-9,
+                            max_iter=500)
+    assert len(set(pack.n_iter)) > 2  # they finished at different times
+    for k, C in enumerate(Cs):
+        one = prepare.problem(X, y, np.ones((1, len(y))), np.array([C]), 3, False)
+        alone = prepare.minimize(one, np.zeros((1, one.size)), "numpy", "cpu", tol=1e-9,
+                                 max_iter=500, memory=10)
+        assert abs(pack.f[k] - alone.f[0]) <= 1e-10 * alone.f[0]
+        assert np.allclose(pack.theta[k], alone.theta[0], atol=1e-5)

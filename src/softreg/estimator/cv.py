@@ -15,6 +15,22 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from softreg.estimator import lbfgs, prepare
 from softreg.estimator.base import F64, LinearSoftmax, check_fit_input, encode_labels
 from softreg.estimator.classifier import SoftmaxRegression
+from softreg.estimator.objective import MAX_BLOCKS, logits
+
+
+def grouped(masks: F64) -> Any:
+    """An order of the rows that puts rows weighed by the same models side by side, or None.
+
+    Sorted so, the pack's objective multiplies each fold's rows by the models trained on them
+    only (:func:`~softreg.estimator.objective.row_blocks`): with 5 folds, 4/5 of the products of
+    the unsorted rows. The sorted copy of X costs one X; with more groups of rows than the
+    objective would split (splitters whose test sets overlap), the rows stay as they are.
+    """
+    used = masks != 0
+    order = np.lexsort(used)
+    sorted_used = used[:, order]
+    runs = 1 + int((sorted_used[:, 1:] != sorted_used[:, :-1]).any(axis=0).sum())
+    return order if runs <= MAX_BLOCKS else None
 
 
 class SoftmaxRegressionCV(LinearSoftmax):
@@ -82,12 +98,15 @@ class SoftmaxRegressionCV(LinearSoftmax):
         masks = np.zeros((len(folds) * len(Cs), X.shape[0]))  # model (fold, C) per row
         for f, (train, _) in enumerate(folds):
             masks[f * len(Cs):(f + 1) * len(Cs), train] = sw[train]
-        prob = prepare.problem(X, codes, masks, np.tile(Cs, len(folds)), len(classes),
-                               self.standardize)
+        order = grouped(masks)
+        prob = prepare.problem(X if order is None else X[order],
+                               codes if order is None else codes[order],
+                               masks if order is None else masks[:, order],
+                               np.tile(Cs, len(folds)), len(classes), self.standardize)
         res = self._minimize(prob, np.zeros((len(masks), prob.size)))
         self.Cs_ = Cs
         self.n_iter_ = res.n_iter.reshape(len(folds), len(Cs)).astype(np.int32)
-        self.scores_ = self._score_folds(prob, res.theta, folds, X, y, len(Cs))
+        self.scores_ = self._score_folds(prob, res.theta, folds, X, y, codes, len(Cs))
         best = int(np.argmax(self.scores_.mean(axis=0)))
         self.C_ = float(Cs[best])
         start = res.theta.reshape(len(folds), len(Cs), -1)[:, best].mean(axis=0)[None]
@@ -113,11 +132,18 @@ class SoftmaxRegressionCV(LinearSoftmax):
         return res
 
     def _score_folds(self, prob: Any, theta: F64, folds: list[Any], X: Any, y: Any,
-                     n_cs: int) -> F64:
+                     codes: Any, n_cs: int) -> F64:
         """(n_folds, n_Cs) held-out scores of each fit."""
         W_eff, b_eff = prob.effective(theta)
-        scorer = get_scorer(self.scoring if self.scoring is not None else "accuracy")
         scores = np.zeros((len(folds), n_cs))
+        if self.scoring in (None, "accuracy"):  # predict's own logits, without a scorer's checks
+            for f, (_, test) in enumerate(folds):
+                for j in range(n_cs):
+                    k = f * n_cs + j
+                    hit = np.argmax(logits(X[test], W_eff[k], b_eff[k]), axis=1) == codes[test]
+                    scores[f, j] = hit.mean()
+            return scores
+        scorer = get_scorer(self.scoring)
         for f, (_, test) in enumerate(folds):
             for j in range(n_cs):
                 k = f * n_cs + j

@@ -29,8 +29,18 @@ GradMax = Callable[[F64, npt.NDArray[np.intp]], F64]
 def _own_max(g: F64, idx: npt.NDArray[np.intp]) -> F64:
     return np.abs(g).max(axis=1)  # type: ignore[no-any-return]
 
+
+def _rowdot(a: F64, b: F64) -> F64:
+    """Row-wise dot products (k,) of two (k, p) arrays."""
+    return np.einsum("kp,kp->k", a, b)  # type: ignore[no-any-return]
+
+
+if hasattr(np, "vecdot"):  # NumPy 2: about 2.5x faster than einsum on (50, 7850) rows
+    _rowdot = np.vecdot  # type: ignore[assignment]
+
 ARMIJO = 1e-4
 MAX_BACKTRACKS = 40
+COMPACT = 0.75  # the state is compacted once fewer than this share of its models still run
 
 
 @dataclass
@@ -43,6 +53,31 @@ class Result:
     converged: npt.NDArray[np.bool_]  # (K,) met tol or ftol (False: stopped by max_iter)
     n_evals: int = 0
     trace: list[tuple[float, float]] = field(default_factory=list)  # (seconds, f) of model 0
+
+
+@dataclass
+class _State:
+    """The running models' parameters, gradients and curvature pairs, rows in step.
+
+    ``ids`` names each row's model. The pairs are (memory, rows, p) and are never gathered per
+    iteration (a gather of a pack's pairs copies them: 10 ms a pair array for 50 models of 7,850
+    parameters); finished models stay in place until fewer than ``COMPACT`` of the rows run.
+    """
+
+    ids: npt.NDArray[np.intp]
+    theta: F64
+    f: F64
+    g: F64
+    S: F64
+    Y: F64
+    rho: F64  # (memory, rows) 1 / s.y, 0 for a pair kept out
+    yy: F64  # (memory, rows) y.y, for the initial scaling
+    running: npt.NDArray[np.bool_]
+
+    def keep(self, rows: npt.NDArray[np.intp]) -> _State:
+        return _State(self.ids[rows], self.theta[rows], self.f[rows], self.g[rows],
+                      self.S[:, rows], self.Y[:, rows], self.rho[:, rows], self.yy[:, rows],
+                      self.running[rows])
 
 
 def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: int = 10,
@@ -71,58 +106,71 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
     f, g = fun(theta, every)
     res = Result(theta, f, np.zeros(K, np.intp), np.zeros(K, bool), 1,
                  [(time.perf_counter() - start, float(f[0]))])
-    S = np.zeros((memory, K, p))
-    Y = np.zeros((memory, K, p))
-    rho = np.zeros((memory, K))
-    running = gmax(g, every) > tol
-    res.converged[~running] = True
+    first = gmax(g, every) > tol
+    res.converged[~first] = True
+    ids = np.flatnonzero(first)
+    n = len(ids)
+    st = _State(ids, theta[ids], f[ids], g[ids], np.zeros((memory, n, p)),
+                np.zeros((memory, n, p)), np.zeros((memory, n)), np.zeros((memory, n)),
+                np.ones(n, bool))
     for it in range(max_iter):
-        act = np.flatnonzero(running)
-        if act.size == 0:
+        loc = np.flatnonzero(st.running)
+        if loc.size == 0:
             break
-        d = _direction(g[act], S[:, act], Y[:, act], rho[:, act], it, memory)
+        if loc.size < COMPACT * len(st.ids):
+            st = st.keep(loc)
+            loc = np.arange(len(st.ids))
+        whole = loc.size == len(st.ids)
+        d = _direction(st.g, st.S, st.Y, st.rho, st.yy, it, memory)  # every row: no gather
+        if whole:
+            x, fx, gx = st.theta, st.f, st.g
+        else:
+            d, x, fx, gx = d[loc], st.theta[loc], st.f[loc], st.g[loc]
+        act = st.ids[loc]
         x_new, f_new, g_new, ok, noisy, evals = _line_search(
-            fun, theta[act], f[act], g[act], d, act, first=it == 0, noise=noise)
+            fun, x, fx, gx, d, act, first=it == 0, noise=noise)
         res.n_evals += evals
         slot = it % memory
-        s, y = x_new - theta[act], g_new - g[act]
-        sy = np.einsum("kp,kp->k", s, y)
-        good = sy > 1e-10 * np.einsum("kp,kp->k", y, y)
-        S[slot, act], Y[slot, act] = s, y
-        rho[slot, act] = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
-        decrease = f[act] - f_new
-        theta[act], f[act], g[act] = x_new, f_new, g_new
+        s, y = x_new - x, g_new - gx
+        sy, yy = _rowdot(s, y), _rowdot(y, y)
+        good = sy > 1e-10 * yy
+        st.S[slot, loc], st.Y[slot, loc] = s, y
+        st.rho[slot, loc] = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
+        st.yy[slot, loc] = yy
+        decrease = fx - f_new
+        st.theta[loc], st.f[loc], st.g[loc] = x_new, f_new, g_new
+        res.f[act] = f_new
         res.n_iter[act] += 1
         done = ((gmax(g_new, act) <= tol) | ~ok
                 | ((decrease <= ftol * np.maximum(np.abs(f_new), 1.0)) & ~noisy))
         res.converged[act[done]] = True
-        running[act[done]] = False
+        st.running[loc[done]] = False
+        res.theta[act[done]] = x_new[done]
         if act[0] == 0:  # the trace follows model 0 while it runs
-            res.trace.append((time.perf_counter() - start, float(f[0])))
+            res.trace.append((time.perf_counter() - start, float(res.f[0])))
         if verbose:
-            print(f"lbfgs iter {it + 1}: {act.size} running, objective[0] {f[0]:.10g}, "
-                  f"max|grad| {np.abs(g).max():.3g}")
-    res.theta, res.f = theta, f
+            print(f"lbfgs iter {it + 1}: {act.size} running, objective[0] {res.f[0]:.10g}, "
+                  f"max|grad| {np.abs(g_new).max():.3g}")
+    res.theta[st.ids] = st.theta  # the models stopped by max_iter (and the finished, again)
     return res
 
 
-def _direction(g: F64, S: F64, Y: F64, rho: F64, it: int, memory: int) -> F64:
+def _direction(g: F64, S: F64, Y: F64, rho: F64, yy: F64, it: int, memory: int) -> F64:
     """-H g by the two-loop recursion, each model with its own memory; (k, p)."""
     q = g.copy()
     order = [(it - 1 - j) % memory for j in range(min(it, memory))]  # newest first
     alphas = []
     for j in order:
-        a = rho[j] * np.einsum("kp,kp->k", S[j], q)
+        a = rho[j] * _rowdot(S[j], q)
         q -= a[:, None] * Y[j]
         alphas.append(a)
     gamma = np.ones(len(g))
     for j in order:  # scale by the newest pair with positive curvature
-        yy = np.einsum("kp,kp->k", Y[j], Y[j])
         use = (rho[j] > 0) & (gamma == 1.0)
-        gamma = np.where(use, 1.0 / np.where(use, rho[j] * yy, 1.0), gamma)
+        gamma = np.where(use, 1.0 / np.where(use, rho[j] * yy[j], 1.0), gamma)
     q *= gamma[:, None]
     for j, a in zip(reversed(order), reversed(alphas), strict=True):
-        beta = rho[j] * np.einsum("kp,kp->k", Y[j], q)
+        beta = rho[j] * _rowdot(Y[j], q)
         q += (a - beta)[:, None] * S[j]
     return -q
 
@@ -132,10 +180,10 @@ def _line_search(fun: Objective, x: F64, f: F64, g: F64, d: F64, idx: npt.NDArra
                                                      npt.NDArray[np.bool_], int]:
     """Backtrack each model's step until Armijo holds (or, within the objective's noise, the
     curvature condition); returns x, f, g, ok, accepted-by-noise and evaluations."""
-    slope = np.einsum("kp,kp->k", g, d)
+    slope = _rowdot(g, d)
     bad = slope >= 0  # not a descent direction (round-off): fall back to steepest descent
     d[bad] = -g[bad]
-    slope[bad] = -np.einsum("kp,kp->k", g[bad], g[bad])
+    slope[bad] = -_rowdot(g[bad], g[bad])
     step = np.ones(len(x))
     if first:
         step = 1.0 / np.maximum(np.linalg.norm(g, axis=1), 1e-300)
@@ -150,7 +198,7 @@ def _line_search(fun: Objective, x: F64, f: F64, g: F64, d: F64, idx: npt.NDArra
         evals += 1
         armijo = ft <= f[todo] + ARMIJO * step[todo] * slope[todo]
         flat = ((ft <= f[todo] + noise * np.abs(f[todo]))
-                & (np.abs(np.einsum("kp,kp->k", gt, d[todo])) <= 0.9 * np.abs(slope[todo])))
+                & (np.abs(_rowdot(gt, d[todo])) <= 0.9 * np.abs(slope[todo])))
         accept = np.isfinite(ft) & (armijo | flat)
         hit = todo[accept]
         noisy[todo[accept & ~armijo]] = True

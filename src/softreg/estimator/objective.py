@@ -20,6 +20,7 @@ Cross-entropy is computed from logits by a max-shifted log-sum-exp, never softma
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -80,41 +81,125 @@ class Problem:
         return np.concatenate([gW.reshape(len(gb), -1), gb], axis=1)
 
 
+# More runs of rows than this and the objective treats X as one block: a few large products
+# are faster than many small ones, and a zero weight costs nothing but its share of the product.
+MAX_BLOCKS = 64
+
+
+def row_blocks(weights: F64, max_blocks: int = MAX_BLOCKS) -> list[tuple[int, int, npt.NDArray[
+        np.intp]]]:
+    """Runs of rows ``(start, stop, models)`` in which the same models weigh every row.
+
+    The products of a block cover its models only, and rows that no model weighs are skipped:
+    a cross-validation pack whose rows are grouped by fold multiplies each fold's rows by the
+    models trained on it (4/5 of them for 5 folds), not by every model. ``weights`` (K, n);
+    more than ``max_blocks`` runs give one block of every row and model.
+    """
+    K, n = weights.shape
+    if n == 0:
+        return []
+    nz = weights != 0
+    change = np.flatnonzero((nz[:, 1:] != nz[:, :-1]).any(axis=0)) + 1
+    if change.size >= max_blocks:
+        return [(0, n, np.arange(K))]
+    bounds = np.concatenate([[0], change, [n]])
+    runs = [(int(s), int(e), np.flatnonzero(nz[:, s])) for s, e in pairwise(bounds)]
+    return [run for run in runs if run[2].size]
+
+
+@dataclass
+class _Block:
+    """One run of rows of X and the models that weigh them."""
+
+    X: Any  # the rows: a view of a dense X, or X itself when the block is every row
+    codes: Any
+    weights: Any  # (rows, K) in X's dtype
+    models: npt.NDArray[np.intp]
+
+
+def _blocks(p: Problem, take: Any) -> list[_Block]:
+    """The problem's row blocks, each with its rows, codes and weights taken by ``take``."""
+    blocks = []
+    for s, e, models in row_blocks(p.weights):
+        rows, codes, weights = take(s, e)
+        blocks.append(_Block(rows, codes, weights, models))
+    return blocks
+
+
+def _add(part: tuple[Any, Any, Any], pos: npt.NDArray[np.intp], f: F64, gW: F64,
+         gb: F64) -> None:
+    """Add one block's objective and gradients into the models at ``pos``."""
+    fb, gWb, gbb = part
+    f[pos] += fb
+    gW[pos] += gWb
+    gb[pos] += gbb
+
+
+def _placed(block: _Block, where: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """Positions in the evaluated subset of the block's models that are being evaluated."""
+    pos = where[block.models]
+    return pos[pos >= 0]  # type: ignore[no-any-return]
+
+
 class NumpyObjective:
     """Loss and gradient with NumPy (dense) or scipy.sparse (CSR) products."""
 
     def __init__(self, problem: Problem) -> None:
         self.p = problem
         self.dtype = problem.X.dtype
+        X, n = problem.X, problem.X.shape[0]
+
+        def take(s: int, e: int) -> tuple[Any, Any, Any]:
+            rows = X if (s, e) == (0, n) else X[s:e]  # a CSR slice is copied once, here
+            return rows, problem.codes[s:e], problem.weights[:, s:e].T.astype(self.dtype)
+
+        self.blocks = _blocks(problem, take)
 
     def __call__(self, theta: F64, active: npt.NDArray[np.intp]) -> tuple[F64, F64]:
         """Objective (k,) and gradient (k, p) of the models ``active`` at ``theta`` (k, p)."""
         p = self.p
-        X, n, c, k = p.X, p.X.shape[0], p.n_classes, len(active)
+        c, k = p.n_classes, len(active)
         W_eff, b_eff = p.effective(theta)
         d = W_eff.shape[1]
         Wcat = W_eff.transpose(1, 0, 2).reshape(d, k * c).astype(self.dtype)  # (d, k*c)
+        b = b_eff.astype(self.dtype)
+        where = np.full(len(p.weights), -1)
+        where[active] = np.arange(k)
+        f, gW, gb = np.zeros(k), np.zeros((k, d, c)), np.zeros((k, c))
+        for block in self.blocks:
+            pos = _placed(block, where)
+            if pos.size == 0:
+                continue
+            whole = pos.size == k
+            cols = slice(None) if whole else (pos[:, None] * c + np.arange(c)).ravel()
+            part = self._part(block, Wcat[:, cols], b if whole else b[pos],
+                              block.weights[:, active[pos]])
+            _add(part, pos, f, gW, gb)
+        return _penalise(p, theta, active, f, p.unfold(gW, gb))
+
+    def _part(self, block: _Block, Wcat: Any, b: Any, S: Any) -> tuple[F64, F64, F64]:
+        """One block's objective (k,), weight gradient (k, d, c) and intercept gradient (k, c)."""
+        X, codes = block.X, block.codes
+        n, k = X.shape[0], S.shape[1]
+        c, d = len(b[0]), X.shape[1]
         Z = np.asarray(X @ Wcat).reshape(n, k, c)  # (n, k, c)
-        Z += b_eff.astype(self.dtype)[None]
+        Z += b[None]
         Z -= Z.max(axis=2, keepdims=True)
         rows = np.arange(n)
-        z_true = Z[rows, :, p.codes]  # (n, k)
+        z_true = Z[rows, :, codes]  # (n, k)
         np.exp(Z, out=Z)
         total = Z.sum(axis=2)  # (n, k)
-        S = p.weights[active].T.astype(self.dtype)  # (n, k)
         losses = np.log(total) - z_true
         f = np.einsum("nk,nk->k", S.astype(np.float64), losses.astype(np.float64))
         Z /= total[:, :, None]  # probabilities, reused as the gradient of the logits
-        Z[rows, :, p.codes] -= 1.0
+        Z[rows, :, codes] -= 1.0
         Z *= S[:, :, None]
         np.copyto(Z, 0.0, where=np.abs(Z) < GRAD_TINY)
         if hasattr(X, "tocsr"):
             gW = np.asarray(X.T @ Z.reshape(n, k * c)).reshape(d, k, c).transpose(1, 0, 2)
         else:  # G.T @ X, (k*c, d): the faster BLAS layout for a tall X (the same product)
             gW = (Z.reshape(n, k * c).T @ X).reshape(k, c, d).transpose(0, 2, 1)
-        gb = Z.sum(axis=0, dtype=np.float64)  # (k, c)
-        grad = p.unfold(gW.astype(np.float64), gb)
-        return _penalise(p, theta, active, f, grad)
+        return f, gW, Z.sum(axis=0, dtype=np.float64)
 
 
 class TorchObjective:
@@ -122,16 +207,21 @@ class TorchObjective:
 
     def __init__(self, problem: Problem, torch: Any, device: str) -> None:
         self.p, self.torch, self.device = problem, torch, device
-        X = problem.X
-        self.X = torch.as_tensor(X, device=device)  # no copy for a CPU NumPy array
+        self.X = torch.as_tensor(problem.X, device=device)  # no copy for a CPU NumPy array
         self.dtype = self.X.dtype
-        self.codes = torch.as_tensor(problem.codes, device=device, dtype=torch.long)
-        self.weights = torch.as_tensor(problem.weights, device=device, dtype=self.dtype)
+        codes = torch.as_tensor(problem.codes, device=device, dtype=torch.long)
+
+        def take(s: int, e: int) -> tuple[Any, Any, Any]:
+            weights = torch.as_tensor(np.ascontiguousarray(problem.weights[:, s:e].T),
+                                      device=device, dtype=self.dtype)
+            return self.X[s:e], codes[s:e], weights
+
+        self.blocks = _blocks(problem, take)
 
     def __call__(self, theta: F64, active: npt.NDArray[np.intp]) -> tuple[F64, F64]:
         """Objective (k,) and gradient (k, p) of the models ``active`` at ``theta`` (k, p)."""
         t, p = self.torch, self.p
-        n, c, k = self.X.shape[0], p.n_classes, len(active)
+        c, k = p.n_classes, len(active)
         W_eff, b_eff = p.effective(theta)
         d = W_eff.shape[1]
         # (k*c, d) rows, used transposed: X @ W.T with W row-major is about 1.6x faster than
@@ -139,21 +229,41 @@ class TorchObjective:
         Wrows = t.as_tensor(np.ascontiguousarray(W_eff.transpose(0, 2, 1).reshape(k * c, d)),
                             device=self.device, dtype=self.dtype)  # (k*c, d)
         b = t.as_tensor(b_eff, device=self.device, dtype=self.dtype)
-        Z = (self.X @ Wrows.T).view(n, k, c) + b  # (n, k, c)
+        where = np.full(len(p.weights), -1)
+        where[active] = np.arange(k)
+        f, gW, gb = np.zeros(k), np.zeros((k, d, c)), np.zeros((k, c))
+        for block in self.blocks:
+            pos = _placed(block, where)
+            if pos.size == 0:
+                continue
+            if pos.size == k:
+                W_b, b_b = Wrows, b
+            else:
+                sel = t.as_tensor(pos, device=self.device)
+                W_b = Wrows.view(k, c, d).index_select(0, sel).view(-1, d)
+                b_b = b.index_select(0, sel)
+            S = block.weights[:, t.as_tensor(active[pos], device=self.device)]  # (n, kb)
+            _add(self._part(block, W_b, b_b, S), pos, f, gW, gb)
+        return _penalise(p, theta, active, f, p.unfold(gW, gb))
+
+    def _part(self, block: _Block, Wrows: Any, b: Any, S: Any) -> tuple[F64, F64, F64]:
+        """One block's objective (k,), weight gradient (k, d, c) and intercept gradient (k, c)."""
+        t = self.torch
+        X = block.X
+        n, k, c, d = X.shape[0], S.shape[1], b.shape[1], X.shape[1]
+        Z = (X @ Wrows.T).view(n, k, c) + b  # (n, k, c)
         lse = t.logsumexp(Z, dim=2)  # (n, k)
-        idx = self.codes.view(n, 1, 1).expand(n, k, 1)
+        idx = block.codes.view(n, 1, 1).expand(n, k, 1)
         losses = lse - Z.gather(2, idx).squeeze(2)
-        S = self.weights[t.as_tensor(active, device=self.device)].T  # (n, k)
         f = (S.double() * losses.double()).sum(0)
         G = t.exp(Z - lse.unsqueeze(2))
         G.scatter_add_(2, idx, t.full((n, k, 1), -1.0, dtype=self.dtype, device=self.device))
         G *= S.unsqueeze(2)
         G.masked_fill_(G.abs() < GRAD_TINY, 0.0)  # denormals slow the product (GRAD_TINY)
         # G.T @ X, (k*c, d): several times faster on the CPU than X.T @ G for a tall X
-        gW = (G.view(n, k * c).T @ self.X).view(k, c, d).permute(0, 2, 1)
+        gW = (G.view(n, k * c).T @ X).view(k, c, d).permute(0, 2, 1)
         gb = G.sum(0, dtype=t.float64)
-        grad = p.unfold(gW.double().cpu().numpy(), gb.cpu().numpy())
-        return _penalise(p, theta, active, f.cpu().numpy(), grad)
+        return (f.cpu().numpy(), gW.double().cpu().numpy(), gb.cpu().numpy())
 
 
 def _penalise(p: Problem, theta: F64, active: npt.NDArray[np.intp], f: F64,
