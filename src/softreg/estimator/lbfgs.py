@@ -21,22 +21,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from softreg.estimator.rows import axpy, dot
+
 F64 = npt.NDArray[np.float64]
-Objective = Callable[[F64, npt.NDArray[np.intp]], tuple[F64, F64]]
-GradMax = Callable[[F64, npt.NDArray[np.intp]], F64]
+# fun(theta, idx) -> objective (k,), gradient (k, p), and the largest entry (k,) of the
+# gradient that ``tol`` is compared with (the model's own, when the optimiser's coordinates are
+# not the model's: :mod:`softreg.estimator.metric`)
+Objective = Callable[[F64, npt.NDArray[np.intp]], tuple[F64, F64, F64]]
 
-
-def _own_max(g: F64, idx: npt.NDArray[np.intp]) -> F64:
-    return np.abs(g).max(axis=1)  # type: ignore[no-any-return]
-
-
-def _rowdot(a: F64, b: F64) -> F64:
-    """Row-wise dot products (k,) of two (k, p) arrays."""
-    return np.einsum("kp,kp->k", a, b)  # type: ignore[no-any-return]
-
-
-if hasattr(np, "vecdot"):  # NumPy 2: about 2.5x faster than einsum on (50, 7850) rows
-    _rowdot = np.vecdot  # type: ignore[assignment]
 
 ARMIJO = 1e-4
 MAX_BACKTRACKS = 40
@@ -81,9 +73,9 @@ class _State:
 
 
 def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: int = 10,
-             ftol: float = 1e-12, noise: float = 0.0, verbose: int = 0,
-             grad_max: GradMax | None = None) -> Result:
-    """Minimise K objectives from ``theta0`` (K, p); ``fun(theta_sub, idx)`` evaluates a subset.
+             ftol: float = 1e-12, noise: float = 0.0, verbose: int = 0) -> Result:
+    """Minimise K objectives from ``theta0`` (K, p); ``fun(theta_sub, idx)`` evaluates a subset
+    (its objectives, gradients and largest gradient entries: ``Objective``).
 
     ``noise`` is the relative error of an evaluated objective (float32 products: about 1e-6).
     Within it the objective cannot tell a better point from a worse one, so a step is also
@@ -91,22 +83,17 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
     shrunk (the strong Wolfe curvature condition): near the optimum the gradient still guides
     where the objective's rounding no longer can.
 
-    ``grad_max(g, idx)`` gives the largest gradient entry (k,) that ``tol`` is compared with,
-    when the optimiser's coordinates are not the model's (:mod:`softreg.estimator.metric`);
-    by default ``g``'s own.
-
     Returns:
         The final parameters, objectives, iteration counts and which models converged.
     """
     start = time.perf_counter()
-    gmax = grad_max or _own_max
     K, p = theta0.shape
     theta = theta0.astype(np.float64, copy=True)
     every = np.arange(K)
-    f, g = fun(theta, every)
+    f, g, gmax = fun(theta, every)
     res = Result(theta, f, np.zeros(K, np.intp), np.zeros(K, bool), 1,
                  [(time.perf_counter() - start, float(f[0]))])
-    first = gmax(g, every) > tol
+    first = gmax > tol
     res.converged[~first] = True
     ids = np.flatnonzero(first)
     n = len(ids)
@@ -127,21 +114,27 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
         else:
             d, x, fx, gx = d[loc], st.theta[loc], st.f[loc], st.g[loc]
         act = st.ids[loc]
-        x_new, f_new, g_new, ok, noisy, evals = _line_search(
+        x_new, f_new, g_new, gmax, ok, noisy, evals = _line_search(
             fun, x, fx, gx, d, act, first=it == 0, noise=noise)
         res.n_evals += evals
         slot = it % memory
-        s, y = x_new - x, g_new - gx
-        sy, yy = _rowdot(s, y), _rowdot(y, y)
+        if whole:  # the new pair straight into its slot, and the new point kept as it is
+            s, y = np.subtract(x_new, x, out=st.S[slot]), np.subtract(g_new, gx, out=st.Y[slot])
+        else:
+            s, y = x_new - x, g_new - gx
+            st.S[slot, loc], st.Y[slot, loc] = s, y
+        sy, yy = dot(s, y), dot(y, y)
         good = sy > 1e-10 * yy
-        st.S[slot, loc], st.Y[slot, loc] = s, y
         st.rho[slot, loc] = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
         st.yy[slot, loc] = yy
         decrease = fx - f_new
-        st.theta[loc], st.f[loc], st.g[loc] = x_new, f_new, g_new
+        if whole:
+            st.theta, st.f, st.g = x_new, f_new, g_new
+        else:
+            st.theta[loc], st.f[loc], st.g[loc] = x_new, f_new, g_new
         res.f[act] = f_new
         res.n_iter[act] += 1
-        done = ((gmax(g_new, act) <= tol) | ~ok
+        done = ((gmax <= tol) | ~ok
                 | ((decrease <= ftol * np.maximum(np.abs(f_new), 1.0)) & ~noisy))
         res.converged[act[done]] = True
         st.running[loc[done]] = False
@@ -161,8 +154,8 @@ def _direction(g: F64, S: F64, Y: F64, rho: F64, yy: F64, it: int, memory: int) 
     order = [(it - 1 - j) % memory for j in range(min(it, memory))]  # newest first
     alphas = []
     for j in order:
-        a = rho[j] * _rowdot(S[j], q)
-        q -= a[:, None] * Y[j]
+        a = rho[j] * dot(S[j], q)
+        axpy(-a, Y[j], q)
         alphas.append(a)
     gamma = np.ones(len(g))
     for j in order:  # scale by the newest pair with positive curvature
@@ -170,39 +163,49 @@ def _direction(g: F64, S: F64, Y: F64, rho: F64, yy: F64, it: int, memory: int) 
         gamma = np.where(use, 1.0 / np.where(use, rho[j] * yy[j], 1.0), gamma)
     q *= gamma[:, None]
     for j, a in zip(reversed(order), reversed(alphas), strict=True):
-        beta = rho[j] * _rowdot(Y[j], q)
-        q += (a - beta)[:, None] * S[j]
-    return -q
+        beta = rho[j] * dot(Y[j], q)
+        axpy(a - beta, S[j], q)
+    return np.negative(q, out=q)
 
 
 def _line_search(fun: Objective, x: F64, f: F64, g: F64, d: F64, idx: npt.NDArray[np.intp],
-                 first: bool, noise: float) -> tuple[F64, F64, F64, npt.NDArray[np.bool_],
+                 first: bool, noise: float) -> tuple[F64, F64, F64, F64, npt.NDArray[np.bool_],
                                                      npt.NDArray[np.bool_], int]:
     """Backtrack each model's step until Armijo holds (or, within the objective's noise, the
-    curvature condition); returns x, f, g, ok, accepted-by-noise and evaluations."""
-    slope = _rowdot(g, d)
+    curvature condition); returns x, f, g, the gradients' largest entries, ok,
+    accepted-by-noise and evaluations. A model whose line search fails keeps x, f and g."""
+    slope = dot(g, d)
     bad = slope >= 0  # not a descent direction (round-off): fall back to steepest descent
     d[bad] = -g[bad]
-    slope[bad] = -_rowdot(g[bad], g[bad])
+    slope[bad] = -dot(g[bad], g[bad])
     step = np.ones(len(x))
     if first:
-        step = 1.0 / np.maximum(np.linalg.norm(g, axis=1), 1e-300)
-    x_new, f_new, g_new = x.copy(), f.copy(), g.copy()
+        step = 1.0 / np.maximum(np.sqrt(dot(g, g)), 1e-300)
     ok = np.zeros(len(x), bool)
     noisy = np.zeros(len(x), bool)
     todo = np.arange(len(x))
+    kept: tuple[F64, F64, F64, F64] | None = None  # made on the first partial acceptance
     evals = 0
     for _ in range(MAX_BACKTRACKS):
-        trial = x[todo] + step[todo, None] * d[todo]
-        ft, gt = fun(trial, idx[todo])
+        every = todo.size == len(x)
+        trial = (x + step[:, None] * d) if every else x[todo] + step[todo, None] * d[todo]
+        ft, gt, mt = fun(trial, idx[todo])
         evals += 1
+        dt = d if every else d[todo]
         armijo = ft <= f[todo] + ARMIJO * step[todo] * slope[todo]
         flat = ((ft <= f[todo] + noise * np.abs(f[todo]))
-                & (np.abs(_rowdot(gt, d[todo])) <= 0.9 * np.abs(slope[todo])))
+                & (np.abs(dot(gt, dt)) <= 0.9 * np.abs(slope[todo])))
         accept = np.isfinite(ft) & (armijo | flat)
-        hit = todo[accept]
         noisy[todo[accept & ~armijo]] = True
-        x_new[hit], f_new[hit], g_new[hit], ok[hit] = trial[accept], ft[accept], gt[accept], True
+        if every and accept.all():  # every model's first trial: nothing copied
+            ok[:] = True
+            return trial, ft, gt, mt, ok, noisy, evals
+        if kept is None:
+            kept = (x.copy(), f.copy(), g.copy(), np.full(len(x), np.inf))
+        hit = todo[accept]
+        for into, value in zip(kept, (trial, ft, gt, mt), strict=True):
+            into[hit] = value[accept]
+        ok[hit] = True
         todo = todo[~accept]
         if todo.size == 0:
             break
@@ -211,4 +214,5 @@ def _line_search(fun: Objective, x: F64, f: F64, g: F64, d: F64, idx: npt.NDArra
         quad = np.where(np.isfinite(fail) & (denom > 0), -slope[todo] * s * s / np.where(
             denom > 0, denom, 1.0), 0.5 * s)
         step[todo] = np.clip(quad, 0.1 * s, 0.5 * s)
-    return x_new, f_new, g_new, ok, noisy, evals
+    assert kept is not None  # MAX_BACKTRACKS > 0, and a full acceptance returned above
+    return (*kept, ok, noisy, evals)

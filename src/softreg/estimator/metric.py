@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg.estimator.objective import Problem
+from softreg.estimator.rows import absmax
 
 F64 = npt.NDArray[np.float64]
 Objective = Any
@@ -64,25 +65,20 @@ class Metric:
         return self._moved(theta, idx, 1.0)
 
     def pull(self, grad: F64, idx: npt.NDArray[np.intp]) -> F64:
-        """The gradient in the model's coordinates (k, p) -> in the optimiser's."""
-        gW, gb = self._parts(grad)
-        out = grad.copy()
-        gWp = gW - self.shift[idx][:, :, None] * gb[:, None, :]  # (k, d, c)
-        out[:, : gW.shape[1] * self.n_classes] = gWp.reshape(len(grad), -1)
-        return out
-
-    def grad_max(self, gphi: F64, idx: npt.NDArray[np.intp]) -> F64:
-        """The largest entry (k,) of the model-coordinate gradient, from the optimiser's
-        gradient ``gphi`` (k, p): scikit-learn's stopping test, on the model's own terms."""
-        gWp, gb = self._parts(gphi)
-        gW = gWp + self.shift[idx][:, :, None] * gb[:, None, :]
-        return np.maximum(np.abs(gW).max(axis=(1, 2)), np.abs(gb).max(axis=1))
+        """The gradient in the model's coordinates (k, p) -> in the optimiser's, in place."""
+        gW, gb = self._parts(grad)  # views of grad
+        gW -= self.shift[idx][:, :, None] * gb[:, None, :]  # (k, d, c)
+        return grad
 
     def wrap(self, fun: Objective) -> Objective:
-        """``fun`` (model coordinates) as a function of the optimiser's coordinates."""
-        def wrapped(phi: F64, idx: npt.NDArray[np.intp]) -> tuple[F64, F64]:
+        """``fun`` (model coordinates, returning the objective and gradient) as a function of
+        the optimiser's coordinates returning the objective, the gradient and the gradient's
+        largest entry in the model's coordinates: scikit-learn's stopping test, on the
+        model's own terms (:data:`softreg.estimator.lbfgs.Objective`)."""
+        def wrapped(phi: F64, idx: npt.NDArray[np.intp]) -> tuple[F64, F64, F64]:
             f, g = fun(self.to_model(phi, idx), idx)
-            return f, self.pull(g, idx)
+            gmax = absmax(g)  # before the gradient is pulled, in place
+            return f, self.pull(g, idx), gmax
 
         return wrapped
 

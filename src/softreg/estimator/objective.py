@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from softreg.estimator.rows import axpy, dot
+
 F64 = npt.NDArray[np.float64]
 # Gradient entries below this are set to zero before the product X.T @ G: a confident model's
 # wrong classes get probabilities that are denormal in float32, and a product meeting denormals
@@ -69,16 +71,31 @@ class Problem:
         d, c = self.n_features, self.n_classes
         return theta[:, : d * c].reshape(-1, d, c), theta[:, d * c:]
 
+    @property
+    def scaled(self) -> bool:
+        """Whether a standardisation is folded into the weights."""
+        return bool(np.any(self.mu != 0) or np.any(self.sd != 1))
+
     def effective(self, theta: F64) -> tuple[F64, F64]:
         """The weights and intercepts acting on raw X (standardisation folded in)."""
         W, b = self.split(theta)
+        if not self.scaled:
+            return W, b
         W_eff = W / self.sd[None, :, None]  # (K, d, c)
         return W_eff, b - np.einsum("d,kdc->kc", self.mu, W_eff)
 
     def unfold(self, gW_eff: F64, gb: F64) -> F64:
         """Gradient with respect to the effective weights -> with respect to theta, (K, p)."""
-        gW = (gW_eff - self.mu[None, :, None] * gb[:, None, :]) / self.sd[None, :, None]
-        return np.concatenate([gW.reshape(len(gb), -1), gb], axis=1)
+        k, dc = len(gb), gW_eff.shape[1] * gW_eff.shape[2]
+        out = np.empty((k, dc + gb.shape[1]))
+        gW = out[:, :dc].reshape(gW_eff.shape)
+        if self.scaled:
+            np.divide(gW_eff - self.mu[None, :, None] * gb[:, None, :], self.sd[None, :, None],
+                      out=gW)
+        else:
+            gW[...] = gW_eff  # the one copy (and cast to float64) of the product's gradient
+        out[:, dc:] = gb
+        return out
 
 
 # More runs of rows than this and the objective treats X as one block: a few large products
@@ -126,13 +143,35 @@ def _blocks(p: Problem, take: Any) -> list[_Block]:
     return blocks
 
 
-def _add(part: tuple[Any, Any, Any], pos: npt.NDArray[np.intp], f: F64, gW: F64,
-         gb: F64) -> None:
-    """Add one block's objective and gradients into the models at ``pos``."""
-    fb, gWb, gbb = part
-    f[pos] += fb
-    gW[pos] += gWb
-    gb[pos] += gbb
+class _Sums:
+    """The objective (k,) and gradients (k, d, c), (k, c) summed over blocks. A single block of
+    every model is kept as it comes: no zeroed arrays to add it into, no extra float64 copy."""
+
+    def __init__(self, k: int, d: int, c: int) -> None:
+        self.shape = (k, d, c)
+        self.whole: tuple[Any, Any, Any] | None = None
+        self.total: tuple[F64, F64, F64] | None = None
+
+    def add(self, part: tuple[Any, Any, Any], pos: npt.NDArray[np.intp]) -> None:
+        k, d, c = self.shape
+        if self.whole is None and self.total is None and pos.size == k:
+            self.whole = part
+            return
+        if self.total is None:
+            self.total = (np.zeros(k), np.zeros((k, d, c)), np.zeros((k, c)))
+            if self.whole is not None:
+                self._into(self.whole, np.arange(k))
+                self.whole = None
+        self._into(part, pos)
+
+    def _into(self, part: tuple[Any, Any, Any], pos: npt.NDArray[np.intp]) -> None:
+        assert self.total is not None
+        for total, value in zip(self.total, part, strict=True):
+            total[pos] += value
+
+    def result(self) -> tuple[Any, Any, Any]:
+        k, d, c = self.shape
+        return self.whole or self.total or (np.zeros(k), np.zeros((k, d, c)), np.zeros((k, c)))
 
 
 def _placed(block: _Block, where: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
@@ -165,7 +204,7 @@ class NumpyObjective:
         b = b_eff.astype(self.dtype)
         where = np.full(len(p.weights), -1)
         where[active] = np.arange(k)
-        f, gW, gb = np.zeros(k), np.zeros((k, d, c)), np.zeros((k, c))
+        sums = _Sums(k, d, c)
         for block in self.blocks:
             pos = _placed(block, where)
             if pos.size == 0:
@@ -174,7 +213,8 @@ class NumpyObjective:
             cols = slice(None) if whole else (pos[:, None] * c + np.arange(c)).ravel()
             part = self._part(block, Wcat[:, cols], b if whole else b[pos],
                               block.weights[:, active[pos]])
-            _add(part, pos, f, gW, gb)
+            sums.add(part, pos)
+        f, gW, gb = sums.result()
         return _penalise(p, theta, active, f, p.unfold(gW, gb))
 
     def _part(self, block: _Block, Wcat: Any, b: Any, S: Any) -> tuple[F64, F64, F64]:
@@ -231,7 +271,7 @@ class TorchObjective:
         b = t.as_tensor(b_eff, device=self.device, dtype=self.dtype)
         where = np.full(len(p.weights), -1)
         where[active] = np.arange(k)
-        f, gW, gb = np.zeros(k), np.zeros((k, d, c)), np.zeros((k, c))
+        sums = _Sums(k, d, c)
         for block in self.blocks:
             pos = _placed(block, where)
             if pos.size == 0:
@@ -243,7 +283,8 @@ class TorchObjective:
                 W_b = Wrows.view(k, c, d).index_select(0, sel).view(-1, d)
                 b_b = b.index_select(0, sel)
             S = block.weights[:, t.as_tensor(active[pos], device=self.device)]  # (n, kb)
-            _add(self._part(block, W_b, b_b, S), pos, f, gW, gb)
+            sums.add(self._part(block, W_b, b_b, S), pos)
+        f, gW, gb = sums.result()
         return _penalise(p, theta, active, f, p.unfold(gW, gb))
 
     def _part(self, block: _Block, Wrows: Any, b: Any, S: Any) -> tuple[F64, F64, F64]:
@@ -272,8 +313,9 @@ def _penalise(p: Problem, theta: F64, active: npt.NDArray[np.intp], f: F64,
     dc = p.n_features * p.n_classes
     alpha = p.alpha[active]
     W = theta[:, :dc]
-    f = f + 0.5 * alpha * np.einsum("kp,kp->k", W, W)
-    grad[:, :dc] += alpha[:, None] * W
+    with np.errstate(over="ignore"):  # diverging SGD: refused by its caller, in one line
+        f = f + 0.5 * alpha * dot(W, W)
+    axpy(alpha, W, grad[:, :dc])
     return f, grad
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -96,6 +97,22 @@ def memory_pairs(n_models: int, size: int) -> int:
     return int(np.clip(MEMORY_BUDGET // (2 * n_models * size), *MEMORY))
 
 
+def one_blas_thread(sparse: bool) -> Any:
+    """BLAS kept to one thread for a sparse fit, else left as it is.
+
+    scipy.sparse's products run on one thread; BLAS is then called only for L-BFGS's long
+    vector operations, which are bound by memory, not arithmetic. OpenBLAS's idle workers spin
+    after each threaded call, and on a 2-core machine they slow the main thread's next vector
+    operations about tenfold: the 20,000 x 65,536 sparse fit of ``benchmarks/bench_sklearn.py
+    --quick`` took 21.4 s with the default threads and 7.2 s with one.
+    """
+    if not sparse:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def minimize(prob: Problem, theta0: npt.NDArray[np.float64], framework: str, device: str, *,
              tol: float, max_iter: int, verbose: int = 0, centre: bool = True,
              memory: int | None = None) -> lbfgs.Result:
@@ -109,9 +126,9 @@ def minimize(prob: Problem, theta0: npt.NDArray[np.float64], framework: str, dev
     fun = objective(prob, framework, device)
     coords = metric.centred(prob) if centre else metric.identity(prob)
     every = np.arange(len(theta0))
-    res = lbfgs.minimize(coords.wrap(fun), coords.to_phi(theta0, every), tol=tol,
-                         max_iter=max_iter, ftol=FTOL, noise=noise(prob), verbose=verbose,
-                         grad_max=coords.grad_max,
-                         memory=memory or memory_pairs(*theta0.shape))
+    with one_blas_thread(hasattr(prob.X, "tocsr")):
+        res = lbfgs.minimize(coords.wrap(fun), coords.to_phi(theta0, every), tol=tol,
+                             max_iter=max_iter, ftol=FTOL, noise=noise(prob), verbose=verbose,
+                             memory=memory or memory_pairs(*theta0.shape))
     res.theta = coords.to_model(res.theta, every)
     return res

@@ -1,0 +1,42 @@
+"""Row-wise vector operations on (k, p) float64 arrays: one row a model of a pack.
+
+L-BFGS and the penalty spend their time in dot products and ``q += a * v`` over the models'
+parameters. For long rows (a wide sparse model has millions of parameters) NumPy's
+``q += a[:, None] * v`` writes and reads a temporary as long as the row; BLAS's axpy reads
+``v`` and ``q`` once and writes ``q`` once. Short rows (a pack of many small models) are faster
+as one vectorised NumPy expression than as a BLAS call per row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+
+# From this many values a row, ``axpy`` calls BLAS once per row: on 1.3M values (a 65,536
+# feature, 20 class model) L-BFGS's direction takes about 25 ms so, against 40 ms with NumPy.
+LONG_ROWS = 1 << 16
+
+
+def dot(a: F64, b: F64) -> F64:
+    """Row-wise dot products (k,) of two (k, p) arrays."""
+    if hasattr(np, "vecdot"):  # NumPy 2: about 2.5x faster than einsum on (50, 7850) rows
+        return np.vecdot(a, b)  # type: ignore[no-any-return]
+    return np.einsum("kp,kp->k", a, b)  # type: ignore[no-any-return]
+
+
+def axpy(a: F64, v: F64, q: F64) -> None:
+    """``q += a[:, None] * v`` in place (each row of ``q`` and ``v`` contiguous)."""
+    if q.shape[1] < LONG_ROWS:
+        q += a[:, None] * v
+        return
+    from scipy.linalg import blas
+
+    for r in range(len(q)):
+        blas.daxpy(v[r], q[r], a=float(a[r]))
+
+
+def absmax(g: F64) -> F64:
+    """The largest absolute entry of each row, (k,), without a temporary as long as ``g``."""
+    return np.maximum(g.max(axis=1), -g.min(axis=1))  # type: ignore[no-any-return]
