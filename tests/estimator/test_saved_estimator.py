@@ -58,6 +58,19 @@ def test_predict_proba_equals_softreg_predict(tmp_path, capsys, digits, standard
     assert (probs.argmax(1) == est.predict(Xte[:40])).all()
 
 
+def test_a_cross_validated_estimator_saves_its_final_model(tmp_path, capsys, digits):
+    from softreg.estimator import SoftmaxRegressionCV
+
+    (X, y), (Xte, _) = digits
+    cv = SoftmaxRegressionCV(Cs=[0.1, 1.0], cv=3, standardize=True).fit(X, y)
+    path = cv.save(tmp_path / "cv.safetensors", data=DIGITS)
+    back = SoftmaxRegressionCV.load(path)
+    assert np.array_equal(back.predict_proba(Xte), cv.predict_proba(Xte))
+    np.save(tmp_path / "rows.npy", Xte[:40])
+    probs, _ = _predicted(capsys, path, tmp_path / "rows.npy", 10)
+    assert np.abs(probs - cv.predict_proba(Xte[:40])).max() <= 1e-6
+
+
 def test_string_labels_round_trip_and_name_the_classes(tmp_path, capsys, digits):
     (X, y), (Xte, _) = digits
     names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",

@@ -11,6 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from softreg.estimator.objective import log_softmax, logits
+from softreg.estimator.persist import load_estimator, save_estimator
 
 F64 = npt.NDArray[np.float64]
 FLOATS = [np.float64, np.float32]
@@ -66,6 +67,28 @@ class LinearSoftmax(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+    def save(self, path: Any, data: str | None = None, *, data_dir: Any = None,
+             offline: bool = False) -> Any:
+        """Write the fitted model to ``path`` as a softreg checkpoint (safetensors, no pickle).
+
+        The file is what ``softreg evaluate/predict/explain/export`` take. ``data``: the softreg
+        data spec X was read from (``softreg.estimator.load_split``), recorded so that
+        ``softreg evaluate`` reads the same data; None for your own arrays (the commands then
+        need ``--data``). Returns the path.
+
+        Raises:
+            ValueError: ``data`` is not of the estimator's features and classes.
+        """
+        check_is_fitted(self)
+        return save_estimator(self, path, data, data_dir, offline)
+
+    @classmethod
+    def load(cls, path: Any) -> Any:
+        """Read an estimator of this class written by :meth:`save`; refuses any other
+        checkpoint. (A cross-validated estimator comes back as its final model: ``C_`` and
+        ``scores_`` are not in the file.)"""
+        return load_estimator(cls, path)
 
     def _set_model(self, W_eff: F64, b_eff: F64) -> None:
         self._W, self._b = np.ascontiguousarray(W_eff), np.ascontiguousarray(b_eff)

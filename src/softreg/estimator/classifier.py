@@ -9,11 +9,9 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from softreg.estimator import prepare, sgd
 from softreg.estimator.base import F64, LinearSoftmax, check_fit_input, encode_labels
-from softreg.estimator.persist import load_estimator, save_estimator
 
 SCHEDULES = ("constant", "cosine", "step")
 
@@ -196,23 +194,3 @@ class SoftmaxRegression(LinearSoftmax):
         self._theta = theta
         W_eff, b_eff = prob.effective(theta)
         self._set_model(W_eff[0], b_eff[0])
-
-    def save(self, path: Any, data: str | None = None, *, data_dir: Any = None,
-             offline: bool = False) -> Any:
-        """Write the fitted model to ``path`` as a softreg checkpoint (safetensors, no pickle).
-
-        The file is what ``softreg evaluate/predict/explain/export`` take. ``data``: the softreg
-        data spec X was read from (``softreg.estimator.load_split``), recorded so that
-        ``softreg evaluate`` reads the same data; None for your own arrays (the commands then
-        need ``--data``). Returns the path.
-
-        Raises:
-            ValueError: ``data`` is not of the estimator's features and classes.
-        """
-        check_is_fitted(self)
-        return save_estimator(self, path, data, data_dir, offline)
-
-    @classmethod
-    def load(cls, path: Any) -> SoftmaxRegression:
-        """Read an estimator written by :meth:`save`; refuses any other checkpoint."""
-        return load_estimator(cls, path)
