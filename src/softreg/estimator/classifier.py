@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -92,6 +93,7 @@ class SoftmaxRegression(LinearSoftmax):
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SoftmaxRegression:
         """Fit to X (n, d) and labels y (n,); returns self."""
+        start = time.perf_counter()  # objective_curve_'s seconds count from here
         self._validate_params()
         X, y, sw = check_fit_input(self, X, y, sample_weight)
         classes, codes = encode_labels(y, type(self).__name__)
@@ -103,7 +105,7 @@ class SoftmaxRegression(LinearSoftmax):
         prob = prepare.problem(X, codes, rows[None], np.array([float(self.C)]), len(classes),
                                self.standardize)
         if self.solver == "lbfgs":
-            theta = self._fit_lbfgs(prob, theta0)
+            theta = self._fit_lbfgs(prob, theta0, start)
         else:
             val = None if held is None else (X[held], codes[held])
             theta = self._fit_sgd(prob, theta0, self.epochs, val)
@@ -144,9 +146,9 @@ class SoftmaxRegression(LinearSoftmax):
             return np.array(fitted)
         return np.zeros((1, (d + 1) * len(classes)))
 
-    def _fit_lbfgs(self, prob: Any, theta0: F64) -> F64:
+    def _fit_lbfgs(self, prob: Any, theta0: F64, start: float) -> F64:
         res = prepare.minimize(prob, theta0, self.framework, self.device, tol=self.tol,
-                               max_iter=self.max_iter, verbose=self.verbose)
+                               max_iter=self.max_iter, verbose=self.verbose, start=start)
         self.n_iter_ = res.n_iter.astype(np.int32)
         self.objective_ = float(res.f[0])
         self.objective_curve_ = np.array(res.trace)

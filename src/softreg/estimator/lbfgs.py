@@ -73,7 +73,8 @@ class _State:
 
 
 def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: int = 10,
-             ftol: float = 1e-12, noise: float = 0.0, verbose: int = 0) -> Result:
+             ftol: float = 1e-12, noise: float = 0.0, verbose: int = 0,
+             start: float | None = None) -> Result:
     """Minimise K objectives from ``theta0`` (K, p); ``fun(theta_sub, idx)`` evaluates a subset
     (its objectives, gradients and largest gradient entries: ``Objective``).
 
@@ -83,10 +84,13 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
     shrunk (the strong Wolfe curvature condition): near the optimum the gradient still guides
     where the objective's rounding no longer can.
 
+    ``start`` is the ``time.perf_counter()`` that the trace's seconds count from (by default,
+    this call's start; an estimator gives its ``fit``'s, so that the set-up counts).
+
     Returns:
         The final parameters, objectives, iteration counts and which models converged.
     """
-    start = time.perf_counter()
+    start = time.perf_counter() if start is None else start
     K, p = theta0.shape
     theta = theta0.astype(np.float64, copy=True)
     every = np.arange(K)
@@ -188,7 +192,11 @@ def _line_search(fun: Objective, x: F64, f: F64, g: F64, d: F64, idx: npt.NDArra
     evals = 0
     for _ in range(MAX_BACKTRACKS):
         every = todo.size == len(x)
-        trial = (x + step[:, None] * d) if every else x[todo] + step[todo, None] * d[todo]
+        if every:  # one new array, not two
+            trial = np.multiply(d, step[:, None])
+            trial += x
+        else:
+            trial = x[todo] + step[todo, None] * d[todo]
         ft, gt, mt = fun(trial, idx[todo])
         evals += 1
         dt = d if every else d[todo]

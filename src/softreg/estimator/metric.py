@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg.estimator.objective import Problem
-from softreg.estimator.rows import absmax
+from softreg.estimator.rows import absmax, sub_outer
 
 F64 = npt.NDArray[np.float64]
 Objective = Any
@@ -67,7 +67,7 @@ class Metric:
     def pull(self, grad: F64, idx: npt.NDArray[np.intp]) -> F64:
         """The gradient in the model's coordinates (k, p) -> in the optimiser's, in place."""
         gW, gb = self._parts(grad)  # views of grad
-        gW -= self.shift[idx][:, :, None] * gb[:, None, :]  # (k, d, c)
+        sub_outer(gW, self.shift[idx], gb)  # gW -= shift (x) gb, each model
         return grad
 
     def wrap(self, fun: Objective) -> Objective:

@@ -79,21 +79,26 @@ def objective(prob: Problem, framework: str, device: str) -> Any:
 
 
 FTOL = 64 * np.finfo(np.float64).eps  # a relative decrease below this ends a model's fit
-# L-BFGS memory: 30 pairs reach scikit-learn's Fashion-MNIST objective in 236 evaluations where
-# 10 need 326 (centred, C=1); the pairs take 2 * memory * K * p float64, so a wide sparse model
-# keeps fewer (at least 10) within MEMORY_BUDGET values. A pack of several models keeps 10: each
-# pair costs every model two passes over its p values an iteration, while a pack's evaluation
-# costs each model less than a lone fit's (wider products). SoftmaxRegressionCV on 10,000
-# Fashion-MNIST rows (50 models): 12.1 s with 10 pairs, 14.7 s with 21, 15.1 s with 30, for
-# 4396, 4259 and 4126 evaluations of one model.
-MEMORY = (10, 30)
+# L-BFGS memory. Each pair costs every model four passes over its p values an iteration (the
+# two-loop recursion reads s and y twice), against the evaluation's products:
+# - a lone dense model keeps up to 30: on Fashion-MNIST (C=1, centred) 30 pairs reach
+#   scikit-learn's objective in 236 evaluations where 10 need 326;
+# - a wide model keeps fewer, within MEMORY_BUDGET values of pairs, and at least 5: on the
+#   100,000 x 262,144 text-like set of bench_sklearn.py (p = 5.2M) 5 pairs took 59 iterations
+#   as 10 did and reached scikit-learn's objective in 13.0 s against 19.0 s (3 pairs: 64
+#   iterations, 15.9 s; 7: 62, 16.7 s);
+# - a pack keeps 10, as a pack's evaluation costs each model less than a lone fit's (wider
+#   products): SoftmaxRegressionCV on 10,000 Fashion-MNIST rows (50 models) took 12.1 s with
+#   10 pairs, 14.7 s with 21 and 15.1 s with 30, for 4396, 4259 and 4126 evaluations of a model.
+MEMORY = (5, 30)
+PACK_MEMORY = 10
 MEMORY_BUDGET = 1 << 24  # float64 values of the pairs (128 MiB)
 
 
 def memory_pairs(n_models: int, size: int) -> int:
-    """How many (s, y) pairs each model's L-BFGS keeps: 10 in a pack, else 10-30 by budget."""
+    """How many (s, y) pairs each model's L-BFGS keeps: 10 in a pack, else 5-30 by budget."""
     if n_models > 1:
-        return MEMORY[0]
+        return PACK_MEMORY
     return int(np.clip(MEMORY_BUDGET // (2 * n_models * size), *MEMORY))
 
 
@@ -115,10 +120,11 @@ def one_blas_thread(sparse: bool) -> Any:
 
 def minimize(prob: Problem, theta0: npt.NDArray[np.float64], framework: str, device: str, *,
              tol: float, max_iter: int, verbose: int = 0, centre: bool = True,
-             memory: int | None = None) -> lbfgs.Result:
+             memory: int | None = None, start: float | None = None) -> lbfgs.Result:
     """Fit every model of ``prob`` from ``theta0`` (K, p) by L-BFGS, in centred coordinates
     (:mod:`softreg.estimator.metric`; ``centre=False``: the model's own) with ``memory`` pairs
     (default :func:`memory_pairs`); the two options are there for the benchmark's comparison.
+    ``start``: the clock the trace counts from (:func:`softreg.estimator.lbfgs.minimize`).
 
     Returns:
         The result, its parameters in the model's coordinates.
@@ -129,6 +135,7 @@ def minimize(prob: Problem, theta0: npt.NDArray[np.float64], framework: str, dev
     with one_blas_thread(hasattr(prob.X, "tocsr")):
         res = lbfgs.minimize(coords.wrap(fun), coords.to_phi(theta0, every), tol=tol,
                              max_iter=max_iter, ftol=FTOL, noise=noise(prob), verbose=verbose,
+                             start=start,
                              memory=memory or memory_pairs(*theta0.shape))
     res.theta = coords.to_model(res.theta, every)
     return res

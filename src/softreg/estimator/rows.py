@@ -40,3 +40,20 @@ def axpy(a: F64, v: F64, q: F64) -> None:
 def absmax(g: F64) -> F64:
     """The largest absolute entry of each row, (k,), without a temporary as long as ``g``."""
     return np.maximum(g.max(axis=1), -g.min(axis=1))  # type: ignore[no-any-return]
+
+
+def sub_outer(M: F64, u: F64, v: F64) -> None:
+    """``M[k] -= outer(u[k], v[k])`` for each k, in place; M (k, d, c), u (k, d), v (k, c).
+
+    Long rows go through BLAS's rank-one update (no (k, d, c) temporary): ``M[k]`` is
+    C-contiguous, so its transpose is the Fortran-ordered matrix ``dger`` updates in place.
+    """
+    if M[0].size < LONG_ROWS or not M[0].flags.c_contiguous:
+        M -= u[:, :, None] * v[:, None, :]
+        return
+    from scipy.linalg import blas
+
+    for k in range(len(M)):
+        out = blas.dger(-1.0, v[k], u[k], a=M[k].T, overwrite_a=1)
+        if not np.shares_memory(out, M):  # not updated in place (never for this layout)
+            M[k] = out.T

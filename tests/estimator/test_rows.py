@@ -1,0 +1,38 @@
+"""The row-wise vector operations L-BFGS and the objective use, on short and long rows (the long
+ones go through BLAS in place)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import need
+
+need("sklearn")
+
+from softreg.estimator import rows  # noqa: E402
+
+
+@pytest.mark.parametrize("p", [50, rows.LONG_ROWS + 7])
+@pytest.mark.parametrize("k", [1, 3])
+def test_row_operations_equal_their_numpy_definitions(k, p):
+    rng = np.random.default_rng(0)
+    a, v, q = rng.normal(size=k), rng.normal(size=(k, p)), rng.normal(size=(k, p))
+    assert np.allclose(rows.dot(v, q), (v * q).sum(axis=1))
+    assert np.array_equal(rows.absmax(q), np.abs(q).max(axis=1))
+    want = q + a[:, None] * v
+    rows.axpy(a, v, q)  # in place
+    assert np.allclose(q, want, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("d", [10, rows.LONG_ROWS // 4 + 3])
+@pytest.mark.parametrize("k", [1, 2])
+def test_sub_outer_updates_each_model_in_place(k, d):
+    rng = np.random.default_rng(1)
+    c = 5
+    grad = rng.normal(size=(k, d * c + c))  # as the objective's gradient rows are laid out
+    M = grad[:, : d * c].reshape(k, d, c)
+    u, v = rng.normal(size=(k, d)), rng.normal(size=(k, c))
+    want = M - u[:, :, None] * v[:, None, :]
+    rows.sub_outer(M, u, v)
+    assert np.allclose(grad[:, : d * c].reshape(k, d, c), want, rtol=1e-14, atol=1e-14)
