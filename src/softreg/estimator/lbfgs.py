@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from softreg.estimator.rows import axpy, dot
+from softreg.estimator.rows import Scratch, axpy, dot
 
 F64 = npt.NDArray[np.float64]
 # fun(theta, idx) -> objective (k,), gradient (k, p), and the largest entry (k,) of the
@@ -104,6 +104,7 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
     st = _State(ids, theta[ids], f[ids], g[ids], np.zeros((memory, n, p)),
                 np.zeros((memory, n, p)), np.zeros((memory, n)), np.zeros((memory, n)),
                 np.ones(n, bool))
+    scratch = Scratch()
     for it in range(max_iter):
         loc = np.flatnonzero(st.running)
         if loc.size == 0:
@@ -112,7 +113,9 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
             st = st.keep(loc)
             loc = np.arange(len(st.ids))
         whole = loc.size == len(st.ids)
-        d = _direction(st.g, st.S, st.Y, st.rho, st.yy, it, memory)  # every row: no gather
+        # every row (no gather), into an array reused each iteration: d dies with it
+        d = _direction(st.g, st.S, st.Y, st.rho, st.yy, it, memory,
+                       scratch.get("d", st.g.shape, np.float64))
         if whole:
             x, fx, gx = st.theta, st.f, st.g
         else:
@@ -152,9 +155,10 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
     return res
 
 
-def _direction(g: F64, S: F64, Y: F64, rho: F64, yy: F64, it: int, memory: int) -> F64:
-    """-H g by the two-loop recursion, each model with its own memory; (k, p)."""
-    q = g.copy()
+def _direction(g: F64, S: F64, Y: F64, rho: F64, yy: F64, it: int, memory: int,
+               q: F64) -> F64:
+    """-H g by the two-loop recursion, each model with its own memory, into ``q`` (k, p)."""
+    np.copyto(q, g)
     order = [(it - 1 - j) % memory for j in range(min(it, memory))]  # newest first
     alphas = []
     for j in order:
@@ -208,12 +212,13 @@ def _line_search(fun: Objective, x: F64, f: F64, g: F64, d: F64, idx: npt.NDArra
         if every and accept.all():  # every model's first trial: nothing copied
             ok[:] = True
             return trial, ft, gt, mt, ok, noisy, evals
-        if kept is None:
-            kept = (x.copy(), f.copy(), g.copy(), np.full(len(x), np.inf))
         hit = todo[accept]
-        for into, value in zip(kept, (trial, ft, gt, mt), strict=True):
-            into[hit] = value[accept]
-        ok[hit] = True
+        if hit.size:
+            if kept is None:  # only once some model is done and others search on
+                kept = (x.copy(), f.copy(), g.copy(), np.full(len(x), np.inf))
+            for into, value in zip(kept, (trial, ft, gt, mt), strict=True):
+                into[hit] = value[accept]
+            ok[hit] = True
         todo = todo[~accept]
         if todo.size == 0:
             break
@@ -222,5 +227,6 @@ def _line_search(fun: Objective, x: F64, f: F64, g: F64, d: F64, idx: npt.NDArra
         quad = np.where(np.isfinite(fail) & (denom > 0), -slope[todo] * s * s / np.where(
             denom > 0, denom, 1.0), 0.5 * s)
         step[todo] = np.clip(quad, 0.1 * s, 0.5 * s)
-    assert kept is not None  # MAX_BACKTRACKS > 0, and a full acceptance returned above
+    if kept is None:  # no model found a step
+        kept = (x.copy(), f.copy(), g.copy(), np.full(len(x), np.inf))
     return (*kept, ok, noisy, evals)

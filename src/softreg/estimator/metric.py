@@ -24,14 +24,14 @@ coordinates) and ``phi = (W, b')`` the optimiser's::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from softreg.estimator.objective import Problem
-from softreg.estimator.rows import absmax, sub_outer
+from softreg.estimator.rows import Scratch, absmax, sub_outer
 
 F64 = npt.NDArray[np.float64]
 Objective = Any
@@ -43,15 +43,20 @@ class Metric:
 
     shift: F64
     n_classes: int
+    scratch: Scratch = field(default_factory=Scratch, compare=False, repr=False)
 
     def _parts(self, v: F64) -> tuple[F64, F64]:
         d, c = self.shift.shape[1], self.n_classes
         return v[:, : d * c].reshape(len(v), d, c), v[:, d * c:]
 
-    def _moved(self, v: F64, idx: npt.NDArray[np.intp], sign: float) -> F64:
-        """``v`` (k, p) with ``sign * m_k @ W`` added to its intercepts."""
+    def _moved(self, v: F64, idx: npt.NDArray[np.intp], sign: float,
+               out: F64 | None = None) -> F64:
+        """``v`` (k, p) with ``sign * m_k @ W`` added to its intercepts (into ``out``)."""
         W, b = self._parts(v)
-        out = v.copy()
+        if out is None:
+            out = v.copy()
+        else:
+            np.copyto(out, v)
         out[:, W.shape[1] * self.n_classes:] = b + sign * np.einsum(
             "kd,kdc->kc", self.shift[idx], W)
         return out
@@ -76,7 +81,9 @@ class Metric:
         largest entry in the model's coordinates: scikit-learn's stopping test, on the
         model's own terms (:data:`softreg.estimator.lbfgs.Objective`)."""
         def wrapped(phi: F64, idx: npt.NDArray[np.intp]) -> tuple[F64, F64, F64]:
-            f, g = fun(self.to_model(phi, idx), idx)
+            # the model's parameters live for this call only: into a reused array
+            theta = self._moved(phi, idx, -1.0, self.scratch.get("theta", phi.shape, phi.dtype))
+            f, g = fun(theta, idx)
             gmax = absmax(g)  # before the gradient is pulled, in place
             return f, self.pull(g, idx), gmax
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from softreg.estimator.rows import axpy, dot
+from softreg.estimator.rows import Scratch, axpy, dot
 
 F64 = npt.NDArray[np.float64]
 # Gradient entries below this are set to zero before the product X.T @ G: a confident model's
@@ -193,6 +193,7 @@ class NumpyObjective:
             return rows, problem.codes[s:e], problem.weights[:, s:e].T.astype(self.dtype)
 
         self.blocks = _blocks(problem, take)
+        self.scratch = Scratch()
 
     def __call__(self, theta: F64, active: npt.NDArray[np.intp]) -> tuple[F64, F64]:
         """Objective (k,) and gradient (k, p) of the models ``active`` at ``theta`` (k, p)."""
@@ -200,7 +201,8 @@ class NumpyObjective:
         c, k = p.n_classes, len(active)
         W_eff, b_eff = p.effective(theta)
         d = W_eff.shape[1]
-        Wcat = W_eff.transpose(1, 0, 2).reshape(d, k * c).astype(self.dtype)  # (d, k*c)
+        Wcat = self.scratch.get("W", (d, k * c), self.dtype)  # (d, k*c), this call's only
+        np.copyto(Wcat.reshape(d, k, c), W_eff.transpose(1, 0, 2), casting="same_kind")
         b = b_eff.astype(self.dtype)
         where = np.full(len(p.weights), -1)
         where[active] = np.arange(k)

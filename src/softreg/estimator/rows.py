@@ -9,6 +9,8 @@ as one vectorised NumPy expression than as a BLAS call per row.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -57,3 +59,23 @@ def sub_outer(M: F64, u: F64, v: F64) -> None:
         out = blas.dger(-1.0, v[k], u[k], a=M[k].T, overwrite_a=1)
         if not np.shares_memory(out, M):  # not updated in place (never for this layout)
             M[k] = out.T
+
+
+class Scratch:
+    """Arrays reused from one call to the next, for values that do not outlive a call.
+
+    A fresh array of tens of MB is page-faulted in on first touch; on a VM whose freed pages go
+    back to the host that costs several ms a MB. An objective evaluated hundreds of times
+    keeps its per-call working arrays here instead.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, npt.NDArray[Any]] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: npt.DTypeLike) -> npt.NDArray[Any]:
+        """An array of ``shape`` and ``dtype`` (contents undefined), the same one as last time
+        when the shape and dtype are unchanged."""
+        a = self._arrays.get(name)
+        if a is None or a.shape != shape or a.dtype != np.dtype(dtype):
+            a = self._arrays[name] = np.empty(shape, dtype)
+        return a
