@@ -36,7 +36,9 @@ def axpy(a: F64, v: F64, q: F64) -> None:
     from scipy.linalg import blas
 
     for r in range(len(q)):
-        blas.daxpy(v[r], q[r], a=float(a[r]))
+        out = blas.daxpy(v[r], q[r], a=float(a[r]))
+        if not np.shares_memory(out, q):  # f2py copied a row it could not update in place
+            q[r] = out
 
 
 def absmax(g: F64) -> F64:
