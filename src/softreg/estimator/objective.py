@@ -304,9 +304,26 @@ class TorchObjective:
         G *= S.unsqueeze(2)
         G.masked_fill_(G.abs() < GRAD_TINY, 0.0)  # denormals slow the product (GRAD_TINY)
         # G.T @ X, (k*c, d): several times faster on the CPU than X.T @ G for a tall X
-        gW = (G.view(n, k * c).T @ X).view(k, c, d).permute(0, 2, 1)
+        gW = _gradient_product(t, G.view(n, k * c), X).view(k, c, d).permute(0, 2, 1)
         gb = G.sum(0, dtype=t.float64)
         return (f.cpu().numpy(), gW.double().cpu().numpy(), gb.cpu().numpy())
+
+
+# On the CPU, MKL multiplies a narrow G.T by a tall X faster in blocks of rows that stay in
+# cache: full Fashion-MNIST, 10 columns, 26.6 ms whole against 17.0 ms in blocks of 2,048 rows
+# (8,192: 22.8 ms); 500 columns (a pack) gain nothing, nor does NumPy's OpenBLAS.
+ROW_BLOCK, NARROW = 2048, 64
+
+
+def _gradient_product(t: Any, G: Any, X: Any) -> Any:
+    """``G.T @ X`` (m, d) for G (n, m), X (n, d): by row blocks for a narrow G on the CPU."""
+    n, m = G.shape
+    if X.device.type != "cpu" or m > NARROW or n <= ROW_BLOCK:
+        return G.T @ X
+    out = t.zeros((m, X.shape[1]), dtype=X.dtype)
+    for s in range(0, n, ROW_BLOCK):
+        out.addmm_(G[s:s + ROW_BLOCK].T, X[s:s + ROW_BLOCK])
+    return out
 
 
 def _penalise(p: Problem, theta: F64, active: npt.NDArray[np.intp], f: F64,
