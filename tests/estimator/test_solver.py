@@ -264,3 +264,11 @@ def test_pack_members_end_where_each_model_alone_ends():
                                  max_iter=500, memory=10)
         assert abs(pack.f[k] - alone.f[0]) <= 1e-10 * alone.f[0]
         assert np.allclose(pack.theta[k], alone.theta[0], atol=1e-5)
+
+
+def test_memory_pairs_follow_the_model_and_the_pack():
+    from softreg.estimator.prepare import memory_pairs
+
+    assert memory_pairs(1, 7850) == 30  # a lone Fashion-MNIST model: as many as help
+    assert memory_pairs(50, 7850) == 10  # a CV pack: the pairs would cost more than they save
+    assert memory_pairs(1, (2**18 + 1) * 20) == 5  # a wide sparse model: the fewest
