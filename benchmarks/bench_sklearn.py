@@ -150,8 +150,8 @@ class Counted:
     def __init__(self, fun: Any, target: float = -np.inf, stop: bool = False) -> None:
         self.fun, self.target, self.n, self.reached, self.stop = fun, target, 0, None, stop
 
-    def __call__(self, theta: Any, idx: Any) -> Any:
-        f, g = self.fun(theta, idx)
+    def __call__(self, theta: Any, idx: Any, *out: Any) -> Any:
+        f, g = self.fun(theta, idx, *out)
         self.n += 1
         if self.reached is None and idx[0] == 0 and f[0] <= self.target * (1 + 1e-9):
             self.reached = self.n

@@ -24,10 +24,10 @@ import numpy.typing as npt
 from softreg.estimator.rows import Scratch, axpy, dot
 
 F64 = npt.NDArray[np.float64]
-# fun(theta, idx) -> objective (k,), gradient (k, p), and the largest entry (k,) of the
-# gradient that ``tol`` is compared with (the model's own, when the optimiser's coordinates are
-# not the model's: :mod:`softreg.estimator.metric`)
-Objective = Callable[[F64, npt.NDArray[np.intp]], tuple[F64, F64, F64]]
+# fun(theta, idx[, out]) -> objective (k,), gradient (k, p) (written into ``out`` when given),
+# and the largest entry (k,) of the gradient that ``tol`` is compared with (the model's own,
+# when the optimiser's coordinates are not the model's: :mod:`softreg.estimator.metric`)
+Objective = Callable[..., tuple[F64, F64, F64]]
 
 
 ARMIJO = 1e-4
@@ -121,8 +121,11 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
         else:
             d, x, fx, gx = d[loc], st.theta[loc], st.f[loc], st.g[loc]
         act = st.ids[loc]
+        # the whole pack's trial points and gradients go into the pair of arrays that does not
+        # hold the current point and gradient (ping-pong): no fresh arrays as long as the model
+        spare = (_other(scratch, "x", st.theta), _other(scratch, "g", st.g)) if whole else None
         x_new, f_new, g_new, gmax, ok, noisy, evals = _line_search(
-            fun, x, fx, gx, d, act, first=it == 0, noise=noise)
+            fun, x, fx, gx, d, act, first=it == 0, noise=noise, spare=spare)
         res.n_evals += evals
         slot = it % memory
         if whole:  # the new pair straight into its slot, and the new point kept as it is
@@ -155,6 +158,12 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
     return res
 
 
+def _other(scratch: Scratch, name: str, current: F64) -> F64:
+    """Of the two reused arrays ``name``-a and ``name``-b, the one that is not ``current``."""
+    a = scratch.get(name + "-a", current.shape, np.float64)
+    return scratch.get(name + "-b", current.shape, np.float64) if a is current else a
+
+
 def _direction(g: F64, S: F64, Y: F64, rho: F64, yy: F64, it: int, memory: int,
                q: F64) -> F64:
     """-H g by the two-loop recursion, each model with its own memory, into ``q`` (k, p)."""
@@ -177,11 +186,13 @@ def _direction(g: F64, S: F64, Y: F64, rho: F64, yy: F64, it: int, memory: int,
 
 
 def _line_search(fun: Objective, x: F64, f: F64, g: F64, d: F64, idx: npt.NDArray[np.intp],
-                 first: bool, noise: float) -> tuple[F64, F64, F64, F64, npt.NDArray[np.bool_],
-                                                     npt.NDArray[np.bool_], int]:
+                 first: bool, noise: float,
+                 spare: tuple[F64, F64] | None = None) -> tuple[
+                     F64, F64, F64, F64, npt.NDArray[np.bool_], npt.NDArray[np.bool_], int]:
     """Backtrack each model's step until Armijo holds (or, within the objective's noise, the
     curvature condition); returns x, f, g, the gradients' largest entries, ok,
-    accepted-by-noise and evaluations. A model whose line search fails keeps x, f and g."""
+    accepted-by-noise and evaluations. A model whose line search fails keeps x, f and g.
+    ``spare``: arrays (the shape of x and g) that trials of every model are written into."""
     slope = dot(g, d)
     bad = slope >= 0  # not a descent direction (round-off): fall back to steepest descent
     d[bad] = -g[bad]
@@ -196,12 +207,13 @@ def _line_search(fun: Objective, x: F64, f: F64, g: F64, d: F64, idx: npt.NDArra
     evals = 0
     for _ in range(MAX_BACKTRACKS):
         every = todo.size == len(x)
-        if every:  # one new array, not two
-            trial = np.multiply(d, step[:, None])
+        if every:  # into the spare array, or one new array (not two)
+            trial = np.multiply(d, step[:, None], out=None if spare is None else spare[0])
             trial += x
+            ft, gt, mt = (fun(trial, idx) if spare is None else fun(trial, idx, spare[1]))
         else:
             trial = x[todo] + step[todo, None] * d[todo]
-        ft, gt, mt = fun(trial, idx[todo])
+            ft, gt, mt = fun(trial, idx[todo])
         evals += 1
         dt = d if every else d[todo]
         armijo = ft <= f[todo] + ARMIJO * step[todo] * slope[todo]

@@ -80,10 +80,11 @@ class Metric:
         the optimiser's coordinates returning the objective, the gradient and the gradient's
         largest entry in the model's coordinates: scikit-learn's stopping test, on the
         model's own terms (:data:`softreg.estimator.lbfgs.Objective`)."""
-        def wrapped(phi: F64, idx: npt.NDArray[np.intp]) -> tuple[F64, F64, F64]:
+        def wrapped(phi: F64, idx: npt.NDArray[np.intp],
+                    out: F64 | None = None) -> tuple[F64, F64, F64]:
             # the model's parameters live for this call only: into a reused array
             theta = self._moved(phi, idx, -1.0, self.scratch.get("theta", phi.shape, phi.dtype))
-            f, g = fun(theta, idx)
+            f, g = fun(theta, idx) if out is None else fun(theta, idx, out)
             gmax = absmax(g)  # before the gradient is pulled, in place
             return f, self.pull(g, idx), gmax
 

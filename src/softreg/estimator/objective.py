@@ -84,10 +84,12 @@ class Problem:
         W_eff = W / self.sd[None, :, None]  # (K, d, c)
         return W_eff, b - np.einsum("d,kdc->kc", self.mu, W_eff)
 
-    def unfold(self, gW_eff: F64, gb: F64) -> F64:
-        """Gradient with respect to the effective weights -> with respect to theta, (K, p)."""
+    def unfold(self, gW_eff: F64, gb: F64, out: F64 | None = None) -> F64:
+        """Gradient with respect to the effective weights -> with respect to theta, (K, p),
+        into ``out`` when it is given and of that shape."""
         k, dc = len(gb), gW_eff.shape[1] * gW_eff.shape[2]
-        out = np.empty((k, dc + gb.shape[1]))
+        if out is None or out.shape != (k, dc + gb.shape[1]):
+            out = np.empty((k, dc + gb.shape[1]))
         gW = out[:, :dc].reshape(gW_eff.shape)
         if self.scaled:
             np.divide(gW_eff - self.mu[None, :, None] * gb[:, None, :], self.sd[None, :, None],
@@ -195,8 +197,10 @@ class NumpyObjective:
         self.blocks = _blocks(problem, take)
         self.scratch = Scratch()
 
-    def __call__(self, theta: F64, active: npt.NDArray[np.intp]) -> tuple[F64, F64]:
-        """Objective (k,) and gradient (k, p) of the models ``active`` at ``theta`` (k, p)."""
+    def __call__(self, theta: F64, active: npt.NDArray[np.intp],
+                 out: F64 | None = None) -> tuple[F64, F64]:
+        """Objective (k,) and gradient (k, p) of the models ``active`` at ``theta`` (k, p);
+        the gradient is written into ``out`` when it is given (and of its shape)."""
         p = self.p
         c, k = p.n_classes, len(active)
         W_eff, b_eff = p.effective(theta)
@@ -217,7 +221,7 @@ class NumpyObjective:
                               block.weights[:, active[pos]])
             sums.add(part, pos)
         f, gW, gb = sums.result()
-        return _penalise(p, theta, active, f, p.unfold(gW, gb))
+        return _penalise(p, theta, active, f, p.unfold(gW, gb, out))
 
     def _part(self, block: _Block, Wcat: Any, b: Any, S: Any) -> tuple[F64, F64, F64]:
         """One block's objective (k,), weight gradient (k, d, c) and intercept gradient (k, c)."""
@@ -260,8 +264,10 @@ class TorchObjective:
 
         self.blocks = _blocks(problem, take)
 
-    def __call__(self, theta: F64, active: npt.NDArray[np.intp]) -> tuple[F64, F64]:
-        """Objective (k,) and gradient (k, p) of the models ``active`` at ``theta`` (k, p)."""
+    def __call__(self, theta: F64, active: npt.NDArray[np.intp],
+                 out: F64 | None = None) -> tuple[F64, F64]:
+        """Objective (k,) and gradient (k, p) of the models ``active`` at ``theta`` (k, p);
+        the gradient is written into ``out`` when it is given (and of its shape)."""
         t, p = self.torch, self.p
         c, k = p.n_classes, len(active)
         W_eff, b_eff = p.effective(theta)
@@ -287,7 +293,7 @@ class TorchObjective:
             S = block.weights[:, t.as_tensor(active[pos], device=self.device)]  # (n, kb)
             sums.add(self._part(block, W_b, b_b, S), pos)
         f, gW, gb = sums.result()
-        return _penalise(p, theta, active, f, p.unfold(gW, gb))
+        return _penalise(p, theta, active, f, p.unfold(gW, gb, out))
 
     def _part(self, block: _Block, Wrows: Any, b: Any, S: Any) -> tuple[F64, F64, F64]:
         """One block's objective (k,), weight gradient (k, d, c) and intercept gradient (k, c)."""
