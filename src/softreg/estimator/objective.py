@@ -240,7 +240,9 @@ class NumpyObjective:
         Z /= total[:, :, None]  # probabilities, reused as the gradient of the logits
         Z[rows, :, codes] -= 1.0
         Z *= S[:, :, None]
-        np.copyto(Z, 0.0, where=np.abs(Z) < GRAD_TINY)
+        magnitude = np.abs(Z, out=self.scratch.get("abs", Z.shape, Z.dtype))  # no fresh array
+        np.copyto(Z, 0.0, where=np.less(magnitude, GRAD_TINY,
+                                        out=self.scratch.get("tiny", Z.shape, bool)))
         if hasattr(X, "tocsr"):
             gW = np.asarray(X.T @ Z.reshape(n, k * c)).reshape(d, k, c).transpose(1, 0, 2)
         else:  # G.T @ X, (k*c, d): the faster BLAS layout for a tall X (the same product)
