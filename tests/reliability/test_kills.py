@@ -69,7 +69,9 @@ def test_twenty_kills_then_resume_matches_an_uninterrupted_run(tmp_path, real_da
     out = tmp_path / "run"
     kills = landed = 0
     seen: list[int] = []
-    while kills < 20:
+    # 20 kills at least; more (up to 40) until three of them found a run mid-way, since where
+    # a kill lands depends on how fast this machine runs each process
+    while kills < 20 or (sum(0 < s < EPOCHS for s in seen) < 3 and kills < 40):
         done = _check_consistent(out) if out.exists() else 0
         seen.append(done)
         if done == EPOCHS:  # finished before the kill: start it again from scratch
