@@ -61,9 +61,9 @@ class Metric:
             "kd,kdc->kc", self.shift[idx], W)
         return out
 
-    def to_model(self, phi: F64, idx: npt.NDArray[np.intp]) -> F64:
-        """The models' parameters (k, p) at the optimiser's ``phi`` (k, p)."""
-        return self._moved(phi, idx, -1.0)
+    def to_model(self, phi: F64, idx: npt.NDArray[np.intp], out: F64 | None = None) -> F64:
+        """The models' parameters (k, p) at the optimiser's ``phi`` (k, p) (into ``out``)."""
+        return self._moved(phi, idx, -1.0, out)
 
     def to_phi(self, theta: F64, idx: npt.NDArray[np.intp]) -> F64:
         """The optimiser's coordinates of the models' parameters ``theta`` (k, p)."""
@@ -83,7 +83,7 @@ class Metric:
         def wrapped(phi: F64, idx: npt.NDArray[np.intp],
                     out: F64 | None = None) -> tuple[F64, F64, F64]:
             # the model's parameters live for this call only: into a reused array
-            theta = self._moved(phi, idx, -1.0, self.scratch.get("theta", phi.shape, phi.dtype))
+            theta = self.to_model(phi, idx, self.scratch.get("theta", phi.shape, phi.dtype))
             f, g = fun(theta, idx) if out is None else fun(theta, idx, out)
             gmax = absmax(g)  # before the gradient is pulled, in place
             return f, self.pull(g, idx), gmax

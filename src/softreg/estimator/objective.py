@@ -19,6 +19,7 @@ Cross-entropy is computed from logits by a max-shifted log-sum-exp, never softma
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -176,10 +177,17 @@ class _Sums:
         return self.whole or self.total or (np.zeros(k), np.zeros((k, d, c)), np.zeros((k, c)))
 
 
-def _placed(block: _Block, where: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
-    """Positions in the evaluated subset of the block's models that are being evaluated."""
-    pos = where[block.models]
-    return pos[pos >= 0]  # type: ignore[no-any-return]
+def _evaluated(blocks: list[_Block], active: npt.NDArray[np.intp],
+               n_models: int) -> Iterator[tuple[_Block, npt.NDArray[np.intp]]]:
+    """Each block with some of the models ``active`` (of ``n_models``), and those models'
+    positions in ``active``."""
+    where = np.full(n_models, -1)
+    where[active] = np.arange(len(active))
+    for block in blocks:
+        pos = where[block.models]
+        pos = pos[pos >= 0]
+        if pos.size:
+            yield block, pos
 
 
 class NumpyObjective:
@@ -208,13 +216,8 @@ class NumpyObjective:
         Wcat = self.scratch.get("W", (d, k * c), self.dtype)  # (d, k*c), this call's only
         np.copyto(Wcat.reshape(d, k, c), W_eff.transpose(1, 0, 2), casting="same_kind")
         b = b_eff.astype(self.dtype)
-        where = np.full(len(p.weights), -1)
-        where[active] = np.arange(k)
         sums = _Sums(k, d, c)
-        for block in self.blocks:
-            pos = _placed(block, where)
-            if pos.size == 0:
-                continue
+        for block, pos in _evaluated(self.blocks, active, len(p.weights)):
             whole = pos.size == k
             cols = slice(None) if whole else (pos[:, None] * c + np.arange(c)).ravel()
             part = self._part(block, Wcat[:, cols], b if whole else b[pos],
@@ -279,13 +282,8 @@ class TorchObjective:
         Wrows = t.as_tensor(np.ascontiguousarray(W_eff.transpose(0, 2, 1).reshape(k * c, d)),
                             device=self.device, dtype=self.dtype)  # (k*c, d)
         b = t.as_tensor(b_eff, device=self.device, dtype=self.dtype)
-        where = np.full(len(p.weights), -1)
-        where[active] = np.arange(k)
         sums = _Sums(k, d, c)
-        for block in self.blocks:
-            pos = _placed(block, where)
-            if pos.size == 0:
-                continue
+        for block, pos in _evaluated(self.blocks, active, len(p.weights)):
             if pos.size == k:
                 W_b, b_b = Wrows, b
             else:
