@@ -4,9 +4,16 @@ A local cluster's ``gcs_server`` and ``raylet`` end with the driver, but the ray
 (``ray::DashboardAgent``, ``ray::RuntimeEnvAgent``) and its workers outlive a ``kill -9`` of the
 driver. So right after starting a local cluster the driver starts this small process (in a
 session of its own, so Ctrl-C at the terminal does not reach it) with a pipe as its standard
-input: the pipe's end closes when the driver exits, however it exits. The reaper then sends
-``SIGKILL`` to every process that holds a file of the cluster's session folder open (its logs,
-its sockets): found by pid from ``/proc``, never by name.
+input: the pipe's end closes when the driver exits, however it exits (and the reaper watches the
+driver's pid too, in case a child the driver forked holds the pipe). The reaper then ends every
+process of the cluster's session folder: those that hold a file of it open (its logs, its
+sockets), work in it or name it on their command line, and their children. They are found by
+pid from ``/proc``, never by name.
+
+A process may start while the others are being killed (the raylet starting a worker as the
+driver dies). So the reaper first stops them (``SIGSTOP``: a stopped process starts nothing)
+and looks again until no new one appears, then kills them all (``SIGKILL``), and looks once
+more when they have ended.
 
 Run as ``python -m softreg.sweeps.engines.ray_reaper SESSION_DIR DRIVER_PID``; only the standard
 library.
@@ -16,38 +23,112 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import select
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+# Rounds of "stop, then look again" and of "kill, then look again" before the reaper gives up
+# (each round ends only when a look finds a process it had not seen).
+ROUNDS = 20
+# Seconds the reaper waits for the processes it killed to end before it looks again.
+WAIT_S = 10.0
+
+
+def _parents(proc: str) -> dict[int, int]:
+    """Every process's parent pid, read from ``/proc/PID/stat``."""
+    parents = {}
+    for entry in os.listdir(proc):
+        if entry.isdigit():
+            try:
+                stat = Path(f"{proc}/{entry}/stat").read_text()
+            except OSError:  # gone meanwhile
+                continue
+            # "pid (name) state ppid ...": the name may hold spaces and ")", so split at the last
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def _names(pid: int, session: str, proc: str) -> bool:
+    """Whether process ``pid`` holds a file of ``session`` open, works in it, or names it."""
+    root = session.rstrip("/") + "/"
+    try:
+        links = [os.readlink(f"{proc}/{pid}/cwd")]
+        links += [os.readlink(f"{proc}/{pid}/fd/{fd}") for fd in os.listdir(f"{proc}/{pid}/fd")]
+        argv = Path(f"{proc}/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:  # gone meanwhile, or not ours to read
+        return False
+    if any(link == session or link.startswith(root) for link in links):
+        return True
+    # the folder as a whole argument or an option's value ("--log-dir=FOLDER/logs"), itself or
+    # a path under it: never a longer name that begins with it
+    named = re.compile(rb"(?:^|=)" + re.escape(os.fsencode(session.rstrip("/"))) + rb"(?:/|$)")
+    return any(named.search(arg) for arg in argv)
+
 
 def session_pids(session: str, proc: str = "/proc") -> list[int]:
-    """Pids of the processes (not this one) with a file of ``session`` open, or it as cwd."""
-    root = session.rstrip("/") + "/"
-    found = []
-    for entry in os.listdir(proc):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            links = [os.readlink(f"{proc}/{entry}/cwd")]
-            links += [os.readlink(f"{proc}/{entry}/fd/{fd}")
-                      for fd in os.listdir(f"{proc}/{entry}/fd")]
-        except OSError:  # gone meanwhile, or not ours to read
-            continue
-        if any(link == session or link.startswith(root) for link in links):
-            found.append(int(entry))
-    return found
+    """Pids of the processes (not this one) of ``session``: those that hold a file of it open,
+    work in it or name it on their command line, and the children of those."""
+    parents = _parents(proc)
+    found = {pid for pid in parents if pid != os.getpid() and _names(pid, session, proc)}
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    todo = list(found)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found and child != os.getpid():
+                found.add(child)
+                todo.append(child)
+    return sorted(found)
 
 
-def reap(session: str, spare: int = -1) -> list[int]:
-    """SIGKILL the processes of ``session`` (see :func:`session_pids`) but ``spare`` (the
-    driver, when it is still alive); return their pids."""
-    pids = [p for p in session_pids(session) if p != spare]
+def _signal(pids: list[int], sig: int) -> None:
     for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return pids
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def _wait_ended(pids: list[int], timeout: float) -> None:
+    """Wait (on pidfds, no sleep) until ``pids`` have ended or ``timeout`` s have passed."""
+    fds = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fds.append(os.pidfd_open(pid))
+    try:
+        pending = list(fds)
+        while pending:
+            ready, _, _ = select.select(pending, [], [], timeout)
+            if not ready:
+                return
+            pending = [fd for fd in pending if fd not in ready]
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def reap(session: str, spare: int = -1, proc: str = "/proc") -> list[int]:
+    """End the processes of ``session`` (see :func:`session_pids`) but ``spare`` (the driver,
+    when it is still alive): stop them until no new one appears, then kill them, and look
+    again once they have ended. Return their pids."""
+    ended: list[int] = []
+    for _ in range(ROUNDS):
+        stopped: list[int] = []
+        for _ in range(ROUNDS):  # stop them all: a stopped process starts no other
+            new = [p for p in session_pids(session, proc) if p != spare and p not in stopped]
+            if not new:
+                break
+            _signal(new, signal.SIGSTOP)
+            stopped += new
+        if not stopped:
+            break
+        _signal(stopped, signal.SIGKILL)
+        if hasattr(os, "pidfd_open"):
+            _wait_ended(stopped, WAIT_S)
+        ended += [p for p in stopped if p not in ended]
+    return ended
 
 
 def start(session: str) -> tuple[subprocess.Popen[bytes], int] | None:
@@ -67,18 +148,36 @@ def start(session: str) -> tuple[subprocess.Popen[bytes], int] | None:
     return proc, write_end
 
 
-def main(argv: list[str]) -> int:
-    """Wait for the driver's pipe to close, then reap its session."""
-    if len(argv) != 2 or not argv[1].isdigit():
-        return 2
+def _wait_for_driver(driver: int) -> None:
+    """Return when the driver's pipe closes (on standard input) or the driver has ended.
+
+    The pipe alone would do, but a process the driver forked without exec holds its end too:
+    so the reaper also waits on the driver itself, its parent. Once the driver is no longer its
+    parent, the driver has ended (perhaps before this process got as far as looking)."""
+    if os.getppid() != driver:
+        return
+    waits = [0]
+    if hasattr(os, "pidfd_open"):
+        with contextlib.suppress(OSError):
+            waits.append(os.pidfd_open(driver))
+        if os.getppid() != driver:  # it ended before its pidfd was taken (the pid may be reused)
+            return
     while True:
         try:
-            if not os.read(0, 4096):
-                break
+            ready, _, _ = select.select(waits, [], [])
+            if any(fd != 0 for fd in ready) or not os.read(0, 4096):
+                return
         except InterruptedError:  # pragma: no cover - retried by Python itself
             continue
         except OSError:
-            break
+            return
+
+
+def main(argv: list[str]) -> int:
+    """Wait for the driver's pipe to close or the driver to end, then reap its session."""
+    if len(argv) != 2 or not argv[1].isdigit():
+        return 2
+    _wait_for_driver(int(argv[1]))
     reap(argv[0], spare=int(argv[1]))
     return 0
 
