@@ -28,7 +28,8 @@ VENV_NEWT := .venv-py313-frameworks
 NEWTBIN := $(VENV_NEWT)/bin
 ENVS := $(BIN)/.installed $(MXBIN)/.installed $(NEWBIN)/.installed $(NEWTBIN)/.installed
 
-.PHONY: demo test envs lint docs dist test-main test-mxnet test-newest data bench clean
+.PHONY: demo test envs lint docs dist test-main test-main-procs test-main-rest test-mxnet \
+	test-newest data bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -90,13 +91,15 @@ demo: $(BIN)/.installed data
 	$(BIN)/softreg train --out $(RUN_DIR) --overwrite
 	@echo "report: $(RUN_DIR)/report.md (figures: curves.png, predictions.png, mistakes.png, confusion.png; more with softreg explain $(RUN_DIR))"
 
-# The suites run side by side: the main one keeps about one core busy (subprocesses, a Ray
-# cluster, notebook kernels), so MXNet's and Python 3.13's take the other. Each prints its
-# output when it ends (-Otarget); each has its own pytest folder.
+# The checks run side by side, the main suite in two halves (each pytest keeps about one core
+# busy): the two cores stay busy to the end instead of one half of the main suite running alone
+# once the shorter MXNet and Python 3.13 suites are done. Each prints its output when it ends
+# (-Otarget); each pytest has its own folder.
 test:
 	$(MAKE) --no-print-directory envs
-	$(MAKE) --no-print-directory lint data
-	$(MAKE) --no-print-directory -j3 -Otarget test-main test-mxnet test-newest
+	$(MAKE) --no-print-directory data
+	$(MAKE) --no-print-directory -j5 -Otarget lint test-main-procs test-main-rest test-mxnet \
+		test-newest
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks docs/hooks
@@ -107,8 +110,22 @@ lint: $(BIN)/.installed
 docs: $(BIN)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-test-main: $(BIN)/.installed data
-	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard,jupyter,ray,griffe,sklearn $(BIN)/python -m pytest -m "not mxnet" -q
+# The main suite: its halves side by side (make -j2 test-main), or one after the other. The first
+# half holds the tests that start processes, Ray clusters and notebook kernels (all the Ray ones,
+# so that two clusters never start at once); the second, the rest.
+MAIN_REQUIRE := torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard,jupyter,ray,griffe,sklearn
+PROCS_TESTS := tests/reliability tests/sweeps tests/examples
+test-main: test-main-procs test-main-rest
+
+test-main-procs: $(BIN)/.installed data
+	mkdir -p $(SCRATCH)
+	SOFTREG_REQUIRE=$(MAIN_REQUIRE) $(BIN)/python -m pytest -m "not mxnet" -q -p no:cacheprovider \
+		--basetemp=$(CURDIR)/$(SCRATCH)/pytest-procs $(PROCS_TESTS)
+
+test-main-rest: $(BIN)/.installed data
+	mkdir -p $(SCRATCH)
+	SOFTREG_REQUIRE=$(MAIN_REQUIRE) $(BIN)/python -m pytest -m "not mxnet" -q -p no:cacheprovider \
+		--basetemp=$(CURDIR)/$(SCRATCH)/pytest-rest $(addprefix --ignore=,$(PROCS_TESTS))
 
 test-mxnet: $(MXBIN)/.installed data
 	mkdir -p $(SCRATCH)

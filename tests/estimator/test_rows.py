@@ -36,3 +36,14 @@ def test_sub_outer_updates_each_model_in_place(k, d):
     want = M - u[:, :, None] * v[:, None, :]
     rows.sub_outer(M, u, v)
     assert np.allclose(grad[:, : d * c].reshape(k, d, c), want, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("p", [50, rows.LONG_ROWS + 7])
+def test_axpy_on_float32_rows_stays_float32_in_place(p):
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=2)
+    v, q = rng.normal(size=(2, p)).astype(np.float32), rng.normal(size=(2, p)).astype(np.float32)
+    want, before = q + a[:, None] * v, q
+    rows.axpy(a, v, q)
+    assert q is before and q.dtype == np.float32
+    assert np.allclose(q, want, rtol=1e-5, atol=1e-5)

@@ -272,3 +272,35 @@ def test_memory_pairs_follow_the_model_and_the_pack():
     assert memory_pairs(1, 7850) == 30  # a lone Fashion-MNIST model: as many as help
     assert memory_pairs(50, 7850) == 10  # a CV pack: the pairs would cost more than they save
     assert memory_pairs(1, (2**18 + 1) * 20) == 5  # a wide sparse model: the fewest
+
+
+def test_pairs_are_float32_for_wide_models_on_float32_data_only():
+    from softreg.estimator.prepare import WIDE, pair_dtype
+
+    x32, x64 = np.zeros((1, 1), np.float32), np.zeros((1, 1))
+    assert pair_dtype(x32, WIDE) == np.float32  # a wide sparse text model
+    assert pair_dtype(x32, 7850) == np.float64  # Fashion-MNIST: the pairs are small anyway
+    assert pair_dtype(x64, WIDE) == np.float64  # float64 data keeps float64 throughout
+
+
+def test_float32_pairs_reach_the_optimum_of_float64_pairs(monkeypatch):
+    """A pack on float32 data, its pairs float32 (as a wide model's are); models finish at
+    different iterations, so the pairs are also stored for some models only."""
+    from softreg.estimator import lbfgs, prepare
+
+    X, y = _data(n=300)
+    X = X.astype(np.float32)
+    Cs = np.array([0.05, 1.0, 30.0])
+    prob = prepare.problem(X, y, np.ones((len(Cs), len(y))), Cs, 3, False)
+    kinds, run = [], lbfgs.minimize
+    monkeypatch.setattr(lbfgs, "minimize", lambda *a, **kw: (kinds.append(kw["pairs"]),
+                                                             run(*a, **kw))[1])
+    fits = {}
+    for wide in (1 << 30, 1):
+        monkeypatch.setattr(prepare, "WIDE", wide)
+        fits[wide] = prepare.minimize(prob, np.zeros((len(Cs), prob.size)), "numpy", "cpu",
+                                      tol=1e-6, max_iter=1000)
+    assert kinds == [np.float64, np.float32]
+    assert len(set(fits[1].n_iter)) > 1  # the pack thinned out on the way
+    assert np.all(np.abs(fits[1].f - fits[1 << 30].f) <= 1e-6 * fits[1 << 30].f)
+    assert np.abs(fits[1].theta - fits[1 << 30].theta).max() <= 1e-3

@@ -17,11 +17,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from softreg.estimator.rows import Scratch, axpy, dot
+from softreg.estimator.rows import Scratch, absmax, axpy, dot
 
 F64 = npt.NDArray[np.float64]
 # fun(theta, idx[, out]) -> objective (k,), gradient (k, p) (written into ``out`` when given),
@@ -74,7 +75,8 @@ class _State:
 
 def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: int = 10,
              ftol: float = 1e-12, noise: float = 0.0, verbose: int = 0,
-             start: float | None = None) -> Result:
+             start: float | None = None, pairs: npt.DTypeLike = np.float64,
+             own: bool = False) -> Result:
     """Minimise K objectives from ``theta0`` (K, p); ``fun(theta_sub, idx)`` evaluates a subset
     (its objectives, gradients and largest gradient entries: ``Objective``).
 
@@ -87,24 +89,34 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
     ``start`` is the ``time.perf_counter()`` that the trace's seconds count from (by default,
     this call's start; an estimator gives its ``fit``'s, so that the set-up counts).
 
+    ``pairs`` is the dtype of the curvature pairs and of the two-loop recursion that reads them
+    (the parameters, gradients and line search stay float64). float32 halves the pairs' memory
+    and the recursion's passes over it, for models of millions of parameters whose products
+    are float32 anyway.
+
+    ``own``: ``theta0`` (float64) is the caller's to give away; it is worked in, not copied.
+
     Returns:
         The final parameters, objectives, iteration counts and which models converged.
     """
     start = time.perf_counter() if start is None else start
     K, p = theta0.shape
-    theta = theta0.astype(np.float64, copy=True)
+    theta = theta0 if own and theta0.dtype == np.float64 else theta0.astype(np.float64)
     every = np.arange(K)
-    f, g, gmax = fun(theta, every)
+    scratch = Scratch()
+    # the first gradient goes into one of the pair of arrays the trial gradients take turns in
+    f, g, gmax = fun(theta, every, scratch.get("g-b", theta.shape, np.float64))
     res = Result(theta, f, np.zeros(K, np.intp), np.zeros(K, bool), 1,
                  [(time.perf_counter() - start, float(f[0]))])
     first = gmax > tol
     res.converged[~first] = True
     ids = np.flatnonzero(first)
     n = len(ids)
-    st = _State(ids, theta[ids], f[ids], g[ids], np.zeros((memory, n, p)),
-                np.zeros((memory, n, p)), np.zeros((memory, n)), np.zeros((memory, n)),
+    # every model running (the usual start): the state starts from theta and g themselves
+    x0, g0 = (theta, g) if n == K else (theta[ids], g[ids])
+    st = _State(ids, x0, f[ids], g0, np.zeros((memory, n, p), pairs),
+                np.zeros((memory, n, p), pairs), np.zeros((memory, n)), np.zeros((memory, n)),
                 np.ones(n, bool))
-    scratch = Scratch()
     for it in range(max_iter):
         loc = np.flatnonzero(st.running)
         if loc.size == 0:
@@ -115,6 +127,7 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
         whole = loc.size == len(st.ids)
         # every row (no gather), into an array reused each iteration: d dies with it
         d = _direction(st.g, st.S, st.Y, st.rho, st.yy, it, memory,
+                       scratch.get("q", st.g.shape, st.S.dtype),
                        scratch.get("d", st.g.shape, np.float64))
         if whole:
             x, fx, gx = st.theta, st.f, st.g
@@ -131,9 +144,9 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
         if whole:  # the new pair straight into its slot, and the new point kept as it is
             s, y = np.subtract(x_new, x, out=st.S[slot]), np.subtract(g_new, gx, out=st.Y[slot])
         else:
-            s, y = x_new - x, g_new - gx
-            st.S[slot, loc], st.Y[slot, loc] = s, y
-        sy, yy = dot(s, y), dot(y, y)
+            st.S[slot, loc], st.Y[slot, loc] = x_new - x, g_new - gx
+            s, y = st.S[slot, loc], st.Y[slot, loc]  # as stored (float32 pairs: rounded)
+        sy, yy = dot(s, y).astype(np.float64), dot(y, y).astype(np.float64)
         good = sy > 1e-10 * yy
         st.rho[slot, loc] = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
         st.yy[slot, loc] = yy
@@ -153,7 +166,7 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
             res.trace.append((time.perf_counter() - start, float(res.f[0])))
         if verbose:
             print(f"lbfgs iter {it + 1}: {act.size} running, objective[0] {res.f[0]:.10g}, "
-                  f"max|grad| {np.abs(g_new).max():.3g}")
+                  f"max|grad| {absmax(g_new).max():.3g}")
     res.theta[st.ids] = st.theta  # the models stopped by max_iter (and the finished, again)
     return res
 
@@ -165,9 +178,10 @@ def _other(scratch: Scratch, name: str, current: F64) -> F64:
 
 
 def _direction(g: F64, S: F64, Y: F64, rho: F64, yy: F64, it: int, memory: int,
-               q: F64) -> F64:
-    """-H g by the two-loop recursion, each model with its own memory, into ``q`` (k, p)."""
-    np.copyto(q, g)
+               q: Any, d: F64) -> F64:
+    """-H g by the two-loop recursion, each model with its own memory, worked out in ``q``
+    (k, p; the pairs' dtype) and returned in ``d`` (k, p; float64)."""
+    np.copyto(q, g, casting="same_kind")
     order = [(it - 1 - j) % memory for j in range(min(it, memory))]  # newest first
     alphas = []
     for j in order:
@@ -178,11 +192,11 @@ def _direction(g: F64, S: F64, Y: F64, rho: F64, yy: F64, it: int, memory: int,
     for j in order:  # scale by the newest pair with positive curvature
         use = (rho[j] > 0) & (gamma == 1.0)
         gamma = np.where(use, 1.0 / np.where(use, rho[j] * yy[j], 1.0), gamma)
-    q *= gamma[:, None]
+    q *= gamma[:, None].astype(q.dtype)
     for j, a in zip(reversed(order), reversed(alphas), strict=True):
         beta = rho[j] * dot(Y[j], q)
         axpy(a - beta, S[j], q)
-    return np.negative(q, out=q)
+    return np.negative(q, out=d)
 
 
 def _line_search(fun: Objective, x: F64, f: F64, g: F64, d: F64, idx: npt.NDArray[np.intp],

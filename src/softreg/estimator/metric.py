@@ -24,14 +24,14 @@ coordinates) and ``phi = (W, b')`` the optimiser's::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from softreg.estimator.objective import Problem
-from softreg.estimator.rows import Scratch, absmax, sub_outer
+from softreg.estimator.rows import absmax, sub_outer
 
 F64 = npt.NDArray[np.float64]
 Objective = Any
@@ -43,27 +43,22 @@ class Metric:
 
     shift: F64
     n_classes: int
-    scratch: Scratch = field(default_factory=Scratch, compare=False, repr=False)
 
     def _parts(self, v: F64) -> tuple[F64, F64]:
         d, c = self.shift.shape[1], self.n_classes
         return v[:, : d * c].reshape(len(v), d, c), v[:, d * c:]
 
-    def _moved(self, v: F64, idx: npt.NDArray[np.intp], sign: float,
-               out: F64 | None = None) -> F64:
-        """``v`` (k, p) with ``sign * m_k @ W`` added to its intercepts (into ``out``)."""
+    def _moved(self, v: F64, idx: npt.NDArray[np.intp], sign: float) -> F64:
+        """A copy of ``v`` (k, p) with ``sign * m_k @ W`` added to its intercepts."""
         W, b = self._parts(v)
-        if out is None:
-            out = v.copy()
-        else:
-            np.copyto(out, v)
+        out = v.copy()
         out[:, W.shape[1] * self.n_classes:] = b + sign * np.einsum(
             "kd,kdc->kc", self.shift[idx], W)
         return out
 
-    def to_model(self, phi: F64, idx: npt.NDArray[np.intp], out: F64 | None = None) -> F64:
-        """The models' parameters (k, p) at the optimiser's ``phi`` (k, p) (into ``out``)."""
-        return self._moved(phi, idx, -1.0, out)
+    def to_model(self, phi: F64, idx: npt.NDArray[np.intp]) -> F64:
+        """The models' parameters (k, p) at the optimiser's ``phi`` (k, p)."""
+        return self._moved(phi, idx, -1.0)
 
     def to_phi(self, theta: F64, idx: npt.NDArray[np.intp]) -> F64:
         """The optimiser's coordinates of the models' parameters ``theta`` (k, p)."""
@@ -82,9 +77,16 @@ class Metric:
         model's own terms (:data:`softreg.estimator.lbfgs.Objective`)."""
         def wrapped(phi: F64, idx: npt.NDArray[np.intp],
                     out: F64 | None = None) -> tuple[F64, F64, F64]:
-            # the model's parameters live for this call only: into a reused array
-            theta = self.to_model(phi, idx, self.scratch.get("theta", phi.shape, phi.dtype))
-            f, g = fun(theta, idx) if out is None else fun(theta, idx, out)
+            # The model's parameters differ from phi in the intercepts only: phi becomes them
+            # for this call (no copy of the weights, millions of values for a wide model) and
+            # gets its own intercepts back, bit for bit, before it is returned.
+            W, b = self._parts(phi)
+            kept = b.copy()
+            b -= np.einsum("kd,kdc->kc", self.shift[idx], W)  # b = b' - m @ W (to_model)
+            try:
+                f, g = fun(phi, idx) if out is None else fun(phi, idx, out)
+            finally:
+                b[...] = kept
             gmax = absmax(g)  # before the gradient is pulled, in place
             return f, self.pull(g, idx), gmax
 

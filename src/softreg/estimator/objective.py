@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from softreg.estimator import sparse
 from softreg.estimator.rows import Scratch, axpy, dot
+from softreg.estimator.sparse import product as sparse_product
 
 F64 = npt.NDArray[np.float64]
 # Gradient entries below this are set to zero before the product X.T @ G: a confident model's
@@ -204,6 +206,14 @@ class NumpyObjective:
 
         self.blocks = _blocks(problem, take)
         self.scratch = Scratch()
+        self.threads = sparse.threads_for(X) if hasattr(X, "tocsr") else 1
+
+    def _partials(self, shape: tuple[int, int], dtype: Any) -> list[Any]:
+        """Reused arrays that the threads of a sparse ``X.T @ G`` sum into, within
+        :data:`softreg.estimator.sparse.PARTIALS_BYTES`."""
+        size = shape[0] * shape[1] * np.dtype(dtype).itemsize
+        return [self.scratch.get(f"gW-{i}", shape, dtype) for i in range(1, self.threads)
+                if i * size <= sparse.PARTIALS_BYTES]
 
     def __call__(self, theta: F64, active: npt.NDArray[np.intp],
                  out: F64 | None = None) -> tuple[F64, F64]:
@@ -221,17 +231,28 @@ class NumpyObjective:
             whole = pos.size == k
             cols = slice(None) if whole else (pos[:, None] * c + np.arange(c)).ravel()
             part = self._part(block, Wcat[:, cols], b if whole else b[pos],
-                              block.weights[:, active[pos]])
+                              block.weights[:, active[pos]], reuse=len(self.blocks) == 1)
             sums.add(part, pos)
         f, gW, gb = sums.result()
         return _penalise(p, theta, active, f, p.unfold(gW, gb, out))
 
-    def _part(self, block: _Block, Wcat: Any, b: Any, S: Any) -> tuple[F64, F64, F64]:
-        """One block's objective (k,), weight gradient (k, d, c) and intercept gradient (k, c)."""
+    def _part(self, block: _Block, Wcat: Any, b: Any, S: Any,
+              reuse: bool = False) -> tuple[F64, F64, F64]:
+        """One block's objective (k,), weight gradient (k, d, c) and intercept gradient (k, c).
+
+        ``reuse``: a sparse X's products go into arrays kept for the next call (the gradient
+        returned is then a view of one, valid until the next call): for a problem of one block,
+        whose part is used before the next block's is made."""
         X, codes = block.X, block.codes
         n, k = X.shape[0], S.shape[1]
         c, d = len(b[0]), X.shape[1]
-        Z = np.asarray(X @ Wcat).reshape(n, k, c)  # (n, k, c)
+        sparse = hasattr(X, "tocsr")
+        if sparse and reuse:  # no fresh (n, k*c) array to fault in at every call
+            Z = sparse_product(X, Wcat, self.scratch.get("Z", (n, k * c), X.dtype),
+                               threads=self.threads)
+        else:
+            Z = np.asarray(X @ Wcat)
+        Z = Z.reshape(n, k, c)  # (n, k, c)
         Z += b[None]
         Z -= Z.max(axis=2, keepdims=True)
         rows = np.arange(n)
@@ -246,8 +267,12 @@ class NumpyObjective:
         magnitude = np.abs(Z, out=self.scratch.get("abs", Z.shape, Z.dtype))  # no fresh array
         np.copyto(Z, 0.0, where=np.less(magnitude, GRAD_TINY,
                                         out=self.scratch.get("tiny", Z.shape, bool)))
-        if hasattr(X, "tocsr"):
-            gW = np.asarray(X.T @ Z.reshape(n, k * c)).reshape(d, k, c).transpose(1, 0, 2)
+        if sparse:  # X.T @ G, into a reused (d, k*c) array when it may be
+            G = Z.reshape(n, k * c)
+            gW = (sparse_product(X, G, self.scratch.get("gW", (d, k * c), X.dtype), True,
+                                 self.threads, self._partials((d, k * c), X.dtype))
+                  if reuse else np.asarray(X.T @ G))
+            gW = gW.reshape(d, k, c).transpose(1, 0, 2)
         else:  # G.T @ X, (k*c, d): the faster BLAS layout for a tall X (the same product)
             gW = (Z.reshape(n, k * c).T @ X).reshape(k, c, d).transpose(0, 2, 1)
         return f, gW, Z.sum(axis=0, dtype=np.float64)

@@ -102,11 +102,24 @@ def memory_pairs(n_models: int, size: int) -> int:
     return int(np.clip(MEMORY_BUDGET // (2 * n_models * size), *MEMORY))
 
 
+# From this many parameters a model, L-BFGS keeps float32 pairs when X is float32: on the
+# 100,000 x 262,144 text-like set (5.2M parameters) they halve the pairs' 420 MB (fresh memory
+# costs this VM several ms a MB on first touch) and the recursion's time (one thread: a dot
+# product 1.1 ms against 2.5 ms, an axpy 1.5 against 2.8). Smaller models keep float64 pairs.
+WIDE = 1 << 16
+
+
+def pair_dtype(X: Any, size: int) -> type[np.floating[Any]]:
+    """The dtype of L-BFGS's pairs for models of ``size`` parameters on X."""
+    return np.float32 if X.dtype == np.float32 and size >= WIDE else np.float64
+
+
 def one_blas_thread(sparse: bool) -> Any:
     """BLAS kept to one thread for a sparse fit, else left as it is.
 
-    scipy.sparse's products run on one thread; BLAS is then called only for L-BFGS's long
-    vector operations, which are bound by memory, not arithmetic. OpenBLAS's idle workers spin
+    The sparse products run on threads of their own (:mod:`softreg.estimator.sparse`, not
+    BLAS); BLAS is then called only for L-BFGS's long vector operations, which are bound by
+    memory, not arithmetic. OpenBLAS's idle workers spin
     after each threaded call, and on a 2-core machine they slow the main thread's next vector
     operations about tenfold: the 20,000 x 65,536 sparse fit of ``benchmarks/bench_sklearn.py
     --quick`` took 21.4 s with the default threads and 7.2 s with one.
@@ -136,6 +149,7 @@ def minimize(prob: Problem, theta0: npt.NDArray[np.float64], framework: str, dev
         res = lbfgs.minimize(coords.wrap(fun), coords.to_phi(theta0, every), tol=tol,
                              max_iter=max_iter, ftol=FTOL, noise=noise(prob), verbose=verbose,
                              start=start,
-                             memory=memory or memory_pairs(*theta0.shape))
+                             memory=memory or memory_pairs(*theta0.shape),
+                             pairs=pair_dtype(prob.X, theta0.shape[1]), own=True)
     res.theta = coords.to_model(res.theta, every)
     return res

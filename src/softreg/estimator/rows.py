@@ -29,14 +29,16 @@ def dot(a: F64, b: F64) -> F64:
 
 
 def axpy(a: F64, v: F64, q: F64) -> None:
-    """``q += a[:, None] * v`` in place (each row of ``q`` and ``v`` contiguous)."""
-    if q.shape[1] < LONG_ROWS:
-        q += a[:, None] * v
+    """``q += a[:, None] * v`` in place (each row of ``q`` and ``v`` contiguous; ``q`` and
+    ``v`` float64, or both float32)."""
+    if q.shape[1] < LONG_ROWS or q.dtype != v.dtype:
+        q += (a[:, None] * v).astype(q.dtype, copy=False)
         return
     from scipy.linalg import blas
 
+    kernel = blas.saxpy if q.dtype == np.float32 else blas.daxpy
     for r in range(len(q)):
-        out = blas.daxpy(v[r], q[r], a=float(a[r]))
+        out = kernel(v[r], q[r], a=float(a[r]))
         if not np.shares_memory(out, q):  # f2py copied a row it could not update in place
             q[r] = out
 
