@@ -5,10 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from softreg.estimator import SoftmaxRegression, sparse
-from softreg.estimator.sparse import product, split, threads_for
+from conftest import need
 
-sp = pytest.importorskip("scipy.sparse")
+need("sklearn")
+
+import scipy.sparse as sp  # noqa: E402
+
+from softreg.estimator import SoftmaxRegression, sparse  # noqa: E402
+from softreg.estimator.sparse import product, split, threads_for  # noqa: E402
 
 
 def _csr(n, d, dtype, index):
