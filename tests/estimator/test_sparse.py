@@ -75,6 +75,16 @@ def test_threads_follow_the_non_zeros_and_the_limit():
         sparse.NNZ_PER_THREAD = old
 
 
+def test_omp_num_threads_caps_the_threads_as_joblib_workers_set_it(monkeypatch):
+    monkeypatch.setattr(sparse, "cpus", lambda: 16)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert sparse.allowed() == sparse.MAX_THREADS
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert sparse.allowed() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")  # ignored, as OpenMP would
+    assert sparse.allowed() == sparse.MAX_THREADS
+
+
 def test_a_fit_on_several_threads_equals_the_fit_on_one(monkeypatch):
     rng = np.random.default_rng(2)
     X = sp.random(500, 60, density=0.2, format="csr", dtype=np.float64, random_state=4)
@@ -82,6 +92,7 @@ def test_a_fit_on_several_threads_equals_the_fit_on_one(monkeypatch):
     one = SoftmaxRegression(tol=1e-8, max_iter=500).fit(X, y)
     monkeypatch.setattr(sparse, "NNZ_PER_THREAD", 1000)
     monkeypatch.setattr(sparse, "cpus", lambda: 3)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     widths, run = [], sparse._run
     monkeypatch.setattr(sparse, "_run", lambda jobs: (widths.append(len(jobs)), run(jobs)))
     several = SoftmaxRegression(tol=1e-8, max_iter=500).fit(X, y)

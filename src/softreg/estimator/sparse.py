@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-# A thread per this many non-zeros, at most MAX_THREADS (and the CPUs this process may use).
+# A thread per this many non-zeros, at most MAX_THREADS (and the CPUs this process may use, and
+# OMP_NUM_THREADS where it is set).
 # On the 2-core machine, 100,000 x 262,144 with 6.3M non-zeros, 20 columns: X @ B 51 ms on one
 # thread, 23-32 ms on two; X.T @ B 49-55 ms against 41 ms (benchmarks/bench_sklearn.py).
 NNZ_PER_THREAD = 1 << 19
@@ -53,10 +54,21 @@ def cpus() -> int:
     return os.cpu_count() or 1  # pragma: no cover - not Linux
 
 
+def allowed() -> int:
+    """The threads a product may use: the CPUs, at most ``MAX_THREADS``, and at most
+    ``OMP_NUM_THREADS`` where it is set (as joblib sets it in each worker of
+    ``GridSearchCV(n_jobs=...)``, so that the workers do not oversubscribe the CPUs)."""
+    limit = min(cpus(), MAX_THREADS)
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        limit = min(limit, int(value))
+    return limit
+
+
 def threads_for(X: Any, limit: int | None = None) -> int:
     """How many threads share a product with X: one per ``NNZ_PER_THREAD`` non-zeros, within
-    ``limit`` (default: the CPUs, at most ``MAX_THREADS``)."""
-    limit = min(cpus(), MAX_THREADS) if limit is None else limit
+    ``limit`` (default: :func:`allowed`)."""
+    limit = allowed() if limit is None else limit
     return max(1, min(limit, X.nnz // NNZ_PER_THREAD))
 
 
