@@ -13,9 +13,11 @@ output is reused and the rows are split between threads:
   (so only while those arrays stay small: ``PARTIALS_BYTES``).
 
 A thread's rows are a slice of ``X.indptr`` (its offsets still point into the whole
-``indices`` and ``data``): nothing of X is copied. The split depends on X only, so the sums are
-the same from one call to the next. The kernels are private: where they are missing, or the
-arrays are not of the kinds they take, the public product is used and copied into ``out``.
+``indices`` and ``data``): nothing of X is copied. The split depends on X and the number of
+threads only, so the sums are the same from one call, and one fit, to the next on the same
+machine (another thread count adds ``X.T @ B``'s partial sums in another grouping: float32
+rounding apart). The kernels are private: where they are missing, or the arrays are not of
+the kinds they take, the public product is used and copied into ``out``.
 """
 
 from __future__ import annotations
