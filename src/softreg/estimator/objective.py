@@ -246,8 +246,8 @@ class NumpyObjective:
         X, codes = block.X, block.codes
         n, k = X.shape[0], S.shape[1]
         c, d = len(b[0]), X.shape[1]
-        sparse = hasattr(X, "tocsr")
-        if sparse and reuse:  # no fresh (n, k*c) array to fault in at every call
+        is_sparse = hasattr(X, "tocsr")
+        if is_sparse and reuse:  # no fresh (n, k*c) array to fault in at every call
             Z = sparse_product(X, Wcat, self.scratch.get("Z", (n, k * c), X.dtype),
                                threads=self.threads)
         else:
@@ -267,7 +267,7 @@ class NumpyObjective:
         magnitude = np.abs(Z, out=self.scratch.get("abs", Z.shape, Z.dtype))  # no fresh array
         np.copyto(Z, 0.0, where=np.less(magnitude, GRAD_TINY,
                                         out=self.scratch.get("tiny", Z.shape, bool)))
-        if sparse:  # X.T @ G, into a reused (d, k*c) array when it may be
+        if is_sparse:  # X.T @ G, into a reused (d, k*c) array when it may be
             G = Z.reshape(n, k * c)
             gW = (sparse_product(X, G, self.scratch.get("gW", (d, k * c), X.dtype), True,
                                  self.threads, self._partials((d, k * c), X.dtype))
