@@ -48,12 +48,15 @@ class Metric:
         d, c = self.shift.shape[1], self.n_classes
         return v[:, : d * c].reshape(len(v), d, c), v[:, d * c:]
 
+    def _offset(self, W: F64, idx: npt.NDArray[np.intp]) -> F64:
+        """``m_k @ W_k`` (k, c): how far the intercepts of the two coordinates differ."""
+        return np.einsum("kd,kdc->kc", self.shift[idx], W)  # type: ignore[no-any-return]
+
     def _moved(self, v: F64, idx: npt.NDArray[np.intp], sign: float) -> F64:
         """A copy of ``v`` (k, p) with ``sign * m_k @ W`` added to its intercepts."""
         W, b = self._parts(v)
         out = v.copy()
-        out[:, W.shape[1] * self.n_classes:] = b + sign * np.einsum(
-            "kd,kdc->kc", self.shift[idx], W)
+        out[:, W.shape[1] * self.n_classes:] = b + sign * self._offset(W, idx)
         return out
 
     def to_model(self, phi: F64, idx: npt.NDArray[np.intp]) -> F64:
@@ -82,7 +85,7 @@ class Metric:
             # gets its own intercepts back, bit for bit, before it is returned.
             W, b = self._parts(phi)
             kept = b.copy()
-            b -= np.einsum("kd,kdc->kc", self.shift[idx], W)  # b = b' - m @ W (to_model)
+            b -= self._offset(W, idx)  # b = b' - m @ W, as to_model's
             try:
                 f, g = fun(phi, idx) if out is None else fun(phi, idx, out)
             finally:
