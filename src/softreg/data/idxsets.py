@@ -193,7 +193,9 @@ def _not_found(ds: IDXSet, spec: IDXSetFile, tried: list[str], dest: Path) -> st
     lines += [f"  - {t}" for t in tried]
     source = ds.mirrors[0] if ds.mirrors else "its publisher"
     if ds.archive is not None:
-        lines += [f"Get {source}{ds.archive.filename} into {dest} (or a folder FOLDER, then "
+        where = (f"{ds.mirrors[0]}{ds.archive.filename}" if ds.mirrors
+                 else f"{ds.archive.filename} from its publisher")
+        lines += [f"Get {where} into {dest} (or a folder FOLDER, then "
                   f"pass --data-dir FOLDER), or run `softreg data --data {ds.name}` online; "
                   "softreg checks the archive's md5 and takes the files out"]
     else:
