@@ -47,3 +47,16 @@ def test_axpy_on_float32_rows_stays_float32_in_place(p):
     rows.axpy(a, v, q)
     assert q is before and q.dtype == np.float32
     assert np.allclose(q, want, rtol=1e-5, atol=1e-5)
+
+
+def test_scratch_room_reuses_one_buffer_for_shapes_that_take_turns():
+    from softreg.estimator.rows import Scratch
+
+    s = Scratch()
+    a = s.room("Z", (30, 4), np.float32)
+    b = s.room("Z", (10, 7), np.float32)  # smaller: a view of the same memory
+    assert b.shape == (10, 7) and b.flags.c_contiguous and np.shares_memory(a, b)
+    c = s.room("Z", (40, 4), np.float32)  # larger: a new buffer, kept from then on
+    assert not np.shares_memory(a, c)
+    assert np.shares_memory(c, s.room("Z", (30, 4), np.float32))
+    assert s.room("Z", (30, 4), np.float64).dtype == np.float64  # another dtype: its own

@@ -304,3 +304,56 @@ def test_float32_pairs_reach_the_optimum_of_float64_pairs(monkeypatch):
     assert len(set(fits[1].n_iter)) > 1  # the pack thinned out on the way
     assert np.all(np.abs(fits[1].f - fits[1 << 30].f) <= 1e-6 * fits[1 << 30].f)
     assert np.abs(fits[1].theta - fits[1 << 30].theta).max() <= 1e-3
+
+
+@pytest.mark.parametrize("n_classes", [3, 40])
+def test_pack_objective_equals_the_reference_with_few_and_many_classes(n_classes):
+    """The per-row max and sum over the classes run as a loop over the classes up to
+    CLASS_LOOP of them and as NumPy's reduction beyond: both give each model of a pack the
+    objective and gradient written out independently."""
+    from softreg.estimator import objective, prepare
+
+    assert (n_classes > objective.CLASS_LOOP) == (n_classes == 40)
+    X, y = _data(n=300, c=n_classes)
+    y = np.arange(len(y)) % n_classes  # every class present
+    sw = np.random.default_rng(4).uniform(0.5, 2.0, (2, len(y)))
+    Cs = np.array([0.3, 3.0])
+    prob = prepare.problem(X, y, sw, Cs, n_classes, False)
+    theta = np.random.default_rng(5).normal(size=(2, prob.size))
+    f, g = prepare.objective(prob, "numpy", "cpu")(theta, np.arange(2))
+    for k in range(2):
+        f_ref, g_ref = _reference(X, y, Cs[k], sw[k])[2](theta[k])
+        assert np.isclose(f[k], f_ref, rtol=1e-12)
+        assert np.allclose(g[k], g_ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("floor", ["kept", "removed"])
+def test_the_gradient_product_meets_no_denormal_numbers(monkeypatch, floor):
+    """A confident float32 model's wrong classes have probabilities far below float32's
+    smallest normal number; the logits are floored (LOGIT_FLOOR) so that the logits' gradient
+    that X.T @ G multiplies holds none (a product meeting them runs several times slower), and
+    the objective is the reference's to float32 rounding. Without the floor it holds some."""
+    import scipy.sparse as sp
+
+    from softreg.estimator import objective, prepare
+
+    if floor == "removed":
+        monkeypatch.setattr(objective, "LOGIT_FLOOR", -np.inf)
+    X, y = _data(n=200)
+    theta = np.zeros((1, (X.shape[1] + 1) * 3))
+    theta[0, : X.shape[1] * 3] = 40.0 * _reference(X, y, 1.0, np.ones(len(y)))[1].ravel()
+    seen = []
+
+    def product(X, B, out, transpose=False, *args, **kwargs):
+        if transpose:
+            seen.append(B.copy())
+        return objective.sparse.product(X, B, out, transpose, *args, **kwargs)
+
+    monkeypatch.setattr(objective, "sparse_product", product)
+    prob = prepare.problem(sp.csr_matrix(X.astype(np.float32)), y, np.ones((1, len(y))),
+                           np.array([1.0]), 3, False)
+    f, _ = prepare.objective(prob, "numpy", "cpu")(theta, np.array([0]))
+    [G] = seen
+    tiny = (G != 0) & (np.abs(G) < np.finfo(np.float32).tiny)
+    assert tiny.any() == (floor == "removed")
+    assert np.isclose(f[0], _reference(X, y, 1.0, np.ones(len(y)))[2](theta[0])[0], rtol=1e-5)

@@ -32,11 +32,17 @@ from softreg.estimator.rows import Scratch, axpy, dot
 from softreg.estimator.sparse import product as sparse_product
 
 F64 = npt.NDArray[np.float64]
-# Gradient entries below this are set to zero before the product X.T @ G: a confident model's
-# wrong classes get probabilities that are denormal in float32, and a product meeting denormals
-# runs many times slower on x86 (benchmarks/bench_denormal.py). Each zeroed entry is below
-# 1e-30 and there are n of them per weight: far below float32's rounding of the gradient.
+# Gradient entries below this are set to zero before the product X.T @ G (torch): a confident
+# model's wrong classes get probabilities that are denormal in float32, and a product meeting
+# denormals runs many times slower on x86 (benchmarks/bench_denormal.py). Each zeroed entry is
+# below 1e-30 and there are n of them per weight: far below float32's rounding of the gradient.
 GRAD_TINY = 1e-30
+# NumPy keeps them normal instead, in one pass rather than three (abs, compare, zero): the
+# max-shifted logits are raised to at least this before exp, so that a probability is at least
+# exp(-50) / c (2e-22 / c) and a row-weighted gradient entry stays normal in float32 for any row
+# weight above about 1e-16 * c. The log-sum-exp changes by at most c * exp(-50), far below
+# float64's rounding of a sum that is at least 1, and each gradient entry by at most as much.
+LOGIT_FLOOR = -50.0
 
 
 @dataclass
@@ -192,6 +198,23 @@ def _evaluated(blocks: list[_Block], active: npt.NDArray[np.intp],
             yield block, pos
 
 
+# Up to this many classes, the per-row max and sum over the classes (the log-sum-exp) are a
+# loop of element-wise NumPy calls, one a class, each over the block's n*k values as one strided
+# run; NumPy's own reduction over a short last axis costs about 4 ns a value against 0.9 so
+# (10 classes, float64). More classes: NumPy's reduction.
+CLASS_LOOP = 32
+
+
+def _over_classes(ufunc: Any, Z: Any) -> Any:
+    """``ufunc`` reduced over the last axis of Z (n, k, c): (n, k), a fresh array."""
+    if Z.shape[2] > CLASS_LOOP:
+        return ufunc.reduce(Z, axis=2)
+    acc = Z[..., 0].copy()
+    for j in range(1, Z.shape[2]):
+        ufunc(acc, Z[..., j], out=acc)
+    return acc
+
+
 class NumpyObjective:
     """Loss and gradient with NumPy (dense) or scipy.sparse (CSR) products."""
 
@@ -228,10 +251,13 @@ class NumpyObjective:
         b = b_eff.astype(self.dtype)
         sums = _Sums(k, d, c)
         for block, pos in _evaluated(self.blocks, active, len(p.weights)):
-            whole = pos.size == k
-            cols = slice(None) if whole else (pos[:, None] * c + np.arange(c)).ravel()
-            part = self._part(block, Wcat[:, cols], b if whole else b[pos],
-                              block.weights[:, active[pos]], reuse=len(self.blocks) == 1)
+            if pos.size == k:
+                W_b, b_b = Wcat, b
+            else:
+                W_b = np.take(Wcat.reshape(d, k, c), pos, axis=1).reshape(d, pos.size * c)
+                b_b = b[pos]
+            part = self._part(block, W_b, b_b, block.weights[:, active[pos]],
+                              reuse=len(self.blocks) == 1)
             sums.add(part, pos)
         f, gW, gb = sums.result()
         return _penalise(p, theta, active, f, p.unfold(gW, gb, out))
@@ -240,42 +266,42 @@ class NumpyObjective:
               reuse: bool = False) -> tuple[F64, F64, F64]:
         """One block's objective (k,), weight gradient (k, d, c) and intercept gradient (k, c).
 
-        ``reuse``: a sparse X's products go into arrays kept for the next call (the gradient
-        returned is then a view of one, valid until the next call): for a problem of one block,
-        whose part is used before the next block's is made."""
+        The logits, and then their gradient, are worked in one array kept for the next call.
+        ``reuse``: a sparse X's gradient product also goes into an array kept for the next call
+        (the gradient returned is then a view of it, valid until the next call), on the
+        product's threads: for a problem of one block, whose part is used before the next
+        block's is made."""
         X, codes = block.X, block.codes
         n, k = X.shape[0], S.shape[1]
         c, d = len(b[0]), X.shape[1]
         is_sparse = hasattr(X, "tocsr")
-        if is_sparse and reuse:  # no fresh (n, k*c) array to fault in at every call
-            Z = sparse_product(X, Wcat, self.scratch.get("Z", (n, k * c), X.dtype),
-                               threads=self.threads)
+        # the logits go into a reused array: no fresh (n, k*c) array to fault in each call
+        G = self.scratch.room("Z", (n, k * c), self.dtype)
+        if is_sparse:
+            sparse_product(X, Wcat, G, threads=self.threads if reuse else 1)
         else:
-            Z = np.asarray(X @ Wcat)
-        Z = Z.reshape(n, k, c)  # (n, k, c)
-        Z += b[None]
-        Z -= Z.max(axis=2, keepdims=True)
-        rows = np.arange(n)
-        z_true = Z[rows, :, codes]  # (n, k)
-        np.exp(Z, out=Z)
-        total = Z.sum(axis=2)  # (n, k)
-        losses = np.log(total) - z_true
-        f = np.einsum("nk,nk->k", S.astype(np.float64), losses.astype(np.float64))
-        Z /= total[:, :, None]  # probabilities, reused as the gradient of the logits
-        Z[rows, :, codes] -= 1.0
-        Z *= S[:, :, None]
-        magnitude = np.abs(Z, out=self.scratch.get("abs", Z.shape, Z.dtype))  # no fresh array
-        np.copyto(Z, 0.0, where=np.less(magnitude, GRAD_TINY,
-                                        out=self.scratch.get("tiny", Z.shape, bool)))
+            np.matmul(X, Wcat, out=G)
+        Z = G.reshape(n, k, c)
+        Z += b
+        Z -= _over_classes(np.maximum, Z)[:, :, None]
+        # (row, model) -> where its true class's logit is in G
+        true = (np.arange(n * k).reshape(n, k) * c) + codes[:, None]
+        flat = G.reshape(-1)
+        z_true = flat.take(true)  # (n, k), taken before the floor below
+        np.maximum(G, LOGIT_FLOOR, out=G)
+        np.exp(G, out=G)
+        total = _over_classes(np.add, Z)  # (n, k)
+        f = np.einsum("nk,nk->k", S, np.log(total) - z_true, dtype=np.float64)
+        Z *= (S / total)[:, :, None]  # probabilities times the rows' weights, then minus the
+        flat[true] -= S  # weights at the true classes: the logits' gradient (p - onehot) * s
         if is_sparse:  # X.T @ G, into a reused (d, k*c) array when it may be
-            G = Z.reshape(n, k * c)
             gW = (sparse_product(X, G, self.scratch.get("gW", (d, k * c), X.dtype), True,
                                  self.threads, self._partials((d, k * c), X.dtype))
                   if reuse else np.asarray(X.T @ G))
             gW = gW.reshape(d, k, c).transpose(1, 0, 2)
         else:  # G.T @ X, (k*c, d): the faster BLAS layout for a tall X (the same product)
-            gW = (Z.reshape(n, k * c).T @ X).reshape(k, c, d).transpose(0, 2, 1)
-        return f, gW, Z.sum(axis=0, dtype=np.float64)
+            gW = (G.T @ X).reshape(k, c, d).transpose(0, 2, 1)
+        return f, gW, G.sum(axis=0, dtype=np.float64).reshape(k, c)
 
 
 class TorchObjective:

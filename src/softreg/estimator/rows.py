@@ -83,3 +83,13 @@ class Scratch:
         if a is None or a.shape != shape or a.dtype != np.dtype(dtype):
             a = self._arrays[name] = np.empty(shape, dtype)
         return a
+
+    def room(self, name: str, shape: tuple[int, ...], dtype: npt.DTypeLike) -> npt.NDArray[Any]:
+        """Like :meth:`get`, for arrays whose shape changes from call to call: a C-contiguous
+        view of ``shape`` into one buffer that grows to the largest size asked (and never
+        shrinks), so that shapes taking turns reuse the same memory."""
+        size = int(np.prod(shape))
+        a = self._arrays.get(name)
+        if a is None or a.size < size or a.dtype != np.dtype(dtype):
+            a = self._arrays[name] = np.empty(size, dtype)
+        return a[:size].reshape(shape)
