@@ -149,10 +149,12 @@ class Counted:
 
     def __init__(self, fun: Any, target: float = -np.inf, stop: bool = False) -> None:
         self.fun, self.target, self.n, self.reached, self.stop = fun, target, 0, None, stop
+        self.models = 0  # evaluations of one model: a pack's evaluation counts its models
 
     def __call__(self, theta: Any, idx: Any, *out: Any) -> Any:
         f, g = self.fun(theta, idx, *out)
         self.n += 1
+        self.models += len(idx)
         if self.reached is None and idx[0] == 0 and f[0] <= self.target * (1 + 1e-9):
             self.reached = self.n
             if self.stop:
@@ -392,6 +394,52 @@ def cv(args: argparse.Namespace) -> None:
                   f"member {int(m.n_iter_.max())}), {made[-1].n} of the refit")
             record(f"SoftmaxRegressionCV {fw} vs LogisticRegressionCV, {title}", t_sk / t,
                    target=10.0)
+            if fw == "numpy" and title == "digits":
+                cv_floor(A, b, made[0].models, t_sk / 10)
+
+
+def cv_floor(X: Any, y: Any, model_evals: int, budget: float) -> None:
+    """What one evaluation of a CV pack (every C on every fold, 5 folds, 10 Cs) costs against
+    its two products and its exp alone, at the blocks' shapes (outputs into arrays made once,
+    as the objective's are), and what the fit's ``model_evals`` evaluations of one model take
+    at those costs against ``budget`` (the target's share of scikit-learn's time)."""
+    from sklearn.model_selection import check_cv
+
+    from softreg.estimator import prepare
+    from softreg.estimator.cv import grouped
+
+    Cs = np.logspace(-4, 4, 10)
+    folds = list(check_cv(5, y, classifier=True).split(X, y))
+    masks = np.zeros((len(folds) * len(Cs), len(y)))
+    for f, (train, _) in enumerate(folds):
+        masks[f * len(Cs):(f + 1) * len(Cs), train] = 1.0
+    order = grouped(masks)
+    prob = prepare.problem(X[order], y[order].astype(np.intp), masks[:, order],
+                           np.tile(Cs, len(folds)), 10, False)
+    fun = prepare.objective(prob, "numpy", "cpu")
+    rng = np.random.default_rng(0)
+    K, width = len(masks), (len(masks) - len(Cs)) * 10  # a block's models x classes
+    theta, every = rng.normal(0, 0.3, (K, prob.size)), np.arange(K)
+    evaluation = median_time(lambda: fun(theta, every), rounds=50)
+    blocks = [b.X for b in fun.blocks]
+    W = rng.normal(size=(X.shape[1], width)).astype(X.dtype)
+    G = [rng.normal(size=(len(x), width)).astype(X.dtype) for x in blocks]
+    Z = [np.empty((len(x), width), X.dtype) for x in blocks]
+    gW = [np.empty((width, X.shape[1]), X.dtype) for _ in blocks]
+    products = median_time(lambda: [(np.matmul(x, W, out=z), np.matmul(g.T, x, out=o))
+                                    for x, g, z, o in zip(blocks, G, Z, gW, strict=True)],
+                           rounds=50)
+    shifted = [g - 5.0 for g in G]
+    exp = median_time(lambda: [np.exp(e, out=z) for e, z in zip(shifted, Z, strict=True)],
+                      rounds=50)
+    logits = sum(len(x) for x in blocks) * width
+    print(f"one evaluation of the {K} models: {evaluation * 1e3:.2f} ms; its two products "
+          f"alone {products * 1e3:.2f} ms, exp alone {exp * 1e3:.2f} ms; beyond the products "
+          f"{(evaluation - products) / logits * 1e9:.1f} ns a logit ({logits} logits)")
+    per_model = model_evals / K
+    print(f"the fit's {model_evals} evaluations of one model at these costs: all "
+          f"{evaluation * per_model * 1e3:.0f} ms, products {products * per_model * 1e3:.0f} ms, "
+          f"exp {exp * per_model * 1e3:.0f} ms; 10x scikit-learn allows {budget * 1e3:.0f} ms")
 
 
 def gpu(args: argparse.Namespace) -> None:
