@@ -15,7 +15,11 @@ from sklearn.base import clone  # noqa: E402
 from sklearn.calibration import CalibratedClassifierCV  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.linear_model import LogisticRegressionCV  # noqa: E402
-from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+from sklearn.model_selection import (  # noqa: E402
+    GridSearchCV,
+    StratifiedKFold,
+    cross_val_score,
+)
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
@@ -146,8 +150,23 @@ def test_cv_chooses_the_same_c_as_logistic_regression_cv():
     theirs = LogisticRegressionCV(Cs=6, cv=3, tol=1e-6, max_iter=500, l1_ratios=(0.0,),
                                   scoring="accuracy", use_legacy_attributes=False).fit(X, y)
     assert pytest.approx(float(np.ravel(theirs.C_)[0])) == ours.C_
-    assert ours.scores_.shape == (3, 6) and ours.n_iter_.shape == (3, 6)
-    assert np.allclose(ours.scores_, np.reshape(theirs.scores_, (3, 6)), atol=0.02)
+    for name in ("scores_", "n_iter_", "coefs_paths_", "l1_ratios_"):  # the same shapes
+        assert np.shape(getattr(ours, name)) == np.shape(getattr(theirs, name)), name
+    assert ours.l1_ratio_ == theirs.l1_ratio_ == 0.0
+    assert np.allclose(ours.scores_, theirs.scores_, atol=0.02)
+    # each fold's fit at the three smallest C (the well-determined optima): the same model
+    assert np.allclose(ours.coefs_paths_[:, :, :3], theirs.coefs_paths_[:, :, :3], atol=2e-3)
+
+
+def test_cv_coefs_paths_of_two_classes_are_each_folds_coef_and_intercept():
+    X, y = _data()
+    y = (y > 0).astype(int)
+    cv = SoftmaxRegressionCV(Cs=[0.1, 1.0], cv=3, tol=1e-8, max_iter=500).fit(X, y)
+    assert cv.coefs_paths_.shape == (3, 1, 2, 1, X.shape[1] + 1)
+    (train, _) = next(iter(StratifiedKFold(3).split(X, y)))
+    alone = SoftmaxRegression(C=1.0, tol=1e-8, max_iter=500).fit(X[train], y[train])
+    assert np.allclose(cv.coefs_paths_[0, 0, 1, 0, :-1], alone.coef_[0], atol=1e-5)
+    assert np.allclose(cv.coefs_paths_[0, 0, 1, 0, -1], alone.intercept_[0], atol=1e-5)
 
 
 def test_bad_input_messages():

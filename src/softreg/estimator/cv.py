@@ -33,6 +33,16 @@ def grouped(masks: F64) -> Any:
     return order if runs <= MAX_BLOCKS else None
 
 
+def paths(W: F64, b: F64) -> F64:
+    """Each model's ``coef_`` with its intercepts as a last column, (K, rows, d + 1), from
+    weights (K, d, c) and intercepts (K, c) acting on X: one row for two classes (the second
+    class's minus the first's, as ``coef_``), else c rows."""
+    coef, intercept = W.transpose(0, 2, 1), b
+    if coef.shape[1] == 2:
+        coef, intercept = coef[:, 1:] - coef[:, :1], b[:, 1:] - b[:, :1]
+    return np.concatenate([coef, intercept[:, :, None]], axis=2)
+
+
 class SoftmaxRegressionCV(LinearSoftmax):
     """Softmax regression choosing C by cross-validation, like ``LogisticRegressionCV``.
 
@@ -48,9 +58,16 @@ class SoftmaxRegressionCV(LinearSoftmax):
         max_iter, tol, class_weight, verbose, framework, device, standardize: as in
             :class:`~softreg.estimator.SoftmaxRegression`.
 
+    The attributes have the shapes of ``LogisticRegressionCV(use_legacy_attributes=False)``,
+    scikit-learn's default from 1.10 (its axis of one L1 ratio kept: L2 is ratio 0).
+
     Attributes:
-        Cs_: (n_Cs,) the values tried. scores_: (n_folds, n_Cs) held-out scores.
-        C_: the chosen C. n_iter_: (n_folds, n_Cs) iterations of each fold's fit.
+        Cs_: (n_Cs,) the values tried. C_: the chosen C (a float).
+        scores_: (n_folds, 1, n_Cs) held-out scores.
+        n_iter_: (n_folds, 1, n_Cs) iterations of each fold's fit.
+        coefs_paths_: (n_folds, 1, n_Cs, n_classes, n_features + 1) each fold's fit, its
+            ``coef_`` and then its intercepts as the last column (one row for two classes).
+        l1_ratios_: ``[0.0]``; l1_ratio_: 0.0.
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
@@ -104,10 +121,13 @@ class SoftmaxRegressionCV(LinearSoftmax):
                                masks if order is None else masks[:, order],
                                np.tile(Cs, len(folds)), len(classes), self.standardize)
         res = self._minimize(prob, np.zeros((len(masks), prob.size)))
-        self.Cs_ = Cs
-        self.n_iter_ = res.n_iter.reshape(len(folds), len(Cs)).astype(np.int32)
-        self.scores_ = self._score_folds(prob, res.theta, folds, X, y, codes, len(Cs))
-        best = int(np.argmax(self.scores_.mean(axis=0)))
+        grid = (len(folds), 1, len(Cs))  # the axis of one L1 ratio, as scikit-learn's
+        self.Cs_, self.l1_ratios_, self.l1_ratio_ = Cs, np.array([0.0]), 0.0
+        self.n_iter_ = res.n_iter.reshape(grid).astype(np.int32)
+        scores = self._score_folds(prob, res.theta, folds, X, y, codes, len(Cs))
+        self.scores_ = scores.reshape(grid)
+        self.coefs_paths_ = paths(*prob.effective(res.theta)).reshape(*grid, -1, X.shape[1] + 1)
+        best = int(np.argmax(scores.mean(axis=0)))
         self.C_ = float(Cs[best])
         start = res.theta.reshape(len(folds), len(Cs), -1)[:, best].mean(axis=0)[None]
         if self.refit:
