@@ -158,6 +158,21 @@ def test_cv_chooses_the_same_c_as_logistic_regression_cv():
     assert np.allclose(ours.coefs_paths_[:, :, :3], theirs.coefs_paths_[:, :, :3], atol=2e-3)
 
 
+def test_cv_score_uses_its_scoring_as_logistic_regression_cv_does():
+    from sklearn.metrics import log_loss
+
+    X, y = _data()
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    ours = SoftmaxRegressionCV(Cs=3, cv=3, scoring="neg_log_loss").fit(X, y)
+    expected = -log_loss(y, ours.predict_proba(X), sample_weight=w)
+    assert ours.score(X, y, sample_weight=w) == pytest.approx(expected)
+    theirs = LogisticRegressionCV(Cs=3, cv=3, scoring="neg_log_loss", l1_ratios=(0.0,),
+                                  use_legacy_attributes=False).fit(X, y)
+    assert theirs.score(X, y) < 0 and ours.score(X, y) < 0  # both a log loss, not accuracy
+    plain = SoftmaxRegressionCV(Cs=3, cv=3).fit(X, y)  # scoring None: accuracy
+    assert plain.score(X, y) == np.mean(plain.predict(X) == y)
+
+
 def test_cv_coefs_paths_of_two_classes_are_each_folds_coef_and_intercept():
     X, y = _data()
     y = (y > 0).astype(int)

@@ -53,7 +53,8 @@ class SoftmaxRegressionCV(LinearSoftmax):
     Args:
         Cs: a number of C values on a log grid from 1e-4 to 1e4, or the values themselves.
         cv: folds, as scikit-learn's ``check_cv`` reads it (default 5 stratified folds).
-        scoring: a scikit-learn scorer name or callable; ``None`` is accuracy.
+        scoring: a scikit-learn scorer name or callable; ``None`` is accuracy. ``score``
+            reports it too, as ``LogisticRegressionCV.score`` does.
         refit: refit at the chosen C on all the data; otherwise average the folds' weights.
         max_iter, tol, class_weight, verbose, framework, device, standardize: as in
             :class:`~softreg.estimator.SoftmaxRegression`.
@@ -150,6 +151,15 @@ class SoftmaxRegressionCV(LinearSoftmax):
                 f"tol={self.tol}; raise max_iter, or scale X (standardize=True or a "
                 "StandardScaler)", ConvergenceWarning, stacklevel=3)
         return res
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """The ``scoring`` of the model on X, y (accuracy when it is None), as
+        ``LogisticRegressionCV.score`` does."""
+        if self.scoring is None:
+            return float(super().score(X, y, sample_weight=sample_weight))
+        scorer = get_scorer(self.scoring)
+        kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return float(scorer(self, X, y, **kwargs))
 
     def _score_folds(self, prob: Any, theta: F64, folds: list[Any], X: Any, y: Any,
                      codes: Any, n_cs: int) -> F64:
