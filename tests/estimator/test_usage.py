@@ -158,6 +158,21 @@ def test_cv_chooses_the_same_c_as_logistic_regression_cv():
     assert np.allclose(ours.coefs_paths_[:, :, :3], theirs.coefs_paths_[:, :, :3], atol=2e-3)
 
 
+def test_cv_without_refit_averages_each_folds_best_fit_as_logistic_regression_cv():
+    X, y = _data()
+    kw = {"Cs": 6, "cv": 3, "tol": 1e-8, "max_iter": 1000, "refit": False}
+    ours = SoftmaxRegressionCV(**kw).fit(X, y)
+    theirs = LogisticRegressionCV(**kw, l1_ratios=(0.0,), scoring="accuracy",
+                                  use_legacy_attributes=False).fit(X, y)
+    each = np.argmax(ours.scores_[:, 0], axis=1)  # each fold's own best C
+    assert len(set(each)) > 1  # the folds disagree: the mean of their Cs is no C of the grid
+    assert ours.C_ == pytest.approx(np.mean(ours.Cs_[each])) == theirs.C_
+    folds = ours.coefs_paths_[np.arange(3), 0, each]  # (folds, classes, d + 1)
+    assert np.allclose(ours.coef_, folds[:, :, :-1].mean(axis=0))
+    assert np.allclose(ours.intercept_, folds[:, :, -1].mean(axis=0))
+    assert np.allclose(ours.coef_, theirs.coef_, atol=1e-3)
+
+
 def test_cv_score_uses_its_scoring_as_logistic_regression_cv_does():
     from sklearn.metrics import log_loss
 

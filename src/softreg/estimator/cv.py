@@ -55,7 +55,9 @@ class SoftmaxRegressionCV(LinearSoftmax):
         cv: folds, as scikit-learn's ``check_cv`` reads it (default 5 stratified folds).
         scoring: a scikit-learn scorer name or callable; ``None`` is accuracy. ``score``
             reports it too, as ``LogisticRegressionCV.score`` does.
-        refit: refit at the chosen C on all the data; otherwise average the folds' weights.
+        refit: refit at the C of the best mean score on all the data; otherwise, as
+            ``LogisticRegressionCV``, average each fold's fit at that fold's best C (``C_``
+            is then the mean of those C).
         max_iter, tol, class_weight, verbose, framework, device, standardize: as in
             :class:`~softreg.estimator.SoftmaxRegression`.
 
@@ -128,15 +130,17 @@ class SoftmaxRegressionCV(LinearSoftmax):
         scores = self._score_folds(prob, res.theta, folds, X, y, codes, len(Cs))
         self.scores_ = scores.reshape(grid)
         self.coefs_paths_ = paths(*prob.effective(res.theta)).reshape(*grid, -1, X.shape[1] + 1)
-        best = int(np.argmax(scores.mean(axis=0)))
-        self.C_ = float(Cs[best])
-        start = res.theta.reshape(len(folds), len(Cs), -1)[:, best].mean(axis=0)[None]
-        if self.refit:
+        fits = res.theta.reshape(len(folds), len(Cs), -1)
+        if self.refit:  # the C of the best mean score, refitted from the folds' mean there
+            best = int(np.argmax(scores.mean(axis=0)))
+            self.C_ = float(Cs[best])
             prob = prepare.problem(X, codes, sw[None], np.array([self.C_]), len(classes),
                                    self.standardize)
-            theta = self._minimize(prob, start).theta
-        else:
-            theta = start
+            theta = self._minimize(prob, fits[:, best].mean(axis=0)[None]).theta
+        else:  # as LogisticRegressionCV: each fold's fit at its own best C, averaged
+            each = np.argmax(scores, axis=1)
+            self.C_ = float(np.mean(Cs[each]))
+            theta = fits[np.arange(len(folds)), each].mean(axis=0)[None]
         W_eff, b_eff = prob.effective(theta)
         self._set_model(W_eff[0], b_eff[0])
         return self
