@@ -53,15 +53,13 @@ class LinearSoftmax(ClassifierMixin, BaseEstimator):
     def coef_(self) -> F64:
         """(c, d) weights; (1, d) for two classes (the positive class's, as sklearn's)."""
         check_is_fitted(self, "_W")
-        W = self._W.T
-        return W[1:] - W[:1] if len(W) == 2 else W
+        return sklearn_rows(self._W.T, self._b)[0]
 
     @property
     def intercept_(self) -> F64:
         """(c,) intercepts; (1,) for two classes."""
         check_is_fitted(self, "_W")
-        b = self._b
-        return b[1:] - b[:1] if len(b) == 2 else b
+        return sklearn_rows(self._W.T, self._b)[1]
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -92,6 +90,14 @@ class LinearSoftmax(ClassifierMixin, BaseEstimator):
 
     def _set_model(self, W_eff: F64, b_eff: F64) -> None:
         self._W, self._b = np.ascontiguousarray(W_eff), np.ascontiguousarray(b_eff)
+
+
+def sklearn_rows(coef: F64, intercept: F64) -> tuple[F64, F64]:
+    """Weights (..., c, d) and intercepts (..., c) as scikit-learn gives them: for two classes
+    one row, the second class's minus the first's; otherwise as they are."""
+    if coef.shape[-2] != 2:
+        return coef, intercept
+    return coef[..., 1:, :] - coef[..., :1, :], intercept[..., 1:] - intercept[..., :1]
 
 
 def check_fit_input(est: BaseEstimator, X: Any, y: Any, sample_weight: Any,

@@ -13,7 +13,13 @@ from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from softreg.estimator import lbfgs, prepare
-from softreg.estimator.base import F64, LinearSoftmax, check_fit_input, encode_labels
+from softreg.estimator.base import (
+    F64,
+    LinearSoftmax,
+    check_fit_input,
+    encode_labels,
+    sklearn_rows,
+)
 from softreg.estimator.classifier import SoftmaxRegression
 from softreg.estimator.objective import MAX_BLOCKS, logits
 
@@ -35,11 +41,8 @@ def grouped(masks: F64) -> Any:
 
 def paths(W: F64, b: F64) -> F64:
     """Each model's ``coef_`` with its intercepts as a last column, (K, rows, d + 1), from
-    weights (K, d, c) and intercepts (K, c) acting on X: one row for two classes (the second
-    class's minus the first's, as ``coef_``), else c rows."""
-    coef, intercept = W.transpose(0, 2, 1), b
-    if coef.shape[1] == 2:
-        coef, intercept = coef[:, 1:] - coef[:, :1], b[:, 1:] - b[:, :1]
+    weights (K, d, c) and intercepts (K, c) acting on X (one row for two classes)."""
+    coef, intercept = sklearn_rows(W.transpose(0, 2, 1), b)
     return np.concatenate([coef, intercept[:, :, None]], axis=2)
 
 
