@@ -215,16 +215,20 @@ def test_row_blocks_group_runs_and_skip_unweighted_rows():
     assert (s, e, list(m)) == (0, 80, [0, 1])
 
 
+@pytest.mark.parametrize("layout", ["split", "merged"])
 @pytest.mark.parametrize("framework", ["numpy", "torch"])
-def test_cross_validation_pack_objective_equals_each_model_alone(framework):
-    """The CV pack's rows grouped by fold (each block multiplied by its own models only) give
-    every model the objective and gradient written out independently for its training rows."""
+def test_cross_validation_pack_objective_equals_each_model_alone(monkeypatch, framework, layout):
+    """The CV pack's rows grouped by fold (each block multiplied by its own models only), or
+    as one block of every row and model (split_pays: a small problem), give every model the
+    objective and gradient written out independently for its training rows."""
     if framework == "torch":
         need("torch")
     from sklearn.model_selection import KFold
 
-    from softreg.estimator import prepare
+    from softreg.estimator import objective, prepare
     from softreg.estimator.cv import grouped
+
+    monkeypatch.setattr(objective, "BLOCK_COST", 0 if layout == "split" else 1 << 60)
 
     X, y = _data(n=120)
     Cs = np.array([0.1, 1.0, 10.0])
@@ -237,7 +241,8 @@ def test_cross_validation_pack_objective_equals_each_model_alone(framework):
     prob = prepare.problem(X[order], y[order], masks[:, order], np.tile(Cs, len(folds)), 3,
                            False)
     fun = prepare.objective(prob, framework, "cpu")
-    assert len(fun.blocks) == len(folds)  # one block a fold, each of the other folds' models
+    # one block a fold, each of the other folds' models; or one of everything
+    assert len(fun.blocks) == (len(folds) if layout == "split" else 1)
     theta = np.random.default_rng(3).normal(size=(len(masks), prob.size))
     some = np.array([0, 4, 5, 11])  # a subset, as when models have left the pack
     f, g = fun(theta[some], some)
@@ -245,6 +250,20 @@ def test_cross_validation_pack_objective_equals_each_model_alone(framework):
         f_ref, g_ref = _reference(X, y, np.tile(Cs, len(folds))[k], masks[k])[2](theta[k])
         assert np.isclose(f[i], f_ref, rtol=1e-12)
         assert np.allclose(g[i], g_ref, rtol=1e-10, atol=1e-12)
+
+
+def test_row_blocks_are_split_only_where_the_work_saved_pays_for_the_blocks():
+    """5-fold CV packs of 10 Cs: five blocks for digits' shape (1797 x 64, 10 classes), whose
+    held-out rows' logits are more work than four more blocks; one for breast cancer's
+    (569 x 30, 2 classes) and iris' (150 x 4, 3 classes)."""
+    from softreg.estimator.objective import row_blocks, split_pays
+
+    for n, d, c, split in ((1797, 64, 10, True), (569, 30, 2, False), (150, 4, 3, False)):
+        fold = np.arange(n) * 5 // n
+        masks = np.repeat([(fold != f).astype(float) for f in range(5)], 10, axis=0)
+        runs = row_blocks(masks)
+        assert len(runs) == 5
+        assert split_pays(runs, n, len(masks), d, c) == split
 
 
 def test_pack_members_end_where_each_model_alone_ends():
@@ -306,14 +325,21 @@ def test_float32_pairs_reach_the_optimum_of_float64_pairs(monkeypatch):
     assert np.abs(fits[1].theta - fits[1 << 30].theta).max() <= 1e-3
 
 
-@pytest.mark.parametrize("n_classes", [3, 40])
-def test_pack_objective_equals_the_reference_with_few_and_many_classes(n_classes):
-    """The per-row max and sum over the classes run as a loop over the classes up to
-    CLASS_LOOP of them and as NumPy's reduction beyond: both give each model of a pack the
-    objective and gradient written out independently."""
+@pytest.mark.parametrize("shift", ["block", "row"])
+@pytest.mark.parametrize("n_classes", [2, 3, 40])
+def test_pack_objective_equals_the_reference_with_few_and_many_classes(monkeypatch, n_classes,
+                                                                      shift):
+    """float64 logits shifted by one bound for the block (LOGIT_SPAN), or by each row's max
+    (a loop over the classes up to CLASS_LOOP of them, NumPy's reduction beyond), and scaled
+    by the rows' weights a class at a time (up to SCALE_LOOP classes) or broadcast: each way
+    gives each model of a pack the objective and gradient written out independently."""
     from softreg.estimator import objective, prepare
 
     assert (n_classes > objective.CLASS_LOOP) == (n_classes == 40)
+    if shift == "row":
+        monkeypatch.setattr(objective, "LOGIT_SPAN", -1.0)
+    tops, top = [], objective._top
+    monkeypatch.setattr(objective, "_top", lambda G, b: (tops.append(top(G, b)), tops[-1])[1])
     X, y = _data(n=300, c=n_classes)
     y = np.arange(len(y)) % n_classes  # every class present
     sw = np.random.default_rng(4).uniform(0.5, 2.0, (2, len(y)))
@@ -321,10 +347,35 @@ def test_pack_objective_equals_the_reference_with_few_and_many_classes(n_classes
     prob = prepare.problem(X, y, sw, Cs, n_classes, False)
     theta = np.random.default_rng(5).normal(size=(2, prob.size))
     f, g = prepare.objective(prob, "numpy", "cpu")(theta, np.arange(2))
-    for k in range(2):
-        f_ref, g_ref = _reference(X, y, Cs[k], sw[k])[2](theta[k])
+    assert tops and all((t is None) == (shift == "row") for t in tops)
+    for k in range(2):  # two classes: the penalty doubled (prepare.penalty), C halved
+        f_ref, g_ref = _reference(X, y, Cs[k] / (2 if n_classes == 2 else 1), sw[k])[2](theta[k])
         assert np.isclose(f[k], f_ref, rtol=1e-12)
         assert np.allclose(g[k], g_ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("offset", ["all classes +700", "one class -1000"])
+def test_large_logits_neither_overflow_nor_lose_the_objective(monkeypatch, offset):
+    """Logits near 700 (exp overflows float64 beyond 709) span little: one shift for the block
+    keeps them finite. A class 1000 below the others spans more than LOGIT_SPAN: each row's
+    own max shifts them. Both give the objective and gradient written out with scipy's
+    logsumexp."""
+    from softreg.estimator import objective, prepare
+
+    tops, top = [], objective._top
+    monkeypatch.setattr(objective, "_top", lambda G, b: (tops.append(top(G, b)), tops[-1])[1])
+    X, y = _data(n=200)
+    prob = prepare.problem(X, y, np.ones((1, len(y))), np.array([1.0]), 3, False)
+    theta = np.random.default_rng(6).normal(size=(1, prob.size))
+    if offset == "all classes +700":
+        theta[0, -3:] += 700.0
+    else:
+        theta[0, -1] -= 1000.0
+    f, g = prepare.objective(prob, "numpy", "cpu")(theta, np.array([0]))
+    assert [t is None for t in tops] == [offset == "one class -1000"]
+    f_ref, g_ref = _reference(X, y, 1.0, np.ones(len(y)))[2](theta[0])
+    assert np.isfinite(f[0]) and np.isclose(f[0], f_ref, rtol=1e-12)
+    assert np.allclose(g[0], g_ref, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("floor", ["kept", "removed"])

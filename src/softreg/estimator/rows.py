@@ -9,6 +9,7 @@ as one vectorised NumPy expression than as a BLAS call per row.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -88,8 +89,15 @@ class Scratch:
         """Like :meth:`get`, for arrays whose shape changes from call to call: a C-contiguous
         view of ``shape`` into one buffer that grows to the largest size asked (and never
         shrinks), so that shapes taking turns reuse the same memory."""
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         a = self._arrays.get(name)
         if a is None or a.size < size or a.dtype != np.dtype(dtype):
             a = self._arrays[name] = np.empty(size, dtype)
         return a[:size].reshape(shape)
+
+    def ones(self, n: int, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
+        """A vector of ``n`` ones, made once."""
+        a = self._arrays.get("ones")
+        if a is None or a.shape != (n,) or a.dtype != np.dtype(dtype):
+            a = self._arrays["ones"] = np.ones(n, dtype)
+        return a
