@@ -362,10 +362,11 @@ def cv(args: argparse.Namespace) -> None:
     X, y, _, _ = fashion(args.n_cv)
     # the small tables that LogisticRegressionCV is most often run on, standardised as
     # scikit-learn advises: no target of the issue, reported beside the two that have one
-    small = [(name, StandardScaler().fit_transform(load(return_X_y=True)[0]),
-              load(return_X_y=True)[1], 5, None)
-             for name, load in (("iris", load_iris), ("wine", load_wine),
-                                ("breast cancer", load_breast_cancer))]
+    small = []
+    for name, load in (("iris", load_iris), ("wine", load_wine),
+                       ("breast cancer", load_breast_cancer)):
+        Xs, ys = load(return_X_y=True)
+        small.append((name, StandardScaler().fit_transform(Xs), ys, 5, None))
     # small sets' fits take a fraction of a second: the median of 5 runs of each, after one
     # untimed run of each (first calls' imports); Fashion-MNIST's: one run of each
     for title, A, b, rounds, target in (*small, ("digits", Xd / 16.0, yd, 5, 10.0),
