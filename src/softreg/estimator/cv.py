@@ -27,10 +27,12 @@ from softreg.estimator.objective import MAX_BLOCKS, logits
 def grouped(masks: F64) -> Any:
     """An order of the rows that puts rows weighed by the same models side by side, or None.
 
-    Sorted so, the pack's objective multiplies each fold's rows by the models trained on them
+    Sorted so, the pack's objective can multiply each fold's rows by the models trained on them
     only (:func:`~softreg.estimator.objective.row_blocks`): with 5 folds, 4/5 of the products of
-    the unsorted rows. The sorted copy of X costs one X; with more groups of rows than the
-    objective would split (splitters whose test sets overlap), the rows stay as they are.
+    the unsorted rows (on a small problem, where the blocks' fixed cost is the larger,
+    :func:`~softreg.estimator.objective.split_pays` keeps one block). The sorted copy of X
+    costs one X; with more groups of rows than the objective would split (splitters whose test
+    sets overlap), the rows stay as they are.
     """
     used = masks != 0
     order = np.lexsort(used)

@@ -264,7 +264,7 @@ SCALE_LOOP = 4
 def _top(G: Any, b: Any) -> float | None:
     """An upper bound of the block's logits ``G + b`` when they are float64 and span at most
     :data:`LOGIT_SPAN`, else None (float32, a wider span, or a NaN)."""
-    if G.dtype != np.float64 or G.size == 0:
+    if G.dtype != np.float64:
         return None
     top, bottom = float(G.max()) + float(b.max()), float(G.min()) + float(b.min())
     return top if top - bottom <= LOGIT_SPAN else None
@@ -364,7 +364,7 @@ class NumpyObjective:
         # the sum over each row's classes as a product with ones: one pass (BLAS's gemv), where
         # NumPy's reduction over a short last axis costs several times more
         total = self.scratch.room("nk-2", (n, k), G.dtype)
-        np.matmul(G.reshape(n * k, c), self.scratch.ones(c, G.dtype), out=total.reshape(-1))
+        np.matmul(G.reshape(n * k, c), np.ones(c, G.dtype), out=total.reshape(-1))
         losses = np.log(total, out=self.scratch.room("nk-3", (n, k), G.dtype))
         losses -= z_true
         f = np.einsum("nk,nk->k", S, losses, dtype=np.float64)

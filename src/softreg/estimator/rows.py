@@ -94,10 +94,3 @@ class Scratch:
         if a is None or a.size < size or a.dtype != np.dtype(dtype):
             a = self._arrays[name] = np.empty(size, dtype)
         return a[:size].reshape(shape)
-
-    def ones(self, n: int, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
-        """A vector of ``n`` ones, made once."""
-        a = self._arrays.get("ones")
-        if a is None or a.shape != (n,) or a.dtype != np.dtype(dtype):
-            a = self._arrays["ones"] = np.ones(n, dtype)
-        return a
