@@ -408,3 +408,59 @@ def test_the_gradient_product_meets_no_denormal_numbers(monkeypatch, floor):
     tiny = (G != 0) & (np.abs(G) < np.finfo(np.float32).tiny)
     assert tiny.any() == (floor == "removed")
     assert np.isclose(f[0], _reference(X, y, 1.0, np.ones(len(y)))[2](theta[0])[0], rtol=1e-5)
+
+
+
+def _class_sums_case():
+    X, y = _data(n=120, c=4)
+    y = np.arange(len(y)) % 4
+    sw = np.random.default_rng(8).uniform(0.5, 2.0, (3, len(y)))
+    sw[1, y == 2] = 0.0  # model 1 sees no row of class 2 (a fold without it)
+    s = sw / sw.sum(axis=1, keepdims=True)
+    onehot = np.eye(4)[y]  # (n, c)
+    return X, y, sw, np.einsum("kn,nd,nc->kdc", s, X, onehot), s @ onehot
+
+
+@pytest.mark.parametrize("kind", ["float64", "float32", "csr", "torch"])
+def test_true_class_sums_are_each_models_weighted_rows_of_each_class(monkeypatch, kind):
+    """The true classes' share of the objective (linear in the parameters, subtracted once a
+    call) is each model's weighted rows of X summed over each class, on dense float64 and
+    float32 X, CSR X and torch, summed over chunks of rows; a class a model weighs no row of
+    sums to zero."""
+    import scipy.sparse as sp
+
+    from softreg.estimator import objective, prepare
+
+    monkeypatch.setattr(objective, "CLASS_SUM_ROWS", 50)  # 120 rows: three chunks
+
+    X, y, sw, want_M, want_m = _class_sums_case()
+    data = {"float32": X.astype(np.float32), "csr": sp.csr_matrix(X)}.get(kind, X)
+    prob = prepare.problem(data, y, sw, np.array([0.5, 1.0, 2.0]), 4, False)
+    if kind == "torch":
+        need("torch")
+        fun = prepare.objective(prob, "torch", "cpu")
+        M, m = fun.true_rows, fun.true_weights
+    else:
+        M, m = objective.true_class_sums(prob)
+    rtol = 1e-5 if kind == "float32" else 1e-12
+    assert np.allclose(M, want_M, rtol=rtol, atol=1e-6) and np.allclose(m, want_m)
+    assert not M[1, :, 2].any() and m[1, 2] == 0.0
+
+
+@pytest.mark.parametrize("framework", ["numpy", "torch"])
+def test_objective_of_a_model_without_a_class_equals_the_reference(framework):
+    """A model that weighs no row of one class (a fold without it) gets the objective and
+    gradient written out independently, as the others of its pack do."""
+    from softreg.estimator import prepare
+
+    if framework == "torch":
+        need("torch")
+    X, y, sw, _, _ = _class_sums_case()
+    Cs = np.array([0.5, 1.0, 2.0])
+    prob = prepare.problem(X, y, sw, Cs, 4, False)
+    theta = np.random.default_rng(9).normal(size=(3, prob.size))
+    f, g = prepare.objective(prob, framework, "cpu")(theta, np.arange(3))
+    for k in range(3):
+        f_ref, g_ref = _reference(X, y, Cs[k], sw[k])[2](theta[k])
+        assert np.isclose(f[k], f_ref, rtol=1e-12)
+        assert np.allclose(g[k], g_ref, rtol=1e-10, atol=1e-12)

@@ -104,18 +104,24 @@ class Problem:
         W_eff = W / self.sd[None, :, None]  # (K, d, c)
         return W_eff, b - np.einsum("d,kdc->kc", self.mu, W_eff)
 
-    def unfold(self, gW_eff: F64, gb: F64, out: F64 | None = None) -> F64:
+    def unfold(self, gW_eff: F64, gb: F64, out: F64 | None = None,
+               minus: F64 | None = None) -> F64:
         """Gradient with respect to the effective weights -> with respect to theta, (K, p),
-        into ``out`` when it is given and of that shape."""
+        into ``out`` when it is given and of that shape; ``minus`` (K, d, c), when given, is
+        taken from ``gW_eff`` in the same pass."""
         k, dc = len(gb), gW_eff.shape[1] * gW_eff.shape[2]
         if out is None or out.shape != (k, dc + gb.shape[1]):
             out = np.empty((k, dc + gb.shape[1]))
         gW = out[:, :dc].reshape(gW_eff.shape)
         if self.scaled:
-            np.divide(gW_eff - self.mu[None, :, None] * gb[:, None, :], self.sd[None, :, None],
-                      out=gW)
-        else:
+            full = gW_eff - self.mu[None, :, None] * gb[:, None, :]
+            if minus is not None:
+                full -= minus
+            np.divide(full, self.sd[None, :, None], out=gW)
+        elif minus is None:
             gW[...] = gW_eff  # the one copy (and cast to float64) of the product's gradient
+        else:
+            np.subtract(gW_eff, minus, out=gW)  # the same pass as the copy
         out[:, dc:] = gb
         return out
 
@@ -154,15 +160,6 @@ class _Block:
     codes: Any
     weights: Any  # (rows, K) in X's dtype
     models: npt.NDArray[np.intp]
-    true: Any = None  # NumPy: the last (rows, k) flat indices of the true classes' logits
-
-    def true_logits(self, k: int, c: int) -> npt.NDArray[np.intp]:
-        """Where each (row, model)'s true-class logit is in the block's (rows, k*c) logits;
-        kept until the number of models changes."""
-        n = len(self.codes)
-        if self.true is None or self.true.shape != (n, k):
-            self.true = np.arange(0, n * k * c, c).reshape(n, k) + self.codes[:, None]
-        return self.true  # type: ignore[no-any-return]
 
 
 # What a block costs beyond its products and element-wise work, and what a logit costs, in one
@@ -207,21 +204,22 @@ def _blocks(p: Problem, take: Any) -> list[_Block]:
 
 
 class _Sums:
-    """The objective (k,) and gradients (k, d, c), (k, c) summed over blocks. A single block of
-    every model is kept as it comes: no zeroed arrays to add it into, no extra float64 copy."""
+    """The objective (k,) and gradients (k, c, d), (k, c) summed over blocks (the weights'
+    gradient as the product ``G.T @ X`` lays it out). A single block of every model is kept as
+    it comes: no zeroed arrays to add it into, no extra float64 copy."""
 
-    def __init__(self, k: int, d: int, c: int) -> None:
-        self.shape = (k, d, c)
+    def __init__(self, k: int, c: int, d: int) -> None:
+        self.shape = (k, c, d)
         self.whole: tuple[Any, Any, Any] | None = None
         self.total: tuple[F64, F64, F64] | None = None
 
     def add(self, part: tuple[Any, Any, Any], pos: npt.NDArray[np.intp]) -> None:
-        k, d, c = self.shape
+        k, c, d = self.shape
         if self.whole is None and self.total is None and pos.size == k:
             self.whole = part
             return
         if self.total is None:
-            self.total = (np.zeros(k), np.zeros((k, d, c)), np.zeros((k, c)))
+            self.total = (np.zeros(k), np.zeros((k, c, d)), np.zeros((k, c)))
             if self.whole is not None:
                 self._into(self.whole, np.arange(k))
                 self.whole = None
@@ -233,8 +231,8 @@ class _Sums:
             total[pos] += value
 
     def result(self) -> tuple[Any, Any, Any]:
-        k, d, c = self.shape
-        return self.whole or self.total or (np.zeros(k), np.zeros((k, d, c)), np.zeros((k, c)))
+        k, c, d = self.shape
+        return self.whole or self.total or (np.zeros(k), np.zeros((k, c, d)), np.zeros((k, c)))
 
 
 def _evaluated(blocks: list[_Block], active: npt.NDArray[np.intp],
@@ -295,6 +293,7 @@ class NumpyObjective:
         self.blocks = _blocks(problem, take)
         self.scratch = Scratch()
         self.threads = sparse.threads_for(X) if hasattr(X, "tocsr") else 1
+        self.true_rows, self.true_weights = true_class_sums(problem)
 
     def _partials(self, shape: tuple[int, int], dtype: Any) -> list[Any]:
         """Reused arrays that the threads of a sparse ``X.T @ G`` sum into, within
@@ -314,7 +313,7 @@ class NumpyObjective:
         Wcat = self.scratch.get("W", (d, k * c), self.dtype)  # (d, k*c), this call's only
         np.copyto(Wcat.reshape(d, k, c), W_eff.transpose(1, 0, 2), casting="same_kind")
         b = b_eff.astype(self.dtype)
-        sums = _Sums(k, d, c)
+        sums = _Sums(k, c, d)
         for block, pos in _evaluated(self.blocks, active, len(p.weights)):
             if pos.size == k:
                 W_b, b_b = Wcat, b
@@ -324,12 +323,14 @@ class NumpyObjective:
             part = self._part(block, W_b, b_b, block.weights[:, active[pos]],
                               reuse=len(self.blocks) == 1)
             sums.add(part, pos)
-        f, gW, gb = sums.result()
-        return _penalise(p, theta, active, f, p.unfold(gW, gb, out))
+        return _finish(p, theta, active, sums, W_eff, b_eff, self.true_rows, self.true_weights,
+                       out)
 
     def _part(self, block: _Block, Wcat: Any, b: Any, S: Any,
               reuse: bool = False) -> tuple[F64, F64, F64]:
-        """One block's objective (k,), weight gradient (k, d, c) and intercept gradient (k, c).
+        """One block's share of the objective (k,), of the weights' gradient (k, c, d) and of
+        the intercepts' gradient (k, c), but for the true classes' (:func:`true_class_sums`):
+        the rows' weighted log-sum-exp and the weighted probabilities' products.
 
         The logits, and then their gradient, are worked in one array kept for the next call.
         ``reuse``: a sparse X's gradient product also goes into an array kept for the next call
@@ -350,41 +351,77 @@ class NumpyObjective:
         top = _top(G, b)
         if top is not None:  # one shift for the whole block (LOGIT_SPAN), with the intercepts
             np.add(Z, b - top, out=Z)
+            shift = None
         else:
             Z += b
-            Z -= _over_classes(np.maximum, Z)[:, :, None]
-        true = block.true_logits(k, c)
-        flat = G.reshape(-1)
-        # three (n, k) arrays reused from call to call, as the logits are: an array above
-        # malloc's threshold is mapped afresh and faulted in at each use otherwise
-        z_true = flat.take(true, out=self.scratch.room("nk-1", (n, k), G.dtype))  # pre-floor
-        if top is None:
+            shift = _over_classes(np.maximum, Z)
+            Z -= shift[:, :, None]
             np.maximum(G, LOGIT_FLOOR, out=G)
         np.exp(G, out=G)
         # the sum over each row's classes as a product with ones: one pass (BLAS's gemv), where
-        # NumPy's reduction over a short last axis costs several times more
-        total = self.scratch.room("nk-2", (n, k), G.dtype)
+        # NumPy's reduction over a short last axis costs several times more; the (n, k) arrays
+        # are reused from call to call, as the logits are: an array above malloc's threshold is
+        # mapped afresh and faulted in at each use otherwise
+        total = self.scratch.room("nk-1", (n, k), G.dtype)
         np.matmul(G.reshape(n * k, c), np.ones(c, G.dtype), out=total.reshape(-1))
-        losses = np.log(total, out=self.scratch.room("nk-3", (n, k), G.dtype))
-        losses -= z_true
-        f = np.einsum("nk,nk->k", S, losses, dtype=np.float64)
+        lse = np.log(total, out=self.scratch.room("nk-2", (n, k), G.dtype))
+        if shift is not None:
+            lse += shift
+        f = np.einsum("nk,nk->k", S, lse, dtype=np.float64)
+        if top is not None:
+            f += top * S.sum(axis=0, dtype=np.float64)
         scale = np.divide(S, total, out=total)  # the rows' weights over their sums
         if c <= SCALE_LOOP:  # probabilities times the rows' weights, a class at a time
             for j in range(c):
                 np.multiply(Z[..., j], scale, out=Z[..., j])
         else:
             Z *= scale[:, :, None]
-        # minus the weights at the true classes: the logits' gradient (p - onehot) * s
-        np.subtract(flat.take(true, out=z_true), S, out=z_true)
-        flat[true] = z_true
         if is_sparse:  # X.T @ G, into a reused (d, k*c) array when it may be
             gW = (sparse_product(X, G, self.scratch.get("gW", (d, k * c), X.dtype), True,
                                  self.threads, self._partials((d, k * c), X.dtype))
                   if reuse else np.asarray(X.T @ G))
-            gW = gW.reshape(d, k, c).transpose(1, 0, 2)
+            gW = gW.reshape(d, k, c).transpose(1, 2, 0)
         else:  # G.T @ X, (k*c, d): the faster BLAS layout for a tall X (the same product)
-            gW = (G.T @ X).reshape(k, c, d).transpose(0, 2, 1)
+            gW = (G.T @ X).reshape(k, c, d)
         return f, gW, G.sum(axis=0, dtype=np.float64).reshape(k, c)
+
+
+# Rows a chunk of true_class_sums: a class's rows of a chunk are copied for its product (Fashion-
+# MNIST float32: about 2.5 MB at a time, where a whole class's rows took 19 MB of a fit's peak).
+CLASS_SUM_ROWS = 8192
+
+
+def true_class_sums(p: Problem, product: Any = None) -> tuple[F64, F64]:
+    """Each model's weighted rows of X summed over each class, (K, d, c), and its row weights
+    summed so, (K, c): the true classes' share of the objective, which is linear in the
+    parameters.
+
+    A row's cross-entropy is its log-sum-exp minus its true class's logit. Summed with the
+    model's row weights ``s``, the second term is ``sum_j M_j . w_j + m_j b_j`` with
+    ``M_j = sum over rows of class j of s_i x_i`` and ``m_j`` their weights' sum: its gradient
+    is ``M`` and ``m`` themselves, whatever the parameters. The objective subtracts them once a
+    call, where taking each row's true logit and subtracting the one-hot from its gradient cost
+    two indexed passes over the (rows, models) logits a call. Made once, by one product a
+    class over each :data:`CLASS_SUM_ROWS` rows (the class's rows of them are copied: a few MB
+    at a time); ``product(rows, s)``, when given, makes it (``s @ X[rows]``, (K, d) float64)
+    on another backend.
+    """
+    X, K, c, n = p.X, len(p.weights), p.n_classes, len(p.codes)
+    M, m = np.zeros((K, p.n_features, c)), np.zeros((K, c))
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    for start in range(0, n, CLASS_SUM_ROWS):
+        codes = p.codes[start:start + CLASS_SUM_ROWS]
+        for j in np.unique(codes):
+            rows = start + np.flatnonzero(codes == j)
+            s = p.weights[:, rows]
+            m[:, j] += s.sum(axis=1)
+            if product is not None:
+                M[:, :, j] += product(rows, s)
+            elif hasattr(X, "tocsr"):
+                M[:, :, j] += np.asarray(X[rows].T @ s.T.astype(dtype)).T
+            else:
+                M[:, :, j] += s.astype(dtype) @ X[rows]
+    return M, m
 
 
 class TorchObjective:
@@ -403,6 +440,13 @@ class TorchObjective:
 
         self.blocks = _blocks(problem, take)
 
+        def product(rows: npt.NDArray[np.intp], s: F64) -> F64:  # on the device
+            on = torch.as_tensor(rows, device=device)
+            sums = torch.as_tensor(s, device=device, dtype=self.dtype) @ self.X[on]
+            return sums.double().cpu().numpy()  # type: ignore[no-any-return]
+
+        self.true_rows, self.true_weights = true_class_sums(problem, product)
+
     def __call__(self, theta: F64, active: npt.NDArray[np.intp],
                  out: F64 | None = None) -> tuple[F64, F64]:
         """Objective (k,) and gradient (k, p) of the models ``active`` at ``theta`` (k, p);
@@ -416,7 +460,7 @@ class TorchObjective:
         Wrows = t.as_tensor(np.ascontiguousarray(W_eff.transpose(0, 2, 1).reshape(k * c, d)),
                             device=self.device, dtype=self.dtype)  # (k*c, d)
         b = t.as_tensor(b_eff, device=self.device, dtype=self.dtype)
-        sums = _Sums(k, d, c)
+        sums = _Sums(k, c, d)
         for block, pos in _evaluated(self.blocks, active, len(p.weights)):
             if pos.size == k:
                 W_b, b_b = Wrows, b
@@ -426,25 +470,23 @@ class TorchObjective:
                 b_b = b.index_select(0, sel)
             S = block.weights[:, t.as_tensor(active[pos], device=self.device)]  # (n, kb)
             sums.add(self._part(block, W_b, b_b, S), pos)
-        f, gW, gb = sums.result()
-        return _penalise(p, theta, active, f, p.unfold(gW, gb, out))
+        return _finish(p, theta, active, sums, W_eff, b_eff, self.true_rows, self.true_weights,
+                       out)
 
     def _part(self, block: _Block, Wrows: Any, b: Any, S: Any) -> tuple[F64, F64, F64]:
-        """One block's objective (k,), weight gradient (k, d, c) and intercept gradient (k, c)."""
+        """One block's share of the objective (k,), of the weights' gradient (k, c, d) and of
+        the intercepts' gradient (k, c), but for the true classes' (:func:`true_class_sums`)."""
         t = self.torch
         X = block.X
         n, k, c, d = X.shape[0], S.shape[1], b.shape[1], X.shape[1]
         Z = (X @ Wrows.T).view(n, k, c) + b  # (n, k, c)
         lse = t.logsumexp(Z, dim=2)  # (n, k)
-        idx = block.codes.view(n, 1, 1).expand(n, k, 1)
-        losses = lse - Z.gather(2, idx).squeeze(2)
-        f = (S.double() * losses.double()).sum(0)
+        f = (S.double() * lse.double()).sum(0)
         G = t.exp(Z - lse.unsqueeze(2))
-        G.scatter_add_(2, idx, t.full((n, k, 1), -1.0, dtype=self.dtype, device=self.device))
         G *= S.unsqueeze(2)
-        G.masked_fill_(G.abs() < GRAD_TINY, 0.0)  # denormals slow the product (GRAD_TINY)
+        G.masked_fill_(G < GRAD_TINY, 0.0)  # denormals slow the product (GRAD_TINY)
         # G.T @ X, (k*c, d): several times faster on the CPU than X.T @ G for a tall X
-        gW = _gradient_product(t, G.view(n, k * c), X).view(k, c, d).permute(0, 2, 1)
+        gW = _gradient_product(t, G.view(n, k * c), X).view(k, c, d)
         gb = G.sum(0, dtype=t.float64)
         return (f.cpu().numpy(), gW.double().cpu().numpy(), gb.cpu().numpy())
 
@@ -464,6 +506,19 @@ def _gradient_product(t: Any, G: Any, X: Any) -> Any:
     for s in range(0, n, ROW_BLOCK):
         out.addmm_(G[s:s + ROW_BLOCK].T, X[s:s + ROW_BLOCK])
     return out
+
+
+def _finish(p: Problem, theta: F64, active: npt.NDArray[np.intp], sums: _Sums, W_eff: F64,
+            b_eff: F64, M: F64, m: F64, out: F64 | None) -> tuple[F64, F64]:
+    """The objective (k,) and gradient (k, p) of the models ``active`` from their blocks'
+    ``sums``: the true classes' share taken off (``M``, ``m``: :func:`true_class_sums` of every
+    model), the gradient unfolded into ``out`` and the penalty added."""
+    f, gW, gb = sums.result()
+    k = len(active)
+    if k != len(M):
+        M, m = M[active], m[active]
+    f = f - dot(M.reshape(k, -1), W_eff.reshape(k, -1)) - dot(m, b_eff)
+    return _penalise(p, theta, active, f, p.unfold(gW.transpose(0, 2, 1), gb - m, out, minus=M))
 
 
 def _penalise(p: Problem, theta: F64, active: npt.NDArray[np.intp], f: F64,
