@@ -354,14 +354,17 @@ def test_pack_objective_equals_the_reference_with_few_and_many_classes(monkeypat
         assert np.allclose(g[k], g_ref, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("framework", ["numpy", "torch"])
 @pytest.mark.parametrize("offset", ["all classes +700", "one class -1000"])
-def test_large_logits_neither_overflow_nor_lose_the_objective(monkeypatch, offset):
-    """Logits near 700 (exp overflows float64 beyond 709) span little: one shift for the block
-    keeps them finite. A class 1000 below the others spans more than LOGIT_SPAN: each row's
-    own max shifts them. Both give the objective and gradient written out with scipy's
-    logsumexp."""
+def test_large_logits_neither_overflow_nor_lose_the_objective(monkeypatch, offset, framework):
+    """Logits near 700 (exp overflows float64 beyond 709) span little: numpy's one shift for
+    the block keeps them finite. A class 1000 below the others spans more than LOGIT_SPAN:
+    each row's own max shifts them (torch shifts each row by its max always, before its one
+    ``exp``). Both give the objective and gradient written out with scipy's logsumexp."""
     from softreg.estimator import objective, prepare
 
+    if framework == "torch":
+        need("torch")
     tops, top = [], objective._top
     monkeypatch.setattr(objective, "_top", lambda G, b: (tops.append(top(G, b)), tops[-1])[1])
     X, y = _data(n=200)
@@ -371,8 +374,9 @@ def test_large_logits_neither_overflow_nor_lose_the_objective(monkeypatch, offse
         theta[0, -3:] += 700.0
     else:
         theta[0, -1] -= 1000.0
-    f, g = prepare.objective(prob, "numpy", "cpu")(theta, np.array([0]))
-    assert [t is None for t in tops] == [offset == "one class -1000"]
+    f, g = prepare.objective(prob, framework, "cpu")(theta, np.array([0]))
+    if framework == "numpy":
+        assert [t is None for t in tops] == [offset == "one class -1000"]
     f_ref, g_ref = _reference(X, y, 1.0, np.ones(len(y)))[2](theta[0])
     assert np.isfinite(f[0]) and np.isclose(f[0], f_ref, rtol=1e-12)
     assert np.allclose(g[0], g_ref, rtol=1e-10, atol=1e-12)
@@ -464,3 +468,28 @@ def test_objective_of_a_model_without_a_class_equals_the_reference(framework):
         f_ref, g_ref = _reference(X, y, Cs[k], sw[k])[2](theta[k])
         assert np.isclose(f[k], f_ref, rtol=1e-12)
         assert np.allclose(g[k], g_ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("guard", ["kept", "removed"])
+def test_torch_gradient_product_meets_no_denormal_numbers(monkeypatch, guard):
+    """A confident float32 model's wrong classes have probabilities below float32's smallest
+    normal number; torch zeroes them (GRAD_TINY) before the product ``G.T @ X``, which would
+    run several times slower meeting them. Without the guard G holds some."""
+    need("torch")
+    from softreg.estimator import objective, prepare
+
+    if guard == "removed":
+        monkeypatch.setattr(objective, "GRAD_TINY", 0.0)
+    X, y = _data(n=200)
+    theta = np.zeros((1, (X.shape[1] + 1) * 3))
+    theta[0, : X.shape[1] * 3] = 40.0 * _reference(X, y, 1.0, np.ones(len(y)))[1].ravel()
+    seen, product = [], objective._gradient_product
+    monkeypatch.setattr(objective, "_gradient_product",
+                        lambda t, G, X: (seen.append(G.numpy().copy()), product(t, G, X))[1])
+    prob = prepare.problem(X.astype(np.float32), y, np.ones((1, len(y))), np.array([1.0]), 3,
+                           False)
+    f, _ = prepare.objective(prob, "torch", "cpu")(theta, np.array([0]))
+    [G] = seen
+    tiny = (G != 0) & (np.abs(G) < np.finfo(np.float32).tiny)
+    assert tiny.any() == (guard == "removed")
+    assert np.isclose(f[0], _reference(X, y, 1.0, np.ones(len(y)))[2](theta[0])[0], rtol=1e-5)

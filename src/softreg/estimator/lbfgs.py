@@ -67,10 +67,15 @@ class _State:
     yy: F64  # (memory, rows) y.y, for the initial scaling
     running: npt.NDArray[np.bool_]
 
-    def keep(self, rows: npt.NDArray[np.intp]) -> _State:
-        return _State(self.ids[rows], self.theta[rows], self.f[rows], self.g[rows],
-                      self.S[:, rows], self.Y[:, rows], self.rho[:, rows], self.yy[:, rows],
-                      self.running[rows])
+    def keep(self, rows: npt.NDArray[np.intp], scratch: Scratch) -> _State:
+        """The state of the models ``rows`` only. The pairs, the largest arrays, go into the one
+        of two reused buffers that does not hold them now: a fresh copy of a pack's pairs is
+        faulted in afresh (about 0.8 ms a compaction of digits' CV pack, against 0.1 ms)."""
+        S, Y = (np.take(pairs, rows, axis=1, mode="clip", out=_spare(scratch, name, pairs,
+                                                                      len(rows)))
+                for name, pairs in (("S", self.S), ("Y", self.Y)))
+        return _State(self.ids[rows], self.theta[rows], self.f[rows], self.g[rows], S, Y,
+                      self.rho[:, rows], self.yy[:, rows], self.running[rows])
 
 
 def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: int = 10,
@@ -122,7 +127,7 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
         if loc.size == 0:
             break
         if loc.size < COMPACT * len(st.ids):
-            st = st.keep(loc)
+            st = st.keep(loc, scratch)
             loc = np.arange(len(st.ids))
         whole = loc.size == len(st.ids)
         # every row (no gather), into an array reused each iteration: d dies with it
@@ -169,6 +174,14 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
                   f"max|grad| {absmax(g_new).max():.3g}")
     res.theta[st.ids] = st.theta  # the models stopped by max_iter (and the finished, again)
     return res
+
+
+def _spare(scratch: Scratch, name: str, pairs: F64, rows: int) -> F64:
+    """A (memory, rows, p) view of the reused buffer ``name``-a or ``name``-b that does not hold
+    ``pairs`` (memory, more rows, p), in their dtype."""
+    shape = (pairs.shape[0], rows, pairs.shape[2])
+    a = scratch.room(name + "-a", shape, pairs.dtype)
+    return scratch.room(name + "-b", shape, pairs.dtype) if np.shares_memory(a, pairs) else a
 
 
 def _other(scratch: Scratch, name: str, current: F64) -> F64:
