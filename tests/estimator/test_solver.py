@@ -493,3 +493,36 @@ def test_torch_gradient_product_meets_no_denormal_numbers(monkeypatch, guard):
     tiny = (G != 0) & (np.abs(G) < np.finfo(np.float32).tiny)
     assert tiny.any() == (guard == "removed")
     assert np.isclose(f[0], _reference(X, y, 1.0, np.ones(len(y)))[2](theta[0])[0], rtol=1e-5)
+
+
+def test_every_call_evaluates_every_running_model_of_a_pack():
+    """A model that backtracks costs the pack no evaluation of its own: each evaluation takes
+    one trial of every model still running (a new line search's or a backtracking one's), so
+    each model is in an unbroken run of calls from the first until it ends. Here model 1's
+    first trials overshoot (it backtracks) while model 0's are taken at once."""
+    from softreg.estimator import lbfgs
+
+    scale = np.array([1.0, 400.0])
+    seen = []
+
+    def fun(theta, idx, out=None):  # f_k = scale_k / 2 * ||theta||^2 + sum(theta)
+        seen.append(idx.copy())
+        a = scale[idx][:, None]
+        g = a * theta + 1.0
+        f = 0.5 * a[:, 0] * np.sum(theta * theta, axis=1) + theta.sum(axis=1)
+        if out is not None:
+            out[...] = g
+            g = out
+        return f, g, np.abs(g).max(axis=1)
+
+    res = lbfgs.minimize(fun, np.zeros((2, 3)), tol=1e-10, max_iter=100)
+    assert res.converged.all()
+    assert np.allclose(res.theta, -1.0 / scale[:, None])
+    calls = [set(idx.tolist()) for idx in seen]
+    for k in range(2):
+        present = [k in c for c in calls]
+        last = max(i for i, p in enumerate(present) if p)
+        assert all(present[: last + 1])  # never left out while it runs
+    counts = [sum(k in c for c in calls) for k in range(2)]
+    assert counts[1] > 1 + res.n_iter[1]  # model 1 backtracked...
+    assert res.n_evals == len(seen) == max(counts)  # ...in calls model 0 shared
