@@ -382,37 +382,45 @@ def test_large_logits_neither_overflow_nor_lose_the_objective(monkeypatch, offse
     assert np.allclose(g[0], g_ref, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("framework", ["numpy", "torch"])
 @pytest.mark.parametrize("floor", ["kept", "removed"])
-def test_the_gradient_product_meets_no_denormal_numbers(monkeypatch, floor):
+def test_the_gradient_product_meets_no_denormal_numbers(monkeypatch, floor, framework):
     """A confident float32 model's wrong classes have probabilities far below float32's
     smallest normal number; the logits are floored (LOGIT_FLOOR) so that the logits' gradient
     that X.T @ G multiplies holds none (a product meeting them runs several times slower), and
-    the objective is the reference's to float32 rounding. Without the floor it holds some."""
+    the objective is the reference's to float32 rounding. Without the floor it holds some.
+    numpy: a CSR X (its own product); torch: dense."""
     import scipy.sparse as sp
 
     from softreg.estimator import objective, prepare
 
+    if framework == "torch":
+        need("torch")
     if floor == "removed":
         monkeypatch.setattr(objective, "LOGIT_FLOOR", -np.inf)
     X, y = _data(n=200)
     theta = np.zeros((1, (X.shape[1] + 1) * 3))
     theta[0, : X.shape[1] * 3] = 40.0 * _reference(X, y, 1.0, np.ones(len(y)))[1].ravel()
     seen = []
+    if framework == "numpy":
+        def product(X, B, out, transpose=False, *args, **kwargs):
+            if transpose:
+                seen.append(B.copy())
+            return objective.sparse.product(X, B, out, transpose, *args, **kwargs)
 
-    def product(X, B, out, transpose=False, *args, **kwargs):
-        if transpose:
-            seen.append(B.copy())
-        return objective.sparse.product(X, B, out, transpose, *args, **kwargs)
-
-    monkeypatch.setattr(objective, "sparse_product", product)
-    prob = prepare.problem(sp.csr_matrix(X.astype(np.float32)), y, np.ones((1, len(y))),
-                           np.array([1.0]), 3, False)
-    f, _ = prepare.objective(prob, "numpy", "cpu")(theta, np.array([0]))
+        monkeypatch.setattr(objective, "sparse_product", product)
+        data = sp.csr_matrix(X.astype(np.float32))
+    else:
+        gradient_product = objective._gradient_product
+        monkeypatch.setattr(objective, "_gradient_product", lambda t, G, X: (
+            seen.append(G.numpy().copy()), gradient_product(t, G, X))[1])
+        data = X.astype(np.float32)
+    prob = prepare.problem(data, y, np.ones((1, len(y))), np.array([1.0]), 3, False)
+    f, _ = prepare.objective(prob, framework, "cpu")(theta, np.array([0]))
     [G] = seen
     tiny = (G != 0) & (np.abs(G) < np.finfo(np.float32).tiny)
     assert tiny.any() == (floor == "removed")
     assert np.isclose(f[0], _reference(X, y, 1.0, np.ones(len(y)))[2](theta[0])[0], rtol=1e-5)
-
 
 
 def _class_sums_case():
@@ -468,31 +476,6 @@ def test_objective_of_a_model_without_a_class_equals_the_reference(framework):
         f_ref, g_ref = _reference(X, y, Cs[k], sw[k])[2](theta[k])
         assert np.isclose(f[k], f_ref, rtol=1e-12)
         assert np.allclose(g[k], g_ref, rtol=1e-10, atol=1e-12)
-
-
-@pytest.mark.parametrize("guard", ["kept", "removed"])
-def test_torch_gradient_product_meets_no_denormal_numbers(monkeypatch, guard):
-    """A confident float32 model's wrong classes have probabilities below float32's smallest
-    normal number; torch zeroes them (GRAD_TINY) before the product ``G.T @ X``, which would
-    run several times slower meeting them. Without the guard G holds some."""
-    need("torch")
-    from softreg.estimator import objective, prepare
-
-    if guard == "removed":
-        monkeypatch.setattr(objective, "GRAD_TINY", 0.0)
-    X, y = _data(n=200)
-    theta = np.zeros((1, (X.shape[1] + 1) * 3))
-    theta[0, : X.shape[1] * 3] = 40.0 * _reference(X, y, 1.0, np.ones(len(y)))[1].ravel()
-    seen, product = [], objective._gradient_product
-    monkeypatch.setattr(objective, "_gradient_product",
-                        lambda t, G, X: (seen.append(G.numpy().copy()), product(t, G, X))[1])
-    prob = prepare.problem(X.astype(np.float32), y, np.ones((1, len(y))), np.array([1.0]), 3,
-                           False)
-    f, _ = prepare.objective(prob, "torch", "cpu")(theta, np.array([0]))
-    [G] = seen
-    tiny = (G != 0) & (np.abs(G) < np.finfo(np.float32).tiny)
-    assert tiny.any() == (guard == "removed")
-    assert np.isclose(f[0], _reference(X, y, 1.0, np.ones(len(y)))[2](theta[0])[0], rtol=1e-5)
 
 
 def test_every_call_evaluates_every_running_model_of_a_pack():

@@ -33,16 +33,14 @@ from softreg.estimator.rows import Scratch, axpy, dot
 from softreg.estimator.sparse import product as sparse_product
 
 F64 = npt.NDArray[np.float64]
-# Gradient entries below this are set to zero before the product X.T @ G (torch): a confident
-# model's wrong classes get probabilities that are denormal in float32, and a product meeting
-# denormals runs many times slower on x86 (benchmarks/bench_denormal.py). Each zeroed entry is
-# below 1e-30 and there are n of them per weight: far below float32's rounding of the gradient.
-GRAD_TINY = 1e-30
-# NumPy keeps them normal instead, in one pass rather than three (abs, compare, zero): the
-# max-shifted logits are raised to at least this before exp, so that a probability is at least
-# exp(-50) / c (2e-22 / c) and a row-weighted gradient entry stays normal in float32 for any row
-# weight above about 1e-16 * c. The log-sum-exp changes by at most c * exp(-50), far below
-# float64's rounding of a sum that is at least 1, and each gradient entry by at most as much.
+# A confident model's wrong classes get probabilities that are denormal in float32, and the
+# product X.T @ G meeting denormals runs many times slower on x86 (benchmarks/bench_denormal.py).
+# Both backends keep them normal in one pass (where zeroing them took three: abs, compare,
+# zero): the max-shifted logits are raised to at least this before exp, so that a probability
+# is at least exp(-50) / c (2e-22 / c) and a row-weighted gradient entry stays normal in float32
+# for any row weight above about 1e-16 * c. The log-sum-exp changes by at most c * exp(-50), far
+# below float64's rounding of a sum that is at least 1, and each gradient entry by at most as
+# much.
 LOGIT_FLOOR = -50.0
 # float64 logits whose block spans at most this (largest logit plus largest intercept, minus the
 # smallest plus the smallest) are shifted by that one upper bound instead of by each row's max:
@@ -483,12 +481,15 @@ class TorchObjective:
         G += b
         top = G.amax(dim=2, keepdim=True)  # (n, k, 1): each row's shift
         G -= top
+        G.clamp_(min=LOGIT_FLOOR)  # no denormal probability (LOGIT_FLOOR)
         G.exp_()  # once: torch.logsumexp and then exp(Z - lse) took it twice
-        total = G.sum(dim=2)  # (n, k)
+        # the sum over each row's classes as a product with ones (BLAS's gemv): torch's
+        # reduction over a short last axis costs far more (569 x 50 x 2: 210 us against 25)
+        ones = t.ones(c, dtype=G.dtype, device=G.device)
+        total = t.mv(G.view(n * k, c), ones).view(n, k)
         lse = total.log() + top.squeeze(2)
         f = (S.double() * lse.double()).sum(0)
         G *= (S / total).unsqueeze(2)  # the probabilities times the rows' weights
-        G.masked_fill_(G < GRAD_TINY, 0.0)  # denormals slow the product (GRAD_TINY)
         # G.T @ X, (k*c, d): several times faster on the CPU than X.T @ G for a tall X
         gW = _gradient_product(t, G.view(n, k * c), X).view(k, c, d)
         gb = G.sum(0, dtype=t.float64)
