@@ -176,11 +176,12 @@ class SoftmaxRegressionCV(LinearSoftmax):
         W_eff, b_eff = prob.effective(theta)
         scores = np.zeros((len(folds), n_cs))
         if self.scoring in (None, "accuracy"):  # predict's own logits, without a scorer's checks
-            for f, (_, test) in enumerate(folds):
-                for j in range(n_cs):
-                    k = f * n_cs + j
-                    hit = np.argmax(logits(X[test], W_eff[k], b_eff[k]), axis=1) == codes[test]
-                    scores[f, j] = hit.mean()
+            d, c = W_eff.shape[1], W_eff.shape[2]
+            for f, (_, test) in enumerate(folds):  # the fold's Cs side by side: one product
+                models = slice(f * n_cs, (f + 1) * n_cs)
+                W = W_eff[models].transpose(1, 0, 2).reshape(d, n_cs * c)
+                Z = logits(X[test], W, b_eff[models].ravel()).reshape(len(test), n_cs, c)
+                scores[f] = (np.argmax(Z, axis=2) == codes[test][:, None]).mean(axis=0)
             return scores
         scorer = get_scorer(self.scoring)
         for f, (_, test) in enumerate(folds):
