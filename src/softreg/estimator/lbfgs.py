@@ -218,7 +218,8 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
             res.trace.append((time.perf_counter() - start, float(res.f[0])))
         if verbose:
             print(f"lbfgs evaluation {res.n_evals}: {act.size} running, {rej.size} backtracking, "
-                  f"objective[0] {res.f[0]:.10g}, max|grad| {mt[np.isfinite(mt)].max():.3g}")
+                  f"objective[0] {res.f[0]:.10g}, "
+                  f"max|grad| {np.max(mt, initial=0.0, where=np.isfinite(mt)):.3g}")
     res.theta[st.ids] = st.theta  # the models stopped by max_iter (and the finished, again)
     return res
 
