@@ -509,3 +509,20 @@ def test_every_call_evaluates_every_running_model_of_a_pack():
     counts = [sum(k in c for c in calls) for k in range(2)]
     assert counts[1] > 1 + res.n_iter[1]  # model 1 backtracked...
     assert res.n_evals == len(seen) == max(counts)  # ...in calls model 0 shared
+
+
+def test_fits_stopped_by_max_iter_return_their_last_point():
+    """Pack members reach max_iter at different evaluations (their line searches backtrack
+    differently) and the state is compacted as they stop: each returns the point its
+    objective was reported at, not an earlier one."""
+    from softreg.estimator import prepare
+
+    X, y = _data(n=300, d=8, c=4)
+    X = X * np.linspace(1, 10, 8)  # badly scaled: slow fits, unequal backtracking
+    Cs = np.logspace(-2, 4, 8)
+    prob = prepare.problem(X, y, np.ones((len(Cs), len(y))), Cs, 4, False)
+    res = prepare.minimize(prob, np.zeros((len(Cs), prob.size)), "numpy", "cpu", tol=1e-6,
+                           max_iter=25)
+    assert not res.converged.any() and (res.n_iter == 25).all()
+    f, _ = prepare.objective(prob, "numpy", "cpu")(res.theta, np.arange(len(Cs)))
+    assert np.allclose(f, res.f, rtol=1e-12)

@@ -211,6 +211,7 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
         res.theta[act[done]] = st.theta[loc[done]]
         spent = st.running[loc] & (res.n_iter[act] >= max_iter)
         st.running[loc[spent]] = False
+        res.theta[act[spent]] = st.theta[loc[spent]]  # before a compaction drops the row
         onward = loc[acc[st.running[loc[acc]]]]
         if onward.size:
             _aim(st, onward, calls, memory, scratch)
