@@ -151,9 +151,12 @@ class Counted:
     def __init__(self, fun: Any, target: float = -np.inf, stop: bool = False) -> None:
         self.fun, self.target, self.n, self.reached, self.stop = fun, target, 0, None, stop
         self.models = 0  # evaluations of one model: a pack's evaluation counts its models
+        self.seconds = 0.0  # spent in the evaluations
 
     def __call__(self, theta: Any, idx: Any, *out: Any) -> Any:
+        start = time.perf_counter()
         f, g = self.fun(theta, idx, *out)
+        self.seconds += time.perf_counter() - start
         self.n += 1
         self.models += len(idx)
         if self.reached is None and idx[0] == 0 and f[0] <= self.target * (1 + 1e-9):
@@ -405,6 +408,7 @@ def cv(args: argparse.Namespace) -> None:
                    target=target)
             if fw == "numpy" and title == "digits":
                 cv_floor(A, b, made[0].models, t_sk / 10)
+                fit_parts(lambda A=A, b=b: SoftmaxRegressionCV(Cs=10, cv=5).fit(A, b))
 
 
 def cv_floor(X: Any, y: Any, model_evals: int, budget: float) -> None:
@@ -449,6 +453,37 @@ def cv_floor(X: Any, y: Any, model_evals: int, budget: float) -> None:
     print(f"the fit's {model_evals} evaluations of one model at these costs: all "
           f"{evaluation * per_model * 1e3:.0f} ms, products {products * per_model * 1e3:.0f} ms, "
           f"exp {exp * per_model * 1e3:.0f} ms; 10x scikit-learn allows {budget * 1e3:.0f} ms")
+
+
+def fit_parts(fit: Callable[[], Any], rounds: int = 5) -> None:
+    """Where a fit's time goes: its objective's evaluations, L-BFGS's own work (directions,
+    line searches, the change of coordinates) and the rest (set-up, scoring); the fit with
+    the median time of ``rounds``."""
+    from unittest import mock
+
+    from softreg.estimator import prepare
+
+    original = prepare.lbfgs.minimize
+    runs = []
+    for _ in range(rounds):
+        solver = [0.0]
+
+        def minimize(*a: Any, solver: list[float] = solver, **kw: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return original(*a, **kw)
+            finally:
+                solver[0] += time.perf_counter() - start
+
+        with counting() as made, mock.patch.object(prepare.lbfgs, "minimize", minimize), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            total, _ = timed(fit)
+        runs.append((total, sum(c.seconds for c in made), solver[0]))
+    total, evals, solver_s = sorted(runs)[len(runs) // 2]
+    print(f"a fit in parts (median of {rounds}): {total * 1e3:.0f} ms; the evaluations "
+          f"{evals * 1e3:.0f} ms, L-BFGS's own work {(solver_s - evals) * 1e3:.0f} ms, the "
+          f"set-up and scoring {(total - solver_s) * 1e3:.0f} ms")
 
 
 def gpu(args: argparse.Namespace) -> None:
