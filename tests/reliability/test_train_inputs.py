@@ -314,9 +314,13 @@ def test_train_ch3_refuses_a_net_with_too_few_outputs(fw):
     with pytest.raises(ModelShapeError, match=TOO_FEW_OUTPUTS + r": a label needs an output "
                        r"of its own; give the net 10 outputs, e.g. "):
         _train(fw, fw.net(5), fw.train_iter, fw.test_iter, 2)
-    # any iterable of batches: the first batch's labels stand for the iterator's
+    # any iterable of batches: the first batch's labels stand for the iterator's. The list is
+    # made from the unshuffled iterator, whose first batch holds every label 0-9: a shuffled
+    # first batch of 64 can miss label 9 and name 8 (it did, once in CI)
+    batches = list(fw.test_iter)
+    assert int(fw.values(batches[0][1]).max()) == 9
     with pytest.raises(ModelShapeError, match=TOO_FEW_OUTPUTS):
-        _train(fw, fw.net(5), list(fw.train_iter), list(fw.test_iter), 2)
+        _train(fw, fw.net(5), batches, batches, 2)
 
 
 def test_evaluation_refuses_a_net_with_too_few_outputs(fw):
