@@ -419,7 +419,7 @@ def cv_floor(X: Any, y: Any, model_evals: int, budget: float) -> None:
     from sklearn.model_selection import check_cv
 
     from softreg.estimator import prepare
-    from softreg.estimator.cv import grouped
+    from softreg.estimator.folds import grouped
 
     Cs = np.logspace(-4, 4, 10)
     folds = list(check_cv(5, y, classifier=True).split(X, y))

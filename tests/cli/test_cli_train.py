@@ -169,6 +169,24 @@ def test_predict_bad_top_k(trained, capsys, tmp_path):
     assert code == 2 and "--top-k must be between 1 and 10, got 11" in err
 
 
+def test_two_classes_train_and_predict_with_the_default_top_k(capsys, tmp_path):
+    """The default --top-k (3) shows every class of a two-class model; one given is checked."""
+    rng = np.random.default_rng(0)
+    rows = ["a,b,label"] + [f"{x:.3f},{-x:.3f},{int(x > 0)}" for x in rng.normal(size=60)]
+    (tmp_path / "two.csv").write_text("\n".join(rows) + "\n")
+    run = tmp_path / "run"
+    code, out, err = _run(capsys, "train", "--framework", "numpy", "--epochs", "2",
+                          "--data", f"csv:{tmp_path / 'two.csv'}", "--out", str(run),
+                          "--no-figures", "--quiet")
+    assert code == 0, err
+    np.save(tmp_path / "rows.npy", np.array([[1.0, -1.0], [-2.0, 2.0]], np.float32))
+    code, out, err = _run(capsys, "predict", str(run), str(tmp_path / "rows.npy"), "--json")
+    assert code == 0, err
+    assert [[t["class"] for t in r["top"]] for r in json.loads(out)] == [["1", "0"], ["0", "1"]]
+    code, _, err = _run(capsys, "predict", str(run), str(tmp_path / "rows.npy"), "--top-k", "3")
+    assert code == 2 and "--top-k must be between 1 and 2, got 3" in err
+
+
 def test_help_lists_commands(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])

@@ -226,7 +226,7 @@ def test_cross_validation_pack_objective_equals_each_model_alone(monkeypatch, fr
     from sklearn.model_selection import KFold
 
     from softreg.estimator import objective, prepare
-    from softreg.estimator.cv import grouped
+    from softreg.estimator.folds import grouped
 
     monkeypatch.setattr(objective, "BLOCK_COST", 0 if layout == "split" else 1 << 60)
 
@@ -526,3 +526,59 @@ def test_fits_stopped_by_max_iter_return_their_last_point():
     assert not res.converged.any() and (res.n_iter == 25).all()
     f, _ = prepare.objective(prob, "numpy", "cpu")(res.theta, np.arange(len(Cs)))
     assert np.allclose(f, res.f, rtol=1e-12)
+
+
+@pytest.mark.parametrize("framework", ["numpy", "torch"])
+def test_float32_separable_data_keeps_a_true_objective(framework):
+    # two far-apart clouds, C large, tol tight: the logits grow large, and float32 rounds them
+    # by more than a row's loss; the objective must stay a sum of losses (>= 0) that the fit
+    # minimises, not the rounding (it came out negative and the weights ran to 1e5)
+    if framework == "torch":
+        need("torch")
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.randn(50, 2) - 5, rng.randn(50, 2) + 5]
+    y = np.r_[np.zeros(50, int), np.ones(50, int)]
+    m = SoftmaxRegression(C=1e10, tol=1e-8, framework=framework).fit(X.astype(np.float32), y)
+    z = X @ m._W + m._b
+    true = (logsumexp(z, axis=1) - z[np.arange(100), y]).mean()
+    assert 0.0 <= m.objective_ <= 1e-6 and true <= 1e-6
+    assert np.abs(m.coef_).max() < 100
+
+
+@pytest.mark.parametrize("framework", ["numpy", "torch"])
+def test_a_fit_that_cannot_descend_warns_instead_of_claiming_convergence(framework):
+    # iris x 1e15: the first step is 1e15 times too long, and 40 halvings did not reach a
+    # decrease: the zero model came back as converged. iris x 1000 in float32: the objective
+    # stalls in float32's rounding with the gradient at 466 (tol 1e-4): it was called converged
+    if framework == "torch":
+        need("torch")
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(ConvergenceWarning):  # max_iter now (the problem is that badly scaled)
+        m = SoftmaxRegression(framework=framework, max_iter=30).fit(X * 1e15, y)
+    assert m.n_iter_[0] == 30 and m.score(X * 1e15, y) > 0.5
+    if framework == "numpy":
+        with pytest.warns(ConvergenceWarning, match="could not lower the objective any "
+                          r"further .* scale X \(standardize=True or a StandardScaler\), or fit "
+                          "float64 X"):
+            SoftmaxRegression(framework=framework).fit((X * 1000).astype(np.float32), y)
+    # a well-scaled float32 fit still converges without a word
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SoftmaxRegression(framework=framework).fit(((X - X.mean(0)) / X.std(0))
+                                                   .astype(np.float32), y)
+
+
+def test_torch_fits_a_read_only_array_without_a_warning():
+    # a pandas 3 frame's values, a memmap: torch warned that writes would be undefined (X is
+    # only read), which fails a suite that turns warnings into errors
+    need("torch")
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    X.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SoftmaxRegression(framework="torch").fit(X, y)

@@ -129,9 +129,21 @@ def test_partial_fit_learns_and_checks_its_classes():
         for part in np.array_split(np.arange(len(y)), 4):
             m.partial_fit(X[part], y[part], classes=[0, 1, 2])
     assert m.score(X, y) > 0.8
-    with pytest.raises(ValueError, match=r"y holds labels \[5\] that are not in classes \[0, 1, "
-                       r"2\] given to the first partial_fit"):
+    with pytest.raises(ValueError, match=r"y holds labels \[5\] that are not among the model's "
+                       r"classes \[0, 1, 2\] \(given to the first partial_fit, or fitted\)"):
         m.partial_fit(X[:3], np.array([0, 1, 5]))
+    # later classes= must be the model's (SGDClassifier refuses others too); after fit, the
+    # fitted model's classes are the ones
+    with pytest.raises(ValueError, match=r"classes=\[0, 1, 2, 3\] differs from the fitted "
+                       r"model's classes \[0, 1, 2\]"):
+        m.partial_fit(X[:3], y[:3], classes=[0, 1, 2, 3])
+    m.partial_fit(X[:3], y[:3], classes=np.array([2, 1, 0]))  # the same classes: fine
+    with pytest.raises(ValueError, match=r"classes=\[0\.0, 1\.0, nan\] holds NaN or inf"):
+        SoftmaxRegression(solver="sgd").partial_fit(X, y, classes=[0.0, 1.0, np.nan])
+    with pytest.raises(ValueError, match=r"class_weight='balanced' needs the whole y, which "
+                       "partial_fit does not see; pass class_weight as a dict"):
+        SoftmaxRegression(solver="sgd", class_weight="balanced").partial_fit(X, y,
+                                                                             classes=[0, 1, 2])
 
 
 def test_sgd_fit_is_reproducible_and_near_the_exact_fit():
@@ -230,9 +242,9 @@ def test_torch_refuses_sparse_input():
 
 def test_sgd_divergence_says_what_to_do():
     X, y = _data()
-    with pytest.raises(FloatingPointError, match=r"SGD diverged at lr=1e\+30: the weights are no "
-                       "longer finite; lower lr, or set standardize=True"):
-        SoftmaxRegression(solver="sgd", lr=1e30, random_state=0).fit(X * 1e10, y)
+    with pytest.raises(FloatingPointError, match=r"SGD diverged at lr=1e\+38: the weights are "
+                       "no longer finite; lower lr, or set standardize=True"):
+        SoftmaxRegression(solver="sgd", lr=1e38, C=1e30, random_state=0).fit(X * 1e200, y)
 
 
 def test_sgd_early_stopping_keeps_the_best_epoch():
@@ -244,3 +256,36 @@ def test_sgd_early_stopping_keeps_the_best_epoch():
                        "among 3; lower it or turn early_stopping off"):
         SoftmaxRegression(solver="sgd", early_stopping=True, validation_fraction=0.9).fit(
             X[:3], np.array([0, 1, 0]))
+
+
+def test_sgd_takes_a_random_state_instance_as_scikit_learn_estimators_do():
+    X, y = _data()
+    for kw in ({}, {"early_stopping": True}):
+        m = SoftmaxRegression(solver="sgd", epochs=3, random_state=np.random.RandomState(0),
+                              **kw).fit(X, y)
+        assert m.score(X, y) > 0.6
+    m = SoftmaxRegression(solver="sgd", random_state=np.random.RandomState(0))
+    m.partial_fit(X, y, classes=[0, 1, 2])
+
+
+def test_sgd_with_a_strong_penalty_stays_stable():
+    # lr * alpha far above 2 (C=1e-4 on 150 rows): an explicit penalty step multiplied the
+    # weights by |1 - lr alpha| each step, to 1e20-1e254; the implicit one shrinks them
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _data()
+    for C in (1e-4, 1e-8):
+        m = SoftmaxRegression(solver="sgd", C=C, random_state=0).fit(X, y)
+        ref = LogisticRegression(C=C).fit(X, y)
+        np.testing.assert_allclose(np.abs(m.coef_).max(), np.abs(ref.coef_).max(), rtol=0.05)
+
+
+def test_c_inf_is_no_penalty_as_in_logistic_regression(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _data()
+    m = SoftmaxRegression(C=np.inf, max_iter=5000).fit(X, y)
+    ref = LogisticRegression(C=np.inf, max_iter=5000).fit(X, y)
+    assert m.score(X, y) == ref.score(X, y)
+    back = SoftmaxRegression.load(m.save(tmp_path / "m.safetensors"))
+    assert np.isinf(back.C)

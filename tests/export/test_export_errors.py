@@ -158,3 +158,13 @@ def test_missing_library_is_one_line_with_the_install_hint(capsys, monkeypatch, 
     assert err.startswith(f"softreg export: error: {human} is not installed (")
     assert err.endswith(f"; install it with: pip install 'softreg[{extra}]'")
     assert _files(run_dir) == [checkpoint.LAST]
+
+
+@pytest.mark.parametrize("name", ["model_export", "model.h5", "model.KERAS"])
+def test_keras_out_without_the_keras_suffix_is_refused_before_any_work(capsys, run_dir,
+                                                                       tmp_path, name):
+    out = tmp_path / name
+    err = _refused(capsys, str(run_dir), "--format", "keras", "--out", str(out))
+    assert err == (f"softreg export: error: --out {str(out)!r} does not end in .keras, the only "
+                   f"name keras saves a model under; give e.g. --out {str(out) + '.keras'!r}")
+    assert _files(tmp_path) == ["run"]  # no file, temporary or not

@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
                               f"{entry.name}: leave --data out")
         return _place_for(args.for_loader, args.root, args.data_dir, args.offline)
     if args.sample:
-        fileio.refuse_existing(Path(args.sample), "--sample", overwrite=args.overwrite)
+        fileio.refuse_existing(Path(args.sample), "--sample", overwrite=args.overwrite,
+                               suffix=".png")
     if entry.idx is None:  # Fashion-MNIST: content hashes, the decoded cache
         arrays = _find_and_verify(args.data_dir, args.offline)
     else:
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         path = fileio.write_new(
             Path(args.sample), lambda tmp: image_grid(images[:n], titles, path=tmp,
                                                       ncols=min(n, 8)),
-            overwrite=args.overwrite, flag="--sample")
+            overwrite=args.overwrite, flag="--sample", suffix=".png")
         print(f"sample: {n} training images written to {path}")
     return 0
 

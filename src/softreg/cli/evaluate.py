@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     # the default name is replaced only in softreg's own folders (a run's, a sweep's)
     replace_png = args.overwrite or (not args.png and runfolder.owned_file(png))
     if text is not None:
-        fileio.refuse_existing(png, "--png", overwrite=replace_png)  # before any work
+        fileio.refuse_existing(png, "--png", overwrite=replace_png, suffix=".png")  # first
     return _evaluate(args, png, replace_png, text)
 
 
@@ -110,26 +110,28 @@ def _evaluate(args: argparse.Namespace, png: Path, replace_png: bool, text: Any)
             def draw(tmp: Path) -> None:
                 plot_confusion(cm, fig_text.class_names, tmp, title=title, text=fig_text)
 
-            fileio.write_new(png, draw, overwrite=replace_png, flag="--png")
+            fileio.write_new(png, draw, overwrite=replace_png, flag="--png", suffix=".png")
             print(f"confusion matrix figure: {png}")
         return 0
 
 
 def checkpoint_split(ck: Any, where: str, args: argparse.Namespace) -> tuple[Any, Any]:
-    """The ``--split`` of the checkpoint's own data (or of ``--data``, refused unless it has
-    the model's shape and classes) as the raw features its weights take, and the labels.
+    """The ``--split`` of the checkpoint's own data (refused unless its content is the one the
+    checkpoint records) or of ``--data`` (refused unless it has the model's shape and classes)
+    as the raw features its weights take, and the labels.
 
     Raises:
-        ConfigError: data of another shape or class set.
+        ConfigError: data of another shape or class set, or the checkpoint's own data changed.
     """
     from dataclasses import replace
 
     from softreg.cli.train import data_settings
     from softreg.fitting.splits import model_data, prepare_splits
-    from softreg.runfiles.checkpoint_meta import data_config
+    from softreg.runfiles.checkpoint_meta import data_check, data_config
 
-    config = replace(data_config(ck.meta, where, data_settings(args)), val_split=0.0,
-                     patience=0)
-    ds = model_data(ck.shape, config, args.data_dir, args.offline, f"checkpoint {where!r}")
+    given = data_settings(args)
+    config = replace(data_config(ck.meta, where, given), val_split=0.0, patience=0)
+    ds = model_data(ck.shape, config, args.data_dir, args.offline, f"checkpoint {where!r}",
+                    data_check(ck.meta, given))
     split = prepare_splits(config, dataset=ds, scale=False)[args.split]
     return split.X, split.y

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
                           "at least one epoch, e.g. --epochs 1")
     out = Path(args.out)
     if not args.no_figures:
-        fileio.refuse_existing(out, overwrite=args.overwrite)
+        fileio.refuse_existing(out, overwrite=args.overwrite, suffix=".png")
     result = lr_find(config, args.min_lr, args.max_lr, args.num, data_dir=args.data_dir,
                      offline=args.offline)
     print(format_lr_find(result))
@@ -59,6 +59,6 @@ def run(args: argparse.Namespace) -> int:
 
         path = fileio.write_new(out, lambda tmp: plot_lr_find(
             result.lrs, result.losses, result.loss_name, result.suggested, tmp),
-            overwrite=args.overwrite)
+            overwrite=args.overwrite, suffix=".png")
         print(f"figure: {path}")
     return 0 if result.suggested is not None else 3

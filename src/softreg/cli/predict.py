@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+DEFAULT_TOP_K = 3  # classes shown per input when --top-k is not given (at most the model's)
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("predict", help="classify images or table rows with a checkpoint",
@@ -17,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("checkpoint", help="a .safetensors checkpoint, or a run folder (its final "
                    "model: the best epoch when early stopping restored it)")
     p.add_argument("images", nargs="+", help="image files, or .npy / CSV files of rows")
-    p.add_argument("--top-k", type=int, default=3, help="classes to show per image [%(default)s]")
+    p.add_argument("--top-k", type=int, default=None,
+                   help=f"classes to show per image [{DEFAULT_TOP_K}, or every class when the "
+                   "model has fewer]")
     p.add_argument("--framework", default="numpy", help="[%(default)s]")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda [%(default)s]")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -42,8 +46,11 @@ def run(args: argparse.Namespace) -> int:
     path, ck = checkpoint.load_model(args.checkpoint)
     shape = ck.shape  # the data's: class names, features, image shape
     class_names = shape.class_names
-    if not 1 <= args.top_k <= len(class_names):
-        raise ConfigError(f"--top-k must be between 1 and {len(class_names)}, got {args.top_k}")
+    # the default shows at most every class (a two-class model has 2); a --top-k given is
+    # the user's and is checked
+    top_k = min(DEFAULT_TOP_K, len(class_names)) if args.top_k is None else args.top_k
+    if not 1 <= top_k <= len(class_names):
+        raise ConfigError(f"--top-k must be between 1 and {len(class_names)}, got {top_k}")
     temperature = _temperature(args, ck) if args.calibrated or args.calibration else None
     names, X = load_inputs(args.images, shape)  # (n, D); all read before any work
     backend = get_backend(args.framework, args.device)
@@ -56,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     probs = softmax(logits.astype(np.float64) / (temperature or 1.0), axis=-1)
     results: list[dict[str, Any]] = []
     for image, row in zip(names, probs, strict=True):
-        top = np.argsort(-row, kind="stable")[: args.top_k]
+        top = np.argsort(-row, kind="stable")[:top_k]
         results.append({"image": image, "top": [
             {"class": class_names[int(k)], "index": int(k), "probability": float(row[k])}
             for k in top]})

@@ -14,6 +14,13 @@ class ConfigError(SoftregError, ValueError):
     """A setting (learning rate, batch size, framework name, ...) is out of its allowed range."""
 
 
+class WriteError(ConfigError, OSError):
+    """A file cannot be written where asked: a file in the way of its folder, a folder that
+    cannot be written in, or a read-only file. The message names the user's path (never a
+    temporary one) and what to do; an ``OSError`` too, with the system's ``errno``, for code
+    that handles a failed write as one."""
+
+
 class FolderError(ConfigError):
     """A run or sweep folder cannot be written: not softreg's, in use, or of another kind."""
 

@@ -19,8 +19,9 @@ Importing this package imports neither pooch nor matplotlib.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from softreg.core.errors import SoftregError
 from softreg.data.cache import Loaded, load_verified
@@ -29,6 +30,9 @@ from softreg.data.fashion import CLASS_NAMES, FILES, NUM_CLASSES, IDXFile, split
 from softreg.data.idx import UInt8Array, check_pair
 from softreg.data.sources import Found, locate, verify
 from softreg.data.split import train_val_split
+
+if TYPE_CHECKING:
+    from softreg.data.spec import DataSpec
 
 __all__ = [
     "CLASS_NAMES", "FILES", "NUM_CLASSES", "DataOptions", "Dataset", "Found", "IDXFile",
@@ -126,12 +130,21 @@ def load(spec: str, data_dir: str | os.PathLike[str] | None = None, offline: boo
         DataError: the data breaks a rule (the message names the file and the problem).
         FrameworkUnavailableError: the source needs a package that is not installed.
     """
-    from softreg.data import named
-    from softreg.data.dataset import checked
-    from softreg.data.spec import parse, parse_image_size
+    from softreg.data.spec import parse
 
     opts = options or DataOptions()
     parsed = parse(spec)
+    recorded = parsed.recorded()  # what checkpoints record: a relative path resolved here
+    return replace(_load(parsed, data_dir, offline, opts), spec=recorded)
+
+
+def _load(parsed: DataSpec, data_dir: str | os.PathLike[str] | None, offline: bool,
+          opts: DataOptions) -> Dataset:
+    """The dataset of ``parsed``; messages name the spec as the user wrote it."""
+    from softreg.data import named
+    from softreg.data.dataset import checked
+    from softreg.data.spec import parse_image_size
+
     if parsed.kind == "named":
         entry = named.DATASETS[parsed.target]
         where = None if data_dir is None else str(data_dir)

@@ -42,7 +42,8 @@ class Dataset:
         X_test, y_test: the source's own test split, or None (then ``--test-split``).
         class_names: the name of each class, in label order.
         image_shape: (H, W) or (H, W, C) for images, None for a table.
-        spec: the spec the data was loaded from (``fashion-mnist``, ``csv:FILE``...).
+        spec: the spec the data was loaded from (``fashion-mnist``, ``csv:FILE``...), with a
+            file's path made absolute by :func:`softreg.data.load`: what checkpoints record.
         fingerprint: a sha256 of the content (features and labels of both splits).
         feature_names: a table's column names (empty for images).
     """

@@ -9,11 +9,14 @@ in a file; ``folder:DIR``: a folder of images, one subfolder per class. Parsing 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from softreg.core.errors import ConfigError
 
 SOURCE_KINDS = ("sklearn", "npz", "csv", "parquet", "folder")
 SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer")
+# The longest spec a checkpoint's metadata holds (softreg.runfiles.checkpoint_meta).
+MAX_RECORDED = 4096
 
 
 def named_datasets() -> tuple[str, ...]:
@@ -33,8 +36,22 @@ class DataSpec:
 
     @property
     def text(self) -> str:
-        """The spec as written (what config files and checkpoints hold)."""
+        """The spec as written (what config files hold)."""
         return self.target if self.kind == "named" else f"{self.kind}:{self.target}"
+
+    def recorded(self) -> str:
+        """The spec as a checkpoint records it: a file's or folder's path made absolute (``~``
+        expanded), so that the checkpoint names the same data from any folder; a named
+        dataset or scikit-learn's set as written.
+
+        A path that cannot be recorded absolute (the current folder's name holds a character
+        a checkpoint's metadata may not) stays as written; the data's fingerprint, checked
+        when the checkpoint's data is read again, still tells another file apart.
+        """
+        if self.kind in ("named", "sklearn"):
+            return self.text
+        text = f"{self.kind}:{Path(self.target).expanduser().absolute()}"
+        return text if text.isprintable() and len(text) <= MAX_RECORDED else self.text
 
 
 def parse(text: object) -> DataSpec:

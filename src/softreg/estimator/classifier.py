@@ -9,9 +9,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from softreg.estimator import prepare, sgd
+from softreg.estimator import lbfgs, prepare, sgd
 from softreg.estimator.base import F64, LinearSoftmax, check_fit_input, encode_labels
 
 SCHEDULES = ("constant", "cosine", "step")
@@ -45,7 +46,7 @@ class SoftmaxRegression(LinearSoftmax):
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "C": [Interval(Real, 0, None, closed="neither")],
+        "C": [Interval(Real, 0, None, closed="right")],  # inf: no penalty, as sklearn
         "solver": [StrOptions({"lbfgs", "sgd"})],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -95,15 +96,16 @@ class SoftmaxRegression(LinearSoftmax):
         """Fit to X (n, d) and labels y (n,); returns self."""
         start = time.perf_counter()  # objective_curve_'s seconds count from here
         self._validate_params()
+        warm = self._warm_model()  # before check_fit_input resets n_features_in_
         X, y, sw = check_fit_input(self, X, y, sample_weight)
         classes, codes = encode_labels(y, type(self).__name__)
-        theta0 = self._start(classes, X.shape[1])
-        self.classes_ = classes
         sw = prepare.row_weights(sw, self.class_weight, classes, y, codes)
         held = self._held_out(len(codes)) if self.solver == "sgd" else None
         rows = sw if held is None else np.where(held, 0.0, sw)  # held-out rows weigh 0
         prob = prepare.problem(X, codes, rows[None], np.array([float(self.C)]), len(classes),
                                self.standardize)
+        theta0 = self._start(prob, warm, classes)
+        self.classes_ = classes
         if self.solver == "lbfgs":
             theta = self._fit_lbfgs(prob, theta0, start)
         else:
@@ -120,31 +122,51 @@ class SoftmaxRegression(LinearSoftmax):
             ValueError: no ``classes`` on the first call, or a label outside them.
         """
         self._validate_params()
-        first = not hasattr(self, "_theta")
+        first = not hasattr(self, "_W")  # fitted by fit, partial_fit or load: it continues
         X, y, sw = check_fit_input(self, X, y, sample_weight, reset=first)
+        if self.class_weight == "balanced":  # as SGDClassifier: a batch's counts are not the data's
+            raise ValueError("class_weight='balanced' needs the whole y, which partial_fit does "
+                             "not see; pass class_weight as a dict (e.g. from sklearn.utils."
+                             "class_weight.compute_class_weight on all the labels)")
         if first:
             if classes is None:
                 raise ValueError("partial_fit needs classes=... (every label there will be) on "
                                  "its first call")
-            self.classes_, _ = encode_labels(np.asarray(classes), type(self).__name__)
-            self._theta = np.zeros((1, (X.shape[1] + 1) * len(self.classes_)))
+            given = np.asarray(classes)
+            if given.dtype.kind == "f" and not np.isfinite(given).all():
+                raise ValueError(f"classes={given.tolist()} holds NaN or inf, which no label can "
+                                 "be; give the labels y will hold")
+            self.classes_, _ = encode_labels(given, type(self).__name__)
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"classes={np.unique(classes).tolist()} differs from the fitted "
+                             f"model's classes {self.classes_.tolist()}; partial_fit continues "
+                             "that model (fit anew, or leave classes out)")
         unknown = np.setdiff1d(np.unique(y), self.classes_)
         if unknown.size:
-            raise ValueError(f"y holds labels {unknown.tolist()} that are not in classes "
-                             f"{self.classes_.tolist()} given to the first partial_fit")
+            raise ValueError(f"y holds labels {unknown.tolist()} that are not among the model's "
+                             f"classes {self.classes_.tolist()} (given to the first partial_fit, "
+                             "or fitted); a model's classes are fixed: fit anew with all of them")
         codes = np.searchsorted(self.classes_, y).astype(np.intp)
         sw = prepare.row_weights(sw, self.class_weight, self.classes_, y, codes)
         prob = prepare.problem(X, codes, sw[None], np.array([float(self.C)]),
                                len(self.classes_), self.standardize)
-        self._finish(prob, self._fit_sgd(prob, self._theta, 1))
+        theta = (np.zeros((1, prob.size)) if first else prob.theta(self._W, self._b))
+        self._finish(prob, self._fit_sgd(prob, theta, 1))
         return self
 
-    def _start(self, classes: Any, d: int) -> F64:
-        fitted = getattr(self, "_theta", None)
-        if (self.warm_start and fitted is not None and np.array_equal(classes, self.classes_)
-                and fitted.shape[1] == (d + 1) * len(classes)):
-            return np.array(fitted)
-        return np.zeros((1, (d + 1) * len(classes)))
+    def _warm_model(self) -> tuple[Any, F64, F64] | None:
+        """The fitted model a warm start continues from: (classes, W, b), or None."""
+        if not self.warm_start or not hasattr(self, "_W"):
+            return None
+        return self.classes_, self._W, self._b
+
+    def _start(self, prob: Any, warm: tuple[Any, F64, F64] | None, classes: Any) -> F64:
+        """The fit's first parameters: the warm-started model's (the same classes and
+        features), in this fit's scaling; else zeros."""
+        if (warm is not None and np.array_equal(classes, warm[0])
+                and warm[1].shape == (prob.n_features, prob.n_classes)):
+            return prob.theta(warm[1], warm[2])
+        return np.zeros((1, prob.size))
 
     def _fit_lbfgs(self, prob: Any, theta0: F64, start: float) -> F64:
         res = prepare.minimize(prob, theta0, self.framework, self.device, tol=self.tol,
@@ -152,7 +174,14 @@ class SoftmaxRegression(LinearSoftmax):
         self.n_iter_ = res.n_iter.astype(np.int32)
         self.objective_ = float(res.f[0])
         self.objective_curve_ = np.array(res.trace)
-        if not res.converged[0]:
+        if res.lost is not None and res.lost[0]:
+            warnings.warn(
+                "SoftmaxRegression: L-BFGS could not lower the objective any further (within "
+                "its rounding, or in the line search's "
+                f"{lbfgs.MAX_BACKTRACKS} trials) before the gradient fell to tol={self.tol}: "
+                "X is likely badly scaled; scale X (standardize=True or a StandardScaler), or "
+                "fit float64 X", ConvergenceWarning, stacklevel=3)
+        elif not res.converged[0]:
             warnings.warn(
                 f"SoftmaxRegression: L-BFGS stopped at max_iter={self.max_iter} before the "
                 f"gradient fell to tol={self.tol}; raise max_iter, or scale X (standardize=True "
@@ -163,7 +192,7 @@ class SoftmaxRegression(LinearSoftmax):
         """Early stopping's validation rows (a mask), drawn from random_state; None: none."""
         if not self.early_stopping:
             return None
-        rng = np.random.RandomState(self.random_state)
+        rng = check_random_state(self.random_state)
         held = np.zeros(n, bool)
         held[rng.permutation(n)[: max(1, round(self.validation_fraction * n))]] = True
         if held.all():
@@ -172,7 +201,7 @@ class SoftmaxRegression(LinearSoftmax):
         return held
 
     def _fit_sgd(self, prob: Any, theta: F64, epochs: int, val: Any = None) -> F64:
-        rng = np.random.default_rng(np.random.RandomState(self.random_state).randint(2**31))
+        rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
         done = int(getattr(self, "_epochs_done", 0)) if epochs == 1 else 0
         curve: list[float] = []
         stop = sgd.EarlyStop(self.n_iter_no_change, self.tol) if val is not None else None
@@ -193,6 +222,5 @@ class SoftmaxRegression(LinearSoftmax):
         return theta
 
     def _finish(self, prob: Any, theta: F64) -> None:
-        self._theta = theta
         W_eff, b_eff = prob.effective(theta)
         self._set_model(W_eff[0], b_eff[0])

@@ -8,44 +8,32 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import get_scorer
+from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    get_routing_for_object,
+    process_routing,
+)
+from sklearn.utils.validation import _check_method_params, _check_sample_weight
 
 from softreg.estimator import lbfgs, prepare
-from softreg.estimator.base import (
-    F64,
-    LinearSoftmax,
-    check_fit_input,
-    encode_labels,
-    sklearn_rows,
-)
+from softreg.estimator.base import F64, LinearSoftmax, check_fit_input, encode_labels
 from softreg.estimator.classifier import SoftmaxRegression
-from softreg.estimator.objective import MAX_BLOCKS, logits
-
-
-def grouped(masks: F64) -> Any:
-    """An order of the rows that puts rows weighed by the same models side by side, or None.
-
-    Sorted so, the pack's objective can multiply each fold's rows by the models trained on them
-    only (:func:`~softreg.estimator.objective.row_blocks`): with 5 folds, 4/5 of the products of
-    the unsorted rows (on a small problem, where the blocks' fixed cost is the larger,
-    :func:`~softreg.estimator.objective.split_pays` keeps one block). The sorted copy of X
-    costs one X; with more groups of rows than the objective would split (splitters whose test
-    sets overlap), the rows stay as they are.
-    """
-    used = masks != 0
-    order = np.lexsort(used)
-    sorted_used = used[:, order]
-    runs = 1 + int((sorted_used[:, 1:] != sorted_used[:, :-1]).any(axis=0).sum())
-    return order if runs <= MAX_BLOCKS else None
-
-
-def paths(W: F64, b: F64) -> F64:
-    """Each model's ``coef_`` with its intercepts as a last column, (K, rows, d + 1), from
-    weights (K, d, c) and intercepts (K, c) acting on X (one row for two classes)."""
-    coef, intercept = sklearn_rows(W.transpose(0, 2, 1), b)
-    return np.concatenate([coef, intercept[:, :, None]], axis=2)
+from softreg.estimator.folds import (
+    check_class_weight,
+    fold_masks,
+    fold_scorer,
+    grid,
+    grouped,
+    paths,
+    splits,
+    takes_sample_weight,
+)
+from softreg.estimator.objective import logits
 
 
 class SoftmaxRegressionCV(LinearSoftmax):
@@ -57,7 +45,8 @@ class SoftmaxRegressionCV(LinearSoftmax):
 
     Args:
         Cs: a number of C values on a log grid from 1e-4 to 1e4, or the values themselves.
-        cv: folds, as scikit-learn's ``check_cv`` reads it (default 5 stratified folds).
+        cv: folds, as scikit-learn's ``check_cv`` reads it (default 5 stratified folds); a
+            group splitter takes ``fit(..., groups=...)``.
         scoring: a scikit-learn scorer name or callable; ``None`` is accuracy. ``score``
             reports it too, as ``LogisticRegressionCV.score`` does.
         refit: refit at the C of the best mean score on all the data; otherwise, as
@@ -81,7 +70,7 @@ class SoftmaxRegressionCV(LinearSoftmax):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "cv": ["cv_object"],
-        "scoring": [str, callable, None],
+        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
         "refit": ["boolean"],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -108,58 +97,174 @@ class SoftmaxRegressionCV(LinearSoftmax):
         self.device = device
         self.standardize = standardize
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SoftmaxRegressionCV:
-        """Cross-validate every C, choose one, refit; returns self."""
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, **params: Any) -> SoftmaxRegressionCV:
+        """Cross-validate every C, choose one, refit; returns self.
+
+        Args:
+            X, y: the rows (n, d) and their labels (n,).
+            sample_weight: each row's weight (n,), in the folds' fits, the refit and the
+                held-out scores (as ``LogisticRegressionCV``'s; class_weight is not in the
+                scores).
+            **params: ``groups=`` for a group splitter (``GroupKFold``, ...); with
+                scikit-learn's metadata routing enabled, whatever ``cv`` and ``scoring``
+                request.
+
+        Raises:
+            ValueError: an argument that no splitter or scorer takes, or a split that cannot be
+                fitted or scored (no rows, or rows of weight 0 only).
+        """
         self._validate_params()
         X, y, sw = check_fit_input(self, X, y, sample_weight)
         classes, codes = encode_labels(y, type(self).__name__)
         self.classes_ = classes
-        sw = prepare.row_weights(sw, self.class_weight, classes, y, codes)
-        Cs = (np.logspace(-4, 4, self.Cs) if isinstance(self.Cs, Integral)
-              else np.asarray(self.Cs, dtype=np.float64).ravel())
-        if Cs.size == 0 or np.any(Cs <= 0):
-            raise ValueError(f"Cs must be positive values or a count of them, got {self.Cs!r}")
-        folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
-        masks = np.zeros((len(folds) * len(Cs), X.shape[0]))  # model (fold, C) per row
-        for f, (train, _) in enumerate(folds):
-            masks[f * len(Cs):(f + 1) * len(Cs), train] = sw[train]
+        check_class_weight(self.class_weight, classes)
+        weights = prepare.row_weights(sw, self.class_weight, classes, y, codes)
+        Cs = grid(self.Cs)
+        split_params, score_params = self._route(y, sample_weight, params)
+        folds = splits(self.cv, X, y, split_params)
+        score = self._fold_scoring(X, y, codes, folds, len(Cs), score_params)
+        masks = fold_masks(folds, weights, len(Cs))
         order = grouped(masks)
         prob = prepare.problem(X if order is None else X[order],
                                codes if order is None else codes[order],
                                masks if order is None else masks[:, order],
                                np.tile(Cs, len(folds)), len(classes), self.standardize)
         res = self._minimize(prob, np.zeros((len(masks), prob.size)))
-        grid = (len(folds), 1, len(Cs))  # the axis of one L1 ratio, as scikit-learn's
+        grid_shape = (len(folds), 1, len(Cs))  # the axis of one L1 ratio, as scikit-learn's
         self.Cs_, self.l1_ratios_, self.l1_ratio_ = Cs, np.array([0.0]), 0.0
-        self.n_iter_ = res.n_iter.reshape(grid).astype(np.int32)
-        scores = self._score_folds(prob, res.theta, folds, X, y, codes, len(Cs))
-        self.scores_ = scores.reshape(grid)
-        self.coefs_paths_ = paths(*prob.effective(res.theta)).reshape(*grid, -1, X.shape[1] + 1)
+        self.n_iter_ = res.n_iter.reshape(grid_shape).astype(np.int32)
+        scores = score(prob, res.theta)
+        self.scores_ = scores.reshape(grid_shape)
+        self.coefs_paths_ = paths(*prob.effective(res.theta)).reshape(*grid_shape, -1,
+                                                                        X.shape[1] + 1)
         fits = res.theta.reshape(len(folds), len(Cs), -1)
+        refit_stopped = False
         if self.refit:  # the C of the best mean score, refitted from the folds' mean there
             best = int(np.argmax(scores.mean(axis=0)))
             self.C_ = float(Cs[best])
-            prob = prepare.problem(X, codes, sw[None], np.array([self.C_]), len(classes),
+            prob = prepare.problem(X, codes, weights[None], np.array([self.C_]), len(classes),
                                    self.standardize)
-            theta = self._minimize(prob, fits[:, best].mean(axis=0)[None]).theta
+            last = self._minimize(prob, fits[:, best].mean(axis=0)[None])
+            theta, refit_stopped = last.theta, not last.converged.all()
         else:  # as LogisticRegressionCV: each fold's fit at its own best C, averaged
             each = np.argmax(scores, axis=1)
             self.C_ = float(np.mean(Cs[each]))
             theta = fits[np.arange(len(folds)), each].mean(axis=0)[None]
+        self._warn_stopped(int((~res.converged).sum()), len(masks), refit_stopped)
         W_eff, b_eff = prob.effective(theta)
         self._set_model(W_eff[0], b_eff[0])
         return self
 
+    def get_metadata_routing(self) -> Any:
+        """Where ``fit``'s metadata goes under scikit-learn's metadata routing: to ``cv``'s
+        ``split`` and to the scorer of the folds (``scoring=None``, accuracy, weighs by
+        sample_weight itself, as ``LogisticRegression.score``). ``score`` takes sample_weight
+        itself and gives it to the scorer."""
+        router = MetadataRouter(owner=type(self).__name__).add_self_request(self).add(
+            splitter=self.cv, method_mapping=MethodMapping().add(caller="fit", callee="split"))
+        if self.scoring is not None:
+            router.add(scorer=get_scorer(self.scoring),
+                       method_mapping=MethodMapping().add(caller="fit", callee="score"))
+        return router
+
+    def _route(self, y: Any, sample_weight: Any,
+               params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The splitter's keyword arguments and the scorer's (the whole rows' metadata)."""
+        weighed = {} if sample_weight is None else {"sample_weight": sample_weight}
+        if _routing_enabled():
+            routed = process_routing(self, "fit", sample_weight=sample_weight, **params)
+            return (routed.splitter.split,
+                    weighed if self.scoring is None else routed.scorer.score)
+        other = sorted(set(params) - {"groups"})
+        if other:
+            raise ValueError(
+                f"SoftmaxRegressionCV.fit takes groups (for a group splitter) and no other "
+                f"keyword argument, got {other}; to route others to cv and scoring, enable "
+                "metadata routing: sklearn.set_config(enable_metadata_routing=True)")
+        if params.get("groups") is not None and not get_routing_for_object(
+                check_cv(self.cv, y, classifier=True)).consumes("split", ["groups"]):
+            raise ValueError(f"groups is given but cv={self.cv!r} does not split by groups; use "
+                             "a group splitter (GroupKFold, LeaveOneGroupOut, ...) or leave "
+                             "groups out")
+        return params, weighed
+
+    def _fold_scoring(self, X: Any, y: Any, codes: Any, folds: list[tuple[Any, Any]],
+                      n_cs: int, score_params: dict[str, Any]) -> Any:
+        """``score(prob, theta)``: (n_folds, n_Cs) each fit's score on its fold's test rows;
+        checked here, before any fit.
+
+        The test rows' sample_weight (``score_params``) weighs the score, as in
+        ``LogisticRegressionCV``.
+
+        Raises:
+            ValueError: a split whose test rows all weigh 0, or a scoring callable that takes
+                no sample_weight while the rows have some.
+        """
+        sw = score_params.get("sample_weight")
+        if sw is not None:
+            sw = _check_sample_weight(sw, X, dtype=np.float64)
+            score_params = {**score_params, "sample_weight": sw}
+            for f, (_, test) in enumerate(folds):
+                if not sw[test].sum() > 0:
+                    raise ValueError(f"split {f}'s test rows all have sample_weight 0: there "
+                                     "is nothing to score; give some of them a positive weight")
+        if self.scoring in (None, "accuracy"):
+            return lambda prob, theta: self._accuracy(prob, theta, folds, X, codes, n_cs, sw)
+        scorer = fold_scorer(self.scoring, self.classes_)
+        if sw is not None and not takes_sample_weight(scorer):
+            raise ValueError(f"scoring={self.scoring!r} takes no sample_weight, and the held-out "
+                             "rows are scored with their sample_weight (as in "
+                             "LogisticRegressionCV); give it a sample_weight=None parameter, or "
+                             "fit without sample_weight")
+        fold_params = [_check_method_params(X, score_params, indices=test) for _, test in folds]
+
+        def score(prob: Any, theta: F64) -> F64:
+            W_eff, b_eff = prob.effective(theta)
+            scores = np.zeros((len(folds), n_cs))
+            for f, (_, test) in enumerate(folds):
+                for j in range(n_cs):
+                    k = f * n_cs + j
+                    model = SoftmaxRegression()  # the fold's model, for the scorer
+                    model.classes_, model.n_features_in_ = self.classes_, X.shape[1]
+                    model._set_model(W_eff[k], b_eff[k])
+                    scores[f, j] = scorer(model, X[test], y[test], **fold_params[f])
+            return scores
+
+        return score
+
+    def _accuracy(self, prob: Any, theta: F64, folds: list[tuple[Any, Any]], X: Any,
+                  codes: Any, n_cs: int, sw: F64 | None) -> F64:
+        """(n_folds, n_Cs) held-out accuracy of each fit, weighed by ``sw`` (None: unweighed),
+        from predict's own logits, without a scorer's checks."""
+        W_eff, b_eff = prob.effective(theta)
+        d, c = W_eff.shape[1], W_eff.shape[2]
+        scores = np.zeros((len(folds), n_cs))
+        for f, (_, test) in enumerate(folds):  # the fold's Cs side by side: one product
+            models = slice(f * n_cs, (f + 1) * n_cs)
+            W = W_eff[models].transpose(1, 0, 2).reshape(d, n_cs * c)
+            Z = logits(X[test], W, b_eff[models].ravel()).reshape(len(test), n_cs, c)
+            right = np.argmax(Z, axis=2) == codes[test][:, None]  # (test rows, n_cs)
+            scores[f] = right.mean(axis=0) if sw is None else sw[test] @ right / sw[test].sum()
+        return scores
+
     def _minimize(self, prob: Any, theta0: F64) -> lbfgs.Result:
-        res = prepare.minimize(prob, theta0, self.framework, self.device, tol=self.tol,
-                               max_iter=self.max_iter, verbose=self.verbose)
-        if not res.converged.all():
-            warnings.warn(
-                f"SoftmaxRegressionCV: {int((~res.converged).sum())} of {len(theta0)} fits "
-                f"stopped at max_iter={self.max_iter} before the gradient fell to "
-                f"tol={self.tol}; raise max_iter, or scale X (standardize=True or a "
-                "StandardScaler)", ConvergenceWarning, stacklevel=3)
-        return res
+        return prepare.minimize(prob, theta0, self.framework, self.device, tol=self.tol,
+                                max_iter=self.max_iter, verbose=self.verbose)
+
+    def _warn_stopped(self, stopped: int, fits: int, refit_stopped: bool) -> None:
+        """One ConvergenceWarning for the fit: the folds' fits and the refit that stopped
+        before tol (at max_iter, or where no step lowered the objective: ``lbfgs.Result.lost``)."""
+        if not stopped and not refit_stopped:
+            return
+        which = " and ".join(
+            ([f"{stopped} of {fits} cross-validation fits"] if stopped else [])
+            + ([f"the refit at C={self.C_:.4g}"] if refit_stopped else []))
+        warnings.warn(
+            f"SoftmaxRegressionCV: {which} stopped before the gradient fell to tol="
+            f"{self.tol} (at max_iter={self.max_iter}, or where no step lowered the objective); "
+            "raise max_iter (the largest Cs converge slowest), or scale X (standardize=True or "
+            "a StandardScaler)",
+            ConvergenceWarning, stacklevel=3)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """The ``scoring`` of the model on X, y (accuracy when it is None), as
@@ -169,27 +274,3 @@ class SoftmaxRegressionCV(LinearSoftmax):
         scorer = get_scorer(self.scoring)
         kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
         return float(scorer(self, X, y, **kwargs))
-
-    def _score_folds(self, prob: Any, theta: F64, folds: list[Any], X: Any, y: Any,
-                     codes: Any, n_cs: int) -> F64:
-        """(n_folds, n_Cs) held-out scores of each fit."""
-        W_eff, b_eff = prob.effective(theta)
-        scores = np.zeros((len(folds), n_cs))
-        if self.scoring in (None, "accuracy"):  # predict's own logits, without a scorer's checks
-            d, c = W_eff.shape[1], W_eff.shape[2]
-            for f, (_, test) in enumerate(folds):  # the fold's Cs side by side: one product
-                models = slice(f * n_cs, (f + 1) * n_cs)
-                W = W_eff[models].transpose(1, 0, 2).reshape(d, n_cs * c)
-                Z = logits(X[test], W, b_eff[models].ravel()).reshape(len(test), n_cs, c)
-                scores[f] = (np.argmax(Z, axis=2) == codes[test][:, None]).mean(axis=0)
-            return scores
-        scorer = get_scorer(self.scoring)
-        for f, (_, test) in enumerate(folds):
-            for j in range(n_cs):
-                k = f * n_cs + j
-                model = SoftmaxRegression()  # the fold's model, for the scorer
-                model.classes_, model.n_features_in_ = self.classes_, X.shape[1]
-                model._set_model(W_eff[k], b_eff[k])
-                scores[f, j] = scorer(model, X[test], y[test])
-        return scores
-

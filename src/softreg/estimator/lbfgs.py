@@ -4,7 +4,9 @@ Each model has its own curvature memory, step and line search; only the evaluati
 shared, so a pack of K models costs one pass over X per evaluation, not K. A model leaves the
 pack when its gradient's largest entry is at most ``tol`` (scikit-learn's lbfgs criterion), when
 its objective stops decreasing (relative change under ``ftol``), or when its line search can no
-longer decrease the objective (the floating-point floor); the evaluations then cover the
+longer decrease the objective (the floating-point floor, or a problem scaled beyond what the
+line search reaches: then it has not converged, and its caller warns, as scikit-learn's lbfgs
+does); the evaluations then cover the
 models still running only.
 
 The line search backtracks from the unit step (the first iteration starts at 1/||g||) with a
@@ -36,7 +38,12 @@ Objective = Callable[..., tuple[F64, F64, F64]]
 
 
 ARMIJO = 1e-4
-MAX_BACKTRACKS = 40
+# Trials of one line search before it is given up. Each backtracking step shrinks the step by
+# 0.1-0.5; X of values near 1e15 needs about 45 (a first step 1e15 times too long).
+MAX_BACKTRACKS = 60
+# A fit whose objective stops decreasing while its gradient's largest entry is above tol and
+# above this share of the first one's has not converged (see minimize).
+STALL_SHARE = 1e-3
 COMPACT = 0.75  # the state is compacted once fewer than this share of its models still run
 
 
@@ -47,9 +54,13 @@ class Result:
     theta: F64  # (K, p)
     f: F64  # (K,)
     n_iter: npt.NDArray[np.intp]  # (K,)
-    converged: npt.NDArray[np.bool_]  # (K,) met tol or ftol (False: stopped by max_iter)
+    converged: npt.NDArray[np.bool_]  # (K,) met tol or ftol (False: stopped by max_iter, or
+    # by a line search that found no decrease with the gradient above tol: ``lost``)
     n_evals: int = 0
     trace: list[tuple[float, float]] = field(default_factory=list)  # (seconds, f) of model 0
+    # (K,) ended, not converged, where no step lowered the objective (a line search that gave
+    # up, or a stall with the gradient far above tol)
+    lost: npt.NDArray[np.bool_] | None = None
 
 
 @dataclass
@@ -130,7 +141,9 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
     # the first gradient goes into one of the pair of arrays the trial gradients take turns in
     f, g, gmax = fun(theta, np.arange(K), scratch.room("g-b", theta.shape, np.float64))
     res = Result(theta, f, np.zeros(K, np.intp), np.zeros(K, bool), 1,
-                 [(time.perf_counter() - start, float(f[0]))])
+                 [(time.perf_counter() - start, float(f[0]))], np.zeros(K, bool))
+    assert res.lost is not None
+    first_gmax = np.asarray(gmax, np.float64)
     first = gmax > tol
     res.converged[~first] = True
     ids = np.flatnonzero(first)
@@ -194,6 +207,11 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
             res.f[act[acc]] = f_new
             res.n_iter[act[acc]] += 1
             done[acc] = (mt[acc] <= tol) | stalled
+            # a stall with the gradient still far from tol and from zero (above STALL_SHARE of
+            # its start) is float32's rounding hiding the descent of a badly scaled problem,
+            # not an optimum: it ends, not converged
+            res.lost[act[acc[stalled & (mt[acc] > tol)
+                             & (mt[acc] > STALL_SHARE * first_gmax[act[acc]])]]] = True
         rej = np.flatnonzero(~accept)
         if rej.size:  # backtrack: a safeguarded quadratic interpolation of the step
             lr = loc[rej]
@@ -206,7 +224,8 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
             lost = st.tries[lr] >= MAX_BACKTRACKS  # the floating-point floor: it ends
             res.n_iter[act[rej[lost]]] += 1
             done[rej[lost]] = True
-        res.converged[act[done]] = True
+            res.lost[act[rej[lost]]] = True  # its gradient is above tol: not converged
+        res.converged[act[done & ~res.lost[act]]] = True
         st.running[loc[done]] = False
         res.theta[act[done]] = st.theta[loc[done]]
         spent = st.running[loc] & (res.n_iter[act] >= max_iter)

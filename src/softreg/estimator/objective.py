@@ -19,6 +19,7 @@ Cross-entropy is computed from logits by a max-shifted log-sum-exp, never softma
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -101,6 +102,15 @@ class Problem:
             return W, b
         W_eff = W / self.sd[None, :, None]  # (K, d, c)
         return W_eff, b - np.einsum("d,kdc->kc", self.mu, W_eff)
+
+    def theta(self, W_eff: F64, b_eff: F64) -> F64:
+        """The parameters (1, p) of the model with weights ``W_eff`` (d, c) and intercepts
+        ``b_eff`` (c,) on raw X: :meth:`effective`'s inverse, in this problem's scaling (a fit,
+        a warm start or a loaded estimator continues from the model itself, whatever scaling
+        its parameters were worked in)."""
+        W = np.asarray(W_eff, np.float64) * self.sd[:, None]
+        b = np.asarray(b_eff, np.float64) + self.mu @ np.asarray(W_eff, np.float64)
+        return np.concatenate([W.ravel(), b])[None]
 
     def unfold(self, gW_eff: F64, gb: F64, out: F64 | None = None,
                minus: F64 | None = None) -> F64:
@@ -292,6 +302,7 @@ class NumpyObjective:
         self.scratch = Scratch()
         self.threads = sparse.threads_for(X) if hasattr(X, "tocsr") else 1
         self.true_rows, self.true_weights = true_class_sums(problem)
+        self.per_row = per_row(self.dtype)
 
     def _partials(self, shape: tuple[int, int], dtype: Any) -> list[Any]:
         """Reused arrays that the threads of a sparse ``X.T @ G`` sum into, within
@@ -322,7 +333,7 @@ class NumpyObjective:
                               reuse=len(self.blocks) == 1)
             sums.add(part, pos)
         return _finish(p, theta, active, sums, W_eff, b_eff, self.true_rows, self.true_weights,
-                       out)
+                       out, self.per_row)
 
     def _part(self, block: _Block, Wcat: Any, b: Any, S: Any,
               reuse: bool = False) -> tuple[F64, F64, F64]:
@@ -354,6 +365,8 @@ class NumpyObjective:
             Z += b
             shift = _over_classes(np.maximum, Z)
             Z -= shift[:, :, None]
+            if self.per_row:  # the true classes' shifted logits, before the floor
+                true = np.take_along_axis(G, np.arange(k) * c + block.codes[:, None], axis=1)
             np.maximum(G, LOGIT_FLOOR, out=G)
         np.exp(G, out=G)
         # the sum over each row's classes as a product with ones: one pass (BLAS's gemv), where
@@ -363,7 +376,9 @@ class NumpyObjective:
         total = self.scratch.room("nk-1", (n, k), G.dtype)
         np.matmul(G.reshape(n * k, c), np.ones(c, G.dtype), out=total.reshape(-1))
         lse = np.log(total, out=self.scratch.room("nk-2", (n, k), G.dtype))
-        if shift is not None:
+        if self.per_row:
+            lse -= true  # each row's loss, its two terms rounded alike
+        elif shift is not None:
             lse += shift
         f = np.einsum("nk,nk->k", S, lse, dtype=np.float64)
         if top is not None:
@@ -427,7 +442,10 @@ class TorchObjective:
 
     def __init__(self, problem: Problem, torch: Any, device: str) -> None:
         self.p, self.torch, self.device = problem, torch, device
-        self.X = torch.as_tensor(problem.X, device=device)  # no copy for a CPU NumPy array
+        with warnings.catch_warnings():  # X is only read: a read-only array (a pandas 3
+            # frame's, a memmap) is shared as it is, without torch's warning about writes
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            self.X = torch.as_tensor(problem.X, device=device)  # no copy for a CPU array
         self.dtype = self.X.dtype
         codes = torch.as_tensor(problem.codes, device=device, dtype=torch.long)
 
@@ -444,6 +462,7 @@ class TorchObjective:
             return sums.double().cpu().numpy()  # type: ignore[no-any-return]
 
         self.true_rows, self.true_weights = true_class_sums(problem, product)
+        self.per_row = per_row(np.float32 if self.dtype == torch.float32 else np.float64)
 
     def __call__(self, theta: F64, active: npt.NDArray[np.intp],
                  out: F64 | None = None) -> tuple[F64, F64]:
@@ -469,7 +488,7 @@ class TorchObjective:
             S = block.weights[:, t.as_tensor(active[pos], device=self.device)]  # (n, kb)
             sums.add(self._part(block, W_b, b_b, S), pos)
         return _finish(p, theta, active, sums, W_eff, b_eff, self.true_rows, self.true_weights,
-                       out)
+                       out, self.per_row)
 
     def _part(self, block: _Block, Wrows: Any, b: Any, S: Any) -> tuple[F64, F64, F64]:
         """One block's share of the objective (k,), of the weights' gradient (k, c, d) and of
@@ -481,13 +500,16 @@ class TorchObjective:
         G += b
         top = G.amax(dim=2, keepdim=True)  # (n, k, 1): each row's shift
         G -= top
+        if self.per_row:  # the true classes' shifted logits, before the floor
+            true = G.gather(2, block.codes.view(n, 1, 1).expand(n, k, 1)).squeeze(2)
         G.clamp_(min=LOGIT_FLOOR)  # no denormal probability (LOGIT_FLOOR)
         G.exp_()  # once: torch.logsumexp and then exp(Z - lse) took it twice
         # the sum over each row's classes as a product with ones (BLAS's gemv): torch's
         # reduction over a short last axis costs far more (569 x 50 x 2: 210 us against 25)
         ones = t.ones(c, dtype=G.dtype, device=G.device)
         total = t.mv(G.view(n * k, c), ones).view(n, k)
-        lse = total.log() + top.squeeze(2)
+        # each row's loss, its two terms rounded alike (per_row); else all but the true share
+        lse = total.log() - true if self.per_row else total.log() + top.squeeze(2)
         f = (S.double() * lse.double()).sum(0)
         G *= (S / total).unsqueeze(2)  # the probabilities times the rows' weights
         # G.T @ X, (k*c, d): several times faster on the CPU than X.T @ G for a tall X
@@ -513,16 +535,33 @@ def _gradient_product(t: Any, G: Any, X: Any) -> Any:
     return out
 
 
+def per_row(dtype: Any) -> bool:
+    """Whether the objective's true-class share is taken row by row from the logits (float32)
+    rather than as the linear term of :func:`true_class_sums` (float64).
+
+    A row's loss is its log-sum-exp less its true logit. In float32 the logits are rounded by
+    about 6e-8 of their size, so the linear term, exact, and a log-sum-exp of rounded logits
+    differ by that much a row: on separable data with large weights (logits of 1e5) that is
+    far more than the loss itself, and the objective came out negative (a fit followed the
+    rounding to weights of 1e5). Taken from the same shifted logits, the two terms round alike
+    and each row's loss stays at least 0. The gradient keeps the linear term in both cases (its
+    rounding is relative to the probabilities, not to the logits)."""
+    return bool(np.dtype(dtype) != np.float64)
+
+
 def _finish(p: Problem, theta: F64, active: npt.NDArray[np.intp], sums: _Sums, W_eff: F64,
-            b_eff: F64, M: F64, m: F64, out: F64 | None) -> tuple[F64, F64]:
+            b_eff: F64, M: F64, m: F64, out: F64 | None,
+            f_whole: bool = False) -> tuple[F64, F64]:
     """The objective (k,) and gradient (k, p) of the models ``active`` from their blocks'
     ``sums``: the true classes' share taken off (``M``, ``m``: :func:`true_class_sums` of every
-    model), the gradient unfolded into ``out`` and the penalty added."""
+    model; from the objective only when the blocks' ``f`` lacks it: not ``f_whole``, see
+    :func:`per_row`), the gradient unfolded into ``out`` and the penalty added."""
     f, gW, gb = sums.result()
     k = len(active)
     if k != len(M):
         M, m = M[active], m[active]
-    f = f - dot(M.reshape(k, -1), W_eff.reshape(k, -1)) - dot(m, b_eff)
+    if not f_whole:
+        f = f - dot(M.reshape(k, -1), W_eff.reshape(k, -1)) - dot(m, b_eff)
     return _penalise(p, theta, active, f, p.unfold(gW.transpose(0, 2, 1), gb - m, out, minus=M))
 
 

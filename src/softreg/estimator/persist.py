@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ import numpy as np
 from softreg.core.errors import CheckpointError
 from softreg.core.shape import ModelShape
 from softreg.runfiles import checkpoint
-from softreg.safety import fileio, tensorfile
+from softreg.runfiles.checkpoint_meta import LAST, MAX_CLASSES
+from softreg.safety import fileio, readback, tensorfile
 from softreg.safety.textsafe import printable
 
 LEGACY_FORMAT = "softreg-estimator"
@@ -36,21 +38,57 @@ KEY = "estimator"  # the checkpoint metadata field of the estimator's own state
 
 
 def _labels(values: Any) -> dict[str, Any]:
-    """Labels as JSON: text as text (``unicode``: a NumPy ``U`` array, ``str``: objects),
-    numbers and booleans as they are, with their NumPy dtype."""
+    """Labels as JSON, with their NumPy dtype: text as text (``unicode``: a NumPy ``U``
+    array, ``str``: objects that are all ``str``), numbers and booleans as they are, dates
+    and durations as their int64 counts.
+
+    Raises:
+        ValueError: labels that a checkpoint cannot give back exactly (other objects, a
+            float wider than float64 that float64 does not hold exactly, complex).
+    """
     array = np.asarray(values)
-    kind = {"U": "unicode", "O": "str", "S": "str"}.get(array.dtype.kind, array.dtype.str)
-    values = array.tolist()
-    text = kind in ("str", "unicode")
-    return {"dtype": kind, "values": [str(v) for v in values] if text else values}
+    kind = array.dtype.kind
+    if kind in "US" or (kind == "O" and all(isinstance(v, str) for v in array.tolist())):
+        return {"dtype": "unicode" if kind == "U" else "str",
+                "values": [str(v) for v in array.tolist()]}
+    if kind in "Mm":  # datetime64 / timedelta64: their counts of the dtype's unit
+        return {"dtype": array.dtype.str, "values": array.view("<i8").tolist()}
+    if array.dtype.kind == "f" and array.dtype.itemsize > 8:
+        wide = array
+        array = array.astype(np.float64)
+        if not np.array_equal(array.astype(wide.dtype), wide):
+            raise _unsavable(wide)
+        return {"dtype": wide.dtype.str, "values": array.tolist()}
+    if array.dtype.kind not in "biuf":  # other objects, complex
+        raise _unsavable(array)
+    return {"dtype": array.dtype.str, "values": array.tolist()}
+
+
+def _unsavable(labels: Any) -> ValueError:
+    sample = ", ".join(str(v) for v in labels.ravel()[:3])
+    return ValueError(f"labels of dtype {labels.dtype} (e.g. {sample}) cannot be saved in a "
+                      "checkpoint, which gives back text, numbers, booleans, dates and "
+                      "durations; fit on such labels (e.g. y.astype(str)), or pickle / joblib "
+                      "the estimator")
 
 
 def _unlabel(entry: dict[str, Any]) -> Any:
+    """:func:`_labels`'s inverse (any error in a damaged entry propagates to the caller)."""
+    values = entry["values"]
+    if not isinstance(values, list):
+        raise TypeError(f"the labels are {type(values).__name__}, not a list")
     if entry["dtype"] == "unicode":
-        return np.array([str(v) for v in entry["values"]])
+        return np.array([str(v) for v in values])
     if entry["dtype"] == "str":
-        return np.array(entry["values"], dtype=object)
-    return np.array(entry["values"], dtype=np.dtype(entry["dtype"]))
+        return np.array([str(v) for v in values], dtype=object)
+    dtype = np.dtype(entry["dtype"])
+    if dtype.kind in "Mm":
+        return np.array(values, dtype="<i8").view(dtype)
+    if dtype.kind not in "biuf":
+        raise ValueError(f"labels of dtype {dtype} are not what softreg writes")
+    if dtype.kind in "biu" and not all(type(v) in (int, bool) for v in values):
+        raise ValueError("integer labels that are not integers")
+    return np.array(values, dtype=dtype)
 
 
 def save_estimator(est: Any, path: str | os.PathLike[str], data: str | None = None,
@@ -71,6 +109,10 @@ def save_estimator(est: Any, path: str | os.PathLike[str], data: str | None = No
     """
     classes = np.asarray(est.classes_)
     d = int(est._W.shape[0])
+    if len(classes) > MAX_CLASSES:
+        raise ValueError(f"a checkpoint holds a model of at most {MAX_CLASSES:,} classes; this "
+                         f"one has {len(classes):,}: pickle / joblib the estimator instead")
+    labels = _labels(classes)  # before any other work: labels it cannot hold are refused
     rows = np.arange(len(classes))
     names = tuple(printable(c) for c in classes)
     features = tuple(str(n) for n in getattr(est, "feature_names_in_", ()))
@@ -81,16 +123,104 @@ def save_estimator(est: Any, path: str | os.PathLike[str], data: str | None = No
         info, rows = _data_info(data, classes, d, data_dir, offline)
         meta.update(info)
     order = np.argsort(rows)  # the label of each checkpoint row
-    state: dict[str, Any] = {
-        "type": type(est).__name__, "classes": _labels(classes), "rows": rows.tolist(),
-        "params": {k: v for k, v in est.get_params().items()
-                   if v is None or isinstance(v, (bool, int, float, str))}}
+    params, dropped = _params(est.get_params())
+    if dropped:
+        warnings.warn(f"{type(est).__name__}.save: the parameters {', '.join(dropped)} hold "
+                      "objects a checkpoint does not store (a splitter, a callable); the loaded "
+                      "estimator has their defaults: set them again after load (set_params), "
+                      "or pickle / joblib the estimator", UserWarning, stacklevel=3)
+    state: dict[str, Any] = {"type": type(est).__name__, "classes": labels,
+                             "rows": rows.tolist(), "params": params}
     if features:
         state["feature_names"] = list(features)
+    fitted = _fitted(est)
+    if fitted:
+        state["fitted"] = fitted
     meta[KEY] = state
     W = np.asarray(est._W, np.float64).T[order]  # (C, D), checkpoint row order
     ck = checkpoint.Checkpoint(W, np.asarray(est._b, np.float64)[order], meta)  # type: ignore[arg-type]
-    return fileio.write_bytes(path, checkpoint.encode(ck, str(path), dtype=np.float64))
+    return fileio.write_bytes(path, checkpoint.encode(ck, str(path), dtype=np.float64),
+                              suffix=".safetensors")
+
+
+def _param(value: Any) -> Any:
+    """A parameter as JSON: plain values as they are, NumPy scalars as Python ones, a sequence
+    of numbers as a list, a dict of label -> weight (``class_weight``) as its labels and
+    weights. Raises TypeError for anything else (a splitter, a callable)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        weights = [float(v) for v in value.values()]  # TypeError/ValueError: not numbers
+        return {"labels": _labels(np.array(list(value))), "weights": weights}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        array = np.asarray(value)
+        if array.ndim == 1 and array.dtype.kind in "iuf":
+            return array.tolist()
+    raise TypeError(f"a {type(value).__name__} is not stored")
+
+
+def _params(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The parameters a checkpoint stores (:func:`_param`), and the names of those it
+    cannot."""
+    stored, dropped = {}, []
+    for name, value in params.items():
+        try:
+            stored[name] = _param(value)
+        except (TypeError, ValueError):
+            dropped.append(name)
+    return stored, dropped
+
+
+def _unparam(value: Any) -> Any:
+    """:func:`_param`'s inverse."""
+    if isinstance(value, dict):
+        labels = _unlabel(value["labels"]).tolist()
+        weights = value["weights"]
+        if not isinstance(weights, list) or len(weights) != len(labels):
+            raise ValueError("a class_weight whose labels and weights differ in number")
+        return dict(zip(labels, (float(w) for w in weights), strict=True))
+    return value
+
+
+def _fitted(est: Any) -> dict[str, Any]:
+    """What a fit leaves besides the model that ``load`` gives back: a SoftmaxRegression's
+    iterations, objective and SGD epochs (a continued ``partial_fit`` keeps its schedule), a
+    cross-validated estimator's chosen C."""
+    out: dict[str, Any] = {}
+    n_iter = getattr(est, "n_iter_", None)
+    if n_iter is not None and np.ndim(n_iter) == 1:
+        out["n_iter_"] = [int(v) for v in n_iter]
+    for name in ("objective_", "C_"):
+        if isinstance(getattr(est, name, None), (int, float, np.floating)):
+            out[name] = float(getattr(est, name))
+    if isinstance(getattr(est, "_epochs_done", None), (int, np.integer)):
+        out["_epochs_done"] = int(est._epochs_done)
+    return out
+
+
+def _set_fitted(est: Any, fitted: Any) -> None:
+    """:func:`_fitted`'s inverse, each value checked (ValueError/TypeError otherwise)."""
+    if not isinstance(fitted, dict):
+        raise TypeError(f"its fitted state is a {type(fitted).__name__}, not an object")
+    for name, value in fitted.items():
+        if name == "n_iter_":
+            if not (isinstance(value, list) and 1 <= len(value) <= 64
+                    and all(type(v) is int and 0 <= v < 2**31 for v in value)):
+                raise ValueError("n_iter_ is not a short list of iteration counts")
+            est.n_iter_ = np.array(value, np.int32)
+        elif name in ("objective_", "C_"):
+            if not (type(value) in (int, float) and np.isfinite(value)
+                    and (name == "objective_" or value > 0)):
+                raise ValueError(f"{name} is not a finite number")
+            setattr(est, name, float(value))
+        elif name == "_epochs_done":
+            if not (type(value) is int and 0 <= value < 2**31):
+                raise ValueError("its SGD epochs are not a count")
+            est._epochs_done = value
+        else:
+            raise ValueError(f"an unknown fitted value {printable(str(name))!r}")
 
 
 def _data_info(spec: str, classes: Any, d: int, data_dir: Any,
@@ -123,6 +253,8 @@ def load_estimator(cls: Any, path: str | os.PathLike[str]) -> Any:
         CheckpointError: not a saved estimator, its shapes disagree with its metadata, or its
             estimator metadata is unreadable.
     """
+    if Path(path).is_dir():  # a folder: its checkpoint, as the commands read it
+        path = Path(path) / LAST
     if is_legacy(path):
         return load_legacy(cls, path)
     where = str(path)
@@ -135,13 +267,13 @@ def load_estimator(cls: Any, path: str | os.PathLike[str]) -> Any:
             "use it with the softreg commands, or fit an estimator and save() it")
     try:
         state = meta[KEY]
-        classes = _unlabel(state["classes"])
+        classes = _classes(state["classes"])
         rows = np.asarray(state["rows"], dtype=np.intp)
-        params = dict(state["params"])
+        params = {k: _unparam(v) for k, v in dict(state["params"]).items()}
         names = state.get("feature_names")
         ok = sorted(rows.tolist()) == list(range(len(classes))) and (
             names is None or len(names) == checkpoint_file.shape.features)
-    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise CheckpointError(f"{where!r}: its estimator metadata is unreadable ({exc}); save "
                               "the estimator again") from exc
     if not ok or len(classes) != checkpoint_file.shape.classes:
@@ -151,12 +283,31 @@ def load_estimator(cls: Any, path: str | os.PathLike[str]) -> Any:
             f"{checkpoint_file.shape.classes} classes and {checkpoint_file.shape.features} "
             "features; save the estimator again")
     arrays = tensorfile.read_tensors_f64(path, header, ("W", "b"))
-    return _estimator(cls, params, classes, names, arrays["W"][rows].T, arrays["b"][rows])
+    return _estimator(cls, params, classes, names, arrays["W"][rows].T, arrays["b"][rows],
+                      where, state.get("fitted", {}))
+
+
+def _classes(entry: Any) -> Any:
+    """The labels of an estimator's metadata: distinct, as ``classes_`` always is."""
+    classes = _unlabel(entry)
+    if len(classes) < 2 or len(np.unique(classes)) != len(classes):
+        raise ValueError(f"{len(classes)} labels, {len(np.unique(classes))} of them distinct")
+    return classes
 
 
 def _estimator(cls: Any, params: dict[str, Any], classes: Any, names: Any, W: Any,
-               b: Any) -> Any:
-    est = cls(**{k: v for k, v in params.items() if k in cls().get_params()})
+               b: Any, where: str, fitted: Any = None) -> Any:
+    """A ``cls`` with the saved parameters (checked as ``fit`` checks them) and model."""
+    if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+        raise CheckpointError(f"{where!r}: its weights hold NaN or inf values; the file was "
+                              "changed after softreg wrote it, or is not softreg's")
+    try:
+        est = cls(**{k: v for k, v in params.items() if k in cls().get_params()})
+        est._validate_params()
+        _set_fitted(est, fitted or {})
+    except (ValueError, TypeError) as exc:  # sklearn's InvalidParameterError is a ValueError
+        raise CheckpointError(f"{where!r}: its saved parameters are not valid ({exc}); save "
+                              "the estimator again") from exc
     est.classes_ = classes
     est.n_features_in_ = int(W.shape[0])
     if names is not None:
@@ -184,10 +335,14 @@ def load_legacy(cls: Any, path: str | os.PathLike[str]) -> Any:
     header = tensorfile.read_header(path, MAX_DATA)
     meta = header.metadata
     try:
-        classes = _unlabel(json.loads(meta["classes"]))
-        params = json.loads(meta["params"])
+        if any(readback.json_depth(v) > readback.MAX_DEPTH for v in meta.values()):
+            raise ValueError(f"JSON nested more than {readback.MAX_DEPTH} levels deep")
+        classes = _classes(json.loads(meta["classes"]))
+        params = dict(json.loads(meta["params"]))
         names = json.loads(meta["feature_names"]) if "feature_names" in meta else None
-    except (KeyError, ValueError, TypeError) as exc:
+        if names is not None and not isinstance(names, list):
+            raise TypeError("its feature names are not a list")
+    except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise CheckpointError(f"{where!r}: its estimator metadata is unreadable ({exc}); save "
                               "the estimator again") from exc
     shapes = {k: v.shape for k, v in header.tensors.items()}
@@ -200,4 +355,4 @@ def load_legacy(cls: Any, path: str | os.PathLike[str]) -> Any:
             f"and {d if names is None else len(names)} features; it is not a checkpoint of "
             "this estimator")
     arrays = tensorfile.read_tensors_f64(path, header, ("W", "b"))
-    return _estimator(cls, params, classes, names, arrays["W"], arrays["b"])
+    return _estimator(cls, params, classes, names, arrays["W"], arrays["b"], where)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy.typing as npt
 from sklearn.utils.class_weight import compute_class_weight
 
 from softreg.core.optional import require
-from softreg.estimator import lbfgs, metric
+from softreg.estimator import lbfgs, metric, rows
 from softreg.estimator.objective import NumpyObjective, Problem, TorchObjective
 
 FRAMEWORKS = ("numpy", "torch")
@@ -19,11 +20,48 @@ FRAMEWORKS = ("numpy", "torch")
 def row_weights(sample_weight: npt.NDArray[np.float64], class_weight: Any,
                 classes: npt.NDArray[Any], y: Any,
                 codes: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
-    """Sample weights times class weights (``"balanced"`` counts the sample weights, as sklearn)."""
+    """Sample weights times class weights (``"balanced"`` counts the sample weights, as sklearn).
+
+    Raises:
+        ValueError: under ``"balanced"``, a class of y whose rows all have sample_weight 0;
+            a class weight that is negative, NaN or infinite; a product that overflows.
+    """
     if class_weight is None:
         return sample_weight
-    cw = compute_class_weight(class_weight, classes=classes, y=y, sample_weight=sample_weight)
-    return sample_weight * cw[codes]
+    if isinstance(class_weight, str):  # "balanced": each class weighs total / (c * its total)
+        totals = np.bincount(codes, weights=sample_weight, minlength=len(classes))
+        empty = (np.bincount(codes, minlength=len(classes)) > 0) & (totals == 0)
+        if empty.any():
+            # LogisticRegression takes this class's weight as inf, its rows' as inf * 0 = NaN,
+            # and returns uniform probabilities with only a ConvergenceWarning: refused here.
+            label = classes[empty].tolist()[0]
+            raise ValueError(
+                f"class_weight='balanced' divides by each class's total sample_weight, and class "
+                f"{label!r} has no weight (its rows all have sample_weight 0); drop those rows, "
+                "give them a positive sample_weight, or pass class_weight as a dict")
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # refused just below
+        cw = np.asarray(compute_class_weight(class_weight, classes=classes, y=y,
+                                             sample_weight=sample_weight), dtype=np.float64)
+        weighted = sample_weight * cw[codes]
+    bad = ~np.isfinite(cw) | (cw < 0)
+    if bad.any():
+        label, value = classes[bad].tolist()[0], cw[bad][0]
+        if isinstance(class_weight, str):
+            raise ValueError(
+                f"class_weight='balanced' gives class {label!r} the weight {value}: sample_weight "
+                "is beyond float64's range; scale sample_weight by a common factor s and C by "
+                "1/s (the same fit)")
+        # LogisticRegression runs a negative class weight to diverging coefficients and a NaN
+        # or infinite one to uniform probabilities, with a ConvergenceWarning each: refused
+        # here, as a negative sample_weight is.
+        raise ValueError(
+            f"class_weight must be finite and non-negative, got {value} for class {label!r}; "
+            "give each class a weight >= 0 (a class of weight 0 is ignored)")
+    if not np.isfinite(weighted).all():
+        raise ValueError("sample_weight times class_weight overflows float64; scale "
+                         "sample_weight or class_weight by a common factor s and C by 1/s (the "
+                         "same fit)")
+    return weighted
 
 
 def penalty(Cs: npt.NDArray[np.float64], weight_sums: npt.NDArray[np.float64],
@@ -36,28 +74,145 @@ def penalty(Cs: npt.NDArray[np.float64], weight_sums: npt.NDArray[np.float64],
     return (2.0 if n_classes == 2 else 1.0) / (Cs * weight_sums)
 
 
-def scaling(X: Any, standardize: bool) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Column means and standard deviations (ones where a column is constant), or none."""
+# Values of X read at a time by :func:`scaling` (float64 copies of a block of rows: 8 MiB).
+STATS_BLOCK = 1 << 20
+
+
+def scaling(X: Any, standardize: bool, weights: npt.NDArray[np.float64] | None = None
+            ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Column means and standard deviations (ones where a column is constant), or none.
+
+    Row i counts ``weights[i]`` times (None: once), as in ``StandardScaler().fit(X,
+    sample_weight=weights)``: a row of weight 0 is left out (its values are never read into
+    the sums), an integer weight counts as that many copies of the row, and the variance is the
+    weighted mean of the squared deviations. Both are worked out in float64 from blocks of
+    rows, in two passes: the mean, then the deviations from it, with the first pass's rounding
+    corrected by their weighted sum (the corrected two-pass algorithm). E[x^2] - mean^2 loses
+    every digit of a column far from zero (an offset of 1e8 in float64); this keeps them.
+    Sparse X is not centred: the deviations of its stored values are summed as they are, and
+    each column's zeros add their weight times mean^2 (a share of the variance, not a
+    difference: nothing cancels; the weight is exactly 0 where every row has a value).
+    """
     d = X.shape[1]
     if not standardize:
         return np.zeros(d), np.ones(d)
-    mu = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
-    sq = X.multiply(X) if hasattr(X, "multiply") else np.square(X, dtype=np.float64)
-    var = np.asarray(sq.mean(axis=0, dtype=np.float64)).ravel() - mu * mu
+    w = np.ones(X.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    total = float(w.sum())
+    # BLAS on one thread, from a block's size (below it the limit's 1 ms is the larger cost):
+    # its idle workers would spin through the elementwise passes that follow each product
+    # (Fashion-MNIST's 60,000 x 784: 1.04 s with two threads, 0.16 s with one)
+    with contextlib.nullcontext() if X.shape[0] * d < STATS_BLOCK else _one_thread():
+        if hasattr(X, "tocsr"):
+            mu, lin, sq = _sparse_moments(X.tocsr(), w, total)
+        else:
+            mu, lin, sq = _dense_moments(X, w, total)
+    var = (sq - lin * lin / total) / total
     sd = np.sqrt(np.maximum(var, 0.0))
     return mu, np.where(sd > 1e-12 * np.maximum(np.abs(mu), 1.0), sd, 1.0)
 
 
+def _dense_moments(X: Any, w: npt.NDArray[np.float64], total: float) -> tuple[
+        npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Weighted column means, sums of deviations and of squared deviations of dense X."""
+    n, d = X.shape
+    step = max(1, STATS_BLOCK // max(d, 1))
+
+    def blocks() -> Any:  # (weights, float64 rows) of each block's rows of positive weight
+        for a in range(0, n, step):
+            wb, keep = w[a:a + step], np.flatnonzero(w[a:a + step] > 0)
+            part = X[a:a + step] if len(keep) == len(wb) else X[a + keep]
+            yield wb[keep], np.asarray(part, dtype=np.float64)
+
+    s = np.zeros(d)
+    for wb, part in blocks():
+        s += wb @ part
+    mu = s / total
+    lin, sq = np.zeros(d), np.zeros(d)
+    for wb, part in blocks():
+        dev = part - mu
+        lin += wb @ dev
+        sq += wb @ np.square(dev, out=dev)
+    return mu, lin, sq
+
+
+def _sparse_moments(X: Any, w: npt.NDArray[np.float64], total: float) -> tuple[
+        npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """:func:`_dense_moments` of CSR X, from its stored values and each column's zeros."""
+    if not X.has_canonical_format:  # duplicate entries: each value is their sum
+        X = X.copy()
+        X.sum_duplicates()
+    n, d = X.shape
+    step = max(1, STATS_BLOCK * n // max(X.nnz, 1))
+    unit = bool(np.all(w == 1.0))
+
+    def blocks() -> Any:  # (columns, row weights or None for ones, float64 values)
+        for a in range(0, n, step):
+            lo, hi = X.indptr[a], X.indptr[min(a + step, n)]
+            cols, vals = X.indices[lo:hi], X.data[lo:hi].astype(np.float64)
+            if unit:
+                yield cols, None, vals
+                continue
+            rw = np.repeat(w[a:a + step], np.diff(X.indptr[a:a + step + 1]))
+            keep = rw > 0
+            yield (cols, rw, vals) if keep.all() else (cols[keep], rw[keep], vals[keep])
+
+    s, stored, count = np.zeros(d), np.zeros(d), np.zeros(d, np.int64)
+    for cols, rw, vals in blocks():
+        s += np.bincount(cols, weights=vals if rw is None else rw * vals, minlength=d)
+        count += np.bincount(cols, minlength=d)
+        if rw is not None:
+            stored += np.bincount(cols, weights=rw, minlength=d)
+    mu = s / total
+    if unit:
+        stored = count.astype(np.float64)
+    # the weight of each column's zeros; none where every counted row has a value there (not
+    # total - stored, whose rounding times mean^2 would swamp a column far from zero)
+    zeros = np.where(count == np.count_nonzero(w > 0), 0.0, np.maximum(total - stored, 0.0))
+    lin, sq = -zeros * mu, zeros * mu * mu
+    for cols, rw, vals in blocks():
+        dev = vals - mu[cols]
+        lin += np.bincount(cols, weights=dev if rw is None else rw * dev, minlength=d)
+        dev *= dev
+        sq += np.bincount(cols, weights=dev if rw is None else rw * dev, minlength=d)
+    return mu, lin, sq
+
+
 def problem(X: Any, codes: npt.NDArray[np.intp], masks: npt.NDArray[np.float64],
             Cs: npt.NDArray[np.float64], n_classes: int, standardize: bool) -> Problem:
-    """One pack: model k weighs row i by ``masks[k, i]`` and is penalised by ``Cs[k]``."""
-    sums = masks.sum(axis=1)
+    """One pack: model k weighs row i by ``masks[k, i]`` and is penalised by ``Cs[k]``.
+
+    With ``standardize``, the pack shares one standardisation (:func:`scaling`), each row
+    weighted by the largest weight a model gives it: a lone fit's own row weights (its sample
+    weights times its class weights, so that a zero weight drops the row and an integer one
+    repeats it there too; SGD's held-out rows weigh 0 and are left out), and for
+    ``SoftmaxRegressionCV``'s pack the row weights of every row a fold trains on, which are
+    those of its refit on all the rows whenever every row is in some fold's training set (the
+    refit then starts from the folds' fits in the same coordinates).
+
+    Raises:
+        ValueError: a model's weights sum to 0 or beyond float64's range, or its penalty
+            1/(C * sum) overflows.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        sums = masks.sum(axis=1)
     if np.any(sums <= 0):
         raise ValueError("the sample weights (times the class weights) sum to zero; give some "
                          "rows a positive weight")
-    mu, sd = scaling(X, standardize)
-    return Problem(X, codes, masks / sums[:, None], penalty(Cs, sums, n_classes), n_classes,
-                   mu, sd)
+    out = ~np.isfinite(sums) | (sums < np.finfo(np.float64).tiny)
+    if out.any():
+        raise ValueError(f"the sample weights (times the class weights) sum to "
+                         f"{sums[out][0]:.3g}, outside float64's normal range; scale "
+                         "sample_weight by a common factor s and C by 1/s (the same fit)")
+    with np.errstate(over="ignore", divide="ignore"):
+        alpha = penalty(Cs, sums, n_classes)
+    over = ~np.isfinite(alpha)
+    if over.any():
+        raise ValueError(f"C={Cs[over][0]:.3g} is too small for weights summing to "
+                         f"{sums[over][0]:.3g}: the penalty 1/(C * sum) overflows float64; raise "
+                         "C (or the sample weights)")
+    mu, sd = scaling(X, standardize, None if not standardize else
+                     masks[0] if len(masks) == 1 else masks.max(axis=0))
+    return Problem(X, codes, masks / sums[:, None], alpha, n_classes, mu, sd)
 
 
 def noise(prob: Problem) -> float:
@@ -75,7 +230,30 @@ def objective(prob: Problem, framework: str, device: str) -> Any:
     if hasattr(prob.X, "tocsr"):
         raise ValueError("framework='torch' takes dense X; fit sparse X with framework='numpy' "
                          "(scipy.sparse products)")
-    return TorchObjective(prob, require("torch"), device)
+    torch = require("torch")
+    _check_torch_device(torch, device)
+    return TorchObjective(prob, torch, device)
+
+
+@functools.lru_cache(maxsize=16)  # an SGD fit makes an objective for each batch
+def _check_torch_device(torch: Any, device: str) -> None:
+    """Refuse a torch device the fit cannot run on: anything but the CPU and a CUDA GPU
+    torch finds (torch itself fails later, deep in the first product, with an
+    AssertionError, a RuntimeError or a NotImplementedError)."""
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    try:
+        where = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        where = None
+    if where is not None and (where.type == "cpu" or (
+            where.type == "cuda" and (where.index or 0) < gpus)):
+        return
+    if not gpus:
+        usable = "device='cpu' (torch finds no CUDA GPU)"
+    else:
+        usable = "device='cpu', 'cuda' or " + (
+            "'cuda:0'" if gpus == 1 else f"'cuda:0' to 'cuda:{gpus - 1}'")
+    raise ValueError(f"framework='torch' cannot fit on device={device!r} here; use {usable}")
 
 
 FTOL = 64 * np.finfo(np.float64).eps  # a relative decrease below this ends a model's fit
@@ -114,21 +292,56 @@ def pair_dtype(X: Any, size: int) -> type[np.floating[Any]]:
     return np.float32 if X.dtype == np.float32 and size >= WIDE else np.float64
 
 
-def one_blas_thread(sparse: bool) -> Any:
-    """BLAS kept to one thread for a sparse fit, else left as it is.
+# A dense fit keeps BLAS to one thread when its models have many parameters for its rows, so
+# that its products are short and L-BFGS's vector operations long: from this many parameters a
+# row, or from rows.LONG_ROWS parameters a model (L-BFGS's axpy then calls BLAS, one threaded
+# call per model) with no more rows than parameters (more rows were not measured, and keep the
+# threads). Fit times on the 2-core machine, idle, BLAS's two threads against one (medians of
+# 4; rows x features x classes, 100 iterations at most; parameters a row in brackets):
+# - kept to one: 30 x 50,000 x 3 (5,000) 2.51 s against 0.25 s, the same with torch's
+#   products 3.05 s against 0.38 s; 150 x 20,000 x 10 (1,333) 22.8 against 1.6;
+#   2,000 x 50,000 x 3 (75; 150,003 a model) 24.3 against 12.9; 8,000 x 7,000 x 10 (8.8;
+#   70,010 a model) 37.9 against 12.4; 300 x 5,000 x 10 (167) 0.66 against 0.45;
+#   SoftmaxRegressionCV (10 Cs, 5 folds) on 100 x 5,000 x 3 (150) 1.01 against 0.91, on
+#   300 x 20,000 x 3 (200) 5.1 against 4.9;
+# - left threaded: 500 x 5,000 x 10 (100) 0.42 against 0.52 with one thread;
+#   1,000 x 5,000 x 10 (50) 0.72 against 1.03; 10,000 x 2,000 x 10 (2) 3.35 against 5.24;
+#   Fashion-MNIST (60,000 x 784 float32, 0.13) 5.35 against 7.87; its first 10,000 rows 1.28
+#   against 2.08; digits (1,797 x 64, 0.36) 0.014 against 0.016 to 0.022, and its
+#   SoftmaxRegressionCV 0.194 against 0.193.
+PARAMS_PER_ROW = 128
+
+
+def few_rows(prob: Problem) -> bool:
+    """Whether a dense fit's models have so many parameters for its rows that BLAS's threads
+    cost it more than they give (:data:`PARAMS_PER_ROW`)."""
+    n, p = prob.X.shape[0], prob.size
+    return p >= PARAMS_PER_ROW * n or (p >= rows.LONG_ROWS and p >= n)
+
+
+def _one_thread() -> Any:
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def one_blas_thread(prob: Problem) -> Any:
+    """BLAS kept to one thread for a sparse fit, or a dense one with few rows for its
+    parameters (:func:`few_rows`); else left as it is.
 
     The sparse products run on threads of their own (:mod:`softreg.estimator.sparse`, not
     BLAS); BLAS is then called only for L-BFGS's long vector operations, which are bound by
     memory, not arithmetic. OpenBLAS's idle workers spin
     after each threaded call, and on a 2-core machine they slow the main thread's next vector
     operations about tenfold: the 20,000 x 65,536 sparse fit of ``benchmarks/bench_sklearn.py
-    --quick`` took 21.4 s with the default threads and 7.2 s with one.
+    --quick`` took 21.4 s with the default threads and 7.2 s with one. A dense fit's products
+    are BLAS's own; its threads pay for them unless the rows are few, when the products are
+    short and the vector operations that follow each of them long (the 30 x 50,000 fit of
+    three classes: 2.5 s with two threads, 0.25 s with one).
     """
-    if not sparse:
+    if not (hasattr(prob.X, "tocsr") or few_rows(prob)):
         return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
+    return _one_thread()
 
 
 def minimize(prob: Problem, theta0: npt.NDArray[np.float64], framework: str, device: str, *,
@@ -145,7 +358,7 @@ def minimize(prob: Problem, theta0: npt.NDArray[np.float64], framework: str, dev
     fun = objective(prob, framework, device)
     coords = metric.centred(prob) if centre else metric.identity(prob)
     every = np.arange(len(theta0))
-    with one_blas_thread(hasattr(prob.X, "tocsr")):
+    with one_blas_thread(prob):
         res = lbfgs.minimize(coords.wrap(fun), coords.to_phi(theta0, every), tol=tol,
                              max_iter=max_iter, ftol=FTOL, noise=noise(prob), verbose=verbose,
                              start=start,

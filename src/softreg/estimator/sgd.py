@@ -1,7 +1,8 @@
 """Minibatch SGD on the same objective as the exact solver, one epoch at a time.
 
 A batch's gradient is an unbiased estimate of the full objective's: each row of the batch is
-weighed ``n / batch`` times its share of the weights, and the penalty is the full one. The
+weighed ``n / batch`` times its share of the weights, and the penalty is the full one, its
+step taken implicitly (stable for any C). The
 learning rate follows softreg's schedules (:meth:`softreg.core.config.TrainConfig.lr_at`).
 """
 
@@ -51,13 +52,20 @@ def epoch(prob: Problem, theta: F64, *, lr: float, batch_size: int,
     order = rng.permutation(n)
     zero = np.zeros(1, np.intp)
     seen = 0.0
+    dc, alpha = prob.n_features * prob.n_classes, float(prob.alpha[0])
     for start in range(0, n, batch_size):
         rows = np.sort(order[start:start + batch_size])
         part = replace(prob, X=prob.X[rows], codes=prob.codes[rows],
                        weights=prob.weights[:, rows] * (n / len(rows)))
         f, g = objective(part, framework, device)(theta, zero)
         with np.errstate(over="ignore", invalid="ignore"):  # refused just below
-            theta = theta - lr * g
+            step = theta - lr * g
+            # the penalty's share of the step taken implicitly, W / (1 + lr alpha): the same
+            # to first order, and stable for any C (taken explicitly, lr * alpha above 2 made
+            # the weights grow by |1 - lr alpha| a step: C=1e-4 on iris ran them to 1e254)
+            step[:, :dc] += lr * alpha * theta[:, :dc]
+            step[:, :dc] /= 1.0 + lr * alpha
+            theta = step
         seen += float(f[0]) * len(rows)
         if not np.isfinite(theta).all():
             raise FloatingPointError(

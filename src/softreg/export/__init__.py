@@ -24,6 +24,9 @@ FORMATS: dict[str, tuple[str, str]] = {
     "torch": ("to_torch", "model_torch.safetensors"),
     "keras": ("to_keras", "model.keras"),
 }
+# The name a format's library insists on (Keras saves a model only as NAME.keras); the other
+# formats take any name. A name without it is refused, never changed behind the user's back.
+SUFFIXES: dict[str, str] = {"keras": ".keras"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,8 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
         What was written.
 
     Raises:
-        ConfigError: unknown format, an existing file without ``overwrite``, an unwritable path.
+        ConfigError: unknown format, an existing file without ``overwrite``, an unwritable path,
+            a keras ``out`` whose name does not end in ``.keras``.
         CheckpointError: ``run`` is not a run folder or a softreg checkpoint.
         FrameworkUnavailableError: the format's library is not installed.
     """
@@ -74,6 +78,7 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
     dest = Path(out) if out is not None else default_path(src, fmt)
     if writegate.describe(dest) == "a folder":  # a real folder, not a link to one
         dest = dest / FORMATS[fmt][1]
+    _check_suffix(dest, fmt)
     module = importlib.import_module(f"softreg.export.{FORMATS[fmt][0]}")
     # write_new refuses an existing file before calling the writer (which imports the library).
     with runfolder.adding_to(dest.parent):  # a run folder: not while its training writes
@@ -81,3 +86,18 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
     epoch = ck.meta.get("epoch")
     return Exported(dest, path, epoch if isinstance(epoch, int) else None,
                     module.snippet(ck).format(path=dest))
+
+
+def _check_suffix(dest: Path, fmt: str) -> None:
+    """Refuse a file name that ``fmt``'s library would not save under (see :data:`SUFFIXES`).
+
+    Raises:
+        ConfigError: ``dest`` does not end in the format's suffix; the message offers the
+            name with it.
+    """
+    suffix = SUFFIXES.get(fmt)
+    if suffix is None or dest.suffix == suffix:
+        return
+    raise ConfigError(f"--out {str(dest)!r} does not end in {suffix}, the only name {fmt} "
+                      f"saves a model under; give e.g. --out "
+                      f"{str(dest.with_name(dest.name + suffix))!r}")

@@ -156,28 +156,83 @@ def data_meta(splits: dict[str, Split]) -> dict[str, Any]:
     return {"model_shape": shape.to_dict(), "class_names": list(shape.class_names)}
 
 
+@dataclass(frozen=True)
+class DataCheck:
+    """What the data read for a checkpoint's model must be (see
+    :func:`softreg.runfiles.checkpoint_meta.data_check`).
+
+    Attributes:
+        fingerprint: the content the checkpoint records, when the data read is its own (no
+            ``--data``); None: not checked (other data, or a checkpoint without one).
+        leave_out: ``--data`` names other data, and leaving it out would read the data the
+            checkpoint names: advice worth giving when that other data does not fit.
+        label_indices: the model's labels are the integers 0..C-1 (an estimator fitted on
+            arrays): any data of C classes has them as its class indices, as for
+            ``save(path, data=SPEC)``.
+    """
+
+    fingerprint: str | None = None
+    leave_out: bool = True
+    label_indices: bool = False
+
+
 def model_data(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None = None,
-               offline: bool = False, where: str = "the checkpoint") -> Dataset:
-    """The data ``config`` names, refused unless it has the model's shape and classes.
+               offline: bool = False, where: str = "the checkpoint",
+               check: DataCheck | None = None) -> Dataset:
+    """The data ``config`` names, refused unless it is data the model can be scored on.
+
+    Args:
+        ck_shape: the model's shape. config: the data settings.
+        data_dir, offline: where a named dataset's files are.
+        where: the model, for messages.
+        check: what the checkpoint says the data must be (its recorded fingerprint, whether
+            leaving ``--data`` out is advice, whether its labels are class indices); default:
+            the shape and the class names only.
 
     Raises:
         ConfigError: the data's feature count, image shape or class names differ from the
-            model's (``where`` names the model).
+            model's; or it is the checkpoint's own data, but its content is not the one the
+            checkpoint records (the file changed, or a relative path read another).
         DataError, DataNotFoundError: as :func:`load_dataset`.
     """
     from softreg.core.errors import ConfigError
 
+    check = check or DataCheck()
     ds = load_dataset(config, data_dir, offline)
     got = ds.shape
-    if (got.features, got.class_names) != (ck_shape.features, ck_shape.class_names):
+    same = got.class_names == ck_shape.class_names or (
+        check.label_indices and got.classes == ck_shape.classes)
+    if got.features != ck_shape.features or not same:
         def said(s: ModelShape) -> str:
             names = ", ".join(s.class_names[:6]) + (", ..." if s.classes > 6 else "")
             return f"{s.features} features and {s.classes} classes ({names})"
 
+        own = ", or leave --data out to use the run's own" if check.leave_out else ""
         raise ConfigError(f"data {config.data!r} has {said(got)}, but {where} was trained on "
-                          f"{said(ck_shape)}; give data of the model's shape and classes, or "
-                          "leave --data out to use the run's own")
+                          f"{said(ck_shape)}; give data of the model's shape and classes{own}")
+    refuse_changed(config.data, ds.fingerprint, check.fingerprint, where,
+                   f"pass --data {config.data} to score the model on the data as it is now")
     return ds
+
+
+def refuse_changed(spec: str, fingerprint: str, recorded: str | None, where: str,
+                   instead: str) -> None:
+    """Refuse the data ``spec`` whose content ``fingerprint`` is not the one ``where`` records
+    (``recorded``; None: nothing to compare).
+
+    Raises:
+        ConfigError: the fingerprints differ; the message ends with ``instead``, what to do
+            besides restoring the data.
+    """
+    from softreg.core.errors import ConfigError
+
+    if recorded is None or fingerprint == recorded:
+        return
+    raise ConfigError(
+        f"data {spec!r} changed since {where} was made from it: its content's sha256 "
+        f"fingerprint is now {fingerprint[:12]}..., where {recorded[:12]}... was recorded "
+        "(its test split could now hold other examples, even training ones); restore that "
+        f"data, or {instead}")
 
 
 def data_shape(config: TrainConfig, data_dir: str | None = None,

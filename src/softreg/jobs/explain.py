@@ -22,8 +22,9 @@ from softreg.explain.analysis import Explanation, Labelled, analyse
 from softreg.explain.calibration import FILE_NAME, FORMAT, model_digest
 from softreg.explain.mistakes import examples
 from softreg.explain.report import render_sections
+from softreg.fitting.splits import DataCheck
 from softreg.runfiles import checkpoint
-from softreg.runfiles.checkpoint_meta import data_config, origin
+from softreg.runfiles.checkpoint_meta import data_check, data_config, origin
 from softreg.safety import fileio, runfolder, writegate
 
 # Everything explain writes; an --out folder holding anything else is not explain's to write in.
@@ -73,11 +74,11 @@ def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: st
                           ".safetensors checkpoint")
     model_path, ck = checkpoint.load_model(p)
     config, notes = _saved_config(ck.meta)
-    # the data: the run's, or the spec a saved estimator records (refused before any folder
-    # is made when it records none and no --data is given), or Fashion-MNIST's
-    data_cfg = config
-    if data or config is None:
-        data_cfg = data_config(ck.meta, str(model_path), data or {})
+    # the data: the run's (as its checkpoint records the spec), or the spec a saved estimator
+    # records (refused before any folder is made when it records none and no --data is
+    # given), or Fashion-MNIST's; checked against the fingerprint recorded with it
+    data_cfg = data_config(ck.meta, str(model_path), data or {})
+    check = data_check(ck.meta, data or {})
     dest = Path(out) if out is not None else _default_out(p)
     kind = out_kind(dest, model_path)
     prepare_out(dest)
@@ -85,7 +86,8 @@ def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: st
     # another folder becomes an "explain" folder (its marker names the files it may replace).
     with runfolder.held(dest, kind, "add"):  # type: ignore[arg-type]
         shape = ck.shape
-        test, val = load_sets(data_cfg, data_dir, offline, shape, str(model_path))
+        test, val = load_sets(data_cfg, data_dir, offline, shape,
+                              f"checkpoint {str(model_path)!r}", check)
         if config is not None and val is None:
             notes.append(NO_VAL)
         expl = analyse(ck.W, ck.b, test, val, list(shape.class_names), notes)
@@ -157,21 +159,22 @@ def _saved_config(meta: dict[str, Any]) -> tuple[TrainConfig | None, list[str]]:
 
 
 def load_sets(config: TrainConfig | None, data_dir: str | None, offline: bool,
-              shape: ModelShape | None = None,
-              where: str = "the checkpoint") -> tuple[Labelled, Labelled | None]:
+              shape: ModelShape | None = None, where: str = "the checkpoint",
+              check: DataCheck | None = None) -> tuple[Labelled, Labelled | None]:
     """The test set and, when ``config`` has a validation split, the same validation examples
     as training used, as the raw inputs the saved weights take (pixels in [0, 1]). The data is
     the run's (``config.data``; Fashion-MNIST without a config), refused unless it has the
-    model's ``shape``.
+    model's ``shape`` (and passes ``check``, see :func:`softreg.fitting.splits.model_data`).
 
     Raises:
-        ConfigError: the data has another shape or class set than the model.
+        ConfigError: the data has another shape or class set than the model, or is the
+            checkpoint's own data but changed since.
     """
     from softreg.data.fashion import MODEL_SHAPE
     from softreg.fitting.splits import model_data, prepare_splits
 
     cfg = config if config is not None else TrainConfig()
-    ds = model_data(shape or MODEL_SHAPE, cfg, data_dir, offline, where)
+    ds = model_data(shape or MODEL_SHAPE, cfg, data_dir, offline, where, check)
     splits = prepare_splits(cfg, dataset=ds, scale=False)
     test = (splits["test"].X, splits["test"].y)
     if config is None or "val" not in splits:

@@ -34,7 +34,7 @@ from softreg.core.errors import ConfigError, FolderError, SoftregError
 from softreg.epochs.history import EpochRecord, History, Status
 from softreg.epochs.loop import EpochCallback
 from softreg.epochs.progress import EpochProgress
-from softreg.fitting.splits import data_meta, prepare_splits, splits_shape
+from softreg.fitting.splits import data_meta, prepare_splits, refuse_changed, splits_shape
 from softreg.fitting.trainer import (
     EarlyStopping,
     LinearTrainer,
@@ -43,6 +43,7 @@ from softreg.fitting.trainer import (
     start_fit,
 )
 from softreg.runfiles import checkpoint
+from softreg.runfiles.checkpoint_meta import recorded_spec
 from softreg.safety import fileio, readback, runfolder, stopsignals
 from softreg.safety.textsafe import printable
 
@@ -80,6 +81,8 @@ class _Resume:
     config: TrainConfig  # with the new --epochs/--device, if given
     saved_config: TrainConfig  # as the checkpoint holds it
     start: Resume  # weights, history and early-stopping state to continue from
+    data: str  # the data spec the checkpoint records (a file's path absolute), else config's
+    fingerprint: str | None  # the data's content when the run started; None: not recorded
 
     @property
     def epoch(self) -> int:
@@ -124,8 +127,10 @@ def load_resume(out_dir: Path, epochs: int | None, device: str | None = None) ->
         config = replace(config, epochs=epochs)
     if device is not None:
         config = replace(config, device=device)  # validated again: e.g. an unknown device
-    return _Resume(config, saved, Resume(state.params, state.history, state.epoch,
-                                         state.early_stopping, state.best_params))
+    start = Resume(state.params, state.history, state.epoch, state.early_stopping,
+                   state.best_params)
+    return _Resume(config, saved, start, recorded_spec(state.data, config.data),
+                   state.data_fingerprint)
 
 
 def saved_config(out_dir: str | Path) -> TrainConfig:
@@ -246,7 +251,10 @@ def _claim_and_train(config: TrainConfig | None, out: Path, data_dir: str | None
                       f"{state.config.epochs} epochs: nothing left to train (pass --epochs N "
                       f"with N > {state.epoch} to train further); its files are written again",
                       file=sys.stderr)
-            backend, splits = backend_and_splits(state.config, data_dir, offline)
+            # the data the run started on: its recorded spec, its content unchanged
+            reading = replace(state.config, data=state.data)
+            backend, splits = backend_and_splits(reading, data_dir, offline)
+            check_same_data(splits, state.fingerprint, state.data, out)
             fileio.write_json(out / "config.json", state.config.to_dict())
             return _train(state.config, backend, splits, out, state, outputs)
     if config is None:
@@ -337,6 +345,19 @@ def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], 
                          splits, outputs.labels)
         result.stop_exit_code = received.exit_code
         return result
+
+
+def check_same_data(splits: dict[str, Any], recorded: str | None, spec: str, out: Path) -> None:
+    """Refuse to resume on data whose content is not what the run started on.
+
+    Raises:
+        ConfigError: the data's fingerprint is not the one the checkpoint records (a
+            checkpoint without one is not checked).
+    """
+    got = data_meta(splits).get("data_fingerprint")
+    if isinstance(got, str):
+        refuse_changed(spec, got, recorded, f"the run in {str(out)!r}",
+                       "start a new run on the data as it is now")
 
 
 def check_agree(out: Path, state: _Resume) -> None:

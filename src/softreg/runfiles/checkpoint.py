@@ -36,6 +36,7 @@ from softreg.runfiles.checkpoint_meta import (
     BEST,
     FORMAT_VERSION,
     LAST,
+    TAMPERED,
     RunState,
     run_state,
     validate_meta,
@@ -122,10 +123,15 @@ def encode(ckpt: Checkpoint, where: str = "checkpoint", dtype: Any = np.float32)
                for k, v in {"W": ckpt.W, "b": ckpt.b, **ckpt.extra}.items()}
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "softreg_version": __version__}
     meta.update({k: json.dumps(v) for k, v in ckpt.meta.items() if k not in _PLAIN_META})
-    validate_meta(_decode_meta(meta), where)  # never write what load would refuse
+    try:  # never write what load would refuse
+        validate_meta(_decode_meta(meta), where)
+    except CheckpointError as exc:  # said of a file read; here nothing is written
+        raise CheckpointError(str(exc).replace(
+            TAMPERED, "a softreg checkpoint cannot hold it, so nothing was written")) from None
     _check_layout({k: v.shape for k, v in tensors.items()}, where,
                   meta_shape(_decode_meta(meta), where))
     _check_arrays(tensors, where)
+    _check_float32_range(tensors, where)
     data: bytes = st.numpy.save(tensors, metadata=meta)
     return _sorted_header(data)
 
@@ -253,6 +259,19 @@ def _check_layout(shapes: dict[str, tuple[int, ...]], where: str, model: ModelSh
         have, lack = ("best_W", "best_b") if "best_W" in shapes else ("best_b", "best_W")
         raise CheckpointError(f"{where!r} holds {have} without {lack}; the best epoch's weights "
                               "come as a pair (the file was changed after softreg wrote it)")
+
+
+def _check_float32_range(arrays: dict[str, npt.NDArray[Any]], where: str) -> None:
+    """Refuse to write weights that :func:`load`, which reads every checkpoint as float32,
+    would refuse: float64 values beyond float32's range."""
+    top = float(np.finfo(np.float32).max)
+    for name, arr in arrays.items():
+        big = float(np.max(np.abs(arr), initial=0.0))
+        if big > top:
+            raise CheckpointError(
+                f"{where!r}: array {name!r} reaches {big:.3g}, beyond float32's range "
+                f"({top:.3g}), in which softreg's commands read a checkpoint; such a model is "
+                "degenerate: fit it with a smaller C or learning rate (or pickle it)")
 
 
 def _check_arrays(arrays: dict[str, npt.NDArray[Any]], where: str) -> None:

@@ -22,10 +22,12 @@ from softreg.core.errors import CheckpointError, ConfigError, HistoryError
 from softreg.core.frameworks import DEVICES, FRAMEWORKS
 from softreg.core.validate import is_int
 from softreg.epochs.history import History
+from softreg.fitting.splits import DataCheck
 from softreg.safety.textsafe import shown
 
 Arrays = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
-_TAMPERED = "the file was changed after softreg wrote it, or is not softreg's"
+# The end of a refusal of a damaged field (checkpoint.encode words it for a write instead).
+TAMPERED = "the file was changed after softreg wrote it, or is not softreg's"
 _STOPPER_FIELDS = ("best_value", "best_epoch", "bad_epochs")
 # The field of a saved scikit-learn estimator's own state (softreg.estimator.persist).
 ESTIMATOR = "estimator"
@@ -56,6 +58,8 @@ class RunState:
         params: the last epoch's (W, b). epoch: the number of finished epochs.
         early_stopping: the early-stopping counters, if the run had a validation split.
         best_params: the best epoch's (W, b), if the checkpoint holds them.
+        data: the data spec the checkpoint records (a file's path absolute), if any.
+        data_fingerprint: the data's content fingerprint it records, if any.
     """
 
     config: TrainConfig
@@ -64,6 +68,8 @@ class RunState:
     epoch: int
     early_stopping: dict[str, Any] | None
     best_params: Arrays | None
+    data: str | None = None
+    data_fingerprint: str | None = None
 
 
 def _natural(value: Any) -> bool:
@@ -158,7 +164,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
 
 
 def _refuse(where: str, key: str, problem: str) -> CheckpointError:
-    return CheckpointError(f"{where!r}: metadata {key!r} {problem}; {_TAMPERED}")
+    return CheckpointError(f"{where!r}: metadata {key!r} {problem}; {TAMPERED}")
 
 
 def validate_meta(meta: dict[str, Any], where: str) -> None:
@@ -222,13 +228,14 @@ def run_state(meta: dict[str, Any], params: Arrays, best: Arrays | None,
         raise _refuse(where, "early_stopping", f"names best epoch {stopper['best_epoch']}, "
                       "but the file holds no best_W/best_b")
     return RunState(TrainConfig.from_dict(meta["config"]), history, params, meta["epoch"],
-                    stopper, best)
+                    stopper, best, meta.get("data"), meta.get("data_fingerprint"))
 
 
 def data_config(meta: dict[str, Any], where: str, given: dict[str, Any]) -> TrainConfig:
-    """The settings a checkpoint's data is read with: its run's configuration; else the data
-    spec it records (a saved estimator's); else Fashion-MNIST's (a checkpoint older than the
-    data seam); then the data settings ``given`` on the command line.
+    """The settings a checkpoint's data is read with: its run's configuration (with the data
+    spec the checkpoint records, a file's path absolute there); else the data spec it records
+    (a saved estimator's); else Fashion-MNIST's (a checkpoint older than the data seam); then
+    the data settings ``given`` on the command line.
 
     Raises:
         ConfigError: a saved estimator fitted on arrays (no spec recorded) and no ``--data``.
@@ -238,6 +245,7 @@ def data_config(meta: dict[str, Any], where: str, given: dict[str, Any]) -> Trai
     raw = meta.get("config")
     if isinstance(raw, dict):
         config = TrainConfig.from_dict(raw)
+        config = replace(config, data=recorded_spec(meta.get("data"), config.data))
     elif isinstance(meta.get("data"), str):
         config = TrainConfig(data=meta["data"])
     elif ESTIMATOR in meta and "data" not in given:
@@ -250,6 +258,44 @@ def data_config(meta: dict[str, Any], where: str, given: dict[str, Any]) -> Trai
     else:
         config = TrainConfig()
     return replace(config, **given)
+
+
+def recorded_spec(recorded: object, typed: str) -> str:
+    """``recorded``, the data spec a run's checkpoint records (a file's path made absolute
+    when it was read), else ``typed``, the spec of its configuration (a checkpoint older than
+    the recorded spec, or one recording data no command line can name)."""
+    from softreg.data.spec import parse
+
+    try:
+        parse(recorded)
+    except ConfigError:  # none, or data a command line cannot name (arrays in Python)
+        return typed
+    return str(recorded)
+
+
+def data_check(meta: dict[str, Any], given: dict[str, Any]) -> DataCheck:
+    """How the data read for the checkpoint of ``meta`` is checked; ``given``: the data
+    settings given on the command line."""
+    state = meta.get(ESTIMATOR)
+    arrays = isinstance(state, dict) and "data" not in meta  # an estimator saved without data
+    fingerprint = meta.get("data_fingerprint")
+    if "data" in given or arrays or not isinstance(fingerprint, str):
+        fingerprint = None
+    indices = isinstance(state, dict) and arrays and _integer_labels(state)
+    return DataCheck(fingerprint, "data" in given and not arrays, indices)
+
+
+def _integer_labels(state: dict[str, Any]) -> bool:
+    """Whether an estimator's recorded labels are the integers 0..C-1, in that order."""
+    labels = state.get("classes")
+    if not isinstance(labels, dict) or not isinstance(labels.get("values"), list):
+        return False
+    try:
+        kind = np.dtype(labels.get("dtype")).kind
+    except (TypeError, ValueError):  # "unicode", "str", or not a dtype at all
+        return False
+    values = labels["values"]
+    return kind in "iu" and values == list(range(len(values)))
 
 
 def origin(meta: dict[str, Any], device: bool = True) -> str:

@@ -8,6 +8,7 @@ file it replaces, or ``0o666`` less the umask for a new one (``mkstemp`` alone w
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -17,35 +18,87 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from softreg.core.errors import ConfigError
+from softreg.core.errors import WriteError
 from softreg.safety import writegate
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it onto ``path``.
 
     On any exception (KeyboardInterrupt included) the temporary file is removed and the
     destination is left untouched. The result keeps the mode of the file it replaces, or gets
-    ``0o666 & ~umask`` when it is new.
+    ``0o666 & ~umask`` when it is new. ``suffix`` is that of what is written (``.json``), for
+    the file name suggested when ``path`` is a folder.
+
+    Raises:
+        ConfigError: ``path`` is a folder, a link, a device or a FIFO.
+        WriteError: ``path`` is a file you may not write (read-only), or in a folder that
+            cannot be made or written in. The message names ``path`` (never the temporary
+            file) and says what to do.
     """
     dest = Path(path)
-    writegate.check_file(dest, flag="the file", owned=True)  # never a link, device or FIFO
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    mode = _mode_for(dest)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    writegate.check_file(dest, flag="the file", owned=True, suffix=suffix)  # no link, FIFO...
+    tmp = _temporary(dest, "path", suffix="")
     try:
         yield tmp
-        os.chmod(tmp, mode)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        _seal(tmp, _mode_for(dest))
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _temporary(dest: Path, choose: str, suffix: str) -> Path:
+    """A new empty file beside ``dest`` (its folders made first), named as
+    :func:`is_temporary` knows, ending in ``suffix``; mode 0600 whatever the umask, so that
+    the writer can open it by name.
+
+    Raises:
+        WriteError: ``dest`` is a file you may not write (a plain ``open(dest, "w")`` would
+            fail: softreg does not replace it either), or its folder cannot be made or written
+            in; the message names ``dest`` and says to choose another ``choose`` (an option,
+            or "path").
+    """
+    if writegate.describe(dest) == "a regular file" and not os.access(dest, os.W_OK):
+        raise _write_error(f"cannot write {str(dest)!r}: the file is read-only to you (mode "
+                           f"{stat.filemode(os.stat(dest).st_mode)}); make it writable "
+                           f"(chmod u+w) or choose another {choose}", errno.EACCES)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".tmp{suffix}",
+                                    dir=dest.parent)
+    except OSError as exc:
+        raise _write_error(f"cannot write {str(dest)!r}: {_why(dest, exc)}; choose "
+                           f"{'a' if choose == 'path' else 'an'} {choose} in a folder you can "
+                           "write to", exc.errno) from exc
+    try:
+        os.fchmod(fd, 0o600)  # mkstemp's 0600 less the umask: 0400 under a umask of 0222
+    finally:
+        os.close(fd)
+    return Path(name)
+
+
+def _write_error(message: str, code: int | None) -> WriteError:
+    error = WriteError(message)
+    error.errno = code  # what the system said, for code that tells errors apart by it
+    return error
+
+
+def _seal(tmp: Path, mode: int) -> None:
+    """Give the written ``tmp`` its final ``mode`` and flush it to disk, before its rename.
+
+    Both go through one read-only descriptor, opened while the file still has mkstemp's 0600:
+    a mode without the owner's write bit (a umask of 0222, a read-only file's mode) would
+    refuse a descriptor opened for writing after the chmod.
+    """
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fchmod(fd, mode)
+        os.fsync(fd)  # the content and the mode, before the name points at them
+    finally:
+        os.close(fd)
 
 
 def _mode_for(dest: Path) -> int:
@@ -71,14 +124,10 @@ def write_together(files: dict[Path, bytes]) -> list[Path]:
     try:
         for dest, data in files.items():
             writegate.check_file(dest, flag="the file", owned=True)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-            temps.append((Path(name), dest))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fchmod(fh.fileno(), _mode_for(dest))
-                os.fsync(fh.fileno())
+            tmp = _temporary(dest, "path", suffix="")
+            temps.append((tmp, dest))
+            tmp.write_bytes(data)
+            _seal(tmp, _mode_for(dest))
         for tmp, dest in temps:
             os.replace(tmp, dest)
     except BaseException:
@@ -89,9 +138,14 @@ def write_together(files: dict[Path, bytes]) -> list[Path]:
     return list(files)
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Atomically write ``data`` to ``path`` and return the path."""
-    with atomic_path(path) as tmp:
+def write_bytes(path: str | os.PathLike[str], data: bytes, *, suffix: str = "") -> Path:
+    """Atomically write ``data`` to ``path`` and return the path (``suffix``: see
+    :func:`atomic_path`).
+
+    Raises:
+        ConfigError, WriteError: as :func:`atomic_path`.
+    """
+    with atomic_path(path, suffix=suffix) as tmp:
         tmp.write_bytes(data)
     return Path(path)
 
@@ -137,54 +191,49 @@ def is_temporary(name: str) -> bool:
 # while the work ran is not clobbered either.
 
 
-def refuse_existing(dest: Path, flag: str = "--out", *, overwrite: bool = False) -> None:
+def refuse_existing(dest: Path, flag: str = "--out", *, overwrite: bool = False,
+                    suffix: str = "") -> None:
     """Raise unless ``dest`` may be written: called before any work, and again at the rename.
 
     See :func:`softreg.safety.writegate.check_file`: without ``overwrite`` anything there is
     refused;
     with it, only a regular file may be replaced (never a folder, link, device or FIFO).
+    ``suffix`` is that of what is written (``.png``), for the name suggested for a folder.
 
     Raises:
         ConfigError: ``dest`` may not be written; the message names ``flag``, the option that
             chose the path.
     """
-    writegate.check_file(dest, flag=flag, overwrite=overwrite)
+    writegate.check_file(dest, flag=flag, overwrite=overwrite, suffix=suffix)
 
 
 def write_new(dest: Path, write: Callable[[Path], object], *, overwrite: bool,
-              flag: str = "--out") -> Path:
+              flag: str = "--out", suffix: str = "") -> Path:
     """Call ``write(tmp)`` on a temporary path beside ``dest``, then move it to ``dest``.
 
-    The temporary name keeps ``dest``'s suffix (Keras insists on ``.keras``). On any error
-    the temporary file is removed and ``dest`` is untouched.
+    The temporary name keeps ``dest``'s suffix (matplotlib picks the format by it, Keras
+    insists on ``.keras``). On any error the temporary file is removed and ``dest`` is
+    untouched.
 
     Args:
         dest: the file to create.
         write: writes the whole file at the path it is given.
         overwrite: replace ``dest`` if it exists; otherwise refuse (naming ``flag``).
+        flag: the option that chose ``dest``, named in a refusal.
+        suffix: that of what is written (``.png``), for the name suggested for a folder.
 
     Returns:
         ``dest``.
 
     Raises:
-        ConfigError: ``dest`` exists and ``overwrite`` is False, or its folder cannot be
-            written.
+        ConfigError: ``dest`` exists and ``overwrite`` is False.
+        WriteError: ``dest`` is read-only to you, or its folder cannot be made or written.
     """
-    refuse_existing(dest, flag, overwrite=overwrite)
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".tmp{dest.suffix}",
-                                    dir=dest.parent)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {str(dest)!r}: {_why(dest, exc)}; choose an {flag} "
-                          "in a folder you can write to") from exc
-    os.close(fd)
-    tmp = Path(name)
+    refuse_existing(dest, flag, overwrite=overwrite, suffix=suffix)
+    tmp = _temporary(dest, flag, suffix=dest.suffix)
     try:
         write(tmp)
-        os.chmod(tmp, _mode_for(dest))
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        _seal(tmp, _mode_for(dest))
         _publish(tmp, dest, overwrite, flag)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -193,11 +242,14 @@ def write_new(dest: Path, write: Callable[[Path], object], *, overwrite: bool,
 
 
 def _why(dest: Path, exc: OSError) -> str:
-    """The reason a folder for ``dest`` cannot be made: a file in the way, or the OS's words."""
+    """Why no file can be made beside ``dest``: a file in the way of its folder, a folder that
+    cannot be written in (the nearest that exists), or the OS's words."""
     for folder in dest.parents:
         if folder.exists():
             if not folder.is_dir():
                 return f"{str(folder)!r} is a file, not a folder"
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                return f"the folder {str(folder)!r} cannot be written in ({exc.strerror})"
             break
     return exc.strerror or str(exc)
 

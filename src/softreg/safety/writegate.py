@@ -46,7 +46,7 @@ def describe(path: str | os.PathLike[str]) -> str | None:
 
 
 def check_file(dest: str | os.PathLike[str], *, flag: str = "--out", overwrite: bool = False,
-               owned: bool = False) -> None:
+               owned: bool = False, suffix: str = "") -> None:
     """Raise unless softreg may create ``dest`` or replace the file there.
 
     Args:
@@ -54,6 +54,8 @@ def check_file(dest: str | os.PathLike[str], *, flag: str = "--out", overwrite: 
         flag: the option that chose it, named in the refusal.
         overwrite: the user passed ``--overwrite``: a regular file there may be replaced.
         owned: ``dest`` is one of softreg's own files (its records say it wrote it).
+        suffix: the suffix of what is written (``.png``), for the file name a refusal of a
+            folder suggests; "" suggests a name without one.
 
     Raises:
         ConfigError: ``dest`` is a folder, a link, a device, a FIFO or a socket; or a regular
@@ -65,7 +67,7 @@ def check_file(dest: str | os.PathLike[str], *, flag: str = "--out", overwrite: 
         return
     if what == "a folder":
         raise ConfigError(f"{flag} {str(path)!r} is a folder; give a file name, not a folder "
-                          f"(e.g. {flag} {str(path / ('file' + (path.suffix or '.png')))!r})")
+                          f"(e.g. {flag} {str(path / ('file' + suffix))!r})")
     if what != "a regular file":
         raise ConfigError(f"{flag} {str(path)!r} is {what}, not a regular file; softreg never "
                           "writes over one (--overwrite or not): choose another path")

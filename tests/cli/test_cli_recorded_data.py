@@ -1,0 +1,190 @@
+"""The data a checkpoint records, read back by `evaluate`, `explain` and `train --resume`.
+
+A file's path is recorded absolute, so the commands read the same file from any folder; its
+content's fingerprint is compared, so a file changed since is refused in one line (with
+``--data`` the user names other data on purpose). A saved estimator fitted on arrays with
+labels 0..C-1 takes any data of C classes, as ``save(path, data=SPEC)`` does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import need
+from softreg.cli import main
+from softreg.data import load
+from softreg.data.spec import parse
+from softreg.runfiles import checkpoint
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _table(path: Path, rows: int, seed: int) -> None:
+    """A learnable CSV of three classes (two features, a ``label`` column)."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(rows) % 3
+    x = rng.normal(size=(rows, 2)) + np.array([[0, 0], [3, 0], [0, 3]])[y]
+    lines = ["a,b,label"] + [f"{u:.4f},{v:.4f},{k}" for (u, v), k in zip(x, y, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _grow(path: Path) -> None:
+    """Five rows more at the end of the CSV ``path`` (its 20% test split: one more)."""
+    path.write_text(path.read_text() + "1.0,1.0,0\n" * 5)
+
+
+def _accuracy(out: str) -> str:
+    return next(line for line in out.splitlines() if line.startswith("test: accuracy"))
+
+
+@pytest.fixture()
+def places(tmp_path, monkeypatch):
+    """``proj/t.csv`` (the data, named relative to proj) and ``elsewhere/t.csv`` (another
+    table of the same name and shape); the current folder is proj."""
+    proj, elsewhere = tmp_path / "proj", tmp_path / "elsewhere"
+    proj.mkdir()
+    elsewhere.mkdir()
+    _table(proj / "t.csv", 90, seed=0)
+    _table(elsewhere / "t.csv", 60, seed=1)
+    monkeypatch.chdir(proj)
+    return proj, elsewhere
+
+
+@pytest.fixture()
+def run(places, capsys):
+    """A run trained on ``--data csv:t.csv`` (relative), from proj."""
+    code, _, err = _run(capsys, "train", "--framework", "numpy", "--epochs", "2",
+                        "--val-split", "0.2", "--data", "csv:t.csv", "--out", "run",
+                        "--no-figures", "--quiet")
+    assert code == 0, err
+    return places[0] / "run"
+
+
+def test_a_files_path_is_recorded_absolute_and_a_named_set_as_written(places, monkeypatch):
+    proj, _ = places
+    assert load("csv:t.csv").spec == f"csv:{proj / 't.csv'}"
+    monkeypatch.setenv("HOME", str(proj))
+    assert parse("csv:~/t.csv").recorded() == f"csv:{proj / 't.csv'}"
+    assert parse("folder:photos").recorded() == f"folder:{proj / 'photos'}"
+    for named in ("sklearn:iris", "fashion-mnist", "mnist"):
+        assert parse(named).recorded() == named
+
+
+def test_a_folder_whose_name_a_checkpoint_cannot_hold_keeps_the_path_as_written(tmp_path,
+                                                                               monkeypatch):
+    odd = tmp_path / "new\nline"
+    odd.mkdir()
+    monkeypatch.chdir(odd)
+    assert parse("csv:t.csv").recorded() == "csv:t.csv"
+
+
+def test_evaluate_and_explain_read_the_recorded_file_from_any_folder(run, places, capsys,
+                                                                     monkeypatch):
+    proj, elsewhere = places
+    assert checkpoint.load(run / checkpoint.LAST).meta["data"] == f"csv:{proj / 't.csv'}"
+    code, here, err = _run(capsys, "evaluate", run, "--no-figures")
+    assert code == 0, err
+    monkeypatch.chdir(elsewhere)  # its own t.csv: 60 other rows
+    code, there, err = _run(capsys, "evaluate", run, "--no-figures")
+    assert code == 0, err
+    assert _accuracy(there) == _accuracy(here) and "(18 examples)" in _accuracy(here)
+    code, _, err = _run(capsys, "explain", run, "--no-figures")
+    assert code == 0, err
+
+
+def test_changed_data_is_refused_by_evaluate_explain_and_resume(run, places, capsys):
+    proj, _ = places
+    data = proj / "t.csv"
+    _grow(data)
+    spec = f"csv:{data}"
+    for argv, where, instead in [
+            (("evaluate", run, "--no-figures"), f"checkpoint {str(run / checkpoint.LAST)!r}",
+             f"pass --data {spec} to score the model on the data as it is now"),
+            (("explain", run, "--no-figures"), f"checkpoint {str(run / checkpoint.LAST)!r}",
+             f"pass --data {spec} to score the model on the data as it is now"),
+            (("train", "--resume", run, "--epochs", "3", "--quiet"), f"the run in {str(run)!r}",
+             "start a new run on the data as it is now")]:
+        code, out, err = _run(capsys, *argv)
+        assert code == 2 and "accuracy" not in out, err
+        assert err.startswith(f"softreg {argv[0]}: error: data {spec!r} changed since {where} "
+                              "was made from it: its content's sha256 fingerprint is now ")
+        assert err.strip().endswith(f"(its test split could now hold other examples, even "
+                                    f"training ones); restore that data, or {instead}")
+        assert len(err.strip().splitlines()) == 1
+    assert checkpoint.load(run / checkpoint.LAST).meta["epoch"] == 2  # not resumed
+    code, out, err = _run(capsys, "evaluate", run, "--no-figures", "--data", "csv:t.csv")
+    assert code == 0 and "(19 examples)" in _accuracy(out), err  # named on purpose: scored
+
+
+def test_leaving_data_out_is_advised_only_when_data_is_given(run, places, capsys):
+    proj, _ = places
+    wide = "\n".join(line.replace(",", ",0,", 1)
+                     for line in (proj / "t.csv").read_text().splitlines())
+    (proj / "wide.csv").write_text(wide.replace("a,0,b", "a,z,b", 1) + "\n")  # 3 features
+    trained_on = "was trained on 2 features and 3 classes (0, 1, 2); give data of the model's"
+    code, _, err = _run(capsys, "evaluate", run, "--no-figures", "--data", "csv:wide.csv")
+    assert code == 2 and trained_on in err
+    assert err.strip().endswith("shape and classes, or leave --data out to use the run's own")
+    (proj / "t.csv").write_text((proj / "wide.csv").read_text())  # the run's own data, widened
+    code, _, err = _run(capsys, "evaluate", run, "--no-figures")
+    assert code == 2 and trained_on in err
+    assert err.strip().endswith("shape and classes"), err  # leaving --data out: this same data
+
+
+def test_a_checkpoint_without_a_fingerprint_is_read_unchecked(run, places, capsys):
+    ck = checkpoint.load(run / checkpoint.LAST)
+    meta = {k: v for k, v in ck.meta.items() if k != "data_fingerprint"}
+    checkpoint.save(places[0] / "old.safetensors", checkpoint.Checkpoint(ck.W, ck.b, meta))
+    _grow(places[0] / "t.csv")
+    code, out, err = _run(capsys, "evaluate", places[0] / "old.safetensors", "--no-figures")
+    assert code == 0 and "(19 examples)" in _accuracy(out), err
+
+
+def test_a_saved_estimators_relative_data_is_recorded_absolute_and_checked(places, capsys,
+                                                                          monkeypatch):
+    need("sklearn")
+    from softreg import SoftmaxRegression
+    from softreg.estimator import load_split
+
+    proj, elsewhere = places
+    model = SoftmaxRegression().fit(*load_split("csv:t.csv", "train"))
+    saved = model.save(proj / "m.safetensors", data="csv:t.csv")
+    X, y = load_split("csv:t.csv", "test")
+    monkeypatch.chdir(elsewhere)
+    code, out, err = _run(capsys, "evaluate", saved, "--no-figures")
+    assert code == 0, err
+    assert _accuracy(out).startswith(f"test: accuracy {model.score(X, y):.4f}")
+    _grow(proj / "t.csv")
+    code, _, err = _run(capsys, "evaluate", saved, "--no-figures")
+    assert code == 2 and f"data 'csv:{proj / 't.csv'}' changed since" in err
+
+
+def test_an_estimator_fitted_on_class_indices_is_evaluated_on_data_of_its_classes(tmp_path,
+                                                                                 capsys):
+    need("sklearn")
+    from sklearn.datasets import load_iris
+
+    from softreg import SoftmaxRegression
+
+    X, y = load_iris(return_X_y=True)
+    model = SoftmaxRegression().fit(X, y)  # labels 0, 1, 2: the classes of sklearn:iris
+    arrays = model.save(tmp_path / "arrays.safetensors")
+    named = model.save(tmp_path / "named.safetensors", data="sklearn:iris")
+    code, by_data, err = _run(capsys, "evaluate", arrays, "--no-figures",
+                              "--data", "sklearn:iris")
+    assert code == 0, err
+    code, by_save, err = _run(capsys, "evaluate", named, "--no-figures")
+    assert code == 0 and _accuracy(by_data) == _accuracy(by_save), err
+    words = SoftmaxRegression().fit(X, np.array(["a", "b", "c"])[y])
+    code, _, err = _run(capsys, "evaluate", words.save(tmp_path / "words.safetensors"),
+                        "--no-figures", "--data", "sklearn:iris")
+    assert code == 2 and err.strip().endswith(
+        "was trained on 4 features and 3 classes (a, b, c); give data of the model's shape "
+        "and classes"), err  # no advice to leave --data out: it records no data of its own

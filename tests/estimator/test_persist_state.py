@@ -1,0 +1,206 @@
+"""A saved estimator comes back whole: its parameters, what a fit leaves, and a model that
+training continues from; labels and files a checkpoint cannot hold are refused in one line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import need
+
+need("sklearn")
+need("safetensors")
+
+from sklearn.base import clone  # noqa: E402
+from sklearn.datasets import load_iris  # noqa: E402
+from sklearn.model_selection import KFold  # noqa: E402
+
+from softreg.core.errors import CheckpointError  # noqa: E402
+from softreg.estimator import SoftmaxRegression, SoftmaxRegressionCV  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return (X - X.mean(0)) / X.std(0), y
+
+
+def _edit_state(path, change):
+    """Rewrite the estimator metadata of the checkpoint at ``path`` with ``change(state)``."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(path), "np") as fh:
+        meta = fh.metadata()
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (not a dict)
+    state = json.loads(meta["estimator"])
+    change(state)
+    meta["estimator"] = json.dumps(state)
+    save_file(tensors, str(path), metadata=meta)
+
+
+def test_parameters_of_numpy_types_lists_and_dicts_come_back(tmp_path, iris):
+    X, y = iris
+    m = SoftmaxRegression(C=np.float32(0.5), max_iter=np.int64(300), standardize=np.True_,
+                          class_weight={0: 2.0, 1: 1.0, 2: np.float64(0.5)}).fit(X, y)
+    back = SoftmaxRegression.load(m.save(tmp_path / "m.safetensors"))
+    assert back.get_params() == m.get_params()
+    np.testing.assert_allclose(clone(back).fit(X, y).predict_proba(X), m.predict_proba(X))
+    cv = SoftmaxRegressionCV(Cs=[0.1, 1.0, 10.0], cv=3, class_weight="balanced").fit(X, y)
+    cv_back = SoftmaxRegressionCV.load(cv.save(tmp_path / "cv.safetensors"))
+    assert cv_back.get_params()["Cs"] == [0.1, 1.0, 10.0] and cv_back.C_ == cv.C_
+
+
+def test_parameters_a_checkpoint_cannot_hold_are_named_when_saving(tmp_path, iris):
+    X, y = iris
+    cv = SoftmaxRegressionCV(Cs=3, cv=KFold(3, shuffle=True, random_state=0)).fit(X, y)
+    with pytest.warns(UserWarning, match=r"SoftmaxRegressionCV\.save: the parameters cv hold "
+                      r"objects a checkpoint does not store .* set them again after load"):
+        path = cv.save(tmp_path / "cv.safetensors")
+    assert SoftmaxRegressionCV.load(path).cv is None
+
+
+def test_a_loaded_model_continues_training(tmp_path, iris):
+    X, y = iris
+    sgd = SoftmaxRegression(solver="sgd", epochs=5, random_state=0).fit(X, y)
+    back = SoftmaxRegression.load(sgd.save(tmp_path / "sgd.safetensors"))
+    assert back._epochs_done == sgd._epochs_done and back.n_iter_.tolist() == [5]
+    a, b = clone(sgd), back  # the original continued, and the loaded copy
+    a.__dict__.update({k: v for k, v in sgd.__dict__.items() if k.endswith("_") or
+                       k.startswith("_")})
+    a.partial_fit(X, y)
+    b.partial_fit(X, y)  # no classes=: it is fitted
+    np.testing.assert_allclose(b.coef_, a.coef_, atol=1e-12)
+    lb = SoftmaxRegression(warm_start=True, max_iter=1000).fit(X, y)
+    loaded = SoftmaxRegression.load(lb.save(tmp_path / "lb.safetensors"))
+    loaded.set_params(max_iter=2)
+    loaded.fit(X, y)  # from the saved optimum: it stays there (a cold start would not)
+    np.testing.assert_allclose(loaded.coef_, lb.coef_, atol=1e-3)
+    assert SoftmaxRegression.load(tmp_path / "lb.safetensors").objective_ == lb.objective_
+
+
+@pytest.mark.filterwarnings("ignore:SoftmaxRegression. L-BFGS stopped")
+def test_a_warm_start_continues_the_model_whatever_the_scaling(iris):
+    X, y = iris
+    m = SoftmaxRegression(standardize=True, warm_start=True).fit(X, y)
+    first = m.coef_.copy()
+    m.set_params(max_iter=1)
+    # other rows, so other column statistics: the start is the model itself, not its
+    # parameters read in the new scaling
+    m.fit(X[::2] * 1.0, y[::2])
+    assert np.abs(m.coef_ - first).max() < 0.5 * np.abs(first).max()
+    # partial_fit with standardize: a batch's statistics do not move a model that learns
+    # nothing (lr=0 is refused; a tiny rate leaves it where it is)
+    s = SoftmaxRegression(solver="sgd", standardize=True, lr=1e-15, random_state=0)
+    s.partial_fit(X, y, classes=[0, 1, 2])
+    s.set_params(lr=0.1)
+    s.fit(X, y)
+    before = s.predict_proba(X)
+    s.set_params(lr=1e-15)
+    s.partial_fit(X[:20] + 3.0, y[:20])
+    np.testing.assert_allclose(s.predict_proba(X), before, atol=1e-9)
+
+
+@pytest.mark.parametrize("labels", [
+    np.array(["2020-01-01", "2021-06-30", "2022-12-31"], dtype="datetime64[D]"),
+    np.array([1, 2, 3], dtype="timedelta64[s]"),
+    np.array([1.0, 2.0, 3.0], dtype=np.longdouble),
+    np.array([True, False]),
+], ids=["datetime64", "timedelta64", "longdouble", "booleans"])
+def test_labels_of_more_types_come_back(tmp_path, iris, labels):
+    X, y = iris
+    if len(labels) == 2:
+        X, y = X[y < 2], y[y < 2]
+    m = SoftmaxRegression().fit(X, labels[y])
+    back = SoftmaxRegression.load(m.save(tmp_path / "m.safetensors"))
+    assert back.classes_.dtype == m.classes_.dtype
+    assert back.classes_.tolist() == m.classes_.tolist()
+    assert [type(v) for v in back.classes_.tolist()] == [type(v) for v in m.classes_.tolist()]
+
+
+def test_labels_a_checkpoint_cannot_give_back_are_refused_before_writing(tmp_path, iris):
+    X, y = iris
+    wide = np.array([0, 1, 2**60 + 1], dtype=np.longdouble)  # not a float64
+    m = SoftmaxRegression().fit(X, wide[y])
+    path = tmp_path / "m.safetensors"
+    with pytest.raises(ValueError, match=r"labels of dtype float128 \(e\.g\. 0\.0, 1\.0, 1\.15"
+                       r".*cannot be saved in a checkpoint.*pickle / joblib"):
+        m.save(path)
+    assert not path.exists()
+
+
+def test_a_folder_loads_its_checkpoint(tmp_path, iris):
+    X, y = iris
+    m = SoftmaxRegression().fit(X, y)
+    m.save(tmp_path / "run" / "checkpoint.safetensors")
+    np.testing.assert_array_equal(SoftmaxRegression.load(tmp_path / "run").coef_, m.coef_)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match=r"checkpoint\.safetensors' does not exist"):
+        SoftmaxRegression.load(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s["classes"].update(dtype="|u1", values=[0, 1, 300]), "unreadable"),
+    (lambda s: s["classes"].update(values=[0, 0, 1]), "unreadable"),
+    (lambda s: s["classes"].update(dtype="<M8[D]", values=["x", "y", "z"]), "unreadable"),
+    (lambda s: s["classes"].update(dtype="|V8"), "unreadable"),
+    (lambda s: s["params"].update(C=-1.0), "saved parameters are not valid"),
+    (lambda s: s["params"].update(class_weight={"labels": 3, "weights": []}), "unreadable"),
+    (lambda s: s.update(fitted={"n_iter_": [-1]}), "saved parameters are not valid"),
+    (lambda s: s.update(fitted={"objective_": "nan"}), "saved parameters are not valid"),
+    (lambda s: s.update(fitted={"surprise": 1}), "saved parameters are not valid"),
+], ids=["label out of range", "duplicate labels", "dates not counts", "void dtype",
+        "negative C", "bad class_weight", "negative n_iter_", "text objective", "unknown"])
+def test_damaged_estimator_metadata_is_refused_in_one_line(tmp_path, iris, change, message):
+    X, y = iris
+    path = SoftmaxRegression().fit(X, y).save(tmp_path / "m.safetensors")
+    _edit_state(path, change)
+    with pytest.raises(CheckpointError, match=message):
+        SoftmaxRegression.load(path)
+
+
+def test_weights_beyond_float32_are_refused_when_saving(tmp_path, iris):
+    X, y = iris
+    m = SoftmaxRegression().fit(X, y)
+    m._W = m._W * 1e39
+    path = tmp_path / "big.safetensors"
+    with pytest.raises(CheckpointError, match=r"array 'W' reaches .*e\+39, beyond float32's "
+                       r"range .*fit it with a smaller C or learning rate"):
+        m.save(path)
+    assert not path.exists()
+
+
+def test_too_many_classes_is_said_so_when_saving(tmp_path):
+    from softreg.runfiles.checkpoint_meta import MAX_CLASSES
+
+    m = SoftmaxRegression()
+    m.classes_ = np.arange(MAX_CLASSES + 1)
+    m._W, m._b, m.n_features_in_ = np.zeros((1, MAX_CLASSES + 1)), np.zeros(MAX_CLASSES + 1), 1
+    with pytest.raises(ValueError, match=r"at most 100,000 classes; this one has 100,001"):
+        m.save(tmp_path / "m.safetensors")
+
+
+def _legacy(path, W, b, **fields):
+    import safetensors.numpy
+
+    meta = {"format": "softreg-estimator", "format_version": "1",
+            "classes": json.dumps({"dtype": "str", "values": ["no", "yes"]}),
+            "params": json.dumps({"C": 2.0}), **fields}
+    path.write_bytes(safetensors.numpy.save({"W": W, "b": b}, metadata=meta))
+    return path
+
+
+@pytest.mark.parametrize("W, b, fields, message", [
+    (np.zeros((3, 2)), np.array([np.inf, 0.0]), {}, "weights hold NaN or inf"),
+    (np.zeros((3, 2)), np.zeros(2), {"params": "[1, 2]"}, "metadata is unreadable"),
+    (np.zeros((3, 2)), np.zeros(2), {"classes": "[" * 100 + "]" * 100},
+     "metadata is unreadable .*nested more than 64"),
+    (np.zeros((3, 2)), np.zeros(2), {"feature_names": '"abc"'}, "metadata is unreadable"),
+], ids=["inf weights", "params a list", "deep nesting", "names not a list"])
+def test_damaged_files_of_the_earlier_format_are_refused_in_one_line(tmp_path, W, b, fields,
+                                                                    message):
+    path = _legacy(tmp_path / "old.safetensors", W, b, **fields)
+    with pytest.raises(CheckpointError, match=message):
+        SoftmaxRegression.load(path)

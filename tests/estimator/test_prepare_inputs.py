@@ -1,0 +1,273 @@
+"""What prepare makes of the user's weights, device and standardisation: clear refusals of
+weights that would fit to NaN, column statistics that respect the weights and keep their
+digits far from zero, and BLAS's threads on wide dense fits."""
+
+from __future__ import annotations
+
+import warnings
+from unittest import mock
+
+import numpy as np
+import pytest
+
+from conftest import need
+
+need("sklearn")
+
+import scipy.sparse as sp  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
+
+from softreg.estimator import SoftmaxRegression, SoftmaxRegressionCV, prepare  # noqa: E402
+
+
+def _data(n=150, d=4, c=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * np.linspace(0.5, 2, d)
+    y = np.argmax(X @ rng.normal(size=(d, c)) + rng.normal(size=(n, c)), axis=1)
+    return X, y
+
+
+def _refused(est, X, y, match, sample_weight=None):
+    """``est.fit`` raises a ValueError matching ``match`` before any numpy warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=match) as err:
+            est.fit(X, y, sample_weight=sample_weight)
+    assert "\n" not in str(err.value)
+    return str(err.value)
+
+
+# --- D01, D08: row weights that would fit to NaN or diverge -----------------------------------
+
+@pytest.mark.parametrize("solver", ["lbfgs", "sgd"])
+def test_balanced_refuses_a_class_whose_sample_weights_are_all_zero(solver):
+    X, y = _data()
+    sw = np.where(y == 2, 0.0, 1.0)
+    msg = _refused(SoftmaxRegression(class_weight="balanced", solver=solver), X, y,
+                   r"class_weight='balanced'.*class 2 has no weight", sw)
+    assert "sample_weight" in msg and "dict" in msg
+    _refused(SoftmaxRegressionCV(Cs=2, class_weight="balanced"), X, y, "class 2 has no weight",
+             sw)
+
+
+def test_balanced_still_fits_a_zero_weight_row_of_a_weighted_class():
+    X, y = _data()
+    sw = np.ones(len(y))
+    sw[np.flatnonzero(y == 2)[0]] = 0.0  # one row of class 2, not all of them
+    m = SoftmaxRegression(class_weight="balanced").fit(X, y, sample_weight=sw)
+    assert np.isfinite(m.intercept_).all() and m.score(X, y) > 0.8
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -1.0])
+@pytest.mark.parametrize("framework", ["numpy", "torch"])
+def test_a_nan_infinite_or_negative_class_weight_is_refused(value, framework):
+    if framework == "torch":
+        need("torch")
+    X, y = _data()
+    cw = {0: value, 1: 1.0, 2: 1.0}
+    _refused(SoftmaxRegression(class_weight=cw, framework=framework), X, y,
+             r"class_weight must be finite and non-negative, got .* for class 0; give each class")
+    _refused(SoftmaxRegression(class_weight=cw, solver="sgd"), X, y, "class_weight must be")
+    _refused(SoftmaxRegressionCV(Cs=2, class_weight=cw), X, y, "class_weight must be")
+
+
+def test_a_class_weight_of_zero_still_drops_the_class_rows():
+    X, y = _data()
+    a = SoftmaxRegression(class_weight={0: 0.0, 1: 1.0, 2: 1.0}, tol=1e-10).fit(X, y)
+    b = SoftmaxRegression(tol=1e-10).fit(X, y, sample_weight=(y != 0).astype(float))
+    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-8)
+
+
+def test_sample_weight_times_class_weight_that_overflows_is_refused():
+    X, y = _data()
+    _refused(SoftmaxRegression(class_weight={0: 1e10, 1: 1.0, 2: 1.0}), X, y,
+             "sample_weight times class_weight overflows float64", np.full(len(y), 1e300))
+
+
+# --- D11: weight sums out of float64's range ----------------------------------------------------
+
+@pytest.mark.parametrize("weight", [1e307, 1e-320])
+def test_weights_whose_sum_leaves_float64_are_refused(weight):
+    X, y = _data()
+    msg = _refused(SoftmaxRegression(), X, y, "sum to .*, outside float64's normal range",
+                   np.full(len(y), weight))
+    assert "scale sample_weight by a common factor s and C by 1/s" in msg
+
+
+def test_a_c_whose_penalty_overflows_is_refused():
+    X, y = _data()
+    _refused(SoftmaxRegression(C=1e-320), X, y, r"C=1e-320 is too small .* raise C")
+    prob = prepare.problem(X, y, np.ones((1, len(y))), np.array([1e-300]), 3, False)
+    assert np.isfinite(prob.alpha).all()  # still in range (the zero model, as before)
+
+
+# --- D06: the column statistics weigh the rows as the fit does ----------------------------------
+
+def test_standardize_weighs_the_statistics_as_standard_scaler_with_sample_weight():
+    X, y = _data()
+    w = np.random.default_rng(1).integers(0, 4, len(y)).astype(float)
+    ref = StandardScaler().fit(X, sample_weight=w)
+    for data in (X, X.astype(np.float32), sp.csr_matrix(X)):
+        mu, sd = prepare.scaling(data, True, w)
+        np.testing.assert_allclose(mu, ref.mean_, rtol=1e-6)
+        np.testing.assert_allclose(sd, ref.scale_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_standardize_a_zero_weight_row_equals_dropping_it(sparse):
+    X, y = _data()
+    Xo = np.r_[X, [[1000.0] * X.shape[1]]]
+    sw = np.r_[np.ones(len(y)), 0.0]
+    wrap = sp.csr_matrix if sparse else np.asarray
+    a = SoftmaxRegression(standardize=True, tol=1e-10).fit(wrap(Xo), np.r_[y, 0],
+                                                           sample_weight=sw)
+    b = SoftmaxRegression(standardize=True, tol=1e-10).fit(wrap(X), y)
+    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-6)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, atol=1e-6)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_standardize_integer_weights_equal_repeated_rows(sparse):
+    X, y = _data()
+    iw = np.random.default_rng(0).integers(0, 4, len(y))
+    wrap = sp.csr_matrix if sparse else np.asarray
+    a = SoftmaxRegression(standardize=True, tol=1e-10).fit(wrap(X), y, sample_weight=iw)
+    b = SoftmaxRegression(standardize=True, tol=1e-10).fit(wrap(np.repeat(X, iw, 0)),
+                                                           np.repeat(y, iw))
+    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-6)
+
+
+def test_a_pack_standardises_by_the_rows_its_folds_train_on():
+    X, y = _data()
+    X = np.r_[X, [[1000.0] * X.shape[1]]]  # a row every model weighs 0
+    y = np.r_[y, 0]
+    sw = np.r_[np.random.default_rng(2).uniform(0.5, 2.0, len(y) - 1), 0.0]
+    folds = np.arange(len(y)) % 3
+    masks = np.repeat(np.where(folds[None] != np.arange(3)[:, None], sw, 0.0), 2, axis=0)
+    pack = prepare.problem(X, y, masks, np.tile([0.1, 10.0], 3), 3, True)
+    refit = prepare.problem(X, y, sw[None], np.array([1.0]), 3, True)
+    ref = StandardScaler().fit(X[:-1], sample_weight=sw[:-1])
+    for prob in (pack, refit):  # one standardisation, the refit's: its start keeps its meaning
+        np.testing.assert_allclose(prob.mu, ref.mean_, rtol=1e-12)
+        np.testing.assert_allclose(prob.sd, ref.scale_, rtol=1e-12)
+
+
+# --- D07: the variance far from zero ---------------------------------------------------------
+
+def _far(offset, dtype):
+    X, y = _data()
+    return (X + offset).astype(dtype), y
+
+
+@pytest.mark.parametrize(("offset", "dtype", "sparse"), [
+    (1e8, np.float64, False), (1e8, np.float64, True), (1e3, np.float32, True),
+    (1e3, np.float32, False)])
+def test_standardize_statistics_far_from_zero_match_standard_scaler(offset, dtype, sparse):
+    X, _ = _far(offset, dtype)
+    ref = StandardScaler().fit(X.astype(np.float64))
+    mu, sd = prepare.scaling(sp.csr_matrix(X) if sparse else X, True)
+    np.testing.assert_allclose(mu, ref.mean_, rtol=1e-12)
+    np.testing.assert_allclose(sd, ref.scale_, rtol=1e-9)
+
+
+def test_sparse_statistics_with_zeros_far_from_zero():
+    X, _ = _data()
+    X = X + 1e6
+    X[::3, 1] = 0.0  # a column with real zeros, far from its other values
+    X[:, 2] = 0.0
+    X[5, 2] = 1e6  # a nearly empty column
+    w = np.random.default_rng(3).uniform(0.0, 3.0, len(X))
+    ref = StandardScaler().fit(X, sample_weight=w)
+    mu, sd = prepare.scaling(sp.csr_matrix(X), True, w)
+    np.testing.assert_allclose(mu, ref.mean_, rtol=1e-10)
+    np.testing.assert_allclose(sd, ref.scale_, rtol=1e-8)
+
+
+def test_sparse_statistics_sum_duplicate_entries():
+    X, _ = _data(n=20)
+    coo = sp.coo_matrix(X + 1e3)
+    doubled = sp.csr_matrix((np.r_[coo.data, coo.data] / 2, (np.r_[coo.row, coo.row],
+                                                             np.r_[coo.col, coo.col])),
+                            shape=X.shape)
+    doubled.has_canonical_format = False
+    ref = StandardScaler().fit(X + 1e3)
+    mu, sd = prepare.scaling(doubled, True)
+    np.testing.assert_allclose(mu, ref.mean_, rtol=1e-12)
+    np.testing.assert_allclose(sd, ref.scale_, rtol=1e-9)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_standardize_far_from_zero_is_the_standard_scaler_pipeline(sparse):
+    X, y = _far(1e8, np.float64)  # (float32 far from zero: the float32 products' rounding)
+    Xd = X
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(tol=1e-10, max_iter=10000))
+    pipe.fit(Xd, y)
+    m = SoftmaxRegression(standardize=True, tol=1e-8).fit(sp.csr_matrix(X) if sparse else X, y)
+    np.testing.assert_allclose(m.predict_proba(Xd), pipe.predict_proba(Xd), atol=1e-4)
+
+
+# --- D13: torch devices -------------------------------------------------------------------------
+
+def _bad_devices():
+    torch = need("torch")
+    bad = ["bogus", "meta", "CPU", "cuda:99"]
+    return bad if torch.cuda.is_available() else [*bad, "cuda", "cuda:0"]
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "sgd"])
+def test_torch_refuses_a_device_it_cannot_fit_on_in_one_line(solver):
+    torch = need("torch")
+    X, y = _data()
+    for device in _bad_devices():
+        msg = _refused(SoftmaxRegression(framework="torch", device=device, solver=solver), X, y,
+                       f"framework='torch' cannot fit on device='{device}' here; use "
+                       "device='cpu'")
+        assert ("'cpu', 'cuda'" in msg) == torch.cuda.is_available()
+    _refused(SoftmaxRegressionCV(Cs=2, framework="torch", device="bogus"), X, y,
+             "cannot fit on device='bogus'")
+
+
+def test_torch_fits_on_cpu_devices():
+    need("torch")
+    X, y = _data()
+    a = SoftmaxRegression(framework="torch", device="cpu:0").fit(X, y)
+    b = SoftmaxRegression(framework="numpy").fit(X, y)
+    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-5)
+
+
+# --- D17: BLAS's threads on a wide dense fit ------------------------------------------------------
+
+def _blas_threads():
+    return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+
+class _SeenError(Exception):
+    pass
+
+
+def _threads_while_fitting(X, y, c):
+    """BLAS's thread counts when L-BFGS would start on X, y (BLAS allowed two threads)."""
+    def spy(*args, **kwargs):
+        raise _SeenError(_blas_threads())
+
+    prob = prepare.problem(X, y, np.ones((1, len(y))), np.array([1.0]), c, False)
+    with threadpool_limits(limits=2, user_api="blas"), \
+            mock.patch.object(prepare.lbfgs, "minimize", spy), pytest.raises(_SeenError) as seen:
+        prepare.minimize(prob, np.zeros((1, prob.size)), "numpy", "cpu", tol=1e-4, max_iter=3)
+    return seen.value.args[0]
+
+
+# (n, d, c): 200 parameters a row; 110 a row but 66,010 a model (L-BFGS's axpy on BLAS)
+@pytest.mark.parametrize(("n", "d", "c"), [(30, 2000, 3), (600, 6600, 10)])
+def test_a_dense_fit_with_many_parameters_a_row_keeps_blas_to_one_thread(n, d, c):
+    rng = np.random.default_rng(0)
+    assert _threads_while_fitting(rng.normal(size=(n, d)), rng.integers(0, c, n), c) == {1}
+
+
+@pytest.mark.parametrize(("n", "d", "c"), [(300, 50, 3), (2000, 1000, 10)])
+def test_a_dense_fit_with_enough_rows_leaves_blas_threaded(n, d, c):
+    rng = np.random.default_rng(0)
+    assert _threads_while_fitting(rng.normal(size=(n, d)), rng.integers(0, c, n), c) == {2}
