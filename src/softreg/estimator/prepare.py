@@ -240,13 +240,14 @@ def _check_torch_device(torch: Any, device: str) -> None:
     """Refuse a torch device the fit cannot run on: anything but the CPU and a CUDA GPU
     torch finds (torch itself fails later, deep in the first product, with an
     AssertionError, a RuntimeError or a NotImplementedError)."""
-    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     try:
         where = torch.device(device)
     except (RuntimeError, ValueError, TypeError):
         where = None
-    if where is not None and (where.type == "cpu" or (
-            where.type == "cuda" and (where.index or 0) < gpus)):
+    if where is not None and where.type == "cpu":
+        return  # CUDA is not asked about (a broken CUDA set-up warns when it is)
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if where is not None and where.type == "cuda" and (where.index or 0) < gpus:
         return
     if not gpus:
         usable = "device='cpu' (torch finds no CUDA GPU)"
