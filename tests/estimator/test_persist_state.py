@@ -204,3 +204,10 @@ def test_damaged_files_of_the_earlier_format_are_refused_in_one_line(tmp_path, W
     path = _legacy(tmp_path / "old.safetensors", W, b, **fields)
     with pytest.raises(CheckpointError, match=message):
         SoftmaxRegression.load(path)
+
+
+def test_an_infinite_chosen_c_comes_back(tmp_path, iris):
+    X, y = iris
+    cv = SoftmaxRegressionCV(Cs=[1e-3, np.inf], cv=3, max_iter=300).fit(X, y)
+    assert np.isinf(cv.C_)
+    assert np.isinf(SoftmaxRegressionCV.load(cv.save(tmp_path / "cv.safetensors")).C_)

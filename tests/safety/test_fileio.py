@@ -1,3 +1,4 @@
+import errno
 import os
 import re
 import shutil
@@ -182,3 +183,22 @@ def test_a_folder_given_for_a_file_gets_a_name_of_what_is_written(tmp_path):
                                                     f"{str(tmp_path / 'file.png')!r})")):
         fileio.write_new(tmp_path, lambda tmp: None, overwrite=True, flag="--png",
                          suffix=".png")
+
+
+@pytest.mark.parametrize("code, writes", [(errno.EPERM, True), (errno.EIO, False)],
+                         ids=["a file system without modes", "an I/O error"])
+def test_a_chmod_that_fails_leaves_no_temporary_file(tmp_path, monkeypatch, code, writes):
+    # vfat, exFAT and some FUSE mounts refuse chmod (EPERM): the write goes on with the modes
+    # the mount gives; any other failure is raised, and the temporary file never stays behind
+    def refuse(fd, mode):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "fchmod", refuse)
+    dest = tmp_path / "out.json"
+    if writes:
+        fileio.write_text(dest, "{}")
+        assert dest.read_text() == "{}"
+    else:
+        with pytest.raises(OSError):
+            fileio.write_text(dest, "{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["out.json"] if writes else [])

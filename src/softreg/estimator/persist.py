@@ -210,10 +210,11 @@ def _set_fitted(est: Any, fitted: Any) -> None:
                     and all(type(v) is int and 0 <= v < 2**31 for v in value)):
                 raise ValueError("n_iter_ is not a short list of iteration counts")
             est.n_iter_ = np.array(value, np.int32)
-        elif name in ("objective_", "C_"):
-            if not (type(value) in (int, float) and np.isfinite(value)
-                    and (name == "objective_" or value > 0)):
-                raise ValueError(f"{name} is not a finite number")
+        elif name in ("objective_", "C_"):  # C_ may be inf (an unpenalised C among Cs)
+            if not (type(value) in (int, float) and (
+                    value > 0 if name == "C_" else bool(np.isfinite(value)))):
+                raise ValueError(f"{name} is not a {'positive' if name == 'C_' else 'finite'} "
+                                 "number")
             setattr(est, name, float(value))
         elif name == "_epochs_done":
             if not (type(value) is int and 0 <= value < 2**31):

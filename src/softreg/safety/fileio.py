@@ -50,6 +50,11 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
         raise
 
 
+# What fchmod says on a file system without Unix modes (vfat, exFAT, some FUSE and SMB mounts):
+# the file keeps the modes the mount gives it, and the write goes on.
+_NO_MODES = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP)
+
+
 def _temporary(dest: Path, choose: str, suffix: str) -> Path:
     """A new empty file beside ``dest`` (its folders made first), named as
     :func:`is_temporary` knows, ending in ``suffix``; mode 0600 whatever the umask, so that
@@ -74,9 +79,14 @@ def _temporary(dest: Path, choose: str, suffix: str) -> Path:
                            f"{'a' if choose == 'path' else 'an'} {choose} in a folder you can "
                            "write to", exc.errno) from exc
     try:
-        os.fchmod(fd, 0o600)  # mkstemp's 0600 less the umask: 0400 under a umask of 0222
-    finally:
-        os.close(fd)
+        try:
+            os.fchmod(fd, 0o600)  # mkstemp's 0600 less the umask: 0400 under a umask of 0222
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        if exc.errno not in _NO_MODES or not os.access(name, os.W_OK):
+            Path(name).unlink(missing_ok=True)  # never left behind
+            raise
     return Path(name)
 
 
@@ -95,7 +105,11 @@ def _seal(tmp: Path, mode: int) -> None:
     """
     fd = os.open(tmp, os.O_RDONLY)
     try:
-        os.fchmod(fd, mode)
+        try:
+            os.fchmod(fd, mode)
+        except OSError as exc:  # a file system without modes keeps its own
+            if exc.errno not in _NO_MODES:
+                raise
         os.fsync(fd)  # the content and the mode, before the name points at them
     finally:
         os.close(fd)
