@@ -188,3 +188,23 @@ def test_an_estimator_fitted_on_class_indices_is_evaluated_on_data_of_its_classe
     assert code == 2 and err.strip().endswith(
         "was trained on 4 features and 3 classes (a, b, c); give data of the model's shape "
         "and classes"), err  # no advice to leave --data out: it records no data of its own
+
+
+def test_a_moved_project_still_reads_its_data_from_the_typed_path(run, places, capsys,
+                                                                  monkeypatch):
+    # the recorded absolute path is gone after the project folder moved; the path as typed
+    # (relative to the current folder) finds the same data, and its fingerprint agrees
+    import shutil
+
+    proj, _ = places
+    code, before, err = _run(capsys, "evaluate", run, "--no-figures")
+    assert code == 0, err
+    moved = proj.parent / "moved"
+    shutil.move(proj, moved)
+    monkeypatch.chdir(moved)
+    for argv in (("evaluate", "run", "--no-figures"), ("explain", "run", "--no-figures"),
+                 ("train", "--resume", "run", "--epochs", "3", "--quiet", "--no-figures")):
+        code, out, err = _run(capsys, *argv)
+        assert code == 0, err
+        if argv[0] == "evaluate":
+            assert _accuracy(out) == _accuracy(before)

@@ -97,13 +97,13 @@ class SoftmaxRegression(LinearSoftmax):
         start = time.perf_counter()  # objective_curve_'s seconds count from here
         self._validate_params()
         warm = self._warm_model()  # before check_fit_input resets n_features_in_
-        X, y, sw = check_fit_input(self, X, y, sample_weight)
+        X, y, raw = check_fit_input(self, X, y, sample_weight)
         classes, codes = encode_labels(y, type(self).__name__)
-        sw = prepare.row_weights(sw, self.class_weight, classes, y, codes)
+        sw = prepare.row_weights(raw, self.class_weight, classes, y, codes)
         held = self._held_out(len(codes)) if self.solver == "sgd" else None
         rows = sw if held is None else np.where(held, 0.0, sw)  # held-out rows weigh 0
         prob = prepare.problem(X, codes, rows[None], np.array([float(self.C)]), len(classes),
-                               self.standardize)
+                               self.standardize, scale_weights=raw)
         theta0 = self._start(prob, warm, classes)
         self.classes_ = classes
         if self.solver == "lbfgs":
@@ -147,9 +147,10 @@ class SoftmaxRegression(LinearSoftmax):
                              f"classes {self.classes_.tolist()} (given to the first partial_fit, "
                              "or fitted); a model's classes are fixed: fit anew with all of them")
         codes = np.searchsorted(self.classes_, y).astype(np.intp)
+        raw = sw
         sw = prepare.row_weights(sw, self.class_weight, self.classes_, y, codes)
         prob = prepare.problem(X, codes, sw[None], np.array([float(self.C)]),
-                               len(self.classes_), self.standardize)
+                               len(self.classes_), self.standardize, scale_weights=raw)
         theta = (np.zeros((1, prob.size)) if first else prob.theta(self._W, self._b))
         self._finish(prob, self._fit_sgd(prob, theta, 1))
         return self

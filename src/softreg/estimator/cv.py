@@ -128,7 +128,8 @@ class SoftmaxRegressionCV(LinearSoftmax):
         prob = prepare.problem(X if order is None else X[order],
                                codes if order is None else codes[order],
                                masks if order is None else masks[:, order],
-                               np.tile(Cs, len(folds)), len(classes), self.standardize)
+                               np.tile(Cs, len(folds)), len(classes), self.standardize,
+                               scale_weights=sw if order is None else sw[order])
         res = self._minimize(prob, np.zeros((len(masks), prob.size)))
         grid_shape = (len(folds), 1, len(Cs))  # the axis of one L1 ratio, as scikit-learn's
         self.Cs_, self.l1_ratios_, self.l1_ratio_ = Cs, np.array([0.0]), 0.0
@@ -143,7 +144,7 @@ class SoftmaxRegressionCV(LinearSoftmax):
             best = int(np.argmax(scores.mean(axis=0)))
             self.C_ = float(Cs[best])
             prob = prepare.problem(X, codes, weights[None], np.array([self.C_]), len(classes),
-                                   self.standardize)
+                                   self.standardize, scale_weights=sw)
             last = self._minimize(prob, fits[:, best].mean(axis=0)[None])
             theta, refit_stopped = last.theta, not last.converged.all()
         else:  # as LogisticRegressionCV: each fold's fit at its own best C, averaged

@@ -178,16 +178,14 @@ def _sparse_moments(X: Any, w: npt.NDArray[np.float64], total: float) -> tuple[
 
 
 def problem(X: Any, codes: npt.NDArray[np.intp], masks: npt.NDArray[np.float64],
-            Cs: npt.NDArray[np.float64], n_classes: int, standardize: bool) -> Problem:
+            Cs: npt.NDArray[np.float64], n_classes: int, standardize: bool,
+            scale_weights: npt.NDArray[np.float64] | None = None) -> Problem:
     """One pack: model k weighs row i by ``masks[k, i]`` and is penalised by ``Cs[k]``.
 
     With ``standardize``, the pack shares one standardisation (:func:`scaling`), each row
-    weighted by the largest weight a model gives it: a lone fit's own row weights (its sample
-    weights times its class weights, so that a zero weight drops the row and an integer one
-    repeats it there too; SGD's held-out rows weigh 0 and are left out), and for
-    ``SoftmaxRegressionCV``'s pack the row weights of every row a fold trains on, which are
-    those of its refit on all the rows whenever every row is in some fold's training set (the
-    refit then starts from the folds' fits in the same coordinates).
+    weighted by ``scale_weights`` (the estimators give their plain sample weights, over every
+    row: the statistics of ``StandardScaler().fit(X, sample_weight=...)`` in a pipeline, class
+    weights and SGD's held-out rows aside), or else by the largest weight a model gives it.
 
     Raises:
         ValueError: a model's weights sum to 0 or beyond float64's range, or its penalty
@@ -210,7 +208,8 @@ def problem(X: Any, codes: npt.NDArray[np.intp], masks: npt.NDArray[np.float64],
         raise ValueError(f"C={Cs[over][0]:.3g} is too small for weights summing to "
                          f"{sums[over][0]:.3g}: the penalty 1/(C * sum) overflows float64; raise "
                          "C (or the sample weights)")
-    mu, sd = scaling(X, standardize, None if not standardize else
+    mu, sd = scaling(X, standardize, None if not standardize else scale_weights
+                     if scale_weights is not None else
                      masks[0] if len(masks) == 1 else masks.max(axis=0))
     return Problem(X, codes, masks / sums[:, None], alpha, n_classes, mu, sd)
 

@@ -263,13 +263,25 @@ def data_config(meta: dict[str, Any], where: str, given: dict[str, Any]) -> Trai
 def recorded_spec(recorded: object, typed: str) -> str:
     """``recorded``, the data spec a run's checkpoint records (a file's path made absolute
     when it was read), else ``typed``, the spec of its configuration (a checkpoint older than
-    the recorded spec, or one recording data no command line can name)."""
+    the recorded spec, or one recording data no command line can name). A recorded path that
+    is gone while the typed one, read from the current folder, is there (a project moved or
+    copied, its run with it) gives the typed one: the data's fingerprint still tells whether
+    it is the same data."""
+    from pathlib import Path
+
     from softreg.data.spec import parse
 
     try:
-        parse(recorded)
+        spec = parse(recorded)
     except ConfigError:  # none, or data a command line cannot name (arrays in Python)
         return typed
+    if spec.kind not in ("named", "sklearn") and not Path(spec.target).exists():
+        try:
+            other = parse(typed)
+        except ConfigError:
+            return str(recorded)
+        if other.kind == spec.kind and Path(other.target).expanduser().exists():
+            return typed
     return str(recorded)
 
 
