@@ -280,6 +280,9 @@ def test_a_class_weight_key_that_is_no_class_is_named():
     with pytest.raises(ValueError, match=r"class_weight has keys that are not classes of y: "
                        r"\[99\]; its keys must be among the classes \[0, 1, 2\]"):
         SoftmaxRegressionCV(Cs=2, class_weight={0: 2.0, 99: 3.0}).fit(X, y)
+    with pytest.raises(ValueError, match=r"class_weight has keys that are not classes of y: "
+                       r"\[99\]; its keys must be among the classes \[0, 1, 2\]"):
+        SoftmaxRegression(class_weight={0: 2.0, 99: 3.0}).fit(X, y)  # the same check
 
 
 # 7. groups

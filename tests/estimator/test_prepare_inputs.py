@@ -140,15 +140,15 @@ def test_standardize_integer_weights_equal_repeated_rows(sparse):
     np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-6)
 
 
-def test_a_pack_standardises_by_the_rows_its_folds_train_on():
+def test_a_pack_and_its_refit_standardise_by_the_sample_weights():
     X, y = _data()
     X = np.r_[X, [[1000.0] * X.shape[1]]]  # a row every model weighs 0
     y = np.r_[y, 0]
     sw = np.r_[np.random.default_rng(2).uniform(0.5, 2.0, len(y) - 1), 0.0]
     folds = np.arange(len(y)) % 3
     masks = np.repeat(np.where(folds[None] != np.arange(3)[:, None], sw, 0.0), 2, axis=0)
-    pack = prepare.problem(X, y, masks, np.tile([0.1, 10.0], 3), 3, True)
-    refit = prepare.problem(X, y, sw[None], np.array([1.0]), 3, True)
+    pack = prepare.problem(X, y, masks, np.tile([0.1, 10.0], 3), 3, True, scale_weights=sw)
+    refit = prepare.problem(X, y, sw[None], np.array([1.0]), 3, True, scale_weights=sw)
     ref = StandardScaler().fit(X[:-1], sample_weight=sw[:-1])
     for prob in (pack, refit):  # one standardisation, the refit's: its start keeps its meaning
         np.testing.assert_allclose(prob.mu, ref.mean_, rtol=1e-12)

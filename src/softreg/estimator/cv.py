@@ -24,7 +24,6 @@ from softreg.estimator import lbfgs, prepare
 from softreg.estimator.base import F64, LinearSoftmax, check_fit_input, encode_labels
 from softreg.estimator.classifier import SoftmaxRegression
 from softreg.estimator.folds import (
-    check_class_weight,
     fold_masks,
     fold_scorer,
     grid,
@@ -117,7 +116,6 @@ class SoftmaxRegressionCV(LinearSoftmax):
         X, y, sw = check_fit_input(self, X, y, sample_weight)
         classes, codes = encode_labels(y, type(self).__name__)
         self.classes_ = classes
-        check_class_weight(self.class_weight, classes)
         weights = prepare.row_weights(sw, self.class_weight, classes, y, codes)
         Cs = grid(self.Cs)
         split_params, score_params = self._route(y, sample_weight, params)

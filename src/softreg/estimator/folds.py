@@ -53,17 +53,6 @@ def grid(Cs: Any) -> F64:
     return values
 
 
-def check_class_weight(class_weight: Any, classes: Any) -> None:
-    """Refuse a class_weight dict with a key that is no class of y (a missing class weighs 1)."""
-    if not isinstance(class_weight, dict):
-        return
-    known = set(classes.tolist())
-    unknown = [key for key in class_weight if key not in known]
-    if unknown:
-        raise ValueError(f"class_weight has keys that are not classes of y: {unknown}; its keys "
-                         f"must be among the classes {classes.tolist()}")
-
-
 def splits(cv: Any, X: Any, y: Any, split_params: dict[str, Any]) -> list[tuple[Any, Any]]:
     """The (train, test) row indices of each split of ``cv``; boolean masks become indices.
 

@@ -23,11 +23,18 @@ def row_weights(sample_weight: npt.NDArray[np.float64], class_weight: Any,
     """Sample weights times class weights (``"balanced"`` counts the sample weights, as sklearn).
 
     Raises:
-        ValueError: under ``"balanced"``, a class of y whose rows all have sample_weight 0;
-            a class weight that is negative, NaN or infinite; a product that overflows.
+        ValueError: a class_weight key that is no class of y; under ``"balanced"``, a class of
+            y whose rows all have sample_weight 0; a class weight that is negative, NaN or
+            infinite; a product that overflows.
     """
     if class_weight is None:
         return sample_weight
+    if isinstance(class_weight, dict):  # a missing class weighs 1; an unknown key is a mistake
+        known = set(classes.tolist())
+        unknown = [key for key in class_weight if key not in known]
+        if unknown:
+            raise ValueError(f"class_weight has keys that are not classes of y: {unknown}; its "
+                             f"keys must be among the classes {classes.tolist()}")
     if isinstance(class_weight, str):  # "balanced": each class weighs total / (c * its total)
         totals = np.bincount(codes, weights=sample_weight, minlength=len(classes))
         empty = (np.bincount(codes, minlength=len(classes)) > 0) & (totals == 0)
@@ -183,9 +190,10 @@ def problem(X: Any, codes: npt.NDArray[np.intp], masks: npt.NDArray[np.float64],
     """One pack: model k weighs row i by ``masks[k, i]`` and is penalised by ``Cs[k]``.
 
     With ``standardize``, the pack shares one standardisation (:func:`scaling`), each row
-    weighted by ``scale_weights`` (the estimators give their plain sample weights, over every
-    row: the statistics of ``StandardScaler().fit(X, sample_weight=...)`` in a pipeline, class
-    weights and SGD's held-out rows aside), or else by the largest weight a model gives it.
+    weighted by ``scale_weights`` (None: once). The estimators give their plain sample weights,
+    over every row: the statistics of ``StandardScaler().fit(X, sample_weight=...)`` in a
+    pipeline, class weights and SGD's held-out rows aside; a CV pack and its refit so share
+    one standardisation, and the refit's start keeps its meaning.
 
     Raises:
         ValueError: a model's weights sum to 0 or beyond float64's range, or its penalty
@@ -208,9 +216,7 @@ def problem(X: Any, codes: npt.NDArray[np.intp], masks: npt.NDArray[np.float64],
         raise ValueError(f"C={Cs[over][0]:.3g} is too small for weights summing to "
                          f"{sums[over][0]:.3g}: the penalty 1/(C * sum) overflows float64; raise "
                          "C (or the sample weights)")
-    mu, sd = scaling(X, standardize, None if not standardize else scale_weights
-                     if scale_weights is not None else
-                     masks[0] if len(masks) == 1 else masks.max(axis=0))
+    mu, sd = scaling(X, standardize, scale_weights)
     return Problem(X, codes, masks / sums[:, None], alpha, n_classes, mu, sd)
 
 
