@@ -208,3 +208,59 @@ def test_a_moved_project_still_reads_its_data_from_the_typed_path(run, places, c
         assert code == 0, err
         if argv[0] == "evaluate":
             assert _accuracy(out) == _accuracy(before)
+
+
+def _columns(src: Path, dest: Path, order: tuple[int, ...], header: str | None = None) -> None:
+    """``src``'s table with its columns in ``order`` (and another ``header``, if given)."""
+    rows = [line.split(",") for line in src.read_text().splitlines()]
+    lines = [",".join(r[i] for i in order) for r in rows]
+    dest.write_text("\n".join([header or lines[0], *lines[1:]]) + "\n")
+
+
+def test_evaluate_and_explain_match_another_tables_columns_by_name(run, places, capsys):
+    proj, _ = places
+    _columns(proj / "t.csv", proj / "ba.csv", (1, 0, 2))  # b,a,label: the same rows
+    for argv in (("evaluate", run, "--no-figures"), ("explain", run, "--no-figures", "--out")):
+        outs = []
+        for spec in ("t.csv", "ba.csv"):
+            out_dir = (proj / f"ex-{spec}",) if argv[0] == "explain" else ()
+            code, out, err = _run(capsys, *argv, *out_dir, "--data", f"csv:{spec}")
+            assert code == 0, err
+            outs.append(out[:out.find("files:")].splitlines()[1:])  # the numbers
+        assert outs[0] == outs[1] and any("accuracy" in line.lower() for line in outs[0])
+
+
+@pytest.mark.parametrize(("header", "message"), [
+    ("u,v,label", "lacks the feature column(s) 'a', 'b' that checkpoint {ck} was trained on, "
+                  "and has 'u', 'v' instead; give a table of the model's feature columns (in "
+                  "any order)"),
+    ("a,z,label", "lacks the feature column(s) 'b' that checkpoint {ck} was trained on, and has "
+                  "'z' instead"),
+])
+def test_a_table_of_other_feature_names_is_refused(run, places, capsys, header, message):
+    proj, _ = places
+    _columns(proj / "t.csv", proj / "other.csv", (0, 1, 2), header)
+    ck = repr(str(run / checkpoint.LAST))
+    for argv in (("evaluate", run, "--no-figures"), ("explain", run, "--no-figures", "--out",
+                                                      proj / "ex")):
+        code, out, err = _run(capsys, *argv, "--data", "csv:other.csv")
+        assert code == 2 and "accuracy" not in out, err
+        assert message.format(ck=ck) in err and len(err.strip().splitlines()) == 1
+    assert not (proj / "ex" / "explain.md").exists()
+
+
+def test_another_test_split_of_the_runs_own_data_is_refused(run, places, capsys):
+    ck = str(run / checkpoint.LAST)
+    for argv in (("evaluate", run, "--no-figures"), ("explain", run, "--no-figures")):
+        code, out, err = _run(capsys, *argv, "--test-split", "0.9")
+        assert code == 2 and "accuracy" not in out, err
+        assert err.strip() == (
+            f"softreg {argv[0]}: error: --test-split 0.9 is not the run's: checkpoint {ck!r} "
+            "was trained with --test-split 0.2 (another fraction puts examples it trained on "
+            "in the test split); leave --test-split out, or pass --data to score other data "
+            "on purpose")
+    code, out, err = _run(capsys, "evaluate", run, "--no-figures", "--test-split", "0.2")
+    assert code == 0 and "(18 examples)" in _accuracy(out), err  # the run's own: as it was
+    code, out, err = _run(capsys, "evaluate", run, "--no-figures", "--test-split", "0.9",
+                          "--data", "csv:t.csv")
+    assert code == 0 and "(81 examples)" in _accuracy(out), err  # data named on purpose

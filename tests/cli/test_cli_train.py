@@ -88,6 +88,23 @@ def test_evaluate_prints_metrics(trained, capsys, fake_fashion):
     assert "confusion matrix" in out
 
 
+def test_evaluate_png_ending_in_a_separator_is_a_folder(trained, capsys, tmp_path):
+    """``--png DIR/`` writes the default name in DIR (made when missing), never a file DIR."""
+    run, _ = trained
+    code, out, err = _run(capsys, "evaluate", str(run), "--png", f"{tmp_path / 'figs'}/")
+    png = tmp_path / "figs" / "evaluate-test-confusion.png"
+    assert code == 0 and f"confusion matrix figure: {png}" in out, err
+    assert png.read_bytes().startswith(b"\x89PNG")
+    code, _, err = _run(capsys, "evaluate", str(run), "--split", "train", "--png",
+                        f"{tmp_path / 'figs'}/")
+    assert code == 0 and (tmp_path / "figs" / "evaluate-train-confusion.png").is_file(), err
+    (tmp_path / "notes").write_text("the user's")
+    code, out, err = _run(capsys, "evaluate", str(run), "--png", f"{tmp_path / 'notes'}/")
+    assert code == 2 and "accuracy" not in out and len(err.strip().splitlines()) == 1
+    assert f"--png {str(tmp_path / 'notes')!r} is a regular file, not a folder" in err
+    assert (tmp_path / "notes").read_text() == "the user's"
+
+
 def test_evaluate_a_run_folder_uses_the_model_the_run_reported(capsys, tmp_path,
                                                                noisy_fashion):
     run = tmp_path / "run"
@@ -158,9 +175,10 @@ def test_predict_refuses_bad_images(trained, capsys, tmp_path, make, message):
 def test_predict_refuses_wrong_size_png(trained, capsys, tmp_path):
     PIL = need("PIL", "PIL.Image")
     run, _ = trained
-    PIL.new("L", (30, 28)).save(tmp_path / "wide.png")
+    PIL.new("L", (30, 28)).save(tmp_path / "wide.png")  # 30 wide, 28 high
     code, _, err = _run(capsys, "predict", str(run), str(tmp_path / "wide.png"))
-    assert code == 2 and "is 30x28 pixels; softreg predicts on 28x28 grayscale images" in err
+    assert code == 2 and ("is 28x30 pixels (height x width); softreg predicts on 28x28 "
+                          "grayscale images") in err
 
 
 def test_predict_bad_top_k(trained, capsys, tmp_path):

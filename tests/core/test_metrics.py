@@ -31,18 +31,17 @@ def test_class_report_precision_recall_f1_and_averages():
     # true 0: 3 right, 1 taken for 1; true 1: 2 right; true 2: 1 taken for 0, never predicted
     cm = np.array([[3, 1, 0], [0, 2, 0], [1, 0, 0]])
     rep = class_report(cm)
-    np.testing.assert_allclose(rep.precision[:2], [3 / 4, 2 / 3])
-    assert np.isnan(rep.precision[2])  # never predicted
+    np.testing.assert_allclose(rep.precision, [3 / 4, 2 / 3, 0.0])  # 2 never predicted: 0
     np.testing.assert_allclose(rep.recall, [3 / 4, 1.0, 0.0])
-    np.testing.assert_allclose(rep.f1[:2], [0.75, 0.8])
-    assert np.isnan(rep.f1[2]) and rep.support.tolist() == [4, 2, 1]
+    np.testing.assert_allclose(rep.f1, [0.75, 0.8, 0.0])  # TP = 0, FN = 1: F1 0, not NaN
+    assert rep.support.tolist() == [4, 2, 1]
     assert rep.accuracy == pytest.approx(5 / 7)
-    macro_p, macro_r, macro_f = rep.macro()
-    assert macro_p == pytest.approx((0.75 + 2 / 3) / 2) and macro_r == pytest.approx(1.75 / 3)
-    assert macro_f == pytest.approx(0.775)
+    macro_p, macro_r, macro_f = rep.macro()  # every column over the same three classes
+    assert macro_p == pytest.approx((0.75 + 2 / 3) / 3) and macro_r == pytest.approx(1.75 / 3)
+    assert macro_f == pytest.approx(1.55 / 3)
     w_p, w_r, w_f = rep.weighted()
-    assert w_p == pytest.approx((4 * 0.75 + 2 * 2 / 3) / 6) and w_r == pytest.approx(5 / 7)
-    assert w_f == pytest.approx((4 * 0.75 + 2 * 0.8) / 6)
+    assert w_p == pytest.approx((4 * 0.75 + 2 * 2 / 3) / 7) and w_r == pytest.approx(5 / 7)
+    assert w_f == pytest.approx((4 * 0.75 + 2 * 0.8) / 7)
 
 
 def test_class_report_f1_is_zero_when_a_class_is_predicted_but_never_right():
@@ -61,3 +60,62 @@ def test_format_class_report_has_a_row_per_class_and_the_averages():
     assert len(lines) == 14 and lines[10].split()[-1] == "100"
     assert lines[11].split() == ["macro", "avg", "1.0000", "1.0000", "1.0000", "1000"]
     assert lines[13].split() == ["accuracy", "1.0000", "1000"]
+
+
+# Confusion matrices cm[true, predicted] whose report must match scikit-learn's with
+# zero_division=0, degenerate ones included.
+SKLEARN_CASES = {
+    "mixed": [[3, 1, 0], [0, 2, 0], [1, 0, 0]],  # class 2 never predicted
+    "one class predicted": [[0, 0, 12], [0, 0, 14], [0, 0, 10]],
+    "class absent from the test set, predicted": [[5, 1, 0], [0, 0, 0], [1, 2, 4]],
+    "class absent from the test set, never predicted": [[5, 0, 1], [0, 0, 0], [2, 0, 4]],
+    "perfect": [[7, 0, 0], [0, 3, 0], [0, 0, 9]],
+    "always wrong": [[0, 2], [1, 0]],
+    "one example": [[0, 0], [1, 0]],
+}
+
+
+def _sklearn_report(cm):
+    """(per class, macro, weighted) from scikit-learn on the labels ``cm`` counts; per class
+    only for the classes in the truth or the predictions (its default set of labels)."""
+    metrics = pytest.importorskip("sklearn.metrics")
+    cm = np.asarray(cm)
+    pairs = [(t, p) for t in range(len(cm)) for p in range(len(cm)) for _ in range(cm[t, p])]
+    y_true, y_pred = (np.array(v) for v in zip(*pairs, strict=True))
+    p, r, f, s = metrics.precision_recall_fscore_support(y_true, y_pred, zero_division=0)
+    seen = np.union1d(y_true, y_pred)
+    macro = metrics.precision_recall_fscore_support(y_true, y_pred, average="macro",
+                                                    zero_division=0)[:3]
+    weighted = metrics.precision_recall_fscore_support(y_true, y_pred, average="weighted",
+                                                       zero_division=0)[:3]
+    return seen, (p, r, f, s), macro, weighted
+
+
+@pytest.mark.parametrize("case", list(SKLEARN_CASES))
+def test_class_report_matches_sklearn_with_zero_division_0(case):
+    from softreg.core.metrics import class_report
+
+    cm = np.array(SKLEARN_CASES[case], dtype=np.int64)
+    seen, (p, r, f, s), macro, weighted = _sklearn_report(cm)
+    rep = class_report(cm)
+    np.testing.assert_allclose(rep.precision[seen], p)
+    np.testing.assert_allclose(rep.recall[seen], r)
+    np.testing.assert_allclose(rep.f1[seen], f)
+    np.testing.assert_array_equal(rep.support[seen], s)
+    np.testing.assert_allclose(rep.macro(), macro)
+    np.testing.assert_allclose(rep.weighted(), weighted)
+    # a class neither in the test set nor predicted has nothing to measure: NaN, not averaged
+    unseen = np.setdiff1d(np.arange(len(cm)), seen)
+    assert np.isnan(rep.precision[unseen]).all() and np.isnan(rep.recall[unseen]).all()
+    assert np.isnan(rep.f1[unseen]).all()
+
+
+def test_class_report_f1_is_zero_for_a_class_never_predicted():
+    from softreg.core.metrics import class_report, format_class_report
+
+    rep = class_report(np.array([[0, 0, 12], [0, 0, 14], [0, 0, 10]]))
+    assert rep.precision.tolist()[:2] == [0.0, 0.0] and rep.f1.tolist()[:2] == [0.0, 0.0]
+    f1 = 2 * (10 / 36) / (1 + 10 / 36)
+    assert rep.macro() == pytest.approx((10 / 36 / 3, 1 / 3, f1 / 3))
+    assert rep.weighted() == pytest.approx((10 / 36 * 10 / 36, 10 / 36, f1 * 10 / 36))
+    assert "nan" not in format_class_report(rep, ["class_0", "class_1", "class_2"])

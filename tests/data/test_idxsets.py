@@ -304,3 +304,51 @@ def test_emnist_archive_member_with_damaged_bytes_leaves_no_file(tmp_path):
     with pytest.raises(DataError, match=r"gzip.zip: a member is damaged \(Bad CRC-32"):
         archive.extract(path, {"gzip/a.gz": 2048}, tmp_path / "out")
     assert all_files(tmp_path / "out") == []  # no half file, no temporary one
+
+
+@pytest.mark.parametrize("command", ["train", "data"])
+def test_a_changed_fashion_mnist_file_in_the_given_folder_is_not_swapped_for_another(
+        tiny_mnist, capsys, command):
+    """A copy with other content in --data-dir is passed over only for one in that folder
+    (MNIST beside Fashion-MNIST, above); never, in silence, for the system's copy: train
+    refuses it as softreg data does, naming the file."""
+    from idxfiles import tiny_contents, write_tiny
+
+    from softreg.cli import main
+
+    places, _ = tiny_mnist
+    write_tiny(places["system"])
+    given = places["given"]
+    write_tiny(given)
+    name = "train-labels-idx1-ubyte.gz"
+    changed = bytearray(tiny_contents()[name])
+    changed[8] = (changed[8] + 1) % 10  # the first label
+    write(given / name, bytes(changed))
+    argv = ["--data-dir", str(given), "--offline"]
+    if command == "train":
+        argv += ["--framework", "numpy", "--epochs", "1", "--quiet", "--no-figures", "--out",
+                 str(given.parent / "run")]
+    code = main([command, *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert (f"{given / name} (--data-dir) is not Fashion-MNIST's train-labels-idx1-ubyte (its "
+            "content's sha256 differs), and softreg does not pass over a file in a folder you "
+            f"named for another copy (system folder: {places['system'] / name}); replace it "
+            "with a fresh copy, or move it away to use the other") in err
+    assert not (given.parent / "run").exists()
+
+
+def test_softreg_data_takes_the_copy_train_takes_beside_another_datasets_files(
+        tiny_mnist, capsys):
+    from idxfiles import write_tiny
+
+    from softreg.cli import main
+
+    places, _ = tiny_mnist
+    given = places["given"]
+    _publish(given, seed=7)  # MNIST's files at the top, Fashion-MNIST's in its own folder
+    write_tiny(given / "fashion-mnist")
+    assert main(["data", "--data-dir", str(given), "--offline"]) == 0
+    out = capsys.readouterr().out  # (the tiny labels files of both are the same)
+    for name in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte"):
+        assert f"--data-dir (its fashion-mnist folder): {given / 'fashion-mnist' / name}" in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import tracemalloc
 
 import pytest
 
@@ -110,3 +111,40 @@ def test_upstream_bytes_come_back_only_from_the_same_compressed_stream(tmp_path)
     plain = tmp_path / "plain"
     plain.write_bytes(b"\x00\x00\x08\x01")
     assert loader_files.upstream_gzip(spec, plain) is None
+
+
+def _peak_bytes(fn) -> int:
+    """Call ``fn`` (which must raise DataError) and return its peak of traced memory."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match="exists and is not the verified"):
+            fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("loader", ["keras", "torchvision"])
+def test_a_bomb_in_the_way_is_refused_without_being_read_whole(monkeypatch, tmp_path, loader):
+    """A 64 MiB gzip bomb (keras's .gz) or a 64 MiB file (torchvision's plain one) at the
+    destination: compared with the verified content through the bounded reader."""
+    from idxfiles import isolate, write_tiny
+
+    isolate(monkeypatch, tmp_path)
+    found = write_tiny(tmp_path / "found")
+    folder = loader_files.target_dir(loader, tmp_path / "root")
+    folder.mkdir(parents=True)
+    spec = fashion.FILES[0]
+    size = 64 << 20
+    if loader == "keras":
+        bomb = folder / spec.filename
+        bomb.write_bytes(gzip.compress(bytes(size), mtime=0))
+    else:
+        bomb = folder / spec.stem
+        with open(bomb, "wb") as f:
+            f.truncate(size)  # sparse: no disk used
+    before = bomb.read_bytes() if loader == "keras" else None
+    peak = _peak_bytes(lambda: loader_files.place(
+        loader, tmp_path / "root", {s.filename: found / s.filename for s in fashion.FILES}))
+    assert peak < size // 8, peak
+    assert before is None or bomb.read_bytes() == before

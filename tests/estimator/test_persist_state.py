@@ -211,3 +211,26 @@ def test_an_infinite_chosen_c_comes_back(tmp_path, iris):
     cv = SoftmaxRegressionCV(Cs=[1e-3, np.inf], cv=3, max_iter=300).fit(X, y)
     assert np.isinf(cv.C_)
     assert np.isinf(SoftmaxRegressionCV.load(cv.save(tmp_path / "cv.safetensors")).C_)
+
+
+def test_an_empty_label_saves_and_is_shown_as_quotes(tmp_path, iris):
+    """A checkpoint refuses an empty class name (it would print as nothing); the estimator's
+    own labels are kept exactly, and the commands show the empty one as ''."""
+    from safetensors import safe_open
+
+    X, y = iris
+    labels = np.array(["", "versicolor", "virginica"], dtype=object)[y]
+    est = SoftmaxRegression().fit(X, labels)
+    path = est.save(tmp_path / "m.safetensors")
+    back = SoftmaxRegression.load(path)
+    assert list(back.classes_) == ["", "versicolor", "virginica"]
+    assert np.array_equal(back.predict(X), est.predict(X))
+    with safe_open(str(path), "numpy") as f:
+        assert json.loads(f.metadata()["class_names"]) == ["''", "versicolor", "virginica"]
+
+
+def test_display_names_tell_apart_labels_that_print_alike():
+    from softreg.estimator.persist import display_names
+
+    assert display_names(np.array([1, "1", ""], dtype=object)) == ("1 (0)", "1 (1)", "''")
+    assert display_names(np.array(["a", "b"])) == ("a", "b")

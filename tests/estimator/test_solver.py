@@ -16,7 +16,7 @@ from scipy.special import logsumexp  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
-from softreg.estimator import SoftmaxRegression  # noqa: E402
+from softreg.estimator import SoftmaxRegression, SoftmaxRegressionCV  # noqa: E402
 
 
 def _data(n=150, d=6, c=3, seed=0):
@@ -135,6 +135,19 @@ def test_max_iter_warns_once_saying_what_to_do():
     conv = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
     assert len(conv) == 1
     assert "raise max_iter, or scale X (standardize=True" in str(conv[0].message)
+
+
+@pytest.mark.parametrize("cv", [False, True])
+def test_max_iter_warning_of_a_standardised_fit_does_not_advise_scaling(cv):
+    X, y = _data()
+    est = (SoftmaxRegressionCV(Cs=3, cv=3, max_iter=3, standardize=True) if cv
+           else SoftmaxRegression(max_iter=3, standardize=True))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X, y)
+    conv = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(conv) == 1 and "raise max_iter" in conv[0]
+    assert "scale X" not in conv[0] and "standardize=True" not in conv[0]
 
 
 def test_float32_fit_makes_no_copy_of_x():

@@ -18,6 +18,7 @@ from softreg.explain.calibration import (
     load_temperature,
     model_digest,
     negative_log_likelihood,
+    refit_elsewhere,
     reliability,
 )
 
@@ -135,6 +136,20 @@ def test_load_temperature_reads_the_temperature_of_these_weights(tmp_path):
 def test_load_temperature_refusals(tmp_path, over, message):
     with pytest.raises(ConfigError, match=message):
         load_temperature(_write(tmp_path / "c.json", **over), W, B)
+
+
+@pytest.mark.parametrize("over", [{"model_sha256": "0" * 64}, {"temperature": 99.0}])
+def test_load_temperature_names_the_command_that_fits_these_weights(tmp_path, over):
+    """A run's checkpoint that is not its final model: 'softreg explain RUN' would fit the
+    final model's temperature again, so the refusal names the one for this file."""
+    path = _write(tmp_path / "c.json", **over)
+    with pytest.raises(ConfigError) as got:
+        load_temperature(path, W, B, refit_elsewhere("my run/checkpoint.safetensors"))
+    assert str(got.value).endswith(
+        "; run 'softreg explain 'my run/checkpoint.safetensors' --out DIR' to fit one for "
+        "these weights, then predict with --calibrated --calibration DIR/calibration.json")
+    with pytest.raises(ConfigError, match=r"; run 'softreg explain RUN' again to refit it$"):
+        load_temperature(path, W, B)  # a run's final model: its run is explained again
 
 
 def test_load_temperature_missing_or_unreadable_file(tmp_path):

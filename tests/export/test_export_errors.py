@@ -71,6 +71,44 @@ def test_out_may_be_a_file_or_a_folder_and_a_checkpoint_file_is_accepted(run_dir
         tmp_path / "b" / "model_torch.safetensors")
 
 
+def test_out_ending_in_a_separator_is_a_folder_made_when_missing(capsys, run_dir, tmp_path):
+    need("safetensors")
+    new = tmp_path / "exports"
+    code, out, _ = _run(capsys, "export", str(run_dir), "--format", "torch", "--out", f"{new}/")
+    assert code == 0 and out.startswith(f"wrote {new / 'model_torch.safetensors'} ")
+    assert _files(new) == ["model_torch.safetensors"]
+    # the folder is not blocked for the next export, given with or without the separator
+    done = export_model(run_dir, "torch", f"{new}/", overwrite=True)
+    assert done.path == new / "model_torch.safetensors"
+    (tmp_path / "existing").mkdir()
+    done = export_model(run_dir, "torch", f"{tmp_path / 'existing'}/")
+    assert done.path == tmp_path / "existing" / "model_torch.safetensors"
+
+
+def test_keras_out_ending_in_a_separator_gets_the_default_name(monkeypatch, run_dir, tmp_path):
+    from softreg.export import to_keras
+
+    monkeypatch.setattr(to_keras, "write", lambda ck, source, tmp: tmp.write_bytes(b"keras"))
+    done = export_model(run_dir, "keras", f"{tmp_path / 'new'}/")  # not refused for its suffix
+    assert done.path == tmp_path / "new" / "model.keras" and done.path.read_bytes() == b"keras"
+
+
+def test_out_without_a_separator_is_a_file(run_dir, tmp_path):
+    need("safetensors")
+    done = export_model(run_dir, "torch", str(tmp_path / "exports"))
+    assert done.path == tmp_path / "exports" and done.path.is_file()
+
+
+def test_out_ending_in_a_separator_that_is_a_file_is_refused(capsys, run_dir, tmp_path):
+    target = tmp_path / "mine"
+    target.write_text("mine")
+    err = _refused(capsys, str(run_dir), "--format", "torch", "--out", f"{target}/")
+    assert err == (f"softreg export: error: --out {str(target)!r} is a regular file, not a "
+                   "folder; softreg writes only into a folder it makes or owns: choose another "
+                   "path")
+    assert target.read_text() == "mine"
+
+
 def test_existing_file_is_refused_unless_overwrite(capsys, run_dir):
     need("safetensors")
     target = run_dir / "model_torch.safetensors"

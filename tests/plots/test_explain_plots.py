@@ -95,3 +95,109 @@ def test_reliability_one_panel_per_model_with_its_ece(tmp_path):
     assert 0.8 < width / height < 1.3
     with pytest.raises(ConfigError, match="at least one set of reliability bins"):
         plot_reliability([])
+
+
+# Image shapes whose templates must lay out without overlap: Fashion-MNIST's, larger, tiny
+# (grayscale and colour), and tall and narrow.
+SHAPES = [(28, 28), (40, 40), (6, 5), (6, 5, 3), (40, 5)]
+
+
+def _constant_templates(shape, classes):
+    """W whose class k is the value levels[k] at every pixel (and channel): each panel is one
+    colour, and the colour scale's limit is 1."""
+    levels = np.linspace(-1.0, 1.0, classes)
+    return np.repeat(levels[:, None], int(np.prod(shape)), axis=1), levels  # (C, D), (C,)
+
+
+def _inside(box, outer):
+    return (box.x0 >= outer.x0 - 0.5 and box.y0 >= outer.y0 - 0.5
+            and box.x1 <= outer.x1 + 0.5 and box.y1 <= outer.y1 + 0.5)
+
+
+def _disjoint(boxes):
+    return all(not (a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1)
+               for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+@pytest.mark.parametrize("classes", [3, 10])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_template_figure_panels_are_sized_from_the_image_and_stay_inside(shape, classes):
+    """The matplotlib Figure: measured from its artists' window extents once drawn."""
+    from softreg.plots.explain import TEMPLATE_TITLE, plot_templates
+
+    W, _ = _constant_templates(shape, classes)
+    fig = plot_templates(W, [f"class {k}" for k in range(classes)], image_shape=shape)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    panels = [ax for ax in fig.get_axes() if ax.get_images()]
+    assert len(panels) == classes
+    images = [ax.get_images()[0].get_window_extent(renderer) for ax in panels]
+    titles = [ax.title.get_window_extent(renderer) for ax in panels]
+    assert _disjoint(images + titles)
+    for box in images:
+        assert _inside(box, fig.bbox)
+        assert box.width / box.height == pytest.approx(shape[1] / shape[0], rel=0.05)
+        assert max(box.width, box.height) > 100  # not shrunk to a few pixels
+    for box in titles:
+        assert _inside(box, fig.bbox)
+    bar = fig.get_axes()[-1]
+    assert not bar.get_images() and bar.get_ylabel().startswith("weight per raw pixel")
+    assert _inside(bar.yaxis.label.get_window_extent(renderer), fig.bbox)
+    title = next(t for t in fig.texts if t.get_text() == TEMPLATE_TITLE)
+    assert _inside(title.get_window_extent(renderer), fig.bbox)
+    assert _disjoint([bar.get_window_extent(renderer), *images])
+
+
+@pytest.mark.parametrize("classes", [3, 10])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_written_templates_lay_out_any_image_shape(tmp_path, shape, classes):
+    """templates.png: each panel, where the layout puts it, is wholly its class's colour (an
+    overlapping neighbour or a cut-off edge would show), and nothing reaches the border."""
+    from softreg.plots import raster
+    from softreg.plots.explain import plot_templates
+
+    W, levels = _constant_templates(shape, classes)
+    names = [f"class {k}" for k in range(classes)]
+    px = np.asarray(_open_rgb(plot_templates(W, names, tmp_path / "t.png", image_shape=shape)))
+    edge = np.concatenate([px[:3].reshape(-1, 3), px[-3:].reshape(-1, 3),
+                           px[:, :3].reshape(-1, 3), px[:, -3:].reshape(-1, 3)])
+    assert (edge == 255).all()  # white all round: no panel or word cut off
+    from softreg.plots.explain import template_layout  # where each part should be
+
+    ticks = raster.nice_ticks(-1.0, 1.0, most=7)
+    lay = template_layout(shape[:2], names, min(5, classes), [raster.tick_label(v, ticks)
+                                                             for v in ticks])
+    k = lay.k
+    assert px.shape[:2] == (-(-lay.height // k), -(-lay.width // k))
+    lut = raster.colormap("RdBu_r")
+    for (left, top, right, bottom), level in zip(lay.panels, levels, strict=True):
+        assert (bottom - top) * shape[1] == (right - left) * shape[0]  # the image's aspect
+        assert lay.zoom % k == 0 and right - left == shape[1] * lay.zoom
+        assert max(right - left, bottom - top) // k >= 100  # not a few pixels
+        panel = px[top // k:bottom // k, left // k:right // k]  # (h, w, 3)
+        assert panel.shape[:2] == ((bottom - top) // k, (right - left) // k)
+        assert (panel == lut[raster.to_levels(level, -1.0, 1.0)]).all()
+    boxes = lay.panels + lay.titles + [lay.bar, lay.bar_label]
+    for left, top, right, bottom in boxes:
+        assert 0 <= left < right <= lay.width and 0 <= top < bottom <= lay.height
+    assert _disjoint([_Box(*b) for b in boxes])
+    # the bar's label is drawn inside its box, not beyond its ends
+    left, top, right, bottom = (v // k for v in lay.bar_label)
+    assert (px[top:bottom, left:right] < 100).all(axis=2).sum() > 200
+    below_title = lay.bar[1] // k - 16  # from the bar's pointed top end down
+    column = (px[below_title:, left:right] < 100).all(axis=2)  # dark pixels: words
+    column[top - below_title:bottom - below_title] = False
+    assert not column.any()
+
+
+class _Box:
+    """(left, top, right, bottom) with matplotlib Bbox's names, for _disjoint."""
+
+    def __init__(self, x0, y0, x1, y1):
+        self.x0, self.y0, self.x1, self.y1 = x0, y0, x1, y1
+
+
+def _open_rgb(path):
+    PIL = need("PIL", "PIL.Image")
+    with PIL.open(path) as im:
+        return im.convert("RGB")

@@ -5,7 +5,9 @@ import pytest
 
 from conftest import need
 from softreg.core.errors import CheckpointError
+from softreg.core.shape import ModelShape
 from softreg.runfiles import checkpoint
+from softreg.safety import tensorfile
 
 st = need("safetensors", "safetensors.numpy")
 
@@ -136,3 +138,95 @@ def test_the_same_checkpoint_is_the_same_bytes_every_time(tmp_path):
     path.write_bytes(data)
     loaded = checkpoint.load(path)
     assert loaded.meta["sweep_key"] == "k" and loaded.W.sum() == 7840
+
+
+def _named(names):
+    """A checkpoint of one feature and the classes ``names``."""
+    shape = ModelShape(tuple(names), 1)
+    return checkpoint.Checkpoint(np.zeros(shape.weights, np.float32),
+                                 np.zeros(shape.classes, np.float32),
+                                 {"model_shape": shape.to_dict(), "class_names": list(names)})
+
+
+def _fits(length, count=4000):
+    """Whether class names of ``length`` characters (``count`` of them) can be written."""
+    try:
+        checkpoint.encode(_named([f"{i:05d}".ljust(length, "x") for i in range(count)]))
+    except CheckpointError:
+        return False
+    return True
+
+
+def test_the_writer_refuses_a_header_its_reader_would_refuse(tmp_path, monkeypatch):
+    """One bound for both: the longest class names the writer takes give a file the reader
+    reads; one character more is refused before anything is written (at a 1 MiB bound, for
+    speed: both sides read the one constant)."""
+    monkeypatch.setattr(tensorfile, "MAX_HEADER", 1 << 20)
+    lo, hi = 5, 400  # fits, does not
+    assert _fits(lo) and not _fits(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if _fits(mid) else (lo, mid)
+    names = [f"{i:05d}".ljust(lo, "x") for i in range(4000)]
+    back = checkpoint.load(checkpoint.save(tmp_path / "edge.safetensors", _named(names)))
+    assert list(back.shape.class_names) == names
+    size = int.from_bytes((tmp_path / "edge.safetensors").read_bytes()[:8], "little")
+    assert size <= tensorfile.MAX_HEADER < size + 2 * 4000 * 2 + 8  # at the bound itself
+    longer = [n + "x" for n in names]
+    with pytest.raises(CheckpointError) as got:
+        checkpoint.save(tmp_path / "over.safetensors", _named(longer))
+    assert not (tmp_path / "over.safetensors").exists()
+    assert str(got.value).startswith(f"'{tmp_path / 'over.safetensors'}': the checkpoint's "
+                                     "header would be ")
+    assert f"more than the {tensorfile.MAX_HEADER:,} softreg reads back (its metadata " in str(
+        got.value)
+    assert str(got.value).endswith("; nothing was written: use shorter class or feature "
+                                   "names, or fewer of them")
+
+
+@pytest.mark.parametrize("names", [["a"] * 2 + [f"c{i}" for i in range(8)],
+                                   [""] + [f"c{i}" for i in range(9)]])
+def test_an_older_checkpoints_class_names_must_be_distinct_and_named(tmp_path, names):
+    """A checkpoint without a model_shape (Fashion-MNIST's): its ten names are checked too."""
+    raw = checkpoint.save(tmp_path / "c.safetensors", _ckpt()).read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    header["__metadata__"]["class_names"] = json.dumps(names)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    (tmp_path / "t.safetensors").write_bytes(len(text).to_bytes(8, "little") + text
+                                             + raw[8 + n:])
+    with pytest.raises(CheckpointError, match="metadata 'class_names' must be a list of 1 to "
+                                              "100000 printable class names, distinct and none "
+                                              "empty"):
+        checkpoint.load(tmp_path / "t.safetensors")
+
+
+def test_the_longest_run_fits_every_file_it_is_resumed_from(tmp_path):
+    """MAX_EPOCHS records of the longest JSON (every value a 23-character float) and class
+    names filling their whole share: the checkpoint header is under the reader's bound and
+    history.json under the JSON reader's, both read back (a run of more epochs is refused
+    before it starts; before the bound, a run of 4,600 epochs wrote a checkpoint its own
+    reader refused)."""
+    from dataclasses import fields
+
+    from softreg.core.config import MAX_EPOCHS, TrainConfig
+    from softreg.core.errors import ConfigError
+    from softreg.data.dataset import NAMES_BYTES
+    from softreg.epochs.history import EpochRecord, History
+    from softreg.safety import readback
+
+    worst = -1.2345678901234567e-300
+    records = [EpochRecord(**{f.name: (e if f.name == "epoch" else worst)
+                              for f in fields(EpochRecord)}) for e in range(1, MAX_EPOCHS + 1)]
+    history = History(records)
+    count = NAMES_BYTES // (2 * 70)  # names of 64 characters, in their two places
+    ck = _named([f"{i:06d}".ljust(64, "x") for i in range(count)])
+    ck.meta.update(history=history.to_dict(), epoch=MAX_EPOCHS,
+                   config=TrainConfig(epochs=MAX_EPOCHS).to_dict())
+    back = checkpoint.load(checkpoint.save(tmp_path / "long.safetensors", ck))
+    assert len(History.from_dict(back.meta["history"])) == MAX_EPOCHS
+    written = history.files(tmp_path)
+    assert len(written[tmp_path / "history.json"]) < readback.JSON_LIMIT
+    with pytest.raises(ConfigError, match=f"epochs must be at most {MAX_EPOCHS:,}"):
+        TrainConfig(epochs=MAX_EPOCHS + 1)

@@ -15,10 +15,11 @@ from softreg.sweeps.sweep import _sorted_rows, run_sweep
 
 
 def _row(key, lr, seed, val_loss, val_acc, status="completed", batch_size=32):
-    return {"key": key, "framework": "numpy", "lr": lr, "batch_size": batch_size, "epochs": 2,
-            "weight_decay": 0.0, "seed": seed, "lr_schedule": "constant", "standardize": False,
-            "val_split": 0.2, "patience": 0, "status": status, "val_loss": val_loss,
-            "val_acc": val_acc, "test_acc": 1.0 - val_acc}
+    return {"key": key, "setting": f"lr {lr} batch {batch_size}", "framework": "numpy",
+            "lr": lr, "batch_size": batch_size, "epochs": 2, "weight_decay": 0.0, "seed": seed,
+            "lr_schedule": "constant", "standardize": False, "val_split": 0.2, "patience": 0,
+            "status": status, "val_loss": val_loss, "val_acc": val_acc,
+            "test_acc": 1.0 - val_acc}
 
 
 ROWS = [
@@ -40,7 +41,7 @@ def test_a_setting_is_chosen_on_its_mean_over_seeds_not_a_lucky_seed():
 
 def test_ties_and_row_order_do_not_change_the_choice_or_the_table():
     rows = [_row(k, lr, 0, 0.25, 0.9) for k, lr in (("x", 0.1), ("y", 0.2), ("z", 0.3))]
-    rows += [r | {"key": r["key"] + "!", "batch_size": 64} for r in rows]
+    rows += [_row(r["key"] + "!", r["lr"], 0, 0.25, 0.9, batch_size=64) for r in rows]
     first = _sorted_rows(rows)
     shuffled = rows[:]
     for seed in range(5):

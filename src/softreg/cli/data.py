@@ -4,6 +4,7 @@ print counts per class, optionally draw a sample grid (``--data NAME``, default 
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -125,15 +126,16 @@ def _find_and_read(ds: Any, data_dir: str | None,
 
 def _find_and_verify(data_dir: str | None, offline: bool) -> dict[str, tuple[Any, Any]]:
     """Locate, fully verify and cache every file; return {split: (images, labels)}."""
-    from softreg.data import cache, fashion
+    from softreg.data import cache, fashion, first_verified
     from softreg.data.sources import find, verify
 
     print("Fashion-MNIST files:")
     decoded: dict[tuple[str, str], Any] = {}
     paths: dict[tuple[str, str], str] = {}
     for spec in fashion.FILES:  # verify each file as soon as it is found: first problem stops
-        found = find(spec, data_dir=data_dir, offline=offline)
-        data = verify(spec, found.path)  # always re-read and re-hash the source here
+        # the copy train would use; always re-read and re-hashed here
+        data, found = first_verified(spec, find(spec, data_dir=data_dir, offline=offline),
+                                     data_dir, partial(verify, spec))
         state = _refresh_cache(spec, found.path, data.array)
         print(f"  {spec.filename:28s} {found.origin}: {found.path}")
         print(f"  {'':28s} verified: content sha256 {data.sha256[:16]}... matches, "
@@ -146,16 +148,16 @@ def _find_and_verify(data_dir: str | None, offline: bool) -> dict[str, tuple[Any
 
 def _place_for(loader: str, root: str | None, data_dir: str | None, offline: bool) -> int:
     """``--for LOADER``: verify each file, then write it where that loader looks."""
-    from softreg.data import fashion, loader_files
+    from softreg.data import fashion, first_verified, loader_files
     from softreg.data.sources import find, verify
 
     if loader == "mxnet":  # refused before anything is read: no copy can pass Gluon's check
         loader_files.place(loader, root, {})
     found = {}
     for spec in fashion.FILES:
-        path = find(spec, data_dir=data_dir, offline=offline).path
-        verify(spec, path)
-        found[spec.filename] = path
+        _, used = first_verified(spec, find(spec, data_dir=data_dir, offline=offline),
+                                 data_dir, partial(verify, spec))
+        found[spec.filename] = used.path
     for dest, what in loader_files.place(loader, root, found):
         print(f"  {dest}: {what}")
     folder = loader_files.target_dir(loader, root)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="framework that runs the evaluation [%(default)s]")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda [%(default)s]")
     p.add_argument("--split", default="test", choices=("test", "train"), help="[%(default)s]")
-    p.add_argument("--png", help="confusion-matrix PNG; an existing file is refused [next to "
-                   "the checkpoint, replaced on each evaluation]")
+    p.add_argument("--png", help="confusion-matrix PNG; an existing file is refused; a name "
+                   "ending in / is a folder, made if missing, that gets the default name "
+                   "[next to the checkpoint: evaluate-SPLIT-confusion.png, replaced on each "
+                   "evaluation]")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --png file")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG")
     add_labels_arg(p)
@@ -31,17 +34,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
 
     from softreg.plots.labels import figure_text
-    from softreg.safety import fileio, runfolder
+    from softreg.safety import fileio, runfolder, writegate
 
     # --labels ko without a Hangul font is refused before any work
     text = None if args.no_figures else figure_text(args.labels)
     where = Path(args.checkpoint)
     folder = where if where.is_dir() else where.parent
-    png = Path(args.png) if args.png else folder / f"evaluate-{args.split}-confusion.png"
+    name = f"evaluate-{args.split}-confusion.png"
+    png = Path(args.png) if args.png else folder / name
+    # a name ending in a separator is a folder (which Path() would drop): the default name in
+    # it, never a file of the folder's name; the write makes the folder
+    in_folder = bool(args.png) and args.png.endswith(tuple(s for s in (os.sep, os.altsep) if s))
+    if in_folder:
+        png = png / name
     # the default name is replaced only in softreg's own folders (a run's, a sweep's)
     replace_png = args.overwrite or (not args.png and runfolder.owned_file(png))
-    if text is not None:
-        fileio.refuse_existing(png, "--png", overwrite=replace_png, suffix=".png")  # first
+    if text is not None:  # first
+        if in_folder:
+            writegate.check_folder(png.parent, "--png")
+        fileio.refuse_existing(png, "--png", overwrite=replace_png, suffix=".png")
     return _evaluate(args, png, replace_png, text)
 
 

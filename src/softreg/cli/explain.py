@@ -17,8 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "templates. Writes explain.md, the figures and calibration.json.")
     p.add_argument("target", metavar="RUN",
                    help="a run folder (its final model) or a .safetensors checkpoint")
-    p.add_argument("--out", help="folder for the files [the run folder; <name>-explain next to "
-                   "a checkpoint file outside a run folder]")
+    p.add_argument("--out", help="folder for the files [the run folder (a run's checkpoint "
+                   "other than its final model needs --out); <name>-explain next to a "
+                   "checkpoint file outside a run folder]")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     add_data_args(p, note="; default: the data the model was trained on")
     p.set_defaults(run=run)

@@ -24,9 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--format", required=True, choices=_FORMATS, dest="format",
                    help="onnx (needs: pip install 'softreg[onnx]') | torch | keras (needs: "
                    "pip install 'softreg[tensorflow]')")
-    p.add_argument("--out", help="file to write (a folder gets the default name; keras: a "
-                   "name ending in .keras) [in the run folder: model.onnx, "
-                   "model_torch.safetensors or model.keras]")
+    p.add_argument("--out", help="file to write (a folder gets the default name; a name "
+                   "ending in / is a folder, made if missing; keras: a file name ending in "
+                   ".keras) [in the run folder: model.onnx, model_torch.safetensors or "
+                   "model.keras]")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.set_defaults(run=run)
 

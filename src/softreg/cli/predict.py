@@ -29,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="divide the logits by the temperature 'softreg explain' fitted on the "
                    "run's validation split (its calibration.json)")
     p.add_argument("--calibration", metavar="FILE",
-                   help="calibration.json to use with --calibrated [next to the checkpoint]")
+                   help="calibration.json to use with --calibrated [the run folder's; for a "
+                   "checkpoint file, the one in <name>-explain next to it, else the one "
+                   "beside it]")
     p.set_defaults(run=run)
 
 
@@ -82,16 +84,40 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _temperature(args: argparse.Namespace, ck: Any) -> float:
-    """The fitted temperature for this checkpoint's weights (calibration.json next to it)."""
-    from softreg.explain.calibration import FILE_NAME, load_temperature
+    """The fitted temperature for this checkpoint's weights: the run's calibration.json for
+    a run folder; for a file, that of ``<stem>-explain/`` next to it (explain's folder for
+    it), else the calibration.json next to it."""
+    from softreg.explain.calibration import FILE_NAME, load_temperature, refit_elsewhere
 
     if args.calibration:
-        return load_temperature(args.calibration, ck.W, ck.b)
+        return load_temperature(args.calibration, ck.W, ck.b, refit_elsewhere(args.checkpoint))
     where = Path(args.checkpoint)
-    folder = where if where.is_dir() else where.parent
-    beside = folder / FILE_NAME
-    # 'softreg explain FILE' of a checkpoint outside a run folder writes <stem>-explain/
+    if where.is_dir():
+        return load_temperature(str(where / FILE_NAME), ck.W, ck.b)
+    # 'softreg explain FILE' of a checkpoint outside a run folder writes <stem>-explain/:
+    # made for this very file, it comes before whatever calibration.json is beside it
     explained = where.parent / f"{where.stem}-explain" / FILE_NAME
-    if not beside.exists() and not where.is_dir() and explained.exists():
-        beside = explained
-    return load_temperature(str(beside), ck.W, ck.b)
+    if explained.exists():
+        return load_temperature(str(explained), ck.W, ck.b)
+    if _explained_in_place(where):
+        return load_temperature(str(where.parent / FILE_NAME), ck.W, ck.b)
+    # a run's other checkpoint: 'softreg explain RUN' fits the temperature of its final model
+    return load_temperature(str(where.parent / FILE_NAME), ck.W, ck.b,
+                            refit_elsewhere(args.checkpoint))
+
+
+def _explained_in_place(path: Path) -> bool:
+    """Whether ``softreg explain FILE`` fits the temperature predict reads for the file
+    ``path``: outside a run folder (it writes ``<stem>-explain/``), and for a run's final
+    model (the run's calibration.json); not for a run's other checkpoint, nor in a run folder
+    that cannot be read."""
+    from softreg.core.errors import CheckpointError
+    from softreg.runfiles import checkpoint
+
+    if not (path.parent / checkpoint.LAST).is_file():
+        return True
+    try:
+        final, _ = checkpoint.load_model(path.parent)
+    except CheckpointError:
+        return False
+    return final.resolve() == path.resolve()

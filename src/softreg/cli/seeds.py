@@ -8,6 +8,7 @@ from pathlib import Path
 from softreg.core.config import TrainConfig
 from softreg.core.errors import ConfigError
 from softreg.epochs.history import Status
+from softreg.safety import stopsignals
 
 
 def run_seeds(args: argparse.Namespace, config: TrainConfig) -> int:
@@ -29,10 +30,16 @@ def run_seeds(args: argparse.Namespace, config: TrainConfig) -> int:
            else new_folder("runs", default_stem(f"seeds-{config.framework}")))
     if not args.quiet:
         print(f"training seeds {args.seeds} ({len(seeds)} models, one pack) into {out}")
-    rows, summary = train_seeds(config, seeds, out, data_dir=args.data_dir,
-                                offline=args.offline, figures=not args.no_figures,
-                                overwrite=args.overwrite)
+    with stopsignals.sigterm_as_interrupt() as received:
+        rows, summary = train_seeds(config, seeds, out, data_dir=args.data_dir,
+                                    offline=args.offline, figures=not args.no_figures,
+                                    overwrite=args.overwrite)
     print(format_seeds(rows, summary))
     print(f"seeds folder: {out} (seeds.csv, summary.json"
           f"{', curves.png' if not args.no_figures else ''})")
+    if any(r["status"] == Status.INTERRUPTED for r in rows):
+        # the files are kept, as an interrupted run's; there is no resume for seeds
+        print(f"interrupted: these models did not train their {config.epochs} epochs; train "
+              f"them again with --overwrite --out {out}")
+        return received.exit_code
     return 0 if any(r["status"] != Status.DIVERGED for r in rows) else 3

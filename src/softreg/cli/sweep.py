@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "sweep runs (engine, --jobs, packs, resuming) on one machine. A list is "
         "comma-separated; with --search random a range lo:hi is drawn from (log-uniform "
         "for --lr and --weight-decay). Rerunning into the same --out "
-        "resumes: finished configurations are skipped.")
+        "resumes: finished configurations are skipped (refused if the data changed since).")
     add_axis_flags(p, SWEEP_AXES)
     p.add_argument("--search", default="grid", choices=("grid", "random"), help="[%(default)s]")
     p.add_argument("--trials", type=int, default=20,

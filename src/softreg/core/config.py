@@ -34,6 +34,13 @@ SWEEP_AXES = ("lr", "batch_size", "epochs", "weight_decay", "seed", "framework",
               "standardize")
 
 
+# The most epochs a run may ask for. A run's checkpoint header, history.json and a sweep's
+# result file each hold every epoch's record (at most about 330 bytes of JSON, 430 indented):
+# 30,000 of them fit the readers' bounds (safety.tensorfile.MAX_HEADER with the class names'
+# share, safety.readback.JSON_LIMIT), so no run can outgrow the files it is resumed from.
+MAX_EPOCHS = 30_000
+
+
 def _setting(default: Any, **declared: Any) -> Any:
     """A dataclass field with ``default`` whose constraints and help a :class:`Setting` holds."""
     return field(default=default, metadata={"setting": Setting(**declared)})
@@ -85,8 +92,10 @@ class TrainConfig:
     framework: str = _setting(
         "torch", help=FRAMEWORKS_HELP, convert=canonical_framework,
         axis="frameworks, e.g. torch,numpy")
-    epochs: int = _setting(10, help="number of epochs", minimum=0,
-                           hint="use 0 or more epochs, e.g. --epochs 10",
+    epochs: int = _setting(10, help="number of epochs", minimum=0, maximum=MAX_EPOCHS,
+                           hint=f"use 0 to {MAX_EPOCHS:,} epochs, e.g. --epochs 10 (a run's "
+                           "files hold every epoch's record; for the exact optimum of a "
+                           "small table, softreg.SoftmaxRegression needs no epochs)",
                            axis="numbers of epochs, e.g. 10,30")
     batch_size: int = _setting(256, help="minibatch size", minimum=1,
                                hint="use a batch size of at least 1, e.g. 256",

@@ -48,10 +48,13 @@ def format_per_class(acc: npt.NDArray[np.float64], names: Sequence[str]) -> str:
 class ClassReport:
     """Precision, recall and F1 of each class, their averages, and the accuracy.
 
-    Per-class arrays are (C,) float64; a class never predicted has precision NaN, a class with
-    no example has recall NaN, and F1 is NaN when either is. The macro average is the plain
-    mean over the classes where the value is defined; the weighted average weights each class
-    by its ``support`` (number of true examples).
+    scikit-learn's convention with ``zero_division=0``: a class never predicted has precision
+    0, a class with no example recall 0, and F1 = 2TP / (2TP + FP + FN) is 0 whenever TP = 0
+    (so also when precision and recall are both 0). Per-class arrays are (C,) float64; a class
+    neither in the test set nor predicted has nothing to measure and is NaN in all three.
+    Every average runs over the same classes, those in the test set or the predictions
+    (scikit-learn's default labels): the macro average is their plain mean, the weighted one
+    weights each by its ``support`` (number of true examples).
     """
 
     precision: npt.NDArray[np.float64]
@@ -61,11 +64,11 @@ class ClassReport:
     accuracy: float
 
     def macro(self) -> tuple[float, float, float]:
-        """(precision, recall, F1), each the unweighted mean over its defined classes."""
+        """(precision, recall, F1), each the unweighted mean over the measured classes."""
         return _mean(self.precision), _mean(self.recall), _mean(self.f1)
 
     def weighted(self) -> tuple[float, float, float]:
-        """(precision, recall, F1), each weighted by class support over its defined classes."""
+        """(precision, recall, F1), each weighted by class support over the measured classes."""
         return (_mean(self.precision, self.support), _mean(self.recall, self.support),
                 _mean(self.f1, self.support))
 
@@ -73,14 +76,14 @@ class ClassReport:
 def class_report(cm: npt.NDArray[np.int64]) -> ClassReport:
     """Precision, recall and F1 per class from a confusion matrix ``cm[true, predicted]``."""
     tp = np.diag(cm).astype(np.float64)  # (C,)
-    predicted = cm.sum(axis=0)  # (C,) column sums
-    support = cm.sum(axis=1).astype(np.int64)  # (C,) row sums
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), np.nan)
-        recall = np.where(support > 0, tp / np.maximum(support, 1), np.nan)
-        denom = precision + recall
-        f1 = np.where(denom > 0, 2 * precision * recall / np.where(denom > 0, denom, 1), 0.0)
-    f1 = np.where(np.isnan(precision) | np.isnan(recall), np.nan, f1)
+    predicted = cm.sum(axis=0)  # (C,) column sums: TP + FP
+    support = cm.sum(axis=1).astype(np.int64)  # (C,) row sums: TP + FN
+    seen = (predicted + support) > 0  # 2TP + FP + FN > 0: the class was measured
+    precision = tp / np.maximum(predicted, 1)  # 0 for a class never predicted
+    recall = tp / np.maximum(support, 1)  # 0 for a class with no example
+    # 2TP / (2TP + FP + FN), not 2PR / (P + R): 0 whenever TP = 0, even with P or R 0/0
+    f1 = 2 * tp / np.maximum(predicted + support, 1)
+    precision, recall, f1 = (np.where(seen, v, np.nan) for v in (precision, recall, f1))
     accuracy = float(tp.sum()) / max(int(cm.sum()), 1)
     return ClassReport(precision, recall, f1, support, accuracy)
 
@@ -102,7 +105,9 @@ def format_class_report(rep: ClassReport, names: Sequence[str]) -> str:
 
 def _mean(values: npt.NDArray[np.float64],
           weights: npt.NDArray[np.int64] | None = None) -> float:
-    ok = ~np.isnan(values)
+    """The (weighted) mean over the measured classes, those not NaN; NaN when none is, or
+    when their weights sum to 0 (no test example at all)."""
+    ok = ~np.isnan(values)  # the same classes for precision, recall and F1 (see class_report)
     if not ok.any():
         return float("nan")
     w = np.ones_like(values) if weights is None else weights.astype(np.float64)

@@ -69,28 +69,59 @@ class ModelShape:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], where: str) -> ModelShape:
-        """Read :meth:`to_dict`'s form back, checking every field.
+        """Read :meth:`to_dict`'s form back, checking every field (see :func:`shape_problem`).
 
         Raises:
-            CheckpointError: a missing or malformed field (``where`` names the file).
+            CheckpointError: a missing or malformed field, or a shape softreg never writes
+                (``where`` names the file).
         """
-        try:
-            names = tuple(str(n) for n in raw["class_names"])
-            features = raw["features"]
-            image = raw.get("image_shape")
-            feature_names = tuple(str(n) for n in raw.get("feature_names", ()))
-            ok = (isinstance(features, int) and not isinstance(features, bool) and features >= 1
-                  and len(names) >= 1 and len(feature_names) in (0, features))
-            if image is not None:
-                image = tuple(int(v) for v in image)
-                ok = (ok and len(image) in (2, 3) and min(image) >= 1
-                      and math.prod(image) == features)
-        except (KeyError, TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise CheckpointError(f"{where}: the model shape in its metadata is malformed "
-                                  f"({dict(raw)!r:.200}); the file is damaged")
-        return cls(names, int(features), image, feature_names)
+        shape, problem = _read(raw)
+        if shape is None:
+            raise CheckpointError(f"{where}: the model shape in its metadata {problem}; the "
+                                  "file is damaged")
+        return shape
+
+
+def shape_problem(raw: Mapping[str, Any]) -> str | None:
+    """Why ``raw`` is not a model shape softreg writes (the words after "the model shape"),
+    or None.
+
+    Besides a missing or malformed field, a well-formed shape softreg would not have written
+    is refused: a colour image of other than 3 channels (softreg reads a picture as gray,
+    (H, W), or as RGB; predict would fail on any other), and class names that repeat or are
+    empty (the commands would print classes that cannot be told apart).
+    """
+    return _read(raw)[1] or None
+
+
+def _read(raw: Mapping[str, Any]) -> tuple[ModelShape | None, str]:
+    """The shape ``raw`` holds and "", or None and what is wrong with it."""
+    try:
+        names = tuple(str(n) for n in raw["class_names"])
+        features = raw["features"]
+        image = raw.get("image_shape")
+        feature_names = tuple(str(n) for n in raw.get("feature_names", ()))
+        ok = (isinstance(features, int) and not isinstance(features, bool) and features >= 1
+              and len(names) >= 1 and len(feature_names) in (0, features))
+        if image is not None:
+            image = tuple(int(v) for v in image)
+            ok = (ok and len(image) in (2, 3) and min(image) >= 1
+                  and math.prod(image) == features)
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        return None, f"is malformed ({dict(raw)!r:.200})"
+    if image is not None and len(image) == 3 and image[2] != 3:
+        return None, (f"declares images of {image[2]} channels ({image[0]}x{image[1]}x"
+                      f"{image[2]}), but softreg's colour images have 3")
+    if "" in names:
+        return None, f"names an empty class (class {names.index('')})"
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return None, f"names the class {name[:40]!r} twice"
+        seen.add(name)
+    return ModelShape(names, int(features), image, feature_names), ""
 
 
 def infer_shape(X: npt.NDArray[Any], ys: list[npt.NDArray[Any]]) -> ModelShape:

@@ -62,6 +62,7 @@ class Setting:
         help: the flag's description, without its default (e.g. ``"learning rate"``); for a
             setting with ``choices`` and no help, the choices joined by `` | ``.
         minimum: an integer setting: the smallest value accepted.
+        maximum: an integer setting: the largest value accepted (None: no bound).
         hint: an integer setting: what to do, ending its error message.
         choices: the names accepted.
         check: raises :class:`~softreg.core.errors.ConfigError` for a value it refuses.
@@ -72,6 +73,7 @@ class Setting:
 
     help: str = ""
     minimum: int | None = None
+    maximum: int | None = None
     hint: str = ""
     choices: tuple[str, ...] = ()
     check: Callable[[Any], None] | None = None
@@ -83,6 +85,9 @@ class Setting:
         """Raise :class:`~softreg.core.errors.ConfigError` if ``value`` breaks its rule."""
         if self.minimum is not None:
             check_int(value, name, self.minimum, self.hint)
+            if self.maximum is not None and value > self.maximum:
+                tail = f"; {self.hint}" if self.hint else ""
+                raise ConfigError(f"{name} must be at most {self.maximum:,}, got {value!r}{tail}")
         elif self.choices:
             check_choice(value, name, self.choices)
         elif self.check is not None:

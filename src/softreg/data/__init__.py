@@ -19,9 +19,10 @@ Importing this package imports neither pooch nor matplotlib.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from softreg.core.errors import SoftregError
 from softreg.data.cache import Loaded, load_verified
@@ -33,6 +34,8 @@ from softreg.data.split import train_val_split
 
 if TYPE_CHECKING:
     from softreg.data.spec import DataSpec
+
+T = TypeVar("T")
 
 __all__ = [
     "CLASS_NAMES", "FILES", "NUM_CLASSES", "DataOptions", "Dataset", "Found", "IDXFile",
@@ -74,29 +77,65 @@ def load_fashion_mnist(split: str = "train", data_dir: str | os.PathLike[str] | 
 
 def _verified(spec: IDXFile, found: Found,
               data_dir: str | os.PathLike[str] | None) -> tuple[UInt8Array, Path]:
-    """The decoded content of the first copy of ``spec`` whose content is Fashion-MNIST's.
-
-    A copy of the same name with other content (MNIST's, KMNIST's) is passed over for the
-    next place that has one; when none has the right content, the first copy's error is raised.
+    """The decoded content of the first copy of ``spec`` whose content is Fashion-MNIST's
+    (:func:`first_verified`), from the decoded cache when it is valid.
 
     Raises:
-        ChecksumError: no copy holds the expected content.
+        ChecksumError, IDXFormatError: see :func:`first_verified`.
+    """
+    array, used = first_verified(spec, found, data_dir,
+                                 lambda path: load_verified(spec, path).array)
+    return array, used.path
+
+
+def first_verified(spec: IDXFile, found: Found, data_dir: str | os.PathLike[str] | None,
+                   read: Callable[[Path], T]) -> tuple[T, Found]:
+    """``read`` of the first copy of ``spec`` whose content is Fashion-MNIST's, and that copy.
+
+    ``found`` is the first copy by name; ``read`` verifies a copy (raising ChecksumError for
+    other content). A copy with other content (MNIST's, KMNIST's: the same file names) is
+    passed over for the next place that has the right one. Not for any place, though: a copy
+    in a folder the user named (``--data-dir``, ``$SOFTREG_DATA_DIR``) is passed over only for
+    one in that folder or its ``fashion-mnist`` folder, never in silence for the user cache's
+    or the system's, which would use other files than those the user gave. ``softreg data``
+    and every loader choose by this one rule.
+
+    Raises:
+        ChecksumError: no copy holds the expected content (the first copy's error); or the
+            first one, in a folder the user named, does not and the next that does is elsewhere.
         IDXFormatError: the first copy is damaged.
     """
     from softreg.core.errors import ChecksumError
     from softreg.data.sources import candidates
 
     try:
-        return load_verified(spec, found.path).array, found.path
-    except ChecksumError:
-        for other in candidates(spec, data_dir):
-            if other.path == found.path:
-                continue
-            try:
-                return load_verified(spec, other.path).array, other.path
-            except SoftregError:  # another dataset's copy, or a damaged one: keep looking
-                continue
-        raise
+        return read(found.path), found
+    except ChecksumError as exc:
+        first = exc
+    for other in candidates(spec, data_dir):
+        if other.path == found.path:
+            continue
+        try:
+            result = read(other.path)
+        except SoftregError:  # another dataset's copy, or a damaged one: keep looking
+            continue
+        given = _named_folder(found.origin)
+        if given is not None and _named_folder(other.origin) != given:
+            raise ChecksumError(
+                f"{found.path} ({found.origin}) is not Fashion-MNIST's {spec.stem} (its "
+                f"content's sha256 differs), and softreg does not pass over a file in a folder "
+                f"you named for another copy ({other.origin}: {other.path}); replace it with a "
+                "fresh copy, or move it away to use the other") from None
+        return result, other
+    raise first
+
+
+def _named_folder(origin: str) -> str | None:
+    """The folder the user named (``--data-dir``, ``$SOFTREG_DATA_DIR``) that a copy's
+    ``origin`` is in (itself or its fashion-mnist folder), or None for the other places."""
+    from softreg.data.sources import EXPLICIT_ORIGINS, OWN_FOLDER
+
+    return next((o for o in EXPLICIT_ORIGINS if origin in (o, OWN_FOLDER.format(o))), None)
 
 
 @dataclass(frozen=True)

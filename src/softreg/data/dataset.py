@@ -7,12 +7,14 @@ shape when the examples are images (None for a table); and a fingerprint of the 
 checkpoints record so that a model is evaluated on the data it was trained on.
 
 Every check a source's data must pass is here, once (:func:`checked`): at least two classes,
-labels in range, finite features, a test split with no class the training split lacks.
+class names a checkpoint can record, labels in range, finite features, a test split with no
+class the training split lacks.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ import numpy.typing as npt
 
 from softreg.core.errors import DataError
 from softreg.core.shape import ModelShape
+from softreg.safety.textsafe import shown
 
 # How a dataset's features become the model's inputs: image pixels divided by 255 (uint8), or
 # a table's numbers as they are (then standardised with the training split's statistics).
@@ -30,6 +33,16 @@ IMAGES, TABLE = "pixels/255", "raw"
 # A test split drawn from the training data when the source has none, stratified and seeded
 # with this seed (apart from --seed and --val-seed: every run of a spec tests on the same rows).
 TEST_SEED = 0
+# A checkpoint records the class names twice (``class_names`` and ``model_shape``) and a
+# table's feature names once, JSON in JSON, in its header, which softreg reads only up to
+# safety.tensorfile.MAX_HEADER bytes. The names may take 512 KiB of it; the rest is for the
+# configuration, the history (at most about 330 bytes an epoch, up to core.config.MAX_EPOCHS
+# epochs: 10 MB) and the other fields. Checked when the data is loaded, so that no run ends
+# with a checkpoint softreg cannot read.
+NAMES_BYTES = 1 << 19
+# A class name takes at least 7 bytes of header in each of its two places (one character, its
+# two escaped quotes and the separator ", "): the most classes the names' share can hold.
+MAX_DATA_CLASSES = NAMES_BYTES // (2 * 7)
 
 
 @dataclass(frozen=True)
@@ -152,9 +165,10 @@ def checked(X_train: npt.ArrayLike, y_train: npt.ArrayLike, X_test: npt.ArrayLik
     not hashed again. Without them every part is hashed.
 
     Raises:
-        DataError: shapes that disagree, fewer than 2 classes, a label outside
-            [0, len(class_names)) or not an integer, NaN or inf in a table's features, a test
-            split with a class the training split lacks, or an empty split.
+        DataError: shapes that disagree, fewer than 2 classes, class names a checkpoint cannot
+            record (see :func:`_check_names`), a label outside [0, len(class_names)) or not an
+            integer, NaN or inf in a table's features, a test split with a class the training
+            split lacks, or an empty split.
     """
     Xtr, ytr = _split(X_train, y_train, "training", spec, image_shape)
     Xte = yte = None
@@ -165,6 +179,7 @@ def checked(X_train: npt.ArrayLike, y_train: npt.ArrayLike, X_test: npt.ArrayLik
         if Xte.shape[1:] != Xtr.shape[1:]:
             raise DataError(f"{spec}: the test examples have shape {Xte.shape[1:]}, the "
                             f"training examples {Xtr.shape[1:]}; both splits need the same")
+    _check_names(tuple(class_names), tuple(feature_names), spec)
     if len(class_names) < 2:
         raise DataError(f"{spec}: found {len(class_names)} class(es) "
                         f"({', '.join(class_names) or 'none'}); a classifier needs at least 2")
@@ -186,6 +201,43 @@ def checked(X_train: npt.ArrayLike, y_train: npt.ArrayLike, X_test: npt.ArrayLik
                             "split lacks; a model cannot learn a class it never sees")
     return Dataset(Xtr, ytr, Xte, yte, tuple(class_names), image_shape, spec,
                    fingerprint(Xtr, ytr, Xte, yte, digests=digests), tuple(feature_names))
+
+
+def _header_bytes(names: tuple[str, ...]) -> int:
+    """The bytes ``names`` take in a checkpoint's header: a JSON list, as a JSON string."""
+    return len(json.dumps(json.dumps(list(names))))
+
+
+def _check_names(class_names: tuple[str, ...], feature_names: tuple[str, ...],
+                 spec: str) -> None:
+    """Refuse class names that a checkpoint cannot record, before any training.
+
+    Raises:
+        DataError: more than :data:`MAX_DATA_CLASSES` classes; an empty, repeated or
+            non-printable class name (a newline or tab in a folder name); names that take more
+            than :data:`NAMES_BYTES` of the checkpoint's header.
+    """
+    if len(class_names) > MAX_DATA_CLASSES:
+        raise DataError(f"{spec}: {len(class_names):,} classes are more than the "
+                        f"{MAX_DATA_CLASSES:,} a softreg checkpoint can name; merge classes or "
+                        "train on fewer")
+    for name in class_names:
+        if not isinstance(name, str) or not name or not name.isprintable():
+            raise DataError(f"{spec}: class name {shown(name)} is not printable text (a newline, "
+                            "a tab or another control character, or empty), which a checkpoint "
+                            "cannot record; rename that class (its folder or label value)")
+    if len(set(class_names)) < len(class_names):
+        twice = next(n for i, n in enumerate(class_names) if n in class_names[:i])
+        raise DataError(f"{spec}: class name {shown(twice)} is given for two classes; give "
+                        "each class its own name")
+    classes, features = _header_bytes(class_names), _header_bytes(feature_names)
+    if 2 * classes + features > NAMES_BYTES:
+        longest = max(map(len, class_names), default=0)
+        what = (f"the {len(class_names):,} class names (the longest {longest:,} characters) "
+                f"take {2 * classes:,} bytes of checkpoint metadata (it records them twice")
+        what += f"; the feature names take {features:,} more)" if feature_names else ")"
+        raise DataError(f"{spec}: {what}, more than the {NAMES_BYTES:,} bytes a softreg "
+                        "checkpoint has for names; shorten the names or use fewer classes")
 
 
 def _split(X: npt.ArrayLike, y: npt.ArrayLike, part: str, spec: str,
@@ -228,22 +280,65 @@ def from_arrays(X: npt.ArrayLike, y: npt.ArrayLike, X_test: npt.ArrayLike | None
 
     Args:
         X, y: training features (N, D) (or uint8 images (N, H, W[, C]) with ``image_shape``)
-            and integer labels (N,) in [0, C).
+            and labels (N,): integers in [0, C) with ``class_names``; without them, any
+            integers, strings or bytes, whose sorted distinct values are the classes.
         X_test, y_test: a test split, or None (then one is drawn, see ``--test-split``).
-        class_names: the names of the C classes (default ``"0"``, ``"1"``, ...: as many as
-            the largest label + 1).
+        class_names: the names of the C classes; default: the labels' distinct values (of
+            both splits) as text, in sorted order (numbers by value), as a CSV's labels.
         image_shape: (H, W) or (H, W, C) for uint8 images, None for a table.
         name: the spec recorded in checkpoints (``arrays:<name>``).
         feature_names: a name per feature (tables), for ``explain``.
 
     Raises:
-        DataError: as :func:`checked`.
+        DataError: as :func:`checked`; labels of two kinds (text and numbers); more distinct
+            labels than :data:`MAX_DATA_CLASSES`.
     """
-    ys = [np.asarray(y)] + ([] if y_test is None else [np.asarray(y_test)])
-    if class_names is None:
-        top = max(int(np.max(v)) for v in ys if v.size and np.issubdtype(v.dtype, np.number))
-        class_names = tuple(str(k) for k in range(top + 1))
     spec = name if name.startswith("arrays") else f"arrays:{name}"
+    if class_names is None:
+        y, y_test, class_names = labels_by_value(y, y_test, spec)
     return checked(X, y, X_test, y_test, tuple(class_names),
                    None if image_shape is None else tuple(image_shape), spec,
                    tuple(feature_names))
+
+
+def labels_by_value(y: npt.ArrayLike, y_test: npt.ArrayLike | None, spec: str
+              ) -> tuple[npt.ArrayLike, npt.ArrayLike | None, tuple[str, ...]]:
+    """Labels given as values -> indices of their sorted distinct values, and those as names.
+
+    Integer labels (or floats holding whole numbers) are classed by value, text and bytes
+    (decoded as UTF-8) as strings: the rule of :func:`from_arrays`, for any source of labels
+    as arrays. Labels of another kind, or not one per example, are returned as they are, with
+    no names, for :func:`checked` to refuse in its words.
+
+    Raises:
+        DataError: text labels in one split and numbers in the other; labels that are not
+            UTF-8; more distinct values than a checkpoint can name.
+    """
+    parts = [np.asarray(y)] + ([] if y_test is None else [np.asarray(y_test)])
+    text = [v.dtype.kind in "US" for v in parts]
+    if any(v.ndim != 1 for v in parts):
+        return y, y_test, ()
+    if any(text) and not all(text):
+        raise DataError(f"{spec}: y holds {'text' if text[0] else 'numbers'} and y_test "
+                        f"{'text' if text[1] else 'numbers'}; give the labels of both splits "
+                        "the same kind")
+    if all(text):
+        try:
+            parts = [np.char.decode(v, "utf-8") if v.dtype.kind == "S" else v for v in parts]
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{spec}: bytes labels must be UTF-8 text ({exc})") from None
+    elif all(np.issubdtype(v.dtype, np.integer)
+             or (np.issubdtype(v.dtype, np.floating) and bool(np.all(v == np.round(v))))
+             for v in parts):
+        parts = [v.astype(np.int64) for v in parts]
+    else:  # not labels (floats with fractions, booleans, objects): checked says so
+        return y, y_test, ()
+    values, index = np.unique(np.concatenate(parts), return_inverse=True)
+    if len(values) > MAX_DATA_CLASSES:  # before a name is made for each (a regression target?)
+        raise DataError(f"{spec}: the labels take {len(values):,} distinct values, more than "
+                        f"the {MAX_DATA_CLASSES:,} classes a softreg checkpoint can name; give "
+                        "class labels, not measurements")
+    names = tuple(str(v) for v in values.tolist())
+    index = index.astype(np.int64).reshape(-1)
+    n = len(parts[0])
+    return index[:n], (None if y_test is None else index[n:]), names

@@ -3,9 +3,11 @@
 The classes are the sorted names of the class folders (those of ``train`` when there is a
 ``train`` and a ``test`` folder). Images are read with Pillow, in parallel threads; each file's
 header (format and size) is checked before its pixels are decoded, so a file claiming a huge
-size costs nothing. Grayscale images stay one channel; colour ones are kept as RGB unless
-``grayscale`` asks for one channel. Every image must have the same size unless ``image_size``
-resizes them all.
+size costs nothing. Pixels are decoded by :func:`softreg.data.images.decode`, the rule
+``predict`` reads a picture by, so a file gives the same features in training and predict.
+Grayscale images stay one channel; when any image of the folder is in colour, all are read as
+RGB (a gray one as three equal channels), unless ``grayscale`` asks for one channel. Every image
+must have the same size unless ``image_size`` resizes them all.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import numpy.typing as npt
 
 from softreg.core.errors import DataError, DataNotFoundError
 from softreg.data.dataset import Dataset, checked
+from softreg.data.images import PixelError, decode, is_gray
+from softreg.safety.readback import file_kind
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 MAX_SIDE = 4096  # the largest image side read (a header claiming more is refused unread)
@@ -39,7 +43,9 @@ def load_folder(target: str, spec: str, image_size: tuple[int, int] | None,
     """
     root = Path(target).expanduser()
     if not root.is_dir():
-        what = "is a file, not a folder" if root.exists() else "does not exist"
+        what = "does not exist"
+        if root.exists():
+            what = f"is {file_kind(root.stat())}, not a folder"
         raise DataNotFoundError(f"{spec}: {str(root)!r} {what}; give a folder of class folders")
     split_dirs = (root / "train", root / "test")
     if all(d.is_dir() for d in split_dirs):
@@ -57,23 +63,33 @@ def load_folder(target: str, spec: str, image_size: tuple[int, int] | None,
         classes = _classes(root, spec)
         train, test = _files(root, classes, spec), None
     files = train + (test or [])
-    mode = _mode(files[0][0], grayscale, spec)
-    size = image_size or _size(files[0][0], spec)
-    shape = (size[0], size[1]) if mode == "L" else (size[0], size[1], 3)
+    first_size, first_gray = _first(files[0][0], spec)
+    size, colour = image_size or first_size, not grayscale and not first_gray
+    X, colours = _read_all(files, colour, size, image_size is not None, spec)
+    if not grayscale and not colour and any(colours):  # whichever file comes first
+        del X  # a colour image among gray ones: all are read again, as colour
+        X, _ = _read_all(files, True, size, image_size is not None, spec)
+    y = np.asarray([k for _, k in files], dtype=np.int64)
+    n = len(train)
+    return checked(X[:n], y[:n], None if test is None else X[n:],
+                   None if test is None else y[n:], tuple(classes), tuple(X.shape[1:]), spec)
+
+
+def _read_all(files: list[tuple[Path, int]], colour: bool, size: tuple[int, int],
+              resize: bool, spec: str) -> tuple[npt.NDArray[np.uint8], list[bool]]:
+    """Every image, (N, H, W) or (N, H, W, 3) when ``colour``; and which ones are in colour."""
+    shape = (size[0], size[1], 3) if colour else (size[0], size[1])
     if len(files) * math.prod(shape) > MAX_PIXELS_TOTAL:
         raise DataError(f"{spec}: {len(files)} images of {shape} are more than the "
                         f"{MAX_PIXELS_TOTAL // 2**20} MiB of pixels softreg loads; use "
                         "--image-size to make them smaller")
     X = np.empty((len(files), *shape), dtype=np.uint8)
     workers = min(8, os.cpu_count() or 1)
-    resize = image_size is not None
     with ThreadPoolExecutor(workers) as pool:  # Pillow decodes without the GIL
-        list(pool.map(lambda item: _read_into(X, item[0], item[1][0], mode, size, resize, spec),
-                      enumerate(files)))
-    y = np.asarray([k for _, k in files], dtype=np.int64)
-    n = len(train)
-    return checked(X[:n], y[:n], None if test is None else X[n:],
-                   None if test is None else y[n:], tuple(classes), shape, spec)
+        colours = list(pool.map(
+            lambda item: _read_into(X, item[0], item[1][0], colour, size, resize, spec),
+            enumerate(files)))
+    return X, colours
 
 
 def _classes(folder: Path, spec: str) -> list[str]:
@@ -96,6 +112,13 @@ def _files(folder: Path, classes: list[str], spec: str,
         found = sorted(p for p in (folder / name).iterdir()
                        if p.is_file() and p.suffix.lower() in EXTENSIONS)
         if not found:
+            inner = sorted(p.name for p in (folder / name).iterdir() if p.is_dir())
+            if inner:  # another layout (train/ + val/, a nested folder)
+                raise DataError(f"{spec}: class folder {str(folder / name)!r} holds folders "
+                                f"({', '.join(inner[:3])}), not images; softreg reads "
+                                "DIR/CLASS/IMAGE or DIR/train/CLASS/IMAGE with "
+                                "DIR/test/CLASS/IMAGE (rename a val/ folder to test/, or give "
+                                "the folder of the class folders)")
             raise DataError(f"{spec}: class folder {str(folder / name)!r} holds no images "
                             f"({', '.join(EXTENSIONS)})")
         out += [(p, index[name]) for p in found]
@@ -127,29 +150,29 @@ def _open(path: Path, spec: str):  # type: ignore[no-untyped-def]
     return im
 
 
-def _mode(path: Path, grayscale: bool, spec: str) -> str:
-    if grayscale:
-        return "L"
+def _first(path: Path, spec: str) -> tuple[tuple[int, int], bool]:
+    """The size (H, W) of the image at ``path``, and whether it is gray."""
     with _open(path, spec) as im:
-        return "L" if im.mode in ("L", "1", "I", "I;16", "F", "LA") else "RGB"
+        return (im.size[1], im.size[0]), is_gray(im.mode)
 
 
-def _size(path: Path, spec: str) -> tuple[int, int]:
-    with _open(path, spec) as im:
-        return im.size[1], im.size[0]  # (H, W)
-
-
-def _read_into(X: npt.NDArray[np.uint8], i: int, path: Path, mode: str,
-               size: tuple[int, int], resize: bool, spec: str) -> None:
+def _read_into(X: npt.NDArray[np.uint8], i: int, path: Path, colour: bool,
+               size: tuple[int, int], resize: bool, spec: str) -> bool:
+    """Decode the image at ``path`` into ``X[i]``; whether it is in colour."""
     with _open(path, spec) as im:
         if not resize and (im.size[1], im.size[0]) != size:
             raise DataError(f"{spec}: image {str(path)!r} is {im.size[1]}x{im.size[0]} (HxW), "
                             f"others are {size[0]}x{size[1]}; pass --image-size HxW to resize "
                             "them all")
         try:
-            im = im.convert(mode)
+            pixels = decode(im, colour)
             if resize:
-                im = im.resize((size[1], size[0]))
-            X[i] = np.asarray(im, dtype=np.uint8)
+                from PIL import Image
+
+                pixels = np.asarray(Image.fromarray(pixels).resize((size[1], size[0])))
+            X[i] = pixels
+        except PixelError as exc:
+            raise DataError(f"{spec}: image {str(path)!r} {exc}") from None
         except (OSError, ValueError) as exc:  # truncated or damaged data after the header
             raise DataError(f"{spec}: cannot decode image {str(path)!r} ({exc})") from exc
+        return not is_gray(im.mode)

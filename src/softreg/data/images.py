@@ -9,17 +9,20 @@ decoded or any memory is allocated for it; every refusal is an :class:`InputImag
 a float dtype (values used as they are, which must be finite and in [0, 1]); the file holds
 exactly that array (an ``.npz`` archive, a truncated or an over-long file is refused).
 
-Pictures (PNG, PGM or anything else Pillow reads), 28x28 pixels, by mode:
+Pictures (PNG, PGM or anything else Pillow reads), 28x28 pixels (or the model's size), become
+uint8 pixels by :func:`decode`, the one rule that image folders are read by for training too
+(``folder:``), so that a picture gives the same features in training and in ``predict``;
+those pixels are divided by 255. By mode:
 
-* ``L`` (8-bit gray), ``1`` (black and white): the gray level divided by 255.
-* ``RGB``, ``P`` (palette) and other colour modes: the luma (ITU-R 601-2, Pillow's
-  conversion to ``L``) divided by 255.
+* ``L`` (8-bit gray), ``1`` (black and white): the gray level.
+* ``RGB``, ``P`` (palette) and other colour modes: for a grayscale model, the luma (ITU-R
+  601-2, Pillow's conversion to ``L``); for a colour model, RGB.
 * With transparency (``LA``, ``RGBA``, ``PA``, a palette or colour key with a transparent
-  entry): composited on black, the background of Fashion-MNIST: luma / 255 x alpha / 255, so
-  a fully transparent pixel is 0.
+  entry): composited on black, the background of Fashion-MNIST: each channel (or the luma)
+  x alpha / 255, rounded, so a fully transparent pixel is 0 whatever colour it hides.
 * ``I;16`` (16-bit gray) and ``I`` (32-bit integers, as older Pillow opens 16-bit PNGs): values
-  must be in 0..65535 and are divided by 65535.
-* ``F`` (32-bit float, e.g. TIFF): used as they are; they must be finite and in [0, 1].
+  must be in 0..65535 and are scaled by that full range to 0..255 (rounded).
+* ``F`` (32-bit float, e.g. TIFF): values must be finite and in [0, 1], scaled to 0..255.
 
 A picture larger than Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``) is
 refused without being decoded.
@@ -44,6 +47,15 @@ from softreg.safety import readback
 SIZE = 28
 ZIP_SIGNATURE = b"PK\x03\x04"
 MAX_16BIT = 65535
+# Pillow's one-channel modes (16-bit gray is also "I;16B", "I;16L"...): read as one channel
+# unless the model (or another picture of its folder) is colour.
+GRAY_MODES = ("1", "L", "LA", "La", "I", "F")
+# ITU-R 601-2 luma, the weights of Pillow's conversion of RGB to L.
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+class PixelError(ValueError):
+    """A picture whose pixel values fall outside its mode's range (:func:`decode`)."""
 
 
 def load_image(path: str | os.PathLike[str],
@@ -51,7 +63,8 @@ def load_image(path: str | os.PathLike[str],
     """Read one image as float32 features (D,) in [0, 1] (the rule: see the module doc).
 
     ``image_shape`` is the model's: (H, W) for grayscale (28 x 28 for Fashion-MNIST), or
-    (H, W, 3) for colour, whose pictures are read as RGB (composited on black).
+    (H, W, 3) for colour; a picture is decoded as the image folders of training are
+    (:func:`decode`).
 
     Raises:
         InputImageError: missing or unreadable file, wrong size, shape or dtype, values out of
@@ -119,9 +132,8 @@ def _read_npy(p: Path, image_shape: tuple[int, ...]) -> npt.NDArray[Any]:
     return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
 
 
-def _read_picture(p: Path, image_shape: tuple[int, ...]) -> npt.NDArray[Any]:
-    """A picture's pixels, of the model's (H, W[, 3]): uint8 for 8-bit gray or colour, float
-    in [0, 1] otherwise."""
+def _read_picture(p: Path, image_shape: tuple[int, ...]) -> npt.NDArray[np.uint8]:
+    """A picture's pixels, of the model's (H, W[, 3]), by :func:`decode`."""
     pil = require("PIL")
     import PIL.Image
 
@@ -132,12 +144,12 @@ def _read_picture(p: Path, image_shape: tuple[int, ...]) -> npt.NDArray[Any]:
         with im:
             if im.size != (image_shape[1], image_shape[0]):
                 raise InputImageError(
-                    f"image {str(p)!r} is {im.size[0]}x{im.size[1]} pixels; softreg predicts "
-                    f"on {_wanted(image_shape)}"
+                    f"image {str(p)!r} is {im.size[1]}x{im.size[0]} pixels (height x width); "
+                    f"softreg predicts on {_wanted(image_shape)}"
                 )
-            if len(image_shape) == 3:
-                return _rgb(im)
-            return _pixels(im, p)
+            return decode(im, colour=len(image_shape) == 3)
+    except PixelError as exc:
+        raise InputImageError(f"image {str(p)!r} {exc}") from None
     except (PIL.Image.DecompressionBombError, PIL.Image.DecompressionBombWarning) as exc:
         raise InputImageError(
             f"image {str(p)!r} is too large to open safely ({exc}); softreg predicts on "
@@ -149,29 +161,44 @@ def _read_picture(p: Path, image_shape: tuple[int, ...]) -> npt.NDArray[Any]:
         ) from exc
 
 
-def _rgb(im: Any) -> npt.NDArray[np.uint8]:
-    """A colour picture as uint8 RGB (H, W, 3), transparency composited on black."""
-    rgba = np.asarray(im.convert("RGBA"), dtype=np.float64)  # (H, W, 4)
-    rgb = rgba[..., :3] * (rgba[..., 3:] / 255.0)
-    return np.rint(rgb).astype(np.uint8)
+def is_gray(mode: str) -> bool:
+    """Whether Pillow's ``mode`` is one channel (gray levels, with or without alpha)."""
+    return mode in GRAY_MODES or mode.startswith("I;16")
 
 
-def _pixels(im: Any, p: Path) -> npt.NDArray[Any]:
-    """The pixels of an opened 28x28 Pillow image, by its mode (see the module doc)."""
-    if im.mode.startswith("I;16") or im.mode == "I":
-        values = np.asarray(im).astype(np.int64)  # (28, 28)
-        if values.min() < 0 or values.max() > MAX_16BIT:
-            raise InputImageError(
-                f"image {str(p)!r} has {im.mode} pixels from {values.min()} to {values.max()};"
-                f" integer pictures must be 16-bit gray, 0..{MAX_16BIT}"
-            )
-        return values.astype(np.float64) / MAX_16BIT
-    if im.mode == "F":
-        return np.asarray(im, dtype=np.float32)  # range checked by load_image
+def decode(im: Any, colour: bool) -> npt.NDArray[np.uint8]:
+    """An opened Pillow picture's pixels by the rule of the module doc: uint8 (H, W), or
+    (H, W, 3) when ``colour``.
+
+    Training (``folder:``) and ``predict`` both read pictures through this, so that the same
+    file gives the same features in both.
+
+    Raises:
+        PixelError: 16-bit pixels outside 0..65535, float pixels not finite or outside [0, 1].
+        OSError, ValueError: the pixel data cannot be decoded (a truncated file).
+    """
+    if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+        gray = _scaled(im)
+        return np.repeat(gray[..., None], 3, axis=2) if colour else gray
     bands = im.getbands()
     if "A" in bands or "a" in bands or "transparency" in im.info:
-        rgba = im.convert("RGBA")
-        gray = np.asarray(rgba.convert("L"), dtype=np.float64)  # (28, 28) luma, alpha ignored
-        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64)
-        return (gray / 255.0) * (alpha / 255.0)  # composited on a black background
-    return np.asarray(im.convert("L"), dtype=np.uint8)
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float64)  # (H, W, 4)
+        alpha = rgba[..., 3:] / 255.0  # composited on black: rounded once, at the end
+        pixels = rgba[..., :3] * alpha if colour else (rgba[..., :3] @ LUMA) * alpha[..., 0]
+        return np.rint(pixels).astype(np.uint8)
+    return np.asarray(im.convert("RGB" if colour else "L"), dtype=np.uint8)
+
+
+def _scaled(im: Any) -> npt.NDArray[np.uint8]:
+    """The gray levels of a 16-bit (``I;16``, ``I``) or float (``F``) picture, scaled to uint8."""
+    if im.mode == "F":
+        values = np.asarray(im, dtype=np.float64)
+        if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1:
+            raise PixelError(f"has pixels out of range: float pixel values must be finite and "
+                             f"in [0, 1] (got min {values.min()}, max {values.max()})")
+        return np.rint(values * 255).astype(np.uint8)
+    values = np.asarray(im).astype(np.int64)
+    if values.min() < 0 or values.max() > MAX_16BIT:
+        raise PixelError(f"has {im.mode} pixels from {values.min()} to {values.max()}; "
+                         f"integer pictures must be 16-bit gray, 0..{MAX_16BIT}")
+    return np.rint(values * (255 / MAX_16BIT)).astype(np.uint8)

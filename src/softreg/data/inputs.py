@@ -4,15 +4,21 @@ For a model of images: one picture (PNG, JPEG...) or ``.npy`` image per file, of
 image shape (:func:`softreg.data.images.load_image`). For a model of a table: a ``.npy`` file of
 one row (D,) or of rows (n, D), or a CSV file of rows, with a header naming the model's
 feature columns (in any order; other columns such as the label are ignored) or without a header
-(D numbers a row). The features are the data's raw values: a table's standardisation is folded
-into the checkpoint's weights.
+(D numbers a row). A first row that holds every feature name is the header, even when the names
+are numbers (pandas names columns 0, 1, ...); every row under a header is read by its names, and
+a row that lacks a feature column or has more fields than the header is refused (named). The
+features are the data's raw values: a table's standardisation is folded into the checkpoint's
+weights.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import os
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +27,7 @@ import numpy.typing as npt
 
 from softreg.core.errors import InputImageError
 from softreg.core.shape import ModelShape
+from softreg.safety.textsafe import printable, shown
 
 MAX_ROWS = 1_000_000  # rows one file may give
 
@@ -80,28 +87,104 @@ def _npy_rows(p: Path, features: int) -> npt.NDArray[np.float32]:
 
 
 def _csv_rows(p: Path, shape: ModelShape) -> npt.NDArray[np.float32]:
+    """The rows of a CSV file, each as the model's features in the model's order.
+
+    The rows are read one at a time into float32, so memory holds at most :data:`MAX_ROWS`
+    rows of numbers, never the file's text. A UTF-8 byte order mark is not part of the first
+    column's name.
+
+    Raises:
+        InputImageError: see :func:`_header_columns` and :func:`_features`, or no data row.
+    """
+    names = [shape.feature_name(i) for i in range(shape.features)]
+    out: list[npt.NDArray[np.float32]] = []
     try:
-        with open(p, newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(fh) if r]
+        with open(p, newline="", encoding="utf-8-sig") as fh:
+            rows: Iterator[list[str]] = (r for r in csv.reader(fh) if r)
+            first = next(rows, None)
+            cols = None if first is None else _header_columns(first, names, p)
+            if first is not None and cols is None:
+                rows = itertools.chain([first], rows)
+            for i, r in enumerate(rows):
+                if i >= MAX_ROWS:
+                    raise InputImageError(f"input {str(p)!r} holds more than {MAX_ROWS} data "
+                                          f"rows; give 1 to {MAX_ROWS}")
+                out.append(_features(r, i, cols, len(first or ()), names, p))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputImageError(f"input {str(p)!r} cannot be read as a CSV file ({exc})") from exc
-    if rows and not all(_number(v) for v in rows[0]):
-        header, rows = [h.strip() for h in rows[0]], rows[1:]
-        names = [shape.feature_name(i) for i in range(shape.features)]
-        missing = [n for n in names if n not in header]
-        if missing:
-            raise InputImageError(f"input {str(p)!r} lacks the model's feature column(s) "
-                                  f"{', '.join(missing[:5])}")
-        cols = [header.index(n) for n in names]
-        rows = [[r[c] for c in cols] if len(r) == len(header) else r for r in rows]
-    if not rows or len(rows) > MAX_ROWS:
-        raise InputImageError(f"input {str(p)!r} holds {len(rows)} data rows; give 1 to "
-                              f"{MAX_ROWS}")
-    for i, r in enumerate(rows):
-        if len(r) != shape.features or not all(_number(v) for v in r):
-            raise InputImageError(f"input {str(p)!r}: data row {i + 1} is not {shape.features} "
-                                  "numbers, as the model takes")
-    return np.asarray([[float(v) for v in r] for r in rows], dtype=np.float32)
+    if not out:
+        raise InputImageError(f"input {str(p)!r} holds 0 data rows; give 1 to {MAX_ROWS}")
+    return np.stack(out)
+
+
+def _header_columns(first: list[str], names: list[str], p: Path) -> list[int] | None:
+    """Where each of the model's features is in the file, when its first row is a header; None
+    when it is a data row.
+
+    The first row is a header when one of its cells is not a number or when it holds every
+    feature name (numbers are names too: pandas names columns 0, 1, ...). A first row of
+    numbers of another length than a data row is neither, and refused.
+
+    Raises:
+        InputImageError: a header without one of the features, or naming one twice; the model's
+            own feature names repeat (a header cannot say which is which); a first row that is
+            neither a header nor a data row.
+    """
+    header = [h.strip() for h in first]
+    if all(_number(v) for v in header) and not set(names) <= set(header):
+        if len(header) != len(names):
+            raise InputImageError(
+                f"input {str(p)!r}: its first row is neither a header naming the model's "
+                f"feature columns ({_listed(names)}) nor a data row of {len(names)} numbers; "
+                "give a header of the feature names, or rows of the features in the model's "
+                "order")
+        return None
+    twice = next((n for n, k in Counter(names).items() if k > 1), None)
+    if twice is not None:
+        raise InputImageError(f"input {str(p)!r} has a header, and the model has two features "
+                              f"named {shown(twice)}, so a header cannot say which is which; "
+                              "give rows without a header, in the model's order")
+    counts = Counter(header)
+    missing = [n for n in names if n not in counts]
+    if missing:
+        raise InputImageError(f"input {str(p)!r} lacks the model's feature column(s) "
+                              f"{_listed(missing, 5)}")
+    twice = next((n for n in names if counts[n] > 1), None)
+    if twice is not None:
+        raise InputImageError(f"input {str(p)!r}: its header names the column {shown(twice)} "
+                              "twice; give each column its own name")
+    where = {h: j for j, h in enumerate(header)}
+    return [where[n] for n in names]
+
+
+def _features(row: list[str], i: int, cols: list[int] | None, width: int, names: list[str],
+              p: Path) -> npt.NDArray[np.float32]:
+    """Data row ``i``'s features in the model's order: by the header's columns when there is
+    one (``width`` fields), else the row as it is.
+
+    Raises:
+        InputImageError: a row with more fields than the header, one that lacks a feature
+            column, or one that is not the model's numbers (each with its 1-based row number).
+    """
+    if cols is not None:
+        if len(row) > width:
+            raise InputImageError(f"input {str(p)!r}: data row {i + 1} has {len(row)} fields, "
+                                  f"more than the header's {width}")
+        short = [names[k] for k, c in enumerate(cols) if c >= len(row)]
+        if short:
+            raise InputImageError(f"input {str(p)!r}: data row {i + 1} lacks the feature "
+                                  f"column(s) {_listed(short, 5)} (it has {len(row)} fields, "
+                                  f"the header {width})")
+        row = [row[c] for c in cols]
+    if len(row) != len(names) or not all(_number(v) for v in row):
+        raise InputImageError(f"input {str(p)!r}: data row {i + 1} is not {len(names)} numbers, "
+                              "as the model takes")
+    return np.asarray([float(v) for v in row], dtype=np.float32)
+
+
+def _listed(names: list[str], most: int = 10) -> str:
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(printable(n) for n in names[:most]) + more
 
 
 def _number(text: str) -> bool:

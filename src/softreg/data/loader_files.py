@@ -18,21 +18,26 @@ form it checks, so that its own call finds them and fetches nothing:
 
 Each file is first found and verified (content sha256) like every softreg read; files are
 written under a temporary name and renamed; a file already there with other content is never
-replaced.
+replaced. Every file is read by the bounded IDX reader (:func:`softreg.data.sources.verify`),
+which decompresses no more than the content it expects, or by a bounded read of its bytes.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from softreg.core.errors import ChecksumError, ConfigError, DataError
+from softreg.core.errors import ConfigError, DataError, SoftregError
 from softreg.data import fashion
-from softreg.safety import fileio
+from softreg.data.cache import expected_shape
+from softreg.data.idx import GZIP_SIGNATURE, header_bytes
+from softreg.data.sources import verify
+from softreg.safety import fileio, readback
 
 LOADERS = ("torchvision", "keras", "mxnet")
 
@@ -91,13 +96,14 @@ def target_dir(loader: str, root: str | os.PathLike[str] | None) -> Path:
     return base / "datasets" / "fashion-mnist"
 
 
-def decompressed(path: str | os.PathLike[str]) -> bytes:
-    """The IDX bytes of a found file (gzip or not; the magic bytes tell)."""
-    with open(path, "rb") as f:
-        head = f.read(2)
-    opener = gzip.open if head == b"\x1f\x8b" else open
-    with opener(path, "rb") as f:
-        return f.read()
+def _content(spec: fashion.IDXFile, path: str | os.PathLike[str]) -> bytes:
+    """The IDX bytes of a found file (gzip or not), read and verified (content sha256).
+
+    Raises:
+        IDXFormatError, ChecksumError: the file is not the verified one.
+    """
+    array = verify(spec, path).array  # what is written is what was checked
+    return header_bytes(spec.kind, expected_shape(spec)) + array.tobytes()
 
 
 def upstream_gzip(spec: fashion.IDXFile, path: str | os.PathLike[str]) -> bytes | None:
@@ -107,8 +113,15 @@ def upstream_gzip(spec: fashion.IDXFile, path: str | os.PathLike[str]) -> bytes 
     upstream's header back; the result is kept only if its MD5 is upstream's.
     """
     facts = UPSTREAM_GZIP.get(spec.filename)
-    raw = Path(path).read_bytes()
-    if facts is None or raw[:3] != b"\x1f\x8b\x08":
+    if facts is None:
+        return None
+    shape = expected_shape(spec)
+    content_size = len(header_bytes(spec.kind, shape)) + math.prod(shape)
+    try:  # upstream's archives are far smaller than their content: a larger file is not one
+        raw = readback.read_bytes(path, content_size, "data file", DataError)
+    except DataError:
+        return None
+    if raw[:3] != b"\x1f\x8b\x08":
         return None
     flags = raw[3]
     body_at = 10
@@ -143,15 +156,19 @@ def _write_new(dest: Path, content: bytes, same: bool) -> str:
     return "written"
 
 
-def _same_content(dest: Path, content: bytes, compressed: bool) -> bool:
+def _same_content(spec: fashion.IDXFile, dest: Path, compressed: bool) -> bool:
+    """Whether ``dest`` is the verified file in the form the loader reads: gzip-compressed
+    (``compressed``) or plain. Read by the bounded IDX reader, so a gzip bomb costs nothing."""
     if dest.is_symlink() or not dest.is_file():
         return False
     try:
-        have = decompressed(dest) if compressed else dest.read_bytes()
-        want = gzip.decompress(content) if compressed else content
-    except (OSError, EOFError):
+        with open(dest, "rb") as fh:
+            if (fh.read(2) == GZIP_SIGNATURE) != compressed:
+                return False
+        verify(spec, dest)
+    except (OSError, SoftregError):  # unreadable, damaged or other content: not the same
         return False
-    return have == want
+    return True
 
 
 def place(loader: str, root: str | os.PathLike[str] | None, found: dict[str, Path]
@@ -160,7 +177,7 @@ def place(loader: str, root: str | os.PathLike[str] | None, found: dict[str, Pat
 
     Raises:
         ConfigError: ``loader`` is unknown.
-        ChecksumError: a file's decompressed content is not the verified one.
+        ChecksumError, IDXFormatError: a file found is not the verified one.
         DataError: ``loader`` is ``mxnet`` (see :data:`GLUON_REFUSAL`), or a file with other
             content is in the way.
     """
@@ -170,18 +187,15 @@ def place(loader: str, root: str | os.PathLike[str] | None, found: dict[str, Pat
     done = []
     for spec in fashion.FILES:
         path = found[spec.filename]
-        idx = decompressed(path)
-        if hashlib.sha256(idx).hexdigest() != spec.sha256:  # what is written is what was checked
-            raise ChecksumError(f"{path}: decompressed content is not the verified "
-                                f"{spec.stem} (sha256 differs); get a fresh copy")
+        idx = _content(spec, path)
         if loader == "torchvision":
             dest, content = folder / spec.stem, idx
-            what = _write_new(dest, content, _same_content(dest, content, compressed=False))
+            what = _write_new(dest, content, _same_content(spec, dest, compressed=False))
         else:
             exact = upstream_gzip(spec, path)
             content = exact if exact is not None else gzip.compress(idx, mtime=0)
             dest = folder / spec.filename
-            what = _write_new(dest, content, _same_content(dest, content, compressed=True))
+            what = _write_new(dest, content, _same_content(spec, dest, compressed=True))
             if exact is not None and what == "written":
                 what = "written, byte-identical to upstream's"
         done.append((dest, what))

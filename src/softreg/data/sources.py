@@ -11,7 +11,9 @@ renamed into place, so a failed, interrupted or corrupt download leaves nothing 
 
 MNIST and KMNIST use the same file names: a copy whose decompressed content is not
 Fashion-MNIST's is passed over for a later place that has the right one
-(:func:`softreg.data.load_fashion_mnist`), never used.
+(:func:`softreg.data.load_fashion_mnist`), never used; but a wrong copy in a folder the user
+named is passed over only for a right one in that same folder (or its ``fashion-mnist``
+folder), else refused, naming the file (:func:`softreg.data.first_verified`).
 
 A folder the user named (``--data-dir``, ``$SOFTREG_DATA_DIR``) that is missing or is a file is
 never passed over in silence: a warning on stderr names it and the place used instead, and

@@ -1,15 +1,21 @@
 """Tables and arrays from files: CSV, Parquet (pyarrow), ``.npz``, and scikit-learn's sets.
 
-A table is numeric feature columns and one label column (``--label-column``, else the column
-named ``label``, ``class``, ``target`` or ``y``). Labels may be integers (the classes are then
-the sorted distinct values) or strings (the sorted distinct strings). Each refusal names the
-file and the column or key at fault.
+A table is numeric feature columns and one label column (``--label-column``, else the one column
+named ``label``, ``class``, ``target`` or ``y``: two of them, or a column name given twice, is
+refused, since the other would silently become a feature). A column without a name (the index
+``df.to_csv()`` writes) is refused; a Parquet file's pandas index columns are left out. Labels may
+be integers (the classes are then the sorted distinct values) or strings (the sorted distinct
+strings). Labels are compared as text, as scikit-learn compares strings ("b" and "B" are two
+classes), but a column of numbers may not write one number two ways ("1" and "01" or "1.0"):
+that is refused rather than made two classes. Each refusal names the file and the column, key
+or row at fault.
 """
 
 from __future__ import annotations
 
 import csv
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +23,9 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg.core.errors import DataError, DataNotFoundError
-from softreg.data.dataset import Dataset, checked
+from softreg.data.dataset import MAX_DATA_CLASSES, Dataset, checked
+from softreg.safety import readback
+from softreg.safety.textsafe import printable, shown
 
 LABEL_COLUMNS = ("label", "class", "target", "y")
 NPZ_SPLIT_KEYS = ("X_train", "y_train", "X_test", "y_test")
@@ -37,7 +45,8 @@ def existing_file(path: str, spec: str) -> Path:
     """
     p = Path(path).expanduser()
     if not p.is_file():
-        what = "is a folder, not a file" if p.is_dir() else "does not exist"
+        what = (f"is {readback.file_kind(p.stat())}, not a regular file" if p.exists()
+                else "does not exist")
         raise DataNotFoundError(f"{spec}: {str(p)!r} {what}; give an existing file")
     if p.stat().st_size > MAX_FILE_BYTES:
         raise DataError(f"{spec}: {str(p)!r} holds {p.stat().st_size} bytes, more than the "
@@ -45,54 +54,141 @@ def existing_file(path: str, spec: str) -> Path:
     return p
 
 
-def encode_labels(raw: list[str] | npt.NDArray[Any], spec: str,
+def encode_labels(texts: list[str], codes: npt.NDArray[np.integer[Any]], spec: str,
                   column: str) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
-    """Labels as given (strings or numbers) -> int64 indices and the sorted class names.
+    """Labels as distinct texts and each row's index into them -> int64 class indices and the
+    sorted class names.
 
-    Integer labels keep their order (2 < 10); other labels are sorted as strings.
+    The texts are stripped; texts that are then equal are one class. Integer labels keep their
+    order (2 < 10); other labels are sorted as strings.
 
     Raises:
-        DataError: an empty label.
+        DataError: an empty label (its row), more classes than a checkpoint can name
+            (:data:`~softreg.data.dataset.MAX_DATA_CLASSES`), or one number written two ways
+            ("1" and "1.0").
     """
-    values = [str(v).strip() for v in raw]
-    if any(v == "" for v in values):
-        row = next(i for i, v in enumerate(values) if v == "")
-        raise DataError(f"{spec}: label column {column!r} is empty in data row {row + 1}; "
-                        "every row needs a label")
-    distinct = set(values)
+    stripped = [t.strip() for t in texts]
+    distinct = set(stripped)
+    _check_class_count(len(distinct), spec, column)
+    if "" in distinct:
+        empty = np.flatnonzero(np.asarray([t == "" for t in stripped], dtype=bool))
+        _no_label(np.flatnonzero(np.isin(codes, empty)), spec, column, "empty")
+    _one_way_each(distinct, spec, column)
     try:
         as_int = {v: int(v) for v in distinct}
         names = tuple(sorted(distinct, key=lambda v: as_int[v]))
     except ValueError:
         names = tuple(sorted(distinct))
     index = {name: i for i, name in enumerate(names)}
-    return np.asarray([index[v] for v in values], dtype=np.int64), names
+    to_class = np.asarray([index[t] for t in stripped], dtype=np.int64)
+    return to_class[codes], names
 
 
-Table = tuple[npt.NDArray[np.float32], list[str], tuple[str, ...], str]
+Labels = tuple[list[str], npt.NDArray[np.int64]]  # the distinct labels' texts, each row's index
+
+
+def _check_class_count(count: int, spec: str, column: str) -> None:
+    """Refuse more distinct labels than a checkpoint can name, as they are read (an id or a
+    measurement taken for the label would make a name a row)."""
+    if count > MAX_DATA_CLASSES:
+        raise DataError(f"{spec}: label column {column!r} holds more than {MAX_DATA_CLASSES:,} "
+                        "distinct values, more classes than a softreg checkpoint can name; is "
+                        "it the label? (name the label with --label-column NAME)")
+
+
+def _no_label(rows: npt.NDArray[np.intp], spec: str, column: str, how: str) -> None:
+    """Refuse rows without a label, naming the first of them (1-based data rows)."""
+    shown_rows = ", ".join(str(int(r) + 1) for r in rows[:5])
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    raise DataError(f"{spec}: label column {column!r} is {how} in data row{'s' * (len(rows) > 1)} "
+                    f"{shown_rows}{more}; every row needs a label")
+
+
+def _one_way_each(labels: set[str], spec: str, column: str) -> None:
+    """Refuse a column of numbers that writes one number two ways: as text they would be two
+    classes of the same value ("1" and "01", "1" and "1.0"), which no user means. Compared as
+    exact decimals: long ids that differ past a float's precision stay distinct."""
+    seen: dict[Decimal, str] = {}
+    try:
+        values = {v: Decimal(v) for v in labels}
+    except (ArithmeticError, ValueError):
+        return  # text labels: compared as text
+    for text in sorted(labels):
+        value = values[text]
+        if value.is_nan():
+            continue
+        if value in seen:
+            raise DataError(f"{spec}: label column {column!r} writes one number two ways "
+                            f"({shown(seen[value])} and {shown(text)}), which would be two "
+                            "classes; write each class one way")
+        seen[value] = text
+
+
+def _text(value: Any, spec: str, column: str) -> str:
+    """A label value as text: bytes as the UTF-8 they hold (not ``"b'cat'"``)."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DataError(f"{spec}: label column {column!r} holds bytes that are not UTF-8 "
+                            f"text ({shown(value)}); give the labels as text or "
+                            "numbers") from None
+    return str(value)
+
+
+def _array_labels(values: npt.NDArray[Any], spec: str, column: str) -> Labels:
+    """An array of labels (numbers, text or bytes) as its distinct values' texts and each row's
+    index into them: the classes come from the values present, never from a range up to the
+    largest one.
+
+    Raises:
+        DataError: a NaN label (its row), or more distinct values than a checkpoint can name.
+    """
+    if values.dtype.kind == "f":
+        missing = np.flatnonzero(np.isnan(values))
+        if missing.size:
+            _no_label(missing, spec, column, "NaN")
+    distinct, codes = np.unique(values, return_inverse=True)
+    _check_class_count(len(distinct), spec, column)
+    return [_text(v, spec, column) for v in distinct], codes.reshape(-1).astype(np.int64)
+
+
+Table = tuple[npt.NDArray[np.float32], Labels, tuple[str, ...], str]
 
 
 def read_csv(path: str, spec: str, label_column: str) -> Table:
-    """A CSV file's feature matrix, its raw labels, the feature names and the label column.
+    """A CSV file's feature matrix, its labels, the feature names and the label column.
 
-    Two passes over the file: the first counts the data rows, the second parses each row
-    straight into a float32 matrix of that size, so memory holds the matrix and the labels,
-    never the file's text as lists of strings.
+    Two passes over the file: the first counts the data rows and checks that each has the
+    header's number of fields, so the matrix is sized by what the file holds (and bounded by
+    :data:`MAX_TABLE_BYTES`) before it is made; the second parses each row straight into a
+    float32 matrix of that size, so memory holds the matrix and the labels' indices, never the
+    file's text as lists of strings. A UTF-8 byte order mark (Excel's "CSV UTF-8") is not part
+    of the first column's name.
 
     Raises:
         DataNotFoundError: no such file.
-        DataError: no header, no data rows, no label column, rows of another length, or a
-            feature column that is not numeric (named).
+        DataError: no header, no data rows, a header of one cell that looks separated by ';'
+            or tabs, a column without a name or a name given twice, no label column (the
+            columns are listed) or two candidates, rows of another length, an empty or
+            non-numeric feature cell (its line and column), or a table past the bound.
     """
     p = existing_file(path, spec)
     try:
-        with open(p, newline="", encoding="utf-8") as fh:
+        with open(p, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
             header = [h.strip() for h in next((r for r in reader if r), [])]
-            n = sum(1 for r in reader if r)
-        if not header:
-            raise DataError(f"{spec}: {str(p)!r} is empty; a CSV file needs a header row and "
-                            "data")
+            if not header:
+                raise DataError(f"{spec}: {str(p)!r} is empty; a CSV file needs a header row "
+                                "and data")
+            _check_separator(header, p, spec)
+            _check_names(header, p, spec, " (pandas writes its index so: save with "
+                                          "to_csv(..., index=False))")
+            n = 0
+            for r in reader:
+                if r:
+                    n += 1
+                    _check_fields(r, header, reader.line_num, p, spec)
         if n == 0:
             raise DataError(f"{spec}: {str(p)!r} has a header but no data rows")
         label = pick_label_column(header, label_column, spec)
@@ -100,32 +196,92 @@ def read_csv(path: str, spec: str, label_column: str) -> Table:
         cols = [j for j in range(len(header)) if j != li]
         if not cols:
             raise DataError(f"{spec}: {str(p)!r} has no feature column besides {label!r}")
+        _check_claim(n, len(cols), 0, p, spec, "holds", "")
         X = np.empty((n, len(cols)), dtype=np.float32)
-        labels: list[str] = []
-        with open(p, newline="", encoding="utf-8") as fh:
-            rows = (r for r in csv.reader(fh) if r)
+        codes = np.empty(n, dtype=np.int64)
+        index: dict[str, int] = {}  # each distinct label's code: one string per class
+        with open(p, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            rows = (r for r in reader if r)
             next(rows)  # the header
+            i = -1
             for i, r in enumerate(rows):
-                if i >= n or len(r) != len(header):
-                    raise DataError(f"{spec}: data row {i + 1} has {len(r)} fields, the "
-                                    f"header {len(header)}")
-                _parse_row(X, i, r, cols, header, spec)
-                labels.append(r[li])
+                if i >= n:
+                    raise DataError(f"{spec}: {str(p)!r} changed while it was read; read it "
+                                    "again once it is written")
+                _check_fields(r, header, reader.line_num, p, spec)
+                _parse_row(X, i, r, cols, header, reader.line_num, spec)
+                codes[i] = index.setdefault(r[li].strip(), len(index))
+                _check_class_count(len(index), spec, label)
+            if i + 1 != n:
+                raise DataError(f"{spec}: {str(p)!r} changed while it was read; read it again "
+                                "once it is written")
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{spec}: cannot read {str(p)!r} as a UTF-8 CSV file ({exc})") from exc
-    return X, labels, tuple(header[j] for j in cols), label
+    return X, (list(index), codes), tuple(header[j] for j in cols), label
+
+
+def _check_separator(header: list[str], p: Path, spec: str) -> None:
+    """Refuse a header of one cell holding ';' or a tab: a table needs two columns, and such a
+    file is separated by something other than commas (Excel writes ';' in many locales)."""
+    if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
+        sep = "';'" if ";" in header[0] else "tabs"
+        raise DataError(f"{spec}: {str(p)!r} has one column, {shown(header[0])}: it looks "
+                        f"separated by {sep}, and softreg reads comma-separated values; save "
+                        "it with ',' between the fields")
+
+
+def _check_fields(row: list[str], header: list[str], line: int, p: Path, spec: str) -> None:
+    if len(row) != len(header):
+        raise DataError(f"{spec}: {str(p)!r} line {line} has {len(row)} fields, the header "
+                        f"{len(header)}; every row needs one field per column")
+
+
+def _check_names(header: list[str], p: Path, spec: str, unnamed_hint: str = "") -> None:
+    """Refuse a column without a name or a name given twice: a column that is not a feature
+    (an index, a copy of the label) would become one, and a model's features are found by name.
+
+    Raises:
+        DataError: naming the column(s) by position.
+    """
+    seen: dict[str, int] = {}
+    for j, name in enumerate(header):
+        if name == "":
+            raise DataError(f"{spec}: {str(p)!r}: column {j + 1} has no name{unnamed_hint}; "
+                            "name the column or drop it")
+        if name in seen:
+            raise DataError(f"{spec}: {str(p)!r}: the column name {shown(name)} is given twice "
+                            f"(columns {seen[name] + 1} and {j + 1}); give each column its own "
+                            "name")
+        seen[name] = j
+
+
+def _check_claim(rows: int, features: int, text: int, p: Path, spec: str, verb: str,
+                 unread: str) -> None:
+    """Refuse a table whose float32 matrix, labels and label text would pass
+    :data:`MAX_TABLE_BYTES`, before any of it is made."""
+    claimed = rows * (features + 2) * 4 + text  # the float32 matrix and the labels (<= 8 bytes)
+    if claimed > MAX_TABLE_BYTES:
+        of_text = f", {text} of them label text" if text else ""
+        raise DataError(f"{spec}: {str(p)!r} {verb} {rows} rows of {features} features "
+                        f"({claimed} bytes as float32 with the labels{of_text}), more than the "
+                        f"{MAX_TABLE_BYTES} softreg loads{unread}; use a sample of the rows")
 
 
 def _parse_row(X: npt.NDArray[np.float32], i: int, row: list[str], cols: list[int],
-               header: list[str], spec: str) -> None:
-    """Row ``i`` of X from the feature fields of ``row``, or name the column that is not a
-    number."""
+               header: list[str], line: int, spec: str) -> None:
+    """Row ``i`` of X from the feature fields of ``row``, or name the cell (its line and
+    column) that is not a number."""
     try:
         X[i] = [float(row[j]) for j in cols]
     except ValueError:
         j = next(j for j in cols if not _is_number(row[j]))
-        raise DataError(f"{spec}: feature column {header[j]!r} is not numeric (it holds "
-                        f"{row[j]!r}); convert it to numbers or drop it") from None
+        if row[j].strip() == "":
+            raise DataError(f"{spec}: line {line}: feature column {printable(header[j])!r} is "
+                            "empty (a missing value); fill it in or drop the row") from None
+        raise DataError(f"{spec}: feature column {printable(header[j])!r} is not numeric (it "
+                        f"holds {shown(row[j])}) on line {line}; convert it to numbers or "
+                        "drop it") from None
 
 
 def _is_number(text: str) -> bool:
@@ -136,36 +292,50 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _listed(header: list[str]) -> str:
+    more = f" and {len(header) - 20} more" if len(header) > 20 else ""
+    return ", ".join(printable(h) for h in header[:20]) + more
+
+
 def pick_label_column(header: list[str], wanted: str, spec: str) -> str:
-    """The label column: ``wanted`` when given, else the first of :data:`LABEL_COLUMNS`.
+    """The label column: ``wanted`` when given, else the one column of :data:`LABEL_COLUMNS`.
 
     Raises:
-        DataError: ``wanted`` is not a column, or none of the usual names is.
+        DataError: ``wanted`` is not a column; none of the usual names is (the columns are
+            listed), or more than one is (the other would silently become a feature).
     """
     if wanted:
         if wanted not in header:
             raise DataError(f"{spec}: no column {wanted!r} (--label-column); the columns are "
-                            f"{', '.join(header[:20])}")
+                            f"{_listed(header)}")
         return wanted
-    for name in LABEL_COLUMNS:
-        if name in header:
-            return name
+    found = [h for h in header if h in LABEL_COLUMNS]
+    if len(found) > 1:
+        raise DataError(f"{spec}: columns {', '.join(found)} could each be the label, and the "
+                        "other would become a feature; name the label with --label-column NAME "
+                        "(and drop a copy of it)")
+    if found:
+        return found[0]
     raise DataError(f"{spec}: no label column: none is named {', '.join(LABEL_COLUMNS)}; "
-                    "name it with --label-column NAME")
+                    f"name it with --label-column NAME (the columns are {_listed(header)})")
 
 
 def read_parquet(path: str, spec: str, label_column: str) -> Table:
-    """A Parquet file's features, raw labels, feature names and label column (pyarrow).
+    """A Parquet file's features, labels, feature names and label column (pyarrow).
 
     The file's claims are checked before they cost anything: its footer (row count, columns
-    and their types) is read first, and a table with no rows, a feature column that is not
-    numeric, or more rows or features than :data:`MAX_TABLE_BYTES` of float32 can hold is
-    refused before any column is read. Columns are then read one at a time into the float32
-    matrix, so memory holds the matrix and one column, never the whole Arrow table beside it.
+    and their types, the label column's uncompressed size) is read first, and a table with no
+    rows, a feature column that is not numeric, or more rows, features and label text than
+    :data:`MAX_TABLE_BYTES` can hold is refused before any column is read. Columns are then
+    read one at a time into the float32 matrix, so memory holds the matrix and one column,
+    never the whole Arrow table beside it. Text labels are read as a dictionary (each distinct
+    label once, and an index a row): a few labels repeated over many rows cost their index,
+    not a copy each. The columns pandas stores its index in are not features.
 
     Raises:
-        DataError: the file does not exist (checked first), as :func:`read_csv`, or a table
-            larger than the bound.
+        DataError: the file does not exist (checked first), as :func:`read_csv`, a label
+            column of lists or structs, a null or NaN label (its rows), or a table larger than
+            the bound.
         FrameworkUnavailableError: pyarrow is not installed.
     """
     p = existing_file(path, spec)  # a wrong path is the first thing to say, pyarrow or not
@@ -176,30 +346,88 @@ def read_parquet(path: str, spec: str, label_column: str) -> Table:
     except Exception as exc:  # ArrowInvalid and friends: not a Parquet file
         raise DataError(f"{spec}: cannot read {str(p)!r} as Parquet ({exc})") from exc
     header = list(schema.names)
+    _check_names(header, p, spec)
     if rows == 0:
         raise DataError(f"{spec}: {str(p)!r} has columns but no rows")
     label = pick_label_column(header, label_column, spec)
-    names = [h for h in header if h != label]
+    index = _pandas_index(schema)
+    names = [h for h in header if h != label and h not in index]
     if not names:
         raise DataError(f"{spec}: {str(p)!r} has no feature column besides {label!r}")
     for name in names:
         _check_numeric_type(schema.field(name).type, name, spec)
-    claimed = rows * (len(names) + 2) * 4  # the float32 matrix and the labels (<= 8 bytes)
-    if claimed > MAX_TABLE_BYTES:
-        raise DataError(f"{spec}: {str(p)!r} claims {rows} rows of {len(names)} features "
-                        f"({claimed} bytes as float32 with the labels), more than the "
-                        f"{MAX_TABLE_BYTES} softreg loads (nothing was read); use a sample "
-                        "of the rows")
+    text = _label_text_bytes(pf, label, schema.field(label).type, spec)
+    _check_claim(rows, len(names), text, p, spec, "claims", " (nothing was read)")
     X = np.empty((rows, len(names)), dtype=np.float32)
     try:
         for k, name in enumerate(names):
-            X[:, k] = _column(pf, name, rows, p, spec)
-        labels = _column(pf, label, rows, p, spec)
+            X[:, k] = _column(pf, name, rows, p, spec).to_numpy(zero_copy_only=False)
+        # text labels (text > 0) as a dictionary: each distinct label once, an index a row
+        labels = _parquet_labels(pq.ParquetFile(p, read_dictionary=[label]) if text else pf,
+                                 label, rows, p, spec)
     except DataError:
         raise
     except Exception as exc:  # a damaged page, a column that does not decode
         raise DataError(f"{spec}: cannot read {str(p)!r} as Parquet ({exc})") from exc
-    return X, [str(v) for v in labels], tuple(names), label
+    return X, labels, tuple(names), label
+
+
+def _pandas_index(schema: Any) -> set[str]:
+    """The columns pandas stored its index in (``__index_level_0__``, or a named index): a row
+    number or an id, not a feature (sorted data makes it leak the label)."""
+    try:
+        meta = schema.pandas_metadata
+    except ValueError:  # metadata that is not JSON: no pandas index is known
+        return set()
+    index = meta.get("index_columns", []) if isinstance(meta, dict) else []
+    return {c for c in index if isinstance(c, str)} if isinstance(index, list) else set()
+
+
+def _label_text_bytes(pf: Any, label: str, arrow_type: Any, spec: str) -> int:
+    """The uncompressed bytes of a text label column, as the footer states them (0 for a
+    column of numbers, whose 8 bytes a row :func:`_check_claim` counts): read as a dictionary,
+    the labels take at most that.
+
+    Raises:
+        DataError: a label column of lists, structs or maps.
+    """
+    import pyarrow.types as pat
+
+    if pat.is_nested(arrow_type):
+        raise DataError(f"{spec}: label column {label!r} holds {arrow_type}; a label is one "
+                        "integer or string a row")
+    if not (pat.is_string(arrow_type) or pat.is_large_string(arrow_type)
+            or pat.is_binary(arrow_type) or pat.is_large_binary(arrow_type)
+            or pat.is_dictionary(arrow_type)):
+        return 0
+    meta = pf.metadata
+    leaf = next(j for j in range(meta.num_columns) if meta.schema.column(j).path == label)
+    return sum(meta.row_group(g).column(leaf).total_uncompressed_size
+               for g in range(meta.num_row_groups))
+
+
+def _parquet_labels(pf: Any, name: str, rows: int, p: Path, spec: str) -> Labels:
+    """The label column as its distinct values' texts and each row's index into them: a
+    dictionary column (text, read as one) by its dictionaries, any other by its values.
+
+    Raises:
+        DataError: a null or NaN label (its rows), or a damaged column.
+    """
+    import pyarrow.types as pat
+
+    column = _column(pf, name, rows, p, spec)
+    if column.null_count:
+        nulls = np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))
+        _no_label(nulls, spec, name, "empty (null)")
+    if not pat.is_dictionary(column.type):
+        return _array_labels(column.to_numpy(zero_copy_only=False), spec, name)
+    texts: list[str] = []
+    codes = []
+    for chunk in column.chunks:  # a dictionary per chunk: their codes follow one another
+        codes.append(chunk.indices.to_numpy(zero_copy_only=False).astype(np.int64) + len(texts))
+        texts += [_text(v, spec, name)
+                  for v in chunk.dictionary.to_numpy(zero_copy_only=False)]
+    return texts, np.concatenate(codes) if codes else np.empty(0, np.int64)
 
 
 def _check_numeric_type(arrow_type: Any, name: str, spec: str) -> None:
@@ -216,18 +444,18 @@ def _check_numeric_type(arrow_type: Any, name: str, spec: str) -> None:
                         "convert it or drop it")
 
 
-def _column(pf: Any, name: str, rows: int, p: Path, spec: str) -> npt.NDArray[Any]:
-    """One column of the file as NumPy (nulls as NaN), checked to hold the rows the footer
+def _column(pf: Any, name: str, rows: int, p: Path, spec: str) -> Any:
+    """One column of the file (an Arrow ChunkedArray), checked to hold the rows the footer
     claims.
 
     Raises:
         DataError: the column holds another number of values than the footer says.
     """
-    values = pf.read(columns=[name]).column(0).to_numpy(zero_copy_only=False)
-    if len(values) != rows:
-        raise DataError(f"{spec}: {str(p)!r}: column {name!r} holds {len(values)} values, the "
+    column = pf.read(columns=[name]).column(0)
+    if len(column) != rows:
+        raise DataError(f"{spec}: {str(p)!r}: column {name!r} holds {len(column)} values, the "
                         f"file's footer says {rows} rows; the file is damaged")
-    return values
+    return column
 
 
 def _pyarrow_parquet() -> Any:
@@ -269,22 +497,31 @@ def read_npz(path: str, spec: str) -> dict[str, npt.NDArray[Any]]:
 
 
 def _check_npz_headers(p: Path, spec: str) -> None:
-    """Read each array's ``.npy`` header inside the archive and refuse object arrays, or
-    arrays claiming more than :data:`MAX_FILE_BYTES` in all, before any array is read.
+    """Read the ``.npy`` header of each array np.load can return inside the archive and refuse
+    object arrays, or arrays claiming more than :data:`MAX_FILE_BYTES` in all, before any array
+    is read. np.load returns a member named ``K.npy`` as key ``K`` and a member named plain
+    ``K`` as key ``K`` too, so both are checked: a key softreg reads must hold an array.
 
     Raises:
-        DataError: not a zip archive, a damaged header, object arrays, or too large a claim.
+        DataError: not a zip archive, a damaged header, object arrays, a key softreg reads that
+            holds no ``.npy`` array, or too large a claim.
     """
     import numpy.lib.format as npy_format
 
+    keys = (*NPZ_SPLIT_KEYS, "X", "y")
     total = 0
     try:
         with zipfile.ZipFile(p) as zf:
             for info in zf.infolist():
-                if not info.filename.endswith(".npy"):
-                    continue
+                if not (info.filename.endswith(".npy") or info.filename in keys):
+                    continue  # a member np.load returns as bytes, and softreg never asks for
                 with zf.open(info) as fh:
-                    version = npy_format.read_magic(fh)
+                    try:
+                        version = npy_format.read_magic(fh)
+                    except ValueError:
+                        raise DataError(f"{spec}: {str(p)!r}: member {shown(info.filename)} "
+                                        "is not a .npy array; save the arrays with "
+                                        "numpy.savez") from None
                     read = (npy_format.read_array_header_1_0 if version == (1, 0)
                             else npy_format.read_array_header_2_0)
                     shape, _, dtype = read(fh)
@@ -308,21 +545,50 @@ def load_table(kind: str, target: str, spec: str, label_column: str) -> Dataset:
     """
     if kind == "npz":
         arrays = read_npz(target, spec)
-        ytr, yte = arrays["y_train"], arrays.get("y_test")
-        if yte is not None and (ytr.dtype.kind in "US" or yte.dtype.kind in "US"):
-            y_all, names = encode_labels(np.concatenate([ytr, yte]), spec, "y")
-            ytr, yte = y_all[: len(ytr)], y_all[len(ytr):]
-        elif ytr.dtype.kind in "US":
-            ytr, names = encode_labels(ytr, spec, "y_train")
-        else:
-            top = max(int(ytr.max()) if ytr.size else 0,
-                      int(yte.max()) if yte is not None and yte.size else 0)
-            names = tuple(str(k) for k in range(top + 1))
+        for key in ("X_train", "X_test"):
+            if key in arrays and arrays[key].dtype.kind == "c":
+                part = "training" if key == "X_train" else "test"
+                raise DataError(f"{spec}: the {part} features are complex numbers, which would "
+                                "lose their imaginary part; give real features (the real and "
+                                "imaginary parts as columns of their own)")
+        ytr, yte, names = _npz_labels(arrays["y_train"], arrays.get("y_test"), spec)
         return checked(arrays["X_train"], ytr, arrays.get("X_test"), yte, names, None, spec)
     reader = read_csv if kind == "csv" else read_parquet
-    X, raw, features, label = reader(target, spec, label_column)
-    y, names = encode_labels(raw, spec, label)
+    X, (texts, codes), features, label = reader(target, spec, label_column)
+    y, names = encode_labels(texts, codes, spec, label)
     return checked(X, y, None, None, names, None, spec, features)
+
+
+def _npz_labels(ytr: npt.NDArray[Any], yte: npt.NDArray[Any] | None, spec: str) -> tuple[
+        npt.NDArray[np.int64], npt.NDArray[np.int64] | None, tuple[str, ...]]:
+    """An npz's labels (integers, or text as str or bytes) as class indices of both splits and
+    the class names: the distinct values present, in order (labels 0 and 5 are two classes).
+
+    Raises:
+        DataError: labels that are not one a row, neither integers nor text (a float that is
+            not whole, NaN), or more classes than a checkpoint can name.
+    """
+    texts: list[str] = []
+    codes = []
+    for key, y in (("y_train", ytr), ("y_test", yte)):
+        if y is None:
+            continue
+        if y.ndim != 1:
+            raise DataError(f"{spec}: {key} must hold one label a row, shape (N,), got shape "
+                            f"{y.shape}")
+        if y.dtype.kind == "f" and not np.isnan(y).any():
+            bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
+            if bad.size:
+                raise DataError(f"{spec}: {key} holds {y[bad[0]]} in row {int(bad[0]) + 1}; "
+                                "labels must be integers or text")
+            y = y.astype(np.int64)
+        elif y.dtype.kind not in "iufUS":
+            raise DataError(f"{spec}: {key} holds {y.dtype}; labels must be integers or text")
+        part, part_codes = _array_labels(y, spec, key)
+        codes.append(part_codes + len(texts))
+        texts += part
+    y_all, names = encode_labels(texts, np.concatenate(codes), spec, "y")
+    return y_all[: len(ytr)], None if yte is None else y_all[len(ytr):], names
 
 
 def load_sklearn(name: str, spec: str) -> Dataset:

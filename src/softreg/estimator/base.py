@@ -24,6 +24,13 @@ class LinearSoftmax(ClassifierMixin, BaseEstimator):
     _b: F64
     classes_: npt.NDArray[Any]
 
+    def _scale_advice(self) -> str:
+        """A convergence warning's advice to scale X; none where the fit already standardises
+        it (the advice would send the user round in a circle)."""
+        if getattr(self, "standardize", False):
+            return ""
+        return ", or scale X (standardize=True or a StandardScaler)"
+
     def _check_input(self, X: Any) -> Any:
         check_is_fitted(self)
         return validate_data(self, X, accept_sparse="csr", dtype=FLOATS, reset=False)

@@ -180,13 +180,15 @@ class SoftmaxRegression(LinearSoftmax):
                 "SoftmaxRegression: L-BFGS could not lower the objective any further (within "
                 "its rounding, or in the line search's "
                 f"{lbfgs.MAX_BACKTRACKS} trials) before the gradient fell to tol={self.tol}: "
-                "X is likely badly scaled; scale X (standardize=True or a StandardScaler), or "
-                "fit float64 X", ConvergenceWarning, stacklevel=3)
+                + ("fit float64 X, or raise tol" if self.standardize else
+                   "X is likely badly scaled; scale X (standardize=True or a StandardScaler), "
+                   "or fit float64 X"),
+                ConvergenceWarning, stacklevel=3)
         elif not res.converged[0]:
             warnings.warn(
                 f"SoftmaxRegression: L-BFGS stopped at max_iter={self.max_iter} before the "
-                f"gradient fell to tol={self.tol}; raise max_iter, or scale X (standardize=True "
-                "or a StandardScaler)", ConvergenceWarning, stacklevel=3)
+                f"gradient fell to tol={self.tol}; raise max_iter{self._scale_advice()}",
+                ConvergenceWarning, stacklevel=3)
         return res.theta
 
     def _held_out(self, n: int) -> Any:

@@ -261,8 +261,7 @@ class SoftmaxRegressionCV(LinearSoftmax):
         warnings.warn(
             f"SoftmaxRegressionCV: {which} stopped before the gradient fell to tol="
             f"{self.tol} (at max_iter={self.max_iter}, or where no step lowered the objective); "
-            "raise max_iter (the largest Cs converge slowest), or scale X (standardize=True or "
-            "a StandardScaler)",
+            f"raise max_iter (the largest Cs converge slowest){self._scale_advice()}",
             ConvergenceWarning, stacklevel=3)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:

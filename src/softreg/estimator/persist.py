@@ -114,7 +114,7 @@ def save_estimator(est: Any, path: str | os.PathLike[str], data: str | None = No
                          f"one has {len(classes):,}: pickle / joblib the estimator instead")
     labels = _labels(classes)  # before any other work: labels it cannot hold are refused
     rows = np.arange(len(classes))
-    names = tuple(printable(c) for c in classes)
+    names = display_names(classes)
     features = tuple(str(n) for n in getattr(est, "feature_names_in_", ()))
     meta: dict[str, Any] = {"framework": est.framework, "scaling": "raw",
                             "model_shape": ModelShape(names, d, None, features).to_dict(),
@@ -141,6 +141,17 @@ def save_estimator(est: Any, path: str | os.PathLike[str], data: str | None = No
     ck = checkpoint.Checkpoint(W, np.asarray(est._b, np.float64)[order], meta)  # type: ignore[arg-type]
     return fileio.write_bytes(path, checkpoint.encode(ck, str(path), dtype=np.float64),
                               suffix=".safetensors")
+
+
+def display_names(classes: Any) -> tuple[str, ...]:
+    """The class names the commands show for the estimator's labels (its own labels are kept
+    exactly, apart): each label as printable text, an empty one as ``''``, and labels that
+    print alike (``1`` and ``"1"``) told apart by their position, ``1 (0)`` and ``1 (1)``; a
+    checkpoint refuses empty or repeated class names."""
+    names = [printable(c) or "''" for c in classes]
+    seen = {n: names.count(n) for n in names}
+    told = [f"{n} ({i})" if seen[n] > 1 else n for i, n in enumerate(names)]
+    return tuple(told if len(set(told)) == len(told) else (f"class {i}" for i in range(len(names))))
 
 
 def _param(value: Any) -> Any:

@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg.core.metrics import ClassReport, class_report, confusion_matrix
+from softreg.core.shape import ModelShape
 from softreg.explain.calibration import Calibration, Reliability, calibrate
 from softreg.explain.mistakes import ConfusedPair, Scored, confused_pairs, highest_loss, score
 
@@ -33,6 +34,8 @@ class Explanation:
         calibration: NLL, ECE and (with a validation set) the temperature.
         before: test reliability bins; after: the same with the temperature (or None).
         notes: sentences about what could not be computed and why.
+        shape: the model's shape (its image shape, None for a table), which the text about
+            the templates follows; None when the caller did not give it.
     """
 
     names: list[str]
@@ -48,6 +51,7 @@ class Explanation:
     before: Reliability
     after: Reliability | None
     notes: list[str] = field(default_factory=list)
+    shape: ModelShape | None = None
 
 
 def linear_logits(W: npt.ArrayLike, b: npt.ArrayLike,
@@ -63,7 +67,8 @@ def linear_logits(W: npt.ArrayLike, b: npt.ArrayLike,
 
 
 def analyse(W: npt.ArrayLike, b: npt.ArrayLike, test: Labelled, val: Labelled | None,
-            names: list[str], notes: list[str] | None = None) -> Explanation:
+            names: list[str], notes: list[str] | None = None,
+            shape: ModelShape | None = None) -> Explanation:
     """Explain the linear model ``(W, b)`` on ``test``; fit a temperature on ``val`` if given.
 
     Args:
@@ -72,6 +77,8 @@ def analyse(W: npt.ArrayLike, b: npt.ArrayLike, test: Labelled, val: Labelled | 
         val: validation images and labels, or None (no temperature).
         names: the C class names.
         notes: sentences to carry along (e.g. why there is no validation set).
+        shape: the model's shape, for the report's words about its templates (a table has
+            none; images of its height, width and channels).
     """
     X, y = test
     logits = linear_logits(W, b, X)
@@ -82,4 +89,4 @@ def analyse(W: npt.ArrayLike, b: npt.ArrayLike, test: Labelled, val: Labelled | 
     return Explanation(list(names), np.asarray(W, dtype=np.float32),
                        np.asarray(b, dtype=np.float32), X, cm, class_report(cm),
                        scored, confused_pairs(cm, TOP_PAIRS), highest_loss(scored, HARDEST),
-                       cal, before, after, list(notes or []))
+                       cal, before, after, list(notes or []), shape)

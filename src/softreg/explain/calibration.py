@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -208,8 +209,27 @@ def calibrate(test_logits: npt.ArrayLike, test_y: npt.ArrayLike,
     return cal, before, after
 
 
-def load_temperature(path: str, W: npt.ArrayLike, b: npt.ArrayLike) -> float:
+# What fits a temperature again for a run's final model whose weights changed (a resumed run).
+REFIT_RUN = "run 'softreg explain RUN' again to refit it"
+
+
+def refit_elsewhere(checkpoint: str) -> str:
+    """What fits a temperature for ``checkpoint`` when ``softreg explain RUN`` fits none for
+    it: a run's checkpoint that is not its final model, or a calibration file named
+    elsewhere (``--calibration``)."""
+    return (f"run 'softreg explain {shlex.quote(checkpoint)} --out DIR' to fit one for these "
+            "weights, then predict with --calibrated --calibration DIR/calibration.json")
+
+
+def load_temperature(path: str, W: npt.ArrayLike, b: npt.ArrayLike,
+                     refit: str = REFIT_RUN) -> float:
     """The temperature a ``calibration.json`` holds for the weights ``W``, ``b``.
+
+    Args:
+        path: the calibration file.
+        W, b: the checkpoint's weights.
+        refit: what to do when the file was fitted for other weights: the command that fits
+            one for these (default :data:`REFIT_RUN`; see :func:`refit_elsewhere`).
 
     Raises:
         ConfigError: the file is missing or unreadable, holds no temperature (the run had no
@@ -234,10 +254,10 @@ def load_temperature(path: str, W: npt.ArrayLike, b: npt.ArrayLike) -> float:
     if data.get("model_sha256") != model_digest(W, b):
         raise ConfigError(f"{path!r} was fitted for other weights than this checkpoint's "
                           f"(model {data.get('model_file')!r}, epoch {data.get('model_epoch')}); "
-                          "run 'softreg explain RUN' again to refit it")
+                          f"{refit}")
     lo, hi = T_RANGE  # what fit_temperature can return: 1e-320 would give NaN probabilities
     if isinstance(temperature, bool) or not isinstance(temperature, int | float) \
             or not math.isfinite(temperature) or not lo <= temperature <= hi:
         raise ConfigError(f"{path!r}: temperature must be a number in [{lo}, {hi}], got "
-                          f"{temperature!r}; run 'softreg explain RUN' again")
+                          f"{temperature!r}; {refit}")
     return float(temperature)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 from softreg.core.metrics import format_class_report
 from softreg.explain.analysis import Explanation
 from softreg.explain.calibration import T_RANGE
+from softreg.explain.templates import SCALE_PERCENTILE
 
 FIGURES = {"confused": "confused pairs", "mistakes": "highest-loss test images",
            "reliability": "reliability diagram", "templates": "weight templates"}
@@ -42,19 +44,25 @@ def _calibration_rows(expl: Explanation) -> list[tuple[str, str, str]]:
 def calibration_sentence(expl: Explanation) -> str:
     """How the numbers were computed and where the temperature came from (or why none)."""
     cal = expl.calibration
+    items = _items(expl)
     text = (f"ECE: expected calibration error, {cal.n_bins} equal-width bins of the top "
             f"probability (bin k holds (k/{cal.n_bins}, (k+1)/{cal.n_bins}]), the "
-            "image-weighted mean gap between accuracy and confidence. NLL: mean negative "
-            f"log-likelihood of the true class. {cal.test_size} test images.")
+            f"{items[:-1]}-weighted mean gap between accuracy and confidence. NLL: mean negative "
+            f"log-likelihood of the true class. {cal.test_size} test {items}.")
     if cal.temperature is None:
         why = " ".join(expl.notes) or "No validation set was given."
         return f"{text} {why} No temperature was fitted; the numbers are the model's own."
     return (f"{text} The temperature T = {cal.temperature:.4f} divides every logit; it was "
-            f"fitted on the {cal.val_size} validation images by minimising their NLL "
+            f"fitted on the {cal.val_size} validation {items} by minimising their NLL "
             f"(golden-section search on log T, T in [{T_RANGE[0]}, {T_RANGE[1]}]; validation "
             f"NLL {cal.val_nll:.4f} -> {cal.val_nll_scaled:.4f}). It never changes a "
-            "predicted class. `softreg predict RUN IMAGE... --calibrated` uses it "
-            "(calibration.json).")
+            f"predicted class. `softreg predict RUN {'IMAGE' if items == 'images' else 'FILE'}"
+            "... --calibrated` uses it (calibration.json).")
+
+
+def _items(expl: Explanation) -> str:
+    """What the model's rows are called: images, or examples for a model on a table."""
+    return "examples" if expl.shape is not None and expl.shape.image_shape is None else "images"
 
 
 def _table(head: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
@@ -64,7 +72,8 @@ def _table(head: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
 
 def render_sections(expl: Explanation, files: dict[str, Path], *, level: int = 2,
                     standardized: bool = False, elsewhere: tuple[str, ...] = ()) -> str:
-    """The four explain sections in Markdown; figures linked by file name when in ``files``,
+    """The four explain sections in Markdown (three for a table, ``expl.shape`` without an
+    image shape: it has no weight templates); figures linked by file name when in ``files``,
     and those named in ``elsewhere`` pointed to ``softreg explain``, which draws them."""
     h = "#" * level
     rep = expl.report
@@ -76,32 +85,62 @@ def render_sections(expl: Explanation, files: dict[str, Path], *, level: int = 2
     lines = [f"{h} Per-class precision, recall and F1 (test)", "",
              *_table(("class", "precision", "recall", "F1", "support"), cls_rows), "",
              f"Accuracy {rep.accuracy:.4f}. Recall is the per-class accuracy; the macro average "
-             "weighs each class equally, the weighted one by its number of test images.", "",
+             f"weighs each class equally, the weighted one by its number of test {_items(expl)}. "
+             f"{_zero_sentence(expl)}", "",
              f"{h} Mistakes", ""]
     if expl.pairs:
         lines += ["The most-confused class pairs (both directions; the share is of the true "
-                  "class's test images):", "",
+                  f"class's test {_items(expl)}):", "",
                   *_table(("classes", "first taken for second", "second taken for first",
                            "both"), _pair_rows(expl)), ""]
     else:
-        lines += ["No test image is misclassified.", ""]
+        lines += [f"No test {_items(expl)[:-1]} is misclassified.", ""]
     lines += _figure(files, "confused", elsewhere)
-    lines += [f"The {len(expl.hardest)} test images with the highest loss:", "",
+    lines += [f"The {len(expl.hardest)} test {_items(expl)} with the highest loss:", "",
               *_table(("test index", "true", "predicted", "p(predicted)", "p(true)", "loss"),
                       _hard_rows(expl)), ""]
     lines += _figure(files, "mistakes", elsewhere)
     lines += [f"{h} Calibration", "", *_table(("", "NLL", "ECE"), _calibration_rows(expl)), "",
               calibration_sentence(expl), ""]
     lines += _figure(files, "reliability", elsewhere)
+    if expl.shape is None or expl.shape.image_shape is not None:  # a table has no templates
+        lines += [f"{h} Weight templates", "", template_sentence(expl, standardized), ""]
+        lines += _figure(files, "templates", elsewhere)
+    return "\n".join(lines)
+
+
+def _zero_sentence(expl: Explanation) -> str:
+    """scikit-learn's convention for the classes whose precision or recall is 0/0, and the
+    classes left out of the averages (none in the test set, none predicted)."""
+    text = ("As in scikit-learn (zero_division=0), a class never predicted has precision 0, "
+            "and F1 = 2TP / (2TP + FP + FN) is 0 for a class never predicted right.")
+    unmeasured = [n for n, f in zip(expl.names, expl.report.f1, strict=True) if math.isnan(f)]
+    if unmeasured:
+        text += (f" Neither in the test set nor predicted, so nan and left out of the averages: "
+                 f"{', '.join(unmeasured)}.")
+    return text
+
+
+def template_sentence(expl: Explanation, standardized: bool = False) -> str:
+    """What the weight templates show, for the model's image shape and number of classes
+    (``expl.shape``; without it, words true of any image model)."""
+    image = None if expl.shape is None else expl.shape.image_shape
+    classes = len(expl.names)
+    every = "both classes" if classes == 2 else f"all {classes} classes"
+    if image is None:
+        what = "an image"
+    else:
+        height, width = image[:2]
+        what = f"a {height}x{width} image" + (" (height x width)" if height != width else "")
+        if len(image) == 3:
+            what += f", its weights averaged over the {image[2]} colour channels"
     folded = (" The run was trained on standardised pixels; the checkpoint holds the weights "
               "folded back to raw pixels (W_std / std per pixel), shown here."
               if standardized else "")
-    lines += [f"{h} Weight templates", "", "Each row of W as a 28x28 image: red pixels raise "
-              "the class's score when bright, blue ones lower it; one colour scale, centred at "
-              "0, for all ten classes (limit: the 99.5th percentile of |W|; larger weights "
-              f"are drawn in the end colours).{folded}", ""]
-    lines += _figure(files, "templates", elsewhere)
-    return "\n".join(lines)
+    return (f"Each row of W as {what}: red pixels raise the class's score when bright, blue "
+            f"ones lower it; one colour scale, centred at 0, for {every} (limit: the "
+            f"{SCALE_PERCENTILE:g}th percentile of |W|; larger weights are drawn in the end "
+            f"colours).{folded}")
 
 
 def _figure(files: dict[str, Path], key: str, elsewhere: tuple[str, ...]) -> list[str]:
@@ -117,12 +156,13 @@ def format_text(expl: Explanation) -> str:
     out = ["per-class precision, recall and F1 (test):",
            format_class_report(expl.report, expl.names), "", "most-confused pairs:"]
     if not expl.pairs:
-        out.append("  none: no test image is misclassified")
+        out.append(f"  none: no test {_items(expl)[:-1]} is misclassified")
     for p in expl.pairs:
         a, b = expl.names[p.a], expl.names[p.b]
         out.append(f"  {a + ' / ' + b:<26} {p.total:>5} in all: {a} as {b} {p.a_as_b} "
                    f"({_pct(p.a_rate)}), {b} as {a} {p.b_as_a} ({_pct(p.b_rate)})")
-    out += ["", "highest-loss test images (index, true -> predicted, p(predicted), loss):"]
+    out += ["", f"highest-loss test {_items(expl)} (index, true -> predicted, p(predicted), "
+            "loss):"]
     for idx, true, pred, p_pred, _, loss in _hard_rows(expl):
         out.append(f"  {idx:>6}  {true} -> {pred}  {p_pred}  {loss}")
     out += ["", "calibration:"]

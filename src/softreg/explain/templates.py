@@ -1,4 +1,4 @@
-"""Weight templates: each row of W seen as a 28x28 image.
+"""Weight templates: each row of W seen as an image of the data's shape (28x28 for Fashion-MNIST).
 
 A linear classifier scores class ``c`` as ``W[c] . x + b[c]``, so ``W[c]`` is the image the
 class "looks for": positive weights where bright pixels count for the class, negative where they

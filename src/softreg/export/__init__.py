@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from softreg.core.errors import CheckpointError, ConfigError
+from softreg.export import common
 from softreg.runfiles import checkpoint
 from softreg.safety import runfolder, writegate
 
@@ -53,7 +54,8 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
         run: a run folder (its final model, see :func:`softreg.runfiles.checkpoint.load_model`) or a
             ``.safetensors`` checkpoint.
         fmt: ``onnx``, ``torch`` or ``keras``.
-        out: the file to write; a folder gets the format's default name. Default: in the run.
+        out: the file to write; a folder (an existing one, or any name ending in a path
+            separator, made when missing) gets the format's default name. Default: in the run.
         overwrite: replace an existing file instead of refusing.
 
     Returns:
@@ -61,7 +63,8 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
 
     Raises:
         ConfigError: unknown format, an existing file without ``overwrite``, an unwritable path,
-            a keras ``out`` whose name does not end in ``.keras``.
+            an ``out`` ending in a separator that is not a folder, a keras ``out`` whose name
+            does not end in ``.keras``.
         CheckpointError: ``run`` is not a run folder or a softreg checkpoint.
         FrameworkUnavailableError: the format's library is not installed.
     """
@@ -76,16 +79,28 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
                               "or a .safetensors checkpoint")
     path, ck = checkpoint.load_model(src)  # a small file: read before anything is written
     dest = Path(out) if out is not None else default_path(src, fmt)
-    if writegate.describe(dest) == "a folder":  # a real folder, not a link to one
+    if out is not None and _names_folder(out):
+        # Path() drops the trailing separator: a folder that is not there yet is made by the
+        # write below, never written as a file of the folder's name
+        writegate.check_folder(dest)
+        dest = dest / FORMATS[fmt][1]
+    elif writegate.describe(dest) == "a folder":  # a real folder, not a link to one
         dest = dest / FORMATS[fmt][1]
     _check_suffix(dest, fmt)
     module = importlib.import_module(f"softreg.export.{FORMATS[fmt][0]}")
+    source = common.source_name(path)  # the exported file names no absolute path
     # write_new refuses an existing file before calling the writer (which imports the library).
     with runfolder.adding_to(dest.parent):  # a run folder: not while its training writes
-        write_new(dest, lambda tmp: module.write(ck, str(path), tmp), overwrite=overwrite)
+        write_new(dest, lambda tmp: module.write(ck, source, tmp), overwrite=overwrite)
     epoch = ck.meta.get("epoch")
     return Exported(dest, path, epoch if isinstance(epoch, int) else None,
                     module.snippet(ck).format(path=dest))
+
+
+def _names_folder(out: str | os.PathLike[str]) -> bool:
+    """Whether ``out`` ends in a path separator (``exports/``): a folder, existing or not."""
+    seps = tuple(sep for sep in (os.sep, os.altsep) if sep)
+    return os.fspath(out).endswith(seps)
 
 
 def _check_suffix(dest: Path, fmt: str) -> None:

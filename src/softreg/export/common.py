@@ -1,8 +1,14 @@
-"""What every export format shares: the model's class names and input shape."""
+"""What every export format shares: the model's class names and input shape, and how the
+exported files name the checkpoint and the data (never by where they lie on this machine)."""
 
 from __future__ import annotations
 
+from pathlib import Path, PureWindowsPath
+
+from softreg.core.errors import ConfigError
+from softreg.data.spec import parse
 from softreg.runfiles.checkpoint import Checkpoint
+from softreg.runfiles.checkpoint_meta import ESTIMATOR
 
 
 def class_names(ck: Checkpoint) -> list[str]:
@@ -23,3 +29,32 @@ def input_words(ck: Checkpoint) -> str:
         return (f"float32 features as in the data (N, {ck.shape.features}); the training "
                 "standardisation is folded into the weights")
     return "float32 pixels in [0, 1] (uint8 pixels divided by 255)"
+
+
+# An exported file is made to be shared: what it says about its origin names no absolute path
+# (which would tell where the user keeps their files, their user name included).
+
+
+def source_name(path: Path) -> str:
+    """The checkpoint as an exported file names it: its folder's name and its own
+    (``run/checkpoint.safetensors``), or its own alone for a file in the root folder."""
+    folder = path.absolute().parent.name
+    return f"{folder}/{path.name}" if folder else path.name
+
+
+def data_name(ck: Checkpoint) -> str | None:
+    """The training data as an exported file names it: a named dataset or scikit-learn's set as
+    recorded (``fashion-mnist``, ``sklearn:digits``), a file or folder by its kind and name only
+    (``csv:table.csv``, the checkpoint records its absolute path); None when no name is known
+    (an estimator fitted on arrays, or a spec no command line could give)."""
+    recorded = ck.meta.get("data")
+    if recorded is None:  # older than the recorded spec: Fashion-MNIST, the only data then
+        return None if ESTIMATOR in ck.meta else "fashion-mnist"
+    try:
+        spec = parse(recorded)
+    except ConfigError:
+        return None
+    if spec.kind in ("named", "sklearn"):
+        return spec.text
+    name = PureWindowsPath(spec.target).name  # the last part after any "/" or "\"
+    return f"{spec.kind}:{name}" if name else spec.kind

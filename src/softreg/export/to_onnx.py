@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from softreg.core.optional import require
-from softreg.export.common import class_names, input_words
+from softreg.export.common import class_names, data_name, input_words
 from softreg.runfiles.checkpoint import Checkpoint
 
 OPSET = 17
@@ -51,7 +51,8 @@ def snippet(ck: Checkpoint) -> str:
 
 
 def build(ck: Checkpoint, source: str) -> bytes:
-    """The serialised ONNX model of ``ck`` (``source`` names the checkpoint in its metadata).
+    """The serialised ONNX model of ``ck``; ``source`` names the checkpoint in its metadata
+    (as :func:`softreg.export.common.source_name` does: no absolute path).
 
     Raises:
         FrameworkUnavailableError: the ``onnx`` package is not installed.
@@ -83,8 +84,9 @@ def build(ck: Checkpoint, source: str) -> bytes:
     )
     model = helper.make_model(graph, producer_name="softreg", ir_version=IR_VERSION,
                               opset_imports=[helper.make_opsetid("", OPSET)])
-    trained_on = ck.meta.get("data", "fashion-mnist")
-    model.doc_string = (f"Softmax regression on {trained_on}. Input {name!r}: {input_words(ck)}, "
+    trained_on = data_name(ck)  # its kind and file name: the file is made to be shared
+    on = f" on {trained_on}" if trained_on else ""
+    model.doc_string = (f"Softmax regression{on}. Input {name!r}: {input_words(ck)}, "
                         f"({', '.join(str(d) for d in dims)}). Outputs: logits and softmax "
                         f"probabilities, (N, {W.shape[0]}).")
     helper.set_model_props(model, {

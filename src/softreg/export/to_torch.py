@@ -26,7 +26,8 @@ def snippet(ck: Checkpoint) -> str:
 
 
 def write(ck: Checkpoint, source: str, tmp: Path) -> None:
-    """Write the state_dict of ``ck`` to ``tmp`` in safetensors format.
+    """Write the state_dict of ``ck`` to ``tmp`` in safetensors format; ``source`` names the
+    checkpoint in its metadata (as :func:`softreg.export.common.source_name` does).
 
     Raises:
         FrameworkUnavailableError: safetensors is not installed.

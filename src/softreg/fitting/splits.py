@@ -9,7 +9,7 @@ Evaluation, prediction and explanation convert images here too, without the trai
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -169,11 +169,15 @@ class DataCheck:
         label_indices: the model's labels are the integers 0..C-1 (an estimator fitted on
             arrays): any data of C classes has them as its class indices, as for
             ``save(path, data=SPEC)``.
+        test_split: the ``test_split`` the run trained with, when the data read is its own;
+            None: not checked. The fingerprint covers the whole file, not the split: another
+            fraction would score examples the model trained on as test ones.
     """
 
     fingerprint: str | None = None
     leave_out: bool = True
     label_indices: bool = False
+    test_split: float | None = None
 
 
 def model_data(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None = None,
@@ -185,20 +189,33 @@ def model_data(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None =
         ck_shape: the model's shape. config: the data settings.
         data_dir, offline: where a named dataset's files are.
         where: the model, for messages.
-        check: what the checkpoint says the data must be (its recorded fingerprint, whether
-            leaving ``--data`` out is advice, whether its labels are class indices); default:
-            the shape and the class names only.
+        check: what the checkpoint says the data must be (its recorded fingerprint and test
+            split, whether leaving ``--data`` out is advice, whether its labels are class
+            indices); default: the shape and the class names only.
+
+    Returns:
+        The data, a table's columns in the order of the model's feature names (when both
+        name them: a table's columns are matched by name, as ``softreg predict`` matches a
+        CSV's; without names, by position).
 
     Raises:
         ConfigError: the data's feature count, image shape or class names differ from the
-            model's; or it is the checkpoint's own data, but its content is not the one the
-            checkpoint records (the file changed, or a relative path read another).
+            model's, or a table's feature names do; or it is the checkpoint's own data, but
+            its content is not the one the checkpoint records (the file changed, or a relative
+            path read another), or its test split would not be the run's.
         DataError, DataNotFoundError: as :func:`load_dataset`.
     """
     from softreg.core.errors import ConfigError
 
     check = check or DataCheck()
     ds = load_dataset(config, data_dir, offline)
+    if check.test_split is not None and ds.X_test is None \
+            and config.test_split != check.test_split:
+        raise ConfigError(
+            f"--test-split {config.test_split:g} is not the run's: {where} was trained with "
+            f"--test-split {check.test_split:g} (another fraction puts examples it trained on "
+            "in the test split); leave --test-split out, or pass --data to score other data "
+            "on purpose")
     got = ds.shape
     same = got.class_names == ck_shape.class_names or (
         check.label_indices and got.classes == ck_shape.classes)
@@ -212,7 +229,44 @@ def model_data(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None =
                           f"{said(ck_shape)}; give data of the model's shape and classes{own}")
     refuse_changed(config.data, ds.fingerprint, check.fingerprint, where,
                    f"pass --data {config.data} to score the model on the data as it is now")
-    return ds
+    return by_feature_names(ds, ck_shape, config.data, where)
+
+
+def by_feature_names(ds: Dataset, ck_shape: ModelShape, spec: str, where: str) -> Dataset:
+    """``ds`` with a table's columns put in the order of the model's feature names
+    (``ck_shape``: the model's shape, of ``ds``'s feature count). Data or a model without
+    feature names is taken by position, as before names were recorded.
+
+    Raises:
+        ConfigError: the data's feature names are not the model's (a column missing, another
+            one instead), or a name repeats so that columns cannot be matched by name.
+    """
+    from softreg.core.errors import ConfigError
+    from softreg.safety.textsafe import shown
+
+    want, got = ck_shape.feature_names, ds.feature_names
+    if not want or not got or want == got:
+        return ds
+
+    def listed(names: list[str]) -> str:
+        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+        return ", ".join(shown(n, 40) for n in names[:5]) + more
+
+    missing = [n for n in want if n not in got]
+    extra = [n for n in got if n not in want]
+    if missing or extra:
+        raise ConfigError(
+            f"data {spec!r} lacks the feature column(s) {listed(missing) or 'none'} that "
+            f"{where} was trained on, and has {listed(extra) or 'none'} instead; give a table "
+            "of the model's feature columns (in any order)")
+    if len(set(want)) != len(want) or len(set(got)) != len(got):
+        raise ConfigError(
+            f"data {spec!r} and {where} name the same feature columns in another order, but "
+            "a name repeats, so the columns cannot be matched by name; give them in the "
+            "model's order")
+    order = [got.index(n) for n in want]
+    X_test = None if ds.X_test is None else ds.X_test[:, order]
+    return replace(ds, X_train=ds.X_train[:, order], X_test=X_test, feature_names=want)
 
 
 def refuse_changed(spec: str, fingerprint: str, recorded: str | None, where: str,

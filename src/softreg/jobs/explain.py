@@ -60,7 +60,8 @@ def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: st
 
     Raises:
         ConfigError: ``path`` is neither a run folder nor a checkpoint, or ``out`` cannot be
-            written or holds files explain did not write.
+            written or holds files explain did not write, or is the run folder of a checkpoint
+            that is not the run's final model (the default for one: it needs ``out``).
         CheckpointError: the checkpoint cannot be read.
         DataError: the Fashion-MNIST files cannot be found or are damaged.
     """
@@ -90,7 +91,7 @@ def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: st
                               f"checkpoint {str(model_path)!r}", check)
         if config is not None and val is None:
             notes.append(NO_VAL)
-        expl = analyse(ck.W, ck.b, test, val, list(shape.class_names), notes)
+        expl = analyse(ck.W, ck.b, test, val, list(shape.class_names), notes, shape=shape)
         files = write_figures(expl, dest, shape=shape) if figures else {}
         files["calibration"] = write_calibration(dest, expl, model_path, ck.meta)
         standardized = bool(config is not None and config.standardize)
@@ -105,16 +106,21 @@ def _default_out(p: Path) -> Path:
     if p.is_dir():
         return p
     if (p.parent / checkpoint.LAST).is_file():
-        return p.parent  # a checkpoint of a run folder: explain next to it
+        # a checkpoint of a run folder: explain next to it, if it is the run's final model
+        # (out_kind refuses another: the run's calibration.json is its final model's)
+        return p.parent
     return p.parent / f"{p.stem}-explain"
 
 
 def out_kind(out: Path, model_path: Path) -> str:
-    """``train`` when ``out`` is the run folder of the model explained, else ``explain``.
+    """``train`` when ``out`` is the run folder whose final model is explained, else
+    ``explain``.
 
     Raises:
-        ConfigError: ``out`` is another run's folder (its calibration.json and explain.md
-            belong to its own model).
+        ConfigError: ``out`` is another run's folder, or that of the model's run whose final
+            model is another file (the run's calibration.json and explain.md belong to its
+            final model: ``predict RUN --calibrated`` reads them).
+        CheckpointError: the run folder's final model cannot be read.
     """
     kind = runfolder.marker_kind(out)
     if kind is None and writegate.describe(out / checkpoint.LAST) == "a regular file":
@@ -125,6 +131,13 @@ def out_kind(out: Path, model_path: Path) -> str:
         raise ConfigError(f"--out {str(out)!r} is the folder of another run; explaining "
                           f"{str(model_path)!r} there would replace that run's "
                           "calibration.json and explain.md: choose a new folder")
+    final, _ = checkpoint.load_model(out)
+    if final.resolve() != model_path.resolve():
+        raise ConfigError(f"{str(model_path)!r} is not the final model of its run "
+                          f"{str(out)!r} ({final.name} is); explaining it there would replace "
+                          f"the calibration.json and explain.md of {final.name}: pass --out "
+                          "DIR, a new folder (then predict with --calibrated --calibration "
+                          "DIR/calibration.json)")
     return "train"
 
 
@@ -302,7 +315,7 @@ def report_sections(out: Path, test: Any, val: Any | None, *, figures: bool,
     model_path, ck = checkpoint.load_model(out)
     shape = ck.shape
     expl = analyse(ck.W, ck.b, raw_split(test), None if val is None else raw_split(val),
-                   list(shape.class_names), [] if val is not None else [NO_VAL])
+                   list(shape.class_names), [] if val is not None else [NO_VAL], shape=shape)
     files = write_figures(expl, out, only=REPORT_FIGURES, shape=shape) if figures else {}
     files["calibration"] = write_calibration(out, expl, model_path, ck.meta)
     beside = {k: v for k, v in files.items() if k != "mistakes"}  # next to predictions.png

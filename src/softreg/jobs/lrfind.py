@@ -8,7 +8,8 @@ weights. Each rate's loss is its validation loss after training (its mean train 
 last epoch without a validation split); rates that diverge are marked.
 
 The suggestion is the rate with the lowest loss. It says how it chose, and how close the
-divergence edge is: the next larger rate's loss, or that it diverged.
+divergence edge is: the next larger rate's loss, or that it diverged. An interrupted test
+(Ctrl-C, SIGTERM) suggests nothing: its rates did not train their epochs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from softreg.core.config import TrainConfig
 from softreg.core.errors import ConfigError
 from softreg.epochs.history import Status
+from softreg.safety import stopsignals
 from softreg.safety.limits import MAX_RATES, check_count
 
 
@@ -58,6 +60,8 @@ def lr_find(config: TrainConfig, lo: float = 1e-3, hi: float = 10.0, num: int = 
 
     Raises:
         ConfigError: a bad range (:func:`check_range`).
+        KeyboardInterrupt: Ctrl-C (:class:`~softreg.safety.stopsignals.Terminated`: SIGTERM)
+            during the training: a rate's loss after fewer epochs is no result.
     """
     from softreg.fitting.pack_plan import fit_many
     from softreg.fitting.splits import prepare_splits
@@ -67,8 +71,11 @@ def lr_find(config: TrainConfig, lo: float = 1e-3, hi: float = 10.0, num: int = 
     base = replace(config, lr_schedule="constant", patience=0)
     splits = prepare_splits(base, data_dir=data_dir, offline=offline)
     with_val = "val" in splits
-    results = fit_many([replace(base, lr=lr) for lr in lrs], splits,
-                       eval_splits=("val",) if with_val else ())
+    with stopsignals.sigterm_as_interrupt() as received:
+        results = fit_many([replace(base, lr=lr) for lr in lrs], splits,
+                           eval_splits=("val",) if with_val else ())
+    if any(r.history.status == Status.INTERRUPTED for r in results):
+        raise stopsignals.Terminated("SIGTERM") if received.sigterm else KeyboardInterrupt
     name = "val_loss" if with_val else "train_loss"
     losses = []
     for r in results:

@@ -22,6 +22,7 @@ run ended; otherwise the last epoch's.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,6 +53,15 @@ if TYPE_CHECKING:
 
 CKPT = checkpoint.LAST
 BEST = checkpoint.BEST
+# A run writes its files (metrics.csv, history.json, the checkpoint) after every epoch while its
+# history holds up to this many epochs. Each file holds every epoch's record, so a write takes
+# longer as the run goes on: past this, the files are written once the epochs since the last
+# write have taken WRITE_SHARE times as long as that write took. Writing then stays under about
+# a tenth of a long run (a run of 2,500 epochs on iris spent most of its time rewriting them),
+# and a killed run loses at most the epochs of about ten writes' time; the files of the run's
+# end are always written (_finish).
+EVERY_EPOCH_UP_TO = 1000
+WRITE_SHARE = 9.0
 
 
 @dataclass
@@ -308,11 +318,14 @@ def backend_and_splits(config: TrainConfig, data_dir: str | None,
     return backend, result["splits"]
 
 
+def _clock() -> float:
+    """Seconds, for the files' writing pace (a test may give its own clock)."""
+    return time.perf_counter()
+
+
 def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], out: Path,
            state: _Resume | None, outputs: _Outputs) -> RunResult:
     """:func:`softreg.fitting.trainer.start_fit`'s run, with the files, of a folder that is held."""
-    import time
-
     job = start_fit(config, splits, backend=backend, resume=state.start if state else None)
     data = data_meta(splits)
     trainer, stopper = job.trainer, job.stopper
@@ -321,13 +334,20 @@ def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], 
     progress = EpochProgress(config.epochs, with_val="val" in splits, stream=outputs.stream,
                              quiet=outputs.quiet, initial=job.start_epoch)
 
+    last_write = {"end": _clock(), "took": 0.0}
+
     def after_epoch(rec: EpochRecord, hist: History) -> bool:
         # After early stopping has seen the epoch. The derived files first, the checkpoint
-        # (what --resume reads) last.
-        files = hist.files(out)
-        files[out / CKPT] = _ckpt_bytes(trainer.snapshot(), config, hist, rec.epoch, stopper,
-                                        backend.device, data)
-        fileio.write_together(files)
+        # (what --resume reads) last; past a long history, not after every epoch (WRITE_SHARE).
+        start = _clock()
+        if (len(hist) <= EVERY_EPOCH_UP_TO
+                or start - last_write["end"] >= WRITE_SHARE * last_write["took"]):
+            files = hist.files(out)
+            files[out / CKPT] = _ckpt_bytes(trainer.snapshot(), config, hist, rec.epoch,
+                                            stopper, backend.device, data)
+            fileio.write_together(files)
+            end = _clock()
+            last_write.update(end=end, took=end - start)
         progress.update(rec)
         return False
 

@@ -12,7 +12,11 @@ the whole training part, the validation part and the test set after every epoch,
     study.json      every number the summary uses
 
 Early stopping and the closing recommendation use the validation split only; the test curves
-are shown so the reader can see what the choice would have been worth.
+are shown so the reader can see what the choice would have been worth. A variant that diverges
+is reported as such and never recommended.
+
+The folder's files are replaced only once the new study has finished: an interrupted study
+(Ctrl-C, SIGTERM) writes nothing, and the previous study's files stay as they were.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from softreg.epochs.history import History, Status
 from softreg.fitting.pack_plan import fit_many
 from softreg.fitting.splits import Split, prepare_splits
 from softreg.fitting.trainer import FitResult
-from softreg.safety import fileio, runfolder
+from softreg.safety import fileio, runfolder, stopsignals, writegate
 
 
 @dataclass(frozen=True)
@@ -100,39 +104,68 @@ def run_study(
 
     Returns:
         The variants' results and the summary text (also written to ``summary.md``).
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C (:class:`~softreg.safety.stopsignals.Terminated`: SIGTERM)
+            during the training; nothing was written.
     """
     todo = variants(base, weight_decay, patience)
     splits = prepare_splits(base, data_dir=data_dir, offline=offline)
     if train_size is not None:
         splits = subsample(splits, train_size, base.seed)
-    with runfolder.held(out_dir, "study", "overwrite"):
-        return _train_variants(todo, splits, Path(out_dir), base, figures, stream)
+    # "add": the previous study's files stay until the new ones replace them (_write)
+    with runfolder.held(out_dir, "study", "add"):
+        results = _train_variants(todo, splits, base, stream)
+        text = summarize(results, n_train=len(splits["train"].y))
+        _write(Path(out_dir), results, text, base, len(splits["train"].y), figures)
+        return results, text
 
 
-def _train_variants(todo: list[Variant], splits: dict[str, Split], out: Path, base: TrainConfig,
-                    figures: bool, stream: TextIO | None) -> tuple[list[VariantResult], str]:
-    results = []
+def _train_variants(todo: list[Variant], splits: dict[str, Split], base: TrainConfig,
+                    stream: TextIO | None) -> list[VariantResult]:
+    """Train the variants as one pack.
+
+    Raises:
+        KeyboardInterrupt: the training was interrupted (the variants did not run their
+            epochs: nothing to compare).
+    """
     if stream is not None:
         print(f"training {', '.join(v.name for v in todo)} together (one pack, the same "
               f"batches), {base.epochs} epochs", file=stream, flush=True)
-    packed = fit_many([v.config for v in todo], splits, eval_splits=("train", "val", "test"))
-    for variant, fitted in zip(todo, packed, strict=True):
-        results.append(_result(variant, fitted))
-        fitted.history.write(out / variant.name)
-    text = summarize(results, n_train=len(splits["train"].y))
-    fileio.write_text(out / "summary.md", text)
-    fileio.write_json(out / "study.json", {
-        "base": base.to_dict(), "train_size": len(splits["train"].y),
+    with stopsignals.sigterm_as_interrupt() as received:
+        packed = fit_many([v.config for v in todo], splits,
+                          eval_splits=("train", "val", "test"))
+    if any(fitted.history.status == Status.INTERRUPTED for fitted in packed):
+        if stream is not None:
+            done = max(len(fitted.history) for fitted in packed)
+            print(f"interrupted after {done} of {base.epochs} epochs: no study written (the "
+                  "folder keeps what it held)", file=stream, flush=True)
+        raise stopsignals.Terminated("SIGTERM") if received.sigterm else KeyboardInterrupt
+    return [_result(variant, fitted) for variant, fitted in zip(todo, packed, strict=True)]
+
+
+def _write(out: Path, results: list[VariantResult], text: str, base: TrainConfig,
+           train_size: int, figures: bool) -> None:
+    """Replace the study folder's files with this study's: the text files together, then the
+    figure (or, without figures, the previous study's figure goes: it is of other runs)."""
+    files = {}
+    for r in results:
+        files.update(r.history.files(out / r.variant.name))
+    files[out / "summary.md"] = text.encode("utf-8")
+    files[out / "study.json"] = fileio.json_bytes({
+        "base": base.to_dict(), "train_size": train_size,
         "variants": [{"name": r.variant.name, "config": r.variant.config.to_dict(),
                       "model_epoch": r.model_epoch, "val_acc": r.val_acc,
                       "test_acc": r.test_acc, "history": r.history.to_dict()}
                      for r in results]})
+    fileio.write_together(files)
     if figures:
         from softreg.plots.study import plot_overfit
 
         plot_overfit([(r.variant.label, r.history, r.model_epoch) for r in results],
                      out / "overfit.png")
-    return results, text
+    else:
+        writegate.remove_own_file(out, "overfit.png")
 
 
 def _result(variant: Variant, fitted: FitResult) -> VariantResult:
@@ -172,7 +205,11 @@ def summarize(results: Sequence[VariantResult], n_train: int) -> str:
     ]
     for r in results[1:]:
         lines += [_variant_line(r, base), ""]
-    best = max(results, key=lambda r: r.val_acc)
+    finished = [r for r in results if r.history.status != Status.DIVERGED]
+    if not finished:
+        return "\n".join([*lines, "Every variant diverged: no variant to recommend; lower the "
+                          "learning rate.", ""])
+    best = max(finished, key=lambda r: r.val_acc)
     lines += [f"By validation accuracy (the test set is not used to choose) the best "
               f"variant is **{best.variant.label}**: validation {best.val_acc:.4f}, test "
               f"{best.test_acc:.4f} (baseline: validation {base.val_acc:.4f}, test "
@@ -234,6 +271,12 @@ def _verdict(test: list[float], train: list[float], gap: list[float], tail: list
 
 def _variant_line(r: VariantResult, base: VariantResult) -> str:
     h = r.history
+    if h.status == Status.DIVERGED:
+        # "training diverged in epoch 3: the mean train loss is ...": its first clause
+        why = h.message.split(":")[0] if h.message else "training diverged"
+        kept = f"its model is of epoch {len(h)}, the last good one" if h.records else \
+            "no epoch finished"
+        return f"**{r.variant.label}**: {why}, so it is not compared or recommended ({kept})."
     test = h.column("test_acc")
     tail = _tail(test)
     text = (f"**{r.variant.label}**: final test accuracy {r.test_acc:.4f} (baseline "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,12 @@ def _done(fig: Any, path: PathLike | None) -> Any:
 
 def plot_templates(W: npt.ArrayLike, names: Sequence[str], path: PathLike | None = None,
                    ncols: int = 5, image_shape: tuple[int, ...] = (28, 28)) -> Any:
-    """Each row of W as a 28x28 image on a diverging map centred at 0, one scale for all.
+    """Each row of W as an ``image_shape`` image on a diverging map centred at 0, one scale
+    for all (colour images: the weights averaged over the channels, see :func:`templates`).
 
     Red pixels raise the class's score when bright, blue ones lower it. The figure has one
-    panel per class and a shared colour bar; the limit is :func:`symmetric_scale`'s.
+    panel per class (at most ``ncols`` a row), each sized from the image's height and width,
+    and a shared colour bar; the limit is :func:`symmetric_scale`'s.
 
     A written figure is composed with Pillow; matplotlib draws only the returned Figure.
 
@@ -49,11 +52,21 @@ def plot_templates(W: npt.ArrayLike, names: Sequence[str], path: PathLike | None
         raise ConfigError(f"plot_templates needs one name per row of W: {len(imgs)} rows, "
                           f"{len(names)} names")
     limit = symmetric_scale(W)
+    ncols = max(1, min(ncols, len(imgs)))  # three classes: three columns, not five
     nrows = math.ceil(len(imgs) / ncols)
     if path is not None:
         return _write_templates(imgs, names, limit, ncols, Path(path))
     plt = pyplot()
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 1.9, nrows * 2.1), squeeze=False)
+    # Each panel's longer side is PANEL_INCHES whatever the image size, the other in
+    # proportion; the colour bar (and its label, two lines along it) needs a height of its own
+    # when the panels are short.
+    height, width = imgs.shape[1:3]
+    pw, ph = (PANEL_INCHES * side / max(height, width) for side in (width, height))
+    cell_w, cell_h = max(pw, 1.0) + 0.3, ph + 0.5  # 1 inch at least for the class name
+    fig = plt.figure(figsize=(max(ncols * cell_w + 1.4, FIGURE_INCHES[0]),
+                              max(nrows * cell_h + 0.7, FIGURE_INCHES[1])),
+                     layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     shown = None
     for i, ax in enumerate(axes.ravel()):
         ax.axis("off")
@@ -61,7 +74,7 @@ def plot_templates(W: npt.ArrayLike, names: Sequence[str], path: PathLike | None
             shown = ax.imshow(imgs[i], cmap="RdBu_r", vmin=-limit, vmax=limit,
                               interpolation="nearest")
             ax.set_title(names[i], fontsize=9)
-    fig.colorbar(shown, ax=axes.ravel().tolist(), fraction=0.025, pad=0.02, extend="both",
+    fig.colorbar(shown, ax=axes.ravel().tolist(), fraction=0.05, extend="both",
                  label=TEMPLATE_BAR)
     fig.suptitle(TEMPLATE_TITLE)
     return _done(fig, path)
@@ -69,54 +82,113 @@ def plot_templates(W: npt.ArrayLike, names: Sequence[str], path: PathLike | None
 
 TEMPLATE_TITLE = "weight templates: what each class looks for"
 TEMPLATE_BAR = f"weight per raw pixel\n(limit: {SCALE_PERCENTILE:g}th percentile of |W|)"
+PANEL_INCHES = 1.6  # the longer side of a template in the Figure
+# The Figure's least size: the title is about 4 inches wide, the colour bar's label (along
+# the bar) about 2.4 inches long.
+FIGURE_INCHES = (4.8, 3.2)
+PANEL_SIDE = 140  # the longer side of a template in templates.png, in pixels (28 x 5)
+Box = tuple[int, int, int, int]  # left, top, right, bottom
+
+
+@dataclass(frozen=True)
+class TemplateLayout:
+    """Where templates.png puts each part, in the big canvas's pixels (``k`` times the final
+    size, see :class:`softreg.plots.raster.Canvas`); boxes are (left, top, right, bottom).
+
+    Attributes:
+        k, zoom: the canvas's scale, and the big pixels one image pixel takes (a multiple of
+            ``k``, so the reduced panels stay sharp).
+        width, height: the canvas.
+        panels, titles: the box of each class's image and of its name above it.
+        bar: the colour ramp (its pointed ends above and below it); bar_label: the box of
+            the rotated label on its right.
+    """
+
+    k: int
+    zoom: int
+    width: int
+    height: int
+    panels: list[Box]
+    titles: list[Box]
+    bar: Box
+    bar_label: Box
+
+
+def template_layout(image_hw: tuple[int, int], names: Sequence[str], ncols: int,
+                    tick_labels: Sequence[str]) -> TemplateLayout:
+    """The layout of templates.png for ``(height, width)`` images: panels sized from the image
+    (the longer side about :data:`PANEL_SIDE` pixels, never under one pixel a pixel), cells as
+    wide as the widest class name, and a colour bar at least as long as its label."""
+    from softreg.plots import raster
+
+    k, gap = 2, 24  # lines drawn twice as big, then reduced
+    height, width = image_hw
+    zoom = k * max(1, PANEL_SIDE // max(height, width))
+    pw, ph = width * zoom, height * zoom
+    fnt = {size: raster.font(size) for size in (13, 14, 17)}
+    name_w = [raster.text_size(fnt[13], n)[0] * k for n in names]
+    head = raster.text_size(fnt[13], "Ag")[1] * k + 8 * k
+    top = raster.text_size(fnt[17], TEMPLATE_TITLE)[1] * k + 16 * k
+    inner = max(pw, *name_w)  # a cell's width less the gap
+    nrows = math.ceil(len(names) / ncols)
+    cell_w, cell_h = inner + gap, head + ph + gap
+    panels, titles = [], []
+    for i, w in enumerate(name_w):
+        x, y = gap + (i % ncols) * cell_w, top + (i // ncols) * cell_h
+        left = x + (inner - pw) // (2 * k) * k  # on a whole final pixel: no blended edge
+        panels.append((left, y + head, left + pw, y + head + ph))
+        titles.append((x + (inner - w) // 2, y, x + (inner + w) // 2, y + head - 8 * k))
+    label_w, label_len = (v * k for v in raster.text_size(fnt[14], TEMPLATE_BAR)[::-1])
+    bar_left, bar_top = gap + ncols * cell_w + 8 * k, top + 16 * k
+    bar_w = 20 * k
+    bar_h = max(nrows * cell_h - gap - 2 * 16 * k, label_len + 8 * k)
+    tick_w = max(raster.text_size(fnt[13], t)[0] for t in tick_labels) * k
+    title_w = raster.text_size(fnt[17], TEMPLATE_TITLE)[0] * k
+    label_left = bar_left + bar_w + 10 * k + tick_w + 12 * k
+    canvas_w = max(label_left + label_w + 12 * k, title_w + 2 * gap)
+    canvas_h = max(top + nrows * cell_h, bar_top + bar_h + 16 * k + gap)
+    mid = bar_top + bar_h // 2
+    label = (label_left, mid - label_len // 2, label_left + label_w, mid + label_len // 2)
+    return TemplateLayout(k, zoom, canvas_w, canvas_h, panels, titles,
+                          (bar_left, bar_top, bar_left + bar_w, bar_top + bar_h), label)
 
 
 def _write_templates(imgs: npt.NDArray[np.float64], names: Sequence[str], limit: float,
                      ncols: int, path: Path) -> Path:
     """templates.png with Pillow: the panels, a shared colour bar (pointed ends: values beyond
-    the limit) and the title."""
+    the limit) and the title, placed by :func:`template_layout`."""
     from PIL import Image
 
     from softreg.plots import raster
 
-    k, zoom, gap = 2, 10, 24  # lines drawn twice as big (28 x 5 pixels a panel), then reduced
-    side = 28 * zoom
-    fnt = {size: raster.font(size) for size in (13, 14, 17)}
-    head = raster.text_size(fnt[13], "Ag")[1] * k + 8 * k
-    top = raster.text_size(fnt[17], TEMPLATE_TITLE)[1] * k + 16 * k
-    nrows = math.ceil(len(imgs) / ncols)
-    cell_w, cell_h = side + gap, head + side + gap
-    bar_left = gap + ncols * cell_w + 8 * k
-    bar_w, bar_h = 20 * k, nrows * cell_h - gap - 2 * 16 * k
-    bar_top = top + 16 * k
     ticks = raster.nice_ticks(-limit, limit, most=7)
     labels = [raster.tick_label(v, ticks) for v in ticks]
-    tick_w = max(raster.text_size(fnt[13], t)[0] for t in labels) * k
-    label_w = raster.text_size(fnt[14], TEMPLATE_BAR)[1] * k
-    width = bar_left + bar_w + 10 * k + tick_w + 12 * k + label_w + 12 * k
-    canvas = raster.Canvas(-(-width // k), -(-(top + nrows * cell_h) // k), k)
+    lay = template_layout(imgs.shape[1:3], names, ncols, labels)
+    k = lay.k
+    fnt = {size: raster.font(size) for size in (13, 14, 17)}
+    canvas = raster.Canvas(-(-lay.width // k), -(-lay.height // k), k)
     lut = raster.colormap("RdBu_r")
     draw = canvas.draw
-    for i, (img, name) in enumerate(zip(imgs, names, strict=True)):
-        x, y = gap + (i % ncols) * cell_w, top + (i // ncols) * cell_h
-        levels = raster.to_levels(img, -limit, limit)  # (28, 28)
-        canvas.big.paste(Image.fromarray(raster.enlarge(lut[levels], zoom)), (x, y + head))
-        canvas.text((x + side / 2, y), name, fnt[13], "ma")
+    for img, name, panel, title in zip(imgs, names, lay.panels, lay.titles, strict=True):
+        levels = raster.to_levels(img, -limit, limit)  # (H, W)
+        canvas.big.paste(Image.fromarray(raster.enlarge(lut[levels], lay.zoom)), panel[:2])
+        canvas.text(((title[0] + title[2]) / 2, title[1]), name, fnt[13], "ma")
+    bar_left, bar_top, bar_right, bottom = lay.bar
+    bar_w, bar_h = bar_right - bar_left, bottom - bar_top
     ramp = np.linspace(limit, -limit, bar_h)[:, None].repeat(bar_w, axis=1)  # (bar_h, bar_w)
     canvas.big.paste(Image.fromarray(lut[raster.to_levels(ramp, -limit, limit)]),
                      (bar_left, bar_top))
-    bottom = bar_top + bar_h
     draw.polygon([(bar_left, bar_top), (bar_left + bar_w / 2, bar_top - 16 * k),
-                  (bar_left + bar_w, bar_top)], fill=tuple(int(c) for c in lut[255]))
+                  (bar_right, bar_top)], fill=tuple(int(c) for c in lut[255]))
     draw.polygon([(bar_left, bottom), (bar_left + bar_w / 2, bottom + 16 * k),
-                  (bar_left + bar_w, bottom)], fill=tuple(int(c) for c in lut[0]))
+                  (bar_right, bottom)], fill=tuple(int(c) for c in lut[0]))
     for v, text in zip(ticks, labels, strict=True):
         at = bottom - (v + limit) / (2 * limit) * bar_h
-        draw.line([(bar_left + bar_w, at), (bar_left + bar_w + 4 * k, at)], fill=raster.BLACK,
-                  width=k)
-        canvas.text((bar_left + bar_w + 7 * k, at), text, fnt[13], "lm")
-    canvas.text((width - 12 * k, bar_top + bar_h / 2), TEMPLATE_BAR, fnt[14], "rm", angle=90)
-    canvas.text((width / 2, 8 * k), TEMPLATE_TITLE, fnt[17], "ma")
+        draw.line([(bar_right, at), (bar_right + 4 * k, at)], fill=raster.BLACK, width=k)
+        canvas.text((bar_right + 7 * k, at), text, fnt[13], "lm")
+    label = lay.bar_label
+    canvas.text((label[2], (label[1] + label[3]) / 2), TEMPLATE_BAR, fnt[14], "rm", angle=90)
+    canvas.text((lay.width / 2, 8 * k), TEMPLATE_TITLE, fnt[17], "ma")
     return raster.save_png(canvas.finish(), path)
 
 

@@ -107,7 +107,8 @@ def save(path: str | os.PathLike[str], ckpt: Checkpoint) -> Path:
     """Atomically write ``ckpt`` to ``path`` in safetensors format and return the path.
 
     Raises:
-        CheckpointError: a tensor or a metadata value that :func:`load` would refuse.
+        CheckpointError: a tensor or a metadata value that :func:`load` would refuse, or a
+            header longer than it reads (nothing is written).
     """
     return fileio.write_bytes(path, encode(ckpt, str(path)))
 
@@ -133,7 +134,28 @@ def encode(ckpt: Checkpoint, where: str = "checkpoint", dtype: Any = np.float32)
     _check_arrays(tensors, where)
     _check_float32_range(tensors, where)
     data: bytes = st.numpy.save(tensors, metadata=meta)
-    return _sorted_header(data)
+    out = _sorted_header(data)
+    _check_header_size(int.from_bytes(out[:8], "little"), meta, where)
+    return out
+
+
+def _check_header_size(size: int, meta: dict[str, str], where: str) -> None:
+    """Refuse to write a header longer than :func:`load` reads (``tensorfile.MAX_HEADER``,
+    the one bound of both): a checkpoint softreg cannot read back would lose the run.
+
+    Raises:
+        CheckpointError: the header is too long; the message names the largest field.
+    """
+    if size <= tensorfile.MAX_HEADER:
+        return
+    largest = max(meta, key=lambda k: len(meta[k]))
+    cause = {"class_names": "shorter class names or fewer classes",
+             "model_shape": "shorter class or feature names, or fewer of them",
+             "history": "fewer epochs"}.get(largest, "less metadata")
+    raise CheckpointError(
+        f"{where!r}: the checkpoint's header would be {size:,} bytes, more than the "
+        f"{tensorfile.MAX_HEADER:,} softreg reads back (its metadata {largest!r} takes "
+        f"{len(meta[largest]):,}); nothing was written: use {cause}")
 
 
 def _sorted_header(data: bytes) -> bytes:

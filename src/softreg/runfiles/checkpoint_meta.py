@@ -89,21 +89,18 @@ def _epoch(value: Any) -> str | None:
 
 def _class_names(value: Any) -> str | None:
     ok = (isinstance(value, list) and 1 <= len(value) <= MAX_CLASSES
-          and all(isinstance(v, str) and v.isprintable() for v in value))
+          and all(isinstance(v, str) and v and v.isprintable() for v in value)
+          and len(set(value)) == len(value))  # classes the commands' output tells apart
     return None if ok else (f"must be a list of 1 to {MAX_CLASSES} printable class names, "
-                            f"got {shown(value)}")
+                            f"distinct and none empty, got {shown(value)}")
 
 
 def _model_shape(value: Any) -> str | None:
-    from softreg.core.shape import ModelShape
+    from softreg.core.shape import shape_problem
 
     if not isinstance(value, dict):
         return f"must be an object, got {shown(value)}"
-    try:
-        ModelShape.from_dict(value, "model_shape")
-    except CheckpointError:
-        return f"is malformed: {shown(value)}"
-    return None
+    return shape_problem(value)
 
 
 def _short_text(value: Any) -> str | None:
@@ -287,14 +284,19 @@ def recorded_spec(recorded: object, typed: str) -> str:
 
 def data_check(meta: dict[str, Any], given: dict[str, Any]) -> DataCheck:
     """How the data read for the checkpoint of ``meta`` is checked; ``given``: the data
-    settings given on the command line."""
+    settings given on the command line. The run's own data (no ``--data``) is checked against
+    the fingerprint and the test split the checkpoint records: its test examples are then
+    the ones the run held out."""
     state = meta.get(ESTIMATOR)
     arrays = isinstance(state, dict) and "data" not in meta  # an estimator saved without data
     fingerprint = meta.get("data_fingerprint")
     if "data" in given or arrays or not isinstance(fingerprint, str):
         fingerprint = None
     indices = isinstance(state, dict) and arrays and _integer_labels(state)
-    return DataCheck(fingerprint, "data" in given and not arrays, indices)
+    raw = meta.get("config")
+    test_split = (TrainConfig.from_dict(raw).test_split
+                  if isinstance(raw, dict) and "data" not in given else None)
+    return DataCheck(fingerprint, "data" in given and not arrays, indices, test_split)
 
 
 def _integer_labels(state: dict[str, Any]) -> bool:

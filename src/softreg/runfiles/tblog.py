@@ -1,8 +1,9 @@
 """TensorBoard logging: an after-epoch callback writing event files, without TensorFlow.
 
 Each epoch adds scalars (``loss/train``, ``loss/val``, ``loss/test``, the same under
-``accuracy/``, and ``lr``) and the ten weight templates (row k of W as a 28x28 grayscale
-image, mid-grey for 0, ``template/<k>_<class>``) at step = the epoch number (from 1).
+``accuracy/``, and ``lr``) and, for a model on images, the weight templates (row k of W as a
+grayscale image of the data's height and width, colour weights averaged over the channels,
+mid-grey for 0, ``template/<k>_<class>``) at step = the epoch number (from 1).
 
 Only the ``tensorboard`` package's protocol buffers and record framing are used:
 ``tensorboard.summary.Writer`` writes scalars only, and its ``EventFileWriter`` imports

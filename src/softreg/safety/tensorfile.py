@@ -27,7 +27,9 @@ from softreg.core.errors import CheckpointError
 from softreg.safety import readback
 from softreg.safety.textsafe import shown
 
-MAX_HEADER = 1 << 20  # bytes; a softreg checkpoint's header is a few kilobytes
+# bytes: a softreg checkpoint's header holds its run's history, a record of about 200-330 bytes
+# an epoch (softreg.core.config.MAX_EPOCHS of them fit), besides a few kilobytes of settings
+MAX_HEADER = 1 << 24
 # Float dtypes read (converted to float32) and the little-endian NumPy type they are stored as;
 # BF16 is the top half of a float32, read as uint16 and shifted.
 DTYPES = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "BF16": "<u2"}

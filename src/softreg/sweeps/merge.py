@@ -3,9 +3,10 @@
 The folder's ``sweep.json`` records the configurations planned there before. Rerun with the
 same configurations, a sweep resumes. With other ones, the new and the old are merged, so that
 ``results.csv`` and ``best.json`` cover every configuration of the folder (never a silent
-summary of only the new ones), and the command says so. Configurations chosen on different
-validation images (another ``val_split`` or ``val_seed``) cannot be compared: that is refused,
-naming the settings.
+summary of only the new ones), and the command says so. Configurations that cannot be compared
+are refused, naming the settings: chosen on different validation images (another ``val_split``
+or ``val_seed``), trained on other data (another ``--data`` or a setting of how it is read), or
+with early stopping watching another metric (``monitor``: the models are other epochs').
 
 After a merge ``sweep.json`` says both: its ``search``, ``trials``, ``search_seed``, ``base`` and
 ``axes`` are the latest command's, ``earlier_runs`` holds those of the sweeps run there before,
@@ -18,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from softreg.core.config import TrainConfig
+from softreg.core.config import DATA_SETTINGS, TrainConfig
 from softreg.core.errors import ConfigError
 from softreg.safety import readback
 from softreg.safety.textsafe import printable
@@ -26,6 +27,19 @@ from softreg.sweeps.search import config_key
 
 # The keys of sweep.json that describe one sweep command (its search space).
 RUN_KEYS = ("search", "trials", "search_seed", "base", "axes")
+# What every configuration of one folder shares (a sweep's base fixes them): the settings, what
+# a folder of other values holds, and how to merge into it instead.
+SHARED = (
+    (("val_split", "val_seed"), "a sweep chosen on other validation images",
+     "their accuracies cannot be compared; choose another --out, or use the same --val-split "
+     "and --val-seed"),
+    (DATA_SETTINGS, "a sweep of other data",
+     "its results cannot be compared with this one's; choose another --out, or use the same "
+     "--data (and the same flags of how it is read)"),
+    (("monitor",), "a sweep whose early stopping watched another metric",
+     "its models are of epochs chosen otherwise; choose another --out, or use the same "
+     "--monitor"),
+)
 
 
 def previous_configs(out: Path) -> dict[str, TrainConfig]:
@@ -62,29 +76,41 @@ def merge(out: Path, configs: list[TrainConfig]) -> tuple[list[TrainConfig], str
     (empty when the two are the same: a resume).
 
     Raises:
-        ConfigError: the two were validated on different images (``val_split``/``val_seed``).
+        ConfigError: the two differ in a setting of :data:`SHARED` (validated on different
+            images, trained on other data, or stopped early by another metric).
     """
     before = previous_configs(out)
     mine = {config_key(c): c for c in configs}
     if not before or set(before) == set(mine):
         return configs, ""
-
-    def val(c: TrainConfig) -> tuple[float, int]:
-        return (c.val_split, c.val_seed)
-
-    theirs = {val(c) for c in before.values()}
-    ours = {val(c) for c in configs}
-    if theirs != ours or len(ours) > 1:
-        show = "; ".join(f"val_split {s:g}, val_seed {v}" for s, v in sorted(theirs))
-        new = "; ".join(f"val_split {s:g}, val_seed {v}" for s, v in sorted(ours))
-        raise ConfigError(f"{str(out)!r} holds a sweep chosen on other validation images "
-                          f"({show}; this one: {new}): their accuracies cannot be compared; "
-                          "choose another --out, or use the same --val-split and --val-seed")
+    for names, holds, fix in SHARED:
+        theirs = {_values(c, names) for c in before.values()}
+        ours = {_values(c, names) for c in configs}
+        if theirs != ours or len(ours) > 1:
+            raise ConfigError(f"{str(out)!r} holds {holds} ({_show(theirs, names)}; this one: "
+                              f"{_show(ours, names)}): {fix}")
     old = [c for k, c in before.items() if k not in mine]
     line = (f"merging with the sweep in {out}: {len(before)} configurations planned there "
             f"before, {len(set(mine) - set(before))} new; results.csv and best.json cover all "
             f"{len(mine) + len(old)}")
     return configs + old, line
+
+
+def _values(config: TrainConfig, names: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(getattr(config, name) for name in names)
+
+
+def _show(values: set[tuple[Any, ...]], names: tuple[str, ...]) -> str:
+    """``val_split 0.1, val_seed 0``: each group of values; of the data settings, the data and
+    those that are not their defaults."""
+    defaults = TrainConfig()
+    groups = []
+    for group in sorted(values, key=repr):
+        shown = [(n, v) for i, (n, v) in enumerate(zip(names, group, strict=True))
+                 if i == 0 or n not in DATA_SETTINGS or v != getattr(defaults, n)]
+        groups.append(", ".join(f"{n} {v:g}" if isinstance(v, float) else f"{n} {printable(v)}"
+                                for n, v in shown))
+    return "; ".join(groups)
 
 
 def earlier_runs(out: Path, this_run: dict[str, Any]) -> list[dict[str, Any]]:

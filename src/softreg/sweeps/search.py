@@ -76,7 +76,7 @@ class SearchSpace:
                 raise ConfigError(f"the range {values.lo:g}:{values.hi:g} for {name} needs "
                                   "--search random; a grid needs a list of values")
             for value in _values_to_check(name, values):
-                replace(self.base, **{name: value})  # one bad value refuses the whole sweep
+                _check_value(self.base, name, values, value)
 
     def varied(self) -> list[str]:
         """Names of the axes with more than one value (or a range)."""
@@ -84,17 +84,35 @@ class SearchSpace:
 
 
 def _values_to_check(name: str, values: AxisValues) -> tuple[Any, ...]:
-    """Every value of a list; the ends of a range (its low end only when above 0).
+    """Every value of a list; the ends of a range (its low end unless it is 0).
 
     A random search draws only some values of a list, and trains the draws one by one: checking
     each value first refuses an invalid one before any work, whether or not it would be drawn.
-    A range starting at 0 is drawn uniformly and never gives exactly 0, so 0 is not checked.
+    A range starting at 0 is drawn uniformly and never gives exactly 0, so 0 is not checked; a
+    range reaching below 0 is checked at its low end, so that it is refused whatever the draw.
     """
     if not isinstance(values, Range):
         return values
     if AXES[name] is int:
         return math.ceil(values.lo), math.floor(values.hi)
-    return (values.lo, values.hi) if values.lo > 0 else (values.hi,)
+    return (values.lo, values.hi) if values.lo != 0 else (values.hi,)
+
+
+def _check_value(base: TrainConfig, name: str, values: AxisValues, value: Any) -> None:
+    """Refuse the whole sweep for one bad value of axis ``name``; a bad end of a range is
+    refused as the range the user typed (a drawn value would name a number never typed).
+
+    Raises:
+        ConfigError: the value is not valid for the setting.
+    """
+    try:
+        replace(base, **{name: value})
+    except ConfigError as exc:
+        if not isinstance(values, Range):
+            raise
+        flag = "--" + name.replace("_", "-")
+        raise ConfigError(f"{flag}: the range {values.lo:g}:{values.hi:g} reaches {value:g}, "
+                          f"which is refused: {exc}") from None
 
 
 def parse_axis(name: str, text: str) -> AxisValues:
@@ -203,14 +221,31 @@ def config_key(config: TrainConfig) -> str:
     the chapter's data keeps the key it had before softreg read other data (old sweep folders
     resume as they were).
     """
-    from dataclasses import fields
+    return _digest(_key_settings(config))
 
+
+def setting_key(config: TrainConfig) -> str:
+    """A stable 12-hex-digit name for a configuration's settings but its seed: configurations
+    that differ in their seed alone share it, and are averaged as the seeds of one setting
+    (:mod:`softreg.sweeps.selection`). Every other setting counts (the data and how it is read,
+    ``monitor``, ``max_loss``, ``init_std``, ``device``, ...): each can change the result."""
+    settings = _key_settings(config)
+    del settings["seed"]
+    return _digest({"setting": settings})  # never equal to a configuration's key
+
+
+def _key_settings(config: TrainConfig) -> dict[str, Any]:
+    """The settings a key hashes: the data settings only where they are not the defaults."""
     from softreg.core.config import DATA_SETTINGS
 
     settings = config.to_dict()
     for f in fields(config):
         if f.name in DATA_SETTINGS and settings[f.name] == f.default:
             del settings[f.name]
+    return settings
+
+
+def _digest(settings: dict[str, Any]) -> str:
     text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 

@@ -13,9 +13,10 @@ criterion the user picks (``softreg sweep --select``):
   sweeps chose before.
 
 When the sweep varies the seed, the criterion is the mean over the seeds of each setting
-(all other settings equal): a setting is chosen, not a lucky seed. A setting is chosen only
-if every one of its seeds finished without diverging; its row in ``best.json`` is its seed
-with the best criterion. The test split is never looked at.
+(every other setting equal, the data and how it is read included: a row's ``setting``, see
+:func:`softreg.sweeps.search.setting_key`): a setting is chosen, not a lucky seed. A setting is
+chosen only if every one of its seeds finished without diverging; its row in ``best.json`` is
+its seed with the best criterion. The test split is never looked at.
 """
 
 from __future__ import annotations
@@ -50,11 +51,6 @@ CRITERIA = {
 }
 DEFAULT = "val_loss"
 
-# The settings that make rows the seeds of one setting (everything of a row but the seed).
-SETTINGS = ("framework", "lr", "batch_size", "epochs", "weight_decay", "lr_schedule",
-            "standardize", "val_split", "patience")
-
-
 def criterion(name: str) -> Criterion:
     """The criterion called ``name``.
 
@@ -67,10 +63,11 @@ def criterion(name: str) -> Criterion:
 
 
 def _setting(row: dict[str, Any]) -> tuple[Any, ...]:
-    """The row's settings but the seed; a row without them is a setting of its own."""
-    if any(name not in row for name in SETTINGS):
-        return ("key", row["key"])
-    return tuple(row[name] for name in SETTINGS)
+    """The row's settings but the seed (its ``setting``); a row that does not say them is a
+    setting of its own (by its key, or itself): rows are averaged only when every setting but
+    the seed is known to be equal."""
+    setting = row.get("setting")
+    return ("setting", setting) if isinstance(setting, str) else ("row", row.get("key", id(row)))
 
 
 def setting_scores(rows: Sequence[dict[str, Any]], name: str = DEFAULT

@@ -13,7 +13,9 @@ Layout of a sweep folder::
 
 A configuration counts as finished once its ``results/<key>.json`` exists (written atomically
 when it ends), so rerunning an interrupted sweep into the same folder skips those. Diverged
-configurations are finished too: they are recorded as ``diverged`` and never chosen.
+configurations are finished too: they are recorded as ``diverged`` and never chosen. A result
+is tied to the data it was trained on: its file records the data's content fingerprint, and a
+rerun after the data changed is refused (:class:`SameData`) rather than mixing old and new.
 
 Model selection looks at the validation split only, by a criterion the user picks
 (:mod:`softreg.sweeps.selection`: the validation loss by default, averaged over seeds when the sweep
@@ -30,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -37,17 +40,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from softreg.core.config import TrainConfig
-from softreg.core.errors import ConfigError, HistoryError
+from softreg.core.config import DATA_SETTINGS, TrainConfig
+from softreg.core.errors import CheckpointError, ConfigError, HistoryError
 from softreg.core.validate import check_int
 from softreg.epochs.history import SELECTABLE, History, Status
 from softreg.fitting.pack_plan import balance, current_packing, default_pack_memory, plan_packs
-from softreg.fitting.splits import data_key, data_shape
+from softreg.fitting.splits import data_key, data_shape, load_dataset, refuse_changed
+from softreg.runfiles import checkpoint
 from softreg.safety import fileio, readback, runfolder, stopsignals, writegate
 from softreg.safety.textsafe import printable
 from softreg.sweeps import engines, selection
 from softreg.sweeps import merge as sweep_merge
-from softreg.sweeps.search import SearchSpace, config_key, configurations, describe
+from softreg.sweeps.engines import sigterm_kept
+from softreg.sweeps.search import SearchSpace, config_key, configurations, describe, setting_key
 from softreg.sweeps.worker import SplitCache, run_config
 
 COLUMNS = (
@@ -117,9 +122,14 @@ def run_sweep(
     Raises:
         ConfigError: no validation split, a bad ``jobs``, an invalid configuration, or
             ``out_dir`` is a file (checked before anything is written; see
-            :func:`check_sweep`).
+            :func:`check_sweep`); a folder of a sweep that cannot be merged with this one
+            (:func:`softreg.sweeps.merge.merge`), or whose finished configurations were
+            trained on data that has changed since (:class:`SameData`; both before anything
+            is trained).
         EngineError: the Ray cluster does not answer, or its nodes lack softreg or a framework.
-        KeyboardInterrupt: after Ctrl-C, once the finished configurations are saved.
+        KeyboardInterrupt: after Ctrl-C (:class:`~softreg.safety.stopsignals.Terminated`
+            after SIGTERM), once the finished configurations are saved; or during the refit,
+            which is then not recorded (the next run trains it again).
     """
     s = stream if stream is not None else sys.stdout
     selection.criterion(select)  # an unknown criterion is refused before any work
@@ -131,13 +141,17 @@ def run_sweep(
                               offline=offline, gpus_per_task=gpus_per_task,
                               stream=None if quiet else s)
     with runfolder.held(out, "sweep", "add"), stopsignals.sigterm_as_interrupt(), \
-            contextlib.ExitStack() as started:
+            sigterm_kept(), contextlib.ExitStack() as started:
         # another sweep's configurations there: merged (or refused), never silently dropped
         configs, merging = sweep_merge.merge(out, configs)
+        by_key = {config_key(c): c for c in configs}
+        keys = set(by_key)
+        done = {k: v for k, v in _load_rows(out).items() if k in keys}
+        same_data = SameData(out, data_dir, offline)
+        for key, row in sorted(done.items()):  # refused before anything is trained or written
+            same_data.check(by_key[key], row, out / "results" / f"{key}.json")
         if merging and not quiet:
             print(merging, file=s)
-        keys = {config_key(c) for c in configs}
-        done = {k: v for k, v in _load_rows(out).items() if k in keys}
         remove_orphans(out, keys)  # keys: this sweep's and those planned there before
         # one data setting after another
         todo = sorted((c for c in configs if config_key(c) not in done), key=data_key)
@@ -172,7 +186,7 @@ def run_sweep(
             raise
         return _finish(space, out, list(done.values()), len(configs) - len(todo),
                        time.perf_counter() - t0, refit=refit, figures=figures,
-                       data_dir=data_dir, offline=offline, select=select)
+                       same_data=same_data, select=select)
 
 
 def usable_jobs(jobs: int, stream: TextIO | None) -> int:
@@ -204,6 +218,55 @@ def remove_orphans(out: Path, planned: set[str]) -> list[Path]:
         if writegate.remove_own_file(out, rel):
             removed.append(out / rel)
     return removed
+
+
+class SameData:
+    """Refuses to reuse a sweep's results (or its refit) trained on data whose content is not
+    the data's content now.
+
+    A result file records the content fingerprint of the data it was trained on (an older one
+    does not: its weights file does). Each data setting is read once, the first time a result
+    of it is checked, and its fingerprint compared. A refusal rather than a retraining: the
+    folder's table and choice are of one dataset, and a change of the data is often not meant
+    (a file regenerated, a relative path read from another folder), so the user is told, as
+    ``train --resume`` does, and decides: restore the data, or sweep it into another folder.
+    """
+
+    def __init__(self, out: Path, data_dir: str | None, offline: bool) -> None:
+        self.out = out
+        self.data_dir = data_dir
+        self.offline = offline
+        self.now: dict[tuple[Any, ...], str] = {}  # data settings -> fingerprint now
+
+    def check(self, config: TrainConfig, row: dict[str, Any], path: Path) -> None:
+        """Refuse ``row`` (of the result file ``path``, trained with ``config``) when its data
+        changed since.
+
+        Raises:
+            ConfigError: the data's fingerprint is not the recorded one (naming the data and
+                what to do), or an older result's weights cannot be read to tell.
+        """
+        recorded = self._recorded(row, path)
+        if recorded is None:  # data without a fingerprint: nothing to compare
+            return
+        which = tuple(getattr(config, name) for name in DATA_SETTINGS)
+        if which not in self.now:
+            self.now[which] = load_dataset(config, self.data_dir, self.offline).fingerprint
+        refuse_changed(config.data, self.now[which], recorded, f"the sweep in {str(self.out)!r}",
+                       "choose another --out to sweep the data as it is now")
+
+    def _recorded(self, row: dict[str, Any], path: Path) -> str | None:
+        if "data_fingerprint" in row:  # NaN: JSON null, no fingerprint known
+            value = row["data_fingerprint"]
+            return value if isinstance(value, str) else None
+        try:  # a result file older than the field: its weights record the fingerprint
+            meta = checkpoint.load(self.out / row["weights"]).meta
+        except CheckpointError as exc:
+            raise ConfigError(f"{exc}; the data of {str(path)!r} cannot be checked without its "
+                              "weights: delete that file to train its configuration again") \
+                from None
+        value = meta.get("data_fingerprint")
+        return value if isinstance(value, str) else None
 
 
 def check_sweep(space: SearchSpace, out_dir: str | Path, jobs: int, *, engine: str = "local",
@@ -259,8 +322,16 @@ def _train_all(todo: list[TrainConfig], out: Path, engine: engines.Engine,
         units = [[todo[i].to_dict() for i in pack] for pack in packs]
     else:
         units = [[c.to_dict()] for c in todo]
-    for results in engine.run(units, out):
-        yield from _record_pack(out, results)
+    run = engine.run(units, out)
+    for results in run:
+        try:
+            yield from _record_pack(out, results)
+        except KeyboardInterrupt as stop:
+            # Stopped while recording (or by a unit's interrupted result): the engine stops
+            # too and hands back the units that ended meanwhile, recorded before the stop goes
+            # on (with none, it raises the stop again).
+            yield from _record_pack(out, run.throw(stop))
+            raise
 
 
 def _record(out: Path, result: dict[str, Any]) -> dict[str, Any]:
@@ -321,6 +392,7 @@ _INTS = ("batch_size", "epochs", "seed", "patience", "epochs_run", "model_epoch"
 _NUMBERS = ("lr", "weight_decay", "val_split", "train_loss", "train_acc", "val_loss", "val_acc",
             "test_loss", "test_acc", "seconds")
 ROW_STATUSES = (Status.COMPLETED, Status.EARLY_STOPPED, Status.DIVERGED)
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")  # a data fingerprint: see softreg.data.dataset
 
 
 # Ranges of the metrics a result row may claim (a tampered 99 is refused, not chosen).
@@ -349,12 +421,16 @@ def read_result(path: Path, out: Path | None = None) -> dict[str, Any]:
     if not isinstance(config, dict):
         _bad_row(path, "config", config, "an object")
     try:
-        key = config_key(TrainConfig.from_dict(config))
+        settings = TrainConfig.from_dict(config)
     except (ConfigError, TypeError, ValueError) as exc:
         raise ConfigError(f"{str(path)!r}: its config cannot be read ({printable(exc)}){fix}") \
             from None
+    key = config_key(settings)
     if key != data["row"]["key"]:
         _bad_row(path, "key", data["row"]["key"], f"the key of its config, {key!r}")
+    # which rows are the seeds of one setting: from the config, whatever the file says (an
+    # older file has no "setting")
+    data["row"]["setting"] = setting_key(settings)
     try:
         History.from_dict(data.get("history"))
     except HistoryError as exc:
@@ -393,6 +469,10 @@ def _check_row(path: Path, row: Any, out: Path | None) -> None:
             _bad_row(path, name, value, "a number")
     if type(row.get("standardize")) is not bool:
         _bad_row(path, "standardize", row.get("standardize"), "true or false")
+    fingerprint = row.get("data_fingerprint")  # absent in a file older than the field
+    if fingerprint is not None and not (isinstance(fingerprint, str)
+                                        and _FINGERPRINT.fullmatch(fingerprint)):
+        _bad_row(path, "data_fingerprint", fingerprint, "a sha256 in hexadecimal, or null")
     for name, (lo, hi) in _RANGES.items():
         value = row.get(name)
         if isinstance(value, int | float) and math.isfinite(value) and (
@@ -432,16 +512,18 @@ def _sorted_rows(rows: list[dict[str, Any]],
 
 
 def _finish(space: SearchSpace, out: Path, rows: list[dict[str, Any]], skipped: int,
-            seconds: float, *, refit: bool, figures: bool, data_dir: str | None,
-            offline: bool, select: str = selection.DEFAULT) -> SweepResult:
+            seconds: float, *, refit: bool, figures: bool, same_data: SameData,
+            select: str = selection.DEFAULT) -> SweepResult:
     rows = _sorted_rows(rows, select)
     files = {"results": write_results_csv(out / "results.csv", rows)}
     best, chosen_on = selection.select(rows, select)
+    choice: dict[str, Any] = {"best": best, "select": chosen_on, "refit": None}
+    # the choice first: it stands if the refit is interrupted
+    files["best"] = fileio.write_json(out / "best.json", choice)
     refit_row = None
     if best is not None and refit:
-        refit_row = _refit(out, best, data_dir, offline)
-    files["best"] = fileio.write_json(out / "best.json", {"best": best, "select": chosen_on,
-                                                          "refit": refit_row})
+        refit_row = choice["refit"] = _refit(out, best, same_data)
+        fileio.write_json(out / "best.json", choice)
     if figures and rows:
         from softreg.plots.sweep import plot_heatmap, plot_sweep_curves
 
@@ -454,20 +536,32 @@ def _finish(space: SearchSpace, out: Path, rows: list[dict[str, Any]], skipped: 
     return SweepResult(out, rows, best, refit_row, skipped, seconds, files, chosen_on)
 
 
-def _refit(out: Path, best: dict[str, Any], data_dir: str | None,
-           offline: bool) -> dict[str, Any]:
-    """Retrain the chosen settings on train + val, for the epochs that the choice used."""
+def _refit(out: Path, best: dict[str, Any], same_data: SameData) -> dict[str, Any]:
+    """Retrain the chosen settings on train + val, for the epochs that the choice used.
+
+    A refit of an earlier run is reused if its data is still the same. Only a refit that ended
+    (completed or diverged) is recorded: a failed one is reported and tried again by the next
+    run, an interrupted one stops the sweep (KeyboardInterrupt) and is trained again next time.
+    """
     config = TrainConfig.from_dict(_stored_config(out, best["key"]))
     # With early stopping on, the chosen model is the best epoch's, however the run ended.
     epochs = int(best["model_epoch"]) if config.patience else config.epochs
     config = replace(config, val_split=0.0, patience=0, epochs=epochs)
     path = out / "refit" / f"{config_key(config)}.json"
     if path.is_file():
-        return _read_row(path)
-    result = run_config(config.to_dict(), out, SplitCache(data_dir, offline),
+        row = _read_row(path)
+        same_data.check(config, row, path)
+        return row
+    result = run_config(config.to_dict(), out, SplitCache(same_data.data_dir, same_data.offline),
                         name=f"refit-{best['key']}")
-    fileio.write_json(path, result)
     refit_row: dict[str, Any] = result["row"]
+    if refit_row["status"] in (Status.INTERRUPTED, Status.FAILED):
+        if "weights" in refit_row:  # an interrupted model is no refit: not left as one
+            writegate.remove_own_file(out, refit_row["weights"])
+        if refit_row["status"] == Status.INTERRUPTED:
+            raise KeyboardInterrupt
+        return refit_row
+    fileio.write_json(path, result)
     return refit_row
 
 
@@ -507,7 +601,10 @@ def format_best(result: SweepResult) -> str:
              f"  val_acc {best['val_acc']:.4f}  test_acc {best['test_acc']:.4f}  "
              f"(model of epoch {best['model_epoch']}, {best['status']}; "
              f"weights: {result.out_dir / best['weights']})"]
-    if result.refit is not None:
+    if result.refit is not None and result.refit["status"] == Status.FAILED:
+        lines.append(f"  refit on train+val failed: {result.refit.get('message', '')} (the next "
+                     "run of the sweep tries it again)")
+    elif result.refit is not None:
         lines.append(f"  refit on train+val ({result.refit['epochs_run']} epochs): test_acc "
                      f"{result.refit['test_acc']:.4f}  "
                      f"(weights: {result.out_dir / result.refit['weights']})")

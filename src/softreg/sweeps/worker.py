@@ -12,6 +12,7 @@ weights' bytes that a Ray task sends back, see :func:`run_config`).
 from __future__ import annotations
 
 import math
+import signal
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,9 +23,13 @@ from softreg.epochs.history import History, Status
 from softreg.fitting.splits import DATA_KEY_NAMES, Split, data_key, data_meta, prepare_splits
 from softreg.fitting.trainer import FitResult, fit
 from softreg.runfiles import checkpoint
-from softreg.sweeps.search import config_key
+from softreg.sweeps.search import config_key, setting_key
 
 _WORKER_CACHE: SplitCache | None = None  # set in worker processes by init_worker
+# A worker process told to stop (SIGINT, see init_worker) starts no more units; _BUSY: it is
+# inside a unit, where the first stop interrupts the training.
+_STOP = False
+_BUSY = False
 
 # The result field that carries a model's safetensors bytes back to the driver (out=None).
 WEIGHTS_DATA = "weights_data"
@@ -78,22 +83,52 @@ class FixedSplits:
 
 
 def init_worker(data_dir: str | None, offline: bool, parent: int | None = None) -> None:
-    """Initialiser of a worker process: its own data cache, and, given the driver's pid
-    ``parent``, an end with it (:func:`softreg.safety.lifeline.die_with_parent`). (Its BLAS/OpenMP
-    thread count comes from the environment it is spawned with:
-    :class:`softreg.sweeps.engines.local.thread_env`.)"""
+    """Initialiser of a worker process: its own data cache, its stop on SIGINT (:func:`_stop`;
+    the signal is taken from here on, see :func:`softreg.sweeps.engines.local.sigint_held`),
+    and, given the driver's pid ``parent``, an end with it
+    (:func:`softreg.safety.lifeline.die_with_parent`). (Its BLAS/OpenMP thread count comes from
+    the environment it is spawned with: :class:`softreg.sweeps.engines.local.thread_env`.)"""
     global _WORKER_CACHE
     if parent is not None:
         from softreg.safety.lifeline import die_with_parent
 
         die_with_parent(parent)
+    signal.signal(signal.SIGINT, _stop)
+    if hasattr(signal, "pthread_sigmask"):  # held back while the pool spawned this process
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _WORKER_CACHE = SplitCache(data_dir, offline)
 
 
+def _stop(signum: int, frame: object) -> None:
+    """SIGINT in a worker process (Ctrl-C at the terminal, or the driver passing on its own
+    stop): the unit it trains stops after the current epoch, with its finished configurations
+    (as Ctrl-C stops a run), and a unit queued for it is not started. Only the first stop
+    interrupts: a second one (the terminal's and the driver's) would cut short the saving of
+    the first; one that comes while the worker waits for work changes nothing but the flag
+    (a KeyboardInterrupt there would kill the worker)."""
+    global _STOP
+    first = not _STOP
+    _STOP = True
+    if first and _BUSY:
+        raise KeyboardInterrupt
+
+
 def run_unit_in_worker(config_dicts: list[dict[str, Any]], out: str) -> list[dict[str, Any]]:
-    """Entry point of a worker process of the local engine (see :func:`run_unit`)."""
-    cache = _WORKER_CACHE if _WORKER_CACHE is not None else SplitCache()
-    return run_unit(config_dicts, Path(out), cache)
+    """Entry point of a worker process of the local engine (see :func:`run_unit`).
+
+    Raises:
+        KeyboardInterrupt: the worker was told to stop before the unit started (its
+            configurations are trained by the next run of the sweep).
+    """
+    global _BUSY
+    _BUSY = True
+    try:
+        if _STOP:
+            raise KeyboardInterrupt
+        cache = _WORKER_CACHE if _WORKER_CACHE is not None else SplitCache()
+        return run_unit(config_dicts, Path(out), cache)
+    finally:
+        _BUSY = False
 
 
 def run_unit(config_dicts: list[dict[str, Any]], out: Path | None,
@@ -142,12 +177,13 @@ def run_config(config_dict: dict[str, Any], out: Path | None, cache: SplitSource
                              else f"{type(exc).__name__}: {exc}")
     history = result.history
     model_epoch = result.model_epoch
+    data = data_meta(splits)
     row = _row(config, key, history.status, len(history), model_epoch, history, metrics,
-               seconds)
+               seconds, data)
     row["message"] = history.message
     row["weights"] = f"weights/{name or key}.safetensors"
     done: dict[str, Any] = {"row": row, "config": config_dict, "history": history.to_dict()}
-    _store_weights(done, out, _checkpoint(result, config, model_epoch, key, data_meta(splits)))
+    _store_weights(done, out, _checkpoint(result, config, model_epoch, key, data))
     return done
 
 
@@ -184,29 +220,38 @@ def run_pack(config_dicts: list[dict[str, Any]], out: Path | None,
         why = str(exc) if isinstance(exc, SoftregError) else f"{type(exc).__name__}: {exc}"
         return [failed_result(d, why) for d in config_dicts]
     results = []
+    data = data_meta(splits)
     for config, config_dict, result, totals in zip(configs, config_dicts, fitted, metrics,
                                                    strict=True):
         key, history = config_key(config), result.history
         seconds = sum(r.seconds for r in history.records)
         row = _row(config, key, history.status, len(history), result.model_epoch, history,
-                   totals, seconds)
+                   totals, seconds, data)
         row["message"] = history.message
         done: dict[str, Any] = {"row": row, "config": config_dict, "history": history.to_dict()}
         if history.status != Status.INTERRUPTED:
             row["weights"] = f"weights/{key}.safetensors"
             _store_weights(done, out, _checkpoint(result, config, result.model_epoch, key,
-                                                  data_meta(splits)))
+                                                  data))
         results.append(done)
     return results
 
 
 def _row(config: TrainConfig, key: str, status: str, epochs_run: int, model_epoch: int,
-         history: History | None, metrics: dict[str, Any], seconds: float) -> dict[str, Any]:
+         history: History | None, metrics: dict[str, Any], seconds: float,
+         data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A result's metrics row: its settings (``setting``: all of them but the seed, see
+    :func:`~softreg.sweeps.search.setting_key`), how it ended, its metrics, and the content
+    fingerprint of the data it trained on (``data_fingerprint``, from ``data``: what
+    :func:`~softreg.fitting.splits.data_meta` says; None when unknown), which a resumed sweep
+    compares with the data as it is then."""
     last = history.last if history is not None else None
-    row: dict[str, Any] = {"key": key}
+    row: dict[str, Any] = {"key": key, "setting": setting_key(config)}
     for name in ("framework", "lr", "batch_size", "epochs", "weight_decay", "seed",
                  "lr_schedule", "standardize", "val_split", "patience"):
         row[name] = getattr(config, name)
+    fingerprint = (data or {}).get("data_fingerprint")
+    row["data_fingerprint"] = fingerprint if isinstance(fingerprint, str) else None
     row.update(status=status, epochs_run=epochs_run, model_epoch=model_epoch,
                train_loss=last.train_loss if last else math.nan,
                train_acc=last.train_acc if last else math.nan)

@@ -2,7 +2,9 @@
 that run on the driver. (The Ray cluster tests are in test_ray_engine.py.)"""
 
 import contextlib
+import signal
 import socket
+import subprocess
 import sys
 import threading
 
@@ -208,3 +210,37 @@ def test_a_grpc_server_passes_the_probe():
         ray_cluster.check_reachable(f"127.0.0.1:{server.getsockname()[1]}", timeout=5)
     finally:
         server.close()
+
+
+class _RayStoppedDuringInit:
+    """A stand-in for Ray whose ``init`` starts an agent in the cluster's folder (a process
+    that ``shutdown`` leaves running, as Ray's agents are), then is stopped by Ctrl-C."""
+
+    def __init__(self):
+        self.agent = None
+        self.temp_dir = None
+
+    def init(self, **kw):
+        self.temp_dir = kw["_temp_dir"]
+        self.agent = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(120)",
+             f"--session-dir={self.temp_dir}/session_1"], start_new_session=True)
+        raise KeyboardInterrupt
+
+    def shutdown(self):
+        pass
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the reaper reads /proc")
+def test_ctrl_c_while_a_local_cluster_starts_leaves_none_of_its_processes(monkeypatch, tmp_path):
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    fake = _RayStoppedDuringInit()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ray_cluster._init(fake, None, 2)
+        assert fake.agent.wait(timeout=30) == -signal.SIGKILL  # ended by the reaper
+        assert fake.temp_dir.startswith(f"{tmp_path}/softreg-ray-")
+        assert not ray_cluster._REAPER
+    finally:
+        if fake.agent is not None and fake.agent.poll() is None:
+            fake.agent.kill()

@@ -35,7 +35,7 @@ from softreg.core.errors import EngineError  # noqa: E402
 from softreg.runfiles import checkpoint  # noqa: E402
 from softreg.safety import stopsignals  # noqa: E402
 from softreg.safety.stopsignals import Terminated  # noqa: E402
-from softreg.sweeps.engines import ray_cluster, ray_probe  # noqa: E402
+from softreg.sweeps.engines import ray_cluster, ray_probe, sigterm_kept  # noqa: E402
 from softreg.sweeps.engines.ray_engine import RayEngine  # noqa: E402
 from softreg.sweeps.search import SearchSpace, configurations  # noqa: E402
 from softreg.sweeps.sweep import COLUMNS, run_sweep  # noqa: E402
@@ -248,7 +248,7 @@ def test_sigterm_while_ray_waits_stays_sigterm(cluster):
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
     try:
         with pytest.raises(Terminated), stopsignals.sigterm_as_interrupt(), \
-                ray_cluster.sigterm_kept():
+                sigterm_kept():
             timer.start()
             ray.wait([ref])
     finally:

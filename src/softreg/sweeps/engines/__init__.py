@@ -18,12 +18,16 @@ stops what it started and cancels what is still running.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import contextlib
+import signal
+import threading
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any, Protocol, TextIO
 
 from softreg.core.errors import ConfigError
+from softreg.safety.stopsignals import Terminated
 
 ENGINES = ("local", "ray")
 
@@ -54,8 +58,12 @@ class Engine(Protocol):
         """How many units can train at once (once entered): split work into at least this."""
         ...
 
-    def run(self, units: Sequence[Unit], out: Path) -> Iterator[list[Result]]:
-        """Train ``units``; yield each unit's results as it finishes (weights written)."""
+    def run(self, units: Sequence[Unit], out: Path) -> Generator[list[Result], None, None]:
+        """Train ``units``; yield each unit's results as it finishes (weights written).
+
+        A KeyboardInterrupt thrown in (``throw``: the sweep was stopped while it recorded a
+        result) stops the engine's work as one raised inside it does.
+        """
         ...
 
 
@@ -119,3 +127,34 @@ def make_engine(engine: str, *, jobs: int = 1, address: str | None = None,
     from softreg.sweeps.engines.local import LocalEngine
 
     return LocalEngine(jobs=jobs, data_dir=data_dir, offline=offline, stream=stream)
+
+
+@contextlib.contextmanager
+def sigterm_kept() -> Iterator[None]:
+    """Within the block, a KeyboardInterrupt caused by SIGTERM stays :class:`Terminated`.
+
+    A stop can reach the sweep as a plain KeyboardInterrupt after SIGTERM: Ray checks for
+    signals while it waits and raises one for whatever the handler raised, and a configuration
+    that SIGTERM interrupted stops the sweep with one. softreg's handler (see
+    :mod:`softreg.safety.stopsignals`) is wrapped to remember that SIGTERM came, so the command
+    still exits with 143.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
+    seen = []
+
+    def remember(signum: int, frame: FrameType | None) -> None:
+        seen.append(signum)
+        previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, remember)
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        if seen and not isinstance(exc, Terminated):
+            raise Terminated("SIGTERM") from None
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -4,11 +4,18 @@ With ``jobs == 1`` (or a single unit) the units run here, one after another, sha
 cache. Otherwise a pool of ``jobs`` processes, started with ``spawn`` (a fresh interpreter per
 worker: ``fork`` is unsafe with framework threads and CUDA), each with its own data cache and
 an equal share of the cores for BLAS/OpenMP threads.
+
+A stop of the driver (Ctrl-C, SIGTERM) is passed on to the workers as SIGINT, so that they stop
+as a run does (after the current epoch) whether or not the signal reached them too (``kill PID``
+and a batch system's SIGTERM reach the driver alone); units not started are dropped, and the
+results of every unit that ended are handed back before the stop goes on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -48,7 +55,7 @@ class LocalEngine:
         """The worker processes: ``jobs``."""
         return self.jobs
 
-    def run(self, units: Sequence[Unit], out: Path) -> Iterator[list[Result]]:
+    def run(self, units: Sequence[Unit], out: Path) -> Generator[list[Result], None, None]:
         """Train ``units``; yield each unit's results as it finishes (weights written)."""
         if self.jobs == 1 or len(units) <= 1:
             cache = sweep_worker.SplitCache(self.data_dir, self.offline)
@@ -89,26 +96,79 @@ class LocalEngine:
 
         threads = max(1, (os.cpu_count() or 1) // self.jobs)
         ctx = multiprocessing.get_context("spawn")
-        with thread_env(threads):  # children inherit it when spawned (during the submits)
-            pool = cf.ProcessPoolExecutor(max_workers=min(self.jobs, len(units)), mp_context=ctx,
-                                          initializer=sweep_worker.init_worker,
-                                          initargs=(self.data_dir, self.offline, os.getpid()))
-            futures = {pool.submit(self.work, unit, str(out)): unit for unit in units}
+        pool = cf.ProcessPoolExecutor(max_workers=min(self.jobs, len(units)), mp_context=ctx,
+                                      initializer=sweep_worker.init_worker,
+                                      initargs=(self.data_dir, self.offline, os.getpid()))
+        futures: dict[cf.Future[list[Result]], Unit] = {}
         lost: list[Unit] = []
+        collected = set()
         try:
+            # children inherit both when spawned (during the submits)
+            with thread_env(threads), sigint_held():
+                for unit in units:
+                    futures[pool.submit(self.work, unit, str(out))] = unit
             for fut in cf.as_completed(futures):
+                collected.add(fut)
                 try:
                     results = fut.result()
                 except BrokenProcessPool:
                     lost.append(futures[fut])
                     continue
                 yield results
+        except GeneratorExit:  # the sweep stopped reading: the workers stop too, promptly
+            _stop_pool(pool, [])
+            raise
         except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
+            ended = _stop_pool(pool, [f for f in futures if f not in collected])
+            if ended:  # one list: the sweep records its finished results before the stop
+                yield [r for results in ended for r in results]
             raise
         pool.shutdown(wait=True)
         order = {id(u): i for i, u in enumerate(units)}
         return sorted(lost, key=lambda u: order[id(u)])
+
+
+def _stop_pool(pool: Any, futures: list[Any]) -> list[list[Result]]:
+    """Stop ``pool`` on an interruption of the driver; return the results of the units of
+    ``futures`` that ended meanwhile (finished, or stopped with their finished configurations).
+
+    Units not yet handed to a worker are cancelled; the workers get SIGINT (see
+    :func:`softreg.sweeps.worker._stop`): a running unit stops after its current epoch and
+    returns, one queued for a worker is not started. A second Ctrl-C while this waits stops
+    the wait (the workers end with the driver).
+    """
+    import concurrent.futures as cf
+
+    # the pool's own record of its worker processes (private, the only one it keeps, and
+    # dropped by shutdown)
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    # cancelled here, not by shutdown(cancel_futures=True): a future the pool cancels is never
+    # done for cf.wait
+    started = [f for f in futures if not f.cancel()]
+    pool.shutdown(wait=False)
+    for proc in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGINT)
+    cf.wait(started)
+    pool.shutdown(wait=True)
+    return [f.result() for f in started if f.exception() is None]
+
+
+@contextlib.contextmanager
+def sigint_held() -> Iterator[None]:
+    """Within the block, SIGINT is held back (blocked) in this thread. A worker process spawned
+    meanwhile inherits the block and takes a Ctrl-C only once its handler is in place
+    (:func:`softreg.sweeps.worker.init_worker` lifts it; before that, the signal would end the
+    fresh interpreter with a traceback); this process takes one that came meanwhile when the
+    block ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # not on this platform: as it was
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 class thread_env:  # noqa: N801  (used as a context manager, reads like one)

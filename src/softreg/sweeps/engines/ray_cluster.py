@@ -14,14 +14,14 @@ import logging
 import os
 import signal
 import socket
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from types import FrameType
 from typing import Any
 
 from softreg.core.errors import EngineError
-from softreg.safety.stopsignals import Terminated
 
 PROBE_TIMEOUT_S = 5.0  # per connection attempt to the cluster's address
 NODES_TIMEOUT_S = 120.0  # for every node to run its import check (a worker starts on each)
@@ -154,17 +154,17 @@ def _init(ray: Any, address: str | None, cpus: int) -> bool:
     previous = signal.getsignal(signal.SIGTERM) if main else None
     try:
         if address is None:  # "local": a new cluster even if `ray start` left one running
+            # in a folder of its own, watched by the reaper before its first process starts
             ray.init(address="local", num_cpus=cpus, include_dashboard=False,
-                     logging_level=logging.WARNING)
-            _start_reaper()
+                     logging_level=logging.WARNING, _temp_dir=_start_reaper())
         else:
             ray.init(address=address, logging_level=logging.WARNING)
-    except ConnectionError as exc:
-        ray.shutdown()
-        raise EngineError(f"--address {address!r}: it accepts connections, but no Ray cluster "
-                          f"answered there ({exc}); {START_HINT}") from None
-    except BaseException:
-        ray.shutdown()  # whatever part of a local cluster had started
+    except BaseException as exc:
+        ray.shutdown()  # whatever part of a cluster had started...
+        _stop_reaper()  # ...and a local one's agents, which ray.shutdown leaves running
+        if isinstance(exc, ConnectionError) and address is not None:
+            raise EngineError(f"--address {address!r}: it accepts connections, but no Ray "
+                              f"cluster answered there ({exc}); {START_HINT}") from None
         raise
     finally:
         if main:
@@ -182,35 +182,6 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
     finally:
         for name in added:
             os.environ.pop(name, None)
-
-
-@contextlib.contextmanager
-def sigterm_kept() -> Iterator[None]:
-    """Within the block, a KeyboardInterrupt caused by SIGTERM stays :class:`Terminated`.
-
-    Ray checks for signals while it waits and raises a plain KeyboardInterrupt for whatever
-    the handler raised; softreg's handler (see :mod:`softreg.safety.stopsignals`) is wrapped to
-    remember that SIGTERM came, so the command still exits with 143.
-    """
-    previous = signal.getsignal(signal.SIGTERM)
-    if threading.current_thread() is not threading.main_thread() or not callable(previous):
-        yield
-        return
-    seen = []
-
-    def remember(signum: int, frame: FrameType | None) -> None:
-        seen.append(signum)
-        previous(signum, frame)
-
-    signal.signal(signal.SIGTERM, remember)
-    try:
-        yield
-    except KeyboardInterrupt as exc:
-        if seen and not isinstance(exc, Terminated):
-            raise Terminated("SIGTERM") from None
-        raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def cancel(ray: Any, pending: Sequence[Any]) -> None:
@@ -231,20 +202,25 @@ def disconnect(ray: Any, pending: Sequence[Any]) -> None:
 _REAPER: list[tuple[Any, int]] = []
 
 
-def _start_reaper() -> None:
-    """Start :mod:`~softreg.sweeps.engines.ray_reaper` for the local cluster just started: its
-    agents and workers end with this process even after ``kill -9``."""
+def _start_reaper() -> str:
+    """Make the folder a local cluster is about to run in (Ray's temporary folder: its
+    session folder, logs and sockets) and start :mod:`~softreg.sweeps.engines.ray_reaper` on
+    it, before the cluster's first process: its agents and workers end with this process
+    however it ends, ``kill -9`` or Ctrl-C during ``ray.init`` included. Return the folder.
+
+    It is a new folder where Ray would make its own (``RAY_TMPDIR``, else ``TMPDIR`` on Linux,
+    else ``/tmp``), short enough for the socket paths under it, and this cluster's alone: the
+    reaper ends the processes that use it, and no other cluster's.
+    """
     from softreg.sweeps.engines import ray_reaper
 
-    try:
-        from ray._private import worker  # where the local node knows its session folder
-
-        session = worker._global_node.get_session_dir_path()  # type: ignore[attr-defined]
-    except Exception:  # another Ray layout: no reaper (ray.shutdown still stops the cluster)
-        return
-    started = ray_reaper.start(str(session))
+    linux_tmp = os.environ.get("TMPDIR") if sys.platform.startswith("linux") else None
+    where = os.environ.get("RAY_TMPDIR") or linux_tmp or "/tmp"
+    folder = tempfile.mkdtemp(prefix="softreg-ray-", dir=where)
+    started = ray_reaper.start(folder)
     if started is not None:
         _REAPER.append(started)
+    return folder
 
 
 def _stop_reaper() -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
@@ -28,7 +28,7 @@ from softreg.core.errors import ConfigError
 from softreg.fitting.splits import DATA_KEY_NAMES, Split, data_key, prepare_splits
 from softreg.safety import fileio
 from softreg.sweeps import worker as sweep_worker
-from softreg.sweeps.engines import Result, Unit, check_gpu_share, ray_cluster
+from softreg.sweeps.engines import Result, Unit, check_gpu_share, ray_cluster, sigterm_kept
 
 PROGRESS_EVERY_S = 5.0
 
@@ -106,7 +106,7 @@ class RayEngine:
         """The cluster's CPUs (one per task), as counted when the engine was entered."""
         return max(1, int(self.cluster.get("resources", {}).get("CPU", 1)))
 
-    def run(self, units: Sequence[Unit], out: Path) -> Iterator[list[Result]]:
+    def run(self, units: Sequence[Unit], out: Path) -> Generator[list[Result], None, None]:
         """Train ``units``; yield each unit's results as it finishes (weights written).
 
         Raises:
@@ -114,7 +114,7 @@ class RayEngine:
         """
         if not units:
             return
-        with ray_cluster.sigterm_kept():
+        with sigterm_kept():
             if any(c.get("device") == "cuda" for u in units for c in u):
                 ray_cluster.check_gpus(self.ray, self.gpus_per_task)
             ray_cluster.check_nodes(self.ray, [c["framework"] for u in units for c in u])

@@ -2,13 +2,15 @@
 
 A local cluster's ``gcs_server`` and ``raylet`` end with the driver, but the raylet's agents
 (``ray::DashboardAgent``, ``ray::RuntimeEnvAgent``) and its workers outlive a ``kill -9`` of the
-driver. So right after starting a local cluster the driver starts this small process (in a
-session of its own, so Ctrl-C at the terminal does not reach it) with a pipe as its standard
-input: the pipe's end closes when the driver exits, however it exits (and the reaper watches the
-driver's pid too, in case a child the driver forked holds the pipe). The reaper then ends every
-process of the cluster's session folder: those that hold a file of it open (its logs, its
-sockets), work in it or name it on their command line, and their children. They are found by
-pid from ``/proc``, never by name.
+driver, and a Ctrl-C while ``ray.init`` starts them (``ray.shutdown`` leaves the agents). So
+before it starts a local cluster the driver makes the cluster's own temporary folder and starts
+this small process on it (in a session of its own, so Ctrl-C at the terminal does not reach it)
+with a pipe as its standard input: the pipe's end closes when the driver exits, however it exits
+(and the reaper watches the driver's pid too, in case a child the driver forked holds the pipe),
+or when the driver is done with the cluster. The reaper then ends every process of that folder
+(the ``SESSION_DIR`` below: the cluster's session folder, or a folder holding it): those that
+hold a file of it open (its logs, its sockets), work in it or name it on their command line,
+and their children. They are found by pid from ``/proc``, never by name.
 
 A process may start while the others are being killed (the raylet starting a worker as the
 driver dies). So the reaper first stops them (``SIGSTOP``: a stopped process starts nothing)

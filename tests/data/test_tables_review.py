@@ -1,0 +1,335 @@
+"""Tables a user really has, read as the user means them (review fixes): a second label-like
+column or a column name given twice is refused, not made a feature; pandas' index is no feature;
+missing labels are refused in every format; npz labels are their distinct values; every count is
+bounded before it allocates; and ``predict`` reads a CSV by its header's names, whatever the
+names and however long each row."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import need
+from softreg.core.errors import DataError, InputImageError
+from softreg.core.shape import ModelShape
+from softreg.data import DataOptions, load, tables
+from softreg.data.inputs import load_inputs
+
+
+def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def _refused(spec: str, message: str, label: str = "") -> None:
+    """One line naming the problem."""
+    with pytest.raises(DataError) as info:
+        load(spec, options=DataOptions(label_column=label))
+    assert message in str(info.value), str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def _rows(n: int = 12) -> str:
+    return "".join(f"{i * 0.5},{(-1) ** i},{i % 2}\n" for i in range(n))
+
+
+# ----------------------------------------------------------------------------- label columns
+
+
+def test_two_label_like_columns_are_refused_and_label_column_picks_one(tmp_path):
+    both = _write(tmp_path / "both.csv", "a,y,target\n" + _rows())
+    _refused(f"csv:{both}", "columns y, target could each be the label, and the other would "
+                            "become a feature; name the label with --label-column NAME")
+    ds = load(f"csv:{both}", options=DataOptions(label_column="target"))
+    assert ds.feature_names == ("a", "y")
+
+
+def test_a_column_name_given_twice_is_refused(tmp_path):
+    dup = _write(tmp_path / "dup.csv", "label,a,label\n" + "".join(
+        f"{i % 2},{i},{1 - i % 2}\n" for i in range(12)))
+    _refused(f"csv:{dup}", "the column name 'label' is given twice (columns 1 and 3); give each "
+                           "column its own name")
+    feats = _write(tmp_path / "feats.csv", "a,a,label\n" + _rows())
+    _refused(f"csv:{feats}", "the column name 'a' is given twice (columns 1 and 2)")
+
+
+def test_parquet_column_names_given_twice_are_refused_not_a_traceback(tmp_path):
+    need("pyarrow")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    a, lab = pa.array([0.0, 1.0, 2.0, 3.0]), pa.array(["x", "y", "x", "y"])
+    pq.write_table(pa.Table.from_arrays([a, a, lab], names=["a", "a", "label"]),
+                   tmp_path / "feats.parquet")
+    _refused(f"parquet:{tmp_path / 'feats.parquet'}", "the column name 'a' is given twice "
+                                                       "(columns 1 and 2)")
+    pq.write_table(pa.Table.from_arrays([a, lab, lab], names=["a", "label", "label"]),
+                   tmp_path / "labels.parquet")
+    _refused(f"parquet:{tmp_path / 'labels.parquet'}", "the column name 'label' is given twice")
+
+
+def test_no_label_column_lists_the_columns_and_a_bom_is_not_part_of_a_name(tmp_path):
+    nolabel = _write(tmp_path / "nolabel.csv", "a,b,kind\n1,2,x\n")
+    _refused(f"csv:{nolabel}", "name it with --label-column NAME (the columns are a, b, kind)")
+    bom = _write(tmp_path / "bom.csv", "label,a,b\n" + "".join(
+        f"{i % 2},{i},{-i}\n" for i in range(12)), encoding="utf-8-sig")  # Excel "CSV UTF-8"
+    ds = load(f"csv:{bom}")
+    assert ds.feature_names == ("a", "b") and ds.class_names == ("0", "1")
+    bom_feature = _write(tmp_path / "bomfeat.csv", "a,b,label\n" + _rows(), encoding="utf-8-sig")
+    assert load(f"csv:{bom_feature}").feature_names == ("a", "b")
+
+
+def test_a_file_separated_by_semicolons_or_tabs_is_named_as_such(tmp_path):
+    semi = _write(tmp_path / "semi.csv", "a;b;label\n1,5;2;x\n3;4;y\n")
+    _refused(f"csv:{semi}", "has one column, 'a;b;label': it looks separated by ';', and "
+                            "softreg reads comma-separated values")
+    tabs = _write(tmp_path / "tabs.csv", "a\tb\tlabel\n1\t2\tx\n")
+    _refused(f"csv:{tabs}", "it looks separated by tabs")
+
+
+# ----------------------------------------------------------------------------- index columns
+
+
+def test_a_csv_column_without_a_name_is_refused_with_what_to_do(tmp_path):
+    indexed = _write(tmp_path / "indexed.csv", ",a,label\n" + "".join(
+        f"{i},{i * 0.1},{i % 2}\n" for i in range(12)))
+    _refused(f"csv:{indexed}", "column 1 has no name (pandas writes its index so: save with "
+                               "to_csv(..., index=False)); name the column or drop it")
+
+
+def test_pandas_index_columns_of_a_parquet_file_are_not_features(tmp_path):
+    need("pyarrow")
+    pd = need("pandas")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=40), "label": rng.choice(["neg", "pos"], 40)})
+    df.sort_values("label").to_parquet(tmp_path / "sorted.parquet")  # the index leaks the label
+    df.set_index(pd.Index(rng.permutation(40), name="sample")).to_parquet(
+        tmp_path / "named.parquet")
+    for name in ("sorted", "named"):
+        ds = load(f"parquet:{tmp_path / name}.parquet")
+        assert ds.feature_names == ("a",) and ds.class_names == ("neg", "pos"), name
+
+
+# ----------------------------------------------------------------------------- labels
+
+
+def test_parquet_null_or_nan_labels_are_refused_with_their_rows(tmp_path):
+    need("pyarrow")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    a = np.arange(12, dtype=np.float64)
+    cases = {
+        "text": (pa.array([None if i in (2, 9) else "xy"[i % 2] for i in range(12)]),
+                 "label column 'label' is empty (null) in data rows 3, 10; every row needs a "
+                 "label"),
+        "float": (pa.array([np.nan if i == 5 else float(i % 2) for i in range(12)]),
+                  "label column 'label' is NaN in data row 6; every row needs a label"),
+        "int": (pa.array([None if i == 7 else i % 2 for i in range(12)], pa.int64()),
+                "label column 'label' is empty (null) in data row 8"),
+    }
+    for name, (labels, message) in cases.items():
+        pq.write_table(pa.table({"a": a, "label": labels}), tmp_path / f"{name}.parquet")
+        _refused(f"parquet:{tmp_path / name}.parquet", message)
+
+
+def test_one_number_written_two_ways_is_refused_and_text_labels_stay_text(tmp_path):
+    for other in ("01", "1.0"):
+        mixed = _write(tmp_path / f"mixed{other}.csv", "a,label\n" + "".join(
+            f"{i},{other if i == 3 else i % 3}\n" for i in range(12)))
+        _refused(f"csv:{mixed}", "label column 'label' writes one number two ways")
+    cased = _write(tmp_path / "cased.csv", "a,label\n" + "".join(
+        f"{i},{'bB'[i % 2]}\n" for i in range(12)))
+    assert load(f"csv:{cased}").class_names == ("B", "b")  # as scikit-learn: text is text
+
+
+def test_npz_labels_are_their_distinct_values(tmp_path):
+    X = np.arange(24, dtype=np.float32).reshape(12, 2)
+    half = np.arange(12) % 2
+    cases = {"huge": (half * 10**9, ("0", "1000000000")),  # was range(10**9 + 1): MemoryError
+             "gap": (half * 5, ("0", "5")),  # was 6 classes, 4 of them empty
+             "negative": (half - 1, ("-1", "0")),  # was "found 1 class(es) (0)"
+             "bytes": (np.array([b"cat", b"dog"] * 6), ("cat", "dog")),  # was "b'cat'"
+             "whole": (half.astype(np.float64), ("0", "1"))}
+    for name, (y, names) in cases.items():
+        np.savez(tmp_path / f"{name}.npz", X=X, y=y)
+        ds = load(f"npz:{tmp_path / name}.npz")
+        assert ds.class_names == names, name
+        np.testing.assert_array_equal(ds.y_train, half)
+    np.savez(tmp_path / "split.npz", X_train=X, y_train=half * 3 + 1, X_test=X[:4],
+             y_test=np.array([4, 1, 4, 1]))
+    ds = load(f"npz:{tmp_path / 'split.npz'}")
+    assert ds.class_names == ("1", "4") and ds.y_test is not None
+    assert list(ds.y_test) == [1, 0, 1, 0]
+    np.savez(tmp_path / "half.npz", X=X, y=half + 0.5)
+    _refused(f"npz:{tmp_path / 'half.npz'}", "y_train holds 0.5 in row 1; labels must be "
+                                             "integers or text")
+
+
+def test_more_distinct_labels_than_classes_softreg_trains_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(tables, "MAX_DATA_CLASSES", 5)
+    ids = _write(tmp_path / "ids.csv", "a,label\n" + "".join(f"{i},id{i}\n" for i in range(12)))
+    _refused(f"csv:{ids}", "label column 'label' holds more than 5 distinct values")
+    np.savez(tmp_path / "ids.npz", X=np.zeros((12, 2)), y=np.arange(12))
+    _refused(f"npz:{tmp_path / 'ids.npz'}", "label column 'y_train' holds more than 5 distinct")
+
+
+def test_complex_features_are_refused(tmp_path):
+    np.savez(tmp_path / "complex.npz", X=np.ones((6, 2), np.complex64), y=np.arange(6) % 2)
+    _refused(f"npz:{tmp_path / 'complex.npz'}", "the training features are complex numbers, "
+                                                "which would lose their imaginary part")
+
+
+# ----------------------------------------------------------------------------- bounds
+
+
+def test_npz_members_without_the_npy_suffix_are_checked_too(tmp_path):
+    """np.load returns member "X" as key "X": its header claim is bounded, its bytes an array."""
+    import io
+
+    import numpy.lib.format as npy_format
+
+    y = io.BytesIO()
+    np.save(y, np.arange(4) % 2)
+    claim = io.BytesIO()
+    npy_format.write_array_header_1_0(claim, {"descr": "<f8", "fortran_order": False,
+                                              "shape": (200_000, 100_000)})
+    with zipfile.ZipFile(tmp_path / "claim.npz", "w") as zf:
+        zf.writestr("y.npy", y.getvalue())
+        zf.writestr("X", claim.getvalue() + b"\0" * 64)
+    _refused(f"npz:{tmp_path / 'claim.npz'}", "claims 160000000032 bytes of arrays, more than "
+                                              "the 8589934592 softreg loads (nothing was read)")
+    with zipfile.ZipFile(tmp_path / "text.npz", "w") as zf:
+        zf.writestr("y.npy", y.getvalue())
+        zf.writestr("X", b"hello world")
+    _refused(f"npz:{tmp_path / 'text.npz'}", "member 'X' is not a .npy array")
+
+
+def test_a_csv_is_bounded_by_what_its_rows_hold_before_the_matrix_is_made(tmp_path,
+                                                                          monkeypatch):
+    wide = _write(tmp_path / "wide.csv", ",".join(f"c{i}" for i in range(5000)) + ",label\n"
+                  + "1\n" * 5000)  # was np.empty((5000, 5000)) before any row was looked at
+    _refused(f"csv:{wide}", "line 2 has 1 fields, the header 5001; every row needs one field "
+                            "per column")
+    table = _write(tmp_path / "table.csv", "a,b,label\n" + _rows(10))
+    monkeypatch.setattr(tables, "MAX_TABLE_BYTES", 10 * 4 * 4 - 1)
+
+    def unmade(*args, **kw):
+        raise AssertionError("the matrix was made before the bound was checked")
+
+    with monkeypatch.context() as m:
+        m.setattr(tables.np, "empty", unmade)
+        _refused(f"csv:{table}", "holds 10 rows of 2 features (160 bytes as float32 with the "
+                                 "labels), more than the 159 softreg loads; use a sample")
+    monkeypatch.setattr(tables, "MAX_TABLE_BYTES", 10 * 4 * 4)
+    assert load(f"csv:{table}").X_train.shape[1] == 2
+
+
+def test_an_empty_cell_names_its_line_and_column(tmp_path):
+    gap = _write(tmp_path / "gap.csv", "a,b,label\n" + "".join(
+        f"{i},{'' if i == 7 else i},{i % 2}\n" for i in range(12)))
+    _refused(f"csv:{gap}", "line 9: feature column 'b' is empty (a missing value); fill it in "
+                           "or drop the row")
+    words = _write(tmp_path / "words.csv", "a,b,label\n1,2,x\n3,red,y\n")
+    _refused(f"csv:{words}", "feature column 'b' is not numeric (it holds 'red') on line 3")
+
+
+def test_parquet_text_labels_count_in_the_bound_and_are_read_once_each(tmp_path, monkeypatch):
+    """Labels repeated over many rows cost their dictionary, not a copy a row: 100 rows of two
+    1 MB labels (1 kB on disk) once took 130 MB; the footer's label bytes count too."""
+    need("pyarrow")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "long.parquet"
+    labels = pa.DictionaryArray.from_arrays(pa.array(np.arange(100) % 2, pa.int32()),
+                                            pa.array(["a" * 2**20, "b" * 2**20]))
+    pq.write_table(pa.table({"x": np.arange(100, dtype=np.float64), "label": labels}), path,
+                   compression="zstd", store_schema=False)  # read back as plain strings
+    assert path.stat().st_size < 100_000
+    script = ("import contextlib, pyarrow as pa\n"
+              "from softreg.core.errors import DataError\n"
+              "from softreg.data import load\n"
+              "with contextlib.suppress(DataError):  # class names too long for a checkpoint\n"
+              f"    load({f'parquet:{path}'!r})\n"
+              "print(pa.default_memory_pool().max_memory())")
+    peak = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True).stdout
+    assert int(peak) < 20 * 2**20, peak
+    monkeypatch.setattr(tables, "MAX_TABLE_BYTES", 100 * 3 * 4 + 2**21)
+    _refused(f"parquet:{path}", "claims 100 rows of 1 features (")
+    _refused(f"parquet:{path}", "of them label text), more than the")
+
+
+# ----------------------------------------------------------------------------- predict
+
+
+def _shape(*names: str) -> ModelShape:
+    return ModelShape(("p", "q"), len(names), None, tuple(names))
+
+
+def _predict_rows(path: Path, shape: ModelShape) -> list[list[float]]:
+    return load_inputs([str(path)], shape)[1].tolist()
+
+
+def test_predict_reads_a_header_of_numbers_by_its_names(tmp_path):
+    shape = _shape("0", "1", "2")
+    same = _write(tmp_path / "same.csv", "0,1,2\n5,6,7\n")
+    assert _predict_rows(same, shape) == [[5, 6, 7]]  # not the header as a row
+    reordered = _write(tmp_path / "reordered.csv", "2,0,1,label\n7,5,6,p\n")
+    assert _predict_rows(reordered, shape) == [[5, 6, 7]]
+    plain = _write(tmp_path / "plain.csv", "5,6,7\n8,9,10\n")
+    assert _predict_rows(plain, shape) == [[5, 6, 7], [8, 9, 10]]
+    neither = _write(tmp_path / "neither.csv", "0,1\n5,6,7\n")
+    with pytest.raises(InputImageError, match=r"its first row is neither a header naming the "
+                                              r"model's feature columns \(0, 1, 2\) nor a data "
+                                              r"row of 3 numbers"):
+        load_inputs([str(neither)], shape)
+
+
+def test_predict_reads_every_row_by_the_header_and_names_a_short_one(tmp_path):
+    shape = _shape("a", "b")
+    short = _write(tmp_path / "short.csv", "b,a,label\n0.25,1.5,pos\n0.25,1.5\n")
+    assert _predict_rows(short, shape) == [[1.5, 0.25]] * 2  # the label cell may be left out
+    lacking = _write(tmp_path / "lacking.csv", "b,label,a\n0.2,pos,1.5\n0.2,pos\n")
+    with pytest.raises(InputImageError, match=r"data row 2 lacks the feature column\(s\) a \(it "
+                                              r"has 2 fields, the header 3\)"):
+        load_inputs([str(lacking)], shape)
+    longer = _write(tmp_path / "longer.csv", "b,a\n0.2,1.5\n0.2,1.5,9\n")
+    with pytest.raises(InputImageError, match="data row 2 has 3 fields, more than the "
+                                              "header's 2"):
+        load_inputs([str(longer)], shape)
+
+
+def test_predict_refuses_a_header_that_cannot_say_which_column_is_which(tmp_path):
+    twice = _write(tmp_path / "twice.csv", "a,b,a\n1,2,3\n")
+    with pytest.raises(InputImageError, match="its header names the column 'a' twice"):
+        load_inputs([str(twice)], _shape("a", "b"))
+    with pytest.raises(InputImageError, match="the model has two features named 'a'"):
+        load_inputs([str(_write(tmp_path / "ab.csv", "a,a\n5,-5\n"))], _shape("a", "a"))
+    headless = _write(tmp_path / "headless.csv", "5,-5\n")
+    assert _predict_rows(headless, _shape("a", "a")) == [[5, -5]]
+
+
+def test_predict_strips_a_bom_from_the_header(tmp_path):
+    bom = _write(tmp_path / "bom.csv", "b,a\n2,1\n", encoding="utf-8-sig")
+    assert _predict_rows(bom, _shape("a", "b")) == [[1, 2]]
+
+
+def test_a_fifo_given_as_a_table_is_called_a_fifo(tmp_path):
+    import os
+
+    from softreg.core.errors import DataNotFoundError
+    from softreg.data.tables import existing_file
+
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataNotFoundError, match=r"is a FIFO \(named pipe\), not a regular file"):
+        existing_file(str(fifo), "csv:rows.csv")
+    with pytest.raises(DataNotFoundError, match="does not exist"):
+        existing_file(str(tmp_path / "absent.csv"), "csv:absent.csv")

@@ -1,0 +1,162 @@
+"""The words of explain.md and report.md follow the model: the P/R/F1 tables' zero convention,
+and the weight templates' image shape and class count (no templates for a table)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import need
+from softreg.cli import main
+from softreg.core.shape import ModelShape
+from softreg.data import CLASS_NAMES
+from softreg.explain.analysis import analyse
+from softreg.explain.report import format_text, render_sections
+from softreg.runfiles import checkpoint
+
+# What report.md said for every model before: Fashion-MNIST's shape.
+FASHION_WORDS = ("28x28", "ten classes")
+
+
+def _train(out, *argv):
+    code = main(["train", "--framework", "numpy", "--epochs", "2", "--quiet", "--no-figures",
+                 "--out", str(out), *argv])
+    assert code == 0
+    return out
+
+
+def _explained(run, shape=True):
+    """The run's model explained on random inputs of its size (the words do not depend on
+    them), with its shape given to analyse (``shape`` False: as a caller that does not)."""
+    _, ck = checkpoint.load_model(run)
+    rng = np.random.default_rng(0)
+    X = rng.random((30, ck.W.shape[1])).astype(np.float32)  # (30, D)
+    y = np.arange(30) % len(ck.shape.class_names)
+    return analyse(ck.W, ck.b, (X, y), None, list(ck.shape.class_names),
+                   shape=ck.shape if shape else None)
+
+
+@pytest.fixture(scope="module")
+def wine_run(tmp_path_factory):
+    need("sklearn")
+    return _train(tmp_path_factory.mktemp("wine") / "run", "--data", "sklearn:wine")
+
+
+@pytest.fixture(scope="module")
+def colour_run(tmp_path_factory):
+    """A model of 6x5 RGB pictures (height 6, width 5) in three classes."""
+    Image = need("PIL", "PIL.Image")
+    root = tmp_path_factory.mktemp("colour")
+    rng = np.random.default_rng(1)
+    for k, name in enumerate(("ant", "bee", "cow")):
+        (root / "pics" / name).mkdir(parents=True)
+        for i in range(6):
+            pixels = rng.integers(0, 80, (6, 5, 3), dtype=np.uint8)
+            pixels[:, k] = 250  # one bright column per class
+            Image.fromarray(pixels, "RGB").save(root / "pics" / name / f"{i}.png")
+    return _train(root / "run", "--data", f"folder:{root / 'pics'}", "--batch-size", "4")
+
+
+def test_a_table_model_has_no_weight_templates_section(wine_run):
+    text = render_sections(_explained(wine_run), {})
+    assert "Weight templates" not in text and "Each row of W" not in text
+    assert not any(words in text for words in FASHION_WORDS)
+    assert "## Per-class precision, recall and F1 (test)" in text and "## Calibration" in text
+
+
+def test_a_table_model_s_rows_are_examples_not_images(wine_run):
+    expl = _explained(wine_run)
+    text = render_sections(expl, {}) + format_text(expl)
+    assert "image" not in text
+    assert "test examples" in text
+    shapeless = render_sections(_explained(wine_run, shape=False), {})
+    assert "test images" in shapeless  # without a shape: the image words, as before
+
+
+def test_a_colour_image_model_is_described_by_its_own_shape(colour_run):
+    text = render_sections(_explained(colour_run), {"templates": colour_run / "templates.png"})
+    section = text[text.index("## Weight templates"):]
+    assert ("Each row of W as a 6x5 image (height x width), its weights averaged over the 3 "
+            "colour channels: red pixels") in section
+    assert "for all 3 classes" in section and "![weight templates](templates.png)" in section
+    assert not any(words in text for words in FASHION_WORDS)
+
+
+@pytest.mark.parametrize(("names", "image", "words"), [
+    (CLASS_NAMES, (28, 28), ("Each row of W as a 28x28 image: red", "for all 10 classes")),
+    (("no", "yes"), (40, 32), ("as a 40x32 image (height x width): red", "for both classes")),
+])
+def test_the_template_words_follow_the_image_shape_and_classes(names, image, words):
+    shape = ModelShape(tuple(names), int(np.prod(image)), image)
+    X = np.zeros((len(names), shape.features), np.float32)
+    expl = analyse(np.zeros(shape.weights), np.zeros(len(names)), (X, np.arange(len(names))),
+                   None, list(names), shape=shape)
+    text = render_sections(expl, {}, standardized=True, elsewhere=("templates",))
+    for w in words:
+        assert w in text
+    assert "folded back to raw pixels" in text and "ten classes" not in text
+    assert "(The weight templates figure: `softreg explain RUN` draws it.)" in text
+
+
+def test_without_a_shape_the_template_words_claim_no_size(wine_run):
+    """A caller that gives analyse no shape still gets no false image size or class count."""
+    text = render_sections(_explained(wine_run, shape=False), {})
+    assert "Each row of W as an image: red" in text and "for all 3 classes" in text
+    assert not any(words in text for words in FASHION_WORDS)
+
+
+# explain.md and report.md come from src/softreg/jobs/explain.py, which gives analyse the
+# model's shape.
+def test_explain_md_of_a_table_has_no_template_section(wine_run, tmp_path):
+    assert main(["explain", str(wine_run), "--no-figures", "--out", str(tmp_path / "ex")]) == 0
+    page = (tmp_path / "ex" / "explain.md").read_text()
+    assert "## Largest coefficients" in page  # the table's counterpart of the templates
+    assert "Weight templates" not in page
+    assert "Weight templates" not in (wine_run / "report.md").read_text()
+
+
+def test_explain_md_of_a_colour_image_model_gives_its_shape(colour_run, tmp_path):
+    assert main(["explain", str(colour_run), "--no-figures", "--out", str(tmp_path / "ex")]) == 0
+    for page in ((tmp_path / "ex" / "explain.md").read_text(),
+                 (colour_run / "report.md").read_text()):
+        assert "a 6x5 image (height x width), its weights averaged over the 3 colour" in page
+
+
+# -------------------------------------------------- P/R/F1 tables: scikit-learn's zero convention
+
+def _always_last_class():
+    """A model that predicts class_2 for every input, on 12, 14 and 10 examples of the classes
+    (softreg explain on a wine model trained two epochs gave this confusion matrix)."""
+    y = np.repeat([0, 1, 2], [12, 14, 10])
+    X = np.zeros((len(y), 4), np.float32)
+    return analyse(np.zeros((3, 4)), np.array([0.0, 0.0, 1.0]), (X, y), None,
+                   ["class_0", "class_1", "class_2"]), y
+
+
+def test_the_tables_give_f1_0_for_a_class_never_predicted_and_sklearn_averages():
+    metrics = need("sklearn", "sklearn.metrics")
+    expl, y = _always_last_class()
+    pred = np.full(len(y), 2)
+    macro = metrics.precision_recall_fscore_support(y, pred, average="macro", zero_division=0)
+    weighted = metrics.precision_recall_fscore_support(y, pred, average="weighted",
+                                                       zero_division=0)
+    page = render_sections(expl, {})
+    assert "| class_0 | 0.0000 | 0.0000 | 0.0000 | 12 |" in page
+    assert "| class_1 | 0.0000 | 0.0000 | 0.0000 | 14 |" in page
+    assert "| **macro avg** | {:.4f} | {:.4f} | {:.4f} | 36 |".format(*macro[:3]) in page
+    assert "| **weighted avg** | {:.4f} | {:.4f} | {:.4f} | 36 |".format(*weighted[:3]) in page
+    assert "As in scikit-learn (zero_division=0)" in page and "nan" not in page
+    text = format_text(expl)
+    assert "nan" not in text
+    assert "macro avg {:9.4f} {:9.4f} {:9.4f}".format(*macro[:3]).split() == next(
+        line for line in text.splitlines() if "macro avg" in line).split()[:5]
+
+
+def test_a_class_neither_in_the_test_set_nor_predicted_is_named_and_left_out():
+    y = np.repeat([0, 2], [5, 5])
+    X = np.repeat(np.eye(3, dtype=np.float32)[[0, 2]], 5, axis=0)  # (10, 3): one-hot inputs
+    expl = analyse(np.eye(3), np.zeros(3), (X, y), None, ["a", "b", "c"])
+    page = render_sections(expl, {})
+    assert "| b | nan | nan | nan | 0 |" in page
+    assert "| **macro avg** | 1.0000 | 1.0000 | 1.0000 | 10 |" in page
+    assert "Neither in the test set nor predicted, so nan and left out of the averages: b." in page
