@@ -83,6 +83,17 @@ def test_loader_matches_d2l_shapes(d2l, mx, real_data):
 
 
 @pytest.mark.realdata
+def test_a_test_batch_edited_in_place_leaves_the_split_as_it_was(d2l, mx, real_data):
+    _, test_iter = d2l.load_data_fashion_mnist(256)
+    before = float(next(iter(test_iter))[0].sum())
+    for X, y in test_iter:  # a reader's normalisation, in place, as d2l's batches allow
+        X -= X.mean()
+        y += 1
+    X, y = next(iter(test_iter))
+    assert float(X.sum()) == before and int(y.max()) <= 9
+
+
+@pytest.mark.realdata
 @pytest.mark.slow
 def test_chapter_program(d2l, mx, real_data, figures_in_tmp, capsys):
     """The concise chapter's MXNet program, as a reader types it (plus seeds)."""

@@ -109,9 +109,9 @@ class FashionMNISTBatches:
         if self.shuffle:  # one host-to-device copy per epoch, sliced per batch
             order = mx.np.array(np.random.permutation(n), dtype="int64", ctx=self.X.ctx)
         for start in range(0, n, self.batch_size):
-            if order is None:
-                stop = start + self.batch_size
-                xb, yb = self.X[start:stop], self.y[start:stop]
+            if order is None:  # a copy, as d2l's loaders give: a batch edited in place
+                stop = start + self.batch_size  # (X -= X.mean()) leaves the split as it was
+                xb, yb = self.X[start:stop].copy(), self.y[start:stop].copy()
             else:
                 rows = order[start:start + self.batch_size]
                 xb = mx.np.take(self.X, rows, axis=0)  # (batch, 1, 28, 28)

@@ -93,9 +93,9 @@ class FashionMNISTBatches:
         n = self.X.shape[0]
         order = torch.randperm(n) if self.shuffle else None
         for start in range(0, n, self.batch_size):
-            if order is None:
-                stop = start + self.batch_size
-                xb, yb = self.X[start:stop], self.y[start:stop]
+            if order is None:  # a copy, as d2l's loaders give: a batch edited in place
+                stop = start + self.batch_size  # (X -= X.mean()) leaves the split as it was
+                xb, yb = self.X[start:stop].clone(), self.y[start:stop].clone()
             else:
                 rows = order[start:start + self.batch_size]
                 xb, yb = self.X.index_select(0, rows), self.y.index_select(0, rows)

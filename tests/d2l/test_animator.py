@@ -29,6 +29,15 @@ def test_autosave_rewrites_one_png_and_prints_its_path_once(figures_in_tmp, caps
     assert anim.X == [[1.0, 2.0], [1.0, 2.0]] and anim.Y == [[0.8, 0.5], [0.7, 0.8]]
 
 
+def test_add_takes_arrays_and_tensors_as_d2l_does(figures_in_tmp):
+    import numpy as np
+
+    anim = Animator(autosave=False, legend=["loss", "acc"])
+    anim.add(1, np.array([0.8, 0.7]))
+    anim.add(np.float64(2), (0.5, np.float32(0.75)))
+    assert anim.X == [[1.0, 2.0], [1.0, 2.0]] and anim.Y == [[0.8, 0.5], [0.7, 0.75]]
+
+
 def test_without_autosave_nothing_is_written_until_save(figures_in_tmp, capsys):
     anim = Animator(autosave=False)
     anim.add(1, 0.5)

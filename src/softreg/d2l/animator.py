@@ -46,8 +46,10 @@ class Animator:
 
     def add(self, x: float | Sequence[float], y: float | Sequence[float]) -> None:
         """Append one point to each curve (y a number or one per curve) and redraw."""
-        ys = list(y) if isinstance(y, Sequence) else [y]
-        xs = list(x) if isinstance(x, Sequence) else [x] * len(ys)
+        # as d2l's: anything with a length is one value a curve (a NumPy array or a tensor
+        # too), anything else one value
+        ys = list(y) if hasattr(y, "__len__") else [y]
+        xs = list(x) if hasattr(x, "__len__") else [x] * len(ys)
         while len(self.X) < len(ys):
             self.X.append([])
             self.Y.append([])

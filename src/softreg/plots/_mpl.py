@@ -26,9 +26,12 @@ def in_notebook() -> bool:
 
 
 def pyplot() -> Any:
-    """Import ``matplotlib.pyplot``; outside a notebook force the file-only Agg backend."""
+    """Import ``matplotlib.pyplot``; outside a notebook, with no backend chosen (``MPLBACKEND``,
+    ``matplotlib.use``, matplotlibrc), the file-only Agg backend: a backend the program chose
+    is its own, kept (its ``plt.show()`` still shows)."""
     mpl = require("matplotlib")
-    if not in_notebook() and "matplotlib.pyplot" not in sys.modules:
+    chosen = getattr(mpl.rcParams, "_get_backend_or_none", lambda: None)()
+    if not in_notebook() and "matplotlib.pyplot" not in sys.modules and chosen is None:
         mpl.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -66,7 +69,9 @@ def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 110) -> Path:
     """Atomically save ``fig`` as PNG at ``path`` and close it; return the path."""
     with fileio.atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
-    pyplot().close(fig)
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:  # a figure pyplot tracks; new_figure's are not (nothing to import)
+        plt.close(fig)
     return Path(path)
 
 
