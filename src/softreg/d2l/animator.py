@@ -44,7 +44,7 @@ class Animator:
         self.axes: Any = None
         self._handle: Any = None  # the notebook output this Animator keeps replacing
 
-    def add(self, x: float | Sequence[float], y: float | Sequence[float]) -> None:
+    def add(self, x: Any, y: Any) -> None:
         """Append one point to each curve (y a number or one per curve) and redraw."""
         # as d2l's: anything with a length is one value a curve (a NumPy array or a tensor
         # too), anything else one value
