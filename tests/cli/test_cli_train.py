@@ -17,6 +17,14 @@ def _run(capsys, *argv):
     return code, out, err
 
 
+@pytest.mark.parametrize("seeds", ["0,0", "3"])
+def test_seeds_naming_one_seed_are_refused(capsys, tmp_path, seeds):
+    code, out, err = _run(capsys, "train", "--seeds", seeds, "--out", str(tmp_path / "r"))
+    assert code == 2 and "nan" not in out
+    assert f"--seeds {seeds} names one seed, but the spread across seeds needs two or more" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -71,3 +71,14 @@ def test_fraction_that_empties_a_part_is_refused():
     with pytest.raises(ConfigError, match=r"val_fraction 0\.99 of 10 labels leaves the training "
                        "part empty"):
         train_val_split(np.arange(10) % 2, 0.99, seed=0)
+
+
+def test_the_errors_name_the_flag_and_the_part_given():
+    with pytest.raises(ConfigError, match=r"^--test-split 0\.01 of 10 labels leaves the test "
+                       "part empty"):
+        train_val_split(np.arange(10), 0.01, seed=0, name="--test-split", held_out="test")
+    with pytest.raises(ConfigError, match=r"^--test-split 0\.99 of 10 labels leaves the training "
+                       "part empty"):
+        train_val_split(np.arange(10) % 2, 0.99, seed=0, name="--test-split", held_out="test")
+    with pytest.raises(ConfigError, match=r"^--val-split must be a number strictly between"):
+        train_val_split(np.arange(10), 1.5, seed=0, name="--val-split")

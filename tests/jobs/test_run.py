@@ -126,9 +126,13 @@ def test_early_stopping_keeps_last_and_best_checkpoints_apart(tmp_path, noisy_fa
     assert f"Test accuracy {res.test_acc:.4f}," in report
 
 
-def test_resume_after_early_stopping_continues_the_last_epoch(tmp_path, noisy_fashion):
-    first = train_run(_stopping_cfg(), tmp_path / "a", quiet=True, figures=False)
-    stopped = len(first.history)
+def test_resume_with_early_stopping_continues_the_last_epoch(tmp_path, noisy_fashion):
+    # a patience that does not fire within these epochs: the run completes with its best
+    # epoch restored as its model, and a resume goes on from the last epoch
+    stopped = 8
+    first = train_run(_stopping_cfg(patience=40, epochs=stopped), tmp_path / "a", quiet=True,
+                      figures=False)
+    assert first.best_restored and first.model_epoch < stopped
     straight = train_run(_stopping_cfg(patience=0, epochs=stopped + 2), tmp_path / "b",
                          quiet=True, figures=False)
     resumed = train_run(None, tmp_path / "a", resume=True, resume_epochs=stopped + 2,

@@ -151,9 +151,11 @@ def _with(extra):
 @pytest.mark.parametrize(("make", "message"), [
     (lambda: _with({"junk": ("F32", (3,), bytes(12))}),
      r"holds a tensor 'junk' that softreg does not know; a softreg checkpoint holds W "
-     r"\(10, 784\), b \(10,\) and optionally best_W and best_b \(nothing of it was read\)"),
+     r"\(10, 784\), b \(10,\) and optionally the pairs best_W/best_b, trained_W/trained_b, "
+     r"best_trained_W/best_trained_b \(nothing of it was read\)"),
     (lambda: _with({"best_W": ("F32", (10, 784), bytes(31360))}),
-     "holds best_W without best_b; the best epoch's weights come as a pair"),
+     "holds best_W without best_b; these weights come as a pair"),
+    (lambda: _with({"trained_b": ("F32", (10,), bytes(40))}), "holds trained_b without trained_W"),
     (lambda: _with({"best_b": ("F32", (10,), bytes(40))}), "holds best_b without best_W"),
     (lambda: _with({"best_W": ("F32", (784, 10), bytes(31360)),
                     "best_b": ("F32", (10,), bytes(40))}),

@@ -21,7 +21,11 @@ def run_seeds(args: argparse.Namespace, config: TrainConfig) -> int:
     from softreg.jobs.seeds import format_seeds, parse_seeds, train_seeds
     from softreg.safety.runfolder import default_stem, new_folder
 
-    seeds = parse_seeds(args.seeds)
+    seeds = parse_seeds(args.seeds)  # distinct: a seed named twice is one model
+    if len(seeds) < 2:  # one model has no spread to report
+        raise ConfigError(f"--seeds {args.seeds} names one seed, but the spread across seeds "
+                          f"needs two or more: write e.g. 0-15, or train one model with "
+                          f"--seed {seeds[0]}")
     if args.seed is not None or args.resume:
         flag = "--seed" if args.seed is not None else "--resume"
         raise ConfigError(f"--seeds trains one model per seed; {flag} cannot go with it "

@@ -47,7 +47,8 @@ def add_labels_arg(p: argparse.ArgumentParser) -> None:
 
 
 # what a setting's flag means for train in particular
-_TRAIN_NOTES = {"epochs": "; with --resume: the total to reach",
+_TRAIN_NOTES = {"epochs": "; with --resume: the total to reach (not below the epochs done; "
+                          "a cosine or step schedule, or an early-stopped run, keeps its own)",
                 "patience": " (needs --val-split)"}
 
 

@@ -61,8 +61,11 @@ class TrainConfig:
         init_std: standard deviation of the N(0, std) initial weights (biases start at 0).
         weight_decay: L2 penalty on the weights (not the bias), added to the gradient
             (0, or a normal float32 number: from 1.2e-38 to 3.4e38).
-        lr_schedule: ``constant``, ``cosine`` (to 0 at the last epoch) or ``step`` (x0.1 at 50%
-            and 75% of the epochs).
+        lr_schedule: ``constant``, ``cosine`` (epoch e of E, from 0, at
+            ``lr * (1 + cos(pi e / E)) / 2``: from ``lr`` down towards 0, which it would reach
+            at epoch E, one past the last; the last trains at ``lr * sin(pi / 2E)**2``) or
+            ``step`` (x0.1 at 50% and 75% of the epochs). Both are planned over ``epochs``,
+            which a resumed run therefore keeps.
         val_split: fraction of the training set held out, stratified, for validation (0 = none).
         val_seed: seeds the choice of the validation images, apart from ``seed``, so runs
             with different seeds are compared on the same validation set. A config saved
@@ -229,9 +232,9 @@ def check_weight_decay(value: Any) -> None:
         ConfigError: negative, not finite, above the largest float32, or a nonzero value
             below the smallest normal float32.
     """
-    if not _real(value) or not math.isfinite(value) or value < 0:
-        raise ConfigError(f"weight_decay must be finite and >= 0, got {value!r}")
     hint = "use 0 (off) or a small penalty such as 1e-4"
+    if not _real(value) or not math.isfinite(value) or value < 0:
+        raise ConfigError(f"weight_decay must be finite and >= 0, got {value!r}; {hint}")
     check_float32(value, "weight_decay", hint)
     if 0 < value < FLOAT32_TINY:
         raise ConfigError(

@@ -13,8 +13,9 @@ from softreg.core.validate import is_int
 IndexArray = npt.NDArray[np.int64]
 
 
-def train_val_split(labels: npt.ArrayLike, val_fraction: float,
-                    seed: int) -> tuple[IndexArray, IndexArray]:
+def train_val_split(labels: npt.ArrayLike, val_fraction: float, seed: int, *,
+                    name: str = "val_fraction",
+                    held_out: str = "validation") -> tuple[IndexArray, IndexArray]:
     """Split indices into train and validation parts, class by class.
 
     Each class gives ``round(val_fraction * n_class)`` of its examples to the validation part,
@@ -25,6 +26,9 @@ def train_val_split(labels: npt.ArrayLike, val_fraction: float,
         labels: integer class labels, shape (N,).
         val_fraction: the share of each class held out, strictly between 0 and 1.
         seed: a non-negative integer seed.
+        name: what the errors call ``val_fraction``: the flag it came from (``--val-split``,
+            ``--test-split``).
+        held_out: what the errors call the validation part (``test`` for a test split).
 
     Returns:
         ``(train_idx, val_idx)``: sorted int64 index arrays that partition ``range(N)``.
@@ -34,7 +38,7 @@ def train_val_split(labels: npt.ArrayLike, val_fraction: float,
             1-d integer array, or a fraction that leaves one part empty.
     """
     y = _check_labels(labels)
-    _check_fraction(val_fraction)
+    _check_fraction(val_fraction, name)
     if not is_int(seed, 0, numpy_ok=True):
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     rng = np.random.default_rng(int(seed))
@@ -48,8 +52,8 @@ def train_val_split(labels: npt.ArrayLike, val_fraction: float,
     mask[val_idx] = False
     train_idx = np.flatnonzero(mask).astype(np.int64)
     if val_idx.size == 0 or train_idx.size == 0:
-        part = "validation" if val_idx.size == 0 else "training"
-        raise ConfigError(f"val_fraction {val_fraction} of {y.size} labels leaves the {part} "
+        part = held_out if val_idx.size == 0 else "training"
+        raise ConfigError(f"{name} {val_fraction} of {y.size} labels leaves the {part} "
                           "part empty; use a fraction closer to 0.5 or more data")
     return train_idx, val_idx
 
@@ -63,8 +67,8 @@ def _check_labels(labels: npt.ArrayLike) -> npt.NDArray[np.int64]:
     return y.astype(np.int64, copy=False)
 
 
-def _check_fraction(val_fraction: float) -> None:
+def _check_fraction(val_fraction: float, name: str) -> None:
     ok = isinstance(val_fraction, numbers.Real) and not isinstance(val_fraction, bool)
     if not ok or not 0.0 < float(val_fraction) < 1.0:
-        raise ConfigError(f"val_fraction must be a number strictly between 0 and 1, "
+        raise ConfigError(f"{name} must be a number strictly between 0 and 1, "
                           f"got {val_fraction!r}")

@@ -5,7 +5,8 @@ totals into an :class:`~softreg.epochs.history.EpochRecord`, calls callbacks, an
 ways a
 run can go wrong:
 
-* a diverged training loss (non-finite, or above ``max_loss``): the weights of the last good
+* a diverged training loss (non-finite, or above ``max_loss``), or weights that the trainer
+  cannot hold (its snapshot raises :class:`WeightsOverflowError`): the weights of the last good
   epoch are put back, the history is
   marked ``"diverged"`` with a message, and the loop stops;
 * Ctrl-C (``KeyboardInterrupt``): the weights of the last finished epoch are put back, the
@@ -69,6 +70,10 @@ class EpochTrainer(Protocol):
 
         None means the state is out of reach (a from-scratch net function whose parameters the
         trainer cannot see): the loop then says that nothing could be put back.
+
+        Raises:
+            WeightsOverflowError: the state cannot be given in the form a snapshot takes (the loop
+                counts this as a divergence of the epoch just trained).
         """
         ...
 
@@ -76,6 +81,16 @@ class EpochTrainer(Protocol):
         """Put back a state returned by :meth:`snapshot`."""
         ...
 
+
+
+class WeightsOverflowError(ArithmeticError):
+    """A trainer's weights, finite as trained, overflow in the form its snapshot gives (a
+    standardised table model folded back to raw inputs). :func:`run_epochs` counts it as a
+    divergence. The message says what overflowed; ``advice`` what to do about it."""
+
+    def __init__(self, what: str, advice: str) -> None:
+        super().__init__(what)
+        self.advice = advice
 
 
 # Stands for "no epoch started yet" (a snapshot of None means "state out of reach").
@@ -114,9 +129,10 @@ def run_epochs(
     last_good: Any = _NO_SNAPSHOT
     committed = False  # the current weights belong to the last record of the history
     try:
+        if start_epoch < num_epochs:
+            last_good = trainer.snapshot()
         for epoch in range(start_epoch, num_epochs):
             committed = False
-            last_good = trainer.snapshot()
             t0 = time.perf_counter()
             totals = trainer.train_epoch(epoch)
             loss = totals.mean_loss
@@ -124,6 +140,16 @@ def run_epochs(
                 hist.status = Status.DIVERGED
                 kept = _put_back(trainer, last_good, f"the weights of epoch {epoch}")
                 hist.message = divergence_message(epoch, loss, max_loss, kept)
+                break
+            # Taken right after training, so that weights the trainer cannot hold stop the run
+            # here, before a callback saves them; the next epoch puts this one back if needed.
+            try:
+                trained = trainer.snapshot()
+            except WeightsOverflowError as exc:
+                hist.status = Status.DIVERGED
+                kept = _put_back(trainer, last_good, f"the weights of epoch {epoch}")
+                hist.message = (f"training diverged in epoch {epoch + 1}: {exc}; {kept}. "
+                                f"{exc.advice}")
                 break
             rec = EpochRecord(
                 epoch=epoch + 1,
@@ -138,6 +164,7 @@ def run_epochs(
             rec.seconds = time.perf_counter() - t0
             hist.records.append(rec)
             committed = True  # from here on a Ctrl-C keeps this epoch (record and weights)
+            last_good = trained
             stop = False
             for cb in callbacks:
                 stop = bool(cb(rec, hist)) or stop

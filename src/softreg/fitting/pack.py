@@ -99,7 +99,7 @@ class PackMember:
 
     def restore(self, state: Params) -> None:
         std = self.state.standardizer
-        W, b = std.unfold(*state) if std else state
+        W, b = std.to_trained(state) if std else state
         self.state.W[self.index], self.state.b[self.index] = W, b
         self.state.final.clear()
 

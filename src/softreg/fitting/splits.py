@@ -22,6 +22,29 @@ from softreg.data.dataset import Dataset
 # A model's weights: W (C, D) and b (C,), float32.
 Params = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
 
+
+
+class RawParams(tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]):
+    """Weights (W, b) for raw inputs folded from the weights a trainer holds for standardised
+    ones, which they carry as ``trained``.
+
+    Unfolding is not an exact inverse of folding (two float32 roundings lie between them), so
+    putting folded weights back through :meth:`Standardizer.unfold` would move the model by
+    an ulp here and there: a restore uses ``trained`` instead (:meth:`Standardizer.to_trained`).
+    """
+
+    trained: Params
+
+    def __new__(cls, raw: Params, trained: Params) -> RawParams:
+        params = super().__new__(cls, raw)
+        params.trained = trained
+        return params
+
+    def __getnewargs__(self) -> tuple[Params, Params]:  # type: ignore[override]
+        # what pickle and copy pass to __new__ (a tuple's own would be W and b alone)
+        return (self[0], self[1]), self.trained
+
+
 # Smallest per-pixel std used for standardising. Border pixels are almost always 0 in the
 # training images; dividing by their tiny std would turn a rare stray test pixel into a huge
 # input. 0.05 is about 13 grey levels.
@@ -59,11 +82,43 @@ class Standardizer:
         X /= self.scale.astype(np.float32)
         return X
 
-    def fold(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> Params:
-        """Weights for standardised inputs -> the same model on raw inputs."""
+    def fold(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> RawParams:
+        """Weights for standardised inputs -> the same model on raw inputs, carrying the
+        weights given (a value beyond float32's range becomes inf: see :meth:`overflow`)."""
         W_raw = np.asarray(W, dtype=np.float64) / self.scale  # (C, D)
         b_raw = np.asarray(b, dtype=np.float64) - W_raw @ self.mean  # (C,)
-        return W_raw.astype(np.float32), b_raw.astype(np.float32)
+        with np.errstate(over="ignore"):  # the caller checks; numpy's warning says nothing
+            raw = W_raw.astype(np.float32), b_raw.astype(np.float32)
+        return RawParams(raw, (W, b))
+
+    def overflow(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32],
+                 shape: ModelShape) -> str | None:
+        """What of the finite weights W, b for standardised inputs overflows float32 once
+        folded (None: nothing does); ``shape`` names the features."""
+        W_raw = np.asarray(W, dtype=np.float64) / self.scale  # (C, D)
+        b_raw = np.asarray(b, dtype=np.float64) - W_raw @ self.mean  # (C,)
+        top = float(np.finfo(np.float32).max)
+        col = np.abs(W_raw).max(axis=0)  # (D,)
+        d = int(np.argmax(col))
+        if col[d] > top:
+            w = float(np.abs(W[:, d]).max())
+            return (f"the weight {w:.4g} of feature {shape.feature_name(d)!r} is divided by "
+                    f"its std {self.scale[d]:.4g} for raw inputs, and {col[d]:.4g} overflows "
+                    "float32")
+        if np.abs(b_raw).max() > top:
+            return (f"the biases for raw inputs reach {np.abs(b_raw).max():.4g}, which "
+                    "overflows float32")
+        return None
+
+    def to_trained(self, params: Params) -> Params:
+        """The weights for standardised inputs of the raw-input ``params``: those they were
+        folded from when they carry them (exact), else :meth:`unfold` of them."""
+        kept = getattr(params, "trained", None)
+        if kept is not None:
+            again = self.fold(*kept)
+            if all(np.array_equal(a, k) for a, k in zip(again, params, strict=True)):
+                return kept
+        return self.unfold(*params)
 
     def unfold(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> Params:
         """Weights for raw inputs -> the same model on standardised inputs."""
@@ -122,14 +177,16 @@ def prepare_splits(
     features = to_features if ds.image_shape is not None else _table_features
     xtr, ytr = ds.X_train, np.asarray(ds.y_train, dtype=np.int64)
     if ds.X_test is None or ds.y_test is None:
-        tr_idx, te_idx = train_val_split(ytr, config.test_split, TEST_SEED)
+        tr_idx, te_idx = train_val_split(ytr, config.test_split, TEST_SEED,
+                                         name="--test-split", held_out="test")
         xte, yte = xtr[te_idx], ytr[te_idx]
         xtr, ytr = xtr[tr_idx], ytr[tr_idx]
     else:
         xte, yte = ds.X_test, np.asarray(ds.y_test, dtype=np.int64)
     splits = {"test": Split(features(xte), yte)}
     if config.val_split > 0:
-        tr_idx, val_idx = train_val_split(ytr, config.val_split, config.val_seed)
+        tr_idx, val_idx = train_val_split(ytr, config.val_split, config.val_seed,
+                                          name="--val-split")
         splits["train"] = Split(features(xtr[tr_idx]), ytr[tr_idx])
         splits["val"] = Split(features(xtr[val_idx]), ytr[val_idx])
     else:

@@ -22,7 +22,7 @@ from softreg.core.config import TrainConfig
 from softreg.core.shape import ModelShape
 from softreg.data import fashion
 from softreg.epochs.history import EpochRecord, History, Status
-from softreg.epochs.loop import EpochCallback, EpochTotals, run_epochs
+from softreg.epochs.loop import EpochCallback, EpochTotals, WeightsOverflowError, run_epochs
 from softreg.fitting.splits import Params, Split, splits_shape
 
 
@@ -82,11 +82,27 @@ class LinearTrainer:
         return self.backend.evaluate(self.data[split])
 
     def snapshot(self) -> Params:
+        """The raw-pixel weights (carrying the trained ones, so that :meth:`restore` is exact).
+
+        Raises:
+            WeightsOverflowError: finite trained weights overflow float32 for raw inputs (a tiny
+                feature std or a huge rate): no checkpoint could hold them.
+        """
         params = self.backend.get_params()
-        return self.standardizer.fold(*params) if self.standardizer else params
+        if self.standardizer is None:
+            return params
+        raw = self.standardizer.fold(*params)
+        if all(np.isfinite(a).all() for a in params) and not all(np.isfinite(a).all()
+                                                                 for a in raw):
+            what = self.standardizer.overflow(*params, self.shape)
+            raise WeightsOverflowError(
+                what or "the weights for raw inputs overflow float32",
+                "Lower the learning rate, or rescale or drop a feature of tiny std, and try "
+                "again.")
+        return raw
 
     def restore(self, state: Params) -> None:
-        self.backend.set_params(*(self.standardizer.unfold(*state) if self.standardizer
+        self.backend.set_params(*(self.standardizer.to_trained(state) if self.standardizer
                                   else state))
 
 

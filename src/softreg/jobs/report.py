@@ -92,6 +92,8 @@ def render_report(config: TrainConfig, history: History, cm: Any, names: list[st
              f"softreg {__version__}. Status: **{history.status}**. {history.message}".rstrip(), "",
              "## Configuration", "", "| setting | value |", "|---|---|"]
     for key, value in config.to_dict().items():
+        if key == "max_loss":  # the limit used, 100 ln C when left at its default
+            value = config.max_loss_for(len(names))
         lines.append(f"| {key} | {value} |")
         if key == "device" and device_used is not None:
             lines.append(f"| device used | {device_used} |")
@@ -102,7 +104,7 @@ def render_report(config: TrainConfig, history: History, cm: Any, names: list[st
                   f"{last.train_loss:.4f}, train accuracy {last.train_acc:.4f}"
                   + ("" if math.isnan(last.val_acc) else
                      f", validation accuracy {last.val_acc:.4f}") + " in the last epoch.", ""]
-        lines += [_evaluated(config, history, cm, model_epoch, best_restored), ""]
+    lines += [_evaluated(config, history, cm, model_epoch, best_restored), ""]
     lines += ["| epoch | train loss | train acc | val acc | test acc | seconds |",
               "|---|---|---|---|---|---|"]
     for r in history.records:
@@ -126,6 +128,10 @@ def _evaluated(config: TrainConfig, history: History, cm: Any, model_epoch: int 
     """Which epoch's weights the test accuracy, tables and figures describe, and where."""
     epoch = len(history) if model_epoch is None else model_epoch
     acc = float(np.trace(cm)) / max(int(cm.sum()), 1)
+    if history.last is None:
+        return (f"Test accuracy {acc:.4f}, with the initial weights (no epoch was trained; "
+                "saved in checkpoint.safetensors). The per-class accuracy, confusion matrix and "
+                "figures use the same weights.")
     if best_restored:
         return (f"Test accuracy {acc:.4f}, with the weights of epoch {epoch}, the best by "
                 f"{config.monitor} (restored by early stopping; saved in best.safetensors). "

@@ -36,7 +36,13 @@ from softreg.core.errors import ConfigError, FolderError, SoftregError
 from softreg.epochs.history import EpochRecord, History, Status
 from softreg.epochs.loop import EpochCallback
 from softreg.epochs.progress import EpochProgress
-from softreg.fitting.splits import data_meta, prepare_splits, refuse_changed, splits_shape
+from softreg.fitting.splits import (
+    RawParams,
+    data_meta,
+    prepare_splits,
+    refuse_changed,
+    splits_shape,
+)
 from softreg.fitting.trainer import (
     EarlyStopping,
     LinearTrainer,
@@ -110,18 +116,60 @@ def check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
     The full checks (whose folder it is, whether another process writes in it) are made when
     the folder is claimed (:func:`softreg.safety.runfolder.claim`).
     """
+    # A run stopped (kill -9, a crash) before its first epoch ended leaves config.json and no
+    # checkpoint: there is nothing to resume, and only --overwrite starts it again.
+    unsaved = ((out_dir / "config.json").is_file() and (out_dir / runfolder.MARKER).exists()
+               and not (out_dir / CKPT).exists())
     if resume:
+        if unsaved:
+            raise ConfigError(f"cannot resume: the run in {str(out_dir)!r} saved no epoch (it "
+                              "stopped before its first epoch ended); start it again with "
+                              f"its settings and --out {str(out_dir)!r} --overwrite")
         if not (out_dir / CKPT).is_file():
             raise ConfigError(f"cannot resume: {str(out_dir / CKPT)!r} does not exist; "
                               "pass the run folder of an earlier 'softreg train --out DIR'")
         return
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {str(out_dir)!r} exists and is not a folder")
+    if unsaved and not overwrite:
+        raise ConfigError(f"{str(out_dir)!r} holds a run that saved no epoch (it stopped before "
+                          "its first epoch ended, or is still in it), so it cannot be resumed; "
+                          "choose another --out, or start it again with --overwrite")
 
 
 # The settings a resumed run may change: the total number of epochs to reach, and the device
-# (a checkpoint holds plain arrays, not tied to where they were computed).
+# (a checkpoint holds plain arrays, not tied to where they were computed). The total has limits
+# (check_new_total): a resume must still be the run its config.json describes.
 RESUME_MAY_CHANGE = ("epochs", "device")
+
+
+def check_new_total(out_dir: Path, saved: TrainConfig, done: int, history: History,
+                    epochs: int) -> None:
+    """Refuse a new total of epochs, ``epochs``, that the run in ``out_dir`` cannot reach as
+    one uninterrupted run with that total would have.
+
+    Raises:
+        ConfigError: ``epochs`` is below the ``done`` epochs; or differs from the saved total
+            while the lr schedule is planned over that total (cosine, step: the lr of the
+            epochs to come would not follow the epochs done), or the run stopped early (a run
+            with more epochs stops at the same epoch).
+    """
+    if epochs == saved.epochs:
+        return
+    where = f"the run in {str(out_dir)!r}"
+    if epochs < done:
+        raise ConfigError(f"--epochs {epochs} is below the {done} epochs {where} has done; "
+                          f"pass --epochs {saved.epochs} (its own total) or more, or drop it")
+    if history.status == Status.EARLY_STOPPED:
+        raise ConfigError(f"{where} stopped early after {done} epochs; --epochs {epochs} cannot "
+                          "extend it (with more epochs it would have stopped at the same one): "
+                          "drop --epochs, or start a new run with a larger --patience")
+    if saved.lr_schedule != "constant":
+        raise ConfigError(f"--epochs {epochs} would re-plan the {saved.lr_schedule} lr schedule "
+                          f"of {where} over a new total (its lr would no longer follow the "
+                          f"{saved.epochs} epochs it was planned for); resume with "
+                          f"--epochs {saved.epochs} or drop it, or start a new run with "
+                          f"--epochs {epochs}")
 
 
 def load_resume(out_dir: Path, epochs: int | None, device: str | None = None) -> _Resume:
@@ -130,18 +178,30 @@ def load_resume(out_dir: Path, epochs: int | None, device: str | None = None) ->
     Raises:
         CheckpointError: the checkpoint cannot be read, holds no resumable state, or any of
             its metadata is not what softreg writes (see :mod:`softreg.runfiles.checkpoint_meta`).
-        ConfigError: ``device`` is unknown.
+        ConfigError: ``device`` is unknown, or ``epochs`` a total the run cannot take
+            (:func:`check_new_total`).
     """
     state = checkpoint.read_run_state(out_dir / CKPT)
     config = saved = state.config
     if epochs is not None:
+        check_new_total(out_dir, saved, state.epoch, state.history, epochs)
         config = replace(config, epochs=epochs)
     if device is not None:
         config = replace(config, device=device)  # validated again: e.g. an unknown device
-    start = Resume(state.params, state.history, state.epoch, state.early_stopping,
-                   state.best_params)
+    best = state.best_params
+    start = Resume(_carrying(state.params, state.trained), state.history, state.epoch,
+                   state.early_stopping,
+                   None if best is None else _carrying(best, state.best_trained))
     return _Resume(config, saved, start, recorded_spec(state.data, config.data),
                    state.data_fingerprint)
+
+
+def _carrying(params: Params, trained: Params | None) -> Params:
+    """``params`` with the weights they were folded from, which a restore puts back exactly
+    (:class:`softreg.fitting.splits.RawParams`), when the checkpoint holds them."""
+    if trained is None:
+        return params
+    return RawParams((params[0], params[1]), (trained[0], trained[1]))
 
 
 def saved_config(out_dir: str | Path) -> TrainConfig:
@@ -178,8 +238,18 @@ def _ckpt_bytes(params: Params, config: TrainConfig, history: History, epoch: in
     if stopper is not None:
         meta["early_stopping"] = stopper.state()
         if stopper.best_params is not None and not best:
-            extra = {"best_W": stopper.best_params[0], "best_b": stopper.best_params[1]}
+            extra = {"best_W": stopper.best_params[0], "best_b": stopper.best_params[1],
+                     **_trained("best_trained_", stopper.best_params)}
+    if not best:  # a resumable checkpoint: what a resume continues from, exactly
+        extra.update(_trained("trained_", params))
     return checkpoint.encode(checkpoint.Checkpoint(params[0], params[1], meta, extra))
+
+
+def _trained(pair: str, params: Params) -> dict[str, Any]:
+    """The weights for standardised inputs that ``params`` were folded from, as the tensors
+    ``<pair>W``, ``<pair>b`` (none for a run without a standardisation)."""
+    trained = getattr(params, "trained", None)
+    return {} if trained is None else {f"{pair}W": trained[0], f"{pair}b": trained[1]}
 
 
 def train_run(
@@ -258,10 +328,8 @@ def _claim_and_train(config: TrainConfig | None, out: Path, data_dir: str | None
             if check_resume is not None:
                 check_resume(state.saved_config)
             check_agree(out, state)
-            if state.epoch >= state.config.epochs:
-                print(f"softreg: the run in {str(out)!r} has done {state.epoch} of "
-                      f"{state.config.epochs} epochs: nothing left to train (pass --epochs N "
-                      f"with N > {state.epoch} to train further); its files are written again",
+            if finished(state):
+                print(f"softreg: {_nothing_left(out, state)}; its files are written again",
                       file=sys.stderr)
             # the data the run started on: its recorded spec, its content unchanged
             reading = replace(state.config, data=state.data)
@@ -275,6 +343,26 @@ def _claim_and_train(config: TrainConfig | None, out: Path, data_dir: str | None
     with runfolder.held(out, "train", "overwrite" if overwrite else "new"):
         fileio.write_json(out / "config.json", config.to_dict())
         return _train(config, backend, splits, out, None, outputs)
+
+
+def finished(state: _Resume) -> bool:
+    """Whether a resumed run has nothing left to train: its epochs are done, or it stopped
+    early (early stopping would stop it again at once; its state says so)."""
+    return (state.epoch >= state.config.epochs
+            or state.history.status == Status.EARLY_STOPPED)
+
+
+def _nothing_left(out: Path, state: _Resume) -> str:
+    where = f"the run in {str(out)!r}"
+    if state.history.status == Status.EARLY_STOPPED:
+        return (f"{where} stopped early after {state.epoch} epochs: nothing left to train "
+                "(to train further, start a new run with a larger --patience)")
+    more = (f"pass --epochs N with N > {state.epoch} to train further"
+            if state.config.lr_schedule == "constant" else
+            f"its {state.config.lr_schedule} lr schedule is planned over its {state.epoch} "
+            "epochs: to train longer, start a new run with a larger --epochs")
+    return f"{where} has done {state.epoch} of {state.config.epochs} epochs: nothing left " \
+           f"to train ({more})"
 
 
 def backend_and_splits(config: TrainConfig, data_dir: str | None,
@@ -358,8 +446,10 @@ def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], 
     with stopsignals.sigterm_as_interrupt() as received:
         try:
             # the last epoch's weights stay in the trainer: _finish saves them before it
-            # puts the best epoch's back
-            job.run(callbacks=callbacks, finish=False)
+            # puts the best epoch's back. An early-stopped run is not run again: its epochs
+            # (none) would mark it completed.
+            if state is None or state.history.status != Status.EARLY_STOPPED:
+                job.run(callbacks=callbacks, finish=False)
         finally:
             progress.close()
         seconds = time.perf_counter() - t0
@@ -483,6 +573,9 @@ def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
         print(f"final: train loss {last.train_loss:.4f}  train acc {last.train_acc:.4f}  "
               f"test acc {result.test_acc:.4f}{which}  ({len(result.history)} epochs, "
               f"{result.seconds:.2f} s, {result.config.framework} on {result.device})", file=s)
+    else:
+        print(f"final: test acc {result.test_acc:.4f} with the initial weights (no epoch "
+              f"trained; {result.config.framework} on {result.device})", file=s)
     if result.history.message:
         print(result.history.message, file=s)
     print(f"run folder: {result.out_dir}  (report: {result.out_dir / 'report.md'})", file=s)

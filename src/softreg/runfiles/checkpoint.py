@@ -45,10 +45,13 @@ from softreg.safety import fileio, readback, tensorfile
 from softreg.safety.textsafe import printable, shown
 
 FORMAT = "softreg-checkpoint"
-# The tensors: W and b, and optionally the best epoch's weights, kept in a resumable checkpoint
-# (both or neither). Their shapes are the metadata's model_shape (:func:`tensor_shapes`).
+# The tensors: W and b, and optionally, in a resumable checkpoint, the best epoch's weights and
+# the weights training holds for standardised inputs that W, b (and best_W, best_b) were folded
+# from (unfolding is not exact in float32: a resume continues from these, bit for bit), each
+# pair both or neither. Their shapes are the metadata's model_shape (:func:`tensor_shapes`).
 TENSORS = ("W", "b")
-EXTRA_TENSORS = ("best_W", "best_b")
+PAIRS = ("best_", "trained_", "best_trained_")
+EXTRA_TENSORS = tuple(f"{pair}{name}" for pair in PAIRS for name in TENSORS)
 # The most tensor data any checkpoint may declare (4 GiB); the exact bound is the model
 # shape's, checked against the header before a byte of tensor data is read.
 MAX_DATA = 4 * 2**30
@@ -100,7 +103,8 @@ def meta_shape(meta: dict[str, Any], where: str) -> ModelShape:
 def tensor_shapes(shape: ModelShape) -> dict[str, tuple[int, ...]]:
     """The shape of every tensor a checkpoint of a model of ``shape`` may hold."""
     W, b = shape.weights, (shape.classes,)
-    return {"W": W, "b": b, "best_W": W, "best_b": b}
+    return {"W": W, "b": b, **{f"{pair}{name}": (W if name == "W" else b)
+                               for pair in PAIRS for name in TENSORS}}
 
 
 def save(path: str | os.PathLike[str], ckpt: Checkpoint) -> Path:
@@ -264,8 +268,8 @@ def _check_layout(shapes: dict[str, tuple[int, ...]], where: str, model: ModelSh
         if name not in known:
             raise CheckpointError(
                 f"{where!r} holds a tensor {shown(name)} that softreg does not know; a softreg "
-                f"checkpoint holds W {known['W']}, b {known['b']} and optionally best_W and "
-                "best_b (nothing of it was read)")
+                f"checkpoint holds W {known['W']}, b {known['b']} and optionally the pairs "
+                f"{', '.join(p + 'W/' + p + 'b' for p in PAIRS)} (nothing of it was read)")
     for name in TENSORS:
         if name not in shapes:
             raise CheckpointError(f"{where!r} has no array {name!r}; a softreg checkpoint holds "
@@ -277,10 +281,12 @@ def _check_layout(shapes: dict[str, tuple[int, ...]], where: str, model: ModelSh
                 f"(a linear softmax regression on {model.features} features with "
                 f"{model.classes} classes, as its metadata says)"
             )
-    if ("best_W" in shapes) != ("best_b" in shapes):
-        have, lack = ("best_W", "best_b") if "best_W" in shapes else ("best_b", "best_W")
-        raise CheckpointError(f"{where!r} holds {have} without {lack}; the best epoch's weights "
-                              "come as a pair (the file was changed after softreg wrote it)")
+    for pair in PAIRS:
+        W, b = f"{pair}W", f"{pair}b"
+        if (W in shapes) != (b in shapes):
+            have, lack = (W, b) if W in shapes else (b, W)
+            raise CheckpointError(f"{where!r} holds {have} without {lack}; these weights come "
+                                  "as a pair (the file was changed after softreg wrote it)")
 
 
 def _check_float32_range(arrays: dict[str, npt.NDArray[Any]], where: str) -> None:
@@ -312,7 +318,12 @@ def read_run_state(path: str | os.PathLike[str]) -> RunState:
     """
     ck = load(path)
     best = (ck.extra["best_W"], ck.extra["best_b"]) if "best_W" in ck.extra else None
-    return run_state(ck.meta, (ck.W, ck.b), best, str(path))
+    state = run_state(ck.meta, (ck.W, ck.b), best, str(path))
+    # the weights training held, which W, b were folded from: the resume continues from them
+    trained = {pair: (ck.extra[f"{pair}W"], ck.extra[f"{pair}b"])
+               for pair in ("trained_", "best_trained_") if f"{pair}W" in ck.extra}
+    return replace(state, trained=trained.get("trained_"),
+                   best_trained=trained.get("best_trained_"))
 
 
 def check_logits(logits: npt.NDArray[Any], ck: Checkpoint, where: str, what: str) -> None:

@@ -60,6 +60,8 @@ class RunState:
         best_params: the best epoch's (W, b), if the checkpoint holds them.
         data: the data spec the checkpoint records (a file's path absolute), if any.
         data_fingerprint: the data's content fingerprint it records, if any.
+        trained, best_trained: the weights training held for standardised inputs that
+            ``params`` and ``best_params`` were folded from, if the checkpoint holds them.
     """
 
     config: TrainConfig
@@ -70,6 +72,8 @@ class RunState:
     best_params: Arrays | None
     data: str | None = None
     data_fingerprint: str | None = None
+    trained: Arrays | None = None
+    best_trained: Arrays | None = None
 
 
 def _natural(value: Any) -> bool:
