@@ -84,3 +84,20 @@ def test_early_stopping_restores_the_best_trained_weights_exactly(tmp_path):
     assert result.stopper.restores and result.model_epoch < len(result.history)
     now, then = job.trainer.backend.get_params(), seen[result.model_epoch]
     assert np.array_equal(now[0], then[0]) and np.array_equal(now[1], then[1])
+
+
+def test_a_pack_member_whose_folded_weights_overflow_diverges_alone(tmp_path):
+    """In a pack (sweeps, --seeds) the member diverges as a lone run does, keeping its last
+    good weights, and the others train on (the sweep stopped at the first member's weights
+    file, which held inf)."""
+    from softreg.fitting.pack_plan import fit_many
+
+    base = TrainConfig(data=_table(tmp_path / "t.csv", tiny=True), framework="numpy",
+                       device="cpu", epochs=3, batch_size=8)
+    configs = [replace(base, lr=0.1), replace(base, lr=1e-30)]
+    results = fit_many(configs, prepare_splits(configs[0]))
+    bad, good = results
+    assert bad.history.status == Status.DIVERGED and len(bad.history) == 0
+    assert "feature 't'" in bad.history.message and "epoch 0 were kept" in bad.history.message
+    assert all(np.isfinite(a).all() for a in bad.trainer.snapshot())
+    assert good.history.status == Status.COMPLETED and len(good.history) == 3

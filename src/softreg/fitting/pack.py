@@ -36,10 +36,12 @@ import numpy.typing as npt
 from softreg.backends.base import DeviceData, PackedBackend
 from softreg.core.config import TrainConfig
 from softreg.core.errors import ConfigError
+from softreg.core.shape import ModelShape
 from softreg.epochs.history import EpochRecord, History, Status
 from softreg.epochs.loop import EpochTotals, diverged, divergence_message
 from softreg.fitting.splits import Split, Standardizer, splits_shape
 from softreg.fitting.trainer import (
+    OVERFLOW_ADVICE,
     EarlyStopping,
     FitResult,
     Params,
@@ -67,6 +69,7 @@ class _PackState:
     standardizer: Standardizer | None
     W: npt.NDArray[np.float32]  # (K, C, D)
     b: npt.NDArray[np.float32]  # (K, C)
+    shape: ModelShape | None = None  # names the features in an overflow's message
     final: dict[str, list[EpochTotals]] = field(default_factory=dict)
 
     def evaluate_all(self, split: str) -> list[EpochTotals]:
@@ -195,7 +198,17 @@ def _new_state(configs: Sequence[TrainConfig], splits: dict[str, Split],
         Wi, bi = initial_params(c.seed, c.init_std, shape)
         W[i], b[i] = std.unfold(Wi, bi) if std else (Wi, bi)
     data = {name: backend.put_data(s.X, s.y) for name, s in splits.items()}
-    return _PackState(backend, data, std, W, b)
+    return _PackState(backend, data, std, W, b, shape)
+
+
+def _folded_overflow(state: _PackState, W: npt.NDArray[np.float32],
+                     b: npt.NDArray[np.float32]) -> str | None:
+    """What of a member's finite trained weights overflows float32 once folded back to raw
+    inputs (no checkpoint could hold them), or None."""
+    std = state.standardizer
+    if std is None or state.shape is None or not (np.isfinite(W).all() and np.isfinite(b).all()):
+        return None
+    return std.overflow(W, b, state.shape)
 
 
 def _epoch(state: _PackState, configs: Sequence[TrainConfig], members: list[PackMember],
@@ -229,6 +242,12 @@ def _epoch(state: _PackState, configs: Sequence[TrainConfig], members: list[Pack
             hist.status = Status.DIVERGED
             hist.message = divergence_message(epoch, tr.mean_loss, limit,
                                               f"the weights of epoch {epoch} were kept")
+            continue
+        overflow = _folded_overflow(state, Wp[g, j], bp[g, j])
+        if overflow is not None:  # as a lone run's snapshot refuses them (LinearTrainer)
+            hist.status = Status.DIVERGED
+            hist.message = (f"training diverged in epoch {epoch + 1}: {overflow}; the weights "
+                            f"of epoch {epoch} were kept. {OVERFLOW_ADVICE}")
             continue
         state.W[i], state.b[i] = Wp[g, j], bp[g, j]
         rec = EpochRecord(epoch=epoch + 1, train_loss=tr.mean_loss, train_acc=tr.accuracy,

@@ -96,14 +96,17 @@ class LinearTrainer:
                                                                  for a in raw):
             what = self.standardizer.overflow(*params, self.shape)
             raise WeightsOverflowError(
-                what or "the weights for raw inputs overflow float32",
-                "Lower the learning rate, or rescale or drop a feature of tiny std, and try "
-                "again.")
+                what or "the weights for raw inputs overflow float32", OVERFLOW_ADVICE)
         return raw
 
     def restore(self, state: Params) -> None:
         self.backend.set_params(*(self.standardizer.to_trained(state) if self.standardizer
                                   else state))
+
+
+# What to do about weights that overflow float32 once folded back to raw inputs.
+OVERFLOW_ADVICE = ("Lower the learning rate, or rescale or drop a feature of tiny std, and try "
+                   "again.")
 
 
 class EarlyStopping:
