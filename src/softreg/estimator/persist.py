@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,7 @@ def display_names(classes: Any) -> tuple[str, ...]:
     print alike (``1`` and ``"1"``) told apart by their position, ``1 (0)`` and ``1 (1)``; a
     checkpoint refuses empty or repeated class names."""
     names = [printable(c) or "''" for c in classes]
-    seen = {n: names.count(n) for n in names}
+    seen = Counter(names)  # one pass: up to MAX_CLASSES labels
     told = [f"{n} ({i})" if seen[n] > 1 else n for i, n in enumerate(names)]
     return tuple(told if len(set(told)) == len(told) else (f"class {i}" for i in range(len(names))))
 
