@@ -16,7 +16,7 @@ import pytest
 from conftest import need
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-from test_notebooks import PNG_MAGIC, _kernel_manager
+from test_notebooks import PNG_MAGIC, execute
 
 BOOK = Path(__file__).resolve().parents[2] / "examples" / "book"
 
@@ -30,7 +30,7 @@ BOOK = Path(__file__).resolve().parents[2] / "examples" / "book"
 def test_section_4_1_notebook_shows_each_figure_inline(framework, tmp_path):
     need(framework)
     nbformat = need("jupyter", "nbformat")
-    nbclient = need("jupyter", "nbclient")
+    need("jupyter", "nbclient")
     need("jupyter", "ipykernel")
     import softreg
 
@@ -41,13 +41,7 @@ def test_section_4_1_notebook_shows_each_figure_inline(framework, tmp_path):
     src = str(Path(softreg.__file__).resolve().parents[1])
     env = dict(os.environ, SOFTREG_FIGURE_DIR=str(tmp_path / "figs"), OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p))
-    km = _kernel_manager(tmp_path)
-    try:
-        nbclient.NotebookClient(nb, km=km, timeout=600,
-                                resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
-    finally:  # nbclient leaves a kernel it was handed running
-        if km.has_kernel:
-            km.shutdown_kernel(now=True)
+    execute(nb, tmp_path, env)
     plots = [c for c in code if "d2l.plot(" in c.source]
     assert len(plots) == 6
     for cell in plots:

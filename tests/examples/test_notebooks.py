@@ -45,7 +45,7 @@ def _kernel_manager(folder: Path):
     from jupyter_client.manager import KernelManager
 
     spec = folder / "kernels" / "softreg-test"
-    spec.mkdir(parents=True)
+    spec.mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "softreg test kernel", "language": "python"}))
@@ -53,10 +53,33 @@ def _kernel_manager(folder: Path):
     return KernelManager(kernel_name="softreg-test", kernel_spec_manager=specs)
 
 
+# jupyter_client picks a kernel's ports free and the kernel binds them a moment later; another
+# suite's kernel starting then (make test runs them side by side) can take one first, and the
+# kernel dies at once ("Address already in use"). Such a start, and only it, is tried again.
+KERNEL_START_FAILED = "Kernel died before replying to kernel_info"
+
+
+def execute(nb, folder: Path, env: dict[str, str]) -> None:
+    """Run ``nb`` in a fresh kernel of this Python (its outputs go into ``nb``), in ``folder``."""
+    nbclient = need("jupyter", "nbclient")
+    for attempt in (1, 2):
+        km = _kernel_manager(folder)
+        try:
+            nbclient.NotebookClient(nb, km=km, timeout=600,
+                                    resources={"metadata": {"path": str(folder)}}).execute(env=env)
+            return
+        except RuntimeError as exc:
+            if attempt == 2 or KERNEL_START_FAILED not in str(exc):
+                raise
+        finally:  # nbclient leaves a kernel it was handed running
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
+
+
 def _run(name: str, tmp_path: Path):
     """Execute examples/<name> in a fresh kernel; return (executed notebook, report dict)."""
     nbformat = need("jupyter", "nbformat")
-    nbclient = need("jupyter", "nbclient")
+    need("jupyter", "nbclient")
     need("jupyter", "ipykernel")
     import softreg
 
@@ -74,14 +97,7 @@ def _run(name: str, tmp_path: Path):
     # the kernel imports the softreg under test, installed or not
     src = str(Path(softreg.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    km = _kernel_manager(tmp_path)
-    client = nbclient.NotebookClient(nb, km=km, timeout=600,
-                                     resources={"metadata": {"path": str(tmp_path)}})
-    try:
-        client.execute(env=env)
-    finally:  # nbclient leaves a kernel it was handed running
-        if km.has_kernel:
-            km.shutdown_kernel(now=True)
+    execute(nb, tmp_path, env)
     report = json.loads("".join(o.get("text", "") for o in nb.cells[-1].outputs
                                 if o.output_type == "stream" and o.name == "stdout"))
     assert report["executable"] == sys.executable
