@@ -415,7 +415,9 @@ def cv_floor(X: Any, y: Any, model_evals: int, budget: float) -> None:
     """What one evaluation of a CV pack (every C on every fold, 5 folds, 10 Cs) costs against
     its two products and its exp alone, at the blocks' shapes (outputs into arrays made once,
     as the objective's are), and what the fit's ``model_evals`` evaluations of one model take
-    at those costs against ``budget`` (the target's share of scikit-learn's time)."""
+    at those costs against ``budget`` (the target's share of scikit-learn's time). The pack is
+    the one the fit's first phase evaluates: float32 products, logits class-major
+    (softreg.estimator.pack)."""
     from sklearn.model_selection import check_cv
 
     from softreg.estimator import prepare
@@ -429,25 +431,27 @@ def cv_floor(X: Any, y: Any, model_evals: int, budget: float) -> None:
     order = grouped(masks)
     prob = prepare.problem(X[order], y[order].astype(np.intp), masks[:, order],
                            np.tile(Cs, len(folds)), 10, False)
-    fun = prepare.objective(prob, "numpy", "cpu")
+    fun = prepare.objective(prob, "numpy", "cpu", rough=True)
     rng = np.random.default_rng(0)
-    K, width = len(masks), (len(masks) - len(Cs)) * 10  # a block's models x classes
+    K = len(masks)
     theta, every = rng.normal(0, 0.3, (K, prob.size)), np.arange(K)
     evaluation = median_time(lambda: fun(theta, every), rounds=50)
-    blocks = [b.X for b in fun.blocks]
-    W = rng.normal(size=(X.shape[1], width)).astype(X.dtype)
-    G = [rng.normal(size=(len(x), width)).astype(X.dtype) for x in blocks]
-    Z = [np.empty((len(x), width), X.dtype) for x in blocks]
-    gW = [np.empty((width, X.shape[1]), X.dtype) for _ in blocks]
-    products = median_time(lambda: [(np.matmul(x, W, out=z), np.matmul(g.T, x, out=o))
+    blocks = [fun.Xa[b.start:b.stop] for b in fun.plan(every)]
+    width = (K - len(Cs)) * 10  # a block's models x classes
+    W = rng.normal(size=(width, fun.Xa.shape[1])).astype(np.float32)
+    G = [rng.normal(size=(width, len(x))).astype(np.float32) for x in blocks]
+    Z = [np.empty((width, len(x)), np.float32) for x in blocks]
+    gW = [np.empty((width, fun.Xa.shape[1]), np.float32) for _ in blocks]
+    products = median_time(lambda: [(np.matmul(W, x.T, out=z), np.matmul(g, x, out=o))
                                     for x, g, z, o in zip(blocks, G, Z, gW, strict=True)],
                            rounds=50)
     shifted = [g - 5.0 for g in G]
     exp = median_time(lambda: [np.exp(e, out=z) for e, z in zip(shifted, Z, strict=True)],
                       rounds=50)
     logits = sum(len(x) for x in blocks) * width
-    print(f"one evaluation of the {K} models: {evaluation * 1e3:.2f} ms; its two products "
-          f"alone {products * 1e3:.2f} ms, exp alone {exp * 1e3:.2f} ms; beyond the products "
+    print(f"one evaluation of the {K} models (float32 products, class-major): "
+          f"{evaluation * 1e3:.2f} ms; its two products alone {products * 1e3:.2f} ms, exp "
+          f"alone {exp * 1e3:.2f} ms; beyond the products "
           f"{(evaluation - products) / logits * 1e9:.1f} ns a logit ({logits} logits)")
     per_model = model_evals / K
     print(f"the fit's {model_evals} evaluations of one model at these costs: all "
@@ -456,9 +460,10 @@ def cv_floor(X: Any, y: Any, model_evals: int, budget: float) -> None:
 
 
 def fit_parts(fit: Callable[[], Any], rounds: int = 5) -> None:
-    """Where a fit's time goes: its objective's evaluations, L-BFGS's own work (directions,
-    line searches, the change of coordinates) and the rest (set-up, scoring); the fit with
-    the median time of ``rounds``."""
+    """Where a fit's time goes: each L-BFGS run's evaluations and own work (directions, line
+    searches, the change of coordinates): the folds' pack, and the refit; and the rest
+    (set-up, the float64 check of the pack's first phase, scoring); the fit with the median
+    time of ``rounds``."""
     from unittest import mock
 
     from softreg.estimator import prepare
@@ -466,24 +471,27 @@ def fit_parts(fit: Callable[[], Any], rounds: int = 5) -> None:
     original = prepare.lbfgs.minimize
     runs = []
     for _ in range(rounds):
-        solver = [0.0]
+        solver: list[float] = []
 
         def minimize(*a: Any, solver: list[float] = solver, **kw: Any) -> Any:
             start = time.perf_counter()
             try:
                 return original(*a, **kw)
             finally:
-                solver[0] += time.perf_counter() - start
+                solver.append(time.perf_counter() - start)
 
         with counting() as made, mock.patch.object(prepare.lbfgs, "minimize", minimize), \
                 warnings.catch_warnings():
             warnings.simplefilter("ignore")
             total, _ = timed(fit)
-        runs.append((total, sum(c.seconds for c in made), solver[0]))
-    total, evals, solver_s = sorted(runs)[len(runs) // 2]
-    print(f"a fit in parts (median of {rounds}): {total * 1e3:.0f} ms; the evaluations "
-          f"{evals * 1e3:.0f} ms, L-BFGS's own work {(solver_s - evals) * 1e3:.0f} ms, the "
-          f"set-up and scoring {(total - solver_s) * 1e3:.0f} ms")
+        runs.append((total, [c.seconds for c in made], solver))
+    total, evals, solver = sorted(runs, key=lambda run: run[0])[len(runs) // 2]
+    names = ["the pack"] + ["the pack's float64 rest"] * (len(solver) - 2) + ["the refit"]
+    parts = "; ".join(f"{name} {s * 1e3:.0f} ms (evaluations {e * 1e3:.0f}, L-BFGS "
+                      f"{(s - e) * 1e3:.0f})"
+                      for name, s, e in zip(names, solver, evals, strict=True))
+    print(f"a fit in parts (median of {rounds}): {total * 1e3:.0f} ms; {parts}; the set-up, "
+          f"the float64 check and scoring {(total - sum(solver)) * 1e3:.0f} ms")
 
 
 def gpu(args: argparse.Namespace) -> None:

@@ -311,18 +311,20 @@ def test_memory_pairs_follow_the_model_and_the_pack():
     assert memory_pairs(1, (2**18 + 1) * 20) == 5  # a wide sparse model: the fewest
 
 
-def test_pairs_are_float32_for_wide_models_on_float32_data_only():
+def test_pairs_are_float32_for_wide_models_and_packs_on_float32_data_only():
     from softreg.estimator.prepare import WIDE, pair_dtype
 
     x32, x64 = np.zeros((1, 1), np.float32), np.zeros((1, 1))
     assert pair_dtype(x32, WIDE) == np.float32  # a wide sparse text model
     assert pair_dtype(x32, 7850) == np.float64  # Fashion-MNIST: the pairs are small anyway
+    assert pair_dtype(x32, 7850, 50) == np.float32  # a CV pack: read for every model
     assert pair_dtype(x64, WIDE) == np.float64  # float64 data keeps float64 throughout
+    assert pair_dtype(x64, 7850, 50) == np.float64
 
 
 def test_float32_pairs_reach_the_optimum_of_float64_pairs(monkeypatch):
-    """A pack on float32 data, its pairs float32 (as a wide model's are); models finish at
-    different iterations, so the pairs are also stored for some models only."""
+    """A pack on float32 data, its pairs float32 (a pack's are); models finish at different
+    iterations, so the pairs are also stored for some models only."""
     from softreg.estimator import lbfgs, prepare
 
     X, y = _data(n=300)
@@ -333,14 +335,15 @@ def test_float32_pairs_reach_the_optimum_of_float64_pairs(monkeypatch):
     monkeypatch.setattr(lbfgs, "minimize", lambda *a, **kw: (kinds.append(kw["pairs"]),
                                                              run(*a, **kw))[1])
     fits = {}
-    for wide in (1 << 30, 1):
-        monkeypatch.setattr(prepare, "WIDE", wide)
-        fits[wide] = prepare.minimize(prob, np.zeros((len(Cs), prob.size)), "numpy", "cpu",
-                                      tol=1e-6, max_iter=1000)
-    assert kinds == [np.float64, np.float32]
-    assert len(set(fits[1].n_iter)) > 1  # the pack thinned out on the way
-    assert np.all(np.abs(fits[1].f - fits[1 << 30].f) <= 1e-6 * fits[1 << 30].f)
-    assert np.abs(fits[1].theta - fits[1 << 30].theta).max() <= 1e-3
+    fits[np.float32] = prepare.minimize(prob, np.zeros((len(Cs), prob.size)), "numpy", "cpu",
+                                        tol=1e-6, max_iter=1000)
+    monkeypatch.setattr(prepare, "pair_dtype", lambda *a: np.float64)
+    fits[np.float64] = prepare.minimize(prob, np.zeros((len(Cs), prob.size)), "numpy", "cpu",
+                                        tol=1e-6, max_iter=1000)
+    assert kinds == [np.float32, np.float64]
+    assert len(set(fits[np.float32].n_iter)) > 1  # the pack thinned out on the way
+    assert np.all(np.abs(fits[np.float32].f - fits[np.float64].f) <= 1e-6 * fits[np.float64].f)
+    assert np.abs(fits[np.float32].theta - fits[np.float64].theta).max() <= 1e-3
 
 
 @pytest.mark.parametrize("shift", ["block", "row"])

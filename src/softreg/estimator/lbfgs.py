@@ -102,7 +102,8 @@ class _State:
                       self.step[rows], self.slope[rows], self.tries[rows])
 
 
-def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: int = 10,
+def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int | npt.NDArray[np.intp],
+             memory: int = 10,
              ftol: float = 1e-12, noise: float = 0.0, verbose: int = 0,
              start: float | None = None, pairs: npt.DTypeLike = np.float64,
              own: bool = False) -> Result:
@@ -125,6 +126,8 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
 
     ``own``: ``theta0`` (float64) is the caller's to give away; it is worked in, not copied.
 
+    ``max_iter``: the iterations each model may take, one for all or one each (K,).
+
     Each evaluation takes one trial point of every running model (:class:`_State`). The pairs
     of the trials taken go into the memory's next slot; a model of a pack whose trial is
     rejected where others' are taken keeps no pair in that slot, so its memory holds one pair
@@ -136,6 +139,7 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
     """
     start = time.perf_counter() if start is None else start
     K, p = theta0.shape
+    limit = np.broadcast_to(np.asarray(max_iter), (K,))
     theta = theta0 if own and theta0.dtype == np.float64 else theta0.astype(np.float64)
     scratch = Scratch()
     # the first gradient goes into one of the pair of arrays the trial gradients take turns in
@@ -152,7 +156,7 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
     x0, g0 = (theta, g) if n == K else (theta[ids], g[ids])
     st = _State(ids, x0, f[ids], g0, np.zeros((memory, n, p), pairs),
                 np.zeros((memory, n, p), pairs), np.zeros((memory, n)), np.zeros((memory, n)),
-                np.full(n, max_iter > 0), scratch.room("d-a", (n, p), np.float64), np.ones(n),
+                limit[ids] > 0, scratch.room("d-a", (n, p), np.float64), np.ones(n),
                 np.zeros(n), np.zeros(n, np.intp))
     calls = 0  # evaluations that took some trial: the slots written
     _aim(st, np.arange(n), calls, memory, scratch, first=True)
@@ -228,7 +232,7 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int, memory: 
         res.converged[act[done & ~res.lost[act]]] = True
         st.running[loc[done]] = False
         res.theta[act[done]] = st.theta[loc[done]]
-        spent = st.running[loc] & (res.n_iter[act] >= max_iter)
+        spent = st.running[loc] & (res.n_iter[act] >= limit[act])
         st.running[loc[spent]] = False
         res.theta[act[spent]] = st.theta[loc[spent]]  # before a compaction drops the row
         onward = loc[acc[st.running[loc[acc]]]]

@@ -289,7 +289,8 @@ def _over_classes(ufunc: Any, Z: Any) -> Any:
 class NumpyObjective:
     """Loss and gradient with NumPy (dense) or scipy.sparse (CSR) products."""
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, true: tuple[F64, F64] | None = None) -> None:
+        """``true``: the problem's :func:`true_class_sums`, when they are made already."""
         self.p = problem
         self.dtype = problem.X.dtype
         X, n = problem.X, problem.X.shape[0]
@@ -301,7 +302,7 @@ class NumpyObjective:
         self.blocks = _blocks(problem, take)
         self.scratch = Scratch()
         self.threads = sparse.threads_for(X) if hasattr(X, "tocsr") else 1
-        self.true_rows, self.true_weights = true_class_sums(problem)
+        self.true_rows, self.true_weights = true_class_sums(problem) if true is None else true
         self.per_row = per_row(self.dtype)
 
     def _partials(self, shape: tuple[int, int], dtype: Any) -> list[Any]:
@@ -332,8 +333,8 @@ class NumpyObjective:
             part = self._part(block, W_b, b_b, block.weights[:, active[pos]],
                               reuse=len(self.blocks) == 1)
             sums.add(part, pos)
-        return _finish(p, theta, active, sums, W_eff, b_eff, self.true_rows, self.true_weights,
-                       out, self.per_row)
+        return _finish(p, theta, active, sums.result(), W_eff, b_eff, self.true_rows,
+                       self.true_weights, out, self.per_row)
 
     def _part(self, block: _Block, Wcat: Any, b: Any, S: Any,
               reuse: bool = False) -> tuple[F64, F64, F64]:
@@ -487,8 +488,8 @@ class TorchObjective:
                 b_b = b.index_select(0, sel)
             S = block.weights[:, t.as_tensor(active[pos], device=self.device)]  # (n, kb)
             sums.add(self._part(block, W_b, b_b, S), pos)
-        return _finish(p, theta, active, sums, W_eff, b_eff, self.true_rows, self.true_weights,
-                       out, self.per_row)
+        return _finish(p, theta, active, sums.result(), W_eff, b_eff, self.true_rows,
+                       self.true_weights, out, self.per_row)
 
     def _part(self, block: _Block, Wrows: Any, b: Any, S: Any) -> tuple[F64, F64, F64]:
         """One block's share of the objective (k,), of the weights' gradient (k, c, d) and of
@@ -549,14 +550,15 @@ def per_row(dtype: Any) -> bool:
     return bool(np.dtype(dtype) != np.float64)
 
 
-def _finish(p: Problem, theta: F64, active: npt.NDArray[np.intp], sums: _Sums, W_eff: F64,
-            b_eff: F64, M: F64, m: F64, out: F64 | None,
+def _finish(p: Problem, theta: F64, active: npt.NDArray[np.intp], sums: tuple[Any, Any, Any],
+            W_eff: F64, b_eff: F64, M: F64, m: F64, out: F64 | None,
             f_whole: bool = False) -> tuple[F64, F64]:
     """The objective (k,) and gradient (k, p) of the models ``active`` from their blocks'
-    ``sums``: the true classes' share taken off (``M``, ``m``: :func:`true_class_sums` of every
-    model; from the objective only when the blocks' ``f`` lacks it: not ``f_whole``, see
-    :func:`per_row`), the gradient unfolded into ``out`` and the penalty added."""
-    f, gW, gb = sums.result()
+    summed ``(f, gW (k, c, d), gb (k, c))``: the true classes' share taken off (``M``, ``m``:
+    :func:`true_class_sums` of every model; from the objective only when the blocks' ``f``
+    lacks it: not ``f_whole``, see :func:`per_row`), the gradient unfolded into ``out`` and
+    the penalty added."""
+    f, gW, gb = sums
     k = len(active)
     if k != len(M):
         M, m = M[active], m[active]

@@ -32,8 +32,8 @@ def dot(a: F64, b: F64) -> F64:
 def axpy(a: F64, v: F64, q: F64) -> None:
     """``q += a[:, None] * v`` in place (each row of ``q`` and ``v`` contiguous; ``q`` and
     ``v`` float64, or both float32)."""
-    if q.shape[1] < LONG_ROWS:
-        q += a[:, None] * v
+    if q.shape[1] < LONG_ROWS:  # a in q's dtype: float64 times float32 makes a float64 temporary
+        q += a.astype(q.dtype, copy=False)[:, None] * v
         return
     from scipy.linalg import blas
 
