@@ -16,8 +16,8 @@ if ! "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1
     exit 1
 fi
 "$PY" -c 'import torch; print("CUDA device:", torch.cuda.get_device_name(0))'
-timeout 240 env SOFTREG_REQUIRE=torch,data "$PY" -m pytest -q -m cuda tests/test_pack.py
-timeout 240 env SOFTREG_REQUIRE=torch "$PY" -m pytest -q -k cuda tests/backends/test_torch_backend.py tests/test_run.py tests/cli/test_cli_train.py
+timeout 240 env SOFTREG_REQUIRE=torch,data "$PY" -m pytest -q -m cuda tests/fitting/test_pack.py
+timeout 240 env SOFTREG_REQUIRE=torch "$PY" -m pytest -q -k cuda tests/backends/test_torch_backend.py tests/jobs/test_run.py tests/cli/test_cli_train.py
 timeout 240 "$PY" benchmarks/gpu_timings.py
 # softreg.SoftmaxRegression (issue 24): the CUDA objective test, then the full Fashion-MNIST lbfgs
 # fit on the GPU against scikit-learn's final objective (target: under 1 s on an H100/H200).

@@ -1,7 +1,7 @@
 """What only the PyTorch backend does: CUDA refused when PyTorch sees no GPU, ``auto`` on the CPU.
 
 The step, epoch, totals, refusals and tie-breaking every backend shares are in
-test_conformance.py; the packed kernel is in tests/test_pack.py.
+test_conformance.py; the packed kernel is in tests/fitting/test_pack.py.
 """
 
 import numpy as np

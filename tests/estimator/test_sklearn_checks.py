@@ -14,7 +14,12 @@ SGD_EXPECTED = {
     "check_class_weight_classifiers": "plain SGD at lr=0.1 oscillates on these unscaled blobs "
                                       "(std 20) with class weights of 1000; lbfgs passes it",
 }
-CV_EXPECTED: dict[str, str] = {}
+CV_EXPECTED = {
+    "check_sample_weight_equivalence_on_dense_data": "the folds' first phase runs in float32 "
+        "products, whose rounding differs between weighted and repeated rows; the refit starts "
+        "from the folds' mean, so the final models agree to what tol leaves, not to 1e-7 "
+        "(tests/estimator/test_class_major.py checks the C, the scores and 1e-3)",
+}
 
 
 def expected_failed_checks(estimator):

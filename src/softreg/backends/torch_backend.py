@@ -11,11 +11,14 @@ A model's numbers do not depend on the models it is packed with (bit for bit, on
 and library version): its rows of every product, its step size, its totals' summation order
 and its evaluation's chunks are the same whatever the pack. Three things make that so:
 
-* torch runs on one CPU thread while it trains or evaluates (``threads``). A multi-threaded
-  MKL product splits its work by the whole product's shape, so a model's rows of a (10K, D)
-  product changed with K; on one thread they do not (for two or more examples a step; a step
-  of one example is written out elementwise, as the matrix-vector kernel also varies with K).
-  On one thread this also keeps ``--jobs 1`` and ``--jobs 2`` workers bit-identical.
+* torch runs on one CPU thread while it trains or evaluates (``threads``), and each model's
+  products are its own: a batch of k products of C rows (X shared by stride 0), not one
+  product of Ck rows. A multi-threaded MKL product splits its work by the whole product's
+  shape, and on some CPUs even one thread's kernel for C rows differs from its kernel for
+  more (AVX-512: a model's rows of a (20, 784) x (784, m) product are not those of its own
+  (10, 784) one). A step of one example is written out elementwise, as the matrix-vector
+  kernel also varies with K. One thread also keeps ``--jobs 1`` and ``--jobs 2`` workers
+  bit-identical.
 * every slot's step is scaled by its own ``-lr / m`` before its product (one learning rate
   for the whole pack or not);
 * a split is evaluated in chunks of a fixed number of examples, by blocks of models, and an
@@ -236,7 +239,7 @@ class TorchBackend:
                     xb = data.X[start : start + chunk]
                     n = xb.shape[0]
                     yb = data.y[start : start + chunk].view(1, 1, -1)  # (1, 1, n)
-                    logits = _forward(torch, W2[rows], b2[rows], xb).view(
+                    logits = _forward(torch, W2[rows], b2[rows], xb, C).view(
                         last - first, C, n)  # (B, C, n)
                     ye = yb.expand(last - first, 1, n)
                     loss[first:last] -= self.F.log_softmax(logits, dim=1).gather(
@@ -272,8 +275,8 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
     of C, and (Ck, D) x (D, m) is faster than (m, D) x (D, Ck). The gradient of the
     mean cross-entropy is written out, (softmax - one_hot) / m, rather than taken by autograd:
     the step is short enough that the graph's bookkeeping would cost about 15% of an epoch.
-    A single order group (G = 1) uses 2-D products (addmm), several use batched ones (bmm);
-    on one thread a model's rows of either are the same (see the module notes).
+    A single order group (G = 1) takes its products as one, several group by group; on the
+    CPU each model's by its own (:func:`_by_model`; see the module notes).
     Each step writes its examples' predicted classes and label log-probabilities into a
     block (:class:`_StepRecords`), which is reduced to the totals once a block of steps.
     """
@@ -306,12 +309,12 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
             rows = idx1[start : start + batch_size]  # (m,)
             m = rows.shape[0]
             xb = torch.index_select(data.X, 0, rows, out=xbuf[:m])  # (m, D)
-            logits = _forward(torch, W1, b1, xb)  # (Ck, m)
+            logits = _forward(torch, W1, b1, xb, C)  # (Ck, m)
         else:
             rows = idx[:, start : start + batch_size].reshape(-1)  # (G m,)
             m = rows.shape[0] // G
             xb = torch.index_select(data.X, 0, rows, out=xbuf[: G * m]).view(G, m, -1)
-            logits = _forward(torch, W, b, xb)  # (G, Ck, m)
+            logits = _forward(torch, W, b, xb, C)  # (G, Ck, m)
         ye = y_epoch[..., start : start + m]  # (G, k, 1, m)
         logits = logits.view(G, k, C, m)
         log_p = F.log_softmax(logits, dim=2)  # fused log-sum-exp over the classes
@@ -332,25 +335,59 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
             b.add_(g1)
         elif single:
             g1 = grad.view(C * k, m)
-            W1.addmm_(g1, xb)  # (Ck, m) @ (m, D)
+            _step(torch, W1, g1, xb, C)  # (Ck, m) @ (m, D)
             b1.add_(g1.sum(dim=1, keepdim=True))
         else:
             g2 = grad.view(G, C * k, m)
-            W.baddbmm_(g2, xb)  # (G, Ck, m) @ (G, m, D)
+            for g in range(G):
+                _step(torch, W[g], g2[g], xb[g], C)  # (Ck, m) @ (m, D) each group
             b.add_(g2.sum(dim=2, keepdim=True))
     return records.loss, records.correct
 
 
-def _forward(torch: Any, W: Any, b: Any, xb: Any) -> Any:
+def _by_model(W: Any, C: int) -> bool:
+    """Whether the products of ``W`` (Ck, D) go model by model: on the CPU, for more than one
+    model. MKL's rows of a (Ck, D) x (D, m) product are not those of each model's (C, D) one
+    on every CPU, even on one thread (AVX-512: a (10, 784) product's rows differ from the
+    same rows of a (20, 784) one), while a batch of the models' own products, the batch
+    in which X is shared (stride 0), gives each model the rows of its product alone."""
+    return bool(W.device.type == "cpu" and W.shape[-2] > C)
+
+
+def _forward(torch: Any, W: Any, b: Any, xb: Any, C: int) -> Any:
     """The logits ``W @ xb.T + b``: (Ck, m) from W (Ck, D), b (Ck, 1), xb (m, D), or
-    batched over a leading group axis. A single example is multiplied out elementwise and
-    summed along each row: the same sums for a row in any pack, which the matrix-vector
-    kernels do not give."""
+    batched over a leading group axis; on the CPU each model's C rows by their own product
+    (:func:`_by_model`). A single example is multiplied out elementwise and summed along each
+    row: the same sums for a row in any pack, which the matrix-vector kernels do not give."""
     if xb.shape[-2] == 1:
         return (W * xb).sum(dim=-1, keepdim=True) + b  # (.., Ck, D) -> (.., Ck, 1)
+    if not _by_model(W, C):
+        if W.dim() == 2:
+            return torch.addmm(b, W, xb.t())  # (Ck, m)
+        return torch.baddbmm(b, W, xb.transpose(1, 2))  # (G, Ck, m)
     if W.dim() == 2:
-        return torch.addmm(b, W, xb.t())  # (Ck, m)
-    return torch.baddbmm(b, W, xb.transpose(1, 2))  # (G, Ck, m)
+        return _model_products(torch, W, b, xb, C)
+    return torch.stack([_model_products(torch, W[g], b[g], xb[g], C)
+                        for g in range(W.shape[0])])
+
+
+def _model_products(torch: Any, W: Any, b: Any, xb: Any, C: int) -> Any:
+    """``W @ xb.T + b`` (Ck, m) for W (Ck, D), b (Ck, 1), xb (m, D), model by model."""
+    (Ck, D), m = W.shape, xb.shape[0]
+    k = Ck // C
+    out = torch.baddbmm(b.view(k, C, 1), W.view(k, C, D), xb.t().expand(k, D, m))
+    return out.view(Ck, m)
+
+
+def _step(torch: Any, W: Any, g: Any, xb: Any, C: int) -> None:
+    """``W += g @ xb`` in place for W (Ck, D), g (Ck, m), xb (m, D); on the CPU model by
+    model (:func:`_by_model`)."""
+    if not _by_model(W, C):
+        W.addmm_(g, xb)
+        return
+    (Ck, D), m = W.shape, xb.shape[0]
+    k = Ck // C
+    W.view(k, C, D).baddbmm_(g.view(k, C, m), xb.expand(k, m, D))
 
 
 def _decay(be: TorchBackend, lrs: npt.NDArray[np.float64],

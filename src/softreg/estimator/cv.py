@@ -42,9 +42,8 @@ class SoftmaxRegressionCV(LinearSoftmax):
     L-BFGS memory and line search); on dense float64 X, where it pays, their products run in
     float32 first, and each fit is checked, and finished where it must be, in float64
     (:func:`softreg.estimator.prepare.minimize`'s ``rough``). C is chosen by the folds' mean
-    score, then the model is refitted on all the data at that C from the folds' mean, or,
-    after a float32 phase, from zero: the final model is then the one
-    ``SoftmaxRegression(C=C_)`` fits, whatever the folds' rounding.
+    score, then the model is refitted on all the data from the folds' mean weights at that C,
+    in X's dtype.
 
     Args:
         Cs: a number of C values on a log grid from 1e-4 to 1e4, or the values themselves.
@@ -132,8 +131,7 @@ class SoftmaxRegressionCV(LinearSoftmax):
                                masks if order is None else masks[:, order],
                                np.tile(Cs, len(folds)), len(classes), self.standardize,
                                scale_weights=sw if order is None else sw[order])
-        rough = prepare.rough_pays(prob, self.framework, self.tol)  # a float32 first phase
-        res = self._minimize(prob, np.zeros((len(masks), prob.size)), rough=rough)
+        res = self._minimize(prob, np.zeros((len(masks), prob.size)), rough=True)
         grid_shape = (len(folds), 1, len(Cs))  # the axis of one L1 ratio, as scikit-learn's
         self.Cs_, self.l1_ratios_, self.l1_ratio_ = Cs, np.array([0.0]), 0.0
         self.n_iter_ = res.n_iter.reshape(grid_shape).astype(np.int32)
@@ -143,15 +141,12 @@ class SoftmaxRegressionCV(LinearSoftmax):
                                                                         X.shape[1] + 1)
         fits = res.theta.reshape(len(folds), len(Cs), -1)
         refit_stopped = False
-        if self.refit:  # the C of the best mean score, refitted there from the folds' mean;
-            # after a float32 first phase from zero, as a lone fit (the folds' float32
-            # rounding would reach the model otherwise)
+        if self.refit:  # the C of the best mean score, refitted from the folds' mean there
             best = int(np.argmax(scores.mean(axis=0)))
             self.C_ = float(Cs[best])
-            start = np.zeros((1, prob.size)) if rough else fits[:, best].mean(axis=0)[None]
             prob = prepare.problem(X, codes, weights[None], np.array([self.C_]), len(classes),
                                    self.standardize, scale_weights=sw)
-            last = self._minimize(prob, start)
+            last = self._minimize(prob, fits[:, best].mean(axis=0)[None])
             theta, refit_stopped = last.theta, not last.converged.all()
         else:  # as LogisticRegressionCV: each fold's fit at its own best C, averaged
             each = np.argmax(scores, axis=1)

@@ -42,6 +42,10 @@ from softreg.estimator.rows import Scratch
 # feature (see plan): about 12 NumPy calls, 30 us on the 2-core machine; and what a logit's
 # element-wise work costs in the same unit.
 BLOCK_COST, LOGIT_COST = 400_000, 25
+# The most entries (models x rows) of a block's kept index of its true classes' logits
+# (int32: 4 MB); a larger block takes them along the class axis at each call (about 5x slower
+# a value, digits' blocks: 44 us against 9 us).
+INDEX_SIZE = 1 << 20
 
 
 @dataclass
@@ -68,7 +72,6 @@ class ClassMajorObjective:
         self.Xa[:, :d] = X
         self.Xa[:, d] = 1
         self.runs = row_blocks(problem.weights)
-        self.S = problem.weights.astype(self.dtype)  # (K, n)
         self.codes = problem.codes
         # the true classes' sums (:func:`true_class_sums`), or another objective's of the same
         # problem
@@ -85,7 +88,7 @@ class ClassMajorObjective:
         key = active.tobytes()
         if self._plan is not None and self._plan[0] == key:
             return self._plan[1]
-        where = np.full(len(self.S), -1)
+        where = np.full(len(self.p.weights), -1)
         where[active] = np.arange(len(active))
         runs = []
         for s, e, models in self.runs:
@@ -99,8 +102,9 @@ class ClassMajorObjective:
             thrown = (n * k - used) * self.p.n_classes * (self.Xa.shape[1] + LOGIT_COST)
             if thrown <= (len(runs) - 1) * BLOCK_COST:
                 runs = [(0, n, np.arange(k))]
+        weights = self.p.weights
         blocks = [_Block(s, e, None if pos.size == k else pos,
-                         np.ascontiguousarray(self.S[active[pos], s:e]))
+                         weights[active[pos], s:e].astype(self.dtype))
                   for s, e, pos in runs]
         self._plan = (key, blocks)
         return blocks
@@ -135,16 +139,24 @@ class ClassMajorObjective:
         return _finish(p, theta, active, (f, g[:, :, :-1], g[:, :, -1]), W_eff, b_eff,
                        self.true_rows, self.true_weights, out, True)
 
-    def _true_index(self, s: int, e: int, k: int) -> npt.NDArray[np.intp]:
-        """Where the true classes' logits of the first ``k`` models of a block of rows s:e
-        lie in its flattened (k, c, rows) logits: ``m * c * rows + code * rows + row``, made
-        once for the block's most models (fewer take the first rows)."""
+    def _true(self, Z: Any, s: int, e: int) -> Any:
+        """The true classes' entries (k, rows) of a block's logits Z (k, c, rows), rows s:e.
+
+        Taken by a flat index ``m * c * rows + code * rows + row``, made once for the block's
+        most models (fewer take its first rows), where it is at most :data:`INDEX_SIZE`
+        entries; a larger block takes them along the class axis at each call instead (no
+        index of models x rows kept for the whole fit)."""
+        k, c, n = Z.shape
+        if k * n > INDEX_SIZE:
+            return np.take_along_axis(Z, self.codes[None, None, s:e], axis=1)[:, 0]
         index = self._index.get((s, e))
         if index is None or len(index) < k:
-            n, c = e - s, self.p.n_classes
-            index = self._index[(s, e)] = np.add.outer(np.arange(max(k, len(self.S))) * (c * n),
-                                                  self.codes[s:e] * n + np.arange(n))
-        return index[:k]
+            most = max(k, min(len(self.p.weights), INDEX_SIZE // n))
+            kind = np.int32 if most * c * n < 2**31 else np.intp
+            index = self._index[(s, e)] = np.add.outer(
+                np.arange(most, dtype=kind) * (c * n),
+                (self.codes[s:e] * n + np.arange(n)).astype(kind))
+        return np.take(Z.reshape(-1), index[:k])
 
     def _part(self, i: int, block: _Block, Wa: Any) -> tuple[F64, Any]:
         """The ``i``-th block of a call (the models of ``Wa`` (k, c, d + 1)): its share of the
@@ -162,7 +174,7 @@ class ClassMajorObjective:
         top = room("top", (k, n), self.dtype)
         np.maximum.reduce(Z, axis=1, out=top)
         Z -= top[:, None, :]
-        true = np.take(G.reshape(-1), self._true_index(s, e, k))  # (k, n)
+        true = self._true(Z, s, e)  # (k, n)
         np.maximum(G, LOGIT_FLOOR, out=G)  # no denormal probability (LOGIT_FLOOR)
         np.exp(G, out=G)
         total = np.add.reduce(Z, axis=1, out=top)

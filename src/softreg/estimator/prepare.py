@@ -242,12 +242,12 @@ def objective(prob: Problem, framework: str, device: str, rough: bool = False,
     """The loss-and-gradient callable of ``prob`` on ``framework``; ``rough``: the float32
     class-major one of a pack's first phase (:func:`rough_pays`), given the problem's
     ``true_class_sums`` when they are made already."""
+    if framework == "numpy" and device != "cpu":
+        raise ValueError(f"framework='numpy' runs on device='cpu' only, got {device!r}; "
+                         "use framework='torch' for a GPU")
     if rough:
         return ClassMajorObjective(prob, np.float32, true)
     if framework == "numpy":
-        if device != "cpu":
-            raise ValueError(f"framework='numpy' runs on device='cpu' only, got {device!r}; "
-                             "use framework='torch' for a GPU")
         if class_major(prob):
             return ClassMajorObjective(prob)
         return NumpyObjective(prob)
@@ -378,30 +378,30 @@ def one_blas_thread(prob: Problem) -> Any:
 # (a gradient entry is a sum of row terms of that size, rounded relative to them; the column
 # of ones counts 1). Below it, the fits run in float64 from the start.
 ROUGH_FLOOR = 16.0
-# ... and only where an evaluation of the whole pack is at least this many multiply-adds
-# (rows x (features + 1) x models x classes): below it the float64 check and the refit from
-# zero cost more than the float32 products save. SoftmaxRegressionCV(Cs=10, cv=5), old and
-# new code alternated (ninth session): iris (1.1e5) 18.4 ms against 23.7, wine (3.7e5) 15.4
-# against 14.7, breast cancer (1.8e6) 67.9 against 57.9, digits (5.8e7) 152-167 against 115.
-ROUGH_WORK = 1e6
+# ... and only where every feature's largest absolute value lies within [this, 1 / this]:
+# float32's normal numbers span 1.2e-38 to 3.4e38, and a product's terms must stay in them.
+ROUGH_RANGE = 1e-30
 
 
 def rough_pays(prob: Problem, framework: str, tol: float) -> bool:
     """Whether a pack's fits take a float32 first phase (:func:`minimize`'s ``rough``): a pack
-    of several models on dense float64 X, with NumPy, large enough (:data:`ROUGH_WORK`), whose
-    ``tol`` float32's products can meet (:data:`ROUGH_FLOOR`). X of values beyond float32's
-    range never can."""
+    of several models on dense float64 X, with NumPy, whose ``tol`` float32's products can
+    meet (:data:`ROUGH_FLOOR`), and whose features' values are
+    within float32's normal range (:data:`ROUGH_RANGE`): none beyond it, and no feature all of
+    whose values would be denormal numbers there (which slow float32's products many times)."""
     X = prob.X
     if not (framework == "numpy" and len(prob.weights) > 1 and not hasattr(X, "tocsr")
-            and X.dtype == np.float64
-            and X.shape[0] * (X.shape[1] + 1) * prob.weights.shape[0] * prob.n_classes
-            >= ROUGH_WORK):
+            and X.dtype == np.float64 and X.size > 0):
         return False
-    # each feature's largest absolute value, as fitted (two reductions: no |X| temporary)
-    scale = np.maximum(X.max(axis=0), -X.min(axis=0)) / prob.sd
-    largest = max(1.0, float(np.max(scale)))
-    return bool(np.isfinite(largest)
-                and tol >= ROUGH_FLOOR * float(np.finfo(np.float32).eps) * largest)
+    # each feature's largest absolute value (two reductions: no |X| temporary)
+    largest = np.maximum(X.max(axis=0), -X.min(axis=0))
+    present = largest[largest > 0]
+    if not (np.all(np.isfinite(largest)) and np.all(largest <= 1 / ROUGH_RANGE)
+            and np.all(present >= ROUGH_RANGE)):
+        return False
+    scale = max(1.0, float(np.max(largest / prob.sd)))  # as fitted, the ones' column 1
+    return bool(np.isfinite(scale)
+                and tol >= ROUGH_FLOOR * float(np.finfo(np.float32).eps) * scale)
 
 
 def minimize(prob: Problem, theta0: npt.NDArray[np.float64], framework: str, device: str, *,
@@ -454,6 +454,7 @@ def _rough_first(prob: Problem, phi: npt.NDArray[np.float64], coords: metric.Met
     res = lbfgs.minimize(coords.wrap(rough), phi, tol=tol, max_iter=max_iter, ftol=FTOL,
                          noise=32.0 * float(np.finfo(np.float32).eps), verbose=verbose,
                          start=start, memory=memory, pairs=np.float32, own=True)
+    del rough  # its float32 copy of X and its working arrays, before float64's
     every = np.arange(len(phi))
     exact = NumpyObjective(prob, true)  # X itself, no float64 copy with ones
     res.f, _, gmax = coords.wrap(exact)(res.theta, every)

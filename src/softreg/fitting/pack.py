@@ -9,8 +9,9 @@ one model at a time in its bookkeeping:
 
 * each model has its own learning rate, weight decay, schedule, seed (initial weights and
   example order), ``max_loss``, ``patience`` and ``monitor``;
-* models sharing a seed form an *order group* and share every batch; groups are stacked into
-  one batched product (:func:`layout`);
+* models sharing a seed form an *order group* and share every batch (:func:`layout`); on a
+  GPU each group's models are one product, on the CPU each model's weights are multiplied
+  by their own product, the examples shared;
 * a model whose mean train loss is not finite or above its ``max_loss`` is frozen with the
   weights of its last good epoch and recorded as diverged; early stopping freezes a model and
   puts its best epoch back; the others go on. A frozen model leaves the pack at the next
@@ -19,8 +20,8 @@ one model at a time in its bookkeeping:
 
 A model's numbers do not depend on the pack it is in, bit for bit on one machine: the
 backends compute each model's products, step sizes and sums the same way in any pack (see
-:mod:`softreg.backends.torch_backend`, ``tests/test_pack.py``); a pack of one is the ordinary
-trainer's result exactly. So a sweep's numbers do not depend on how it is cut into packs.
+:mod:`softreg.backends.torch_backend`, ``tests/fitting/test_pack.py``); a pack of one is the
+ordinary trainer's result exactly. So a sweep's numbers do not depend on how it is cut into packs.
 Each record's ``seconds`` is the pack's epoch time divided by the models still training.
 """
 
