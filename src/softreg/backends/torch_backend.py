@@ -339,8 +339,11 @@ def _pack_epoch(be: TorchBackend, data: TorchData, idx: Any, batch_size: int,
             b1.add_(g1.sum(dim=1, keepdim=True))
         else:
             g2 = grad.view(G, C * k, m)
-            for g in range(G):
-                _step(torch, W[g], g2[g], xb[g], C)  # (Ck, m) @ (m, D) each group
+            if _by_model(W[0], C):
+                for g in range(G):
+                    _step(torch, W[g], g2[g], xb[g], C)  # (Ck, m) @ (m, D) each group
+            else:
+                W.baddbmm_(g2, xb)  # (G, Ck, m) @ (G, m, D)
             b.add_(g2.sum(dim=2, keepdim=True))
     return records.loss, records.correct
 
