@@ -370,16 +370,22 @@ def _forward(torch: Any, W: Any, b: Any, xb: Any, C: int) -> Any:
         return torch.baddbmm(b, W, xb.transpose(1, 2))  # (G, Ck, m)
     if W.dim() == 2:
         return _model_products(torch, W, b, xb, C)
-    return torch.stack([_model_products(torch, W[g], b[g], xb[g], C)
-                        for g in range(W.shape[0])])
+    out = torch.empty((W.shape[0], W.shape[1], xb.shape[1]), dtype=W.dtype, device=W.device)
+    for g in range(W.shape[0]):  # each group's products straight into its rows (no stack)
+        _model_products(torch, W[g], b[g], xb[g], C, out[g])
+    return out
 
 
-def _model_products(torch: Any, W: Any, b: Any, xb: Any, C: int) -> Any:
-    """``W @ xb.T + b`` (Ck, m) for W (Ck, D), b (Ck, 1), xb (m, D), model by model."""
+def _model_products(torch: Any, W: Any, b: Any, xb: Any, C: int, out: Any = None) -> Any:
+    """``W @ xb.T + b`` (Ck, m) for W (Ck, D), b (Ck, 1), xb (m, D), model by model; into
+    ``out`` (Ck, m) when it is given."""
     (Ck, D), m = W.shape, xb.shape[0]
     k = Ck // C
-    out = torch.baddbmm(b.view(k, C, 1), W.view(k, C, D), xb.t().expand(k, D, m))
-    return out.view(Ck, m)
+    args = (b.view(k, C, 1), W.view(k, C, D), xb.t().expand(k, D, m))
+    if out is None:
+        return torch.baddbmm(*args).view(Ck, m)
+    torch.baddbmm(*args, out=out.view(k, C, m))
+    return out
 
 
 def _step(torch: Any, W: Any, g: Any, xb: Any, C: int) -> None:
