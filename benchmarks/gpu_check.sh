@@ -1,25 +1,57 @@
 #!/usr/bin/env bash
-# On a machine with a CUDA GPU: the CUDA tests, then the GPU timings of packed training
-# (benchmarks/gpu_timings.py). One go, under 8 minutes. Without a usable CUDA GPU it stops at
-# once with a message and exit status 1.
-#   Run from the repository root: bash benchmarks/gpu_check.sh   (PY=python to choose Python)
+# On a machine with a CUDA GPU: the CUDA tests, the chapter through the command line on the GPU,
+# then the GPU timings of packed training (benchmarks/gpu_timings.py) and of the estimator's
+# lbfgs (benchmarks/bench_sklearn.py --only gpu). One go, under 8 minutes: every step runs even
+# when one before it fails, and the summary at the end names the failed ones (exit status 1).
+# Without a usable CUDA GPU it stops at once with a message and exit status 1.
+#   Run from the repository root: bash benchmarks/gpu_check.sh   (PY=python3 to choose Python)
 # It reads the real Fashion-MNIST offline: where the data is not installed system-wide (a lent
 # device machine gets only the work tree), put the four IDX .gz files in a folder of the tree
 # (e.g. fmnist/, git-ignored: carry it) and set SOFTREG_DATA_DIR=fmnist.
-set -euo pipefail
+set -uo pipefail
 PY="${PY:-python}"
 cd "$(dirname "$0")/.."
-export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 if ! "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     echo "gpu_check: no CUDA GPU usable by PyTorch here (or PyTorch missing): nothing measured." >&2
     echo "  Run this on a machine with a CUDA GPU and a CUDA build of torch." >&2
     exit 1
 fi
-"$PY" -c 'import torch; print("CUDA device:", torch.cuda.get_device_name(0))'
-timeout 240 env SOFTREG_REQUIRE=torch,data "$PY" -m pytest -q -m cuda tests/fitting/test_pack.py
-timeout 240 env SOFTREG_REQUIRE=torch "$PY" -m pytest -q -k cuda tests/backends/test_torch_backend.py tests/jobs/test_run.py tests/cli/test_cli_train.py
-timeout 240 "$PY" benchmarks/gpu_timings.py
+"$PY" -c 'import numpy, torch; print("CUDA device:", torch.cuda.get_device_name(0), "| torch",
+torch.__version__, "| CUDA", torch.version.cuda, "| numpy", numpy.__version__)'
+
+failed=()
+step() {  # step NAME SECONDS COMMAND...: run one step under a time limit, note a failure, go on
+    local name=$1 limit=$2
+    shift 2
+    echo "== gpu_check: $name"
+    local t0=$SECONDS
+    timeout "$limit" "$@"
+    local rc=$?
+    echo "== gpu_check: $name: exit $rc after $((SECONDS - t0)) s"
+    ((rc == 0)) || failed+=("$name (exit $rc)")
+}
+
+run_dir=$(mktemp -d)
+trap 'rm -rf "$run_dir"' EXIT
+step "CUDA pack tests" 240 env SOFTREG_REQUIRE=torch,data "$PY" -m pytest -q -p no:cacheprovider \
+    -m cuda tests/fitting/test_pack.py
+step "CUDA backend, run and CLI tests" 240 env SOFTREG_REQUIRE=torch "$PY" -m pytest -q \
+    -p no:cacheprovider -k cuda tests/backends/test_torch_backend.py tests/jobs/test_run.py \
+    tests/cli/test_cli_train.py
+# the chapter's configuration through the command line, on the GPU: training, report, checkpoint
+step "softreg train --device cuda" 120 "$PY" -m softreg train --framework torch --device cuda \
+    --out "$run_dir/chapter" --quiet
+step "softreg evaluate of that checkpoint" 60 "$PY" -m softreg evaluate "$run_dir/chapter"
+step "packed-training timings" 240 "$PY" benchmarks/gpu_timings.py
 # softreg.SoftmaxRegression (issue 24): the CUDA objective test, then the full Fashion-MNIST lbfgs
 # fit on the GPU against scikit-learn's final objective (target: under 1 s on an H100/H200).
-timeout 120 env SOFTREG_REQUIRE=torch,sklearn "$PY" -m pytest -q -m cuda tests/estimator/test_solver.py
-timeout 180 "$PY" benchmarks/bench_sklearn.py --only gpu   # CUDA rows: unmeasured until a GPU runs this
+step "CUDA estimator tests" 120 env SOFTREG_REQUIRE=torch,sklearn "$PY" -m pytest -q \
+    -p no:cacheprovider -m cuda tests/estimator/test_solver.py tests/estimator/test_on_cuda.py
+step "estimator lbfgs timings" 180 "$PY" benchmarks/bench_sklearn.py --only gpu
+
+if ((${#failed[@]})); then
+    printf 'gpu_check: FAILED: %s\n' "${failed[@]}" >&2
+    exit 1
+fi
+echo "gpu_check: every step passed"

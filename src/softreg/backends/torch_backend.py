@@ -433,7 +433,9 @@ class _StepRecords:
         self.torch = torch
         self.pred = torch.empty((G, k, 1, self.span), dtype=torch.int64, device=device)
         self.label_log_p = torch.empty((G, k, 1, self.span), device=device)
-        self.top = torch.empty((G, k, 1, rows_per_step), device=device)  # values, unread
+        # the largest values, unread; laid out as ``pred`` is: CUDA's max takes two outputs
+        # of the same strides only (the CPU's takes any)
+        self.top = torch.empty((G, k, 1, self.span), device=device)
         self.loss = torch.zeros((G, k), dtype=torch.float64, device=device)
         self.correct = torch.zeros((G, k), dtype=torch.int64, device=device)
         self.n = n
@@ -444,7 +446,7 @@ class _StepRecords:
         at = start % self.span
         end = at + m
         self.torch.max(logits, dim=2, keepdim=True,
-                       out=(self.top[..., :m], self.pred[..., at:end]))
+                       out=(self.top[..., at:end], self.pred[..., at:end]))
         self.torch.gather(log_p, 2, ye, out=self.label_log_p[..., at:end])
         if end == self.span or start + m == self.n:  # the block is full, or the epoch ends
             first = start + m - end

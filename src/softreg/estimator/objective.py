@@ -564,7 +564,15 @@ def _finish(p: Problem, theta: F64, active: npt.NDArray[np.intp], sums: tuple[An
         M, m = M[active], m[active]
     if not f_whole:
         f = f - dot(M.reshape(k, -1), W_eff.reshape(k, -1)) - dot(m, b_eff)
-    return _penalise(p, theta, active, f, p.unfold(gW.transpose(0, 2, 1), gb - m, out, minus=M))
+    # Adding one number to every intercept changes no probability: the exact intercepts'
+    # gradient sums to 0 over the classes (each row's probabilities sum to 1). Computed, it
+    # sums to the rounding of those probabilities' sums, and along that direction the objective
+    # has no curvature: on float32 products L-BFGS followed the rounding there, to intercepts of
+    # -2051 whose logits lost 1e-4 each to float32 (a fit stuck at a reported objective 2e-5
+    # below the true optimum). Taking the mean off keeps the intercepts' sum where it started.
+    gb = gb - m
+    gb -= gb.mean(axis=1, keepdims=True)
+    return _penalise(p, theta, active, f, p.unfold(gW.transpose(0, 2, 1), gb, out, minus=M))
 
 
 def _penalise(p: Problem, theta: F64, active: npt.NDArray[np.intp], f: F64,
