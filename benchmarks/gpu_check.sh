@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# On a machine with a CUDA GPU: the CUDA tests, the chapter through the command line on the GPU,
-# then the GPU timings of packed training (benchmarks/gpu_timings.py) and of the estimator's
-# lbfgs (benchmarks/bench_sklearn.py --only gpu). One go, under 8 minutes: every step runs even
+# On a machine with a CUDA GPU: the CUDA tests, the chapter and the other commands through the
+# command line on the GPU, then the GPU timings of packed training (benchmarks/gpu_timings.py)
+# and of the estimator's lbfgs (benchmarks/bench_sklearn.py --only gpu). One go, under 8 minutes: every step runs even
 # when one before it fails, and the summary at the end names the failed ones (exit status 1).
 # Without a usable CUDA GPU it stops at once with a message and exit status 1.
 #   Run from the repository root: bash benchmarks/gpu_check.sh   (PY=python3 to choose Python)
@@ -43,6 +43,9 @@ step "CUDA backend, run and CLI tests" 240 env SOFTREG_REQUIRE=torch "$PY" -m py
 step "softreg train --device cuda" 120 "$PY" -m softreg train --framework torch --device cuda \
     --out "$run_dir/chapter" --quiet
 step "softreg evaluate of that checkpoint" 60 "$PY" -m softreg evaluate "$run_dir/chapter"
+# the other commands on the GPU: seeds, resume, early stopping, other data, a sweep, lr-find,
+# evaluate, predict, explain, export (benchmarks/gpu_commands.sh)
+step "softreg's commands on cuda" 300 bash benchmarks/gpu_commands.sh cuda
 step "packed-training timings" 240 "$PY" benchmarks/gpu_timings.py
 # softreg.SoftmaxRegression (issue 24): the CUDA objective test, then the full Fashion-MNIST lbfgs
 # fit on the GPU against scikit-learn's final objective (target: under 1 s on an H100/H200).
