@@ -61,7 +61,7 @@ def _spec():
 
 
 def _good_gz():
-    return gzip.compress(tiny_contents()[NAME])
+    return gzip.compress(tiny_contents()[NAME], mtime=0)  # the same bytes on every run
 
 
 def test_good_file_is_verified_and_cached(server, places):
@@ -95,8 +95,8 @@ def _corrupt_crc():
     (_corrupt_crc(), r"corrupted gzip \(CRC check failed"),
     (_good_gz()[: len(_good_gz()) // 2], "truncated gzip"),
     (b"<html><body>Service Unavailable</body></html>", "this is an HTML/XML web page"),
-    (gzip.compress(tiny_contents()[NAME][:-1]), "data too short"),
-])
+    (gzip.compress(tiny_contents()[NAME][:-1], mtime=0), "data too short"),
+], ids=["crc", "truncated", "html", "short"])  # stable names: pytest-xdist's workers compare them
 def test_bad_download_is_rejected_and_leaves_nothing(server, places, content, problem):
     root, url = server
     _publish(root, "bad", content)
