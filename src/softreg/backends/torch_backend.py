@@ -55,7 +55,7 @@ from softreg.epochs.loop import EpochTotals
 EVAL_BYTES = 64 * 2**20
 # Examples (whole steps, at least one) an epoch's step records hold per model before they are
 # summed into the totals (see _StepRecords): a fixed count, so that the summation order of a
-# model's loss does not depend on its pack. 12 bytes an example a model.
+# model's loss does not depend on its pack. 16 bytes an example a model.
 RECORD_EXAMPLES = 4096
 
 

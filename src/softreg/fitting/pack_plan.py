@@ -108,8 +108,9 @@ def model_bytes(batch_size: int, shape: tuple[int, int] = fashion.MODEL_SHAPE.we
     weights = classes * (features + 1) * 4
     # device, update buffer, host copy, read-back, best and last-good: six weight copies;
     # a step's logits, probabilities and gradient: about 40 bytes a logit (float64 in NumPy);
-    # the torch step records: 12 bytes an example, a block of 4096 examples or one step
-    return 6 * weights + 40 * classes * batch_size + 12 * max(4096, batch_size)
+    # the torch step records: 16 bytes an example (predicted class, its logit, the label's
+    # log-probability), a block of 4096 examples or one step
+    return 6 * weights + 40 * classes * batch_size + 16 * max(4096, batch_size)
 
 
 def pack_bytes(models: int, groups: int, batch_size: int, eval_bytes: int = 64 * 2**20,
