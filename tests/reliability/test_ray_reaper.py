@@ -102,8 +102,10 @@ def test_a_process_naming_the_folder_is_of_its_session_and_one_naming_a_longer_f
             proc.wait()
 
 
-def test_the_reaper_process_reaps_when_its_driver_closes_the_pipe(tmp_path):
-    folder = tmp_path / "session_1"
+@pytest.mark.parametrize("name", ["softreg-ray-x1", "session_1"])
+def test_the_reaper_process_reaps_when_its_driver_closes_the_pipe(tmp_path, name):
+    # and then removes the folder if it is one of softreg's own (not a folder it was given)
+    folder = tmp_path / name
     folder.mkdir()
     worker = _start(["import os, time; f = open(os.environ['FOLDER'] + '/log', 'w');"
                      "print('up', flush=True); time.sleep(600)"], str(folder))
@@ -114,6 +116,7 @@ def test_the_reaper_process_reaps_when_its_driver_closes_the_pipe(tmp_path):
         os.close(pipe)
         assert reaper.wait(timeout=60) == 0
         assert worker.wait(timeout=30) == -signal.SIGKILL
+        assert folder.exists() == (name == "session_1")
     finally:
         worker.kill()
         worker.wait()
@@ -135,7 +138,7 @@ DRIVER = textwrap.dedent("""
 
 def test_the_reaper_reaps_when_its_driver_is_killed_though_a_child_still_holds_the_pipe(
         tmp_path):
-    folder = tmp_path / "session_1"
+    folder = tmp_path / "softreg-ray-x1"  # a folder of softreg's: kept, with the logs
     folder.mkdir()
     worker = _start(["import os, time; f = open(os.environ['FOLDER'] + '/log', 'w');"
                      "print('up', flush=True); time.sleep(600)"], str(folder))
@@ -150,6 +153,7 @@ def test_the_reaper_reaps_when_its_driver_is_killed_though_a_child_still_holds_t
         fd = os.pidfd_open(reaper)  # the reaper has done its work and ended
         assert select.select([fd], [], [], 60)[0]
         os.close(fd)
+        assert (folder / "log").exists()  # a killed driver's cluster folder stays
     finally:
         for proc in (worker, driver):
             proc.kill()

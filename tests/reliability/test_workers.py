@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -154,11 +156,14 @@ def test_kill_9_of_a_ray_sweep_leaves_no_ray_process(tmp_path, real_data):
     pytest.importorskip("ray")
     from softreg.sweeps.engines.ray_reaper import session_pids
 
+    # the cluster's folder in one of the test's own (short: Ray's socket paths are under it)
+    ray_tmp = Path(tempfile.mkdtemp(prefix="srk-"))
     driver = subprocess.Popen(
         [sys.executable, "-m", "softreg", "sweep", "--engine", "ray", "--jobs", "1", "--lr",
          "0.01,0.02", "--framework", "numpy", "--epochs", "200", "--no-pack", "--offline",
          "--quiet", "--no-figures", "--out", str(tmp_path / "sweep")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "RAY_TMPDIR": str(ray_tmp)})
     try:
         session, working = None, []
         deadline = time.monotonic() + 180
@@ -178,9 +183,12 @@ def test_kill_9_of_a_ray_sweep_leaves_no_ray_process(tmp_path, real_data):
         driver.wait()
         assert all(_ended(p, 60) for p in left if p != driver.pid), \
             f"left running: {session_pids(session)}"
+        # a killed sweep's cluster folder stays, with its logs (a finished one's goes)
+        assert [f.name[:12] for f in ray_tmp.iterdir()] == ["softreg-ray-"]
     finally:
         if driver.poll() is None:
             driver.kill()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
 def _synthetic(split="train", data_dir=None, offline=False):

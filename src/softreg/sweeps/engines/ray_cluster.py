@@ -216,7 +216,7 @@ def _start_reaper() -> str:
 
     linux_tmp = os.environ.get("TMPDIR") if sys.platform.startswith("linux") else None
     where = os.environ.get("RAY_TMPDIR") or linux_tmp or "/tmp"
-    folder = tempfile.mkdtemp(prefix="softreg-ray-", dir=where)
+    folder = tempfile.mkdtemp(prefix=ray_reaper.FOLDER_PREFIX, dir=where)
     started = ray_reaper.start(folder)
     if started is not None:
         _REAPER.append(started)

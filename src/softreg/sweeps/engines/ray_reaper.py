@@ -17,6 +17,10 @@ driver dies). So the reaper first stops them (``SIGSTOP``: a stopped process sta
 and looks again until no new one appears, then kills them all (``SIGKILL``), and looks once
 more when they have ended.
 
+When the driver closed the pipe itself (it is done with the cluster), the reaper then removes
+the folder, if softreg made it (``softreg-ray-*``); after a driver that died, the folder stays,
+with the cluster's logs.
+
 Run as ``python -m softreg.sweeps.engines.ray_reaper SESSION_DIR DRIVER_PID``; only the standard
 library.
 """
@@ -27,6 +31,7 @@ import contextlib
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -175,12 +180,24 @@ def _wait_for_driver(driver: int) -> None:
             return
 
 
+# The prefix of the folders that softreg makes for its local clusters (ray_cluster): the only
+# folders the reaper removes.
+FOLDER_PREFIX = "softreg-ray-"
+
+
 def main(argv: list[str]) -> int:
-    """Wait for the driver's pipe to close or the driver to end, then reap its session."""
+    """Wait for the driver's pipe to close or the driver to end, then reap its session. When
+    the driver is still alive (it closed the pipe: done with the cluster), the session's folder
+    goes too, if it is one that softreg made; after a driver that died it stays, with the
+    cluster's logs of what happened."""
     if len(argv) != 2 or not argv[1].isdigit():
         return 2
-    _wait_for_driver(int(argv[1]))
-    reap(argv[0], spare=int(argv[1]))
+    driver = int(argv[1])
+    _wait_for_driver(driver)
+    reap(argv[0], spare=driver)
+    folder = Path(argv[0])
+    if os.getppid() == driver and folder.name.startswith(FOLDER_PREFIX):
+        shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 
