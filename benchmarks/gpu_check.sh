@@ -21,6 +21,7 @@ fi
 torch.__version__, "| CUDA", torch.version.cuda, "| numpy", numpy.__version__)'
 
 failed=()
+trap 'echo "gpu_check: interrupted" >&2; exit 130' INT TERM
 step() {  # step NAME SECONDS COMMAND...: run one step under a time limit, note a failure, go on
     local name=$1 limit=$2
     shift 2

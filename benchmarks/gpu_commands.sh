@@ -11,10 +11,13 @@ cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+trap 'echo "gpu_commands: interrupted" >&2; exit 130' INT TERM
 failed=0
 sr() {  # sr ARGS...: one softreg command; its last line shown, a failure counted
     local log="$out/log" rc
-    timeout 180 "$PY" -m softreg "$@" >"$log" 2>&1
+    # --foreground: the command stays in this script's process group, so that a limit on the
+    # whole script (gpu_check.sh's) or Ctrl-C reaches it too
+    timeout --foreground 180 "$PY" -m softreg "$@" >"$log" 2>&1
     rc=$?
     if ((rc == 0)); then
         echo "ok   softreg $* | $(grep -v '^\s*$' "$log" | tail -n 1)"

@@ -25,11 +25,12 @@ DEVICE = os.environ.get("SOFTREG_TEST_DEVICE", "cuda")
 
 
 @pytest.fixture(autouse=True)
-def _device():
-    if DEVICE == "cuda" and not torch.cuda.is_available():
-        pytest.skip("no CUDA GPU")
-    if DEVICE == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = False  # float32 products, as on the CPU
+def _device(monkeypatch):
+    if DEVICE.startswith("cuda"):
+        if not torch.cuda.is_available():
+            pytest.skip("no CUDA GPU")
+        # float32 products, as on the CPU (restored after the test)
+        monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
 
 
 def _digits(n=600):

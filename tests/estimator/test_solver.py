@@ -595,11 +595,14 @@ def test_a_fit_that_cannot_descend_warns_instead_of_claiming_convergence(framewo
 
 @pytest.mark.parametrize("framework", ["numpy", "torch"])
 def test_float32_intercepts_do_not_drift(framework):
-    # Adding a number to every intercept changes no probability: the objective is flat along
-    # that direction, and float32's rounding of each row's probabilities (which sum to 1 only
-    # within it) gave the intercepts' gradient a small part along it. L-BFGS followed it to
-    # intercepts of -2051 (numpy), whose logits lost 1e-4 each to float32: the fit stopped at a
-    # reported objective 2e-5 below the true optimum, its coefficients 1.5e-3 from it.
+    # Adding a number to every intercept, or a vector to every class's weights, changes no
+    # probability: the objective is flat (or has only the penalty's curvature) along those
+    # directions, and float32's rounding of each row's probabilities (which sum to 1 only
+    # within it) gave the gradient a small part along them. L-BFGS followed it: to intercepts
+    # of -2051 (numpy), whose logits lost 1e-4 each to float32, the fit stopping at a reported
+    # objective 2e-5 below the true optimum, its coefficients 1.5e-3 from it; on features far
+    # from zero, through the centred coordinates (b = b' - m @ W), to intercepts 4-8 from the
+    # optimum's; and on iris x 1000 (numpy) to a stall at an objective of 0.284 (0.0397).
     if framework == "torch":
         need("torch")
     X, y = _data()
@@ -608,6 +611,21 @@ def test_float32_intercepts_do_not_drift(framework):
     assert np.abs(m.intercept_ - exact.intercept_).max() < 1e-4
     assert np.abs(m.coef_ - exact.coef_).max() < 1e-4
     assert abs(m.objective_ - exact.objective_) < 1e-6 * exact.objective_
+    X = X + 20.0  # the weights' common direction, seen through the centring
+    exact = SoftmaxRegression(C=1e3, tol=1e-9, max_iter=5000).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # float32 cannot show tol=1e-9
+        m = SoftmaxRegression(C=1e3, tol=1e-9, framework=framework).fit(X.astype(np.float32), y)
+    # float32 weights within 1e-4, times features of 20: intercepts within about 1e-2
+    assert np.abs(m.intercept_ - exact.intercept_).max() < 0.05
+    assert abs(m.objective_ - exact.objective_) < 1e-5 * exact.objective_
+    from sklearn.datasets import load_iris
+
+    Xi, yi = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        m = SoftmaxRegression(framework=framework).fit((Xi * 1000).astype(np.float32), yi)
+    assert m.objective_ < 0.0398  # scikit-learn's optimum: 0.039665
 
 
 def test_torch_fits_a_read_only_array_without_a_warning():

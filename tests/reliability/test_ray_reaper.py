@@ -102,9 +102,11 @@ def test_a_process_naming_the_folder_is_of_its_session_and_one_naming_a_longer_f
             proc.wait()
 
 
-@pytest.mark.parametrize("name", ["softreg-ray-x1", "session_1"])
-def test_the_reaper_process_reaps_when_its_driver_closes_the_pipe(tmp_path, name):
-    # and then removes the folder if it is one of softreg's own (not a folder it was given)
+@pytest.mark.parametrize(("name", "keep"), [("softreg-ray-x1", False), ("softreg-ray-x1", True),
+                                           ("session_1", False)])
+def test_the_reaper_process_reaps_when_its_driver_closes_the_pipe(tmp_path, name, keep):
+    # and then removes the folder if it is one of softreg's own (not a folder it was given),
+    # unless the driver said to keep it (the logs of an error)
     folder = tmp_path / name
     folder.mkdir()
     worker = _start(["import os, time; f = open(os.environ['FOLDER'] + '/log', 'w');"
@@ -113,10 +115,12 @@ def test_the_reaper_process_reaps_when_its_driver_closes_the_pipe(tmp_path, name
         assert worker.stdout.readline() == b"up\n"
         reaper, pipe = ray_reaper.start(str(folder))
         assert worker.poll() is None and reaper.poll() is None  # both wait while it is open
+        if keep:
+            os.write(pipe, ray_reaper.KEEP)
         os.close(pipe)
         assert reaper.wait(timeout=60) == 0
         assert worker.wait(timeout=30) == -signal.SIGKILL
-        assert folder.exists() == (name == "session_1")
+        assert folder.exists() == (keep or name == "session_1")
     finally:
         worker.kill()
         worker.wait()

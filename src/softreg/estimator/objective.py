@@ -564,15 +564,25 @@ def _finish(p: Problem, theta: F64, active: npt.NDArray[np.intp], sums: tuple[An
         M, m = M[active], m[active]
     if not f_whole:
         f = f - dot(M.reshape(k, -1), W_eff.reshape(k, -1)) - dot(m, b_eff)
-    # Adding one number to every intercept changes no probability: the exact intercepts'
-    # gradient sums to 0 over the classes (each row's probabilities sum to 1). Computed, it
-    # sums to the rounding of those probabilities' sums, and along that direction the objective
-    # has no curvature: on float32 products L-BFGS followed the rounding there, to intercepts of
-    # -2051 whose logits lost 1e-4 each to float32 (a fit stuck at a reported objective 2e-5
-    # below the true optimum). Taking the mean off keeps the intercepts' sum where it started.
+    # Adding one number to every intercept, or one vector to every class's weights, changes no
+    # probability: the data's exact gradient sums to 0 over the classes, for the intercepts and
+    # for each feature's weights (each row's probabilities sum to 1). Computed, it sums to the
+    # rounding of those probabilities' sums, and along those directions the objective has no
+    # curvature (the intercepts) or only the penalty's (the weights): on float32 products
+    # (``f_whole``, the float32 rule) L-BFGS followed the rounding there, to intercepts of -2051
+    # (directly, or through the centred coordinates' b = b' - m @ W) whose logits lost 1e-4
+    # each to float32, and the fit stalled far from the optimum. There the data's share has its
+    # mean over the classes taken off (the penalty's, exact, is added after); float64's
+    # rounding is 1e-16, and its fits are left as they were.
     gb = gb - m
-    gb -= gb.mean(axis=1, keepdims=True)
-    return _penalise(p, theta, active, f, p.unfold(gW.transpose(0, 2, 1), gb, out, minus=M))
+    if f_whole:
+        gb -= gb.mean(axis=1, keepdims=True)
+    grad = p.unfold(gW.transpose(0, 2, 1), gb, out, minus=M)
+    if f_whole:  # the means by a product with 1/c (a mean over a short last axis is slower)
+        c = p.n_classes
+        gW_theta = grad[:, : p.n_features * c].reshape(k, p.n_features, c)
+        gW_theta -= (gW_theta @ np.full(c, 1.0 / c))[:, :, None]
+    return _penalise(p, theta, active, f, grad)
 
 
 def _penalise(p: Problem, theta: F64, active: npt.NDArray[np.intp], f: F64,

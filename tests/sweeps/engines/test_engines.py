@@ -244,3 +244,20 @@ def test_ctrl_c_while_a_local_cluster_starts_leaves_none_of_its_processes(monkey
     finally:
         if fake.agent is not None and fake.agent.poll() is None:
             fake.agent.kill()
+
+
+@pytest.mark.parametrize(("exc", "failed", "keep"), [
+    (None, False, False), (None, True, True), (RuntimeError("raylet died"), False, True),
+    (EngineError("no GPU node"), False, False), (KeyboardInterrupt(), False, False)])
+def test_a_local_cluster_keeps_its_logs_only_after_an_error_or_a_failed_task(
+        monkeypatch, exc, failed, keep):
+    # its folder (Ray's session files and logs) goes with it after a sweep that went well, was
+    # interrupted or was refused by softreg; it stays after another error, or a task that
+    # failed for good
+    said = []
+    monkeypatch.setattr(ray_cluster, "disconnect",
+                        lambda ray, pending, keep=False: said.append(keep))
+    engine = RayEngine()
+    engine.ray, engine.owned, engine.task_failed = object(), True, failed
+    engine.__exit__(None if exc is None else type(exc), exc, None)
+    assert said == [keep]

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from softreg.core.errors import EngineError
+from softreg.sweeps.engines import ray_reaper
 
 PROBE_TIMEOUT_S = 5.0  # per connection attempt to the cluster's address
 NODES_TIMEOUT_S = 120.0  # for every node to run its import check (a worker starts on each)
@@ -161,7 +162,9 @@ def _init(ray: Any, address: str | None, cpus: int) -> bool:
             ray.init(address=address, logging_level=logging.WARNING)
     except BaseException as exc:
         ray.shutdown()  # whatever part of a cluster had started...
-        _stop_reaper()  # ...and a local one's agents, which ray.shutdown leaves running
+        # ...and a local one's agents, which ray.shutdown leaves running; its folder stays,
+        # with the logs of why it did not start (not after Ctrl-C or SIGTERM)
+        _stop_reaper(keep=isinstance(exc, Exception))
         if isinstance(exc, ConnectionError) and address is not None:
             raise EngineError(f"--address {address!r}: it accepts connections, but no Ray "
                               f"cluster answered there ({exc}); {START_HINT}") from None
@@ -191,11 +194,12 @@ def cancel(ray: Any, pending: Sequence[Any]) -> None:
             ray.cancel(ref, force=True)
 
 
-def disconnect(ray: Any, pending: Sequence[Any]) -> None:
-    """Cancel ``pending`` tasks, then leave the cluster (a local one is stopped)."""
+def disconnect(ray: Any, pending: Sequence[Any], keep: bool = False) -> None:
+    """Cancel ``pending`` tasks, then leave the cluster (a local one is stopped, and its
+    folder removed unless ``keep``: the logs of a sweep that went wrong)."""
     cancel(ray, pending)
     ray.shutdown()
-    _stop_reaper()
+    _stop_reaper(keep)
 
 
 # The reaper of the local cluster this process started, and the pipe end that keeps it waiting.
@@ -212,21 +216,25 @@ def _start_reaper() -> str:
     else ``/tmp``), short enough for the socket paths under it, and this cluster's alone: the
     reaper ends the processes that use it, and no other cluster's.
     """
-    from softreg.sweeps.engines import ray_reaper
-
     linux_tmp = os.environ.get("TMPDIR") if sys.platform.startswith("linux") else None
     where = os.environ.get("RAY_TMPDIR") or linux_tmp or "/tmp"
-    folder = tempfile.mkdtemp(prefix=ray_reaper.FOLDER_PREFIX, dir=where)
+    # absolute: the reaper matches it against /proc's absolute paths (a relative TMPDIR gives a
+    # relative folder on Python < 3.12, and nothing would be reaped)
+    folder = os.path.abspath(tempfile.mkdtemp(prefix=ray_reaper.FOLDER_PREFIX, dir=where))
     started = ray_reaper.start(folder)
     if started is not None:
         _REAPER.append(started)
     return folder
 
 
-def _stop_reaper() -> None:
-    """Close the reaper's pipe (after ``ray.shutdown``): it cleans up whatever is left."""
+def _stop_reaper(keep: bool = False) -> None:
+    """Close the reaper's pipe (after ``ray.shutdown``): it cleans up whatever is left, and
+    removes the cluster's folder unless ``keep`` (said down the pipe first)."""
     while _REAPER:
         proc, pipe = _REAPER.pop()
+        if keep:
+            with contextlib.suppress(OSError):
+                os.write(pipe, ray_reaper.KEEP)
         os.close(pipe)
         with contextlib.suppress(Exception):
             proc.wait(timeout=30)

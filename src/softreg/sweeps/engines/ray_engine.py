@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from collections.abc import Generator, Iterator, Sequence
@@ -24,7 +25,7 @@ from types import TracebackType
 from typing import Any, TextIO
 
 from softreg.core.config import TrainConfig
-from softreg.core.errors import ConfigError
+from softreg.core.errors import ConfigError, SoftregError
 from softreg.fitting.splits import DATA_KEY_NAMES, Split, data_key, prepare_splits
 from softreg.safety import fileio
 from softreg.sweeps import worker as sweep_worker
@@ -66,6 +67,7 @@ class RayEngine:
         self.attached = False  # whether it uses the connection this process already had
         self.cluster: dict[str, Any] = {}
         self.pending: dict[Any, Unit] = {}  # task -> its unit, until it is collected
+        self.task_failed = False  # a task failed for good: a local cluster's logs are kept
 
     def __enter__(self) -> RayEngine:
         t0 = time.perf_counter()
@@ -74,7 +76,7 @@ class RayEngine:
         try:
             self.cluster = ray_cluster.describe(self.ray)
         except BaseException:
-            self.__exit__(None, None, None)
+            self.__exit__(*sys.exc_info())
             raise
         where = (f"connected to {self.address}" if self.address else
                  "using this process's cluster" if self.attached else "started a local cluster")
@@ -88,7 +90,12 @@ class RayEngine:
         pending, self.pending = list(self.pending), {}
         if self.owned:
             self.owned = False
-            ray_cluster.disconnect(self.ray, pending)  # also stops a local cluster
+            # a local cluster's folder goes with it, but for the logs of an error or of a task
+            # that failed: not of Ctrl-C or SIGTERM (BaseExceptions), nor of softreg's own
+            # refusals (their one line says what to do; the logs would add nothing)
+            keep = self.task_failed or (isinstance(exc, Exception)
+                                        and not isinstance(exc, SoftregError))
+            ray_cluster.disconnect(self.ray, pending, keep=keep)  # also stops a local cluster
         elif self.ray is not None:  # another's connection: only this sweep's tasks go
             ray_cluster.cancel(self.ray, pending)
 
@@ -162,6 +169,7 @@ class RayEngine:
             cause = getattr(exc, "cause", None) or exc
             text = (str(cause).strip().splitlines() or [""])[0]
             message = f"the Ray task failed: {type(cause).__name__}: {text}"
+            self.task_failed = True
             return [sweep_worker.failed_result(c, message) for c in unit]
         return results
 

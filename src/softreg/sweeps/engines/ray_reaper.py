@@ -18,8 +18,9 @@ and looks again until no new one appears, then kills them all (``SIGKILL``), and
 more when they have ended.
 
 When the driver closed the pipe itself (it is done with the cluster), the reaper then removes
-the folder, if softreg made it (``softreg-ray-*``); after a driver that died, the folder stays,
-with the cluster's logs.
+the folder, if softreg made it (``softreg-ray-*``), unless the driver wrote :data:`KEEP` down
+the pipe first (the sweep ended on an error, or a task failed); after a driver that died, the
+folder stays too, with the cluster's logs.
 
 Run as ``python -m softreg.sweeps.engines.ray_reaper SESSION_DIR DRIVER_PID``; only the standard
 library.
@@ -155,48 +156,57 @@ def start(session: str) -> tuple[subprocess.Popen[bytes], int] | None:
     return proc, write_end
 
 
-def _wait_for_driver(driver: int) -> None:
-    """Return when the driver's pipe closes (on standard input) or the driver has ended.
+def _wait_for_driver(driver: int) -> bool:
+    """Return when the driver's pipe closes (on standard input) or the driver has ended:
+    whether the driver asked for the folder to be kept (:data:`KEEP`, down the pipe).
 
     The pipe alone would do, but a process the driver forked without exec holds its end too:
     so the reaper also waits on the driver itself, its parent. Once the driver is no longer its
     parent, the driver has ended (perhaps before this process got as far as looking)."""
     if os.getppid() != driver:
-        return
+        return True
     waits = [0]
     if hasattr(os, "pidfd_open"):
         with contextlib.suppress(OSError):
             waits.append(os.pidfd_open(driver))
         if os.getppid() != driver:  # it ended before its pidfd was taken (the pid may be reused)
-            return
+            return True
+    said = b""
     while True:
         try:
             ready, _, _ = select.select(waits, [], [])
-            if any(fd != 0 for fd in ready) or not os.read(0, 4096):
-                return
+            if any(fd != 0 for fd in ready):
+                return True
+            chunk = os.read(0, 4096)
+            if not chunk:
+                return KEEP in said
+            said = (said + chunk)[-64:]
         except InterruptedError:  # pragma: no cover - retried by Python itself
             continue
         except OSError:
-            return
+            return True
 
 
 # The prefix of the folders that softreg makes for its local clusters (ray_cluster): the only
 # folders the reaper removes.
 FOLDER_PREFIX = "softreg-ray-"
+# What the driver writes down the pipe before it closes it to keep the folder (its logs).
+KEEP = b"keep"
 
 
 def main(argv: list[str]) -> int:
     """Wait for the driver's pipe to close or the driver to end, then reap its session. When
-    the driver is still alive (it closed the pipe: done with the cluster), the session's folder
-    goes too, if it is one that softreg made; after a driver that died it stays, with the
-    cluster's logs of what happened."""
+    the driver is still alive (it closed the pipe: done with the cluster) and did not ask to
+    keep it, the session's folder goes too, if it is one that softreg made; after a driver
+    that died, or one that asked (an error, a failed task), it stays, with the cluster's logs
+    of what happened."""
     if len(argv) != 2 or not argv[1].isdigit():
         return 2
     driver = int(argv[1])
-    _wait_for_driver(driver)
+    keep = _wait_for_driver(driver)
     reap(argv[0], spare=driver)
     folder = Path(argv[0])
-    if os.getppid() == driver and folder.name.startswith(FOLDER_PREFIX):
+    if not keep and os.getppid() == driver and folder.name.startswith(FOLDER_PREFIX):
         shutil.rmtree(folder, ignore_errors=True)
     return 0
 
