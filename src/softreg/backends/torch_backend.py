@@ -55,7 +55,7 @@ from softreg.epochs.loop import EpochTotals
 EVAL_BYTES = 64 * 2**20
 # Examples (whole steps, at least one) an epoch's step records hold per model before they are
 # summed into the totals (see _StepRecords): a fixed count, so that the summation order of a
-# model's loss does not depend on its pack. 16 bytes an example a model.
+# model's loss does not depend on its pack. 16 bytes an example a model on a GPU, 12 on the CPU.
 RECORD_EXAMPLES = 4096
 
 
@@ -433,9 +433,11 @@ class _StepRecords:
         self.torch = torch
         self.pred = torch.empty((G, k, 1, self.span), dtype=torch.int64, device=device)
         self.label_log_p = torch.empty((G, k, 1, self.span), device=device)
-        # the largest values, unread; laid out as ``pred`` is: CUDA's max takes two outputs
-        # of the same strides only (the CPU's takes any)
-        self.top = torch.empty((G, k, 1, self.span), device=device)
+        # the largest values, unread: one step's on the CPU (kept in cache), laid out as
+        # ``pred`` elsewhere (CUDA's max takes two outputs of the same strides only)
+        self.cpu = torch.device(device).type == "cpu"
+        self.top = torch.empty((G, k, 1, rows_per_step if self.cpu else self.span),
+                               device=device)
         self.loss = torch.zeros((G, k), dtype=torch.float64, device=device)
         self.correct = torch.zeros((G, k), dtype=torch.int64, device=device)
         self.n = n
@@ -446,7 +448,8 @@ class _StepRecords:
         at = start % self.span
         end = at + m
         self.torch.max(logits, dim=2, keepdim=True,
-                       out=(self.top[..., at:end], self.pred[..., at:end]))
+                       out=(self.top[..., :m] if self.cpu else self.top[..., at:end],
+                            self.pred[..., at:end]))
         self.torch.gather(log_p, 2, ye, out=self.label_log_p[..., at:end])
         if end == self.span or start + m == self.n:  # the block is full, or the epoch ends
             first = start + m - end

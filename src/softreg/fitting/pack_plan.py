@@ -108,8 +108,8 @@ def model_bytes(batch_size: int, shape: tuple[int, int] = fashion.MODEL_SHAPE.we
     weights = classes * (features + 1) * 4
     # device, update buffer, host copy, read-back, best and last-good: six weight copies;
     # a step's logits, probabilities and gradient: about 40 bytes a logit (float64 in NumPy);
-    # the torch step records: 16 bytes an example (predicted class, its logit, the label's
-    # log-probability), a block of 4096 examples or one step
+    # the torch step records: 16 bytes an example on a GPU (predicted class, its logit, the
+    # label's log-probability; 12 on the CPU), a block of 4096 examples or one step
     return 6 * weights + 40 * classes * batch_size + 16 * max(4096, batch_size)
 
 
