@@ -51,7 +51,7 @@ step "packed-training timings" 240 "$PY" benchmarks/gpu_timings.py
 # softreg.SoftmaxRegression (issue 24): the CUDA objective test, then the full Fashion-MNIST lbfgs
 # fit on the GPU against scikit-learn's final objective (target: under 1 s on an H100/H200).
 step "CUDA estimator tests" 120 env SOFTREG_REQUIRE=torch,sklearn "$PY" -m pytest -q \
-    -p no:cacheprovider -m cuda tests/estimator/test_solver.py tests/estimator/test_on_cuda.py
+    -p no:cacheprovider -m cuda tests/estimator/test_solver.py tests/estimator/test_devices.py
 step "estimator lbfgs timings" 180 "$PY" benchmarks/bench_sklearn.py --only gpu
 
 if ((${#failed[@]})); then
