@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # On a machine with a CUDA GPU: the CUDA tests, the chapter and the other commands through the
 # command line on the GPU, then the GPU timings of packed training (benchmarks/gpu_timings.py)
-# and of the estimator's lbfgs (benchmarks/bench_sklearn.py --only gpu). One go, under 8 minutes: every step runs even
-# when one before it fails, and the summary at the end names the failed ones (exit status 1).
+# and of the estimator's lbfgs (benchmarks/bench_sklearn.py --only gpu). One go, about two
+# minutes on an H100 (each step has its own time limit): every step runs even when one before
+# it fails, and the summary at the end names the failed ones (exit status 1); Ctrl-C stops it.
 # Without a usable CUDA GPU it stops at once with a message and exit status 1.
 #   Run from the repository root: bash benchmarks/gpu_check.sh   (PY=python3 to choose Python)
 # It reads the real Fashion-MNIST offline: where the data is not installed system-wide (a lent
