@@ -63,6 +63,25 @@ def test_missing_file(tmp_path):
         checkpoint.load(tmp_path / "nope.safetensors")
 
 
+@pytest.mark.parametrize(("kind", "says"), [
+    ("seeds", "is a seeds folder ('softreg train --seeds'): it keeps the seeds' metrics, not "
+              "their weights"),
+    ("sweep", "is a sweep folder: its models are the files in its weights/ folder"),
+    ("study", "is a study folder"), ("explain", "is an explain folder"), ("train", None)])
+def test_a_folder_of_another_kind_says_where_its_models_are(tmp_path, kind, says):
+    from softreg.safety.runfolder import MARKER
+
+    (tmp_path / MARKER).write_text(json.dumps({"format": "softreg-run", "version": 1,
+                                               "kind": kind}))
+    with pytest.raises(CheckpointError, match="does not exist") as info:
+        checkpoint.load(tmp_path)
+    if says is None:  # a run folder without its checkpoint: the plain advice
+        assert str(info.value).endswith("does not exist; pass a .safetensors file written by "
+                                        "'softreg train' (or its run folder)")
+    else:
+        assert says in str(info.value)
+
+
 def test_not_safetensors(tmp_path):
     p = tmp_path / "x.safetensors"
     p.write_bytes(b"\x80\x04pickle data, not a checkpoint")

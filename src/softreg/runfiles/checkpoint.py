@@ -177,6 +177,23 @@ def _sorted_header(data: bytes) -> bytes:
     return len(text).to_bytes(8, "little") + text + data[8 + size :]
 
 
+def _folder_hint(folder: Path) -> str:
+    """What a softreg folder of another kind than a run holds instead of a checkpoint, as the
+    start of an error's advice ("" for any other folder)."""
+    from softreg.safety.runfolder import marker_kind
+
+    where = shown(str(folder))
+    return {
+        "sweep": f"{where} is a sweep folder: its models are the files in its weights/ folder "
+                 "(best.json names the chosen one and its refit); ",
+        "seeds": f"{where} is a seeds folder ('softreg train --seeds'): it keeps the seeds' "
+                 "metrics, not their weights; train one seed with 'softreg train --seed N' for "
+                 "a checkpoint, or ",
+        "study": f"{where} is a study folder: it keeps its runs' metrics, not their weights; ",
+        "explain": f"{where} is an explain folder: give the run folder it explains, or ",
+    }.get(marker_kind(folder) or "", "")
+
+
 def load(path: str | os.PathLike[str]) -> Checkpoint:
     """Read and check a softreg checkpoint (a file, or a run folder's ``checkpoint.safetensors``).
 
@@ -195,8 +212,10 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
     if p.is_dir():
         p = p / LAST
     if not p.exists():
-        raise CheckpointError(f"checkpoint {str(p)!r} does not exist; pass a .safetensors file "
-                              "written by 'softreg train' (or its run folder)")
+        raise CheckpointError(f"checkpoint {str(p)!r} does not exist; "
+                              + (_folder_hint(p.parent) if p.name == LAST else "")
+                              + "pass a .safetensors file written by 'softreg train' (or its "
+                              "run folder)")
     readback.check_regular(p, "checkpoint", CheckpointError)  # a FIFO or device: by name
     try:
         header = tensorfile.read_header(p, max_data=MAX_DATA)
