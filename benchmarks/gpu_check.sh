@@ -22,14 +22,30 @@ fi
 torch.__version__, "| CUDA", torch.version.cuda, "| numpy", numpy.__version__)'
 
 failed=()
-trap 'echo "gpu_check: interrupted" >&2; exit 130' INT TERM
+current=""  # the running step's timeout process
+stop() {  # stop CODE: end the running step (timeout passes SIGTERM on to it), then exit CODE
+    if [[ -n $current ]]; then
+        kill -TERM "$current" 2>/dev/null
+        wait "$current" 2>/dev/null
+    fi
+    echo "gpu_check: interrupted" >&2
+    exit "$1"
+}
+trap 'stop 130' INT
+trap 'stop 143' TERM
 step() {  # step NAME SECONDS COMMAND...: run one step under a time limit, note a failure, go on
     local name=$1 limit=$2
     shift 2
     echo "== gpu_check: $name"
     local t0=$SECONDS
-    timeout "$limit" "$@"
+    # in the background, waited for: the wait, unlike a command in the foreground, returns at
+    # once on Ctrl-C or SIGTERM, whose trap then ends the step (timeout runs the step in a
+    # process group of its own, which the terminal's Ctrl-C does not reach)
+    timeout "$limit" "$@" &
+    current=$!
+    wait "$current"
     local rc=$?
+    current=""
     echo "== gpu_check: $name: exit $rc after $((SECONDS - t0)) s"
     ((rc == 0)) || failed+=("$name (exit $rc)")
 }

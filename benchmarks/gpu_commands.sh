@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-trap 'echo "gpu_commands: interrupted" >&2; exit 130' INT TERM
+trap 'echo "gpu_commands: interrupted" >&2; exit 130' INT
+trap 'echo "gpu_commands: terminated" >&2; exit 143' TERM
 failed=0
 sr() {  # sr ARGS...: one softreg command; its last line shown, a failure counted
     local log="$out/log" rc

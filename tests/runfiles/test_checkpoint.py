@@ -66,8 +66,9 @@ def test_missing_file(tmp_path):
 @pytest.mark.parametrize(("kind", "says"), [
     ("seeds", "is a seeds folder ('softreg train --seeds'): it keeps the seeds' metrics, not "
               "their weights"),
-    ("sweep", "is a sweep folder: its models are the files in its weights/ folder"),
-    ("study", "is a study folder"), ("explain", "is an explain folder"), ("train", None)])
+    ("sweep", "is a sweep folder: its models are the .safetensors files in its weights/ folder"),
+    ("study", "is a study folder"), ("explain", "is an explain folder: pass the run folder it"),
+    ("train", None)])
 def test_a_folder_of_another_kind_says_where_its_models_are(tmp_path, kind, says):
     from softreg.safety.runfolder import MARKER
 

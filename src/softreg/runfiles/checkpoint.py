@@ -183,14 +183,17 @@ def _folder_hint(folder: Path) -> str:
     from softreg.safety.runfolder import marker_kind
 
     where = shown(str(folder))
+    train = "pass the folder of a 'softreg train' run"
     return {
-        "sweep": f"{where} is a sweep folder: its models are the files in its weights/ folder "
-                 "(best.json names the chosen one and its refit); ",
+        "sweep": f"{where} is a sweep folder: its models are the .safetensors files in its "
+                 "weights/ folder (best.json names the chosen one and its refit); pass one "
+                 "of them",
         "seeds": f"{where} is a seeds folder ('softreg train --seeds'): it keeps the seeds' "
-                 "metrics, not their weights; train one seed with 'softreg train --seed N' for "
-                 "a checkpoint, or ",
-        "study": f"{where} is a study folder: it keeps its runs' metrics, not their weights; ",
-        "explain": f"{where} is an explain folder: give the run folder it explains, or ",
+                 "metrics, not their weights; train one seed ('softreg train --seed N') and "
+                 f"pass its run folder",
+        "study": f"{where} is a study folder: it keeps its runs' metrics, not their weights; "
+                 + train,
+        "explain": f"{where} is an explain folder: pass the run folder it explains",
     }.get(marker_kind(folder) or "", "")
 
 
@@ -212,10 +215,9 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
     if p.is_dir():
         p = p / LAST
     if not p.exists():
-        raise CheckpointError(f"checkpoint {str(p)!r} does not exist; "
-                              + (_folder_hint(p.parent) if p.name == LAST else "")
-                              + "pass a .safetensors file written by 'softreg train' (or its "
-                              "run folder)")
+        hint = _folder_hint(p.parent) if p.name == LAST else ""
+        raise CheckpointError(f"checkpoint {str(p)!r} does not exist; " + (
+            hint or "pass a .safetensors file written by 'softreg train' (or its run folder)"))
     readback.check_regular(p, "checkpoint", CheckpointError)  # a FIFO or device: by name
     try:
         header = tensorfile.read_header(p, max_data=MAX_DATA)

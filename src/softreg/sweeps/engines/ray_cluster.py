@@ -218,9 +218,10 @@ def _start_reaper() -> str:
     """
     linux_tmp = os.environ.get("TMPDIR") if sys.platform.startswith("linux") else None
     where = os.environ.get("RAY_TMPDIR") or linux_tmp or "/tmp"
-    # absolute: the reaper matches it against /proc's absolute paths (a relative TMPDIR gives a
-    # relative folder on Python < 3.12, and nothing would be reaped)
-    folder = os.path.abspath(tempfile.mkdtemp(prefix=ray_reaper.FOLDER_PREFIX, dir=where))
+    # absolute and with no link in it: the reaper matches it against the paths /proc shows,
+    # which are resolved (a relative TMPDIR gives a relative folder on Python < 3.12, a linked
+    # one the link's path: the cluster's agents outlived a killed driver)
+    folder = os.path.realpath(tempfile.mkdtemp(prefix=ray_reaper.FOLDER_PREFIX, dir=where))
     started = ray_reaper.start(folder)
     if started is not None:
         _REAPER.append(started)
