@@ -178,8 +178,8 @@ def _sorted_header(data: bytes) -> bytes:
 
 
 def _folder_hint(folder: Path) -> str:
-    """What a softreg folder of another kind than a run holds instead of a checkpoint, as the
-    start of an error's advice ("" for any other folder)."""
+    """What a softreg folder of another kind than a run holds instead of a checkpoint, and
+    what to pass instead: an error's advice ("" for any other folder)."""
     from softreg.safety.runfolder import marker_kind
 
     where = shown(str(folder))
@@ -190,7 +190,7 @@ def _folder_hint(folder: Path) -> str:
                  "of them",
         "seeds": f"{where} is a seeds folder ('softreg train --seeds'): it keeps the seeds' "
                  "metrics, not their weights; train one seed ('softreg train --seed N') and "
-                 f"pass its run folder",
+                 "pass its run folder",
         "study": f"{where} is a study folder: it keeps its runs' metrics, not their weights; "
                  + train,
         "explain": f"{where} is an explain folder: pass the run folder it explains",
