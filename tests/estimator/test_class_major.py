@@ -283,7 +283,8 @@ def test_numpy_on_a_gpu_is_refused_before_anything_is_fitted():
     from sklearn.datasets import load_digits
 
     X, y = load_digits(return_X_y=True)
-    with pytest.raises(ValueError, match="framework='numpy' runs on device='cpu' only"):
+    with pytest.raises(ValueError,
+                       match="framework='numpy' runs on device='cpu' \\(or 'auto'\\) only"):
         SoftmaxRegressionCV(Cs=3, cv=3, device="cuda", refit=False).fit(X / 16.0, y)
 
 

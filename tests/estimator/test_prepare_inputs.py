@@ -230,6 +230,26 @@ def test_torch_refuses_a_device_it_cannot_fit_on_in_one_line(solver):
              "cannot fit on device='bogus'")
 
 
+def test_auto_is_the_gpu_torch_finds_else_the_cpu(monkeypatch):
+    torch = need("torch")
+    from softreg.estimator import prepare
+
+    X, y = _data()
+    for framework in ("numpy", "torch"):  # no GPU here (or none asked for): the CPU's fit
+        cpu = SoftmaxRegression(framework=framework).fit(X, y)
+        if framework == "torch" and torch.cuda.is_available():
+            continue
+        auto = SoftmaxRegression(framework=framework, device="auto").fit(X, y)
+        np.testing.assert_array_equal(auto.coef_, cpu.coef_)
+    cv = SoftmaxRegressionCV(Cs=2, cv=2, device="auto").fit(X, y)
+    np.testing.assert_array_equal(cv.coef_, SoftmaxRegressionCV(Cs=2, cv=2).fit(X, y).coef_)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert prepare.torch_device(torch, "auto") == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert prepare.torch_device(torch, "auto") == "cpu"
+    assert prepare.torch_device(torch, "cuda:1") == "cuda:1"  # anything else as it is
+
+
 def test_torch_fits_on_cpu_devices():
     need("torch")
     X, y = _data()

@@ -223,8 +223,8 @@ def test_bad_input_messages():
     with pytest.raises(ValueError, match="weights \\(times the class weights\\) sum to zero; "
                        "give some rows a positive weight"):
         SoftmaxRegression(class_weight={0: 0.0, 1: 0.0, 2: 0.0}).fit(X, y)
-    with pytest.raises(ValueError, match="framework='numpy' runs on device='cpu' only, got "
-                       "'cuda'; use framework='torch' for a GPU"):
+    with pytest.raises(ValueError, match="framework='numpy' runs on device='cpu' \\(or 'auto'\\) "
+                       "only, got 'cuda'; use framework='torch' for a GPU"):
         SoftmaxRegression(device="cuda").fit(X, y)
     with pytest.raises(ValueError, match="Cs must be positive values or a count of them"):
         SoftmaxRegressionCV(Cs=[1.0, -2.0]).fit(X, y)

@@ -35,7 +35,8 @@ class SoftmaxRegression(LinearSoftmax):
         random_state: the order of SGD's batches.
         verbose: print each iteration (lbfgs) or epoch (sgd).
         framework: ``"numpy"`` (dense or scipy.sparse) or ``"torch"`` (dense).
-        device: ``"cpu"`` or a torch device such as ``"cuda"``.
+        device: ``"cpu"``, a torch device such as ``"cuda"``, or ``"auto"``: with torch, the
+            GPU where torch finds one, else the CPU (NumPy: the CPU).
         standardize: fit on standardised columns (folded into the weights; X is not copied);
             ``coef_`` is always on X's own scale.
         lr, batch_size, epochs, lr_schedule: SGD's learning rate, batch size, epochs per

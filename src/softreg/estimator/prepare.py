@@ -242,9 +242,9 @@ def objective(prob: Problem, framework: str, device: str, rough: bool = False,
     """The loss-and-gradient callable of ``prob`` on ``framework``; ``rough``: the float32
     class-major one of a pack's first phase (:func:`rough_pays`), given the problem's
     ``true_class_sums`` when they are made already."""
-    if framework == "numpy" and device != "cpu":
-        raise ValueError(f"framework='numpy' runs on device='cpu' only, got {device!r}; "
-                         "use framework='torch' for a GPU")
+    if framework == "numpy" and device not in ("cpu", "auto"):
+        raise ValueError(f"framework='numpy' runs on device='cpu' (or 'auto') only, got "
+                         f"{device!r}; use framework='torch' for a GPU")
     if rough:
         return ClassMajorObjective(prob, np.float32, true)
     if framework == "numpy":
@@ -255,8 +255,17 @@ def objective(prob: Problem, framework: str, device: str, rough: bool = False,
         raise ValueError("framework='torch' takes dense X; fit sparse X with framework='numpy' "
                          "(scipy.sparse products)")
     torch = require("torch")
+    device = torch_device(torch, device)
     _check_torch_device(torch, device)
     return TorchObjective(prob, torch, device)
+
+
+def torch_device(torch: Any, device: str) -> str:
+    """``device`` itself, or for ``"auto"`` the GPU where torch finds one (``"cuda"``), else
+    ``"cpu"``: what ``softreg train --device auto`` picks."""
+    if device != "auto":
+        return device
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 @functools.lru_cache(maxsize=16)  # an SGD fit makes an objective for each batch
@@ -274,10 +283,10 @@ def _check_torch_device(torch: Any, device: str) -> None:
     if where is not None and where.type == "cuda" and (where.index or 0) < gpus:
         return
     if not gpus:
-        usable = "device='cpu' (torch finds no CUDA GPU)"
+        usable = "device='cpu' or 'auto' (torch finds no CUDA GPU)"
     else:
-        usable = "device='cpu', 'cuda' or " + (
-            "'cuda:0'" if gpus == 1 else f"'cuda:0' to 'cuda:{gpus - 1}'")
+        usable = "device='cpu', 'cuda', " + (
+            "'cuda:0'" if gpus == 1 else f"'cuda:0' to 'cuda:{gpus - 1}'") + " or 'auto'"
     raise ValueError(f"framework='torch' cannot fit on device={device!r} here; use {usable}")
 
 
