@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from softreg.core.metrics import confusion_matrix, format_confusion, per_class_accuracy
+from softreg.core.metrics import (
+    MATRIX_CLASSES,
+    TEXT_CLASSES,
+    Confusion,
+    class_report,
+    confusion_matrix,
+    format_confusion,
+    per_class_accuracy,
+)
 from softreg.data import CLASS_NAMES
 
 
@@ -119,3 +127,45 @@ def test_class_report_f1_is_zero_for_a_class_never_predicted():
     assert rep.macro() == pytest.approx((10 / 36 / 3, 1 / 3, f1 / 3))
     assert rep.weighted() == pytest.approx((10 / 36 * 10 / 36, 10 / 36, f1 * 10 / 36))
     assert "nan" not in format_class_report(rep, ["class_0", "class_1", "class_2"])
+
+
+def test_confusion_counts_from_the_labels_equal_the_matrixs():
+    rng = np.random.default_rng(0)
+    t = rng.integers(0, 7, 500)
+    p = np.where(rng.random(500) < 0.6, t, rng.integers(0, 7, 500))
+    p[t == 6] = 2  # a class never predicted right, one never predicted
+    conf, cm = Confusion.of(t, p, 7), confusion_matrix(t, p, 7)
+    np.testing.assert_array_equal(conf.matrix, cm)
+    same = Confusion.of_matrix(cm)
+    for name in ("support", "predicted", "correct", "mistakes"):
+        np.testing.assert_array_equal(getattr(conf, name), getattr(same, name))
+    assert sorted(map(tuple, conf.mistakes)) == [
+        (i, j, int(cm[i, j])) for i in range(7) for j in range(7) if i != j and cm[i, j]]
+    np.testing.assert_array_equal(conf.per_class_accuracy(), per_class_accuracy(cm))
+    ours, ref = conf.report(), class_report(cm)
+    for name in ("precision", "recall", "f1", "support"):
+        np.testing.assert_array_equal(getattr(ours, name), getattr(ref, name))
+    assert conf.accuracy == ref.accuracy == np.trace(cm) / cm.sum()
+    assert conf.text([str(i) for i in range(7)]) == format_confusion(cm, [str(i) for i in range(7)])
+
+
+def test_many_classes_keep_counts_without_a_matrix():
+    from softreg.explain.mistakes import confused_pairs
+
+    n = MATRIX_CLASSES + 1  # a run may have 37,449 classes: an 11 GB matrix
+    t = np.arange(n).repeat(2)
+    p = t.copy()
+    p[::2] = (t[::2] + 1) % n  # each class once right, once taken for the next
+    conf = Confusion.of(t, p, n)
+    assert conf.matrix is None and conf.accuracy == 0.5
+    np.testing.assert_array_equal(conf.per_class_accuracy(), np.full(n, 0.5))
+    np.testing.assert_array_equal(conf.report().precision, np.full(n, 0.5))
+    assert conf.text([str(i) for i in range(n)]).startswith(
+        f"(not printed for {n:,} classes, more than {TEXT_CLASSES}")
+    pairs = confused_pairs(conf, 3)  # one mistake each; ties by the classes' indices
+    assert [(q.a, q.b, q.a_as_b, q.b_as_a) for q in pairs] == [
+        (0, 1, 1, 0), (0, n - 1, 0, 1), (1, 2, 1, 0)]
+    assert pairs[1].b_rate == 0.5
+    every = np.arange(TEXT_CLASSES + 1)  # a matrix, but too wide to print
+    few = Confusion.of(every, every, len(every))
+    assert few.matrix is not None and few.text(["x"] * len(every)).startswith("(not")

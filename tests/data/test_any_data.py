@@ -551,3 +551,26 @@ def test_evaluate_and_predict_of_another_shape_write_nothing(capsys, tmp_path, s
         code, _, err = _run(capsys, *argv)
         assert code == 2 and len(err.strip().splitlines()) == 1, err
         assert _snapshot(tmp_path) == before, argv  # nothing written, nothing touched
+
+
+def test_many_classes_report_without_a_matrix_of_every_pair(capsys, tmp_path):
+    from softreg.core.metrics import MATRIX_CLASSES, TEXT_CLASSES
+
+    n = MATRIX_CLASSES + 1  # data may have 37,449 classes: their matrix would take 11 GB
+    rng = np.random.default_rng(0)
+    y = np.arange(n).repeat(2)
+    X = (y[:, None] + rng.normal(0, 0.1, (len(y), 1))).astype(np.float32)
+    np.savez(tmp_path / "many.npz", X_train=X, y_train=y, X_test=X[::2], y_test=y[::2])
+    run = tmp_path / "run"
+    code, _, err = _run(capsys, "train", "--framework", "numpy", "--data",
+                        f"npz:{tmp_path / 'many.npz'}", "--epochs", "1", "--quiet", "--out", run)
+    assert code == 0, err
+    report = (run / "report.md").read_text()
+    assert f"(not printed for {n:,} classes, more than {TEXT_CLASSES}" in report
+    assert not (run / "confusion.png").exists() and "![confusion]" not in report
+    assert report.count("\n| ") > n  # the per-class table has every class
+    code, out, _ = _run(capsys, "evaluate", run)
+    assert code == 0 and f"no confusion matrix figure: {n:,} classes" in out
+    assert not (run / "evaluate-test-confusion.png").exists()
+    code, out, _ = _run(capsys, "explain", run)
+    assert code == 0 and "most-confused pairs:" in out

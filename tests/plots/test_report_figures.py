@@ -14,7 +14,7 @@ from softreg.cli import main
 from softreg.data.fashion import CLASS_NAMES
 from softreg.epochs.history import EpochRecord, History
 from softreg.plots import labels, raster
-from softreg.plots.confusion import CELL, plot_confusion
+from softreg.plots.confusion import CELL, MATRIX_PX, plot_confusion
 from softreg.plots.curves import SIZE, plot_curves
 from softreg.plots.explain import plot_templates
 from softreg.plots.images import PANEL, image_grid
@@ -95,6 +95,20 @@ def test_confusion_cells_are_the_row_shares_in_blues(tmp_path, text):
     half = np.all(px == lut[128], axis=2)
     assert (CELL - 14) ** 2 < half.sum() < 3 * CELL**2  # two cells at 0.5 (and a bar row)
     assert px.shape[1] > 10 * CELL and px.shape[0] > 10 * CELL
+
+
+def test_confusion_of_many_classes_shrinks_its_cells_to_a_bounded_figure(tmp_path, text):
+    n = 1000  # at 46 pixels a cell, drawn twice as big, this took 24 GB
+    cm = np.diag(np.full(n, 3, dtype=np.int64))
+    cm[0, 1] = 5
+    names = [f"class {i}" for i in range(n)]
+    px = _pixels(plot_confusion(cm, names, tmp_path / "m.png", title="t", text=text))
+    assert n <= px.shape[0] < MATRIX_PX + 400 and n <= px.shape[1] < MATRIX_PX + 400
+    assert np.all(px == raster.colormap("Blues")[255], axis=2).sum() >= n - 1  # the diagonal
+    with pytest.raises(ValueError, match=f"at most {MATRIX_PX:,} classes, got 1,841"):
+        plot_confusion(np.eye(MATRIX_PX + 1, dtype=np.int64), ["c"] * (MATRIX_PX + 1),
+                       tmp_path / "n.png", text=text)
+    assert not (tmp_path / "n.png").exists()
 
 
 def test_templates_have_ten_panels_and_both_ends_of_the_scale(tmp_path):

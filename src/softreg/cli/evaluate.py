@@ -71,12 +71,7 @@ def _evaluate(args: argparse.Namespace, png: Path, replace_png: bool, text: Any)
     import numpy as np
 
     from softreg.backends import get_backend
-    from softreg.core.metrics import (
-        confusion_matrix,
-        format_confusion,
-        format_per_class,
-        per_class_accuracy,
-    )
+    from softreg.core.metrics import MATRIX_CLASSES, Confusion, format_per_class
     from softreg.core.numerics import cross_entropy
     from softreg.runfiles import checkpoint
     from softreg.runfiles.checkpoint_meta import origin
@@ -99,27 +94,32 @@ def _evaluate(args: argparse.Namespace, png: Path, replace_png: bool, text: Any)
         # Loss from the logits, max-subtracted in float64: no overflow, however large they are.
         loss = float(cross_entropy(logits.astype(np.float64), y))
         pred = logits.argmax(axis=1)  # (N,)
-        cm = confusion_matrix(y, pred, len(class_names))
+        cm = Confusion.of(y, pred, len(class_names))
         # The metadata was checked on load; printed through printable() all the same.
         print(printable(f"checkpoint: {path} ({origin(ck.meta)}); evaluated with {backend.name} "
                         f"on {backend.device}"))
         print(f"{args.split}: accuracy {float(np.mean(pred == y)):.4f}  loss {loss:.4f}  "
               f"({len(y)} {what})")
         print("per-class accuracy:")
-        for line in format_per_class(per_class_accuracy(cm), class_names).splitlines():
+        for line in format_per_class(cm.per_class_accuracy(), class_names).splitlines():
             print(printable(line))  # class names come from the data's files
         print("confusion matrix (rows: true class, columns: predicted):")
-        for line in format_confusion(cm, class_names).splitlines():
+        for line in cm.text(class_names).splitlines():
             print(printable(line))
-        if text is not None:
+        if text is not None and cm.matrix is None:
+            print(f"no confusion matrix figure: {len(class_names):,} classes, more than "
+                  f"{MATRIX_CLASSES:,}")
+        elif text is not None:
             from softreg.plots.confusion import plot_confusion
 
             title = text.confusion_title.format(split=text.splits[args.split])
             # a path the user named may hold their own file: refused unless --overwrite
             fig_text = text.for_classes(class_names)
+            matrix = cm.matrix
 
             def draw(tmp: Path) -> None:
-                plot_confusion(cm, fig_text.class_names, tmp, title=title, text=fig_text)
+                assert matrix is not None
+                plot_confusion(matrix, fig_text.class_names, tmp, title=title, text=fig_text)
 
             fileio.write_new(png, draw, overwrite=replace_png, flag="--png", suffix=".png")
             print(f"confusion matrix figure: {png}")

@@ -1,5 +1,10 @@
 """Classification metrics on NumPy arrays: confusion matrix, per-class accuracy, precision,
-recall and F1, text tables."""
+recall and F1, text tables.
+
+A run may have up to 37,449 classes (:data:`softreg.data.dataset.MAX_DATA_CLASSES`), whose
+confusion matrix would take 11 GB. :class:`Confusion` keeps the counts in memory of the
+examples' and classes' size instead, and makes the matrix only up to :data:`MATRIX_CLASSES`.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,88 @@ def confusion_matrix(
         raise ValueError(f"y_true and y_pred must have the same shape, got {t.shape} and {p.shape}")
     flat = np.bincount(t * num_classes + p, minlength=num_classes * num_classes)
     return flat.reshape(num_classes, num_classes)  # (true, predicted)
+
+
+# The most classes whose (C, C) int64 confusion matrix is made: 8 MB. Beyond, a Confusion's
+# counts come from the labels (bincounts and the distinct mistakes) and there is no matrix to
+# print or draw.
+MATRIX_CLASSES = 1024
+# The most classes whose matrix is printed as a text table (report.md, softreg evaluate): 64
+# columns already make rows of some 400 characters.
+TEXT_CLASSES = 64
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """A classifier's counts on a labelled set, in O(N + C) memory whatever the classes.
+
+    Attributes:
+        support: (C,) examples of each class. predicted: (C,) predictions of each class.
+        correct: (C,) examples of each class predicted as it.
+        mistakes: (M, 3) int64 rows ``(true, predicted, count)``, the distinct mistakes.
+        matrix: ``cm[true, predicted]`` (C, C) up to :data:`MATRIX_CLASSES` classes, else None.
+    """
+
+    support: npt.NDArray[np.int64]
+    predicted: npt.NDArray[np.int64]
+    correct: npt.NDArray[np.int64]
+    mistakes: npt.NDArray[np.int64]
+    matrix: npt.NDArray[np.int64] | None
+
+    @classmethod
+    def of(cls, y_true: npt.ArrayLike, y_pred: npt.ArrayLike, num_classes: int) -> Confusion:
+        """The counts of the predictions ``y_pred`` of labels ``y_true`` (class indices)."""
+        t = np.asarray(y_true, dtype=np.int64)
+        p = np.asarray(y_pred, dtype=np.int64)
+        if t.shape != p.shape:
+            raise ValueError(f"y_true and y_pred must have the same shape, got {t.shape} and "
+                             f"{p.shape}")
+        right = t == p
+        wrong = np.unique(t[~right] * num_classes + p[~right], return_counts=True)
+        mistakes = np.stack([wrong[0] // num_classes, wrong[0] % num_classes, wrong[1]],
+                            axis=1).astype(np.int64)
+        return cls(np.bincount(t, minlength=num_classes), np.bincount(p, minlength=num_classes),
+                   np.bincount(t[right], minlength=num_classes), mistakes,
+                   confusion_matrix(t, p, num_classes) if num_classes <= MATRIX_CLASSES
+                   else None)
+
+    @classmethod
+    def of_matrix(cls, cm: npt.NDArray[np.int64]) -> Confusion:
+        """The counts of a confusion matrix ``cm[true, predicted]``."""
+        cm = np.asarray(cm, dtype=np.int64)
+        off = cm.copy()
+        np.fill_diagonal(off, 0)
+        t, p = np.nonzero(off)
+        return cls(cm.sum(axis=1), cm.sum(axis=0), np.diag(cm).copy(),
+                   np.stack([t, p, off[t, p]], axis=1).astype(np.int64),
+                   cm if len(cm) <= MATRIX_CLASSES else None)
+
+    @property
+    def classes(self) -> int:
+        return len(self.support)
+
+    @property
+    def accuracy(self) -> float:
+        """The share of examples predicted right (0 for none)."""
+        return float(self.correct.sum()) / max(int(self.support.sum()), 1)
+
+    def per_class_accuracy(self) -> npt.NDArray[np.float64]:
+        """Recall of each class (NaN for a class with no example), as :func:`per_class_accuracy`."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.support > 0, self.correct / np.maximum(self.support, 1), np.nan)
+
+    def report(self) -> ClassReport:
+        """Precision, recall and F1 of each class (:func:`class_report`)."""
+        return _class_report(self.correct, self.predicted, self.support)
+
+    def text(self, names: Sequence[str]) -> str:
+        """The matrix as :func:`format_confusion` prints it, up to :data:`TEXT_CLASSES`
+        classes; beyond, a sentence saying so."""
+        if self.matrix is None or self.classes > TEXT_CLASSES:
+            return (f"(not printed for {self.classes:,} classes, more than {TEXT_CLASSES}: "
+                    "the per-class table above and `softreg explain`'s most-confused pairs "
+                    "summarise it)")
+        return format_confusion(self.matrix, names)
 
 
 def per_class_accuracy(cm: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
@@ -75,16 +162,22 @@ class ClassReport:
 
 def class_report(cm: npt.NDArray[np.int64]) -> ClassReport:
     """Precision, recall and F1 per class from a confusion matrix ``cm[true, predicted]``."""
-    tp = np.diag(cm).astype(np.float64)  # (C,)
-    predicted = cm.sum(axis=0)  # (C,) column sums: TP + FP
-    support = cm.sum(axis=1).astype(np.int64)  # (C,) row sums: TP + FN
+    # the diagonal (TP), column sums (TP + FP) and row sums (TP + FN)
+    return _class_report(np.diag(cm), cm.sum(axis=0), cm.sum(axis=1))
+
+
+def _class_report(correct: npt.NDArray[np.int64], predicted: npt.NDArray[np.int64],
+                  support: npt.NDArray[np.int64]) -> ClassReport:
+    """:func:`class_report` from each class's TP, predictions (TP + FP) and examples (TP + FN)."""
+    tp = correct.astype(np.float64)  # (C,)
+    support = support.astype(np.int64)
     seen = (predicted + support) > 0  # 2TP + FP + FN > 0: the class was measured
     precision = tp / np.maximum(predicted, 1)  # 0 for a class never predicted
     recall = tp / np.maximum(support, 1)  # 0 for a class with no example
     # 2TP / (2TP + FP + FN), not 2PR / (P + R): 0 whenever TP = 0, even with P or R 0/0
     f1 = 2 * tp / np.maximum(predicted + support, 1)
     precision, recall, f1 = (np.where(seen, v, np.nan) for v in (precision, recall, f1))
-    accuracy = float(tp.sum()) / max(int(cm.sum()), 1)
+    accuracy = float(tp.sum()) / max(int(support.sum()), 1)
     return ClassReport(precision, recall, f1, support, accuracy)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from softreg.core.metrics import ClassReport, class_report, confusion_matrix
+from softreg.core.metrics import ClassReport, Confusion
 from softreg.core.shape import ModelShape
 from softreg.explain.calibration import Calibration, Reliability, calibrate
 from softreg.explain.mistakes import ConfusedPair, Scored, confused_pairs, highest_loss, score
@@ -26,7 +26,7 @@ class Explanation:
         names: class names.
         W: (C, D) raw-input weights (the templates); b: (C,) biases, both float32.
         images: (N, D) test examples' raw inputs (pixels in [0, 1] for images).
-        cm: test confusion matrix ``cm[true, predicted]``.
+        confusion: the test set's counts (its matrix up to ``MATRIX_CLASSES`` classes).
         report: per-class precision, recall, F1 and the accuracy.
         scored: per-image predictions, probabilities and losses.
         pairs: the most-confused class pairs.
@@ -42,7 +42,7 @@ class Explanation:
     W: npt.NDArray[np.float32]
     b: npt.NDArray[np.float32]
     images: npt.NDArray[np.float32]
-    cm: npt.NDArray[np.int64]
+    confusion: Confusion
     report: ClassReport
     scored: Scored
     pairs: list[ConfusedPair]
@@ -83,10 +83,10 @@ def analyse(W: npt.ArrayLike, b: npt.ArrayLike, test: Labelled, val: Labelled | 
     X, y = test
     logits = linear_logits(W, b, X)
     scored = score(logits, y)
-    cm = confusion_matrix(y, scored.pred, num_classes=len(names))
+    counts = Confusion.of(y, scored.pred, len(names))
     val_logits = None if val is None else (linear_logits(W, b, val[0]), val[1])
     cal, before, after = calibrate(logits, y, val_logits)
     return Explanation(list(names), np.asarray(W, dtype=np.float32),
-                       np.asarray(b, dtype=np.float32), X, cm, class_report(cm),
-                       scored, confused_pairs(cm, TOP_PAIRS), highest_loss(scored, HARDEST),
+                       np.asarray(b, dtype=np.float32), X, counts, counts.report(),
+                       scored, confused_pairs(counts, TOP_PAIRS), highest_loss(scored, HARDEST),
                        cal, before, after, list(notes or []), shape)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from softreg.core.metrics import Confusion
 from softreg.core.numerics import cross_entropy, softmax
 
 
@@ -31,26 +32,30 @@ class ConfusedPair:
         return self.a_as_b + self.b_as_a
 
 
-def confused_pairs(cm: npt.NDArray[np.int64], k: int = 5) -> list[ConfusedPair]:
+def confused_pairs(cm: npt.NDArray[np.int64] | Confusion, k: int = 5) -> list[ConfusedPair]:
     """The ``k`` class pairs with the most mistakes between them, both directions counted.
 
     Ties are broken by the class indices (lowest first); pairs with no mistake are left out.
+    Worked from the distinct mistakes (:class:`~softreg.core.metrics.Confusion`), not from
+    every pair of classes.
 
     Args:
-        cm: confusion matrix ``cm[true, predicted]``, (C, C).
+        cm: confusion matrix ``cm[true, predicted]``, (C, C), or a run's Confusion.
         k: how many pairs at most.
     """
-    support = cm.sum(axis=1)  # (C,)
-    pairs = []
-    for a in range(cm.shape[0]):
-        for b in range(a + 1, cm.shape[0]):
-            ab, ba = int(cm[a, b]), int(cm[b, a])
-            if ab + ba == 0:
-                continue
-            pairs.append(ConfusedPair(a, b, ab, ba, _rate(ab, int(support[a])),
-                                      _rate(ba, int(support[b]))))
-    pairs.sort(key=lambda p: (-p.total, p.a, p.b))
-    return pairs[:k]
+    conf = cm if isinstance(cm, Confusion) else Confusion.of_matrix(cm)
+    t, p, count = conf.mistakes.T
+    lo, hi = np.minimum(t, p), np.maximum(t, p)
+    n = conf.classes
+    pair, where = np.unique(lo * n + hi, return_inverse=True)
+    forward = np.bincount(where, weights=np.where(t == lo, count, 0), minlength=len(pair))
+    backward = np.bincount(where, weights=np.where(t == lo, 0, count), minlength=len(pair))
+    a, b = pair // n, pair % n
+    top = np.lexsort((b, a, -(forward + backward)))[:k]  # most mistakes, then lowest a, b
+    support = conf.support
+    return [ConfusedPair(int(a[i]), int(b[i]), int(forward[i]), int(backward[i]),
+                         _rate(int(forward[i]), int(support[a[i]])),
+                         _rate(int(backward[i]), int(support[b[i]]))) for i in top]
 
 
 def _rate(count: int, total: int) -> float:

@@ -6,12 +6,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from softreg import __version__
 from softreg.backends.base import LinearBackend
 from softreg.core.config import TrainConfig
-from softreg.core.metrics import confusion_matrix, format_confusion, per_class_accuracy
+from softreg.core.metrics import Confusion
 from softreg.core.shape import ModelShape
 from softreg.epochs.history import History
 from softreg.safety import fileio
@@ -36,7 +34,7 @@ def write_outputs(out: Path, config: TrainConfig, history: History, backend: Lin
     files: dict[str, Path] = {}
     files["metrics"], files["history"] = history.write(out)
     pred = backend.logits(test.X).argmax(axis=1)  # (N,)
-    cm = confusion_matrix(test.y, pred, shape.classes)
+    cm = Confusion.of(test.y, pred, shape.classes)
     if figures:
         files.update(_figures(out, config, history, cm, test, pred, labels, shape))
     explained, more = report_sections(out, test, val, figures=figures,
@@ -50,7 +48,7 @@ def write_outputs(out: Path, config: TrainConfig, history: History, backend: Lin
     return files
 
 
-def _figures(out: Path, config: TrainConfig, history: History, cm: Any, test: Any,
+def _figures(out: Path, config: TrainConfig, history: History, cm: Confusion, test: Any,
              pred: Any, labels: str, shape: ModelShape) -> dict[str, Path]:
     from softreg.jobs.explain import raw_split
     from softreg.plots.confusion import plot_confusion
@@ -69,8 +67,10 @@ def _figures(out: Path, config: TrainConfig, history: History, cm: Any, test: An
                                                                         strict=True)]
         files["predictions"] = Path(image_grid(images, titles, path=out / "predictions.png",
                                                ncols=6, font_file=text.font_file))
-    files["confusion"] = plot_confusion(cm, text.class_names, out / "confusion.png", text=text,
-                                        title=text.confusion_title.format(split=text.splits["test"]))
+    if cm.matrix is not None:  # up to MATRIX_CLASSES classes
+        files["confusion"] = plot_confusion(
+            cm.matrix, text.class_names, out / "confusion.png", text=text,
+            title=text.confusion_title.format(split=text.splits["test"]))
     return files
 
 
@@ -80,14 +80,16 @@ def render_report(config: TrainConfig, history: History, cm: Any, names: list[st
                   explained: str = "") -> str:
     """The Markdown report, written from the run's own numbers.
 
-    ``cm`` is the test confusion matrix of the weights of epoch ``model_epoch`` (default: the
-    last epoch); ``best_restored`` says they are the best epoch's, put back by early stopping.
+    ``cm`` is the test confusion matrix (or its :class:`Confusion`) of the weights of epoch
+    ``model_epoch`` (default: the last epoch); ``best_restored`` says they are the best
+    epoch's, put back by early stopping.
     ``device_used`` is the device the run resolved ``config.device`` to (e.g. ``auto`` ->
     ``cuda``); it gets its own row under the ``device`` setting. ``explained`` (the explain
     sections in Markdown) goes after the figures.
     """
     last = history.last
-    acc = per_class_accuracy(cm)
+    cm = cm if isinstance(cm, Confusion) else Confusion.of_matrix(cm)
+    acc = cm.per_class_accuracy()
     lines = [f"# softreg run: {config.framework}", "",
              f"softreg {__version__}. Status: **{history.status}**. {history.message}".rstrip(), "",
              "## Configuration", "", "| setting | value |", "|---|---|"]
@@ -114,7 +116,7 @@ def render_report(config: TrainConfig, history: History, cm: Any, names: list[st
     lines += ["", "## Per-class test accuracy", "", "| class | accuracy |", "|---|---|"]
     lines += [f"| {n} | {a:.4f} |" for n, a in zip(names, acc, strict=True)]
     lines += ["", "## Confusion matrix (rows: true, columns: predicted)", "", "```",
-              format_confusion(cm, names), "```", ""]
+              cm.text(names), "```", ""]
     for key in ("curves", "predictions", "mistakes", "confusion"):
         if key in files:
             lines.append(f"![{key}]({files[key].name})")
@@ -123,11 +125,11 @@ def render_report(config: TrainConfig, history: History, cm: Any, names: list[st
     return "\n".join(lines) + "\n"
 
 
-def _evaluated(config: TrainConfig, history: History, cm: Any, model_epoch: int | None,
+def _evaluated(config: TrainConfig, history: History, cm: Confusion, model_epoch: int | None,
                best_restored: bool) -> str:
     """Which epoch's weights the test accuracy, tables and figures describe, and where."""
     epoch = len(history) if model_epoch is None else model_epoch
-    acc = float(np.trace(cm)) / max(int(cm.sum()), 1)
+    acc = cm.accuracy
     if history.last is None:
         return (f"Test accuracy {acc:.4f}, with the initial weights (no epoch was trained; "
                 "saved in checkpoint.safetensors). The per-class accuracy, confusion matrix and "

@@ -13,7 +13,15 @@ import numpy.typing as npt
 
 from softreg.plots.labels import FigureText
 
-CELL = 46  # pixels per cell of confusion.png
+CELL = 46  # pixels per cell of confusion.png, at most
+# The matrix's side at most, in pixels: with more classes than fit at CELL the cells shrink, to
+# one pixel at 1,840 classes (a run's Confusion makes a matrix up to 1,024), so that the figure's
+# memory stays a few tens of MB (46 pixels a class took 24 GB at 1,000 classes).
+MATRIX_PX = 1840
+NAME_CELL = 14  # the smallest cell beside which its class's name is written (13-pixel text)
+# confusion_figure (matplotlib, 6.5 x 5.8 inches): the most classes whose names label the axes
+# and whose counts are written in the cells
+FIGURE_NAMES, FIGURE_COUNTS = 40, 25
 
 
 def plot_confusion(
@@ -23,15 +31,25 @@ def plot_confusion(
     """Write a row-normalised confusion matrix (counts printed in the cells) to ``path``.
 
     Class ``names`` on both axes, a colour bar of the share of each true class; the other
-    words and the font come from ``text``.
+    words and the font come from ``text``. Many classes get smaller cells (``MATRIX_PX``),
+    without their counts once these no longer fit, and without the names once a cell is
+    smaller than a line of text.
+
+    Raises:
+        ValueError: more than ``MATRIX_PX`` classes.
     """
     from softreg.plots import raster
 
     words = text or FigureText()
     k, n = 2, cm.shape[0]  # lines drawn twice as big, then reduced (raster.Canvas)
-    cell = CELL * k
+    if n > MATRIX_PX:
+        raise ValueError(f"a confusion figure draws at most {MATRIX_PX:,} classes, got {n:,}")
+    cell = min(CELL, MATRIX_PX // n) * k
     fnt = {size: raster.font(size, words.font_file) for size in (10, 13, 14, 16)}
-    name_w = max(raster.text_size(fnt[13], name)[0] for name in names) * k
+    named = cell >= NAME_CELL * k
+    # each cell's count where the largest fits its cell
+    counted = raster.text_size(fnt[10], str(int(cm.max(initial=0))))[0] * k <= cell - 6 * k
+    name_w = max(raster.text_size(fnt[13], name)[0] for name in names) * k if named else 0
     label_h = raster.text_size(fnt[14], "Ag")[1] * k
     left = 12 * k + label_h + 10 * k + name_w + 8 * k
     top = (raster.text_size(fnt[16], title)[1] * k + 14 * k) if title else 12 * k
@@ -49,10 +67,12 @@ def plot_confusion(
     draw = canvas.draw
     x1, y1 = left + n * cell, top + n * cell
     for i in range(n):
-        for j in range(n):
+        for j in range(n if counted else 0):
             color = raster.WHITE if frac[i, j] > 0.5 else raster.BLACK
             canvas.text((left + (j + 0.5) * cell, top + (i + 0.5) * cell), str(int(cm[i, j])),
                         fnt[10], "mm", color)
+        if not named:
+            continue
         mid = top + (i + 0.5) * cell
         draw.line([(left - 4 * k, mid), (left, mid)], fill=raster.BLACK, width=k)
         canvas.text((left - 7 * k, mid), names[i], fnt[13], "rm")
@@ -91,16 +111,18 @@ def confusion_figure(cm: npt.NDArray[np.int64], names: Sequence[str], title: str
     words = text or FigureText()
     plt = pyplot()
     rows = cm.sum(axis=1, keepdims=True)
-    frac = cm / np.maximum(rows, 1)  # (10, 10) share of each true class
+    frac = cm / np.maximum(rows, 1)  # (n, n) share of each true class
     fig, ax = plt.subplots(figsize=(6.5, 5.8))
     im = ax.imshow(frac, cmap="Blues", vmin=0.0, vmax=1.0)
-    ticks = np.arange(len(names))
-    ax.set_xticks(ticks, labels=list(names), rotation=45, ha="right")
-    ax.set_yticks(ticks, labels=list(names))
+    n = cm.shape[0]
+    if n <= FIGURE_NAMES:  # more names than this overlap at this size: none then
+        ticks = np.arange(n)
+        ax.set_xticks(ticks, labels=list(names), rotation=45, ha="right")
+        ax.set_yticks(ticks, labels=list(names))
     ax.set_xlabel(words.predicted_class)
     ax.set_ylabel(words.true_class)
-    for i in range(cm.shape[0]):
-        for j in range(cm.shape[1]):
+    for i in range(n if n <= FIGURE_COUNTS else 0):  # counts only where they fit a cell
+        for j in range(n):
             color = "white" if frac[i, j] > 0.5 else "black"
             ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7, color=color)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=words.share)
