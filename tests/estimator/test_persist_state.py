@@ -234,3 +234,42 @@ def test_display_names_tell_apart_labels_that_print_alike():
 
     assert display_names(np.array([1, "1", ""], dtype=object)) == ("1 (0)", "1 (1)", "''")
     assert display_names(np.array(["a", "b"])) == ("a", "b")
+
+
+def test_save_replaces_a_file_only_when_asked(tmp_path, iris):
+    X, y = iris
+    m = SoftmaxRegression().fit(X, y)
+    mine = tmp_path / "notes.txt"
+    mine.write_text("my notes")
+    with pytest.raises(FileExistsError, match=r"notes\.txt' already exists; save does not "
+                       r"replace a file unasked: .*pass overwrite=True"):
+        m.save(mine)
+    assert mine.read_text() == "my notes"
+    path = m.save(tmp_path / "m.safetensors")
+    with pytest.raises(FileExistsError):
+        SoftmaxRegression(C=0.1).fit(X, y).save(path)
+    np.testing.assert_array_equal(SoftmaxRegression.load(path).coef_, m.coef_)
+    other = SoftmaxRegression(C=0.1).fit(X, y)
+    other.save(path, overwrite=True)
+    np.testing.assert_array_equal(SoftmaxRegression.load(path).coef_, other.coef_)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ValueError, match="is a folder"):
+        m.save(tmp_path / "folder", overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "m.safetensors", "notes.txt"]
+
+
+def test_save_never_writes_into_a_run_folder_of_the_commands(tmp_path, iris, capsys):
+    from softreg.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", "sklearn:iris", "--framework", "numpy", "--epochs", "1",
+                 "--quiet", "--no-figures", "--out", str(run)]) == 0
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    m = SoftmaxRegression().fit(*iris)
+    for name in ("checkpoint.safetensors", "mine.safetensors"):
+        with pytest.raises(ValueError, match=r"is inside .*run', a folder of softreg's train "
+                           "command, whose files it writes and reads back: save the estimator "
+                           "elsewhere"):
+            m.save(run / name, overwrite=True)
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    assert main(["evaluate", str(run), "--no-figures"]) == 0  # still the run's own checkpoint

@@ -74,19 +74,22 @@ class LinearSoftmax(ClassifierMixin, BaseEstimator):
         return tags
 
     def save(self, path: Any, data: str | None = None, *, data_dir: Any = None,
-             offline: bool = False) -> Any:
+             offline: bool = False, overwrite: bool = False) -> Any:
         """Write the fitted model to ``path`` as a softreg checkpoint (safetensors, no pickle).
 
         The file is what ``softreg evaluate/predict/explain/export`` take. ``data``: the softreg
         data spec X was read from (``softreg.estimator.load_split``), recorded so that
         ``softreg evaluate`` reads the same data; None for your own arrays (the commands then
-        need ``--data``). Returns the path.
+        need ``--data``). A file already at ``path`` is replaced only with ``overwrite=True``
+        (the file is written beside it and renamed: never half written). Returns the path.
 
         Raises:
-            ValueError: ``data`` is not of the estimator's features and classes.
+            FileExistsError: a file is at ``path`` and ``overwrite`` is False.
+            ValueError: ``path`` is in a folder of softreg's commands (a run, a sweep), or is a
+                folder or a link; ``data`` is not of the estimator's features and classes.
         """
         check_is_fitted(self)
-        return save_estimator(self, path, data, data_dir, offline)
+        return save_estimator(self, path, data, data_dir, offline, overwrite)
 
     @classmethod
     def load(cls, path: Any) -> Any:

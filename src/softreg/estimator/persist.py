@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from softreg.core.errors import CheckpointError
+from softreg.core.errors import CheckpointError, ConfigError
 from softreg.core.shape import ModelShape
 from softreg.runfiles import checkpoint
 from softreg.runfiles.checkpoint_meta import LAST, MAX_CLASSES
-from softreg.safety import fileio, readback, tensorfile
+from softreg.safety import fileio, readback, runfolder, tensorfile, writegate
 from softreg.safety.textsafe import printable
 
 LEGACY_FORMAT = "softreg-estimator"
@@ -94,7 +94,7 @@ def _unlabel(entry: dict[str, Any]) -> Any:
 
 def save_estimator(est: Any, path: str | os.PathLike[str], data: str | None = None,
                    data_dir: str | os.PathLike[str] | None = None,
-                   offline: bool = False) -> Path:
+                   offline: bool = False, overwrite: bool = False) -> Path:
     """Atomically write the fitted ``est`` to ``path`` as a softreg checkpoint; returns the path.
 
     Args:
@@ -103,11 +103,17 @@ def save_estimator(est: Any, path: str | os.PathLike[str], data: str | None = No
         data: the softreg data spec X was read from (``softreg.estimator.load_split``), or None
             for the user's own arrays (then ``softreg evaluate`` needs ``--data``).
         data_dir, offline: where a named dataset's files are.
+        overwrite: replace a file already at ``path`` (never a folder, link or other thing).
 
     Raises:
-        ValueError: ``data`` has another feature count, or classes that are neither the
-            estimator's labels (as text) nor the indices 0..C-1 of its class names.
+        FileExistsError: a file is at ``path`` and ``overwrite`` is False.
+        ValueError: ``path`` is in a folder of softreg's commands (a run, a sweep: their files
+            are theirs to write); ``path`` is a folder, a link or a device; ``data`` has
+            another feature count, or classes that are neither the estimator's labels (as
+            text) nor the indices 0..C-1 of its class names.
     """
+    dest = Path(path)
+    _check_destination(dest, overwrite)
     classes = np.asarray(est.classes_)
     d = int(est._W.shape[0])
     if len(classes) > MAX_CLASSES:
@@ -140,8 +146,25 @@ def save_estimator(est: Any, path: str | os.PathLike[str], data: str | None = No
     meta[KEY] = state
     W = np.asarray(est._W, np.float64).T[order]  # (C, D), checkpoint row order
     ck = checkpoint.Checkpoint(W, np.asarray(est._b, np.float64)[order], meta)  # type: ignore[arg-type]
-    return fileio.write_bytes(path, checkpoint.encode(ck, str(path), dtype=np.float64),
-                              suffix=".safetensors")
+    encoded = checkpoint.encode(ck, str(dest), dtype=np.float64)
+    return fileio.write_new(dest, lambda tmp: tmp.write_bytes(encoded), overwrite=overwrite,
+                            flag="path", suffix=".safetensors")
+
+
+def _check_destination(dest: Path, overwrite: bool) -> None:
+    """Refuse, before any work, a path in a folder of softreg's commands or a file already
+    there (unless ``overwrite``): a file you name is never replaced unasked, and a run's
+    checkpoint never by an estimator's."""
+    for folder in (dest.parent, dest.parent.parent):
+        kind = runfolder.marker_kind(folder)
+        if kind is not None:
+            raise ConfigError(f"{str(dest)!r} is inside {str(folder)!r}, a folder of softreg's "
+                              f"{kind} command, whose files it writes and reads back: save the "
+                              "estimator elsewhere")
+    if not overwrite and writegate.describe(dest) == "a regular file":
+        raise FileExistsError(f"{str(dest)!r} already exists; save does not replace a file "
+                              "unasked: choose another path, or pass overwrite=True")
+    writegate.check_file(dest, flag="path", overwrite=True, suffix=".safetensors")
 
 
 def display_names(classes: Any) -> tuple[str, ...]:
