@@ -118,8 +118,14 @@ def test_evaluate_default_png_beside_a_users_checkpoint_is_not_replaced(two_runs
     png = mine / "evaluate-test-confusion.png"
     png.write_text("the user's")
     code, _, err = run_cli(capsys, "evaluate", ck)
-    refused(code, err, "already exists; softreg does not replace it")
+    refused(code, err, f"the confusion figure's default file {str(png)!r} already exists, and "
+            "softreg replaces it by itself only in its own run and sweep folders: pass "
+            "--overwrite to replace it, --png PATH to write another file, or --no-figures")
     assert png.read_text() == "the user's"
+    assert run_cli(capsys, "evaluate", ck, "--no-figures")[0] == 0  # as the message says
+    assert run_cli(capsys, "evaluate", ck, "--png", mine / "other.png")[0] == 0
+    assert run_cli(capsys, "evaluate", ck, "--overwrite")[0] == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
     # in a run folder, the default name is softreg's own and is replaced on each evaluation
     assert run_cli(capsys, "evaluate", two_runs[0])[0] == 0
     assert run_cli(capsys, "evaluate", two_runs[0])[0] == 0

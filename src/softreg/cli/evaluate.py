@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--png", help="confusion-matrix PNG; an existing file is refused; a name "
                    "ending in / is a folder, made if missing, that gets the default name "
                    "[next to the checkpoint: evaluate-SPLIT-confusion.png, replaced on each "
-                   "evaluation]")
+                   "evaluation in a run or sweep folder of softreg's, elsewhere only with "
+                   "--overwrite]")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --png file")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG")
     add_labels_arg(p)
@@ -33,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
 
+    from softreg.core.errors import ConfigError
     from softreg.plots.labels import figure_text
     from softreg.safety import fileio, runfolder, writegate
 
@@ -52,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
     if text is not None:  # first
         if in_folder:
             writegate.check_folder(png.parent, "--png")
+        if not (args.png or replace_png) and writegate.describe(png) == "a regular file":
+            raise ConfigError(
+                f"the confusion figure's default file {str(png)!r} already exists, and softreg "
+                "replaces it by itself only in its own run and sweep folders: pass --overwrite "
+                "to replace it, --png PATH to write another file, or --no-figures")
         fileio.refuse_existing(png, "--png", overwrite=replace_png, suffix=".png")
     return _evaluate(args, png, replace_png, text)
 
