@@ -179,7 +179,9 @@ def test_data_of_a_named_dataset_not_found_offline_lists_the_places(capsys, plac
     code, out, err = _run(capsys, "data", "--data", "emnist-balanced", "--offline")
     assert code == 2 and out == "emnist-balanced files:\n"
     assert err.startswith("softreg data: error: emnist-balanced file "
-                          "emnist-balanced-train-images-idx3-ubyte.gz not found. Places tried:")
+                          "emnist-balanced-train-images-idx3-ubyte.gz not found. Places tried:\n")
+    lines = err.splitlines()  # softreg's own list: a line each, not escaped into one
+    assert "\\x0a" not in err and lines[1].startswith("  - ") and len(lines) > 3
 
 
 @pytest.mark.parametrize(("argv", "message"), [

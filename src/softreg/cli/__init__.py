@@ -2,7 +2,8 @@
 
 A subcommand module defines ``register(subparsers)`` (adds its parser, cheap: no framework
 imports) and ``run(args) -> int``. A :class:`~softreg.core.errors.SoftregError` becomes one line on
-stderr and exit code 2; Ctrl-C exits with 130.
+stderr (a dataset not found: its list of the places tried, a line each) and exit code 2; Ctrl-C
+exits with 130.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from softreg import __version__
-from softreg.core.errors import SoftregError
+from softreg.core.errors import DataNotFoundError, SoftregError
 from softreg.core.optional import own_process
 from softreg.safety.stopsignals import Terminated, exit_code, sigterm_as_interrupt
 from softreg.safety.textsafe import printable
@@ -108,8 +109,12 @@ def _main(argv: Sequence[str] | None) -> int:
         os.close(devnull)
         return 141  # 128 + SIGPIPE, as a shell reports a writer the pipe ended
     except SoftregError as exc:
-        # One line, whatever the message quotes from a file: control characters escaped.
-        print(f"softreg {args.command}: error: {printable(exc)}", file=sys.stderr)
+        # One line, whatever the message quotes from a file: control characters escaped. The
+        # one message of several lines is softreg's own list of the places a dataset was
+        # looked for: a line each, each escaped.
+        lines = str(exc).split("\n") if isinstance(exc, DataNotFoundError) else [str(exc)]
+        text = "\n".join(printable(line) for line in lines)
+        print(f"softreg {args.command}: error: {text}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"softreg {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
