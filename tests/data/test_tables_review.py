@@ -292,6 +292,18 @@ def test_predict_reads_a_header_of_numbers_by_its_names(tmp_path):
         load_inputs([str(neither)], shape)
 
 
+def test_predict_takes_a_header_in_order_for_a_model_without_feature_names(tmp_path):
+    shape = ModelShape(("p", "q"), 3, None)  # an estimator fitted on bare arrays: no names
+    named = _write(tmp_path / "named.csv", "c,a,b\n5,6,7\n")
+    assert _predict_rows(named, shape) == [[5, 6, 7]]  # in order, as evaluate --data takes it
+    assert _predict_rows(_write(tmp_path / "plain.csv", "5,6,7\n"), shape) == [[5, 6, 7]]
+    wide = _write(tmp_path / "wide.csv", "a,b,c,label\n5,6,7,p\n")
+    with pytest.raises(InputImageError, match=r"has a header of 4 columns; the model records "
+                       r"no feature names, so it takes a table's columns in order, and it "
+                       r"takes 3: give its 3 feature columns, in the order it was fitted on"):
+        load_inputs([str(wide)], shape)
+
+
 def test_predict_reads_every_row_by_the_header_and_names_a_short_one(tmp_path):
     shape = _shape("a", "b")
     short = _write(tmp_path / "short.csv", "b,a,label\n0.25,1.5,pos\n0.25,1.5\n")

@@ -102,7 +102,8 @@ def _csv_rows(p: Path, shape: ModelShape) -> npt.NDArray[np.float32]:
         with open(p, newline="", encoding="utf-8-sig") as fh:
             rows: Iterator[list[str]] = (r for r in csv.reader(fh) if r)
             first = next(rows, None)
-            cols = None if first is None else _header_columns(first, names, p)
+            cols = (None if first is None
+                    else _header_columns(first, names, p, bool(shape.feature_names)))
             if first is not None and cols is None:
                 rows = itertools.chain([first], rows)
             for i, r in enumerate(rows):
@@ -117,13 +118,16 @@ def _csv_rows(p: Path, shape: ModelShape) -> npt.NDArray[np.float32]:
     return np.stack(out)
 
 
-def _header_columns(first: list[str], names: list[str], p: Path) -> list[int] | None:
+def _header_columns(first: list[str], names: list[str], p: Path,
+                    named: bool = True) -> list[int] | None:
     """Where each of the model's features is in the file, when its first row is a header; None
     when it is a data row.
 
     The first row is a header when one of its cells is not a number or when it holds every
     feature name (numbers are names too: pandas names columns 0, 1, ...). A first row of
-    numbers of another length than a data row is neither, and refused.
+    numbers of another length than a data row is neither, and refused. A model that records
+    no feature names (``named`` False: an estimator fitted on bare arrays) takes a header's
+    columns in order, as ``softreg evaluate --data`` does.
 
     Raises:
         InputImageError: a header without one of the features, or naming one twice; the model's
@@ -139,6 +143,14 @@ def _header_columns(first: list[str], names: list[str], p: Path) -> list[int] | 
                 "give a header of the feature names, or rows of the features in the model's "
                 "order")
         return None
+    if not named:
+        if len(header) != len(names):
+            raise InputImageError(
+                f"input {str(p)!r} has a header of {len(header)} columns; the model records no "
+                f"feature names, so it takes a table's columns in order, and it takes "
+                f"{len(names)}: give its {len(names)} feature columns, in the order it was "
+                "fitted on")
+        return list(range(len(names)))
     twice = next((n for n, k in Counter(names).items() if k > 1), None)
     if twice is not None:
         raise InputImageError(f"input {str(p)!r} has a header, and the model has two features "
