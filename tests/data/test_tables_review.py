@@ -237,6 +237,21 @@ def test_an_empty_cell_names_its_line_and_column(tmp_path):
                            "or drop the row")
     words = _write(tmp_path / "words.csv", "a,b,label\n1,2,x\n3,red,y\n")
     _refused(f"csv:{words}", "feature column 'b' is not numeric (it holds 'red') on line 3")
+    nan = _write(tmp_path / "nan.csv", "a,b,label\n" + "".join(
+        f"{i},{'nan' if i == 6 else i},{i % 2}\n" for i in range(12)))
+    _refused(f"csv:{nan}", "feature column 'b' holds 'nan' on line 8, not a finite number; "
+                           "fill it in or drop the row")
+
+
+def test_a_value_beyond_float32_names_its_line_and_column_without_a_warning(tmp_path):
+    import warnings
+
+    big = _write(tmp_path / "big.csv", "a,b,label\n" + "".join(
+        f"{'1e39' if i == 3 else i},{i},{i % 2}\n" for i in range(12)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "overflow encountered in cast" was printed
+        _refused(f"csv:{big}", "feature column 'a' holds '1e39' on line 5, beyond float32's "
+                               "range (about 3.4e38), which softreg trains in; scale the column")
 
 
 def test_parquet_text_labels_count_in_the_bound_and_are_read_once_each(tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ or row at fault.
 from __future__ import annotations
 
 import csv
+import math
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -271,9 +272,11 @@ def _check_claim(rows: int, features: int, text: int, p: Path, spec: str, verb: 
 def _parse_row(X: npt.NDArray[np.float32], i: int, row: list[str], cols: list[int],
                header: list[str], line: int, spec: str) -> None:
     """Row ``i`` of X from the feature fields of ``row``, or name the cell (its line and
-    column) that is not a number."""
+    column) that is not a number, or not a finite float32 one."""
     try:
-        X[i] = [float(row[j]) for j in cols]
+        values = [float(row[j]) for j in cols]
+        with np.errstate(over="ignore"):  # a value beyond float32: refused just below
+            X[i] = values
     except ValueError:
         j = next(j for j in cols if not _is_number(row[j]))
         if row[j].strip() == "":
@@ -282,6 +285,14 @@ def _parse_row(X: npt.NDArray[np.float32], i: int, row: list[str], cols: list[in
         raise DataError(f"{spec}: feature column {printable(header[j])!r} is not numeric (it "
                         f"holds {shown(row[j])}) on line {line}; convert it to numbers or "
                         "drop it") from None
+    if not np.isfinite(X[i]).all():
+        k = int(np.flatnonzero(~np.isfinite(X[i]))[0])
+        where = f"{spec}: feature column {printable(header[cols[k]])!r} holds {shown(row[cols[k]])}"
+        if math.isfinite(values[k]):
+            raise DataError(f"{where} on line {line}, beyond float32's range (about 3.4e38), "
+                            "which softreg trains in; scale the column first")
+        raise DataError(f"{where} on line {line}, not a finite number; fill it in or drop the "
+                        "row")
 
 
 def _is_number(text: str) -> bool:
