@@ -106,6 +106,17 @@ def test_the_report_shows_the_loss_limit_used(tmp_path):
     assert "| max_loss | 50.0 |" in report
 
 
+def test_the_report_of_a_table_says_it_was_standardised_all_the_same():
+    from softreg.epochs.history import History
+    from softreg.jobs.report import render_report
+
+    cm = np.eye(3, dtype=np.int64)
+    assert "| standardize | False |" in render_report(_cfg(), History(), cm, list("abc"), {})
+    table = render_report(_cfg(), History(), cm, list("abc"), {}, table=True)
+    assert ("| standardize | False (a table is standardised all the same, by its training "
+            "split's mean and spread, folded into the saved weights) |") in table
+
+
 def test_zero_epochs_report_the_initial_weights_test_accuracy(tmp_path, fake_fashion, capsys):
     res = train_run(_cfg(epochs=0), tmp_path, quiet=True, figures=False)
     print_summary(res)

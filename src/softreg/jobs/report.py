@@ -43,7 +43,8 @@ def write_outputs(out: Path, config: TrainConfig, history: History, backend: Lin
     files["report"] = fileio.write_text(
         out / "report.md", render_report(config, history, cm, list(shape.class_names), files,
                                          model_epoch=model_epoch, best_restored=best_restored,
-                                         device_used=backend.device, explained=explained)
+                                         device_used=backend.device, explained=explained,
+                                         table=shape.image_shape is None)
     )
     return files
 
@@ -77,7 +78,7 @@ def _figures(out: Path, config: TrainConfig, history: History, cm: Confusion, te
 def render_report(config: TrainConfig, history: History, cm: Any, names: list[str],
                   files: dict[str, Path], *, model_epoch: int | None = None,
                   best_restored: bool = False, device_used: str | None = None,
-                  explained: str = "") -> str:
+                  explained: str = "", table: bool = False) -> str:
     """The Markdown report, written from the run's own numbers.
 
     ``cm`` is the test confusion matrix (or its :class:`Confusion`) of the weights of epoch
@@ -85,7 +86,8 @@ def render_report(config: TrainConfig, history: History, cm: Any, names: list[st
     epoch's, put back by early stopping.
     ``device_used`` is the device the run resolved ``config.device`` to (e.g. ``auto`` ->
     ``cuda``); it gets its own row under the ``device`` setting. ``explained`` (the explain
-    sections in Markdown) goes after the figures.
+    sections in Markdown) goes after the figures. ``table``: the data is a table, which is
+    standardised whatever ``standardize`` says (the row says so).
     """
     last = history.last
     cm = cm if isinstance(cm, Confusion) else Confusion.of_matrix(cm)
@@ -96,6 +98,9 @@ def render_report(config: TrainConfig, history: History, cm: Any, names: list[st
     for key, value in config.to_dict().items():
         if key == "max_loss":  # the limit used, 100 ln C when left at its default
             value = config.max_loss_for(len(names))
+        if key == "standardize" and table and not value:
+            value = (f"{value} (a table is standardised all the same, by its training split's "
+                     "mean and spread, folded into the saved weights)")
         lines.append(f"| {key} | {value} |")
         if key == "device" and device_used is not None:
             lines.append(f"| device used | {device_used} |")
