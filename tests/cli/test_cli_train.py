@@ -170,6 +170,11 @@ def test_predict_top_k(trained, capsys, tiny_data, tmp_path):
          r"has shape \(32, 32\); softreg predicts on 28x28 grayscale images"),
         (lambda p: np.save(p.with_suffix(".npy"), np.full((28, 28), 7.0)),
          r"float pixel values must be finite and in \[0, 1\]"),
+        (lambda p: np.save(p.with_suffix(".npy"), np.zeros((2, 28, 28), np.uint8)),
+         r"holds 2 images, of shape \(2, 28, 28\); a \.npy input is one image: save each "
+         r"with numpy\.save"),
+        (lambda p: np.save(p.with_suffix(".npy"), np.zeros((3, 784), np.uint8)),
+         r"holds 3 images, of shape \(3, 784\)"),
     ],
 )
 def test_predict_refuses_bad_images(trained, capsys, tmp_path, make, message):
@@ -178,6 +183,18 @@ def test_predict_refuses_bad_images(trained, capsys, tmp_path, make, message):
     code, _, err = _run(capsys, "predict", str(run), str(tmp_path / "bad.npy"))
     assert code == 2
     assert re.search(message, err), err
+
+
+def test_predict_takes_a_stack_of_one_image_as_the_image(trained, capsys, tmp_path):
+    run, _ = trained
+    one = np.zeros((1, 28, 28), np.uint8)
+    np.save(tmp_path / "one.npy", one)
+    np.save(tmp_path / "same.npy", one[0])
+    code, out, _ = _run(capsys, "predict", str(run), str(tmp_path / "one.npy"),
+                        str(tmp_path / "same.npy"), "--json")
+    assert code == 0
+    first, second = json.loads(out)
+    assert first["top"] == second["top"]
 
 
 def test_predict_refuses_wrong_size_png(trained, capsys, tmp_path):

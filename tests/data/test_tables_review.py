@@ -317,6 +317,10 @@ def test_predict_takes_a_header_in_order_for_a_model_without_feature_names(tmp_p
                        r"no feature names, so it takes a table's columns in order, and it "
                        r"takes 3: give its 3 feature columns, in the order it was fitted on"):
         load_inputs([str(wide)], shape)
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(InputImageError, match=r"photos' is a folder; give CSV or \.npy files of "
+                                              r"rows of the model's 3 features"):
+        load_inputs([str(tmp_path / "photos")], shape)
 
 
 def test_predict_reads_every_row_by_the_header_and_names_a_short_one(tmp_path):

@@ -119,7 +119,14 @@ def _read_npy(p: Path, image_shape: tuple[int, ...]) -> npt.NDArray[Any]:
             shape, fortran_order, dtype = read_header(fh)
             if not (dtype == np.uint8 or np.issubdtype(dtype, np.floating)):
                 raise InputImageError(f"image {str(p)!r} has dtype {dtype}; use uint8 or float")
-            if tuple(shape) not in (image_shape, (math.prod(image_shape),)):
+            one = (image_shape, (math.prod(image_shape),))  # an image, or its pixels in a row
+            batch = len(shape) > 0 and tuple(shape[1:]) in one  # images stacked (1: one image)
+            if batch and shape[0] != 1:
+                raise InputImageError(
+                    f"image {str(p)!r} holds {shape[0]} images, of shape {tuple(shape)}; a "
+                    ".npy input is one image: save each with numpy.save (or pass picture "
+                    "files)")
+            if not batch and tuple(shape) not in one:
                 raise _wrong_shape(p, tuple(shape), image_shape)
             nbytes = math.prod(shape) * dtype.itemsize
             have = os.fstat(fh.fileno()).st_size - fh.tell()

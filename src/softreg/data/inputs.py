@@ -54,6 +54,9 @@ def load_inputs(paths: list[str], shape: ModelShape) -> tuple[list[str], npt.NDA
 
 
 def _table_rows(p: Path, shape: ModelShape) -> npt.NDArray[np.float32]:
+    if p.is_dir():
+        raise InputImageError(f"input {str(p)!r} is a folder; give CSV or .npy files of rows "
+                              f"of the model's {shape.features} features")
     if not p.is_file():
         raise InputImageError(f"input {str(p)!r} does not exist")
     X = _npy_rows(p, shape.features) if p.suffix.lower() == ".npy" else _csv_rows(p, shape)
