@@ -474,7 +474,7 @@ def _rough_first(prob: Problem, phi: npt.NDArray[np.float64], coords: metric.Met
     if left.size:
         sub = dataclasses.replace(prob, weights=prob.weights[left], alpha=prob.alpha[left])
         more = lbfgs.minimize(
-            metric.Metric(coords.shift[left], prob.n_classes).wrap(
+            coords.subset(left).wrap(
                 objective(sub, framework, device)),
             res.theta[left], tol=tol, max_iter=max_iter - res.n_iter[left], ftol=FTOL,
             noise=noise(prob), verbose=verbose, start=start, memory=memory,
