@@ -287,6 +287,24 @@ def test_a_dense_fit_with_many_parameters_a_row_keeps_blas_to_one_thread(n, d, c
     assert _threads_while_fitting(rng.normal(size=(n, d)), rng.integers(0, c, n), c) == {1}
 
 
+def test_fits_side_by_side_in_threads_share_one_blas_limit():
+    """The limit is the process's: one fit lifting it under another running in a thread
+    slowed that one tenfold, whose end then left the process on one BLAS thread for good."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas() -> set[int]:
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        first, second = prepare._one_thread(), prepare._one_thread()
+        first.__enter__()
+        second.__enter__()  # a second fit, in another thread, while the first runs
+        first.__exit__(None, None, None)  # the first ends: the second still runs on one
+        assert blas() == {1}
+        second.__exit__(None, None, None)
+        assert blas() == {2}  # the last to end lifts it
+
+
 @pytest.mark.parametrize(("n", "d", "c"), [(300, 50, 3), (2000, 1000, 10)])
 def test_a_dense_fit_with_enough_rows_leaves_blas_threaded(n, d, c):
     rng = np.random.default_rng(0)

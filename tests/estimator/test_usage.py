@@ -258,6 +258,28 @@ def test_sgd_early_stopping_keeps_the_best_epoch():
             X[:3], np.array([0, 1, 0]))
 
 
+def test_sgd_early_stopping_keeps_the_best_epoch_when_the_epochs_run_out(monkeypatch):
+    from sklearn.datasets import load_digits
+
+    from softreg.estimator import sgd
+
+    X, y = load_digits(return_X_y=True)
+    best = []
+    done = sgd.EarlyStop.done
+
+    def spy(self, *args):
+        out = done(self, *args)
+        best.append(self.best_score)
+        return out
+
+    monkeypatch.setattr(sgd.EarlyStop, "done", spy)
+    m = SoftmaxRegression(solver="sgd", early_stopping=True, n_iter_no_change=1000, epochs=15,
+                          lr=5.0, random_state=0).fit(X / 16.0, y)
+    assert m.n_iter_[0] == 15  # the patience never ran out
+    held = m._held_out(len(y))
+    assert (m.predict(X[held] / 16.0) == y[held]).mean() == best[-1]
+
+
 def test_sgd_takes_a_random_state_instance_as_scikit_learn_estimators_do():
     X, y = _data()
     for kw in ({}, {"early_stopping": True}):

@@ -217,9 +217,10 @@ class SoftmaxRegression(LinearSoftmax):
             curve.append(f)
             if self.verbose:
                 print(f"sgd epoch {e + 1}: lr {lr:.4g}, mean batch objective {f:.6g}")
-            if stop is not None and stop.done(prob, theta, *val) and stop.best is not None:
-                theta = stop.best
+            if stop is not None and stop.done(prob, theta, *val):
                 break
+        if stop is not None and stop.best is not None:  # the best epoch's, also when the
+            theta = stop.best  # epochs ran out before the patience did
         self._epochs_done = done + epochs
         self.n_iter_ = np.array([len(curve)], np.int32)
         self.objective_curve_ = np.array(curve)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -357,10 +359,31 @@ def few_rows(prob: Problem) -> bool:
     return p >= PARAMS_PER_ROW * n or (p >= rows.LONG_ROWS and p >= n)
 
 
-def _one_thread() -> Any:
+# The BLAS limit is the process's, not a thread's: fits running side by side in threads share
+# one limit, set by the first that needs it and lifted when the last of them ends (one fit
+# lifting it under another slowed that one tenfold, and the other's end then left the whole
+# process on one thread).
+_LIMIT_LOCK = threading.Lock()
+_limit: list[Any] = []  # the threadpoolctl limit in force, while some fit holds it
+_holders = 0
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    global _holders
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=1, user_api="blas")
+    with _LIMIT_LOCK:
+        if _holders == 0:
+            _limit.append(threadpool_limits(limits=1, user_api="blas"))
+        _holders += 1
+    try:
+        yield
+    finally:
+        with _LIMIT_LOCK:
+            _holders -= 1
+            if _holders == 0:
+                _limit.pop().restore_original_limits()
 
 
 def one_blas_thread(prob: Problem) -> Any:
