@@ -273,3 +273,16 @@ def test_save_never_writes_into_a_run_folder_of_the_commands(tmp_path, iris, cap
             m.save(run / name, overwrite=True)
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
     assert main(["evaluate", str(run), "--no-figures"]) == 0  # still the run's own checkpoint
+
+
+def test_load_refuses_the_other_estimators_file_naming_the_one_to_use(tmp_path, iris):
+    X, y = iris
+    plain = SoftmaxRegression().fit(X, y).save(tmp_path / "plain.safetensors")
+    cv = SoftmaxRegressionCV(Cs=3, cv=3).fit(X, y).save(tmp_path / "cv.safetensors")
+    with pytest.raises(CheckpointError, match=r"cv\.safetensors' holds a saved "
+                       r"SoftmaxRegressionCV, not a SoftmaxRegression; load it with "
+                       r"SoftmaxRegressionCV\.load"):
+        SoftmaxRegression.load(cv)  # it came back with the CV's parameters, and C=1
+    with pytest.raises(CheckpointError, match=r"holds a saved SoftmaxRegression, not a "
+                       r"SoftmaxRegressionCV; load it with SoftmaxRegression\.load"):
+        SoftmaxRegressionCV.load(plain)

@@ -216,7 +216,7 @@ def test_bad_input_messages():
     with pytest.raises(NotFittedError):
         SoftmaxRegression().predict(X)
     with pytest.raises(ValueError, match=r"needs samples of at least 2 classes in y, got only "
-                       "the class np.int64\\(1\\)|got only the class 1"):
+                       "the class 1; a classifier"):  # the label, not NumPy's repr of it
         SoftmaxRegression().fit(X, np.ones(len(y), int))
     with pytest.raises(ValueError, match="sample_weight must be non-negative"):
         SoftmaxRegression().fit(X, y, sample_weight=-np.ones(len(y)))
@@ -311,3 +311,43 @@ def test_c_inf_is_no_penalty_as_in_logistic_regression(tmp_path):
     assert m.score(X, y) == ref.score(X, y)
     back = SoftmaxRegression.load(m.save(tmp_path / "m.safetensors"))
     assert np.isinf(back.C)
+
+
+def test_coef_and_intercept_can_be_set_as_in_scikit_learn():
+    from sklearn.datasets import load_breast_cancer, load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    for load in (load_iris, load_breast_cancer):  # three classes, and two
+        X, y = load(return_X_y=True)
+        X = X / X.std(axis=0)
+        sk = LogisticRegression(max_iter=1000).fit(X, y)
+        built = SoftmaxRegression()  # a model from known weights: classes_ first
+        with pytest.raises(AttributeError, match="set classes_ before coef_"):
+            built.coef_ = sk.coef_
+        built.classes_, built.coef_, built.intercept_ = sk.classes_, sk.coef_, sk.intercept_
+        np.testing.assert_allclose(built.predict_proba(X), sk.predict_proba(X), atol=1e-12)
+        np.testing.assert_array_equal(built.coef_, sk.coef_)
+        fitted = SoftmaxRegression().fit(X, y)
+        with pytest.raises(ValueError, match=r"coef_ must be of shape \(\d, \d+\) for this "
+                           r"model's \d classes and \d+ features, got \(1, 3\)"):
+            fitted.coef_ = np.zeros((1, 3))
+        fitted.coef_ = sk.coef_
+        fitted.intercept_ = sk.intercept_
+        np.testing.assert_allclose(fitted.predict_proba(X), sk.predict_proba(X), atol=1e-12)
+    # two classes: coef_ is computed, so an edit in place is refused, not lost
+    with pytest.raises(ValueError, match="read-only"):
+        fitted.coef_[:] = 0
+    three = SoftmaxRegression().fit(*load_iris(return_X_y=True))
+    three.coef_[:] = 0  # a view of the model, as scikit-learn's
+    assert np.all(three._W == 0)
+
+
+def test_partial_fit_is_there_for_sgd_only():
+    X, y = _data()
+    assert not hasattr(SoftmaxRegression(), "partial_fit")  # lbfgs: an SGD epoch at lr 0.1
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'") as info:
+        SoftmaxRegression().partial_fit(X, y, classes=[0, 1, 2])
+    assert str(info.value.__cause__) == ("partial_fit trains by SGD, and this estimator's "
+                                         "solver is 'lbfgs': set solver='sgd' to train in "
+                                         "pieces")  # shown in the traceback, as its cause
+    assert hasattr(SoftmaxRegression(solver="sgd"), "partial_fit")

@@ -58,15 +58,54 @@ class LinearSoftmax(ClassifierMixin, BaseEstimator):
 
     @property
     def coef_(self) -> F64:
-        """(c, d) weights; (1, d) for two classes (the positive class's, as sklearn's)."""
+        """(c, d) weights; (1, d) for two classes (the positive class's, as sklearn's).
+
+        With three classes or more it is a view of the model: editing it in place edits the
+        model, as in scikit-learn. With two it is computed (the difference of the two
+        classes' weights) and read-only, so that an edit in place is refused rather than
+        lost: assign ``coef_`` instead."""
         check_is_fitted(self, "_W")
-        return sklearn_rows(self._W.T, self._b)[0]
+        return _shown(sklearn_rows(self._W.T, self._b)[0], len(self._b))
+
+    @coef_.setter
+    def coef_(self, value: Any) -> None:
+        """The weights, laid out as scikit-learn's: of a fitted model (the same features), or
+        of one built from known weights once ``classes_`` is set."""
+        c, rows = self._rows("coef_")
+        W = np.array(value, dtype=np.float64, ndmin=2)
+        known: Any = getattr(self, "n_features_in_", None)  # fitted: its features stay
+        d = W.shape[-1] if known is None else int(known)
+        if W.shape != (rows, d):
+            raise ValueError(f"coef_ must be of shape ({rows}, {d}) for this model's {c} classes "
+                             f"and {d} features, got {W.shape}")
+        self._W = np.ascontiguousarray(np.stack([np.zeros(d), W[0]], axis=1) if c == 2 else W.T)
+        if getattr(self, "_b", None) is None or len(self._b) != c:
+            self._b = np.zeros(c)
+        self.n_features_in_ = d
 
     @property
     def intercept_(self) -> F64:
-        """(c,) intercepts; (1,) for two classes."""
+        """(c,) intercepts; (1,) for two classes (read-only there, as ``coef_``)."""
         check_is_fitted(self, "_W")
-        return sklearn_rows(self._W.T, self._b)[1]
+        return _shown(sklearn_rows(self._W.T, self._b)[1], len(self._b))
+
+    @intercept_.setter
+    def intercept_(self, value: Any) -> None:
+        c, rows = self._rows("intercept_")
+        b = np.array(value, dtype=np.float64, ndmin=1)
+        if b.shape != (rows,):
+            raise ValueError(f"intercept_ must be of shape ({rows},) for this model's {c} "
+                             f"classes, got {b.shape}")
+        self._b = np.array([0.0, b[0]]) if c == 2 else b.copy()
+
+    def _rows(self, name: str) -> tuple[int, int]:
+        """The model's classes and the rows of its ``coef_`` (1 for two classes)."""
+        classes = getattr(self, "classes_", None)
+        if classes is None:
+            raise AttributeError(f"set classes_ before {name}: they say how many rows it has "
+                                 "(one for two classes)")
+        c = len(classes)
+        return c, 1 if c == 2 else c
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -102,6 +141,14 @@ class LinearSoftmax(ClassifierMixin, BaseEstimator):
         self._W, self._b = np.ascontiguousarray(W_eff), np.ascontiguousarray(b_eff)
 
 
+def _shown(values: F64, classes: int) -> F64:
+    """``values`` as ``coef_`` / ``intercept_`` give them: read-only when computed (two
+    classes), where an edit in place would not reach the model."""
+    if classes == 2:
+        values.setflags(write=False)
+    return values
+
+
 def sklearn_rows(coef: F64, intercept: F64) -> tuple[F64, F64]:
     """Weights (..., c, d) and intercepts (..., c) as scikit-learn gives them: for two classes
     one row, the second class's minus the first's; otherwise as they are."""
@@ -127,5 +174,5 @@ def encode_labels(y: Any, who: str) -> tuple[npt.NDArray[Any], npt.NDArray[np.in
     classes, codes = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(f"{who} needs samples of at least 2 classes in y, got only the class "
-                         f"{classes[0]!r}; a classifier cannot learn from one class")
+                         f"{classes[:1].tolist()[0]!r}; a classifier cannot learn from one class")
     return classes, codes.ravel().astype(np.intp)

@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 
 from softreg.estimator import lbfgs, prepare, sgd
 from softreg.estimator.base import F64, LinearSoftmax, check_fit_input, encode_labels
@@ -115,9 +116,17 @@ class SoftmaxRegression(LinearSoftmax):
         self._finish(prob, theta)
         return self
 
+    def _sgd_only(self) -> bool:
+        if self.solver != "sgd":
+            raise AttributeError(f"partial_fit trains by SGD, and this estimator's solver is "
+                                 f"{self.solver!r}: set solver='sgd' to train in pieces")
+        return True
+
+    @available_if(_sgd_only)
     def partial_fit(self, X: Any, y: Any, classes: Any = None,
                     sample_weight: Any = None) -> SoftmaxRegression:
         """One SGD epoch over X, y; ``classes`` (all the labels there will be) on the first call.
+        Only with ``solver="sgd"`` (as scikit-learn's ``MLPClassifier``: lbfgs has none).
 
         Raises:
             ValueError: no ``classes`` on the first call, or a label outside them.

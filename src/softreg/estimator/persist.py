@@ -299,8 +299,12 @@ def load_estimator(cls: Any, path: str | os.PathLike[str]) -> Any:
     meta = checkpoint_file.meta
     if KEY not in meta:
         raise CheckpointError(
-            f"{where!r} is a checkpoint of 'softreg train', not a saved SoftmaxRegression; "
+            f"{where!r} is a checkpoint of 'softreg train', not a saved {cls.__name__}; "
             "use it with the softreg commands, or fit an estimator and save() it")
+    saved = meta[KEY].get("type") if isinstance(meta[KEY], dict) else None
+    if isinstance(saved, str) and saved != cls.__name__:  # its parameters are another's
+        raise CheckpointError(f"{where!r} holds a saved {printable(saved)}, not a "
+                              f"{cls.__name__}; load it with {printable(saved)}.load")
     try:
         state = meta[KEY]
         classes = _classes(state["classes"])
