@@ -301,8 +301,8 @@ def test_bad_tables_are_refused(capsys, tmp_path):
              "feature column 'b' is not numeric (it holds 'red')", tmp_path)
     nan = _csv(tmp_path / "nan.csv", [[1, "nan", "x"], [2, 3, "y"]])
     _refused(capsys, ["--data", f"csv:{nan}", "--label-column", "species"],
-             "the training features hold NaN or inf (1 value(s), the first in row 0, feature 1)",
-             tmp_path)
+             "feature column 'b' holds 'nan' on line 2, not a finite number; fill it in or "
+             "drop the row", tmp_path)
     header = _csv(tmp_path / "header.csv", [])
     _refused(capsys, ["--data", f"csv:{header}"], "has a header but no data rows", tmp_path)
     single = _csv(tmp_path / "single.csv", [[1, 2, "x"], [3, 4, "x"]])
