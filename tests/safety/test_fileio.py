@@ -33,6 +33,28 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path):
     assert [f.name for f in tmp_path.iterdir()] == ["a.txt"]
 
 
+def test_a_full_disk_is_said_naming_the_users_file_and_leaves_nothing(tmp_path, monkeypatch):
+    p = tmp_path / "run" / "a.txt"
+    fileio.write_text(p, "good")
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a write() gives it: no file
+
+    def no_room(self, *args, **kwargs):
+        raise full
+
+    monkeypatch.setattr(Path, "write_text", no_room)
+    monkeypatch.setattr(Path, "write_bytes", no_room)
+    for write in (lambda: fileio.write_text(p, "new"),
+                  lambda: fileio.write_new(tmp_path / "run" / "b.png",
+                                           lambda tmp: tmp.write_bytes(b"png"), overwrite=False),
+                  lambda: fileio.write_together({p: b"x", tmp_path / "run" / "c": b"y"})):
+        with pytest.raises(WriteError, match=r"cannot write '.*run/(a\.txt|b\.png|c)': No space "
+                           "left on device; free some space or write elsewhere") as info:
+            write()
+        assert info.value.errno == errno.ENOSPC and info.value.__cause__ is full
+    monkeypatch.undo()
+    assert p.read_text() == "good" and sorted(f.name for f in p.parent.iterdir()) == ["a.txt"]
+
+
 def test_json_nan_becomes_null(tmp_path):
     p = fileio.write_json(tmp_path / "h.json", {"x": float("nan"), "y": [1.5]})
     assert '"x": null' in p.read_text()

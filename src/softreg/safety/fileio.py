@@ -44,10 +44,25 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
         yield tmp
         _seal(tmp, _mode_for(dest))
         os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        _raise_full(exc, dest)
         raise
+
+
+# A write that fails for want of room: the error the system gives names no file (or the
+# temporary one); it is said again naming the file the user knows.
+_FULL = {errno.ENOSPC: "free some space or write elsewhere",
+         errno.EDQUOT: "free some of your quota or write elsewhere",
+         errno.EFBIG: "the file is too large for this file system: write elsewhere"}
+
+
+def _raise_full(exc: BaseException, dest: Path) -> None:
+    """Raise a WriteError naming ``dest`` when ``exc`` is the system's "no room" error."""
+    if isinstance(exc, OSError) and not isinstance(exc, WriteError) and exc.errno in _FULL:
+        raise _write_error(f"cannot write {str(dest)!r}: {exc.strerror}; {_FULL[exc.errno]}",
+                           exc.errno) from exc
 
 
 # What fchmod says on a file system without Unix modes (vfat, exFAT, some FUSE and SMB mounts):
@@ -144,10 +159,12 @@ def write_together(files: dict[Path, bytes]) -> list[Path]:
             _seal(tmp, _mode_for(dest))
         for tmp, dest in temps:
             os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as exc:
         for tmp, _ in temps:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+        if temps:
+            _raise_full(exc, temps[-1][1])
         raise
     return list(files)
 
@@ -249,6 +266,9 @@ def write_new(dest: Path, write: Callable[[Path], object], *, overwrite: bool,
         write(tmp)
         _seal(tmp, _mode_for(dest))
         _publish(tmp, dest, overwrite, flag)
+    except OSError as exc:
+        _raise_full(exc, dest)
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
