@@ -1,7 +1,9 @@
 """`softreg train / evaluate / predict`: behaviour and every refusal (exit 2, one line)."""
 
 import json
+import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,6 +113,22 @@ def test_evaluate_png_ending_in_a_separator_is_a_folder(trained, capsys, tmp_pat
     assert code == 2 and "accuracy" not in out and len(err.strip().splitlines()) == 1
     assert f"--png {str(tmp_path / 'notes')!r} is a regular file, not a folder" in err
     assert (tmp_path / "notes").read_text() == "the user's"
+
+
+def test_evaluate_refuses_a_png_it_cannot_write_before_evaluating(trained, capsys, tmp_path,
+                                                                   monkeypatch):
+    run, _ = trained
+    (tmp_path / "notes").write_text("the user's")
+    code, out, err = _run(capsys, "evaluate", str(run), "--png", str(tmp_path / "notes" / "m.png"))
+    assert code == 2 and "accuracy" not in out, out  # said before the work, not after it
+    assert f"{str(tmp_path / 'notes')!r} is a file, not a folder; choose another --png" in err
+    shut = tmp_path / "shut"
+    shut.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != shut and real(p, mode))
+    code, out, err = _run(capsys, "evaluate", str(run), "--png", str(shut / "m.png"))
+    assert code == 2 and "accuracy" not in out, out
+    assert f"the folder {str(shut)!r} cannot be written in (" in err and "--png" in err
 
 
 def test_evaluate_a_run_folder_uses_the_model_the_run_reported(capsys, tmp_path,

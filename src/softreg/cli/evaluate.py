@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
                 "replaces it by itself only in its own run and sweep folders: pass --overwrite "
                 "to replace it, --png PATH to write another file, or --no-figures")
         fileio.refuse_existing(png, "--png", overwrite=replace_png, suffix=".png")
+        fileio.check_writable(png, "--png")  # not after the whole evaluation
     return _evaluate(args, png, replace_png, text)
 
 

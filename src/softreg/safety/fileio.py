@@ -238,6 +238,34 @@ def refuse_existing(dest: Path, flag: str = "--out", *, overwrite: bool = False,
     writegate.check_file(dest, flag=flag, overwrite=overwrite, suffix=suffix)
 
 
+def check_writable(dest: Path, flag: str) -> None:
+    """Raise, before any work, when no file can be made at ``dest``: its nearest existing
+    folder cannot be written in (permissions, a read-only file system) or is a file.
+
+    Raises:
+        WriteError: the message names ``dest``, the reason and ``flag``.
+    """
+    for folder in dest.parents:
+        if not folder.exists():
+            continue
+        if not folder.is_dir():
+            raise _write_error(f"cannot write {str(dest)!r}: {str(folder)!r} is a file, not a "
+                               f"folder; choose another {flag}", errno.ENOTDIR)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            code = errno.EROFS if _read_only_mount(folder) else errno.EACCES
+            raise _write_error(f"cannot write {str(dest)!r}: the folder {str(folder)!r} cannot "
+                               f"be written in ({os.strerror(code)}); choose another {flag}",
+                               code)
+        return
+
+
+def _read_only_mount(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # pragma: no cover - no statvfs
+        return False
+
+
 def write_new(dest: Path, write: Callable[[Path], object], *, overwrite: bool,
               flag: str = "--out", suffix: str = "") -> Path:
     """Call ``write(tmp)`` on a temporary path beside ``dest``, then move it to ``dest``.
