@@ -223,7 +223,8 @@ def test_disk_full_keeps_the_previous_checkpoint(run_dir, fake_fashion, capsys, 
 
     monkeypatch.setattr(os, "fsync", full)
     code, _, err = run_cli(capsys, "train", "--resume", run_dir, "--epochs", "3")
-    refused(code, err, "No space left on device (free some space")
+    refused(code, err, f"cannot write {str(run_dir / 'config.json')!r}: No space left on "
+            "device; free some space or write elsewhere")  # the file it was writing
     assert (run_dir / "checkpoint.safetensors").read_bytes() == before
     assert not [p for p in run_dir.iterdir() if p.name.endswith(".tmp")]
 

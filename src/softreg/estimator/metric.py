@@ -61,7 +61,8 @@ CURV = 0.1
 @dataclass(frozen=True)
 class Metric:
     """Per-model shift ``m`` (K, d) of the optimiser's coordinates (zeros: the model's own),
-    and the features' ``scale`` (d,) of the optimiser's weights (None: 1, the model's own)."""
+    and the ``scale`` of each model's weights of each feature (:func:`feature_scale`; None:
+    1, the model's own)."""
 
     shift: F64
     n_classes: int
