@@ -290,6 +290,21 @@ def test_bad_folders_are_refused(capsys, tmp_path):
     _images(split / "test", "L", "png", classes=("cat", "eel"))
     _refused(capsys, ["--data", f"folder:{split}"], "the test folder has class(es) eel that "
              "the train folder lacks", tmp_path)
+    half = tmp_path / "half"
+    _images(half / "train", "L", "png", classes=("cat", "dog"))
+    _refused(capsys, ["--data", f"folder:{half}"], f"{str(half)!r} has a train/ folder but no "
+             "test/ folder; softreg reads DIR/train/CLASS/IMAGE with DIR/test/CLASS/IMAGE, or "
+             "DIR/CLASS/IMAGE", tmp_path)  # it read "one class folder (train)"
+
+
+def test_a_test_folder_of_one_class_and_hidden_files_are_read(tmp_path):
+    root = tmp_path / "split"
+    _images(root / "train", "L", "png", classes=("cat", "dog"))
+    _images(root / "test", "L", "png", classes=("dog",), n=3)  # was refused: "at least 2"
+    (root / "train" / "cat" / "._0.png").write_bytes(b"\x00\x05\x16\x07")  # a Mac's copy
+    ds = load(f"folder:{root}")
+    assert ds.class_names == ("cat", "dog") and len(ds.y_train) == 20
+    assert ds.y_test.tolist() == [1, 1, 1]
 
 
 def test_bad_tables_are_refused(capsys, tmp_path):

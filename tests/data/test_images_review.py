@@ -148,10 +148,10 @@ def test_a_train_and_val_layout_is_told_which_layouts_are_read(tmp_path):
     with pytest.raises(DataError) as caught:
         load_folder(str(root), "folder:trainval", None, False)
     assert str(caught.value) == (
-        f"folder:trainval: class folder {str(root / 'train')!r} holds folders (x, y), not "
-        "images; softreg reads DIR/CLASS/IMAGE or DIR/train/CLASS/IMAGE with "
-        "DIR/test/CLASS/IMAGE (rename a val/ folder to test/, or give the folder of the class "
-        "folders)")
+        f"folder:trainval: {str(root)!r} has a train/ folder but no test/ folder; softreg "
+        "reads DIR/train/CLASS/IMAGE with DIR/test/CLASS/IMAGE, or DIR/CLASS/IMAGE (it then "
+        "holds out its own test images): rename a val/ folder to test/, add test/, or give "
+        "the folder of the class folders")
 
 
 # ------------------------------------------------- class names a checkpoint cannot record

@@ -48,10 +48,20 @@ def load_folder(target: str, spec: str, image_size: tuple[int, int] | None,
             what = f"is {file_kind(root.stat())}, not a folder"
         raise DataNotFoundError(f"{spec}: {str(root)!r} {what}; give a folder of class folders")
     split_dirs = (root / "train", root / "test")
-    if all(d.is_dir() for d in split_dirs):
+    have = [d.is_dir() for d in split_dirs]
+    if have[0] != have[1]:  # half of the train/test layout: not two classes named so
+        there, missing = ("train", "test") if have[0] else ("test", "train")
+        val = ("rename a val/ folder to test/, " if missing == "test"
+               and (root / "val").is_dir() else "")
+        raise DataError(f"{spec}: {str(root)!r} has a {there}/ folder but no {missing}/ "
+                        f"folder; softreg reads DIR/train/CLASS/IMAGE with "
+                        f"DIR/test/CLASS/IMAGE, or DIR/CLASS/IMAGE (it then holds out its own "
+                        f"test images): {val}add {missing}/, or give the folder of the class "
+                        "folders")
+    if all(have):
         classes = _classes(split_dirs[0], spec)
         train = _files(split_dirs[0], classes, spec)
-        test_classes = _classes(split_dirs[1], spec)
+        test_classes = _classes(split_dirs[1], spec, least=1)  # a test set of one class is one
         unknown = sorted(set(test_classes) - set(classes))
         if unknown:
             raise DataError(f"{spec}: the test folder has class(es) {', '.join(unknown[:5])} "
@@ -92,13 +102,14 @@ def _read_all(files: list[tuple[Path, int]], colour: bool, size: tuple[int, int]
     return X, colours
 
 
-def _classes(folder: Path, spec: str) -> list[str]:
+def _classes(folder: Path, spec: str, least: int = 2) -> list[str]:
+    """The class folders of ``folder`` (hidden ones aside), at least ``least`` of them."""
     classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not
                      d.name.startswith("."))
     if not classes:
         raise DataError(f"{spec}: {str(folder)!r} holds no class folders; put each class's "
                         "images in a folder named for the class")
-    if len(classes) < 2:
+    if len(classes) < least:
         raise DataError(f"{spec}: {str(folder)!r} holds one class folder ({classes[0]}); a "
                         "classifier needs at least 2")
     return classes
@@ -109,8 +120,9 @@ def _files(folder: Path, classes: list[str], spec: str,
     out: list[tuple[Path, int]] = []
     index = index or {c: i for i, c in enumerate(classes)}
     for name in classes:
-        found = sorted(p for p in (folder / name).iterdir()
-                       if p.is_file() and p.suffix.lower() in EXTENSIONS)
+        found = sorted(p for p in (folder / name).iterdir()  # hidden files aside: a
+                       if p.is_file() and p.suffix.lower() in EXTENSIONS  # Mac's ._x.png is
+                       and not p.name.startswith("."))  # not an image
         if not found:
             inner = sorted(p.name for p in (folder / name).iterdir() if p.is_dir())
             if inner:  # another layout (train/ + val/, a nested folder)
