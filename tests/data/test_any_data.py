@@ -589,3 +589,22 @@ def test_many_classes_report_without_a_matrix_of_every_pair(capsys, tmp_path):
     assert not (run / "evaluate-test-confusion.png").exists()
     code, out, _ = _run(capsys, "explain", run)
     assert code == 0 and "most-confused pairs:" in out
+
+
+def test_data_flags_the_data_would_ignore_are_refused(capsys, tmp_path, string_csv):
+    for argv, flag, whose in (
+            (["--data", "sklearn:iris", "--label-column", "species"], "--label-column",
+             "a table's (csv:, parquet:)"),
+            (["--label-column", "y"], "--label-column", "a table's (csv:, parquet:)"),
+            (["--data", f"csv:{string_csv}", "--label-column", "species", "--image-size",
+              "8x8"], "--image-size", "an image folder's (folder:)"),
+            (["--data", f"csv:{string_csv}", "--label-column", "species", "--grayscale"],
+             "--grayscale", "an image folder's (folder:)"),
+            (["--data", "sklearn:iris", "--data-dir", str(tmp_path)], "--data-dir",
+             "a named dataset's")):
+        _refused(capsys, argv, f"{flag} is {whose} setting, and --data ", tmp_path)
+    run = tmp_path / "run"
+    assert _run(capsys, "train", "--framework", "numpy", "--data", "sklearn:iris", "--epochs",
+                "1", "--quiet", "--no-figures", "--out", run)[0] == 0
+    code, _, err = _run(capsys, "evaluate", run, "--data", "sklearn:iris", "--image-size", "8x8")
+    assert code == 2 and "--image-size is an image folder's (folder:) setting" in err

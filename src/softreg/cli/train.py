@@ -35,9 +35,40 @@ def add_data_args(p: argparse.ArgumentParser, settings: bool = True, note: str =
 
 
 def data_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The data settings given on the command line (those left out are not included)."""
-    return {name: getattr(args, name) for name in DATA_SETTINGS
-            if getattr(args, name, None) is not None}
+    """The data settings given on the command line (those left out are not included); a flag
+    the data given would ignore is refused (:func:`check_data_flags`)."""
+    given = {name: getattr(args, name) for name in DATA_SETTINGS
+             if getattr(args, name, None) is not None}
+    if "data" in given:
+        check_data_flags(args, given["data"])
+    return given
+
+
+# The data flags that only some data reads, and which data that is.
+_ONLY_FOR = (("label_column", "--label-column", ("csv", "parquet"), "a table's (csv:, parquet:)"),
+             ("image_size", "--image-size", ("folder",), "an image folder's (folder:)"),
+             ("grayscale", "--grayscale", ("folder",), "an image folder's (folder:)"),
+             ("data_dir", "--data-dir", ("named",), "a named dataset's"))
+
+
+def check_data_flags(args: argparse.Namespace, data: str) -> None:
+    """Refuse a data flag that ``data`` would ignore (``--label-column`` for image folders,
+    ``--image-size`` for a table, ``--data-dir`` for anything but a named dataset): it was
+    given for a reason, and was ignored without a word.
+
+    Raises:
+        ConfigError: such a flag, naming it and the data it is for.
+    """
+    from softreg.data.spec import parse
+
+    try:
+        kind = parse(data).kind
+    except ConfigError:
+        return  # the data itself is refused where it is read, in its own words
+    for name, option, kinds, whose in _ONLY_FOR:
+        if getattr(args, name, None) not in (None, "", False) and kind not in kinds:
+            raise ConfigError(f"{option} is {whose} setting, and --data {data} is not one: it "
+                              f"would be ignored; leave {option} out")
 
 
 def add_labels_arg(p: argparse.ArgumentParser) -> None:
@@ -99,11 +130,14 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--tensorboard cannot be used with --seeds (one log per seed is "
                               "not supported); drop --tensorboard, or train each seed with "
                               "--seed N --tensorboard DIR")
-        return run_seeds(args, TrainConfig(**given_settings(args)))
+        config = TrainConfig(**given_settings(args))
+        check_data_flags(args, config.data)
+        return run_seeds(args, config)
     if args.resume:
         result = _resume(args)
     else:
         config = TrainConfig(**given_settings(args))
+        check_data_flags(args, config.data)
         out = Path(args.out) if args.out else default_out_dir(config)
         result = train_run(config, out, data_dir=args.data_dir, offline=args.offline,
                            overwrite=args.overwrite, figures=not args.no_figures,
