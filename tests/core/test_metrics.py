@@ -169,3 +169,11 @@ def test_many_classes_keep_counts_without_a_matrix():
     every = np.arange(TEXT_CLASSES + 1)  # a matrix, but too wide to print
     few = Confusion.of(every, every, len(every))
     assert few.matrix is not None and few.text(["x"] * len(every)).startswith("(not")
+
+
+def test_confusion_refuses_labels_outside_its_classes():
+    for t, p in (([0, 1, 2005], [0, 1999, 3]), ([0, 1, 5], [0, 2, -1])):
+        with pytest.raises(ValueError, match=r"must be class indices 0\.\.1999, got"):
+            Confusion.of(t, p, 2000)  # beyond the matrix: it miscounted, or failed later
+    empty = Confusion.of([], [], 3)
+    assert empty.accuracy == 0.0 and empty.mistakes.shape == (0, 3)

@@ -266,11 +266,16 @@ def test_save_never_writes_into_a_run_folder_of_the_commands(tmp_path, iris, cap
                  "--quiet", "--no-figures", "--out", str(run)]) == 0
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
     m = SoftmaxRegression().fit(*iris)
-    for name in ("checkpoint.safetensors", "mine.safetensors"):
+    for name in ("checkpoint.safetensors", "mine.safetensors", "x/../checkpoint.safetensors",
+                 "deeper/still/m.safetensors"):
         with pytest.raises(ValueError, match=r"is inside .*run', a folder of softreg's train "
                            "command, whose files it writes and reads back: save the estimator "
                            "elsewhere"):
             m.save(run / name, overwrite=True)
+    (tmp_path / "link").symlink_to(run)
+    with pytest.raises(ValueError, match="a folder of softreg's train command"):
+        m.save(tmp_path / "link" / "checkpoint.safetensors", overwrite=True)
+    assert not (run / "x").exists() and not (run / "deeper").exists()
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
     assert main(["evaluate", str(run), "--no-figures"]) == 0  # still the run's own checkpoint
 
@@ -286,3 +291,17 @@ def test_load_refuses_the_other_estimators_file_naming_the_one_to_use(tmp_path, 
     with pytest.raises(CheckpointError, match=r"holds a saved SoftmaxRegression, not a "
                        r"SoftmaxRegressionCV; load it with SoftmaxRegression\.load"):
         SoftmaxRegressionCV.load(plain)
+
+
+def test_a_subclass_loads_its_parents_file_and_its_own(tmp_path, iris):
+    X, y = iris
+
+    class Mine(SoftmaxRegression):
+        pass
+
+    mine = Mine().fit(X, y).save(tmp_path / "mine.safetensors")
+    plain = SoftmaxRegression().fit(X, y).save(tmp_path / "plain.safetensors")
+    assert type(SoftmaxRegression.load(mine)) is SoftmaxRegression
+    assert type(Mine.load(plain)) is Mine
+    with pytest.raises(CheckpointError, match="holds a saved Mine, not a SoftmaxRegressionCV"):
+        SoftmaxRegressionCV.load(mine)

@@ -295,14 +295,25 @@ def test_fits_side_by_side_in_threads_share_one_blas_limit():
     def blas() -> set[int]:
         return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
 
-    with threadpool_limits(limits=2, user_api="blas"):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with threadpool_limits(limits=2, user_api="blas"), ThreadPoolExecutor(1) as pool:
         first, second = prepare._one_thread(), prepare._one_thread()
-        first.__enter__()
-        second.__enter__()  # a second fit, in another thread, while the first runs
-        first.__exit__(None, None, None)  # the first ends: the second still runs on one
-        assert blas() == {1}
+        pool.submit(first.__enter__).result()  # a fit in a worker thread
+        second.__enter__()  # a second fit, in this thread, while the first runs
+        pool.submit(first.__exit__, None, None, None).result()  # the first ends first:
+        assert blas() == {1}  # the second still runs on one thread
         second.__exit__(None, None, None)
-        assert blas() == {2}  # the last to end lifts it
+        assert blas() == {2}  # the last to end lifts it, whichever thread set it
+        with prepare._one_thread():  # a fit here, then one in the worker thread
+            assert blas() == {1}
+        assert blas() == {2}
+
+        def in_worker() -> set[int]:
+            with prepare._one_thread():
+                return blas()
+
+        assert pool.submit(in_worker).result() == {1} and blas() == {2}
 
 
 @pytest.mark.parametrize(("n", "d", "c"), [(300, 50, 3), (2000, 1000, 10)])

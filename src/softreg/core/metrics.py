@@ -61,6 +61,10 @@ class Confusion:
         if t.shape != p.shape:
             raise ValueError(f"y_true and y_pred must have the same shape, got {t.shape} and "
                              f"{p.shape}")
+        for name, v in (("y_true", t), ("y_pred", p)):
+            if v.size and (v.min() < 0 or v.max() >= num_classes):
+                raise ValueError(f"{name} must be class indices 0..{num_classes - 1}, got "
+                                 f"{int(v.min())}..{int(v.max())}")
         right = t == p
         wrong = np.unique(t[~right] * num_classes + p[~right], return_counts=True)
         mistakes = np.stack([wrong[0] // num_classes, wrong[0] % num_classes, wrong[1]],

@@ -171,7 +171,9 @@ def feature_scale(prob: Problem) -> F64 | None:
     weights only see the penalty). Measured on raw wine, raw breast cancer and single
     columns scaled by 1e4 to 1e6: fewer iterations than scaling by the spreads alone
     (breast cancer 94 against 152) or none (wine 36 against 225; iris with a column times 3e5
-    60 against 1,000 that never got there)."""
+    60 against 1,000 that never got there). Where the unscaled fit met ``tol`` early, far from
+    the optimum (most columns tiny, their gradients too), the scaled one takes longer to get
+    there (docs/sklearn.md)."""
     X, n = prob.X, prob.X.shape[0]
     if n < 2 or X.shape[1] == 0:
         return None

@@ -17,6 +17,7 @@ files were checkpoints) are still read by :func:`load_estimator`.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import warnings
@@ -147,24 +148,33 @@ def save_estimator(est: Any, path: str | os.PathLike[str], data: str | None = No
     W = np.asarray(est._W, np.float64).T[order]  # (C, D), checkpoint row order
     ck = checkpoint.Checkpoint(W, np.asarray(est._b, np.float64)[order], meta)  # type: ignore[arg-type]
     encoded = checkpoint.encode(ck, str(dest), dtype=np.float64)
-    return fileio.write_new(dest, lambda tmp: tmp.write_bytes(encoded), overwrite=overwrite,
-                            flag="path", suffix=".safetensors")
+    try:
+        return fileio.write_new(dest, lambda tmp: tmp.write_bytes(encoded),
+                                overwrite=overwrite, flag="path", suffix=".safetensors")
+    except ConfigError:
+        if not overwrite and writegate.describe(dest) == "a regular file":  # made meanwhile
+            raise _exists(dest) from None
+        raise
 
 
 def _check_destination(dest: Path, overwrite: bool) -> None:
     """Refuse, before any work, a path in a folder of softreg's commands or a file already
     there (unless ``overwrite``): a file you name is never replaced unasked, and a run's
     checkpoint never by an estimator's."""
-    for folder in (dest.parent, dest.parent.parent):
+    for folder in Path(os.path.realpath(dest)).parents:  # links and .. resolved, every level
         kind = runfolder.marker_kind(folder)
         if kind is not None:
             raise ConfigError(f"{str(dest)!r} is inside {str(folder)!r}, a folder of softreg's "
                               f"{kind} command, whose files it writes and reads back: save the "
                               "estimator elsewhere")
     if not overwrite and writegate.describe(dest) == "a regular file":
-        raise FileExistsError(f"{str(dest)!r} already exists; save does not replace a file "
-                              "unasked: choose another path, or pass overwrite=True")
+        raise _exists(dest)
     writegate.check_file(dest, flag="path", overwrite=True, suffix=".safetensors")
+
+
+def _exists(dest: Path) -> FileExistsError:
+    return FileExistsError(f"{str(dest)!r} already exists; save does not replace a file "
+                           "unasked: choose another path, or pass overwrite=True")
 
 
 def display_names(classes: Any) -> tuple[str, ...]:
@@ -301,8 +311,12 @@ def load_estimator(cls: Any, path: str | os.PathLike[str]) -> Any:
         raise CheckpointError(
             f"{where!r} is a checkpoint of 'softreg train', not a saved {cls.__name__}; "
             "use it with the softreg commands, or fit an estimator and save() it")
-    saved = meta[KEY].get("type") if isinstance(meta[KEY], dict) else None
-    if isinstance(saved, str) and saved != cls.__name__:  # its parameters are another's
+    entry = meta[KEY] if isinstance(meta[KEY], dict) else {}
+    saved, params = entry.get("type"), entry.get("params")
+    # a cross-validated estimator's parameters (Cs, cv, ...) are not a plain one's: each loads
+    # its own kind (a subclass of either, its own and its parent's)
+    if (isinstance(saved, str) and isinstance(params, dict)
+            and ("Cs" in params) != ("Cs" in inspect.signature(cls).parameters)):
         raise CheckpointError(f"{where!r} holds a saved {printable(saved)}, not a "
                               f"{cls.__name__}; load it with {printable(saved)}.load")
     try:

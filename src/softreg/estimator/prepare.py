@@ -375,7 +375,9 @@ def _one_thread() -> Iterator[None]:
 
     with _LIMIT_LOCK:
         if _holders == 0:
+            _let_go()
             _limit.append(threadpool_limits(limits=1, user_api="blas"))
+            _let_go()
         _holders += 1
     try:
         yield
@@ -383,7 +385,23 @@ def _one_thread() -> Iterator[None]:
         with _LIMIT_LOCK:
             _holders -= 1
             if _holders == 0:
+                _let_go()
                 _limit.pop().restore_original_limits()
+                _let_go()
+
+
+def _let_go() -> None:
+    """Let any thread set OpenBLAS's pool size next. threadpoolctl (3.8) lets only the first
+    thread that set a process-wide pool set it again, until that thread lets go: a limit set
+    in one thread and lifted in another was not lifted (the process stayed on one thread),
+    and a fit in another thread after one in the main thread got no limit at all."""
+    try:
+        from threadpoolctl import OpenBLASController
+    except ImportError:  # pragma: no cover - an older threadpoolctl: any thread sets it
+        return
+    clear = getattr(OpenBLASController, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
 
 
 def one_blas_thread(prob: Problem) -> Any:
