@@ -175,5 +175,11 @@ def test_confusion_refuses_labels_outside_its_classes():
     for t, p in (([0, 1, 2005], [0, 1999, 3]), ([0, 1, 5], [0, 2, -1])):
         with pytest.raises(ValueError, match=r"must be class indices 0\.\.1999, got"):
             Confusion.of(t, p, 2000)  # beyond the matrix: it miscounted, or failed later
+    for bad in ([0, -0.5], [0, 2.9]):  # truncated to a class, they were counted
+        with pytest.raises(ValueError, match="y_true must be whole class indices"):
+            Confusion.of(bad, [0, 0], 3)
+    with pytest.raises(ValueError, match=r"y_pred must be class indices 0\.\.2, got 0\.\.3"):
+        confusion_matrix([0, 1], [0, 3], 3)  # it counted the pair as cm[1, 0]
+    assert Confusion.of(np.array([0.0, 2.0]), [0, 2], 3).accuracy == 1.0
     empty = Confusion.of([], [], 3)
     assert empty.accuracy == 0.0 and empty.mistakes.shape == (0, 3)

@@ -305,3 +305,30 @@ def test_a_subclass_loads_its_parents_file_and_its_own(tmp_path, iris):
     assert type(Mine.load(plain)) is Mine
     with pytest.raises(CheckpointError, match="holds a saved Mine, not a SoftmaxRegressionCV"):
         SoftmaxRegressionCV.load(mine)
+
+
+def test_a_cv_file_without_its_cs_still_loads_as_a_cv(tmp_path, iris):
+    X, y = iris
+    with pytest.warns(UserWarning, match="Cs"):  # a range cannot be stored: dropped, warned
+        path = SoftmaxRegressionCV(Cs=range(1, 4), cv=3).fit(X, y).save(tmp_path / "cv.st")
+    assert type(SoftmaxRegressionCV.load(path)) is SoftmaxRegressionCV
+    with pytest.raises(CheckpointError, match="holds a saved SoftmaxRegressionCV"):
+        SoftmaxRegression.load(path)
+
+
+def test_save_refuses_the_run_folder_itself_and_an_unreadable_marker(tmp_path, iris):
+    from softreg.safety import runfolder
+
+    m = SoftmaxRegression().fit(*iris)
+    run = tmp_path / "run"
+    runfolder.claim(run, "train", "new").release()
+    with pytest.raises(ValueError, match="a folder of softreg's train command"):
+        m.save(run / "zz" / "..", overwrite=True)  # resolves to the run folder itself
+    assert not (run / "zz").exists()
+    (run / runfolder.MARKER).write_text("{not json")  # softreg's marker, unreadable
+    with pytest.raises(ValueError, match="a folder of softreg's run command"):
+        m.save(run / "m.safetensors")
+    (run / runfolder.MARKER).write_text('{"kind": "train\\u001b[2J"}')
+    with pytest.raises(ValueError) as info:
+        m.save(run / "m.safetensors")
+    assert "\x1b" not in str(info.value)  # the kind read from the file is escaped

@@ -314,6 +314,36 @@ def test_fits_side_by_side_in_threads_share_one_blas_limit():
                 return blas()
 
         assert pool.submit(in_worker).result() == {1} and blas() == {2}
+        # another's limit lifted while a fit runs: the fit's end leaves it lifted
+        user = threadpool_limits(limits=1, user_api="blas")
+        fit = prepare._one_thread()
+        pool.submit(fit.__enter__).result()
+        user.restore_original_limits()  # the user's block ends first (back to 2)
+        pool.submit(fit.__exit__, None, None, None).result()
+        assert blas() == {2}  # it was left on the 1 the fit found when it began
+
+
+def test_a_child_forked_during_a_limited_fit_gets_its_threads_back():
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import os, threading\n"
+        "from threadpoolctl import threadpool_info, threadpool_limits\n"
+        "from softreg.estimator import prepare\n"
+        "threadpool_limits(limits=2, user_api='blas')\n"
+        "held = prepare._one_thread(); held.__enter__()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    n = {p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'}\n"
+        "    os._exit(0 if n == {2} and prepare._holders == 0 else 1)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "held.__exit__(None, None, None)\n"
+        "raise SystemExit(os.waitstatus_to_exitcode(status))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "OPENBLAS_NUM_THREADS": "2"})
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize(("n", "d", "c"), [(300, 50, 3), (2000, 1000, 10)])

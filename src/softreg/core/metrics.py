@@ -19,10 +19,7 @@ def confusion_matrix(
     y_true: npt.ArrayLike, y_pred: npt.ArrayLike, num_classes: int = 10
 ) -> npt.NDArray[np.int64]:
     """Counts ``cm[true, predicted]`` as a (num_classes, num_classes) int64 array."""
-    t = np.asarray(y_true, dtype=np.int64)
-    p = np.asarray(y_pred, dtype=np.int64)
-    if t.shape != p.shape:
-        raise ValueError(f"y_true and y_pred must have the same shape, got {t.shape} and {p.shape}")
+    t, p = class_indices(y_true, y_pred, num_classes)
     flat = np.bincount(t * num_classes + p, minlength=num_classes * num_classes)
     return flat.reshape(num_classes, num_classes)  # (true, predicted)
 
@@ -56,15 +53,7 @@ class Confusion:
     @classmethod
     def of(cls, y_true: npt.ArrayLike, y_pred: npt.ArrayLike, num_classes: int) -> Confusion:
         """The counts of the predictions ``y_pred`` of labels ``y_true`` (class indices)."""
-        t = np.asarray(y_true, dtype=np.int64)
-        p = np.asarray(y_pred, dtype=np.int64)
-        if t.shape != p.shape:
-            raise ValueError(f"y_true and y_pred must have the same shape, got {t.shape} and "
-                             f"{p.shape}")
-        for name, v in (("y_true", t), ("y_pred", p)):
-            if v.size and (v.min() < 0 or v.max() >= num_classes):
-                raise ValueError(f"{name} must be class indices 0..{num_classes - 1}, got "
-                                 f"{int(v.min())}..{int(v.max())}")
+        t, p = class_indices(y_true, y_pred, num_classes)
         right = t == p
         wrong = np.unique(t[~right] * num_classes + p[~right], return_counts=True)
         mistakes = np.stack([wrong[0] // num_classes, wrong[0] % num_classes, wrong[1]],
@@ -111,6 +100,30 @@ class Confusion:
                     "the per-class table above and `softreg explain`'s most-confused pairs "
                     "summarise it)")
         return format_confusion(self.matrix, names)
+
+
+def class_indices(y_true: npt.ArrayLike, y_pred: npt.ArrayLike,
+                  num_classes: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The labels and predictions as int64 class indices, checked: of one shape, whole
+    numbers, in 0..num_classes-1 (a label beyond them was counted in another cell).
+
+    Raises:
+        ValueError: any of these broken.
+    """
+    out = []
+    for name, v in (("y_true", np.asarray(y_true)), ("y_pred", np.asarray(y_pred))):
+        whole = (np.issubdtype(v.dtype, np.integer) or v.dtype == bool
+                 or (np.issubdtype(v.dtype, np.floating) and bool(np.all(v == np.round(v)))))
+        if v.size and not whole:
+            raise ValueError(f"{name} must be whole class indices, got dtype {v.dtype}")
+        if v.size and (v.min() < 0 or v.max() >= num_classes):
+            raise ValueError(f"{name} must be class indices 0..{num_classes - 1}, got "
+                             f"{v.min()}..{v.max()}")
+        out.append(v.astype(np.int64))
+    t, p = out
+    if t.shape != p.shape:
+        raise ValueError(f"y_true and y_pred must have the same shape, got {t.shape} and {p.shape}")
+    return t, p
 
 
 def per_class_accuracy(cm: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:

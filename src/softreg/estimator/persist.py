@@ -161,12 +161,16 @@ def _check_destination(dest: Path, overwrite: bool) -> None:
     """Refuse, before any work, a path in a folder of softreg's commands or a file already
     there (unless ``overwrite``): a file you name is never replaced unasked, and a run's
     checkpoint never by an estimator's."""
-    for folder in Path(os.path.realpath(dest)).parents:  # links and .. resolved, every level
-        kind = runfolder.marker_kind(folder)
-        if kind is not None:
+    try:
+        real = Path(os.path.realpath(dest))  # links and .. resolved
+    except OSError:  # no working folder any more: the write says so, naming the file
+        real = None
+    for folder in () if real is None else (real, *real.parents):  # every level, itself too
+        if (folder / runfolder.MARKER).exists():  # softreg's, even where it cannot be read
+            kind = runfolder.marker_kind(folder) or "run"
             raise ConfigError(f"{str(dest)!r} is inside {str(folder)!r}, a folder of softreg's "
-                              f"{kind} command, whose files it writes and reads back: save the "
-                              "estimator elsewhere")
+                              f"{printable(kind)} command, whose files it writes and reads "
+                              "back: save the estimator elsewhere")
     if not overwrite and writegate.describe(dest) == "a regular file":
         raise _exists(dest)
     writegate.check_file(dest, flag="path", overwrite=True, suffix=".safetensors")
@@ -315,8 +319,8 @@ def load_estimator(cls: Any, path: str | os.PathLike[str]) -> Any:
     saved, params = entry.get("type"), entry.get("params")
     # a cross-validated estimator's parameters (Cs, cv, ...) are not a plain one's: each loads
     # its own kind (a subclass of either, its own and its parent's)
-    if (isinstance(saved, str) and isinstance(params, dict)
-            and ("Cs" in params) != ("Cs" in inspect.signature(cls).parameters)):
+    if (isinstance(saved, str) and isinstance(params, dict)  # refit: a CV's, always stored
+            and ("refit" in params) != ("refit" in inspect.signature(cls).parameters)):
         raise CheckpointError(f"{where!r} holds a saved {printable(saved)}, not a "
                               f"{cls.__name__}; load it with {printable(saved)}.load")
     try:

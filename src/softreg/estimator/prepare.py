@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -386,8 +387,32 @@ def _one_thread() -> Iterator[None]:
             _holders -= 1
             if _holders == 0:
                 _let_go()
-                _limit.pop().restore_original_limits()
+                limit = _limit.pop()
+                if _blas_threads() == {1}:  # still softreg's: not lifted by another's limit
+                    limit.restore_original_limits()  # ending meanwhile (it would be left on 1)
                 _let_go()
+
+
+def _blas_threads() -> set[int]:
+    from threadpoolctl import threadpool_info
+
+    return {int(p["num_threads"]) for p in threadpool_info() if p.get("user_api") == "blas"}
+
+
+def _after_fork_in_child() -> None:
+    """A process forked while a fit held the limit has no fit to lift it: lift it here."""
+    global _holders
+    if _holders:
+        _holders = 0
+        with contextlib.suppress(Exception):
+            _let_go()
+            _limit.pop().restore_original_limits()
+            _let_go()
+        _limit.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _let_go() -> None:
