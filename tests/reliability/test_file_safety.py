@@ -229,3 +229,23 @@ def test_a_sweep_subfolder_that_is_a_link_is_refused(tmp_path, sub):
                        f"its {sub}/ files only into a real folder"):
         runfolder.claim(out, "sweep", "add")
     assert list(theirs.iterdir()) == []
+
+
+def test_an_output_never_replaces_a_runs_state_file(two_runs, tmp_path, capsys):
+    """An export named onto a run's checkpoint replaced it with --overwrite, and the run no
+    longer evaluated or resumed: a folder's state files are its own command's."""
+    run = two_runs[0]
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    for dest in (run / "checkpoint.safetensors", run / "x" / ".." / "config.json"):
+        code, _, err = run_cli(capsys, "export", run, "--format", "torch", "--out", dest,
+                               "--overwrite")
+        refused(code, err, f"--out {str(dest)!r} is a file of {str(run.resolve())!r}, a folder "
+                "of softreg's train command, which reads it back: softreg never replaces it "
+                "with another output (--overwrite or not); choose another --out")
+    code, _, err = run_cli(capsys, "evaluate", run, "--png", run / "history.json",
+                           "--overwrite")
+    refused(code, err, "which reads it back")
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    assert not (run / "x").exists()
+    assert run_cli(capsys, "export", run, "--format", "torch", "--out",
+                   run / "mine.safetensors")[0] == 0  # another name in the folder: an output

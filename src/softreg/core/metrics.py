@@ -19,7 +19,11 @@ def confusion_matrix(
     y_true: npt.ArrayLike, y_pred: npt.ArrayLike, num_classes: int = 10
 ) -> npt.NDArray[np.int64]:
     """Counts ``cm[true, predicted]`` as a (num_classes, num_classes) int64 array."""
-    t, p = class_indices(y_true, y_pred, num_classes)
+    return _matrix(*class_indices(y_true, y_pred, num_classes), num_classes)
+
+
+def _matrix(t: npt.NDArray[np.int64], p: npt.NDArray[np.int64],
+            num_classes: int) -> npt.NDArray[np.int64]:
     flat = np.bincount(t * num_classes + p, minlength=num_classes * num_classes)
     return flat.reshape(num_classes, num_classes)  # (true, predicted)
 
@@ -60,8 +64,7 @@ class Confusion:
                             axis=1).astype(np.int64)
         return cls(np.bincount(t, minlength=num_classes), np.bincount(p, minlength=num_classes),
                    np.bincount(t[right], minlength=num_classes), mistakes,
-                   confusion_matrix(t, p, num_classes) if num_classes <= MATRIX_CLASSES
-                   else None)
+                   _matrix(t, p, num_classes) if num_classes <= MATRIX_CLASSES else None)
 
     @classmethod
     def of_matrix(cls, cm: npt.NDArray[np.int64]) -> Confusion:
@@ -85,8 +88,7 @@ class Confusion:
 
     def per_class_accuracy(self) -> npt.NDArray[np.float64]:
         """Recall of each class (NaN for a class with no example), as :func:`per_class_accuracy`."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.support > 0, self.correct / np.maximum(self.support, 1), np.nan)
+        return _recall(self.correct, self.support)
 
     def report(self) -> ClassReport:
         """Precision, recall and F1 of each class (:func:`class_report`)."""
@@ -128,9 +130,13 @@ def class_indices(y_true: npt.ArrayLike, y_pred: npt.ArrayLike,
 
 def per_class_accuracy(cm: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
     """Recall of each class: correct / examples of that class (NaN for an absent class)."""
-    totals = cm.sum(axis=1)
+    return _recall(np.diag(cm), cm.sum(axis=1))
+
+
+def _recall(correct: npt.NDArray[np.int64],
+            support: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(totals > 0, np.diag(cm) / np.maximum(totals, 1), np.nan)
+        return np.where(support > 0, correct / np.maximum(support, 1), np.nan)
 
 
 def format_confusion(cm: npt.NDArray[np.int64], names: Sequence[str]) -> str:

@@ -161,16 +161,12 @@ def _check_destination(dest: Path, overwrite: bool) -> None:
     """Refuse, before any work, a path in a folder of softreg's commands or a file already
     there (unless ``overwrite``): a file you name is never replaced unasked, and a run's
     checkpoint never by an estimator's."""
-    try:
-        real = Path(os.path.realpath(dest))  # links and .. resolved
-    except OSError:  # no working folder any more: the write says so, naming the file
-        real = None
-    for folder in () if real is None else (real, *real.parents):  # every level, itself too
-        if (folder / runfolder.MARKER).exists():  # softreg's, even where it cannot be read
-            kind = runfolder.marker_kind(folder) or "run"
-            raise ConfigError(f"{str(dest)!r} is inside {str(folder)!r}, a folder of softreg's "
-                              f"{printable(kind)} command, whose files it writes and reads "
-                              "back: save the estimator elsewhere")
+    found = runfolder.enclosing(dest)  # any file of theirs, not only their state
+    if found is not None:
+        folder, kind = found
+        raise ConfigError(f"{str(dest)!r} is inside {str(folder)!r}, a folder of softreg's "
+                          f"{printable(kind)} command, whose files it writes and reads back: "
+                          "save the estimator elsewhere")
     if not overwrite and writegate.describe(dest) == "a regular file":
         raise _exists(dest)
     writegate.check_file(dest, flag="path", overwrite=True, suffix=".safetensors")

@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from softreg.core.errors import WriteError
-from softreg.safety import writegate
+from softreg.core.errors import ConfigError, WriteError
+from softreg.safety import runfolder, writegate  # (runfolder writes through here too)
+from softreg.safety.textsafe import printable
 
 
 @contextlib.contextmanager
@@ -231,10 +232,20 @@ def refuse_existing(dest: Path, flag: str = "--out", *, overwrite: bool = False,
     with it, only a regular file may be replaced (never a folder, link, device or FIFO).
     ``suffix`` is that of what is written (``.png``), for the name suggested for a folder.
 
+    A state file of a softreg folder (a run's checkpoint, a sweep's results: the folder's
+    command reads them back) is refused whatever ``overwrite`` says.
+
     Raises:
         ConfigError: ``dest`` may not be written; the message names ``flag``, the option that
             chose the path.
     """
+    state = runfolder.state_file(dest)
+    if state is not None:
+        folder, kind = state
+        raise ConfigError(f"{flag} {str(dest)!r} is a file of {str(folder)!r}, a folder of "
+                          f"softreg's {printable(kind)} command, which reads it back: softreg "
+                          "never replaces it with another output (--overwrite or not); choose "
+                          f"another {flag}")
     writegate.check_file(dest, flag=flag, overwrite=overwrite, suffix=suffix)
 
 
