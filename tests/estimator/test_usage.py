@@ -332,6 +332,9 @@ def test_coef_and_intercept_can_be_set_as_in_scikit_learn():
                            r"model's \d classes and \d+ features, got \(1, 3\)"):
             fitted.coef_ = np.zeros((1, 3))
         fitted.coef_ = sk.coef_
+        with pytest.raises(ValueError, match=r"intercept_ must be of shape \(\d,\) for this "
+                           r"model's \d classes, got \(5,\)"):
+            fitted.intercept_ = np.zeros(5)
         fitted.intercept_ = sk.intercept_
         np.testing.assert_allclose(fitted.predict_proba(X), sk.predict_proba(X), atol=1e-12)
     # two classes: coef_ is computed, so an edit in place is refused, not lost
