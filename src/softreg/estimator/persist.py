@@ -31,7 +31,7 @@ from softreg.core.errors import CheckpointError, ConfigError
 from softreg.core.shape import ModelShape
 from softreg.runfiles import checkpoint
 from softreg.runfiles.checkpoint_meta import LAST, MAX_CLASSES
-from softreg.safety import fileio, readback, runfolder, tensorfile, writegate
+from softreg.safety import fileio, folders, readback, tensorfile, writegate
 from softreg.safety.textsafe import printable
 
 LEGACY_FORMAT = "softreg-estimator"
@@ -161,7 +161,7 @@ def _check_destination(dest: Path, overwrite: bool) -> None:
     """Refuse, before any work, a path in a folder of softreg's commands or a file already
     there (unless ``overwrite``): a file you name is never replaced unasked, and a run's
     checkpoint never by an estimator's."""
-    found = runfolder.enclosing(dest)  # any file of theirs, not only their state
+    found = folders.enclosing(dest)  # any file of theirs, not only their state
     if found is not None:
         folder, kind = found
         raise ConfigError(f"{str(dest)!r} is inside {str(folder)!r}, a folder of softreg's "

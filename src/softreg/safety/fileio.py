@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from softreg.core.errors import ConfigError, WriteError
-from softreg.safety import runfolder, writegate  # (runfolder writes through here too)
+from softreg.safety import folders, writegate
 from softreg.safety.textsafe import printable
 
 
@@ -239,7 +239,7 @@ def refuse_existing(dest: Path, flag: str = "--out", *, overwrite: bool = False,
         ConfigError: ``dest`` may not be written; the message names ``flag``, the option that
             chose the path.
     """
-    state = runfolder.state_file(dest)
+    state = folders.state_file(dest)
     if state is not None:
         folder, kind = state
         raise ConfigError(f"{flag} {str(dest)!r} is a file of {str(folder)!r}, a folder of "

@@ -34,13 +34,19 @@ from typing import Any, Literal, TextIO
 
 from softreg.core.errors import FolderError, SoftregError
 from softreg.safety import fileio, readback, writegate
+from softreg.safety.folders import (  # noqa: F401  (the folders' names, here too)
+    MARKER,
+    MARKER_LIMIT,
+    STATE_FILES,
+    enclosing,
+    marker_kind,
+    state_file,
+)
 from softreg.safety.textsafe import printable
 
-MARKER = ".softreg-run"
 LOCK = ".softreg-lock"
 MARKER_FORMAT = "softreg-run"
 MARKER_VERSION = 1
-MARKER_LIMIT = 4096  # a marker is about 60 bytes
 
 Kind = Literal["train", "sweep", "study", "seeds", "explain"]
 # new: a fresh folder (absent, empty, or marked with none of its files yet); overwrite: replace
@@ -154,16 +160,6 @@ def default_stem(prefix: str) -> str:
     return f"{prefix}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def marker_kind(path: str | os.PathLike[str]) -> str | None:
-    """The kind a folder's marker declares, or None when it has no readable marker."""
-    try:
-        data = readback.read_json(Path(path) / MARKER, "folder marker", limit=MARKER_LIMIT)
-    except SoftregError:
-        return None
-    kind = data.get("kind") if isinstance(data, dict) else None
-    return kind if isinstance(kind, str) else None
-
-
 def is_own(kind: str, relpath: str) -> bool:
     """Whether ``relpath`` (relative to a folder of ``kind``, with ``/``) is a file softreg
     writes there."""
@@ -186,45 +182,6 @@ def owned_file(path: str | os.PathLike[str]) -> bool:
         if kind in OWN_FILES and is_own(kind, p.relative_to(folder).as_posix()):
             return writegate.describe(p) in (None, "a regular file")
     return False
-
-
-# The files that hold a folder's state, which its own command writes and then reads back
-# (--resume, evaluate, explain, a sweep's refit): an output a user names (an export, a figure,
-# a saved estimator) never replaces one, --overwrite or not.
-STATE_FILES: dict[str, tuple[str, ...]] = {
-    "train": ("config.json", "metrics.csv", "history.json", "checkpoint.safetensors",
-              "best.safetensors", "calibration.json"),
-    "sweep": ("sweep.json", "results.csv", "best.json", "results/*.json",
-              "weights/*.safetensors", "refit/*.json"),
-    "study": ("study.json", "*/metrics.csv", "*/history.json"),
-    "seeds": ("seeds.csv", "summary.json"),
-    "explain": ("calibration.json",),
-}
-
-
-def enclosing(path: str | os.PathLike[str]) -> tuple[Path, str] | None:
-    """The nearest folder of softreg's (a marker there, readable or not: its kind, else "run")
-    holding ``path``, itself included, links and ``..`` resolved; None when there is none
-    (or no working folder to resolve a relative path by)."""
-    try:
-        real = Path(os.path.realpath(path))
-    except OSError:
-        return None
-    for folder in (real, *real.parents):
-        if (folder / MARKER).exists():
-            return folder, marker_kind(folder) or "run"
-    return None
-
-
-def state_file(path: str | os.PathLike[str]) -> tuple[Path, str] | None:
-    """The folder and kind whose state file (:data:`STATE_FILES`) ``path`` is, or None."""
-    found = enclosing(path)
-    if found is None:
-        return None
-    folder, kind = found
-    rel = Path(os.path.realpath(path)).relative_to(folder).as_posix()
-    patterns = STATE_FILES.get(kind, STATE_FILES["train"])  # an unreadable marker: a run's
-    return found if any(fnmatch.fnmatchcase(rel, p) for p in patterns) else None
 
 
 def remove_temporaries(out: Path, kind: str) -> list[Path]:
