@@ -195,9 +195,9 @@ def _new_state(configs: Sequence[TrainConfig], splits: dict[str, Split],
     shape = splits_shape(splits)
     W = np.empty((K, *shape.weights), dtype=np.float32)  # (K, C, D)
     b = np.empty((K, shape.classes), dtype=np.float32)
-    for i, c in enumerate(configs):  # as fit(): initial raw-pixel weights, put into the pack
+    for i, c in enumerate(configs):  # as fit(): drawn for the inputs the pack trains on
         Wi, bi = initial_params(c.seed, c.init_std, shape)
-        W[i], b[i] = std.unfold(Wi, bi) if std else (Wi, bi)
+        W[i], b[i] = std.start(Wi, bi) if std else (Wi, bi)
     data = {name: backend.put_data(s.X, s.y) for name, s in splits.items()}
     return _PackState(backend, data, std, W, b, shape)
 

@@ -91,6 +91,20 @@ class Standardizer:
             raw = W_raw.astype(np.float32), b_raw.astype(np.float32)
         return RawParams(raw, (W, b))
 
+    def start(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> Params:
+        """Initial weights W (C, D), b (C,) drawn for standardised inputs, as a run starts
+        from them: a feature whose weights for raw inputs would overflow float32 (a std below
+        about 1e-40: W / std is beyond float32's range) starts at 0, so that the run reaches
+        its first epoch, which then names the feature (:meth:`overflow`)."""
+        with np.errstate(over="ignore"):
+            raw = (np.abs(W).max(axis=0).astype(np.float64) / self.scale).astype(np.float32)
+        over = ~np.isfinite(raw)  # (D,)
+        if not over.any():
+            return W, b
+        W = W.copy()
+        W[:, over] = 0
+        return W, b
+
     def overflow(self, W: npt.NDArray[np.float32], b: npt.NDArray[np.float32],
                  shape: ModelShape) -> str | None:
         """What of the finite weights W, b for standardised inputs overflows float32 once

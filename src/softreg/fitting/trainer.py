@@ -103,6 +103,14 @@ class LinearTrainer:
         self.backend.set_params(*(self.standardizer.to_trained(state) if self.standardizer
                                   else state))
 
+    def start(self, init: Params) -> None:
+        """Set the initial weights, drawn for the inputs the backend trains on: with
+        standardised splits, the standardised inputs' (N(0, 0.01) weights for a column in
+        dollars, unfolded from raw inputs, would be weights of hundreds on its standardised
+        values, and the first epochs' loss in the tens)."""
+        self.backend.set_params(*(self.standardizer.start(*init) if self.standardizer
+                                  else init))
+
 
 # What to do about weights that overflow float32 once folded back to raw inputs.
 OVERFLOW_ADVICE = ("Lower the learning rate, or rescale or drop a feature of tiny std, and try "
@@ -279,8 +287,10 @@ def start_fit(config: TrainConfig, splits: dict[str, Split], *,
 
         backend = get_backend(config.framework, config.device)
     trainer = LinearTrainer(backend, config, splits)
-    trainer.restore(resume.params if resume else
-                    initial_params(config.seed, config.init_std, splits_shape(splits)))
+    if resume is not None:
+        trainer.restore(resume.params)
+    else:
+        trainer.start(initial_params(config.seed, config.init_std, splits_shape(splits)))
     stopper = (EarlyStopping(trainer, config.monitor, config.patience) if "val" in splits
                else None)
     if stopper is not None and resume is not None and resume.stopper_state:
