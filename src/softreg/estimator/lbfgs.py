@@ -294,11 +294,12 @@ def _direction(g: F64, S: F64, Y: F64, rho: F64, yy: F64, it: int, memory: int,
         a = rho[j] * dot(S[j], q)
         axpy(-a, Y[j], q)
         alphas.append(a)
-    gamma = np.ones(len(g))
-    for j in order:  # scale by the newest pair with positive curvature
-        use = (rho[j] > 0) & (gamma == 1.0)
-        gamma = np.where(use, 1.0 / np.where(use, rho[j] * yy[j], 1.0), gamma)
-    q *= gamma[:, None].astype(q.dtype)
+    if order:  # scale by each model's newest pair with positive curvature (1 if it has none)
+        kept = rho[order] > 0  # (pairs newest first, k)
+        newest = np.argmax(kept, axis=0)
+        ry = (rho * yy)[order][newest, np.arange(len(g))]
+        gamma = np.where(kept.any(axis=0), 1.0 / np.where(ry > 0, ry, 1.0), 1.0)
+        q *= gamma[:, None].astype(q.dtype)
     for j, a in zip(reversed(order), reversed(alphas), strict=True):
         beta = rho[j] * dot(Y[j], q)
         axpy(a - beta, S[j], q)
