@@ -546,6 +546,8 @@ def test_an_unknown_name_lists_every_named_dataset(capsys, tmp_path):
     _refused(capsys, ["--data", "emnist"], "unknown dataset 'emnist'; known datasets: "
              "fashion-mnist, mnist, kmnist, emnist-balanced; or give a source as KIND:PATH",
              tmp_path)
+    _refused(capsys, ["--data", "sklearn:"], "names no set; write sklearn:NAME", tmp_path)
+    _refused(capsys, ["--data", "csv:"], "names no path; write csv:PATH", tmp_path)
 
 
 def _snapshot(folder: Path) -> dict[str, int]:

@@ -116,6 +116,25 @@ def test_a_folder_with_any_colour_image_is_read_in_colour_whatever_comes_first(
     np.testing.assert_array_equal(ds.X_train[3], np.broadcast_to((255, 0, 0), (H, W, 3)))
 
 
+def test_a_run_folder_written_inside_the_image_folder_is_not_a_class(capsys, tmp_path):
+    """A run whose --out lies in the folder it trained on: its figures (in colour, of other
+    sizes) became a class of the next run, and the run itself could not be evaluated on the
+    data it recorded (4 classes against its 3)."""
+    PIL = need("PIL", "PIL.Image")
+    root = tmp_path / "gray"
+    for cls, level in (("cat", 40), ("dog", 120), ("eel", 200)):
+        (root / cls).mkdir(parents=True)
+        for i in range(4):
+            _solid(PIL, root / cls / f"{i}.png", level + i)
+    code, err = _train(capsys, root / "run1", "--data", f"folder:{root}")
+    assert code == 0, err
+    _solid(PIL, root / "run1" / "figure.png", (10, 200, 30))  # as a run's figures are
+    ds = load_folder(str(root), f"folder:{root}", None, False)
+    assert ds.class_names == ("cat", "dog", "eel") and ds.image_shape == (H, W)
+    code, out, err = _run(capsys, "evaluate", root / "run1", "--no-figures")
+    assert code == 0 and "Traceback" not in err, err
+
+
 def test_the_wrong_size_message_gives_both_sizes_as_height_by_width(tmp_path):
     PIL = need("PIL", "PIL.Image")
     path = tmp_path / "wide.png"

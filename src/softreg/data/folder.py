@@ -24,6 +24,7 @@ import numpy.typing as npt
 from softreg.core.errors import DataError, DataNotFoundError
 from softreg.data.dataset import Dataset, checked
 from softreg.data.images import PixelError, decode, is_gray
+from softreg.safety.folders import MARKER
 from softreg.safety.readback import file_kind
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -103,9 +104,10 @@ def _read_all(files: list[tuple[Path, int]], colour: bool, size: tuple[int, int]
 
 
 def _classes(folder: Path, spec: str, least: int = 2) -> list[str]:
-    """The class folders of ``folder`` (hidden ones aside), at least ``least`` of them."""
+    """The class folders of ``folder``, at least ``least`` of them: hidden ones aside, and
+    softreg's own (a run, explain or sweep folder written there: its figures are no class)."""
     classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not
-                     d.name.startswith("."))
+                     d.name.startswith(".") and not (d / MARKER).exists())
     if not classes:
         raise DataError(f"{spec}: {str(folder)!r} holds no class folders; put each class's "
                         "images in a folder named for the class")

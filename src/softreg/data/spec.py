@@ -77,7 +77,7 @@ def parse(text: object) -> DataSpec:
                           f"{', '.join(SOURCE_KINDS)} (e.g. csv:table.csv), or a dataset name")
     if not target:
         raise ConfigError(f"data {text!r} names no {'set' if kind == 'sklearn' else 'path'}; "
-                          f"write {kind}:PATH")
+                          f"write {kind}:{'NAME' if kind == 'sklearn' else 'PATH'}")
     if kind == "sklearn" and target not in SKLEARN_SETS:
         raise ConfigError(f"unknown scikit-learn dataset {target!r}; use one of "
                           f"{', '.join(SKLEARN_SETS)}")
