@@ -300,6 +300,12 @@ def test_predict_reads_a_header_of_numbers_by_its_names(tmp_path):
     assert _predict_rows(reordered, shape) == [[5, 6, 7]]
     plain = _write(tmp_path / "plain.csv", "5,6,7\n8,9,10\n")
     assert _predict_rows(plain, shape) == [[5, 6, 7], [8, 9, 10]]
+    # a data row of the names' numbers in another order: a header or a row? (it was read as
+    # a header, the next row's columns reordered and the first row lost)
+    permuted = _write(tmp_path / "permuted.csv", "2,0,1\n0,1,2\n")
+    with pytest.raises(InputImageError, match=r"its first row \(2, 0, 1\) is numbers that are "
+                       r"also the model's feature names \(0, 1, 2\) in another order"):
+        _predict_rows(permuted, shape)
     neither = _write(tmp_path / "neither.csv", "0,1\n5,6,7\n")
     with pytest.raises(InputImageError, match=r"its first row is neither a header naming the "
                                               r"model's feature columns \(0, 1, 2\) nor a data "

@@ -128,7 +128,9 @@ def _header_columns(first: list[str], names: list[str], p: Path,
 
     The first row is a header when one of its cells is not a number or when it holds every
     feature name (numbers are names too: pandas names columns 0, 1, ...). A first row of
-    numbers of another length than a data row is neither, and refused. A model that records
+    numbers of another length than a data row is neither, and refused; so is one of numbers
+    holding every feature name but not exactly the names in order (a data row ``2,0,1`` of a
+    model of features 0, 1, 2 was read as a header, its columns reordered). A model that records
     no feature names (``named`` False: an estimator fitted on bare arrays) takes a header's
     columns in order, as ``softreg evaluate --data`` does.
 
@@ -138,6 +140,12 @@ def _header_columns(first: list[str], names: list[str], p: Path,
             neither a header nor a data row.
     """
     header = [h.strip() for h in first]
+    if all(_number(v) for v in header) and header != names and set(names) <= set(header):
+        raise InputImageError(
+            f"input {str(p)!r}: its first row ({_listed(header, 5)}) is numbers that are also "
+            f"the model's feature names ({_listed(names, 5)}) in another order or with "
+            "others: softreg cannot tell a header from a data row; give a header naming the "
+            "features in the model's order, or a first row that is not such numbers")
     if all(_number(v) for v in header) and not set(names) <= set(header):
         if len(header) != len(names):
             raise InputImageError(
