@@ -395,8 +395,8 @@ def test_an_npz_claiming_huge_arrays_is_refused_from_its_headers(tmp_path):
     with zipfile.ZipFile(path, "w") as zf, zf.open("X.npy", "w") as fh:
         npy_format.write_array_header_1_0(fh, {"descr": "<f8", "fortran_order": False,
                                                "shape": (2**20, 2**20)})
-    with pytest.raises(DataError, match=r"claims 8796093022208 bytes of arrays, more than the "
-                                        r"\d+ softreg loads \(nothing was read\)"):
+    with pytest.raises(DataError, match=r"member 'X.npy' claims 8796093022208 bytes of data "
+                                        r"\(shape \(1048576, 1048576\), float64\) but holds 0"):
         load(f"npz:{path}")
 
 

@@ -179,6 +179,23 @@ def test_more_distinct_labels_than_classes_softreg_trains_are_refused(tmp_path, 
     _refused(f"npz:{tmp_path / 'ids.npz'}", "label column 'y_train' holds more than 5 distinct")
 
 
+def _npy(a: np.ndarray) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    np.save(out, a)
+    return out.getvalue()
+
+
+def test_a_truncated_npz_member_is_called_damaged_not_pickles(tmp_path):
+    """np.load's ValueError for a member cut short was reported as object arrays (pickles)."""
+    with zipfile.ZipFile(tmp_path / "short.npz", "w") as zf:
+        zf.writestr("X.npy", _npy(np.ones((100, 3)))[:-800])
+        zf.writestr("y.npy", _npy(np.arange(100) % 2))
+    _refused(f"npz:{tmp_path / 'short.npz'}", "member 'X.npy' claims 2400 bytes of data (shape "
+             "(100, 3), float64) but holds 1600; the file is damaged or truncated")
+
+
 def test_complex_features_are_refused(tmp_path):
     np.savez(tmp_path / "complex.npz", X=np.ones((6, 2), np.complex64), y=np.arange(6) % 2)
     _refused(f"npz:{tmp_path / 'complex.npz'}", "the training features are complex numbers, "
@@ -188,8 +205,9 @@ def test_complex_features_are_refused(tmp_path):
 # ----------------------------------------------------------------------------- bounds
 
 
-def test_npz_members_without_the_npy_suffix_are_checked_too(tmp_path):
-    """np.load returns member "X" as key "X": its header claim is bounded, its bytes an array."""
+def test_npz_members_without_the_npy_suffix_are_checked_too(tmp_path, monkeypatch):
+    """np.load returns member "X" as key "X": its header claim is checked against the bytes it
+    holds and bounded, its bytes an array."""
     import io
 
     import numpy.lib.format as npy_format
@@ -202,8 +220,14 @@ def test_npz_members_without_the_npy_suffix_are_checked_too(tmp_path):
     with zipfile.ZipFile(tmp_path / "claim.npz", "w") as zf:
         zf.writestr("y.npy", y.getvalue())
         zf.writestr("X", claim.getvalue() + b"\0" * 64)
-    _refused(f"npz:{tmp_path / 'claim.npz'}", "claims 160000000032 bytes of arrays, more than "
-                                              "the 8589934592 softreg loads (nothing was read)")
+    _refused(f"npz:{tmp_path / 'claim.npz'}", "member 'X' claims 160000000000 bytes of data "
+             "(shape (200000, 100000), float64) but holds 64; the file is damaged or truncated")
+    with zipfile.ZipFile(tmp_path / "big.npz", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("y.npy", y.getvalue())
+        zf.writestr("X", _npy(np.zeros((1000, 100))))  # 800 kB of zeros, compressed to 1 kB
+    monkeypatch.setattr(tables, "MAX_FILE_BYTES", 100_000)
+    _refused(f"npz:{tmp_path / 'big.npz'}", "claims 800032 bytes of arrays, more than the "
+                                            "100000 softreg loads (nothing was read)")
     with zipfile.ZipFile(tmp_path / "text.npz", "w") as zf:
         zf.writestr("y.npy", y.getvalue())
         zf.writestr("X", b"hello world")

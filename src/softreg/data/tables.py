@@ -482,7 +482,8 @@ def read_npz(path: str, spec: str) -> dict[str, npt.NDArray[Any]]:
     """The arrays of an ``.npz`` file (never unpickled), checked for the expected keys.
 
     Raises:
-        DataError: not an npz, object arrays, or neither X_train/y_train nor X/y.
+        DataError: not an npz, object arrays, a member holding less than its header claims,
+            or neither X_train/y_train nor X/y.
     """
     p = existing_file(path, spec)
     _check_npz_headers(p, spec)
@@ -491,10 +492,8 @@ def read_npz(path: str, spec: str) -> dict[str, npt.NDArray[Any]]:
             keys = set(npz.files)
             want = [k for k in (*NPZ_SPLIT_KEYS, "X", "y") if k in keys]
             arrays = {k: npz[k] for k in want}
-    except ValueError as exc:  # object arrays need pickles
-        raise DataError(f"{spec}: {str(p)!r} holds object arrays (pickles), which softreg "
-                        "does not load; save plain numeric arrays") from exc
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:  # (object arrays are
+        # refused from their headers above)
         raise DataError(f"{spec}: cannot read {str(p)!r} as an .npz file ({exc})") from exc
     if {"X_train", "y_train"} <= keys:
         if ("X_test" in keys) != ("y_test" in keys):
@@ -515,7 +514,8 @@ def _check_npz_headers(p: Path, spec: str) -> None:
 
     Raises:
         DataError: not a zip archive, a damaged header, object arrays, a key softreg reads that
-            holds no ``.npy`` array, or too large a claim.
+            holds no ``.npy`` array, a member holding less data than its header claims, or too
+            large a claim.
     """
     import numpy.lib.format as npy_format
 
@@ -536,11 +536,18 @@ def _check_npz_headers(p: Path, spec: str) -> None:
                     read = (npy_format.read_array_header_1_0 if version == (1, 0)
                             else npy_format.read_array_header_2_0)
                     shape, _, dtype = read(fh)
+                    held = info.file_size - fh.tell()  # the member's bytes after its header
                 if dtype.hasobject:
                     raise DataError(f"{spec}: {str(p)!r} holds object arrays (pickles) in "
                                     f"{info.filename!r}, which softreg does not load; save "
                                     "plain numeric arrays")
-                total += int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                claim = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                if claim > held:
+                    raise DataError(f"{spec}: {str(p)!r}: member {shown(info.filename)} claims "
+                                    f"{claim} bytes of data (shape {tuple(shape)}, {dtype}) "
+                                    f"but holds {held}; the file is damaged or truncated: "
+                                    "save it again with numpy.savez")
+                total += claim
     except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
         raise DataError(f"{spec}: cannot read {str(p)!r} as an .npz file ({exc})") from exc
     if total > MAX_FILE_BYTES:
