@@ -278,6 +278,42 @@ def test_a_value_beyond_float32_names_its_line_and_column_without_a_warning(tmp_
                                "range (about 3.4e38), which softreg trains in; scale the column")
 
 
+def test_a_value_beyond_float32_in_parquet_npz_and_predict_is_said_so_without_a_warning(
+        tmp_path):
+    """Parquet, npz and predict's rows said "NaN or inf" of a finite 1e300 (the column by its
+    index), after NumPy's "overflow encountered in cast"; a complex .npy row lost its imaginary
+    part in predict, where training refuses it."""
+    import warnings
+
+    need("pyarrow")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    pq.write_table(pa.table({"a": rng.normal(size=12), "dbl": np.full(12, 1e300),
+                             "label": np.arange(12) % 2}), tmp_path / "big.parquet")
+    np.savez(tmp_path / "big.npz", X=np.c_[np.ones((12, 2)), np.full(12, -1e300)],
+             y=np.arange(12) % 2)
+    shape = _shape("a", "b")
+    rows = _write(tmp_path / "rows.csv", "a,b\n1,2\n3,1e300\n")
+    np.save(tmp_path / "big.npy", np.array([[1.0, 2.0], [1e300, 0.0]]))
+    np.save(tmp_path / "complex.npy", np.array([[1 + 5j, 2]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _refused(f"parquet:{tmp_path / 'big.parquet'}", "feature column 'dbl' holds a value "
+                 "beyond float32's range (about 3.4e38) in row 0, which softreg trains in")
+        _refused(f"npz:{tmp_path / 'big.npz'}", "the training features hold a value beyond "
+                 "float32's range (12 value(s), the first in row 0, feature 2: -1e+300)")
+        with pytest.raises(InputImageError, match=r"data row 2, feature 'b' holds '1e300', "
+                                                  r"beyond float32's range"):
+            _predict_rows(rows, shape)
+        with pytest.raises(InputImageError, match=r"row 2, feature 0 holds 1e\+300, beyond "
+                                                  r"float32's range"):
+            _predict_rows(tmp_path / "big.npy", shape)
+        with pytest.raises(InputImageError, match=r"holds complex128 of shape \(1, 2\)"):
+            _predict_rows(tmp_path / "complex.npy", shape)
+
+
 def test_parquet_text_labels_count_in_the_bound_and_are_read_once_each(tmp_path, monkeypatch):
     """Labels repeated over many rows cost their dictionary, not a copy a row: 100 rows of two
     1 MB labels (1 kB on disk) once took 130 MB; the footer's label bytes count too."""

@@ -240,6 +240,22 @@ def _check_names(class_names: tuple[str, ...], feature_names: tuple[str, ...],
                         "checkpoint has for names; shorten the names or use fewer classes")
 
 
+def as_float32(values: npt.ArrayLike) -> tuple[npt.NDArray[np.float32],
+                                               tuple[tuple[int, ...], bool] | None]:
+    """``values`` as C-ordered float32 (features are trained in float32), and where its first
+    value is that is not a finite float32, with whether it was a finite number beyond float32's
+    range (about 3.4e38; the cast made it inf) rather than NaN or inf; None when all are finite.
+    No NumPy warning: the callers say it in their own words."""
+    src = np.asarray(values)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.ascontiguousarray(src, dtype=np.float32)
+    bad = ~np.isfinite(out)
+    if not bad.any():
+        return out, None
+    pos = tuple(int(v[0]) for v in np.nonzero(bad))
+    return out, (pos, bool(np.isfinite(src[pos])))
+
+
 def _split(X: npt.ArrayLike, y: npt.ArrayLike, part: str, spec: str,
            image_shape: tuple[int, ...] | None) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
     Xa, ya = np.asarray(X), np.asarray(y)
@@ -261,13 +277,17 @@ def _split(X: npt.ArrayLike, y: npt.ArrayLike, part: str, spec: str,
         return Xa, ya.astype(np.int64, copy=False)
     if not (np.issubdtype(Xa.dtype, np.number) or Xa.dtype == bool):
         raise DataError(f"{spec}: the {part} features must be numbers, got dtype {Xa.dtype}")
-    Xf = np.ascontiguousarray(Xa.reshape(len(Xa), -1), dtype=np.float32)
-    bad = ~np.isfinite(Xf)
-    if bad.any():
-        row, col = (int(v[0]) for v in np.nonzero(bad))
-        raise DataError(f"{spec}: the {part} features hold NaN or inf ({int(bad.sum())} "
-                        f"value(s), the first in row {row}, feature {col}); fill or drop them "
-                        "first")
+    Xf, unfit = as_float32(Xa.reshape(len(Xa), -1))
+    if unfit is not None:
+        (row, col), beyond = unfit
+        count = int((~np.isfinite(Xf)).sum())
+        if beyond:
+            raise DataError(f"{spec}: the {part} features hold a value beyond float32's range "
+                            f"({count} value(s), the first in row {row}, feature {col}: "
+                            f"{Xa.reshape(len(Xa), -1)[row, col]:.4g}), which softreg trains "
+                            "in; scale the feature first")
+        raise DataError(f"{spec}: the {part} features hold NaN or inf ({count} value(s), the "
+                        f"first in row {row}, feature {col}); fill or drop them first")
     return Xf, ya.astype(np.int64)
 
 

@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from softreg.core.errors import InputImageError
 from softreg.core.shape import ModelShape
+from softreg.data.dataset import as_float32
 from softreg.safety.textsafe import printable, shown
 
 MAX_ROWS = 1_000_000  # rows one file may give
@@ -61,7 +62,9 @@ def _table_rows(p: Path, shape: ModelShape) -> npt.NDArray[np.float32]:
         raise InputImageError(f"input {str(p)!r} does not exist")
     X = _npy_rows(p, shape.features) if p.suffix.lower() == ".npy" else _csv_rows(p, shape)
     if not np.all(np.isfinite(X)):
-        raise InputImageError(f"input {str(p)!r} holds NaN or inf values")
+        row, col = (int(v[0]) for v in np.nonzero(~np.isfinite(X)))
+        raise InputImageError(f"input {str(p)!r} holds NaN or inf values (the first in row "
+                              f"{row + 1}, feature {shape.feature_name(col)!r})")
     return X
 
 
@@ -75,7 +78,8 @@ def _npy_rows(p: Path, features: int) -> npt.NDArray[np.float32]:
             shape, fortran, dtype = read(fh)
             ok = (len(shape) == 1 and shape[0] == features) or (
                 len(shape) == 2 and shape[1] == features and 0 < shape[0] <= MAX_ROWS)
-            if not ok or not (np.issubdtype(dtype, np.number) or dtype.kind == "b"):
+            if not ok or dtype.kind == "c" or not (np.issubdtype(dtype, np.number)
+                                                   or dtype.kind == "b"):
                 raise InputImageError(
                     f"input {str(p)!r} holds {dtype} of shape {tuple(shape)}; the model takes "
                     f"rows of {features} numbers: ({features},) or (n, {features})")
@@ -85,8 +89,14 @@ def _npy_rows(p: Path, features: int) -> npt.NDArray[np.float32]:
             data = np.frombuffer(fh.read(nbytes), dtype=dtype)
     except (ValueError, OSError, EOFError) as exc:
         raise InputImageError(f"input {str(p)!r} is not a readable .npy array ({exc})") from exc
-    arr = data.reshape(shape, order="F" if fortran else "C")
-    return np.asarray(arr, dtype=np.float32).reshape(-1, features)
+    arr = data.reshape(shape, order="F" if fortran else "C").reshape(-1, features)
+    X, unfit = as_float32(arr)
+    if unfit is not None and unfit[1]:
+        (row, col), _ = unfit
+        raise InputImageError(f"input {str(p)!r}: row {row + 1}, feature {col} holds "
+                              f"{arr[row, col]:.4g}, beyond float32's range (about 3.4e38), "
+                              "which softreg computes in")
+    return X
 
 
 def _csv_rows(p: Path, shape: ModelShape) -> npt.NDArray[np.float32]:
@@ -202,7 +212,14 @@ def _features(row: list[str], i: int, cols: list[int] | None, width: int, names:
     if len(row) != len(names) or not all(_number(v) for v in row):
         raise InputImageError(f"input {str(p)!r}: data row {i + 1} is not {len(names)} numbers, "
                               "as the model takes")
-    return np.asarray([float(v) for v in row], dtype=np.float32)
+    values = [float(v) for v in row]
+    X, unfit = as_float32(values)
+    if unfit is not None and unfit[1]:
+        k = unfit[0][0]
+        raise InputImageError(f"input {str(p)!r}: data row {i + 1}, feature "
+                              f"{printable(names[k])!r} holds {shown(row[k])}, beyond float32's "
+                              "range (about 3.4e38), which softreg computes in")
+    return X
 
 
 def _listed(names: list[str], most: int = 10) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg.core.errors import DataError, DataNotFoundError
-from softreg.data.dataset import MAX_DATA_CLASSES, Dataset, checked
+from softreg.data.dataset import MAX_DATA_CLASSES, Dataset, as_float32, checked
 from softreg.safety import readback
 from softreg.safety.textsafe import printable, shown
 
@@ -372,7 +372,12 @@ def read_parquet(path: str, spec: str, label_column: str) -> Table:
     X = np.empty((rows, len(names)), dtype=np.float32)
     try:
         for k, name in enumerate(names):
-            X[:, k] = _column(pf, name, rows, p, spec).to_numpy(zero_copy_only=False)
+            X[:, k], unfit = as_float32(_column(pf, name, rows, p, spec)
+                                        .to_numpy(zero_copy_only=False))
+            if unfit is not None and unfit[1]:  # NaN and inf: refused with their count later
+                raise DataError(f"{spec}: feature column {printable(name)!r} holds a value "
+                                f"beyond float32's range (about 3.4e38) in row {unfit[0][0]}, "
+                                "which softreg trains in; scale the column first")
         # text labels (text > 0) as a dictionary: each distinct label once, an index a row
         labels = _parquet_labels(pq.ParquetFile(p, read_dictionary=[label]) if text else pf,
                                  label, rows, p, spec)
