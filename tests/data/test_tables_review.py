@@ -95,6 +95,19 @@ def test_a_file_separated_by_semicolons_or_tabs_is_named_as_such(tmp_path):
 # ----------------------------------------------------------------------------- index columns
 
 
+def test_a_csv_written_without_a_header_is_told_so(tmp_path):
+    """Its first data row became the column names, and --label-column could name one of its
+    values: the run trained on a row fewer, its features named 0.1257302210933933 and so on."""
+    rows = "".join(f"{0.1 * i + 0.0123:.4f},{i % 5 - 2.5e-3},{'cat' if i % 2 else 'dog'}\n"
+                   for i in range(12))
+    path = _write(tmp_path / "bare.csv", rows)
+    _refused(f"csv:{path}", "the first row of ", label="dog")
+    _refused(f"csv:{path}", "holds '0.0123', a number, where softreg reads the column names: it "
+                            "looks like a data row; add a header row")
+    named = _write(tmp_path / "named.csv", "0,1,label\n" + rows)  # pandas' names: kept
+    assert load(f"csv:{named}").feature_names == ("0", "1")
+
+
 def test_a_csv_column_without_a_name_is_refused_with_what_to_do(tmp_path):
     indexed = _write(tmp_path / "indexed.csv", ",a,label\n" + "".join(
         f"{i},{i * 0.1},{i % 2}\n" for i in range(12)))

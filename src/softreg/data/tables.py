@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -170,7 +171,7 @@ def read_csv(path: str, spec: str, label_column: str) -> Table:
     Raises:
         DataNotFoundError: no such file.
         DataError: no header, no data rows, a header of one cell that looks separated by ';'
-            or tabs, a column without a name or a name given twice, no label column (the
+            or tabs, a first row holding a decimal number (data, not names), a column without a name or a name given twice, no label column (the
             columns are listed) or two candidates, rows of another length, an empty or
             non-numeric feature cell (its line and column), or a table past the bound.
     """
@@ -183,6 +184,7 @@ def read_csv(path: str, spec: str, label_column: str) -> Table:
                 raise DataError(f"{spec}: {str(p)!r} is empty; a CSV file needs a header row "
                                 "and data")
             _check_separator(header, p, spec)
+            _check_header_is_names(header, p, spec)
             _check_names(header, p, spec, " (pandas writes its index so: save with "
                                           "to_csv(..., index=False))")
             n = 0
@@ -236,6 +238,25 @@ def _check_fields(row: list[str], header: list[str], line: int, p: Path, spec: s
     if len(row) != len(header):
         raise DataError(f"{spec}: {str(p)!r} line {line} has {len(row)} fields, the header "
                         f"{len(header)}; every row needs one field per column")
+
+
+# A decimal number with a fraction or an exponent: a data value, not a column name (pandas
+# names unnamed columns 0, 1, ..., which stay names).
+_DECIMAL = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][+-]?\d+)")
+
+
+def _check_header_is_names(header: list[str], p: Path, spec: str) -> None:
+    """Refuse a first row that is data (a file written without a header): its values became
+    the column names, and one of them could even be named as the label column.
+
+    Raises:
+        DataError: a cell of the first row is a decimal number (named).
+    """
+    data = next((h for h in header if _DECIMAL.fullmatch(h)), None)
+    if data is not None:
+        raise DataError(f"{spec}: the first row of {str(p)!r} holds {shown(data)}, a number, "
+                        "where softreg reads the column names: it looks like a data row; add a "
+                        "header row naming the columns (the label column among them)")
 
 
 def _check_names(header: list[str], p: Path, spec: str, unnamed_hint: str = "") -> None:
