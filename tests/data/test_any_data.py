@@ -610,3 +610,11 @@ def test_data_flags_the_data_would_ignore_are_refused(capsys, tmp_path, string_c
                 "1", "--quiet", "--no-figures", "--out", run)[0] == 0
     code, _, err = _run(capsys, "evaluate", run, "--data", "sklearn:iris", "--image-size", "8x8")
     assert code == 2 and "--image-size is an image folder's (folder:) setting" in err
+    for command, flags in (("evaluate", ["--image-size", "3x3"]), ("evaluate", ["--grayscale"]),
+                           ("explain", ["--data-dir", str(tmp_path)]),
+                           ("explain", ["--label-column", "y"])):
+        before = sorted(p.name for p in tmp_path.iterdir())
+        code, _, err = _run(capsys, command, run, "--no-figures", *flags)
+        assert code == 2 and (f"{flags[0]} is " in err and "setting, and the data the model "
+                              "was trained on (sklearn:iris) is not one" in err), err
+        assert sorted(p.name for p in tmp_path.iterdir()) == before

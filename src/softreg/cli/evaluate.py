@@ -144,12 +144,13 @@ def checkpoint_split(ck: Any, where: str, args: argparse.Namespace) -> tuple[Any
     """
     from dataclasses import replace
 
-    from softreg.cli.train import data_settings
+    from softreg.cli.train import check_data_flags, data_settings
     from softreg.fitting.splits import model_data, prepare_splits
     from softreg.runfiles.checkpoint_meta import data_check, data_config
 
     given = data_settings(args)
     config = replace(data_config(ck.meta, where, given), val_split=0.0, patience=0)
+    check_data_flags(args, config.data, recorded="data" not in given)
     ds = model_data(ck.shape, config, args.data_dir, args.offline, f"checkpoint {where!r}",
                     data_check(ck.meta, given))
     split = prepare_splits(config, dataset=ds, scale=False)[args.split]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from softreg.cli.train import add_data_args, data_settings
+from softreg.cli.train import add_data_args, check_data_flags, data_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -29,8 +29,11 @@ def run(args: argparse.Namespace) -> int:
     from softreg.explain.report import format_text
     from softreg.jobs.explain import explain_run
 
+    given = data_settings(args)
     res = explain_run(args.target, args.out, data_dir=args.data_dir, offline=args.offline,
-                      figures=not args.no_figures, data=data_settings(args))
+                      figures=not args.no_figures, data=given,
+                      check_data=lambda spec: check_data_flags(args, spec,
+                                                               recorded="data" not in given))
     from softreg.runfiles.checkpoint_meta import origin
 
     print(f"model: {res.model_path} ({origin(res.meta, device=False)}); "

@@ -51,10 +51,11 @@ _ONLY_FOR = (("label_column", "--label-column", ("csv", "parquet"), "a table's (
              ("data_dir", "--data-dir", ("named",), "a named dataset's"))
 
 
-def check_data_flags(args: argparse.Namespace, data: str) -> None:
+def check_data_flags(args: argparse.Namespace, data: str, recorded: bool = False) -> None:
     """Refuse a data flag that ``data`` would ignore (``--label-column`` for image folders,
     ``--image-size`` for a table, ``--data-dir`` for anything but a named dataset): it was
-    given for a reason, and was ignored without a word.
+    given for a reason, and was ignored without a word. ``recorded``: ``data`` is the data a
+    checkpoint records (evaluate and explain without ``--data``).
 
     Raises:
         ConfigError: such a flag, naming it and the data it is for.
@@ -67,7 +68,9 @@ def check_data_flags(args: argparse.Namespace, data: str) -> None:
         return  # the data itself is refused where it is read, in its own words
     for name, option, kinds, whose in _ONLY_FOR:
         if getattr(args, name, None) not in (None, "", False) and kind not in kinds:
-            raise ConfigError(f"{option} is {whose} setting, and --data {data} is not one: it "
+            which = (f"the data the model was trained on ({data})" if recorded
+                     else f"--data {data}")
+            raise ConfigError(f"{option} is {whose} setting, and {which} is not one: it "
                               f"would be ignored; leave {option} out")
 
 

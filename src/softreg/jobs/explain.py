@@ -9,6 +9,7 @@ sha256, read by ``softreg predict --calibrated``).
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,8 @@ class ExplainResult:
 
 def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: str | None = None,
                 offline: bool = False, figures: bool = True,
-                data: dict[str, Any] | None = None) -> ExplainResult:
+                data: dict[str, Any] | None = None,
+                check_data: Callable[[str], None] | None = None) -> ExplainResult:
     """Explain the final model of a run folder (or a checkpoint file) on the test set.
 
     The validation split is rebuilt from the checkpoint's saved configuration; without one
@@ -57,6 +59,8 @@ def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: st
     so. The files go to ``out``: by default the run folder, or ``<stem>-explain/`` next to a
     checkpoint file outside a run folder. The data is the run's own unless ``data`` (data
     settings such as ``{"data": "csv:other.csv"}``) names other data of the model's shape.
+    ``check_data(spec)``, when given, sees the spec of the data explained before anything is
+    written (the command line refuses a data flag that data would ignore there).
 
     Raises:
         ConfigError: ``path`` is neither a run folder nor a checkpoint, or ``out`` cannot be
@@ -79,6 +83,8 @@ def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: st
     # records (refused before any folder is made when it records none and no --data is
     # given), or Fashion-MNIST's; checked against the fingerprint recorded with it
     data_cfg = data_config(ck.meta, str(model_path), data or {})
+    if check_data is not None:
+        check_data(data_cfg.data)
     check = data_check(ck.meta, data or {})
     dest = Path(out) if out is not None else _default_out(p)
     kind = out_kind(dest, model_path)
