@@ -102,3 +102,37 @@ def test_keras_export_of_a_table_model_matches_predict(capsys, table_run):
     assert tuple(model.output_shape) == (None, tr["classes"])
     logits = np.asarray(model.predict(tr["rows"], verbose=0))
     _same_as_predict(softmax(logits.astype(np.float64), axis=-1), _predicted(capsys, tr), tr)
+
+
+def test_torch_export_of_a_colour_image_model_says_it_takes_channels_last(capsys, tmp_path):
+    """The state_dict flattens (N, H, W, 3) as softreg does; torchvision's (N, 3, H, W) gave
+    other probabilities, and only the file's metadata said so. The printed loading line says
+    it, and the permutation it gives matches predict."""
+    torch = need("torch")
+    PIL = need("PIL", "PIL.Image")
+    from safetensors.torch import load_file
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "colour"
+    for k, cls in enumerate(("red", "green")):
+        (root / cls).mkdir(parents=True)
+        for i in range(6):
+            pixels = rng.integers(0, 120, (4, 5, 3), dtype=np.uint8)
+            pixels[..., k] += 120
+            PIL.fromarray(pixels).save(root / cls / f"{i}.png")
+    run = tmp_path / "run"
+    _run(capsys, "train", "--framework", "numpy", "--data", f"folder:{root}", "--epochs", "5",
+         "--quiet", "--no-figures", "--out", run)
+    printed = _run(capsys, "export", run, "--format", "torch")
+    assert "colour images channels last, (N, 4, 5, 3)" in printed
+    assert "net(x.permute(0, 2, 3, 1))" in printed
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(60, 2))
+    net.load_state_dict(load_file(str(run / "model_torch.safetensors")))
+    image = root / "red" / "0.png"
+    x = torch.from_numpy(np.asarray(PIL.open(image), np.float32) / 255)[None]  # (1, 4, 5, 3)
+    nchw = x.permute(0, 3, 1, 2)  # torchvision's layout
+    with torch.no_grad():
+        probs = torch.softmax(net(nchw.permute(0, 2, 3, 1)), dim=1).numpy()[0]
+    out = _run(capsys, "predict", run, image, "--json", "--top-k", "2")
+    top = {e["class"]: e["probability"] for e in json.loads(out)[0]["top"]}
+    np.testing.assert_allclose(probs, [top["green"], top["red"]], atol=PROBS_ATOL)

@@ -20,9 +20,13 @@ from softreg.runfiles.checkpoint import Checkpoint
 def snippet(ck: Checkpoint) -> str:
     """How to load the exported file (``{path}`` is filled in)."""
     C, D = ck.shape.weights
+    image = ck.shape.image_shape
+    last = ("" if image is None or len(image) < 3 else
+            f"\n# colour images channels last, (N, {', '.join(map(str, image))}), as softreg "
+            "flattens them: from torchvision's (N, C, H, W), net(x.permute(0, 2, 3, 1))")
     return ("import torch; from safetensors.torch import load_file\n"
             f"net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear({D}, {C})); "
-            "net.load_state_dict(load_file('{path}'))")
+            "net.load_state_dict(load_file('{path}'))" + last)
 
 
 def write(ck: Checkpoint, source: str, tmp: Path) -> None:
