@@ -433,3 +433,30 @@ def test_a_result_file_that_is_not_one_is_refused(tmp_path, fake_fashion, capsys
     code, _, err = run_cli(capsys, *SWEEP, "--out", out)
     refused(code, err, said)
     assert path.name in err
+
+
+def test_no_command_makes_its_folder_inside_another_softreg_folder(tmp_path, fake_fashion,
+                                                                   capsys):
+    """A seeds folder made at a sweep's results/zz.json left the sweep refusing to resume
+    ("result file ... is a folder"); a sweep in a run's subfolder left the run refusing
+    --overwrite. Explaining a sweep's weights file goes beside the sweep by default."""
+    sweep = tmp_path / "sweep"
+    code, _, err = run_cli(capsys, *SWEEP, "--out", sweep)
+    assert code == 0, err
+    before = sorted(p.relative_to(sweep).as_posix() for p in sweep.rglob("*"))
+    weights = sorted((sweep / "weights").glob("*.safetensors"))[0]
+    for argv in ((*TRAIN, "--seeds", "0-1", "--out", sweep / "results" / "zz.json"),
+                 (*TRAIN, "--out", sweep / "weights" / "run"),
+                 (*SWEEP, "--out", sweep / "inner"),
+                 ("study", "overfit", "--epochs", "1", "--out", sweep / "study"),
+                 ("explain", weights, "--out", sweep / "weights" / "x"),
+                 ("export", weights, "--format", "onnx", "--out", f"{sweep / 'refit' / 'x'}/")):
+        code, _, err = run_cli(capsys, *argv)
+        refused(code, err, f"lies inside {str(sweep)!r}, a softreg sweep folder, which keeps "
+                           "only its own command's files: choose a folder outside it")
+    assert sorted(p.relative_to(sweep).as_posix() for p in sweep.rglob("*")) == before
+    code, _, err = run_cli(capsys, *SWEEP, "--out", sweep)  # it still resumes
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "explain", weights, "--no-figures")
+    assert code == 0, err
+    assert (tmp_path / f"sweep-{weights.stem}-explain" / "explain.md").is_file()

@@ -83,6 +83,7 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
         # Path() drops the trailing separator: a folder that is not there yet is made by the
         # write below, never written as a file of the folder's name
         writegate.check_folder(dest)
+        writegate.check_outside(dest)
         dest = dest / FORMATS[fmt][1]
     elif writegate.describe(dest) == "a folder":  # a real folder, not a link to one
         dest = dest / FORMATS[fmt][1]

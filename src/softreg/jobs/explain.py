@@ -26,7 +26,7 @@ from softreg.explain.report import render_sections
 from softreg.fitting.splits import DataCheck
 from softreg.runfiles import checkpoint
 from softreg.runfiles.checkpoint_meta import data_check, data_config, origin
-from softreg.safety import fileio, runfolder, writegate
+from softreg.safety import fileio, folders, runfolder, writegate
 
 # Everything explain writes; an --out folder holding anything else is not explain's to write in.
 OUTPUT_NAMES = ("explain.md", "templates.png", "mistakes.png", "confused.png",
@@ -115,6 +115,10 @@ def _default_out(p: Path) -> Path:
         # a checkpoint of a run folder: explain next to it, if it is the run's final model
         # (out_kind refuses another: the run's calibration.json is its final model's)
         return p.parent
+    found = folders.enclosing(p.parent)
+    if found is not None:  # a checkpoint inside a folder of softreg's (a sweep's weights):
+        # beside that folder, which keeps only its own command's files
+        return found[0].parent / f"{found[0].name}-{p.stem}-explain"
     return p.parent / f"{p.stem}-explain"
 
 
@@ -156,6 +160,7 @@ def prepare_out(out: Path) -> None:
             claimed: :func:`softreg.safety.runfolder.claim`.)
     """
     writegate.check_folder(out)
+    writegate.check_outside(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):

@@ -118,12 +118,15 @@ def claim(path: str | os.PathLike[str], kind: Kind, mode: Mode, *,
         FolderError: the folder is a file, is in use by another process, holds files softreg
             did not make, is of another kind, or does not suit ``mode`` (e.g. ``new`` on a
             folder that holds a run).
+        ConfigError: the folder lies inside another folder of softreg's
+            (:func:`softreg.safety.writegate.check_outside`).
     """
     out = Path(path)
     what = writegate.describe(out)
     if what not in (None, "a folder"):
         raise FolderError(f"{str(out)!r} exists and is {what}, not a folder; softreg writes "
                           "only into a folder it makes or owns: choose another --out")
+    writegate.check_outside(out)
     out.mkdir(parents=True, exist_ok=True)
     held = _lock(out, kind, stream)
     try:

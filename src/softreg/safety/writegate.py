@@ -88,6 +88,28 @@ def check_folder(dest: str | os.PathLike[str], flag: str = "--out") -> None:
                           "into a folder it makes or owns: choose another path")
 
 
+def check_outside(dest: str | os.PathLike[str], flag: str = "--out") -> None:
+    """Raise when the folder ``dest`` would lie inside a folder of softreg's other than itself.
+
+    Each command keeps only its own files in its folder, and refuses others: a run, explain or
+    sweep folder made inside another (a seeds folder in a sweep's ``results``) left that one
+    unusable (its sweep refused to resume), and a file written into a subfolder of a run
+    folder is no file of that run's.
+
+    Raises:
+        ConfigError: naming the enclosing folder and its kind.
+    """
+    from softreg.safety import folders
+
+    found = folders.enclosing(dest)
+    if found is None or found[0] == Path(os.path.realpath(dest)):
+        return
+    folder, kind = found
+    raise ConfigError(f"{flag} {str(dest)!r} lies inside {str(folder)!r}, a softreg {kind} "
+                      "folder, which keeps only its own command's files: choose a folder "
+                      "outside it")
+
+
 def real_folder(folder: Path, rel: str) -> Path | None:
     """``folder/rel`` when every part of it below ``folder`` is a real folder (no link), else
     None: what a clean-up may walk into."""
