@@ -679,3 +679,18 @@ def test_torch_fits_a_read_only_array_without_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         SoftmaxRegression(framework="torch").fit(X, y)
+
+
+def test_every_column_in_large_units_keeps_its_curvature_pairs():
+    """Iris times 3e5: s.y against 1e-10 y.y (the inverse curvature, about 1e-10 here) kept
+    every pair out of L-BFGS's memory; it ran steepest descent to max_iter at accuracy 0.847
+    (scikit-learn 0.967). The angle test keeps them, at any scale of the data."""
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (it may still warn: float64's rounding at 3e5)
+        m = SoftmaxRegression(max_iter=1000).fit(X * 3e5, y)
+    optimum = SoftmaxRegression(C=9e10).fit(X, y).objective_  # the same problem, unscaled
+    assert m.n_iter_[0] < 1000 and m.objective_ <= 1.25 * optimum
+    assert m.score(X * 3e5, y) >= 0.96
