@@ -332,3 +332,25 @@ def test_save_refuses_the_run_folder_itself_and_an_unreadable_marker(tmp_path, i
     with pytest.raises(ValueError) as info:
         m.save(run / "m.safetensors")
     assert "\x1b" not in str(info.value)  # the kind read from the file is escaped
+
+
+def test_load_of_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    """load asked the older format's check first, which opened the path and waited for a
+    writer for ever; a run folder whose checkpoint is a FIFO too."""
+    import os
+    import signal
+
+    fifo = tmp_path / "model.safetensors"
+    os.mkfifo(fifo)
+    run = tmp_path / "run"
+    run.mkdir()
+    os.mkfifo(run / "checkpoint.safetensors")
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("load waited on the FIFO"))
+    signal.alarm(20)
+    try:
+        for path in (fifo, run):
+            with pytest.raises(CheckpointError, match=r"is a FIFO \(named pipe\), not a "
+                                                      r"regular file"):
+                SoftmaxRegression.load(path)
+    finally:
+        signal.alarm(0)

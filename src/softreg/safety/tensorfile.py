@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,13 +70,21 @@ def read_header(path: str | os.PathLike[str], max_data: int) -> Header:
             before anything else is read.
 
     Raises:
-        CheckpointError: the header is too long, not JSON, or malformed; a tensor has an
+        CheckpointError: not a regular file (a FIFO, a device: nothing is read), or the header
+            is too long, not JSON, or malformed; a tensor has an
             unknown dtype or a byte count that does not match its shape; the tensors do not
             tile the data; or the data is larger than ``max_data`` or than the file.
     """
     where = str(path)
-    size = os.path.getsize(path)
-    with open(path, "rb") as fh:
+    # opened without blocking and checked on the open descriptor: a FIFO waited for a writer
+    # for ever (SoftmaxRegression.load asks here first whether a file is of the older format)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise CheckpointError(f"{where!r} is {readback.file_kind(st)}, not a regular file; "
+                                  "give a checkpoint file")
+        size = st.st_size
         head = fh.read(8)
         if len(head) < 8:
             raise _unreadable(where, f"the file is {size} bytes, shorter than the 8-byte length")
