@@ -258,6 +258,26 @@ def test_sgd_early_stopping_keeps_the_best_epoch():
             X[:3], np.array([0, 1, 0]))
 
 
+def test_sgd_early_stopping_weighs_the_held_out_rows_by_their_sample_weight():
+    """A row of weight 0 is a dropped row, in early stopping's score too: labels changed on
+    those rows only moved the stopping epoch (10 against 5) and the weights by 0.25."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    zero = np.random.default_rng(0).random(len(y)) < 0.5
+    sw = np.where(zero, 0.0, 1.0)
+    kw = {"solver": "sgd", "early_stopping": True, "n_iter_no_change": 3, "epochs": 100,
+          "random_state": 0}
+    a = SoftmaxRegression(**kw).fit(X / 16.0, y, sample_weight=sw)
+    b = SoftmaxRegression(**kw).fit(X / 16.0, np.where(zero, (y + 1) % 10, y), sample_weight=sw)
+    assert a.n_iter_[0] == b.n_iter_[0]
+    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-12)
+    held = SoftmaxRegression(**kw)._held_out(30)
+    with pytest.raises(ValueError, match=r"the 3 rows early stopping holds out "
+                       r"\(validation_fraction=0.1\) all have sample_weight 0"):
+        SoftmaxRegression(**kw).fit(X[:30] / 16.0, y[:30], sample_weight=np.where(held, 0, 1.0))
+
+
 def test_sgd_early_stopping_keeps_the_best_epoch_when_the_epochs_run_out(monkeypatch):
     from sklearn.datasets import load_digits
 

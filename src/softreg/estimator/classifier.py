@@ -103,6 +103,12 @@ class SoftmaxRegression(LinearSoftmax):
         classes, codes = encode_labels(y, type(self).__name__)
         sw = prepare.row_weights(raw, self.class_weight, classes, y, codes)
         held = self._held_out(len(codes)) if self.solver == "sgd" else None
+        if held is not None and not raw[held].sum() > 0:
+            raise ValueError(f"the {int(held.sum())} rows early stopping holds out "
+                             f"(validation_fraction={self.validation_fraction}) all have "
+                             "sample_weight 0: there is nothing to score them by; raise "
+                             "validation_fraction, change random_state, or turn early_stopping "
+                             "off")
         rows = sw if held is None else np.where(held, 0.0, sw)  # held-out rows weigh 0
         prob = prepare.problem(X, codes, rows[None], np.array([float(self.C)]), len(classes),
                                self.standardize, scale_weights=raw)
@@ -111,7 +117,7 @@ class SoftmaxRegression(LinearSoftmax):
         if self.solver == "lbfgs":
             theta = self._fit_lbfgs(prob, theta0, start)
         else:
-            val = None if held is None else (X[held], codes[held])
+            val = None if held is None else (X[held], codes[held], raw[held])
             theta = self._fit_sgd(prob, theta0, self.epochs, val)
         self._finish(prob, theta)
         return self
@@ -127,6 +133,12 @@ class SoftmaxRegression(LinearSoftmax):
                     sample_weight: Any = None) -> SoftmaxRegression:
         """One SGD epoch over X, y; ``classes`` (all the labels there will be) on the first call.
         Only with ``solver="sgd"`` (as scikit-learn's ``MLPClassifier``: lbfgs has none).
+
+        Each call minimises the objective of its own rows, whose penalty is
+        ``||W||^2 / (2 C w)`` with ``w`` the call's rows' weight (``fit``'s is that of all the
+        rows), as ``MLPClassifier.partial_fit`` scales its ``alpha`` by the batch: pieces of
+        ``b`` rows of ``n`` fit as ``fit`` with ``C * b / n`` does; to fit as ``fit`` with
+        ``C``, give ``C * n / b``.
 
         Raises:
             ValueError: no ``classes`` on the first call, or a label outside them.

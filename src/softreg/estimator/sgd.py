@@ -27,17 +27,21 @@ def learning_rate(lr: float, schedule: str, epochs: int, epoch: int) -> float:
 
 
 class EarlyStop:
-    """Held-out accuracy after each epoch; done after ``patience`` epochs without a gain."""
+    """Held-out accuracy (weighed by the rows' sample weights, as ``SGDClassifier``'s) after
+    each epoch; done after ``patience`` epochs without a gain."""
 
     def __init__(self, patience: int, tol: float) -> None:
         self.patience, self.tol = patience, tol
         self.best_score, self.waited = -np.inf, 0
         self.best: F64 | None = None
 
-    def done(self, prob: Problem, theta: F64, X: Any, codes: npt.NDArray[np.intp]) -> bool:
-        """Record ``theta``'s held-out accuracy; True when patience has run out."""
+    def done(self, prob: Problem, theta: F64, X: Any, codes: npt.NDArray[np.intp],
+             weights: F64) -> bool:
+        """Record ``theta``'s held-out accuracy, each row by its weight (a row of weight 0
+        counts as dropped); True when patience has run out."""
         W, b = prob.effective(theta)
-        score = float(np.mean(np.argmax(logits(X, W[0], b[0]), axis=1) == codes))
+        right = np.argmax(logits(X, W[0], b[0]), axis=1) == codes
+        score = float(weights @ right / weights.sum())
         if score > self.best_score + self.tol or self.best is None:
             self.best_score, self.best, self.waited = max(score, self.best_score), theta, 0
         else:
