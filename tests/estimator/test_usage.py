@@ -374,3 +374,24 @@ def test_partial_fit_is_there_for_sgd_only():
                                          "solver is 'lbfgs': set solver='sgd' to train in "
                                          "pieces")  # shown in the traceback, as its cause
     assert hasattr(SoftmaxRegression(solver="sgd"), "partial_fit")
+
+
+def test_a_refused_fit_leaves_no_model_rather_than_the_old_one():
+    """A refit refused part-way (a splitter that takes no groups, negative sample weights)
+    kept the old weights beside the new labels or features: predict gave the old model's
+    classes under the new names ('a' for 'c') without a word."""
+    from sklearn.datasets import load_iris
+    from sklearn.exceptions import NotFittedError
+
+    X, y = load_iris(return_X_y=True)
+    cv = SoftmaxRegressionCV(Cs=3).fit(X, y)
+    with pytest.raises(ValueError, match="does not split by groups"):
+        cv.fit(X, np.array(["c", "b", "a"])[y], groups=np.arange(150))
+    plain = SoftmaxRegression().fit(X, y)
+    with pytest.raises(ValueError, match="sample_weight must be non-negative"):
+        plain.fit(X[:, :2], y, sample_weight=-np.ones(150))
+    for m in (cv, plain):
+        with pytest.raises(NotFittedError):
+            m.predict(X)
+    warm = SoftmaxRegression(warm_start=True).fit(X, y)
+    assert warm.fit(X, y).n_iter_[0] == 0  # a warm start still starts from the model

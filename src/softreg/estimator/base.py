@@ -32,7 +32,7 @@ class LinearSoftmax(ClassifierMixin, BaseEstimator):
         return ", or scale X (standardize=True or a StandardScaler)"
 
     def _check_input(self, X: Any) -> Any:
-        check_is_fitted(self)
+        check_is_fitted(self, "_W")  # the model itself (a refused fit may have set classes_)
         return validate_data(self, X, accept_sparse="csr", dtype=FLOATS, reset=False)
 
     def _logits(self, X: Any) -> Any:
@@ -127,7 +127,7 @@ class LinearSoftmax(ClassifierMixin, BaseEstimator):
             ValueError: ``path`` is in a folder of softreg's commands (a run, a sweep), or is a
                 folder or a link; ``data`` is not of the estimator's features and classes.
         """
-        check_is_fitted(self)
+        check_is_fitted(self, "_W")
         return save_estimator(self, path, data, data_dir, offline, overwrite)
 
     @classmethod
@@ -139,6 +139,19 @@ class LinearSoftmax(ClassifierMixin, BaseEstimator):
 
     def _set_model(self, W_eff: F64, b_eff: F64) -> None:
         self._W, self._b = np.ascontiguousarray(W_eff), np.ascontiguousarray(b_eff)
+
+    def _forget_fit(self) -> None:
+        """Drop what an earlier fit learned, as a new one starts (a warm start has read its
+        model first): a fit refused part-way (labels of other classes, bad sample weights, a
+        splitter that takes no groups) left the old weights beside the new classes or
+        features, predicting wrong labels without a word; now it leaves no model."""
+        for name in [k for k in vars(self) if k in _FITTED_PRIVATE
+                     or (k.endswith("_") and not k.startswith("_"))]:
+            delattr(self, name)
+
+
+# What a fit learns besides its public attributes (``classes_``, ``n_features_in_``, ...).
+_FITTED_PRIVATE = ("_W", "_b", "_epochs_done")
 
 
 def _shown(values: F64, classes: int) -> F64:

@@ -99,6 +99,7 @@ class SoftmaxRegression(LinearSoftmax):
         start = time.perf_counter()  # objective_curve_'s seconds count from here
         self._validate_params()
         warm = self._warm_model()  # before check_fit_input resets n_features_in_
+        self._forget_fit()
         X, y, raw = check_fit_input(self, X, y, sample_weight)
         classes, codes = encode_labels(y, type(self).__name__)
         sw = prepare.row_weights(raw, self.class_weight, classes, y, codes)

@@ -116,6 +116,7 @@ class SoftmaxRegressionCV(LinearSoftmax):
                 fitted or scored (no rows, or rows of weight 0 only).
         """
         self._validate_params()
+        self._forget_fit()
         X, y, sw = check_fit_input(self, X, y, sample_weight)
         classes, codes = encode_labels(y, type(self).__name__)
         self.classes_ = classes
