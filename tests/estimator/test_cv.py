@@ -395,3 +395,22 @@ def test_max_iter_warns_once_for_the_folds_and_the_refit():
                     r"C=\S+ stopped before the gradient fell to tol=0.0001 \(at max_iter=2, ",
                     str(conv[0].message))
     assert conv[0].filename == __file__  # points at the caller's fit
+
+
+@pytest.mark.parametrize("scoring", ["f1", "precision", "recall", "jaccard",
+                                     "average_precision"])
+def test_score_takes_the_scorer_the_folds_were_scored_with(scoring):
+    """Two string classes: fit scored the folds with the last class as the positive one, and
+    score asked get_scorer's pos_label=1 of labels 'no' and 'yes' (a ValueError)."""
+    from sklearn.datasets import load_iris
+    from sklearn.metrics import get_scorer, make_scorer
+
+    X, y = load_iris(return_X_y=True)
+    ys = np.where(y == 2, "yes", "no")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an ill-defined precision of a fold at a tiny C
+        m = SoftmaxRegressionCV(Cs=3, scoring=scoring).fit(X, ys)
+    scorer = get_scorer(scoring)
+    by_hand = make_scorer(scorer._score_func, response_method=scorer._response_method,
+                          pos_label="yes")
+    assert m.score(X, ys) == pytest.approx(by_hand(m, X, ys))

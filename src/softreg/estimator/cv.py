@@ -18,7 +18,11 @@ from sklearn.utils.metadata_routing import (
     get_routing_for_object,
     process_routing,
 )
-from sklearn.utils.validation import _check_method_params, _check_sample_weight
+from sklearn.utils.validation import (
+    _check_method_params,
+    _check_sample_weight,
+    check_is_fitted,
+)
 
 from softreg.estimator import lbfgs, prepare
 from softreg.estimator.base import F64, LinearSoftmax, check_fit_input, encode_labels
@@ -270,9 +274,12 @@ class SoftmaxRegressionCV(LinearSoftmax):
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """The ``scoring`` of the model on X, y (accuracy when it is None), as
-        ``LogisticRegressionCV.score`` does."""
+        ``LogisticRegressionCV.score`` does, with the folds' scorer (for two classes the last is
+        the positive one)."""
         if self.scoring is None:
             return float(super().score(X, y, sample_weight=sample_weight))
-        scorer = get_scorer(self.scoring)
+        check_is_fitted(self, "_W")
+        scorer = fold_scorer(self.scoring, self.classes_)  # as the folds were scored: f1 of
+        # two string classes takes the last as the positive one (get_scorer's pos_label=1 failed)
         kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
         return float(scorer(self, X, y, **kwargs))
