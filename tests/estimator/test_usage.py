@@ -125,6 +125,10 @@ def test_partial_fit_learns_and_checks_its_classes():
     with pytest.raises(ValueError, match=r"partial_fit needs classes=\.\.\. \(every label there "
                        "will be\\) on its first call"):
         m.partial_fit(X, y)
+    for bad in (3, [0]):  # (they were blamed on y: "needs samples of at least 2 classes in y")
+        with pytest.raises(ValueError, match=r"classes=(3|\[0\]) must list every label y will "
+                           r"hold, at least 2"):
+            SoftmaxRegression(solver="sgd").partial_fit(X, y, classes=bad)
     for _ in range(10):
         for part in np.array_split(np.arange(len(y)), 4):
             m.partial_fit(X[part], y[part], classes=[0, 1, 2])

@@ -159,6 +159,10 @@ class SoftmaxRegression(LinearSoftmax):
             if given.dtype.kind == "f" and not np.isfinite(given).all():
                 raise ValueError(f"classes={given.tolist()} holds NaN or inf, which no label can "
                                  "be; give the labels y will hold")
+            if given.ndim != 1 or len(np.unique(given)) < 2:
+                raise ValueError(f"classes={given.tolist()} must list every label y will hold, "
+                                 "at least 2 (e.g. classes=[0, 1, 2]): a classifier needs two "
+                                 "classes")
             self.classes_, _ = encode_labels(given, type(self).__name__)
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes={np.unique(classes).tolist()} differs from the fitted "
