@@ -151,8 +151,16 @@ def test_a_folder_loads_its_checkpoint(tmp_path, iris):
     (lambda s: s.update(fitted={"n_iter_": [-1]}), "saved parameters are not valid"),
     (lambda s: s.update(fitted={"objective_": "nan"}), "saved parameters are not valid"),
     (lambda s: s.update(fitted={"surprise": 1}), "saved parameters are not valid"),
+    # (these loaded: feature_names_in_ of lists and dicts, or a 0-d array; weights of nan, inf)
+    (lambda s: s.update(feature_names=[[1], {}, None, 4]), "not a list of strings"),
+    (lambda s: s.update(feature_names="abcd"), "not a list of strings"),
+    (lambda s: s["params"].update(class_weight={"labels": {"dtype": "<i8", "values": [0]},
+                                                "weights": ["nan"]}), "not all finite"),
+    (lambda s: s["params"].update(class_weight={"labels": {"dtype": "<i8", "values": [0]},
+                                                "weights": [1e400]}), "not all finite"),
 ], ids=["label out of range", "duplicate labels", "dates not counts", "void dtype",
-        "negative C", "bad class_weight", "negative n_iter_", "text objective", "unknown"])
+        "negative C", "bad class_weight", "negative n_iter_", "text objective", "unknown",
+        "names of other types", "names a string", "nan class weight", "inf class weight"])
 def test_damaged_estimator_metadata_is_refused_in_one_line(tmp_path, iris, change, message):
     X, y = iris
     path = SoftmaxRegression().fit(X, y).save(tmp_path / "m.safetensors")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import os
 import warnings
 from collections import Counter
@@ -225,7 +226,11 @@ def _unparam(value: Any) -> Any:
         weights = value["weights"]
         if not isinstance(weights, list) or len(weights) != len(labels):
             raise ValueError("a class_weight whose labels and weights differ in number")
-        return dict(zip(labels, (float(w) for w in weights), strict=True))
+        values = [float(w) for w in weights]
+        if not all(math.isfinite(w) and w >= 0 for w in values):
+            raise ValueError(f"class_weight weights {values[:5]} are not all finite and "
+                             "non-negative")
+        return dict(zip(labels, values, strict=True))
     return value
 
 
@@ -325,6 +330,9 @@ def load_estimator(cls: Any, path: str | os.PathLike[str]) -> Any:
         rows = np.asarray(state["rows"], dtype=np.intp)
         params = {k: _unparam(v) for k, v in dict(state["params"]).items()}
         names = state.get("feature_names")
+        if names is not None and not (isinstance(names, list)
+                                      and all(isinstance(n, str) for n in names)):
+            raise ValueError("feature_names is not a list of strings")
         ok = sorted(rows.tolist()) == list(range(len(classes))) and (
             names is None or len(names) == checkpoint_file.shape.features)
     except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
