@@ -460,3 +460,33 @@ def test_no_command_makes_its_folder_inside_another_softreg_folder(tmp_path, fak
     code, out, err = run_cli(capsys, "explain", weights, "--no-figures")
     assert code == 0, err
     assert (tmp_path / f"sweep-{weights.stem}-explain" / "explain.md").is_file()
+
+
+def test_infinite_metrics_and_a_refit_of_other_settings_are_refused(tmp_path, fake_fashion,
+                                                                    capsys):
+    """A test_acc of Infinity (JSON's, which json reads) passed the range check, which skipped
+    what is not finite, and was reported as the best's; a refit file copied from a sweep of
+    other settings was taken as this sweep's refit (best lr 0.1, refit of lr 0.05, its weights
+    file absent)."""
+    out = tmp_path / "sweep"
+    code, _, err = run_cli(capsys, *SWEEP, "--refit", "--out", out)
+    assert code == 0, err
+    path = sorted((out / "results").glob("*.json"))[0]
+    text = path.read_text()
+    data = json.loads(text)
+    data["row"]["test_acc"] = float("inf")
+    path.write_text(json.dumps(data))  # writes Infinity
+    code, _, err = run_cli(capsys, *SWEEP, "--refit", "--out", out)
+    refused(code, err, "field 'test_acc' must be in [0.0, 1.0], got inf")
+    data["row"]["test_acc"], data["row"]["val_loss"] = 0.5, float("-inf")
+    path.write_text(json.dumps(data))
+    code, _, err = run_cli(capsys, *SWEEP, "--refit", "--out", out)
+    refused(code, err, "field 'val_loss' must be in [0.0, inf], got -inf")
+    path.write_text(text)
+    other = tmp_path / "other"
+    code, _, err = run_cli(capsys, "sweep", "--lr", "0.3", *SWEEP[3:], "--refit", "--out", other)
+    assert code == 0, err
+    (mine,), (theirs,) = ((o / "refit").glob("*.json") for o in (out, other))
+    mine.write_bytes(theirs.read_bytes())
+    code, _, err = run_cli(capsys, *SWEEP, "--refit", "--out", out)
+    refused(code, err, f"field 'key' must be the key its file is named by, {mine.stem!r}")

@@ -475,8 +475,8 @@ def _check_row(path: Path, row: Any, out: Path | None) -> None:
         _bad_row(path, "data_fingerprint", fingerprint, "a sha256 in hexadecimal, or null")
     for name, (lo, hi) in _RANGES.items():
         value = row.get(name)
-        if isinstance(value, int | float) and math.isfinite(value) and (
-                value < lo or (hi is not None and value > hi)):
+        if isinstance(value, int | float) and not math.isnan(value) and (
+                value < lo or (hi is not None and value > hi)):  # -inf, or inf where bounded
             _bad_row(path, name, value, f"in [{lo}, {'inf' if hi is None else hi}]")
     weights = row.get("weights")
     where = f"{str(path)!r}: field 'weights'"
@@ -550,6 +550,11 @@ def _refit(out: Path, best: dict[str, Any], same_data: SameData) -> dict[str, An
     path = out / "refit" / f"{config_key(config)}.json"
     if path.is_file():
         row = _read_row(path)
+        if row["key"] != path.stem:  # a refit of other settings, filed under these
+            _bad_row(path, "key", row["key"], f"the key its file is named by, {path.stem!r}")
+        if writegate.describe(out / row["weights"]) != "a regular file":
+            _bad_row(path, "weights", row["weights"], "a weights file in the sweep folder "
+                     "(it is not there)")
         same_data.check(config, row, path)
         return row
     result = run_config(config.to_dict(), out, SplitCache(same_data.data_dir, same_data.offline),
