@@ -12,7 +12,7 @@ from softreg.core.errors import ConfigError
 from softreg.fitting.splits import prepare_splits
 from softreg.fitting.trainer import fit
 from softreg.jobs.lrfind import LrFind, _suggest, check_range, format_lr_find, lr_find
-from softreg.jobs.seeds import parse_seeds, spread, train_seeds
+from softreg.jobs.seeds import format_seeds, parse_seeds, spread, train_seeds
 
 BASE = TrainConfig(framework="numpy", epochs=2, batch_size=32, lr=0.05, device="cpu",
                    val_split=0.2)
@@ -20,6 +20,9 @@ BASE = TrainConfig(framework="numpy", epochs=2, batch_size=32, lr=0.05, device="
 
 def test_parse_seeds():
     assert parse_seeds("0-3") == [0, 1, 2, 3]
+    assert len(parse_seeds("0-600,0-600,300-999")) == 1000  # distinct seeds are counted
+    with pytest.raises(ConfigError, match="the number of --seeds"):
+        parse_seeds("0-600,601-1000")
     assert parse_seeds("0-2,7, 1") == [0, 1, 2, 7]
     assert parse_seeds("5") == [5]
 
@@ -29,6 +32,7 @@ def test_parse_seeds():
     ("x", "--seeds: cannot read 'x' as a seed or a range lo-hi; write e.g. 0-15 or 0,1,2"),
     ("1,,2", "--seeds: cannot read '' as a seed or a range lo-hi"),
     ("-1", "--seeds: cannot read '-1' as a seed or a range lo-hi"),
+    ("0--3", "--seeds: seeds are >= 0, got -3 in '0--3'; write e.g. 0-15"),  # (it advised -3-0)
 ])
 def test_bad_seeds_are_refused(text, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -50,12 +54,18 @@ def test_seeds_train_as_one_pack_with_their_spread(tmp_path, fake_fashion):
     assert (tmp_path / "seeds.csv").read_text().splitlines()[0].startswith("seed,status")
 
 
-def test_spread_skips_missing_values():
-    rows = [{m: v for m in ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
-                            "test_acc")} for v in (0.5, math.nan)]
+def test_spread_skips_missing_values_and_seeds_that_did_not_train():
+    """A diverged seed keeps its last good model (often its first weights): its test accuracy
+    weighed in the mean (0.78 ± 0.37 over 6 seeds beside the training metrics' 5)."""
+    metrics = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
+    rows = [{"status": status, **{m: v for m in metrics}} for status, v in (
+        ("completed", 0.5), ("completed", math.nan), ("diverged", 0.03),
+        ("interrupted", 0.04))]
     s = spread(rows)
     assert s["test_acc"] == {"mean": 0.5, "sd": s["test_acc"]["sd"], "n": 1}
     assert math.isnan(s["test_acc"]["sd"])
+    shown = format_seeds([{"seed": i, **r} for i, r in enumerate(rows)], {"spread": s})
+    assert "left out of the mean ± sd: seed(s) 2, 3, which did not train to the end" in shown
 
 
 def test_train_seeds_cli(tmp_path, fake_fashion, capsys):

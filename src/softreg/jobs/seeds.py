@@ -22,6 +22,7 @@ import numpy as np
 
 from softreg.core.config import TrainConfig
 from softreg.core.errors import ConfigError
+from softreg.epochs.history import Status
 from softreg.fitting.trainer import FitResult
 from softreg.safety import fileio, runfolder
 from softreg.safety.limits import MAX_SEEDS, check_count
@@ -37,7 +38,7 @@ def parse_seeds(text: str) -> list[int]:
         ConfigError: a part that is not a seed or a range ``lo-hi``, a descending range, or
             no seed at all.
     """
-    seeds: list[int] = []
+    seeds: dict[int, None] = {}  # distinct, in order
     for part in (p.strip() for p in text.split(",")):
         lo_text, dash, hi_text = part.partition("-")
         try:
@@ -46,15 +47,18 @@ def parse_seeds(text: str) -> list[int]:
         except ValueError:
             raise ConfigError(f"--seeds: cannot read {part!r} as a seed or a range lo-hi; "
                               "write e.g. 0-15 or 0,1,2") from None
-        if lo < 0:
-            raise ConfigError(f"--seeds: seeds are >= 0, got {lo}; write e.g. 0-15")
+        if lo < 0 or hi < 0:  # ("0--3" reads as 0 to -3)
+            raise ConfigError(f"--seeds: seeds are >= 0, got {min(lo, hi)} in {part!r}; "
+                              "write e.g. 0-15")
         if hi < lo:
             raise ConfigError(f"--seeds: {part!r} is a descending range; write it low-high, "
                               f"e.g. {hi}-{lo}")
-        check_count(len(seeds) + hi - lo + 1, MAX_SEEDS, "the number of --seeds",
+        # bounded before the range is made; counted as distinct seeds (0-600,0-600 is 601)
+        new = hi - lo + 1 - sum(1 for s in seeds if lo <= s <= hi)
+        check_count(len(seeds) + new, MAX_SEEDS, "the number of --seeds",
                     "train fewer seeds, e.g. --seeds 0-15")
-        seeds += range(lo, hi + 1)
-    return list(dict.fromkeys(seeds))
+        seeds.update(dict.fromkeys(range(lo, hi + 1)))
+    return list(seeds)
 
 
 def seed_rows(seeds: Sequence[int], results: Sequence[FitResult]) -> list[dict[str, Any]]:
@@ -78,10 +82,13 @@ def seed_rows(seeds: Sequence[int], results: Sequence[FitResult]) -> list[dict[s
 
 
 def spread(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Mean, sample standard deviation and count of each metric over the finite values."""
+    """Mean, sample standard deviation and count of each metric over the finite values of the
+    seeds that trained (a diverged seed's model is its last good epoch's, often its first
+    weights: its test accuracy of 0.03 weighed in the mean beside its training metrics' NaN)."""
     out = {}
+    trained = [r for r in rows if r["status"] in (Status.COMPLETED, Status.EARLY_STOPPED)]
     for name in METRICS:
-        values = np.array([r[name] for r in rows], dtype=float)
+        values = np.array([r[name] for r in trained], dtype=float)
         values = values[np.isfinite(values)]
         sd = float(values.std(ddof=1)) if values.size > 1 else math.nan
         out[name] = {"mean": float(values.mean()) if values.size else math.nan, "sd": sd,
@@ -141,6 +148,11 @@ def format_seeds(rows: Sequence[dict[str, Any]], summary: dict[str, Any]) -> str
     for m in shown:
         s = summary["spread"][m]
         lines.append(f"{m}: {s['mean']:.4f} ± {s['sd']:.4f} (mean ± sd over {s['n']} seeds)")
+    left = [r["seed"] for r in rows if r["status"] not in (Status.COMPLETED,
+                                                           Status.EARLY_STOPPED)]
+    if left:
+        lines.append(f"left out of the mean ± sd: seed(s) {', '.join(map(str, left))}, which "
+                     "did not train to the end (diverged or interrupted)")
     return "\n".join(lines)
 
 
