@@ -312,3 +312,21 @@ def test_cuda_backend_data_stays_on_the_device(fake_fashion):
     assert data.X.device.type == "cuda" and be.W.device.type == "cuda"
     (result,) = fit_many([config, replace(config, lr=0.1)], splits)[:1]
     assert result.history.status == "completed" and torch.cuda.is_available()
+
+
+def test_fit_many_trains_data_of_other_shapes_and_refuses_splits_of_other_data():
+    """Configurations on iris (4 features) and digits (64): the second data setting got the
+    first's packed backend, which kept iris' shape ("the weights W (10, 64) take 64"); splits
+    prepared from iris served digits' configurations in silence."""
+    need("sklearn")
+    iris = TrainConfig(data="sklearn:iris", framework="numpy", device="cpu", epochs=1,
+                       val_split=0.2)
+    digits = replace(iris, data="sklearn:digits", val_split=0.0)
+    results = fit_many([iris, digits], offline=True)
+    assert [r.trainer.snapshot()[0].shape for r in results] == [(3, 4), (10, 64)]
+    with pytest.raises(ConfigError, match="prepared from sklearn:iris, and the configurations "
+                                          "train on sklearn:digits"):
+        fit_many([replace(digits, val_split=0.2)], prepare_splits(iris, offline=True))
+    with pytest.raises(ConfigError, match="have a validation split, and the configurations' "
+                                          "val_split is 0.0"):
+        fit_many([digits], prepare_splits(replace(digits, val_split=0.2), offline=True))

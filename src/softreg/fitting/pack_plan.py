@@ -35,6 +35,28 @@ from softreg.fitting.splits import Split, data_key, prepare_splits, splits_shape
 from softreg.fitting.trainer import FitResult
 
 
+def _check_splits_serve(splits: dict[str, Split], config: TrainConfig) -> None:
+    """Refuse prepared ``splits`` of other data, or without the validation split
+    ``config`` asks for (or with one it does not).
+
+    Raises:
+        ConfigError: naming what differs.
+    """
+    from softreg.data.spec import parse
+
+    info = next((s.info for s in splits.values() if s.info), None)
+    wanted = parse(config.data).recorded()
+    if info is not None and info.get("data") not in (wanted, config.data):
+        raise ConfigError(f"the splits given to fit_many were prepared from {info.get('data')}, "
+                          f"and the configurations train on {config.data}; prepare them from "
+                          "the configurations' data, or leave splits out")
+    if ("val" in splits) != (config.val_split > 0):
+        raise ConfigError(f"the splits given to fit_many {'have' if 'val' in splits else 'lack'}"
+                          f" a validation split, and the configurations' val_split is "
+                          f"{config.val_split}; prepare them with the configurations' settings, "
+                          "or leave splits out")
+
+
 def fit_many(
     configs: Sequence[TrainConfig],
     splits: dict[str, Split] | None = None,
@@ -63,7 +85,8 @@ def fit_many(
 
     Raises:
         ConfigError: a bad ``max_pack`` or ``pack_memory``, or ``splits`` given for
-            configurations with different data settings.
+            configurations with different data settings, or prepared from other data or
+            validation settings than theirs.
     """
     from softreg.backends import get_packed_backend
 
@@ -71,13 +94,17 @@ def fit_many(
     results: list[FitResult | None] = [None] * len(configs)
     if splits is not None and len({data_key(c) for c in configs}) > 1:
         raise ConfigError("splits given to fit_many serve one data setting, but the "
-                          "configurations differ in val_split, val_seed or standardize; "
+                          "configurations differ in data, val_split, val_seed or standardize; "
                           "leave splits out to prepare each setting once")
+    if splits is not None and configs:
+        _check_splits_serve(splits, configs[0])
     by_data: dict[tuple[object, ...], list[int]] = {}
     for i, c in enumerate(configs):
         by_data.setdefault(data_key(c), []).append(i)
-    backends: dict[tuple[str, str], object] = {}
     for key in sorted(by_data, key=repr):  # one data setting after another, held once
+        # backends anew for each: a packed backend keeps the model shape of its data (iris'
+        # 4 features, then digits' 64: "the weights W (10, 64) take 64")
+        backends: dict[tuple[str, str], object] = {}
         members = by_data[key]
         use = splits if splits is not None else \
             prepare_splits(configs[members[0]], data_dir, offline)
