@@ -37,6 +37,11 @@ def test_parse_axis_lists_ranges_and_booleans():
     assert parse_axis("lr", "0.01, 0.1,0.01") == (0.01, 0.1)  # duplicates dropped, in order
     assert parse_axis("batch_size", "16,256") == (16, 256)
     assert parse_axis("lr", "0.001:1") == Range(0.001, 1.0)
+    # integers exactly (as floats, 9007199254740993 became ...992, below the range)
+    big = parse_axis("seed", "9007199254740993:9007199254740994")
+    assert big == Range(9007199254740993, 9007199254740994) and type(big.lo) is int
+    space = SearchSpace(base=BASE, search="random", trials=4, axes={"seed": big})
+    assert {c.seed for c in configurations(space)} <= {9007199254740993, 9007199254740994}
     assert parse_axis("standardize", "off,ON") == (False, True)
     assert parse_axis("framework", "torch,numpy") == ("torch", "numpy")
 
@@ -48,6 +53,8 @@ def test_parse_axis_lists_ranges_and_booleans():
         ("batch_size", "0.5", "--batch-size: cannot read '0.5' as an integer"),
         ("standardize", "maybe", "--standardize: cannot read 'maybe' as on or off"),
         ("lr", "1:0.1", "--lr: a range lo:hi needs lo < hi, got '1:0.1'"),
+        ("seed", "0:99999999999999999999", "--seed: the range '0:99999999999999999999' is "
+                                           "beyond 64-bit integers"),  # (a traceback)
         ("lr", " , ", "--lr: no values in ' , '"),
         ("momentum", "0.9", "cannot sweep 'momentum'; sweepable: lr, batch_size"),
     ],

@@ -36,10 +36,10 @@ _FALSE = ("0", "false", "no", "off")
 
 @dataclass(frozen=True)
 class Range:
-    """A ``lo:hi`` interval to draw from in a random search."""
+    """A ``lo:hi`` interval to draw from in a random search (ints for an integer axis)."""
 
-    lo: float
-    hi: float
+    lo: float | int
+    hi: float | int
 
 
 AxisValues = tuple[Any, ...] | Range
@@ -129,6 +129,11 @@ def parse_axis(name: str, text: str) -> AxisValues:
         lo, hi = (_read(flag, kind, part) for part in text.split(":", 1))
         if not lo < hi:
             raise ConfigError(f"{flag}: a range lo:hi needs lo < hi, got {text!r}")
+        if kind is int:  # drawn exactly, by 64-bit integers (as floats, 2**53 + 1 was not)
+            if not (-(2**63) <= lo and hi < 2**63 - 1):
+                raise ConfigError(f"{flag}: the range {text!r} is beyond 64-bit integers; give "
+                                  "a narrower one")
+            return Range(lo, hi)
         return Range(float(lo), float(hi))
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
@@ -190,7 +195,7 @@ def _sample(rng: np.random.Generator, name: str, values: AxisValues) -> Any:
         return values[int(rng.integers(len(values)))]
     lo, hi = values.lo, values.hi
     if AXES[name] is int:
-        return int(rng.integers(math.ceil(lo), math.floor(hi) + 1))
+        return int(rng.integers(int(lo), int(hi) + 1))
     if lo > 0:  # scale parameters: every decade is equally likely
         return float(np.exp(rng.uniform(math.log(lo), math.log(hi))))
     return float(rng.uniform(lo, hi))
