@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from conftest import need
 from softreg.cli import main
 from softreg.core.config import TrainConfig
 from softreg.core.errors import ConfigError
@@ -125,3 +126,14 @@ def test_lr_find_cli(tmp_path, fake_fashion, capsys):
     assert code == 0 and "suggested lr:" in out and (tmp_path / "lr.png").is_file()
     code = main(["lr-find", "--min-lr", "1", "--max-lr", "0.1"])
     assert code == 2 and "lr-find needs 0 < --min-lr < --max-lr" in capsys.readouterr().err
+
+
+def test_lr_find_without_a_validation_split_ranks_the_trained_models():
+    """An epoch of one batch: the epoch's train loss is the first weights' for every rate, and
+    the tie went to the smallest rate, called "the lowest"."""
+    need("sklearn")
+    config = TrainConfig(data="sklearn:iris", framework="numpy", device="cpu", epochs=1,
+                         batch_size=256, val_split=0.0)
+    found = lr_find(config, 1e-3, 10.0, 4, offline=True)
+    assert found.loss_name == "train_loss" and len(set(found.losses)) == 4
+    assert found.suggested == found.lrs[found.losses.index(min(found.losses))] != 1e-3

@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "lr-find", help="learning-rate range test: loss against lr, with a suggested lr",
         description="Train log-spaced learning rates together (one pack, the same batches) "
         "for a short while, plot the loss of each against its rate, and suggest the rate "
-        "with the lowest loss (validation loss with --val-split, else train loss).")
+        "with the lowest loss (validation loss with --val-split, else the trained model's loss "
+        "on the training split).")
     p.add_argument("--min-lr", type=float, default=1e-3, help="[%(default)g]")
     p.add_argument("--max-lr", type=float, default=10.0, help="[%(default)g]")
     p.add_argument("--num", type=int, default=16, help="learning rates tried [%(default)s]")

@@ -80,8 +80,14 @@ def lr_find(config: TrainConfig, lo: float = 1e-3, hi: float = 10.0, num: int = 
     losses = []
     for r in results:
         last = r.history.last
-        ok = r.history.status != Status.DIVERGED and last is not None
-        losses.append(float(getattr(last, name)) if ok else math.nan)
+        if r.history.status == Status.DIVERGED or last is None:
+            losses.append(math.nan)
+        elif with_val:
+            losses.append(float(last.val_loss))
+        else:  # the trained model's loss on the training split: the epoch's own train loss is
+            # a running mean over its batches (an epoch of one batch: the first weights' loss,
+            # the same for every rate)
+            losses.append(float(r.trainer.evaluate("train").mean_loss))
     return LrFind(lrs, losses, name, *_suggest(lrs, losses, name, base.epochs))
 
 
