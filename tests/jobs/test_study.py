@@ -49,6 +49,12 @@ def test_subsample_is_stratified_and_refuses_bad_sizes(fake_fashion):
     assert small["val"] is splits["val"] and small["test"] is splits["test"]
     with pytest.raises(ConfigError, match="train_size must be between 10 and 479"):
         subsample(splits, 480, seed=0)
+    # exactly the size asked (per-class rounding trained 10 images for 11, 20 for 17, and
+    # refused 479 of 480), every class its share within one
+    for size in (11, 17, 123, 479):
+        y = subsample(splits, size, seed=3)["train"].y
+        counts = np.bincount(y, minlength=10)
+        assert len(y) == size and counts.max() - counts.min() <= 1, (size, counts)
 
 
 def test_variants_need_a_validation_split_and_an_epoch():
