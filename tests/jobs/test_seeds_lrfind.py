@@ -124,6 +124,10 @@ def test_lr_find_cli(tmp_path, fake_fashion, capsys):
                  "--out", str(tmp_path / "lr.png")])
     out = capsys.readouterr().out
     assert code == 0 and "suggested lr:" in out and (tmp_path / "lr.png").is_file()
+    # a name ending in a separator is a folder: the default name in it (it was a file "figs")
+    code = main(["lr-find", "--framework", "numpy", "--num", "2", "--batch-size", "32",
+                 "--out", f"{tmp_path / 'figs'}/"])
+    assert code == 0 and (tmp_path / "figs" / "lr-find.png").is_file(), capsys.readouterr()
     code = main(["lr-find", "--min-lr", "1", "--max-lr", "0.1"])
     assert code == 2 and "lr-find needs 0 < --min-lr < --max-lr" in capsys.readouterr().err
 

@@ -44,6 +44,7 @@ def test_parse_axis_lists_ranges_and_booleans():
     assert {c.seed for c in configurations(space)} <= {9007199254740993, 9007199254740994}
     assert parse_axis("standardize", "off,ON") == (False, True)
     assert parse_axis("framework", "torch,numpy") == ("torch", "numpy")
+    assert parse_axis("framework", "torch,PyTorch") == ("torch",)  # one framework, not an axis
 
 
 @pytest.mark.parametrize(

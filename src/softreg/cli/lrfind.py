@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from softreg.cli.settings import add_setting
@@ -50,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"lr-find --epochs must be >= 1, got {args.epochs}; each rate trains "
                           "at least one epoch, e.g. --epochs 1")
     out = Path(args.out)
+    if args.out.endswith(tuple(s for s in (os.sep, os.altsep) if s)):  # a folder (which
+        out = out / "lr-find.png"  # Path() drops the separator of): the default name in it
     if not args.no_figures:
         fileio.refuse_existing(out, overwrite=args.overwrite, suffix=".png")
     result = lr_find(config, args.min_lr, args.max_lr, args.num, data_dir=args.data_dir,

@@ -66,7 +66,7 @@ def previous_configs(out: Path) -> dict[str, TrainConfig]:
                               f"({printable(exc)}); choose another --out") from None
         if config_key(config) != key:
             raise ConfigError(f"{str(path)!r}: configuration {printable(key)!r} is filed under "
-                              "another key than its settings' ; choose another --out")
+                              "another key than its settings'; choose another --out")
         found[key] = config
     return found
 

@@ -142,6 +142,10 @@ def parse_axis(name: str, text: str) -> AxisValues:
 
 
 def _read(flag: str, kind: type, text: str) -> Any:
+    if flag == "--framework":  # an alias is its framework (torch,pytorch is one value)
+        from softreg.core.frameworks import canonical_framework
+
+        return canonical_framework(text)
     try:
         if kind is bool:
             if text.lower() not in _TRUE + _FALSE:
