@@ -46,7 +46,8 @@ def _check_splits_serve(splits: dict[str, Split], config: TrainConfig) -> None:
 
     info = next((s.info for s in splits.values() if s.info), None)
     wanted = parse(config.data).recorded()
-    if info is not None and info.get("data") not in (wanted, config.data):
+    # (arrays given in Python, softreg.data.from_arrays, have no spec to compare)
+    if info is not None and info.get("data") not in (wanted, config.data, "arrays"):
         raise ConfigError(f"the splits given to fit_many were prepared from {info.get('data')}, "
                           f"and the configurations train on {config.data}; prepare them from "
                           "the configurations' data, or leave splits out")
