@@ -131,7 +131,7 @@ def test_a_run_folder_written_inside_the_image_folder_is_not_a_class(capsys, tmp
     _solid(PIL, root / "run1" / "figure.png", (10, 200, 30))  # as a run's figures are
     ds = load_folder(str(root), f"folder:{root}", None, False)
     assert ds.class_names == ("cat", "dog", "eel") and ds.image_shape == (H, W)
-    code, out, err = _run(capsys, "evaluate", root / "run1", "--no-figures")
+    code, _, err = _run(capsys, "evaluate", root / "run1", "--no-figures")
     assert code == 0 and "Traceback" not in err, err
 
 

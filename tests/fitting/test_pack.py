@@ -327,6 +327,6 @@ def test_fit_many_trains_data_of_other_shapes_and_refuses_splits_of_other_data()
     with pytest.raises(ConfigError, match="prepared from sklearn:iris, and the configurations "
                                           "train on sklearn:digits"):
         fit_many([replace(digits, val_split=0.2)], prepare_splits(iris, offline=True))
-    with pytest.raises(ConfigError, match="have a validation split, and the configurations' "
-                                          "val_split is 0.0"):
+    with pytest.raises(ConfigError, match=r"have a validation split, and the configurations' "
+                                          r"val_split is 0\.0"):
         fit_many([digits], prepare_splits(replace(digits, val_split=0.2), offline=True))

@@ -457,7 +457,7 @@ def test_no_command_makes_its_folder_inside_another_softreg_folder(tmp_path, fak
     assert sorted(p.relative_to(sweep).as_posix() for p in sweep.rglob("*")) == before
     code, _, err = run_cli(capsys, *SWEEP, "--out", sweep)  # it still resumes
     assert code == 0, err
-    code, out, err = run_cli(capsys, "explain", weights, "--no-figures")
+    code, _, err = run_cli(capsys, "explain", weights, "--no-figures")
     assert code == 0, err
     assert (tmp_path / f"sweep-{weights.stem}-explain" / "explain.md").is_file()
 

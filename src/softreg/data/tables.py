@@ -171,9 +171,10 @@ def read_csv(path: str, spec: str, label_column: str) -> Table:
     Raises:
         DataNotFoundError: no such file.
         DataError: no header, no data rows, a header of one cell that looks separated by ';'
-            or tabs, a first row holding a decimal number (data, not names), a column without a name or a name given twice, no label column (the
-            columns are listed) or two candidates, rows of another length, an empty or
-            non-numeric feature cell (its line and column), or a table past the bound.
+            or tabs, a first row holding a decimal number (data, not names), a column without a
+            name or a name given twice, no label column (the columns are listed) or two
+            candidates, rows of another length, an empty or non-numeric feature cell (its line
+            and column), or a table past the bound.
     """
     p = existing_file(path, spec)
     try:

@@ -130,7 +130,7 @@ def parse_axis(name: str, text: str) -> AxisValues:
         if not lo < hi:
             raise ConfigError(f"{flag}: a range lo:hi needs lo < hi, got {text!r}")
         if kind is int:  # drawn exactly, by 64-bit integers (as floats, 2**53 + 1 was not)
-            if not (-(2**63) <= lo and hi < 2**63 - 1):
+            if not (lo >= -(2**63) and hi < 2**63 - 1):
                 raise ConfigError(f"{flag}: the range {text!r} is beyond 64-bit integers; give "
                                   "a narrower one")
             return Range(lo, hi)
