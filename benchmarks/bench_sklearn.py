@@ -126,7 +126,8 @@ def fmnist(args: argparse.Namespace) -> None:
                target=5.0 if fw == "torch" else None)
     prob = prepare.problem(X, y.astype(np.intp), np.ones((1, len(y))), np.array([1.0]), 10,
                            False)
-    theta = ours["numpy"][-1][1]._theta
+    last = ours["numpy"][-1][1]
+    theta = prob.theta(last._W, last._b)  # (1, p): the fitted model in the problem's terms
     W = np.ascontiguousarray(theta[0, : 784 * 10].reshape(784, 10), np.float32)
     G = np.ones((len(y), 10), np.float32)
     floor = median_time(lambda: X @ W) + median_time(lambda: X.T @ G)
