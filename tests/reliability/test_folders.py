@@ -449,6 +449,12 @@ def test_no_command_makes_its_folder_inside_another_softreg_folder(tmp_path, fak
                  (*TRAIN, "--out", sweep / "weights" / "run"),
                  (*SWEEP, "--out", sweep / "inner"),
                  ("study", "overfit", "--epochs", "1", "--out", sweep / "study"),
+                 # refused before the data is read (here: data that is not there)
+                 (*TRAIN, "--seeds", "0-1", "--data", f"csv:{tmp_path / 'no.csv'}", "--out",
+                  sweep / "s"),
+                 ("study", "overfit", "--data", f"csv:{tmp_path / 'no.csv'}", "--out",
+                  sweep / "t"),
+                 (*TRAIN, "--data", f"csv:{tmp_path / 'no.csv'}", "--out", sweep / "u"),
                  ("explain", weights, "--out", sweep / "weights" / "x"),
                  ("export", weights, "--format", "onnx", "--out", f"{sweep / 'refit' / 'x'}/")):
         code, _, err = run_cli(capsys, *argv)

@@ -52,7 +52,7 @@ from softreg.fitting.trainer import (
 )
 from softreg.runfiles import checkpoint
 from softreg.runfiles.checkpoint_meta import recorded_spec
-from softreg.safety import fileio, readback, runfolder, stopsignals
+from softreg.safety import fileio, readback, runfolder, stopsignals, writegate
 from softreg.safety.textsafe import printable
 
 if TYPE_CHECKING:
@@ -131,6 +131,7 @@ def check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
         return
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {str(out_dir)!r} exists and is not a folder")
+    writegate.check_outside(out_dir)  # before the data is read (claim checks it again)
     if unsaved and not overwrite:
         raise ConfigError(f"{str(out_dir)!r} holds a run that saved no epoch (it stopped before "
                           "its first epoch ended, or is still in it), so it cannot be resumed; "

@@ -24,7 +24,7 @@ from softreg.core.config import TrainConfig
 from softreg.core.errors import ConfigError
 from softreg.epochs.history import Status
 from softreg.fitting.trainer import FitResult
-from softreg.safety import fileio, runfolder
+from softreg.safety import fileio, runfolder, writegate
 from softreg.safety.limits import MAX_SEEDS, check_count
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
@@ -115,6 +115,7 @@ def train_seeds(config: TrainConfig, seeds: Sequence[int], out: Path, *,
     if not seeds:
         raise ConfigError("--seeds: no seed given; write e.g. 0-15")
     configs = [replace(config, seed=s) for s in seeds]
+    writegate.check_outside(out)  # before the data is read (claim checks it again)
     splits = prepare_splits(config, data_dir=data_dir, offline=offline)
     with runfolder.held(out, "seeds", "overwrite" if overwrite else "new"):
         results = fit_many(configs, splits)

@@ -119,6 +119,7 @@ def run_study(
             during the training; nothing was written.
     """
     todo = variants(base, weight_decay, patience)
+    writegate.check_outside(Path(out_dir))  # before the data is read (claim checks it again)
     splits = prepare_splits(base, data_dir=data_dir, offline=offline)
     if train_size is not None:
         splits = subsample(splits, train_size, base.seed)
