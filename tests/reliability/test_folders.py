@@ -496,3 +496,19 @@ def test_infinite_metrics_and_a_refit_of_other_settings_are_refused(tmp_path, fa
     mine.write_bytes(theirs.read_bytes())
     code, _, err = run_cli(capsys, *SWEEP, "--refit", "--out", out)
     refused(code, err, f"field 'key' must be the key its file is named by, {mine.stem!r}")
+
+
+def test_a_folder_made_by_a_claim_that_fails_at_once_is_removed(tmp_path):
+    """A command refused right after claiming a new folder (a sweep whose Ray cluster
+    refused it) left an empty folder with softreg's marker; one that wrote anything keeps it,
+    and a folder that was there before is kept."""
+    new, wrote, before = tmp_path / "new", tmp_path / "wrote", tmp_path / "before"
+    before.mkdir()
+    for folder, write in ((new, False), (wrote, True), (before, False)):
+        with pytest.raises(RuntimeError), runfolder.held(folder, "sweep", "add"):
+            if write:
+                (folder / "sweep.json").write_text("{}")
+            raise RuntimeError("refused")
+    assert not new.exists()
+    assert sorted(p.name for p in wrote.iterdir()) == [runfolder.MARKER, "sweep.json"]
+    assert sorted(p.name for p in before.iterdir()) == [runfolder.MARKER]

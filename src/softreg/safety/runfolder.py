@@ -358,9 +358,27 @@ def adding_to(folder: str | os.PathLike[str]) -> contextlib.AbstractContextManag
 
 @contextlib.contextmanager
 def held(path: str | os.PathLike[str], kind: Kind, mode: Mode) -> Iterator[Claim]:
-    """``with held(dir, kind, mode) as c:``: :func:`claim` for the block, then release."""
+    """``with held(dir, kind, mode) as c:``: :func:`claim` for the block, then release.
+
+    A folder this claim made is removed again when the block fails before writing anything
+    in it (a sweep refused by the Ray cluster it was pointed at left an empty marked folder).
+    """
+    made = not os.path.lexists(path)
     c = claim(path, kind, mode)
     try:
         yield c
+    except BaseException:
+        c.release()
+        if made:
+            _remove_if_untouched(c.path)
+        raise
     finally:
         c.release()
+
+
+def _remove_if_untouched(folder: Path) -> None:
+    """Remove ``folder`` when it holds nothing but its marker (and no lock: released)."""
+    with contextlib.suppress(OSError):
+        if os.listdir(folder) == [MARKER]:
+            os.unlink(folder / MARKER)
+            os.rmdir(folder)
