@@ -568,6 +568,8 @@ def test_evaluate_and_predict_of_another_shape_write_nothing(capsys, tmp_path, s
         code, _, err = _run(capsys, *argv)
         assert code == 2 and len(err.strip().splitlines()) == 1, err
         assert _snapshot(tmp_path) == before, argv  # nothing written, nothing touched
+        if argv[0] == "evaluate":  # the columns that differ are named (it said "3 features")
+            assert "(columns the model lacks: c)" in err, err
 
 
 def test_many_classes_report_without_a_matrix_of_every_pair(capsys, tmp_path):

@@ -296,8 +296,16 @@ def model_data(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None =
             return f"{s.features} features and {s.classes} classes ({names})"
 
         own = ", or leave --data out to use the run's own" if check.leave_out else ""
-        raise ConfigError(f"data {config.data!r} has {said(got)}, but {where} was trained on "
-                          f"{said(ck_shape)}; give data of the model's shape and classes{own}")
+        which = ""
+        if got.features != ck_shape.features and got.feature_names and ck_shape.feature_names:
+            extra = [n for n in got.feature_names if n not in ck_shape.feature_names]
+            missing = [n for n in ck_shape.feature_names if n not in got.feature_names]
+            parts = ([f"columns the model lacks: {', '.join(extra[:5])}"] if extra else []) + (
+                [f"the model's columns it lacks: {', '.join(missing[:5])}"] if missing else [])
+            which = f" ({'; '.join(parts)})" if parts else ""
+        raise ConfigError(f"data {config.data!r} has {said(got)}{which}, but {where} was "
+                          f"trained on {said(ck_shape)}; give data of the model's shape and "
+                          f"classes{own}")
     refuse_changed(config.data, ds.fingerprint, check.fingerprint, where,
                    f"pass --data {config.data} to score the model on the data as it is now")
     return by_feature_names(ds, ck_shape, config.data, where)
