@@ -1,6 +1,7 @@
 """`from softreg import tensorflow as d2l`: the d2l 0.17 chapters' helpers on TensorFlow/Keras."""
 
 import importlib
+import sys
 
 import numpy as np
 import pytest
@@ -207,7 +208,7 @@ def test_whole_epoch_graph_equals_step_by_step(tiny_data):
         results.append(net.layers[-1].get_weights()[0])
         objs.append((net, loss, sgd))
     np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-7)
-    whole_epoch = d2l._COMPILED.peek("train", (*objs[0], batches))
+    whole_epoch = d2l._COMPILED.peek(d2l._cache_kind("train", objs[0][0]), (*objs[0], batches))
     assert whole_epoch.experimental_get_tracing_count() == 1
 
 
@@ -253,7 +254,8 @@ def test_compiled_functions_do_not_keep_nets_or_iterators_alive(tiny_data):
         d2l.train_epoch_ch3(objs[0], step_by_step, objs[3], objs[4])
         d2l.evaluate_accuracy(objs[0], step_by_step)
     entries = len(d2l._COMPILED)
-    assert d2l._COMPILED.peek("train", (objs[0], objs[3], objs[4], objs[1])) is not None
+    assert d2l._COMPILED.peek(d2l._cache_kind("train", objs[0]),
+                              (objs[0], objs[3], objs[4], objs[1])) is not None
     refs = [weakref.ref(o) for o in objs]
     del objs
     gc.collect()
@@ -308,3 +310,28 @@ def test_accumulator_and_labels():
     assert (acc[0], acc[1]) == (4.0, 3.5)
     assert d2l.get_fashion_mnist_labels([0, 9, tf.constant(5)]) == ["t-shirt", "ankle boot",
                                                                     "sandal"]
+
+
+SCALE = 1.0  # read by _ScaledNet.call, as the book's dropout net reads its rates
+
+
+class _ScaledNet(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.flat, self.dense = keras.layers.Flatten(), keras.layers.Dense(10)
+
+    def call(self, X, training=None):
+        return self.dense(self.flat(X)) * SCALE
+
+
+def test_a_compiled_pass_reads_the_python_values_of_the_net_again(tiny_iters, monkeypatch):
+    """The passes were traced once per (net, loss, updater, data): a global the net's call
+    reads (the book's dropout rates in 4.6) changed between two calls of one net was baked
+    in at its first value. d2l runs eagerly and reads it again: so does softreg."""
+    train_iter, test_iter = tiny_iters
+    net = _ScaledNet()
+    d2l.train_epoch_ch3(net, train_iter, _chapter_loss(), keras.optimizers.SGD(0.1))
+    before = d2l.evaluate_accuracy(net, test_iter)
+    monkeypatch.setattr(sys.modules[__name__], "SCALE", -1.0)  # every logit flipped
+    flipped = d2l.evaluate_accuracy(net, test_iter)
+    assert before > 0.5 and flipped < 0.2, (before, flipped)

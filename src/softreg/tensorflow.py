@@ -203,8 +203,44 @@ _COMPILED: WeakCache[Any] = WeakCache(size=8)
 
 
 def _compiled(kind: str, make_run: Callable[[Getter], Callable[..., Any]], *objs: Any) -> Any:
-    """The ``tf.function`` of ``make_run(getter)`` for these objects, traced once per input type."""
-    return _COMPILED.get(kind, objs, lambda get: tf.function(make_run(get), reduce_retracing=True))
+    """The ``tf.function`` of ``make_run(getter)`` for these objects (the net first), traced
+    once per input type and per value of the plain Python values the net reads
+    (:func:`_python_state`)."""
+    return _COMPILED.get(_cache_kind(kind, objs[0]), objs,
+                         lambda get: tf.function(make_run(get), reduce_retracing=True))
+
+
+def _cache_kind(kind: str, net: Any) -> str:
+    """The cache's name of a compiled pass of ``kind`` on ``net`` as it reads Python now."""
+    return f"{kind}{_python_state(net)!r}"
+
+
+_PLAIN = (bool, int, float, str)
+
+
+def _python_state(net: Any) -> tuple[tuple[str, Any], ...]:
+    """The plain values (numbers, strings, flags) that the net's ``call`` names: its module's
+    globals, its closure's cells and the net's own attributes (``self.rate``). A traced pass
+    bakes them in as constants, so a change to one must trace it anew. d2l runs eagerly: the
+    book's dropout-from-scratch net reads its rates from globals, and a rate changed between
+    two trainings of one net was ignored here (the first rate trained on)."""
+    fn = getattr(type(net), "call", None)
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return ()
+    found = getattr(fn, "__globals__", {})
+    own = getattr(net, "__dict__", {})
+    state = [(n, found[n]) for n in code.co_names if isinstance(found.get(n), _PLAIN)]
+    state += [(f"self.{n}", own[n]) for n in code.co_names if isinstance(own.get(n), _PLAIN)]
+    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or (),
+                          strict=False):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, _PLAIN):
+            state.append((name, value))
+    return tuple(state)
 
 
 def _step_on(step: Callable[..., tuple[Any, Any]]) -> Callable[[Getter], Callable[..., Any]]:
