@@ -20,6 +20,8 @@ from softreg.epochs.history import EpochRecord, History, Status
 from softreg.epochs.loop import EpochTotals, EpochTrainer, run_epochs
 
 CHANCE_ACCURACY = 0.1  # ten classes
+# What d2l 0.17's train_ch3 asserts of the last epoch (a run short of it warns here).
+D2L_MAX_LOSS, D2L_MIN_ACC = 0.5, 0.7
 
 
 class TrainCh3Warning(UserWarning):
@@ -69,6 +71,14 @@ def _warn_if_broken(history: History) -> None:
             f"train_ch3: train accuracy after {last.epoch} epochs is {last.train_acc:.3f}, no "
             "better than guessing; check the learning rate, the loss and the updater",
             TrainCh3Warning, stacklevel=4)
+    elif not (last.train_loss < D2L_MAX_LOSS and last.train_acc > D2L_MIN_ACC
+              and last.test_acc > D2L_MIN_ACC):
+        warnings.warn(
+            f"train_ch3: the run ended at train loss {last.train_loss:.4f}, train accuracy "
+            f"{last.train_acc:.4f}, test accuracy {last.test_acc:.4f}; d2l 0.17's train_ch3 "
+            f"asserts train loss < {D2L_MAX_LOSS} and both accuracies > {D2L_MIN_ACC} here (the "
+            "book's runs pass): more epochs or another learning rate", TrainCh3Warning,
+            stacklevel=4)
 
 
 def totals(loss_sum: Any, correct: Any, count: int) -> EpochTotals:
