@@ -37,3 +37,7 @@ def test_facade_defines_every_d2l_name(framework, monkeypatch):
     star: dict[str, object] = {}
     exec(f"from softreg.{framework} import *", star)  # what a notebook does
     assert sorted(k for k in star if k != "__builtins__") == sorted(D2L_NAMES)
+    # a later chapter's name says what the module has (it was Python's bare message)
+    with pytest.raises(AttributeError, match=r"has no attribute 'try_gpu': softreg's d2l module "
+                                             r"has the names of d2l 0\.17's chapters 3 and 4"):
+        facade.try_gpu  # noqa: B018

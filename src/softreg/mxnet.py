@@ -75,7 +75,9 @@ def __getattr__(name: str) -> Any:
         from softreg.d2l.plotting import book_pyplot
 
         return book_pyplot()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}: softreg's d2l "
+                         "module has the names of d2l 0.17's chapters 3 and 4 (docs/book.md "
+                         "lists what runs); later chapters' helpers are not here")
 
 
 class FashionMNISTBatches:
