@@ -94,6 +94,26 @@ def test_temperature_scaling_recovers_a_known_temperature(true_t):
         z * true_t, labels, true_t) + 1e-9
 
 
+def test_a_temperature_at_the_search_s_bound_is_said_to_be_one():
+    """Logits 100 times too flat: the NLL's minimum lies below the range's 0.05, and the
+    fitted 0.05 was reported as the minimum."""
+    from softreg.explain.analysis import analyse
+    from softreg.explain.report import calibration_sentence
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 2)).astype(np.float32)
+    y = (X[:, 0] + rng.normal(size=400) > 0).astype(np.int64)  # noisy: a finite best T
+    W = np.array([[-0.01, 0.0], [0.01, 0.0]], np.float32)  # (classes, features): very unsure
+    expl = analyse(W, np.zeros(2, np.float32), (X[:200], y[:200]), (X[200:], y[200:]),
+                   ["no", "yes"])
+    assert expl.calibration.temperature == pytest.approx(0.05, rel=1e-6)
+    assert any("stopped at the bound 0.05 of the range searched" in n for n in expl.notes)
+    assert "not the NLL's minimum" in calibration_sentence(expl)
+    fine = analyse(W * 50, np.zeros(2, np.float32), (X[:200], y[:200]), (X[200:], y[200:]),
+                   ["no", "yes"])
+    assert not fine.notes  # a minimum inside the range: no note
+
+
 def test_fit_temperature_refuses_bad_bounds():
     with pytest.raises(ConfigError, match=r"0 < low < high, got \(2.0, 1.0\)"):
         fit_temperature(PROBS, LABELS, bounds=(2.0, 1.0))

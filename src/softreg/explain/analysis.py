@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from softreg.core.metrics import ClassReport, Confusion
 from softreg.core.shape import ModelShape
-from softreg.explain.calibration import Calibration, Reliability, calibrate
+from softreg.explain.calibration import T_RANGE, Calibration, Reliability, at_bound, calibrate
 from softreg.explain.mistakes import ConfusedPair, Scored, confused_pairs, highest_loss, score
 
 Labelled = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]  # X (N, D), y (N,)
@@ -86,7 +86,14 @@ def analyse(W: npt.ArrayLike, b: npt.ArrayLike, test: Labelled, val: Labelled | 
     counts = Confusion.of(y, scored.pred, len(names))
     val_logits = None if val is None else (linear_logits(W, b, val[0]), val[1])
     cal, before, after = calibrate(logits, y, val_logits)
+    notes = list(notes or [])
+    bound = at_bound(cal.temperature)
+    if bound is not None:  # (it was reported as the minimum of the validation NLL)
+        notes.append(f"The temperature stopped at the bound {bound:g} of the range searched "
+                     f"({T_RANGE[0]:g} to {T_RANGE[1]:g}): the validation NLL still falls "
+                     "beyond it, so it is the best temperature in that range, not the NLL's "
+                     "minimum.")
     return Explanation(list(names), np.asarray(W, dtype=np.float32),
                        np.asarray(b, dtype=np.float32), X, counts, counts.report(),
                        scored, confused_pairs(counts, TOP_PAIRS), highest_loss(scored, HARDEST),
-                       cal, before, after, list(notes or []), shape)
+                       cal, before, after, notes, shape)

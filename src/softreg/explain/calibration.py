@@ -154,6 +154,17 @@ def fit_temperature(logits: npt.ArrayLike, labels: npt.ArrayLike,
     return math.exp(u)
 
 
+def at_bound(temperature: float | None, bounds: tuple[float, float] = T_RANGE) -> float | None:
+    """The bound of the search that ``temperature`` stopped at (within the search's
+    resolution), or None: there the NLL still falls beyond the range."""
+    if temperature is None:
+        return None
+    for bound in bounds:
+        if abs(math.log(temperature / bound)) < 1e-6:
+            return bound
+    return None
+
+
 def model_digest(W: npt.ArrayLike, b: npt.ArrayLike) -> str:
     """sha256 of the float32 bytes of W then b: ties a calibration to the weights it fits."""
     h = hashlib.sha256()

@@ -57,7 +57,8 @@ def calibration_sentence(expl: Explanation) -> str:
             f"(golden-section search on log T, T in [{T_RANGE[0]}, {T_RANGE[1]}]; validation "
             f"NLL {cal.val_nll:.4f} -> {cal.val_nll_scaled:.4f}). It never changes a "
             f"predicted class. `softreg predict RUN {'IMAGE' if items == 'images' else 'FILE'}"
-            "... --calibrated` uses it (calibration.json).")
+            "... --calibrated` uses it (calibration.json)."
+            + "".join(f" {note}" for note in expl.notes))
 
 
 def _items(expl: Explanation) -> str:
