@@ -262,3 +262,29 @@ def test_write_figures_draws_exactly_the_figures_asked_for(plain_run, tmp_path, 
     files = write_figures(expl, tmp_path, only=only)
     assert sorted(files) == sorted(only)  # the tiny run misclassifies: confused.png exists
     assert sorted(p.name for p in tmp_path.glob("*.png")) == sorted(f"{k}.png" for k in only)
+
+
+def test_explaining_other_data_in_the_run_folder_is_refused(capsys, tmp_path):
+    """explain RUN --data OTHER replaced the run's calibration.json with a temperature fitted
+    on the other data's validation split, and predict --calibrated used it."""
+    need("sklearn")
+    run = tmp_path / "run"
+    assert main(["train", "--framework", "numpy", "--data", "sklearn:iris", "--epochs", "2",
+                 "--val-split", "0.2", "--quiet", "--no-figures", "--out", str(run)]) == 0
+    capsys.readouterr()
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    noisy = iris.data + np.random.default_rng(5).normal(0, 1.5, iris.data.shape)
+    other = tmp_path / "other.csv"
+    other.write_text(",".join(iris.feature_names) + ",label\n" + "".join(
+        ",".join(f"{v:.3f}" for v in row) + f",{iris.target_names[k]}\n"
+        for row, k in zip(noisy, iris.target, strict=True)))
+    before = (run / "calibration.json").read_bytes()
+    code = main(["explain", str(run), "--data", f"csv:{other}", "--no-figures"])
+    err = capsys.readouterr().err
+    _one_line(err, "is not the data of the run")
+    assert code == 2 and (run / "calibration.json").read_bytes() == before
+    assert main(["explain", str(run), "--data", f"csv:{other}", "--no-figures", "--out",
+                 str(tmp_path / "other-explain")]) == 0
+    assert main(["explain", str(run), "--data", "sklearn:iris", "--no-figures"]) == 0  # its own
