@@ -288,3 +288,25 @@ def test_explaining_other_data_in_the_run_folder_is_refused(capsys, tmp_path):
     assert main(["explain", str(run), "--data", f"csv:{other}", "--no-figures", "--out",
                  str(tmp_path / "other-explain")]) == 0
     assert main(["explain", str(run), "--data", "sklearn:iris", "--no-figures"]) == 0  # its own
+
+
+def test_predict_calibrated_of_a_file_of_its_own_says_to_explain_that_file(capsys, tmp_path):
+    """A checkpoint copied out of its run: predict --calibrated said to explain "RUN" on a run
+    trained with a validation split (this one was); explaining the file is what fits it."""
+    need("sklearn")
+    run = tmp_path / "run"
+    assert main(["train", "--framework", "numpy", "--data", "sklearn:iris", "--epochs", "2",
+                 "--val-split", "0.2", "--quiet", "--no-figures", "--out", str(run)]) == 0
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "x.safetensors").write_bytes((run / "checkpoint.safetensors").read_bytes())
+    np.save(tmp_path / "rows.npy", np.ones((2, 4)))
+    capsys.readouterr()
+    code = main(["predict", str(loose / "x.safetensors"), str(tmp_path / "rows.npy"),
+                 "--calibrated"])
+    _one_line(capsys.readouterr().err, f"run 'softreg explain {loose / 'x.safetensors'}' (a "
+                                       "model trained with a validation split) to fit one")
+    assert code == 2
+    assert main(["explain", str(loose / "x.safetensors"), "--no-figures"]) == 0
+    assert main(["predict", str(loose / "x.safetensors"), str(tmp_path / "rows.npy"),
+                 "--calibrated"]) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,7 @@ def _temperature(args: argparse.Namespace, ck: Any) -> float:
     a run folder; for a file, that of ``<stem>-explain/`` next to it (explain's folder for
     it), else the calibration.json next to it."""
     from softreg.explain.calibration import FILE_NAME, load_temperature, refit_elsewhere
+    from softreg.runfiles import checkpoint
 
     if args.calibration:
         return load_temperature(args.calibration, ck.W, ck.b, refit_elsewhere(args.checkpoint))
@@ -100,7 +102,11 @@ def _temperature(args: argparse.Namespace, ck: Any) -> float:
     if explained.exists():
         return load_temperature(str(explained), ck.W, ck.b)
     if _explained_in_place(where):
-        return load_temperature(str(where.parent / FILE_NAME), ck.W, ck.b)
+        outside = not (where.parent / checkpoint.LAST).is_file()  # a file of its own
+        how = (f"run 'softreg explain {shlex.quote(args.checkpoint)}' (a model trained with a "
+               "validation split) to fit one for it, then predict again with --calibrated"
+               if outside else None)
+        return load_temperature(str(where.parent / FILE_NAME), ck.W, ck.b, how=how)
     # a run's other checkpoint: 'softreg explain RUN' fits the temperature of its final model
     return load_temperature(str(where.parent / FILE_NAME), ck.W, ck.b,
                             refit_elsewhere(args.checkpoint))

@@ -233,7 +233,7 @@ def refit_elsewhere(checkpoint: str) -> str:
 
 
 def load_temperature(path: str, W: npt.ArrayLike, b: npt.ArrayLike,
-                     refit: str = REFIT_RUN) -> float:
+                     refit: str = REFIT_RUN, how: str | None = None) -> float:
     """The temperature a ``calibration.json`` holds for the weights ``W``, ``b``.
 
     Args:
@@ -241,6 +241,8 @@ def load_temperature(path: str, W: npt.ArrayLike, b: npt.ArrayLike,
         W, b: the checkpoint's weights.
         refit: what to do when the file was fitted for other weights: the command that fits
             one for these (default :data:`REFIT_RUN`; see :func:`refit_elsewhere`).
+        how: what to do when there is no file or no temperature in it (default: explain the
+            run, trained with a validation split).
 
     Raises:
         ConfigError: the file is missing or unreadable, holds no temperature (the run had no
@@ -248,8 +250,8 @@ def load_temperature(path: str, W: npt.ArrayLike, b: npt.ArrayLike,
     """
     from softreg.safety import readback
 
-    how = ("run 'softreg explain RUN' on a run trained with a validation split (--val-split), "
-           "then predict again with --calibrated")
+    how = how or ("run 'softreg explain RUN' on a run trained with a validation split "
+                  "(--val-split), then predict again with --calibrated")
     if not os.path.lexists(path):
         raise ConfigError(f"no temperature: {path!r} does not exist; {how}")
     try:
