@@ -400,8 +400,19 @@ def test_no_free_default_name_is_refused(tmp_path, monkeypatch):
         runfolder.new_folder(tmp_path, "x")
 
 
+def test_resume_writes_a_missing_config_json_again_from_the_checkpoint(run_dir, fake_fashion,
+                                                                       capsys):
+    """It was refused as files that disagree, with --overwrite advised (which drops the
+    run); the checkpoint holds the settings, and the resume writes config.json from them."""
+    before = (run_dir / "config.json").read_text()
+    (run_dir / "config.json").unlink()
+    code, _, err = run_cli(capsys, "train", "--resume", run_dir, "--epochs", "3")
+    assert code == 0, err
+    assert json.loads((run_dir / "config.json").read_text()) == {**json.loads(before),
+                                                                 "epochs": 3}
+
+
 @pytest.mark.parametrize(("name", "change", "said"), [
-    ("config.json", None, "config.json is missing"),
     ("metrics.csv", lambda t: t.replace("1,", "7,", 1), "metrics.csv holds other epochs"),
     ("config.json", lambda t: "[1, 2", "config.json cannot be read"),
 ])

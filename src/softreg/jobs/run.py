@@ -478,7 +478,8 @@ def check_agree(out: Path, state: _Resume) -> None:
 
     ``config.json`` must hold the checkpoint's settings, and ``history.json`` and
     ``metrics.csv`` the checkpoint's epochs, or one epoch more (a kill between the renames of
-    one epoch's files: that epoch is trained again).
+    one epoch's files: that epoch is trained again). A missing one is written again from the
+    checkpoint.
 
     Raises:
         FolderError: naming the file that disagrees with ``checkpoint.safetensors``.
@@ -493,7 +494,8 @@ def check_agree(out: Path, state: _Resume) -> None:
         if replace(config, **{k: getattr(saved, k) for k in RESUME_MAY_CHANGE}) != saved:
             problems.append("config.json holds other settings")
     except FileNotFoundError:
-        problems.append("config.json is missing")
+        pass  # the checkpoint holds the settings, and the resume writes config.json from them
+        # (refused as "files disagree", with --overwrite advised: that would drop the run)
     except (ValueError, TypeError, SoftregError) as exc:
         problems.append(f"config.json cannot be read ({printable(exc)})")
     ours = state.start.history.to_csv().splitlines()
