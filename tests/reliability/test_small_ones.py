@@ -92,7 +92,8 @@ def test_the_calibration_advice_works_for_a_checkpoint_outside_a_run(tmp_path, f
     img = tmp_path / "img.npy"
     np.save(img, fake_fashion["test"][0][0])
     code, _, err = run_cli(capsys, "predict", mine, img, "--calibrated")
-    refused(code, err, "run 'softreg explain RUN'")
+    refused(code, err, f"run 'softreg explain {mine}' (a model trained with a validation "
+                       "split) to fit one for it")
     assert run_cli(capsys, "explain", mine, "--no-figures")[0] == 0  # as the message advises
     code, out, err = run_cli(capsys, "predict", mine, img, "--calibrated")
     assert code == 0 and "calibrated: logits divided by the temperature" in out, err
