@@ -348,11 +348,13 @@ def test_evaluate_and_predict_refuse_data_of_another_shape(capsys, tmp_path, str
                  header=("a", "b", "c", "label"))
     code, _, err = _run(capsys, "evaluate", run, "--data", f"csv:{other}", "--label-column",
                         "label", "--no-figures")
-    assert code == 2 and "has 3 features and 2 classes (x, y), but checkpoint" in err, err
+    assert code == 2 and ("has 3 features and 2 classes (x, y) (columns the model lacks: c), "
+                          "but checkpoint" in err), err
     assert "was trained on 2 features and 3 classes" in err
     code, _, err = _run(capsys, "explain", run, "--data", f"csv:{other}", "--label-column",
                         "label", "--no-figures")
-    assert code == 2 and "has 3 features and 2 classes (x, y), but" in err, err
+    assert code == 2 and "has 3 features and 2 classes (x, y) (columns the model lacks: c), but" \
+        in err, err
     np.save(tmp_path / "row.npy", np.zeros(3, np.float32))
     code, _, err = _run(capsys, "predict", run, tmp_path / "row.npy")
     assert code == 2 and "the model takes rows of 2 numbers" in err, err

@@ -88,14 +88,6 @@ def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: st
     check = data_check(ck.meta, data or {})
     dest = Path(out) if out is not None else _default_out(p)
     kind = out_kind(dest, model_path)
-    if kind == "train" and data and data.get("data") is not None:
-        own = data_config(ck.meta, str(model_path), {}).data
-        if data_cfg.data != own:  # (the run's own calibration.json is its own data's)
-            raise ConfigError(
-                f"--data {data_cfg.data} is not the data of the run {str(dest)!r} ({own}): "
-                "explained there, its temperature would replace the run's calibration.json, "
-                "which predict --calibrated reads; pass --out DIR for the explanation of "
-                "other data")
     prepare_out(dest)
     # Claimed before the data is read: a run folder's training must not be writing there, and
     # another folder becomes an "explain" folder (its marker names the files it may replace).
@@ -103,6 +95,14 @@ def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: st
         shape = ck.shape
         test, val = load_sets(data_cfg, data_dir, offline, shape,
                               f"checkpoint {str(model_path)!r}", check)
+        if kind == "train" and data and data.get("data") is not None:  # data of its shape
+            own = data_config(ck.meta, str(model_path), {}).data
+            if data_cfg.data != own:  # (the run's own calibration.json is its own data's)
+                raise ConfigError(
+                    f"--data {data_cfg.data} is not the data of the run {str(dest)!r} ({own}): "
+                    "explained there, its temperature would replace the run's "
+                    "calibration.json, which predict --calibrated reads; pass --out DIR for "
+                    "the explanation of other data")
         if config is not None and val is None:
             notes.append(NO_VAL)
         expl = analyse(ck.W, ck.b, test, val, list(shape.class_names), notes, shape=shape)
