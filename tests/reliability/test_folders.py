@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from _cli import refused, run_cli
 
@@ -477,6 +478,10 @@ def test_no_command_makes_its_folder_inside_another_softreg_folder(tmp_path, fak
     code, _, err = run_cli(capsys, "explain", weights, "--no-figures")
     assert code == 0, err
     assert (tmp_path / f"sweep-{weights.stem}-explain" / "explain.md").is_file()
+    img = tmp_path / "img.npy"  # predict --calibrated finds the temperature where explain put it
+    np.save(img, fake_fashion["test"][0][0])
+    code, out, err = run_cli(capsys, "predict", weights, img, "--calibrated")
+    assert code == 0 and "calibrated: logits divided by the temperature" in out, err
 
 
 def test_infinite_metrics_and_a_refit_of_other_settings_are_refused(tmp_path, fake_fashion,

@@ -89,6 +89,7 @@ def _temperature(args: argparse.Namespace, ck: Any) -> float:
     a run folder; for a file, that of ``<stem>-explain/`` next to it (explain's folder for
     it), else the calibration.json next to it."""
     from softreg.explain.calibration import FILE_NAME, load_temperature, refit_elsewhere
+    from softreg.jobs.explain import explain_folder
     from softreg.runfiles import checkpoint
 
     if args.calibration:
@@ -98,7 +99,7 @@ def _temperature(args: argparse.Namespace, ck: Any) -> float:
         return load_temperature(str(where / FILE_NAME), ck.W, ck.b)
     # 'softreg explain FILE' of a checkpoint outside a run folder writes <stem>-explain/:
     # made for this very file, it comes before whatever calibration.json is beside it
-    explained = where.parent / f"{where.stem}-explain" / FILE_NAME
+    explained = explain_folder(where) / FILE_NAME
     if explained.exists():
         return load_temperature(str(explained), ck.W, ck.b)
     if _explained_in_place(where):

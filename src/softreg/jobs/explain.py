@@ -123,11 +123,18 @@ def _default_out(p: Path) -> Path:
         # a checkpoint of a run folder: explain next to it, if it is the run's final model
         # (out_kind refuses another: the run's calibration.json is its final model's)
         return p.parent
-    found = folders.enclosing(p.parent)
-    if found is not None:  # a checkpoint inside a folder of softreg's (a sweep's weights):
-        # beside that folder, which keeps only its own command's files
-        return found[0].parent / f"{found[0].name}-{p.stem}-explain"
-    return p.parent / f"{p.stem}-explain"
+    return explain_folder(p)
+
+
+def explain_folder(checkpoint_file: Path) -> Path:
+    """Where ``softreg explain FILE`` writes for a checkpoint file outside a run folder (and
+    where ``predict --calibrated`` looks for its temperature): ``<stem>-explain`` beside it, or
+    beside the folder of softreg's that holds it (a sweep's weights: that folder keeps only
+    its own command's files)."""
+    found = folders.enclosing(checkpoint_file.parent)
+    if found is not None:
+        return found[0].parent / f"{found[0].name}-{checkpoint_file.stem}-explain"
+    return checkpoint_file.parent / f"{checkpoint_file.stem}-explain"
 
 
 def out_kind(out: Path, model_path: Path) -> str:
