@@ -325,6 +325,10 @@ def test_a_value_beyond_float32_in_parquet_npz_and_predict_is_said_so_without_a_
             _predict_rows(tmp_path / "big.npy", shape)
         with pytest.raises(InputImageError, match=r"holds complex128 of shape \(1, 2\)"):
             _predict_rows(tmp_path / "complex.npy", shape)
+        nan = _write(tmp_path / "nan.csv", "a,b\n1,2\n3,nan\n")
+        with pytest.raises(InputImageError, match=r"holds NaN or inf values \(the first in row "
+                                                  r"2, feature 'b'\)"):
+            _predict_rows(nan, shape)
 
 
 def test_parquet_text_labels_count_in_the_bound_and_are_read_once_each(tmp_path, monkeypatch):

@@ -509,9 +509,15 @@ def test_infinite_metrics_and_a_refit_of_other_settings_are_refused(tmp_path, fa
     code, _, err = run_cli(capsys, "sweep", "--lr", "0.3", *SWEEP[3:], "--refit", "--out", other)
     assert code == 0, err
     (mine,), (theirs,) = ((o / "refit").glob("*.json") for o in (out, other))
+    own = mine.read_bytes()
     mine.write_bytes(theirs.read_bytes())
     code, _, err = run_cli(capsys, *SWEEP, "--refit", "--out", out)
     refused(code, err, f"field 'key' must be the key its file is named by, {mine.stem!r}")
+    mine.write_bytes(own)  # its own refit, whose weights file is gone
+    (out / json.loads(own)["row"]["weights"]).unlink()
+    code, _, err = run_cli(capsys, *SWEEP, "--refit", "--out", out)
+    refused(code, err, "field 'weights' must be a weights file in the sweep folder (it is not "
+                       "there)")
 
 
 def test_a_folder_made_by_a_claim_that_fails_at_once_is_removed(tmp_path):
