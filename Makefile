@@ -17,10 +17,10 @@ RUN_DIR := runs/chapter
 # start): a temporary folder per run under /tmp would pile up on a shared disk.
 SCRATCH := build/check
 # The newest Python on the machines. Two environments there: a plain `pip install .` (no extra)
-# proves that the base dependencies train and write a checkpoint; `.[torch,tensorflow,test]`
-# runs the NumPy, PyTorch and TensorFlow part of the suite, so that requires-python and the pins
-# are proven. PyTorch has no CPU wheel for Python 3.13 on PyPI: pip takes the CUDA build (about
-# 4.7 GB installed, runs on the CPU), the same release as the main environment's.
+# proves that the base dependencies train and write a checkpoint; `.[tensorflow,test,...]` runs
+# the NumPy and TensorFlow part of the suite, so that requires-python and the pins are proven.
+# PyTorch is proven in the main environment only: PyPI has no CPU wheel of it for Python 3.13,
+# and its CUDA build (4.7 GB installed) took two minutes of a fresh clone's set-up.
 PY_NEW ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) python3.13)
 VENV_NEW := .venv-py313
 NEWBIN := $(VENV_NEW)/bin
@@ -75,8 +75,7 @@ $(NEWBIN)/.installed: pyproject.toml $(shell find src -name '*.py')
 $(NEWTBIN)/.installed: pyproject.toml
 	$(PY_NEW) -m venv $(VENV_NEWT)
 	$(NEWTBIN)/python -m pip install -q --upgrade pip
-	$(NEWTBIN)/python -m pip install -q $(TORCH_PIP_ARGS) $(TORCH_PIN)
-	$(NEWTBIN)/python -m pip install -q -e '.[torch,tensorflow,test,book,sklearn]'
+	$(NEWTBIN)/python -m pip install -q -e '.[tensorflow,test,book,sklearn]'
 	touch $@
 
 # The four environments are built side by side (pip is mostly one core and the network); the
@@ -132,9 +131,9 @@ test-mxnet: $(MXBIN)/.installed data
 	SOFTREG_REQUIRE=mxnet,data,mpmath,safetensors,PIL,jupyter $(MXBIN)/python -m pytest -m mxnet -q \
 		-p no:cacheprovider --basetemp=$(CURDIR)/$(SCRATCH)/pytest-mxnet
 
-# A plain install trains with NumPy and writes its checkpoint; then the NumPy, PyTorch and
-# TensorFlow part of the suite runs on Python 3.13 (MXNet, Ray, ONNX, TensorBoard and the
-# notebooks are proven in the other environments, the slow kill test too).
+# A plain install trains with NumPy and writes its checkpoint; then the NumPy and TensorFlow part
+# of the suite runs on Python 3.13 but for its slow tests (PyTorch, MXNet, Ray, ONNX,
+# TensorBoard, the notebooks and the slow tests are proven in the other environments).
 test-newest: $(NEWBIN)/.installed $(NEWTBIN)/.installed data
 	rm -rf $(SCRATCH)/newest-run && mkdir -p $(SCRATCH)/newest-run
 	cd $(SCRATCH)/newest-run && $(CURDIR)/$(NEWBIN)/softreg train --framework numpy --epochs 1 \
@@ -142,7 +141,7 @@ test-newest: $(NEWBIN)/.installed $(NEWTBIN)/.installed data
 	cd /tmp && for fw in torch tensorflow mxnet; do $(CURDIR)/$(NEWBIN)/python -c "import softreg.$$fw" \
 		2>&1 | grep -q "'softreg\[$$fw\]'" || { echo "softreg.$$fw: no install hint \
 		in the wheel's environment" >&2; exit 1; }; done
-	SOFTREG_REQUIRE=torch,tensorflow,data,mpmath,safetensors,PIL,sklearn $(NEWTBIN)/python -m pytest \
+	SOFTREG_REQUIRE=tensorflow,data,mpmath,safetensors,PIL,sklearn $(NEWTBIN)/python -m pytest \
 		-q -p no:cacheprovider --basetemp=$(CURDIR)/$(SCRATCH)/pytest-newest -m "not mxnet and not slow"
 
 # Every benchmark, then the docs' chart of their side-by-side ratios (bench-results.jsonl).

@@ -13,6 +13,7 @@ from conftest import need
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_bench_sklearn_sections_run_on_small_data(real_data):
     need("sklearn")
     need("torch")

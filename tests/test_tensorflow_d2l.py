@@ -49,6 +49,7 @@ def _chapter_loss():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_loader_matches_d2l_shapes_and_shuffles_examples(real_data):
     tf.random.set_seed(0)
@@ -123,6 +124,7 @@ def _reference_epoch(batches, W, b, lr, sum_loss=False):
     return (*ref.get_params(), loss_sum)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", None, "function"])
 def test_keras_optimizer_matches_numpy_reference(tiny_data, reduction):
     """One step and one epoch of the chapter's net from the same weights as the reference,
@@ -239,6 +241,7 @@ def test_second_train_ch3_with_the_same_objects_reuses_the_traced_functions(tiny
     assert len(calls) > traced  # another loss object: traced anew (the count can tell)
 
 
+@pytest.mark.slow
 def test_compiled_functions_do_not_keep_nets_or_iterators_alive(tiny_data):
     """The compile cache holds its objects weakly: a training iterator holds a whole split,
     so a cache holding it would keep ~190 MB alive per load_data_fashion_mnist call."""

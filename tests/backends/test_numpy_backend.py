@@ -55,6 +55,7 @@ def test_blas_threads_during_training(monkeypatch, setting, expect_one):
         set_(before)
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_chapter_configuration_learns(real_data):
     from softreg.fitting.splits import to_features

@@ -110,6 +110,7 @@ def test_the_command_lines_process_freezes_a_frameworks_import():
     assert int(frozen) > 50_000 and enabled == "True" and imported == "True"
 
 
+@pytest.mark.slow
 def test_a_library_callers_process_is_left_as_it_is():
     from conftest import need
 

@@ -27,6 +27,7 @@ def test_exactly_6000_and_1000_images_per_class(real_data):
     assert len(CLASS_NAMES) == 10
 
 
+@pytest.mark.slow
 def test_train_pixel_mean_and_std(real_data):
     counts = np.bincount(real_data[0].ravel(), minlength=256)  # exact, and fast on 47M pixels
     values = np.arange(256) / 255.0

@@ -323,6 +323,7 @@ def test_fits_side_by_side_in_threads_share_one_blas_limit():
         assert blas() == {2}  # it was left on the 1 the fit found when it began
 
 
+@pytest.mark.slow
 def test_a_child_forked_during_a_limited_fit_gets_its_threads_back():
     import os
     import subprocess

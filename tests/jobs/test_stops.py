@@ -84,6 +84,7 @@ def test_an_interrupted_study_writes_nothing_and_keeps_the_previous_one(
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.slow
 def test_a_study_that_fails_before_its_end_keeps_the_previous_one(tmp_path, fake_fashion,
                                                                   monkeypatch):
     base = TrainConfig(framework="numpy", epochs=3, batch_size=32, val_split=0.2)

@@ -222,6 +222,7 @@ def test_an_older_checkpoints_class_names_must_be_distinct_and_named(tmp_path, n
         checkpoint.load(tmp_path / "t.safetensors")
 
 
+@pytest.mark.slow
 def test_the_longest_run_fits_every_file_it_is_resumed_from(tmp_path):
     """MAX_EPOCHS records of the longest JSON (every value a 23-character float) and class
     names filling their whole share: the checkpoint header is under the reader's bound and

@@ -72,6 +72,7 @@ def test_the_heat_map_shows_the_criterion_of_each_cell():
     assert math.isnan(values[2, 0]) and not diverged[2, 0]  # one seed finished, one diverged
 
 
+@pytest.mark.slow
 def test_select_flag_reaches_best_json_and_the_summary(tmp_path, fake_fashion, capsys):
     args = ["sweep", "--framework", "numpy", "--epochs", "1", "--lr", "0.02,0.1", "--seed",
             "0,1", "--batch-size", "32", "--val-split", "0.2", "--offline", "--quiet"]
