@@ -47,6 +47,33 @@ def test_without_autosave_nothing_is_written_until_save(figures_in_tmp, capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_fig_axes_and_config_axes_exist_before_any_add(figures_in_tmp, capsys):
+    # as d2l's: book and readers' code reach animator.axes[0] or call config_axes() before add
+    from softreg.plots._mpl import pyplot
+
+    before = pyplot().get_fignums()
+    anim = Animator(xlabel="epoch", ylabel="loss", legend=["train"], xlim=(1, 5), ylim=(0.1, 1),
+                    yscale="log")
+    fig, ax = anim.fig, anim.axes[0]
+    anim.config_axes()
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_yscale()) == ("epoch", "loss", "log")
+    assert ax.get_xlim() == (1, 5) and ax.get_ylim() == pytest.approx((0.1, 1))
+    anim.add(1, 0.5)
+    anim.add(2, 0.4)  # autosave keeps drawing on the same figure the reader holds
+    assert anim.fig is fig and anim.axes[0] is ax and len(ax.lines) == 1
+    assert pyplot().get_fignums() == before  # nothing pyplot would show or keep open
+    assert [p.name for p in figures_in_tmp.iterdir()] == ["animator.png"]
+    capsys.readouterr()
+
+
+def test_a_config_axes_the_reader_sets_is_what_add_applies(figures_in_tmp):
+    anim = Animator(autosave=False)
+    anim.config_axes = lambda: anim.axes[0].set_title("mine")  # as d2l's add calls it
+    anim.add(1, 0.5)
+    anim.save()
+    assert anim.axes[0].get_title() == "mine"
+
+
 @pytest.fixture()
 def notebook_display(monkeypatch):
     """Pretend to run in Jupyter: record what would be shown instead of showing it."""

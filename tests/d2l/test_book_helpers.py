@@ -101,7 +101,24 @@ def test_download_keeps_nothing_with_the_wrong_sha1(hub, monkeypatch):
     with pytest.raises(ChecksumError, match=r"table\.csv gave a file with SHA-1 [0-9a-f]{40}, "
                                             r"expected 0{40}: not kept; fetch it by hand"):
         datahub.download("table", cache)
-    assert list(cache.iterdir()) == []
+    assert not cache.exists()  # nor the folder it made for the file
+
+
+def test_a_failed_download_removes_only_the_folders_it_made(hub, tmp_path):
+    src, _, _ = hub
+    src.unlink()  # no such file on the server
+    with pytest.raises(DataError, match=r"^cannot download file:"):
+        datahub.download("table", tmp_path / "a" / "b" / "data")
+    assert not (tmp_path / "a").exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "other.csv").write_text("x")
+    with pytest.raises(DataError, match=r"^cannot download file:"):
+        datahub.download("table", kept / "data")
+    assert [p.name for p in kept.iterdir()] == ["other.csv"]
+    with pytest.raises(DataError, match=r"^cannot download file:"):
+        datahub.download("table", kept)
+    assert [p.name for p in kept.iterdir()] == ["other.csv"]
 
 
 def test_download_never_replaces_a_different_file(hub):

@@ -183,9 +183,13 @@ def test_fits_the_float64_check_finds_above_tol_go_on_in_float64(monkeypatch):
     assert np.array_equal(res.n_iter, runs[0][1] + runs[1][1])
     assert res.converged.all() and not res.lost.any()
     monkeypatch.setattr(lbfgs, "minimize", minimize)
+    # at the optimum, as a float64 fit is: both within 1e-7 of it (tol 1e-5 allows some 2e-6
+    # here: max|g|^2 p / (2 alpha), alpha = 1 / (C n) at C = 10; measured about 7e-9)
+    optimum = prepare.minimize(prob, np.zeros((K, prob.size)), "numpy", "cpu", tol=1e-10,
+                               max_iter=1000).f
     alone = prepare.minimize(prob, np.zeros((K, prob.size)), "numpy", "cpu", tol=1e-5,
                              max_iter=1000)
-    assert np.abs(res.f - alone.f).max() <= 1e-8
+    assert np.all(res.f - optimum <= 1e-7) and np.all(alone.f - optimum <= 1e-7)
 
 
 def test_the_hand_over_keeps_to_max_iter_and_warns(monkeypatch):
@@ -301,3 +305,4 @@ def test_blocks_beyond_the_index_size_take_the_true_logits_along_the_class_axis(
     taken = fun(theta, every)
     assert not fun._index  # no index kept
     assert np.array_equal(kept[0], taken[0]) and np.array_equal(kept[1], taken[1])
+

@@ -110,12 +110,25 @@ def test_a_dead_process_lock_is_taken_over(run_dir, fake_fashion, capsys):
 def test_default_folder_names_never_collide(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(runfolder, "default_stem", lambda prefix: f"{prefix}-20260101-000000")
-    from softreg.core.config import TrainConfig
-    from softreg.jobs.run import default_out_dir
-
-    got = [default_out_dir(TrainConfig(framework="numpy")) for _ in range(3)]
+    got = [runfolder.new_folder("runs", runfolder.default_stem("numpy")) for _ in range(3)]
     assert [p.name for p in got] == ["numpy-20260101-000000", "numpy-20260101-000000-2",
                                      "numpy-20260101-000000-3"]
+
+
+@pytest.mark.parametrize("seeds", [(), ("--seeds", "0-1")])
+def test_a_refused_run_without_out_leaves_no_folder(tmp_path, monkeypatch, capsys, seeds):
+    """train (and train --seeds) without --out make runs/<framework>-<time> before the data is
+    read; refused there (a CSV that is not there), they take it away again, and runs/ too
+    when they made it; a runs/ that was there stays."""
+    monkeypatch.chdir(tmp_path)
+    args = ("train", "--data", f"csv:{tmp_path / 'missing.csv'}", "--quiet", *seeds)
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2 and "missing.csv" in err
+    assert os.listdir(tmp_path) == []
+    (tmp_path / "runs" / "mine").mkdir(parents=True)
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2
+    assert os.listdir(tmp_path / "runs") == ["mine"]
 
 
 def test_overwrite_then_crash_leaves_no_mixed_folder(run_dir, fake_fashion, capsys, monkeypatch):

@@ -280,6 +280,18 @@ def test_facade_sgd_refuses_what_float32_cannot_hold(fw):
     assert np.allclose(fw.values(param), -0.125)
 
 
+def test_facade_sgd_and_updater_take_lr_0_as_d2l_does(fw):
+    # a zero step is a legal rate in d2l (an exercise sweeps rates from 0); a negative one is not
+    param = fw.param()
+    fw.sgd(param, 0)
+    fw.sgd(param, 0.0)
+    assert np.allclose(fw.values(param), 0.0)
+    fw.d2l.Updater([param], 0)
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match=r"lr must be a finite number >= 0"):
+            fw.sgd(param, bad)
+
+
 def test_train_ch3_refuses_an_optimizer_rate_float32_cannot_hold(fw):
     net = fw.net()
     # Keras stores the rate as a float32 already (inf); the others keep the Python float

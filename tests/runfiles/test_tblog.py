@@ -74,6 +74,22 @@ def test_a_resumed_run_logs_its_new_epochs(capsys, tmp_path, fake_fashion, read_
     assert "loss/val" not in acc.Tags()["scalars"]  # no validation split: no NaN logged
 
 
+def test_resuming_a_finished_run_trains_and_logs_nothing(capsys, tmp_path, fake_fashion):
+    """A resume with no epoch left said "(1 epochs, 0.00 s, ...)" as if it had trained, and
+    left an event file holding no epoch."""
+    need("tensorboard")
+    assert _train(capsys, tmp_path, "--epochs", "1")[0] == 0
+    logs = sorted((tmp_path / "tb").iterdir())
+    code = main(["train", "--resume", str(tmp_path / "run"), "--tensorboard",
+                 str(tmp_path / "tb"), "--no-figures", "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "has done 1 of 1 epochs: nothing left to train" in err
+    assert "(1 epochs, already finished: nothing trained now, numpy on cpu)" in out
+    assert " s, numpy" not in out
+    assert sorted((tmp_path / "tb").iterdir()) == logs  # no new (empty) event file
+
+
 def test_template_png_decodes_to_the_scaled_weights():
     PIL = need("PIL", "PIL.Image")
     row = np.linspace(-2.0, 2.0, 784)

@@ -353,6 +353,35 @@ def test_resume_skips_finished_configurations(tmp_path, fake_fashion, monkeypatc
     assert {r["key"] for r in first.rows} < {r["key"] for r in res.rows}
 
 
+@pytest.mark.parametrize("damage", ["link", "corrupt", "missing"])
+def test_the_chosen_weights_are_read_before_they_are_reported(tmp_path, fake_fashion, damage):
+    """A resumed sweep reported its choice's weights file without reading it: a link or a
+    damaged file there was named as the model to use."""
+    space = _space(lr=[0.05, 0.1])
+    first = _sweep(tmp_path, space)
+    path = tmp_path / "sweep" / first.best["weights"]
+    result = tmp_path / "sweep" / "results" / f"{first.best['key']}.json"
+    other = next(p for p in path.parent.iterdir() if p != path)  # a good checkpoint
+    path.unlink()
+    if damage == "link":
+        path.symlink_to(other.name)
+    elif damage == "corrupt":
+        path.write_bytes(b"not safetensors")
+    said = {"link": f"'{path}', is a symbolic link, not the file the sweep wrote; remove it "
+                    f"and '{result}'",
+            "corrupt": f"cannot be read: '{path}' is not a softreg checkpoint: .*; delete it "
+                       f"and '{result}'",
+            "missing": f"'{path}', does not exist; delete '{result}'"}[damage]
+    with pytest.raises(ConfigError, match=rf"^the weights file of the chosen configuration,? "
+                       rf"{said}, then rerun the sweep: it trains the chosen configuration "
+                       r"again$"):
+        _sweep(tmp_path, space)
+    path.unlink(missing_ok=True)
+    result.unlink()  # as the message says: the configuration is trained again
+    again = _sweep(tmp_path, space)
+    assert again.skipped == 1 and again.best["key"] == first.best["key"]
+
+
 def test_interrupted_sweep_keeps_finished_results_and_resumes(tmp_path, fake_fashion,
                                                               monkeypatch, unpacked):
     real = softreg.sweeps.worker.run_config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from softreg.core.config import TrainConfig
@@ -19,7 +20,7 @@ def run_seeds(args: argparse.Namespace, config: TrainConfig) -> int:
             work).
     """
     from softreg.jobs.seeds import format_seeds, parse_seeds, train_seeds
-    from softreg.safety.runfolder import default_stem, new_folder
+    from softreg.safety.runfolder import default_stem, made_folder
 
     seeds = parse_seeds(args.seeds)  # distinct: a seed named twice is one model
     if len(seeds) < 2:  # one model has no spread to report
@@ -30,11 +31,12 @@ def run_seeds(args: argparse.Namespace, config: TrainConfig) -> int:
         flag = "--seed" if args.seed is not None else "--resume"
         raise ConfigError(f"--seeds trains one model per seed; {flag} cannot go with it "
                           "(drop one of the two)")
-    out = (Path(args.out) if args.out
-           else new_folder("runs", default_stem(f"seeds-{config.framework}")))
-    if not args.quiet:
-        print(f"training seeds {args.seeds} ({len(seeds)} models, one pack) into {out}")
-    with stopsignals.sigterm_as_interrupt() as received:
+    # removed again when the seeds are refused before anything is written there
+    folder = (contextlib.nullcontext(Path(args.out)) if args.out
+              else made_folder("runs", default_stem(f"seeds-{config.framework}")))
+    with folder as out, stopsignals.sigterm_as_interrupt() as received:
+        if not args.quiet:
+            print(f"training seeds {args.seeds} ({len(seeds)} models, one pack) into {out}")
         rows, summary = train_seeds(config, seeds, out, data_dir=args.data_dir,
                                     offline=args.offline, figures=not args.no_figures,
                                     overwrite=args.overwrite)

@@ -98,11 +98,12 @@ def build_packing(args: argparse.Namespace) -> Packing:
 
 
 def run(args: argparse.Namespace) -> int:
+    import contextlib
     import datetime
 
     from softreg.fitting.pack_plan import packing as sweep_packing
     from softreg.fitting.pack_plan import plan_packs
-    from softreg.safety.runfolder import new_folder
+    from softreg.safety.runfolder import made_folder
     from softreg.safety.textsafe import printable
     from softreg.sweeps.search import describe_draws
     from softreg.sweeps.sweep import check_sweep, format_best, run_sweep
@@ -115,17 +116,21 @@ def run(args: argparse.Namespace) -> int:
                           gpus_per_task=args.task_gpus)
     if packing.enabled:  # a --pack-memory too small for one model: refused before the folder
         plan_packs(configs, packing.max_models, packing.memory)
-    if not args.out:  # a folder of its own: two sweeps started in one second get two
-        out = new_folder("sweeps", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    if not args.quiet:
-        print(f"sweep folder: {out}  (rerun with --out {out} to resume)")
-        for line in describe_draws(space) if space.search == "random" else ():
-            print(line)
-    with sweep_packing(packing):
-        result = run_sweep(space, out, jobs=args.jobs, data_dir=args.data_dir,
-                           offline=args.offline, refit=args.refit, figures=not args.no_figures,
-                           quiet=args.quiet, engine=args.engine, address=args.address,
-                           gpus_per_task=args.task_gpus, select=args.select)
+    # a folder of its own: two sweeps started in one second get two; removed again when the
+    # sweep is refused before it writes there (its Ray cluster does not answer)
+    folder = (contextlib.nullcontext(out) if args.out else
+              made_folder("sweeps", datetime.datetime.now().strftime("%Y%m%d-%H%M%S")))
+    with folder as out:
+        if not args.quiet:
+            print(f"sweep folder: {out}  (rerun with --out {out} to resume)")
+            for line in describe_draws(space) if space.search == "random" else ():
+                print(line)
+        with sweep_packing(packing):
+            result = run_sweep(space, out, jobs=args.jobs, data_dir=args.data_dir,
+                               offline=args.offline, refit=args.refit,
+                               figures=not args.no_figures, quiet=args.quiet,
+                               engine=args.engine, address=args.address,
+                               gpus_per_task=args.task_gpus, select=args.select)
     counts: dict[str, int] = {}
     for row in result.rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1

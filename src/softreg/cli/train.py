@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from dataclasses import fields
 from pathlib import Path
@@ -122,7 +123,8 @@ def given_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from softreg.jobs.run import default_out_dir, print_summary, train_run
+    from softreg.jobs.run import print_summary, train_run
+    from softreg.safety.runfolder import default_stem, made_folder
 
     if args.verbose:
         os.environ["SOFTREG_VERBOSE"] = "1"
@@ -141,11 +143,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         config = TrainConfig(**given_settings(args))
         check_data_flags(args, config.data)
-        out = Path(args.out) if args.out else default_out_dir(config)
-        result = train_run(config, out, data_dir=args.data_dir, offline=args.offline,
-                           overwrite=args.overwrite, figures=not args.no_figures,
-                           quiet=args.quiet, tensorboard_dir=args.tensorboard,
-                           labels=args.labels)
+        # runs/<framework>-<time>, made now (two runs started in one second get two) and
+        # removed again when the run is refused before it writes there (its data unreadable)
+        folder = (contextlib.nullcontext(Path(args.out)) if args.out
+                  else made_folder("runs", default_stem(config.framework)))
+        with folder as out:
+            result = train_run(config, out, data_dir=args.data_dir, offline=args.offline,
+                               overwrite=args.overwrite, figures=not args.no_figures,
+                               quiet=args.quiet, tensorboard_dir=args.tensorboard,
+                               labels=args.labels)
     print_summary(result)
     status = result.history.status
     if status == Status.DIVERGED:

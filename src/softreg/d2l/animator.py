@@ -21,6 +21,11 @@ class Animator:
     whose path is printed once, so a chapter's own training loop run as a script leaves its
     curves behind; :meth:`save` writes the figure on demand. Without ``ylim`` the y-axis fits
     the data.
+
+    As in d2l, ``fig`` and ``axes`` exist from construction on (a pyplot-free figure: nothing
+    opens a window or is shown twice) and every drawing reuses them, so what a reader set
+    up there before ``add`` stays; ``config_axes()`` applies the labels, limits, scales and
+    legend to ``axes[0]``, and ``add`` calls whatever ``config_axes`` is set to.
     """
 
     def __init__(self, xlabel: str | None = None, ylabel: str | None = None,
@@ -40,8 +45,9 @@ class Animator:
         self.live = in_notebook()
         self.autosave = autosave and not self.live
         self.path: Path | None = None  # the PNG that autosave keeps rewriting
-        self.fig: Any = None
-        self.axes: Any = None
+        self.fig: Any = new_figure(figsize)
+        axes = self.fig.subplots(nrows, ncols)
+        self.axes: Any = axes if self.shape != (1, 1) else [axes]
         self._handle: Any = None  # the notebook output this Animator keeps replacing
 
     def add(self, x: Any, y: Any) -> None:
@@ -75,14 +81,15 @@ class Animator:
         self._handle = show_inline(self.fig, text, self._handle)
 
     def _draw(self) -> None:
-        if self.fig is None:
-            self.fig = new_figure(self.figsize)
-            axes = self.fig.subplots(*self.shape)
-            self.axes = axes if self.shape != (1, 1) else [axes]
         ax = self.axes[0]
         ax.cla()
         for i, (xs, ys) in enumerate(zip(self.X, self.Y, strict=True)):
             ax.plot(xs, ys, self.fmts[i % len(self.fmts)])
+        self.config_axes()
+
+    def config_axes(self) -> None:
+        """Apply the labels, limits, scales and legend to ``axes[0]`` (``add`` calls it)."""
+        ax = self.axes[0]
         ax.set_xlabel(self.xlabel or "")
         ax.set_ylabel(self.ylabel or "")
         ax.set_xscale(self.xscale)
@@ -93,7 +100,7 @@ class Animator:
             ax.set_ylim(*self.ylim)
         elif self.yscale == "linear":  # a log axis fits its (positive) data by itself
             ax.set_ylim(*curve_limits([v for ys in self.Y for v in ys if math.isfinite(v)]))
-        if self.legend:
+        if self.legend and self.Y:  # no curve yet: nothing to label
             ax.legend(self.legend[: len(self.Y)])
         ax.grid(True, alpha=0.3)
 
@@ -101,6 +108,4 @@ class Animator:
         """Draw and write the figure as PNG (a fresh ``softreg-figures/`` path by default)."""
         self._draw()
         dest = Path(path) if path is not None else figure_path(stem)
-        out = save_figure(self.fig, dest)
-        self.fig = None
-        return out
+        return save_figure(self.fig, dest)

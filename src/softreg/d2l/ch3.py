@@ -6,6 +6,7 @@ calls :func:`run_train_ch3`; everything that is not framework translation happen
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 from collections.abc import Iterator
@@ -150,17 +151,25 @@ def check_output_width(width: int, label_max: int, where: str, layer: str) -> No
 
 
 def check_updater_lr(lr: Any, what: str) -> None:
-    """Apply softreg's learning-rate rule (> 0, in float32's range) to a user's rate.
+    """Apply softreg's learning-rate rule (in float32's range) to a user's rate, 0 included.
 
-    A value that is not a plain number (a tensor, a schedule object) is converted with
-    ``float()`` when it can be, and passed through otherwise: the framework owns it.
+    0 is taken, as d2l takes it: a step of zero is useless but legal (an exercise that sweeps
+    rates starts there), and float32 holds it exactly. A nonzero rate float32 cannot hold (inf,
+    or a tiny one that becomes 0 or a subnormal) is still refused: the framework would train
+    with another rate than the one written. A value that is not a plain number (a tensor, a
+    schedule object) is converted with ``float()`` when it can be, and passed through
+    otherwise: the framework owns it.
 
     Raises:
-        ConfigError: the rate is not a positive number that float32 can hold.
+        ConfigError: the rate is negative, not finite, or nonzero and out of float32's range.
     """
     try:
         value = float(lr)
     except (TypeError, ValueError, RuntimeError):
         return
+    if value == 0:
+        return
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{what} must be a finite number >= 0, got {value!r}; {LR_HINT}")
     check_lr(value, what, LR_HINT)
 

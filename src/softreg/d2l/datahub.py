@@ -10,6 +10,7 @@ to put the file at.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import urllib.error
@@ -45,6 +46,8 @@ def sha1_of(path: str | os.PathLike[str]) -> str:
 def download(name: str, cache_dir: str | os.PathLike[str] = DEFAULT_CACHE) -> str:
     """Fetch the file ``DATA_HUB[name]`` into ``cache_dir`` unless it is there; return its path.
 
+    A download that fails removes the folders it made for ``cache_dir`` (none that was there).
+
     Raises:
         ConfigError: ``name`` is not in ``DATA_HUB``.
         ChecksumError: the file in ``cache_dir`` or the one downloaded has another SHA-1.
@@ -65,15 +68,32 @@ def download(name: str, cache_dir: str | os.PathLike[str] = DEFAULT_CACHE) -> st
     from softreg.safety import writegate
 
     writegate.check_file(dest, flag="cache_dir")  # a dangling link, a FIFO...: not written over
+    made = _missing_folders(dest.parent)
     dest.parent.mkdir(parents=True, exist_ok=True)
     print(f"Downloading {dest} from {url}...")
-    with fileio.atomic_path(dest) as tmp:
-        _fetch(url, tmp, dest, sha1)
-        got = sha1_of(tmp)
-        if got != sha1:
-            raise ChecksumError(f"{url} gave a file with SHA-1 {got}, expected {sha1}: not "
-                                f"kept; fetch it by hand and put it at {dest}")
+    try:
+        with fileio.atomic_path(dest) as tmp:
+            _fetch(url, tmp, dest, sha1)
+            got = sha1_of(tmp)
+            if got != sha1:
+                raise ChecksumError(f"{url} gave a file with SHA-1 {got}, expected {sha1}: not "
+                                    f"kept; fetch it by hand and put it at {dest}")
+    except BaseException:
+        # a failed download leaves no empty ../data behind; folders that were there stay
+        for folder in made:
+            with contextlib.suppress(OSError):  # not empty (someone wrote there): kept
+                folder.rmdir()
+        raise
     return str(dest)
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders ``mkdir(parents=True)`` would create for ``folder``, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 def _fetch(url: str, tmp: Path, dest: Path, sha1: str) -> None:

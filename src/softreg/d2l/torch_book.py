@@ -138,7 +138,8 @@ def sgd(params: Any, lr: float, batch_size: int) -> None:
     """Minibatch SGD on gradients of a summed loss: ``p -= lr * p.grad / batch_size``.
 
     Raises:
-        ConfigError: ``lr`` is not a positive number that float32 can hold.
+        ConfigError: ``lr`` is negative, not finite, or nonzero and out of float32's range
+            (0 is a legal, if useless, rate, as in d2l).
     """
     check_updater_lr(lr, "lr")
     with torch.no_grad():

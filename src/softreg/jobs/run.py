@@ -91,6 +91,7 @@ class RunResult:
     model_epoch: int = 0
     best_restored: bool = False
     stop_exit_code: int = stopsignals.EXIT_SIGINT  # an interrupted run's: 143 after SIGTERM
+    already_finished: bool = False  # a resume with nothing left to train: no epoch trained
 
 
 @dataclass
@@ -292,20 +293,21 @@ def train_run(
 
         figure_text(labels)
     check_out_dir(out, resume, overwrite)
-    tb = None
     if tensorboard_dir is not None:  # a missing package or bad folder stops the run here
-        from softreg.runfiles.tblog import TensorBoardLog, check_logdir
+        from softreg.core.optional import require
+        from softreg.runfiles.tblog import check_logdir
 
+        require("tensorboard")
         check_logdir(Path(tensorboard_dir), out)  # before its first event file is made
-
-        tb = TensorBoardLog(tensorboard_dir)
-    outputs = _Outputs(figures, quiet, stream, labels, tb)
+    outputs = _Outputs(figures, quiet, stream, labels, tensorboard_dir)
+    if not resume:  # a resume opens it once it knows an epoch is left (_claim_and_train)
+        outputs.open_tb()
     try:
         return _claim_and_train(config, out, data_dir, offline, resume, resume_epochs,
                                 resume_device, overwrite, outputs, check_resume)
     finally:
-        if tb is not None:
-            tb.close()
+        if outputs.tb is not None:
+            outputs.tb.close()
 
 
 @dataclass
@@ -316,7 +318,16 @@ class _Outputs:
     quiet: bool
     stream: TextIO | None
     labels: str
-    tb: TensorBoardLog | None
+    tensorboard_dir: str | Path | None = None
+    tb: TensorBoardLog | None = None
+
+    def open_tb(self) -> None:
+        """Open the ``--tensorboard`` event file (once), for a run that trains: a finished run
+        resumed trains nothing, and an event file without an epoch is only clutter."""
+        if self.tensorboard_dir is not None and self.tb is None:
+            from softreg.runfiles.tblog import TensorBoardLog
+
+            self.tb = TensorBoardLog(self.tensorboard_dir)
 
 
 def _claim_and_train(config: TrainConfig | None, out: Path, data_dir: str | None,
@@ -329,15 +340,20 @@ def _claim_and_train(config: TrainConfig | None, out: Path, data_dir: str | None
             if check_resume is not None:
                 check_resume(state.saved_config)
             check_agree(out, state)
-            if finished(state):
+            done = finished(state)
+            if done:
                 print(f"softreg: {_nothing_left(out, state)}; its files are written again",
                       file=sys.stderr)
+            else:  # before the data is read: a log folder that cannot be written stops here
+                outputs.open_tb()
             # the data the run started on: its recorded spec, its content unchanged
             reading = replace(state.config, data=state.data)
             backend, splits = backend_and_splits(reading, data_dir, offline)
             check_same_data(splits, state.fingerprint, state.data, out)
             fileio.write_json(out / "config.json", state.config.to_dict())
-            return _train(state.config, backend, splits, out, state, outputs)
+            result = _train(state.config, backend, splits, out, state, outputs)
+            result.already_finished = done
+            return result
     if config is None:
         raise ConfigError("train_run needs a TrainConfig unless resume=True")
     backend, splits = backend_and_splits(config, data_dir, offline)
@@ -559,12 +575,6 @@ def _finish(config: TrainConfig, trainer: LinearTrainer, stopper: EarlyStopping 
                      test.accuracy, files, model_epoch, restored)
 
 
-def default_out_dir(config: TrainConfig) -> Path:
-    """``runs/<framework>-<YYYYmmdd-HHMMSS>``, created now; ``-2``, ``-3``... when a run
-    started in the same second already has it."""
-    return runfolder.new_folder("runs", runfolder.default_stem(config.framework))
-
-
 def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
     """Final lines after training: metrics, status and where the files are."""
     s = stream if stream is not None else sys.stdout
@@ -573,9 +583,12 @@ def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
         # Name the evaluated weights only when they are not the last epoch's.
         which = (f" (weights of the best epoch {result.model_epoch} by {result.config.monitor})"
                  if result.best_restored else "")
+        # a finished run resumed trained nothing now: no time to report
+        took = ("already finished: nothing trained now" if result.already_finished
+                else f"{result.seconds:.2f} s")
         print(f"final: train loss {last.train_loss:.4f}  train acc {last.train_acc:.4f}  "
               f"test acc {result.test_acc:.4f}{which}  ({len(result.history)} epochs, "
-              f"{result.seconds:.2f} s, {result.config.framework} on {result.device})", file=s)
+              f"{took}, {result.config.framework} on {result.device})", file=s)
     else:
         print(f"final: test acc {result.test_acc:.4f} with the initial weights (no epoch "
               f"trained; {result.config.framework} on {result.device})", file=s)

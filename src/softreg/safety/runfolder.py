@@ -158,6 +158,29 @@ def new_folder(parent: str | os.PathLike[str], stem: str) -> Path:
     raise FolderError(f"no free folder name {stem}-N under {str(base)!r}; clean it up")
 
 
+@contextlib.contextmanager
+def made_folder(parent: str | os.PathLike[str], stem: str) -> Iterator[Path]:
+    """``with made_folder(parent, stem) as out:``: :func:`new_folder` for a command's block.
+
+    :func:`held` removes a folder its own claim made when the block fails before writing in
+    it; a default folder is made earlier, by :func:`new_folder` (so that two commands started
+    in one second get two), and its claim finds it there. So this removes it again, and
+    ``parent`` when it was made for it and is left empty, when the block fails leaving it empty
+    or holding only its marker (a sweep refused by the Ray cluster it was pointed at left
+    ``sweeps/<time>/`` with softreg's marker and nothing else).
+    """
+    base = Path(parent)
+    parent_made = not os.path.lexists(base)
+    folder = new_folder(base, stem)
+    try:
+        yield folder
+    except BaseException:
+        if _remove_if_untouched(folder) and parent_made:
+            with contextlib.suppress(OSError):  # not empty: another command's folder is there
+                base.rmdir()
+        raise
+
+
 def default_stem(prefix: str) -> str:
     """``<prefix>-YYYYmmdd-HHMMSS``: the start of a default folder name."""
     return f"{prefix}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
@@ -376,9 +399,13 @@ def held(path: str | os.PathLike[str], kind: Kind, mode: Mode) -> Iterator[Claim
         c.release()
 
 
-def _remove_if_untouched(folder: Path) -> None:
-    """Remove ``folder`` when it holds nothing but its marker (and no lock: released)."""
-    with contextlib.suppress(OSError):
+def _remove_if_untouched(folder: Path) -> bool:
+    """Remove ``folder`` when it holds nothing but its marker, or nothing (and no lock:
+    released); return whether it was removed."""
+    try:
         if os.listdir(folder) == [MARKER]:
             os.unlink(folder / MARKER)
-            os.rmdir(folder)
+        os.rmdir(folder)  # only an empty folder: anything else there keeps it
+    except OSError:
+        return False
+    return True

@@ -125,7 +125,8 @@ def run_sweep(
             :func:`check_sweep`); a folder of a sweep that cannot be merged with this one
             (:func:`softreg.sweeps.merge.merge`), or whose finished configurations were
             trained on data that has changed since (:class:`SameData`; both before anything
-            is trained).
+            is trained); the chosen configuration's weights file (or a reused refit's) is
+            missing, a link or unreadable (:func:`check_weights`).
         EngineError: the Ray cluster does not answer, or its nodes lack softreg or a framework.
         KeyboardInterrupt: after Ctrl-C (:class:`~softreg.safety.stopsignals.Terminated`
             after SIGTERM), once the finished configurations are saved; or during the refit,
@@ -515,8 +516,11 @@ def _finish(space: SearchSpace, out: Path, rows: list[dict[str, Any]], skipped: 
             seconds: float, *, refit: bool, figures: bool, same_data: SameData,
             select: str = selection.DEFAULT) -> SweepResult:
     rows = _sorted_rows(rows, select)
-    files = {"results": write_results_csv(out / "results.csv", rows)}
     best, chosen_on = selection.select(rows, select)
+    if best is not None:  # read back before the table and the choice report it as usable
+        check_weights(out, best["weights"], out / "results" / f"{best['key']}.json",
+                      "the chosen configuration")
+    files = {"results": write_results_csv(out / "results.csv", rows)}
     choice: dict[str, Any] = {"best": best, "select": chosen_on, "refit": None}
     # the choice first: it stands if the refit is interrupted
     files["best"] = fileio.write_json(out / "best.json", choice)
@@ -555,6 +559,7 @@ def _refit(out: Path, best: dict[str, Any], same_data: SameData) -> dict[str, An
         if writegate.describe(out / row["weights"]) != "a regular file":
             _bad_row(path, "weights", row["weights"], "a weights file in the sweep folder "
                      "(it is not there)")
+        check_weights(out, row["weights"], path, "the refit")
         same_data.check(config, row, path)
         return row
     result = run_config(config.to_dict(), out, SplitCache(same_data.data_dir, same_data.offline),
@@ -568,6 +573,31 @@ def _refit(out: Path, best: dict[str, Any], same_data: SameData) -> dict[str, An
         return refit_row
     fileio.write_json(path, result)
     return refit_row
+
+
+def check_weights(out: Path, weights: str, result: Path, whose: str) -> None:
+    """Read ``out / weights``, the model that ``result`` (the result file of ``whose``) names,
+    through the checkpoint reader before the sweep reports it: the result file was trusted
+    for its model, and a weights file damaged, or replaced by a link, was reported as usable.
+
+    Raises:
+        ConfigError: the file is missing, a symbolic link (or anything but a regular file), or
+            not a checkpoint softreg can read; the message names it and how to train it again.
+    """
+    path = out / weights
+    again = f"then rerun the sweep: it trains {whose} again"
+    kind = writegate.describe(path)  # lstat: a link is a link, as every command says
+    if kind is None:
+        raise ConfigError(f"the weights file of {whose}, {str(path)!r}, does not exist; delete "
+                          f"{str(result)!r}, {again}")
+    if kind != "a regular file":
+        raise ConfigError(f"the weights file of {whose}, {str(path)!r}, is {kind}, not the file "
+                          f"the sweep wrote; remove it and {str(result)!r}, {again}")
+    try:
+        checkpoint.load(path)
+    except CheckpointError as exc:
+        raise ConfigError(f"the weights file of {whose} cannot be read: {exc}; delete it and "
+                          f"{str(result)!r}, {again}") from None
 
 
 def _stored_config(out: Path, key: str) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 that run on the driver. (The Ray cluster tests are in test_ray_engine.py.)"""
 
 import contextlib
+import io
+import logging
 import signal
 import socket
 import subprocess
@@ -11,6 +13,7 @@ import threading
 import numpy as np
 import pytest
 
+from conftest import need
 from softreg.cli import main
 from softreg.core.config import TrainConfig
 from softreg.core.errors import ConfigError, EngineError, FrameworkUnavailableError
@@ -108,6 +111,74 @@ def test_an_address_where_nothing_listens_is_refused_at_once():
                        rf"answers at 127.0.0.1:{port} \(Connection refused\); start a cluster "
                        r"with `ray start --head`"):
         ray_cluster.check_reachable(f"127.0.0.1:{port}")
+
+
+def test_a_sweep_refused_by_its_ray_address_leaves_no_folder(monkeypatch, tmp_path, capsys):
+    """Without --out the sweep's folder is made before the cluster is asked: a refusal left
+    sweeps/<time>/ holding softreg's marker and nothing else. A sweeps/ folder that was
+    there before stays."""
+    ray = need("ray")
+    with socket.socket() as s:  # a port that was free a moment ago
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    argv = ["sweep", "--engine", "ray", "--address", f"127.0.0.1:{port}", "--lr", "0.1",
+            "--epochs", "1", "--framework", "numpy", "--quiet", "--no-figures"]
+    try:
+        for before in ([], ["sweeps"]):
+            for name in before:
+                (tmp_path / name).mkdir()
+            code = main(argv)
+            err = capsys.readouterr().err
+            assert code == 2 and f"no Ray cluster answers at 127.0.0.1:{port}" in err, err
+            assert sorted(p.name for p in tmp_path.iterdir()) == before
+            assert all(not list((tmp_path / name).iterdir()) for name in before)
+    finally:
+        ray.shutdown()  # refused before ray.init: nothing of Ray is running, none left
+
+
+class _RayWithTokenNotice:
+    """A stand-in for Ray whose ``init`` gives Ray's own notice about token authentication (as
+    a local cluster's start does) and whose cluster has one node."""
+
+    def init(self, **kw):
+        from ray._private.authentication import authentication_token_setup
+
+        authentication_token_setup._warn_token_auth_enabled()
+
+    def is_initialized(self):
+        return False
+
+    def cluster_resources(self):
+        return {"CPU": 1.0}
+
+    def nodes(self):
+        return [{"Alive": True}]
+
+    def shutdown(self):
+        pass
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_quiet_keeps_rays_token_notice_out(monkeypatch, quiet):
+    need("ray")
+    from ray._private.authentication import authentication_token_setup
+
+    fake = _RayWithTokenNotice()
+    monkeypatch.setattr("softreg.core.optional.require", lambda name: fake)
+    monkeypatch.setattr(ray_cluster, "check_reachable", lambda address: None)
+    seen = []
+    handler = logging.Handler()
+    handler.emit = seen.append
+    authentication_token_setup.logger.addHandler(handler)
+    try:  # --quiet: a sweep without a progress stream
+        with RayEngine(address="10.0.0.5:6379", stream=None if quiet else io.StringIO()):
+            pass
+    finally:
+        authentication_token_setup.logger.removeHandler(handler)
+    assert [r.getMessage()[:40] for r in seen] == (
+        [] if quiet else ["Token authentication is enabled for this"])
 
 
 def test_a_node_without_softreg_or_with_other_versions_is_named_with_the_fix():

@@ -32,6 +32,10 @@ NODES_TIMEOUT_S = 120.0  # for every node to run its import check (a worker star
 CONNECT_ENV = {"RAY_gcs_server_port_wait_time_s": "1", "RAY_py_gcs_connect_timeout_s": "5",
                "RAY_gcs_rpc_server_connect_timeout_s": "3"}
 _DEFAULT_PORTS = {"ray": 10001, "": 6379}  # Ray client server, GCS of `ray start --head`
+# The logger of Ray's notice that a cluster it starts (or finds) has token authentication on
+# (or off): about Ray's defaults, not the sweep, and given by every local sweep. --quiet keeps
+# it out; Ray's other warnings still show.
+TOKEN_LOGGER = "ray._private.authentication.authentication_token_setup"
 START_HINT = ("start a cluster with `ray start --head` on its head node and `ray start "
               "--address HEAD:6379` on the others, or leave out --address to run the sweep "
               "on a local cluster started for it")
@@ -121,8 +125,9 @@ def _auto_address() -> str:
     return found
 
 
-def connect(address: str | None, cpus: int) -> tuple[Any, bool]:
+def connect(address: str | None, cpus: int, quiet: bool = False) -> tuple[Any, bool]:
     """Import Ray; connect to the cluster at ``address``, or start a local one of ``cpus`` CPUs.
+    ``quiet``: without Ray's notice about token authentication (:data:`TOKEN_LOGGER`).
 
     Ray's driver replaces the SIGTERM handler; the caller's is put back (softreg turns SIGTERM
     into a clean stop, see :mod:`softreg.safety.stopsignals`).
@@ -147,19 +152,20 @@ def connect(address: str | None, cpus: int) -> tuple[Any, bool]:
             return ray, False
         if address is not None:
             check_reachable(address)
-        return ray, _init(ray, address, cpus)
+        return ray, _init(ray, address, cpus, quiet)
 
 
-def _init(ray: Any, address: str | None, cpus: int) -> bool:
+def _init(ray: Any, address: str | None, cpus: int, quiet: bool = False) -> bool:
     main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM) if main else None
     try:
-        if address is None:  # "local": a new cluster even if `ray start` left one running
-            # in a folder of its own, watched by the reaper before its first process starts
-            ray.init(address="local", num_cpus=cpus, include_dashboard=False,
-                     logging_level=logging.WARNING, _temp_dir=_start_reaper())
-        else:
-            ray.init(address=address, logging_level=logging.WARNING)
+        with _logger_level(TOKEN_LOGGER, logging.ERROR) if quiet else contextlib.nullcontext():
+            if address is None:  # "local": a new cluster even if `ray start` left one running
+                # in a folder of its own, watched by the reaper before its first process starts
+                ray.init(address="local", num_cpus=cpus, include_dashboard=False,
+                         logging_level=logging.WARNING, _temp_dir=_start_reaper())
+            else:
+                ray.init(address=address, logging_level=logging.WARNING)
     except BaseException as exc:
         ray.shutdown()  # whatever part of a cluster had started...
         # ...and a local one's agents, which ray.shutdown leaves running; its folder stays,
@@ -173,6 +179,18 @@ def _init(ray: Any, address: str | None, cpus: int) -> bool:
         if main:
             signal.signal(signal.SIGTERM, previous)
     return True
+
+
+@contextlib.contextmanager
+def _logger_level(name: str, level: int) -> Iterator[None]:
+    """Within the block, the logger ``name`` passes only records of ``level`` and above."""
+    logger = logging.getLogger(name)
+    before = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 @contextlib.contextmanager

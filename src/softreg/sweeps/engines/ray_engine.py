@@ -71,7 +71,9 @@ class RayEngine:
 
     def __enter__(self) -> RayEngine:
         t0 = time.perf_counter()
-        self.ray, self.owned = ray_cluster.connect(self.address, self.cpus)
+        # quiet (no progress stream): without Ray's token authentication notice either
+        self.ray, self.owned = ray_cluster.connect(self.address, self.cpus,
+                                                   quiet=self.stream is None)
         self.attached = not self.owned
         try:
             self.cluster = ray_cluster.describe(self.ray)
