@@ -206,7 +206,9 @@ def _legacy(path, W, b, **fields):
     (np.zeros((3, 2)), np.zeros(2), {"classes": "[" * 100 + "]" * 100},
      "metadata is unreadable .*nested more than 64"),
     (np.zeros((3, 2)), np.zeros(2), {"feature_names": '"abc"'}, "metadata is unreadable"),
-], ids=["inf weights", "params a list", "deep nesting", "names not a list"])
+    (np.zeros((3, 2)), np.zeros(2), {"feature_names": '["a", 2, {"b": 1}]'},
+     "metadata is unreadable .*not a list of strings"),
+], ids=["inf weights", "params a list", "deep nesting", "names not a list", "names not text"])
 def test_damaged_files_of_the_earlier_format_are_refused_in_one_line(tmp_path, W, b, fields,
                                                                     message):
     path = _legacy(tmp_path / "old.safetensors", W, b, **fields)

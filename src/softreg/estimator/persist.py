@@ -402,8 +402,11 @@ def load_legacy(cls: Any, path: str | os.PathLike[str]) -> Any:
         classes = _classes(json.loads(meta["classes"]))
         params = dict(json.loads(meta["params"]))
         names = json.loads(meta["feature_names"]) if "feature_names" in meta else None
-        if names is not None and not isinstance(names, list):
-            raise TypeError("its feature names are not a list")
+        if names is not None and not (isinstance(names, list)
+                                      and all(isinstance(n, str) for n in names)):
+            # as the current format's: a name of another type would reach predict's column
+            # check and pandas' messages
+            raise TypeError("its feature names are not a list of strings")
     except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise CheckpointError(f"{where!r}: its estimator metadata is unreadable ({exc}); save "
                               "the estimator again") from exc
