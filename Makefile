@@ -18,9 +18,9 @@ RUN_DIR := runs/chapter
 SCRATCH := build/check
 # The newest Python on the machines. Two environments there: a plain `pip install .` (no extra)
 # proves that the base dependencies train and write a checkpoint; `.[tensorflow,test,...]` runs
-# the NumPy and TensorFlow part of the suite, so that requires-python and the pins are proven.
-# PyTorch is proven in the main environment only: PyPI has no CPU wheel of it for Python 3.13,
-# and its CUDA build (4.7 GB installed) took two minutes of a fresh clone's set-up.
+# NumPy and TensorFlow tests there (test-newest), so that requires-python and those pins are
+# proven. PyTorch is proven in the main environment only: PyPI has no CPU wheel of it for Python
+# 3.13, and its CUDA build (4.7 GB installed) took two minutes of a fresh clone's set-up.
 PY_NEW ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) python3.13)
 VENV_NEW := .venv-py313
 NEWBIN := $(VENV_NEW)/bin
