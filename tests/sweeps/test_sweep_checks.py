@@ -84,6 +84,25 @@ def test_an_older_result_file_is_checked_through_its_weights(tmp_path):
         _sweep(out, _space(data, (0.1,)))
 
 
+@pytest.mark.parametrize(("field", "value"), [("lr", 0.5), ("epochs", 3), ("seed", 1),
+                                               ("framework", "torch"), ("standardize", True)])
+def test_a_result_row_whose_settings_are_not_its_configs_is_refused(tmp_path, field, value):
+    """results.csv shows a row's own settings: a row that says lr 0.5 where its configuration
+    trained lr 0.1 would list a result under settings that never made it."""
+    data = _table(tmp_path / "t.csv")
+    out = tmp_path / "sw"
+    _sweep(out, _space(data, (0.1,)))
+    result = next((out / "results").glob("*.json"))
+    saved = json.loads(result.read_text())
+    saved["row"][field] = value
+    result.write_text(json.dumps(saved))
+    before = _files(out)
+    with pytest.raises(ConfigError, match=rf"^'{result}': field '{field}' must be its config's, "
+                       r".*, got .*; delete the file to train that configuration again$"):
+        _sweep(out, _space(data, (0.1,)))
+    assert _files(out) == before
+
+
 def test_a_refit_of_other_data_is_not_reused(tmp_path):
     data = _table(tmp_path / "t.csv")
     out = tmp_path / "sw"

@@ -53,7 +53,7 @@ from softreg.sweeps import engines, selection
 from softreg.sweeps import merge as sweep_merge
 from softreg.sweeps.engines import sigterm_kept
 from softreg.sweeps.search import SearchSpace, config_key, configurations, describe, setting_key
-from softreg.sweeps.worker import SplitCache, run_config
+from softreg.sweeps.worker import ROW_SETTINGS, SplitCache, run_config
 
 COLUMNS = (
     "key", "framework", "lr", "batch_size", "epochs", "weight_decay", "seed", "lr_schedule",
@@ -429,6 +429,10 @@ def read_result(path: Path, out: Path | None = None) -> dict[str, Any]:
     key = config_key(settings)
     if key != data["row"]["key"]:
         _bad_row(path, "key", data["row"]["key"], f"the key of its config, {key!r}")
+    for name in ROW_SETTINGS:  # the table shows the row's settings: they must be the config's
+        wanted = getattr(settings, name)
+        if data["row"].get(name) != wanted:
+            _bad_row(path, name, data["row"].get(name), f"its config's, {wanted!r}")
     # which rows are the seeds of one setting: from the config, whatever the file says (an
     # older file has no "setting")
     data["row"]["setting"] = setting_key(settings)

@@ -237,6 +237,12 @@ def run_pack(config_dicts: list[dict[str, Any]], out: Path | None,
     return results
 
 
+# The settings a result row repeats from its configuration, by the configuration's names (a
+# sweep's reader checks each against the configuration stored beside it).
+ROW_SETTINGS = ("framework", "lr", "batch_size", "epochs", "weight_decay", "seed", "lr_schedule",
+                "standardize", "val_split", "patience")
+
+
 def _row(config: TrainConfig, key: str, status: str, epochs_run: int, model_epoch: int,
          history: History | None, metrics: dict[str, Any], seconds: float,
          data: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -247,8 +253,7 @@ def _row(config: TrainConfig, key: str, status: str, epochs_run: int, model_epoc
     compares with the data as it is then."""
     last = history.last if history is not None else None
     row: dict[str, Any] = {"key": key, "setting": setting_key(config)}
-    for name in ("framework", "lr", "batch_size", "epochs", "weight_decay", "seed",
-                 "lr_schedule", "standardize", "val_split", "patience"):
+    for name in ROW_SETTINGS:
         row[name] = getattr(config, name)
     fingerprint = (data or {}).get("data_fingerprint")
     row["data_fingerprint"] = fingerprint if isinstance(fingerprint, str) else None
