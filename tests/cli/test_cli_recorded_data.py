@@ -185,9 +185,10 @@ def test_an_estimator_fitted_on_class_indices_is_evaluated_on_data_of_its_classe
     words = SoftmaxRegression().fit(X, np.array(["a", "b", "c"])[y])
     code, _, err = _run(capsys, "evaluate", words.save(tmp_path / "words.safetensors"),
                         "--no-figures", "--data", "sklearn:iris")
-    assert code == 2 and err.strip().endswith(
-        "was trained on 4 features and 3 classes (a, b, c); give data of the model's shape "
-        "and classes"), err  # no advice to leave --data out: it records no data of its own
+    assert code == 2 and "has class(es) 'setosa', 'versicolor', 'virginica' that" in err
+    assert err.strip().endswith(
+        "was trained on 4 features and 3 classes (a, b, c); give data of the model's classes "
+        "(some of them are enough)"), err  # no advice to leave --data out: it records no data
 
 
 def test_a_moved_project_still_reads_its_data_from_the_typed_path(run, places, capsys,
@@ -264,3 +265,153 @@ def test_another_test_split_of_the_runs_own_data_is_refused(run, places, capsys)
     code, out, err = _run(capsys, "evaluate", run, "--no-figures", "--test-split", "0.9",
                           "--data", "csv:t.csv")
     assert code == 0 and "(81 examples)" in _accuracy(out), err  # data named on purpose
+
+
+# ------------------------------------------------ data of some of the model's classes (--data)
+
+
+def _rows(src: Path, dest: Path, labels: set[str], rows: int | None = None) -> Path:
+    """The rows of ``src``'s table whose label is one of ``labels`` (the first ``rows``)."""
+    head, *body = src.read_text().splitlines()
+    kept = [line for line in body if line.rsplit(",", 1)[1] in labels][:rows]
+    dest.write_text("\n".join([head, *kept]) + "\n")
+    return dest
+
+
+def _scored_by_hand(run: Path, table: Path, split: str = "test") -> tuple[float, int]:
+    """The accuracy of ``run``'s model on the ``split`` of ``table`` (no test split of its own:
+    20% of each class, seed 0), its labels read as the model's class names, and the count."""
+    from softreg.data import train_val_split
+
+    _, ck = checkpoint.load_model(run)
+    data = np.loadtxt(table, delimiter=",", skiprows=1, dtype=str)  # (N, 3)
+    X, names = data[:, :2].astype(np.float32), data[:, 2]
+    y = np.array([ck.shape.class_names.index(n) for n in names])  # by name
+    tr, te = train_val_split(y, 0.2, 0, name="--test-split")
+    rows = te if split == "test" else tr
+    pred = (X[rows] @ ck.W.T + ck.b).argmax(axis=1)
+    return float(np.mean(pred == y[rows])), len(rows)
+
+
+@pytest.mark.parametrize("labels", [{"1", "2"}, {"2"}, {"0", "2"}])
+def test_evaluate_scores_data_of_some_of_the_models_classes_by_name(run, places, capsys,
+                                                                   labels):
+    proj, _ = places
+    sub = _rows(proj / "t.csv", proj / "sub.csv", labels)  # 30 rows a class
+    absent = sorted({"0", "1", "2"} - labels)
+    for split in ("test", "train"):
+        code, out, err = _run(capsys, "evaluate", run, "--data", "csv:sub.csv", "--split", split,
+                              "--png", proj / f"{split}.png")
+        assert code == 0 and err == "", err
+        accuracy, count = _scored_by_hand(run, sub, split)
+        assert count == len(labels) * (6 if split == "test" else 24)
+        assert f"{split}: accuracy {accuracy:.4f}  " in out and f"({count} examples)" in out
+        shown = ", ".join(repr(name) for name in absent)
+        assert (f"no examples in the {split} split of {len(absent)} of the model's 3 classes: "
+                f"{shown} (no accuracy; their rows of the confusion matrix are empty)") in out
+        lines = out.splitlines()
+        for name in absent:
+            assert f"  {name:<12}      -  (no examples)" in lines
+            assert [name, "0", "0", "0"] in [line.split() for line in lines]  # its empty row
+        assert "nan" not in out.lower() and (proj / f"{split}.png").stat().st_size > 0
+
+
+def test_explain_scores_data_of_some_of_the_models_classes(run, places, capsys):
+    proj, _ = places
+    _rows(proj / "t.csv", proj / "sub.csv", {"1", "2"})
+    code, out, err = _run(capsys, "explain", run, "--data", "csv:sub.csv", "--out",
+                          proj / "ex")
+    assert code == 0 and err == "", err
+    assert "nan%" not in out and "24 test examples" not in out and "12 test examples" in out
+    page = (proj / "ex" / "explain.md").read_text()
+    assert "| 0 | nan | nan | nan | 0 |" in page  # neither in the data nor predicted: said so
+    assert "Neither in the test set nor predicted, so nan and left out of the averages: 0." \
+        in page and "nan%" not in page
+    assert (proj / "ex" / "reliability.png").is_file()
+
+
+def test_a_file_of_one_class_is_scored_and_still_not_trained_on(run, places, capsys):
+    proj, _ = places
+    one = _rows(proj / "t.csv", proj / "one.csv", {"2"})
+    code, out, err = _run(capsys, "evaluate", run, "--no-figures", "--data", "csv:one.csv")
+    assert code == 0, err
+    accuracy, count = _scored_by_hand(run, one)
+    assert _accuracy(out) == f"test: accuracy {accuracy:.4f}  " + _accuracy(out).split("  ", 1)[1]
+    assert f"({count} examples)" in out and count == 6
+    code, out, err = _run(capsys, "explain", run, "--no-figures", "--data", "csv:one.csv",
+                          "--out", proj / "ex1")
+    assert code == 0 and "6 test examples" in out, err
+    code, _, err = _run(capsys, "train", "--framework", "numpy", "--epochs", "1", "--quiet",
+                        "--no-figures", "--data", "csv:one.csv", "--out", proj / "r1")
+    assert code == 2 and "found 1 class(es) (2); a classifier needs at least 2" in err
+
+
+def test_data_with_a_class_the_model_lacks_is_refused_in_one_line(run, places, capsys):
+    proj, _ = places
+    ck = repr(str(run / checkpoint.LAST))
+    text = (proj / "t.csv").read_text()
+    (proj / "x.csv").write_text(text + "1.0,1.0,x\n")
+    many = "".join(f"1.0,1.0,{k}\n" for k in range(3, 12))
+    (proj / "many.csv").write_text(text + many)
+    for spec, extra in (("x.csv", "'x'"), ("many.csv", "'3', '4', '5', '6', '7' and 4 more")):
+        for argv in (("evaluate", run, "--no-figures"),
+                     ("explain", run, "--no-figures", "--out", proj / "ex")):
+            code, out, err = _run(capsys, *argv, "--data", f"csv:{spec}")
+            assert code == 2 and "accuracy" not in out, err
+            assert err.strip() == (
+                f"softreg {argv[0]}: error: data 'csv:{spec}' has class(es) {extra} that "
+                f"checkpoint {ck} lacks: it was trained on 2 features and 3 classes (0, 1, 2); "
+                "give data of the model's classes (some of them are enough), or leave --data "
+                "out to use the run's own")
+    assert not (proj / "ex" / "explain.md").exists()
+
+
+def test_a_file_too_small_for_a_test_split_is_refused_in_one_line(run, places, capsys):
+    proj, _ = places
+    _rows(proj / "t.csv", proj / "tiny.csv", {"2"}, rows=2)  # 20% of 2 rows: none
+    for argv in (("evaluate", run, "--no-figures"),
+                 ("explain", run, "--no-figures", "--out", proj / "ex")):
+        for split in (("--split", "train"),) if argv[0] == "evaluate" else ((),):
+            code, out, err = _run(capsys, *argv, *split, "--data", "csv:tiny.csv")
+            assert code == 2 and "accuracy" not in out, err
+            assert err.strip() == (
+                f"softreg {argv[0]}: error: data 'csv:tiny.csv' (2 examples) is too small to "
+                "split as the model's run did: --test-split 0.2 of 2 labels leaves the test "
+                "part empty; use a fraction closer to 0.5 or more data")
+
+
+def test_an_estimator_fitted_on_class_indices_scores_some_of_them(tmp_path, capsys):
+    need("sklearn")
+    from sklearn.datasets import load_iris
+
+    from softreg import SoftmaxRegression
+
+    X, y = load_iris(return_X_y=True)
+    model = SoftmaxRegression().fit(X, y)  # labels 0, 1, 2: its class names '0', '1', '2'
+    arrays = model.save(tmp_path / "arrays.safetensors")
+    keep = y > 0
+    header = "a,b,c,d,label"
+    rows = [",".join(f"{v:g}" for v in x) for x in X[keep]]
+    (tmp_path / "idx.csv").write_text("\n".join(
+        [header, *(f"{r},{k}" for r, k in zip(rows, y[keep], strict=True))]) + "\n")
+    names = np.array(["setosa", "versicolor", "virginica"])
+    (tmp_path / "names.csv").write_text("\n".join(
+        [header, *(f"{r},{n}" for r, n in zip(rows, names[y[keep]], strict=True))]) + "\n")
+    # labels that are the indices 1 and 2: the model's classes '1' and '2', by name
+    code, out, err = _run(capsys, "evaluate", arrays, "--no-figures", "--data",
+                          f"csv:{tmp_path / 'idx.csv'}")
+    assert code == 0, err
+    from softreg.data import train_val_split
+
+    _, te = train_val_split(y[keep], 0.2, 0, name="--test-split")
+    expected = model.score(X[keep][te], y[keep][te])
+    assert _accuracy(out).startswith(f"test: accuracy {expected:.4f}  ") and "(20 " in out
+    assert "of the model's 3 classes: '0'" in out
+    # other names: taken as the indices in order, which needs all three classes
+    code, out, err = _run(capsys, "evaluate", arrays, "--no-figures", "--data",
+                          f"csv:{tmp_path / 'names.csv'}")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert ("has 4 features and 2 classes (versicolor, virginica), but checkpoint "
+            f"{str(arrays)!r} was fitted on the class indices 0..2: data of other class names "
+            "is taken as those indices in order, so it needs all 3 classes; give data of 3 "
+            "classes, or labels that are the indices (some of them are enough)") in err

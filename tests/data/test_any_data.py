@@ -307,6 +307,53 @@ def test_a_test_folder_of_one_class_and_hidden_files_are_read(tmp_path):
     assert ds.y_test.tolist() == [1, 1, 1]
 
 
+def test_data_to_score_may_hold_one_class_training_data_may_not(tmp_path):
+    one = _csv(tmp_path / "one.csv", [[1, 2, "x"], [3, 4, "x"]])
+    with pytest.raises(DataError, match=r"found 1 class\(es\) \(x\); a classifier needs "):
+        load(f"csv:{one}", options=DataOptions(label_column="species"))
+    from softreg.data.dataset import fingerprint
+
+    ds = load(f"csv:{one}", options=DataOptions(label_column="species", scoring=True))
+    assert ds.class_names == ("x",) and ds.y_train.tolist() == [0, 0]
+    assert ds.fingerprint == fingerprint(ds.X_train, ds.y_train, None, None)  # the same rule
+    folder = tmp_path / "cats"
+    _images(folder, "L", "png", n=5, classes=("cat",))
+    with pytest.raises(DataError, match="holds one class folder \\(cat\\); a classifier"):
+        load(f"folder:{folder}")
+    ds = load(f"folder:{folder}", options=DataOptions(scoring=True))
+    assert ds.class_names == ("cat",) and ds.X_train.shape == (5, 10, 8)
+    split = tmp_path / "split"  # a test folder of classes the train folder lacks
+    _images(split / "train", "L", "png", n=4, classes=("dog",))
+    _images(split / "test", "L", "png", n=2, classes=("cat", "eel"))
+    with pytest.raises(DataError, match="holds one class folder"):
+        load(f"folder:{split}")
+    ds = load(f"folder:{split}", options=DataOptions(scoring=True))
+    assert ds.class_names == ("cat", "dog", "eel")
+    assert ds.y_train.tolist() == [1] * 4 and ds.y_test.tolist() == [0, 0, 2, 2]
+
+
+def test_evaluate_and_explain_score_a_folder_of_one_class(capsys, tmp_path):
+    pics, cats = tmp_path / "pics", tmp_path / "cats"
+    _images(pics, "L", "png")
+    _images(cats, "L", "png", n=10, classes=("cat",), seed=1)
+    run = tmp_path / "run"
+    code, _, err = _run(capsys, "train", "--framework", "numpy", "--data", f"folder:{pics}",
+                        "--epochs", "30", "--batch-size", "8", "--lr", "0.5", "--quiet",
+                        "--no-figures", "--out", run)
+    assert code == 0, err
+    code, out, err = _run(capsys, "evaluate", run, "--data", f"folder:{cats}", "--png",
+                          tmp_path / "cats.png")
+    assert code == 0 and "(2 images)" in out, err
+    assert "no images in the test split of 2 of the model's 3 classes: 'dog', 'eel'" in out
+    assert (tmp_path / "cats.png").is_file()
+    code, out, err = _run(capsys, "explain", run, "--data", f"folder:{cats}", "--out",
+                          tmp_path / "ex")
+    assert code == 0 and "2 test images" in out and "nan%" not in out, err
+    assert (tmp_path / "ex" / "templates.png").is_file()
+    _refused(capsys, ["--data", f"folder:{cats}"], "holds one class folder (cat); a "
+             "classifier needs at least 2", tmp_path)
+
+
 def test_bad_tables_are_refused(capsys, tmp_path):
     no_label = _csv(tmp_path / "nolabel.csv", [[1, 2, 3]], header=("a", "b", "c"))
     _refused(capsys, ["--data", f"csv:{no_label}"], "no label column: none is named label, "

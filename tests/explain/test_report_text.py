@@ -160,3 +160,22 @@ def test_a_class_neither_in_the_test_set_nor_predicted_is_named_and_left_out():
     assert "| b | nan | nan | nan | 0 |" in page
     assert "| **macro avg** | 1.0000 | 1.0000 | 1.0000 | 10 |" in page
     assert "Neither in the test set nor predicted, so nan and left out of the averages: b." in page
+
+
+def test_a_pair_with_a_class_absent_from_the_test_set_says_so_not_nan(tmp_path):
+    # data of some of the model's classes (explain --data): class 'b' predicted, never true
+    W = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=np.float32)  # (3, 2): a, b, c
+    b = np.zeros(3, dtype=np.float32)
+    X = np.array([[0, 2], [0, 3], [2, 0], [0, 1]], dtype=np.float32)  # predicted c, c, b, c
+    y = np.full(4, 2)  # all 'c'
+    expl = analyse(W, b, (X, y), None, ["a", "b", "c"], shape=ModelShape(("a", "b", "c"), 2))
+    text = format_text(expl)
+    assert "b / c" in text and "b as c 0 (no test examples), c as b 1 (25.0%)" in text
+    page = render_sections(expl, {})
+    assert "| b / c | 0 (no test examples of b) | 1 (25.0% of c) | 1 |" in page
+    assert "nan%" not in text + page
+    from softreg.jobs.explain import write_figures
+
+    files = write_figures(expl, tmp_path, only=("confused",), shape=ModelShape(
+        ("a", "b", "c"), 2, (1, 2)))  # drawn, its empty direction saying "none"
+    assert files["confused"].is_file()

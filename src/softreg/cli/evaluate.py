@@ -108,6 +108,13 @@ def _evaluate(args: argparse.Namespace, png: Path, replace_png: bool, text: Any)
                         f"on {backend.device}"))
         print(f"{args.split}: accuracy {float(np.mean(pred == y)):.4f}  loss {loss:.4f}  "
               f"({len(y)} {what})")
+        absent = [name for name, n in zip(class_names, cm.support, strict=True) if n == 0]
+        if absent:  # data of some of the model's classes (matched by name)
+            from softreg.fitting.splits import listed
+
+            print(printable(f"no {what} in the {args.split} split of {len(absent)} of the "
+                            f"model's {len(class_names)} classes: {listed(absent, 5)} (no "
+                            "accuracy; their rows of the confusion matrix are empty)"))
         print("per-class accuracy:")
         for line in format_per_class(cm.per_class_accuracy(), class_names).splitlines():
             print(printable(line))  # class names come from the data's files
@@ -136,22 +143,23 @@ def _evaluate(args: argparse.Namespace, png: Path, replace_png: bool, text: Any)
 
 def checkpoint_split(ck: Any, where: str, args: argparse.Namespace) -> tuple[Any, Any]:
     """The ``--split`` of the checkpoint's own data (refused unless its content is the one the
-    checkpoint records) or of ``--data`` (refused unless it has the model's shape and classes)
-    as the raw features its weights take, and the labels.
+    checkpoint records) or of ``--data`` (refused unless it has the model's shape, and classes
+    among the model's: some of them, one even, are enough) as the raw features its weights
+    take, and the labels as the model's class indices (matched by name).
 
     Raises:
-        ConfigError: data of another shape or class set, or the checkpoint's own data changed.
+        ConfigError: data of another shape, or with a class the model lacks; the checkpoint's
+            own data changed; a test split drawn from too few examples to hold one.
     """
     from dataclasses import replace
 
     from softreg.cli.train import check_data_flags, data_settings
-    from softreg.fitting.splits import model_data, prepare_splits
+    from softreg.fitting.splits import model_splits
     from softreg.runfiles.checkpoint_meta import data_check, data_config
 
     given = data_settings(args)
     config = replace(data_config(ck.meta, where, given), val_split=0.0, patience=0)
     check_data_flags(args, config.data, recorded="data" not in given)
-    ds = model_data(ck.shape, config, args.data_dir, args.offline, f"checkpoint {where!r}",
-                    data_check(ck.meta, given))
-    split = prepare_splits(config, dataset=ds, scale=False)[args.split]
+    split = model_splits(ck.shape, config, args.data_dir, args.offline, f"checkpoint {where!r}",
+                         data_check(ck.meta, given))[args.split]
     return split.X, split.y

@@ -150,8 +150,11 @@ def format_confusion(cm: npt.NDArray[np.int64], names: Sequence[str]) -> str:
 
 
 def format_per_class(acc: npt.NDArray[np.float64], names: Sequence[str]) -> str:
-    """Per-class accuracy as ``name  0.9120`` lines."""
-    return "\n".join(f"  {name:<12} {a:.4f}" for name, a in zip(names, acc, strict=True))
+    """Per-class accuracy as ``name  0.9120`` lines; a class with no example (NaN: data of
+    some of the model's classes) as ``name  -  (no examples)``."""
+    return "\n".join(f"  {name:<12} {a:.4f}" if not np.isnan(a)
+                     else f"  {name:<12} {'-':>6}  (no examples)"
+                     for name, a in zip(names, acc, strict=True))
 
 
 @dataclass(frozen=True)

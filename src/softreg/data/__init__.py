@@ -141,11 +141,15 @@ def _named_folder(origin: str) -> str | None:
 @dataclass(frozen=True)
 class DataOptions:
     """How a spec's files are read: the table's label column, and the image folders' size
-    (``"HxW"``, ``""``: as they are) and colour (``grayscale``: one channel)."""
+    (``"HxW"``, ``""``: as they are) and colour (``grayscale``: one channel); ``scoring``:
+    the data scores a trained model rather than training one, so that one class is enough
+    (see :func:`softreg.data.dataset.checked`; an image folder may then hold a single class
+    folder, and a test folder classes its train folder lacks)."""
 
     label_column: str = ""
     image_size: str = ""
     grayscale: bool = False
+    scoring: bool = False
 
 
 def _verified_hashes(pair: object) -> tuple[str | None, str | None]:
@@ -161,7 +165,8 @@ def load(spec: str, data_dir: str | os.PathLike[str] | None = None, offline: boo
         spec: ``fashion-mnist`` (and the table's other names), ``folder:DIR``, ``csv:FILE``,
             ``parquet:FILE``, ``npz:FILE`` or ``sklearn:digits|iris|wine|breast_cancer``.
         data_dir, offline: where a named dataset's files are (see :func:`load_fashion_mnist`).
-        options: how files are read (label column, image size, grayscale).
+        options: how files are read (label column, image size, grayscale), and whether the
+            data scores a trained model (one class is then enough).
 
     Raises:
         ConfigError: a spec that does not parse (an unknown name lists the known ones).
@@ -190,16 +195,17 @@ def _load(parsed: DataSpec, data_dir: str | os.PathLike[str] | None, offline: bo
         train, test = entry.load("train", where, offline), entry.load("test", where, offline)
         (xtr, ytr), (xte, yte) = train, test
         return checked(xtr, ytr, xte, yte, entry.class_names, entry.image_shape, parsed.text,
-                       digests=_verified_hashes(train) + _verified_hashes(test))
+                       digests=_verified_hashes(train) + _verified_hashes(test),
+                       scoring=opts.scoring)
     if parsed.kind == "sklearn":
         from softreg.data.tables import load_sklearn
 
-        return load_sklearn(parsed.target, parsed.text)
+        return load_sklearn(parsed.target, parsed.text, opts.scoring)
     if parsed.kind == "folder":
         from softreg.data.folder import load_folder
 
         return load_folder(parsed.target, parsed.text, parse_image_size(opts.image_size),
-                           opts.grayscale)
+                           opts.grayscale, opts.scoring)
     from softreg.data.tables import load_table
 
-    return load_table(parsed.kind, parsed.target, parsed.text, opts.label_column)
+    return load_table(parsed.kind, parsed.target, parsed.text, opts.label_column, opts.scoring)

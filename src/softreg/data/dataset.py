@@ -8,7 +8,10 @@ checkpoints record so that a model is evaluated on the data it was trained on.
 
 Every check a source's data must pass is here, once (:func:`checked`): at least two classes,
 class names a checkpoint can record, labels in range, finite features, a test split with no
-class the training split lacks.
+class the training split lacks. Data read to score a trained model (``softreg evaluate`` and
+``explain`` with ``--data``: ``scoring``) trains nothing, so one class is enough there and its
+test split may hold classes its training split lacks; the caller matches its classes to the
+model's by name (:func:`softreg.fitting.splits.model_data`).
 """
 
 from __future__ import annotations
@@ -157,18 +160,24 @@ def checked(X_train: npt.ArrayLike, y_train: npt.ArrayLike, X_test: npt.ArrayLik
             y_test: npt.ArrayLike | None, class_names: tuple[str, ...],
             image_shape: tuple[int, ...] | None, spec: str,
             feature_names: tuple[str, ...] = (),
-            digests: Sequence[str | None] | None = None) -> Dataset:
+            digests: Sequence[str | None] | None = None, scoring: bool = False) -> Dataset:
     """A :class:`Dataset` of these arrays once they pass every check; the fingerprint is made.
 
     ``digests`` are the content hashes a loader verified these very arrays against (one per
     array, None where it verified nothing, see :func:`fingerprint`); the parts they cover are
     not hashed again. Without them every part is hashed.
 
+    ``scoring``: the data scores a model trained on other data (``evaluate``, ``explain``),
+    and trains nothing: one class is enough (a file of one class's examples, to see how the
+    model does on them), in either split, and the test split may hold classes the training
+    split lacks. The other checks are the same; the fingerprint too.
+
     Raises:
-        DataError: shapes that disagree, fewer than 2 classes, class names a checkpoint cannot
-            record (see :func:`_check_names`), a label outside [0, len(class_names)) or not an
-            integer, NaN or inf in a table's features, a test split with a class the training
-            split lacks, or an empty split.
+        DataError: shapes that disagree, fewer than 2 classes (none, ``scoring``), class
+            names a checkpoint cannot record (see :func:`_check_names`), a label outside
+            [0, len(class_names)) or not an integer, NaN or inf in a table's features, a
+            training split of one class or a test split with a class the training split lacks
+            (not when ``scoring``), or an empty split.
     """
     Xtr, ytr = _split(X_train, y_train, "training", spec, image_shape)
     Xte = yte = None
@@ -180,7 +189,7 @@ def checked(X_train: npt.ArrayLike, y_train: npt.ArrayLike, X_test: npt.ArrayLik
             raise DataError(f"{spec}: the test examples have shape {Xte.shape[1:]}, the "
                             f"training examples {Xtr.shape[1:]}; both splits need the same")
     _check_names(tuple(class_names), tuple(feature_names), spec)
-    if len(class_names) < 2:
+    if len(class_names) < (1 if scoring else 2):
         raise DataError(f"{spec}: found {len(class_names)} class(es) "
                         f"({', '.join(class_names) or 'none'}); a classifier needs at least 2")
     for y, part in ((ytr, "training"), (yte, "test")):
@@ -190,10 +199,10 @@ def checked(X_train: npt.ArrayLike, y_train: npt.ArrayLike, X_test: npt.ArrayLik
     # labels are in [0, C) here: a count per class (np.unique would sort them)
     seen = np.bincount(ytr, minlength=len(class_names)) > 0
     present = np.flatnonzero(seen)
-    if present.size < 2:
+    if present.size < 2 and not scoring:
         raise DataError(f"{spec}: the training split holds one class only "
                         f"({class_names[int(present[0])]!r}); a classifier needs at least 2")
-    if yte is not None:
+    if yte is not None and not scoring:
         missing = np.flatnonzero((np.bincount(yte, minlength=len(class_names)) > 0) & ~seen)
         if missing.size:
             names = ", ".join(repr(class_names[int(k)]) for k in missing[:5])

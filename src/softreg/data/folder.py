@@ -33,14 +33,20 @@ MAX_PIXELS_TOTAL = 2**31  # all images together, in bytes of uint8 pixels
 
 
 def load_folder(target: str, spec: str, image_size: tuple[int, int] | None,
-                grayscale: bool) -> Dataset:
+                grayscale: bool, scoring: bool = False) -> Dataset:
     """Read an image folder (see the module doc) into a :class:`Dataset`.
+
+    ``scoring``: the folder scores a trained model (``evaluate``, ``explain``), whose classes
+    its class folders are matched to by name: one class folder is enough, and with
+    ``train/`` and ``test/`` the classes are those of both (the test folder may hold classes
+    the train folder lacks). For a folder training passes, that is its classes all the same.
 
     Raises:
         DataNotFoundError: the folder does not exist.
-        DataError: no class folder, a class folder without images, fewer than 2 classes,
-            images of different sizes without ``image_size``, an unreadable image (named),
-            a test class the training split lacks.
+        DataError: no class folder, a class folder without images, fewer than 2 classes
+            (not when ``scoring``), images of different sizes without ``image_size``, an
+            unreadable image (named), a test class the training split lacks (not when
+            ``scoring``).
     """
     root = Path(target).expanduser()
     if not root.is_dir():
@@ -59,19 +65,22 @@ def load_folder(target: str, spec: str, image_size: tuple[int, int] | None,
                         f"DIR/test/CLASS/IMAGE, or DIR/CLASS/IMAGE (it then holds out its own "
                         f"test images): {val}add {missing}/, or give the folder of the class "
                         "folders")
+    least = 1 if scoring else 2
     if all(have):
-        classes = _classes(split_dirs[0], spec)
-        train = _files(split_dirs[0], classes, spec)
+        train_classes = _classes(split_dirs[0], spec, least)
         test_classes = _classes(split_dirs[1], spec, least=1)  # a test set of one class is one
-        unknown = sorted(set(test_classes) - set(classes))
-        if unknown:
+        unknown = sorted(set(test_classes) - set(train_classes))
+        if unknown and not scoring:
             raise DataError(f"{spec}: the test folder has class(es) {', '.join(unknown[:5])} "
                             "that the train folder lacks; a model cannot learn a class it "
                             "never sees")
+        classes = sorted(set(train_classes) | set(test_classes))  # train's, unless scoring
+        index = {c: i for i, c in enumerate(classes)}
+        train = _files(split_dirs[0], train_classes, spec, index=index)
         test: list[tuple[Path, int]] | None = _files(split_dirs[1], test_classes, spec,
-                                                     index={c: i for i, c in enumerate(classes)})
+                                                     index=index)
     else:
-        classes = _classes(root, spec)
+        classes = _classes(root, spec, least)
         train, test = _files(root, classes, spec), None
     files = train + (test or [])
     first_size, first_gray = _first(files[0][0], spec)
@@ -83,7 +92,8 @@ def load_folder(target: str, spec: str, image_size: tuple[int, int] | None,
     y = np.asarray([k for _, k in files], dtype=np.int64)
     n = len(train)
     return checked(X[:n], y[:n], None if test is None else X[n:],
-                   None if test is None else y[n:], tuple(classes), tuple(X.shape[1:]), spec)
+                   None if test is None else y[n:], tuple(classes), tuple(X.shape[1:]), spec,
+                   scoring=scoring)
 
 
 def _read_all(files: list[tuple[Path, int]], colour: bool, size: tuple[int, int],

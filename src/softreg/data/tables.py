@@ -582,8 +582,10 @@ def _check_npz_headers(p: Path, spec: str) -> None:
                         f"{MAX_FILE_BYTES} softreg loads (nothing was read)")
 
 
-def load_table(kind: str, target: str, spec: str, label_column: str) -> Dataset:
-    """A CSV, Parquet or npz source as a :class:`Dataset` (no test split but the npz's own).
+def load_table(kind: str, target: str, spec: str, label_column: str,
+               scoring: bool = False) -> Dataset:
+    """A CSV, Parquet or npz source as a :class:`Dataset` (no test split but the npz's own);
+    ``scoring``: data to score a trained model, checked as :func:`checked` says.
 
     Raises:
         DataError, DataNotFoundError: see the readers.
@@ -597,11 +599,12 @@ def load_table(kind: str, target: str, spec: str, label_column: str) -> Dataset:
                                 "lose their imaginary part; give real features (the real and "
                                 "imaginary parts as columns of their own)")
         ytr, yte, names = _npz_labels(arrays["y_train"], arrays.get("y_test"), spec)
-        return checked(arrays["X_train"], ytr, arrays.get("X_test"), yte, names, None, spec)
+        return checked(arrays["X_train"], ytr, arrays.get("X_test"), yte, names, None, spec,
+                       scoring=scoring)
     reader = read_csv if kind == "csv" else read_parquet
     X, (texts, codes), features, label = reader(target, spec, label_column)
     y, names = encode_labels(texts, codes, spec, label)
-    return checked(X, y, None, None, names, None, spec, features)
+    return checked(X, y, None, None, names, None, spec, features, scoring=scoring)
 
 
 def _npz_labels(ytr: npt.NDArray[Any], yte: npt.NDArray[Any] | None, spec: str) -> tuple[
@@ -636,8 +639,9 @@ def _npz_labels(ytr: npt.NDArray[Any], yte: npt.NDArray[Any] | None, spec: str) 
     return y_all[: len(ytr)], None if yte is None else y_all[len(ytr):], names
 
 
-def load_sklearn(name: str, spec: str) -> Dataset:
-    """One of scikit-learn's bundled sets (no download), without a test split.
+def load_sklearn(name: str, spec: str, scoring: bool = False) -> Dataset:
+    """One of scikit-learn's bundled sets (no download), without a test split (``scoring``:
+    see :func:`checked`; every set has two classes or more all the same).
 
     Raises:
         FrameworkUnavailableError: scikit-learn is not installed.
@@ -654,4 +658,4 @@ def load_sklearn(name: str, spec: str) -> Dataset:
     if name == "digits":  # 8x8 images of 17 grey levels (0..16): pixels as a table's numbers
         features = tuple(f"pixel_{r}_{c}" for r in range(8) for c in range(8))
     return checked(X, np.asarray(bunch.target, dtype=np.int64), None, None, names, None, spec,
-                   features)
+                   features, scoring=scoring)

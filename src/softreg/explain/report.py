@@ -15,15 +15,17 @@ FIGURES = {"confused": "confused pairs", "mistakes": "highest-loss test images",
            "reliability": "reliability diagram", "templates": "weight templates"}
 
 
-def _pct(rate: float) -> str:
-    return f"{100 * rate:.1f}%"
+def pct(rate: float) -> str:
+    """A share of a class's test examples as a percentage; for a class without any (NaN: data
+    of some of the model's classes), saying so."""
+    return "no test examples" if math.isnan(rate) else f"{100 * rate:.1f}%"
 
 
 def _pair_rows(expl: Explanation) -> list[tuple[str, str, str, str]]:
     """(classes, a taken for b, b taken for a, both) for each confused pair."""
     n = expl.names
-    return [(f"{n[p.a]} / {n[p.b]}", f"{p.a_as_b} ({_pct(p.a_rate)} of {n[p.a]})",
-             f"{p.b_as_a} ({_pct(p.b_rate)} of {n[p.b]})", str(p.total)) for p in expl.pairs]
+    return [(f"{n[p.a]} / {n[p.b]}", f"{p.a_as_b} ({pct(p.a_rate)} of {n[p.a]})",
+             f"{p.b_as_a} ({pct(p.b_rate)} of {n[p.b]})", str(p.total)) for p in expl.pairs]
 
 
 def _hard_rows(expl: Explanation) -> list[tuple[str, ...]]:
@@ -161,7 +163,7 @@ def format_text(expl: Explanation) -> str:
     for p in expl.pairs:
         a, b = expl.names[p.a], expl.names[p.b]
         out.append(f"  {a + ' / ' + b:<26} {p.total:>5} in all: {a} as {b} {p.a_as_b} "
-                   f"({_pct(p.a_rate)}), {b} as {a} {p.b_as_a} ({_pct(p.b_rate)})")
+                   f"({pct(p.a_rate)}), {b} as {a} {p.b_as_a} ({pct(p.b_rate)})")
     out += ["", f"highest-loss test {_items(expl)} (index, true -> predicted, p(predicted), "
             "loss):"]
     for idx, true, pred, p_pred, _, loss in _hard_rows(expl):

@@ -238,8 +238,10 @@ class DataCheck:
         leave_out: ``--data`` names other data, and leaving it out would read the data the
             checkpoint names: advice worth giving when that other data does not fit.
         label_indices: the model's labels are the integers 0..C-1 (an estimator fitted on
-            arrays): any data of C classes has them as its class indices, as for
-            ``save(path, data=SPEC)``.
+            arrays, whose class names are ``0`` ... ``C-1``): data of C classes of other
+            names has them as its class indices, in order, as for ``save(path, data=SPEC)``;
+            data whose labels are such indices (its class names among the model's) is matched
+            by name like any other, so that some of the indices are enough.
         test_split: the ``test_split`` the run trained with, when the data read is its own;
             None: not checked. The fingerprint covers the whole file, not the split: another
             fraction would score examples the model trained on as test ones.
@@ -256,6 +258,13 @@ def model_data(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None =
                check: DataCheck | None = None) -> Dataset:
     """The data ``config`` names, refused unless it is data the model can be scored on.
 
+    The data is read as data to score (``scoring``, see :func:`softreg.data.dataset.checked`):
+    it may hold some of the model's classes only, one even (a rare class absent from a test
+    file, or a file of one class's examples on purpose), matched to the model's classes by
+    name; a class the model does not have is refused. Where the model's labels are class
+    indices (``check.label_indices``), data of other class names is taken in order, and so
+    needs all C classes (see :func:`class_index`).
+
     Args:
         ck_shape: the model's shape. config: the data settings.
         data_dir, offline: where a named dataset's files are.
@@ -265,21 +274,23 @@ def model_data(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None =
             indices); default: the shape and the class names only.
 
     Returns:
-        The data, a table's columns in the order of the model's feature names (when both
-        name them: a table's columns are matched by name, as ``softreg predict`` matches a
-        CSV's; without names, by position).
+        The data with the model's class names and its labels the model's class indices; its
+        fingerprint that of the data as read. A table's columns are in the order of the
+        model's feature names (when both name them: a table's columns are matched by name, as
+        ``softreg predict`` matches a CSV's; without names, by position).
 
     Raises:
-        ConfigError: the data's feature count, image shape or class names differ from the
-            model's, or a table's feature names do; or it is the checkpoint's own data, but
-            its content is not the one the checkpoint records (the file changed, or a relative
-            path read another), or its test split would not be the run's.
+        ConfigError: the data's feature count or image shape differs from the model's, it has
+            a class the model lacks, or a table's feature names differ; or it is the
+            checkpoint's own data, but its content is not the one the checkpoint records (the
+            file changed, or a relative path read another), or its test split would not be
+            the run's.
         DataError, DataNotFoundError: as :func:`load_dataset`.
     """
     from softreg.core.errors import ConfigError
 
     check = check or DataCheck()
-    ds = load_dataset(config, data_dir, offline)
+    ds = load_dataset(config, data_dir, offline, scoring=True)
     if check.test_split is not None and ds.X_test is None \
             and config.test_split != check.test_split:
         raise ConfigError(
@@ -288,14 +299,14 @@ def model_data(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None =
             "in the test split); leave --test-split out, or pass --data to score other data "
             "on purpose")
     got = ds.shape
-    same = got.class_names == ck_shape.class_names or (
-        check.label_indices and got.classes == ck_shape.classes)
-    if got.features != ck_shape.features or not same:
-        def said(s: ModelShape) -> str:
-            names = ", ".join(s.class_names[:6]) + (", ..." if s.classes > 6 else "")
-            return f"{s.features} features and {s.classes} classes ({names})"
+    own = ", or leave --data out to use the run's own" if check.leave_out else ""
 
-        own = ", or leave --data out to use the run's own" if check.leave_out else ""
+    def said(s: ModelShape) -> str:
+        names = ", ".join(s.class_names[:6]) + (", ..." if s.classes > 6 else "")
+        return f"{s.features} features and {s.classes} classes ({names})"
+
+    index = class_index(got.class_names, ck_shape.class_names, check.label_indices)
+    if got.features != ck_shape.features:
         which = ""
         if got.features != ck_shape.features and got.feature_names and ck_shape.feature_names:
             extra = [n for n in got.feature_names if n not in ck_shape.feature_names]
@@ -306,9 +317,90 @@ def model_data(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None =
         raise ConfigError(f"data {config.data!r} has {said(got)}{which}, but {where} was "
                           f"trained on {said(ck_shape)}; give data of the model's shape and "
                           f"classes{own}")
+    if isinstance(index, list):  # the data's classes the model lacks
+        if check.label_indices:
+            raise ConfigError(
+                f"data {config.data!r} has {said(got)}, but {where} was fitted on the class "
+                f"indices 0..{ck_shape.classes - 1}: data of other class names is taken as "
+                f"those indices in order, so it needs all {ck_shape.classes} classes; give "
+                f"data of {ck_shape.classes} classes, or labels that are the indices (some of "
+                f"them are enough){own}")
+        raise ConfigError(
+            f"data {config.data!r} has class(es) {listed(index, 5)} that {where} lacks: it "
+            f"was trained on {said(ck_shape)}; give data of the model's classes (some of them "
+            f"are enough){own}")
     refuse_changed(config.data, ds.fingerprint, check.fingerprint, where,
                    f"pass --data {config.data} to score the model on the data as it is now")
+    if index is not None:  # the labels as the model's class indices (the test split drawn
+        # from them next is stratified by these classes, one class or more)
+        ds = replace(ds, y_train=index[ds.y_train],
+                     y_test=None if ds.y_test is None else index[ds.y_test],
+                     class_names=ck_shape.class_names)
     return by_feature_names(ds, ck_shape, config.data, where)
+
+
+def model_splits(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None = None,
+                 offline: bool = False, where: str = "the checkpoint",
+                 check: DataCheck | None = None) -> dict[str, Split]:
+    """The splits of :func:`model_data`'s data that ``config`` asks for (:func:`prepare_splits`),
+    unstandardised (the raw inputs a checkpoint's weights take), its labels the model's class
+    indices: what ``evaluate`` and ``explain`` score a model on.
+
+    Raises:
+        ConfigError: as :func:`model_data`; or data so small that a split drawn from it
+            (``--test-split`` of data without a test split of its own, the run's validation
+            split) would hold no example.
+        DataError, DataNotFoundError: as :func:`load_dataset`.
+    """
+    from softreg.core.errors import ConfigError
+
+    ds = model_data(ck_shape, config, data_dir, offline, where, check)
+    try:
+        return prepare_splits(config, dataset=ds, scale=False)
+    except ConfigError as exc:  # a split drawn class by class came out empty
+        own = "" if ds.X_test is None else ", with a test split of its own"
+        raise ConfigError(f"data {config.data!r} ({len(ds.y_train)} examples{own}) is too "
+                          f"small to split as the model's run did: {exc}") from None
+
+
+def class_index(data: tuple[str, ...], model: tuple[str, ...],
+                label_indices: bool = False) -> npt.NDArray[np.int64] | list[str] | None:
+    """How the classes of data to score (their names ``data``) are the model's (``model``).
+
+    By name: each of the data's classes is the model's class of its name, so data may hold
+    some of the model's classes only (a test file without a rare class, a file of one class).
+    ``label_indices``: the model's labels are the class indices 0..C-1 (its names ``0`` ...
+    ``C-1``, an estimator fitted on arrays). Data whose class names are among them (labels
+    that are those indices, some or all) is matched by name all the same, which is by index;
+    data of C classes of other names (``sklearn:iris``'s names for a model fitted on its
+    targets 0, 1, 2) has them as its indices, in order, as before; data of other names and
+    another count of classes cannot say which index each of its classes is, and is refused.
+
+    Returns:
+        None: the data's classes are the model's, in its order (labels as they are); an int64
+        array: the model's class index of each of the data's classes; a list: the data's class
+        names the model lacks (the data is refused).
+    """
+    if data == model:
+        return None
+    where = {name: i for i, name in enumerate(model)}
+    extra = [name for name in data if name not in where]
+    if not extra:
+        return np.asarray([where[name] for name in data], dtype=np.int64)
+    if label_indices and len(data) == len(model):
+        # names that are not the indices say nothing of which index each class is: only all C
+        # classes, in order, can be taken as them (what save(path, data=SPEC) takes); with
+        # fewer, "versicolor, virginica" would silently be scored as classes 0 and 1
+        return None
+    return extra
+
+
+def listed(names: list[str], few: int) -> str:
+    """The first ``few`` of ``names`` (each shown quoted and cut), then how many more."""
+    from softreg.safety.textsafe import shown
+
+    more = f" and {len(names) - few} more" if len(names) > few else ""
+    return ", ".join(shown(n, 40) for n in names[:few]) + more
 
 
 def by_feature_names(ds: Dataset, ck_shape: ModelShape, spec: str, where: str) -> Dataset:
@@ -321,23 +413,17 @@ def by_feature_names(ds: Dataset, ck_shape: ModelShape, spec: str, where: str) -
             one instead), or a name repeats so that columns cannot be matched by name.
     """
     from softreg.core.errors import ConfigError
-    from softreg.safety.textsafe import shown
 
     want, got = ck_shape.feature_names, ds.feature_names
     if not want or not got or want == got:
         return ds
-
-    def listed(names: list[str]) -> str:
-        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
-        return ", ".join(shown(n, 40) for n in names[:5]) + more
-
     missing = [n for n in want if n not in got]
     extra = [n for n in got if n not in want]
     if missing or extra:
         raise ConfigError(
-            f"data {spec!r} lacks the feature column(s) {listed(missing) or 'none'} that "
-            f"{where} was trained on, and has {listed(extra) or 'none'} instead; give a table "
-            "of the model's feature columns (in any order)")
+            f"data {spec!r} lacks the feature column(s) {listed(missing, 5) or 'none'} that "
+            f"{where} was trained on, and has {listed(extra, 5) or 'none'} instead; give a "
+            "table of the model's feature columns (in any order)")
     if len(set(want)) != len(want) or len(set(got)) != len(got):
         raise ConfigError(
             f"data {spec!r} and {where} name the same feature columns in another order, but "
@@ -389,12 +475,15 @@ def data_shape(config: TrainConfig, data_dir: str | None = None,
 
 
 def load_dataset(config: TrainConfig, data_dir: str | None = None,
-                 offline: bool = False) -> Dataset:
-    """The :class:`~softreg.data.Dataset` that ``config.data`` names, read as it says."""
+                 offline: bool = False, scoring: bool = False) -> Dataset:
+    """The :class:`~softreg.data.Dataset` that ``config.data`` names, read as it says;
+    ``scoring``: to score a trained model, not to train one (one class is then enough, see
+    :func:`softreg.data.dataset.checked`)."""
     from softreg.data import DataOptions, load
 
     return load(config.data, data_dir, offline,
-                DataOptions(config.label_column, config.image_size, config.grayscale))
+                DataOptions(config.label_column, config.image_size, config.grayscale,
+                            scoring))
 
 
 def _table_features(X: npt.NDArray[Any]) -> npt.NDArray[np.float32]:

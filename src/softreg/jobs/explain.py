@@ -22,7 +22,7 @@ from softreg.core.shape import ModelShape
 from softreg.explain.analysis import Explanation, Labelled, analyse
 from softreg.explain.calibration import FILE_NAME, FORMAT, model_digest
 from softreg.explain.mistakes import examples
-from softreg.explain.report import render_sections
+from softreg.explain.report import pct, render_sections
 from softreg.fitting.splits import DataCheck
 from softreg.runfiles import checkpoint
 from softreg.runfiles.checkpoint_meta import data_check, data_config, origin
@@ -203,18 +203,19 @@ def load_sets(config: TrainConfig | None, data_dir: str | None, offline: bool,
     """The test set and, when ``config`` has a validation split, the same validation examples
     as training used, as the raw inputs the saved weights take (pixels in [0, 1]). The data is
     the run's (``config.data``; Fashion-MNIST without a config), refused unless it has the
-    model's ``shape`` (and passes ``check``, see :func:`softreg.fitting.splits.model_data`).
+    model's ``shape`` (and passes ``check``, see :func:`softreg.fitting.splits.model_data`);
+    it may hold some of the model's classes only, one even, matched by name, its labels then
+    the model's class indices.
 
     Raises:
-        ConfigError: the data has another shape or class set than the model, or is the
-            checkpoint's own data but changed since.
+        ConfigError: the data has another shape than the model or a class it lacks, or is
+            the checkpoint's own data but changed since, or is too small to split.
     """
     from softreg.data.fashion import MODEL_SHAPE
-    from softreg.fitting.splits import model_data, prepare_splits
+    from softreg.fitting.splits import model_splits
 
     cfg = config if config is not None else TrainConfig()
-    ds = model_data(shape or MODEL_SHAPE, cfg, data_dir, offline, where, check)
-    splits = prepare_splits(cfg, dataset=ds, scale=False)
+    splits = model_splits(shape or MODEL_SHAPE, cfg, data_dir, offline, where, check)
     test = (splits["test"].X, splits["test"].y)
     if config is None or "val" not in splits:
         return test, None
@@ -296,7 +297,7 @@ def _write_confused(expl: Explanation, out: Path, files: dict[str, Path],
         for t, p, count, rate in ((pair.a, pair.b, pair.a_as_b, pair.a_rate),
                                   (pair.b, pair.a, pair.b_as_a, pair.b_rate)):
             idx = examples(s, t, p, EXAMPLES)
-            rows.append((f"{n[t]}\n→ {n[p]}\n{count} ({100 * rate:.1f}%)",
+            rows.append((f"{n[t]}\n→ {n[p]}\n{count} ({pct(rate)})",
                          as_images(expl.images[idx], image_shape),  # (k, H, W[, 3])
                          [f"p={s.p_pred[i]:.2f}" for i in idx]))
     if rows:
