@@ -112,6 +112,69 @@ def test_evaluate_reads_the_recorded_data(tmp_path, capsys, digits):
     assert f"test: accuracy {est.score(Xte, yte):.4f}" in out
 
 
+def _species_csv(path):
+    """A learnable CSV of three classes whose label column, ``species``, has none of the
+    usual names (label, class, target, y)."""
+    rng = np.random.default_rng(0)
+    k = rng.integers(0, 3, 150)
+    x = rng.normal(size=(150, 2)) + np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]])[k]
+    names = ("setosa", "versicolor", "virginica")
+    rows = [f"{u:.4f},{v:.4f},{names[c]}" for (u, v), c in zip(x, k, strict=True)]
+    path.write_text("\n".join(["a,b,species", *rows]) + "\n")
+    return f"csv:{path}"
+
+
+@pytest.mark.parametrize("cv", [False, True])
+def test_a_table_s_label_column_is_named_and_recorded(tmp_path, capsys, cv):
+    from softreg.core.errors import DataError
+    from softreg.estimator import SoftmaxRegressionCV
+
+    spec = _species_csv(tmp_path / "flowers.csv")
+    with pytest.raises(DataError, match="no label column"):
+        load_split(spec)  # none of the usual names
+    X, y = load_split(spec, label_column="species")
+    Xte, yte = load_split(spec, "test", label_column="species")
+    assert X.shape == (120, 2) and Xte.shape == (30, 2)  # the label is not a feature
+    names = np.array(["setosa", "versicolor", "virginica"], dtype=object)
+    est = (SoftmaxRegressionCV(Cs=[0.1, 1.0], cv=3).fit(X, names[y]) if cv
+           else SoftmaxRegression().fit(X, y))
+    target = names[yte] if cv else yte
+    path = est.save(tmp_path / "model.safetensors", data=spec, label_column="species")
+    assert checkpoint.load(path).meta["label_column"] == "species"
+    code, out, err = _run(capsys, "evaluate", path, "--no-figures")  # no --data
+    assert code == 0, err
+    assert f"test: accuracy {est.score(Xte, target):.4f}  " in out
+    assert "(30 examples)" in out
+    code, out, err = _run(capsys, "explain", path, "--no-figures")
+    assert code == 0, err
+    assert "30 test examples" in out
+
+
+def test_a_label_column_is_refused_where_it_would_be_ignored(tmp_path, digits):
+    (X, y), _ = digits
+    with pytest.raises(ValueError, match=r"label_column is a table's \(csv:, parquet:\) "
+                       r"setting, and data 'sklearn:digits' is not one: it would be ignored"):
+        load_split(DIGITS, label_column="species")
+    est = SoftmaxRegression(C=0.5).fit(X, y)
+    with pytest.raises(ValueError, match=r"label_column is a table's \(csv:, parquet:\)"):
+        est.save(tmp_path / "model.safetensors", data=DIGITS, label_column="species")
+    with pytest.raises(ValueError, match="no data is given: it would be ignored"):
+        est.save(tmp_path / "model.safetensors", label_column="species")
+    assert not list(tmp_path.iterdir())  # refused before anything is written
+
+
+@pytest.mark.parametrize(("meta", "problem"), [
+    ({"label_column": "species"}, "does not record"),
+    ({"data": "csv:x.csv", "label_column": ""}, "must be a column's name"),
+    ({"data": "csv:x.csv", "label_column": 3}, "must be a column's name")])
+def test_a_recorded_label_column_is_checked(meta, problem):
+    from softreg.core.errors import CheckpointError
+    from softreg.runfiles.checkpoint_meta import validate_meta
+
+    with pytest.raises(CheckpointError, match=problem):
+        validate_meta(meta, "m.safetensors")
+
+
 def test_evaluate_and_explain_need_data_for_an_array_fit(tmp_path, capsys, digits):
     (X, y), _ = digits
     path = SoftmaxRegression(C=0.5).fit(X, y).save(tmp_path / "model.safetensors")

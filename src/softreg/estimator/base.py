@@ -112,23 +112,26 @@ class LinearSoftmax(ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
-    def save(self, path: Any, data: str | None = None, *, data_dir: Any = None,
-             offline: bool = False, overwrite: bool = False) -> Any:
+    def save(self, path: Any, data: str | None = None, *, label_column: str | None = None,
+             data_dir: Any = None, offline: bool = False, overwrite: bool = False) -> Any:
         """Write the fitted model to ``path`` as a softreg checkpoint (safetensors, no pickle).
 
         The file is what ``softreg evaluate/predict/explain/export`` take. ``data``: the softreg
         data spec X was read from (``softreg.estimator.load_split``), recorded so that
         ``softreg evaluate`` reads the same data; None for your own arrays (the commands then
-        need ``--data``). A file already at ``path`` is replaced only with ``overwrite=True``
-        (the file is written beside it and renamed: never half written). Returns the path.
+        need ``--data``). ``label_column``: a table's label column, as given to
+        ``load_split`` (recorded with the spec: the commands read the same column). A file
+        already at ``path`` is replaced only with ``overwrite=True`` (the file is written
+        beside it and renamed: never half written). Returns the path.
 
         Raises:
             FileExistsError: a file is at ``path`` and ``overwrite`` is False.
             ValueError: ``path`` is in a folder of softreg's commands (a run, a sweep), or is a
-                folder or a link; ``data`` is not of the estimator's features and classes.
+                folder or a link; ``data`` is not of the estimator's features and classes;
+                ``label_column`` is given without ``data`` or for data that is not a table.
         """
         check_is_fitted(self, "_W")
-        return save_estimator(self, path, data, data_dir, offline, overwrite)
+        return save_estimator(self, path, data, data_dir, offline, overwrite, label_column)
 
     @classmethod
     def load(cls, path: Any) -> Any:

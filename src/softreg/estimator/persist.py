@@ -6,7 +6,8 @@ the model on the raw features (a ``standardize=True`` fit's statistics are folde
 ``predict`` and every exporter apply them), stored in float64 (the commands read them as
 float32, :meth:`SoftmaxRegression.load` exactly); the model shape (class names, features, and
 the image shape of image data); and, when the data is named at :func:`save_estimator`, the
-data's spec, fingerprint and scaling, so that ``softreg evaluate`` needs no ``--data``.
+data's spec, fingerprint and scaling (and a table's label column, when it is named), so that
+``softreg evaluate`` needs no ``--data``.
 
 The metadata field ``estimator`` holds the rest: the labels with their dtype (any label type
 comes back: strings, integers, floats, booleans), which checkpoint row each label's weights are
@@ -24,16 +25,19 @@ import os
 import warnings
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from softreg.core.errors import CheckpointError, ConfigError
 from softreg.core.shape import ModelShape
 from softreg.runfiles import checkpoint
-from softreg.runfiles.checkpoint_meta import LAST, MAX_CLASSES
+from softreg.runfiles.checkpoint_meta import LABEL_COLUMN, LAST, MAX_CLASSES
 from softreg.safety import fileio, folders, readback, tensorfile, writegate
 from softreg.safety.textsafe import printable
+
+if TYPE_CHECKING:
+    from softreg.core.config import TrainConfig
 
 LEGACY_FORMAT = "softreg-estimator"
 MAX_DATA = 1 << 34  # bytes of a legacy file; (d+1)*c float64 of a model far larger than any
@@ -96,7 +100,8 @@ def _unlabel(entry: dict[str, Any]) -> Any:
 
 def save_estimator(est: Any, path: str | os.PathLike[str], data: str | None = None,
                    data_dir: str | os.PathLike[str] | None = None,
-                   offline: bool = False, overwrite: bool = False) -> Path:
+                   offline: bool = False, overwrite: bool = False,
+                   label_column: str | None = None) -> Path:
     """Atomically write the fitted ``est`` to ``path`` as a softreg checkpoint; returns the path.
 
     Args:
@@ -106,15 +111,20 @@ def save_estimator(est: Any, path: str | os.PathLike[str], data: str | None = No
             for the user's own arrays (then ``softreg evaluate`` needs ``--data``).
         data_dir, offline: where a named dataset's files are.
         overwrite: replace a file already at ``path`` (never a folder, link or other thing).
+        label_column: the label column of ``data``, a table (``load_split``'s
+            ``label_column``), recorded beside the spec (as a run's configuration records
+            ``--label-column``), so that the commands read the same column.
 
     Raises:
         FileExistsError: a file is at ``path`` and ``overwrite`` is False.
         ValueError: ``path`` is in a folder of softreg's commands (a run, a sweep: their files
             are theirs to write); ``path`` is a folder, a link or a device; ``data`` has
             another feature count, or classes that are neither the estimator's labels (as
-            text) nor the indices 0..C-1 of its class names.
+            text) nor the indices 0..C-1 of its class names; ``label_column`` is given
+            without ``data``, or for data that is not a table.
     """
     dest = Path(path)
+    settings = _data_settings(data, label_column)  # before any other work, as the data's own
     _check_destination(dest, overwrite)
     classes = np.asarray(est.classes_)
     d = int(est._W.shape[0])
@@ -128,9 +138,11 @@ def save_estimator(est: Any, path: str | os.PathLike[str], data: str | None = No
     meta: dict[str, Any] = {"framework": est.framework, "scaling": "raw",
                             "model_shape": ModelShape(names, d, None, features).to_dict(),
                             "class_names": list(names)}
-    if data is not None:
-        info, rows = _data_info(data, classes, d, data_dir, offline)
+    if settings is not None:
+        info, rows = _data_info(settings, classes, d, data_dir, offline)
         meta.update(info)
+        if settings.label_column:  # what --label-column is to a run: read by data_config
+            meta[LABEL_COLUMN] = settings.label_column
     order = np.argsort(rows)  # the label of each checkpoint row
     params, dropped = _params(est.get_params())
     if dropped:
@@ -274,12 +286,30 @@ def _set_fitted(est: Any, fitted: Any) -> None:
             raise ValueError(f"an unknown fitted value {printable(str(name))!r}")
 
 
-def _data_info(spec: str, classes: Any, d: int, data_dir: Any,
+def _data_settings(data: str | None, label_column: str | None) -> TrainConfig | None:
+    """The settings ``data`` is read with (None: no data), its ``label_column`` checked.
+
+    Raises:
+        ValueError: ``label_column`` without ``data``, or for data that is not a table.
+    """
+    from softreg.estimator.data import data_settings
+
+    if data is None:
+        if label_column not in (None, ""):
+            raise ValueError("label_column names the label column of the data given as "
+                             "data=SPEC, and no data is given: it would be ignored; pass "
+                             "data=SPEC too, or leave label_column out")
+        return None
+    return data_settings(data, label_column)
+
+
+def _data_info(settings: TrainConfig, classes: Any, d: int, data_dir: Any,
                offline: bool) -> tuple[dict[str, Any], Any]:
     """The data's checkpoint fields, and the checkpoint row of each of the estimator's classes."""
-    from softreg.data import load
+    from softreg.fitting.splits import load_dataset
 
-    ds = load(spec, data_dir, offline)
+    spec = settings.data
+    ds = load_dataset(settings, None if data_dir is None else str(data_dir), offline)
     shape = ds.shape
     if shape.features != d:
         raise ValueError(f"data {spec!r} has {shape.features} features, but the estimator was "

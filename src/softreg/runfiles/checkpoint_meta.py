@@ -31,6 +31,9 @@ TAMPERED = "the file was changed after softreg wrote it, or is not softreg's"
 _STOPPER_FIELDS = ("best_value", "best_epoch", "bad_epochs")
 # The field of a saved scikit-learn estimator's own state (softreg.estimator.persist).
 ESTIMATOR = "estimator"
+# The field of the label column of the table a saved estimator records as its data (its
+# save(data=..., label_column=...)): what a run's configuration holds as label_column.
+LABEL_COLUMN = "label_column"
 # The format version this softreg reads and writes (checkpoint.py writes it).
 FORMAT_VERSION = "1"
 # The two checkpoints of a run folder: the last epoch (resumable) and the best epoch.
@@ -112,6 +115,11 @@ def _short_text(value: Any) -> str | None:
     return None if ok else f"must be a printable string, got {shown(value)}"
 
 
+def _label_column(value: Any) -> str | None:
+    ok = isinstance(value, str) and 0 < len(value) <= 4096 and value.isprintable()
+    return None if ok else f"must be a column's name (printable text), got {shown(value)}"
+
+
 def _scaling(value: Any) -> str | None:
     return _one_of(SCALINGS)(value)
 
@@ -160,7 +168,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "device_used": _one_of(DEVICES), "class_names": _class_names, "config": _config,
     "history": _history, "model_file": _model_file, "early_stopping": _early_stopping,
     "sweep_key": _sweep_key, "model_shape": _model_shape, "data": _short_text,
-    "data_fingerprint": _short_text, "scaling": _scaling,
+    "data_fingerprint": _short_text, "scaling": _scaling, LABEL_COLUMN: _label_column,
 }
 
 
@@ -198,6 +206,9 @@ def validate_meta(meta: dict[str, Any], where: str) -> None:
         if "model_shape" not in meta and len(names) != len(_fashion_names()):
             raise _refuse(where, "class_names", f"name {len(names)} classes; a checkpoint "
                           f"without a model_shape holds {len(_fashion_names())}")
+    if LABEL_COLUMN in meta and not isinstance(meta.get("data"), str):
+        raise _refuse(where, LABEL_COLUMN, "names the label column of data the checkpoint "
+                      "does not record")
     if "history" in meta:
         done = len(History.from_dict(meta["history"]))
         for key, value in (("epoch", meta.get("epoch")),
@@ -235,8 +246,9 @@ def run_state(meta: dict[str, Any], params: Arrays, best: Arrays | None,
 def data_config(meta: dict[str, Any], where: str, given: dict[str, Any]) -> TrainConfig:
     """The settings a checkpoint's data is read with: its run's configuration (with the data
     spec the checkpoint records, a file's path absolute there); else the data spec it records
-    (a saved estimator's); else Fashion-MNIST's (a checkpoint older than the data seam); then
-    the data settings ``given`` on the command line.
+    (a saved estimator's, with the table's label column it records, if any); else
+    Fashion-MNIST's (a checkpoint older than the data seam); then the data settings ``given``
+    on the command line.
 
     Raises:
         ConfigError: a saved estimator fitted on arrays (no spec recorded) and no ``--data``.
@@ -248,7 +260,7 @@ def data_config(meta: dict[str, Any], where: str, given: dict[str, Any]) -> Trai
         config = TrainConfig.from_dict(raw)
         config = replace(config, data=recorded_spec(meta.get("data"), config.data))
     elif isinstance(meta.get("data"), str):
-        config = TrainConfig(data=meta["data"])
+        config = TrainConfig(data=meta["data"], label_column=meta.get(LABEL_COLUMN, ""))
     elif ESTIMATOR in meta and "data" not in given:
         shape = meta.get("model_shape") or {}
         raise ConfigError(
