@@ -151,6 +151,19 @@ def test_parquet_null_or_nan_labels_are_refused_with_their_rows(tmp_path):
         _refused(f"parquet:{tmp_path / name}.parquet", message)
 
 
+def test_a_missing_value_among_numeric_labels_is_refused_and_stays_a_class_among_words(tmp_path):
+    """R writes a missing label as NA and pandas as NaN: among numbers that is no class but a
+    row without its label; among words ("EU", "NA") it is a class of its name."""
+    for text in ("NA", "NaN", "nan", "null", "N/A"):
+        numbers = _write(tmp_path / "numbers.csv", "a,label\n" + "".join(
+            f"{i},{text if i in (3, 8) else i % 2}\n" for i in range(12)))
+        _refused(f"csv:{numbers}", f"label column 'label' is '{text}' (a missing value: the "
+                 "other labels are numbers) in data rows 4, 9; every row needs a label")
+    words = _write(tmp_path / "words.csv", "a,label\n" + "".join(
+        f"{i},{('EU', 'NA', 'AS')[i % 3]}\n" for i in range(12)))
+    assert load(f"csv:{words}").class_names == ("AS", "EU", "NA")
+
+
 def test_one_number_written_two_ways_is_refused_and_text_labels_stay_text(tmp_path):
     for other in ("01", "1.0"):
         mixed = _write(tmp_path / f"mixed{other}.csv", "a,label\n" + "".join(

@@ -75,6 +75,7 @@ def encode_labels(texts: list[str], codes: npt.NDArray[np.integer[Any]], spec: s
     if "" in distinct:
         empty = np.flatnonzero(np.asarray([t == "" for t in stripped], dtype=bool))
         _no_label(np.flatnonzero(np.isin(codes, empty)), spec, column, "empty")
+    _missing_among_numbers(stripped, codes, distinct, spec, column)
     _one_way_each(distinct, spec, column)
     try:
         as_int = {v: int(v) for v in distinct}
@@ -104,6 +105,35 @@ def _no_label(rows: npt.NDArray[np.intp], spec: str, column: str, how: str) -> N
     more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
     raise DataError(f"{spec}: label column {column!r} is {how} in data row{'s' * (len(rows) > 1)} "
                     f"{shown_rows}{more}; every row needs a label")
+
+
+# How spreadsheets, pandas and R write a missing value as text (compared case-blind).
+MISSING_TEXTS = frozenset({"nan", "-nan", "na", "n/a", "#n/a", "<na>", "null", "none"})
+
+
+def _missing_among_numbers(stripped: list[str], codes: npt.NDArray[np.integer[Any]],
+                           distinct: set[str], spec: str, column: str) -> None:
+    """Refuse a missing value written as text ("NaN", "NA", "null", ...) in a column whose
+    other labels are all numbers: there it is no class, but a row without its label (R writes
+    NA, pandas NaN). Among words ("EU", "NA", "AS") such a text stays a class of its name.
+
+    Raises:
+        DataError: naming the text and its rows (1-based data rows).
+    """
+    missing = {t for t in distinct if t.lower() in MISSING_TEXTS}
+    if not missing:
+        return
+    for text in distinct - missing:
+        try:
+            if not Decimal(text).is_finite():
+                return
+        except (ArithmeticError, ValueError):
+            return  # a word among the labels: the texts are classes
+    which = np.flatnonzero(np.asarray([t in missing for t in stripped], dtype=bool))
+    rows = np.flatnonzero(np.isin(codes, which))
+    first = stripped[int(codes[rows[0]])]
+    _no_label(rows, spec, column, f"{shown(first)} (a missing value: the other labels are "
+                                  "numbers)")
 
 
 def _one_way_each(labels: set[str], spec: str, column: str) -> None:
