@@ -293,6 +293,20 @@ def test_an_empty_cell_names_its_line_and_column(tmp_path):
                            "fill it in or drop the row")
 
 
+def test_digits_grouped_by_underscores_are_no_number_in_training_or_predict(tmp_path):
+    """float("5_1") is 51 (Python's literal syntax): such a cell was trained on, and
+    predicted, as 51 without a word."""
+    grouped = _write(tmp_path / "grouped.csv", "a,b,label\n" + "".join(
+        f"{i},{'5_1' if i == 4 else i},{i % 2}\n" for i in range(12)))
+    _refused(f"csv:{grouped}", "feature column 'b' is not numeric (it holds '5_1') on line 6")
+    rows = _write(tmp_path / "rows.csv", "a,b\n1,2\n5_1,3\n")
+    with pytest.raises(InputImageError, match=r"data row 2 is not 2 numbers, as the model "
+                                              r"takes"):
+        load_inputs([str(rows)], _shape("a", "b"))
+    assert _predict_rows(_write(tmp_path / "plain.csv", "a,b\n5.1,3\n"),
+                         _shape("a", "b")) == [[np.float32(5.1), 3]]
+
+
 def test_a_value_beyond_float32_names_its_line_and_column_without_a_warning(tmp_path):
     import warnings
 

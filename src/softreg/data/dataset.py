@@ -249,6 +249,19 @@ def _check_names(class_names: tuple[str, ...], feature_names: tuple[str, ...],
                         "checkpoint has for names; shorten the names or use fewer classes")
 
 
+def cell_number(text: str) -> float:
+    """A text cell's number (a CSV file's, a row given to ``softreg predict``), as ``float``
+    reads it, but for digits grouped by underscores: ``float("5_1")`` is 51 (Python's literal
+    syntax), and no table writer means a cell so.
+
+    Raises:
+        ValueError: the text is not a number.
+    """
+    if "_" in text:
+        raise ValueError(f"not a number: {text!r}")
+    return float(text)
+
+
 def as_float32(values: npt.ArrayLike) -> tuple[npt.NDArray[np.float32],
                                                tuple[tuple[int, ...], bool] | None]:
     """``values`` as C-ordered float32 (features are trained in float32), and where its first

@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from softreg.core.errors import InputImageError
 from softreg.core.shape import ModelShape
-from softreg.data.dataset import as_float32
+from softreg.data.dataset import as_float32, cell_number
 from softreg.safety.textsafe import printable, shown
 
 MAX_ROWS = 1_000_000  # rows one file may give
@@ -212,7 +212,7 @@ def _features(row: list[str], i: int, cols: list[int] | None, width: int, names:
     if len(row) != len(names) or not all(_number(v) for v in row):
         raise InputImageError(f"input {str(p)!r}: data row {i + 1} is not {len(names)} numbers, "
                               "as the model takes")
-    values = [float(v) for v in row]
+    values = [cell_number(v) for v in row]
     X, unfit = as_float32(values)
     if unfit is not None and unfit[1]:
         k = unfit[0][0]
@@ -229,7 +229,7 @@ def _listed(names: list[str], most: int = 10) -> str:
 
 def _number(text: str) -> bool:
     try:
-        float(text)
+        cell_number(text)
     except ValueError:
         return False
     return True

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg.core.errors import DataError, DataNotFoundError
-from softreg.data.dataset import MAX_DATA_CLASSES, Dataset, as_float32, checked
+from softreg.data.dataset import MAX_DATA_CLASSES, Dataset, as_float32, cell_number, checked
 from softreg.safety import readback
 from softreg.safety.textsafe import printable, shown
 
@@ -326,7 +326,7 @@ def _parse_row(X: npt.NDArray[np.float32], i: int, row: list[str], cols: list[in
     """Row ``i`` of X from the feature fields of ``row``, or name the cell (its line and
     column) that is not a number, or not a finite float32 one."""
     try:
-        values = [float(row[j]) for j in cols]
+        values = [cell_number(row[j]) for j in cols]
         with np.errstate(over="ignore"):  # a value beyond float32: refused just below
             X[i] = values
     except ValueError:
@@ -349,7 +349,7 @@ def _parse_row(X: npt.NDArray[np.float32], i: int, row: list[str], cols: list[in
 
 def _is_number(text: str) -> bool:
     try:
-        float(text)
+        cell_number(text)
     except ValueError:
         return False
     return True
