@@ -193,7 +193,7 @@ def test_npz_labels_are_their_distinct_values(tmp_path):
     assert ds.class_names == ("1", "4") and ds.y_test is not None
     assert list(ds.y_test) == [1, 0, 1, 0]
     np.savez(tmp_path / "half.npz", X=X, y=half + 0.5)
-    _refused(f"npz:{tmp_path / 'half.npz'}", "y_train holds 0.5 in row 1; labels must be "
+    _refused(f"npz:{tmp_path / 'half.npz'}", "y_train holds 0.5 in data row 1; labels must be "
                                              "integers or text")
 
 
@@ -341,9 +341,10 @@ def test_a_value_beyond_float32_in_parquet_npz_and_predict_is_said_so_without_a_
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _refused(f"parquet:{tmp_path / 'big.parquet'}", "feature column 'dbl' holds a value "
-                 "beyond float32's range (about 3.4e38) in row 0, which softreg trains in")
+                 "beyond float32's range (about 3.4e38) in data row 1, which softreg trains in")
         _refused(f"npz:{tmp_path / 'big.npz'}", "the training features hold a value beyond "
-                 "float32's range (12 value(s), the first in row 0, feature 2: -1e+300)")
+                 "float32's range (12 value(s), the first in data row 1, feature 3: -1e+300; rows "
+                 "and features counted from 1)")
         with pytest.raises(InputImageError, match=r"data row 2, feature 'b' holds '1e300', "
                                                   r"beyond float32's range"):
             _predict_rows(rows, shape)
@@ -438,7 +439,7 @@ def test_predict_reads_every_row_by_the_header_and_names_a_short_one(tmp_path):
     short = _write(tmp_path / "short.csv", "b,a,label\n0.25,1.5,pos\n0.25,1.5\n")
     assert _predict_rows(short, shape) == [[1.5, 0.25]] * 2  # the label cell may be left out
     lacking = _write(tmp_path / "lacking.csv", "b,label,a\n0.2,pos,1.5\n0.2,pos\n")
-    with pytest.raises(InputImageError, match=r"data row 2 lacks the feature column\(s\) a \(it "
+    with pytest.raises(InputImageError, match=r"data row 2 lacks the feature column\(s\) 'a' \(it "
                                               r"has 2 fields, the header 3\)"):
         load_inputs([str(lacking)], shape)
     longer = _write(tmp_path / "longer.csv", "b,a\n0.2,1.5\n0.2,1.5,9\n")
@@ -474,3 +475,148 @@ def test_a_fifo_given_as_a_table_is_called_a_fifo(tmp_path):
         existing_file(str(fifo), "csv:rows.csv")
     with pytest.raises(DataNotFoundError, match="does not exist"):
         existing_file(str(tmp_path / "absent.csv"), "csv:absent.csv")
+
+
+# ----------------------------------------------------------------------------- second review
+
+
+def test_a_parquet_category_without_rows_is_no_class(tmp_path):
+    """pandas keeps every category after rows are filtered out: the unused one became a class
+    of the model (a phantom output, another loss), and ``load_split`` then gave labels 0, 2, 3
+    that ``save(data=...)`` could not match to the data's four classes."""
+    need("pyarrow")
+    pd = need("pandas")
+    rng = np.random.default_rng(0)
+    words = rng.choice(["setosa", "versicolor", "virginica"], 60)
+    X = rng.normal(size=(60, 2)) + (words == "setosa")[:, None] * 3
+    df = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "label": pd.Categorical(
+        words, categories=["virginica", "unused", "setosa", "versicolor", " "])})
+    df.to_parquet(tmp_path / "words.parquet", index=False)
+    spec = f"parquet:{tmp_path / 'words.parquet'}"
+    ds = load(spec)
+    assert ds.class_names == ("setosa", "versicolor", "virginica")
+    names = np.array(ds.class_names)
+    np.testing.assert_array_equal(names[ds.y_train], words)
+    numbers = pd.DataFrame({"a": X[:, 0], "label": pd.Categorical(
+        np.where(words == "setosa", 10, 2), categories=[10, 7, 2])})  # sorted as numbers
+    numbers.to_parquet(tmp_path / "numbers.parquet", index=False, row_group_size=16)
+    ds = load(f"parquet:{tmp_path / 'numbers.parquet'}")
+    assert ds.class_names == ("2", "10")
+    np.testing.assert_array_equal(ds.y_train, (words == "setosa").astype(np.int64))
+
+    from softreg import SoftmaxRegression
+    from softreg.estimator import load_split
+
+    X_train, y_train = load_split(spec)
+    assert set(np.unique(y_train)) == {0, 1, 2}
+    est = SoftmaxRegression().fit(X_train, y_train)
+    est.save(tmp_path / "est.safetensors", data=spec)  # matched the data's classes by index
+
+
+PANDAS_NULLABLE = ("boolean", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32",
+                   "UInt64", "Float32", "Float64")
+
+
+def test_a_null_in_a_nullable_parquet_feature_is_a_missing_value_of_every_type(tmp_path):
+    """A nullable boolean column with a null said "cannot read ... as Parquet (ufunc 'isfinite'
+    not supported ...)" of a valid file; Int64 and Float64 said NaN or inf, by index."""
+    need("pyarrow")
+    pd = need("pandas")
+    for dtype in PANDAS_NULLABLE:
+        values = pd.array([i % 2 == 0 if dtype == "boolean" else i % 3 for i in range(12)],
+                          dtype=dtype)
+        df = pd.DataFrame({"a": np.arange(12.0), "f": values, "label": np.arange(12) % 2})
+        df.to_parquet(tmp_path / "full.parquet", index=False)
+        ds = load(f"parquet:{tmp_path / 'full.parquet'}")
+        np.testing.assert_array_equal(ds.X_train[:, 1], np.asarray(values, dtype=np.float32))
+        df.loc[[2, 9], "f"] = pd.NA
+        df.to_parquet(tmp_path / "null.parquet", index=False)
+        _refused(f"parquet:{tmp_path / 'null.parquet'}", "feature column 'f' is empty (null, a "
+                 "missing value) in data rows 3, 10; fill them in or drop those rows")
+    df = pd.DataFrame({"a": np.arange(12.0), "f": pd.array(["x"] * 11 + [None], dtype="string"),
+                       "label": np.arange(12) % 2})
+    df.to_parquet(tmp_path / "text.parquet", index=False)
+    _refused(f"parquet:{tmp_path / 'text.parquet'}", "feature column 'f' is not numeric")
+
+
+def test_data_messages_count_rows_from_1_and_name_a_table_column(tmp_path):
+    """The same 4th row was "row 3, feature 2" for a NaN feature and "data row 4" for a NaN
+    label; a Parquet table's column was "feature 2", not its name."""
+    need("pyarrow")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from softreg.data import from_arrays
+
+    X = np.arange(48, dtype=np.float64).reshape(12, 4)
+    y = np.arange(12) % 2
+    nan = X.copy()
+    nan[3, 2] = np.nan
+    np.savez(tmp_path / "x.npz", X=nan, y=y)
+    _refused(f"npz:{tmp_path / 'x.npz'}", "the training features hold NaN or inf (1 value(s), "
+             "the first in data row 4, feature 3; rows and features counted from 1)")
+    np.savez(tmp_path / "y.npz", X=X, y=np.where(np.arange(12) == 3, np.nan, y))
+    _refused(f"npz:{tmp_path / 'y.npz'}", "is NaN in data row 4; every row needs a label")
+    np.savez(tmp_path / "test.npz", X_train=X, y_train=y, X_test=X[:4],
+             y_test=np.array(["1", "0", " ", "1"]))
+    _refused(f"npz:{tmp_path / 'test.npz'}", "label column 'y_test' is empty in data row 3; "
+                                             "every row needs a label")  # was "data row 15"
+    table = {name: X[:, k] for k, name in enumerate(("sl", "sw", "pl", "pw"))}
+    pq.write_table(pa.table({**table, "pl": nan[:, 2], "label": y}),  # a NaN, not a null
+                   tmp_path / "nan.parquet")
+    _refused(f"parquet:{tmp_path / 'nan.parquet'}", "the training features hold NaN or inf "
+             "(1 value(s), the first in data row 4, feature column 'pl'); fill or drop them")
+    pq.write_table(pa.table({**table, "pl": pa.array(nan[:, 2], from_pandas=True), "label": y}),
+                   tmp_path / "null.parquet")  # pandas writes NaN so: a null
+    _refused(f"parquet:{tmp_path / 'null.parquet'}", "feature column 'pl' is empty (null, a "
+             "missing value) in data row 4; fill it in or drop the row")
+    with pytest.raises(DataError, match=r"the test features hold NaN or inf \(1 value\(s\), the "
+                                        r"first in data row 1, feature column 'c'\)"):
+        from_arrays(X[:, :3], y, np.array([[1.0, 2.0, np.inf]]), y[:1],
+                    feature_names=["a", "b", "c"])
+
+
+def test_a_csv_of_integers_without_a_header_is_told_so(tmp_path):
+    """np.savetxt of digits: "the column name '0' is given twice" said nothing of the header
+    row the first data row had become."""
+    rows = "".join(",".join(str((i * 7 + j * 3) % 5) for j in range(6)) + f",{i % 2}\n"
+                   for i in range(12))
+    path = _write(tmp_path / "digits.csv", rows)
+    _refused(f"csv:{path}", "the column name '0' is given twice (columns 1 and 6); the first "
+             "row, read as the column names, is all numbers: it looks like a data row; add a "
+             "header row naming the columns (the label column among them)")
+    words = _write(tmp_path / "words.csv", "".join(f"{i % 3},{i % 3},{'xy'[i % 2]}\n"
+                                                    for i in range(12)))
+    _refused(f"csv:{words}", "the column name '0' is given twice (columns 1 and 2); the first "
+             "row, read as the column names, is all numbers but for 'x': it looks like a data "
+             "row; add a header row")
+    named = _write(tmp_path / "named.csv", "a,1,1,label\n" + "1,2,3,0\n" * 12)
+    _refused(f"csv:{named}", "the column name '1' is given twice (columns 2 and 3); give each "
+             "column its own name")
+
+
+def test_predict_finds_a_column_whose_name_differs_only_by_surrounding_spaces(tmp_path):
+    """Parquet and the estimator keep a name such as ' sl '; a CSV header of it, written by
+    pandas (' sl ') or by hand ('sl'), is that column."""
+    shape = _shape(" sl ", "sw")
+    exact = _write(tmp_path / "exact.csv", " sl ,sw\n1,2\n")
+    assert _predict_rows(exact, shape) == [[1, 2]]
+    loose = _write(tmp_path / "loose.csv", "sw,sl\n2,1\n")
+    assert _predict_rows(loose, shape) == [[1, 2]]
+    # names the model tells apart by their spaces are taken exactly
+    both = _shape("a", "a ")
+    assert _predict_rows(_write(tmp_path / "both.csv", "a ,a\n2,1\n"), both) == [[1, 2]]
+
+
+def test_predict_refuses_a_column_match_by_spaces_that_is_ambiguous_and_quotes_names(tmp_path):
+    two = _write(tmp_path / "two.csv", " a,a ,b\n1,2,3\n")
+    with pytest.raises(InputImageError, match=r"differ from the model's feature 'a' only by "
+                                              r"surrounding spaces"):
+        load_inputs([str(two)], _shape("a", "b"))
+    one = _write(tmp_path / "one.csv", "a,b\n1,2\n")  # the model's 'a' and 'a ': which is it?
+    with pytest.raises(InputImageError) as caught:
+        load_inputs([str(one)], _shape("a", "a ", "b"))
+    assert "'a '" in str(caught.value) and len(str(caught.value).splitlines()) == 1
+    lacking = _write(tmp_path / "lacking.csv", "x,sw\n1,2\n")
+    with pytest.raises(InputImageError, match=r"lacks the model's feature column\(s\) ' sl '$"):
+        load_inputs([str(lacking)], _shape(" sl ", "sw"))

@@ -15,8 +15,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("predict", help="classify images or table rows with a checkpoint",
                        description="Classify inputs of the model's data: images of its shape "
                        "(PNG, JPEG, PGM or .npy; for Fashion-MNIST 28x28 grayscale, a light "
-                       "object on a dark background), or for a table a .npy row (D,) or rows "
-                       "(n, D), or a CSV of rows (with a header of the feature names, or none).")
+                       "object on a dark background; a picture of any size for a run trained "
+                       "with --image-size, resized as its training images were), or for a "
+                       "table a .npy row (D,) or rows (n, D), or a CSV of rows (with a header "
+                       "of the feature names, or none).")
     p.add_argument("checkpoint", help="a .safetensors checkpoint, or a run folder (its final "
                    "model: the best epoch when early stopping restored it)")
     p.add_argument("images", nargs="+", help="image files, or .npy / CSV files of rows")
@@ -25,7 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "model has fewer]")
     p.add_argument("--framework", default="numpy", help="[%(default)s]")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda [%(default)s]")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON instead of text: per input, its top classes, each with "
+                   "'class' (the class name; a saved estimator's text label exactly, which "
+                   "the text output shows escaped), 'label' (a saved estimator's label with "
+                   "its type: a string, number or boolean; a run's class name), 'index' and "
+                   "'probability'")
     p.add_argument("--calibrated", action="store_true",
                    help="divide the logits by the temperature 'softreg explain' fitted on the "
                    "run's validation split (its calibration.json)")
@@ -55,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= top_k <= len(class_names):
         raise ConfigError(f"--top-k must be between 1 and {len(class_names)}, got {top_k}")
     temperature = _temperature(args, ck) if args.calibrated or args.calibration else None
-    names, X = load_inputs(args.images, shape)  # (n, D); all read before any work
+    labels = _labels(ck, str(path)) if args.json else None  # an estimator's own labels
+    # (n, D); all read before any work
+    names, X = load_inputs(args.images, shape, resize=_resizes(ck, str(path)))
     backend = get_backend(args.framework, args.device)
     backend.set_params(ck.W, ck.b)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
@@ -74,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         for res in results:
             res["temperature"] = temperature
     if args.json:
+        for res in results:  # the labels themselves: JSON carries any text exactly
+            res["top"] = [_with_label(t, labels) for t in res["top"]]
         print(json.dumps(results, indent=2))
         return 0
     if temperature is not None:
@@ -82,6 +93,92 @@ def run(args: argparse.Namespace) -> int:
         ranked = "  ".join(f"{t['class']} {t['probability']:.3f}" for t in res["top"])
         print(printable(f"{res['image']}: {ranked}"))
     return 0
+
+
+def _labels(ck: Any, where: str) -> list[tuple[str | None, Any]] | None:
+    """A saved estimator's own label of each class (checkpoint row): a text label exactly
+    (None for a label of another type: its class name stands for it as before, e.g. the data's
+    name of a class index) and the label as a JSON value (text, a number or a boolean; a date
+    or a duration as its text). None for a run's checkpoint, whose class names are all it
+    records of its labels.
+
+    The checkpoint's class names are made printable (an empty label shows as ``''``, a tab as
+    ``\\x09``) for the text output; the estimator's metadata (read with the checkpoint) records
+    the labels exactly, as :func:`softreg.estimator.persist.load_estimator` reads them.
+
+    Raises:
+        CheckpointError: estimator metadata that does not give one label per class.
+    """
+    import math
+
+    import numpy as np
+
+    from softreg.core.errors import CheckpointError
+    from softreg.estimator import persist
+    from softreg.runfiles.checkpoint_meta import ESTIMATOR
+
+    state = ck.meta.get(ESTIMATOR)
+    if not isinstance(state, dict):
+        return None
+    try:
+        classes = persist.saved_labels(state["classes"])
+        rows = [int(r) for r in state["rows"]] if isinstance(state["rows"], list) else None
+        if rows is None or sorted(rows) != list(range(ck.shape.classes)) or len(classes) != len(
+                rows):
+            raise ValueError(f"its labels and rows do not name the model's {ck.shape.classes} "
+                             "classes one each")
+    except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
+        raise CheckpointError(f"{where!r}: its estimator metadata is unreadable ({exc}); save "
+                              "the estimator again") from exc
+
+    def label(value: Any) -> tuple[str | None, Any]:
+        if isinstance(value, str):  # np.str_ too: a text label
+            return str(value), str(value)
+        kind = np.asarray(value).dtype.kind
+        if kind == "b":
+            return None, bool(value)
+        if kind in "iu":
+            return None, int(value)
+        if kind == "f" and math.isfinite(float(value)):
+            return None, float(value)
+        return None, str(value)  # a date, a duration, a float that JSON lacks: as text
+
+    out: list[tuple[str | None, Any]] = [(None, None)] * len(rows)
+    for value, row in zip(classes, rows, strict=True):
+        out[row] = label(value)
+    return out
+
+
+def _with_label(entry: dict[str, Any],
+                labels: list[tuple[str | None, Any]] | None) -> dict[str, Any]:
+    """A --json entry: "class", the class's name (a saved estimator's text label exactly);
+    "label", a saved estimator's label as a JSON value (a run's class name); then its index
+    and probability."""
+    text, value = (None, entry["class"]) if labels is None else labels[entry["index"]]
+    return {"class": entry["class"] if text is None else text, "label": value,
+            "index": entry["index"],
+            "probability": entry["probability"]}
+
+
+def _resizes(ck: Any, where: str) -> bool:
+    """Whether the checkpoint's run resized its training pictures to the model's size (its
+    ``--image-size``, recorded in its configuration, read as ``evaluate`` reads its data
+    settings): predict then resizes a picture the same way. Its ``--grayscale`` is the model's
+    shape already (one channel), which decides how a picture is decoded. A checkpoint that
+    records no such setting (a run without it, a saved estimator, an older checkpoint) takes
+    pictures of the model's size only."""
+    from softreg.core.errors import ConfigError
+    from softreg.data.spec import parse_image_size
+    from softreg.runfiles.checkpoint_meta import data_config
+
+    image_shape = ck.shape.image_shape
+    if image_shape is None:
+        return False
+    try:
+        size = parse_image_size(data_config(ck.meta, where, {}).image_size)
+    except ConfigError:  # an estimator saved without its data: no data settings
+        return False
+    return size is not None and tuple(size) == tuple(image_shape[:2])
 
 
 def _temperature(args: argparse.Namespace, ck: Any) -> float:

@@ -5,14 +5,18 @@ The rule, whatever the file: one image of 28x28 pixels becomes 784 float32 featu
 A file's claims (its size, shape, dtype) are checked from its header before any pixel is
 decoded or any memory is allocated for it; every refusal is an :class:`InputImageError`.
 
-``.npy`` (read without pickles): shape (28, 28) or (784,); uint8 (0..255, divided by 255) or
-a float dtype (values used as they are, which must be finite and in [0, 1]); the file holds
-exactly that array (an ``.npz`` archive, a truncated or an over-long file is refused).
+``.npy`` (read without pickles): shape (28, 28) or (784,) (the model's (H, W) or (H, W, 3),
+or its pixels in a row; for a colour model also (3, H, W), channels first as softreg's ONNX
+export takes them, unless that is also (H, W, 3)); uint8 (0..255, divided by 255) or a float
+dtype (values used as they are, which must be finite and in [0, 1]); the file holds exactly
+that array (an ``.npz`` archive, a truncated or an over-long file is refused).
 
 Pictures (PNG, PGM or anything else Pillow reads), 28x28 pixels (or the model's size), become
 uint8 pixels by :func:`decode`, the one rule that image folders are read by for training too
 (``folder:``), so that a picture gives the same features in training and in ``predict``;
-those pixels are divided by 255. By mode:
+those pixels are divided by 255. A model trained with ``--image-size`` takes a picture of any
+size (up to :data:`MAX_SIDE` a side, as the folder loader), decoded and then resized to the model's
+size by :func:`resized`, as its training images were. By mode:
 
 * ``L`` (8-bit gray), ``1`` (black and white): the gray level.
 * ``RGB``, ``P`` (palette) and other colour modes: for a grayscale model, the luma (ITU-R
@@ -50,6 +54,9 @@ MAX_16BIT = 65535
 # Pillow's one-channel modes (16-bit gray is also "I;16B", "I;16L"...): read as one channel
 # unless the model (or another picture of its folder) is colour.
 GRAY_MODES = ("1", "L", "LA", "La", "I", "F")
+# The largest image side read, by the folder loader and by predict (a header claiming more is
+# refused unread).
+MAX_SIDE = 4096
 # ITU-R 601-2 luma, the weights of Pillow's conversion of RGB to L.
 LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -59,12 +66,15 @@ class PixelError(ValueError):
 
 
 def load_image(path: str | os.PathLike[str],
-               image_shape: tuple[int, ...] = (SIZE, SIZE)) -> npt.NDArray[np.float32]:
+               image_shape: tuple[int, ...] = (SIZE, SIZE), *,
+               resize: bool = False) -> npt.NDArray[np.float32]:
     """Read one image as float32 features (D,) in [0, 1] (the rule: see the module doc).
 
     ``image_shape`` is the model's: (H, W) for grayscale (28 x 28 for Fashion-MNIST), or
     (H, W, 3) for colour; a picture is decoded as the image folders of training are
-    (:func:`decode`).
+    (:func:`decode`). ``resize``: the model was trained on pictures resized to its (H, W)
+    (``--image-size``), so a picture of another size is resized as they were
+    (:func:`resized`); else it must be of the model's size. A ``.npy`` is never resized.
 
     Raises:
         InputImageError: missing or unreadable file, wrong size, shape or dtype, values out of
@@ -73,7 +83,8 @@ def load_image(path: str | os.PathLike[str],
     p = Path(path)
     readback.check_regular(p, "image", InputImageError)  # a folder, FIFO, /dev/zero: by name
     shape = tuple(image_shape)
-    arr = _read_npy(p, shape) if p.suffix.lower() == ".npy" else _read_picture(p, shape)
+    arr = (_read_npy(p, shape) if p.suffix.lower() == ".npy"
+           else _read_picture(p, shape, resize))
     if arr.dtype == np.uint8:
         return (arr.reshape(-1).astype(np.float32) / 255.0).astype(np.float32)
     values = arr.reshape(-1).astype(np.float32)
@@ -92,10 +103,36 @@ def _wanted(image_shape: tuple[int, ...]) -> str:
     return f"{h}x{w} {kind} images: resize it to {h}x{w} first"
 
 
+def _channels_first(image_shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """(3, H, W) for a colour model of (H, W, 3), unless that is (H, W, 3) itself (a 3x3
+    colour model: an array of that shape is read channels last, as always)."""
+    if len(image_shape) != 3:
+        return None
+    first = (image_shape[2], *image_shape[:2])
+    return None if first == image_shape else first
+
+
 def _wrong_shape(p: Path, shape: tuple[int, ...],
                  image_shape: tuple[int, ...]) -> InputImageError:
+    """The refusal of a ``.npy`` of another shape than the model's image takes: the shapes
+    it takes, and "resize" only for an array that is not of the model's height and width."""
+    h, w = image_shape[:2]
+    kind = "grayscale" if len(image_shape) == 2 else "colour"
+    forms = [str(image_shape) + (" (channels last)" if len(image_shape) == 3 else "")]
+    first = _channels_first(image_shape)
+    if first is not None:
+        forms.append(f"{first} (channels first)")
+    flat = f"({math.prod(image_shape)},)"
+    taken = f"{', '.join(forms)} or {flat}"
+    if len(shape) == 1:
+        same_size = shape[0] in (h * w, h * w * 3)
+    else:
+        same_size = any(shape[i:i + 2] == (h, w) for i in range(len(shape) - 1))
+    tail = (f" (this one is {h}x{w}, with other channels)" if same_size
+            else f": resize it to {h}x{w} first")
     return InputImageError(
-        f"image {str(p)!r} has shape {shape}; softreg predicts on {_wanted(image_shape)}"
+        f"image {str(p)!r} has shape {shape}; softreg predicts on {h}x{w} {kind} images, a "
+        f".npy of shape {taken}{tail}"
     )
 
 
@@ -119,7 +156,9 @@ def _read_npy(p: Path, image_shape: tuple[int, ...]) -> npt.NDArray[Any]:
             shape, fortran_order, dtype = read_header(fh)
             if not (dtype == np.uint8 or np.issubdtype(dtype, np.floating)):
                 raise InputImageError(f"image {str(p)!r} has dtype {dtype}; use uint8 or float")
-            one = (image_shape, (math.prod(image_shape),))  # an image, or its pixels in a row
+            first = _channels_first(image_shape)
+            # an image, its pixels in a row, or (colour) its channels first
+            one = [image_shape, (math.prod(image_shape),)] + ([first] if first else [])
             batch = len(shape) > 0 and tuple(shape[1:]) in one  # images stacked (1: one image)
             if batch and shape[0] != 1:
                 raise InputImageError(
@@ -136,11 +175,16 @@ def _read_npy(p: Path, image_shape: tuple[int, ...]) -> npt.NDArray[Any]:
             data = fh.read(nbytes)
     except (ValueError, OSError, EOFError) as exc:
         raise unreadable(exc) from exc
-    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
+    arr = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
+    if first is not None and tuple(shape[1:] if batch else shape) == first:
+        return arr.reshape(first).transpose(1, 2, 0)  # channels first -> the model's (H, W, 3)
+    return arr
 
 
-def _read_picture(p: Path, image_shape: tuple[int, ...]) -> npt.NDArray[np.uint8]:
-    """A picture's pixels, of the model's (H, W[, 3]), by :func:`decode`."""
+def _read_picture(p: Path, image_shape: tuple[int, ...],
+                  resize: bool = False) -> npt.NDArray[np.uint8]:
+    """A picture's pixels, of the model's (H, W[, 3]), by :func:`decode` (then, when
+    ``resize``, :func:`resized` to the model's size, as the folder loader does)."""
     pil = require("PIL")
     import PIL.Image
 
@@ -149,6 +193,13 @@ def _read_picture(p: Path, image_shape: tuple[int, ...]) -> npt.NDArray[np.uint8
             warnings.simplefilter("error", PIL.Image.DecompressionBombWarning)
             im = PIL.Image.open(p)
         with im:
+            if resize:
+                width, height = im.size
+                if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+                    raise InputImageError(
+                        f"image {str(p)!r} is {height}x{width} pixels (height x width); "
+                        f"softreg reads images up to {MAX_SIDE} pixels a side")
+                return resized(decode(im, colour=len(image_shape) == 3), image_shape[:2])
             if im.size != (image_shape[1], image_shape[0]):
                 raise InputImageError(
                     f"image {str(p)!r} is {im.size[1]}x{im.size[0]} pixels (height x width); "
@@ -166,6 +217,16 @@ def _read_picture(p: Path, image_shape: tuple[int, ...]) -> npt.NDArray[np.uint8
         raise InputImageError(
             f"image {str(p)!r} cannot be read as a picture ({exc}); give a PNG, PGM or .npy"
         ) from exc
+
+
+def resized(pixels: npt.NDArray[np.uint8], size: tuple[int, ...]) -> npt.NDArray[np.uint8]:
+    """Decoded pixels (:func:`decode`) resized to ``size`` (H, W) as an image folder's are
+    for ``--image-size`` (Pillow's default resampling of an ``L`` or ``RGB`` image, bicubic;
+    a picture of that size already is left as it is)."""
+    import PIL.Image
+
+    height, width = size[:2]
+    return np.asarray(PIL.Image.fromarray(pixels).resize((width, height)), dtype=np.uint8)
 
 
 def is_gray(mode: str) -> bool:

@@ -1,14 +1,17 @@
 """What ``softreg predict`` classifies: inputs of the model's shape, read from files.
 
 For a model of images: one picture (PNG, JPEG...) or ``.npy`` image per file, of the data's
-image shape (:func:`softreg.data.images.load_image`). For a model of a table: a ``.npy`` file of
-one row (D,) or of rows (n, D), or a CSV file of rows, with a header naming the model's
-feature columns (in any order; other columns such as the label are ignored) or without a header
-(D numbers a row). A first row that holds every feature name is the header, even when the names
-are numbers (pandas names columns 0, 1, ...); every row under a header is read by its names, and
-a row that lacks a feature column or has more fields than the header is refused (named). The
-features are the data's raw values: a table's standardisation is folded into the checkpoint's
-weights.
+image shape, a picture of any size resized to it when the model was trained so
+(:func:`softreg.data.images.load_image`). For a model of a table: a ``.npy`` file of one row
+(D,) or of rows (n, D), or a CSV file of rows, with a header naming the model's feature columns
+(in any order; other columns such as the label are ignored) or without a header (D numbers a
+row). A header's column is the feature of its very name, else of its name without surrounding
+spaces (a Parquet file or a DataFrame keeps ``' sl '``, a CSV written by hand says ``sl``) when
+that is one column for one feature. A first row that holds every feature name is the header,
+even when the names are numbers (pandas names columns 0, 1, ...); every row under a header is
+read by its names, and a row that lacks a feature column or has more fields than the header is
+refused (named). The features are the data's raw values: a table's standardisation is folded
+into the checkpoint's weights.
 """
 
 from __future__ import annotations
@@ -33,8 +36,12 @@ from softreg.safety.textsafe import printable, shown
 MAX_ROWS = 1_000_000  # rows one file may give
 
 
-def load_inputs(paths: list[str], shape: ModelShape) -> tuple[list[str], npt.NDArray[np.float32]]:
+def load_inputs(paths: list[str], shape: ModelShape, *,
+                resize: bool = False) -> tuple[list[str], npt.NDArray[np.float32]]:
     """Every input of ``paths`` as one float32 matrix (n, D), and a name per row.
+
+    ``resize``: the model of images was trained on pictures resized to its size (its run's
+    ``--image-size``): a picture of another size is resized as they were.
 
     Raises:
         InputImageError: a missing or unreadable file, or an input of another shape (named).
@@ -45,7 +52,7 @@ def load_inputs(paths: list[str], shape: ModelShape) -> tuple[list[str], npt.NDA
     rows: list[npt.NDArray[np.float32]] = []
     for path in paths:
         if shape.image_shape is not None:
-            rows.append(load_image(path, shape.image_shape)[None])
+            rows.append(load_image(path, shape.image_shape, resize=resize)[None])
             names.append(path)
             continue
         X = _table_rows(Path(path), shape)
@@ -150,13 +157,14 @@ def _header_columns(first: list[str], names: list[str], p: Path,
             neither a header nor a data row.
     """
     header = [h.strip() for h in first]
-    if all(_number(v) for v in header) and header != names and set(names) <= set(header):
+    keys = [n.strip() for n in names]
+    if all(_number(v) for v in header) and header != keys and set(keys) <= set(header):
         raise InputImageError(
             f"input {str(p)!r}: its first row ({_listed(header, 5)}) is numbers that are also "
             f"the model's feature names ({_listed(names, 5)}) in another order or with "
             "others: softreg cannot tell a header from a data row; give a header naming the "
             "features in the model's order, or a first row that is not such numbers")
-    if all(_number(v) for v in header) and not set(names) <= set(header):
+    if all(_number(v) for v in header) and not set(keys) <= set(header):
         if len(header) != len(names):
             raise InputImageError(
                 f"input {str(p)!r}: its first row is neither a header naming the model's "
@@ -177,17 +185,48 @@ def _header_columns(first: list[str], names: list[str], p: Path,
         raise InputImageError(f"input {str(p)!r} has a header, and the model has two features "
                               f"named {shown(twice)}, so a header cannot say which is which; "
                               "give rows without a header, in the model's order")
-    counts = Counter(header)
-    missing = [n for n in names if n not in counts]
+    return _matched(first, names, p)
+
+
+def _matched(cells: list[str], names: list[str], p: Path) -> list[int]:
+    """The header column of each of the model's features: the one of its very name, else the
+    one whose name differs from it only by surrounding spaces (a CSV reader or a hand strips
+    them; Parquet and a DataFrame keep them).
+
+    Raises:
+        InputImageError: a feature no column names (the names quoted, so that their spaces
+            show); two columns of its name; no column of its very name and two that differ
+            from it only by spaces; one column that two features (names differing only by
+            spaces) would both take.
+    """
+    exact: dict[str, list[int]] = {}
+    loose: dict[str, list[int]] = {}
+    for j, cell in enumerate(cells):
+        exact.setdefault(cell, []).append(j)
+        loose.setdefault(cell.strip(), []).append(j)
+    found: list[list[int]] = [exact.get(n) or loose.get(n.strip(), []) for n in names]
+    missing = [n for n, cols in zip(names, found, strict=True) if not cols]
     if missing:
         raise InputImageError(f"input {str(p)!r} lacks the model's feature column(s) "
-                              f"{_listed(missing, 5)}")
-    twice = next((n for n in names if counts[n] > 1), None)
-    if twice is not None:
-        raise InputImageError(f"input {str(p)!r}: its header names the column {shown(twice)} "
-                              "twice; give each column its own name")
-    where = {h: j for j, h in enumerate(header)}
-    return [where[n] for n in names]
+                              f"{_quoted(missing, 5)}")
+    for n, cols in zip(names, found, strict=True):
+        if len(cols) > 1 and n in exact:
+            raise InputImageError(f"input {str(p)!r}: its header names the column {shown(n)} "
+                                  "twice; give each column its own name")
+        if len(cols) > 1:
+            raise InputImageError(
+                f"input {str(p)!r}: its header's columns {_quoted([cells[j] for j in cols])} "
+                f"all differ from the model's feature {shown(n)} only by surrounding spaces, "
+                "so softreg cannot tell which it is; name it exactly as the model does")
+    where = [cols[0] for cols in found]
+    clash = next((j for j, k in Counter(where).items() if k > 1), None)
+    if clash is not None:
+        alike = [n for n, j in zip(names, where, strict=True) if j == clash]
+        raise InputImageError(
+            f"input {str(p)!r}: its header's column {shown(cells[clash])} could be any of the "
+            f"model's features {_quoted(alike)}, whose names differ only by surrounding "
+            "spaces; give each of them its own column, named exactly as the model does")
+    return where
 
 
 def _features(row: list[str], i: int, cols: list[int] | None, width: int, names: list[str],
@@ -206,7 +245,7 @@ def _features(row: list[str], i: int, cols: list[int] | None, width: int, names:
         short = [names[k] for k, c in enumerate(cols) if c >= len(row)]
         if short:
             raise InputImageError(f"input {str(p)!r}: data row {i + 1} lacks the feature "
-                                  f"column(s) {_listed(short, 5)} (it has {len(row)} fields, "
+                                  f"column(s) {_quoted(short, 5)} (it has {len(row)} fields, "
                                   f"the header {width})")
         row = [row[c] for c in cols]
     if len(row) != len(names) or not all(_number(v) for v in row):
@@ -225,6 +264,13 @@ def _features(row: list[str], i: int, cols: list[int] | None, width: int, names:
 def _listed(names: list[str], most: int = 10) -> str:
     more = f" and {len(names) - most} more" if len(names) > most else ""
     return ", ".join(printable(n) for n in names[:most]) + more
+
+
+def _quoted(names: list[str], most: int = 10) -> str:
+    """The first ``most`` of ``names``, each quoted (so that surrounding spaces show) and cut,
+    then how many more."""
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(shown(n, 40) for n in names[:most]) + more
 
 
 def _number(text: str) -> bool:

@@ -356,7 +356,7 @@ def load_estimator(cls: Any, path: str | os.PathLike[str]) -> Any:
                               f"{cls.__name__}; load it with {printable(saved)}.load")
     try:
         state = meta[KEY]
-        classes = _classes(state["classes"])
+        classes = saved_labels(state["classes"])
         rows = np.asarray(state["rows"], dtype=np.intp)
         params = {k: _unparam(v) for k, v in dict(state["params"]).items()}
         names = state.get("feature_names")
@@ -379,8 +379,13 @@ def load_estimator(cls: Any, path: str | os.PathLike[str]) -> Any:
                       where, state.get("fitted", {}))
 
 
-def _classes(entry: Any) -> Any:
-    """The labels of an estimator's metadata: distinct, as ``classes_`` always is."""
+def saved_labels(entry: Any) -> Any:
+    """The labels of an estimator's metadata (its ``classes`` entry), as ``load`` gives them
+    back: distinct, as ``classes_`` always is; ``softreg predict --json`` reads them too.
+
+    Raises:
+        ValueError (or KeyError, TypeError): an entry that is not such labels.
+    """
     classes = _unlabel(entry)
     if len(classes) < 2 or len(np.unique(classes)) != len(classes):
         raise ValueError(f"{len(classes)} labels, {len(np.unique(classes))} of them distinct")
@@ -429,7 +434,7 @@ def load_legacy(cls: Any, path: str | os.PathLike[str]) -> Any:
     try:
         if any(readback.json_depth(v) > readback.MAX_DEPTH for v in meta.values()):
             raise ValueError(f"JSON nested more than {readback.MAX_DEPTH} levels deep")
-        classes = _classes(json.loads(meta["classes"]))
+        classes = saved_labels(json.loads(meta["classes"]))
         params = dict(json.loads(meta["params"]))
         names = json.loads(meta["feature_names"]) if "feature_names" in meta else None
         if names is not None and not (isinstance(names, list)
