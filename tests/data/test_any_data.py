@@ -392,16 +392,16 @@ def test_evaluate_and_predict_refuse_data_of_another_shape(capsys, tmp_path, str
                 "--label-column", "species", "--epochs", "1", "--quiet", "--no-figures",
                 "--out", run)[0] == 0
     other = _csv(tmp_path / "other.csv", [[1, 2, 3, "x"], [2, 3, 4, "y"]] * 5,
-                 header=("a", "b", "c", "label"))
+                 header=("a", "c", "d", "label"))  # b missing (c and d more are left out)
     code, _, err = _run(capsys, "evaluate", run, "--data", f"csv:{other}", "--label-column",
                         "label", "--no-figures")
-    assert code == 2 and ("has 3 features and 2 classes (x, y) (columns the model lacks: c), "
-                          "but checkpoint" in err), err
+    assert code == 2 and ("has 3 features and 2 classes (x, y) (columns the model lacks: c, d; "
+                          "the model's columns it lacks: b), but checkpoint" in err), err
     assert "was trained on 2 features and 3 classes" in err
     code, _, err = _run(capsys, "explain", run, "--data", f"csv:{other}", "--label-column",
                         "label", "--no-figures")
-    assert code == 2 and "has 3 features and 2 classes (x, y) (columns the model lacks: c), but" \
-        in err, err
+    assert code == 2 and "has 3 features and 2 classes (x, y) (columns the model lacks: c, d; " \
+        "the model's columns it lacks: b), but" in err, err
     np.save(tmp_path / "row.npy", np.zeros(3, np.float32))
     code, _, err = _run(capsys, "predict", run, tmp_path / "row.npy")
     assert code == 2 and "the model takes rows of 2 numbers" in err, err
@@ -584,7 +584,7 @@ def test_inf_in_features_and_a_missing_parquet_file_are_refused(capsys, tmp_path
     X[4, 1] = np.inf
     np.savez(tmp_path / "inf.npz", X=X, y=np.arange(6) % 2)
     _refused(capsys, ["--data", f"npz:{tmp_path / 'inf.npz'}"], "hold NaN or inf (1 value(s), "
-             "the first in row ", tmp_path)
+             "the first in data row 5, feature 2; rows and features counted from 1)", tmp_path)
     _refused(capsys, ["--data", f"parquet:{tmp_path / 'none.parquet'}"], "does not exist; give "
              "an existing file", tmp_path)
     _refused(capsys, ["--data", f"folder:{tmp_path / 'a-file.npz'}"], "does not exist",
@@ -609,7 +609,7 @@ def test_evaluate_and_predict_of_another_shape_write_nothing(capsys, tmp_path, s
                 "--label-column", "species", "--epochs", "1", "--quiet", "--no-figures",
                 "--out", run)[0] == 0
     other = _csv(tmp_path / "other.csv", [[1, 2, 3, "x"], [2, 3, 4, "y"]] * 5,
-                 header=("a", "b", "c", "label"))
+                 header=("a", "c", "d", "label"))  # b missing (c and d more are left out)
     np.save(tmp_path / "row.npy", np.zeros(3, np.float32))
     before = _snapshot(tmp_path)
     for argv in (["evaluate", run, "--data", f"csv:{other}", "--label-column", "label"],
@@ -618,7 +618,7 @@ def test_evaluate_and_predict_of_another_shape_write_nothing(capsys, tmp_path, s
         assert code == 2 and len(err.strip().splitlines()) == 1, err
         assert _snapshot(tmp_path) == before, argv  # nothing written, nothing touched
         if argv[0] == "evaluate":  # the columns that differ are named (it said "3 features")
-            assert "(columns the model lacks: c)" in err, err
+            assert "(columns the model lacks: c, d; the model's columns it lacks: b)" in err, err
 
 
 def test_many_classes_report_without_a_matrix_of_every_pair(capsys, tmp_path):

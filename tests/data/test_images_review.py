@@ -276,3 +276,70 @@ def test_arrays_with_more_distinct_labels_than_classes_are_refused_before_naming
     with pytest.raises(DataError, match=rf"the labels take {n:,} distinct values, more than the "
                                         rf"{MAX_DATA_CLASSES:,} classes"):
         from_arrays(np.zeros((n, 1)), np.arange(n) * 1000)
+
+
+def _split_folder(PIL, root: Path) -> None:
+    """``root/train/{a,b}`` (3 images each) and ``root/test/{a,b}`` (one each)."""
+    for part, n in (("train", 3), ("test", 1)):
+        for cls in ("a", "b"):
+            (root / part / cls).mkdir(parents=True)
+            for i in range(n):
+                _solid(PIL, root / part / cls / f"{i}.png", 30 * i + (cls == "b") * 100)
+
+
+def test_a_class_folder_or_image_beside_train_and_test_is_refused_not_dropped(capsys,
+                                                                              tmp_path):
+    """The tester's case: a class folder c/ of 10 images and a stray.png beside train/ and
+    test/ were dropped without a word (the model had classes a, b); refused in one line now,
+    naming them, before anything is written."""
+    PIL = need("PIL", "PIL.Image")
+    root = tmp_path / "photos"
+    _split_folder(PIL, root)
+    (root / "c").mkdir()
+    for i in range(10):
+        _solid(PIL, root / "c" / f"{i}.png", 7 * i)
+    _solid(PIL, root / "stray.png", 9)
+    with pytest.raises(DataError) as caught:
+        load_folder(str(root), "folder:photos", None, False)
+    assert str(caught.value) == (
+        f"folder:photos: {str(root)!r} holds train/ and test/ folders, and beside them 'c/', "
+        "'stray.png', which softreg does not read (it reads DIR/train/CLASS/IMAGE and "
+        "DIR/test/CLASS/IMAGE): move them into train/ or test/, or out of the folder")
+    with pytest.raises(DataError, match=r"beside them 'c/', 'stray\.png', which"):
+        load_folder(str(root), "folder:photos", None, False, scoring=True)
+    out = tmp_path / "run"
+    code, err = _train(capsys, out, "--data", f"folder:{root}")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "beside them 'c/', 'stray.png'" in err and not out.exists()
+    for i in range(5):  # many: the first few named, then how many more
+        (root / f"d{i}").mkdir()
+    with pytest.raises(DataError, match=r"beside them 'c/', 'd0/', 'd1/', 'd2/', 'd3/' and 2 "
+                                        r"more, which softreg"):
+        load_folder(str(root), "folder:photos", None, False)
+
+
+def test_beside_train_and_test_what_the_loader_skips_elsewhere_is_skipped(capsys, tmp_path):
+    """Hidden files and folders, files that are not images (skipped in a class folder too)
+    and a run folder written there are no data beside train/ and test/; a val/ folder is
+    data that would be lost, and is refused as other folders are."""
+    PIL = need("PIL", "PIL.Image")
+    root = tmp_path / "photos"
+    _split_folder(PIL, root)
+    (root / "README.txt").write_text("photos of a and b\n")
+    (root / "labels.csv").write_text("file,label\n")
+    _solid(PIL, root / "._a.png", 5)  # a Mac's copy: hidden
+    (root / ".thumbs").mkdir()
+    _solid(PIL, root / ".thumbs" / "0.png", 5)
+    code, err = _train(capsys, root / "run1", "--data", f"folder:{root}")  # a run inside it
+    assert code == 0, err
+    ds = load_folder(str(root), "folder:photos", None, False)
+    assert ds.class_names == ("a", "b") and len(ds.y_train) == 6 and len(ds.y_test) == 2
+    code, _, err = _run(capsys, "evaluate", root / "run1", "--no-figures")
+    assert code == 0, err
+    (root / "val" / "a").mkdir(parents=True)
+    _solid(PIL, root / "val" / "a" / "0.png", 5)
+    with pytest.raises(DataError, match=r"beside them 'val/', which softreg does not read .* "
+                                        r"move them into train/ or test/, or out of the folder "
+                                        r"\(softreg draws a validation part from train/ "
+                                        r"itself, with --val-split\)$"):
+        load_folder(str(root), "folder:photos", None, False)

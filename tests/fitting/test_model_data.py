@@ -73,3 +73,31 @@ def test_a_class_the_model_lacks_and_too_little_data_are_refused(tmp_path):
                                           r"run did: --test-split 0\.2 of 2 labels leaves the "
                                           r"test part empty"):
         model_splits(MODEL, TrainConfig(data=tiny))
+
+
+def test_a_tables_columns_the_model_lacks_are_left_out_and_a_missing_one_refused(tmp_path):
+    """A table with a column more (a note beside the features) is scored on the model's
+    columns, taken by name in the model's order, as ``predict`` takes a CSV's; a table without
+    one of the model's columns is still refused, and data without names keeps the count."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(20, 3)).round(3)
+    labels = ["cat", "dog", "eel", "dog"] * 5
+    wide = tmp_path / "wide.csv"
+    wide.write_text("\n".join(["note,b,label,a"] + [f"{n},{v},{k},{u}" for (u, v, n), k in
+                                                   zip(x, labels, strict=True)]) + "\n")
+    ds = model_data(MODEL, TrainConfig(data=f"csv:{wide}", val_split=0.0))
+    assert ds.feature_names == ("a", "b") and ds.shape.features == 2
+    np.testing.assert_allclose(ds.X_train, x[:, :2].astype(np.float32))
+    assert ds.y_train.tolist() == [MODEL.class_names.index(k) for k in labels]
+    splits = model_splits(MODEL, TrainConfig(data=f"csv:{wide}", val_split=0.0))
+    assert splits["test"].X.shape[1] == 2 and splits["train"].X.shape[1] == 2
+    short = tmp_path / "short.csv"  # the model's b missing, two others instead
+    short.write_text("\n".join(["a,note,more,label"] + [f"{u},{v},{n},{k}" for (u, v, n), k in
+                                                        zip(x, labels, strict=True)]) + "\n")
+    with pytest.raises(ConfigError, match=r"the model's columns it lacks: b"):
+        model_data(MODEL, TrainConfig(data=f"csv:{short}"), where="the model")
+    arrays = tmp_path / "three.npz"  # no names: three features are not the model's two
+    np.savez(arrays, X=x.astype(np.float32), y=np.array([0, 1, 2, 1] * 5))
+    with pytest.raises(ConfigError, match=r"has 3 features and 3 classes"):
+        model_data(ModelShape(("0", "1", "2"), 2, None, ("a", "b")),
+                   TrainConfig(data=f"npz:{arrays}"))

@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from softreg.core.errors import DataError
 from softreg.core.shape import ModelShape
-from softreg.safety.textsafe import shown
+from softreg.safety.textsafe import printable, shown
 
 # How a dataset's features become the model's inputs: image pixels divided by 255 (uint8), or
 # a table's numbers as they are (then standardised with the training split's statistics).
@@ -179,12 +179,12 @@ def checked(X_train: npt.ArrayLike, y_train: npt.ArrayLike, X_test: npt.ArrayLik
             training split of one class or a test split with a class the training split lacks
             (not when ``scoring``), or an empty split.
     """
-    Xtr, ytr = _split(X_train, y_train, "training", spec, image_shape)
+    Xtr, ytr = _split(X_train, y_train, "training", spec, image_shape, feature_names)
     Xte = yte = None
     if (X_test is None) != (y_test is None):
         raise DataError(f"{spec}: a test split needs both its features and its labels")
     if X_test is not None and y_test is not None:
-        Xte, yte = _split(X_test, y_test, "test", spec, image_shape)
+        Xte, yte = _split(X_test, y_test, "test", spec, image_shape, feature_names)
         if Xte.shape[1:] != Xtr.shape[1:]:
             raise DataError(f"{spec}: the test examples have shape {Xte.shape[1:]}, the "
                             f"training examples {Xtr.shape[1:]}; both splits need the same")
@@ -249,6 +249,24 @@ def _check_names(class_names: tuple[str, ...], feature_names: tuple[str, ...],
                         "checkpoint has for names; shorten the names or use fewer classes")
 
 
+# How a message about data points at a row and a column, in every source: "data row N" counts
+# the rows of data from 1 (the first row of data is data row 1, as a spreadsheet user counts;
+# a header is no data row), in features and labels alike, each split counted on its own. A
+# CSV message names the file's "line N" instead, as an editor shows it: that counts the header
+# line too (and any blank line), so a plain CSV's data row 1 is on line 2. A table's column is
+# named by its name; an array's column (an .npz, arrays in Python) has no name and is
+# "feature N", counted from 1 as well, and such a message says so.
+COUNTED_FROM_1 = "rows and features counted from 1"
+
+
+def data_rows(rows: Sequence[int] | npt.NDArray[np.integer[Any]]) -> str:
+    """0-based row indices as a message names them: ``data row 4``, ``data rows 3, 10``, the
+    first five and how many more (see the convention above)."""
+    shown_rows = ", ".join(str(int(r) + 1) for r in rows[:5])
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    return f"data row{'s' * (len(rows) > 1)} {shown_rows}{more}"
+
+
 def cell_number(text: str) -> float:
     """A text cell's number (a CSV file's, a row given to ``softreg predict``), as ``float``
     reads it, but for digits grouped by underscores: ``float("5_1")`` is 51 (Python's literal
@@ -279,7 +297,10 @@ def as_float32(values: npt.ArrayLike) -> tuple[npt.NDArray[np.float32],
 
 
 def _split(X: npt.ArrayLike, y: npt.ArrayLike, part: str, spec: str,
-           image_shape: tuple[int, ...] | None) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+           image_shape: tuple[int, ...] | None, feature_names: Sequence[str] = (),
+           ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """One split's features and labels, checked; a non-finite feature is named by its data row
+    and its column's name (``feature_names``, when there is one a column), else its number."""
     Xa, ya = np.asarray(X), np.asarray(y)
     if Xa.dtype == object or ya.dtype == object:
         raise DataError(f"{spec}: the {part} arrays hold Python objects (dtype object); give "
@@ -303,13 +324,17 @@ def _split(X: npt.ArrayLike, y: npt.ArrayLike, part: str, spec: str,
     if unfit is not None:
         (row, col), beyond = unfit
         count = int((~np.isfinite(Xf)).sum())
+        named = len(feature_names) == Xf.shape[1]
+        where = (f"{data_rows([row])}, feature column {printable(feature_names[col])!r}" if named
+                 else f"{data_rows([row])}, feature {col + 1}")
+        counted = "" if named else f"; {COUNTED_FROM_1}"
         if beyond:
             raise DataError(f"{spec}: the {part} features hold a value beyond float32's range "
-                            f"({count} value(s), the first in row {row}, feature {col}: "
-                            f"{Xa.reshape(len(Xa), -1)[row, col]:.4g}), which softreg trains "
-                            "in; scale the feature first")
+                            f"({count} value(s), the first in {where}: "
+                            f"{Xa.reshape(len(Xa), -1)[row, col]:.4g}{counted}), which softreg "
+                            "trains in; scale the feature first")
         raise DataError(f"{spec}: the {part} features hold NaN or inf ({count} value(s), the "
-                        f"first in row {row}, feature {col}); fill or drop them first")
+                        f"first in {where}{counted}); fill or drop them first")
     return Xf, ya.astype(np.int64)
 
 

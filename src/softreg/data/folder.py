@@ -23,12 +23,11 @@ import numpy.typing as npt
 
 from softreg.core.errors import DataError, DataNotFoundError
 from softreg.data.dataset import Dataset, checked
-from softreg.data.images import PixelError, decode, is_gray
+from softreg.data.images import MAX_SIDE, PixelError, decode, is_gray, resized
 from softreg.safety.folders import MARKER
 from softreg.safety.readback import file_kind
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-MAX_SIDE = 4096  # the largest image side read (a header claiming more is refused unread)
 MAX_PIXELS_TOTAL = 2**31  # all images together, in bytes of uint8 pixels
 
 
@@ -46,7 +45,7 @@ def load_folder(target: str, spec: str, image_size: tuple[int, int] | None,
         DataError: no class folder, a class folder without images, fewer than 2 classes
             (not when ``scoring``), images of different sizes without ``image_size``, an
             unreadable image (named), a test class the training split lacks (not when
-            ``scoring``).
+            ``scoring``), a folder or an image beside ``train/`` and ``test/`` (named).
     """
     root = Path(target).expanduser()
     if not root.is_dir():
@@ -67,6 +66,7 @@ def load_folder(target: str, spec: str, image_size: tuple[int, int] | None,
                         "folders")
     least = 1 if scoring else 2
     if all(have):
+        _nothing_beside(root, spec)
         train_classes = _classes(split_dirs[0], spec, least)
         test_classes = _classes(split_dirs[1], spec, least=1)  # a test set of one class is one
         unknown = sorted(set(test_classes) - set(train_classes))
@@ -125,6 +125,28 @@ def _classes(folder: Path, spec: str, least: int = 2) -> list[str]:
         raise DataError(f"{spec}: {str(folder)!r} holds one class folder ({classes[0]}); a "
                         "classifier needs at least 2")
     return classes
+
+
+def _nothing_beside(root: Path, spec: str) -> None:
+    """Refuse what ``root``'s train/ and test/ leave unread beside them: a folder (a class
+    folder in the other layout) or an image. What a class folder skips is skipped here too:
+    hidden names, files that are not images, and softreg's own folders (a run written there).
+    """
+    from softreg.safety.textsafe import shown
+
+    beside = sorted(f"{p.name}/" if p.is_dir() else p.name for p in root.iterdir()
+                    if not p.name.startswith(".") and p.name not in ("train", "test") and (
+                        (p.is_dir() and not (p / MARKER).exists())
+                        or (p.is_file() and p.suffix.lower() in EXTENSIONS)))
+    if not beside:
+        return
+    more = f" and {len(beside) - 5} more" if len(beside) > 5 else ""
+    val = (" (softreg draws a validation part from train/ itself, with --val-split)"
+           if "val/" in beside else "")
+    raise DataError(f"{spec}: {str(root)!r} holds train/ and test/ folders, and beside them "
+                    f"{', '.join(shown(n, 40) for n in beside[:5])}{more}, which softreg does "
+                    "not read (it reads DIR/train/CLASS/IMAGE and DIR/test/CLASS/IMAGE): move "
+                    f"them into train/ or test/, or out of the folder{val}")
 
 
 def _files(folder: Path, classes: list[str], spec: str,
@@ -190,11 +212,7 @@ def _read_into(X: npt.NDArray[np.uint8], i: int, path: Path, colour: bool,
                             "them all")
         try:
             pixels = decode(im, colour)
-            if resize:
-                from PIL import Image
-
-                pixels = np.asarray(Image.fromarray(pixels).resize((size[1], size[0])))
-            X[i] = pixels
+            X[i] = resized(pixels, size) if resize else pixels
         except PixelError as exc:
             raise DataError(f"{spec}: image {str(path)!r} {exc}") from None
         except (OSError, ValueError) as exc:  # truncated or damaged data after the header

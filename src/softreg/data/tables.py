@@ -25,7 +25,14 @@ import numpy as np
 import numpy.typing as npt
 
 from softreg.core.errors import DataError, DataNotFoundError
-from softreg.data.dataset import MAX_DATA_CLASSES, Dataset, as_float32, cell_number, checked
+from softreg.data.dataset import (
+    MAX_DATA_CLASSES,
+    Dataset,
+    as_float32,
+    cell_number,
+    checked,
+    data_rows,
+)
 from softreg.safety import readback
 from softreg.safety.textsafe import printable, shown
 
@@ -56,13 +63,19 @@ def existing_file(path: str, spec: str) -> Path:
     return p
 
 
+# Arrays of labels read one after the other: each one's name and its number of rows.
+Parts = tuple[tuple[str, int], ...]
+
+
 def encode_labels(texts: list[str], codes: npt.NDArray[np.integer[Any]], spec: str,
-                  column: str) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
+                  column: str, parts: Parts = ()) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
     """Labels as distinct texts and each row's index into them -> int64 class indices and the
     sorted class names.
 
     The texts are stripped; texts that are then equal are one class. Integer labels keep their
-    order (2 < 10); other labels are sorted as strings.
+    order (2 < 10); other labels are sorted as strings. ``parts``: when ``codes`` are the rows
+    of several arrays one after the other (an npz's ``y_train`` and ``y_test``), each array's
+    name and length, so that a refused row is named by its array and its row there.
 
     Raises:
         DataError: an empty label (its row), more classes than a checkpoint can name
@@ -74,8 +87,8 @@ def encode_labels(texts: list[str], codes: npt.NDArray[np.integer[Any]], spec: s
     _check_class_count(len(distinct), spec, column)
     if "" in distinct:
         empty = np.flatnonzero(np.asarray([t == "" for t in stripped], dtype=bool))
-        _no_label(np.flatnonzero(np.isin(codes, empty)), spec, column, "empty")
-    _missing_among_numbers(stripped, codes, distinct, spec, column)
+        _no_label(np.flatnonzero(np.isin(codes, empty)), spec, column, "empty", parts)
+    _missing_among_numbers(stripped, codes, distinct, spec, column, parts)
     _one_way_each(distinct, spec, column)
     try:
         as_int = {v: int(v) for v in distinct}
@@ -99,12 +112,19 @@ def _check_class_count(count: int, spec: str, column: str) -> None:
                         "it the label? (name the label with --label-column NAME)")
 
 
-def _no_label(rows: npt.NDArray[np.intp], spec: str, column: str, how: str) -> None:
-    """Refuse rows without a label, naming the first of them (1-based data rows)."""
-    shown_rows = ", ".join(str(int(r) + 1) for r in rows[:5])
-    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-    raise DataError(f"{spec}: label column {column!r} is {how} in data row{'s' * (len(rows) > 1)} "
-                    f"{shown_rows}{more}; every row needs a label")
+def _no_label(rows: npt.NDArray[np.intp], spec: str, column: str, how: str,
+              parts: Parts = ()) -> None:
+    """Refuse rows without a label, naming the first of them (data rows counted from 1, see
+    :func:`softreg.data.dataset.data_rows`); with ``parts``, those of the array the first
+    one is in, counted in that array, which is named."""
+    start = 0
+    for name, length in parts if len(rows) else ():
+        if rows[0] < start + length:
+            rows, column = rows[(rows >= start) & (rows < start + length)] - start, name
+            break
+        start += length
+    raise DataError(f"{spec}: label column {column!r} is {how} in {data_rows(rows)}; every row "
+                    "needs a label")
 
 
 # How spreadsheets, pandas and R write a missing value as text (compared case-blind).
@@ -112,13 +132,13 @@ MISSING_TEXTS = frozenset({"nan", "-nan", "na", "n/a", "#n/a", "<na>", "null", "
 
 
 def _missing_among_numbers(stripped: list[str], codes: npt.NDArray[np.integer[Any]],
-                           distinct: set[str], spec: str, column: str) -> None:
+                           distinct: set[str], spec: str, column: str, parts: Parts = ()) -> None:
     """Refuse a missing value written as text ("NaN", "NA", "null", ...) in a column whose
     other labels are all numbers: there it is no class, but a row without its label (R writes
     NA, pandas NaN). Among words ("EU", "NA", "AS") such a text stays a class of its name.
 
     Raises:
-        DataError: naming the text and its rows (1-based data rows).
+        DataError: naming the text and its rows (data rows, counted from 1).
     """
     missing = {t for t in distinct if t.lower() in MISSING_TEXTS}
     if not missing:
@@ -133,7 +153,7 @@ def _missing_among_numbers(stripped: list[str], codes: npt.NDArray[np.integer[An
     rows = np.flatnonzero(np.isin(codes, which))
     first = stripped[int(codes[rows[0]])]
     _no_label(rows, spec, column, f"{shown(first)} (a missing value: the other labels are "
-                                  "numbers)")
+                                  "numbers)", parts)
 
 
 def _one_way_each(labels: set[str], spec: str, column: str) -> None:
@@ -217,7 +237,7 @@ def read_csv(path: str, spec: str, label_column: str) -> Table:
             _check_separator(header, p, spec)
             _check_header_is_names(header, p, spec)
             _check_names(header, p, spec, " (pandas writes its index so: save with "
-                                          "to_csv(..., index=False))")
+                                          "to_csv(..., index=False))", header_row=True)
             n = 0
             for r in reader:
                 if r:
@@ -274,6 +294,8 @@ def _check_fields(row: list[str], header: list[str], line: int, p: Path, spec: s
 # A decimal number with a fraction or an exponent: a data value, not a column name (pandas
 # names unnamed columns 0, 1, ..., which stay names).
 _DECIMAL = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][+-]?\d+)")
+# An integer: a name pandas gives (0, 1, ...), or a data value of a file without a header.
+_INTEGER = re.compile(r"[+-]?\d+")
 
 
 def _check_header_is_names(header: list[str], p: Path, spec: str) -> None:
@@ -290,9 +312,15 @@ def _check_header_is_names(header: list[str], p: Path, spec: str) -> None:
                         "header row naming the columns (the label column among them)")
 
 
-def _check_names(header: list[str], p: Path, spec: str, unnamed_hint: str = "") -> None:
+def _check_names(header: list[str], p: Path, spec: str, unnamed_hint: str = "",
+                 header_row: bool = False) -> None:
     """Refuse a column without a name or a name given twice: a column that is not a feature
     (an index, a copy of the label) would become one, and a model's features are found by name.
+
+    ``header_row``: the names are a CSV's first row. A first row of integers (but for one
+    cell at most: a label written as a word), one of them twice, is a data row (a file
+    without a header, ``np.savetxt``'s): no writer of names gives two columns one number
+    (pandas names them 0, 1, ...), and the message says so.
 
     Raises:
         DataError: naming the column(s) by position.
@@ -303,9 +331,15 @@ def _check_names(header: list[str], p: Path, spec: str, unnamed_hint: str = "") 
             raise DataError(f"{spec}: {str(p)!r}: column {j + 1} has no name{unnamed_hint}; "
                             "name the column or drop it")
         if name in seen:
-            raise DataError(f"{spec}: {str(p)!r}: the column name {shown(name)} is given twice "
-                            f"(columns {seen[name] + 1} and {j + 1}); give each column its own "
-                            "name")
+            twice = (f"{spec}: {str(p)!r}: the column name {shown(name)} is given twice "
+                     f"(columns {seen[name] + 1} and {j + 1})")
+            words = [h for h in header if not _INTEGER.fullmatch(h)]
+            if header_row and _INTEGER.fullmatch(name) and len(words) <= 1:
+                but = f" but for {shown(words[0])}" if words else ""
+                raise DataError(f"{twice}; the first row, read as the column names, is all "
+                                f"numbers{but}: it looks like a data row; add a header row "
+                                "naming the columns (the label column among them)")
+            raise DataError(f"{twice}; give each column its own name")
         seen[name] = j
 
 
@@ -397,8 +431,8 @@ def read_parquet(path: str, spec: str, label_column: str) -> Table:
 
     Raises:
         DataError: the file does not exist (checked first), as :func:`read_csv`, a label
-            column of lists or structs, a null or NaN label (its rows), or a table larger than
-            the bound.
+            column of lists or structs, a null or NaN label (its rows), a null feature value
+            (its column and rows, any nullable type), or a table larger than the bound.
         FrameworkUnavailableError: pyarrow is not installed.
     """
     p = existing_file(path, spec)  # a wrong path is the first thing to say, pyarrow or not
@@ -424,12 +458,14 @@ def read_parquet(path: str, spec: str, label_column: str) -> Table:
     X = np.empty((rows, len(names)), dtype=np.float32)
     try:
         for k, name in enumerate(names):
-            X[:, k], unfit = as_float32(_column(pf, name, rows, p, spec)
-                                        .to_numpy(zero_copy_only=False))
+            column = _column(pf, name, rows, p, spec)
+            _no_feature_nulls(column, name, spec)
+            X[:, k], unfit = as_float32(column.to_numpy(zero_copy_only=False))
             if unfit is not None and unfit[1]:  # NaN and inf: refused with their count later
                 raise DataError(f"{spec}: feature column {printable(name)!r} holds a value "
-                                f"beyond float32's range (about 3.4e38) in row {unfit[0][0]}, "
-                                "which softreg trains in; scale the column first")
+                                "beyond float32's range (about 3.4e38) in "
+                                f"{data_rows([unfit[0][0]])}, which softreg trains in; scale "
+                                "the column first")
         # text labels (text > 0) as a dictionary: each distinct label once, an index a row
         labels = _parquet_labels(pq.ParquetFile(p, read_dictionary=[label]) if text else pf,
                                  label, rows, p, spec)
@@ -438,6 +474,24 @@ def read_parquet(path: str, spec: str, label_column: str) -> Table:
     except Exception as exc:  # a damaged page, a column that does not decode
         raise DataError(f"{spec}: cannot read {str(p)!r} as Parquet ({exc})") from exc
     return X, labels, tuple(names), label
+
+
+def _no_feature_nulls(column: Any, name: str, spec: str) -> None:
+    """Refuse a null in a feature column (an Arrow ChunkedArray) as the missing value it is,
+    whatever the column's type: pandas' nullable boolean, Int8 ... UInt64, Float32 and
+    Float64 columns (and a float64 column's NaN) are written so. The same words as a CSV's
+    empty cell; a null boolean would otherwise reach NumPy as None.
+
+    Raises:
+        DataError: naming the column and its rows with a null.
+    """
+    if not column.null_count:
+        return
+    rows = np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))
+    them = "them" if len(rows) > 1 else "it"
+    raise DataError(f"{spec}: feature column {printable(name)!r} is empty (null, a missing "
+                    f"value) in {data_rows(rows)}; fill {them} in or drop "
+                    f"{'those rows' if len(rows) > 1 else 'the row'}")
 
 
 def _pandas_index(schema: Any) -> set[str]:
@@ -476,7 +530,10 @@ def _label_text_bytes(pf: Any, label: str, arrow_type: Any, spec: str) -> int:
 
 def _parquet_labels(pf: Any, name: str, rows: int, p: Path, spec: str) -> Labels:
     """The label column as its distinct values' texts and each row's index into them: a
-    dictionary column (text, read as one) by its dictionaries, any other by its values.
+    dictionary column (text, read as one, or a pandas categorical) by the values of its
+    dictionaries that rows use, any other by its values. The classes are the labels present:
+    a category no row has (pandas keeps every category when rows are filtered out) is no
+    class, as for every other label type.
 
     Raises:
         DataError: a null or NaN label (its rows), or a damaged column.
@@ -495,7 +552,10 @@ def _parquet_labels(pf: Any, name: str, rows: int, p: Path, spec: str) -> Labels
         codes.append(chunk.indices.to_numpy(zero_copy_only=False).astype(np.int64) + len(texts))
         texts += [_text(v, spec, name)
                   for v in chunk.dictionary.to_numpy(zero_copy_only=False)]
-    return texts, np.concatenate(codes) if codes else np.empty(0, np.int64)
+    if not codes:
+        return texts, np.empty(0, np.int64)
+    used, index = np.unique(np.concatenate(codes), return_inverse=True)
+    return [texts[int(u)] for u in used], index.reshape(-1).astype(np.int64)
 
 
 def _check_numeric_type(arrow_type: Any, name: str, spec: str) -> None:
@@ -648,16 +708,18 @@ def _npz_labels(ytr: npt.NDArray[Any], yte: npt.NDArray[Any] | None, spec: str) 
     """
     texts: list[str] = []
     codes = []
+    parts: Parts = ()
     for key, y in (("y_train", ytr), ("y_test", yte)):
         if y is None:
             continue
+        parts += ((key, len(y)),)
         if y.ndim != 1:
             raise DataError(f"{spec}: {key} must hold one label a row, shape (N,), got shape "
                             f"{y.shape}")
         if y.dtype.kind == "f" and not np.isnan(y).any():
             bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
             if bad.size:
-                raise DataError(f"{spec}: {key} holds {y[bad[0]]} in row {int(bad[0]) + 1}; "
+                raise DataError(f"{spec}: {key} holds {y[bad[0]]} in {data_rows(bad[:1])}; "
                                 "labels must be integers or text")
             y = y.astype(np.int64)
         elif y.dtype.kind not in "iufUS":
@@ -665,7 +727,7 @@ def _npz_labels(ytr: npt.NDArray[Any], yte: npt.NDArray[Any] | None, spec: str) 
         part, part_codes = _array_labels(y, spec, key)
         codes.append(part_codes + len(texts))
         texts += part
-    y_all, names = encode_labels(texts, np.concatenate(codes), spec, "y")
+    y_all, names = encode_labels(texts, np.concatenate(codes), spec, "y", parts)
     return y_all[: len(ytr)], None if yte is None else y_all[len(ytr):], names
 
 

@@ -277,11 +277,13 @@ def model_data(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None =
         The data with the model's class names and its labels the model's class indices; its
         fingerprint that of the data as read. A table's columns are in the order of the
         model's feature names (when both name them: a table's columns are matched by name, as
-        ``softreg predict`` matches a CSV's; without names, by position).
+        ``softreg predict`` matches a CSV's, and those the model lacks are left out; without
+        names, by position).
 
     Raises:
-        ConfigError: the data's feature count or image shape differs from the model's, it has
-            a class the model lacks, or a table's feature names differ; or it is the
+        ConfigError: the data's feature count or image shape differs from the model's (a
+            table naming every feature of the model's may have other columns), it has a class
+            the model lacks, or a table lacks one of the model's feature names; or it is the
             checkpoint's own data, but its content is not the one the checkpoint records (the
             file changed, or a relative path read another), or its test split would not be
             the run's.
@@ -306,9 +308,11 @@ def model_data(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None =
         return f"{s.features} features and {s.classes} classes ({names})"
 
     index = class_index(got.class_names, ck_shape.class_names, check.label_indices)
-    if got.features != ck_shape.features:
+    named = bool(got.feature_names and ck_shape.feature_names)
+    if got.features != ck_shape.features and not (  # a table holding every model column, and
+            named and set(ck_shape.feature_names) <= set(got.feature_names)):  # others: by name
         which = ""
-        if got.features != ck_shape.features and got.feature_names and ck_shape.feature_names:
+        if named:
             extra = [n for n in got.feature_names if n not in ck_shape.feature_names]
             missing = [n for n in ck_shape.feature_names if n not in got.feature_names]
             parts = ([f"columns the model lacks: {', '.join(extra[:5])}"] if extra else []) + (
@@ -404,31 +408,35 @@ def listed(names: list[str], few: int) -> str:
 
 
 def by_feature_names(ds: Dataset, ck_shape: ModelShape, spec: str, where: str) -> Dataset:
-    """``ds`` with a table's columns put in the order of the model's feature names
-    (``ck_shape``: the model's shape, of ``ds``'s feature count). Data or a model without
-    feature names is taken by position, as before names were recorded.
+    """``ds`` with a table's columns those of the model's feature names, in its order
+    (``ck_shape``: the model's shape): columns the model does not have are left out, as
+    ``softreg predict`` leaves out a CSV's. Data or a model without feature names is taken by
+    position (of the model's feature count), as before names were recorded.
 
     Raises:
-        ConfigError: the data's feature names are not the model's (a column missing, another
-            one instead), or a name repeats so that columns cannot be matched by name.
+        ConfigError: one of the model's feature names is not the data's (a column missing),
+            or a name repeats so that columns cannot be matched by name.
     """
+    from collections import Counter
+
     from softreg.core.errors import ConfigError
 
     want, got = ck_shape.feature_names, ds.feature_names
     if not want or not got or want == got:
         return ds
     missing = [n for n in want if n not in got]
-    extra = [n for n in got if n not in want]
-    if missing or extra:
+    if missing:
+        extra = [n for n in got if n not in want]
         raise ConfigError(
-            f"data {spec!r} lacks the feature column(s) {listed(missing, 5) or 'none'} that "
+            f"data {spec!r} lacks the feature column(s) {listed(missing, 5)} that "
             f"{where} was trained on, and has {listed(extra, 5) or 'none'} instead; give a "
             "table of the model's feature columns (in any order)")
-    if len(set(want)) != len(want) or len(set(got)) != len(got):
+    counts = Counter(got)
+    if len(set(want)) != len(want) or any(counts[n] > 1 for n in want):
         raise ConfigError(
-            f"data {spec!r} and {where} name the same feature columns in another order, but "
-            "a name repeats, so the columns cannot be matched by name; give them in the "
-            "model's order")
+            f"data {spec!r} and {where} name the same feature columns in another order (or "
+            "with others), but a name repeats, so the columns cannot be matched by name; give "
+            "them in the model's order")
     order = [got.index(n) for n in want]
     X_test = None if ds.X_test is None else ds.X_test[:, order]
     return replace(ds, X_train=ds.X_train[:, order], X_test=X_test, feature_names=want)
