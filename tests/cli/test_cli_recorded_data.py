@@ -8,6 +8,7 @@ labels 0..C-1 takes any data of C classes, as ``save(path, data=SPEC)`` does.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -125,14 +126,15 @@ def test_changed_data_is_refused_by_evaluate_explain_and_resume(run, places, cap
 
 def test_leaving_data_out_is_advised_only_when_data_is_given(run, places, capsys):
     proj, _ = places
-    wide = "\n".join(line.replace(",", ",0,", 1)
-                     for line in (proj / "t.csv").read_text().splitlines())
-    (proj / "wide.csv").write_text(wide.replace("a,0,b", "a,z,b", 1) + "\n")  # 3 features
+    # 1 feature (b left out; a column more than the model's is left out, not refused)
+    narrow = "\n".join(",".join(line.split(",")[::2])
+                       for line in (proj / "t.csv").read_text().splitlines())
+    (proj / "narrow.csv").write_text(narrow + "\n")
     trained_on = "was trained on 2 features and 3 classes (0, 1, 2); give data of the model's"
-    code, _, err = _run(capsys, "evaluate", run, "--no-figures", "--data", "csv:wide.csv")
+    code, _, err = _run(capsys, "evaluate", run, "--no-figures", "--data", "csv:narrow.csv")
     assert code == 2 and trained_on in err
     assert err.strip().endswith("shape and classes, or leave --data out to use the run's own")
-    (proj / "t.csv").write_text((proj / "wide.csv").read_text())  # the run's own data, widened
+    (proj / "t.csv").write_text((proj / "narrow.csv").read_text())  # the run's own, narrowed
     code, _, err = _run(capsys, "evaluate", run, "--no-figures")
     assert code == 2 and trained_on in err
     assert err.strip().endswith("shape and classes"), err  # leaving --data out: this same data
@@ -209,6 +211,64 @@ def test_a_moved_project_still_reads_its_data_from_the_typed_path(run, places, c
         assert code == 0, err
         if argv[0] == "evaluate":
             assert _accuracy(out) == _accuracy(before)
+
+
+def test_config_json_records_the_path_absolute_and_resume_takes_the_file_named_another_way(
+        run, places, capsys, monkeypatch):
+    proj, elsewhere = places
+    absolute = f"csv:{proj / 't.csv'}"
+    assert json.loads((run / "config.json").read_text())["data"] == absolute
+    assert checkpoint.load(run / checkpoint.LAST).meta["config"]["data"] == absolute
+    epochs = 2
+    for where, spec in ((proj, "csv:./t.csv"), (proj, absolute), (elsewhere, "csv:../proj/t.csv"),
+                        (elsewhere, "csv:t.csv")):  # the last: elsewhere's own t.csv
+        monkeypatch.chdir(where)
+        epochs += 1
+        code, _, err = _run(capsys, "train", "--resume", run, "--data", spec, "--epochs",
+                            epochs, "--quiet", "--no-figures")
+        if spec != "csv:t.csv":
+            assert code == 0, err
+            continue
+        assert code == 2 and err.strip() == (
+            f"softreg train: error: --data csv:t.csv differs from the resumed run's data "
+            f"{absolute}; a resumed run keeps its settings: drop --data or start a new run with "
+            "--out")
+    assert checkpoint.load(run / checkpoint.LAST).meta["epoch"] == 5
+
+
+def test_explain_of_the_runs_own_file_named_another_way_writes_in_the_run(run, places, capsys,
+                                                                         monkeypatch):
+    proj, elsewhere = places
+    for where, spec in ((proj, "csv:t.csv"), (proj, "csv:./t.csv"),
+                        (elsewhere, "csv:../proj/t.csv")):
+        monkeypatch.chdir(where)
+        code, _, err = _run(capsys, "explain", run, "--data", spec, "--no-figures")
+        assert code == 0, err
+    code, _, err = _run(capsys, "explain", run, "--data", "csv:t.csv", "--no-figures")
+    assert code == 2 and "is not the data of the run" in err  # elsewhere's own t.csv
+
+
+def test_a_run_recorded_with_a_relative_path_resumes_with_it_named_any_way(places, capsys,
+                                                                           monkeypatch):
+    # a run folder of an older softreg: config.json (and the checkpoint's config) hold the
+    # path as typed; the checkpoint's data, the path made absolute, tells which file it is
+    import softreg.jobs.run
+
+    proj, elsewhere = places
+    monkeypatch.setattr(softreg.jobs.run, "recorded_data", lambda spec: spec)
+    code, _, err = _run(capsys, "train", "--framework", "numpy", "--epochs", "1", "--data",
+                        "csv:t.csv", "--out", "old", "--no-figures", "--quiet")
+    assert code == 0, err
+    monkeypatch.undo()
+    monkeypatch.chdir(proj)
+    assert json.loads((proj / "old" / "config.json").read_text())["data"] == "csv:t.csv"
+    for epochs, where, spec in ((2, proj, "csv:t.csv"), (3, proj, "csv:./t.csv"),
+                                (4, elsewhere, "csv:../proj/t.csv")):
+        monkeypatch.chdir(where)
+        code, _, err = _run(capsys, "train", "--resume", proj / "old", "--data", spec,
+                            "--epochs", epochs, "--quiet", "--no-figures")
+        assert code == 0, err
+    assert json.loads((proj / "old" / "config.json").read_text())["data"] == "csv:t.csv"
 
 
 def _columns(src: Path, dest: Path, order: tuple[int, ...], header: str | None = None) -> None:
@@ -415,3 +475,38 @@ def test_an_estimator_fitted_on_class_indices_scores_some_of_them(tmp_path, caps
             f"{str(arrays)!r} was fitted on the class indices 0..2: data of other class names "
             "is taken as those indices in order, so it needs all 3 classes; give data of 3 "
             "classes, or labels that are the indices (some of them are enough)") in err
+
+
+def test_evaluate_and_explain_leave_out_a_column_the_model_lacks_as_predict_does(run, places,
+                                                                                capsys):
+    """The tester's case: ``predict`` took a table with a column more (``note``) and
+    ``evaluate --data`` refused it; both take the model's columns by name now."""
+    proj, _ = places
+    rows = [line.split(",") for line in (proj / "t.csv").read_text().splitlines()]
+    (proj / "noted.csv").write_text("\n".join(  # note,b,a,label: the same rows, a note more
+        ",".join(["note" if i == 0 else "1.5", r[1], r[0], r[2]]) for i, r in enumerate(rows))
+        + "\n")
+    for argv in (("evaluate", run, "--no-figures"), ("explain", run, "--no-figures", "--out")):
+        outs = []
+        for spec in ("t.csv", "noted.csv"):
+            out_dir = (proj / f"ex-{spec}",) if argv[0] == "explain" else ()
+            code, out, err = _run(capsys, *argv, *out_dir, "--data", f"csv:{spec}")
+            assert code == 0 and err == "", err
+            outs.append(out[:out.find("files:")].splitlines()[1:])  # the numbers
+        assert outs[0] == outs[1] and any("accuracy" in line.lower() for line in outs[0])
+    features = proj / "features.csv"  # predict, on the same columns: it took them already
+    features.write_text("\n".join(",".join([*r[:2], "1.5"]) if i else "a,b,note"
+                                  for i, r in enumerate(rows[:4])) + "\n")
+    code, out, err = _run(capsys, "predict", run, features, "--top-k", "1")
+    assert code == 0, err
+    (proj / "lacking.csv").write_text("\n".join(  # a,note,label: b missing
+        ",".join([r[0], "note" if i == 0 else "1.5", r[2]]) for i, r in enumerate(rows))
+        + "\n")
+    ck = repr(str(run / checkpoint.LAST))
+    code, _, err = _run(capsys, "evaluate", run, "--no-figures", "--data", "csv:lacking.csv")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert (f"lacks the feature column(s) 'b' that checkpoint {ck} was trained on, and has "
+            "'note' instead") in err, err
+    (proj / "t.csv").write_text((proj / "noted.csv").read_text())  # the run's own, widened:
+    code, _, err = _run(capsys, "evaluate", run, "--no-figures")  # its content changed
+    assert code == 2 and "changed since checkpoint" in err and len(err.splitlines()) == 1, err

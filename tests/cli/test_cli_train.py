@@ -317,6 +317,34 @@ def test_resume_refuses_what_it_would_ignore(trained, capsys, fake_fashion, argv
     assert (run / "checkpoint.safetensors").read_bytes() == before
 
 
+def test_resume_takes_the_label_column_its_run_found_and_names_both_columns_otherwise(
+        capsys, tmp_path):
+    """A run that found its label column by default (label_column "") resumes with
+    --label-column naming that column; another column is refused, the default shown."""
+    rng = np.random.default_rng(0)
+    rows = ["a,b,label"] + [f"{x:.3f},{-x:.3f},{int(x > 0)}" for x in rng.normal(size=60)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    run = tmp_path / "run"
+    code, _, err = _run(capsys, "train", "--framework", "numpy", "--epochs", "1", "--data",
+                        f"csv:{tmp_path / 't.csv'}", "--out", str(run), "--no-figures",
+                        "--quiet")
+    assert code == 0, err
+    code, _, err = _run(capsys, "train", "--resume", str(run), "--label-column", "label",
+                        "--epochs", "2", "--no-figures", "--quiet")
+    assert code == 0, err
+    assert _saved(run)["epoch"] == 2 and _saved(run)["config"]["label_column"] == ""
+    before = (run / "checkpoint.safetensors").read_bytes()
+    for column in ("a", "class"):  # a feature; a usual label name the table does not have
+        code, out, err = _run(capsys, "train", "--resume", str(run), "--label-column", column,
+                              "--epochs", "3", "--no-figures", "--quiet")
+        assert (code, out) == (2, "") and len(err.strip().splitlines()) == 1, err
+        assert err.strip() == (
+            f"softreg train: error: --label-column {column} differs from the resumed run's "
+            "label_column '' (the default: the column named label, class, target or y); a "
+            "resumed run keeps its settings: drop --label-column or start a new run with --out")
+        assert (run / "checkpoint.safetensors").read_bytes() == before
+
+
 def test_resume_refuses_cuda_where_there_is_none(capsys, tmp_path, fake_fashion):
     torch = need("torch")
     if torch.cuda.is_available():

@@ -1,6 +1,7 @@
 """`softreg export`: the final model it picks, where it writes, and every refusal (one line,
 exit 2). These use small made-up checkpoints, not a trained run."""
 
+import re
 import sys
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from conftest import need
 from softreg.cli import main
-from softreg.core.errors import ConfigError
+from softreg.core.errors import ConfigError, FolderError
 from softreg.export import export_model
 from softreg.runfiles import checkpoint
 
@@ -146,6 +147,55 @@ def test_folder_that_is_not_a_run_is_refused(capsys, tmp_path):
                    "has no checkpoint.safetensors); pass a folder written by 'softreg train' or "
                    "a .safetensors checkpoint")
     assert _files(tmp_path) == []
+
+
+
+def _marked(folder, kind, ck=None):
+    """A folder of softreg's of ``kind`` (a run's holds the checkpoint ``ck``)."""
+    from softreg.safety import runfolder
+
+    with runfolder.held(folder, kind, "new"):
+        if ck is not None:
+            checkpoint.save(folder / checkpoint.LAST, ck)
+    return folder
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torch"])
+def test_out_in_another_runs_or_a_sweeps_folder_is_refused(capsys, tmp_path, fmt):
+    """An export there would pass for that folder's own model (as explain refuses too)."""
+    mine = _marked(tmp_path / "mine", "train", _ckpt(1))
+    other = _marked(tmp_path / "other", "train", _ckpt(2))
+    legacy = tmp_path / "legacy"  # a run folder from before the marker
+    checkpoint.save(legacy / checkpoint.LAST, _ckpt(3))
+    sweep = _marked(tmp_path / "sweep", "sweep")
+    before = {f: _files(f) for f in (other, legacy, sweep)}
+    for target, what in ((f"{other}/", "the folder of another run"),
+                         (str(other), "the folder of another run"),
+                         (str(other / "m.onnx"), f"in the folder of another run, {str(other)!r}"),
+                         (f"{other / 'sub'}/", f"in the folder of another run, {str(other)!r}"),
+                         (f"{legacy}/", "the folder of another run"),
+                         (str(sweep), "the folder of a sweep"),
+                         (f"{sweep / 'weights'}/", f"in the folder of a sweep, {str(sweep)!r}")):
+        for source in (mine, mine / checkpoint.LAST):
+            err = _refused(capsys, str(source), "--format", fmt, "--out", target)
+            assert err.startswith(f"softreg export: error: --out {target!r} is {what}; "
+                                  f"exporting {str(source)!r} there would put its model among "
+                                  "that folder's files, where it passes for the folder's own: "
+                                  "choose another --out"), err
+        with pytest.raises(FolderError, match=re.escape(f"is {what}; exporting")):  # API too
+            export_model(mine, fmt, target)
+    assert {f: _files(f) for f in (other, legacy, sweep)} == before
+    assert not (other / "sub").exists() and not (sweep / "weights").exists()
+
+
+def test_out_in_the_models_own_run_folder_is_written(tmp_path):
+    need("safetensors")
+    mine = _marked(tmp_path / "mine", "train", _ckpt(1))
+    done = export_model(mine, "torch", f"{mine}/")
+    assert done.path == mine / "model_torch.safetensors" and done.path.is_file()
+    code = main(["export", str(mine / checkpoint.LAST), "--format", "torch", "--out",
+                 str(mine / "exports" / "m.safetensors")])
+    assert code == 0 and (mine / "exports" / "m.safetensors").is_file()
 
 
 def test_missing_path_is_refused(capsys, tmp_path):

@@ -148,6 +148,56 @@ def test_a_sweep_of_other_data_or_another_monitor_is_not_merged(tmp_path):
     assert _files(out) == before
 
 
+
+
+def test_a_sweep_records_the_files_path_absolute_and_resumes_it_named_any_way(tmp_path,
+                                                                             monkeypatch):
+    proj, sub = tmp_path / "proj", tmp_path / "proj" / "sub"
+    sub.mkdir(parents=True)
+    _table(proj / "t.csv")
+    out = tmp_path / "sw"
+    monkeypatch.chdir(proj)
+    _sweep(out, _space("csv:t.csv"))
+    spec = json.loads((out / "sweep.json").read_text())
+    absolute = f"csv:{proj / 't.csv'}"
+    assert spec["base"]["data"] == absolute
+    assert {c["data"] for c in spec["configurations"].values()} == {absolute}
+    before = _files(out)
+    for where, data in ((proj, "csv:./t.csv"), (sub, "csv:../t.csv"), (sub, absolute)):
+        monkeypatch.chdir(where)
+        again = _sweep(out, _space(data))
+        assert again.skipped == 2 and len(again.rows) == 2
+        assert _files(out) == before  # resumed: nothing trained, nothing merged
+    _table(sub / "t.csv", seed=1)  # another file of the same name: other data
+    with pytest.raises(ConfigError, match=rf"^'{out}' holds a sweep of other data \(data "
+                       rf"{absolute}; this one: data csv:{sub / 't.csv'}\)"):
+        _sweep(out, _space("csv:t.csv"))
+
+
+def test_a_sweep_recorded_with_a_relative_path_resumes_from_the_folder_it_was_made_in(
+        tmp_path, monkeypatch):
+    # a sweep folder of an older softreg: its sweep.json holds the path as typed, which only
+    # the current folder can resolve
+    import softreg.sweeps.sweep
+
+    proj, sub = tmp_path / "proj", tmp_path / "proj" / "sub"
+    sub.mkdir(parents=True)
+    _table(proj / "t.csv")
+    out = tmp_path / "sw"
+    monkeypatch.chdir(proj)
+    with monkeypatch.context() as old:
+        old.setattr(softreg.sweeps.sweep, "recorded_data", lambda data: data)
+        _sweep(out, _space("csv:t.csv"))
+    spec = json.loads((out / "sweep.json").read_text())
+    assert {c["data"] for c in spec["configurations"].values()} == {"csv:t.csv"}
+    before = _files(out)
+    for data in ("csv:t.csv", "csv:./t.csv", f"csv:{proj / 't.csv'}"):
+        again = _sweep(out, _space(data))
+        assert again.skipped == 2 and len(again.rows) == 2
+        assert _files(out) == before
+    monkeypatch.chdir(sub)  # csv:t.csv from here is sub/t.csv, not the file it was made from
+    with pytest.raises(ConfigError, match=r"holds a sweep of other data \(data csv:t.csv; "):
+        _sweep(out, _space("csv:../t.csv"))
 # --- a random range is refused as the user typed it ----------------------------------------
 
 

@@ -172,7 +172,8 @@ def _resume(args: argparse.Namespace) -> RunResult:
                      resume_device=args.device, data_dir=args.data_dir, offline=args.offline,
                      figures=not args.no_figures, quiet=args.quiet,
                      tensorboard_dir=args.tensorboard, labels=args.labels,
-                     check_resume=lambda saved: check_resume_flags(args, saved))
+                     check_resume=lambda saved: check_resume_flags(args, saved),
+                     resume_label_column=args.label_column)
 
 
 def check_resume_flags(args: argparse.Namespace, saved: TrainConfig) -> None:
@@ -180,13 +181,17 @@ def check_resume_flags(args: argparse.Namespace, saved: TrainConfig) -> None:
 
     A resumed run keeps its saved settings except those in
     :data:`softreg.jobs.run.RESUME_MAY_CHANGE`; a setting given with the value it already has is
-    accepted.
+    accepted: ``--data`` naming the run's file however its path is written
+    (:func:`softreg.core.config.same_data`; ``saved.data`` is the spec its checkpoint
+    records), and ``--label-column`` naming a column the run's default may have found, which
+    the run's data is then read with (:func:`softreg.jobs.run.found_label_column`).
 
     Raises:
         ConfigError: ``--out`` names another folder, ``--overwrite`` is given, or a setting
-            differs from the resumed run's.
+            differs from the resumed run's (both values shown).
     """
-    from softreg.jobs.run import RESUME_MAY_CHANGE
+    from softreg.core.config import same_data
+    from softreg.jobs.run import RESUME_MAY_CHANGE, found_label_column, resume_differs
 
     if args.out is not None and Path(args.out) != Path(args.resume):
         raise ConfigError(
@@ -200,12 +205,16 @@ def check_resume_flags(args: argparse.Namespace, saved: TrainConfig) -> None:
     for name, value in given_settings(args).items():
         if name in RESUME_MAY_CHANGE:
             continue
-        mine = canonical_framework(value) if name == "framework" else value
-        if mine != getattr(saved, name):
-            differ.append((flag(name), value, name, getattr(saved, name)))
+        old = getattr(saved, name)
+        if name == "framework":
+            same = canonical_framework(value) == old
+        elif name == "data":
+            same = same_data(value, old)
+        elif name == "label_column":
+            same = value == old or found_label_column(saved, value)
+        else:
+            same = value == old
+        if not same:
+            differ.append((flag(name), value, name, old))
     if differ:
-        what = "; ".join(f"{flag} {value} differs from the resumed run's {name} {old}"
-                         for flag, value, name, old in differ)
-        flags = " and ".join(flag for flag, *_ in differ)
-        raise ConfigError(f"{what}; a resumed run keeps its settings: drop {flags} or start "
-                          "a new run with --out")
+        raise resume_differs(differ)

@@ -204,6 +204,49 @@ def check_setting(name: str, value: Any) -> None:
     setting.validate(name, value if setting.convert is None else setting.convert(value))
 
 
+def recorded_data(data: str) -> str:
+    """The data setting ``data`` as a run's ``config.json`` and a sweep's ``sweep.json`` hold
+    it: a file's or folder's path made absolute (from the current folder, ``~`` expanded), as
+    its checkpoints record it (:meth:`softreg.data.spec.DataSpec.recorded`), so that it names
+    the same data from any folder; a named dataset or scikit-learn's set as written, and a spec
+    that does not parse as it is (it is refused where it is read)."""
+    from softreg.data.spec import parse
+
+    try:
+        return parse(data).recorded()
+    except (ConfigError, OSError, RuntimeError):  # RuntimeError: no home folder for ``~``
+        return data
+
+
+def same_data(one: str, other: str) -> bool:
+    """Whether the data settings ``one`` and ``other`` name the same data: the same text, or
+    the same kind of source and the same file or folder, however its path is written
+    (``csv:t.csv``, ``csv:./t.csv``, its absolute path, ``csv:../proj/t.csv`` from a folder
+    beside it; links and ``..`` resolved, a relative path from the current folder). A named
+    dataset or scikit-learn's set is a name, never a path: the same only as written."""
+    import os
+
+    from softreg.data.spec import parse
+
+    if one == other:
+        return True
+    try:
+        a, b = parse(one), parse(other)
+    except ConfigError:
+        return False
+    if a.kind != b.kind:
+        return False
+    if a.kind in ("named", "sklearn"):
+        return a.target == b.target
+    try:
+        first, second = (os.path.expanduser(s.target) for s in (a, b))
+        if os.path.exists(first) and os.path.exists(second):
+            return os.path.samefile(first, second)
+        return os.path.realpath(first) == os.path.realpath(second)
+    except (OSError, ValueError, RuntimeError):  # a folder gone, a NUL, no home folder
+        return False
+
+
 def check_lr(value: Any, name: str = "lr", hint: str = LR_HINT) -> None:
     """Refuse a learning rate that is not a positive number that float32 can hold.
 

@@ -66,6 +66,8 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
             an ``out`` ending in a separator that is not a folder, a keras ``out`` whose name
             does not end in ``.keras``.
         CheckpointError: ``run`` is not a run folder or a softreg checkpoint.
+        FolderError: ``out`` is, or is in, a run or sweep folder of softreg's other than the
+            one holding the model (:func:`softreg.safety.runfolder.refuse_other_model_folder`).
         FrameworkUnavailableError: the format's library is not installed.
     """
     from softreg.safety.fileio import write_new
@@ -78,6 +80,10 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
                               f"{checkpoint.LAST}); pass a folder written by 'softreg train' "
                               "or a .safetensors checkpoint")
     path, ck = checkpoint.load_model(src)  # a small file: read before anything is written
+    if out is not None:  # not among another run's or a sweep's files, where it passes for theirs
+        runfolder.refuse_other_model_folder(
+            out, path, f"exporting {str(src)!r} there would put its model among that "
+            "folder's files, where it passes for the folder's own")
     dest = Path(out) if out is not None else default_path(src, fmt)
     if out is not None and _names_folder(out):
         # Path() drops the trailing separator: a folder that is not there yet is made by the

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from softreg.core.config import TrainConfig
+from softreg.core.config import TrainConfig, same_data
 from softreg.core.errors import ConfigError
 from softreg.core.shape import ModelShape
 from softreg.explain.analysis import Explanation, Labelled, analyse
@@ -97,7 +97,8 @@ def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: st
                               f"checkpoint {str(model_path)!r}", check)
         if kind == "train" and data and data.get("data") is not None:  # data of its shape
             own = data_config(ck.meta, str(model_path), {}).data
-            if data_cfg.data != own:  # (the run's own calibration.json is its own data's)
+            # (the run's own calibration.json is its own data's: its file, however named)
+            if not same_data(data_cfg.data, own):
                 raise ConfigError(
                     f"--data {data_cfg.data} is not the data of the run {str(dest)!r} ({own}): "
                     "explained there, its temperature would replace the run's "
@@ -142,20 +143,21 @@ def out_kind(out: Path, model_path: Path) -> str:
     ``explain``.
 
     Raises:
-        ConfigError: ``out`` is another run's folder, or that of the model's run whose final
-            model is another file (the run's calibration.json and explain.md belong to its
-            final model: ``predict RUN --calibrated`` reads them).
+        ConfigError: ``out`` is (or lies in) another run's folder or a sweep's
+            (:func:`softreg.safety.runfolder.refuse_other_model_folder`), or is the folder of
+            the model's run whose final model is another file (the run's calibration.json and
+            explain.md belong to its final model: ``predict RUN --calibrated`` reads them).
         CheckpointError: the run folder's final model cannot be read.
     """
+    runfolder.refuse_other_model_folder(
+        out, model_path, f"explaining {str(model_path)!r} there would write its "
+        "calibration.json and explain.md where they pass for that folder's own model's "
+        "(predict --calibrated reads them)")
     kind = runfolder.marker_kind(out)
     if kind is None and writegate.describe(out / checkpoint.LAST) == "a regular file":
         kind = "train"  # a run folder from before the marker
     if kind != "train":
         return "explain"
-    if not model_path.resolve().parent == out.resolve():
-        raise ConfigError(f"--out {str(out)!r} is the folder of another run; explaining "
-                          f"{str(model_path)!r} there would replace that run's "
-                          "calibration.json and explain.md: choose a new folder")
     final, _ = checkpoint.load_model(out)
     if final.resolve() != model_path.resolve():
         raise ConfigError(f"{str(model_path)!r} is not the final model of its run "

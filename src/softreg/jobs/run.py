@@ -3,7 +3,8 @@
 Layout of a run folder::
 
     config.json          the configuration as given (``device`` as asked, e.g. ``auto``; the
-                         device used is in report.md and the checkpoints' ``device_used``)
+                         device used is in report.md and the checkpoints' ``device_used``),
+                         a data file's or folder's path made absolute
     metrics.csv          one row per epoch
     history.json         the same, plus how the run ended
     checkpoint.safetensors  the last epoch's weights with its epoch, resumable (rewritten
@@ -31,8 +32,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from softreg.backends import for_single_run, get_backend
 from softreg.backends.base import LinearBackend
-from softreg.core.config import TrainConfig
-from softreg.core.errors import ConfigError, FolderError, SoftregError
+from softreg.core.config import TrainConfig, recorded_data
+from softreg.core.errors import ConfigError, DataError, FolderError, SoftregError
 from softreg.epochs.history import EpochRecord, History, Status
 from softreg.epochs.loop import EpochCallback
 from softreg.epochs.progress import EpochProgress
@@ -143,6 +144,43 @@ def check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
 # (a checkpoint holds plain arrays, not tied to where they were computed). The total has limits
 # (check_new_total): a resume must still be the run its config.json describes.
 RESUME_MAY_CHANGE = ("epochs", "device")
+# What an empty setting means, for a message that shows it.
+_EMPTY_MEANS = {"label_column": "the column named label, class, target or y",
+                "image_size": "the images as they are"}
+
+
+def setting_text(name: str, value: Any) -> str:
+    """``value`` of the setting ``name`` as a message shows it: an empty one as ``''`` and
+    what it means (``label_column '' (the default: the column named label, ...)``)."""
+    if value != "":
+        return str(value)
+    means = _EMPTY_MEANS.get(name)
+    return f"'' (the default: {means})" if means else "''"
+
+
+def resume_differs(differ: list[tuple[str, Any, str, Any]]) -> ConfigError:
+    """The refusal of settings given with ``--resume`` that differ from the run's:
+    ``differ`` holds (flag, value given, setting, the run's value) for each."""
+    what = "; ".join(f"{flag} {setting_text(name, value)} differs from the resumed run's "
+                     f"{name} {setting_text(name, old)}" for flag, value, name, old in differ)
+    flags = " and ".join(flag for flag, *_ in differ)
+    return ConfigError(f"{what}; a resumed run keeps its settings: drop {flags} or start a new "
+                       "run with --out")
+
+
+def found_label_column(saved: TrainConfig, given: str) -> bool:
+    """Whether ``given``, a label column named with ``--resume``, may be the column the run's
+    default (``label_column`` "") found in its table: one of the names that default takes.
+    The run's data is then read with it, and must be the data the run recorded (its
+    fingerprint; another column is refused as a setting that differs)."""
+    from softreg.data.spec import parse
+    from softreg.data.tables import LABEL_COLUMNS
+
+    try:
+        table = parse(saved.data).kind in ("csv", "parquet")
+    except ConfigError:
+        return False
+    return table and saved.label_column == "" and given in LABEL_COLUMNS
 
 
 def check_new_total(out_dir: Path, saved: TrainConfig, done: int, history: History,
@@ -270,6 +308,7 @@ def train_run(
     tensorboard_dir: str | Path | None = None,
     labels: str = "en",
     check_resume: Callable[[TrainConfig], None] | None = None,
+    resume_label_column: str | None = None,
 ) -> RunResult:
     """Train (or resume) a run into ``out_dir`` and write all its files.
 
@@ -285,7 +324,13 @@ def train_run(
     With ``tensorboard_dir`` every epoch is also logged there (see :mod:`softreg.runfiles.tblog`).
     ``labels`` is the language of the figures' words ("en", or "ko": needs a Hangul font).
     ``check_resume`` is given the resumed run's saved settings as soon as they are read (the
-    checkpoint is read once), to refuse flags that would change them.
+    checkpoint is read once; its ``data`` is the spec the checkpoint records, a file's path
+    absolute), to refuse flags that would change them. ``resume_label_column``: a label
+    column named with the resume, where the run found its own by default
+    (:func:`found_label_column`): the data is read with it, and another column than the run's
+    is refused (:func:`resume_differs`).
+    A new run's ``config.json`` and checkpoints hold its data spec with a file's path made
+    absolute (:func:`softreg.core.config.recorded_data`); its data is read as given.
     """
     out = Path(out_dir)
     if figures:  # --labels ko without a Hangul font is refused before anything else
@@ -304,7 +349,8 @@ def train_run(
         outputs.open_tb()
     try:
         return _claim_and_train(config, out, data_dir, offline, resume, resume_epochs,
-                                resume_device, overwrite, outputs, check_resume)
+                                resume_device, overwrite, outputs, check_resume,
+                                resume_label_column)
     finally:
         if outputs.tb is not None:
             outputs.tb.close()
@@ -333,23 +379,27 @@ class _Outputs:
 def _claim_and_train(config: TrainConfig | None, out: Path, data_dir: str | None,
                      offline: bool, resume: bool, resume_epochs: int | None,
                      resume_device: str | None, overwrite: bool, outputs: _Outputs,
-                     check_resume: Callable[[TrainConfig], None] | None) -> RunResult:
+                     check_resume: Callable[[TrainConfig], None] | None,
+                     resume_label_column: str | None = None) -> RunResult:
     if resume:
         with runfolder.held(out, "train", "resume"):
             state = load_resume(out, resume_epochs, resume_device)
-            if check_resume is not None:
-                check_resume(state.saved_config)
+            if check_resume is not None:  # the data: the file the checkpoint records
+                check_resume(replace(state.saved_config, data=state.data))
             check_agree(out, state)
             done = finished(state)
-            if done:
-                print(f"softreg: {_nothing_left(out, state)}; its files are written again",
-                      file=sys.stderr)
-            else:  # before the data is read: a log folder that cannot be written stops here
+            if not done:  # before the data is read: a log folder that cannot be written stops here
                 outputs.open_tb()
             # the data the run started on: its recorded spec, its content unchanged
             reading = replace(state.config, data=state.data)
-            backend, splits = backend_and_splits(reading, data_dir, offline)
+            if (resume_label_column is not None
+                    and found_label_column(state.saved_config, resume_label_column)):
+                reading = replace(reading, label_column=resume_label_column)
+            backend, splits = _resumed_data(reading, state.saved_config, data_dir, offline)
             check_same_data(splits, state.fingerprint, state.data, out)
+            if done:  # (once its data is accepted: a refusal is its one line)
+                print(f"softreg: {_nothing_left(out, state)}; its files are written again",
+                      file=sys.stderr)
             fileio.write_json(out / "config.json", state.config.to_dict())
             result = _train(state.config, backend, splits, out, state, outputs)
             result.already_finished = done
@@ -357,9 +407,33 @@ def _claim_and_train(config: TrainConfig | None, out: Path, data_dir: str | None
     if config is None:
         raise ConfigError("train_run needs a TrainConfig unless resume=True")
     backend, splits = backend_and_splits(config, data_dir, offline)
+    # what config.json and the checkpoints hold: a file's path absolute, as its data records it
+    config = replace(config, data=recorded_data(config.data))
     with runfolder.held(out, "train", "overwrite" if overwrite else "new"):
         fileio.write_json(out / "config.json", config.to_dict())
         return _train(config, backend, splits, out, None, outputs)
+
+
+def _resumed_data(reading: TrainConfig, saved: TrainConfig, data_dir: str | None,
+                  offline: bool) -> tuple[LinearBackend, dict[str, Any]]:
+    """:func:`backend_and_splits` of a resumed run's data, ``reading``: read with a label
+    column given with the resume (:func:`found_label_column`) that the table lacks, the data
+    is refused as a setting that differs, where the run's own setting reads it.
+
+    Raises:
+        ConfigError: that label column differs from the run's.
+        DataError, DataNotFoundError: as :func:`prepare_splits`.
+    """
+    try:
+        return backend_and_splits(reading, data_dir, offline)
+    except DataError:
+        if reading.label_column == saved.label_column:
+            raise
+        # the run's own setting reads the data (its error, if not, is the data's own)
+        prepare_splits(replace(reading, label_column=saved.label_column), data_dir=data_dir,
+                       offline=offline)
+        raise resume_differs([("--label-column", reading.label_column, "label_column",
+                               saved.label_column)]) from None
 
 
 def finished(state: _Resume) -> bool:

@@ -277,10 +277,12 @@ def recorded_spec(recorded: object, typed: str) -> str:
     """``recorded``, the data spec a run's checkpoint records (a file's path made absolute
     when it was read), else ``typed``, the spec of its configuration (a checkpoint older than
     the recorded spec, or one recording data no command line can name). A recorded path that
-    is gone while the typed one, read from the current folder, is there (a project moved or
-    copied, its run with it) gives the typed one: the data's fingerprint still tells whether
-    it is the same data."""
-    from pathlib import Path
+    is gone (a project moved or copied, its run with it) gives the typed one where that one,
+    read from the current folder, is there (a configuration of an older softreg holds the path
+    as typed); else the longest end of the recorded path that the current folder holds
+    (``t.csv``, ``data/t.csv``: a configuration holds the path made absolute too). The data's
+    fingerprint still tells whether it is the same data."""
+    from pathlib import Path, PurePath
 
     from softreg.data.spec import parse
 
@@ -295,6 +297,11 @@ def recorded_spec(recorded: object, typed: str) -> str:
             return str(recorded)
         if other.kind == spec.kind and Path(other.target).expanduser().exists():
             return typed
+        parts = PurePath(spec.target).parts
+        for start in range(1 if PurePath(spec.target).anchor else 0, len(parts)):
+            tail = PurePath(*parts[start:])
+            if Path(tail).exists():  # a relative path: from the current folder
+                return f"{spec.kind}:{tail}"
     return str(recorded)
 
 

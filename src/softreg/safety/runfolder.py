@@ -379,6 +379,61 @@ def adding_to(folder: str | os.PathLike[str]) -> contextlib.AbstractContextManag
     return contextlib.nullcontext()
 
 
+# The kinds of folder whose files are of their own models: a run's (its final model) and a
+# sweep's (its configurations' weights). Another model's file written there (an export,
+# explain's calibration.json) would pass for theirs.
+MODEL_FOLDERS = ("train", "sweep")
+
+
+def model_folder(path: str | os.PathLike[str]) -> tuple[Path, str] | None:
+    """The run or sweep folder of softreg's that ``path`` is or lies in (links and ``..``
+    resolved), and its kind (``train`` for a marker that cannot be read, and for an unmarked
+    folder holding ``checkpoint.safetensors``: a run from before the marker); None when the
+    nearest folder of softreg's is of another kind, or there is none."""
+    found = enclosing(path)
+    if found is not None:
+        folder, kind = found
+        kind = "train" if kind not in OWN_FILES else kind  # "run": an unreadable marker
+        return (folder, kind) if kind in MODEL_FOLDERS else None
+    try:
+        real = Path(os.path.realpath(path))
+    except OSError:
+        return None
+    for folder in (real, real.parent):
+        if writegate.describe(folder / _LEGACY_SIGN["train"]) == "a regular file":
+            return folder, "train"
+    return None
+
+
+def refuse_other_model_folder(out: str | os.PathLike[str], model: str | os.PathLike[str],
+                              doing: str, option: str = "--out") -> None:
+    """Refuse to write files of the checkpoint ``model`` at ``out`` (a folder, or a file in
+    one) when ``out`` is or lies in a run or sweep folder of softreg's (:func:`model_folder`)
+    other than the one holding ``model``: its files would pass for that folder's own model's.
+    ``doing`` ends the message: what writing there would do (``exporting 'a' there would
+    ...``).
+
+    Raises:
+        FolderError: naming ``out``, the folder it is in, and ``doing``.
+    """
+    target = model_folder(out)
+    if target is None:
+        return
+    own = model_folder(Path(model).parent)
+    if own is not None and own[0] == target[0]:
+        return
+    folder, kind = target
+    whose = "another run" if kind == "train" else "a sweep"
+    try:
+        itself = Path(os.path.realpath(out)) == folder
+    except OSError:
+        itself = False
+    where = (f"the folder of {whose}" if itself
+             else f"in the folder of {whose}, {printable(str(folder))!r}")
+    raise FolderError(f"{option} {printable(str(out))!r} is {where}; {doing}: choose another "
+                      f"{option}")
+
+
 @contextlib.contextmanager
 def held(path: str | os.PathLike[str], kind: Kind, mode: Mode) -> Iterator[Claim]:
     """``with held(dir, kind, mode) as c:``: :func:`claim` for the block, then release.

@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from softreg.core.config import DATA_SETTINGS, TrainConfig
+from softreg.core.config import DATA_SETTINGS, TrainConfig, same_data
 from softreg.core.errors import ConfigError
 from softreg.safety import readback
 from softreg.safety.textsafe import printable
@@ -69,6 +69,23 @@ def previous_configs(out: Path) -> dict[str, TrainConfig]:
                               "another key than its settings'; choose another --out")
         found[key] = config
     return found
+
+
+def folder_data(out: Path, data: str) -> str:
+    """``data`` as the sweep in ``out`` names it: the data spec its ``sweep.json`` holds where
+    that names the same file or folder however it is written (:func:`same_data`), so that a
+    sweep rerun with ``csv:./t.csv`` or from another folder has the keys of its
+    configurations; else ``data``. A path held relative (by an older softreg, which held the
+    path as typed) can only be read from the current folder: such a sweep is the same data
+    from the folder it was made in.
+
+    Raises:
+        ConfigError: ``sweep.json`` cannot be read (:func:`previous_configs`).
+    """
+    for config in previous_configs(out).values():
+        if same_data(config.data, data):
+            return config.data
+    return data
 
 
 def merge(out: Path, configs: list[TrainConfig]) -> tuple[list[TrainConfig], str]:

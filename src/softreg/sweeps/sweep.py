@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from softreg.core.config import DATA_SETTINGS, TrainConfig
+from softreg.core.config import DATA_SETTINGS, TrainConfig, recorded_data
 from softreg.core.errors import CheckpointError, ConfigError, HistoryError
 from softreg.core.validate import check_int
 from softreg.epochs.history import SELECTABLE, History, Status
@@ -143,6 +143,10 @@ def run_sweep(
                               stream=None if quiet else s)
     with runfolder.held(out, "sweep", "add"), stopsignals.sigterm_as_interrupt(), \
             sigterm_kept(), contextlib.ExitStack() as started:
+        # the data as the folder names it (a file's path absolute, or as an earlier sweep there
+        # held the same file): the configurations' keys do not depend on how it was typed
+        space, configs = _with_data(space, configs,
+                                    sweep_merge.folder_data(out, recorded_data(space.base.data)))
         # another sweep's configurations there: merged (or refused), never silently dropped
         configs, merging = sweep_merge.merge(out, configs)
         by_key = {config_key(c): c for c in configs}
@@ -188,6 +192,16 @@ def run_sweep(
         return _finish(space, out, list(done.values()), len(configs) - len(todo),
                        time.perf_counter() - t0, refit=refit, figures=figures,
                        same_data=same_data, select=select)
+
+
+def _with_data(space: SearchSpace, configs: list[TrainConfig],
+               data: str) -> tuple[SearchSpace, list[TrainConfig]]:
+    """``space`` and its ``configs`` with the data setting ``data`` (the same data, named as
+    the sweep folder records it)."""
+    if data == space.base.data:
+        return space, configs
+    return (replace(space, base=replace(space.base, data=data)),
+            [replace(c, data=data) for c in configs])
 
 
 def usable_jobs(jobs: int, stream: TextIO | None) -> int:
