@@ -50,7 +50,8 @@ def test_a_file_that_is_not_a_picture(tmp_path):
     p = tmp_path / "shirt.png"
     p.write_text("<html>not a picture</html>")
     with pytest.raises(InputImageError, match=r"image '.*shirt\.png' cannot be read as a picture "
-                       r"\(.*\); give a PNG, PGM or \.npy"):
+                       r"\(.*\); give a PNG, JPEG, BMP, GIF, WebP or PGM picture, or a "
+                       r"\.npy array"):
         load_image(p)
 
 

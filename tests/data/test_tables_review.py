@@ -348,14 +348,14 @@ def test_a_value_beyond_float32_in_parquet_npz_and_predict_is_said_so_without_a_
         with pytest.raises(InputImageError, match=r"data row 2, feature 'b' holds '1e300', "
                                                   r"beyond float32's range"):
             _predict_rows(rows, shape)
-        with pytest.raises(InputImageError, match=r"row 2, feature 0 holds 1e\+300, beyond "
-                                                  r"float32's range"):
+        with pytest.raises(InputImageError, match=r"data row 2, feature 'a' holds 1e\+300, "
+                                                  r"beyond float32's range"):
             _predict_rows(tmp_path / "big.npy", shape)
         with pytest.raises(InputImageError, match=r"holds complex128 of shape \(1, 2\)"):
             _predict_rows(tmp_path / "complex.npy", shape)
         nan = _write(tmp_path / "nan.csv", "a,b\n1,2\n3,nan\n")
-        with pytest.raises(InputImageError, match=r"holds NaN or inf values \(the first in row "
-                                                  r"2, feature 'b'\)"):
+        with pytest.raises(InputImageError, match=r"holds NaN or inf values \(the first in "
+                                                  r"data row 2, feature 'b'\)"):
             _predict_rows(nan, shape)
 
 

@@ -215,7 +215,8 @@ def _read_picture(p: Path, image_shape: tuple[int, ...],
         ) from exc
     except (OSError, ValueError, EOFError, SyntaxError, pil.UnidentifiedImageError) as exc:
         raise InputImageError(
-            f"image {str(p)!r} cannot be read as a picture ({exc}); give a PNG, PGM or .npy"
+            f"image {str(p)!r} cannot be read as a picture ({exc}); give a PNG, JPEG, BMP, "
+            "GIF, WebP or PGM picture, or a .npy array"
         ) from exc
 
 

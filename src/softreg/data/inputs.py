@@ -67,16 +67,18 @@ def _table_rows(p: Path, shape: ModelShape) -> npt.NDArray[np.float32]:
                               f"of the model's {shape.features} features")
     if not p.is_file():
         raise InputImageError(f"input {str(p)!r} does not exist")
-    X = _npy_rows(p, shape.features) if p.suffix.lower() == ".npy" else _csv_rows(p, shape)
+    X = _npy_rows(p, shape) if p.suffix.lower() == ".npy" else _csv_rows(p, shape)
     if not np.all(np.isfinite(X)):
         row, col = (int(v[0]) for v in np.nonzero(~np.isfinite(X)))
-        raise InputImageError(f"input {str(p)!r} holds NaN or inf values (the first in row "
-                              f"{row + 1}, feature {shape.feature_name(col)!r})")
+        raise InputImageError(f"input {str(p)!r} holds NaN or inf values (the first in data "
+                              f"row {row + 1}, feature {shape.feature_name(col)!r})")
     return X
 
 
-def _npy_rows(p: Path, features: int) -> npt.NDArray[np.float32]:
-    """Rows of a ``.npy`` file, its header checked before the data is read."""
+def _npy_rows(p: Path, shape_of: ModelShape) -> npt.NDArray[np.float32]:
+    """Rows of a ``.npy`` file of the model's features (``shape_of``), its header checked
+    before the data is read."""
+    features = shape_of.features
     try:
         with open(p, "rb") as fh:
             version = npy_format.read_magic(fh)
@@ -100,7 +102,8 @@ def _npy_rows(p: Path, features: int) -> npt.NDArray[np.float32]:
     X, unfit = as_float32(arr)
     if unfit is not None and unfit[1]:
         (row, col), _ = unfit
-        raise InputImageError(f"input {str(p)!r}: row {row + 1}, feature {col} holds "
+        raise InputImageError(f"input {str(p)!r}: data row {row + 1}, feature "
+                              f"{shape_of.feature_name(col)!r} holds "
                               f"{arr[row, col]:.4g}, beyond float32's range (about 3.4e38), "
                               "which softreg computes in")
     return X
