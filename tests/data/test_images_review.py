@@ -343,3 +343,30 @@ def test_beside_train_and_test_what_the_loader_skips_elsewhere_is_skipped(capsys
                                         r"\(softreg draws a validation part from train/ "
                                         r"itself, with --val-split\)$"):
         load_folder(str(root), "folder:photos", None, False)
+
+
+def test_an_image_beside_the_class_folders_is_refused_not_dropped(tmp_path):
+    """An image at DIR/x.png (or DIR/train/x.png) has no class folder, so no class: it was
+    left unread without a word. Hidden files and files that are not images stay skipped."""
+    PIL = need("PIL", "PIL.Image")
+    flat = tmp_path / "flat"
+    for cls in ("a", "b"):
+        (flat / cls).mkdir(parents=True)
+        for i in range(3):
+            _solid(PIL, flat / cls / f"{i}.png", 30 * i + (cls == "b") * 100)
+    (flat / "notes.txt").write_text("not an image")
+    _solid(PIL, flat / ".hidden.png", 5)
+    assert load_folder(str(flat), "folder:flat", None, False).class_names == ("a", "b")
+    _solid(PIL, flat / "loose.png", 9)
+    with pytest.raises(DataError) as caught:
+        load_folder(str(flat), "folder:flat", None, False)
+    assert str(caught.value) == (
+        f"folder:flat: {str(flat)!r} holds image(s) 'loose.png' beside its class folders, "
+        "which softreg does not read (an image's class is the folder it is in): move them into "
+        "their class's folder, or out of the folder")
+    split = tmp_path / "split"
+    _split_folder(PIL, split)
+    _solid(PIL, split / "train" / "stray.png", 9)
+    with pytest.raises(DataError, match=r"'.*train' holds image\(s\) 'stray\.png' beside its "
+                                        r"class folders"):
+        load_folder(str(split), "folder:split", None, False, scoring=True)

@@ -124,6 +124,16 @@ def _classes(folder: Path, spec: str, least: int = 2) -> list[str]:
     if len(classes) < least:
         raise DataError(f"{spec}: {str(folder)!r} holds one class folder ({classes[0]}); a "
                         "classifier needs at least 2")
+    loose = sorted(p.name for p in folder.iterdir() if p.is_file()
+                   and not p.name.startswith(".") and p.suffix.lower() in EXTENSIONS)
+    if loose:  # an image beside the class folders has no class: it would be left unread
+        from softreg.safety.textsafe import shown
+
+        more = f" and {len(loose) - 5} more" if len(loose) > 5 else ""
+        raise DataError(f"{spec}: {str(folder)!r} holds image(s) "
+                        f"{', '.join(shown(n, 40) for n in loose[:5])}{more} beside its class "
+                        "folders, which softreg does not read (an image's class is the folder "
+                        "it is in): move them into their class's folder, or out of the folder")
     return classes
 
 
