@@ -226,10 +226,14 @@ def test_rough_phase_only_where_it_pays():
         prob = prepare.problem(other, codes, np.ones((3, len(y))), np.ones(3), 3, standardize)
         assert not prepare.rough_pays(prob, "numpy", 1e-4)
     # far from zero for its spread: standardising scales the rounding up by 1 / sd
-    shifted = prepare.problem(X * 0.01 + 10.0, codes, np.ones((3, len(y))), np.ones(3), 3, True)
-    assert not prepare.rough_pays(shifted, "numpy", 1e-4)
+    far = prepare.problem(X * 0.01 + 1.0, codes, np.ones((3, len(y))), np.ones(3), 3, True)
+    assert far.offset is None  # 100 spreads from zero: folded, not shifted
+    assert not prepare.rough_pays(far, "numpy", 1e-4)
     assert prepare.rough_pays(prepare.problem(X * 0.01 + 10.0, codes, np.ones((3, len(y))),
                                               np.ones(3), 3, False), "numpy", 1e-4)
+    # 1,000 spreads from zero: fitted shifted (prepare.shifted), its float32 copy as near zero
+    shifted = prepare.problem(X * 0.01 + 10.0, codes, np.ones((3, len(y))), np.ones(3), 3, True)
+    assert shifted.offset is not None and prepare.rough_pays(shifted, "numpy", 1e-4)
 
 
 def test_pairs_are_float32_for_packs_on_float32_data():

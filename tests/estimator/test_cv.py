@@ -414,3 +414,71 @@ def test_score_takes_the_scorer_the_folds_were_scored_with(scoring):
     by_hand = make_scorer(scorer._score_func, response_method=scorer._response_method,
                           pos_label="yes")
     assert m.score(X, ys) == pytest.approx(by_hand(m, X, ys))
+
+
+def test_fits_that_reach_the_floating_point_floor_are_not_told_to_raise_max_iter():
+    """Wine, standardize=True, tol=1e-8: four folds' fits ended where no step lowered the
+    objective (the gradient 1-5 times tol, at 22-45 of 5000 iterations), and the warning said
+    "raise max_iter" (as much at max_iter=50000)."""
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = SoftmaxRegressionCV(standardize=True, tol=1e-8, max_iter=5000).fit(X, y)
+    assert m.n_iter_.max() < 5000
+    conv = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(conv) <= 1
+    assert not any("max_iter" in message for message in conv)
+
+
+def _ending(monkeypatch, lost_every=0, stuck_every=0):
+    """prepare.minimize, with every ``lost_every``-th model ended where no step lowered its
+    objective, and every ``stuck_every``-th at max_iter (of the folds' pack and the refit)."""
+    real = prepare.minimize
+
+    def minimize(prob, theta0, *args, **kwargs):
+        res = real(prob, theta0, *args, **kwargs)
+        res.lost = np.zeros(len(theta0), bool) if res.lost is None else res.lost
+        if lost_every:
+            res.lost[::lost_every] = True
+            res.converged[::lost_every] = False
+        if stuck_every:
+            res.converged[1::stuck_every] = False
+            res.lost[1::stuck_every] = False
+            res.n_iter[1::stuck_every] = kwargs["max_iter"]
+        return res
+
+    monkeypatch.setattr(prepare, "minimize", minimize)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_fit_at_the_floor_is_warned_of_as_the_lone_fit_words_it(monkeypatch, dtype):
+    X, y = _data()
+    _ending(monkeypatch, lost_every=2)
+    with pytest.warns(ConvergenceWarning) as caught:
+        SoftmaxRegressionCV(Cs=2, cv=3, standardize=True).fit(X.astype(dtype), y)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert re.match(r"SoftmaxRegressionCV: 3 of 6 cross-validation fits and the refit at "
+                    r"C=\S+ ended where no step lowered the objective any further", message)
+    assert "raise tol" in message and "max_iter" not in message
+    assert ("fit float64 X" in message) == (dtype == np.float32)
+    with pytest.warns(ConvergenceWarning, match="could not lower the objective any further") \
+            as lone:
+        SoftmaxRegression(standardize=True).fit(X.astype(dtype), y)
+    assert "raise tol" in str(lone[0].message)
+    assert ("fit float64 X" in str(lone[0].message)) == (dtype == np.float32)
+
+
+def test_fits_at_max_iter_and_at_the_floor_are_told_apart_in_one_warning(monkeypatch):
+    X, y = _data()
+    _ending(monkeypatch, lost_every=3, stuck_every=3)
+    with pytest.warns(ConvergenceWarning) as caught:
+        SoftmaxRegressionCV(Cs=2, cv=3, max_iter=50).fit(X, y)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert re.match(r"SoftmaxRegressionCV: 2 of 6 cross-validation fits stopped before the "
+                    r"gradient fell to tol=0.0001 \(at max_iter=50, .*\); raise max_iter .*; "
+                    r"2 of 6 cross-validation fits and the refit at C=\S+ ended where no step "
+                    r"lowered the objective any further", message)

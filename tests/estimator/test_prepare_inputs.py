@@ -209,6 +209,70 @@ def test_standardize_far_from_zero_is_the_standard_scaler_pipeline(sparse):
     np.testing.assert_allclose(m.predict_proba(Xd), pipe.predict_proba(Xd), atol=1e-4)
 
 
+# --- hunt2 1: a constant column is StandardScaler's (relative to the column's magnitude) -------
+
+def _iris_column(case):
+    """Iris with column 0 times 1e-20 (a quantity in SI units) or as 1e13 + 4x (a spread of
+    3.3 around 1e13, exact but for float64's rounding of 4x), and the plain iris rows."""
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    Xs = X.copy()
+    Xs[:, 0] = X[:, 0] * 1e-20 if case == "tiny" else 1e13 + 4 * X[:, 0]
+    return Xs, X, y
+
+
+@pytest.mark.parametrize("case", ["tiny", "offset"])
+def test_standardize_scales_a_column_of_any_magnitude_as_standard_scaler(case):
+    Xs, X, y = _iris_column(case)
+    scaler = StandardScaler().fit(Xs)
+    mu, sd = prepare.scaling(Xs, True)
+    np.testing.assert_allclose(mu, scaler.mean_, rtol=1e-12)
+    np.testing.assert_allclose(sd, scaler.scale_, rtol=1e-9)
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(tol=1e-10, max_iter=10000))
+    pipe.fit(Xs, y)
+    plain = SoftmaxRegression(standardize=True, tol=1e-10).fit(X, y)  # column 0 as it was
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ConvergenceWarning: the fit reaches tol
+        m = SoftmaxRegression(standardize=True, tol=1e-10).fit(Xs, y)
+    # the model on Xs's own scale is the pipeline's (its weights divided by the scales)
+    np.testing.assert_allclose(m.coef_ * pipe[0].scale_, pipe[-1].coef_, atol=1e-5)
+    P = m.predict_proba(Xs)
+    if case == "tiny":  # the pipeline is the plain fit to 1e-7: so is softreg
+        np.testing.assert_allclose(P, pipe.predict_proba(Xs), atol=1e-5)
+        np.testing.assert_allclose(P, plain.predict_proba(X), atol=1e-5)
+        np.testing.assert_allclose(m.coef_[:, 0] * 1e-20, plain.coef_[:, 0], rtol=1e-5)
+    else:  # coef_ and intercept_ on raw X: each logit is rounded by about 1e-16 * 1e13 * coef
+        np.testing.assert_allclose(P, pipe.predict_proba(Xs), atol=3e-4)
+        np.testing.assert_allclose(P, plain.predict_proba(X), atol=3e-4)
+
+
+@pytest.mark.parametrize("case", ["tiny", "offset"])
+def test_standardize_cv_chooses_the_c_of_the_unscaled_column(case):
+    Xs, X, y = _iris_column(case)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cv = SoftmaxRegressionCV(standardize=True).fit(Xs, y)
+    plain = SoftmaxRegressionCV(standardize=True).fit(X, y)
+    assert cv.C_ == plain.C_ == pytest.approx(21.5443469)  # LogisticRegressionCV's too
+    np.testing.assert_allclose(cv.scores_, plain.scores_)
+    atol = 1e-5 if case == "tiny" else 3e-4
+    np.testing.assert_allclose(cv.predict_proba(Xs), plain.predict_proba(X), atol=atol)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_standardize_leaves_a_constant_column_unscaled_as_standard_scaler(sparse):
+    X, _ = _data()
+    X[:, 1] = 1e13  # constant, far from zero
+    X[:, 2] = 1e13 + np.where(np.arange(len(X)) % 2, 1.0, 0.0) * 2.0**-9  # spread of an ulp
+    X[:, 3] = 3e-30  # constant, near zero
+    scaler = StandardScaler().fit(X)
+    mu, sd = prepare.scaling(sp.csr_matrix(X) if sparse else X, True)
+    np.testing.assert_array_equal(sd[1:], scaler.scale_[1:])
+    np.testing.assert_array_equal(sd[1:], 1.0)
+    np.testing.assert_allclose(mu, scaler.mean_, rtol=1e-13)
+
+
 # --- D13: torch devices -------------------------------------------------------------------------
 
 def _bad_devices():

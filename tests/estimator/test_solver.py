@@ -163,7 +163,79 @@ def test_float32_fit_makes_no_copy_of_x():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 0.5 * X.nbytes, (peak, X.nbytes)
-    assert m.predict_proba(X).dtype == np.float32
+    # a float64 model (the weights are kept in float64) predicts in float64, as
+    # scikit-learn's float64 model does
+    assert m.predict_proba(X).dtype == np.float64
+
+
+def _float32_exact(n=400):
+    """One feature around 4e6 in quarter steps (exact in float32), and its labels."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, n)
+    signal = (y * 2 - 1) + 0.5 * rng.normal(size=n)
+    return (4e6 + np.round(signal * 4) / 4).astype(np.float32)[:, None], y
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+def test_a_float64_model_predicts_float32_x_in_float64(standardize):
+    import scipy.sparse as sp
+
+    X32, y = _float32_exact()
+    X64 = X32.astype(np.float64)  # the very same numbers
+    m = SoftmaxRegression(standardize=standardize, max_iter=5000).fit(X64, y)
+    for X in (X32, sp.csr_matrix(X32)):
+        for method in ("predict_proba", "predict_log_proba", "decision_function"):
+            got, want = getattr(m, method)(X), getattr(m, method)(X64)
+            assert got.dtype == np.float64, method
+            np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+        np.testing.assert_array_equal(m.predict(X), m.predict(X64))
+        assert m.score(X, y) == m.score(X64, y)
+
+
+def test_cv_scores_float32_x_as_predict_does():
+    from sklearn.model_selection import StratifiedKFold
+
+    X32, y = _float32_exact()
+    folds = list(StratifiedKFold(4).split(X32, y))
+    cv = SoftmaxRegressionCV(Cs=[1e-2, 1.0, 1e2], cv=folds, standardize=True).fit(X32, y)
+    scored = SoftmaxRegressionCV(Cs=[1e-2, 1.0, 1e2], cv=folds, standardize=True,
+                                 scoring="accuracy").fit(X32, y)
+    np.testing.assert_array_equal(cv.scores_, scored.scores_)  # the scorer's path: predict
+    for f, (_, test) in enumerate(folds):  # each fold's model on its rows, in float64
+        for j in range(3):
+            path = cv.coefs_paths_[f, 0, j, 0]  # two classes: the margin's row
+            margin = X32[test].astype(np.float64) @ path[:-1] + path[-1]
+            assert cv.scores_[f, 0, j] == np.mean((margin > 0) == y[test])
+    assert cv.predict_proba(X32).dtype == np.float64
+
+
+@pytest.mark.parametrize("kind", ["lbfgs", "standardize", "cv", "sgd", "torch"])
+def test_values_near_float64s_limit_give_one_warning_and_no_numpy_noise(kind):
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(40, 3))
+    X, y = Z * 2.0**1017, np.array([0, 1] * 20)  # about 1e306
+    if kind == "torch":
+        need("torch")
+    est = {"lbfgs": SoftmaxRegression(), "standardize": SoftmaxRegression(standardize=True),
+           "cv": SoftmaxRegressionCV(Cs=3, cv=3), "sgd": SoftmaxRegression(solver="sgd"),
+           "torch": SoftmaxRegression(framework="torch")}[kind]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if kind == "sgd":  # the one refusal
+            with pytest.raises(FloatingPointError, match="SGD diverged"):
+                est.fit(X, y)
+        else:
+            est.fit(X, y)
+    kinds = [w.category.__name__ for w in caught]
+    if kind == "standardize":  # the statistics of values near the limit: the scaled fit's
+        assert kinds == []
+        small = SoftmaxRegression(standardize=True).fit(Z, y)
+        np.testing.assert_allclose(est.predict_proba(X), small.predict_proba(Z), atol=1e-12)
+        np.testing.assert_allclose(est.coef_ * 2.0**1017, small.coef_, rtol=1e-12)
+    elif kind == "sgd":
+        assert kinds == []
+    else:
+        assert kinds == ["ConvergenceWarning"]
 
 
 def test_torch_and_numpy_agree():

@@ -399,3 +399,162 @@ def test_a_refused_fit_leaves_no_model_rather_than_the_old_one():
             m.predict(X)
     warm = SoftmaxRegression(warm_start=True).fit(X, y)
     assert warm.fit(X, y).n_iter_[0] == 0  # a warm start still starts from the model
+
+
+def _iris_shuffled():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(y))
+    return X[order], y[order]
+
+
+def test_partial_fit_standardises_by_the_rows_of_every_call_so_far():
+    """Each call standardised by its own rows: with one row a call every centred feature was
+    0 and only the intercepts learnt (iris: accuracy 0.33); rows of a call that share a
+    column's value left that column's weights at 0."""
+    X, y = _iris_shuffled()
+    m = SoftmaxRegression(solver="sgd", standardize=True, C=150.0, lr=0.01, random_state=0)
+    for _ in range(5):
+        for i in range(len(y)):  # one row a call
+            m.partial_fit(X[i:i + 1], y[i:i + 1], classes=[0, 1, 2])
+    assert m.score(X, y) > 0.9 and np.abs(m.coef_).max() > 0.5
+    pairs = X.copy()
+    pairs[1::2, 0] = pairs[0::2, 0]  # each call's two rows share column 0's value
+    p = SoftmaxRegression(solver="sgd", standardize=True, C=75.0, lr=0.01, random_state=0)
+    for i in range(0, len(y), 2):
+        p.partial_fit(pairs[i:i + 2], y[i:i + 2], classes=[0, 1, 2])
+    assert np.abs(p.coef_[:, 0]).max() > 0.01
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_partial_fit_statistics_are_standard_scalers_partial_fit_over_the_stream(sparse):
+    """fit, then partial_fit calls of other rows and weights: the statistics of every row so
+    far, weighed as StandardScaler(...).partial_fit(..., sample_weight=...) weighs them."""
+    import scipy.sparse as sps
+
+    X, y = _iris_shuffled()
+    X = X.copy()
+    X[:, 3] = np.where(X[:, 3] > 1.0, X[:, 3], 0.0)  # zeros to leave out of sparse storage
+    w = np.random.default_rng(1).uniform(0.0, 3.0, len(y))
+    w[::7] = 0.0  # a row of weight 0 counts for nothing
+    form = sps.csr_matrix if sparse else np.asarray
+    m = SoftmaxRegression(solver="sgd", standardize=True, random_state=0, epochs=2)
+    m.fit(form(X[:60]), y[:60], sample_weight=w[:60])
+    scaler = StandardScaler(with_mean=not sparse).partial_fit(form(X[:60]),
+                                                              sample_weight=w[:60])
+    for part in np.array_split(np.arange(60, 150), 5):
+        m.partial_fit(form(X[part]), y[part], sample_weight=w[part])
+        scaler.partial_fit(form(X[part]), sample_weight=w[part])
+    mu, sd = m._scale_seen.spread()
+    np.testing.assert_allclose(sd, scaler.scale_, rtol=1e-10)
+    kept = w > 0
+    np.testing.assert_allclose(mu, np.average(X[kept], axis=0, weights=w[kept]), rtol=1e-12)
+
+
+def test_partial_fit_with_standardize_changes_no_prediction_while_it_learns_nothing():
+    """A model held on raw X: the statistics of a call's new rows re-express its weights and
+    move no prediction (lbfgs's fit, then partial_fit, continues from that model)."""
+    X, y = _iris_shuffled()
+    m = SoftmaxRegression(standardize=True).fit(X, y)
+    before = m.predict_proba(X)
+    m.set_params(solver="sgd", lr=1e-300)  # any positive rate: it moves nothing here
+    m.partial_fit(X[:1] * 10.0, y[:1])
+    m.partial_fit(X[1:3] - 5.0, y[1:3])
+    np.testing.assert_allclose(m.predict_proba(X), before, atol=1e-12)
+
+
+def test_sgd_parameters_are_refused_at_the_start_of_fit_in_the_estimators_words():
+    """softreg train's limits (30,000 epochs for a run's files, a learning rate float32
+    holds) came from its config, at the first epoch, naming --epochs and a run's files; the
+    estimator fits in float64 and writes no files."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = _data()
+    for bad in ({"lr": np.inf}, {"lr": 0.0}, {"lr": np.nan}, {"epochs": 0}):
+        with pytest.raises(InvalidParameterError, match=r"The '(lr|epochs)' parameter of "
+                           "SoftmaxRegression must be"):
+            SoftmaxRegression(solver="sgd", **bad).fit(X, y)
+    tiny = SoftmaxRegression(solver="sgd", lr=1e-300, epochs=2, random_state=0).fit(X, y)
+    assert np.abs(tiny.coef_).max() < 1e-290  # float64 holds the rate: it moves (almost) nothing
+    many = SoftmaxRegression(solver="sgd", epochs=40_000, early_stopping=True,
+                             n_iter_no_change=1, random_state=0).fit(X, y)
+    assert many.n_iter_[0] < 40_000 and many.score(X, y) > 0.8
+    stream = SoftmaxRegression(solver="sgd", epochs=40_000, lr_schedule="cosine",
+                               random_state=0)
+    stream.partial_fit(X, y, classes=[0, 1, 2])  # one epoch a call, of a 40,000-epoch schedule
+    assert stream.score(X, y) > 0.8
+
+
+def test_sgd_schedules_are_softreg_trains():
+    from softreg.core.config import TrainConfig
+    from softreg.estimator import sgd
+
+    for schedule in ("constant", "cosine", "step"):
+        config = TrainConfig(lr=0.3, epochs=20, lr_schedule=schedule)
+        assert [sgd.learning_rate(0.3, schedule, 20, e) for e in range(20)] == [
+            config.lr_at(e) for e in range(20)]
+
+
+def _fitted_attributes(est):
+    return sorted(k for k in vars(est) if (k.endswith("_") and not k.startswith("_"))
+                  or k in ("_W", "_b", "_epochs_done", "_scale_seen"))
+
+
+def test_a_refused_fit_leaves_no_fitted_attribute():
+    """A refused fit kept n_features_in_ (the CV also classes_): scikit-learn's check_is_fitted
+    then passed while predict raised NotFittedError."""
+    from sklearn.utils._param_validation import InvalidParameterError
+    from sklearn.utils.validation import check_is_fitted
+
+    X, y = _data()
+    negative = np.r_[np.ones(len(y) - 1), -1.0]
+    for est in (SoftmaxRegression(), SoftmaxRegression(solver="sgd", standardize=True),
+                SoftmaxRegressionCV(Cs=3)):
+        for refused in ({"sample_weight": negative}, {"y": y[:-1]}):
+            est.fit(X, y)
+            with pytest.raises(ValueError):
+                est.fit(X, **{"y": y, **refused})
+            assert _fitted_attributes(est) == []
+            with pytest.raises(NotFittedError):
+                check_is_fitted(est)
+    cv = SoftmaxRegressionCV(Cs=3).fit(X, y)
+    with pytest.raises(ValueError, match="does not split by groups"):  # after classes_ was set
+        cv.fit(X, y, groups=np.arange(len(y)))
+    assert _fitted_attributes(cv) == []
+    plain = SoftmaxRegression().fit(X, y)  # bad parameters: refused before the fit, the model
+    kept = plain.coef_.copy()  # kept, as scikit-learn's estimators keep theirs
+    with pytest.raises(InvalidParameterError):
+        plain.set_params(C=-1.0).fit(X, y)
+    np.testing.assert_array_equal(plain.coef_, kept)
+    # partial_fit's first call: refused after its input was read
+    first = SoftmaxRegression(solver="sgd")
+    for bad in ({}, {"classes": [0]}, {"classes": [0, 1], "sample_weight": negative}):
+        with pytest.raises(ValueError):
+            first.partial_fit(X, y, **bad)
+        assert _fitted_attributes(first) == []
+    # a later call refused keeps the model it continues, as SGDClassifier's
+    first.partial_fit(X, y, classes=[0, 1, 2])
+    kept = first.coef_.copy()
+    with pytest.raises(ValueError, match="not among the model's classes"):
+        first.partial_fit(X[:3], np.array([0, 1, 5]))
+    np.testing.assert_array_equal(first.coef_, kept)
+
+
+def test_running_statistics_of_values_near_float64s_limit_are_exact_and_quiet():
+    """The squares of values near 1e306 overflow float64: each column is worked out in a unit
+    of a power of two, parts of other units merged into the larger one."""
+    import warnings
+
+    from softreg.estimator.sgd import Moments
+
+    Z = np.random.default_rng(0).normal(size=(40, 3))
+    scale = np.array([2.0**1017, 1.0, 2.0**-1000])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        seen = Moments().plus(Z[:10] * 1e-3 * scale, np.ones(10)).plus(Z[10:] * scale,
+                                                                        np.ones(30))
+    X = np.r_[Z[:10] * 1e-3, Z[10:]]
+    mu, sd = seen.spread()
+    np.testing.assert_allclose(mu / scale, X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(sd / scale, X.std(axis=0), rtol=1e-12)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -30,6 +32,17 @@ class LinearSoftmax(ClassifierMixin, BaseEstimator):
         if getattr(self, "standardize", False):
             return ""
         return ", or scale X (standardize=True or a StandardScaler)"
+
+    def _floor_advice(self, X: Any) -> str:
+        """A convergence warning's advice where no step lowered the objective before the
+        gradient fell to tol: the objective's rounding (its floating-point floor) is above
+        what tol asks, so raise tol; fit float64 X where X is float32 (not where it is float64
+        already); and, unstandardised, scale X, as badly scaled X is the likelier cause."""
+        wider = ", or fit float64 X" if X.dtype == np.float32 else ""
+        if getattr(self, "standardize", False):
+            return f"raise tol{wider}"
+        return ("X is likely badly scaled; scale X (standardize=True or a StandardScaler)"
+                f"{wider}, or raise tol")
 
     def _check_input(self, X: Any) -> Any:
         check_is_fitted(self, "_W")  # the model itself (a refused fit may have set classes_)
@@ -143,6 +156,18 @@ class LinearSoftmax(ClassifierMixin, BaseEstimator):
     def _set_model(self, W_eff: F64, b_eff: F64) -> None:
         self._W, self._b = np.ascontiguousarray(W_eff), np.ascontiguousarray(b_eff)
 
+    @contextlib.contextmanager
+    def _fitting(self) -> Iterator[None]:
+        """A fit: whatever refuses it once its parameters are accepted (its input, a split, the
+        solver), it leaves no fitted attribute, not even the ``n_features_in_`` or ``classes_``
+        set before the refusal (scikit-learn's ``check_is_fitted`` then passed where predict
+        did not)."""
+        try:
+            yield
+        except BaseException:
+            self._forget_fit()
+            raise
+
     def _forget_fit(self) -> None:
         """Drop what an earlier fit learned, as a new one starts (a warm start has read its
         model first): a fit refused part-way (labels of other classes, bad sample weights, a
@@ -154,7 +179,7 @@ class LinearSoftmax(ClassifierMixin, BaseEstimator):
 
 
 # What a fit learns besides its public attributes (``classes_``, ``n_features_in_``, ...).
-_FITTED_PRIVATE = ("_W", "_b", "_epochs_done")
+_FITTED_PRIVATE = ("_W", "_b", "_epochs_done", "_scale_seen")
 
 
 def _shown(values: F64, classes: int) -> F64:

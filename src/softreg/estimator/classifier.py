@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from numbers import Integral, Real
@@ -59,7 +60,9 @@ class SoftmaxRegression(LinearSoftmax):
         "framework": [StrOptions(set(prepare.FRAMEWORKS))],
         "device": [str],
         "standardize": ["boolean"],
-        "lr": [Interval(Real, 0, None, closed="neither")],
+        # the step is float64's: any positive finite rate (softreg train's float32 range and
+        # its run files' 30,000 epochs are a run's limits, not the estimator's)
+        "lr": [Interval(Real, 0, np.inf, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "lr_schedule": [StrOptions(set(SCHEDULES))],
@@ -95,11 +98,17 @@ class SoftmaxRegression(LinearSoftmax):
         self.n_iter_no_change = n_iter_no_change
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SoftmaxRegression:
-        """Fit to X (n, d) and labels y (n,); returns self."""
+        """Fit to X (n, d) and labels y (n,); returns self. A fit refused for its input leaves
+        no model (nor any fitted attribute); one refused for its parameters keeps the last."""
         start = time.perf_counter()  # objective_curve_'s seconds count from here
-        self._validate_params()
-        warm = self._warm_model()  # before check_fit_input resets n_features_in_
-        self._forget_fit()
+        self._validate_params()  # bad parameters: refused with the model kept, as scikit-learn
+        with self._fitting():
+            warm = self._warm_model()  # before check_fit_input resets n_features_in_
+            self._forget_fit()
+            self._fit(X, y, sample_weight, warm, start)
+        return self
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any, warm: Any, start: float) -> None:
         X, y, raw = check_fit_input(self, X, y, sample_weight)
         classes, codes = encode_labels(y, type(self).__name__)
         sw = prepare.row_weights(raw, self.class_weight, classes, y, codes)
@@ -113,15 +122,16 @@ class SoftmaxRegression(LinearSoftmax):
         rows = sw if held is None else np.where(held, 0.0, sw)  # held-out rows weigh 0
         prob = prepare.problem(X, codes, rows[None], np.array([float(self.C)]), len(classes),
                                self.standardize, scale_weights=raw)
+        if self.solver == "sgd" and self.standardize:  # the statistics partial_fit goes on from
+            self._scale_seen = sgd.Moments().plus(X, raw)
         theta0 = self._start(prob, warm, classes)
         self.classes_ = classes
         if self.solver == "lbfgs":
-            theta = self._fit_lbfgs(prob, theta0, start)
+            theta = self._fit_lbfgs(prob, theta0, start, X)
         else:
             val = None if held is None else (X[held], codes[held], raw[held])
             theta = self._fit_sgd(prob, theta0, self.epochs, val)
         self._finish(prob, theta)
-        return self
 
     def _sgd_only(self) -> bool:
         if self.solver != "sgd":
@@ -141,11 +151,31 @@ class SoftmaxRegression(LinearSoftmax):
         ``b`` rows of ``n`` fit as ``fit`` with ``C * b / n`` does; to fit as ``fit`` with
         ``C``, give ``C * n / b``.
 
+        With ``standardize=True`` the columns are standardised by running statistics: those of
+        every row seen so far (``fit``'s rows, then each call's, weighed by sample_weight), as
+        ``StandardScaler().partial_fit`` over the stream keeps them, not by the call's rows
+        alone (one row a call would centre every feature to 0: only the intercepts would
+        learn). The model is kept on raw X and re-expressed in each call's statistics, so new
+        statistics change no prediction; they act as the step's scaling. A model that has none
+        (fitted by lbfgs, unstandardised, or loaded) starts them with the call's rows. (Kept,
+        not refused: a stream read once cannot go through a StandardScaler ahead of its fit,
+        and a scaler's partial_fit beside the model would change the model's predictions each
+        time its statistics move.)
+
+        A refused first call leaves no fitted attribute; a later refused call leaves the model
+        as it was.
+
         Raises:
             ValueError: no ``classes`` on the first call, or a label outside them.
         """
         self._validate_params()
         first = not hasattr(self, "_W")  # fitted by fit, partial_fit or load: it continues
+        with self._fitting() if first else contextlib.nullcontext():
+            self._partial_fit(X, y, classes, sample_weight, first)
+        return self
+
+    def _partial_fit(self, X: Any, y: Any, classes: Any, sample_weight: Any,
+                     first: bool) -> None:
         X, y, sw = check_fit_input(self, X, y, sample_weight, reset=first)
         if self.class_weight == "balanced":  # as SGDClassifier: a batch's counts are not the data's
             raise ValueError("class_weight='balanced' needs the whole y, which partial_fit does "
@@ -177,10 +207,16 @@ class SoftmaxRegression(LinearSoftmax):
         raw = sw
         sw = prepare.row_weights(sw, self.class_weight, self.classes_, y, codes)
         prob = prepare.problem(X, codes, sw[None], np.array([float(self.C)]),
-                               len(self.classes_), self.standardize, scale_weights=raw)
+                               len(self.classes_), False)
+        seen = None
+        if self.standardize:  # the rows so far and this call's (kept once the call succeeds)
+            seen = getattr(self, "_scale_seen", None) or sgd.Moments()
+            seen = seen.plus(X, raw)
+            prob = seen.scaled(prob)
         theta = (np.zeros((1, prob.size)) if first else prob.theta(self._W, self._b))
         self._finish(prob, self._fit_sgd(prob, theta, 1))
-        return self
+        if seen is not None:
+            self._scale_seen = seen
 
     def _warm_model(self) -> tuple[Any, F64, F64] | None:
         """The fitted model a warm start continues from: (classes, W, b), or None."""
@@ -196,7 +232,7 @@ class SoftmaxRegression(LinearSoftmax):
             return prob.theta(warm[1], warm[2])
         return np.zeros((1, prob.size))
 
-    def _fit_lbfgs(self, prob: Any, theta0: F64, start: float) -> F64:
+    def _fit_lbfgs(self, prob: Any, theta0: F64, start: float, X: Any) -> F64:
         res = prepare.minimize(prob, theta0, self.framework, self.device, tol=self.tol,
                                max_iter=self.max_iter, verbose=self.verbose, start=start)
         self.n_iter_ = res.n_iter.astype(np.int32)
@@ -207,15 +243,12 @@ class SoftmaxRegression(LinearSoftmax):
                 "SoftmaxRegression: L-BFGS could not lower the objective any further (within "
                 "its rounding, or in the line search's "
                 f"{lbfgs.MAX_BACKTRACKS} trials) before the gradient fell to tol={self.tol}: "
-                + ("fit float64 X, or raise tol" if self.standardize else
-                   "X is likely badly scaled; scale X (standardize=True or a StandardScaler), "
-                   "or fit float64 X"),
-                ConvergenceWarning, stacklevel=3)
+                + self._floor_advice(X), ConvergenceWarning, stacklevel=4)
         elif not res.converged[0]:
             warnings.warn(
                 f"SoftmaxRegression: L-BFGS stopped at max_iter={self.max_iter} before the "
                 f"gradient fell to tol={self.tol}; raise max_iter{self._scale_advice()}",
-                ConvergenceWarning, stacklevel=3)
+                ConvergenceWarning, stacklevel=4)
         return res.theta
 
     def _held_out(self, n: int) -> Any:

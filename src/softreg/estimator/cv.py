@@ -119,8 +119,13 @@ class SoftmaxRegressionCV(LinearSoftmax):
             ValueError: an argument that no splitter or scorer takes, or a split that cannot be
                 fitted or scored (no rows, or rows of weight 0 only).
         """
-        self._validate_params()
-        self._forget_fit()
+        self._validate_params()  # bad parameters: refused with the model kept, as scikit-learn
+        with self._fitting():  # a refused fit leaves no fitted attribute (classes_ included)
+            self._forget_fit()
+            self._fit(X, y, sample_weight, params)
+        return self
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any, params: dict[str, Any]) -> None:
         X, y, sw = check_fit_input(self, X, y, sample_weight)
         classes, codes = encode_labels(y, type(self).__name__)
         self.classes_ = classes
@@ -145,22 +150,21 @@ class SoftmaxRegressionCV(LinearSoftmax):
         self.coefs_paths_ = paths(*prob.effective(res.theta)).reshape(*grid_shape, -1,
                                                                         X.shape[1] + 1)
         fits = res.theta.reshape(len(folds), len(Cs), -1)
-        refit_stopped = False
+        refit = None
         if self.refit:  # the C of the best mean score, refitted from the folds' mean there
             best = int(np.argmax(scores.mean(axis=0)))
             self.C_ = float(Cs[best])
             prob = prepare.problem(X, codes, weights[None], np.array([self.C_]), len(classes),
                                    self.standardize, scale_weights=sw)
-            last = self._minimize(prob, fits[:, best].mean(axis=0)[None])
-            theta, refit_stopped = last.theta, not last.converged.all()
+            refit = self._minimize(prob, fits[:, best].mean(axis=0)[None])
+            theta = refit.theta
         else:  # as LogisticRegressionCV: each fold's fit at its own best C, averaged
             each = np.argmax(scores, axis=1)
             self.C_ = float(np.mean(Cs[each]))
             theta = fits[np.arange(len(folds)), each].mean(axis=0)[None]
-        self._warn_stopped(int((~res.converged).sum()), len(masks), refit_stopped)
+        self._warn_stopped(res, refit, X)
         W_eff, b_eff = prob.effective(theta)
         self._set_model(W_eff[0], b_eff[0])
-        return self
 
     def get_metadata_routing(self) -> Any:
         """Where ``fit``'s metadata goes under scikit-learn's metadata routing: to ``cv``'s
@@ -258,19 +262,40 @@ class SoftmaxRegressionCV(LinearSoftmax):
         return prepare.minimize(prob, theta0, self.framework, self.device, tol=self.tol,
                                 max_iter=self.max_iter, verbose=self.verbose, rough=rough)
 
-    def _warn_stopped(self, stopped: int, fits: int, refit_stopped: bool) -> None:
-        """One ConvergenceWarning for the fit: the folds' fits and the refit that stopped
-        before tol (at max_iter, or where no step lowered the objective: ``lbfgs.Result.lost``)."""
-        if not stopped and not refit_stopped:
-            return
-        which = " and ".join(
-            ([f"{stopped} of {fits} cross-validation fits"] if stopped else [])
-            + ([f"the refit at C={self.C_:.4g}"] if refit_stopped else []))
-        warnings.warn(
-            f"SoftmaxRegressionCV: {which} stopped before the gradient fell to tol="
-            f"{self.tol} (at max_iter={self.max_iter}, or where no step lowered the objective); "
-            f"raise max_iter (the largest Cs converge slowest){self._scale_advice()}",
-            ConvergenceWarning, stacklevel=3)
+    def _warn_stopped(self, res: lbfgs.Result, refit: lbfgs.Result | None, X: Any) -> None:
+        """One ConvergenceWarning for the fit, of the folds' fits and the refit that ended before
+        the gradient fell to tol, by the lone fit's rule and in its words: those stopped at
+        max_iter are told to raise it; those that ended where no step lowered the objective
+        (``lbfgs.Result.lost``: its floating-point floor at this tol, or badly scaled X) are
+        told what fits that (:meth:`_floor_advice`), never to raise max_iter, which they did
+        not reach."""
+        def ends(r: lbfgs.Result | None) -> tuple[int, int]:  # (at max_iter, at the floor)
+            if r is None:
+                return 0, 0
+            lost = np.zeros(len(r.converged), bool) if r.lost is None else r.lost
+            return int((~r.converged & ~lost).sum()), int((~r.converged & lost).sum())
+
+        folds, last = ends(res), ends(refit)
+        fits = len(res.converged)
+
+        def which(k: int) -> str:
+            return " and ".join(([f"{folds[k]} of {fits} cross-validation fits"] if folds[k]
+                                 else [])
+                                + ([f"the refit at C={self.C_:.4g}"] if last[k] else []))
+
+        said = []
+        if folds[0] or last[0]:
+            said.append(f"{which(0)} stopped before the gradient fell to tol={self.tol} (at "
+                        f"max_iter={self.max_iter}, the iterations a fit may take); raise "
+                        f"max_iter (the largest Cs converge slowest){self._scale_advice()}")
+        if folds[1] or last[1]:
+            said.append(f"{which(1)} ended where no step lowered the objective any further "
+                        "(within its rounding, or in the line search's "
+                        f"{lbfgs.MAX_BACKTRACKS} trials) before the gradient fell to "
+                        f"tol={self.tol}: {self._floor_advice(X)}")
+        if said:
+            warnings.warn("SoftmaxRegressionCV: " + "; ".join(said), ConvergenceWarning,
+                          stacklevel=4)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """The ``scoring`` of the model on X, y (accuracy when it is None), as

@@ -140,6 +140,20 @@ def minimize(fun: Objective, theta0: F64, *, tol: float, max_iter: int | npt.NDA
     Returns:
         The final parameters, objectives, iteration counts and which models converged.
     """
+    # The arithmetic of a trial whose values overflow (X near float64's limit: 1e306) gives
+    # inf or NaN, which the search already answers: a non-finite objective rejects the trial,
+    # a pair of non-finite curvature is kept out, and a model that can go no further ends
+    # ``lost``, for its caller's one warning. NumPy's RuntimeWarnings about them said nothing
+    # more (126 of them beside the ConvergenceWarning).
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _minimize(fun, theta0, tol=tol, max_iter=max_iter, memory=memory, ftol=ftol,
+                         noise=noise, verbose=verbose, start=start, pairs=pairs, own=own)
+
+
+def _minimize(fun: Objective, theta0: F64, *, tol: float,
+              max_iter: int | npt.NDArray[np.intp], memory: int, ftol: float, noise: float,
+              verbose: int, start: float | None, pairs: npt.DTypeLike, own: bool) -> Result:
+    """:func:`minimize`, NumPy's floating-point warnings aside."""
     start = time.perf_counter() if start is None else start
     K, p = theta0.shape
     limit = np.broadcast_to(np.asarray(max_iter), (K,))

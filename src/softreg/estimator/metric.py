@@ -178,14 +178,16 @@ def feature_scale(prob: Problem) -> F64 | None:
     if n < 2 or X.shape[1] == 0:
         return None
     part = X[np.unique(np.linspace(0, n - 1, min(n, SCALE_ROWS)).astype(np.intp))]
-    if hasattr(part, "tocsr"):
-        part = part.astype(np.float64)
-        mean = np.asarray(part.mean(axis=0)).ravel()
-        square = np.asarray(part.multiply(part).mean(axis=0)).ravel()
-    else:
-        part = np.asarray(part, dtype=np.float64)
-        mean, square = part.mean(axis=0), np.square(part).mean(axis=0)
+    # values beyond 1e154 square to inf (X near float64's limit): a spread that is not finite
+    # counts as none just below (scale 1), without NumPy's warnings
     with np.errstate(over="ignore", invalid="ignore"):
+        if hasattr(part, "tocsr"):
+            part = part.astype(np.float64)
+            mean = np.asarray(part.mean(axis=0)).ravel()
+            square = np.asarray(part.multiply(part).mean(axis=0)).ravel()
+        else:
+            part = np.asarray(part, dtype=np.float64)
+            mean, square = part.mean(axis=0), np.square(part).mean(axis=0)
         spread = np.sqrt(np.maximum(square - mean * mean, 0.0)) / prob.sd
     present = spread[np.isfinite(spread) & (spread > 0)]
     if present.size == 0:

@@ -12,7 +12,10 @@ products per evaluation whatever K is. X keeps its dtype (float32 stays float32)
 optimiser's parameters are float64 and are cast to X's dtype for the products.
 
 Standardisation is folded into the weights instead of copying X: a model on ``(X - mu) / sd`` is
-the model ``W / sd`` with intercept ``b - mu @ (W / sd)`` on X itself.
+the model ``W / sd`` with intercept ``b - mu @ (W / sd)`` on X itself. A fold loses about
+``eps |mu| / sd`` of each standardised feature (``x W / sd`` and ``mu W / sd`` cancel), so a
+dense X whose columns lie far from zero for their spread is fitted shifted, in a copy
+(:class:`Problem`'s ``offset``; :func:`softreg.estimator.prepare.problem`).
 
 Cross-entropy is computed from logits by a max-shifted log-sum-exp, never softmax-then-log.
 """
@@ -54,6 +57,15 @@ LOGIT_FLOOR = -50.0
 LOGIT_SPAN = 600.0
 
 
+def quiet() -> np.errstate:
+    """What the NumPy objectives evaluate under: a trial point whose products overflow (X near
+    float64's limit, or a diverging step) gives a non-finite objective or gradient, which every
+    caller already answers in one message: L-BFGS rejects the trial, and a fit that can go no
+    further ends with its ConvergenceWarning; SGD refuses weights that are no longer finite.
+    NumPy's own RuntimeWarnings (126 of them for 40 rows near 1e306) said nothing more."""
+    return np.errstate(over="ignore", invalid="ignore")
+
+
 @dataclass
 class Problem:
     """Everything one pack of models needs but its parameters.
@@ -64,7 +76,11 @@ class Problem:
         weights: (K, n) row weights of each model, each row summing to 1.
         alpha: (K,) L2 strength of each model.
         n_classes: c.
-        mu, sd: (d,) the standardisation folded into the weights (zeros and ones for none).
+        mu, sd: (d,) the standardisation folded into the weights (zeros and ones for none):
+            ``mu`` the columns' means of X as held here (less ``offset``).
+        offset: (d,) what was taken off the user's columns to make X (a copy), or None (X is
+            the user's): the model on the user's X (:meth:`effective`) has its intercepts
+            lowered by ``offset @ W_eff``; the objective works on X as held (:meth:`folded`).
     """
 
     X: Any
@@ -74,6 +90,7 @@ class Problem:
     n_classes: int
     mu: F64
     sd: F64
+    offset: F64 | None = None
 
     @property
     def n_features(self) -> int:
@@ -95,21 +112,36 @@ class Problem:
         ``mu`` and ``sd`` are not changed once the problem is made)."""
         return bool(np.any(self.mu != 0) or np.any(self.sd != 1))
 
-    def effective(self, theta: F64) -> tuple[F64, F64]:
-        """The weights and intercepts acting on raw X (standardisation folded in)."""
+    def folded(self, theta: F64) -> tuple[F64, F64]:
+        """The weights and intercepts acting on X as held here (standardisation folded in):
+        the objective's."""
         W, b = self.split(theta)
         if not self.scaled:
             return W, b
         W_eff = W / self.sd[None, :, None]  # (K, d, c)
         return W_eff, b - np.einsum("d,kdc->kc", self.mu, W_eff)
 
+    def effective(self, theta: F64) -> tuple[F64, F64]:
+        """The weights and intercepts acting on the user's raw X (standardisation and
+        ``offset`` folded in): the model. Far from zero its intercepts are large and cancel
+        ``x @ W_eff``: float64 rounds each logit of the model on raw X by about
+        ``eps |x| |W_eff|``, as it rounds any model on raw X (LogisticRegression's too)."""
+        W_eff, b_eff = self.folded(theta)
+        if self.offset is None:
+            return W_eff, b_eff
+        return W_eff, b_eff - np.einsum("d,kdc->kc", self.offset, W_eff)
+
     def theta(self, W_eff: F64, b_eff: F64) -> F64:
         """The parameters (1, p) of the model with weights ``W_eff`` (d, c) and intercepts
         ``b_eff`` (c,) on raw X: :meth:`effective`'s inverse, in this problem's scaling (a fit,
         a warm start or a loaded estimator continues from the model itself, whatever scaling
         its parameters were worked in)."""
-        W = np.asarray(W_eff, np.float64) * self.sd[:, None]
-        b = np.asarray(b_eff, np.float64) + self.mu @ np.asarray(W_eff, np.float64)
+        W_eff = np.asarray(W_eff, np.float64)
+        W = W_eff * self.sd[:, None]
+        b = np.asarray(b_eff, np.float64)
+        if self.offset is not None:
+            b = b + self.offset @ W_eff
+        b = b + self.mu @ W_eff
         return np.concatenate([W.ravel(), b])[None]
 
     def unfold(self, gW_eff: F64, gb: F64, out: F64 | None = None,
@@ -315,10 +347,16 @@ class NumpyObjective:
     def __call__(self, theta: F64, active: npt.NDArray[np.intp],
                  out: F64 | None = None) -> tuple[F64, F64]:
         """Objective (k,) and gradient (k, p) of the models ``active`` at ``theta`` (k, p);
-        the gradient is written into ``out`` when it is given (and of its shape)."""
+        the gradient is written into ``out`` when it is given (and of its shape). An overflow
+        gives non-finite values without NumPy's warnings (:func:`quiet`)."""
+        with quiet():
+            return self._evaluate(theta, active, out)
+
+    def _evaluate(self, theta: F64, active: npt.NDArray[np.intp],
+                  out: F64 | None) -> tuple[F64, F64]:
         p = self.p
         c, k = p.n_classes, len(active)
-        W_eff, b_eff = p.effective(theta)
+        W_eff, b_eff = p.folded(theta)
         d = W_eff.shape[1]
         Wcat = self.scratch.get("W", (d, k * c), self.dtype)  # (d, k*c), this call's only
         np.copyto(Wcat.reshape(d, k, c), W_eff.transpose(1, 0, 2), casting="same_kind")
@@ -471,7 +509,7 @@ class TorchObjective:
         the gradient is written into ``out`` when it is given (and of its shape)."""
         t, p = self.torch, self.p
         c, k = p.n_classes, len(active)
-        W_eff, b_eff = p.effective(theta)
+        W_eff, b_eff = p.folded(theta)
         d = W_eff.shape[1]
         # (k*c, d) rows, used transposed: X @ W.T with W row-major is about 1.6x faster than
         # X @ W with W (d, k*c) on the CPU (MKL, 60000 x 784 by 10: 21.6 ms against 34.6 ms)
@@ -597,10 +635,32 @@ def _penalise(p: Problem, theta: F64, active: npt.NDArray[np.intp], f: F64,
     return f, grad
 
 
-def logits(X: Any, W: F64, b: F64) -> Any:
-    """Logits (n, c) of one model, computed in X's dtype (no float64 copy of float32 X)."""
-    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-    return np.asarray(X @ W.astype(dtype)) + b.astype(dtype)
+# Rows of float32 X cast to float64 at a time by :func:`logits` (a block of 8 MiB at most).
+LOGIT_BLOCK = 1 << 20
+
+
+def logits(X: Any, W: Any, b: Any) -> Any:
+    """Logits (n, c) of one model (W (d, c), b (c,)) on X (dense or CSR), in the promoted dtype
+    of X and the model, as scikit-learn's ``X @ coef_.T`` promotes: a float64 model predicts
+    float32 X in float64 (its weights cast down to float32 flipped labels of a model whose
+    intercepts are large), and a float32 model float32 X in float32.
+
+    Memory: float32 X times a float64 model needs float64 rows. A dense X is cast a block of
+    rows at a time (:data:`LOGIT_BLOCK` values, 8 MiB), not whole; a sparse X's stored values
+    are cast once (scipy's product), as many float64 values as it stores. The logits
+    themselves are (n, c) float64, as scikit-learn's are.
+    """
+    dtype = np.result_type(X.dtype, W.dtype, b.dtype, np.float32)
+    W, b = np.asarray(W, dtype), np.asarray(b, dtype)
+    if hasattr(X, "tocsr") or X.dtype == dtype:
+        return np.asarray(X @ W) + b
+    n, d = X.shape
+    out = np.empty((n, W.shape[1]), dtype)
+    step = max(1, LOGIT_BLOCK // max(d, 1))
+    for a in range(0, n, step):
+        np.matmul(np.asarray(X[a:a + step], dtype), W, out=out[a:a + step])
+    out += b
+    return out
 
 
 def log_softmax(Z: Any) -> Any:

@@ -33,6 +33,7 @@ from softreg.estimator.objective import (
     LOGIT_FLOOR,
     Problem,
     _finish,
+    quiet,
     row_blocks,
     true_class_sums,
 )
@@ -112,10 +113,16 @@ class ClassMajorObjective:
     def __call__(self, theta: F64, active: npt.NDArray[np.intp],
                  out: F64 | None = None) -> tuple[F64, F64]:
         """Objective (k,) and gradient (k, p) of the models ``active`` at ``theta`` (k, p);
-        the gradient is written into ``out`` when it is given (and of its shape)."""
+        the gradient is written into ``out`` when it is given (and of its shape). An overflow
+        gives non-finite values without NumPy's warnings (:func:`objective.quiet`)."""
+        with quiet():
+            return self._evaluate(theta, active, out)
+
+    def _evaluate(self, theta: F64, active: npt.NDArray[np.intp],
+                  out: F64 | None) -> tuple[F64, F64]:
         p = self.p
         c, k = p.n_classes, len(active)
-        W_eff, b_eff = p.effective(theta)
+        W_eff, b_eff = p.folded(theta)
         d = W_eff.shape[1]
         Wa = self.scratch.get("W", (k, c, d + 1), self.dtype)  # each class's row, its intercept
         np.copyto(Wa[:, :, :d], W_eff.transpose(0, 2, 1), casting="same_kind")
