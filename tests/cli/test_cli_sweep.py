@@ -137,3 +137,102 @@ def test_parallel_sweep_in_worker_processes(tmp_path, real_data):
     assert "training diverged in epoch 1" in proc.stdout
     assert "2 configurations (1 completed, 1 diverged" in proc.stdout
     assert len(list((tmp_path / "sw" / "results").glob("*.json"))) == 2
+
+
+# --- refusals leave nothing behind; checks of the data's own shape; flags of other searches --
+
+
+def _csv_table(path, rows=60, features=4, classes=3):
+    """A small learnable CSV table (``classes`` classes, ``features`` numeric columns)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    y = np.arange(rows) % classes
+    x = rng.normal(size=(rows, features)) + 2.0 * y[:, None]
+    lines = [",".join(f"f{i}" for i in range(features)) + ",label"]
+    lines += [",".join(f"{v:.3f}" for v in row) + f",c{k}" for row, k in zip(x, y, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+    return f"csv:{path}"
+
+
+SMALL = ("--framework", "numpy", "--device", "cpu", "--epochs", "1", "--batch-size", "16",
+         "--no-figures")
+
+
+@pytest.mark.parametrize("pack", [(), ("--no-pack",)])
+def test_a_sweep_refused_for_its_data_leaves_no_folder_and_the_fixed_rerun_works(
+        capsys, tmp_path, monkeypatch, pack):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "str.csv").write_text("a,b,label\n1,x,p\n2,y,q\n3,z,p\n4,w,q\n")
+    _csv_table(tmp_path / "tiny.csv", rows=6)  # --val-split 0.1 leaves no validation example
+    ok = _csv_table(tmp_path / "ok.csv")
+    (tmp_path / "empty").mkdir()
+    for bad in ("csv:typo.csv", "csv:str.csv", "csv:tiny.csv"):
+        for where in ("sw", "empty"):  # a folder it would make, and the user's empty one
+            code, out, err = _run(capsys, "sweep", "--data", bad, *SMALL, *pack, "--out", where)
+            assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "sw").exists() and os.listdir(tmp_path / "empty") == []
+        code, out, err = _run(capsys, "sweep", "--data", bad, *SMALL, *pack)  # sweeps/<time>
+        assert code == 2 and out == "" and not (tmp_path / "sweeps").exists(), err
+    code, out, err = _run(capsys, "sweep", "--data", ok, *SMALL, *pack, "--out", "sw")
+    assert code == 0 and "1 configurations (1 completed" in out, err
+
+
+def test_pack_memory_is_checked_for_the_datas_model_shape(capsys, tmp_path):
+    import numpy as np
+
+    iris_like = _csv_table(tmp_path / "t.csv")  # 3 classes, 4 features
+    code, out, err = _run(capsys, "sweep", "--data", iris_like, *SMALL, "--pack-memory", "60M",
+                          "--out", str(tmp_path / "a"))
+    assert code == 2 and out == "" and not (tmp_path / "a").exists()
+    assert "of batch size 16 and shape (3, 4)" in err, err
+    # wide data: 50,000 features need far more than Fashion-MNIST's (10, 784) would
+    x = np.zeros((30, 50_000), dtype=np.float32)
+    np.savez_compressed(tmp_path / "wide.npz", X=x, y=np.arange(30) % 3)
+    code, out, err = _run(capsys, "sweep", "--data", f"npz:{tmp_path / 'wide.npz'}", *SMALL,
+                          "--batch-size", "256", "--pack-memory", "100M", "--out",
+                          str(tmp_path / "b"))
+    assert code == 2 and out == "" and not (tmp_path / "b").exists()
+    assert "a pack memory budget of 100 MiB does not hold even one model of batch size 256 " \
+           "and shape (3, 50000)" in err, err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--trials", "5"], "--trials 5 is for --search random (a grid trains every combination "
+                        "once): drop it or add --search random"),
+    (["--search-seed", "3", "--trials", "4"], "--trials 4 and --search-seed 3 are for --search "
+                                              "random"),
+    (["--task-gpus", "0.5"], "--task-gpus 0.5 is for --engine ray (a Ray cluster; the local "
+                             "engine runs on this machine): drop it or add --engine ray"),
+    (["--address", "auto"], "--address auto is for --engine ray (a Ray cluster; the local "
+                            "engine runs on this machine): drop it or add --engine ray"),
+    (["--trials", "5", "--task-gpus", "0.5"], "--trials 5 is for --search random (a grid "
+     "trains every combination once): drop it or add --search random; --task-gpus 0.5 is for "
+     "--engine ray"),
+])
+def test_flags_of_another_search_or_engine_are_refused_alike(capsys, tmp_path, argv, message):
+    code, out, err = _run(capsys, "sweep", *SMALL, "--out", str(tmp_path / "sw"), *argv)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert message in err, err
+    assert not (tmp_path / "sw").exists()
+
+
+def test_random_search_says_when_its_lists_hold_fewer_configurations_than_trials(
+        capsys, tmp_path, fake_fashion):
+    code, out, err = _run(capsys, "sweep", *SMALL, "--lr", "0.05,0.1", "--search", "random",
+                          "--trials", "10", "--out", str(tmp_path / "sw"))
+    assert code == 0, err
+    assert ("--trials 10: the lists hold only 2 distinct configurations; training all 2"
+            in out), out
+    assert "2 configurations (2 completed" in out
+    code, out, err = _run(capsys, "sweep", *SMALL, "--lr", "0.05,0.1", "--search", "random",
+                          "--trials", "2", "--out", str(tmp_path / "sw2"))
+    assert code == 0 and "distinct configurations" not in out, err
+
+
+def test_a_sweeps_seed_list_takes_ranges_as_train_seeds_does(capsys, tmp_path, fake_fashion):
+    code, out, err = _run(capsys, "sweep", *SMALL, "--seed", "0-2,5", "--out",
+                          str(tmp_path / "sw"))
+    assert code == 0 and "4 configurations (4 completed" in out, err
+    with open(tmp_path / "sw" / "results.csv", newline="") as fh:
+        assert sorted(int(r["seed"]) for r in csv.DictReader(fh)) == [0, 1, 2, 5]

@@ -28,7 +28,7 @@ from softreg.safety.runfolder import OWN_FILES
 
 # Settings that keep a command cheap when the option under test does not stop it.
 CHEAP = {"--epochs": "1", "--framework": "numpy", "--device": "cpu", "--num": "2",
-         "--trials": "1", "--batch-size": "64", "--jobs": "1", "--train-size": "100",
+         "--batch-size": "64", "--jobs": "1", "--train-size": "100",
          "--lr": "0.1"}
 CHEAP_FLAGS = ("--offline", "--quiet")
 TARGETS = ("file", "folder", "link", "device", "fifo", "folder_for_file")

@@ -502,3 +502,75 @@ def test_linear_trainer_snapshot_speaks_raw_pixels(fake_fashion):
     W2, b2 = trainer.snapshot()
     np.testing.assert_allclose(W2, W, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(b2, b, atol=1e-6)
+
+
+# --- list items, seed ranges, the table's settings ---------------------------------------
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("lr", "0.1,,1", r"--lr: item 2 of '0.1,,1' is empty; give a comma-separated list such "
+                     r"as 0.01,0.1"),
+    ("lr", "0.1,", r"--lr: item 2 of '0.1,' is empty"),
+    ("batch_size", ",64", r"--batch-size: item 1 of ',64' is empty"),
+    ("seed", "3-1", r"--seed: '3-1' is a descending range; write it low-high, e.g. 1-3"),
+    ("seed", "0-x", r"--seed: cannot read '0-x' as a seed or a range lo-hi"),
+])
+def test_an_empty_list_item_or_a_bad_seed_range_is_refused_by_its_place(name, text, message):
+    with pytest.raises(ConfigError, match=f"^{message}"):
+        parse_axis(name, text)
+
+
+def test_the_seed_axis_takes_ranges_lo_hi_as_train_seeds_does():
+    assert parse_axis("seed", "0-3") == (0, 1, 2, 3)
+    assert parse_axis("seed", "0-2,5,1") == (0, 1, 2, 5)
+    assert parse_axis("seed", "7") == (7,)
+    assert parse_axis("seed", "0:9") == Range(0, 9)  # a range to draw from, as before
+    with pytest.raises(ConfigError, match="would be"):
+        parse_axis("seed", "0-999999999999")  # bounded before it is expanded
+
+
+def test_results_csv_and_the_best_line_tell_apart_settings_that_are_not_axes(tmp_path,
+                                                                              fake_fashion):
+    import csv
+    from dataclasses import replace
+
+    from softreg.sweeps.sweep import COLUMNS
+
+    out = tmp_path / "sweep"
+    res = None
+    for base in (BASE, replace(BASE, max_loss=50.0), replace(BASE, device="auto")):
+        res = run_sweep(SearchSpace(base=base), out, quiet=True, figures=False)
+    text = (out / "results.csv").read_text()
+    header = text.splitlines()[0].split(",")
+    first = ("key", "framework", "lr", "batch_size", "epochs", "weight_decay", "seed",
+             "lr_schedule", "standardize", "val_split", "patience", "status", "epochs_run",
+             "model_epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
+             "test_acc", "seconds")
+    assert tuple(header[: len(first)]) == first == COLUMNS[: len(first)]  # readers keep theirs
+    assert {"device", "init_std", "val_seed", "monitor", "max_loss"} <= set(header[len(first):])
+    # every setting of a key is a column, but the data settings (the folder's, in sweep.json)
+    from softreg.core.config import DATA_SETTINGS
+
+    assert set(TrainConfig().to_dict()) - set(DATA_SETTINGS) <= set(header)
+    with open(out / "results.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    limit = f"{BASE.max_loss:.6g}"  # as every number of the table
+    assert sorted((r["device"], r["max_loss"]) for r in rows) == [
+        ("auto", limit), ("cpu", limit), ("cpu", "50")]
+    best = res.best
+    line = format_best(res).splitlines()[0]
+    assert f"device={best['device']}" in line and f"max_loss={best['max_loss']}" in line
+    assert "monitor=" not in line and "init_std=" not in line  # the same in every row
+
+
+def test_an_older_result_file_gets_the_settings_columns_from_its_config(tmp_path, fake_fashion):
+    out = tmp_path / "sweep"
+    run_sweep(_space(lr=[0.05]), out, quiet=True, figures=False)
+    (path,) = (out / "results").glob("*.json")
+    data = json.loads(path.read_text())
+    for name in ("device", "init_std", "val_seed", "monitor", "max_loss"):
+        data["row"].pop(name, None)  # as a sweep before these columns wrote it
+    path.write_text(json.dumps(data))
+    res = run_sweep(_space(lr=[0.05]), out, quiet=True, figures=False)
+    assert res.skipped == 1 and res.best["device"] == "cpu" and res.best["monitor"] == "val_loss"
+    assert ",cpu," in (out / "results.csv").read_text().splitlines()[1]

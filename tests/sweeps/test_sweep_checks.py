@@ -292,3 +292,22 @@ def test_a_failed_refit_is_reported_not_recorded(tmp_path, fake_fashion, monkeyp
     assert "refit on train+val failed: RuntimeError: CUDA error: out of memory (the next run " \
            "of the sweep tries it again)" in format_best(res)
     assert math.isnan(res.refit["test_acc"])
+
+
+def test_a_sweep_refused_for_its_data_writes_nothing_and_makes_no_folder(tmp_path):
+    """Read before the folder is claimed: a folder it would make is not made, and the user's
+    empty folder stays empty (no marker, no sweep.json naming the data that was refused)."""
+    (tmp_path / "empty").mkdir()
+    _table(tmp_path / "small.csv")
+    from dataclasses import replace
+
+    from softreg.core.errors import SoftregError
+
+    for data, message in ((f"csv:{tmp_path / 'typo.csv'}", "does not exist"),
+                          (f"csv:{tmp_path / 'small.csv'}", "leaves the validation part empty")):
+        space = _space(data)
+        space = replace(space, base=replace(space.base, val_split=0.001))
+        for out in (tmp_path / "sw", tmp_path / "empty"):
+            with pytest.raises(SoftregError, match=message):
+                _sweep(out, space)
+        assert not (tmp_path / "sw").exists() and os.listdir(tmp_path / "empty") == []

@@ -14,6 +14,21 @@ if TYPE_CHECKING:
     from softreg.fitting.pack_plan import Packing
     from softreg.sweeps.search import SearchSpace
 
+# The defaults of the flags of one search or engine (None in the parsed arguments when not
+# given, so that one given to another search or engine is refused, not silently ignored).
+TRIALS = 20
+SEARCH_SEED = 0
+TASK_GPUS = 1.0
+# flag -> (its attribute, the search or engine that uses it, the setting that is not it)
+_OWNED = {
+    "--trials": ("trials", "--search random", ("search", "random")),
+    "--search-seed": ("search_seed", "--search random", ("search", "random")),
+    "--address": ("address", "--engine ray", ("engine", "ray")),
+    "--task-gpus": ("task_gpus", "--engine ray", ("engine", "ray")),
+}
+_WHY = {"--search random": "a grid trains every combination once",
+        "--engine ray": "a Ray cluster; the local engine runs on this machine"}
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
@@ -22,14 +37,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "them, in parallel processes; choose the best on the validation split (--select) and "
         "report its test accuracy. The numbers of a configuration do not depend on how the "
         "sweep runs (engine, --jobs, packs, resuming) on one machine. A list is "
-        "comma-separated; with --search random a range lo:hi is drawn from (log-uniform "
+        "comma-separated (--seed also takes ranges lo-hi, as train --seeds: 0-3,8); with "
+        "--search random a range lo:hi is drawn from (log-uniform "
         "for --lr and --weight-decay). Rerunning into the same --out "
         "resumes: finished configurations are skipped (refused if the data changed since).")
     add_axis_flags(p, SWEEP_AXES)
     p.add_argument("--search", default="grid", choices=("grid", "random"), help="[%(default)s]")
-    p.add_argument("--trials", type=int, default=20,
-                   help="configurations drawn by --search random [%(default)s]")
-    p.add_argument("--search-seed", type=int, default=0, help="seed of the random draw")
+    # None when not given: a flag of another search or engine is refused (check_flags)
+    p.add_argument("--trials", type=int, default=None,
+                   help=f"configurations drawn by --search random [{TRIALS}]")
+    p.add_argument("--search-seed", type=int, default=None,
+                   help=f"seed of the draw of --search random [{SEARCH_SEED}]")
     add_setting(p, "val_split", default=0.1, note="; the sweep chooses by it")
     add_setting(p, "val_seed", note="; the same for every configuration")
     for name in ("patience", "monitor", "device", "max_loss"):
@@ -43,9 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--address", default=None,
                    help="the Ray cluster: auto (the one `ray start` runs here), HOST:PORT or "
                    "ray://HOST:10001 [RAY_ADDRESS, else a local cluster for this sweep]")
-    p.add_argument("--task-gpus", type=float, default=1.0,
+    p.add_argument("--task-gpus", type=float, default=None,
                    help="with --engine ray and --device cuda, the GPU share of each task "
-                   "(0.25: four tasks per GPU) [%(default)s]")
+                   f"(0.25: four tasks per GPU) [{TASK_GPUS}]")
     p.add_argument("--pack", type=int, metavar="N",
                    help="the most models trained together in one pass [as many as "
                    "--pack-memory holds]")
@@ -80,8 +98,46 @@ def build_space(args: argparse.Namespace) -> SearchSpace:
         text = getattr(args, f"axis_{name}")
         if text is not None:
             axes[name] = parse_axis(name, text)
-    return SearchSpace(base=base, axes=axes, search=args.search, trials=args.trials,
-                       search_seed=args.search_seed)
+    return SearchSpace(base=base, axes=axes, search=args.search,
+                       trials=TRIALS if args.trials is None else args.trials,
+                       search_seed=SEARCH_SEED if args.search_seed is None else args.search_seed)
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    """Refuse flags given for a search or an engine that this sweep does not use (``--trials``
+    with a grid, ``--task-gpus`` with the local engine, ...): each would be ignored.
+
+    Raises:
+        ConfigError: one line naming each such flag, what uses it, and what to do.
+    """
+    from softreg.core.errors import ConfigError
+    from softreg.safety.textsafe import printable
+
+    unused: dict[str, list[str]] = {}
+    for flag, (name, owner, (setting, wanted)) in _OWNED.items():
+        value = getattr(args, name)
+        if value is not None and getattr(args, setting) != wanted:
+            shown = f"{value:g}" if isinstance(value, float) else printable(str(value))
+            unused.setdefault(owner, []).append(f"{flag} {shown}")
+    if unused:
+        raise ConfigError("; ".join(
+            f"{' and '.join(flags)} {'is' if len(flags) == 1 else 'are'} for {owner} "
+            f"({_WHY[owner]}): drop {'it' if len(flags) == 1 else 'them'} or add {owner}"
+            for owner, flags in unused.items()))
+
+
+def describe_trials(space: SearchSpace, drawn: int) -> list[str]:
+    """A line when a random search trains fewer configurations than its ``trials``: its lists
+    hold fewer, or its draws repeated one (a repeat is trained once)."""
+    from softreg.sweeps.search import Range
+
+    if space.search != "random" or drawn >= space.trials:
+        return []
+    if not any(isinstance(v, Range) for v in space.axes.values()):
+        return [f"--trials {space.trials}: the lists hold only {drawn} distinct "
+                f"configurations; training all {drawn}"]
+    return [f"--trials {space.trials}: the draws gave {drawn} distinct configurations (a "
+            "configuration drawn again is trained once)"]
 
 
 def build_packing(args: argparse.Namespace) -> Packing:
@@ -102,35 +158,40 @@ def run(args: argparse.Namespace) -> int:
     import datetime
 
     from softreg.fitting.pack_plan import packing as sweep_packing
-    from softreg.fitting.pack_plan import plan_packs
     from softreg.safety.runfolder import made_folder
     from softreg.safety.textsafe import printable
     from softreg.sweeps.search import describe_draws
-    from softreg.sweeps.sweep import check_sweep, format_best, run_sweep
+    from softreg.sweeps.sweep import check_data, check_sweep, format_best, run_sweep
 
-    packing = build_packing(args)  # a refusal is one line, before any work
+    check_flags(args)  # a refusal is one line, before any work
+    packing = build_packing(args)
     space = build_space(args)
     out = Path(args.out) if args.out else Path("sweeps") / "new"
-    # a refusal is its one line, with nothing before it
-    configs = check_sweep(space, out, args.jobs, engine=args.engine, address=args.address,
-                          gpus_per_task=args.task_gpus)
-    if packing.enabled:  # a --pack-memory too small for one model: refused before the folder
-        plan_packs(configs, packing.max_models, packing.memory)
-    # a folder of its own: two sweeps started in one second get two; removed again when the
-    # sweep is refused before it writes there (its Ray cluster does not answer)
-    folder = (contextlib.nullcontext(out) if args.out else
-              made_folder("sweeps", datetime.datetime.now().strftime("%Y%m%d-%H%M%S")))
-    with folder as out:
-        if not args.quiet:
-            print(f"sweep folder: {out}  (rerun with --out {out} to resume)")
-            for line in describe_draws(space) if space.search == "random" else ():
-                print(line)
-        with sweep_packing(packing):
+    gpus = TASK_GPUS if args.task_gpus is None else args.task_gpus
+    with sweep_packing(packing):
+        # a refusal is its one line, with nothing before it and no folder made: the settings,
+        # then the data (read for its model shape: packs too small for one model of it are
+        # refused too)
+        configs = check_sweep(space, out, args.jobs, engine=args.engine, address=args.address,
+                              gpus_per_task=gpus)
+        shapes = check_data(configs, args.data_dir, args.offline, engine=args.engine,
+                            jobs=args.jobs)
+        # a folder of its own: two sweeps started in one second get two; removed again when
+        # the sweep is refused before it writes there (its Ray cluster does not answer)
+        folder = (contextlib.nullcontext(out) if args.out else
+                  made_folder("sweeps", datetime.datetime.now().strftime("%Y%m%d-%H%M%S")))
+        with folder as out:
+            if not args.quiet:
+                print(f"sweep folder: {out}  (rerun with --out {out} to resume)")
+                for line in describe_draws(space) if space.search == "random" else ():
+                    print(line)
+                for line in describe_trials(space, len(configs)):
+                    print(line)
             result = run_sweep(space, out, jobs=args.jobs, data_dir=args.data_dir,
                                offline=args.offline, refit=args.refit,
                                figures=not args.no_figures, quiet=args.quiet,
                                engine=args.engine, address=args.address,
-                               gpus_per_task=args.task_gpus, select=args.select)
+                               gpus_per_task=gpus, select=args.select, data_shapes=shapes)
     counts: dict[str, int] = {}
     for row in result.rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1

@@ -135,10 +135,46 @@ def parse_axis(name: str, text: str) -> AxisValues:
                                   "a narrower one")
             return Range(lo, hi)
         return Range(float(lo), float(hi))
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts:
+    parts = [p.strip() for p in text.split(",")]
+    if not any(parts):
         raise ConfigError(f"{flag}: no values in {text!r}; give a comma-separated list")
+    for place, part in enumerate(parts, start=1):  # "0.1,,1" is a typo, not the list 0.1,1
+        if not part:
+            raise ConfigError(f"{flag}: item {place} of {text!r} is empty; give a "
+                              f"comma-separated list such as {_EXAMPLES.get(kind, 'off,on')}")
+    if name == "seed":
+        return tuple(dict.fromkeys(_seeds(flag, parts)))
     return tuple(dict.fromkeys(_read(flag, kind, p) for p in parts))
+
+
+_EXAMPLES = {float: "0.01,0.1", int: "64,256"}
+
+
+def _seeds(flag: str, parts: list[str]) -> list[int]:
+    """The seeds of a list's items, each a seed or a range ``lo-hi`` (both ends in it), as
+    ``train --seeds`` reads them; bounded before a range is expanded.
+
+    Raises:
+        ConfigError: an item that is neither, a descending range, or too many seeds.
+    """
+    seeds: list[int] = []
+    for part in parts:
+        lo_text, dash, hi_text = part.partition("-")
+        if not dash or not lo_text:  # a seed (a negative one is refused by its check)
+            seeds.append(_read(flag, int, part))
+            continue
+        try:
+            lo, hi = int(lo_text), int(hi_text)
+        except ValueError:
+            raise ConfigError(f"{flag}: cannot read {part!r} as a seed or a range lo-hi; give "
+                              "a comma-separated list such as 0,1,2 or 0-3") from None
+        if hi < lo:
+            raise ConfigError(f"{flag}: {part!r} is a descending range; write it low-high, "
+                              f"e.g. {hi}-{lo}")
+        check_count(len(seeds) + hi - lo + 1, MAX_CONFIGS, f"the seeds of {flag}",
+                    "give fewer seeds")
+        seeds += range(lo, hi + 1)
+    return seeds
 
 
 def _read(flag: str, kind: type, text: str) -> Any:
@@ -154,10 +190,8 @@ def _read(flag: str, kind: type, text: str) -> Any:
         return kind(text)
     except ValueError:
         what = {int: "an integer", float: "a number", bool: "on or off"}.get(kind, "a value")
-        raise ConfigError(
-            f"{flag}: cannot read {text!r} as {what}; give a comma-separated list such as "
-            f"{'0.01,0.1' if kind is float else '64,256' if kind is int else 'off,on'}"
-        ) from None
+        raise ConfigError(f"{flag}: cannot read {text!r} as {what}; give a comma-separated "
+                          f"list such as {_EXAMPLES.get(kind, 'off,on')}") from None
 
 
 def configurations(space: SearchSpace) -> list[TrainConfig]:

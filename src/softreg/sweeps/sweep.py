@@ -45,7 +45,13 @@ from softreg.core.errors import CheckpointError, ConfigError, HistoryError
 from softreg.core.validate import check_int
 from softreg.epochs.history import SELECTABLE, History, Status
 from softreg.fitting.pack_plan import balance, current_packing, default_pack_memory, plan_packs
-from softreg.fitting.splits import data_key, data_shape, load_dataset, refuse_changed
+from softreg.fitting.splits import (
+    data_key,
+    data_shape,
+    load_dataset,
+    prepare_splits,
+    refuse_changed,
+)
 from softreg.runfiles import checkpoint
 from softreg.safety import fileio, readback, runfolder, stopsignals, writegate
 from softreg.safety.textsafe import printable
@@ -53,12 +59,17 @@ from softreg.sweeps import engines, selection
 from softreg.sweeps import merge as sweep_merge
 from softreg.sweeps.engines import sigterm_kept
 from softreg.sweeps.search import SearchSpace, config_key, configurations, describe, setting_key
-from softreg.sweeps.worker import ROW_SETTINGS, SplitCache, run_config
+from softreg.sweeps.worker import MORE_SETTINGS, ROW_SETTINGS, SplitCache, run_config
 
+# results.csv's columns. The settings of a configuration's key that came later
+# (MORE_SETTINGS: device, init_std, val_seed, monitor, max_loss) are at the end, so that the
+# columns before them keep their places for readers of older tables; the data settings are
+# not columns: every configuration of a folder shares them (sweep.json records them).
 COLUMNS = (
     "key", "framework", "lr", "batch_size", "epochs", "weight_decay", "seed", "lr_schedule",
     "standardize", "val_split", "patience", "status", "epochs_run", "model_epoch",
     "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds",
+    *MORE_SETTINGS,
 )
 
 
@@ -100,6 +111,7 @@ def run_sweep(
     address: str | None = None,
     gpus_per_task: float = 1.0,
     select: str = selection.DEFAULT,
+    data_shapes: DataShapes | None = None,
 ) -> SweepResult:
     """Train every configuration of ``space`` not yet finished in ``out_dir``, then report.
 
@@ -118,11 +130,15 @@ def run_sweep(
             one, ``RAY_ADDRESS`` or a local cluster started for the sweep.
         gpus_per_task: the GPU share each Ray task declares for ``cuda`` configurations.
         select: the criterion that chooses (:data:`softreg.sweeps.selection.CRITERIA`).
+        data_shapes: the data's model shapes as :func:`check_data` read them (that call's
+            return value), so that the data is not read again; by default read here.
 
     Raises:
         ConfigError: no validation split, a bad ``jobs``, an invalid configuration, or
             ``out_dir`` is a file (checked before anything is written; see
-            :func:`check_sweep`); a folder of a sweep that cannot be merged with this one
+            :func:`check_sweep`); data that cannot be read, or packs that cannot hold one of
+            its models (checked before the folder is made or claimed, see
+            :func:`check_data`); a folder of a sweep that cannot be merged with this one
             (:func:`softreg.sweeps.merge.merge`), or whose finished configurations were
             trained on data that has changed since (:class:`SameData`; both before anything
             is trained); the chosen configuration's weights file (or a reused refit's) is
@@ -137,6 +153,10 @@ def run_sweep(
     configs = check_sweep(space, out_dir, jobs, engine=engine, address=address,
                           gpus_per_task=gpus_per_task)
     out = Path(out_dir)
+    # read before the folder is claimed: a sweep refused for its data (or for packs too
+    # small for its models) leaves no folder of its own and no file in the user's
+    shapes = check_data(configs, data_dir, offline, engine=engine, jobs=jobs,
+                        shapes=data_shapes)
     jobs = usable_jobs(jobs, s if not quiet else None)
     eng = engines.make_engine(engine, jobs=jobs, address=address, data_dir=data_dir,
                               offline=offline, gpus_per_task=gpus_per_task,
@@ -160,6 +180,8 @@ def run_sweep(
         remove_orphans(out, keys)  # keys: this sweep's and those planned there before
         # one data setting after another
         todo = sorted((c for c in configs if config_key(c) not in done), key=data_key)
+        # planned (configurations planned there before included) before sweep.json is written
+        packs = _plan(todo, engine, jobs, shapes)
         if todo:  # the engine starts (or connects to its cluster) only when there is work
             started.enter_context(eng)
         spec = _spec(space, configs)
@@ -175,7 +197,7 @@ def run_sweep(
         t0 = time.perf_counter()
         names = space.varied()
         try:
-            rows = _train_all(todo, out, eng, data_dir, offline)
+            rows = _train_all(todo, packs, out, eng)
             for i, row in enumerate(rows, start=len(done) + 1):
                 done[row["key"]] = row
                 if not quiet:
@@ -284,6 +306,74 @@ class SameData:
         return value if isinstance(value, str) else None
 
 
+class DataShapes:
+    """The model shape (C, D) of each data setting of a sweep's configurations, each read once.
+
+    A named dataset's comes from its table (:func:`~softreg.fitting.splits.data_shape`); any
+    other source is loaded, which refuses data that cannot be read, and split as its
+    configurations split it (:func:`~softreg.fitting.splits.prepare_splits`), which refuses a
+    ``--val-split`` or ``--test-split`` that leaves a part empty: refusals that every one of
+    its configurations would meet, found before the sweep makes or claims its folder.
+    """
+
+    def __init__(self, data_dir: str | None = None, offline: bool = False) -> None:
+        self.data_dir = data_dir
+        self.offline = offline
+        self.known: dict[tuple[Any, ...], tuple[int, int]] = {}
+
+    def __call__(self, config: TrainConfig) -> tuple[int, int]:
+        which = (*(getattr(config, name) for name in DATA_SETTINGS), config.val_split,
+                 config.val_seed)
+        if which not in self.known:
+            self.known[which] = self._read(config)
+        return self.known[which]
+
+    def _read(self, config: TrainConfig) -> tuple[int, int]:
+        from softreg.data.spec import parse
+
+        if parse(config.data).kind == "named":
+            return data_shape(config, self.data_dir, self.offline).weights
+        dataset = load_dataset(config, self.data_dir, self.offline)
+        prepare_splits(config, dataset=dataset, scale=False)  # (a copy, dropped at once)
+        return dataset.shape.weights
+
+
+def check_data(configs: Sequence[TrainConfig], data_dir: str | None = None,
+               offline: bool = False, *, engine: str = "local", jobs: int = 1,
+               shapes: DataShapes | None = None) -> DataShapes:
+    """Read the data of ``configs`` and plan their packs (:func:`~softreg.fitting.pack_plan.
+    current_packing`) for its model shape, without writing anything; return the shapes read.
+
+    :func:`run_sweep` calls this before it makes or claims its folder; call it yourself after
+    :func:`check_sweep` to refuse bad data before printing anything about the sweep (and pass
+    its return value to :func:`run_sweep` as ``data_shapes``).
+
+    Raises:
+        ConfigError, DataError, DataNotFoundError: the data cannot be read (as
+            :func:`~softreg.fitting.splits.load_dataset`); a pack memory budget that does not
+            hold one model of the data's shape (:func:`~softreg.fitting.pack_plan.plan_packs`).
+    """
+    shapes = shapes if shapes is not None else DataShapes(data_dir, offline)
+    for config in configs:
+        shapes(config)
+    _plan(list(configs), engine, usable_jobs(jobs, None), shapes)
+    return shapes
+
+
+def _plan(configs: list[TrainConfig], engine: str, jobs: int,
+          shapes: DataShapes) -> list[list[int]] | None:
+    """The packs of ``configs`` (indices), sized for the data's model shape; None when the
+    sweep trains one configuration at a time (:func:`~softreg.fitting.pack_plan.packing`)."""
+    settings = current_packing()
+    if not settings.enabled or not configs:
+        return None
+    # without --pack-memory, each local worker gets its share of this machine's memory
+    # (a Ray task runs on a node of its own: it plans with that node's whole share)
+    workers = jobs if engine == "local" else 1
+    memory = settings.memory if settings.memory is not None else default_pack_memory(workers)
+    return plan_packs(configs, settings.max_models, memory, shapes)
+
+
 def check_sweep(space: SearchSpace, out_dir: str | Path, jobs: int, *, engine: str = "local",
                 address: str | None = None, gpus_per_task: float = 1.0) -> list[TrainConfig]:
     """Check a sweep's settings without writing anything; return its configurations.
@@ -308,33 +398,16 @@ def check_sweep(space: SearchSpace, out_dir: str | Path, jobs: int, *, engine: s
     return configs
 
 
-def _train_all(todo: list[TrainConfig], out: Path, engine: engines.Engine,
-               data_dir: str | None = None, offline: bool = False) -> Iterator[dict[str, Any]]:
+def _train_all(todo: list[TrainConfig], packs: list[list[int]] | None, out: Path,
+               engine: engines.Engine) -> Iterator[dict[str, Any]]:
     """Train ``todo`` on ``engine``; yield each row as it finishes (its result file written).
 
-    A unit of work is a pack (:func:`~softreg.fitting.pack_plan.packing`, the default: packs
-    planned by what they share and sized for the data's model shape
-    (:func:`~softreg.fitting.splits.data_shape`: a named dataset's from its table, another
-    source's read once here), then split until every slot of the engine has one) or, unpacked,
-    one configuration.
+    A unit of work is a pack of ``packs`` (:func:`_plan`: planned by what they share and sized
+    for the data's model shape (:class:`DataShapes`), then split here until every slot of the
+    engine has one) or, unpacked (``packs`` None), one configuration.
     """
-    settings = current_packing()
-    if settings.enabled and todo:
-        # without --pack-memory, each local worker gets its share of this machine's memory
-        # (a Ray task runs on a node of its own: it plans with that node's whole share)
-        workers = engine.slots if engine.name == "local" else 1
-        memory = settings.memory if settings.memory is not None else \
-            default_pack_memory(workers)
-        shapes: dict[tuple[Any, ...], tuple[int, int]] = {}
-
-        def weights(config: TrainConfig) -> tuple[int, int]:  # the data's (C, D), once a setting
-            key = data_key(config)
-            if key not in shapes:
-                shapes[key] = data_shape(config, data_dir, offline).weights
-            return shapes[key]
-
-        packs = balance(plan_packs(todo, settings.max_models, memory, weights), engine.slots)
-        units = [[todo[i].to_dict() for i in pack] for pack in packs]
+    if packs is not None and todo:
+        units = [[todo[i].to_dict() for i in pack] for pack in balance(packs, engine.slots)]
     else:
         units = [[c.to_dict()] for c in todo]
     run = engine.run(units, out)
@@ -356,6 +429,8 @@ def _record(out: Path, result: dict[str, Any]) -> dict[str, Any]:
     the next run of the sweep tries it again.
     """
     status = result["row"]["status"]
+    for name in MORE_SETTINGS:  # a worker of an older softreg (a Ray node's) did not write them
+        result["row"].setdefault(name, result["config"].get(name))
     if status == Status.INTERRUPTED:
         raise KeyboardInterrupt
     if status == Status.FAILED:
@@ -447,6 +522,10 @@ def read_result(path: Path, out: Path | None = None) -> dict[str, Any]:
         wanted = getattr(settings, name)
         if data["row"].get(name) != wanted:
             _bad_row(path, name, data["row"].get(name), f"its config's, {wanted!r}")
+    for name in MORE_SETTINGS:  # a file written before rows held them: from its config
+        wanted = getattr(settings, name)
+        if data["row"].setdefault(name, wanted) != wanted:
+            _bad_row(path, name, data["row"][name], f"its config's, {wanted!r}")
     # which rows are the seeds of one setting: from the config, whatever the file says (an
     # older file has no "setting")
     data["row"]["setting"] = setting_key(settings)
@@ -648,7 +727,10 @@ def format_best(result: SweepResult) -> str:
     best = result.best
     if best is None:
         return "no configuration finished without diverging; lower the learning rates"
-    settings = " ".join(f"{c}={best[c]}" for c in COLUMNS[1:11])
+    # the settings of the table's first columns, and any other that the folder's
+    # configurations do not share (merged sweeps of another --max-loss or --device)
+    varied = [n for n in MORE_SETTINGS if len({repr(r.get(n)) for r in result.rows}) > 1]
+    settings = " ".join(f"{c}={best.get(c)}" for c in (*COLUMNS[1:11], *varied))
     chosen_on = result.selection or selection.select(result.rows)[1]
     lines = [f"best by {selection.describe(chosen_on)}: {settings}",
              f"  val_acc {best['val_acc']:.4f}  test_acc {best['test_acc']:.4f}  "

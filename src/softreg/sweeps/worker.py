@@ -241,6 +241,11 @@ def run_pack(config_dicts: list[dict[str, Any]], out: Path | None,
 # sweep's reader checks each against the configuration stored beside it).
 ROW_SETTINGS = ("framework", "lr", "batch_size", "epochs", "weight_decay", "seed", "lr_schedule",
                 "standardize", "val_split", "patience")
+# The other settings of a configuration's key but its data settings (which every configuration
+# of a sweep folder shares, and sweep.json records): rows repeat them too, so that configurations
+# merged into one folder that differ only in one of them can be told apart. A result file from
+# before they were written lacks them: its reader takes them from the configuration beside it.
+MORE_SETTINGS = ("device", "init_std", "val_seed", "monitor", "max_loss")
 
 
 def _row(config: TrainConfig, key: str, status: str, epochs_run: int, model_epoch: int,
@@ -253,7 +258,7 @@ def _row(config: TrainConfig, key: str, status: str, epochs_run: int, model_epoc
     compares with the data as it is then."""
     last = history.last if history is not None else None
     row: dict[str, Any] = {"key": key, "setting": setting_key(config)}
-    for name in ROW_SETTINGS:
+    for name in ROW_SETTINGS + MORE_SETTINGS:
         row[name] = getattr(config, name)
     fingerprint = (data or {}).get("data_fingerprint")
     row["data_fingerprint"] = fingerprint if isinstance(fingerprint, str) else None
