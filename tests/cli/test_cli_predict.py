@@ -169,3 +169,21 @@ def test_json_refuses_estimator_labels_that_do_not_name_the_classes(tmp_path, ca
     assert len(err.strip().splitlines()) == 1
     code, out, err = _run(capsys, "predict", path, rows)  # the text output needs the names only
     assert code == 0, err
+
+
+def test_an_input_that_is_not_a_regular_file_is_named_for_what_it_is(tmp_path, capsys):
+    """``predict RUN /dev/null`` said the input did not exist; it is a character device."""
+    rng = np.random.default_rng(2)
+    rows = ["a,b,label"] + [f"{rng.normal() + i % 2:.3f},{rng.normal():.3f},{'yn'[i % 2]}"
+                            for i in range(40)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    run = tmp_path / "run"
+    code, _, err = _run(capsys, "train", "--framework", "numpy", "--epochs", "1", "--data",
+                        f"csv:{tmp_path / 't.csv'}", "--out", run, "--no-figures", "--quiet")
+    assert code == 0, err
+    code, out, err = _run(capsys, "predict", run, "/dev/null")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "input '/dev/null' is a character device, not a regular file" in err
+    assert "does not exist" not in err
+    code, _, err = _run(capsys, "predict", run, tmp_path / "gone.csv")
+    assert code == 2 and f"input {str(tmp_path / 'gone.csv')!r} does not exist" in err

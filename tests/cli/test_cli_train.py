@@ -1,6 +1,7 @@
 """`softreg train / evaluate / predict`: behaviour and every refusal (exit 2, one line)."""
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -149,6 +150,108 @@ def test_evaluate_a_run_folder_uses_the_model_the_run_reported(capsys, tmp_path,
     code, out, _ = _run(capsys, "evaluate", str(run / "checkpoint.safetensors"),
                         "--no-figures")
     assert code == 0 and "weights of epoch 12)" in out
+
+
+def _three_classes(folder, rows=100):
+    """A CSV table of two features and three classes, ``rows`` rows."""
+    rng = np.random.default_rng(5)
+    lines = ["f1,f2,label"] + [f"{rng.normal() + i % 3:.4f},{rng.normal():.4f},c{i % 3}"
+                               for i in range(rows)]
+    (folder / "three.csv").write_text("\n".join(lines) + "\n")
+    return f"csv:{folder / 'three.csv'}"
+
+
+def _folder(run):
+    return {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+
+
+def test_evaluate_png_is_refused_in_another_runs_folder_and_over_a_runs_own_files(
+        trained, capsys, tmp_path, fake_fashion):
+    """``evaluate A --png B/conf.png`` put A's figure among B's files (B's --overwrite then
+    refused), and ``--png A/report.md --overwrite`` replaced A's report with a PNG."""
+    run, _ = trained
+    other = tmp_path / "other"
+    code, out, err = _run(capsys, "train", "--framework", "numpy", "--epochs", "1",
+                          "--out", str(other), "--no-figures", "--quiet")
+    assert code == 0, err
+    before, theirs = _folder(run), _folder(other)
+    code, out, err = _run(capsys, "evaluate", str(run), "--png", str(other / "conf.png"))
+    assert code == 2 and "accuracy" not in out and len(err.strip().splitlines()) == 1, err
+    assert f"--png {str(other / 'conf.png')!r} is in the folder of another run" in err
+    for name in ("report.md", "curves.png", "confusion.png", "mistakes.png"):
+        for extra in ((), ("--overwrite",)):
+            code, out, err = _run(capsys, "evaluate", str(run), "--png", str(run / name), *extra)
+            assert code == 2 and "accuracy" not in out, (name, err)
+            assert len(err.strip().splitlines()) == 1 and f"({name})" in err, err
+            assert "evaluate writes only its own figure there" in err, err
+    code, out, err = _run(capsys, "evaluate", str(run), "--png", str(tmp_path / "conf.txt"))
+    assert code == 2 and "does not end in .png" in err and "accuracy" not in out, err
+    assert _folder(run) == before and _folder(other) == theirs
+    assert not (tmp_path / "conf.txt").exists()
+    # its own figure, in its own folder, under the name evaluate gives it
+    for png in (run / "evaluate-test-confusion.png", tmp_path / "conf.PNG"):
+        code, out, err = _run(capsys, "evaluate", str(run), "--png", str(png))
+        assert code == 0 and png.read_bytes().startswith(b"\x89PNG"), err
+    code, _, err = _run(capsys, "train", "--framework", "numpy", "--epochs", "1",
+                        "--out", str(other), "--no-figures", "--quiet", "--overwrite")
+    assert code == 0, err
+
+
+def test_evaluate_split_train_scores_the_part_the_model_trained_on(capsys, tmp_path):
+    """With a validation split, ``--split train`` counted the validation examples too, and
+    did not say which examples it scored."""
+    data = _three_classes(tmp_path)  # 100 rows: 21 test, 79 train (15 of them validation)
+    run = tmp_path / "run"
+    code, _, err = _run(capsys, "train", "--framework", "numpy", "--epochs", "2", "--data", data,
+                        "--val-split", "0.2", "--out", str(run), "--no-figures", "--quiet")
+    assert code == 0, err
+    code, out, err = _run(capsys, "evaluate", str(run), "--split", "train", "--no-figures")
+    assert code == 0, err
+    assert ("(64 examples), the training part the model trained on: the run's 15 validation "
+            "examples are left out") in out
+    code, out, err = _run(capsys, "evaluate", str(run), "--split", "train", "--no-figures",
+                          "--data", data)  # other data: its whole training part
+    assert code == 0 and "(79 examples), the training part of the data given" in out, err
+
+
+def test_an_explicit_max_loss_is_the_limit_and_config_json_says_which(capsys, tmp_path):
+    """config.json recorded 230.26 for the default while a 3-class run stopped above 100 ln 3
+    = 109.9, and an explicit --max-loss 230.25850929940458 (the default's number) was
+    replaced by 109.9."""
+    data = _three_classes(tmp_path)
+    number = 100 * math.log(10)
+    for name, argv, limit in (("given", ["--max-loss", repr(number)], "230.3"),
+                              ("default", [], "109.9")):
+        code, out, err = _run(capsys, "train", "--framework", "numpy", "--data", data,
+                              "--lr", "1e30", "--epochs", "2", "--quiet", "--no-figures",
+                              "--out", str(tmp_path / name), *argv)
+        assert code == 3 and f"above the limit {limit}" in out, (name, out, err)
+    given = json.loads((tmp_path / "given" / "config.json").read_text())["max_loss"]
+    assert float(given) == number and given != number  # not the default's mark
+    assert json.loads((tmp_path / "default" / "config.json").read_text())["max_loss"] == (
+        "100 ln C")
+    assert f"| max_loss | {number} |" in (tmp_path / "given" / "report.md").read_text()
+    assert f"| max_loss | {100 * math.log(3)} |" in (
+        tmp_path / "default" / "report.md").read_text()
+    # a value given with --resume is compared with the run's own: the default is not 230.26
+    code, _, err = _run(capsys, "train", "--framework", "numpy", "--data", data, "--epochs", "1",
+                        "--quiet", "--no-figures", "--out", str(tmp_path / "r"))
+    assert code == 0, err
+    code, _, err = _run(capsys, "train", "--resume", str(tmp_path / "r"), "--epochs", "2",
+                        "--max-loss", repr(number), "--quiet", "--no-figures")
+    assert code == 2 and (f"--max-loss {number} differs from the resumed run's max_loss 100 ln "
+                          "C (the default: 100 times the loss of uniform guessing)") in err, err
+    code, _, err = _run(capsys, "train", "--resume", str(tmp_path / "r"), "--epochs", "2",
+                        "--quiet", "--no-figures")
+    assert code == 0, err
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["max_loss"] == "100 ln C"
+
+
+def test_train_help_gives_the_max_loss_default_as_its_rule(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert ("diverged [230.3] for 10 classes: the default is 100 ln C for C classes") in help_text
 
 
 @pytest.mark.parametrize("cmd", ["evaluate", "predict"])

@@ -1,3 +1,4 @@
+import json
 import math
 
 import pytest
@@ -63,3 +64,34 @@ def test_val_seed_is_saved_and_older_configs_keep_their_split():
     old = {k: v for k, v in c.to_dict().items() if k != "val_seed"}
     assert TrainConfig.from_dict(old).val_seed == 4
     assert TrainConfig().val_seed == 0
+
+
+def test_the_default_max_loss_is_100_ln_c_and_a_value_given_is_kept():
+    number = 100 * math.log(10)  # the default's number, and what --help showed as the default
+    default, given = TrainConfig(), TrainConfig(max_loss=number)
+    assert default.max_loss_for(3) == 100 * math.log(3) and given.max_loss_for(3) == number
+    assert default.max_loss_for(10) == given.max_loss_for(10) == number
+    assert default != given and hash(default) != hash(given)
+    for c in (default, given, TrainConfig(max_loss=50.0)):
+        for form in (c.to_dict(), c.record()):
+            assert TrainConfig.from_dict(json.loads(json.dumps(form))) == c
+        assert TrainConfig(**c.to_dict()) == c
+    assert default.record()["max_loss"] == "100 ln C" and given.record()["max_loss"] != number
+    # config.json and checkpoints of an earlier softreg wrote the default as its number
+    assert TrainConfig.from_dict({**default.to_dict(), "max_loss": number}) == default
+    with pytest.raises(ConfigError, match="max_loss must be"):
+        TrainConfig(max_loss="100 ln 3")
+
+
+def test_the_keys_of_existing_sweep_folders_stay():
+    """A sweep folder names its configurations by key: a key that changed would train every
+    configuration of an earlier sweep again (the keys softreg gave before the max_loss fix)."""
+    from softreg.sweeps.search import config_key, setting_key
+
+    assert config_key(TrainConfig()) == "37eff21a37e8"
+    assert setting_key(TrainConfig()) == "2eb0f48ef71c"
+    assert config_key(TrainConfig(max_loss=50.0)) == "c9ac738189af"
+    assert config_key(TrainConfig(data="sklearn:iris", lr=0.5)) == "bfa224f5b130"
+    given = TrainConfig(max_loss=100 * math.log(10))
+    assert config_key(given) != config_key(TrainConfig())
+    assert setting_key(given) != setting_key(TrainConfig())

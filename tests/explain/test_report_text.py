@@ -179,3 +179,83 @@ def test_a_pair_with_a_class_absent_from_the_test_set_says_so_not_nan(tmp_path):
     files = write_figures(expl, tmp_path, only=("confused",), shape=ModelShape(
         ("a", "b", "c"), 2, (1, 2)))  # drawn, its empty direction saying "none"
     assert files["confused"].is_file()
+
+
+# -------------------------------------------------- names that are Markdown: one cell each
+
+def _cells(row):
+    """The cells of a Markdown table row as GitHub splits them: at each ``|`` that no
+    backslash escapes (``\\\\`` is an escaped backslash, ``\\|`` a pipe in the cell)."""
+    cells, cell, i = [], "", 0
+    text = row.strip()[1:-1] if row.strip().endswith("|") else row.strip()[1:]
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            cell += text[i:i + 2]
+            i += 2
+            continue
+        if text[i] == "|":
+            cells.append(cell.strip())
+            cell = ""
+        else:
+            cell += text[i]
+        i += 1
+    return [*cells, cell.strip()]
+
+
+def _tables(page):
+    """Each Markdown table of ``page`` as (header cells, [row cells, ...])."""
+    lines, tables, i = page.splitlines(), [], 0
+    while i < len(lines):
+        if lines[i].startswith("|") and i + 1 < len(lines) and lines[i + 1].startswith("|---"):
+            head, rows = _cells(lines[i]), []
+            i += 2
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append(_cells(lines[i]))
+                i += 1
+            tables.append((head, rows))
+        else:
+            i += 1
+    return tables
+
+
+def _unescaped(cell):
+    return cell.replace("\\|", "|").replace("\\`", "`").replace("\\\\", "\\")
+
+
+PIPE_NAMES = ("x|y", "a\\|b", "c```d")
+
+
+def test_names_holding_pipes_stay_in_one_cell_of_every_table(tmp_path):
+    """A class or feature named ``x|y`` split its rows into more cells than the header (its
+    numbers a column to the right) in report.md's and explain.md's tables."""
+    rng = np.random.default_rng(1)
+    rows = ["f|1,f2\\,label"] + [f"{rng.normal() + i % 3:.4f},{rng.normal():.4f},"
+                                  f"{PIPE_NAMES[i % 3]}" for i in range(60)]
+    (tmp_path / "pipe.csv").write_text("\n".join(rows) + "\n")
+    run = _train(tmp_path / "run", "--data", f"csv:{tmp_path / 'pipe.csv'}")
+    assert main(["explain", str(run), "--no-figures", "--out", str(tmp_path / "ex")]) == 0
+    for page in ((run / "report.md").read_text(), (tmp_path / "ex" / "explain.md").read_text()):
+        tables = _tables(page)
+        assert len(tables) >= 4
+        for head, body in tables:
+            assert all(len(cells) == len(head) for cells in body), (head, body)
+        first = {_unescaped(cells[0]) for _, body in tables for cells in body}
+        assert set(PIPE_NAMES) <= first, first  # each name whole, in its row's first cell
+    page = (tmp_path / "ex" / "explain.md").read_text()
+    coefficients = page[page.index("## Largest coefficients"):]
+    assert "f\\|1 " in coefficients and "f2\\\\ " in coefficients
+    # the confusion matrix's code block: a fence longer than the name's run of backticks
+    report = (run / "report.md").read_text()
+    block = report[report.index("## Confusion matrix"):].split("\n\n")[1].splitlines()
+    assert block[0] == block[-1] == "````" and "c```d" in "\n".join(block[1:-1])
+
+
+def test_markdown_cells_escape_what_would_end_or_split_them():
+    from softreg.safety.textsafe import markdown_cell
+
+    assert markdown_cell("T-shirt/top") == "T-shirt/top"
+    assert markdown_cell("x|y") == "x\\|y"
+    assert markdown_cell("a\\|b") == "a\\\\\\|b"  # the backslash is the name's, not an escape
+    assert markdown_cell("c`d`") == "c\\`d\\`"
+    assert markdown_cell("two\nlines\r") == "two\\x0alines\\x0d"  # one row, escaped as printed
+    assert _cells("| " + markdown_cell("a\\|b") + " | 1 |") == ["a\\\\\\|b", "1"]

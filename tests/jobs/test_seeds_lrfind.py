@@ -119,6 +119,16 @@ def test_bad_lr_ranges_are_refused(lo, hi, num, message):
         check_range(lo, hi, num)
 
 
+@pytest.mark.parametrize(("lo", "hi", "message"), [
+    (1.0, 1e300, r"--max-lr 1e\+300 is inf in float32"),
+    (1e-45, 1.0, "--min-lr 1e-45 is the subnormal"),
+])
+def test_a_range_beyond_float32_names_the_option_given(lo, hi, message):
+    """--max-lr 1e300 was refused naming 'lr 1e+100', the second rate, which nobody typed."""
+    with pytest.raises(ConfigError, match=message):
+        check_range(lo, hi, 4)
+
+
 def test_lr_find_cli(tmp_path, fake_fashion, capsys):
     code = main(["lr-find", "--framework", "numpy", "--num", "4", "--batch-size", "32",
                  "--out", str(tmp_path / "lr.png")])

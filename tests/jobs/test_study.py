@@ -57,6 +57,20 @@ def test_subsample_is_stratified_and_refuses_bad_sizes(fake_fashion):
         assert len(y) == size and counts.max() - counts.min() <= 1, (size, counts)
 
 
+def test_a_train_size_too_large_names_the_training_part_s_own_size(fake_fashion):
+    """The refusal said 'between 10 and 479 (the training part)' of a part of 480."""
+    splits = prepare_splits(TrainConfig(val_split=0.2))
+    assert len(splits["train"].y) == 480
+    with pytest.raises(ConfigError) as refused:
+        subsample(splits, 100_000, seed=0)
+    assert str(refused.value) == (
+        "train_size must be between 10 and 479, fewer than the 480 examples of the training "
+        "part, got 100000; leave it out to use all of them")
+    tiny = {**splits, "train": type(splits["train"])(splits["train"].X[:8], splits["train"].y[:8])}
+    with pytest.raises(ConfigError, match="the training part holds only 8 examples"):
+        subsample(tiny, 10, seed=0)
+
+
 def test_variants_need_a_validation_split_and_an_epoch():
     with pytest.raises(ConfigError, match="the overfitting study needs a validation split"):
         variants(TrainConfig(), 1e-3, 5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fnmatch
 import os
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--framework", default="numpy",
                    help="framework that runs the evaluation [%(default)s]")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda [%(default)s]")
-    p.add_argument("--split", default="test", choices=("test", "train"), help="[%(default)s]")
-    p.add_argument("--png", help="confusion-matrix PNG; an existing file is refused; a name "
-                   "ending in / is a folder, made if missing, that gets the default name "
+    p.add_argument("--split", default="test", choices=("test", "train"),
+                   help="the split scored: test, or train: the part the model trained on "
+                   "(without the run's validation examples; with --data, that data's whole "
+                   "training part) [%(default)s]")
+    p.add_argument("--png", help="confusion-matrix PNG (a name ending in .png); an existing "
+                   "file is refused; a name ending in / is a folder, made if missing, that gets "
+                   "the default name; never in another run's or a sweep's folder, nor over a "
+                   "file of a folder of softreg's but this figure "
                    "[next to the checkpoint: evaluate-SPLIT-confusion.png, replaced on each "
                    "evaluation in a run or sweep folder of softreg's, elsewhere only with "
                    "--overwrite]")
@@ -36,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     from softreg.core.errors import ConfigError
     from softreg.plots.labels import figure_text
+    from softreg.runfiles import checkpoint
     from softreg.safety import fileio, runfolder, writegate
 
     # --labels ko without a Hangul font is refused before any work
@@ -59,9 +66,54 @@ def run(args: argparse.Namespace) -> int:
                 f"the confusion figure's default file {str(png)!r} already exists, and softreg "
                 "replaces it by itself only in its own run and sweep folders: pass --overwrite "
                 "to replace it, --png PATH to write another file, or --no-figures")
+        # not among another run's or a sweep's files, where it passes for their model's figure
+        model = where / checkpoint.LAST if where.is_dir() else where
+        runfolder.refuse_other_model_folder(
+            png, model, f"evaluating {str(where)!r} there would put its confusion figure among "
+            "that folder's files, where it passes for the folder's own model's", "--png")
+        refuse_own_file(png)
         fileio.refuse_existing(png, "--png", overwrite=replace_png, suffix=".png")
+        if not png.name.lower().endswith(".png"):
+            raise ConfigError(f"--png {str(png)!r} does not end in .png, and the figure is a "
+                              f"PNG; give e.g. --png {str(png.with_name(png.name + '.png'))!r}")
         fileio.check_writable(png, "--png")  # not after the whole evaluation
     return _evaluate(args, png, replace_png, text)
+
+
+# What evaluate writes in a folder of softreg's: its own figure, by the name it gives it.
+FIGURE_NAMES = ("evaluate-*-confusion.png", "weights/evaluate-*-confusion.png")
+
+
+def refuse_own_file(png: Path) -> None:
+    """Refuse a ``--png`` that names one of the files of the folder of softreg's it lies in
+    (a run's report.md, curves.png, ...; a study's summary.md) but evaluate's own figure:
+    the figure would replace the file, or pass for it. (A folder's state files, its
+    checkpoint or config.json, are refused by the write gate, with its own message.)
+
+    Raises:
+        ConfigError: naming ``png``, the folder and its kind, and the names evaluate writes.
+    """
+    from softreg.core.errors import ConfigError
+    from softreg.safety import folders, runfolder
+    from softreg.safety.textsafe import printable
+
+    if folders.state_file(png) is not None:
+        return
+    found = runfolder.model_folder(png) or folders.enclosing(png)
+    if found is None:
+        return
+    folder, kind = found
+    kind = kind if kind in runfolder.OWN_FILES else "train"  # an unreadable marker: a run's
+    try:
+        rel = Path(os.path.realpath(png)).relative_to(folder).as_posix()
+    except ValueError:
+        return
+    if not runfolder.is_own(kind, rel) or any(fnmatch.fnmatchcase(rel, p) for p in FIGURE_NAMES):
+        return
+    raise ConfigError(f"--png {str(png)!r} is a file of {str(folder)!r}, a folder of softreg's "
+                      f"{kind} command ({printable(rel)}); evaluate writes only its own figure "
+                      "there, evaluate-SPLIT-confusion.png: choose another --png (--overwrite "
+                      "or not)")
 
 
 def _folder_lock(png: Path) -> contextlib.AbstractContextManager[object]:
@@ -88,7 +140,7 @@ def _evaluate(args: argparse.Namespace, png: Path, replace_png: bool, text: Any)
 
     path, ck = checkpoint.load_model(args.checkpoint)
     backend = get_backend(args.framework, args.device)
-    X, y = checkpoint_split(ck, str(path), args)
+    X, y, part = checkpoint_split(ck, str(path), args)
     # The figure goes into a run's (or sweep's) folder: held from here (bad data was refused
     # above, touching nothing), so that a training run still writing there stops this command
     # with one line, and the figure never meets its writes.
@@ -107,7 +159,7 @@ def _evaluate(args: argparse.Namespace, png: Path, replace_png: bool, text: Any)
         print(printable(f"checkpoint: {path} ({origin(ck.meta)}); evaluated with {backend.name} "
                         f"on {backend.device}"))
         print(f"{args.split}: accuracy {float(np.mean(pred == y)):.4f}  loss {loss:.4f}  "
-              f"({len(y)} {what})")
+              f"({len(y)} {what}){part}")
         absent = [name for name, n in zip(class_names, cm.support, strict=True) if n == 0]
         if absent:  # data of some of the model's classes (matched by name)
             from softreg.fitting.splits import listed
@@ -141,11 +193,17 @@ def _evaluate(args: argparse.Namespace, png: Path, replace_png: bool, text: Any)
         return 0
 
 
-def checkpoint_split(ck: Any, where: str, args: argparse.Namespace) -> tuple[Any, Any]:
+def checkpoint_split(ck: Any, where: str, args: argparse.Namespace) -> tuple[Any, Any, str]:
     """The ``--split`` of the checkpoint's own data (refused unless its content is the one the
     checkpoint records) or of ``--data`` (refused unless it has the model's shape, and classes
     among the model's: some of them, one even, are enough) as the raw features its weights
-    take, and the labels as the model's class indices (matched by name).
+    take, the labels as the model's class indices (matched by name), and words for which
+    examples they are ("" for the test split).
+
+    ``train`` of the run's own data is the part the model trained on: without the validation
+    examples its run held out (drawn again as it drew them: its ``val_split`` and
+    ``val_seed``); of ``--data`` (or a checkpoint without a run's settings, a saved
+    estimator's), that data's whole training part.
 
     Raises:
         ConfigError: data of another shape, or with a class the model lacks; the checkpoint's
@@ -158,8 +216,22 @@ def checkpoint_split(ck: Any, where: str, args: argparse.Namespace) -> tuple[Any
     from softreg.runfiles.checkpoint_meta import data_check, data_config
 
     given = data_settings(args)
-    config = replace(data_config(ck.meta, where, given), val_split=0.0, patience=0)
-    check_data_flags(args, config.data, recorded="data" not in given)
-    split = model_splits(ck.shape, config, args.data_dir, args.offline, f"checkpoint {where!r}",
-                         data_check(ck.meta, given))[args.split]
-    return split.X, split.y
+    config = replace(data_config(ck.meta, where, given), patience=0)
+    own = "data" not in given
+    if args.split != "train" or not own:  # the run's validation part is of its own data
+        config = replace(config, val_split=0.0)
+    check_data_flags(args, config.data, recorded=own)
+    splits = model_splits(ck.shape, config, args.data_dir, args.offline, f"checkpoint {where!r}",
+                          data_check(ck.meta, given))
+    split = splits[args.split]
+    if args.split != "train":
+        return split.X, split.y, ""
+    if not own:
+        return split.X, split.y, ", the training part of the data given (--data)"
+    if not isinstance(ck.meta.get("config"), dict):  # a saved estimator's: no run to tell
+        return split.X, split.y, ", the data's training part"
+    what = "images" if ck.shape.image_shape is not None else "examples"
+    part = ", the training part the model trained on"
+    if "val" in splits:
+        part += f": the run's {len(splits['val'].y)} validation {what} are left out"
+    return split.X, split.y, part

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +84,9 @@ def add_labels_arg(p: argparse.ArgumentParser) -> None:
 # what a setting's flag means for train in particular
 _TRAIN_NOTES = {"epochs": "; with --resume: the total to reach (not below the epochs done; "
                           "a cosine or step schedule, or an early-stopped run, keeps its own)",
-                "patience": " (needs --val-split)"}
+                "patience": " (needs --val-split)",
+                "max_loss": " for 10 classes: the default is 100 ln C for C classes (100 times "
+                            "the loss of uniform guessing); a number given is the limit as it is"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -212,6 +214,8 @@ def check_resume_flags(args: argparse.Namespace, saved: TrainConfig) -> None:
             same = same_data(value, old)
         elif name == "label_column":
             same = value == old or found_label_column(saved, value)
+        elif name == "max_loss":  # a number given is not the default, 100 ln C, even 100 ln 10
+            same = replace(saved, max_loss=value) == saved
         else:
             same = value == old
         if not same:

@@ -26,6 +26,47 @@ LR_HINT = "use a positive learning rate such as 0.1"
 # softmax model rarely reaches inf or NaN (cross-entropy from logits grows linearly with the
 # logits), so a blown-up learning rate shows as an enormous but finite loss instead.
 DEFAULT_MAX_LOSS = 100 * math.log(10)
+# How config.json writes the default limit: the rule, not a number (the number depends on the
+# data's classes: 100 ln 3 = 109.9 for iris).
+PER_CLASS = "100 ln C"
+
+
+class _PerClassLimit(float):
+    """The default ``max_loss``: 100 times the loss of uniform guessing over the model's C
+    classes, 100 ln C (:meth:`TrainConfig.max_loss_for` gives its number for a model).
+
+    As a number it is 100 ln 10 (:data:`DEFAULT_MAX_LOSS`), Fashion-MNIST's, which every
+    configuration written before this type recorded for the default: a configuration's
+    :meth:`~TrainConfig.to_dict` still holds that number for it, so the keys a sweep folder
+    names its configurations by (a hash of those settings) stay as they were. A number given
+    for ``max_loss`` is a plain float, the limit whatever the classes, even 100 ln 10 itself.
+    (It formats, compares and hashes as that float: a table that shows it shows 100 ln 10;
+    :func:`is_per_class` tells it apart, and :class:`TrainConfig` equality does.)
+    """
+
+    __slots__ = ()
+
+    def __copy__(self) -> _PerClassLimit:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> _PerClassLimit:
+        return self
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return (_per_class_limit, ())
+
+
+def _per_class_limit() -> float:
+    return PER_CLASS_LIMIT
+
+
+def is_per_class(max_loss: Any) -> bool:
+    """Whether a ``max_loss`` value is the default, 100 ln C (not a number given, not even
+    100 ln 10)."""
+    return isinstance(max_loss, _PerClassLimit)
+
+
+PER_CLASS_LIMIT: float = _PerClassLimit(DEFAULT_MAX_LOSS)  # the field's default
 FRAMEWORKS_HELP = frameworks.help_text()
 # The settings that say which data a run trains on, and how it is read (see softreg.data).
 DATA_SETTINGS = ("data", "test_split", "label_column", "image_size", "grayscale")
@@ -75,7 +116,9 @@ class TrainConfig:
         monitor: ``val_loss`` or ``val_acc``, used by early stopping and best checkpoints.
         max_loss: a mean train loss above this counts as divergence (default: 100 times the
             loss of uniform guessing, 100 ln C for C classes: 100 ln 10 for Fashion-MNIST);
-            the run stops and keeps its last good weights.
+            the run stops and keeps its last good weights. A number given is the limit as it
+            is, 100 ln 10 included; ``config.json`` writes the default as ``"100 ln C"``
+            (:meth:`record`), and ``report.md`` the limit a run used.
         data: what to train on: ``fashion-mnist`` (the chapter's) or another named dataset,
             ``folder:DIR``, ``csv:FILE``, ``parquet:FILE``, ``npz:FILE`` or
             ``sklearn:digits|iris|wine|breast_cancer`` (see :func:`softreg.data.load`).
@@ -124,9 +167,8 @@ class TrainConfig:
                              minimum=0, hint="use 0 (off) or a positive number of epochs")
     monitor: str = _setting("val_loss", choices=MONITORS)
     max_loss: float = _setting(
-        DEFAULT_MAX_LOSS, help="a mean train loss above this stops the run as diverged",
-        check=lambda v: _positive(v, "max_loss", "use a positive loss limit such as 230"),
-        shown=".4g")
+        PER_CLASS_LIMIT, help="a mean train loss above this stops the run as diverged",
+        convert=lambda v: _loss_limit(v), shown=".4g")
     standardize: bool = _setting(False, help="per-pixel standardisation",
                                  check=lambda v: _check_bool(v, "standardize"),
                                  axis="per-pixel standardisation: off, on or off,on")
@@ -155,15 +197,47 @@ class TrainConfig:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings as a plain dict (what ``config.json`` holds)."""
-        return asdict(self)
+        """The settings as a plain dict (what a sweep's files hold, and its keys hash).
+
+        ``max_loss`` left at its default is 100 ln 10 as a number (as softreg has always
+        written it: the keys stay); a number given that equals it is written as text
+        (``"230.25850929940458"``), so that it is read back as given, not as the default.
+        """
+        settings = asdict(self)
+        settings["max_loss"] = _saved_limit(self.max_loss)
+        return settings
+
+    def record(self) -> dict[str, Any]:
+        """The settings as a run's ``config.json`` and checkpoints record them:
+        :meth:`to_dict` with the default ``max_loss`` written as its rule, ``"100 ln C"``
+        (its number depends on the data's classes; ``report.md`` gives the limit used)."""
+        settings = self.to_dict()
+        if is_per_class(self.max_loss):
+            settings["max_loss"] = PER_CLASS
+        return settings
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TrainConfig) or type(other) is not type(self):
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
+
+    def _compared(self) -> tuple[Any, ...]:
+        """The settings as equality sees them: the default ``max_loss`` (100 ln C) is not the
+        number 100 ln 10 given (they differ for a model of other than 10 classes)."""
+        return tuple(PER_CLASS if is_per_class(v) else v
+                     for v in (getattr(self, f.name) for f in fields(self)))
 
     @classmethod
     def from_dict(cls, data: Any) -> TrainConfig:
-        """Rebuild a config from ``to_dict`` output; unknown keys are rejected.
+        """Rebuild a config from ``to_dict`` or ``record`` output; unknown keys are rejected.
 
         A config written before ``val_seed`` existed drew its validation split with ``seed``;
-        it gets ``val_seed = seed``, so a resumed run keeps its validation images.
+        it gets ``val_seed = seed``, so a resumed run keeps its validation images. A
+        ``max_loss`` of the number 100 ln 10 is the default (100 ln C), as softreg has always
+        written the default; one given as that number is written as text (:meth:`to_dict`).
         """
         if not isinstance(data, dict):
             raise ConfigError(f"a configuration must be a JSON object of settings, got "
@@ -174,15 +248,19 @@ class TrainConfig:
             raise ConfigError(f"unknown configuration keys {unknown}; known keys: {sorted(names)}")
         if "val_seed" not in data and "seed" in data:
             data = {**data, "val_seed": data["seed"]}
+        loss = data.get("max_loss")
+        if type(loss) is float and loss == DEFAULT_MAX_LOSS:  # the default, however written
+            data = {**data, "max_loss": PER_CLASS_LIMIT}
         return cls(**data)
 
     def max_loss_for(self, classes: int) -> float:
         """The divergence limit for a model of ``classes`` classes: ``max_loss`` as given, or,
         left at its default, 100 times the loss of uniform guessing over those classes
-        (100 ln C; 100 ln 10 for Fashion-MNIST, the default's own value)."""
-        if self.max_loss == DEFAULT_MAX_LOSS:
+        (100 ln C; 100 ln 10 for Fashion-MNIST). A number given is the limit, whatever it
+        is: 100 ln 10 given for a model of 3 classes stays 230.3."""
+        if is_per_class(self.max_loss):
             return 100 * math.log(max(classes, 2))
-        return self.max_loss
+        return float(self.max_loss)
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of epoch ``epoch`` (from 0) under ``lr_schedule``."""
@@ -336,6 +414,38 @@ def _check_image_size(value: Any) -> None:
 def _check_bool(value: Any, name: str) -> None:
     if not isinstance(value, bool):
         raise ConfigError(f"{name} must be True or False, got {value!r}")
+
+
+def _loss_limit(value: Any) -> Any:
+    """``max_loss`` as a configuration holds it, checked: ``"100 ln C"`` is the default; a
+    number written as text (:meth:`TrainConfig.to_dict` writes 100 ln 10 given so) is that
+    number.
+
+    Raises:
+        ConfigError: not a finite number > 0, nor the default's text.
+    """
+    if isinstance(value, str):
+        if value.strip() == PER_CLASS:
+            return PER_CLASS_LIMIT
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(f"max_loss must be a number or {PER_CLASS!r} (the default: 100 "
+                              f"times the loss of uniform guessing over C classes), got "
+                              f"{value!r}") from None
+    _positive(value, "max_loss", "use a positive loss limit such as 230")
+    return value
+
+
+def _saved_limit(value: Any) -> Any:
+    """``max_loss`` as :meth:`TrainConfig.to_dict` writes it: the default as it is (JSON
+    writes it as 100 ln 10, the number softreg always wrote for it); a number given that
+    equals 100 ln 10 as text; else as is."""
+    if is_per_class(value):
+        return value
+    if _real(value) and value == DEFAULT_MAX_LOSS:
+        return repr(value)
+    return value
 
 
 def _real(value: Any) -> bool:

@@ -20,6 +20,7 @@ import csv
 import itertools
 import math
 import os
+import stat
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ import numpy.typing as npt
 from softreg.core.errors import InputImageError
 from softreg.core.shape import ModelShape
 from softreg.data.dataset import as_float32, cell_number
+from softreg.safety import readback
 from softreg.safety.textsafe import printable, shown
 
 MAX_ROWS = 1_000_000  # rows one file may give
@@ -65,8 +67,17 @@ def _table_rows(p: Path, shape: ModelShape) -> npt.NDArray[np.float32]:
     if p.is_dir():
         raise InputImageError(f"input {str(p)!r} is a folder; give CSV or .npy files of rows "
                               f"of the model's {shape.features} features")
-    if not p.is_file():
-        raise InputImageError(f"input {str(p)!r} does not exist")
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise InputImageError(f"input {str(p)!r} does not exist") from None
+    except OSError as exc:  # a loop of links, a name too long, a folder not searchable
+        raise InputImageError(f"input {str(p)!r} cannot be read ({exc.strerror or exc})") \
+            from None
+    if not stat.S_ISREG(st.st_mode):  # /dev/null, a FIFO: named for what it is
+        raise InputImageError(f"input {str(p)!r} is {readback.file_kind(st)}, not a regular "
+                              f"file; give CSV or .npy files of rows of the model's "
+                              f"{shape.features} features")
     X = _npy_rows(p, shape) if p.suffix.lower() == ".npy" else _csv_rows(p, shape)
     if not np.all(np.isfinite(X)):
         row, col = (int(v[0]) for v in np.nonzero(~np.isfinite(X)))

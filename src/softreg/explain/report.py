@@ -10,6 +10,7 @@ from softreg.core.metrics import format_class_report
 from softreg.explain.analysis import Explanation
 from softreg.explain.calibration import T_RANGE
 from softreg.explain.templates import SCALE_PERCENTILE
+from softreg.safety.textsafe import markdown_table
 
 FIGURES = {"confused": "confused pairs", "mistakes": "highest-loss test images",
            "reliability": "reliability diagram", "templates": "weight templates"}
@@ -69,8 +70,7 @@ def _items(expl: Explanation) -> str:
 
 
 def _table(head: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+    return markdown_table(head, rows)  # each cell escaped: a class may be named "x|y"
 
 
 def render_sections(expl: Explanation, files: dict[str, Path], *, level: int = 2,

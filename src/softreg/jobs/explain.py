@@ -27,6 +27,7 @@ from softreg.fitting.splits import DataCheck
 from softreg.runfiles import checkpoint
 from softreg.runfiles.checkpoint_meta import data_check, data_config, origin
 from softreg.safety import fileio, folders, runfolder, writegate
+from softreg.safety.textsafe import markdown_table
 
 # Everything explain writes; an --out folder holding anything else is not explain's to write in.
 OUTPUT_NAMES = ("explain.md", "templates.png", "mistakes.png", "confused.png",
@@ -232,12 +233,13 @@ def coefficients_section(expl: Explanation, shape: ModelShape, top: int = 5) -> 
     lines = ["## Largest coefficients", "",
              "Per class, the features that move its logit most: the weight times the feature's "
              "standard deviation on the test set (the change of the logit for one standard "
-             "deviation; + for, - against the class).", "",
-             "| class | features |", "|---|---|"]
+             "deviation; + for, - against the class).", ""]
+    rows = []
     for k, name in enumerate(shape.class_names):
         order = np.argsort(-np.abs(effect[k]), kind="stable")[:top]
-        cells = ", ".join(f"{shape.feature_name(int(j))} {effect[k, j]:+.3g}" for j in order)
-        lines.append(f"| {name} | {cells} |")
+        rows.append((name, ", ".join(f"{shape.feature_name(int(j))} {effect[k, j]:+.3g}"
+                                     for j in order)))
+    lines += markdown_table(("class", "features"), rows)  # a name may hold a "|"
     return "\n".join(lines) + "\n"
 
 

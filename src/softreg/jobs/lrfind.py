@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from softreg.core.config import TrainConfig
+from softreg.core.config import TrainConfig, check_lr
 from softreg.core.errors import ConfigError
 from softreg.epochs.history import Status
 from softreg.safety import stopsignals
@@ -38,14 +38,18 @@ class LrFind:
 
 
 def check_range(lo: float, hi: float, num: int) -> None:
-    """Refuse a range that is not 0 < lo < hi with at least two rates.
+    """Refuse a range that is not 0 < lo < hi with at least two rates, or whose ends float32
+    cannot hold as learning rates (every rate tried lies between them).
 
     Raises:
-        ConfigError: naming the values and what to write.
+        ConfigError: naming the values (the options, for an end out of float32's range) and
+            what to write.
     """
     if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
         raise ConfigError(f"lr-find needs 0 < --min-lr < --max-lr, got {lo:g} and {hi:g}; "
                           "e.g. --min-lr 1e-3 --max-lr 10")
+    for value, option in ((lo, "--min-lr"), (hi, "--max-lr")):  # the rates in between fit too
+        check_lr(value, option, "e.g. --min-lr 1e-3 --max-lr 10")
     if num < 2:
         raise ConfigError(f"lr-find needs --num >= 2 learning rates, got {num}; e.g. --num 16")
     check_count(num, MAX_RATES, "--num", "try fewer learning rates, e.g. --num 16")

@@ -13,6 +13,7 @@ from softreg.core.metrics import Confusion
 from softreg.core.shape import ModelShape
 from softreg.epochs.history import History
 from softreg.safety import fileio
+from softreg.safety.textsafe import markdown_fence, markdown_table
 
 
 def write_outputs(out: Path, config: TrainConfig, history: History, backend: LinearBackend,
@@ -93,17 +94,19 @@ def render_report(config: TrainConfig, history: History, cm: Any, names: list[st
     cm = cm if isinstance(cm, Confusion) else Confusion.of_matrix(cm)
     acc = cm.per_class_accuracy()
     lines = [f"# softreg run: {config.framework}", "",
-             f"softreg {__version__}. Status: **{history.status}**. {history.message}".rstrip(), "",
-             "## Configuration", "", "| setting | value |", "|---|---|"]
+             f"softreg {__version__}. Status: **{history.status}**. {history.message}".rstrip(), ""]
+    settings: list[tuple[str, Any]] = []
     for key, value in config.to_dict().items():
         if key == "max_loss":  # the limit used, 100 ln C when left at its default
             value = config.max_loss_for(len(names))
         if key == "standardize" and table and not value:
             value = (f"{value} (a table is standardised all the same, by its training split's "
                      "mean and spread, folded into the saved weights)")
-        lines.append(f"| {key} | {value} |")
+        settings.append((key, value))
         if key == "device" and device_used is not None:
-            lines.append(f"| device used | {device_used} |")
+            settings.append(("device used", device_used))
+    # every table through markdown_table: a name or a path may hold a "|"
+    lines += ["## Configuration", "", *markdown_table(("setting", "value"), settings)]
     lines += ["", "## Result", ""]
     if last is not None:
         total_s = sum(r.seconds for r in history.records)
@@ -112,16 +115,18 @@ def render_report(config: TrainConfig, history: History, cm: Any, names: list[st
                   + ("" if math.isnan(last.val_acc) else
                      f", validation accuracy {last.val_acc:.4f}") + " in the last epoch.", ""]
     lines += [_evaluated(config, history, cm, model_epoch, best_restored), ""]
-    lines += ["| epoch | train loss | train acc | val acc | test acc | seconds |",
-              "|---|---|---|---|---|---|"]
-    for r in history.records:
-        val = "" if math.isnan(r.val_acc) else f"{r.val_acc:.4f}"
-        lines.append(f"| {r.epoch} | {r.train_loss:.4f} | {r.train_acc:.4f} | {val} | "
-                     f"{r.test_acc:.4f} | {r.seconds:.3f} |")
-    lines += ["", "## Per-class test accuracy", "", "| class | accuracy |", "|---|---|"]
-    lines += [f"| {n} | {a:.4f} |" for n, a in zip(names, acc, strict=True)]
-    lines += ["", "## Confusion matrix (rows: true, columns: predicted)", "", "```",
-              cm.text(names), "```", ""]
+    lines += markdown_table(
+        ("epoch", "train loss", "train acc", "val acc", "test acc", "seconds"),
+        [(r.epoch, f"{r.train_loss:.4f}", f"{r.train_acc:.4f}",
+          "" if math.isnan(r.val_acc) else f"{r.val_acc:.4f}", f"{r.test_acc:.4f}",
+          f"{r.seconds:.3f}") for r in history.records])
+    lines += ["", "## Per-class test accuracy", ""]
+    lines += markdown_table(("class", "accuracy"),
+                            [(n, f"{a:.4f}") for n, a in zip(names, acc, strict=True)])
+    matrix = cm.text(names)
+    fence = markdown_fence(matrix)  # longer than a run of backticks in a class name
+    lines += ["", "## Confusion matrix (rows: true, columns: predicted)", "", fence, matrix,
+              fence, ""]
     for key in ("curves", "predictions", "mistakes", "confusion"):
         if key in files:
             lines.append(f"![{key}]({files[key].name})")

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from softreg.backends import for_single_run, get_backend
 from softreg.backends.base import LinearBackend
-from softreg.core.config import TrainConfig, recorded_data
+from softreg.core.config import PER_CLASS, TrainConfig, is_per_class, recorded_data
 from softreg.core.errors import ConfigError, DataError, FolderError, SoftregError
 from softreg.epochs.history import EpochRecord, History, Status
 from softreg.epochs.loop import EpochCallback
@@ -151,7 +151,10 @@ _EMPTY_MEANS = {"label_column": "the column named label, class, target or y",
 
 def setting_text(name: str, value: Any) -> str:
     """``value`` of the setting ``name`` as a message shows it: an empty one as ``''`` and
-    what it means (``label_column '' (the default: the column named label, ...)``)."""
+    what it means (``label_column '' (the default: the column named label, ...)``), the
+    default ``max_loss`` as its rule (its number depends on the data's classes)."""
+    if name == "max_loss" and is_per_class(value):
+        return f"{PER_CLASS} (the default: 100 times the loss of uniform guessing)"
     if value != "":
         return str(value)
     means = _EMPTY_MEANS.get(name)
@@ -267,7 +270,7 @@ def _ckpt_bytes(params: Params, config: TrainConfig, history: History, epoch: in
                 stopper: EarlyStopping | None, device_used: str, data: dict[str, Any],
                 best: bool = False, model_file: str | None = None) -> bytes:
     meta: dict[str, Any] = {
-        "framework": config.framework, "epoch": epoch, "config": config.to_dict(),
+        "framework": config.framework, "epoch": epoch, "config": config.record(),
         "device_used": device_used,  # what config["device"] (e.g. "auto") resolved to
         **data,  # the data's spec, fingerprint, model shape, class names and scaling
         "history": history.to_dict(),
@@ -400,7 +403,7 @@ def _claim_and_train(config: TrainConfig | None, out: Path, data_dir: str | None
             if done:  # (once its data is accepted: a refusal is its one line)
                 print(f"softreg: {_nothing_left(out, state)}; its files are written again",
                       file=sys.stderr)
-            fileio.write_json(out / "config.json", state.config.to_dict())
+            fileio.write_json(out / "config.json", state.config.record())
             result = _train(state.config, backend, splits, out, state, outputs)
             result.already_finished = done
             return result
@@ -410,7 +413,7 @@ def _claim_and_train(config: TrainConfig | None, out: Path, data_dir: str | None
     # what config.json and the checkpoints hold: a file's path absolute, as its data records it
     config = replace(config, data=recorded_data(config.data))
     with runfolder.held(out, "train", "overwrite" if overwrite else "new"):
-        fileio.write_json(out / "config.json", config.to_dict())
+        fileio.write_json(out / "config.json", config.record())
         return _train(config, backend, splits, out, None, outputs)
 
 

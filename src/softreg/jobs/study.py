@@ -82,9 +82,14 @@ def subsample(splits: dict[str, Split], train_size: int, seed: int) -> dict[str,
     and refused 1,294 of 1,295)."""
     train = splits["train"]
     n = len(train.y)
+    if n <= 10:
+        raise ConfigError(f"train_size {train_size} is refused: the training part holds only "
+                          f"{n} examples, and a subset keeps at least 10, fewer than all; leave "
+                          "it out to use all of them")
     if not 10 <= train_size < n:
-        raise ConfigError(f"train_size must be between 10 and {n - 1} (the training part), "
-                          f"got {train_size}; leave it out to use every training image")
+        raise ConfigError(f"train_size must be between 10 and {n - 1}, fewer than the {n} "
+                          f"examples of the training part, got {train_size}; leave it out to "
+                          "use all of them")
     classes, counts = np.unique(train.y, return_counts=True)
     share = counts * (train_size / n)
     quota = np.floor(share).astype(np.int64)
@@ -163,8 +168,8 @@ def _write(out: Path, results: list[VariantResult], text: str, base: TrainConfig
         files.update(r.history.files(out / r.variant.name))
     files[out / "summary.md"] = text.encode("utf-8")
     files[out / "study.json"] = fileio.json_bytes({
-        "base": base.to_dict(), "train_size": train_size,
-        "variants": [{"name": r.variant.name, "config": r.variant.config.to_dict(),
+        "base": base.record(), "train_size": train_size,
+        "variants": [{"name": r.variant.name, "config": r.variant.config.record(),
                       "model_epoch": r.model_epoch, "val_acc": r.val_acc,
                       "test_acc": r.test_acc, "history": r.history.to_dict()}
                      for r in results]})
