@@ -30,6 +30,11 @@ def setting(name: str) -> Setting:
     return declared
 
 
+# --max-loss's help after its default (shown for 10 classes): the rule behind it.
+MAX_LOSS_NOTE = (" for 10 classes: the default is 100 ln C for C classes (100 times the loss of "
+                 "uniform guessing); a number given is the limit as it is")
+
+
 def add_setting(p: argparse.ArgumentParser, name: str, *, default: Any = CONFIG_DEFAULT,
                 note: str = "") -> None:
     """Add the flag of setting ``name``; its help is ``DESCRIPTION [DEFAULT]NOTE``.

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from softreg.cli.settings import add_axis_flags, add_setting
+from softreg.cli.settings import MAX_LOSS_NOTE, add_axis_flags, add_setting
 from softreg.cli.train import add_data_args, data_settings
 from softreg.core.config import SWEEP_AXES, TrainConfig
 
@@ -50,8 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help=f"seed of the draw of --search random [{SEARCH_SEED}]")
     add_setting(p, "val_split", default=0.1, note="; the sweep chooses by it")
     add_setting(p, "val_seed", note="; the same for every configuration")
-    for name in ("patience", "monitor", "device", "max_loss"):
+    for name in ("patience", "monitor", "device"):
         add_setting(p, name)
+    add_setting(p, "max_loss", note=MAX_LOSS_NOTE)
     p.add_argument("--jobs", type=int, default=1,
                    help="parallel processes; with --engine ray and no --address, the CPUs of "
                    "the local Ray cluster [%(default)s]")

@@ -9,7 +9,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from softreg.cli.settings import add_setting, flag
+from softreg.cli.settings import MAX_LOSS_NOTE, add_setting, flag
 from softreg.core.config import DATA_SETTINGS, TrainConfig
 from softreg.core.errors import ConfigError
 from softreg.core.frameworks import canonical_framework
@@ -85,8 +85,7 @@ def add_labels_arg(p: argparse.ArgumentParser) -> None:
 _TRAIN_NOTES = {"epochs": "; with --resume: the total to reach (not below the epochs done; "
                           "a cosine or step schedule, or an early-stopped run, keeps its own)",
                 "patience": " (needs --val-split)",
-                "max_loss": " for 10 classes: the default is 100 ln C for C classes (100 times "
-                            "the loss of uniform guessing); a number given is the limit as it is"}
+                "max_loss": MAX_LOSS_NOTE}
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
