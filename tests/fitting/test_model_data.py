@@ -101,3 +101,21 @@ def test_a_tables_columns_the_model_lacks_are_left_out_and_a_missing_one_refused
     with pytest.raises(ConfigError, match=r"has 3 features and 3 classes"):
         model_data(ModelShape(("0", "1", "2"), 2, None, ("a", "b")),
                    TrainConfig(data=f"npz:{arrays}"))
+
+
+def test_a_models_feature_named_with_surrounding_spaces_finds_a_csvs_stripped_column(tmp_path):
+    """Parquet and a DataFrame keep a name's spaces (' sl '), a CSV header is stripped ('sl'):
+    evaluate --data refused the model's own column as missing, where predict finds it."""
+    spaced = ModelShape(MODEL.class_names, 2, None, (" a ", "b"))
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(20, 2)).round(3)
+    labels = ["cat", "dog", "eel", "dog"] * 5
+    table = tmp_path / "t.csv"
+    table.write_text("\n".join(["b,label,a,note"] + [f"{v},{k},{u},1" for (u, v), k in
+                                                    zip(x, labels, strict=True)]) + "\n")
+    ds = model_data(spaced, TrainConfig(data=f"csv:{table}", val_split=0.0))
+    assert ds.feature_names == (" a ", "b")
+    np.testing.assert_allclose(ds.X_train, x.astype(np.float32))
+    twice = ModelShape(MODEL.class_names, 2, None, (" a ", "a"))  # both would take column a
+    with pytest.raises(ConfigError, match=r"differ only by surrounding spaces"):
+        model_data(twice, TrainConfig(data=f"csv:{table}", val_split=0.0))

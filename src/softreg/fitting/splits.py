@@ -310,7 +310,7 @@ def model_data(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None =
     index = class_index(got.class_names, ck_shape.class_names, check.label_indices)
     named = bool(got.feature_names and ck_shape.feature_names)
     if got.features != ck_shape.features and not (  # a table holding every model column, and
-            named and set(ck_shape.feature_names) <= set(got.feature_names)):  # others: by name
+            named and all(_columns_named(ck_shape.feature_names, got.feature_names))):  # by name
         which = ""
         if named:
             extra = [n for n in got.feature_names if n not in ck_shape.feature_names]
@@ -424,22 +424,35 @@ def by_feature_names(ds: Dataset, ck_shape: ModelShape, spec: str, where: str) -
     want, got = ck_shape.feature_names, ds.feature_names
     if not want or not got or want == got:
         return ds
-    missing = [n for n in want if n not in got]
+    found = _columns_named(want, got)
+    missing = [n for n, cols in zip(want, found, strict=True) if not cols]
     if missing:
-        extra = [n for n in got if n not in want]
+        extra = [n for n in got if n not in want and n.strip() not in {w.strip() for w in want}]
         raise ConfigError(
             f"data {spec!r} lacks the feature column(s) {listed(missing, 5)} that "
             f"{where} was trained on, and has {listed(extra, 5) or 'none'} instead; give a "
             "table of the model's feature columns (in any order)")
-    counts = Counter(got)
-    if len(set(want)) != len(want) or any(counts[n] > 1 for n in want):
+    order = [cols[0] for cols in found]
+    if len(set(want)) != len(want) or any(len(cols) > 1 for cols in found) \
+            or max(Counter(order).values()) > 1:
         raise ConfigError(
             f"data {spec!r} and {where} name the same feature columns in another order (or "
-            "with others), but a name repeats, so the columns cannot be matched by name; give "
-            "them in the model's order")
-    order = [got.index(n) for n in want]
+            "with others), but a name repeats (or two differ only by surrounding spaces), so "
+            "the columns cannot be matched by name; give them in the model's order")
     X_test = None if ds.X_test is None else ds.X_test[:, order]
     return replace(ds, X_train=ds.X_train[:, order], X_test=X_test, feature_names=want)
+
+
+def _columns_named(want: tuple[str, ...], got: tuple[str, ...]) -> list[list[int]]:
+    """The data's columns (``got``) of each of the model's feature names (``want``): those of
+    its very name, else those whose name differs from it only by surrounding spaces (a CSV
+    reader strips a header's; Parquet and a DataFrame keep them); an empty list where none."""
+    exact: dict[str, list[int]] = {}
+    loose: dict[str, list[int]] = {}
+    for j, name in enumerate(got):
+        exact.setdefault(name, []).append(j)
+        loose.setdefault(name.strip(), []).append(j)
+    return [exact.get(n) or loose.get(n.strip(), []) for n in want]
 
 
 def refuse_changed(spec: str, fingerprint: str, recorded: str | None, where: str,
