@@ -152,6 +152,75 @@ def test_evaluate_a_run_folder_uses_the_model_the_run_reported(capsys, tmp_path,
     assert code == 0 and "weights of epoch 12)" in out
 
 
+def test_the_final_line_gives_the_numbers_of_the_epoch_whose_weights_are_kept(capsys, tmp_path,
+                                                                              noisy_fashion):
+    """With early stopping the final line gave the last epoch's train loss and accuracy beside
+    "(weights of the best epoch N)"; report.md says which epoch each number is of."""
+    run = tmp_path / "run"
+    code, out, _ = _run(capsys, "train", "--framework", "numpy", "--epochs", "12",
+                        "--batch-size", "16", "--lr", "0.01", "--val-split", "0.2",
+                        "--patience", "50", "--out", str(run), "--no-figures", "--quiet")
+    assert code == 0, out
+    best = int(re.search(r"weights of the best epoch (\d+) by val_loss", out).group(1))
+    assert best < 12
+    rows = (run / "metrics.csv").read_text().splitlines()
+    head = rows[0].split(",")
+    kept = dict(zip(head, rows[best].split(","), strict=True))
+    assert int(kept["epoch"]) == best
+    line = next(s for s in out.splitlines() if s.startswith("final:"))
+    assert f"train loss {float(kept['train_loss']):.4f}  " in line, line
+    assert f"train acc {float(kept['train_acc']):.4f}  " in line, line
+
+
+def _far_table(folder, offset):
+    """600 rows, three classes told apart by a column ``offset`` plus a small spread."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    f1 = offset + y * 0.5 + rng.normal(0, 0.3, 600)
+    f2 = rng.normal(0, 1, 600)
+    (folder / "far.csv").write_text("f1,f2,label\n" + "".join(
+        f"{float(a)!r},{float(b)!r},{k}\n" for a, b, k in zip(f1, f2, y, strict=True)))
+    return folder / "far.csv"
+
+
+def test_a_column_far_from_zero_for_its_spread_is_warned_of(capsys, tmp_path):
+    """A column 1e6 + a small spread: the standardisation folded into float32 raw-space
+    weights loses the bias's digits, so the saved model is not the trained one."""
+    run = tmp_path / "run"
+    code, _, err = _run(capsys, "train", "--framework", "numpy", "--data",
+                        f"csv:{_far_table(tmp_path, 1e6)}", "--epochs", "2", "--quiet",
+                        "--no-figures", "--out", str(run))
+    assert code == 0, err
+    warned = [line for line in err.splitlines() if "far from zero" in line]
+    assert len(warned) == 1 and "f1" in warned[0] and "f2" not in warned[0], err
+    assert "subtract an offset" in warned[0]
+    report = (run / "report.md").read_text()
+    assert "far from zero" in report and "f1" in report
+
+
+@pytest.mark.parametrize("data", ["sklearn:iris", "sklearn:digits", "near"])
+def test_normal_data_is_not_warned_of(capsys, tmp_path, data):
+    if data.startswith("sklearn:"):
+        need("sklearn")
+    else:
+        data = f"csv:{_far_table(tmp_path, 100.0)}"
+    run = tmp_path / "run"
+    code, _, err = _run(capsys, "train", "--framework", "numpy", "--data", data, "--epochs",
+                        "1", "--quiet", "--no-figures", "--out", str(run))
+    assert code == 0, err
+    assert "far from zero" not in err and "far from zero" not in (run / "report.md").read_text()
+
+
+def test_fashion_mnist_pixels_are_not_warned_of(noisy_fashion):
+    from softreg.core.config import TrainConfig
+    from softreg.fitting.splits import prepare_splits
+    from softreg.jobs.report import far_columns
+
+    for standardize in (True, False):
+        splits = prepare_splits(TrainConfig(standardize=standardize, val_split=0.2))
+        assert far_columns(splits) == []
+
+
 def _three_classes(folder, rows=100):
     """A CSV table of two features and three classes, ``rows`` rows."""
     rng = np.random.default_rng(5)

@@ -290,6 +290,46 @@ def test_explaining_other_data_in_the_run_folder_is_refused(capsys, tmp_path):
     assert main(["explain", str(run), "--data", "sklearn:iris", "--no-figures"]) == 0  # its own
 
 
+def test_the_runs_own_data_changed_since_is_not_explained_into_the_run_folder(capsys, tmp_path):
+    """explain RUN --data <the run's own spec> on data changed since (rows shuffled) replaced
+    the run's calibration.json with a temperature fitted on training rows, as the "data changed"
+    refusal itself advised."""
+    need("sklearn")
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    table = tmp_path / "iris.csv"
+
+    def write(order):
+        table.write_text(",".join(iris.feature_names) + ",label\n" + "".join(
+            ",".join(f"{v:.1f}" for v in iris.data[i]) + f",{iris.target_names[iris.target[i]]}\n"
+            for i in order))
+
+    write(range(len(iris.target)))
+    run = tmp_path / "run"
+    assert main(["train", "--framework", "numpy", "--data", f"csv:{table}", "--epochs", "2",
+                 "--val-split", "0.2", "--quiet", "--no-figures", "--out", str(run)]) == 0
+    capsys.readouterr()
+    write(np.random.default_rng(3).permutation(len(iris.target)))  # same rows, another order
+    before = {name: (run / name).read_bytes() for name in ("calibration.json", "explain.md")
+              if (run / name).exists()}
+    code = main(["explain", str(run), "--no-figures"])
+    err = capsys.readouterr().err
+    _one_line(err, "changed since")
+    assert code == 2 and "--out DIR" in err, err
+    code = main(["explain", str(run), "--data", f"csv:{table}", "--no-figures"])
+    err = capsys.readouterr().err
+    _one_line(err, "changed since")
+    assert code == 2 and "--out DIR" in err, err
+    assert {name: (run / name).read_bytes() for name in before} == before
+    assert main(["explain", str(run), "--data", f"csv:{table}", "--no-figures", "--out",
+                 str(tmp_path / "now")]) == 0
+    assert (tmp_path / "now" / "calibration.json").is_file()
+    assert {name: (run / name).read_bytes() for name in before} == before
+    write(range(len(iris.target)))  # restored: its own again
+    assert main(["explain", str(run), "--data", f"csv:{table}", "--no-figures"]) == 0
+
+
 def test_predict_calibrated_of_a_file_of_its_own_says_to_explain_that_file(capsys, tmp_path):
     """A checkpoint copied out of its run: predict --calibrated said to explain "RUN" on a run
     trained with a validation split (this one was); explaining the file is what fits it."""

@@ -90,7 +90,15 @@ def test_predict_names_the_command_that_fits_the_last_epochs_temperature(stopped
     code, out, err = _run(capsys, "predict", last, image, "--calibrated", "--calibration",
                           tmp_path / "ex" / "calibration.json")
     assert code == 0 and "calibrated: logits divided by the temperature" in out, err
-    # a calibration file of other weights named with --calibration: the same advice
+    # a calibration file of other weights named with --calibration, where the run's own
+    # calibration.json fits these weights: that one is the answer, not a new explanation
+    code, _, err = _run(capsys, "predict", run, image, "--calibrated", "--calibration",
+                        tmp_path / "ex" / "calibration.json")
+    _one_line(code, err, f"{str(run / 'calibration.json')!r} fits these weights: predict with "
+              "--calibrated and without --calibration")
+    assert "--out DIR" not in err
+    # where no calibration of its own fits them, the advice stays: explain it into DIR
+    (run / "calibration.json").unlink()
     code, _, err = _run(capsys, "predict", run, image, "--calibrated", "--calibration",
                         tmp_path / "ex" / "calibration.json")
     _one_line(code, err, f"run 'softreg explain {run} --out DIR' to fit one for these weights")

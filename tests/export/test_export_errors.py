@@ -256,3 +256,38 @@ def test_keras_out_without_the_keras_suffix_is_refused_before_any_work(capsys, r
     assert err == (f"softreg export: error: --out {str(out)!r} does not end in .keras, the only "
                    f"name keras saves a model under; give e.g. --out {str(out) + '.keras'!r}")
     assert _files(tmp_path) == ["run"]  # no file, temporary or not
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+@pytest.mark.parametrize("how", ["same", "relative", "link"])
+def test_out_that_is_the_checkpoint_being_exported_is_refused(capsys, monkeypatch, tmp_path,
+                                                              overwrite, how):
+    need("safetensors")
+    est = tmp_path / "est.safetensors"
+    checkpoint.save(est, _ckpt(3))
+    before = est.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    out = {"same": str(est), "relative": "./sub/../est.safetensors",
+           "link": "alias.safetensors"}[how]
+    (tmp_path / "sub").mkdir()
+    if how == "link":
+        (tmp_path / "alias.safetensors").symlink_to(est)
+    flags = ["--overwrite"] if overwrite else []
+    err = _refused(capsys, str(est), "--format", "torch", "--out", out, *flags)
+    assert "is the checkpoint being exported" in err
+    assert est.read_bytes() == before
+    assert sorted(_files(tmp_path)) == sorted(["est.safetensors", "sub"]
+                                              + (["alias.safetensors"] if how == "link" else []))
+    with pytest.raises(ConfigError, match="is the checkpoint being exported"):
+        export_model(est, "torch", out, overwrite=True)
+    assert est.read_bytes() == before
+
+
+def test_out_that_is_another_softreg_checkpoint_is_refused(capsys, run_dir, tmp_path):
+    need("safetensors")
+    other = tmp_path / "other.safetensors"
+    checkpoint.save(other, _ckpt(4))
+    before = other.read_bytes()
+    err = _refused(capsys, str(run_dir), "--format", "torch", "--out", str(other), "--overwrite")
+    assert "is a softreg checkpoint" in err
+    assert other.read_bytes() == before

@@ -99,3 +99,18 @@ def test_torch_names_the_checkpoint_by_its_run_folder_and_file(capsys, csv_run):
 def test_data_is_named_by_kind_and_file_name_only(meta, named):
     ck = checkpoint.Checkpoint(np.zeros((10, 784), np.float32), np.zeros(10, np.float32), meta)
     assert data_name(ck) == named
+
+
+def test_a_checkpoint_outside_a_run_folder_is_named_by_its_file_name_alone(capsys, csv_run):
+    onnx = need("onnx")
+    loose = csv_run / "loose"
+    loose.mkdir(exist_ok=True)
+    ck = checkpoint.load(csv_run / "run" / checkpoint.LAST)
+    ck.meta.pop("epoch", None)
+    checkpoint.save(loose / "est.safetensors", ck)
+    out = csv_run / "loose.onnx"
+    model = onnx.load_from_string(_export(capsys, loose / "est.safetensors", "onnx", out))
+    props = {p.key: p.value for p in model.metadata_props}
+    assert props["source"] == "est.safetensors"
+    assert "epoch" not in props
+    out.unlink()

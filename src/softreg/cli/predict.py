@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 from pathlib import Path
 from typing import Any
@@ -190,7 +191,11 @@ def _temperature(args: argparse.Namespace, ck: Any) -> float:
     from softreg.runfiles import checkpoint
 
     if args.calibration:
-        return load_temperature(args.calibration, ck.W, ck.b, refit_elsewhere(args.checkpoint))
+        own = _own_calibration(Path(args.checkpoint), ck)
+        refit = (f"{str(own)!r} fits these weights: predict with --calibrated and without "
+                 "--calibration" if own is not None and not _same_file(own, args.calibration)
+                 else refit_elsewhere(args.checkpoint))
+        return load_temperature(args.calibration, ck.W, ck.b, refit)
     where = Path(args.checkpoint)
     if where.is_dir():
         return load_temperature(str(where / FILE_NAME), ck.W, ck.b)
@@ -208,6 +213,34 @@ def _temperature(args: argparse.Namespace, ck: Any) -> float:
     # a run's other checkpoint: 'softreg explain RUN' fits the temperature of its final model
     return load_temperature(str(where.parent / FILE_NAME), ck.W, ck.b,
                             refit_elsewhere(args.checkpoint))
+
+
+def _own_calibration(where: Path, ck: Any) -> Path | None:
+    """The calibration file plain ``--calibrated`` reads for the checkpoint ``where`` (a run
+    folder's, ``<stem>-explain/``'s, or the one beside the file), when it holds a temperature
+    fitted for these very weights; None otherwise."""
+    from softreg.core.errors import ConfigError
+    from softreg.explain.calibration import FILE_NAME, load_temperature
+    from softreg.jobs.explain import explain_folder
+
+    if where.is_dir():
+        path = where / FILE_NAME
+    else:
+        path = explain_folder(where) / FILE_NAME
+        if not path.exists():
+            path = where.parent / FILE_NAME
+    try:
+        load_temperature(str(path), ck.W, ck.b)
+    except ConfigError:
+        return None
+    return path
+
+
+def _same_file(a: Path, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _explained_in_place(path: Path) -> bool:

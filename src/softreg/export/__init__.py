@@ -62,9 +62,11 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
         What was written.
 
     Raises:
-        ConfigError: unknown format, an existing file without ``overwrite``, an unwritable path,
-            an ``out`` ending in a separator that is not a folder, a keras ``out`` whose name
-            does not end in ``.keras``.
+        ConfigError: unknown format, an ``out`` that is the checkpoint being exported (through
+            links or ``..`` too) or any other softreg checkpoint (``overwrite`` or not: the
+            checkpoint may be the only copy of the model), an existing file without
+            ``overwrite``, an unwritable path, an ``out`` ending in a separator that is not a
+            folder, a keras ``out`` whose name does not end in ``.keras``.
         CheckpointError: ``run`` is not a run folder or a softreg checkpoint.
         FolderError: ``out`` is, or is in, a run or sweep folder of softreg's other than the
             one holding the model (:func:`softreg.safety.runfolder.refuse_other_model_folder`).
@@ -93,6 +95,7 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
         dest = dest / FORMATS[fmt][1]
     elif writegate.describe(dest) == "a folder":  # a real folder, not a link to one
         dest = dest / FORMATS[fmt][1]
+    _refuse_checkpoint(dest, path)
     _check_suffix(dest, fmt)
     module = importlib.import_module(f"softreg.export.{FORMATS[fmt][0]}")
     source = common.source_name(path)  # the exported file names no absolute path
@@ -102,6 +105,42 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
     epoch = ck.meta.get("epoch")
     return Exported(dest, path, epoch if isinstance(epoch, int) else None,
                     module.snippet(ck).format(path=dest))
+
+
+def _refuse_checkpoint(dest: Path, source: Path) -> None:
+    """Refuse to write over ``source`` (the checkpoint being exported, however ``dest`` names
+    it) or over any softreg checkpoint: an export holds the weights alone, not the class names
+    and metadata that make the checkpoint usable, so replacing one would lose the model.
+
+    Raises:
+        ConfigError: naming ``dest``; nothing is written.
+    """
+    try:
+        same = os.path.realpath(dest) == os.path.realpath(source) or (
+            dest.exists() and os.path.samefile(dest, source))
+    except OSError:
+        same = False
+    if same:
+        raise ConfigError(f"--out {str(dest)!r} is the checkpoint being exported; writing the "
+                          "export there would replace the model it is made from, --overwrite "
+                          "or not: choose another --out")
+    if _is_checkpoint(dest):
+        raise ConfigError(f"--out {str(dest)!r} is a softreg checkpoint; an export holds only "
+                          "the weights, so replacing it would lose that model, --overwrite or "
+                          "not: choose another --out")
+
+
+def _is_checkpoint(path: Path) -> bool:
+    """Whether ``path`` is a file whose safetensors header says it is a softreg checkpoint."""
+    from softreg.safety import tensorfile
+
+    try:
+        if not path.is_file():
+            return False
+        header = tensorfile.read_header(path, max_data=checkpoint.MAX_DATA)
+    except (OSError, CheckpointError):
+        return False
+    return header.metadata.get("format") == checkpoint.FORMAT
 
 
 def _names_folder(out: str | os.PathLike[str]) -> bool:

@@ -3,6 +3,8 @@ exported files name the checkpoint and the data (never by where they lie on this
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path, PureWindowsPath
 
 from softreg.core.errors import ConfigError
@@ -36,10 +38,23 @@ def input_words(ck: Checkpoint) -> str:
 
 
 def source_name(path: Path) -> str:
-    """The checkpoint as an exported file names it: its folder's name and its own
-    (``run/checkpoint.safetensors``), or its own alone for a file in the root folder."""
-    folder = path.absolute().parent.name
-    return f"{folder}/{path.name}" if folder else path.name
+    """The checkpoint as an exported file names it: its run folder's name and its own
+    (``run/checkpoint.safetensors``) for a file of a run folder, its own name alone otherwise
+    (the name of any other folder would tell where the user keeps their files)."""
+    from softreg.safety.runfolder import model_folder
+
+    found = model_folder(path.absolute().parent)
+    folder = path.absolute().parent
+    if found is not None and found[0] == Path(os.path.realpath(folder)) and folder.name:
+        return f"{folder.name}/{path.name}"
+    return path.name
+
+
+def epoch_meta(ck: Checkpoint) -> dict[str, str]:
+    """The exported files' ``epoch`` metadata: the checkpoint's epoch as JSON, nothing when it
+    is unknown (an estimator's checkpoint, an older file)."""
+    epoch = ck.meta.get("epoch")
+    return {"epoch": json.dumps(epoch)} if isinstance(epoch, int) else {}
 
 
 def data_name(ck: Checkpoint) -> str | None:

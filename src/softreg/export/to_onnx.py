@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from softreg.core.optional import require
-from softreg.export.common import class_names, data_name, input_words
+from softreg.export.common import class_names, data_name, epoch_meta, input_words
 from softreg.runfiles.checkpoint import Checkpoint
 
 OPSET = 17
@@ -91,7 +91,7 @@ def build(ck: Checkpoint, source: str) -> bytes:
                         f"probabilities, (N, {W.shape[0]}).")
     helper.set_model_props(model, {
         "source": source,
-        "epoch": json.dumps(ck.meta.get("epoch")),
+        **epoch_meta(ck),
         "class_names": json.dumps(class_names(ck)),
     })
     onnx.checker.check_model(model)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from softreg.core.optional import require
-from softreg.export.common import class_names, input_shape, input_words
+from softreg.export.common import class_names, epoch_meta, input_shape, input_words
 from softreg.runfiles.checkpoint import Checkpoint
 
 
@@ -42,7 +42,7 @@ def write(ck: Checkpoint, source: str, tmp: Path) -> None:
     tensors = {"1.weight": np.ascontiguousarray(ck.W, np.float32),  # (C, D)
                "1.bias": np.ascontiguousarray(ck.b, np.float32)}  # (C,)
     shape = input_shape(ck)
-    meta = {"format": "pt", "source": source, "epoch": json.dumps(ck.meta.get("epoch")),
+    meta = {"format": "pt", "source": source, **epoch_meta(ck),
             "class_names": json.dumps(class_names(ck)),
             "input": f"{input_words(ck)}, (N, {', '.join(map(str, shape))}) or "
                      f"(N, {ck.shape.features}); images channels last"}

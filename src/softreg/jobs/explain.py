@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,9 @@ def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: st
     written (the command line refuses a data flag that data would ignore there).
 
     Raises:
-        ConfigError: ``path`` is neither a run folder nor a checkpoint, or ``out`` cannot be
+        ConfigError: ``path`` is neither a run folder nor a checkpoint, or the data explained
+            in the run folder is not the run's own content (other data, or its own changed
+            since: it would replace the run's calibration.json), or ``out`` cannot be
             written or holds files explain did not write, or is the run folder of a checkpoint
             that is not the run's final model (the default for one: it needs ``out``).
         CheckpointError: the checkpoint cannot be read.
@@ -92,19 +94,33 @@ def explain_run(path: str | Path, out: str | Path | None = None, *, data_dir: st
     prepare_out(dest)
     # Claimed before the data is read: a run folder's training must not be writing there, and
     # another folder becomes an "explain" folder (its marker names the files it may replace).
+    where = f"checkpoint {str(model_path)!r}"
+    recorded = ck.meta.get("data_fingerprint")
+    if kind == "train":  # the content is compared below, with advice for the run folder
+        check = replace(check, fingerprint=None)
     with runfolder.held(dest, kind, "add"):  # type: ignore[arg-type]
         shape = ck.shape
-        test, val = load_sets(data_cfg, data_dir, offline, shape,
-                              f"checkpoint {str(model_path)!r}", check)
-        if kind == "train" and data and data.get("data") is not None:  # data of its shape
+        test, val, content = _load_sets(data_cfg, data_dir, offline, shape, where, check)
+        if kind == "train":
             own = data_config(ck.meta, str(model_path), {}).data
             # (the run's own calibration.json is its own data's: its file, however named)
-            if not same_data(data_cfg.data, own):
+            if data and data.get("data") is not None and not same_data(data_cfg.data, own):
                 raise ConfigError(
                     f"--data {data_cfg.data} is not the data of the run {str(dest)!r} ({own}): "
                     "explained there, its temperature would replace the run's "
                     "calibration.json, which predict --calibrated reads; pass --out DIR for "
                     "the explanation of other data")
+            # its own spec, but the content must be the run's too: data changed since would
+            # fit the run's temperature on a "validation split" of other (training) rows
+            if isinstance(recorded, str) and content is not None and content != recorded:
+                raise ConfigError(
+                    f"data {data_cfg.data!r} changed since {where} was made from it: its "
+                    f"content's sha256 fingerprint is now {content[:12]}..., where "
+                    f"{recorded[:12]}... was recorded (its splits could now hold other "
+                    "examples, even training ones); explained in the run folder, its "
+                    "temperature would replace the run's calibration.json, which predict "
+                    "--calibrated reads: restore that data, or pass --data "
+                    f"{data_cfg.data} --out DIR to explain the model on the data as it is now")
         if config is not None and val is None:
             notes.append(NO_VAL)
         expl = analyse(ck.W, ck.b, test, val, list(shape.class_names), notes, shape=shape)
@@ -214,15 +230,26 @@ def load_sets(config: TrainConfig | None, data_dir: str | None, offline: bool,
         ConfigError: the data has another shape than the model or a class it lacks, or is
             the checkpoint's own data but changed since, or is too small to split.
     """
+    test, val, _ = _load_sets(config, data_dir, offline, shape, where, check)
+    return test, val
+
+
+def _load_sets(config: TrainConfig | None, data_dir: str | None, offline: bool,
+               shape: ModelShape | None, where: str, check: DataCheck | None,
+               ) -> tuple[Labelled, Labelled | None, str | None]:
+    """:func:`load_sets`, and the fingerprint of the data's content as read (None: unknown)."""
     from softreg.data.fashion import MODEL_SHAPE
     from softreg.fitting.splits import model_splits
 
     cfg = config if config is not None else TrainConfig()
     splits = model_splits(shape or MODEL_SHAPE, cfg, data_dir, offline, where, check)
+    info = splits["test"].info or {}
+    content = info.get("data_fingerprint")
+    fingerprint = content if isinstance(content, str) else None
     test = (splits["test"].X, splits["test"].y)
     if config is None or "val" not in splits:
-        return test, None
-    return test, (splits["val"].X, splits["val"].y)
+        return test, None, fingerprint
+    return test, (splits["val"].X, splits["val"].y), fingerprint
 
 
 def coefficients_section(expl: Explanation, shape: ModelShape, top: int = 5) -> str:

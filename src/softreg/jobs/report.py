@@ -6,6 +6,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from softreg import __version__
 from softreg.backends.base import LinearBackend
 from softreg.core.config import TrainConfig
@@ -13,20 +15,55 @@ from softreg.core.metrics import Confusion
 from softreg.core.shape import ModelShape
 from softreg.epochs.history import History
 from softreg.safety import fileio
-from softreg.safety.textsafe import markdown_fence, markdown_table
+from softreg.safety.textsafe import markdown_fence, markdown_table, printable
+
+# A column whose |mean| / sd reaches this is too far from zero for its spread: the saved
+# weights are the standardised model folded into raw values, b_raw = b - sum_j w_j m_j / s_j and
+# W_raw = w / s, in float32, rounded by a relative 2**-24 (6e-8). Each logit is then off by about
+# 6e-8 * |w| * |m| / s (the bias's lost digits, and W_raw x ~ w m / s with them), |w| (the
+# standardised weight) of order 1 to 10: at 1e4 that is 1e-3 to 1e-2 of a logit, where the
+# probabilities' shown digits begin to move; at 1e6 (an ID, a projected coordinate) a whole
+# unit, and argmaxes change. Pixels (std floored at 0.05) stay under 20; iris or digits under 10.
+FAR_RATIO = 1e4
+
+
+def far_columns(splits: dict[str, Any]) -> list[str]:
+    """The names of the training split's columns whose |mean| / sd is :data:`FAR_RATIO` or
+    more, when the run standardises them (a table always, images with ``--standardize``)."""
+    train = splits.get("train")
+    st = getattr(train, "standardizer", None)
+    if st is None:
+        return []
+    ratio = np.abs(np.asarray(st.mean, np.float64)) / np.asarray(st.scale, np.float64)  # (D,)
+    shape = getattr(train, "shape", None)
+    return [printable(shape.feature_name(int(j))) if shape is not None else f"x{int(j)}"
+            for j in np.flatnonzero(ratio >= FAR_RATIO)]
+
+
+def far_warning(columns: list[str]) -> str:
+    """What a run says of :func:`far_columns` (empty: nothing)."""
+    if not columns:
+        return ""
+    shown = ", ".join(columns[:5]) + (f" and {len(columns) - 5} more" if len(columns) > 5 else "")
+    return (f"column(s) {shown} lie far from zero for their spread (|mean| / sd of "
+            f"{FAR_RATIO:.0e} or more): the standardisation folded into the saved float32 "
+            "weights cannot hold the trained model, so evaluate, predict, explain and the "
+            "exports may disagree with this run's numbers; subtract an offset from such a "
+            "column (e.g. its first value or its mean), or standardise the data, before softreg")
 
 
 def write_outputs(out: Path, config: TrainConfig, history: History, backend: LinearBackend,
                   test: Any, figures: bool = True, *, model_epoch: int | None = None,
                   best_restored: bool = False, val: Any = None,
-                  labels: str = "en") -> dict[str, Path]:
+                  labels: str = "en", warning: str = "") -> dict[str, Path]:
     """Write metrics.csv, history.json, the figures and report.md; return their paths.
 
     The predictions, confusion matrix and test accuracy are those of the weights ``backend``
     holds: those of epoch ``model_epoch`` (default: the last), the best epoch when
     ``best_restored``. The explain sections (and calibration.json, with a temperature fitted
     on ``val`` when given) describe the final model saved in ``out``. ``labels`` is the
-    language of the figures' words ("en" or "ko").
+    language of the figures' words ("en" or "ko"). ``warning`` (:func:`far_warning`) goes
+    into the report's result.
     """
     from softreg.data.fashion import MODEL_SHAPE
     from softreg.jobs.explain import report_sections
@@ -45,7 +82,7 @@ def write_outputs(out: Path, config: TrainConfig, history: History, backend: Lin
         out / "report.md", render_report(config, history, cm, list(shape.class_names), files,
                                          model_epoch=model_epoch, best_restored=best_restored,
                                          device_used=backend.device, explained=explained,
-                                         table=shape.image_shape is None)
+                                         table=shape.image_shape is None, warning=warning)
     )
     return files
 
@@ -79,7 +116,7 @@ def _figures(out: Path, config: TrainConfig, history: History, cm: Confusion, te
 def render_report(config: TrainConfig, history: History, cm: Any, names: list[str],
                   files: dict[str, Path], *, model_epoch: int | None = None,
                   best_restored: bool = False, device_used: str | None = None,
-                  explained: str = "", table: bool = False) -> str:
+                  explained: str = "", table: bool = False, warning: str = "") -> str:
     """The Markdown report, written from the run's own numbers.
 
     ``cm`` is the test confusion matrix (or its :class:`Confusion`) of the weights of epoch
@@ -88,7 +125,8 @@ def render_report(config: TrainConfig, history: History, cm: Any, names: list[st
     ``device_used`` is the device the run resolved ``config.device`` to (e.g. ``auto`` ->
     ``cuda``); it gets its own row under the ``device`` setting. ``explained`` (the explain
     sections in Markdown) goes after the figures. ``table``: the data is a table, which is
-    standardised whatever ``standardize`` says (the row says so).
+    standardised whatever ``standardize`` says (the row says so). ``warning``: a paragraph
+    opening the result (:func:`far_warning`).
     """
     last = history.last
     cm = cm if isinstance(cm, Confusion) else Confusion.of_matrix(cm)
@@ -108,6 +146,8 @@ def render_report(config: TrainConfig, history: History, cm: Any, names: list[st
     # every table through markdown_table: a name or a path may hold a "|"
     lines += ["## Configuration", "", *markdown_table(("setting", "value"), settings)]
     lines += ["", "## Result", ""]
+    if warning:
+        lines += [f"**Warning:** {warning[0].upper()}{warning[1:]}.", ""]
     if last is not None:
         total_s = sum(r.seconds for r in history.records)
         lines += [f"After {last.epoch} epochs ({total_s:.2f} s of training): train loss "

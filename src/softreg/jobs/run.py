@@ -510,8 +510,13 @@ def _clock() -> float:
 def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], out: Path,
            state: _Resume | None, outputs: _Outputs) -> RunResult:
     """:func:`softreg.fitting.trainer.start_fit`'s run, with the files, of a folder that is held."""
+    from softreg.jobs.report import far_columns, far_warning
+
     job = start_fit(config, splits, backend=backend, resume=state.start if state else None)
     data = data_meta(splits)
+    warning = far_warning(far_columns(splits))
+    if warning:
+        print(f"softreg: warning: {warning}", file=sys.stderr)
     trainer, stopper = job.trainer, job.stopper
     if outputs.tb is not None:
         outputs.tb.watch(trainer.snapshot, splits_shape(splits))
@@ -548,7 +553,7 @@ def _train(config: TrainConfig, backend: LinearBackend, splits: dict[str, Any], 
             progress.close()
         seconds = time.perf_counter() - t0
         result = _finish(config, trainer, stopper, job.history, out, seconds, outputs.figures,
-                         splits, outputs.labels)
+                         splits, outputs.labels, warning)
         result.stop_exit_code = received.exit_code
         return result
 
@@ -626,7 +631,7 @@ def _prefix_or_one_more(ours: list[str], theirs: list[str]) -> bool:
 
 def _finish(config: TrainConfig, trainer: LinearTrainer, stopper: EarlyStopping | None,
             history: History, out: Path, seconds: float, figures: bool,
-            splits: dict[str, Any], labels: str = "en") -> RunResult:
+            splits: dict[str, Any], labels: str = "en", warning: str = "") -> RunResult:
     from softreg.jobs.report import write_outputs
 
     done = history.last.epoch if history.last else 0
@@ -644,7 +649,7 @@ def _finish(config: TrainConfig, trainer: LinearTrainer, stopper: EarlyStopping 
     figures = figures and history.status != Status.INTERRUPTED
     files = write_outputs(out, config, history, trainer.backend, splits["test"], figures,
                           model_epoch=model_epoch, best_restored=restored,
-                          val=splits.get("val"), labels=labels)
+                          val=splits.get("val"), labels=labels, warning=warning)
     files["checkpoint"] = ckpt_path
     if (out / BEST).exists():
         files["best"] = out / BEST
@@ -657,9 +662,13 @@ def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
     s = stream if stream is not None else sys.stdout
     last = result.history.last
     if last is not None:
-        # Name the evaluated weights only when they are not the last epoch's.
+        # Name the evaluated weights only when they are not the last epoch's; then every
+        # number of the line is that epoch's (the train loss and accuracy as it logged them)
         which = (f" (weights of the best epoch {result.model_epoch} by {result.config.monitor})"
                  if result.best_restored else "")
+        if result.best_restored:
+            last = next((r for r in result.history.records if r.epoch == result.model_epoch),
+                        last)
         # a finished run resumed trained nothing now: no time to report
         took = ("already finished: nothing trained now" if result.already_finished
                 else f"{result.seconds:.2f} s")
