@@ -249,3 +249,35 @@ def test_refusals(d2l, mx, fake_fashion):
     with pytest.raises(ConfigError, match=r"MXNet's NumPy semantics are off.*call `from mxnet "
                                           r"import npx; npx.set_np\(\)` first"):
         d2l.load_data_fashion_mnist(256)
+
+
+@pytest.mark.parametrize("at_eval", [1, 2])
+def test_ctrl_c_in_train_ch3_keeps_the_finished_epoch_and_ends_the_program(
+        d2l, mx, tiny_iters, monkeypatch, capsys, at_eval):
+    """d2l's train_ch3 is a plain loop: Ctrl-C must end the program, not only the run."""
+    train_iter, test_iter = tiny_iters
+    net = _dense_net(mx, *initial_params(0))
+    params = list(net.collect_params().values())
+    before = [p.data().asnumpy().copy() for p in params]
+    seen = []
+    real_evaluate = d2l._Ch3Trainer.evaluate
+
+    def evaluate(self, split):
+        seen.append([p.data().asnumpy().copy() for p in params])
+        if len(seen) == at_eval:
+            raise KeyboardInterrupt
+        return real_evaluate(self, split)
+
+    monkeypatch.setattr(d2l._Ch3Trainer, "evaluate", evaluate)
+    trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    with pytest.raises(KeyboardInterrupt):
+        d2l.train_ch3(net, train_iter, test_iter, mx.gluon.loss.SoftmaxCrossEntropyLoss(), 3,
+                      trainer)
+    kept = before if at_eval == 1 else seen[0]
+    for p, saved in zip(params, kept, strict=True):
+        np.testing.assert_array_equal(p.data().asnumpy(), saved)
+    err = capsys.readouterr().err
+    if at_eval == 1:
+        assert "after 0 finished epoch(s); the initial weights (no epoch had finished)" in err
+    else:
+        assert "after 1 finished epoch(s); the weights of the last finished epoch" in err

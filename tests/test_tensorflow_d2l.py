@@ -338,3 +338,43 @@ def test_a_compiled_pass_reads_the_python_values_of_the_net_again(tiny_iters, mo
     monkeypatch.setattr(sys.modules[__name__], "SCALE", -1.0)  # every logit flipped
     flipped = d2l.evaluate_accuracy(net, test_iter)
     assert before > 0.5 and flipped < 0.2, (before, flipped)
+
+
+@pytest.mark.parametrize("at_eval", [1, 2])
+def test_ctrl_c_in_train_ch3_keeps_the_finished_epoch_and_ends_the_program(
+        tiny_iters, monkeypatch, capsys, at_eval):
+    """d2l's train_ch3 is a plain loop: Ctrl-C must end the program, not only the run."""
+    train_iter, test_iter = tiny_iters
+    net = _chapter_net(*initial_params(0))
+    before = [w.copy() for w in net.get_weights()]
+    seen = []
+    real_evaluate = d2l._Ch3Trainer.evaluate
+
+    def evaluate(self, split):
+        seen.append([w.copy() for w in net.get_weights()])
+        if len(seen) == at_eval:
+            raise KeyboardInterrupt
+        return real_evaluate(self, split)
+
+    monkeypatch.setattr(d2l._Ch3Trainer, "evaluate", evaluate)
+    with pytest.raises(KeyboardInterrupt):
+        d2l.train_ch3(net, train_iter, test_iter, _chapter_loss(), 3,
+                      keras.optimizers.SGD(learning_rate=0.1))
+    kept = before if at_eval == 1 else seen[0]  # epoch 1's weights were read in its evaluation
+    for w, saved in zip(net.get_weights(), kept, strict=True):
+        np.testing.assert_array_equal(w, saved)
+    err = capsys.readouterr().err
+    if at_eval == 1:
+        assert "after 0 finished epoch(s); the initial weights (no epoch had finished)" in err
+    else:
+        assert "after 1 finished epoch(s); the weights of the last finished epoch" in err
+
+
+def test_accuracy_refuses_shapes_that_would_broadcast(tiny_iters):
+    with pytest.raises(ValueError, match=r"y_hat has shape \(2, 1\) and y \(2,\); expected"):
+        d2l.accuracy(np.zeros((2, 1), np.float32), np.array([0, 0]))
+    _, test_iter = tiny_iters
+    net = keras.models.Sequential([keras.layers.Flatten(), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match=r"expected y of shape \(n,\)"):
+        d2l.evaluate_accuracy(net, test_iter)
+    assert d2l.accuracy(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1])) == 1.0

@@ -229,3 +229,42 @@ def test_accumulator_and_labels():
         acc.add(1)
     assert d2l.get_fashion_mnist_labels([0, 9, torch.tensor(5)]) == ["t-shirt", "ankle boot",
                                                                      "sandal"]
+
+
+@pytest.mark.parametrize("at_eval", [1, 2])
+def test_ctrl_c_in_train_ch3_keeps_the_finished_epoch_and_ends_the_program(
+        tiny_iters, monkeypatch, capsys, at_eval):
+    """d2l's train_ch3 is a plain loop: Ctrl-C must end the program, not only the run."""
+    train_iter, test_iter = tiny_iters
+    net = _linear_net()
+    seen = []
+    real_evaluate = d2l._Ch3Trainer.evaluate
+
+    def evaluate(self, split):
+        seen.append([p.detach().clone() for p in net.parameters()])
+        if len(seen) == at_eval:
+            raise KeyboardInterrupt
+        return real_evaluate(self, split)
+
+    monkeypatch.setattr(d2l._Ch3Trainer, "evaluate", evaluate)
+    before = [p.detach().clone() for p in net.parameters()]
+    with pytest.raises(KeyboardInterrupt):
+        d2l.train_ch3(net, train_iter, test_iter, nn.CrossEntropyLoss(), 3,
+                      torch.optim.SGD(net.parameters(), lr=0.1))
+    kept = before if at_eval == 1 else seen[0]  # epoch 1's weights were read in its evaluation
+    for p, q in zip(net.parameters(), kept, strict=True):
+        assert torch.equal(p, q)
+    err = capsys.readouterr().err
+    if at_eval == 1:
+        assert "after 0 finished epoch(s); the initial weights (no epoch had finished)" in err
+    else:
+        assert "after 1 finished epoch(s); the weights of the last finished epoch" in err
+
+
+def test_accuracy_refuses_shapes_that_would_broadcast_and_takes_numpy(tiny_iters):
+    with pytest.raises(ValueError, match=r"y_hat has shape \(2, 1\) and y \(2,\); expected y"):
+        d2l.accuracy(torch.tensor([[0.0], [0.0]]), torch.tensor([0, 0]))
+    _, test_iter = tiny_iters
+    with pytest.raises(ValueError, match=r"expected y of shape \(n,\)"):
+        d2l.evaluate_accuracy(nn.Sequential(nn.Flatten(), nn.Linear(784, 1)), test_iter)
+    assert d2l.accuracy(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1])) == 1.0

@@ -45,6 +45,7 @@ from softreg.d2l.ch3 import (
 )
 from softreg.d2l.common import Accumulator as Accumulator
 from softreg.d2l.common import Timer as Timer
+from softreg.d2l.common import check_accuracy_shapes as _check_accuracy_shapes
 from softreg.d2l.common import get_dataloader_workers as get_dataloader_workers
 from softreg.d2l.common import get_fashion_mnist_labels as get_fashion_mnist_labels
 from softreg.d2l.common import set_figsize as set_figsize
@@ -169,13 +170,21 @@ def _forward(net: Any, X: Any, training: bool) -> Any:
 
 
 def accuracy(y_hat: Any, y: Any) -> float:
-    """Number of correct predictions (a count, not a fraction, as in d2l)."""
+    """Number of correct predictions (a count, not a fraction, as in d2l).
+
+    Tensors or NumPy arrays: ``y`` of shape (n,), ``y_hat`` (n, C) scores or (n,) classes.
+
+    Raises:
+        ModelShapeError: other shapes (an (n, 1) output would broadcast against the labels).
+    """
     return float(_correct(y_hat, y))
 
 
 def _correct(y_hat: Any, y: Any) -> Any:
     """Correct count as an int64 tensor (works eagerly and inside a ``tf.function``)."""
     y_hat, y = tf.convert_to_tensor(y_hat), tf.convert_to_tensor(y)
+    if tf.executing_eagerly():  # a traced pass is checked eagerly first, by _check_width
+        _check_accuracy_shapes(y_hat.shape.as_list(), y.shape.as_list())
     if y_hat.shape.rank > 1 and (y_hat.shape[1] or 2) > 1:
         y_hat = tf.argmax(y_hat, axis=1)
     return tf.reduce_sum(tf.cast(tf.equal(tf.cast(y_hat, y.dtype), y), tf.int64))
@@ -306,6 +315,7 @@ def _check_width(net: Any, X: Any, labels: Any, where: str) -> None:
     iterator). A net with one output (or none per class) is not a classifier over labels.
     """
     width = _forward(net, X[:1], training=False).shape
+    _check_accuracy_shapes(width.as_list(), [1, *labels.shape[1:]])  # what _correct compares
     if len(width) != 2 or (width[1] or 0) < 2 or not int(tf.size(labels)):
         return
     check_output_width(int(width[1]), int(tf.reduce_max(labels)), where,

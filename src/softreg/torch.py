@@ -30,6 +30,7 @@ from softreg.d2l.ch3 import (
 )
 from softreg.d2l.common import Accumulator as Accumulator
 from softreg.d2l.common import Timer as Timer
+from softreg.d2l.common import check_accuracy_shapes as _check_accuracy_shapes
 from softreg.d2l.common import get_dataloader_workers as get_dataloader_workers
 from softreg.d2l.common import get_fashion_mnist_labels as get_fashion_mnist_labels
 from softreg.d2l.common import set_figsize as set_figsize
@@ -136,11 +137,18 @@ def _device_of(net: Any) -> Any:
 
 
 def accuracy(y_hat: Any, y: Any) -> float:
-    """Number of correct predictions (a count, not a fraction, as in d2l)."""
-    return float(_correct(y_hat, y))
+    """Number of correct predictions (a count, not a fraction, as in d2l).
+
+    Tensors or NumPy arrays: ``y`` of shape (n,), ``y_hat`` (n, C) scores or (n,) classes.
+
+    Raises:
+        ModelShapeError: other shapes (an (n, 1) output would broadcast against the labels).
+    """
+    return float(_correct(torch.as_tensor(y_hat), torch.as_tensor(y)))
 
 
 def _correct(y_hat: Any, y: Any) -> Any:
+    _check_accuracy_shapes(y_hat.shape, y.shape)
     pred = y_hat.argmax(dim=1) if y_hat.ndim > 1 and y_hat.shape[1] > 1 else y_hat
     return (pred.type(y.dtype) == y).sum()
 

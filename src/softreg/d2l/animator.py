@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from softreg.plots._mpl import figure_path, in_notebook, new_figure, save_figure, show_inline
+from softreg.plots._mpl import in_notebook, new_figure, save_figure, save_new_figure, show_inline
 from softreg.plots.curves import curve_limits
 
 
@@ -107,5 +107,6 @@ class Animator:
     def save(self, path: str | Path | None = None, stem: str = "animator") -> Path:
         """Draw and write the figure as PNG (a fresh ``softreg-figures/`` path by default)."""
         self._draw()
-        dest = Path(path) if path is not None else figure_path(stem)
-        return save_figure(self.fig, dest)
+        if path is None:
+            return save_new_figure(self.fig, stem)
+        return save_figure(self.fig, Path(path))

@@ -35,6 +35,11 @@ def run_train_ch3(trainer: EpochTrainer, num_epochs: int, *, figure: bool = True
 
     The curves (train loss, train accuracy, test accuracy) update live in Jupyter; elsewhere
     they are written to a PNG whose path is printed.
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C (or SIGTERM) during training, raised again once the weights
+            of the last finished epoch (the initial ones when none finished) are put back and
+            what was kept is printed on stderr.
     """
     check_num_epochs(num_epochs)
     animator = Animator(xlabel="epoch", xlim=(1, num_epochs) if num_epochs > 1 else None,
@@ -46,7 +51,15 @@ def run_train_ch3(trainer: EpochTrainer, num_epochs: int, *, figure: bool = True
             animator.add(rec.epoch, (rec.train_loss, rec.train_acc, rec.test_acc))
         return False
 
-    history = run_epochs(trainer, num_epochs, callbacks=[on_epoch])
+    history = History()
+    try:
+        run_epochs(trainer, num_epochs, callbacks=[on_epoch], history=history,
+                   reraise_interrupt=True)
+    except KeyboardInterrupt:
+        # d2l's train_ch3 is a plain loop: Ctrl-C ends the program (or the notebook cell).
+        # The weights are already put back; say so, then let the interrupt go on.
+        print(f"train_ch3: {history.message}", file=sys.stderr, flush=True)
+        raise
     if animator is not None and not animator.live and history.records:
         path = animator.save(stem=stem)
         print(f"train_ch3: training curves written to {path}", file=sys.stdout)
@@ -56,7 +69,7 @@ def run_train_ch3(trainer: EpochTrainer, num_epochs: int, *, figure: bool = True
 
 def _warn_if_broken(history: History) -> None:
     # stacklevel 4: this function, run_train_ch3, the facade's train_ch3, then the user's line.
-    if history.status in (Status.DIVERGED, Status.INTERRUPTED):
+    if history.status == Status.DIVERGED:
         warnings.warn(f"train_ch3: {history.message}", TrainCh3Warning, stacklevel=4)
         return
     last = history.last

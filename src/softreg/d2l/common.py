@@ -104,3 +104,33 @@ def set_figsize(figsize: tuple[float, float] = (3.5, 2.5)) -> None:
     from softreg.plots._mpl import pyplot
 
     pyplot().rcParams["figure.figsize"] = figsize
+
+
+def check_accuracy_shapes(y_hat_shape: Any, y_shape: Any) -> None:
+    """Refuse shapes ``accuracy`` cannot compare without broadcasting into nonsense.
+
+    Expected: ``y`` of shape (n,) (labels) and ``y_hat`` of shape (n, C) with C > 1 (a score per
+    class) or (n,) (class indices). An (n, 1) ``y_hat`` against (n,) labels would broadcast to
+    an n x n table and count up to n * n "correct" predictions. Unknown sizes (None, as in a
+    traced graph) pass.
+
+    Raises:
+        ModelShapeError: the shapes do not fit, in one line saying what is expected.
+    """
+    from softreg.core.errors import ModelShapeError
+
+    if y_hat_shape is None or y_shape is None:
+        return
+    y_hat_shape, y_shape = tuple(y_hat_shape), tuple(y_shape)
+    n, n_y = (y_hat_shape[0] if y_hat_shape else None), (y_shape[0] if y_shape else None)
+    fits = (len(y_shape) == 1 and len(y_hat_shape) in (1, 2)
+            and (len(y_hat_shape) == 1 or y_hat_shape[1] is None or y_hat_shape[1] > 1)
+            and (n is None or n_y is None or n == n_y))
+    if not fits:
+        def show(shape: tuple[Any, ...]) -> str:
+            return "(" + ", ".join("?" if d is None else str(d) for d in shape) + \
+                ("," if len(shape) == 1 else "") + ")"
+        raise ModelShapeError(
+            f"accuracy: y_hat has shape {show(y_hat_shape)} and y {show(y_shape)}; expected y "
+            "of shape (n,) (labels) and y_hat of shape (n, C) with C > 1 (one score per "
+            "class) or (n,) (class indices)")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from softreg.plots._mpl import figure_path, in_notebook, new_figure, save_figure, show_inline
+from softreg.plots._mpl import in_notebook, new_figure, save_new_figure, show_inline
 
 
 def show_images(imgs: Any, num_rows: int, num_cols: int, titles: Sequence[str] | None = None,
@@ -34,7 +34,7 @@ def show_images(imgs: Any, num_rows: int, num_cols: int, titles: Sequence[str] |
     if in_notebook():
         show_inline(fig, f"<{stem}: {min(len(arr), flat.size)} images>")
     else:
-        path: Path = save_figure(fig, figure_path(stem))
+        path: Path = save_new_figure(fig, stem)
         print(f"{stem}: figure written to {path}")
     return flat
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from softreg.plots._mpl import figure_path, in_notebook, new_figure, save_figure, show_inline
+from softreg.plots._mpl import in_notebook, new_figure, save_new_figure, show_inline
 
 _FMTS = ("-", "m--", "g-.", "r:")
 _saver_registered = False
@@ -102,7 +102,7 @@ def show_or_save(fig: Any, stem: str, text: str) -> None:
     if in_notebook():
         show_inline(fig, text)
     else:
-        path = save_figure(fig, figure_path(stem))
+        path = save_new_figure(fig, stem)
         print(f"{stem}: figure written to {path}")
 
 
@@ -136,7 +136,7 @@ def save_open_figures() -> list[Any]:
         if not fig.axes:
             plt.close(fig)
             continue
-        path = save_figure(fig, figure_path("plt"))
+        path = save_new_figure(fig, "plt")
         print(f"d2l.plt: figure {num} written to {path}")
         paths.append(path)
     return paths

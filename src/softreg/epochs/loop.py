@@ -109,6 +109,7 @@ def run_epochs(
     callbacks: Sequence[EpochCallback] = (),
     history: History | None = None,
     max_loss: float = DEFAULT_MAX_LOSS,
+    reraise_interrupt: bool = False,
 ) -> History:
     """Train from epoch ``start_epoch`` up to ``num_epochs`` (exclusive), evaluating each epoch.
 
@@ -120,6 +121,9 @@ def run_epochs(
         callbacks: called after every epoch, in order; one returning True stops the run.
         history: an existing history to extend (resume); a new one otherwise.
         max_loss: a mean train loss above this (or non-finite) counts as divergence.
+        reraise_interrupt: after a Ctrl-C has put the weights back and marked ``history``
+            interrupted, raise the KeyboardInterrupt again (a d2l loop ends the program there);
+            pass ``history`` to read what was kept.
 
     Returns:
         The history, whose ``status`` says how the run ended.
@@ -176,10 +180,15 @@ def run_epochs(
         if committed:
             kept = "the weights of the last finished epoch were kept"
         else:
-            kept = _put_back(trainer, last_good, "the weights of the last finished epoch")
+            # Nothing finished yet (and no resumed history): what is put back is the start.
+            what = ("the weights of the last finished epoch" if hist.records
+                    else "the initial weights (no epoch had finished)")
+            kept = _put_back(trainer, last_good, what)
         hist.status = Status.INTERRUPTED
         who = "by SIGTERM" if isinstance(exc, Terminated) else "by the user"
         hist.message = f"interrupted {who} after {len(hist.records)} finished epoch(s); {kept}"
+        if reraise_interrupt:
+            raise
     return hist
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from softreg.core.errors import WriteError
 from softreg.core.optional import require
 from softreg.safety import fileio
 
@@ -76,15 +79,66 @@ def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 110) -> Path:
 
 
 def figure_path(stem: str) -> Path:
-    """A fresh PNG path for a figure made by a d2l-style helper outside Jupyter.
+    """The first PNG path of ``stem`` that is free now (see :func:`reserve_figure_path`).
 
     Figures go to ``$SOFTREG_FIGURE_DIR`` if set, else ``./softreg-figures``; an existing file
-    is never overwritten (``stem-2.png``, ``stem-3.png``... are used instead).
+    is never overwritten (``stem-2.png``, ``stem-3.png``... are used instead). The name is not
+    held: to write a figure there, use :func:`save_new_figure`, which reserves it.
     """
+    for candidate in _candidates(stem):
+        if not os.path.lexists(candidate):
+            return candidate
+    raise AssertionError("unreachable")  # pragma: no cover - the candidates never end
+
+
+def _candidates(stem: str) -> Iterator[Path]:
     folder = Path(os.environ.get("SOFTREG_FIGURE_DIR", "softreg-figures"))
-    candidate = folder / f"{stem}.png"
+    yield folder / f"{stem}.png"
     n = 2
-    while candidate.exists():
-        candidate = folder / f"{stem}-{n}.png"
+    while True:
+        yield folder / f"{stem}-{n}.png"
         n += 1
-    return candidate
+
+
+def reserve_figure_path(stem: str) -> Path:
+    """Create and return a fresh, empty PNG path for ``stem`` (the folder of :func:`figure_path`).
+
+    The file is created exclusively (``O_EXCL``): two processes (or two calls) picking a name
+    at the same time get different names, and no existing file or link is ever taken. The
+    caller writes the figure onto it or removes it.
+
+    Raises:
+        WriteError: the folder cannot be made or written in.
+    """
+    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
+    for candidate in _candidates(stem):
+        try:
+            candidate.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(candidate, flags, 0o666)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise WriteError(f"cannot write a figure in {str(candidate.parent)!r}: "
+                             f"{exc.strerror or exc}; set SOFTREG_FIGURE_DIR to a folder you "
+                             "can write to") from exc
+        os.close(fd)
+        return candidate
+    raise AssertionError("unreachable")  # pragma: no cover - the candidates never end
+
+
+def save_new_figure(fig: Any, stem: str, dpi: int = 110) -> Path:
+    """Save ``fig`` as a fresh ``stem[-n].png`` (see :func:`reserve_figure_path`); return it.
+
+    The reserved name is written atomically; if the save fails, the empty placeholder is
+    removed (only while it is still the one made here).
+    """
+    path = reserve_figure_path(stem)
+    made = os.lstat(path)
+    try:
+        return save_figure(fig, path, dpi=dpi)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            now = os.lstat(path)
+            if (now.st_dev, now.st_ino) == (made.st_dev, made.st_ino) and now.st_size == 0:
+                path.unlink()
+        raise
