@@ -268,3 +268,20 @@ def test_accuracy_refuses_shapes_that_would_broadcast_and_takes_numpy(tiny_iters
     with pytest.raises(ValueError, match=r"expected y of shape \(n,\)"):
         d2l.evaluate_accuracy(nn.Sequential(nn.Flatten(), nn.Linear(784, 1)), test_iter)
     assert d2l.accuracy(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1])) == 1.0
+
+
+def test_a_regression_output_trains_and_evaluates_its_loss_as_section_4_4_does(tiny_iters):
+    """Section 4.4 trains a one-output regression with train_epoch_ch3 and reads evaluate_loss:
+    the accuracy those compute is never the answer, so an (n, 1) output is no refusal there."""
+    train_iter, test_iter = tiny_iters
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 1))
+    loss = nn.MSELoss(reduction="none")
+
+    def float_targets(it):
+        return [(X, y.float()) for X, y in it]
+
+    trainer = torch.optim.SGD(net.parameters(), lr=0.01)
+    d2l.train_epoch_ch3(net, float_targets(train_iter), lambda y_hat, y: loss(y_hat[:, 0], y),
+                        trainer)
+    assert np.isfinite(d2l.evaluate_loss(net, float_targets(test_iter),
+                                         lambda y_hat, y: loss(y_hat[:, 0], y)))

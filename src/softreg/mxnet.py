@@ -45,6 +45,7 @@ from softreg.d2l.datahub import DATA_HUB as DATA_HUB
 from softreg.d2l.datahub import DATA_URL as DATA_URL
 from softreg.d2l.datahub import download as download
 from softreg.d2l.datahub import download_all as download_all
+from softreg.d2l.datahub import download_extract as download_extract
 from softreg.d2l.images import show_images as show_images
 from softreg.d2l.images import show_predictions
 from softreg.d2l.mxnet_book import *  # noqa: F403 (the book's aliases and helpers)
@@ -221,11 +222,11 @@ def accuracy(y_hat: Any, y: Any) -> float:
         ModelShapeError: other shapes (an (n, 1) output would broadcast against the labels).
     """
     y_hat, y = (mx.np.array(a) if isinstance(a, np.ndarray) else a for a in (y_hat, y))
+    _check_accuracy_shapes(y_hat.shape, y.shape)
     return _scalar(_correct(y_hat, y))
 
 
 def _correct(y_hat: Any, y: Any) -> Any:
-    _check_accuracy_shapes(y_hat.shape, y.shape)
     pred = y_hat.argmax(axis=1) if y_hat.ndim > 1 and y_hat.shape[1] > 1 else y_hat
     return (pred.astype(y.dtype) == y).astype("float64").sum()
 
@@ -235,8 +236,12 @@ def _loss_sum(value: Any, batch: int) -> Any:
     return value.sum() if value.ndim > 0 else value * batch
 
 
-def _eval_totals(net: Any, data_iter: Any, loss: Any = None) -> tuple[Any, Any, int]:
-    """Loss sum, correct count (device arrays) and count over ``data_iter``, no recording."""
+def _eval_totals(net: Any, data_iter: Any, loss: Any = None,
+                 scored: bool = False) -> tuple[Any, Any, int]:
+    """Loss sum, correct count (device arrays) and count over ``data_iter``, no recording;
+    ``scored``: the count is the caller's answer (evaluate_accuracy), so an output it cannot
+    score is refused (a regression's (n, 1) output, as section 4.4's evaluate_loss takes, is
+    not)."""
     ctx = _ctx_of(net)
     check = loss is not None and not getattr(data_iter, "labels_checked", False)
     loss_sum = correct = None
@@ -246,6 +251,8 @@ def _eval_totals(net: Any, data_iter: Any, loss: Any = None) -> tuple[Any, Any, 
         y_hat = net(X)
         if not count:
             _check_width(y_hat, y, data_iter, "the evaluation iterator")
+            if scored:
+                _check_accuracy_shapes(y_hat.shape, y.shape)
         correct = _add(correct, _correct(y_hat, y))
         if loss is not None:
             if check:
@@ -258,7 +265,7 @@ def _eval_totals(net: Any, data_iter: Any, loss: Any = None) -> tuple[Any, Any, 
 
 def evaluate_accuracy(net: Any, data_iter: Any) -> float:
     """Accuracy of ``net`` over ``data_iter`` (one host sync at the end)."""
-    _, correct, count = _eval_totals(net, data_iter)
+    _, correct, count = _eval_totals(net, data_iter, scored=True)
     return _scalar(correct) / count
 
 

@@ -54,6 +54,7 @@ from softreg.d2l.datahub import DATA_HUB as DATA_HUB
 from softreg.d2l.datahub import DATA_URL as DATA_URL
 from softreg.d2l.datahub import download as download
 from softreg.d2l.datahub import download_all as download_all
+from softreg.d2l.datahub import download_extract as download_extract
 from softreg.d2l.images import show_images as show_images
 from softreg.d2l.images import show_predictions
 from softreg.d2l.names import __all__ as D2L_NAMES
@@ -177,14 +178,14 @@ def accuracy(y_hat: Any, y: Any) -> float:
     Raises:
         ModelShapeError: other shapes (an (n, 1) output would broadcast against the labels).
     """
+    y_hat, y = tf.convert_to_tensor(y_hat), tf.convert_to_tensor(y)
+    _check_accuracy_shapes(y_hat.shape.as_list(), y.shape.as_list())
     return float(_correct(y_hat, y))
 
 
 def _correct(y_hat: Any, y: Any) -> Any:
     """Correct count as an int64 tensor (works eagerly and inside a ``tf.function``)."""
     y_hat, y = tf.convert_to_tensor(y_hat), tf.convert_to_tensor(y)
-    if tf.executing_eagerly():  # a traced pass is checked eagerly first, by _check_width
-        _check_accuracy_shapes(y_hat.shape.as_list(), y.shape.as_list())
     if y_hat.shape.rank > 1 and (y_hat.shape[1] or 2) > 1:
         y_hat = tf.argmax(y_hat, axis=1)
     return tf.reduce_sum(tf.cast(tf.equal(tf.cast(y_hat, y.dtype), y), tf.int64))
@@ -295,27 +296,30 @@ def _whole_pass(step: Any, get: Getter) -> Any:
 
 
 def _run_whole_pass(kind: str, step: Any, batches: FashionMNISTBatches,
-                    *objs: Any) -> tuple[Any, Any, int]:
+                    *objs: Any, scored: bool = False) -> tuple[Any, Any, int]:
     """One pass over ``batches`` as one compiled call (same order as iterating them)."""
     order = batches.epoch_order()
     n = int(batches.X.shape[0])
     where = f"the {'training' if kind == 'train' else 'evaluation'} iterator"
     check_num_batches(n, where)
-    _check_width(objs[0], batches.prepare(batches.X[:1]), batches.y, where)
+    _check_width(objs[0], batches.prepare(batches.X[:1]), batches.y, where, scored)
     run = _compiled(kind, lambda get: _whole_pass(step, get), *objs, batches)
     rows = tf.range(n) if order is None else tf.constant(order)
     loss_sum, correct = run(batches.X, batches.y, rows, tf.constant(batches.batch_size))
     return loss_sum, correct, n
 
 
-def _check_width(net: Any, X: Any, labels: Any, where: str) -> None:
+def _check_width(net: Any, X: Any, labels: Any, where: str, scored: bool = False) -> None:
     """Before a pass: does the net have an output for every label? (a forward of one example)
 
     ``labels`` are a whole split's (softreg's own batches) or the first batch's (any other
     iterator). A net with one output (or none per class) is not a classifier over labels.
     """
     width = _forward(net, X[:1], training=False).shape
-    _check_accuracy_shapes(width.as_list(), [1, *labels.shape[1:]])  # what _correct compares
+    if scored:  # evaluate_accuracy's answer: an output it cannot score is refused (a
+        # regression's (n, 1) output, which section 4.4's train_epoch_ch3 and evaluate_loss
+        # take, is not)
+        _check_accuracy_shapes(width.as_list(), [1, *labels.shape[1:]])
     if len(width) != 2 or (width[1] or 0) < 2 or not int(tf.size(labels)):
         return
     check_output_width(int(width[1]), int(tf.reduce_max(labels)), where,
@@ -323,7 +327,7 @@ def _check_width(net: Any, X: Any, labels: Any, where: str) -> None:
 
 
 def _sum_steps(step: Any, data_iter: Any, where: str, first: Any = None,
-               net: Any = None) -> tuple[Any, Any, int]:
+               net: Any = None, scored: bool = False) -> tuple[Any, Any, int]:
     """Loop ``step(X, y)`` over the batches; sums stay on the device until the end.
 
     ``first(X)`` runs before the first step; with ``net``, so does the output-width check.
@@ -333,7 +337,7 @@ def _sum_steps(step: Any, data_iter: Any, where: str, first: Any = None,
         if not count and first is not None:
             first(X)
         if not count and net is not None:
-            _check_width(net, X, y, where)
+            _check_width(net, X, y, where, scored)
         l_sum, correct = step(X, y)
         sums.append(l_sum)
         corrects.append(correct)
@@ -342,20 +346,22 @@ def _sum_steps(step: Any, data_iter: Any, where: str, first: Any = None,
     return tf.add_n(sums), tf.add_n(corrects), count
 
 
-def _eval_totals(net: Any, data_iter: Any, loss: Any = None) -> tuple[Any, Any, int]:
-    """Loss sum, correct count (device tensors) and count over ``data_iter``."""
+def _eval_totals(net: Any, data_iter: Any, loss: Any = None,
+                 scored: bool = False) -> tuple[Any, Any, int]:
+    """Loss sum, correct count (device tensors) and count over ``data_iter``; ``scored``: the
+    count is the caller's answer (evaluate_accuracy): see :func:`_check_width`."""
     if _is_keras(net) and isinstance(data_iter, FashionMNISTBatches):
-        return _run_whole_pass("eval", _eval_step, data_iter, net, loss)
+        return _run_whole_pass("eval", _eval_step, data_iter, net, loss, scored=scored)
     if _is_keras(net):
         step = _compiled("eval-step", _step_on(_eval_step), net, loss)
     else:  # any Python function: run eagerly
         step = functools.partial(_eval_step, net, loss)
-    return _sum_steps(step, data_iter, "the evaluation iterator", net=net)
+    return _sum_steps(step, data_iter, "the evaluation iterator", net=net, scored=scored)
 
 
 def evaluate_accuracy(net: Any, data_iter: Any) -> float:
     """Accuracy of ``net`` over ``data_iter`` (one host read at the end)."""
-    _, correct, count = _eval_totals(net, data_iter)
+    _, correct, count = _eval_totals(net, data_iter, scored=True)
     return int(correct) / count
 
 

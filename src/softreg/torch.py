@@ -39,6 +39,7 @@ from softreg.d2l.datahub import DATA_HUB as DATA_HUB
 from softreg.d2l.datahub import DATA_URL as DATA_URL
 from softreg.d2l.datahub import download as download
 from softreg.d2l.datahub import download_all as download_all
+from softreg.d2l.datahub import download_extract as download_extract
 from softreg.d2l.images import show_images as show_images
 from softreg.d2l.images import show_predictions
 from softreg.d2l.names import __all__ as D2L_NAMES
@@ -144,17 +145,22 @@ def accuracy(y_hat: Any, y: Any) -> float:
     Raises:
         ModelShapeError: other shapes (an (n, 1) output would broadcast against the labels).
     """
-    return float(_correct(torch.as_tensor(y_hat), torch.as_tensor(y)))
+    y_hat, y = torch.as_tensor(y_hat), torch.as_tensor(y)
+    _check_accuracy_shapes(y_hat.shape, y.shape)
+    return float(_correct(y_hat, y))
 
 
 def _correct(y_hat: Any, y: Any) -> Any:
-    _check_accuracy_shapes(y_hat.shape, y.shape)
     pred = y_hat.argmax(dim=1) if y_hat.ndim > 1 and y_hat.shape[1] > 1 else y_hat
     return (pred.type(y.dtype) == y).sum()
 
 
-def _eval_totals(net: Any, data_iter: Any, loss: Any = None) -> tuple[Any, Any, int]:
-    """Loss sum, correct count (device tensors) and count over ``data_iter``, no grad."""
+def _eval_totals(net: Any, data_iter: Any, loss: Any = None,
+                 scored: bool = False) -> tuple[Any, Any, int]:
+    """Loss sum, correct count (device tensors) and count over ``data_iter``, no grad;
+    ``scored``: the count is the caller's answer (evaluate_accuracy), so an output it cannot
+    score is refused (a regression's (n, 1) output, as section 4.4's evaluate_loss takes, is
+    not)."""
     if isinstance(net, nn.Module):
         net.eval()
     device = _device_of(net)
@@ -167,6 +173,8 @@ def _eval_totals(net: Any, data_iter: Any, loss: Any = None) -> tuple[Any, Any, 
             y_hat = net(X)
             if not count:
                 _check_width(y_hat, y, data_iter, "the evaluation iterator")
+                if scored:
+                    _check_accuracy_shapes(y_hat.shape, y.shape)
             correct += _correct(y_hat, y)
             if loss is not None:
                 loss_sum += _loss_sum(loss, y_hat, y)
@@ -177,7 +185,7 @@ def _eval_totals(net: Any, data_iter: Any, loss: Any = None) -> tuple[Any, Any, 
 
 def evaluate_accuracy(net: Any, data_iter: Any) -> float:
     """Accuracy of ``net`` over ``data_iter`` (one host sync at the end)."""
-    _, correct, count = _eval_totals(net, data_iter)
+    _, correct, count = _eval_totals(net, data_iter, scored=True)
     return int(correct) / count
 
 

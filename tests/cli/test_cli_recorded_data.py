@@ -105,19 +105,24 @@ def test_changed_data_is_refused_by_evaluate_explain_and_resume(run, places, cap
     data = proj / "t.csv"
     _grow(data)
     spec = f"csv:{data}"
-    for argv, where, instead in [
+    ours = "(its test split could now hold other examples, even training ones); "
+    for argv, where, ending in [
             (("evaluate", run, "--no-figures"), f"checkpoint {str(run / checkpoint.LAST)!r}",
-             f"pass --data {spec} to score the model on the data as it is now"),
+             f"{ours}restore that data, or pass --data {spec} to score the model on the data "
+             "as it is now"),
+            # in the run folder, explain's temperature would replace the run's own: --out
             (("explain", run, "--no-figures"), f"checkpoint {str(run / checkpoint.LAST)!r}",
-             f"pass --data {spec} to score the model on the data as it is now"),
+             "(its splits could now hold other examples, even training ones); explained in "
+             "the run folder, its temperature would replace the run's calibration.json, which "
+             f"predict --calibrated reads: restore that data, or pass --data {spec} --out DIR "
+             "to explain the model on the data as it is now"),
             (("train", "--resume", run, "--epochs", "3", "--quiet"), f"the run in {str(run)!r}",
-             "start a new run on the data as it is now")]:
+             f"{ours}restore that data, or start a new run on the data as it is now")]:
         code, out, err = _run(capsys, *argv)
         assert code == 2 and "accuracy" not in out, err
         assert err.startswith(f"softreg {argv[0]}: error: data {spec!r} changed since {where} "
                               "was made from it: its content's sha256 fingerprint is now ")
-        assert err.strip().endswith(f"(its test split could now hold other examples, even "
-                                    f"training ones); restore that data, or {instead}")
+        assert err.strip().endswith(ending), err
         assert len(err.strip().splitlines()) == 1
     assert checkpoint.load(run / checkpoint.LAST).meta["epoch"] == 2  # not resumed
     code, out, err = _run(capsys, "evaluate", run, "--no-figures", "--data", "csv:t.csv")

@@ -160,3 +160,75 @@ def test_download_of_an_unknown_name_lists_the_known_ones():
 def test_the_kaggle_entries_are_the_books():
     url, sha1 = datahub.DATA_HUB["kaggle_house_train"]
     assert url == datahub.DATA_URL + "kaggle_house_pred_train.csv" and len(sha1) == 40
+
+
+def _archive_hub(monkeypatch, tmp_path, name, make):
+    """DATA_HUB[name]: a local archive that ``make(path)`` writes; the cache folder."""
+    src = tmp_path / "server" / name
+    src.parent.mkdir(exist_ok=True)
+    make(src)
+    monkeypatch.setitem(datahub.DATA_HUB, "archive",
+                        (src.as_uri(), hashlib.sha1(src.read_bytes()).hexdigest()))
+    return tmp_path / "cache"
+
+
+def test_download_extract_unpacks_a_zip_or_tar_beside_it_and_a_rerun_reuses_it(
+        monkeypatch, tmp_path, capsys):
+    import tarfile
+    import zipfile
+
+    def zipped(p):
+        with zipfile.ZipFile(p, "w") as zf:
+            zf.writestr("house/train.csv", "a,b\n1,2\n")
+            zf.writestr("house/test.csv", "a\n3\n")
+
+    cache = _archive_hub(monkeypatch, tmp_path, "house.zip", zipped)
+    folder = datahub.download_extract("archive", cache_dir=cache)
+    assert folder == str((cache / "house").resolve())
+    assert (Path(folder) / "train.csv").read_text() == "a,b\n1,2\n"
+    assert datahub.download_extract("archive", "house", cache_dir=cache) == folder  # again
+    (Path(folder) / "test.csv").write_text("mine, not the archive's")
+    with pytest.raises(DataError, match=r"is already there and is not the archive's "
+                                        r"'house/test\.csv'; move it away"):
+        datahub.download_extract("archive", cache_dir=cache)
+    assert (Path(folder) / "test.csv").read_text() == "mine, not the archive's"
+
+    def tarred(p):
+        inner = tmp_path / "t.csv"
+        inner.write_text("x\n1\n")
+        with tarfile.open(p, "w:gz") as tf:
+            tf.add(inner, arcname="pack/t.csv")
+
+    cache2 = _archive_hub(monkeypatch, tmp_path, "pack.tar.gz", tarred)
+    folder = datahub.download_extract("archive", cache_dir=cache2)
+    assert Path(folder).name == "pack" and (Path(folder) / "t.csv").read_text() == "x\n1\n"
+    capsys.readouterr()
+
+
+def test_download_extract_refuses_members_outside_its_folder_links_and_other_files(
+        monkeypatch, tmp_path):
+    import tarfile
+    import zipfile
+
+    def escaping(p):
+        with zipfile.ZipFile(p, "w") as zf:
+            zf.writestr("../evil.txt", "out")
+
+    cache = _archive_hub(monkeypatch, tmp_path, "bad.zip", escaping)
+    with pytest.raises(DataError, match=r"member '\.\./evil\.txt' would be written outside"):
+        datahub.download_extract("archive", cache_dir=cache)
+    assert not (tmp_path / "evil.txt").exists()
+
+    def linked(p):
+        with tarfile.open(p, "w") as tf:
+            info = tarfile.TarInfo("pack/passwd")
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+            tf.addfile(info)
+
+    cache = _archive_hub(monkeypatch, tmp_path, "link.tar", linked)
+    with pytest.raises(DataError, match=r"member 'pack/passwd' is a link or a special file"):
+        datahub.download_extract("archive", cache_dir=cache)
+    assert not (cache / "pack").exists()
+    cache = _archive_hub(monkeypatch, tmp_path, "plain.csv", lambda p: p.write_text("a\n1\n"))
+    with pytest.raises(ConfigError, match=r"is neither a zip nor a tar archive"):
+        datahub.download_extract("archive", cache_dir=cache)

@@ -16,6 +16,7 @@ import os
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 from softreg.core.errors import ChecksumError, ConfigError, DataError
 from softreg.safety import fileio
@@ -105,6 +106,123 @@ def _fetch(url: str, tmp: Path, dest: Path, sha1: str) -> None:
         reason = getattr(exc, "reason", exc)
         raise DataError(f"cannot download {url} ({reason}); fetch it on a machine that can "
                         f"and put it at {dest.resolve()} (SHA-1 {sha1})") from None
+
+
+# Bounds on what an archive may claim before anything is extracted.
+MAX_MEMBERS = 100_000
+MAX_EXTRACTED = 8 << 30  # bytes, all members together
+
+
+def download_extract(name: str, folder: str | None = None,
+                     cache_dir: str | os.PathLike[str] = DEFAULT_CACHE) -> str:
+    """Fetch the archive ``DATA_HUB[name]`` (:func:`download`), unpack it beside itself, and
+    return the folder it unpacked to: ``folder`` (a name inside the cache folder) when given,
+    else the archive's path without its extension (``.zip``, ``.tar``, ``.tar.gz``, ``.tgz``),
+    as the book's section 4.10 uses it.
+
+    Every member is checked before any is written: a name that would land outside the cache
+    folder (an absolute path, ``..``), a link or a device, more than :data:`MAX_MEMBERS`
+    members or :data:`MAX_EXTRACTED` bytes are refused. A member already unpacked (a file of its
+    size there: the program run again) is left as it is; a different file in its place is never
+    replaced.
+
+    Raises:
+        ConfigError: ``name`` is not in ``DATA_HUB``; the file is no zip or tar archive.
+        DataError: a member refused above, or a different file where a member goes.
+        ChecksumError, DataError: as :func:`download`.
+    """
+    path = Path(download(name, cache_dir))
+    base = path.parent.resolve()
+    members = _members(path)
+    if len(members) > MAX_MEMBERS or sum(size for _, size, _ in members) > MAX_EXTRACTED:
+        raise DataError(f"{path}: the archive claims {len(members):,} members of "
+                        f"{sum(size for _, size, _ in members):,} bytes, more than the "
+                        f"{MAX_MEMBERS:,} members or {MAX_EXTRACTED >> 30} GiB softreg unpacks")
+    todo = []
+    for member, size, is_dir in members:
+        target = (base / member).resolve()
+        if target != base and base not in target.parents:
+            raise DataError(f"{path}: member {member!r} would be written outside {base}; "
+                            "softreg unpacks an archive only into its own folder")
+        if is_dir:
+            continue
+        if target.is_file() and not target.is_symlink() and target.stat().st_size == size:
+            continue  # unpacked by an earlier run
+        if os.path.lexists(target):
+            raise DataError(f"{path}: {target} is already there and is not the archive's "
+                            f"{member!r}; move it away and run again")
+        todo.append(member)
+    _unpack(path, base, set(todo))
+    if folder is not None:
+        return str(base / folder)
+    stem = path.name
+    for suffix in (".tar.gz", ".tgz", ".zip", ".tar"):
+        if stem.endswith(suffix):
+            return str(base / stem[: -len(suffix)])
+    return str(base / path.stem)
+
+
+def _members(path: Path) -> list[tuple[str, int, bool]]:
+    """Each member of the archive at ``path``: its name, its size and whether it is a folder.
+
+    Raises:
+        ConfigError: not a zip or tar archive.
+        DataError: a member that is a link, a device or another special file.
+    """
+    import stat
+    import tarfile
+    import zipfile
+
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            out = []
+            for info in zf.infolist():
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    raise DataError(f"{path}: member {info.filename!r} is a link; softreg "
+                                    "unpacks files and folders only")
+                out.append((info.filename, info.file_size, info.is_dir()))
+            return out
+    try:
+        with tarfile.open(path) as tf:
+            out = []
+            for member in tf.getmembers():
+                if not (member.isfile() or member.isdir()):
+                    raise DataError(f"{path}: member {member.name!r} is a link or a special "
+                                    "file; softreg unpacks files and folders only")
+                out.append((member.name, member.size, member.isdir()))
+            return out
+    except tarfile.ReadError:
+        raise ConfigError(f"{path} is neither a zip nor a tar archive; download_extract "
+                          "unpacks only those (use download for another file)") from None
+
+
+def _unpack(path: Path, base: Path, todo: set[str]) -> None:
+    """Write the members ``todo`` of the archive at ``path`` (checked by the caller) under
+    ``base``, each through a temporary name and a rename (never half written)."""
+    import shutil
+    import tarfile
+    import zipfile
+
+    def put(member: str, source: IO[bytes]) -> None:
+        target = base / member
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with fileio.atomic_path(target) as tmp, open(tmp, "wb") as out:
+            shutil.copyfileobj(source, out, 1 << 20)
+
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.filename in todo:
+                    with zf.open(info) as src:
+                        put(info.filename, src)
+        return
+    with tarfile.open(path) as tf:
+        for member in tf.getmembers():
+            if member.name in todo:
+                data = tf.extractfile(member)
+                assert data is not None  # a regular file (checked in _members)
+                with data:
+                    put(member.name, data)
 
 
 def download_all() -> list[str]:

@@ -30,6 +30,7 @@ __all__ = (
     "cosh",
     "download",
     "download_all",
+    "download_extract",
     "evaluate_accuracy",
     "evaluate_loss",
     "exp",
