@@ -340,6 +340,26 @@ def test_a_compiled_pass_reads_the_python_values_of_the_net_again(tiny_iters, mo
     assert before > 0.5 and flipped < 0.2, (before, flipped)
 
 
+class _ScaleLayer(keras.layers.Layer):
+    def call(self, X, training=None):
+        return X * SCALE
+
+
+def test_a_compiled_pass_reads_the_python_values_of_a_nested_layer_again(tiny_iters,
+                                                                         monkeypatch):
+    """A layer of the reader's own inside a Sequential (the book's dropout_layer in a layer
+    of its own, 4.6's exercise) reading a global: only the top-level call was watched, so the
+    first value stayed baked in the compiled pass."""
+    train_iter, test_iter = tiny_iters
+    net = keras.models.Sequential([keras.layers.Flatten(), keras.layers.Dense(10),
+                                   _ScaleLayer()])
+    d2l.train_epoch_ch3(net, train_iter, _chapter_loss(), keras.optimizers.SGD(0.1))
+    before = d2l.evaluate_accuracy(net, test_iter)
+    monkeypatch.setattr(sys.modules[__name__], "SCALE", -1.0)  # every logit flipped
+    flipped = d2l.evaluate_accuracy(net, test_iter)
+    assert before > 0.5 and flipped < 0.2, (before, flipped)
+
+
 @pytest.mark.parametrize("at_eval", [1, 2])
 def test_ctrl_c_in_train_ch3_keeps_the_finished_epoch_and_ends_the_program(
         tiny_iters, monkeypatch, capsys, at_eval):

@@ -231,15 +231,29 @@ _PLAIN = (bool, int, float, str)
 
 
 def _python_state(net: Any) -> tuple[tuple[str, Any], ...]:
-    """The plain values (numbers, strings, flags) that the net's ``call`` names: its module's
-    globals, its closure's cells and the net's own attributes (``self.rate``). A traced pass
-    bakes them in as constants, so a change to one must trace it anew. d2l runs eagerly: the
-    book's dropout-from-scratch net reads its rates from globals, and a rate changed between
-    two trainings of one net was ignored here (the first rate trained on)."""
+    """The plain values (numbers, strings, flags) that the ``call`` of the net and of each
+    layer nested in it names (:func:`_call_state`); Keras's own layers read none and are
+    skipped. A traced pass bakes them in as constants, so a change to one must trace it anew.
+    d2l runs eagerly: the book's dropout-from-scratch net reads its rates from globals, and a
+    rate changed between two trainings of one net was ignored here (the first rate trained
+    on); so was one read by a layer of the reader's own inside a ``Sequential``."""
+    flatten = getattr(net, "_flatten_layers", None)
+    layers = [net, *(flatten(include_self=False, recursive=True) if flatten else ())]
+    state: list[tuple[str, Any]] = []
+    for i, layer in enumerate(layers):
+        if type(layer).__module__.startswith(("keras.", "tensorflow.", "tf_keras.")):
+            continue
+        state += [(f"{i}:{name}" if i else name, value) for name, value in _call_state(layer)]
+    return tuple(state)
+
+
+def _call_state(net: Any) -> list[tuple[str, Any]]:
+    """The plain values that ``type(net).call`` names: its module's globals, its closure's
+    cells and the object's own attributes (``self.rate``)."""
     fn = getattr(type(net), "call", None)
     code = getattr(fn, "__code__", None)
     if code is None:
-        return ()
+        return []
     found = getattr(fn, "__globals__", {})
     own = getattr(net, "__dict__", {})
     state = [(n, found[n]) for n in code.co_names if isinstance(found.get(n), _PLAIN)]
@@ -252,7 +266,7 @@ def _python_state(net: Any) -> tuple[tuple[str, Any], ...]:
             continue
         if isinstance(value, _PLAIN):
             state.append((name, value))
-    return tuple(state)
+    return state
 
 
 def _step_on(step: Callable[..., tuple[Any, Any]]) -> Callable[[Getter], Callable[..., Any]]:

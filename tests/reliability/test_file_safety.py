@@ -236,12 +236,17 @@ def test_an_output_never_replaces_a_runs_state_file(two_runs, tmp_path, capsys):
     longer evaluated or resumed: a folder's state files are its own command's."""
     run = two_runs[0]
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
-    for dest in (run / "checkpoint.safetensors", run / "x" / ".." / "config.json"):
-        code, _, err = run_cli(capsys, "export", run, "--format", "torch", "--out", dest,
-                               "--overwrite")
-        refused(code, err, f"--out {str(dest)!r} is a file of {str(run.resolve())!r}, a folder "
-                "of softreg's train command, which reads it back: softreg never replaces it "
-                "with another output (--overwrite or not); choose another --out")
+    dest = run / "checkpoint.safetensors"  # the very checkpoint exported: refused as that
+    code, _, err = run_cli(capsys, "export", run, "--format", "torch", "--out", dest,
+                           "--overwrite")
+    refused(code, err, f"--out {str(dest)!r} is the checkpoint being exported; writing the "
+            "export there would replace the model it is made from, --overwrite or not")
+    dest = run / "x" / ".." / "config.json"
+    code, _, err = run_cli(capsys, "export", run, "--format", "torch", "--out", dest,
+                           "--overwrite")
+    refused(code, err, f"--out {str(dest)!r} is a file of {str(run.resolve())!r}, a folder "
+            "of softreg's train command, which reads it back: softreg never replaces it "
+            "with another output (--overwrite or not); choose another --out")
     code, _, err = run_cli(capsys, "evaluate", run, "--png", run / "history.json",
                            "--overwrite")
     refused(code, err, "which reads it back")
