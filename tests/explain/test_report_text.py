@@ -258,4 +258,7 @@ def test_markdown_cells_escape_what_would_end_or_split_them():
     assert markdown_cell("a\\|b") == "a\\\\\\|b"  # the backslash is the name's, not an escape
     assert markdown_cell("c`d`") == "c\\`d\\`"
     assert markdown_cell("two\nlines\r") == "two\\x0alines\\x0d"  # one row, escaped as printed
+    # emphasis, a link and raw HTML would change what the page shows; an inner _ would not
+    assert markdown_cell("odd<b>*x*[y](z)") == "odd\\<b\\>\\*x\\*\\[y\\](z)"
+    assert markdown_cell("ankle_boot") == "ankle_boot"
     assert _cells("| " + markdown_cell("a\\|b") + " | 1 |") == ["a\\\\\\|b", "1"]

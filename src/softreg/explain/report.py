@@ -10,7 +10,7 @@ from softreg.core.metrics import format_class_report
 from softreg.explain.analysis import Explanation
 from softreg.explain.calibration import T_RANGE
 from softreg.explain.templates import SCALE_PERCENTILE
-from softreg.safety.textsafe import markdown_table
+from softreg.safety.textsafe import Markup, markdown_table
 
 FIGURES = {"confused": "confused pairs", "mistakes": "highest-loss test images",
            "reliability": "reliability diagram", "templates": "weight templates"}
@@ -84,7 +84,7 @@ def render_sections(expl: Explanation, files: dict[str, Path], *, level: int = 2
                  str(int(rep.support[i]))) for i, name in enumerate(expl.names)]
     total = str(int(rep.support.sum()))
     for label, (p, r, f) in (("macro avg", rep.macro()), ("weighted avg", rep.weighted())):
-        cls_rows.append((f"**{label}**", f"{p:.4f}", f"{r:.4f}", f"{f:.4f}", total))
+        cls_rows.append((Markup(f"**{label}**"), f"{p:.4f}", f"{r:.4f}", f"{f:.4f}", total))
     lines = [f"{h} Per-class precision, recall and F1 (test)", "",
              *_table(("class", "precision", "recall", "F1", "support"), cls_rows), "",
              f"Accuracy {rep.accuracy:.4f}. Recall is the per-class accuracy; the macro average "

@@ -43,6 +43,11 @@ def shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class Markup(str):
+    """A table cell that softreg writes itself in Markdown (``**macro avg**``): left as it is
+    by :func:`markdown_cell`, where a name or a value from the data is escaped."""
+
+
 def markdown_cell(value: Any) -> str:
     """``value`` as the text of one cell of a Markdown table row, whatever it holds.
 
@@ -50,14 +55,21 @@ def markdown_cell(value: Any) -> str:
     written ``\\|``; a backslash of the value is doubled (``a\\|b`` would otherwise read as
     an escaped backslash and the cell's end, or lose its backslash on the page); a backtick is
     escaped (two would start a code span, where no escape works); non-printable characters (a
-    line break would end the row) become escapes as :func:`printable` writes them. Anything
-    else is left as it is: ``T-shirt/top`` stays ``T-shirt/top``.
+    line break would end the row) become escapes as :func:`printable` writes them; ``*``,
+    ``[``, ``]``, ``<`` and ``>`` are escaped too (emphasis, a link ``[x](y)``, raw HTML
+    would change what the page shows; ``_`` inside a word makes no emphasis and stays, so
+    ``ankle_boot`` reads as it is). Anything else is left as it is: ``T-shirt/top`` stays
+    ``T-shirt/top``.
 
     Example:
         >>> markdown_cell("x|y")
         'x\\\\|y'
     """
-    text = str(value).replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+    if isinstance(value, Markup):
+        return str(value)
+    text = str(value).replace("\\", "\\\\")
+    for mark in "|`*[]<>":
+        text = text.replace(mark, "\\" + mark)
     return printable(text)
 
 
