@@ -533,3 +533,24 @@ def test_resume_refuses_cuda_where_there_is_none(capsys, tmp_path, fake_fashion)
 def test_resume_of_a_folder_without_a_run(capsys, tmp_path):
     code, _, err = _run(capsys, "train", "--resume", str(tmp_path), "--lr", "5")
     assert code == 2 and "cannot resume: " in err and "does not exist" in err
+
+
+def test_a_resumed_run_names_the_exports_and_explanation_of_its_earlier_model(capsys,
+                                                                            tmp_path):
+    """After --resume, model_torch.safetensors and explain.md in the run still described the
+    epoch they were made from, beside a checkpoint of a later one, without a word."""
+    need("safetensors")
+    run = tmp_path / "run"
+    code, out, err = _run(capsys, "train", "--framework", "numpy", "--epochs", "1", "--data",
+                          "sklearn:iris", "--out", str(run), "--no-figures")
+    assert code == 0 and "note:" not in out, err
+    assert _run(capsys, "export", str(run), "--format", "torch")[0] == 0
+    assert _run(capsys, "explain", str(run), "--no-figures")[0] == 0
+    code, out, err = _run(capsys, "train", "--resume", str(run), "--epochs", "2",
+                          "--no-figures")
+    assert code == 0, err
+    assert ("note: model_torch.safetensors, explain.md in the run folder describe an earlier "
+            "model than its checkpoint now holds") in out
+    code, out, err = _run(capsys, "train", "--resume", str(run), "--epochs", "2",
+                          "--no-figures")  # already finished: the same model, no note
+    assert code == 0 and "already finished" in out and "note:" not in out, err

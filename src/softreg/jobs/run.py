@@ -681,3 +681,23 @@ def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
     if result.history.message:
         print(result.history.message, file=s)
     print(f"run folder: {result.out_dir}  (report: {result.out_dir / 'report.md'})", file=s)
+    stale = older_outputs(result)
+    if stale:  # a resumed run's exports and explanation describe the model it continued from
+        print(f"note: {', '.join(stale)} in the run folder describe an earlier model than its "
+              "checkpoint now holds (they were made before this training); run softreg export "
+              "or softreg explain again for this one", file=s)
+
+
+def older_outputs(result: RunResult) -> list[str]:
+    """The files that ``softreg export`` and ``softreg explain`` wrote into the run folder
+    before the run's checkpoint was last saved (a resumed run's): they describe the model it
+    continued from, not the one it holds now."""
+    from softreg.export import FORMATS
+
+    ckpt = result.files.get("checkpoint")
+    if result.already_finished or ckpt is None or not ckpt.exists():  # the model unchanged
+        return []
+    saved = ckpt.stat().st_mtime
+    names = [name for _, name in FORMATS.values()] + ["explain.md"]
+    return [n for n in names if (result.out_dir / n).is_file()
+            and (result.out_dir / n).stat().st_mtime < saved]
