@@ -136,3 +136,26 @@ def test_torch_export_of_a_colour_image_model_says_it_takes_channels_last(capsys
     out = _run(capsys, "predict", run, image, "--json", "--top-k", "2")
     top = {e["class"]: e["probability"] for e in json.loads(out)[0]["top"]}
     np.testing.assert_allclose(probs, [top["green"], top["red"]], atol=PROBS_ATOL)
+
+
+def test_the_loading_snippet_of_a_run_of_resized_pictures_says_to_resize_them(capsys,
+                                                                             tmp_path):
+    """A run trained with --image-size read its pictures resized; the exported file takes
+    that size only, and its loading lines said nothing of it (12x10 pictures fed to a 6x5
+    model gave 4 rows of probabilities a picture, without an error)."""
+    need("safetensors")
+    PIL = need("PIL", "PIL.Image")
+    rng = np.random.default_rng(1)
+    root = tmp_path / "pics"
+    for k, cls in enumerate(("dark", "light")):
+        (root / cls).mkdir(parents=True)
+        for i in range(6):
+            PIL.fromarray(rng.integers(0, 100, (12, 10), dtype=np.uint8) + 120 * k).save(
+                root / cls / f"{i}.png")
+    sized, plain = tmp_path / "sized", tmp_path / "plain"
+    for out, extra in ((sized, ("--image-size", "6x5")), (plain, ())):
+        _run(capsys, "train", "--framework", "numpy", "--data", f"folder:{root}", *extra,
+             "--epochs", "1", "--quiet", "--no-figures", "--out", out)
+    printed = _run(capsys, "export", sized, "--format", "torch")
+    assert "# the run read its pictures resized to 6x5 (--image-size): resize yours so" in printed
+    assert "resized to" not in _run(capsys, "export", plain, "--format", "torch")

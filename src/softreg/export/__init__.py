@@ -13,6 +13,7 @@ import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from softreg.core.errors import CheckpointError, ConfigError
 from softreg.export import common
@@ -104,7 +105,27 @@ def export_model(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[s
         write_new(dest, lambda tmp: module.write(ck, source, tmp), overwrite=overwrite)
     epoch = ck.meta.get("epoch")
     return Exported(dest, path, epoch if isinstance(epoch, int) else None,
-                    module.snippet(ck).format(path=dest))
+                    _resize_note(ck, path) + module.snippet(ck).format(path=dest))
+
+
+def _resize_note(ck: Any, where: Path) -> str:
+    """A comment line before the loading snippet of a run that read its pictures resized
+    (``--image-size``, maybe ``--grayscale``): the exported model takes them at that size only
+    (``softreg predict`` resizes a picture itself; the exported file cannot). Empty otherwise."""
+    from softreg.runfiles.checkpoint_meta import data_config
+
+    shape = ck.shape.image_shape
+    if shape is None:
+        return ""
+    try:
+        config = data_config(ck.meta, str(where), {})
+    except ConfigError:  # an estimator saved without its data: no data settings recorded
+        return ""
+    if not config.image_size:
+        return ""
+    gray = ", in grayscale (--grayscale)" if config.grayscale else ""
+    return (f"# the run read its pictures resized to {shape[0]}x{shape[1]} (--image-size)"
+            f"{gray}: resize yours so first, as softreg predict does\n")
 
 
 def _refuse_checkpoint(dest: Path, source: Path) -> None:
