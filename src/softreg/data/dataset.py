@@ -267,6 +267,20 @@ def data_rows(rows: Sequence[int] | npt.NDArray[np.integer[Any]]) -> str:
     return f"data row{'s' * (len(rows) > 1)} {shown_rows}{more}"
 
 
+def columns_named(want: Sequence[str], got: Sequence[str]) -> list[list[int]]:
+    """The columns of ``got`` (a table's names) of each name of ``want`` (a model's feature
+    names): those of its very name, else those whose name differs from it only by surrounding
+    spaces (a CSV reader strips a header's; Parquet and a DataFrame keep them); an empty list
+    where there is none. ``softreg predict`` and ``evaluate --data`` find a model's columns so.
+    """
+    exact: dict[str, list[int]] = {}
+    loose: dict[str, list[int]] = {}
+    for j, name in enumerate(got):
+        exact.setdefault(name, []).append(j)
+        loose.setdefault(name.strip(), []).append(j)
+    return [exact.get(n) or loose.get(n.strip(), []) for n in want]
+
+
 def cell_number(text: str) -> float:
     """A text cell's number (a CSV file's, a row given to ``softreg predict``), as ``float``
     reads it, but for digits grouped by underscores: ``float("5_1")`` is 51 (Python's literal

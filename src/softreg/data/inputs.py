@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from softreg.core.errors import InputImageError
 from softreg.core.shape import ModelShape
-from softreg.data.dataset import as_float32, cell_number
+from softreg.data.dataset import as_float32, cell_number, columns_named
 from softreg.safety import readback
 from softreg.safety.textsafe import printable, shown
 
@@ -213,18 +213,13 @@ def _matched(cells: list[str], names: list[str], p: Path) -> list[int]:
             from it only by spaces; one column that two features (names differing only by
             spaces) would both take.
     """
-    exact: dict[str, list[int]] = {}
-    loose: dict[str, list[int]] = {}
-    for j, cell in enumerate(cells):
-        exact.setdefault(cell, []).append(j)
-        loose.setdefault(cell.strip(), []).append(j)
-    found: list[list[int]] = [exact.get(n) or loose.get(n.strip(), []) for n in names]
+    found = columns_named(names, cells)
     missing = [n for n, cols in zip(names, found, strict=True) if not cols]
     if missing:
         raise InputImageError(f"input {str(p)!r} lacks the model's feature column(s) "
                               f"{_quoted(missing, 5)}")
     for n, cols in zip(names, found, strict=True):
-        if len(cols) > 1 and n in exact:
+        if len(cols) > 1 and n in cells:
             raise InputImageError(f"input {str(p)!r}: its header names the column {shown(n)} "
                                   "twice; give each column its own name")
         if len(cols) > 1:

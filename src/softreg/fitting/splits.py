@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from softreg.core.config import TrainConfig
 from softreg.core.shape import ModelShape, infer_shape
-from softreg.data.dataset import Dataset
+from softreg.data.dataset import Dataset, columns_named
 
 # A model's weights: W (C, D) and b (C,), float32.
 Params = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
@@ -310,7 +310,7 @@ def model_data(ck_shape: ModelShape, config: TrainConfig, data_dir: str | None =
     index = class_index(got.class_names, ck_shape.class_names, check.label_indices)
     named = bool(got.feature_names and ck_shape.feature_names)
     if got.features != ck_shape.features and not (  # a table holding every model column, and
-            named and all(_columns_named(ck_shape.feature_names, got.feature_names))):  # by name
+            named and all(columns_named(ck_shape.feature_names, got.feature_names))):  # by name
         which = ""
         if named:
             extra = [n for n in got.feature_names if n not in ck_shape.feature_names]
@@ -424,7 +424,7 @@ def by_feature_names(ds: Dataset, ck_shape: ModelShape, spec: str, where: str) -
     want, got = ck_shape.feature_names, ds.feature_names
     if not want or not got or want == got:
         return ds
-    found = _columns_named(want, got)
+    found = columns_named(want, got)
     missing = [n for n, cols in zip(want, found, strict=True) if not cols]
     if missing:
         extra = [n for n in got if n not in want and n.strip() not in {w.strip() for w in want}]
@@ -441,18 +441,6 @@ def by_feature_names(ds: Dataset, ck_shape: ModelShape, spec: str, where: str) -
             "the columns cannot be matched by name; give them in the model's order")
     X_test = None if ds.X_test is None else ds.X_test[:, order]
     return replace(ds, X_train=ds.X_train[:, order], X_test=X_test, feature_names=want)
-
-
-def _columns_named(want: tuple[str, ...], got: tuple[str, ...]) -> list[list[int]]:
-    """The data's columns (``got``) of each of the model's feature names (``want``): those of
-    its very name, else those whose name differs from it only by surrounding spaces (a CSV
-    reader strips a header's; Parquet and a DataFrame keep them); an empty list where none."""
-    exact: dict[str, list[int]] = {}
-    loose: dict[str, list[int]] = {}
-    for j, name in enumerate(got):
-        exact.setdefault(name, []).append(j)
-        loose.setdefault(name.strip(), []).append(j)
-    return [exact.get(n) or loose.get(n.strip(), []) for n in want]
 
 
 def refuse_changed(spec: str, fingerprint: str, recorded: str | None, where: str,
