@@ -311,3 +311,20 @@ def test_a_sweep_refused_for_its_data_writes_nothing_and_makes_no_folder(tmp_pat
             with pytest.raises(SoftregError, match=message):
                 _sweep(out, space)
         assert not (tmp_path / "sw").exists() and os.listdir(tmp_path / "empty") == []
+
+
+def test_the_data_check_reads_a_table_once_for_a_val_split_axis(tmp_path, monkeypatch):
+    """Before its folder is made, the sweep checks every data setting's splits: a --val-split
+    axis of three values read the table three times (once would do)."""
+    import softreg.sweeps.sweep as sweep_module
+    from softreg.sweeps.sweep import check_data
+
+    data = _table(tmp_path / "t.csv")
+    reads = []
+    real = sweep_module.load_dataset
+    monkeypatch.setattr(sweep_module, "load_dataset",
+                        lambda *a, **k: reads.append(a[0].data) or real(*a, **k))
+    configs = [TrainConfig(data=data, framework="numpy", epochs=1, val_split=v, device="cpu")
+               for v in (0.1, 0.2, 0.3)]
+    shapes = check_data(configs)
+    assert reads == [data] and shapes(configs[1]) == (3, 4)

@@ -320,6 +320,9 @@ class DataShapes:
         self.data_dir = data_dir
         self.offline = offline
         self.known: dict[tuple[Any, ...], tuple[int, int]] = {}
+        # the data last loaded, by its data settings: a --val-split or --val-seed axis splits
+        # one load several ways, not a load each (dropped by forget, once the checks are done)
+        self._loaded: tuple[tuple[Any, ...], Any] | None = None
 
     def __call__(self, config: TrainConfig) -> tuple[int, int]:
         which = (*(getattr(config, name) for name in DATA_SETTINGS), config.val_split,
@@ -333,9 +336,16 @@ class DataShapes:
 
         if parse(config.data).kind == "named":
             return data_shape(config, self.data_dir, self.offline).weights
-        dataset = load_dataset(config, self.data_dir, self.offline)
+        key = tuple(getattr(config, name) for name in DATA_SETTINGS)
+        if self._loaded is None or self._loaded[0] != key:
+            self._loaded = (key, load_dataset(config, self.data_dir, self.offline))
+        dataset = self._loaded[1]
         prepare_splits(config, dataset=dataset, scale=False)  # (a copy, dropped at once)
         return dataset.shape.weights
+
+    def forget(self) -> None:
+        """Drop the data last loaded (the shapes stay): the sweep's own processes read it."""
+        self._loaded = None
 
 
 def check_data(configs: Sequence[TrainConfig], data_dir: str | None = None,
@@ -354,8 +364,11 @@ def check_data(configs: Sequence[TrainConfig], data_dir: str | None = None,
             hold one model of the data's shape (:func:`~softreg.fitting.pack_plan.plan_packs`).
     """
     shapes = shapes if shapes is not None else DataShapes(data_dir, offline)
-    for config in configs:
-        shapes(config)
+    try:
+        for config in configs:
+            shapes(config)
+    finally:
+        shapes.forget()
     _plan(list(configs), engine, usable_jobs(jobs, None), shapes)
     return shapes
 
