@@ -232,3 +232,20 @@ def test_download_extract_refuses_members_outside_its_folder_links_and_other_fil
     cache = _archive_hub(monkeypatch, tmp_path, "plain.csv", lambda p: p.write_text("a\n1\n"))
     with pytest.raises(ConfigError, match=r"is neither a zip nor a tar archive"):
         datahub.download_extract("archive", cache_dir=cache)
+
+
+def test_download_extract_bounds_the_members_it_reads(monkeypatch, tmp_path):
+    import tarfile
+
+    def many(p):
+        inner = tmp_path / "x.csv"
+        inner.write_text("a\n")
+        with tarfile.open(p, "w") as tf:
+            for i in range(4):
+                tf.add(inner, arcname=f"pack/{i}.csv")
+
+    cache = _archive_hub(monkeypatch, tmp_path, "many.tar", many)
+    monkeypatch.setattr(datahub, "MAX_MEMBERS", 3)
+    with pytest.raises(DataError, match=r"holds more than 3 members, more than softreg unpacks"):
+        datahub.download_extract("archive", cache_dir=cache)
+    assert not (cache / "pack").exists()

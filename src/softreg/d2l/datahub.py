@@ -185,7 +185,10 @@ def _members(path: Path) -> list[tuple[str, int, bool]]:
     try:
         with tarfile.open(path) as tf:
             out = []
-            for member in tf.getmembers():
+            for member in tf:  # one header at a time: the count is bounded as it is read
+                if len(out) >= MAX_MEMBERS:
+                    raise DataError(f"{path}: the archive holds more than {MAX_MEMBERS:,} "
+                                    "members, more than softreg unpacks")
                 if not (member.isfile() or member.isdir()):
                     raise DataError(f"{path}: member {member.name!r} is a link or a special "
                                     "file; softreg unpacks files and folders only")
