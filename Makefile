@@ -112,7 +112,7 @@ docs: $(BIN)/.installed
 # The main suite: its halves side by side (make -j2 test-main), or one after the other. The first
 # half holds the tests that start processes, Ray clusters and notebook kernels (all the Ray ones,
 # so that two clusters never start at once); the second, the rest.
-MAIN_REQUIRE := torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard,jupyter,ray,griffe,sklearn
+MAIN_REQUIRE := torch,tensorflow,data,mpmath,safetensors,PIL,onnx,onnxruntime,tensorboard,jupyter,ray,griffe,sklearn,numba
 PROCS_TESTS := tests/reliability tests/sweeps tests/examples
 test-main: test-main-procs test-main-rest
 

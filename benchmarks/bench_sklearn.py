@@ -20,12 +20,14 @@ Fashion-MNIST fit alone takes minutes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -360,10 +362,11 @@ def cv(args: argparse.Namespace) -> None:
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.preprocessing import StandardScaler
 
-    from softreg.estimator import SoftmaxRegressionCV
+    from softreg.estimator import SoftmaxRegressionCV, kernels
 
     Xd, yd = load_digits(return_X_y=True)
     X, y, _, _ = fashion(args.n_cv)
+    first_fit()
     # the small tables that LogisticRegressionCV is most often run on, standardised as
     # scikit-learn advises: no target of the issue, reported beside the two that have one
     small = []
@@ -393,23 +396,60 @@ def cv(args: argparse.Namespace) -> None:
         print(f"scikit-learn LogisticRegressionCV: {t_sk:.2f} s, C_ {c_sk:.4g}; "
               f"{sum(e for e, _ in sk_runs) // (1 + rounds if rounds > 1 else 1)} evaluations "
               f"of one model each over {len(sk_runs) // (1 + rounds if rounds > 1 else 1)} fits")
-        for fw in ("numpy", "torch"):
+        # NumPy with the numba kernels where they are installed (softreg[fast]), NumPy alone,
+        # and torch
+        variants = [("numpy", "numpy", True)] if kernels.enabled() else []
+        for label, fw, on in (*variants, ("numpy, no numba", "numpy", False),
+                              ("torch", "torch", False)):
             if fw == "torch":
                 import torch  # noqa: F401  (its import, about 1 s, is not the fit's)
-            with warnings.catch_warnings(), counting() as made:
+            with warnings.catch_warnings(), counting() as made, numba_switch(on):
                 warnings.simplefilter("ignore")
                 t, m = runs(lambda A=A, b=b, fw=fw: SoftmaxRegressionCV(
                     Cs=10, cv=5, framework=fw).fit(A, b))
             same = np.isclose(m.C_, c_sk)
-            print(f"softreg SoftmaxRegressionCV {fw:5s}: {t:.2f} s ({t_sk / t:.1f}x faster), "
+            print(f"softreg SoftmaxRegressionCV {label}: {t:.2f} s ({t_sk / t:.1f}x faster), "
                   f"C_ {m.C_:.4g} ({'same' if same else 'DIFFERENT'}); evaluations: "
                   f"{made[0].n} of the pack of {m.n_iter_.size} (most iterations of one "
                   f"member {int(m.n_iter_.max())}), {made[-1].n} of the refit")
-            record(f"SoftmaxRegressionCV {fw} vs LogisticRegressionCV, {title}", t_sk / t,
+            record(f"SoftmaxRegressionCV {label} vs LogisticRegressionCV, {title}", t_sk / t,
                    target=target)
-            if fw == "numpy" and title == "digits":
+            if fw == "numpy" and on == kernels.enabled() and title == "digits":
                 cv_floor(A, b, made[0].models, t_sk / 10)
                 fit_parts(lambda A=A, b=b: SoftmaxRegressionCV(Cs=10, cv=5).fit(A, b))
+
+
+@contextlib.contextmanager
+def numba_switch(on: bool) -> Iterator[None]:
+    """softreg's numba kernels on (where installed) or off, for the ``with`` block."""
+    before = os.environ.get("SOFTREG_NUMBA")
+    os.environ["SOFTREG_NUMBA"] = "1" if on else "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["SOFTREG_NUMBA"]
+        else:
+            os.environ["SOFTREG_NUMBA"] = before
+
+
+def first_fit() -> None:
+    """The first CV fit on digits in a fresh process, numba's kernels on and off: what the
+    kernels' start costs (numba's import, their load from its cache) beside the fit itself."""
+    code = ("import time, warnings; from sklearn.datasets import load_digits; "
+            "from softreg.estimator import SoftmaxRegressionCV; "
+            "X, y = load_digits(return_X_y=True); warnings.simplefilter('ignore'); "
+            "t = time.perf_counter(); SoftmaxRegressionCV(Cs=10, cv=5).fit(X / 16, y); "
+            "print(time.perf_counter() - t)")
+    took = {}
+    for on in (True, False):
+        with numba_switch(on):
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 check=True, env=dict(os.environ))
+        took[on] = float(out.stdout.split()[-1])
+    print(f"the first CV fit on digits in a fresh process: {took[True]:.2f} s with numba's "
+          f"kernels (their start: numba's import, and their load from its cache or their "
+          f"compilation), {took[False]:.2f} s without")
 
 
 def cv_floor(X: Any, y: Any, model_evals: int, budget: float) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from softreg.estimator import kernels
 from softreg.estimator.objective import (
     F64,
     LOGIT_FLOOR,
@@ -178,6 +179,26 @@ class ClassMajorObjective:
         G = room("G", (k * c, n), self.dtype)
         np.matmul(Wa.reshape(k * c, d1), X.T, out=G)
         Z = G.reshape(k, c, n)
+        if self.dtype == np.float32 and kernels.enabled():  # one compiled pass for the rest
+            lse, true = kernels.class_major_softmax(Z, self.codes[s:e], S, {
+                "lse": room("lse", (k, n), self.dtype), "true": room("top", (k, n), self.dtype),
+                "bits": room("bits", (k, n), np.int32)})
+            lse -= true
+            f = np.einsum("kn,kn->k", S, lse, dtype=np.float64)
+        else:
+            f = self._softmax(Z, s, e, S)
+        gWa = self.scratch.get(f"gW-{i}", (k * c, d1), self.dtype)
+        np.matmul(G, X, out=gWa)
+        return f, gWa.reshape(k, c, d1)
+
+    def _softmax(self, Z: Any, s: int, e: int, S: Any) -> F64:
+        """A block's element-wise work in NumPy: Z (k, c, n) logits of rows ``s:e`` become each
+        row's probabilities times its weight ``S`` (k, n), in place; returns the block's share
+        of the objective (k,) (:func:`softreg.estimator.kernels.class_major_softmax` in
+        numba)."""
+        room = self.scratch.room
+        k, c, n = Z.shape
+        G = Z.reshape(k * c, n)
         top = room("top", (k, n), self.dtype)
         np.maximum.reduce(Z, axis=1, out=top)
         Z -= top[:, None, :]
@@ -190,6 +211,4 @@ class ClassMajorObjective:
         f = np.einsum("kn,kn->k", S, lse, dtype=np.float64)
         scale = np.divide(S, total, out=total)  # the rows' weights over their sums
         Z *= scale[:, None, :]
-        gWa = self.scratch.get(f"gW-{i}", (k * c, d1), self.dtype)
-        np.matmul(G, X, out=gWa)
-        return f, gWa.reshape(k, c, d1)
+        return f
