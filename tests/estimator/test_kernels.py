@@ -36,38 +36,78 @@ def _both(monkeypatch, evaluate):
     return off, evaluate()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("standardize", [False, True])  # True: NumPy's _finish after the pass
+@pytest.mark.parametrize("models", ["all", "some"])  # some: the pack's models less a few
 @pytest.mark.parametrize("scale", [1.0, 30.0])  # 30: rows whose logits span past the floor
-def test_class_major_objective_is_numpys_within_float32(monkeypatch, scale):
+def test_class_major_objective_is_numpys_within_its_rounding(monkeypatch, scale, models,
+                                                             standardize, dtype):
     X, y = _data(n=300, d=6, c=4, scale=1.0)
-    prob = _cv_problem(X.astype(np.float32), y, np.logspace(-2, 2, 4))
-    theta = np.random.default_rng(1).normal(0, scale, (len(prob.weights), prob.size))
-    every = np.arange(len(theta))
+    prob = _cv_problem(X.astype(dtype) * 3 + 1, y, np.logspace(-2, 2, 4),
+                       standardize=standardize)
+    assert prob.scaled == standardize
+    K = len(prob.weights)
+    active = np.arange(K) if models == "all" else np.array([0, 2, 3, 7, 11])
+    theta = np.random.default_rng(1).normal(0, scale, (len(active), prob.size))
 
     def evaluate():
-        f, g = ClassMajorObjective(prob)(theta, every)
+        f, g = ClassMajorObjective(prob, dtype)(theta, active)
         return f.copy(), g.copy()
 
     (f0, g0), (f1, g1) = _both(monkeypatch, evaluate)
-    np.testing.assert_allclose(f1, f0, rtol=2e-6)
-    assert np.abs(g1 - g0).max() <= 2e-6 * np.abs(g0).max()
+    rtol = 2e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(f1, f0, rtol=rtol)
+    assert np.abs(g1 - g0).max() <= rtol * np.abs(g0).max()
     if scale > 1:  # some rows' classes lie more than 50 below their max: floored alike
         assert (f0 > 10).all()
 
 
-def test_exp_is_within_float32_rounding_over_the_floor_range(numba_on):
-    # two classes, the second x below the first: its probability is exp(x) / (1 + exp(x))
-    x = -np.concatenate([np.linspace(0, 50, 4001), [1e-7, 0.3465736, 49.999, 60.0, 1e4]])
-    Z = np.stack([np.zeros_like(x), x]).astype(np.float32)[None]  # (1 model, 2, n)
-    n = Z.shape[2]
-    work = {"lse": np.empty((1, n), np.float32), "true": np.empty((1, n), np.float32),
-            "bits": np.empty((1, n), np.int32)}
-    lse, true = kernels.class_major_softmax(Z, np.zeros(n, np.intp), np.ones((1, n), np.float32),
-                                            work)
-    e = np.exp(np.maximum(x.astype(np.float32).astype(np.float64), -50.0))
-    np.testing.assert_allclose(Z[0, 1], e / (1 + e), rtol=1e-6)
-    np.testing.assert_allclose(Z[0, 0], 1 / (1 + e), rtol=1e-6)
-    np.testing.assert_allclose(lse[0], np.log1p(e), rtol=1e-6, atol=1e-7)
-    assert (true == 0).all()  # the true class is each row's max
+def _block(Z, codes, S):
+    """The kernel on one block; returns its objective shares (k,)."""
+    k, _, n = Z.shape
+    work = {"total": np.empty((k, n), Z.dtype), "true": np.empty((k, n), Z.dtype),
+            "bits": np.empty((k, n), kernels.bits(Z.dtype)), "f": np.empty(k)}
+    return kernels.class_major_softmax(Z, codes, S, work).copy()
+
+
+# float32: within its rounding (NumPy's own exp is within 2e-7); float64: within 1e-15
+RTOL = {np.float32: 1e-6, np.float64: 1e-14}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exp_and_log_are_within_rounding_over_the_floor_range(numba_on, dtype):
+    # two classes, the second x below the first: its probability is exp(x) / (1 + exp(x)),
+    # and the first's loss log(1 + exp(x)); one model a row (S one-hot), so f is each row's
+    x = -np.concatenate([np.linspace(0, 50, 1001), [1e-7, 0.3465736, 49.999, 60.0, 1e4]])
+    x = x.astype(dtype).astype(np.float64)  # as the kernel sees it
+    n = len(x)
+    Z = np.broadcast_to(np.stack([np.zeros_like(x), x]).astype(dtype),
+                        (n, 2, n)).copy()  # (models, classes, rows)
+    f = _block(Z, np.zeros(n, np.intp), np.eye(n, dtype=dtype))
+    e = np.exp(np.maximum(x, -50.0))
+    rows, rtol = np.arange(n), RTOL[dtype]
+    np.testing.assert_allclose(Z[rows, 1, rows], e / (1 + e), rtol=rtol)
+    np.testing.assert_allclose(Z[rows, 0, rows], 1 / (1 + e), rtol=rtol)
+    np.testing.assert_allclose(f, np.log1p(e), rtol=rtol, atol=rtol / 10)
+    # the second class true: its loss is log(1 + exp(x)) - x
+    Z = np.broadcast_to(np.stack([np.zeros_like(x), x]).astype(dtype), (n, 2, n)).copy()
+    f = _block(Z, np.ones(n, np.intp), np.eye(n, dtype=dtype))
+    np.testing.assert_allclose(f, np.log1p(e) - x, rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_loss_of_many_classes_is_the_log_sum_exp(numba_on, dtype):
+    # sums of exps from 1 to 1000 (1000 classes at one logit): the log over its whole range
+    rng = np.random.default_rng(3)
+    c, n = 1000, 64
+    Z = (rng.normal(0, 1, (1, c, n)) * np.linspace(0, 8, n)).astype(dtype)
+    codes = rng.integers(0, c, n)
+    S = rng.uniform(0.5, 2, (1, n)).astype(dtype)
+    Z64 = Z[0].astype(np.float64)
+    top = Z64.max(axis=0)
+    loss = np.log(np.exp(Z64 - top).sum(axis=0)) - (Z64[codes, np.arange(n)] - top)
+    f = _block(Z, codes, S)
+    np.testing.assert_allclose(f[0], S[0].astype(np.float64) @ loss, rtol=RTOL[dtype])
 
 
 def test_an_overflowing_model_is_non_finite_and_the_others_are_not(monkeypatch):

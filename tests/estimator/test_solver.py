@@ -74,6 +74,18 @@ def test_binary_equals_logistic_regression():
     assert np.allclose(m.predict_proba(X), sk.predict_proba(X), atol=1e-6)
 
 
+def _kernels(monkeypatch, kernels, framework="numpy"):
+    """The NumPy objective as it is ("numpy": its blocks and shifts checked too), or, on small
+    float64 X, the class-major one of numba's kernels (softreg.estimator.kernels); returns
+    whether the kernels run."""
+    if kernels == "numba":
+        if framework != "numpy":
+            pytest.skip("numba's kernels are NumPy's objective's")
+        need("numba")
+    monkeypatch.setenv("SOFTREG_NUMBA", "1" if kernels == "numba" else "0")
+    return kernels == "numba"
+
+
 def _fit(X, y, **kw):
     return SoftmaxRegression(C=0.5, tol=1e-9, **kw)
 
@@ -346,7 +358,9 @@ def test_row_blocks_group_runs_and_skip_unweighted_rows():
 
 @pytest.mark.parametrize("layout", ["split", "merged"])
 @pytest.mark.parametrize("framework", ["numpy", "torch"])
-def test_cross_validation_pack_objective_equals_each_model_alone(monkeypatch, framework, layout):
+@pytest.mark.parametrize("kernels", ["numpy", "numba"])
+def test_cross_validation_pack_objective_equals_each_model_alone(monkeypatch, framework, layout,
+                                                                 kernels):
     """The CV pack's rows grouped by fold (each block multiplied by its own models only), or
     as one block of every row and model (split_pays: a small problem), give every model the
     objective and gradient written out independently for its training rows."""
@@ -358,6 +372,7 @@ def test_cross_validation_pack_objective_equals_each_model_alone(monkeypatch, fr
     from softreg.estimator.folds import grouped
 
     monkeypatch.setattr(objective, "BLOCK_COST", 0 if layout == "split" else 1 << 60)
+    compiled = _kernels(monkeypatch, kernels, framework)
 
     X, y = _data(n=120)
     Cs = np.array([0.1, 1.0, 10.0])
@@ -370,8 +385,8 @@ def test_cross_validation_pack_objective_equals_each_model_alone(monkeypatch, fr
     prob = prepare.problem(X[order], y[order], masks[:, order], np.tile(Cs, len(folds)), 3,
                            False)
     fun = prepare.objective(prob, framework, "cpu")
-    # one block a fold, each of the other folds' models; or one of everything
-    assert len(fun.blocks) == (len(folds) if layout == "split" else 1)
+    if not compiled:  # one block a fold, each of the other folds' models; or one of everything
+        assert len(fun.blocks) == (len(folds) if layout == "split" else 1)
     theta = np.random.default_rng(3).normal(size=(len(masks), prob.size))
     some = np.array([0, 4, 5, 11])  # a subset, as when models have left the pack
     f, g = fun(theta[some], some)
@@ -459,8 +474,9 @@ def test_float32_pairs_reach_the_optimum_of_float64_pairs(monkeypatch):
 
 @pytest.mark.parametrize("shift", ["block", "row"])
 @pytest.mark.parametrize("n_classes", [2, 3, 40])
+@pytest.mark.parametrize("kernels", ["numpy", "numba"])
 def test_pack_objective_equals_the_reference_with_few_and_many_classes(monkeypatch, n_classes,
-                                                                      shift):
+                                                                      shift, kernels):
     """float64 logits shifted by one bound for the block (LOGIT_SPAN), or by each row's max
     (a loop over the classes up to CLASS_LOOP of them, NumPy's reduction beyond), and scaled
     by the rows' weights a class at a time (up to SCALE_LOOP classes) or broadcast: each way
@@ -468,6 +484,7 @@ def test_pack_objective_equals_the_reference_with_few_and_many_classes(monkeypat
     from softreg.estimator import objective, prepare
 
     assert (n_classes > objective.CLASS_LOOP) == (n_classes == 40)
+    compiled = _kernels(monkeypatch, kernels)
     if shift == "row":
         monkeypatch.setattr(objective, "LOGIT_SPAN", -1.0)
     tops, top = [], objective._top
@@ -479,7 +496,7 @@ def test_pack_objective_equals_the_reference_with_few_and_many_classes(monkeypat
     prob = prepare.problem(X, y, sw, Cs, n_classes, False)
     theta = np.random.default_rng(5).normal(size=(2, prob.size))
     f, g = prepare.objective(prob, "numpy", "cpu")(theta, np.arange(2))
-    assert tops and all((t is None) == (shift == "row") for t in tops)
+    assert compiled or (tops and all((t is None) == (shift == "row") for t in tops))
     for k in range(2):  # two classes: the penalty doubled (prepare.penalty), C halved
         f_ref, g_ref = _reference(X, y, Cs[k] / (2 if n_classes == 2 else 1), sw[k])[2](theta[k])
         assert np.isclose(f[k], f_ref, rtol=1e-12)
@@ -488,7 +505,9 @@ def test_pack_objective_equals_the_reference_with_few_and_many_classes(monkeypat
 
 @pytest.mark.parametrize("framework", ["numpy", "torch"])
 @pytest.mark.parametrize("offset", ["all classes +700", "one class -1000"])
-def test_large_logits_neither_overflow_nor_lose_the_objective(monkeypatch, offset, framework):
+@pytest.mark.parametrize("kernels", ["numpy", "numba"])
+def test_large_logits_neither_overflow_nor_lose_the_objective(monkeypatch, offset, framework,
+                                                              kernels):
     """Logits near 700 (exp overflows float64 beyond 709) span little: numpy's one shift for
     the block keeps them finite. A class 1000 below the others spans more than LOGIT_SPAN:
     each row's own max shifts them (torch shifts each row by its max always, before its one
@@ -497,6 +516,7 @@ def test_large_logits_neither_overflow_nor_lose_the_objective(monkeypatch, offse
 
     if framework == "torch":
         need("torch")
+    compiled = _kernels(monkeypatch, kernels, framework)
     tops, top = [], objective._top
     monkeypatch.setattr(objective, "_top", lambda G, b: (tops.append(top(G, b)), tops[-1])[1])
     X, y = _data(n=200)
@@ -507,7 +527,7 @@ def test_large_logits_neither_overflow_nor_lose_the_objective(monkeypatch, offse
     else:
         theta[0, -1] -= 1000.0
     f, g = prepare.objective(prob, framework, "cpu")(theta, np.array([0]))
-    if framework == "numpy":
+    if framework == "numpy" and not compiled:
         assert [t is None for t in tops] == [offset == "one class -1000"]
     f_ref, g_ref = _reference(X, y, 1.0, np.ones(len(y)))[2](theta[0])
     assert np.isfinite(f[0]) and np.isclose(f[0], f_ref, rtol=1e-12)

@@ -45,20 +45,49 @@ def _compiled() -> Any:
     return _numba_kernels
 
 
-def class_major_softmax(Z: Any, codes: Any, S: Any, work: dict[str, Any]) -> tuple[Any, Any]:
-    """One block's element-wise work, in place: Z (k, c, n) float32 logits become each row's
-    probabilities times its weight ``S`` (k, n), ``p * S / sum`` (the true classes' one-hot not
-    taken off). Returns the rows' log-sum-exp (k, n) and their true logits (k, n), both
-    relative to each row's max: a row's loss is their difference.
+def class_major_softmax(Z: Any, codes: Any, S: Any, work: dict[str, Any]) -> Any:
+    """One block's element-wise work, in place: Z (k, c, n) float32 or float64 logits become
+    each row's probabilities times its weight ``S`` (k, n), ``p * S / sum`` (the true classes'
+    one-hot not taken off). Returns the block's share of each model's objective (k,) float64:
+    its rows' log-sum-exp less their true logits, weighted, both relative to each row's max.
 
-    ``work``: (k, n) arrays the kernel writes: "lse" and "true" float32, "bits" int32."""
-    lse, true, bits = work["lse"], work["true"], work["bits"]
-    _compiled().class_major_softmax(Z, codes, S, lse, true, bits)
-    np.log(lse, out=lse)
-    return lse, true
+    ``work``: the (k, n) working arrays, "total" and "true" in Z's dtype, "bits" the integer
+    of its width (:func:`bits`), and "f" (k,) float64, which is returned."""
+    f = work["f"]
+    kernel = (_compiled().class_major_softmax if Z.dtype == np.float32
+              else _compiled().class_major_softmax64)
+    kernel(Z, codes, S, f, work["total"], work["true"], work["bits"])
+    return f
+
+
+def bits(dtype: Any) -> Any:
+    """The integer dtype of a float dtype's width: the kernels' working space for its bits."""
+    return np.int32 if np.dtype(dtype) == np.float32 else np.int64
 
 
 def two_loop(g: Any, S: Any, Y: Any, rho: Any, yy: Any, order: Any, q: Any, d: Any) -> Any:
     """L-BFGS's direction ``-H g`` of each model (row of g), into ``d``; see
     :func:`softreg.estimator.lbfgs._direction`, whose NumPy code it replaces."""
     return _compiled().two_loop(g, S, Y, rho, yy, order, q, d)
+
+
+def finish_blocks(F: Any, G: Any, place: Any, M: Any, m: Any, theta: Any, alpha: Any,
+                  out: Any) -> tuple[Any, Any]:
+    """The objective (k,) and gradient (k, p) of a class-major pack on unstandardised X from its
+    blocks' shares: :func:`softreg.estimator.objective._finish` with the blocks' sums, in one
+    compiled pass.
+
+    Args:
+        F: (blocks, most) each block's objective shares, its models in order.
+        G: (blocks, most * c, d + 1) each block's gradient shares (each model's c rows: a
+            class's weights, then its intercept), float32 or float64.
+        place: (k, blocks) each model's place among a block's models, -1 where it has none.
+        M, m: (k, d, c) and (k, c) the true classes' sums (:func:`true_class_sums`).
+        theta: (k, p) the parameters; alpha: (k,) the penalties.
+        out: (k, p) float64, which receives the gradient.
+
+    Returns:
+        The objective (k,) and ``out``."""
+    f = np.empty(len(place))
+    _compiled().finish_blocks(F, G, place, M, m, theta, alpha, f, out)
+    return f, out

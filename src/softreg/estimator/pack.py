@@ -79,8 +79,11 @@ class ClassMajorObjective:
         # problem
         self.true_rows, self.true_weights = true_class_sums(problem) if true is None else true
         self.scratch = Scratch()
+        # the compiled element-wise pass, where numba is there and switched on when the
+        # objective is made (:func:`softreg.estimator.kernels.enabled`)
+        self.fast = self.dtype in (np.float32, np.float64) and kernels.enabled()
         self._index: dict[tuple[int, int], npt.NDArray[np.intp]] = {}
-        self._plan: tuple[bytes, list[_Block]] | None = None
+        self._plan: tuple[bytes, list[_Block], npt.NDArray[np.intp]] | None = None
 
     def plan(self, active: npt.NDArray[np.intp]) -> list[_Block]:
         """The blocks of a call on the models ``active``: the runs of rows that the same active
@@ -108,7 +111,11 @@ class ClassMajorObjective:
         blocks = [_Block(s, e, None if pos.size == k else pos,
                          weights[active[pos], s:e].astype(self.dtype))
                   for s, e, pos in runs]
-        self._plan = (key, blocks)
+        # each model's place among each block's models, -1 where it weighs none of its rows
+        place = np.full((k, len(runs)), -1, np.intp)
+        for b, (_, _, pos) in enumerate(runs):
+            place[pos, b] = np.arange(len(pos))
+        self._plan = (key, blocks, place)
         return blocks
 
     def __call__(self, theta: F64, active: npt.NDArray[np.intp],
@@ -129,6 +136,8 @@ class ClassMajorObjective:
         np.copyto(Wa[:, :, :d], W_eff.transpose(0, 2, 1), casting="same_kind")
         np.copyto(Wa[:, :, d], b_eff, casting="same_kind")
         blocks = self.plan(active)
+        if self.fast and not p.scaled:  # the blocks' shares summed and finished compiled
+            return self._compiled(theta, active, out, blocks, Wa)
         if len(blocks) == 1 and blocks[0].pos is None:  # one block of every model: as it is
             f, g = self._part(0, blocks[0], Wa)
         else:  # the blocks' shares summed, in the products' dtype
@@ -146,6 +155,27 @@ class ClassMajorObjective:
                     g[pos] += g_b
         return _finish(p, theta, active, (f, g[:, :, :-1], g[:, :, -1]), W_eff, b_eff,
                        self.true_rows, self.true_weights, out, True)
+
+    def _compiled(self, theta: F64, active: npt.NDArray[np.intp], out: F64 | None,
+                  blocks: list[_Block], Wa: Any) -> tuple[F64, F64]:
+        """:meth:`_evaluate` with the compiled kernels on unstandardised X: each block's
+        objective shares and gradient (its models' rows of ``G @ X``) into one array, summed
+        for each model and finished (:func:`softreg.estimator.kernels.finish_blocks`)."""
+        p = self.p
+        k, c, d1 = Wa.shape
+        most = max((len(Wa) if b.pos is None else len(b.pos) for b in blocks), default=0)
+        F = self.scratch.get("F", (len(blocks), most), np.float64)
+        G = self.scratch.get("GB", (len(blocks), most * c, d1), self.dtype)
+        for i, block in enumerate(blocks):
+            sub = Wa if block.pos is None else Wa[block.pos]
+            self._part(i, block, sub, F[i, :len(sub)], G[i, :len(sub) * c])
+        M, m = self.true_rows, self.true_weights
+        if k != len(M):
+            M, m = M[active], m[active]
+        if out is None or out.shape != theta.shape:
+            out = np.empty(theta.shape)
+        assert self._plan is not None
+        return kernels.finish_blocks(F, G, self._plan[2], M, m, theta, p.alpha[active], out)
 
     def _true(self, Z: Any, s: int, e: int) -> Any:
         """The true classes' entries (k, rows) of a block's logits Z (k, c, rows), rows s:e.
@@ -166,11 +196,13 @@ class ClassMajorObjective:
                 (self.codes[s:e] * n + np.arange(n)).astype(kind))
         return np.take(Z.reshape(-1), index[:k])
 
-    def _part(self, i: int, block: _Block, Wa: Any) -> tuple[F64, Any]:
+    def _part(self, i: int, block: _Block, Wa: Any, f_out: F64 | None = None,
+              g_out: Any = None) -> tuple[F64, Any]:
         """The ``i``-th block of a call (the models of ``Wa`` (k, c, d + 1)): its share of the
         objective (k,) with the true classes' logits, and of the gradient (k, c, d + 1), the
         intercepts' last, without the true classes' (their linear term,
-        :func:`true_class_sums`, is taken off by ``_finish``)."""
+        :func:`true_class_sums`, is taken off by ``_finish``); into ``f_out`` (k,) and
+        ``g_out`` (k * c, d + 1) when they are given (the compiled path's)."""
         room = self.scratch.room
         k, c, d1 = Wa.shape
         s, e, S = block.start, block.stop, block.S
@@ -179,15 +211,14 @@ class ClassMajorObjective:
         G = room("G", (k * c, n), self.dtype)
         np.matmul(Wa.reshape(k * c, d1), X.T, out=G)
         Z = G.reshape(k, c, n)
-        if self.dtype == np.float32 and kernels.enabled():  # one compiled pass for the rest
-            lse, true = kernels.class_major_softmax(Z, self.codes[s:e], S, {
-                "lse": room("lse", (k, n), self.dtype), "true": room("top", (k, n), self.dtype),
-                "bits": room("bits", (k, n), np.int32)})
-            lse -= true
-            f = np.einsum("kn,kn->k", S, lse, dtype=np.float64)
+        if self.fast:  # one compiled pass for the rest
+            f = kernels.class_major_softmax(Z, self.codes[s:e], S, {
+                "total": room("lse", (k, n), self.dtype), "true": room("top", (k, n), self.dtype),
+                "bits": room("bits", (k, n), kernels.bits(self.dtype)),
+                "f": np.empty(k) if f_out is None else f_out})
         else:
             f = self._softmax(Z, s, e, S)
-        gWa = self.scratch.get(f"gW-{i}", (k * c, d1), self.dtype)
+        gWa = self.scratch.get(f"gW-{i}", (k * c, d1), self.dtype) if g_out is None else g_out
         np.matmul(G, X, out=gWa)
         return f, gWa.reshape(k, c, d1)
 
