@@ -4,6 +4,9 @@ trial, and the switch that turns them off."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -27,7 +30,10 @@ def numba_on(monkeypatch):
 
 
 def _both(monkeypatch, evaluate):
-    """``evaluate()`` with the kernels off, then on."""
+    """``evaluate()`` with the kernels off, then on (for problems of any size: these are
+    small)."""
+    monkeypatch.setattr(kernels, "LOGITS", 0)
+    monkeypatch.setattr(kernels, "PAIRS", 0)
     monkeypatch.setenv("SOFTREG_NUMBA", "0")
     assert not kernels.enabled()
     off = evaluate()
@@ -180,3 +186,23 @@ def test_the_switch_is_read_at_each_call(monkeypatch):
     assert kernels.enabled()
     monkeypatch.delenv("SOFTREG_NUMBA")
     assert kernels.enabled()
+
+
+def test_small_fits_keep_numpy_and_never_import_numba():
+    # numba's start (about 0.4 s in a new process) is not paid by fits whose NumPy passes take
+    # microseconds; a digits-sized CV pack pays it
+    code = ("import sys, warnings; warnings.simplefilter('ignore'); "
+            "from sklearn.datasets import load_iris; "
+            "from softreg.estimator import SoftmaxRegression, SoftmaxRegressionCV; "
+            "X, y = load_iris(return_X_y=True); SoftmaxRegressionCV().fit(X, y); "
+            "SoftmaxRegression().fit(X, y); print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "SOFTREG_NUMBA": "1"})
+    assert out.stdout.split()[-1] == "False"
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    small = _cv_problem(X[:100].astype(np.float32), y[:100], np.logspace(-2, 2, 4))
+    digits = _cv_problem(X.astype(np.float32), y, np.logspace(-4, 4, 10), folds=5)
+    assert not ClassMajorObjective(small).fast
+    assert ClassMajorObjective(digits).fast

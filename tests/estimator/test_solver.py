@@ -76,12 +76,15 @@ def test_binary_equals_logistic_regression():
 
 def _kernels(monkeypatch, kernels, framework="numpy"):
     """The NumPy objective as it is ("numpy": its blocks and shifts checked too), or, on small
-    float64 X, the class-major one of numba's kernels (softreg.estimator.kernels); returns
-    whether the kernels run."""
+    float64 X, the class-major one of numba's kernels (softreg.estimator.kernels, here for
+    problems of any size); returns whether the kernels run."""
     if kernels == "numba":
         if framework != "numpy":
             pytest.skip("numba's kernels are NumPy's objective's")
         need("numba")
+        from softreg.estimator import kernels as compiled
+
+        monkeypatch.setattr(compiled, "LOGITS", 0)  # these problems are small
     monkeypatch.setenv("SOFTREG_NUMBA", "1" if kernels == "numba" else "0")
     return kernels == "numba"
 

@@ -26,6 +26,24 @@ from typing import Any
 import numpy as np
 
 
+# Fits smaller than these keep NumPy's code, and never import numba: an evaluation of fewer
+# logits (rows x models x classes), a direction over fewer values (models x parameters x
+# pairs). numba's start in a new process (its import and the kernels' load from its cache,
+# about 0.4 s; their compilation, once after an install, a few seconds) is a cost such fits,
+# whose NumPy passes take microseconds, would pay for a few ms at most (iris, wine and breast
+# cancer, lone or cross-validated; digits alone). Decided by the problem's shape alone, so that
+# a fit's result never depends on what ran before it in the process.
+LOGITS = 1 << 17
+PAIRS = 1 << 17
+
+
+def pays(work: int, floor: int) -> bool:
+    """Whether a kernel runs for ``work`` (logits of an evaluation, or values of a direction)
+    against its ``floor`` (:data:`LOGITS`, :data:`PAIRS`): at least that much work, and
+    :func:`enabled`."""
+    return work >= floor and enabled()
+
+
 def enabled() -> bool:
     """Whether the compiled kernels run: numba imports and ``SOFTREG_NUMBA`` is not ``0``
     (read at each call, so that a test or a user can switch them off in a running process)."""

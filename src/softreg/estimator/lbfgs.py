@@ -311,11 +311,12 @@ def _direction(g: F64, S: F64, Y: F64, rho: F64, yy: F64, it: int, memory: int,
 
     Compiled (:func:`softreg.estimator.kernels.two_loop`) for a pack of models shorter than
     ``rows.LONG_ROWS``, whose 40-odd NumPy calls an iteration cost more than their arithmetic
-    (digits' CV pack: 0.32 against 0.12 ms). A lone model keeps NumPy's: there it is a small
+    (digits' CV pack: 0.32 against 0.12 ms), where the pairs are many enough to pay numba's
+    start (:func:`softreg.estimator.kernels.pays`). A lone model keeps NumPy's: there it is a small
     share of an iteration, and its rounding is the one its fits were checked with (a float32
     fit of badly scaled X, iris times 1000, ends near or far from the optimum by rounding)."""
     order = [(it - 1 - j) % memory for j in range(min(it, memory))]  # newest first
-    if len(g) > 1 and g.shape[1] < LONG_ROWS and kernels.enabled():
+    if len(g) > 1 and g.shape[1] < LONG_ROWS and kernels.pays(S.size, kernels.PAIRS):
         return kernels.two_loop(g, S, Y, rho, yy, np.array(order, np.intp), q, d)
     np.copyto(q, g, casting="same_kind")
     alphas = []

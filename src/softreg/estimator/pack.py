@@ -80,8 +80,10 @@ class ClassMajorObjective:
         self.true_rows, self.true_weights = true_class_sums(problem) if true is None else true
         self.scratch = Scratch()
         # the compiled element-wise pass, where numba is there and switched on when the
-        # objective is made (:func:`softreg.estimator.kernels.enabled`)
-        self.fast = self.dtype in (np.float32, np.float64) and kernels.enabled()
+        # objective is made, for a pack whose evaluations are large enough
+        # (:func:`softreg.estimator.kernels.pays`)
+        self.fast = self.dtype in (np.float32, np.float64) and kernels.pays(
+            n * len(problem.weights) * problem.n_classes, kernels.LOGITS)
         self._index: dict[tuple[int, int], npt.NDArray[np.intp]] = {}
         self._plan: tuple[bytes, list[_Block], npt.NDArray[np.intp]] | None = None
 
