@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-
 # Fits smaller than these keep NumPy's code, and never import numba: an evaluation of fewer
 # logits (rows x models x classes), a direction over fewer values (models x parameters x
 # pairs). numba's start in a new process (its import and the kernels' load from its cache,
