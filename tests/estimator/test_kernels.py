@@ -188,7 +188,7 @@ def test_the_switch_is_read_at_each_call(monkeypatch):
     assert kernels.enabled()
 
 
-def test_small_fits_keep_numpy_and_never_import_numba():
+def test_small_fits_keep_numpy_and_never_import_numba(numba_on):
     # numba's start (about 0.4 s in a new process) is not paid by fits whose NumPy passes take
     # microseconds; a digits-sized CV pack pays it
     code = ("import sys, warnings; warnings.simplefilter('ignore'); "
@@ -206,3 +206,45 @@ def test_small_fits_keep_numpy_and_never_import_numba():
     digits = _cv_problem(X.astype(np.float32), y, np.logspace(-4, 4, 10), folds=5)
     assert not ClassMajorObjective(small).fast
     assert ClassMajorObjective(digits).fast
+
+
+@pytest.mark.parametrize("case", ["converge", "max_iter"])
+def test_lbfgs_update_takes_numpys_steps(monkeypatch, case):
+    # the compiled update (kernels.take) and direction against NumPy's: for 25 iterations step
+    # for step (the same trials taken and rejected, the same evaluations, the same ends at
+    # max_iter); to convergence, the same optima (the paths of ill-conditioned fits part by
+    # rounding after that: the largest Cs' iteration counts differ by a few percent)
+    from softreg.estimator import prepare
+
+    X, y = _data(n=300, d=8, c=4)
+    X = X * np.linspace(1, 10, 8)  # badly scaled: line searches that backtrack
+    Cs = np.logspace(-2, 4, 8)
+    prob = prepare.problem(X, y, np.ones((len(Cs), len(y))), Cs, 4, False)
+    tol, max_iter = (1e-7, 1000) if case == "converge" else (1e-9, 25)
+    seen = []
+    minimize = lbfgs.minimize
+
+    def spy(*a, **kw):
+        seen.append(lbfgs.compiled(len(a[1]), a[1].shape[1], kw["memory"]))
+        return minimize(*a, **kw)
+
+    monkeypatch.setattr(lbfgs, "minimize", spy)
+
+    def fit():
+        return prepare.minimize(prob, np.zeros((len(Cs), prob.size)), "numpy", "cpu", tol=tol,
+                                max_iter=max_iter, centre=False)
+
+    off, on = _both(monkeypatch, fit)
+    assert seen == [False, True]
+    np.testing.assert_array_equal(on.converged, off.converged)
+    np.testing.assert_array_equal(on.lost, off.lost)
+    if case == "max_iter":
+        assert (on.n_iter == 25).all() and not on.converged.any()
+        np.testing.assert_array_equal(on.n_iter, off.n_iter)
+        assert on.n_evals == off.n_evals
+        np.testing.assert_allclose(on.theta, off.theta, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(on.f, off.f, rtol=1e-12)
+    else:
+        assert on.converged.all()
+        np.testing.assert_allclose(on.f, off.f, rtol=1e-10)
+        np.testing.assert_allclose(on.theta, off.theta, atol=1e-4)

@@ -75,9 +75,10 @@ def test_binary_equals_logistic_regression():
 
 
 def _kernels(monkeypatch, kernels, framework="numpy"):
-    """The NumPy objective as it is ("numpy": its blocks and shifts checked too), or, on small
-    float64 X, the class-major one of numba's kernels (softreg.estimator.kernels, here for
-    problems of any size); returns whether the kernels run."""
+    """The NumPy objective and L-BFGS as they are ("numpy": the objective's blocks and shifts
+    checked too), or numba's kernels (softreg.estimator.kernels, here for problems of any size:
+    on float64 X the class-major objective, and a pack's L-BFGS direction and update); returns
+    whether the kernels run."""
     if kernels == "numba":
         if framework != "numpy":
             pytest.skip("numba's kernels are NumPy's objective's")
@@ -85,6 +86,7 @@ def _kernels(monkeypatch, kernels, framework="numpy"):
         from softreg.estimator import kernels as compiled
 
         monkeypatch.setattr(compiled, "LOGITS", 0)  # these problems are small
+        monkeypatch.setattr(compiled, "PAIRS", 0)
     monkeypatch.setenv("SOFTREG_NUMBA", "1" if kernels == "numba" else "0")
     return kernels == "numba"
 
@@ -413,11 +415,13 @@ def test_row_blocks_are_split_only_where_the_work_saved_pays_for_the_blocks():
         assert split_pays(runs, n, len(masks), d, c) == split
 
 
-def test_pack_members_end_where_each_model_alone_ends():
+@pytest.mark.parametrize("kernels", ["numpy", "numba"])
+def test_pack_members_end_where_each_model_alone_ends(monkeypatch, kernels):
     """Models leave the pack at different iterations (the state is compacted as they do);
     each ends where its own fit alone ends."""
     from softreg.estimator import prepare
 
+    _kernels(monkeypatch, kernels)
     X, y = _data(n=200)
     Cs = np.array([0.01, 0.1, 1.0, 100.0, 0.03])
     prob = prepare.problem(X, y, np.ones((len(Cs), len(y))), Cs, 3, False)
@@ -633,13 +637,15 @@ def test_objective_of_a_model_without_a_class_equals_the_reference(framework):
         assert np.allclose(g[k], g_ref, rtol=1e-10, atol=1e-12)
 
 
-def test_every_call_evaluates_every_running_model_of_a_pack():
+@pytest.mark.parametrize("kernels", ["numpy", "numba"])
+def test_every_call_evaluates_every_running_model_of_a_pack(monkeypatch, kernels):
     """A model that backtracks costs the pack no evaluation of its own: each evaluation takes
     one trial of every model still running (a new line search's or a backtracking one's), so
     each model is in an unbroken run of calls from the first until it ends. Here model 1's
     first trials overshoot (it backtracks) while model 0's are taken at once."""
     from softreg.estimator import lbfgs
 
+    _kernels(monkeypatch, kernels)
     scale = np.array([1.0, 400.0])
     seen = []
 
@@ -666,12 +672,14 @@ def test_every_call_evaluates_every_running_model_of_a_pack():
     assert res.n_evals == len(seen) == max(counts)  # ...in calls model 0 shared
 
 
-def test_fits_stopped_by_max_iter_return_their_last_point():
+@pytest.mark.parametrize("kernels", ["numpy", "numba"])
+def test_fits_stopped_by_max_iter_return_their_last_point(monkeypatch, kernels):
     """Pack members reach max_iter at different evaluations (their line searches backtrack
     differently) and the state is compacted as they stop: each returns the point its
     objective was reported at, not an earlier one."""
     from softreg.estimator import prepare
 
+    _kernels(monkeypatch, kernels)
     X, y = _data(n=300, d=8, c=4)
     X = X * np.linspace(1, 10, 8)  # badly scaled: slow fits, unequal backtracking
     Cs = np.logspace(-2, 4, 8)

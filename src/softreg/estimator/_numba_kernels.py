@@ -267,3 +267,94 @@ def finish_blocks(F: Any, G: Any, place: Any, M: Any, m: Any, theta: Any, alpha:
                 out[r, i * c + j] = acc[j, i] - M[r, i, j] - mean + a * w
                 norm += w * w
         f[r] = total + 0.5 * a * norm
+
+
+@_kernel
+def take(loc: Any, act: Any, trial: Any, ft: Any, gt: Any, mt: Any, st: Any, res: Any,
+         limit: Any, first_gmax: Any, slot: int, whole: bool, consts: Any,
+         onward: Any) -> Any:  # pragma: no cover - compiled
+    """The update after an evaluation of L-BFGS's running rows ``loc`` (models ``act``) at
+    their trials: :func:`softreg.estimator.lbfgs._take`, whose NumPy code it replaces (see
+    there). ``st``: the state's (theta, f, g, S, Y, rho, yy, running, d, step, slope, tries);
+    ``res``: the result's (f, n_iter, converged, lost, theta); ``consts``: (tol, ftol, noise,
+    ARMIJO, MAX_BACKTRACKS, STALL_SHARE, CURVATURE). Returns (trials taken, trials rejected,
+    rows in ``onward``, whether the caller keeps ``trial`` and ``gt`` as the state's theta and
+    g: every trial of the whole state taken, and nothing copied here)."""
+    theta, f, g, S, Y, rho, yy, running, d, step, slope, tries = st
+    r_f, r_iter, r_conv, r_lost, r_theta = res
+    tol, ftol, noise, armijo_c, max_backtracks, stall_share, curvature = consts
+    m, p = trial.shape
+    accept = np.empty(m, np.bool_)
+    armijo = np.empty(m, np.bool_)
+    n_acc = 0
+    for i in range(m):
+        row = loc[i]
+        fx = f[row]
+        armijo[i] = ft[i] <= fx + armijo_c * step[row] * slope[row]
+        gd = 0.0
+        for k in range(p):
+            gd += gt[i, k] * d[row, k]
+        flat = (ft[i] <= fx + noise * abs(fx)) and abs(gd) <= 0.9 * abs(slope[row])
+        accept[i] = np.isfinite(ft[i]) and (armijo[i] or flat)
+        n_acc += accept[i]
+    swap = whole and n_acc == m
+    if n_acc:
+        for i in range(m):
+            rho[slot, loc[i]] = 0.0
+    n_rej = 0
+    n_on = 0
+    for i in range(m):
+        row, model = loc[i], act[i]
+        done = False
+        if accept[i]:
+            s, y = S[slot, row], Y[slot, row]
+            for k in range(p):  # stored in the pairs' dtype, and used as stored
+                s[k] = trial[i, k] - theta[row, k]
+                y[k] = gt[i, k] - g[row, k]
+            sy = 0.0
+            ss = 0.0
+            y2 = 0.0
+            for k in range(p):
+                sy += np.float64(s[k]) * np.float64(y[k])
+                ss += np.float64(s[k]) * np.float64(s[k])
+                y2 += np.float64(y[k]) * np.float64(y[k])
+            good = sy > curvature * np.sqrt(ss * y2)  # the angle between s and y
+            rho[slot, row] = 1.0 / sy if good else 0.0
+            yy[slot, row] = y2
+            f_new = ft[i]
+            stalled = (f[row] - f_new <= ftol * max(abs(f_new), 1.0)) and armijo[i]
+            if not swap:
+                f[row] = f_new
+                for k in range(p):
+                    theta[row, k] = trial[i, k]
+                    g[row, k] = gt[i, k]
+            r_f[model] = f_new
+            r_iter[model] += 1
+            done = mt[i] <= tol or stalled
+            if stalled and mt[i] > tol and mt[i] > stall_share * first_gmax[model]:
+                r_lost[model] = True  # float32's rounding hiding the descent: not converged
+        else:  # backtrack: a safeguarded quadratic interpolation of the step
+            n_rej += 1
+            tries[row] += 1
+            s_old, fail = step[row], ft[i]
+            denom = 2.0 * (fail - f[row] - s_old * slope[row])
+            quad = (-slope[row] * s_old * s_old / denom if np.isfinite(fail) and denom > 0
+                    else 0.5 * s_old)
+            step[row] = min(max(quad, 0.1 * s_old), 0.5 * s_old)
+            if tries[row] >= max_backtracks:  # the floating-point floor: it ends
+                r_iter[model] += 1
+                done = True
+                r_lost[model] = True
+        if done:
+            if not r_lost[model]:
+                r_conv[model] = True
+            running[row] = False
+        elif running[row] and r_iter[model] >= limit[model]:
+            running[row] = False
+        if not running[row]:  # ended here: its parameters into the result
+            for k in range(p):
+                r_theta[model, k] = trial[i, k] if accept[i] else theta[row, k]
+        elif accept[i]:
+            onward[n_on] = row
+            n_on += 1
+    return n_acc, n_rej, n_on, swap

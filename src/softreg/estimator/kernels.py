@@ -108,3 +108,15 @@ def finish_blocks(F: Any, G: Any, place: Any, M: Any, m: Any, theta: Any, alpha:
     f = np.empty(len(place))
     _compiled().finish_blocks(F, G, place, M, m, theta, alpha, f, out)
     return f, out
+
+
+def take(loc: Any, act: Any, trial: Any, ft: Any, gt: Any, mt: Any, state: tuple[Any, ...],
+         result: tuple[Any, ...], limit: Any, first_gmax: Any, slot: int, whole: bool,
+         consts: tuple[float, ...], onward: Any) -> tuple[int, int, int, bool]:
+    """L-BFGS's update after an evaluation, compiled: each trial taken or backtracked from, its
+    pair into the memory's ``slot``, the models that end; see
+    :func:`softreg.estimator.lbfgs._minimize`, whose NumPy code it replaces, and
+    ``_numba_kernels.take`` for the arguments. Returns (trials taken, trials rejected, rows
+    written to ``onward``, whether the caller keeps the trials as the state's points)."""
+    return _compiled().take(loc, act, trial, ft, gt, mt, state, result, limit,  # type: ignore
+                            first_gmax, slot, whole, consts, onward)

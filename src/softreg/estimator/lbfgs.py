@@ -157,7 +157,7 @@ def _minimize(fun: Objective, theta0: F64, *, tol: float,
     """:func:`minimize`, NumPy's floating-point warnings aside."""
     start = time.perf_counter() if start is None else start
     K, p = theta0.shape
-    limit = np.broadcast_to(np.asarray(max_iter), (K,))
+    limit = np.ascontiguousarray(np.broadcast_to(np.asarray(max_iter, np.intp), (K,)))
     theta = theta0 if own and theta0.dtype == np.float64 else theta0.astype(np.float64)
     scratch = Scratch()
     # the first gradient goes into one of the pair of arrays the trial gradients take turns in
@@ -177,7 +177,9 @@ def _minimize(fun: Objective, theta0: F64, *, tol: float,
                 limit[ids] > 0, scratch.room("d-a", (n, p), np.float64), np.ones(n),
                 np.zeros(n), np.zeros(n, np.intp))
     calls = 0  # evaluations that took some trial: the slots written
-    _aim(st, np.arange(n), calls, memory, scratch, first=True)
+    fast = compiled(n, p, memory)
+    consts = (tol, ftol, noise, ARMIJO, MAX_BACKTRACKS, STALL_SHARE, CURVATURE)
+    _aim(st, np.arange(n), calls, memory, scratch, fast, first=True)
     while True:
         loc = np.flatnonzero(st.running)
         if loc.size == 0:
@@ -198,6 +200,21 @@ def _minimize(fun: Objective, theta0: F64, *, tol: float,
             trial = x + step[:, None] * d
             ft, gt, mt = fun(trial, act)
         res.n_evals += 1
+        if fast:  # the update below, compiled
+            onward = scratch.get("onward", (len(st.ids),), np.intp)
+            n_acc, n_rej, n_on, swap = kernels.take(
+                loc, act, trial, ft, gt, mt, (st.theta, st.f, st.g, st.S, st.Y, st.rho, st.yy,
+                                              st.running, st.d, st.step, st.slope, st.tries),
+                (res.f, res.n_iter, res.converged, res.lost, res.theta), limit, first_gmax,
+                calls % memory, whole, consts, onward)
+            if n_acc:
+                calls += 1
+            if swap:  # every trial taken: the new point kept as it is
+                st.theta, st.f, st.g = trial, ft, gt
+            if n_on:
+                _aim(st, onward[:n_on].copy(), calls, memory, scratch, fast)
+            _report(res, act, mt, n_rej, start, verbose)
+            continue
         armijo = ft <= fx + ARMIJO * step * slope
         flat = (ft <= fx + noise * np.abs(fx)) & (np.abs(dot(gt, d)) <= 0.9 * np.abs(slope))
         accept = np.isfinite(ft) & (armijo | flat)
@@ -258,24 +275,41 @@ def _minimize(fun: Objective, theta0: F64, *, tol: float,
         res.theta[act[spent]] = st.theta[loc[spent]]  # before a compaction drops the row
         onward = loc[acc[st.running[loc[acc]]]]
         if onward.size:
-            _aim(st, onward, calls, memory, scratch)
-        if act[0] == 0:  # the trace follows model 0 while it runs
-            res.trace.append((time.perf_counter() - start, float(res.f[0])))
-        if verbose:
-            print(f"lbfgs evaluation {res.n_evals}: {act.size} running, {rej.size} backtracking, "
-                  f"objective[0] {res.f[0]:.10g}, "
-                  f"max|grad| {np.max(mt, initial=0.0, where=np.isfinite(mt)):.3g}")
+            _aim(st, onward, calls, memory, scratch, fast)
+        _report(res, act, mt, rej.size, start, verbose)
     res.theta[st.ids] = st.theta  # the models stopped by max_iter (and the finished, again)
     return res
 
 
+def compiled(k: int, p: int, memory: int) -> bool:
+    """Whether a pack of ``k`` models of ``p`` parameters runs its direction and its update
+    compiled (:mod:`softreg.estimator.kernels`): several models, rows shorter than
+    ``rows.LONG_ROWS`` (whose NumPy calls cost more than their arithmetic; longer ones keep
+    BLAS and the update's swap of arrays), and pairs enough to pay numba's start
+    (:func:`softreg.estimator.kernels.pays`). A lone model keeps NumPy's: there the calls are
+    few, and its rounding is the one its fits were checked with (a float32 fit of badly scaled
+    X, iris times 1000, ends near or far from the optimum by rounding)."""
+    return k > 1 and p < LONG_ROWS and kernels.pays(memory * k * p, kernels.PAIRS)
+
+
+def _report(res: Result, act: npt.NDArray[np.intp], mt: F64, rejected: int, start: float,
+            verbose: int) -> None:
+    """The trace (model 0's objective while it runs) and the verbose line of an evaluation."""
+    if act[0] == 0:
+        res.trace.append((time.perf_counter() - start, float(res.f[0])))
+    if verbose:
+        print(f"lbfgs evaluation {res.n_evals}: {act.size} running, {rejected} backtracking, "
+              f"objective[0] {res.f[0]:.10g}, "
+              f"max|grad| {np.max(mt, initial=0.0, where=np.isfinite(mt)):.3g}")
+
+
 def _aim(st: _State, rows: npt.NDArray[np.intp], calls: int, memory: int, scratch: Scratch,
-         first: bool = False) -> None:
+         fast: bool, first: bool = False) -> None:
     """New directions for the state's ``rows`` (their trials just taken), their slopes, and
     their first trials' steps (1; the very first: 1/||g||)."""
     # every row (no gather), into a reused array
     d = _direction(st.g, st.S, st.Y, st.rho, st.yy, calls, memory,
-                   scratch.get("q", st.g.shape, st.S.dtype), _other(scratch, "d", st.d))
+                   scratch.get("q", st.g.shape, st.S.dtype), _other(scratch, "d", st.d), fast)
     if rows.size == len(st.ids):
         st.d = d
         g = st.g
@@ -305,18 +339,15 @@ def _other(scratch: Scratch, name: str, current: F64,
 
 
 def _direction(g: F64, S: F64, Y: F64, rho: F64, yy: F64, it: int, memory: int,
-               q: Any, d: F64) -> F64:
+               q: Any, d: F64, fast: bool | None = None) -> F64:
     """-H g by the two-loop recursion, each model with its own memory, worked out in ``q``
-    (k, p; the pairs' dtype) and returned in ``d`` (k, p; float64).
-
-    Compiled (:func:`softreg.estimator.kernels.two_loop`) for a pack of models shorter than
-    ``rows.LONG_ROWS``, whose 40-odd NumPy calls an iteration cost more than their arithmetic
-    (digits' CV pack: 0.32 against 0.12 ms), where the pairs are many enough to pay numba's
-    start (:func:`softreg.estimator.kernels.pays`). A lone model keeps NumPy's: there it is a small
-    share of an iteration, and its rounding is the one its fits were checked with (a float32
-    fit of badly scaled X, iris times 1000, ends near or far from the optimum by rounding)."""
+    (k, p; the pairs' dtype) and returned in ``d`` (k, p; float64); ``fast``: compiled
+    (:func:`softreg.estimator.kernels.two_loop`; digits' CV pack: 0.12 against 0.32 ms), by
+    default where :func:`compiled` says so."""
     order = [(it - 1 - j) % memory for j in range(min(it, memory))]  # newest first
-    if len(g) > 1 and g.shape[1] < LONG_ROWS and kernels.pays(S.size, kernels.PAIRS):
+    if fast is None:
+        fast = compiled(g.shape[0], g.shape[1], memory)
+    if fast:
         return kernels.two_loop(g, S, Y, rho, yy, np.array(order, np.intp), q, d)
     np.copyto(q, g, casting="same_kind")
     alphas = []

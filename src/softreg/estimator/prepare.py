@@ -331,9 +331,9 @@ FLOAT64_COPY = 64 << 20
 def compiled_float64(prob: Problem) -> bool:
     """Whether a float64 fit's objective is class-major with numba's kernels
     (:mod:`softreg.estimator.kernels`): dense float64 X whose copy with a column of ones is at
-    most :data:`FLOAT64_COPY`, where the kernels run and pay (:func:`kernels.pays`). Their one compiled pass replaces
-    NumPy's element-wise passes (digits' 50-model CV pack checked in float64: 3.3 against
-    5.8 ms)."""
+    most :data:`FLOAT64_COPY`, where the kernels run and pay (:func:`kernels.pays`). Their one
+    compiled pass replaces NumPy's element-wise passes (digits' 50-model CV pack checked in
+    float64: 3.3 against 5.8 ms)."""
     X = prob.X
     return (not hasattr(X, "tocsr") and X.dtype == np.float64
             and X.shape[0] * (X.shape[1] + 1) * 8 <= FLOAT64_COPY
