@@ -1,16 +1,17 @@
-"""Compiled kernels (numba) for the two hot loops of a pack's L-BFGS fit, where numba is there.
+"""Compiled kernels (numba) for the hot loops of a pack's L-BFGS fit, where numba is there.
 
 A pack evaluated class-major (:class:`softreg.estimator.pack.ClassMajorObjective`) spends,
-beyond its two products, six element-wise NumPy passes over its logits and a gather of the true
-classes'; L-BFGS's two-loop recursion over many small models is some 40 NumPy calls an
-iteration. Each is one compiled loop here, with NumPy's results within float32's or float64's
-rounding (tests/estimator/test_kernels.py). numba is optional (``pip install 'softreg[fast]'``):
-without it, or with ``SOFTREG_NUMBA=0`` in the environment, the NumPy code runs, and fits give
-the same models within that rounding.
+beyond its two products, six element-wise NumPy passes over its logits, a gather of the true
+classes' and the blocks' sums; L-BFGS's two-loop recursion and its update after an evaluation
+over many small models are some 100 NumPy calls an iteration. Each is one compiled loop here,
+with NumPy's results within float32's or float64's rounding (tests/estimator/test_kernels.py).
+numba is optional (``pip install 'softreg[fast]'``): without it, with ``SOFTREG_NUMBA=0`` in
+the environment, or for fits too small to pay numba's start (:func:`pays`), the NumPy code
+runs, and fits give the same models within that rounding.
 
-The kernels are compiled on their first call in a process and cached on disk beside this file
-(or in numba's user cache where that is not writable): the first fit after an install pays
-about a second, the next processes a few ms to load them.
+The kernels are compiled on their first call after an install (about 6 s on the 2-core
+machine) and cached on disk beside this file (or in numba's user cache where that is not
+writable); a new process then pays about 0.4 s for numba's import and their load.
 
 Floating point: the loops may reassociate sums and contract multiply-adds, but keep
 NaN and infinity as IEEE does (no ``nnan``/``ninf``), so that an overflowing trial's objective
@@ -44,8 +45,9 @@ def pays(work: int, floor: int) -> bool:
 
 
 def enabled() -> bool:
-    """Whether the compiled kernels run: numba imports and ``SOFTREG_NUMBA`` is not ``0``
-    (read at each call, so that a test or a user can switch them off in a running process)."""
+    """Whether the compiled kernels can run: numba imports and ``SOFTREG_NUMBA`` is not ``0``
+    (read at each call: a fit reads it when it starts, so that a test or a user can switch
+    them off in a running process)."""
     if os.environ.get("SOFTREG_NUMBA", "1").strip() == "0":
         return False
     return _compiled() is not None
