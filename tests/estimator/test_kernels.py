@@ -102,6 +102,19 @@ def test_exp_and_log_are_within_rounding_over_the_floor_range(numba_on, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_nan_logit_of_another_class_makes_the_loss_nan(numba_on, dtype):
+    # inf - inf in a product: a NaN logit, here in a class that is not the row's true one; the
+    # row's loss is NaN (NumPy's maximum propagates it), never a finite number with NaN
+    # probabilities beside it
+    Z = np.array([[[0.0, 1.0], [np.nan, 2.0], [3.0, 0.5]]], dtype)  # (1 model, 3 classes, 2)
+    f = _block(Z, np.array([0, 1]), np.array([[1.0, 0.0]], dtype))  # row 1 weighs nothing
+    assert np.isnan(f[0]) and np.isnan(Z[0, :, 0]).all()
+    Z = np.array([[[np.nan, 1.0], [0.0, 2.0], [3.0, 0.5]]], dtype)  # the NaN in class 0 now
+    f = _block(Z, np.array([2, 1]), np.array([[1.0, 0.0]], dtype))
+    assert np.isnan(f[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_loss_of_many_classes_is_the_log_sum_exp(numba_on, dtype):
     # sums of exps from 1 to 1000 (1000 classes at one logit): the log over its whole range
     rng = np.random.default_rng(3)

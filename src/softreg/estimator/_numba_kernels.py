@@ -51,14 +51,16 @@ _inline = njit(fastmath=FAST, boundscheck=False, nogil=True, inline="always")
 @_inline
 def _max_and_true(Z: Any, codes: Any, top: Any, true: Any) -> None:  # pragma: no cover
     """Each row's max logit into ``top`` and its true logit less the max into ``true``; Z (c,
-    n), every loop along the rows (contiguous)."""
+    n), every loop along the rows (contiguous). A NaN logit makes its row's max NaN, as NumPy's
+    ``maximum`` does, and so the row's loss: an overflowing trial (``inf - inf`` in a product)
+    is rejected, whichever class the NaN is in."""
     c, n = Z.shape
     for i in range(n):
         top[i] = Z[0, i]
     for j in range(1, c):
         for i in range(n):
             z = Z[j, i]
-            if z > top[i]:
+            if z > top[i] or z != z:
                 top[i] = z
     for i in range(n):
         true[i] = Z[codes[i], i] - top[i]
