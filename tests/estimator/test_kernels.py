@@ -261,3 +261,23 @@ def test_lbfgs_update_takes_numpys_steps(monkeypatch, case):
         assert on.converged.all()
         np.testing.assert_allclose(on.f, off.f, rtol=1e-10)
         np.testing.assert_allclose(on.theta, off.theta, atol=1e-4)
+
+
+def test_numba_changes_the_arithmetic_not_the_formulation(monkeypatch):
+    # float64 fits keep NumpyObjective whether numba runs or not, and the CV's float64 check is
+    # class-major by the problem's shape alone: with numba off a fit near float64's floor ended
+    # "lost" where with numba on (a per-row shift) it did not, and a far-off lone fit reported
+    # convergence with its gradient 0.24 against tol 1e-4
+    from softreg.estimator import prepare
+    from softreg.estimator.objective import NumpyObjective
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20000, 5))
+    y = rng.integers(0, 10, 20000)
+    lone = prepare.problem(X, y, np.ones((1, len(y))), np.array([1.0]), 10, False)
+    X2, y2 = X[:3000], y[:3000]
+    pack = _cv_problem(X2, y2, np.logspace(-2, 2, 5), folds=5)  # 25 x 3000 x 10 logits
+    for flag in ("0", "1"):
+        monkeypatch.setenv("SOFTREG_NUMBA", flag)
+        assert isinstance(prepare.objective(lone, "numpy", "cpu"), NumpyObjective)
+        assert prepare.class_major_check(pack)  # the same with numba on or off

@@ -77,8 +77,8 @@ def test_binary_equals_logistic_regression():
 def _kernels(monkeypatch, kernels, framework="numpy"):
     """The NumPy objective and L-BFGS as they are ("numpy": the objective's blocks and shifts
     checked too), or numba's kernels (softreg.estimator.kernels, here for problems of any size:
-    on float64 X the class-major objective, and a pack's L-BFGS direction and update); returns
-    whether the kernels run."""
+    a pack's L-BFGS direction and update, and :func:`_objective`'s float64 class-major
+    objective, the CV's float64 check's); returns whether the kernels run."""
     if kernels == "numba":
         if framework != "numpy":
             pytest.skip("numba's kernels are NumPy's objective's")
@@ -89,6 +89,19 @@ def _kernels(monkeypatch, kernels, framework="numpy"):
         monkeypatch.setattr(compiled, "PAIRS", 0)
     monkeypatch.setenv("SOFTREG_NUMBA", "1" if kernels == "numba" else "0")
     return kernels == "numba"
+
+
+def _objective(prob, framework, compiled):
+    """The objective under test: NumPy's (or torch's) as ``prepare.objective`` makes it, or,
+    with the kernels, the float64 class-major one of the CV's float64 check."""
+    from softreg.estimator import prepare
+    from softreg.estimator.pack import ClassMajorObjective
+
+    if compiled:
+        fun = ClassMajorObjective(prob, np.float64)
+        assert fun.fast
+        return fun
+    return prepare.objective(prob, framework, "cpu")
 
 
 def _fit(X, y, **kw):
@@ -389,7 +402,7 @@ def test_cross_validation_pack_objective_equals_each_model_alone(monkeypatch, fr
     assert order is not None
     prob = prepare.problem(X[order], y[order], masks[:, order], np.tile(Cs, len(folds)), 3,
                            False)
-    fun = prepare.objective(prob, framework, "cpu")
+    fun = _objective(prob, framework, compiled)
     if not compiled:  # one block a fold, each of the other folds' models; or one of everything
         assert len(fun.blocks) == (len(folds) if layout == "split" else 1)
     theta = np.random.default_rng(3).normal(size=(len(masks), prob.size))
@@ -502,7 +515,7 @@ def test_pack_objective_equals_the_reference_with_few_and_many_classes(monkeypat
     Cs = np.array([0.3, 3.0])
     prob = prepare.problem(X, y, sw, Cs, n_classes, False)
     theta = np.random.default_rng(5).normal(size=(2, prob.size))
-    f, g = prepare.objective(prob, "numpy", "cpu")(theta, np.arange(2))
+    f, g = _objective(prob, "numpy", compiled)(theta, np.arange(2))
     assert compiled or (tops and all((t is None) == (shift == "row") for t in tops))
     for k in range(2):  # two classes: the penalty doubled (prepare.penalty), C halved
         f_ref, g_ref = _reference(X, y, Cs[k] / (2 if n_classes == 2 else 1), sw[k])[2](theta[k])
@@ -533,7 +546,7 @@ def test_large_logits_neither_overflow_nor_lose_the_objective(monkeypatch, offse
         theta[0, -3:] += 700.0
     else:
         theta[0, -1] -= 1000.0
-    f, g = prepare.objective(prob, framework, "cpu")(theta, np.array([0]))
+    f, g = _objective(prob, framework, compiled)(theta, np.array([0]))
     if framework == "numpy" and not compiled:
         assert [t is None for t in tops] == [offset == "one class -1000"]
     f_ref, g_ref = _reference(X, y, 1.0, np.ones(len(y)))[2](theta[0])

@@ -46,8 +46,8 @@ def pays(work: int, floor: int) -> bool:
 
 def enabled() -> bool:
     """Whether the compiled kernels can run: numba imports and ``SOFTREG_NUMBA`` is not ``0``
-    (read at each call: a fit reads it when it starts, so that a test or a user can switch
-    them off in a running process)."""
+    (read at each call: a fit reads it when it starts, in the process that runs it; joblib's
+    workers keep the environment they started with)."""
     if os.environ.get("SOFTREG_NUMBA", "1").strip() == "0":
         return False
     return _compiled() is not None
