@@ -159,6 +159,21 @@ SMALL = ("--framework", "numpy", "--device", "cpu", "--epochs", "1", "--batch-si
          "--no-figures")
 
 
+def test_a_named_dataset_missing_offline_is_refused_before_the_sweep_makes_its_folder(
+        capsys, tmp_path, monkeypatch):
+    # only its table was read up front: the sweep made its folder, then every configuration
+    # failed on the missing files, and the empty sweep folder stayed behind
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no copy anywhere
+    monkeypatch.setenv("SOFTREG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("SOFTREG_DATA_DIR", raising=False)
+    (tmp_path / "nodata").mkdir()
+    code, out, err = _run(capsys, "sweep", "--data", "mnist", "--offline", "--data-dir",
+                          "nodata", *SMALL, "--out", "sw")
+    assert code == 2 and out == "" and "mnist" in err.lower(), err
+    assert not (tmp_path / "sw").exists()
+
+
 @pytest.mark.parametrize("pack", [(), ("--no-pack",)])
 def test_a_sweep_refused_for_its_data_leaves_no_folder_and_the_fixed_rerun_works(
         capsys, tmp_path, monkeypatch, pack):

@@ -47,7 +47,6 @@ from softreg.epochs.history import SELECTABLE, History, Status
 from softreg.fitting.pack_plan import balance, current_packing, default_pack_memory, plan_packs
 from softreg.fitting.splits import (
     data_key,
-    data_shape,
     load_dataset,
     prepare_splits,
     refuse_changed,
@@ -309,11 +308,12 @@ class SameData:
 class DataShapes:
     """The model shape (C, D) of each data setting of a sweep's configurations, each read once.
 
-    A named dataset's comes from its table (:func:`~softreg.fitting.splits.data_shape`); any
-    other source is loaded, which refuses data that cannot be read, and split as its
-    configurations split it (:func:`~softreg.fitting.splits.prepare_splits`), which refuses a
-    ``--val-split`` or ``--test-split`` that leaves a part empty: refusals that every one of
-    its configurations would meet, found before the sweep makes or claims its folder.
+    Each source is loaded (a named dataset found, downloaded where it is online and missing,
+    and verified), which refuses data that cannot be read, and split as its configurations
+    split it (:func:`~softreg.fitting.splits.prepare_splits`), which refuses a ``--val-split``
+    or ``--test-split`` that leaves a part empty: refusals that every one of its
+    configurations would meet, found before the sweep makes or claims its folder (a named
+    dataset missing offline left an empty sweep folder behind when only its table was read).
     """
 
     def __init__(self, data_dir: str | None = None, offline: bool = False) -> None:
@@ -332,10 +332,6 @@ class DataShapes:
         return self.known[which]
 
     def _read(self, config: TrainConfig) -> tuple[int, int]:
-        from softreg.data.spec import parse
-
-        if parse(config.data).kind == "named":
-            return data_shape(config, self.data_dir, self.offline).weights
         key = tuple(getattr(config, name) for name in DATA_SETTINGS)
         if self._loaded is None or self._loaded[0] != key:
             self._loaded = (key, load_dataset(config, self.data_dir, self.offline))
