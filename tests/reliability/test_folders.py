@@ -536,7 +536,8 @@ def test_infinite_metrics_and_a_refit_of_other_settings_are_refused(tmp_path, fa
 def test_a_folder_made_by_a_claim_that_fails_at_once_is_removed(tmp_path):
     """A command refused right after claiming a new folder (a sweep whose Ray cluster
     refused it) left an empty folder with softreg's marker; one that wrote anything keeps it,
-    and a folder that was there before is kept."""
+    and an empty folder that was there before is kept, without the marker (it kept one, and
+    then passed for a sweep's folder that no sweep had used)."""
     new, wrote, before = tmp_path / "new", tmp_path / "wrote", tmp_path / "before"
     before.mkdir()
     for folder, write in ((new, False), (wrote, True), (before, False)):
@@ -546,4 +547,4 @@ def test_a_folder_made_by_a_claim_that_fails_at_once_is_removed(tmp_path):
             raise RuntimeError("refused")
     assert not new.exists()
     assert sorted(p.name for p in wrote.iterdir()) == [runfolder.MARKER, "sweep.json"]
-    assert sorted(p.name for p in before.iterdir()) == [runfolder.MARKER]
+    assert sorted(p.name for p in before.iterdir()) == []

@@ -439,9 +439,11 @@ def held(path: str | os.PathLike[str], kind: Kind, mode: Mode) -> Iterator[Claim
     """``with held(dir, kind, mode) as c:``: :func:`claim` for the block, then release.
 
     A folder this claim made is removed again when the block fails before writing anything
-    in it (a sweep refused by the Ray cluster it was pointed at left an empty marked folder).
+    in it (a sweep refused by the Ray cluster it was pointed at left an empty marked folder);
+    the user's own empty folder gets its marker taken away again, and stays.
     """
     made = not os.path.lexists(path)
+    empty = not made and _empty_folder(path)
     c = claim(path, kind, mode)
     try:
         yield c
@@ -449,9 +451,28 @@ def held(path: str | os.PathLike[str], kind: Kind, mode: Mode) -> Iterator[Claim
         c.release()
         if made:
             _remove_if_untouched(c.path)
+        elif empty:
+            _unmark_if_untouched(c.path)
         raise
     finally:
         c.release()
+
+
+def _empty_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a folder (not a link to one) with nothing in it."""
+    try:
+        return os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path)
+    except OSError:
+        return False
+
+
+def _unmark_if_untouched(folder: Path) -> None:
+    """Take the marker out of ``folder`` when it holds nothing else (the folder stays)."""
+    try:
+        if os.listdir(folder) == [MARKER]:
+            os.unlink(folder / MARKER)
+    except OSError:
+        pass
 
 
 def _remove_if_untouched(folder: Path) -> bool:

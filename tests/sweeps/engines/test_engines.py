@@ -116,7 +116,8 @@ def test_an_address_where_nothing_listens_is_refused_at_once():
 def test_a_sweep_refused_by_its_ray_address_leaves_no_folder(monkeypatch, tmp_path, capsys):
     """Without --out the sweep's folder is made before the cluster is asked: a refusal left
     sweeps/<time>/ holding softreg's marker and nothing else. A sweeps/ folder that was
-    there before stays."""
+    there before stays; so does the user's empty --out folder, without a marker (it kept
+    one)."""
     ray = need("ray")
     with socket.socket() as s:  # a port that was free a moment ago
         s.bind(("127.0.0.1", 0))
@@ -134,6 +135,11 @@ def test_a_sweep_refused_by_its_ray_address_leaves_no_folder(monkeypatch, tmp_pa
             assert code == 2 and f"no Ray cluster answers at 127.0.0.1:{port}" in err, err
             assert sorted(p.name for p in tmp_path.iterdir()) == before
             assert all(not list((tmp_path / name).iterdir()) for name in before)
+        (tmp_path / "mine").mkdir()
+        code = main([*argv, "--out", "mine"])
+        err = capsys.readouterr().err
+        assert code == 2 and f"no Ray cluster answers at 127.0.0.1:{port}" in err, err
+        assert list((tmp_path / "mine").iterdir()) == []
     finally:
         ray.shutdown()  # refused before ray.init: nothing of Ray is running, none left
 
