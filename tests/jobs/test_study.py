@@ -157,3 +157,26 @@ def test_summary_calls_a_flat_test_curve_a_plateau():
     assert ("It never stopped: val_loss reached a new best at least once every 3 epochs; its "
             "final model is still the best epoch, 5.") in text
     assert "the best variant is **base**" in text
+
+
+def test_seeds_and_study_record_a_file_s_path_absolute(tmp_path, monkeypatch):
+    # as a run's config.json does: recorded as typed (csv:t.csv), the file was named relative
+    # to whatever folder the command ran in, not to anything a reader of the file could know
+    from softreg.jobs.seeds import train_seeds
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    lines = ["a,b,label"] + [f"{x:.3f},{z:.3f},{k}" for x, z, k in
+                             zip(rng.normal(size=90), rng.normal(size=90), np.arange(90) % 3,
+                                 strict=True)]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    base = TrainConfig(data="csv:t.csv", framework="numpy", epochs=2, batch_size=16,
+                       val_split=0.2, device="cpu")
+    absolute = f"csv:{tmp_path / 't.csv'}"
+    train_seeds(base, [0, 1], tmp_path / "seeds", figures=False)
+    assert json.loads((tmp_path / "seeds" / "summary.json").read_text())["config"]["data"] \
+        == absolute
+    run_study(base, tmp_path / "study", patience=1, figures=False)
+    saved = json.loads((tmp_path / "study" / "study.json").read_text())
+    assert saved["base"]["data"] == absolute
+    assert {v["config"]["data"] for v in saved["variants"]} == {absolute}

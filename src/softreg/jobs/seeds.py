@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from softreg.core.config import TrainConfig
+from softreg.core.config import TrainConfig, recorded_data
 from softreg.core.errors import ConfigError
 from softreg.epochs.history import Status
 from softreg.fitting.trainer import FitResult
@@ -125,7 +125,9 @@ def train_seeds(config: TrainConfig, seeds: Sequence[int], out: Path, *,
 def _write(config: TrainConfig, seeds: Sequence[int], results: list[FitResult], out: Path,
            figures: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     rows = seed_rows(seeds, results)
-    summary = {"config": config.to_dict(), "seeds": list(seeds), "spread": spread(rows),
+    # the data as a run's config.json records it: a file's path absolute
+    recorded = replace(config, data=recorded_data(config.data))
+    summary = {"config": recorded.to_dict(), "seeds": list(seeds), "spread": spread(rows),
                "rows": rows}
     lines = [",".join(COLUMNS)]
     lines += [",".join(_cell(r[c]) for c in COLUMNS) for r in rows]

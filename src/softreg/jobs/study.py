@@ -28,7 +28,7 @@ from typing import TextIO
 
 import numpy as np
 
-from softreg.core.config import TrainConfig
+from softreg.core.config import TrainConfig, recorded_data
 from softreg.core.errors import ConfigError
 from softreg.epochs.history import History, Status
 from softreg.fitting.pack_plan import fit_many
@@ -167,9 +167,12 @@ def _write(out: Path, results: list[VariantResult], text: str, base: TrainConfig
     for r in results:
         files.update(r.history.files(out / r.variant.name))
     files[out / "summary.md"] = text.encode("utf-8")
+    def recorded(config: TrainConfig) -> dict[str, object]:  # a file's path absolute, as
+        return replace(config, data=recorded_data(config.data)).record()  # config.json's
+
     files[out / "study.json"] = fileio.json_bytes({
-        "base": base.record(), "train_size": train_size,
-        "variants": [{"name": r.variant.name, "config": r.variant.config.record(),
+        "base": recorded(base), "train_size": train_size,
+        "variants": [{"name": r.variant.name, "config": recorded(r.variant.config),
                       "model_epoch": r.model_epoch, "val_acc": r.val_acc,
                       "test_acc": r.test_acc, "history": r.history.to_dict()}
                      for r in results]})
