@@ -88,8 +88,9 @@ def refuse_own_file(png: Path) -> None:
     """Refuse a ``--png`` in a folder of softreg's it lies in under any name but evaluate's
     own figure's: one of the folder's files (a run's report.md, curves.png, ...; a study's
     summary.md), which the figure would replace or pass for, or a name of none of them,
-    which would then keep the folder's ``--overwrite`` from replacing it. (A folder's state files, its
-    checkpoint or config.json, are refused by the write gate, with its own message.)
+    which would then keep the folder's ``--overwrite`` from replacing it. (A folder's state
+    files, its checkpoint or config.json, are refused by the write gate, with its own
+    message.)
 
     Raises:
         ConfigError: naming ``png``, the folder and its kind, and the names evaluate writes.
