@@ -85,12 +85,10 @@ FIGURE_NAMES = ("evaluate-*-confusion.png", "weights/evaluate-*-confusion.png")
 
 
 def refuse_own_file(png: Path) -> None:
-    """Refuse a ``--png`` in a folder of softreg's it lies in under any name but evaluate's
-    own figure's: one of the folder's files (a run's report.md, curves.png, ...; a study's
-    summary.md), which the figure would replace or pass for, or a name of none of them,
-    which would then keep the folder's ``--overwrite`` from replacing it. (A folder's state
-    files, its checkpoint or config.json, are refused by the write gate, with its own
-    message.)
+    """Refuse a ``--png`` that names one of the files of the folder of softreg's it lies in
+    (a run's report.md, curves.png, ...; a study's summary.md) but evaluate's own figure:
+    the figure would replace the file, or pass for it. (A folder's state files, its
+    checkpoint or config.json, are refused by the write gate, with its own message.)
 
     Raises:
         ConfigError: naming ``png``, the folder and its kind, and the names evaluate writes.
@@ -110,19 +108,12 @@ def refuse_own_file(png: Path) -> None:
         rel = Path(os.path.realpath(png)).relative_to(folder).as_posix()
     except ValueError:
         return
-    if any(fnmatch.fnmatchcase(rel, p) for p in FIGURE_NAMES):
+    if not runfolder.is_own(kind, rel) or any(fnmatch.fnmatchcase(rel, p) for p in FIGURE_NAMES):
         return
-    if runfolder.is_own(kind, rel):
-        raise ConfigError(f"--png {str(png)!r} is a file of {str(folder)!r}, a folder of "
-                          f"softreg's {kind} command ({printable(rel)}); evaluate writes only "
-                          "its own figure there, evaluate-SPLIT-confusion.png: choose another "
-                          "--png (--overwrite or not)")
-    # a name of no file of the folder's: it would stand among them as the user's, and the
-    # folder's --overwrite (which replaces softreg's files only) would then refuse the folder
-    raise ConfigError(f"--png {str(png)!r} is in {str(folder)!r}, a folder of softreg's {kind} "
-                      "command, under a name that is none of its files; evaluate writes only "
-                      "its own figure there, evaluate-SPLIT-confusion.png (any SPLIT): name it "
-                      "so, or write it outside that folder")
+    raise ConfigError(f"--png {str(png)!r} is a file of {str(folder)!r}, a folder of softreg's "
+                      f"{kind} command ({printable(rel)}); evaluate writes only its own figure "
+                      "there, evaluate-SPLIT-confusion.png: choose another --png (--overwrite "
+                      "or not)")
 
 
 def _folder_lock(png: Path) -> contextlib.AbstractContextManager[object]:
