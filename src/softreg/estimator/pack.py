@@ -82,8 +82,7 @@ class ClassMajorObjective:
         # the compiled element-wise pass, where numba is there and switched on when the
         # objective is made, for a pack whose evaluations are large enough
         # (:func:`softreg.estimator.kernels.pays`)
-        self.fast = self.dtype in (np.float32, np.float64) and kernels.pays(
-            n * len(problem.weights) * problem.n_classes, kernels.LOGITS)
+        self.fast = kernels.pays(n * len(problem.weights) * problem.n_classes, kernels.LOGITS)
         self._index: dict[tuple[int, int], npt.NDArray[np.intp]] = {}
         self._plan: tuple[bytes, list[_Block], npt.NDArray[np.intp]] | None = None
 
